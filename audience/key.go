@@ -1,0 +1,143 @@
+package audience
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+)
+
+// MemberKey identifies a member within one (sync, destination) across runs.
+// It is a truncated SHA-256, never the source key itself, so state holds no
+// contact data even when a source keys its records by e-mail address.
+type MemberKey [16]byte
+
+// String returns the key in hex.
+func (k MemberKey) String() string { return hex.EncodeToString(k[:]) }
+
+// KeyFromSource derives the member key from the source's primary key.
+func KeyFromSource(sourceKey string) MemberKey {
+	return truncatedSum("k\x00", sourceKey)
+}
+
+// KeyFromIdentifier derives the member key from a member's primary
+// normalised identifier, for sources without a primary key.
+func KeyFromIdentifier(id Identifier) MemberKey {
+	return truncatedSum("i\x00"+id.Kind.String()+"\x00", id.Value)
+}
+
+func truncatedSum(prefix, s string) MemberKey {
+	h := sha256.New()
+	h.Write([]byte(prefix))
+	h.Write([]byte(s))
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	var k MemberKey
+	copy(k[:], sum[:])
+	return k
+}
+
+// Fingerprint summarises what was sent for a member: its identifiers and its
+// consent. Two fingerprints differ exactly when something must be re-sent.
+type Fingerprint [16]byte
+
+// FingerprintOf computes the fingerprint of sorted identifiers and consent.
+// ids must be sorted with SortIdentifiers.
+func FingerprintOf(ids []Identifier, c Consent) Fingerprint {
+	h := sha256.New()
+	var buf [3]byte
+	for _, id := range ids {
+		buf[0] = byte(id.Kind)
+		buf[1] = 0
+		if id.Hashed {
+			buf[1] = 1
+		}
+		h.Write(buf[:2])
+		h.Write([]byte(id.Value))
+		h.Write([]byte{0})
+	}
+	buf[0], buf[1], buf[2] = 0xff, byte(c.AdUserData), byte(c.AdPersonalization)
+	h.Write(buf[:])
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	var f Fingerprint
+	copy(f[:], sum[:])
+	return f
+}
+
+// IdentifierID is a compact, collision-resistant handle for one identifier
+// value, used to count which identifiers the audience still carries.
+type IdentifierID uint64
+
+// IDOf returns the compact handle of id. For hashed identifiers it is taken
+// from the hash itself; clear values are hashed first.
+func IDOf(id Identifier) IdentifierID {
+	if id.Hashed && len(id.Value) == 64 {
+		var b [8]byte
+		if _, err := hex.Decode(b[:], []byte(id.Value[:16])); err == nil {
+			return IdentifierID(binary.BigEndian.Uint64(b[:]) ^ uint64(id.Kind))
+		}
+	}
+	sum := sha256.Sum256([]byte(id.Value))
+	return IdentifierID(binary.BigEndian.Uint64(sum[:8]) ^ uint64(id.Kind))
+}
+
+// EncodeIdentifiers packs identifiers for storage: per identifier a kind
+// byte, a flag byte, then 32 raw hash bytes for hashed values or a
+// length-prefixed clear value. Hex is decoded to halve the size.
+func EncodeIdentifiers(dst []byte, ids []Identifier) []byte {
+	for _, id := range ids {
+		if id.Hashed && len(id.Value) == 64 {
+			var raw [32]byte
+			if _, err := hex.Decode(raw[:], []byte(id.Value)); err == nil {
+				dst = append(dst, byte(id.Kind), 1)
+				dst = append(dst, raw[:]...)
+				continue
+			}
+		}
+		flag := byte(0)
+		if id.Hashed {
+			flag = 2 // hashed, but not 64 hex characters: stored as written
+		}
+		dst = append(dst, byte(id.Kind), flag)
+		dst = binary.AppendUvarint(dst, uint64(len(id.Value)))
+		dst = append(dst, id.Value...)
+	}
+	return dst
+}
+
+var errCorrupt = errors.New("corrupt identifier encoding")
+
+// DecodeIdentifiers reverses EncodeIdentifiers.
+func DecodeIdentifiers(b []byte) ([]Identifier, error) {
+	var out []Identifier
+	for len(b) > 0 {
+		if len(b) < 2 {
+			return nil, errCorrupt
+		}
+		kind, flag := Kind(b[0]), b[1]
+		b = b[2:]
+		if kind == KindInvalid || kind >= numKinds {
+			return nil, fmt.Errorf("%w: kind %d", errCorrupt, kind)
+		}
+		switch flag {
+		case 1:
+			if len(b) < 32 {
+				return nil, errCorrupt
+			}
+			out = append(out, Identifier{Kind: kind, Value: hex.EncodeToString(b[:32]), Hashed: true})
+			b = b[32:]
+		case 0, 2:
+			n, w := binary.Uvarint(b)
+			if w <= 0 || uint64(len(b)-w) < n {
+				return nil, errCorrupt
+			}
+			out = append(out, Identifier{Kind: kind, Value: string(b[w : w+int(n)]), Hashed: flag == 2})
+			b = b[w+int(n):]
+		default:
+			return nil, fmt.Errorf("%w: flag %d", errCorrupt, flag)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,47 @@
+// Package normalize turns raw contact fields into exactly what each ad
+// platform expects: one Profile per platform (google, meta, x), each covering
+// every identifier kind that platform takes, with a stable machine reason for
+// every rejection.
+package normalize
+
+import "github.com/audiencesync/audiencesync/audience"
+
+// Reason is a stable machine reason for a rejection, such as
+// "email.malformed" or "phone.no_country". Reports count by it.
+type Reason string
+
+// Options carries what some rules need beyond the value itself.
+type Options struct {
+	// DefaultRegion is the ISO 3166-1 alpha-2 region for national phone
+	// numbers when the member has no country.
+	DefaultRegion string
+	// Kinds limits normalisation to these kinds; all false means every kind
+	// the profile accepts.
+	Kinds [audience.NumKinds]bool
+}
+
+// Tally counts rejections by reason and values that arrived already hashed.
+// It is not safe for concurrent use; give each goroutine its own and Merge.
+type Tally struct {
+	Rejected  map[Reason]int64
+	PreHashed int64
+}
+
+// Reject counts one rejection.
+func (t *Tally) Reject(r Reason) {
+	if t.Rejected == nil {
+		t.Rejected = make(map[Reason]int64)
+	}
+	t.Rejected[r]++
+}
+
+// Merge adds o's counts to t.
+func (t *Tally) Merge(o *Tally) {
+	for r, n := range o.Rejected {
+		if t.Rejected == nil {
+			t.Rejected = make(map[Reason]int64)
+		}
+		t.Rejected[r] += n
+	}
+	t.PreHashed += o.PreHashed
+}

@@ -1,0 +1,257 @@
+// Package connectors defines the contracts between the sync engine and the
+// systems it reads from and writes to, the typed errors that tell the engine
+// what to do when a call fails, and the registry that maps a connection's
+// type to the code that serves it.
+//
+// The required interfaces are small; everything else is an optional
+// capability the engine discovers by type assertion, as database/sql does.
+package connectors
+
+import (
+	"context"
+	"iter"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/audiencesync/audiencesync/audience"
+)
+
+// Env is what the engine hands every connector it builds.
+type Env struct {
+	// Logger is the connector's logger, already named after the connection.
+	Logger *zap.Logger
+	// BaseDir is the directory relative paths in settings are resolved
+	// against: the directory of the config file.
+	BaseDir string
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+}
+
+// Resolve returns path joined to BaseDir unless it is absolute.
+func (e Env) Resolve(path string) string { return resolvePath(e.BaseDir, path) }
+
+// ConsentFields names the source fields that carry per-member consent.
+type ConsentFields struct {
+	AdUserData        string
+	AdPersonalization string
+}
+
+// ReadRequest says which audience to read and how source fields map onto
+// identifier kinds.
+type ReadRequest struct {
+	// Audience selects the list, query or object to read; sources that hold
+	// one audience ignore it.
+	Audience string
+	// Key is the source field holding the record's primary key; "" when the
+	// source has none.
+	Key string
+	// Fields maps each identifier kind the sync uses to a source field.
+	Fields map[audience.Kind]string
+	// Consent names the source fields with per-member consent, if any.
+	Consent ConsentFields
+}
+
+// Emitter receives what a source reads.
+type Emitter interface {
+	// Emit hands over one member. m is only valid during the call; the
+	// engine copies what it keeps. An error stops the read and is returned
+	// by Read.
+	Emit(m *audience.Member) error
+	// Reject counts a record the source could not turn into a member. The
+	// reason is a stable machine string (row.malformed, row.missing_key…);
+	// line points at the record. Never pass the record's content.
+	Reject(reason string, line int64)
+}
+
+// Source reads the members of an audience.
+//
+// Read must return a non-nil error if it could not read the whole audience:
+// the engine then removes nothing. It must honour ctx.
+type Source interface {
+	Read(ctx context.Context, req ReadRequest, out Emitter) error
+	Close() error
+}
+
+// AudienceLister is a Source that can list the audiences it holds.
+type AudienceLister interface {
+	ListAudiences(ctx context.Context) ([]AudienceInfo, error)
+}
+
+// AudienceInfo describes one audience a source or destination holds.
+type AudienceInfo struct {
+	ID   string
+	Name string
+	Size int64 // -1 when unknown
+}
+
+// Checker is a connector that can verify its credentials and access without
+// changing anything.
+type Checker interface {
+	Check(ctx context.Context) error
+}
+
+// AudienceSpec is what a sync asks of a destination's remote audience.
+type AudienceSpec struct {
+	// ID, when set, names the remote audience directly.
+	ID string
+	// Name finds the audience by name, or names it when it is created.
+	Name        string
+	Description string
+	// MembershipDays is how long a membership lasts on the platform; 0 for
+	// the platform's default.
+	MembershipDays int
+	// Create allows the destination to create the audience when it does
+	// not exist.
+	Create bool
+	// KnownID is the id state recorded for this destination on an earlier
+	// run, so a renamed audience is still found.
+	KnownID string
+}
+
+// Audience is a resolved remote audience.
+type Audience struct {
+	ID   string
+	Name string
+	// Created is true when Ensure created it during this call.
+	Created bool
+}
+
+// DestinationInfo describes a destination to the engine.
+type DestinationInfo struct {
+	// Profile names the normalisation profile (google, meta, x).
+	Profile string
+	// Kinds lists the identifier kinds the destination accepts; the engine
+	// drops other mapped fields before normalising.
+	Kinds []audience.Kind
+	// MaxBatch is the most members one Apply call may carry.
+	MaxBatch int
+	// MaxIdentifiers is the most identifiers one member may carry; 0 for no
+	// limit. The engine trims by kind order, which is the priority order.
+	MaxIdentifiers int
+	// Concurrency is how many Apply calls may run at once.
+	Concurrency int
+	// RefreshWindow is how long a membership may go unsent before it must
+	// be re-sent; 0 when memberships do not expire.
+	RefreshWindow time.Duration
+}
+
+// Op is what a batch does.
+type Op uint8
+
+// Batch operations.
+const (
+	OpAdd Op = iota + 1
+	OpRemove
+)
+
+// String returns add or remove.
+func (o Op) String() string {
+	if o == OpRemove {
+		return "remove"
+	}
+	return "add"
+}
+
+// Upload is one member as sent to a destination: hashed (or clear, where the
+// platform wants clear) identifiers and resolved consent.
+type Upload struct {
+	Key         audience.MemberKey
+	Identifiers []audience.Identifier
+	Consent     audience.Consent
+}
+
+// Batch is one Apply call's worth of members.
+type Batch struct {
+	Op Op
+	// Seq numbers batches from 1 within one destination and run.
+	Seq     int
+	Members []Upload
+}
+
+// MemberRejection says which member of a batch the platform refused, and why.
+type MemberRejection struct {
+	Index  int
+	Reason string
+}
+
+// BatchResult is what a destination says about an applied batch. Members not
+// listed in Rejected were accepted.
+type BatchResult struct {
+	Rejected []MemberRejection
+	// RequestID is the platform's id for the request, for later feedback.
+	RequestID string
+	// Platform carries the platform's own counts for the batch
+	// (num_received, num_invalid_entries, success_count…).
+	Platform map[string]int64
+	// Retries is how many times the destination retried the call itself.
+	Retries int
+}
+
+// Destination writes audience changes to a platform.
+//
+// Apply must be idempotent: adding a present member or removing an absent
+// one succeeds. It returns an error only when the batch as a whole was not
+// applied; the error's type (see errors.go) tells the engine what to do.
+type Destination interface {
+	Info() DestinationInfo
+	Ensure(ctx context.Context, spec AudienceSpec) (Audience, error)
+	Apply(ctx context.Context, aud Audience, b Batch) (BatchResult, error)
+	Close() error
+}
+
+// Resetter is a Destination that can empty an audience in one call; the
+// engine uses it for a full refresh instead of removing member by member.
+type Resetter interface {
+	RemoveAll(ctx context.Context, aud Audience) error
+}
+
+// RunInfo identifies the run a destination is taking part in.
+type RunInfo struct {
+	ID      string
+	Sync    string
+	Started time.Time
+}
+
+// RunObserver is a Destination that wants to know where runs begin and end,
+// for example to open and close per-run files.
+type RunObserver interface {
+	BeginRun(ctx context.Context, run RunInfo) error
+	// EndRun is called once Apply calls are over, successful or not.
+	EndRun(ctx context.Context, run RunInfo, ok bool) error
+}
+
+// SnapshotWriter is a Destination that also wants the whole audience after
+// each run (the file destination writes it as an upload file).
+type SnapshotWriter interface {
+	WriteSnapshot(ctx context.Context, run RunInfo, aud Audience, members iter.Seq2[Upload, error]) error
+}
+
+// PlatformReport is feedback a platform gives after the fact: match rates,
+// statuses and counts.
+type PlatformReport struct {
+	// Status summarises request processing (PROCESSING, SUCCESS…).
+	Status string `json:"status,omitempty"`
+	// MatchRate is the platform's match-rate range, as it words it.
+	MatchRate string `json:"match_rate,omitempty"`
+	// Size is the audience size the platform reports; -1 when unknown.
+	Size int64 `json:"size,omitempty"`
+	// Counts holds record, identifier and error counts by name.
+	Counts map[string]int64 `json:"counts,omitempty"`
+	// Pending lists request ids still processing, to poll on a later run.
+	Pending []string `json:"pending,omitempty"`
+}
+
+// FeedbackPoller is a Destination that can report platform feedback on
+// requests it sent.
+type FeedbackPoller interface {
+	Feedback(ctx context.Context, aud Audience, requestIDs []string) (PlatformReport, error)
+}
+
+// ProfileSplitter is a Destination that serves several normalisation
+// profiles at once (the file destination writes Google, Meta and X files).
+// The engine runs one sub-destination per profile, each with its own state.
+type ProfileSplitter interface {
+	Profiles() []string
+	ForProfile(profile string) (Destination, error)
+}

@@ -1,0 +1,119 @@
+package connectors
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Role says whether a connector reads audiences or writes them.
+type Role uint8
+
+// Roles.
+const (
+	RoleSource Role = iota + 1
+	RoleDestination
+)
+
+func (r Role) String() string {
+	if r == RoleSource {
+		return "source"
+	}
+	return "destination"
+}
+
+// Validator is implemented by settings structs that check themselves after
+// decoding and before any network call.
+type Validator interface {
+	Validate() error
+}
+
+// Spec declares a connector: its type name, what it does, its settings and
+// how to build it. Settings returns a pointer to a fresh settings struct
+// with yaml tags; the config loader decodes a connection into it strictly
+// and, if it implements Validator, validates it.
+type Spec struct {
+	Type    string
+	Role    Role
+	Summary string
+	// Sample is a commented YAML example of a connection of this type,
+	// checked against Settings by the registry's tests.
+	Sample   string
+	Settings func() any
+	// NewSource builds a source from decoded settings (RoleSource only).
+	NewSource func(settings any, env Env) (Source, error)
+	// NewDestination builds a destination (RoleDestination only).
+	NewDestination func(settings any, env Env) (Destination, error)
+}
+
+// Registry maps connection types to connector specs. The zero value is
+// empty and ready; Clone gives a copy tests can add to.
+type Registry struct {
+	specs map[string]Spec
+}
+
+// Register adds spec. It panics on an empty or duplicate type, or a spec
+// that cannot build what its role says, as these are programming errors.
+func (r *Registry) Register(spec Spec) {
+	if spec.Type == "" {
+		panic("connectors: Register with empty type")
+	}
+	if _, dup := r.specs[spec.Type]; dup {
+		panic("connectors: Register called twice for type " + spec.Type)
+	}
+	if spec.Settings == nil {
+		panic("connectors: type " + spec.Type + " has no Settings")
+	}
+	switch spec.Role {
+	case RoleSource:
+		if spec.NewSource == nil {
+			panic("connectors: source type " + spec.Type + " has no NewSource")
+		}
+	case RoleDestination:
+		if spec.NewDestination == nil {
+			panic("connectors: destination type " + spec.Type + " has no NewDestination")
+		}
+	default:
+		panic("connectors: type " + spec.Type + " has no role")
+	}
+	if r.specs == nil {
+		r.specs = make(map[string]Spec)
+	}
+	r.specs[spec.Type] = spec
+}
+
+// Lookup returns the spec for a type.
+func (r *Registry) Lookup(typ string) (Spec, error) {
+	s, ok := r.specs[typ]
+	if !ok {
+		return Spec{}, fmt.Errorf("unknown connection type %q (known: %v)", typ, r.Types())
+	}
+	return s, nil
+}
+
+// Types lists the registered types, sorted.
+func (r *Registry) Types() []string {
+	out := make([]string, 0, len(r.specs))
+	for t := range r.specs {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Specs lists the registered specs, sorted by type.
+func (r *Registry) Specs() []Spec {
+	out := make([]Spec, 0, len(r.specs))
+	for _, t := range r.Types() {
+		out = append(out, r.specs[t])
+	}
+	return out
+}
+
+// Clone returns an independent copy.
+func (r *Registry) Clone() *Registry {
+	c := &Registry{specs: make(map[string]Spec, len(r.specs))}
+	for k, v := range r.specs {
+		c.specs[k] = v
+	}
+	return c
+}
