@@ -1,0 +1,166 @@
+// Package cli is the audiencesync command line: one cobra command per
+// subcommand, sharing config loading, logging and state opening.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/audiencesync/audiencesync/configs"
+	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/builtin"
+	"github.com/audiencesync/audiencesync/state"
+	"github.com/audiencesync/audiencesync/state/sqlite"
+)
+
+// Exit codes.
+const (
+	ExitOK      = 0
+	ExitFailed  = 1 // a run failed or finished partially
+	ExitUsage   = 2 // bad flags or config
+	ExitAborted = 3 // the removal guard stopped a run
+)
+
+// exitError carries an exit code up to Main.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func withCode(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitError{code: code, err: err}
+}
+
+// app holds what every subcommand shares.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	configPath     string
+	logFormat      string
+	logLevel       string
+	registry       *connectors.Registry
+	log            *zap.Logger
+	// lookupEnv is os.LookupEnv outside tests.
+	lookupEnv func(string) (string, bool)
+}
+
+// Main runs the command line with args and returns the exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, registry: builtin.Registry(), lookupEnv: os.LookupEnv}
+	root := a.root()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if a.log != nil {
+		_ = a.log.Sync()
+	}
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintln(stderr, "audiencesync:", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return ExitUsage
+}
+
+func (a *app) root() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "audiencesync",
+		Short: "Keep ad platforms' customer-match audiences in step with a CRM",
+		Long: `audiencesync reads list-based audiences from a source (a CSV export, a CRM list,
+a SQL query), normalises and SHA-256 hashes contact data exactly as each ad
+platform requires, works out what changed since the last sync, and uploads
+only the changes.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return a.setupLogger()
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVarP(&a.configPath, "config", "c", envOr("AUDIENCESYNC_CONFIG", "audiencesync.yaml"), "config file (env AUDIENCESYNC_CONFIG)")
+	pf.StringVar(&a.logFormat, "log-format", "console", "log format: console for people, json for machines")
+	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	root.AddCommand(a.validateCmd(), a.planCmd(), a.syncCmd(), a.runsCmd(), a.reportCmd(),
+		a.hashCmd(), a.connectorsCmd())
+	return root
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// setupLogger builds the zap logger on stderr. Logs never carry contact
+// data: the engine logs counts, reasons and ids only.
+func (a *app) setupLogger() error {
+	var lvl zapcore.Level
+	if err := lvl.UnmarshalText([]byte(a.logLevel)); err != nil {
+		return withCode(ExitUsage, fmt.Errorf("--log-level %q: use debug, info, warn or error", a.logLevel))
+	}
+	var enc zapcore.Encoder
+	switch a.logFormat {
+	case "console":
+		cfg := zap.NewDevelopmentEncoderConfig()
+		cfg.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05")
+		enc = zapcore.NewConsoleEncoder(cfg)
+	case "json":
+		cfg := zap.NewProductionEncoderConfig()
+		cfg.EncodeTime = zapcore.ISO8601TimeEncoder
+		enc = zapcore.NewJSONEncoder(cfg)
+	default:
+		return withCode(ExitUsage, fmt.Errorf("--log-format %q: use console or json", a.logFormat))
+	}
+	a.log = zap.New(zapcore.NewCore(enc, zapcore.AddSync(a.stderr), lvl))
+	return nil
+}
+
+// loadConfig loads and validates the config file.
+func (a *app) loadConfig(skipSecrets bool) (*configs.Config, error) {
+	cfg, err := configs.Load(a.configPath, a.registry, configs.LoadOptions{LookupEnv: a.lookupEnv, SkipSecrets: skipSecrets})
+	if err != nil {
+		return nil, withCode(ExitUsage, err)
+	}
+	return cfg, nil
+}
+
+// openStore opens the configured state store.
+func (a *app) openStore(ctx context.Context, cfg *configs.Config) (state.Store, error) {
+	if !cfg.State.DSN.IsZero() {
+		return nil, withCode(ExitUsage, errors.New("state.dsn (PostgreSQL) is not supported by this build yet: use state.path for the embedded SQLite store"))
+	}
+	st, err := sqlite.Open(ctx, cfg.State.Path)
+	if err != nil {
+		return nil, withCode(ExitFailed, fmt.Errorf("open state %s: %w", cfg.State.Path, err))
+	}
+	return st, nil
+}
+
+func (a *app) env(cfg *configs.Config) func(string) connectors.Env {
+	return func(name string) connectors.Env {
+		return connectors.Env{Logger: a.log.Named(name), BaseDir: cfg.BaseDir}
+	}
+}

@@ -1,0 +1,453 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/audiencesync/audiencesync/audience"
+	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/report"
+	"github.com/audiencesync/audiencesync/state"
+)
+
+// item is one member in a batch, with what to commit once it is
+// acknowledged.
+type item struct {
+	ch     *change
+	upload connectors.Upload
+	// updateRemove marks the removal half of an update: acknowledging it
+	// commits nothing; failing it keeps the old identifiers in state.
+	updateRemove bool
+}
+
+// applier applies one destination's plan.
+type applier struct {
+	e       *Engine
+	p       *plan
+	log     *zap.Logger
+	keep    context.Context // for commits: survives cancellation
+	mu      sync.Mutex      // guards rep, requestIDs, updFailed
+	stopped atomic.Bool
+	batches int
+	seq     int
+	bar     Bar
+
+	requestIDs []string
+	updFailed  map[audience.MemberKey][]audience.Identifier
+	anyFailed  atomic.Bool
+}
+
+func (e *Engine) apply(ctx context.Context, log *zap.Logger, p *plan, run connectors.RunInfo, opts Options) {
+	a := &applier{e: e, p: p, log: log, keep: context.WithoutCancel(ctx), updFailed: map[audience.MemberKey][]audience.Identifier{}}
+	d := p.t.Dest
+	if obs, ok := d.(connectors.RunObserver); ok {
+		if err := obs.BeginRun(ctx, run); err != nil {
+			p.fail(fmt.Errorf("begin run: %w", err))
+			return
+		}
+		defer func() {
+			if err := obs.EndRun(a.keep, run, !p.failed); err != nil {
+				a.addError(fmt.Errorf("end run: %w", err))
+			}
+		}()
+	}
+	total := int64(len(p.removes) + len(p.sends))
+	if e.Progress != nil && total > 0 {
+		a.bar = e.Progress.Start("uploading to "+p.t.Name, total)
+		defer a.bar.Finish()
+	}
+
+	skipRemote := false
+	if opts.FullRefresh {
+		if r, ok := d.(connectors.Resetter); ok {
+			err := e.withRetry(ctx, func() error { return r.RemoveAll(ctx, p.aud) }, &p.rep.Retries)
+			if err != nil {
+				p.fail(fmt.Errorf("empty audience for full refresh: %w", err))
+				return
+			}
+			if err := e.Store.Reset(a.keep, p.scope); err != nil {
+				p.fail(fmt.Errorf("reset state after emptying audience: %w", err))
+				return
+			}
+			skipRemote = true // the audience is empty: nothing to remove
+		}
+	}
+
+	a.removals(ctx, skipRemote)
+	if !a.stopped.Load() && ctx.Err() == nil {
+		a.sends(ctx)
+	}
+	p.rep.Batches = a.batches
+
+	if sw, ok := d.(connectors.SnapshotWriter); ok && !p.failed {
+		if err := sw.WriteSnapshot(ctx, run, p.aud, e.snapshot(ctx, p.scope)); err != nil {
+			a.addError(fmt.Errorf("write audience snapshot: %w", err))
+		}
+	}
+	if fp, ok := d.(connectors.FeedbackPoller); ok && !p.failed {
+		fb, err := fp.Feedback(ctx, p.aud, a.requestIDs)
+		if err != nil {
+			a.addError(fmt.Errorf("platform feedback: %w", err))
+		} else {
+			p.rep.Platform = &fb
+		}
+	}
+
+	switch {
+	case p.failed:
+		if p.rep.Applied.Added+p.rep.Applied.Removed+p.rep.Applied.Updated+p.rep.Applied.Refreshed > 0 {
+			p.rep.Status = report.StatusPartial
+		}
+	case ctx.Err() != nil:
+		p.rep.Status = report.StatusPartial
+		p.rep.Errors = append(p.rep.Errors, "interrupted: acknowledged batches were committed")
+	case a.anyFailed.Load():
+		p.rep.Status = report.StatusPartial
+	default:
+		p.rep.Status = report.StatusSucceeded
+	}
+	log.Info("destination done", zap.String("status", p.rep.Status),
+		zap.Int64("added", p.rep.Applied.Added), zap.Int64("removed", p.rep.Applied.Removed),
+		zap.Int64("updated", p.rep.Applied.Updated), zap.Int64("refreshed", p.rep.Applied.Refreshed),
+		zap.Int64("failed", p.rep.Applied.Failed), zap.Int("batches", p.rep.Batches))
+}
+
+func (a *applier) addError(err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.p.rep.Errors = append(a.p.rep.Errors, err.Error())
+}
+
+// removals sends the removes: members gone from the audience, and the
+// identifiers updated members no longer carry.
+func (a *applier) removals(ctx context.Context, skipRemote bool) {
+	p := a.p
+	var local []state.Change // removals with nothing left to send remotely
+	var items []item
+	for i := range p.removes {
+		ch := &p.removes[i]
+		ids := decode(ch.ids)
+		if skipRemote || len(ids) == 0 {
+			local = append(local, state.Change{Key: ch.key, Delete: true})
+			continue
+		}
+		items = append(items, item{ch: ch, upload: connectors.Upload{Key: ch.key, Identifiers: ids}})
+	}
+	if !skipRemote {
+		for i := range p.sends {
+			ch := &p.sends[i]
+			if ch.kind != kindUpdate || len(ch.oldIDs) == 0 {
+				continue
+			}
+			items = append(items, item{ch: ch, updateRemove: true, upload: connectors.Upload{Key: ch.key, Identifiers: decode(ch.oldIDs)}})
+		}
+	}
+	if len(local) > 0 {
+		if err := a.e.Store.Commit(a.keep, p.scope, local); err != nil {
+			p.fail(fmt.Errorf("commit removals: %w", err))
+			a.stopped.Store(true)
+			return
+		}
+		p.rep.Applied.Removed += int64(len(local))
+		a.progress(len(local))
+	}
+	a.dispatch(ctx, connectors.OpRemove, items)
+}
+
+// sends adds new members, re-sends updated ones and refreshes those whose
+// membership is due to lapse. An identifier several members carry is sent
+// once in the run.
+func (a *applier) sends(ctx context.Context) {
+	p := a.p
+	sent := make(map[audience.IdentifierID]struct{})
+	var items []item
+	var carried []*change // everything they carry was sent with others
+	for i := range p.sends {
+		ch := &p.sends[i]
+		all := decode(ch.ids)
+		ids := all[:0:0]
+		for _, id := range all {
+			h := audience.IDOf(id)
+			if _, dup := sent[h]; dup {
+				continue
+			}
+			sent[h] = struct{}{}
+			ids = append(ids, id)
+		}
+		if len(ids) == 0 {
+			carried = append(carried, ch)
+			continue
+		}
+		items = append(items, item{ch: ch, upload: connectors.Upload{Key: ch.key, Identifiers: ids, Consent: ch.consent}})
+	}
+	a.dispatch(ctx, connectors.OpAdd, items)
+	if len(carried) > 0 && !a.anyFailed.Load() && !a.stopped.Load() && ctx.Err() == nil {
+		changes := make([]state.Change, 0, len(carried))
+		for _, ch := range carried {
+			changes = append(changes, a.commitChange(ch))
+			a.count(ch, 1)
+		}
+		if err := a.e.Store.Commit(a.keep, p.scope, changes); err != nil {
+			p.fail(fmt.Errorf("commit: %w", err))
+		}
+		a.progress(len(carried))
+	}
+}
+
+// dispatch cuts items into batches and applies them with bounded
+// concurrency, committing each acknowledged batch at once.
+func (a *applier) dispatch(ctx context.Context, op connectors.Op, items []item) {
+	if len(items) == 0 {
+		return
+	}
+	t := a.p.t
+	size := t.Info.MaxBatch
+	if t.BatchSize > 0 && (size <= 0 || t.BatchSize < size) {
+		size = t.BatchSize
+	}
+	if size <= 0 {
+		size = 1000
+	}
+	conc := t.Info.Concurrency
+	if t.Concurrency > 0 && (conc <= 0 || t.Concurrency < conc) {
+		conc = t.Concurrency
+	}
+	if conc <= 0 {
+		conc = 1
+	}
+	sem := make(chan struct{}, conc)
+	var wg sync.WaitGroup
+	for start := 0; start < len(items); start += size {
+		if a.stopped.Load() || ctx.Err() != nil {
+			break
+		}
+		batchItems := items[start:min(start+size, len(items))]
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		a.seq++
+		b := connectors.Batch{Op: op, Seq: a.seq, Members: make([]connectors.Upload, len(batchItems))}
+		for i := range batchItems {
+			b.Members[i] = batchItems[i].upload
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			a.applyBatch(ctx, b, batchItems)
+		}()
+	}
+	wg.Wait()
+}
+
+func (a *applier) applyBatch(ctx context.Context, b connectors.Batch, items []item) {
+	p := a.p
+	var res connectors.BatchResult
+	var retries int
+	err := a.e.withRetry(ctx, func() error {
+		r, err := p.t.Dest.Apply(ctx, p.aud, b)
+		if err == nil {
+			res = r
+		}
+		return err
+	}, &retries)
+	a.mu.Lock()
+	a.batches++
+	p.rep.Retries += retries + res.Retries
+	if res.RequestID != "" {
+		a.requestIDs = append(a.requestIDs, res.RequestID)
+	}
+	a.mu.Unlock()
+
+	if err != nil {
+		a.anyFailed.Store(true)
+		a.mu.Lock()
+		p.rep.Applied.Failed += int64(len(items))
+		p.rep.Errors = append(p.rep.Errors, fmt.Sprintf("%s batch %d (%d members): %v", b.Op, b.Seq, len(items), err))
+		for _, it := range items {
+			if it.updateRemove {
+				a.updFailed[it.ch.key] = it.upload.Identifiers
+			}
+		}
+		a.mu.Unlock()
+		if act, _ := connectors.Classify(err); act == connectors.ActionStop || ctx.Err() != nil {
+			if ctx.Err() == nil {
+				a.stopped.Store(true)
+				a.mu.Lock()
+				p.failed = true
+				p.rep.Status = report.StatusFailed
+				a.mu.Unlock()
+			}
+		}
+		a.log.Warn("batch failed", zap.Stringer("op", b.Op), zap.Int("seq", b.Seq), zap.Error(err))
+		a.progress(len(items))
+		return
+	}
+
+	rejected := make(map[int]string, len(res.Rejected))
+	for _, r := range res.Rejected {
+		rejected[r.Index] = r.Reason
+	}
+	changes := make([]state.Change, 0, len(items))
+	for i, it := range items {
+		if reason, bad := rejected[i]; bad {
+			a.mu.Lock()
+			p.rep.Applied.Failed++
+			if p.rep.PlatformRejected == nil {
+				p.rep.PlatformRejected = map[string]int64{}
+			}
+			p.rep.PlatformRejected[reason]++
+			if it.updateRemove {
+				a.updFailed[it.ch.key] = it.upload.Identifiers
+			}
+			a.mu.Unlock()
+			continue
+		}
+		if it.updateRemove {
+			continue // committed with the add half
+		}
+		if b.Op == connectors.OpRemove {
+			changes = append(changes, state.Change{Key: it.ch.key, Delete: true})
+		} else {
+			changes = append(changes, a.commitChange(it.ch))
+		}
+	}
+	if len(changes) > 0 {
+		// Guarantee: an acknowledged batch is committed at once.
+		if err := a.e.Store.Commit(a.keep, p.scope, changes); err != nil {
+			a.stopped.Store(true)
+			a.mu.Lock()
+			p.failed = true
+			p.rep.Status = report.StatusFailed
+			p.rep.Errors = append(p.rep.Errors, fmt.Sprintf("commit batch %d: %v", b.Seq, err))
+			a.mu.Unlock()
+			return
+		}
+	}
+	for i, it := range items {
+		if _, bad := rejected[i]; bad || it.updateRemove {
+			continue
+		}
+		a.count(it.ch, 1)
+	}
+	a.progress(len(items))
+}
+
+// commitChange is what state records for an acknowledged send. When the
+// removal half of an update failed, the old identifiers stay recorded and
+// the fingerprint is left blank, so the next run retries the removal.
+func (a *applier) commitChange(ch *change) state.Change {
+	ids := decode(ch.ids)
+	fp := ch.fp
+	a.mu.Lock()
+	old, failed := a.updFailed[ch.key]
+	a.mu.Unlock()
+	if failed {
+		ids = append(ids, old...)
+		fp = audience.Fingerprint{}
+	}
+	return state.Change{Key: ch.key, Fingerprint: fp, Identifiers: ids, LastSent: a.p.now}
+}
+
+func (a *applier) count(ch *change, n int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r := &a.p.rep.Applied
+	switch ch.kind {
+	case kindAdd:
+		r.Added += n
+	case kindUpdate:
+		r.Updated += n
+	case kindRefresh:
+		r.Refreshed += n
+	case kindRemove:
+		r.Removed += n
+	}
+}
+
+func (a *applier) progress(n int) {
+	if a.bar != nil {
+		a.bar.Add(int64(n))
+	}
+}
+
+func decode(b []byte) []audience.Identifier {
+	ids, err := audience.DecodeIdentifiers(b)
+	if err != nil {
+		// The engine encoded these itself; corruption is a bug.
+		panic(fmt.Sprintf("engine: decode identifiers: %v", err))
+	}
+	return ids
+}
+
+// snapshot yields the committed audience for a SnapshotWriter.
+func (e *Engine) snapshot(ctx context.Context, scope state.Scope) iter.Seq2[connectors.Upload, error] {
+	return func(yield func(connectors.Upload, error) bool) {
+		for en, err := range e.Store.Snapshot(ctx, scope) {
+			if err != nil {
+				yield(connectors.Upload{}, err)
+				return
+			}
+			if !yield(connectors.Upload{Key: en.Key, Identifiers: en.Identifiers}, nil) {
+				return
+			}
+		}
+	}
+}
+
+// withRetry calls fn until it succeeds, the error says not to retry, the
+// attempts run out, or ctx ends. retries counts the extra calls.
+func (e *Engine) withRetry(ctx context.Context, fn func() error, retries *int) error {
+	pol := e.Retry
+	if pol.Attempts <= 0 {
+		pol.Attempts = 6
+	}
+	if pol.Initial <= 0 {
+		pol.Initial = time.Second
+	}
+	if pol.Max <= 0 {
+		pol.Max = 60 * time.Second
+	}
+	backoff := pol.Initial
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = fn()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return errors.Join(err, ctx.Err())
+		}
+		act, wait := connectors.Classify(err)
+		if act != connectors.ActionRetry || attempt >= pol.Attempts {
+			return err
+		}
+		// Full jitter on the exponential step, never below the delay the
+		// platform asked for.
+		d := backoff/2 + rand.N(backoff/2+1)
+		if wait > d {
+			d = wait
+		}
+		backoff = min(time.Duration(float64(backoff)*1.6), pol.Max)
+		*retries++
+		timer := time.NewTimer(d)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return errors.Join(err, ctx.Err())
+		}
+	}
+}

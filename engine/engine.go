@@ -1,0 +1,341 @@
+// Package engine runs syncs: it reads a source, normalises every member per
+// destination profile, plans the changes against committed state, guards
+// against mass removal, applies the changes in batches with retries, commits
+// each acknowledged batch at once, and writes the run report.
+//
+// The guarantees it keeps are listed in DESIGN.md under "State and
+// guarantees"; the comments here say where each is enforced.
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/audiencesync/audiencesync/audience"
+	"github.com/audiencesync/audiencesync/audience/normalize"
+	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/report"
+	"github.com/audiencesync/audiencesync/state"
+)
+
+// Engine runs syncs against a state store.
+type Engine struct {
+	Store  state.Store
+	Logger *zap.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Progress reports progress of long reads and uploads; nil is silent.
+	Progress Progress
+	// Retry governs retries of failed batches; zero values take defaults.
+	Retry RetryPolicy
+	// NewRunID makes run ids; nil uses a time-ordered random id.
+	NewRunID func(now time.Time) string
+}
+
+// RetryPolicy bounds how a batch is retried after a retryable error.
+type RetryPolicy struct {
+	// Attempts is the most calls per batch, the first included (default 6).
+	Attempts int
+	// Initial is the first back-off (default 1s); it grows 1.6× per attempt
+	// with jitter, up to Max (default 60s). A delay the connector asks for
+	// (connectors.RetryAfter) is honoured when longer.
+	Initial time.Duration
+	Max     time.Duration
+}
+
+// Options change how a run behaves.
+type Options struct {
+	// DryRun plans without touching destinations or state.
+	DryRun bool
+	// FullRefresh re-sends every member, emptying the remote audience first
+	// where the destination can (connectors.Resetter).
+	FullRefresh bool
+	// Force lets a run pass the removal guard.
+	Force bool
+}
+
+// Job is one sync made ready to run: its built source and destinations.
+type Job struct {
+	Sync    string
+	Source  connectors.Source
+	Request connectors.ReadRequest
+	// DefaultRegion is the sync's region for national phone numbers.
+	DefaultRegion string
+	Targets       []*Target
+	// MaxRemoveFraction and AllowEmpty configure the removal guard.
+	MaxRemoveFraction float64
+	AllowEmpty        bool
+}
+
+// Target is one destination of a job.
+type Target struct {
+	// Name identifies the destination in state and reports.
+	Name string
+	// Type is the connection type (google_ads, file…).
+	Type    string
+	Dest    connectors.Destination
+	Info    connectors.DestinationInfo
+	Profile *normalize.Profile
+	// Audience says which remote audience to use or create.
+	Audience connectors.AudienceSpec
+	// DefaultConsent applies to members without their own answers.
+	DefaultConsent audience.Consent
+	// RefreshMargin re-sends memberships this long before they lapse.
+	RefreshMargin time.Duration
+	// BatchSize and Concurrency cap the connector's limits when > 0.
+	BatchSize   int
+	Concurrency int
+	// owner is the destination to close: Dest itself, or the destination
+	// Dest was split from.
+	owner connectors.Destination
+}
+
+// Close closes the job's source and destinations.
+func (j *Job) Close() error {
+	var errs []error
+	if j.Source != nil {
+		errs = append(errs, j.Source.Close())
+	}
+	seen := map[connectors.Destination]bool{}
+	for _, t := range j.Targets {
+		d := t.owner
+		if d == nil {
+			d = t.Dest
+		}
+		if !seen[d] {
+			seen[d] = true
+			errs = append(errs, d.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (e *Engine) now() time.Time {
+	if e.Now != nil {
+		return e.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (e *Engine) logger() *zap.Logger {
+	if e.Logger != nil {
+		return e.Logger
+	}
+	return zap.NewNop()
+}
+
+func (e *Engine) runID(now time.Time) string {
+	if e.NewRunID != nil {
+		return e.NewRunID(now)
+	}
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return now.Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// GuardError is returned when the removal guard stops a run.
+type GuardError struct {
+	Destination string
+	Committed   int64
+	Remove      int64
+	Limit       float64
+	Empty       bool
+}
+
+func (g *GuardError) Error() string {
+	if g.Empty {
+		return fmt.Sprintf("destination %s: this run would empty the audience (all %d members removed); "+
+			"nothing was uploaded. If the source really is empty, run again with --force "+
+			"(or set safety.allow_empty: true)", g.Destination, g.Committed)
+	}
+	return fmt.Sprintf("destination %s: this run would remove %d of %d members (%.1f%%), above the limit of %.1f%%; "+
+		"nothing was uploaded. Check the source; if the removals are intended, run again with --force "+
+		"or raise safety.max_remove_fraction", g.Destination, g.Remove, g.Committed,
+		100*float64(g.Remove)/float64(g.Committed), 100*g.Limit)
+}
+
+// ErrSourceFailed wraps a source read failure; such a run removes nothing.
+var ErrSourceFailed = errors.New("source read failed")
+
+// Run runs one job and returns its report. The returned error is non-nil
+// when the run did not succeed as a whole (source failure, guard, or a
+// destination that failed); the report is always returned and, unless this
+// is a dry run, stored.
+func (e *Engine) Run(ctx context.Context, job *Job, opts Options) (*report.Report, error) {
+	log := e.logger().With(zap.String("sync", job.Sync))
+	started := e.now()
+	rep := &report.Report{
+		RunID:       e.runID(started),
+		Sync:        job.Sync,
+		DryRun:      opts.DryRun,
+		FullRefresh: opts.FullRefresh,
+		Forced:      opts.Force,
+		Status:      report.StatusRunning,
+		StartedAt:   started,
+		Source:      report.Source{Rejected: map[string]int64{}},
+	}
+	run := connectors.RunInfo{ID: rep.RunID, Sync: job.Sync, Started: started}
+	// Bookkeeping must survive Ctrl-C: what was acknowledged is committed.
+	keep := context.WithoutCancel(ctx)
+	if !opts.DryRun {
+		if err := e.Store.BeginRun(ctx, state.Run{ID: rep.RunID, Sync: job.Sync, Status: report.StatusRunning, Started: started}); err != nil {
+			return rep, fmt.Errorf("record run start: %w", err)
+		}
+	}
+	log.Info("run started", zap.String("run_id", rep.RunID), zap.Bool("dry_run", opts.DryRun),
+		zap.Bool("full_refresh", opts.FullRefresh), zap.Bool("force", opts.Force))
+
+	runErr := e.run(ctx, log, job, opts, run, rep)
+	rep.FinishedAt = e.now()
+	if runErr != nil && rep.Error == "" {
+		rep.Error = runErr.Error()
+	}
+	if !opts.DryRun {
+		body, err := jsonReport(rep)
+		if err == nil {
+			err = e.Store.FinishRun(keep, rep.RunID, rep.Status, rep.FinishedAt, body)
+		}
+		if err != nil {
+			runErr = errors.Join(runErr, fmt.Errorf("record run report: %w", err))
+		}
+	}
+	log.Info("run finished", zap.String("run_id", rep.RunID), zap.String("status", rep.Status),
+		zap.Duration("took", rep.FinishedAt.Sub(rep.StartedAt)))
+	return rep, runErr
+}
+
+func (e *Engine) run(ctx context.Context, log *zap.Logger, job *Job, opts Options, run connectors.RunInfo, rep *report.Report) error {
+	plans := make([]*plan, len(job.Targets))
+	for i, t := range job.Targets {
+		plans[i] = newPlan(t, job, opts, e.now())
+		rep.Destinations = append(rep.Destinations, plans[i].rep)
+	}
+
+	// Resolve remote audiences first: a destination whose credentials fail
+	// is reported without spending a source read on it.
+	if !opts.DryRun {
+		e.ensureAll(ctx, log, plans)
+	} else {
+		for _, p := range plans {
+			if id, err := e.Store.AudienceID(ctx, p.scope); err == nil {
+				p.rep.AudienceID = id
+			}
+		}
+	}
+
+	// Load committed state, read the source and diff, per destination.
+	if err := e.loadState(ctx, plans); err != nil {
+		rep.Status = report.StatusFailed
+		return err
+	}
+	if err := e.read(ctx, log, job, plans, rep); err != nil {
+		// Guarantee: a run whose source read fails removes nothing. It
+		// uploads nothing either, so the audience stays as it was.
+		rep.Status = report.StatusFailed
+		for _, p := range plans {
+			if p.rep.Status == report.StatusRunning {
+				p.rep.Status = report.StatusFailed
+			}
+		}
+		return fmt.Errorf("%w: %w; nothing was uploaded or removed", ErrSourceFailed, err)
+	}
+	if err := e.finishPlans(ctx, plans); err != nil {
+		rep.Status = report.StatusFailed
+		return err
+	}
+
+	// Guarantee: a run that would remove more than the configured fraction,
+	// or empty an audience, stops before uploading anything unless forced.
+	if !opts.Force {
+		var guardErrs []error
+		for _, p := range plans {
+			if g := p.guard(job); g != nil {
+				guardErrs = append(guardErrs, g)
+				p.rep.Errors = append(p.rep.Errors, g.Error())
+			}
+		}
+		if len(guardErrs) > 0 {
+			rep.Status = report.StatusAborted
+			for _, p := range plans {
+				p.rep.Status = report.StatusAborted
+			}
+			err := errors.Join(guardErrs...)
+			log.Warn("removal guard stopped the run", zap.Error(err))
+			return err
+		}
+	}
+
+	if opts.DryRun {
+		for _, p := range plans {
+			if p.rep.Status == report.StatusRunning {
+				p.rep.Status = report.StatusPlanned
+			}
+		}
+		rep.Status = report.Overall(rep.Destinations)
+		return nil
+	}
+
+	var wg sync.WaitGroup
+	for _, p := range plans {
+		if p.rep.Status != report.StatusRunning {
+			continue // Ensure failed
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e.apply(ctx, log.With(zap.String("destination", p.t.Name)), p, run, opts)
+		}()
+	}
+	wg.Wait()
+	rep.Status = report.Overall(rep.Destinations)
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted: %w; acknowledged batches were committed, the next run continues from there", ctx.Err())
+	}
+	if rep.Status != report.StatusSucceeded {
+		return fmt.Errorf("sync %s %s: see the report's destination errors", job.Sync, rep.Status)
+	}
+	return nil
+}
+
+func (e *Engine) ensureAll(ctx context.Context, log *zap.Logger, plans []*plan) {
+	var wg sync.WaitGroup
+	for _, p := range plans {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			spec := p.t.Audience
+			if id, err := e.Store.AudienceID(ctx, p.scope); err == nil {
+				spec.KnownID = id
+			}
+			err := e.withRetry(ctx, func() error {
+				a, err := p.t.Dest.Ensure(ctx, spec)
+				if err == nil {
+					p.aud = a
+				}
+				return err
+			}, &p.rep.Retries)
+			if err != nil {
+				p.fail(fmt.Errorf("find or create audience %q: %w", spec.Name, err))
+				log.Error("destination unavailable", zap.String("destination", p.t.Name), zap.Error(err))
+				return
+			}
+			p.rep.AudienceID = p.aud.ID
+			if p.aud.ID != spec.KnownID {
+				if err := e.Store.SetAudienceID(ctx, p.scope, p.aud.ID); err != nil {
+					p.fail(fmt.Errorf("record audience id: %w", err))
+				}
+			}
+			if p.aud.Created {
+				log.Info("audience created", zap.String("destination", p.t.Name), zap.String("audience_id", p.aud.ID))
+			}
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,324 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/audiencesync/audiencesync/audience"
+	"github.com/audiencesync/audiencesync/audience/normalize"
+	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/report"
+	"github.com/audiencesync/audiencesync/state"
+)
+
+// committed is what planning keeps in memory per committed member: no
+// identifiers, so a large audience plans in little memory. Identifiers are
+// fetched afterwards for the few members that are removed or updated.
+type committed struct {
+	fp       audience.Fingerprint
+	lastSent int64 // unix seconds
+	seen     bool
+}
+
+// change is one member to send: a new member, an update, a refresh or a
+// removal. ids is packed with audience.EncodeIdentifiers.
+type change struct {
+	key     audience.MemberKey
+	fp      audience.Fingerprint
+	consent audience.Consent
+	ids     []byte
+	kind    changeKind
+	// oldIDs, for updates: stored identifiers no member still carries,
+	// to remove before the new ones are added.
+	oldIDs []byte
+}
+
+type changeKind uint8
+
+const (
+	kindAdd changeKind = iota + 1
+	kindUpdate
+	kindRefresh
+	kindRemove
+)
+
+// plan is one destination's view of a run.
+type plan struct {
+	t     *Target
+	scope state.Scope
+	rep   *report.Destination
+	aud   connectors.Audience
+	opts  normalize.Options
+	full  bool
+	now   time.Time
+	// refreshBefore: members last sent before this are refreshed; zero
+	// when memberships do not lapse.
+	refreshBefore int64
+
+	committed  map[audience.MemberKey]committed
+	fresh      map[audience.MemberKey]struct{}
+	desiredIDs map[audience.IdentifierID]struct{}
+	sends      []change // adds, updates, refreshes
+	removes    []change
+	members    int64
+	tally      normalize.Tally
+	buf        []audience.Identifier
+	failed     bool
+}
+
+func newPlan(t *Target, job *Job, opts Options, now time.Time) *plan {
+	p := &plan{
+		t:     t,
+		scope: state.Scope{Sync: job.Sync, Destination: t.Name},
+		rep: &report.Destination{
+			Name: t.Name, Type: t.Type, Profile: t.Info.Profile, Status: report.StatusRunning,
+		},
+		full:       opts.FullRefresh,
+		now:        now,
+		fresh:      make(map[audience.MemberKey]struct{}),
+		desiredIDs: make(map[audience.IdentifierID]struct{}),
+	}
+	p.opts.DefaultRegion = job.DefaultRegion
+	for _, k := range t.Info.Kinds {
+		p.opts.Kinds[k] = true
+	}
+	if window := refreshWindow(t); window > 0 {
+		p.refreshBefore = now.Add(-window).Unix()
+	}
+	return p
+}
+
+// refreshWindow is how long a membership may go unsent: the membership
+// duration less the safety margin (at least half the duration).
+func refreshWindow(t *Target) time.Duration {
+	membership := t.Info.RefreshWindow
+	if t.Audience.MembershipDays > 0 {
+		membership = time.Duration(t.Audience.MembershipDays) * 24 * time.Hour
+	}
+	if membership <= 0 {
+		return 0
+	}
+	w := membership - t.RefreshMargin
+	if w < membership/2 {
+		w = membership / 2
+	}
+	return w
+}
+
+func (p *plan) fail(err error) {
+	p.failed = true
+	p.rep.Status = report.StatusFailed
+	p.rep.Errors = append(p.rep.Errors, err.Error())
+}
+
+func (e *Engine) loadState(ctx context.Context, plans []*plan) error {
+	for _, p := range plans {
+		n, err := e.Store.Count(ctx, p.scope)
+		if err != nil {
+			return fmt.Errorf("load state of %s: %w", p.t.Name, err)
+		}
+		p.committed = make(map[audience.MemberKey]committed, n)
+		err = e.Store.Members(ctx, p.scope, func(en state.Entry) error {
+			p.committed[en.Key] = committed{fp: en.Fingerprint, lastSent: en.LastSent.Unix()}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("load state of %s: %w", p.t.Name, err)
+		}
+	}
+	return nil
+}
+
+// consume normalises one member for this destination and classifies it.
+func (p *plan) consume(m *audience.Member) {
+	ids, ok := p.t.Profile.Member(m, p.opts, p.buf[:0], &p.tally)
+	p.buf = ids
+	if !ok {
+		return
+	}
+	if max := p.t.Info.MaxIdentifiers; max > 0 && len(ids) > max {
+		ids = ids[:max] // the profile lists identifiers in priority order
+	}
+	var key audience.MemberKey
+	if m.Key != "" {
+		key = audience.KeyFromSource(m.Key)
+	} else {
+		key = audience.KeyFromIdentifier(ids[0])
+	}
+	consent := m.Consent.Or(p.t.DefaultConsent)
+	if consent.Denied() {
+		// Not uploaded; if committed, it is unseen and so removed.
+		p.rep.ConsentDenied++
+		return
+	}
+	c, inState := p.committed[key]
+	if (inState && c.seen) || hasKey(p.fresh, key) {
+		// Two records reduce to one member (no source key and the same
+		// primary identifier): the first wins.
+		p.tally.Reject("member.duplicate")
+		return
+	}
+	slices.SortFunc(ids, compareIdentifiers)
+	fp := audience.FingerprintOf(ids, consent)
+	for _, id := range ids {
+		p.desiredIDs[audience.IDOf(id)] = struct{}{}
+	}
+	p.members++
+	ch := change{key: key, fp: fp, consent: consent}
+	switch {
+	case !inState:
+		p.fresh[key] = struct{}{}
+		ch.kind = kindAdd
+	case c.fp != fp:
+		ch.kind = kindUpdate
+	case p.full || (p.refreshBefore != 0 && c.lastSent < p.refreshBefore):
+		ch.kind = kindRefresh
+	default:
+		p.rep.Planned.Unchanged++
+		c.seen = true
+		p.committed[key] = c
+		return
+	}
+	if inState {
+		c.seen = true
+		p.committed[key] = c
+	}
+	ch.ids = audience.EncodeIdentifiers(nil, ids)
+	p.sends = append(p.sends, ch)
+}
+
+func hasKey(m map[audience.MemberKey]struct{}, k audience.MemberKey) bool {
+	_, ok := m[k]
+	return ok
+}
+
+func compareIdentifiers(a, b audience.Identifier) int {
+	if a.Kind != b.Kind {
+		return int(a.Kind) - int(b.Kind)
+	}
+	switch {
+	case a.Value < b.Value:
+		return -1
+	case a.Value > b.Value:
+		return 1
+	}
+	return 0
+}
+
+// finishPlans works out removals once the whole source is read: committed
+// members not seen are removed, and updated members drop identifiers they no
+// longer carry. Guarantee: an identifier is removed only when no member
+// that stays in the audience still carries it.
+func (e *Engine) finishPlans(ctx context.Context, plans []*plan) error {
+	for _, p := range plans {
+		if p.failed {
+			continue
+		}
+		var gone []audience.MemberKey
+		for k, c := range p.committed {
+			if !c.seen {
+				gone = append(gone, k)
+			}
+		}
+		slices.SortFunc(gone, func(a, b audience.MemberKey) int { return compareKeys(a, b) })
+		updates := map[audience.MemberKey]int{}
+		var updKeys []audience.MemberKey
+		for i, ch := range p.sends {
+			if ch.kind == kindUpdate {
+				updates[ch.key] = i
+				updKeys = append(updKeys, ch.key)
+			}
+		}
+		if err := e.fetchIdentifiers(ctx, p.scope, gone, func(k audience.MemberKey, ids []audience.Identifier) {
+			p.removes = append(p.removes, change{key: k, kind: kindRemove, ids: audience.EncodeIdentifiers(nil, p.undesired(ids))})
+		}); err != nil {
+			return fmt.Errorf("plan removals for %s: %w", p.t.Name, err)
+		}
+		if err := e.fetchIdentifiers(ctx, p.scope, updKeys, func(k audience.MemberKey, ids []audience.Identifier) {
+			p.sends[updates[k]].oldIDs = audience.EncodeIdentifiers(nil, p.undesired(ids))
+		}); err != nil {
+			return fmt.Errorf("plan updates for %s: %w", p.t.Name, err)
+		}
+		for _, ch := range p.sends {
+			switch ch.kind {
+			case kindAdd:
+				p.rep.Planned.Add++
+			case kindUpdate:
+				p.rep.Planned.Update++
+			case kindRefresh:
+				p.rep.Planned.Refresh++
+			}
+		}
+		p.rep.Planned.Remove = int64(len(p.removes))
+		p.rep.Members = p.members
+		p.rep.PreHashed = p.tally.PreHashed
+		if len(p.tally.Rejected) > 0 {
+			p.rep.Rejected = make(map[string]int64, len(p.tally.Rejected))
+			for r, n := range p.tally.Rejected {
+				p.rep.Rejected[string(r)] = n
+			}
+		}
+		// Planning is done: free what apply does not need.
+		p.committed, p.fresh = nil, nil
+	}
+	return nil
+}
+
+func compareKeys(a, b audience.MemberKey) int {
+	for i := range a {
+		if a[i] != b[i] {
+			return int(a[i]) - int(b[i])
+		}
+	}
+	return 0
+}
+
+// undesired keeps the identifiers no desired member carries.
+func (p *plan) undesired(ids []audience.Identifier) []audience.Identifier {
+	out := ids[:0]
+	for _, id := range ids {
+		if _, keep := p.desiredIDs[audience.IDOf(id)]; !keep {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+const identifierChunk = 5000
+
+func (e *Engine) fetchIdentifiers(ctx context.Context, scope state.Scope, keys []audience.MemberKey, fn func(audience.MemberKey, []audience.Identifier)) error {
+	for start := 0; start < len(keys); start += identifierChunk {
+		chunk := keys[start:min(start+identifierChunk, len(keys))]
+		got, err := e.Store.Identifiers(ctx, scope, chunk)
+		if err != nil {
+			return err
+		}
+		for _, k := range chunk {
+			fn(k, got[k]) // a key without stored ids removes nothing remotely
+		}
+	}
+	return nil
+}
+
+// guard applies the removal guard to this destination.
+func (p *plan) guard(job *Job) *GuardError {
+	if p.failed {
+		return nil
+	}
+	committedN := p.rep.Planned.Remove + p.rep.Planned.Update + p.rep.Planned.Refresh + p.rep.Planned.Unchanged
+	if committedN == 0 || p.rep.Planned.Remove == 0 {
+		return nil
+	}
+	if p.members == 0 {
+		if job.AllowEmpty {
+			return nil
+		}
+		return &GuardError{Destination: p.t.Name, Committed: committedN, Remove: p.rep.Planned.Remove, Empty: true}
+	}
+	if float64(p.rep.Planned.Remove) > job.MaxRemoveFraction*float64(committedN) {
+		return &GuardError{Destination: p.t.Name, Committed: committedN, Remove: p.rep.Planned.Remove, Limit: job.MaxRemoveFraction}
+	}
+	return nil
+}

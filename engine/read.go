@@ -1,0 +1,137 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/audiencesync/audiencesync/audience"
+	"github.com/audiencesync/audiencesync/report"
+)
+
+const chunkSize = 512
+
+// collector is the Emitter the source writes into. It drops records whose
+// source key repeats, then hands members in chunks to one planner goroutine
+// per destination, so normalising and hashing for several destinations runs
+// in parallel with the read.
+type collector struct {
+	ctx    context.Context
+	src    *report.Source
+	keys   map[audience.MemberKey]struct{}
+	chunk  []audience.Member
+	outs   []chan []audience.Member
+	bar    Bar
+	closed bool
+}
+
+func (c *collector) Emit(m *audience.Member) error {
+	c.src.Read++
+	if c.bar != nil {
+		c.bar.Add(1)
+	}
+	if m.Key != "" {
+		k := audience.KeyFromSource(m.Key)
+		if _, dup := c.keys[k]; dup {
+			c.src.Duplicates++
+			return nil
+		}
+		c.keys[k] = struct{}{}
+	}
+	c.src.Valid++
+	c.chunk = append(c.chunk, *m)
+	if len(c.chunk) == chunkSize {
+		return c.flush()
+	}
+	return nil
+}
+
+func (c *collector) Reject(reason string, line int64) {
+	c.src.Read++
+	if c.bar != nil {
+		c.bar.Add(1)
+	}
+	c.src.Rejected[reason]++
+	_ = line // the line is logged by the source when useful; reports count reasons
+}
+
+func (c *collector) flush() error {
+	if len(c.chunk) == 0 {
+		return nil
+	}
+	for _, out := range c.outs {
+		select {
+		case out <- c.chunk:
+		case <-c.ctx.Done():
+			return c.ctx.Err()
+		}
+	}
+	c.chunk = make([]audience.Member, 0, chunkSize)
+	return nil
+}
+
+func (c *collector) close() {
+	if !c.closed {
+		c.closed = true
+		for _, out := range c.outs {
+			close(out)
+		}
+	}
+}
+
+// read streams the source through every destination's planner.
+func (e *Engine) read(ctx context.Context, log *zap.Logger, job *Job, plans []*plan, rep *report.Report) error {
+	var active []*plan
+	for _, p := range plans {
+		if !p.failed {
+			active = append(active, p)
+		}
+	}
+	if len(active) == 0 {
+		return errors.New("no destination is available: see the destination errors")
+	}
+	c := &collector{
+		ctx:   ctx,
+		src:   &rep.Source,
+		keys:  make(map[audience.MemberKey]struct{}),
+		chunk: make([]audience.Member, 0, chunkSize),
+	}
+	if e.Progress != nil {
+		c.bar = e.Progress.Start("reading "+job.Sync, -1)
+	}
+	var wg sync.WaitGroup
+	for _, p := range active {
+		ch := make(chan []audience.Member, 4)
+		c.outs = append(c.outs, ch)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for chunk := range ch {
+				for i := range chunk {
+					p.consume(&chunk[i])
+				}
+			}
+		}()
+	}
+	err := job.Source.Read(ctx, job.Request, c)
+	if err == nil {
+		err = c.flush()
+	}
+	c.close()
+	wg.Wait()
+	if c.bar != nil {
+		c.bar.Finish()
+	}
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		return fmt.Errorf("read source: %w", err)
+	}
+	log.Info("source read", zap.Int64("read", rep.Source.Read), zap.Int64("valid", rep.Source.Valid),
+		zap.Int64("duplicates", rep.Source.Duplicates), zap.Any("rejected", rep.Source.Rejected))
+	return nil
+}

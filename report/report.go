@@ -1,0 +1,242 @@
+// Package report defines the run report: one JSON object per run with counts
+// of what was read, rejected, planned and applied per destination, and what
+// the platform said. It carries counts and reasons, never contact data.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/audiencesync/audiencesync/connectors"
+)
+
+// Run statuses.
+const (
+	StatusRunning   = "running"
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+	StatusAborted   = "aborted"
+	StatusPartial   = "partial"
+	StatusPlanned   = "planned" // a dry run (plan) that completed
+)
+
+// Report is one run's report.
+type Report struct {
+	RunID        string         `json:"run_id"`
+	Sync         string         `json:"sync"`
+	DryRun       bool           `json:"dry_run,omitempty"`
+	FullRefresh  bool           `json:"full_refresh,omitempty"`
+	Forced       bool           `json:"forced,omitempty"`
+	Status       string         `json:"status"`
+	StartedAt    time.Time      `json:"started_at"`
+	FinishedAt   time.Time      `json:"finished_at"`
+	Source       Source         `json:"source"`
+	Destinations []*Destination `json:"destinations"`
+	// Error says why the run failed or was aborted, and what to do.
+	Error string `json:"error,omitempty"`
+}
+
+// Source counts what the source yielded.
+type Source struct {
+	Read       int64            `json:"read"`
+	Valid      int64            `json:"valid"`
+	Duplicates int64            `json:"duplicates"`
+	Rejected   map[string]int64 `json:"rejected"`
+}
+
+// Planned counts the plan for one destination.
+type Planned struct {
+	Add       int64 `json:"add"`
+	Remove    int64 `json:"remove"`
+	Update    int64 `json:"update"`
+	Refresh   int64 `json:"refresh"`
+	Unchanged int64 `json:"unchanged"`
+}
+
+// Applied counts what the destination acknowledged.
+type Applied struct {
+	Added     int64 `json:"added"`
+	Removed   int64 `json:"removed"`
+	Updated   int64 `json:"updated"`
+	Refreshed int64 `json:"refreshed"`
+	Failed    int64 `json:"failed"`
+}
+
+// Destination is one destination's part of the report.
+type Destination struct {
+	Name       string `json:"name"`
+	Type       string `json:"type"`
+	Profile    string `json:"profile"`
+	AudienceID string `json:"audience_id,omitempty"`
+	Status     string `json:"status"`
+	// Members is how many members the audience should hold after the run.
+	Members int64   `json:"members"`
+	Planned Planned `json:"planned"`
+	Applied Applied `json:"applied"`
+	// Rejected counts identifiers and members the normalisation profile
+	// refused, by reason.
+	Rejected map[string]int64 `json:"rejected,omitempty"`
+	// PreHashed counts values that arrived already hashed.
+	PreHashed int64 `json:"pre_hashed,omitempty"`
+	// ConsentDenied counts members left out (and removed) for denied consent.
+	ConsentDenied int64 `json:"consent_denied,omitempty"`
+	// PlatformRejected counts members the platform refused, by reason.
+	PlatformRejected map[string]int64          `json:"platform_rejected,omitempty"`
+	Batches          int                       `json:"batches"`
+	Retries          int                       `json:"retries"`
+	Platform         *connectors.PlatformReport `json:"platform,omitempty"`
+	Errors           []string                  `json:"errors,omitempty"`
+}
+
+// Overall derives the run status from the destinations' statuses: every
+// destination succeeded (or planned), all failed, or something in between.
+func Overall(dests []*Destination) string {
+	var ok, partial, failed, aborted, planned int
+	for _, d := range dests {
+		switch d.Status {
+		case StatusSucceeded:
+			ok++
+		case StatusPlanned:
+			planned++
+		case StatusPartial:
+			partial++
+		case StatusAborted:
+			aborted++
+		default:
+			failed++
+		}
+	}
+	switch {
+	case aborted > 0:
+		return StatusAborted
+	case partial == 0 && failed == 0 && planned > 0:
+		return StatusPlanned
+	case partial == 0 && failed == 0:
+		return StatusSucceeded
+	case ok == 0 && partial == 0:
+		return StatusFailed
+	default:
+		return StatusPartial
+	}
+}
+
+// WriteJSON writes r as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteText writes r for people: a header, the source counts, and a table of
+// destinations with what was planned and applied.
+func (r *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	verb := "sync"
+	if r.DryRun {
+		verb = "plan"
+	}
+	fmt.Fprintf(&b, "%s %q  run %s  %s", verb, r.Sync, r.RunID, strings.ToUpper(r.Status))
+	if !r.FinishedAt.IsZero() {
+		fmt.Fprintf(&b, "  (%s)", r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond))
+	}
+	b.WriteString("\n")
+	fmt.Fprintf(&b, "source: %d read, %d valid, %d duplicates, %d rejected%s\n",
+		r.Source.Read, r.Source.Valid, r.Source.Duplicates, sum(r.Source.Rejected), reasons(r.Source.Rejected))
+	if r.Error != "" {
+		fmt.Fprintf(&b, "error: %s\n", r.Error)
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	if r.DryRun {
+		fmt.Fprintln(tw, "destination\tprofile\tstatus\tmembers\tadd\tremove\tupdate\trefresh\tunchanged\t")
+		for _, d := range r.Destinations {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t\n", d.Name, d.Profile, d.Status, d.Members,
+				d.Planned.Add, d.Planned.Remove, d.Planned.Update, d.Planned.Refresh, d.Planned.Unchanged)
+		}
+	} else {
+		fmt.Fprintln(tw, "destination\tprofile\tstatus\tmembers\tadded\tremoved\tupdated\trefreshed\tunchanged\tfailed\tbatches\tretries\t")
+		for _, d := range r.Destinations {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", d.Name, d.Profile, d.Status, d.Members,
+				d.Applied.Added, d.Applied.Removed, d.Applied.Updated, d.Applied.Refreshed, d.Planned.Unchanged,
+				d.Applied.Failed, d.Batches, d.Retries)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	b.Reset()
+	for _, d := range r.Destinations {
+		if len(d.Rejected) > 0 || d.ConsentDenied > 0 || d.PreHashed > 0 {
+			fmt.Fprintf(&b, "%s: %d identifiers rejected%s", d.Name, sum(d.Rejected), reasons(d.Rejected))
+			if d.ConsentDenied > 0 {
+				fmt.Fprintf(&b, ", %d members left out for denied consent", d.ConsentDenied)
+			}
+			if d.PreHashed > 0 {
+				fmt.Fprintf(&b, ", %d values arrived pre-hashed", d.PreHashed)
+			}
+			b.WriteString("\n")
+		}
+		if len(d.PlatformRejected) > 0 {
+			fmt.Fprintf(&b, "%s: platform refused %d members%s\n", d.Name, sum(d.PlatformRejected), reasons(d.PlatformRejected))
+		}
+		if p := d.Platform; p != nil && (p.Status != "" || p.MatchRate != "" || len(p.Counts) > 0) {
+			fmt.Fprintf(&b, "%s: platform status %s", d.Name, orDash(p.Status))
+			if p.MatchRate != "" {
+				fmt.Fprintf(&b, ", match rate %s", p.MatchRate)
+			}
+			if len(p.Counts) > 0 {
+				b.WriteString(reasons(p.Counts))
+			}
+			b.WriteString("\n")
+		}
+		for _, e := range d.Errors {
+			fmt.Fprintf(&b, "%s: error: %s\n", d.Name, e)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func sum(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// reasons formats counts as " (a: 3, b: 1)", most frequent first.
+func reasons(m map[string]int64) string {
+	if len(m) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if m[keys[i]] != m[keys[j]] {
+			return m[keys[i]] > m[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s: %d", k, m[k])
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
