@@ -1,0 +1,343 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/audiencesync/audiencesync/audience"
+	"github.com/audiencesync/audiencesync/state"
+)
+
+// scopeIDSQL selects the id of the scope bound to the first two parameters;
+// it is NULL, and so matches no member, when the scope was never written.
+const scopeIDSQL = `(SELECT id FROM scopes WHERE sync = ? AND dest = ?)`
+
+const (
+	membersSQL  = `SELECT key, fingerprint, last_sent FROM members WHERE scope_id = ` + scopeIDSQL
+	snapshotSQL = `SELECT key, fingerprint, last_sent, ids FROM members WHERE scope_id = ` + scopeIDSQL + ` ORDER BY key`
+	countSQL    = `SELECT count(*) FROM members WHERE scope_id = ` + scopeIDSQL
+	resetSQL    = `DELETE FROM members WHERE scope_id = ` + scopeIDSQL
+	upsertSQL   = `INSERT INTO members (scope_id, key, fingerprint, last_sent, ids) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (scope_id, key) DO UPDATE SET
+			fingerprint = excluded.fingerprint, last_sent = excluded.last_sent, ids = excluded.ids`
+	deleteSQL = `DELETE FROM members WHERE scope_id = ? AND key = ?`
+)
+
+// identifiersChunk is how many keys one Identifiers query asks for; well
+// under SQLite's parameter limit, large enough to amortise each query.
+const identifiersChunk = 500
+
+// identifiersSQL is the query for a full chunk of keys.
+var identifiersSQL = identifiersQuery(identifiersChunk)
+
+func identifiersQuery(n int) string {
+	return `SELECT key, ids FROM members WHERE scope_id = ? AND key IN (?` + strings.Repeat(`, ?`, n-1) + `)`
+}
+
+// ctxCheckEvery is how many rows Commit writes between checks of its
+// context; rows themselves run without one (see Commit).
+const ctxCheckEvery = 1024
+
+// Members implements state.Store. It runs one query and reuses its scan
+// buffers, so it allocates next to nothing per member.
+func (s *Store) Members(ctx context.Context, scope state.Scope, fn func(state.Entry) error) error {
+	rows, err := s.read.QueryContext(ctx, membersSQL, scope.Sync, scope.Destination)
+	if err != nil {
+		return fmt.Errorf("read members of %s: %w", scopeName(scope), err)
+	}
+	defer rows.Close()
+	var (
+		key, fp  sql.RawBytes
+		lastSent int64
+		e        state.Entry
+	)
+	for rows.Next() {
+		if err := rows.Scan(&key, &fp, &lastSent); err != nil {
+			return fmt.Errorf("read members of %s: %w", scopeName(scope), err)
+		}
+		if err := fillEntry(&e, key, fp, lastSent); err != nil {
+			return fmt.Errorf("read members of %s: %w", scopeName(scope), err)
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read members of %s: %w", scopeName(scope), err)
+	}
+	return nil
+}
+
+// Identifiers implements state.Store. Keys are looked up in chunks inside
+// one read transaction, so the answer is one consistent snapshot.
+func (s *Store) Identifiers(ctx context.Context, scope state.Scope, keys []audience.MemberKey) (map[audience.MemberKey][]audience.Identifier, error) {
+	out := make(map[audience.MemberKey][]audience.Identifier, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	tx, err := s.read.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("read identifiers of %s: %w", scopeName(scope), err)
+	}
+	defer tx.Rollback()
+
+	var id int64
+	err = tx.QueryRowContext(ctx, `SELECT id FROM scopes WHERE sync = ? AND dest = ?`, scope.Sync, scope.Destination).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read identifiers of %s: %w", scopeName(scope), err)
+	}
+
+	args := make([]any, 1, 1+identifiersChunk)
+	args[0] = id
+	for start := 0; start < len(keys); start += identifiersChunk {
+		chunk := keys[start:min(start+identifiersChunk, len(keys))]
+		args = args[:1]
+		for i := range chunk {
+			args = append(args, chunk[i][:])
+		}
+		query := identifiersSQL
+		if len(chunk) < identifiersChunk {
+			query = identifiersQuery(len(chunk))
+		}
+		if err := readIdentifiers(ctx, tx, query, args, out); err != nil {
+			return nil, fmt.Errorf("read identifiers of %s: %w", scopeName(scope), err)
+		}
+	}
+	return out, nil
+}
+
+func readIdentifiers(ctx context.Context, tx *sql.Tx, query string, args []any, out map[audience.MemberKey][]audience.Identifier) error {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var rawKey, rawIDs sql.RawBytes
+	for rows.Next() {
+		if err := rows.Scan(&rawKey, &rawIDs); err != nil {
+			return err
+		}
+		var k audience.MemberKey
+		if len(rawKey) != len(k) {
+			return fmt.Errorf("corrupt member key of %d bytes", len(rawKey))
+		}
+		copy(k[:], rawKey)
+		ids, err := audience.DecodeIdentifiers(rawIDs)
+		if err != nil {
+			return fmt.Errorf("member %s: %w", k, err)
+		}
+		out[k] = ids
+	}
+	return rows.Err()
+}
+
+// Snapshot implements state.Store.
+func (s *Store) Snapshot(ctx context.Context, scope state.Scope) iter.Seq2[state.Entry, error] {
+	return func(yield func(state.Entry, error) bool) {
+		fail := func(err error) { yield(state.Entry{}, fmt.Errorf("snapshot %s: %w", scopeName(scope), err)) }
+		rows, err := s.read.QueryContext(ctx, snapshotSQL, scope.Sync, scope.Destination)
+		if err != nil {
+			fail(err)
+			return
+		}
+		defer rows.Close()
+		var (
+			key, fp, ids sql.RawBytes
+			lastSent     int64
+		)
+		for rows.Next() {
+			if err := rows.Scan(&key, &fp, &lastSent, &ids); err != nil {
+				fail(err)
+				return
+			}
+			var e state.Entry
+			if err := fillEntry(&e, key, fp, lastSent); err != nil {
+				fail(err)
+				return
+			}
+			if e.Identifiers, err = audience.DecodeIdentifiers(ids); err != nil {
+				fail(fmt.Errorf("member %s: %w", e.Key, err))
+				return
+			}
+			if !yield(e, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			fail(err)
+		}
+	}
+}
+
+// Count implements state.Store.
+func (s *Store) Count(ctx context.Context, scope state.Scope) (int64, error) {
+	var n int64
+	if err := s.read.QueryRowContext(ctx, countSQL, scope.Sync, scope.Destination).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count members of %s: %w", scopeName(scope), err)
+	}
+	return n, nil
+}
+
+// Commit implements state.Store: all changes land in one transaction.
+func (s *Store) Commit(ctx context.Context, scope state.Scope, changes []state.Change) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
+		id, err := ensureScope(ctx, tx, scope)
+		if err != nil {
+			return err
+		}
+		return applyChanges(ctx, tx, id, changes)
+	})
+	if err != nil {
+		return fmt.Errorf("commit %d changes to %s: %w", len(changes), scopeName(scope), err)
+	}
+	return nil
+}
+
+func applyChanges(ctx context.Context, tx *sql.Tx, scopeID int64, changes []state.Change) error {
+	// The driver starts a watcher goroutine for every statement run with a
+	// cancellable context; per row that costs more than the insert. The
+	// transaction itself still watches ctx (database/sql rolls it back on
+	// cancellation) and the loop checks it every ctxCheckEvery rows.
+	rowCtx := context.WithoutCancel(ctx)
+	upsert, err := tx.PrepareContext(rowCtx, upsertSQL)
+	if err != nil {
+		return err
+	}
+	defer upsert.Close()
+	var del *sql.Stmt
+	defer func() {
+		if del != nil {
+			del.Close()
+		}
+	}()
+
+	var ids []byte
+	for i, ch := range byKey(changes) {
+		if i%ctxCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if ch.Delete {
+			if del == nil {
+				if del, err = tx.PrepareContext(rowCtx, deleteSQL); err != nil {
+					return err
+				}
+			}
+			if _, err := del.ExecContext(rowCtx, scopeID, ch.Key[:]); err != nil {
+				return fmt.Errorf("delete member %s: %w", ch.Key, err)
+			}
+			continue
+		}
+		// The driver copies bound values, so one buffer serves every row.
+		ids = audience.EncodeIdentifiers(ids[:0], ch.Identifiers)
+		if _, err := upsert.ExecContext(rowCtx, scopeID, ch.Key[:], ch.Fingerprint[:], toMicros(ch.LastSent), ids); err != nil {
+			return fmt.Errorf("write member %s: %w", ch.Key, err)
+		}
+	}
+	return ctx.Err()
+}
+
+// byKey returns the changes in key order, keeping their order among
+// changes to the same key. Member keys are hashes, so arrival order is
+// random; visiting the table's pages in order makes each page's cost be paid
+// once per commit.
+func byKey(changes []state.Change) []*state.Change {
+	out := make([]*state.Change, len(changes))
+	for i := range changes {
+		out[i] = &changes[i]
+	}
+	slices.SortStableFunc(out, func(a, b *state.Change) int { return bytes.Compare(a.Key[:], b.Key[:]) })
+	return out
+}
+
+// Reset implements state.Store. The scope's audience id is kept.
+func (s *Store) Reset(ctx context.Context, scope state.Scope) error {
+	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, resetSQL, scope.Sync, scope.Destination)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("reset %s: %w", scopeName(scope), err)
+	}
+	return nil
+}
+
+// inWriteTx runs fn in a write transaction and commits it if fn succeeds.
+func (s *Store) inWriteTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return txErr(ctx, err)
+	}
+	return txErr(ctx, tx.Commit())
+}
+
+// txErr reports a transaction that database/sql rolled back because ctx
+// ended as ctx's error rather than as sql.ErrTxDone.
+func txErr(ctx context.Context, err error) error {
+	if errors.Is(err, sql.ErrTxDone) && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// ensureScope returns the id of scope, creating it if needed.
+func ensureScope(ctx context.Context, tx *sql.Tx, scope state.Scope) (int64, error) {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO scopes (sync, dest) VALUES (?, ?) ON CONFLICT (sync, dest) DO NOTHING`,
+		scope.Sync, scope.Destination); err != nil {
+		return 0, fmt.Errorf("record scope: %w", err)
+	}
+	var id int64
+	if err := tx.QueryRowContext(ctx, `SELECT id FROM scopes WHERE sync = ? AND dest = ?`,
+		scope.Sync, scope.Destination).Scan(&id); err != nil {
+		return 0, fmt.Errorf("record scope: %w", err)
+	}
+	return id, nil
+}
+
+// fillEntry sets e's key, fingerprint and last-sent time from raw columns.
+func fillEntry(e *state.Entry, key, fp []byte, lastSent int64) error {
+	if len(key) != len(e.Key) || len(fp) != len(e.Fingerprint) {
+		return fmt.Errorf("corrupt member row: key of %d bytes, fingerprint of %d", len(key), len(fp))
+	}
+	copy(e.Key[:], key)
+	copy(e.Fingerprint[:], fp)
+	e.LastSent = fromMicros(lastSent)
+	return nil
+}
+
+// toMicros stores a time as unix microseconds; the zero time has its own
+// (very negative) value and comes back as the zero time.
+func toMicros(t time.Time) int64 { return t.UnixMicro() }
+
+// fromMicros reverses toMicros, in UTC.
+func fromMicros(v int64) time.Time {
+	t := time.UnixMicro(v).UTC()
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t
+}
+
+func scopeName(s state.Scope) string {
+	return fmt.Sprintf("sync %q destination %q", s.Sync, s.Destination)
+}

@@ -1,0 +1,126 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// applicationID marks the file as an audiencesync state database
+// (PRAGMA application_id; "AuSy").
+const applicationID = 0x41755379
+
+// ErrSchemaTooNew is returned by Open for a database whose schema was
+// written by a newer audiencesync than this one.
+var ErrSchemaTooNew = errors.New("state database schema is newer than this audiencesync supports")
+
+// ErrForeignDatabase is returned by Open for a SQLite file that another
+// application created.
+var ErrForeignDatabase = errors.New("not an audiencesync state database")
+
+// migrations are the schema steps in order; the schema version (PRAGMA
+// user_version) is the number applied. Append only: never edit a step that
+// has shipped.
+var migrations = [][]string{
+	// 1: scopes, members, audiences, runs.
+	{
+		`CREATE TABLE scopes (
+			id   INTEGER PRIMARY KEY,
+			sync TEXT NOT NULL,
+			dest TEXT NOT NULL,
+			UNIQUE (sync, dest)
+		)`,
+		// ids is audience.EncodeIdentifiers output; last_sent is unix
+		// microseconds.
+		`CREATE TABLE members (
+			scope_id    INTEGER NOT NULL REFERENCES scopes (id),
+			key         BLOB NOT NULL,
+			fingerprint BLOB NOT NULL,
+			last_sent   INTEGER NOT NULL,
+			ids         BLOB,
+			PRIMARY KEY (scope_id, key)
+		) WITHOUT ROWID`,
+		`CREATE TABLE audiences (
+			scope_id  INTEGER PRIMARY KEY REFERENCES scopes (id),
+			remote_id TEXT NOT NULL
+		)`,
+		// started and finished are unix microseconds; finished and report
+		// are NULL while the run is in progress.
+		`CREATE TABLE runs (
+			id       TEXT PRIMARY KEY,
+			sync     TEXT NOT NULL,
+			status   TEXT NOT NULL,
+			started  INTEGER NOT NULL,
+			finished INTEGER,
+			report   BLOB
+		)`,
+		`CREATE INDEX runs_sync_started ON runs (sync, started)`,
+		`CREATE INDEX runs_started ON runs (started)`,
+	},
+}
+
+// migrate brings the schema up to the latest version in one transaction.
+func migrate(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin migration: %w", err)
+	}
+	defer tx.Rollback()
+
+	var appID, version int
+	if err := tx.QueryRowContext(ctx, `PRAGMA application_id`).Scan(&appID); err != nil {
+		return fmt.Errorf("read application id: %w", err)
+	}
+	if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if appID != 0 && appID != applicationID {
+		return fmt.Errorf("%w (application id %#x); check state.path", ErrForeignDatabase, appID)
+	}
+	if appID == 0 && version != 0 {
+		return fmt.Errorf("%w (schema version %d without application id); check state.path", ErrForeignDatabase, version)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("%w: the file has version %d, this build knows up to %d; upgrade audiencesync or point state.path at another file",
+			ErrSchemaTooNew, version, len(migrations))
+	}
+	if version == len(migrations) {
+		return nil
+	}
+	if version == 0 {
+		if err := checkEmpty(ctx, tx); err != nil {
+			return err
+		}
+	}
+	for v := version; v < len(migrations); v++ {
+		for _, stmt := range migrations[v] {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("migrate schema to version %d: %w", v+1, err)
+			}
+		}
+	}
+	// PRAGMA arguments cannot be bound; both values are our own integers.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, len(migrations))); err != nil {
+		return fmt.Errorf("set schema version: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA application_id = %d`, applicationID)); err != nil {
+		return fmt.Errorf("set application id: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit migration: %w", err)
+	}
+	return nil
+}
+
+// checkEmpty refuses to lay our schema over another application's tables.
+func checkEmpty(ctx context.Context, tx *sql.Tx) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema`).Scan(&n); err != nil {
+		return fmt.Errorf("inspect schema: %w", err)
+	}
+	if n > 0 {
+		return fmt.Errorf("%w (it has %d schema objects but no audiencesync version); check state.path", ErrForeignDatabase, n)
+	}
+	return nil
+}

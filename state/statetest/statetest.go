@@ -1,0 +1,606 @@
+// Package statetest is the conformance suite every state.Store runs. An
+// implementation's tests call Run with a function that opens a fresh, empty
+// store:
+//
+//	func TestConformance(t *testing.T) {
+//		statetest.Run(t, func(t *testing.T) state.Store {
+//			s, err := mystore.Open(t.Context(), ...)
+//			noError(t, err)
+//			t.Cleanup(func() { s.Close() })
+//			return s
+//		})
+//	}
+//
+// The suite pins down what the contract in package state leaves to prose:
+// changes in one Commit apply in order, identifiers come back exactly as
+// committed (order, kind, hashed flag and value), times come back in UTC to
+// at least the second, and Reset keeps the scope's audience id.
+package statetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/audiencesync/audiencesync/audience"
+	"github.com/audiencesync/audiencesync/state"
+)
+
+// Run runs the suite. open is called once per subtest, possibly from
+// parallel subtests, and must return an empty store that it closes in a
+// t.Cleanup.
+func Run(t *testing.T, open func(t *testing.T) state.Store) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, b *bundle)
+	}{
+		{"CommitInsertUpdateDelete", testCommitInsertUpdateDelete},
+		{"CommitEmpty", testCommitEmpty},
+		{"CommitAppliesInOrder", testCommitAppliesInOrder},
+		{"CommitDeleteUnknown", testCommitDeleteUnknown},
+		{"CommitCancelledLeavesNothing", testCommitCancelledLeavesNothing},
+		{"CommitConcurrent", testCommitConcurrent},
+		{"MembersWithoutIdentifiers", testMembersWithoutIdentifiers},
+		{"MembersStopsOnError", testMembersStopsOnError},
+		{"MembersEmptyScope", testMembersEmptyScope},
+		{"IdentifiersExact", testIdentifiersExact},
+		{"IdentifiersManyKeys", testIdentifiersManyKeys},
+		{"SnapshotOrderedWithIdentifiers", testSnapshotOrdered},
+		{"SnapshotBreakEarly", testSnapshotBreakEarly},
+		{"Count", testCount},
+		{"ResetOnlyItsScope", testResetOnlyItsScope},
+		{"ScopesIsolated", testScopesIsolated},
+		{"AudienceID", testAudienceID},
+		{"RunLifecycle", testRunLifecycle},
+		{"RunsNewestFirst", testRunsNewestFirst},
+		{"RunNotFound", testRunNotFound},
+		{"LastSentRoundTrip", testLastSentRoundTrip},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.fn(t, &bundle{store: open(t), ctx: t.Context()})
+		})
+	}
+}
+
+// bundle is what every subtest starts with.
+type bundle struct {
+	store state.Store
+	ctx   context.Context
+}
+
+var (
+	scopeA = state.Scope{Sync: "cart-abandoners", Destination: "google"}
+	scopeB = state.Scope{Sync: "cart-abandoners", Destination: "meta"}
+	scopeC = state.Scope{Sync: "newsletter", Destination: "google"}
+
+	// sentAt is a LastSent with whole seconds, which every store keeps.
+	sentAt = time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
+)
+
+// key returns the member key of source record n.
+func key(n int) audience.MemberKey { return audience.KeyFromSource(fmt.Sprintf("contact-%d", n)) }
+
+// hashed returns the hashed identifier of clear value v.
+func hashed(kind audience.Kind, v string) audience.Identifier {
+	sum := sha256.Sum256([]byte(v))
+	return audience.Identifier{Kind: kind, Value: hex.EncodeToString(sum[:]), Hashed: true}
+}
+
+// add returns the change that adds member n with an e-mail and a phone.
+func add(n int) state.Change {
+	ids := []audience.Identifier{
+		hashed(audience.Email, fmt.Sprintf("person%d@example.com", n)),
+		hashed(audience.Phone, fmt.Sprintf("+1555%07d", n)),
+	}
+	return state.Change{
+		Key:         key(n),
+		Fingerprint: audience.FingerprintOf(ids, audience.Consent{}),
+		Identifiers: ids,
+		LastSent:    sentAt,
+	}
+}
+
+func del(n int) state.Change { return state.Change{Key: key(n), Delete: true} }
+
+func adds(from, to int) []state.Change {
+	out := make([]state.Change, 0, to-from)
+	for n := from; n < to; n++ {
+		out = append(out, add(n))
+	}
+	return out
+}
+
+// entry is what the store should hold after ch, without identifiers.
+func entry(ch state.Change) state.Entry {
+	return state.Entry{Key: ch.Key, Fingerprint: ch.Fingerprint, LastSent: ch.LastSent}
+}
+
+func entries(changes []state.Change) map[audience.MemberKey]state.Entry {
+	out := make(map[audience.MemberKey]state.Entry, len(changes))
+	for _, ch := range changes {
+		out[ch.Key] = entry(ch)
+	}
+	return out
+}
+
+func (b *bundle) commit(t *testing.T, scope state.Scope, changes ...state.Change) {
+	t.Helper()
+	noError(t, b.store.Commit(b.ctx, scope, changes))
+}
+
+func (b *bundle) members(t *testing.T, scope state.Scope) map[audience.MemberKey]state.Entry {
+	t.Helper()
+	out := map[audience.MemberKey]state.Entry{}
+	err := b.store.Members(b.ctx, scope, func(e state.Entry) error {
+		if _, dup := out[e.Key]; dup {
+			return fmt.Errorf("member %s yielded twice", e.Key)
+		}
+		out[e.Key] = e
+		return nil
+	})
+	noError(t, err)
+	return out
+}
+
+func (b *bundle) snapshot(t *testing.T, scope state.Scope) []state.Entry {
+	t.Helper()
+	var out []state.Entry
+	for e, err := range b.store.Snapshot(b.ctx, scope) {
+		noError(t, err)
+		out = append(out, e)
+	}
+	return out
+}
+
+func (b *bundle) count(t *testing.T, scope state.Scope) int64 {
+	t.Helper()
+	n, err := b.store.Count(b.ctx, scope)
+	noError(t, err)
+	return n
+}
+
+func testCommitInsertUpdateDelete(t *testing.T, b *bundle) {
+	b.commit(t, scopeA, add(1), add(2), add(3))
+	requireSame(t, entries([]state.Change{add(1), add(2), add(3)}), b.members(t, scopeA))
+
+	updated := add(2)
+	updated.Identifiers = []audience.Identifier{hashed(audience.Email, "new@example.com")}
+	updated.Fingerprint = audience.FingerprintOf(updated.Identifiers, audience.Consent{})
+	updated.LastSent = sentAt.Add(time.Hour)
+	b.commit(t, scopeA, updated, del(3), add(4))
+
+	requireSame(t, entries([]state.Change{add(1), updated, add(4)}), b.members(t, scopeA))
+	ids, err := b.store.Identifiers(b.ctx, scopeA, []audience.MemberKey{key(2), key(3)})
+	noError(t, err)
+	requireSame(t, map[audience.MemberKey][]audience.Identifier{key(2): updated.Identifiers}, ids)
+}
+
+func testCommitEmpty(t *testing.T, b *bundle) {
+	noError(t, b.store.Commit(b.ctx, scopeA, nil))
+	requireSame(t, int64(0), b.count(t, scopeA))
+}
+
+func testCommitAppliesInOrder(t *testing.T, b *bundle) {
+	later := add(1)
+	later.LastSent = sentAt.Add(time.Minute)
+	b.commit(t, scopeA, add(1), later, add(2), del(2), del(3), add(3))
+	requireSame(t, entries([]state.Change{later, add(3)}), b.members(t, scopeA))
+}
+
+func testCommitDeleteUnknown(t *testing.T, b *bundle) {
+	b.commit(t, scopeA, add(1))
+	b.commit(t, scopeA, del(7), del(1), del(1))
+	requireSame(t, int64(0), b.count(t, scopeA))
+	b.commit(t, scopeC, del(1)) // a scope never written
+	requireSame(t, int64(0), b.count(t, scopeC))
+}
+
+func testCommitCancelledLeavesNothing(t *testing.T, b *bundle) {
+	b.commit(t, scopeA, adds(0, 10)...)
+	before := b.snapshot(t, scopeA)
+
+	ctx, cancel := context.WithCancel(b.ctx)
+	cancel()
+	changes := append(adds(10, 5000), del(0), del(1))
+	changes[0].LastSent = sentAt.Add(time.Hour)
+	isError(t, b.store.Commit(ctx, scopeA, changes))
+	isError(t, b.store.Commit(ctx, scopeB, adds(0, 10)))
+
+	requireSame(t, before, b.snapshot(t, scopeA))
+	requireSame(t, int64(0), b.count(t, scopeB))
+}
+
+func testCommitConcurrent(t *testing.T, b *bundle) {
+	const (
+		writers   = 6
+		commits   = 10
+		perCommit = 50
+	)
+	scopes := []state.Scope{scopeA, scopeB}
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*commits+writers)
+	for w := range writers {
+		wg.Go(func() {
+			scope := scopes[w%len(scopes)]
+			for c := range commits {
+				from := (w*commits + c) * perCommit
+				if err := b.store.Commit(b.ctx, scope, adds(from, from+perCommit)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	// Readers run alongside the writers.
+	for range 2 {
+		wg.Go(func() {
+			for range commits {
+				if _, err := b.store.Count(b.ctx, scopeA); err != nil {
+					errs <- err
+					return
+				}
+				if err := b.store.Members(b.ctx, scopeB, func(state.Entry) error { return nil }); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		noError(t, err)
+	}
+
+	want := map[state.Scope]map[audience.MemberKey]state.Entry{scopeA: {}, scopeB: {}}
+	for w := range writers {
+		from := w * commits * perCommit
+		for k, e := range entries(adds(from, from+commits*perCommit)) {
+			want[scopes[w%len(scopes)]][k] = e
+		}
+	}
+	for _, scope := range scopes {
+		requireSame(t, want[scope], b.members(t, scope))
+	}
+}
+
+func testMembersWithoutIdentifiers(t *testing.T, b *bundle) {
+	changes := adds(0, 300)
+	b.commit(t, scopeA, changes...)
+	got := b.members(t, scopeA)
+	for _, e := range got {
+		check(t, e.Identifiers == nil, "Members must not load identifiers")
+	}
+	requireSame(t, entries(changes), got)
+}
+
+func testMembersStopsOnError(t *testing.T, b *bundle) {
+	b.commit(t, scopeA, adds(0, 100)...)
+	stop := errors.New("stop here")
+	calls := 0
+	err := b.store.Members(b.ctx, scopeA, func(state.Entry) error {
+		calls++
+		if calls == 3 {
+			return stop
+		}
+		return nil
+	})
+	errorIs(t, err, stop)
+	requireSame(t, 3, calls)
+	// The store is still usable after an abandoned stream.
+	requireSame(t, int64(100), b.count(t, scopeA))
+}
+
+func testMembersEmptyScope(t *testing.T, b *bundle) {
+	b.commit(t, scopeA, add(1))
+	requireSame(t, 0, len(b.members(t, scopeB)))
+	requireSame(t, 0, len(b.members(t, scopeC)))
+}
+
+func testIdentifiersExact(t *testing.T, b *bundle) {
+	// Hashed values in hex, hashed values in another shape, clear
+	// platform values, several kinds and repeated kinds, and none at all.
+	mixed := state.Change{
+		Key: key(1),
+		Identifiers: []audience.Identifier{
+			hashed(audience.Email, "a@example.com"),
+			hashed(audience.Email, "b@example.com"),
+			hashed(audience.Phone, "+15551234567"),
+			{Kind: audience.Zip, Value: "94103"},
+			{Kind: audience.Country, Value: "us"},
+			{Kind: audience.MobileID, Value: "not-hex-but-hashed", Hashed: true},
+			{Kind: audience.City, Value: ""},
+		},
+		LastSent: sentAt,
+	}
+	mixed.Fingerprint = audience.FingerprintOf(mixed.Identifiers, audience.Consent{})
+	bare := state.Change{Key: key(2), LastSent: sentAt}
+	b.commit(t, scopeA, mixed, bare, add(3), add(4))
+
+	got, err := b.store.Identifiers(b.ctx, scopeA, []audience.MemberKey{key(1), key(2), key(3), key(99)})
+	noError(t, err)
+	requireSame(t, 3, len(got))
+	requireSame(t, mixed.Identifiers, got[key(1)])
+	_, ok := got[key(2)]
+	check(t, ok, "a member without identifiers is still in the map")
+	requireSame(t, 0, len(got[key(2)]))
+	requireSame(t, add(3).Identifiers, got[key(3)])
+	_, ok = got[key(99)]
+	check(t, !ok, "an unknown key is absent from the map")
+
+	none, err := b.store.Identifiers(b.ctx, scopeA, nil)
+	noError(t, err)
+	requireSame(t, 0, len(none))
+	other, err := b.store.Identifiers(b.ctx, scopeB, []audience.MemberKey{key(1)})
+	noError(t, err)
+	requireSame(t, 0, len(other))
+}
+
+func testIdentifiersManyKeys(t *testing.T, b *bundle) {
+	const n = 2600 // spans several lookup batches in every implementation
+	changes := adds(0, n)
+	for from := 0; from < n; from += 1000 {
+		b.commit(t, scopeA, changes[from:min(from+1000, n)]...)
+	}
+	keys := make([]audience.MemberKey, 0, n+n/2)
+	want := map[audience.MemberKey][]audience.Identifier{}
+	for i := 0; i < n; i += 2 {
+		keys = append(keys, changes[i].Key)
+		want[changes[i].Key] = changes[i].Identifiers
+	}
+	for i := n; i < n+n/2; i++ {
+		keys = append(keys, key(i))
+	}
+	got, err := b.store.Identifiers(b.ctx, scopeA, keys)
+	noError(t, err)
+	requireSame(t, want, got)
+}
+
+func testSnapshotOrdered(t *testing.T, b *bundle) {
+	changes := adds(0, 500)
+	b.commit(t, scopeA, changes...)
+	b.commit(t, scopeB, adds(1000, 1010)...)
+
+	slices.SortFunc(changes, func(x, y state.Change) int { return bytes.Compare(x.Key[:], y.Key[:]) })
+	want := make([]state.Entry, len(changes))
+	for i, ch := range changes {
+		want[i] = entry(ch)
+		want[i].Identifiers = ch.Identifiers
+	}
+	requireSame(t, want, b.snapshot(t, scopeA))
+	requireSame(t, 0, len(b.snapshot(t, scopeC)))
+}
+
+func testSnapshotBreakEarly(t *testing.T, b *bundle) {
+	b.commit(t, scopeA, adds(0, 200)...)
+	// Abandon more streams than any sane connection pool holds: each must
+	// release what it holds, or the later calls block.
+	for range 40 {
+		seen := 0
+		for _, err := range b.store.Snapshot(b.ctx, scopeA) {
+			noError(t, err)
+			seen++
+			if seen == 5 {
+				break
+			}
+		}
+		requireSame(t, 5, seen)
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	noError(t, b.store.Commit(ctx, scopeA, []state.Change{del(0)}))
+	n, err := b.store.Count(ctx, scopeA)
+	noError(t, err)
+	requireSame(t, int64(199), n)
+}
+
+func testCount(t *testing.T, b *bundle) {
+	requireSame(t, int64(0), b.count(t, scopeA))
+	b.commit(t, scopeA, adds(0, 1234)...)
+	b.commit(t, scopeB, adds(0, 5)...)
+	b.commit(t, scopeA, del(0), del(1), add(1), del(5000))
+	requireSame(t, int64(1233), b.count(t, scopeA))
+	requireSame(t, int64(5), b.count(t, scopeB))
+}
+
+func testResetOnlyItsScope(t *testing.T, b *bundle) {
+	b.commit(t, scopeA, adds(0, 50)...)
+	b.commit(t, scopeB, adds(0, 20)...)
+	b.commit(t, scopeC, adds(0, 10)...)
+	noError(t, b.store.SetAudienceID(b.ctx, scopeA, "aud-1"))
+
+	noError(t, b.store.Reset(b.ctx, scopeA))
+	requireSame(t, int64(0), b.count(t, scopeA))
+	requireSame(t, 0, len(b.members(t, scopeA)))
+	requireSame(t, entries(adds(0, 20)), b.members(t, scopeB))
+	requireSame(t, int64(10), b.count(t, scopeC))
+	id, err := b.store.AudienceID(b.ctx, scopeA)
+	noError(t, err)
+	requireSame(t, "aud-1", id, "Reset keeps the remote audience")
+
+	noError(t, b.store.Reset(b.ctx, state.Scope{Sync: "never", Destination: "written"}))
+	b.commit(t, scopeA, add(7))
+	requireSame(t, int64(1), b.count(t, scopeA))
+}
+
+func testScopesIsolated(t *testing.T, b *bundle) {
+	// Names that would collide if a store joined sync and destination.
+	tricky1 := state.Scope{Sync: "a", Destination: "b/c"}
+	tricky2 := state.Scope{Sync: "a/b", Destination: "c"}
+	scopes := []state.Scope{scopeA, scopeB, scopeC, tricky1, tricky2}
+	for i, scope := range scopes {
+		ch := add(1) // the same member key everywhere
+		ch.LastSent = sentAt.Add(time.Duration(i) * time.Minute)
+		ch.Identifiers = []audience.Identifier{hashed(audience.Email, fmt.Sprintf("scope%d@example.com", i))}
+		ch.Fingerprint = audience.FingerprintOf(ch.Identifiers, audience.Consent{})
+		b.commit(t, scope, ch)
+	}
+	b.commit(t, scopeB, del(1))
+	for i, scope := range scopes {
+		got, err := b.store.Identifiers(b.ctx, scope, []audience.MemberKey{key(1)})
+		noError(t, err)
+		if scope == scopeB {
+			requireSame(t, 0, len(got))
+			requireSame(t, int64(0), b.count(t, scope))
+			continue
+		}
+		requireSame(t, int64(1), b.count(t, scope))
+		want := []audience.Identifier{hashed(audience.Email, fmt.Sprintf("scope%d@example.com", i))}
+		requireSame(t, want, got[key(1)])
+		check(t, b.members(t, scope)[key(1)].LastSent.Equal(sentAt.Add(time.Duration(i)*time.Minute)))
+	}
+}
+
+func testAudienceID(t *testing.T, b *bundle) {
+	_, err := b.store.AudienceID(b.ctx, scopeA)
+	errorIs(t, err, state.ErrNotFound)
+
+	noError(t, b.store.SetAudienceID(b.ctx, scopeA, "customers/123/userLists/456"))
+	id, err := b.store.AudienceID(b.ctx, scopeA)
+	noError(t, err)
+	requireSame(t, "customers/123/userLists/456", id)
+
+	noError(t, b.store.SetAudienceID(b.ctx, scopeA, "customers/123/userLists/789"))
+	id, err = b.store.AudienceID(b.ctx, scopeA)
+	noError(t, err)
+	requireSame(t, "customers/123/userLists/789", id)
+
+	_, err = b.store.AudienceID(b.ctx, scopeB)
+	errorIs(t, err, state.ErrNotFound)
+	// Members committed to a scope do not make up an audience id.
+	b.commit(t, scopeC, add(1))
+	_, err = b.store.AudienceID(b.ctx, scopeC)
+	errorIs(t, err, state.ErrNotFound)
+}
+
+func testRunLifecycle(t *testing.T, b *bundle) {
+	started := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	noError(t, b.store.BeginRun(b.ctx, state.Run{ID: "run-1", Sync: "cart-abandoners", Status: "running", Started: started}))
+	isError(t, b.store.BeginRun(b.ctx, state.Run{ID: "run-1", Sync: "other", Status: "running", Started: started}),
+		"a run id is recorded once")
+
+	got, err := b.store.Run(b.ctx, "run-1")
+	noError(t, err)
+	requireSame(t, state.Run{ID: "run-1", Sync: "cart-abandoners", Status: "running", Started: started}, got)
+	check(t, got.Finished.IsZero())
+	check(t, got.Report == nil, "report of a running run is %q, want nil", got.Report)
+
+	report := []byte(`{"run_id":"run-1","status":"succeeded","destinations":[]}`)
+	finished := started.Add(90 * time.Second)
+	noError(t, b.store.FinishRun(b.ctx, "run-1", "succeeded", finished, report))
+	got, err = b.store.Run(b.ctx, "run-1")
+	noError(t, err)
+	requireSame(t, state.Run{ID: "run-1", Sync: "cart-abandoners", Status: "succeeded", Started: started, Finished: finished, Report: report}, got)
+
+	err = b.store.FinishRun(b.ctx, "no-such-run", "failed", finished, nil)
+	errorIs(t, err, state.ErrNotFound)
+}
+
+func testRunsNewestFirst(t *testing.T, b *bundle) {
+	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	// Begin out of order so insertion order cannot pass for time order.
+	const n = 60
+	for _, i := range []int{5, 0, 59} {
+		noError(t, b.store.BeginRun(b.ctx, runAt(i, base)))
+	}
+	for i := range n {
+		if i == 5 || i == 0 || i == 59 {
+			continue
+		}
+		noError(t, b.store.BeginRun(b.ctx, runAt(i, base)))
+	}
+
+	all, err := b.store.Runs(b.ctx, "", 0)
+	noError(t, err)
+	requireSame(t, 50, len(all), "limit <= 0 means 50")
+	for j, r := range all {
+		requireSame(t, fmt.Sprintf("run-%02d", n-1-j), r.ID)
+	}
+
+	some, err := b.store.Runs(b.ctx, "sync-b", 4)
+	noError(t, err)
+	requireSame(t, []string{"run-59", "run-56", "run-53", "run-50"}, runIDs(some))
+	for _, r := range some {
+		var i int
+		_, err := fmt.Sscanf(r.ID, "run-%d", &i)
+		noError(t, err)
+		requireSame(t, runAt(i, base), r)
+	}
+
+	wide, err := b.store.Runs(b.ctx, "sync-a", 1000)
+	noError(t, err)
+	requireSame(t, 20, len(wide))
+
+	none, err := b.store.Runs(b.ctx, "no-such-sync", 0)
+	noError(t, err)
+	requireSame(t, 0, len(none))
+}
+
+// runAt is run i of three syncs taking turns, started i minutes after base.
+func runAt(i int, base time.Time) state.Run {
+	return state.Run{
+		ID:      fmt.Sprintf("run-%02d", i),
+		Sync:    []string{"sync-a", "sync-c", "sync-b"}[i%3],
+		Status:  "running",
+		Started: base.Add(time.Duration(i) * time.Minute),
+	}
+}
+
+func runIDs(runs []state.Run) []string {
+	out := make([]string, len(runs))
+	for i, r := range runs {
+		out[i] = r.ID
+	}
+	return out
+}
+
+func testRunNotFound(t *testing.T, b *bundle) {
+	_, err := b.store.Run(b.ctx, "no-such-run")
+	errorIs(t, err, state.ErrNotFound)
+}
+
+func testLastSentRoundTrip(t *testing.T, b *bundle) {
+	paris := time.FixedZone("CET", 3600)
+	times := []time.Time{
+		time.Date(2024, 2, 29, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(2025, 7, 4, 9, 30, 15, 123_456_789, paris),
+		time.Date(1999, 12, 31, 0, 0, 1, 0, time.UTC),
+		time.Date(2107, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Unix(0, 0),
+		{}, // never sent
+	}
+	changes := make([]state.Change, len(times))
+	for i, at := range times {
+		changes[i] = add(i)
+		changes[i].LastSent = at
+	}
+	b.commit(t, scopeA, changes...)
+
+	got := b.members(t, scopeA)
+	var snap = map[audience.MemberKey]state.Entry{}
+	for _, e := range b.snapshot(t, scopeA) {
+		snap[e.Key] = e
+	}
+	for i, at := range times {
+		for _, e := range []state.Entry{got[key(i)], snap[key(i)]} {
+			if at.IsZero() {
+				check(t, e.LastSent.IsZero(), "zero LastSent came back as %v", e.LastSent)
+				continue
+			}
+			check(t, e.LastSent.Location() == time.UTC, "LastSent comes back in %v, want UTC", e.LastSent.Location())
+			diff := e.LastSent.Sub(at)
+			check(t, diff > -time.Second && diff < time.Second,
+				"LastSent %v came back as %v", at, e.LastSent)
+		}
+	}
+}
