@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"time"
@@ -16,11 +17,15 @@ import (
 // committed is what planning keeps in memory per committed member: no
 // identifiers, so a large audience plans in little memory. Identifiers are
 // fetched afterwards for the few members that are removed or updated.
+// Sixteen bytes a member: half the fingerprint (a chance match of 64 bits
+// would only skip one re-send) and the send time in seconds.
 type committed struct {
-	fp       audience.Fingerprint
-	lastSent int64 // unix seconds
+	fp       uint64
+	lastSent uint32 // unix seconds; good until 2106
 	seen     bool
 }
+
+func shortFP(f audience.Fingerprint) uint64 { return binary.LittleEndian.Uint64(f[:8]) }
 
 // change is one member to send: a new member, an update, a refresh or a
 // removal. ids is packed with audience.EncodeIdentifiers.
@@ -55,7 +60,7 @@ type plan struct {
 	now   time.Time
 	// refreshBefore: members last sent before this are refreshed; zero
 	// when memberships do not lapse.
-	refreshBefore int64
+	refreshBefore uint32
 
 	committed  map[audience.MemberKey]committed
 	fresh      map[audience.MemberKey]struct{}
@@ -85,7 +90,7 @@ func newPlan(t *Target, job *Job, opts Options, now time.Time) *plan {
 		p.opts.Kinds[k] = true
 	}
 	if window := refreshWindow(t); window > 0 {
-		p.refreshBefore = now.Add(-window).Unix()
+		p.refreshBefore = uint32(max(now.Add(-window).Unix(), 1))
 	}
 	return p
 }
@@ -121,7 +126,7 @@ func (e *Engine) loadState(ctx context.Context, plans []*plan) error {
 		}
 		p.committed = make(map[audience.MemberKey]committed, n)
 		err = e.Store.Members(ctx, p.scope, func(en state.Entry) error {
-			p.committed[en.Key] = committed{fp: en.Fingerprint, lastSent: en.LastSent.Unix()}
+			p.committed[en.Key] = committed{fp: shortFP(en.Fingerprint), lastSent: uint32(max(en.LastSent.Unix(), 0))}
 			return nil
 		})
 		if err != nil {
@@ -171,7 +176,7 @@ func (p *plan) consume(m *audience.Member) {
 	case !inState:
 		p.fresh[key] = struct{}{}
 		ch.kind = kindAdd
-	case c.fp != fp:
+	case c.fp != shortFP(fp):
 		ch.kind = kindUpdate
 	case p.full || (p.refreshBefore != 0 && c.lastSent < p.refreshBefore):
 		ch.kind = kindRefresh

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -21,7 +22,7 @@ const chunkSize = 512
 type collector struct {
 	ctx    context.Context
 	src    *report.Source
-	keys   map[audience.MemberKey]struct{}
+	keys   map[uint64]struct{} // half of each source key's hash: 8 bytes a member
 	chunk  []audience.Member
 	outs   []chan []audience.Member
 	bar    Bar
@@ -34,7 +35,8 @@ func (c *collector) Emit(m *audience.Member) error {
 		c.bar.Add(1)
 	}
 	if m.Key != "" {
-		k := audience.KeyFromSource(m.Key)
+		key := audience.KeyFromSource(m.Key)
+		k := binary.LittleEndian.Uint64(key[:8])
 		if _, dup := c.keys[k]; dup {
 			c.src.Duplicates++
 			return nil
@@ -96,7 +98,7 @@ func (e *Engine) read(ctx context.Context, log *zap.Logger, job *Job, plans []*p
 	c := &collector{
 		ctx:   ctx,
 		src:   &rep.Source,
-		keys:  make(map[audience.MemberKey]struct{}),
+		keys:  make(map[uint64]struct{}),
 		chunk: make([]audience.Member, 0, chunkSize),
 	}
 	if e.Progress != nil {

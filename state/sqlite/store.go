@@ -49,9 +49,10 @@ const writerCacheKiB = 64 << 10
 // twice and fsync each time.
 const walCheckpointPages = 16384
 
-// mmapBytes is how much of the file connections map into memory, so that
-// reads are page-table lookups instead of a read syscall per page.
-const mmapBytes = 256 << 20
+// Readers do not memory-map the file: a plan streams every member once, and
+// mapped pages of a large state file would count toward the process's
+// resident memory (hundreds of MB for a million members) for little gain
+// over the OS page cache.
 
 // Store is a state.Store backed by one SQLite file. It is safe for
 // concurrent use; writes are serialised in-process, reads run in parallel
@@ -195,7 +196,7 @@ func readerParams() url.Values {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
 	q.Add("_pragma", "query_only(1)")
-	q.Add("_pragma", fmt.Sprintf("mmap_size(%d)", mmapBytes))
+	q.Add("_pragma", "mmap_size(0)")
 	q.Add("_pragma", "foreign_keys(1)")
 	return q
 }
