@@ -134,7 +134,7 @@ func (a *app) setupLogger() error {
 	default:
 		return withCode(ExitUsage, fmt.Errorf("--log-format %q: use console or json", a.logFormat))
 	}
-	a.log = zap.New(zapcore.NewCore(enc, zapcore.AddSync(a.stderr), lvl))
+	a.log = zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(a.stderr)), lvl))
 	return nil
 }
 

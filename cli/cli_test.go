@@ -1,0 +1,319 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/audiencesync/audiencesync/report"
+)
+
+// quickstart copies the bundled quickstart config and export into a temp
+// dir and returns the config path.
+func quickstart(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfg, err := os.ReadFile("../configs/quickstart.yaml")
+	require.NoError(t, err)
+	data, err := os.ReadFile("../configs/quickstart/contacts.csv")
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "quickstart"), 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "quickstart.yaml"), cfg, 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "quickstart", "contacts.csv"), data, 0o600))
+	return filepath.Join(dir, "quickstart.yaml")
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func run(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	a := args
+	code := Main(a, strings.NewReader(stdin), &out, &errb)
+	return result{code: code, stdout: out.String(), stderr: errb.String()}
+}
+
+func syncJSON(t *testing.T, cfg string, extra ...string) (*report.Report, result) {
+	t.Helper()
+	args := append([]string{"sync", "--config", cfg, "--output", "json", "--log-format", "json"}, extra...)
+	r := run(t, "", args...)
+	var rep report.Report
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep), "stdout: %s\nstderr: %s", r.stdout, r.stderr)
+	return &rep, r
+}
+
+func readRows(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	cr := csv.NewReader(f)
+	cr.FieldsPerRecord = -1
+	cr.LazyQuotes = true
+	rows, err := cr.ReadAll()
+	require.NoError(t, err)
+	return rows
+}
+
+func writeRows(t *testing.T, path string, rows [][]string) {
+	t.Helper()
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	require.NoError(t, w.WriteAll(rows))
+	require.NoError(t, os.WriteFile(path, b.Bytes(), 0o600))
+}
+
+func TestQuickstartSyncsThenSendsOnlyTheDifference(t *testing.T) {
+	t.Parallel()
+	cfg := quickstart(t)
+
+	rep, r := syncJSON(t, cfg)
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	require.Equal(t, report.StatusSucceeded, rep.Status)
+	require.Equal(t, int64(2003), rep.Source.Read, "2,003 data rows in the export")
+	require.Positive(t, rep.Source.Duplicates)
+	require.Positive(t, rep.Source.Rejected["row.malformed"])
+	require.Len(t, rep.Destinations, 3)
+	for _, d := range rep.Destinations {
+		require.Equal(t, report.StatusSucceeded, d.Status, d.Name)
+		require.Greater(t, d.Applied.Added, int64(1700), d.Name)
+		require.Positive(t, d.ConsentDenied, d.Name)
+		require.Positive(t, d.Rejected["email.malformed"], d.Name)
+	}
+
+	rep, r = syncJSON(t, cfg)
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	for _, d := range rep.Destinations {
+		require.Zero(t, d.Planned.Add, d.Name)
+		require.Zero(t, d.Planned.Remove, d.Name)
+		require.Zero(t, d.Applied.Added+d.Applied.Removed+d.Applied.Updated, d.Name)
+	}
+
+	// Delete 10 contacts that every destination holds and add 5 new ones,
+	// editing lines as text so the other rows stay byte for byte.
+	csvPath := filepath.Join(filepath.Dir(cfg), "quickstart", "contacts.csv")
+	raw, err := os.ReadFile(csvPath)
+	require.NoError(t, err)
+	lines := strings.SplitAfter(string(raw), "\n")
+	seen := map[string]int{}
+	for _, l := range lines[1:] {
+		id, _, _ := strings.Cut(l, ",")
+		seen[id]++
+	}
+	var kept strings.Builder
+	deleted := 0
+	for i, l := range lines {
+		f := strings.Split(strings.TrimSpace(l), ",")
+		if i > 0 && deleted < 10 && len(f) == 8 && seen[f[0]] == 1 && f[7] == "granted" &&
+			strings.HasSuffix(f[1], "@example.com") && !strings.ContainsAny(f[1], " \"") && f[2] != "" {
+			deleted++
+			continue
+		}
+		kept.WriteString(l)
+	}
+	require.Equal(t, 10, deleted)
+	for i := range 5 {
+		fmt.Fprintf(&kept, "N%05d,new.contact.%d@example.com,(202) 555-01%02d,Newt,Newcomer,10001,US,granted\n", i, i, 50+i)
+	}
+	require.NoError(t, os.WriteFile(csvPath, []byte(kept.String()), 0o600))
+
+	plan := run(t, "", "plan", "--config", cfg, "--output", "json")
+	require.Equal(t, ExitOK, plan.code, plan.stderr)
+	var planned report.Report
+	require.NoError(t, json.Unmarshal([]byte(plan.stdout), &planned))
+	require.True(t, planned.DryRun)
+
+	rep, r = syncJSON(t, cfg)
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	for i, d := range rep.Destinations {
+		require.Equal(t, int64(5), d.Planned.Add, d.Name)
+		require.Equal(t, int64(10), d.Planned.Remove, d.Name)
+		require.Zero(t, d.Planned.Update, d.Name)
+		require.Equal(t, int64(5), d.Applied.Added, d.Name)
+		require.Equal(t, int64(10), d.Applied.Removed, d.Name)
+		require.Equal(t, planned.Destinations[i].Planned, d.Planned, "plan and sync agree")
+	}
+
+	// runs and report read what was stored.
+	runs := run(t, "", "runs", "--config", cfg)
+	require.Equal(t, ExitOK, runs.code, runs.stderr)
+	require.Equal(t, 3, strings.Count(runs.stdout, "cart-abandoners"))
+	shown := run(t, "", "report", rep.RunID, "--config", cfg, "--output", "json")
+	require.Equal(t, ExitOK, shown.code, shown.stderr)
+	var stored report.Report
+	require.NoError(t, json.Unmarshal([]byte(shown.stdout), &stored))
+	require.Equal(t, rep.RunID, stored.RunID)
+	require.Equal(t, rep.Destinations[0].Applied, stored.Destinations[0].Applied)
+	text := run(t, "", "report", rep.RunID, "--config", cfg)
+	require.Contains(t, text.stdout, "SUCCEEDED")
+}
+
+// TestNoContactDataAtRest looks for the input's e-mail addresses in the
+// state database, logs, reports and upload files. Text outputs must hold no
+// "@" at all (no address can hide there); the binary state files are
+// searched for every address and its local part.
+func TestNoContactDataAtRest(t *testing.T) {
+	t.Parallel()
+	cfg := quickstart(t)
+	dir := filepath.Dir(cfg)
+	var text strings.Builder
+	for _, format := range []string{"json", "console"} {
+		r := run(t, "", "sync", "--config", cfg, "--log-format", format, "--log-level", "debug")
+		require.Equal(t, ExitOK, r.code, r.stderr)
+		text.WriteString(r.stdout + r.stderr)
+	}
+	rep, r := syncJSON(t, cfg)
+	require.Equal(t, ExitOK, r.code)
+	text.WriteString(r.stdout + r.stderr)
+	shown := run(t, "", "report", rep.RunID, "--config", cfg, "--output", "json")
+	text.WriteString(shown.stdout + shown.stderr)
+	runs := run(t, "", "runs", "--config", cfg)
+	text.WriteString(runs.stdout + runs.stderr)
+
+	var binary [][]byte
+	files := 0
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		require.NoError(t, err)
+		if d.IsDir() || strings.HasSuffix(path, "contacts.csv") || strings.HasSuffix(path, ".yaml") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		files++
+		if strings.Contains(path, "audiencesync.db") {
+			binary = append(binary, bytes.ToLower(b))
+		} else {
+			text.Write(b)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.Greater(t, files, 6, "state and upload files were read")
+	require.NotEmpty(t, binary, "the state database was read")
+	require.Greater(t, text.Len(), 100000)
+	require.NotContains(t, text.String(), "@", "logs, reports and upload files hold no e-mail address")
+
+	rows := readRows(t, filepath.Join(dir, "quickstart", "contacts.csv"))
+	checked := 0
+	for _, row := range rows[1:] {
+		if len(row) < 2 {
+			continue
+		}
+		email := strings.ToLower(strings.TrimSpace(row[1]))
+		local, _, found := strings.Cut(email, "@")
+		if !found || len(local) < 8 {
+			continue
+		}
+		for _, b := range binary {
+			require.False(t, bytes.Contains(b, []byte(local)), "state holds an address's local part")
+		}
+		checked++
+	}
+	require.Greater(t, checked, 1500)
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	cfg := quickstart(t)
+	r := run(t, "", "validate", "--config", cfg)
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	require.Contains(t, r.stdout, "ok")
+
+	bad := filepath.Join(filepath.Dir(cfg), "bad.yaml")
+	body, err := os.ReadFile(cfg)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(bad, bytes.Replace(body, []byte("      key: contact_id"), []byte("      kee: contact_id"), 1), 0o600))
+	r = run(t, "", "validate", "--config", bad)
+	require.Equal(t, ExitUsage, r.code)
+	require.Contains(t, r.stderr, "bad.yaml:")
+	require.Contains(t, r.stderr, "kee")
+}
+
+func TestGuardExitCode(t *testing.T) {
+	t.Parallel()
+	cfg := quickstart(t)
+	_, r := syncJSON(t, cfg)
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	csvPath := filepath.Join(filepath.Dir(cfg), "quickstart", "contacts.csv")
+	rows := readRows(t, csvPath)
+	writeRows(t, csvPath, rows[:len(rows)/2])
+
+	rep, r := syncJSON(t, cfg)
+	require.Equal(t, ExitAborted, r.code, r.stderr)
+	require.Equal(t, report.StatusAborted, rep.Status)
+	require.Contains(t, r.stderr, "--force")
+	for _, d := range rep.Destinations {
+		require.Zero(t, d.Applied.Removed+d.Applied.Added)
+	}
+	rep, r = syncJSON(t, cfg, "--force")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	require.Positive(t, rep.Destinations[0].Applied.Removed)
+}
+
+func TestSourceFailureExitCode(t *testing.T) {
+	t.Parallel()
+	cfg := quickstart(t)
+	_, r := syncJSON(t, cfg)
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	// A truncated gzip export fails part-way: nothing is removed.
+	csvPath := filepath.Join(filepath.Dir(cfg), "quickstart", "contacts.csv")
+	require.NoError(t, os.WriteFile(csvPath, []byte{0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0x01, 0x02}, 0o600))
+	rep, r := syncJSON(t, cfg)
+	require.Equal(t, ExitFailed, r.code)
+	require.Equal(t, report.StatusFailed, rep.Status)
+	for _, d := range rep.Destinations {
+		require.Zero(t, d.Applied.Removed)
+	}
+	require.Contains(t, r.stderr, "nothing was uploaded or removed")
+}
+
+func TestHashCommand(t *testing.T) {
+	t.Parallel()
+	r := run(t, "  ALEXZ@example.com   \nquinn\n\n+18005550100\n", "hash", "--profile", "google", "--field", "email")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	lines := strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")
+	require.Len(t, lines, 4, "one output line per input line")
+	require.Equal(t, "509e933019bb285a134a9334b8bb679dff79d0ce023d529af4bd744d47b4fd8a", lines[0])
+	require.True(t, strings.HasPrefix(lines[1], "!invalid: "))
+	require.True(t, strings.HasPrefix(lines[2], "!invalid: "))
+
+	r = run(t, "+18005550100\n", "hash", "--profile", "google", "--field", "phone_number")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	require.Equal(t, "fb4f73a6ec5fdb7077d564cdd22c3554b43ce49168550c3b12c547b78c517b30\n", r.stdout)
+
+	r = run(t, "adsapi\n", "hash", "--profile", "x", "--field", "handle")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	require.Equal(t, "49e0be2aeccfb51a8dee4c945c8a70a9ac500cf6f5cb08112575f74db9b1470d\n", r.stdout)
+
+	r = run(t, "", "hash", "--profile", "tiktok", "--field", "email")
+	require.Equal(t, ExitUsage, r.code)
+}
+
+func TestHashCSVMode(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.csv")
+	out := filepath.Join(dir, "out.csv")
+	require.NoError(t, os.WriteFile(in, []byte("Mail,Tel,Land\nQuinnY@EXAMPLE.com,+1 800-555-0100,US\nnot-an-email,,US\n"), 0o600))
+	r := run(t, "", "hash", "--profile", "meta", "--in", in, "--out", out, "--map", "Mail=email,Tel=phone,Land=country")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	require.Contains(t, r.stderr, "email.malformed")
+	body, err := os.ReadFile(out)
+	require.NoError(t, err)
+	require.NotContains(t, strings.ToLower(string(body)), "quinny")
+	lines := strings.Split(strings.TrimSpace(string(body)), "\n")
+	require.Equal(t, "EMAIL,PHONE,COUNTRY", lines[0])
+	require.Len(t, lines, 2, "the header and the one good row: a row left with only a country has nothing to match on")
+	require.Contains(t, r.stderr, "member.no_identifiers")
+}

@@ -1,0 +1,24 @@
+// Package builtin is the one place connectors are registered: Registry
+// lists every connector audiencesync ships.
+package builtin
+
+import (
+	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/csv"
+	"github.com/audiencesync/audiencesync/connectors/file"
+)
+
+// Registry returns a new registry holding every built-in connector. Each
+// call builds a fresh value, so callers (and tests) may add to it freely.
+func Registry() *connectors.Registry {
+	r := &connectors.Registry{}
+	for _, spec := range []connectors.Spec{
+		// Sources.
+		csv.Spec(),
+		// Destinations. googleads, meta and x join this list as they land.
+		file.Spec(),
+	} {
+		r.Register(spec)
+	}
+	return r
+}

@@ -1,0 +1,143 @@
+// Package connectortest holds the conformance suites every connector's tests
+// run: Source for sources, Destination for destinations and Spec for the
+// declaration each connector registers. A connector passes by supplying a
+// small harness that builds it over synthetic data and, for destinations,
+// shows what the remote audience holds. Recorder, SyntheticMembers,
+// SyntheticUpload, Identity and Golden help connectors' own tests.
+//
+// The suites only use obviously synthetic contact data (example.com
+// addresses, 555 phone numbers, hashes of made-up values).
+package connectortest
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/audiencesync/audiencesync/audience"
+)
+
+// Rejection is one record a source rejected.
+type Rejection struct {
+	Reason string
+	Line   int64
+}
+
+// Recorder is an Emitter that keeps copies of what it is given. It is safe
+// for concurrent use.
+type Recorder struct {
+	mu      sync.Mutex
+	members []audience.Member
+	rejects []Rejection
+}
+
+// Emit keeps a copy of m.
+func (r *Recorder) Emit(m *audience.Member) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.members = append(r.members, *m)
+	return nil
+}
+
+// Reject keeps the rejection.
+func (r *Recorder) Reject(reason string, line int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rejects = append(r.rejects, Rejection{Reason: reason, Line: line})
+}
+
+// Members returns copies of the members emitted so far, in order.
+func (r *Recorder) Members() []audience.Member {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.members)
+}
+
+// Rejections returns the rejections so far, in order.
+func (r *Recorder) Rejections() []Rejection {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.rejects)
+}
+
+// DefaultKinds are the kinds synthetic members carry unless a harness says
+// otherwise: what the quickstart maps.
+var DefaultKinds = []audience.Kind{
+	audience.Email, audience.Phone, audience.FirstName, audience.LastName, audience.Zip, audience.Country,
+}
+
+// SyntheticMembers returns n made-up members with a key, a value for each
+// of kinds and consent answers cycling through granted, denied and
+// unspecified. Some values hold a comma, a quote, a newline or non-ASCII
+// letters, as CRM exports do. Line is left zero.
+func SyntheticMembers(n int, kinds []audience.Kind) []audience.Member {
+	statuses := []audience.ConsentStatus{audience.ConsentGranted, audience.ConsentDenied, audience.ConsentUnspecified}
+	out := make([]audience.Member, n)
+	for i := range out {
+		m := &out[i]
+		m.Key = fmt.Sprintf("c-%06d", i+1)
+		for _, k := range kinds {
+			m.Fields[k] = syntheticValue(k, i)
+		}
+		m.Consent = audience.Consent{
+			AdUserData:        statuses[i%3],
+			AdPersonalization: statuses[(i/3)%3],
+		}
+	}
+	return out
+}
+
+func syntheticValue(k audience.Kind, i int) string {
+	switch k {
+	case audience.Email:
+		return fmt.Sprintf("user%06d@example.com", i+1)
+	case audience.Phone:
+		return fmt.Sprintf("+1 555-555-%04d", i%10000)
+	case audience.FirstName:
+		return []string{"Ada", "José", "Zoë", "Li", "Anne-Marie"}[i%5]
+	case audience.LastName:
+		return []string{"Example", `O"Test, Jr`, "Sample\nTwoLines", "Müller", "Test"}[i%5]
+	case audience.Country:
+		return []string{"US", "GB", "DE"}[i%3]
+	case audience.Zip:
+		return fmt.Sprintf("%05d", 10000+i%90000)
+	case audience.Gender:
+		return []string{"f", "m"}[i%2]
+	case audience.BirthYear:
+		return fmt.Sprint(1950 + i%50)
+	case audience.BirthMonth:
+		return fmt.Sprintf("%02d", 1+i%12)
+	case audience.BirthDay:
+		return fmt.Sprintf("%02d", 1+i%28)
+	default:
+		return fmt.Sprintf("%s-%06d", k, i+1)
+	}
+}
+
+// ConsentValue spells s the way a source writes it: granted, denied, or
+// empty for unspecified.
+func ConsentValue(s audience.ConsentStatus) string {
+	if s == audience.ConsentUnspecified {
+		return ""
+	}
+	return s.String()
+}
+
+// Identity names a remote member by its identifier values, sorted and
+// joined, so a destination harness and the suite agree on who is in the
+// audience.
+func Identity(values ...string) string {
+	v := slices.Clone(values)
+	slices.Sort(v)
+	return strings.Join(v, "|")
+}
+
+// IdentityOf is Identity of an upload's identifier values.
+func IdentityOf(ids []audience.Identifier) string {
+	v := make([]string, len(ids))
+	for i, id := range ids {
+		v[i] = id.Value
+	}
+	return Identity(v...)
+}

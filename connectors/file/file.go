@@ -1,0 +1,168 @@
+// Package file is the file destination: instead of calling a platform it
+// writes each run's adds and removes, and the whole audience after the run,
+// as the upload files Google, Meta and X take by hand (see uploadfile). It
+// serves several normalisation profiles at once; the engine runs one
+// sub-destination per format through ForProfile.
+//
+// Layout, per sync and run:
+//
+//	<dir>/<sync>/<run id>/<format>-adds.csv       members added in the run
+//	<dir>/<sync>/<run id>/<format>-removes.csv    members removed in the run
+//	<dir>/<sync>/<run id>/<format>-audience.csv   the audience after the run
+//	<dir>/<sync>/latest/<format>-audience.csv     the newest audience file
+//
+// Names end .csv.gz when gzip is set. Files are 0600 and directories 0700:
+// they hold hashed contact data.
+package file
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/uploadfile"
+)
+
+// Type is the connection type this package serves.
+const Type = "file"
+
+// MaxBatch is how many members one Apply call may carry.
+const MaxBatch = 10000
+
+// Settings configure a file destination.
+type Settings struct {
+	// Dir is where files are written; relative paths resolve against the
+	// config file's directory.
+	Dir string `yaml:"dir"`
+	// Formats lists the layouts to write: google, meta, x. Default: all.
+	Formats []string `yaml:"formats"`
+	// Gzip compresses every file.
+	Gzip bool `yaml:"gzip"`
+}
+
+// Validate checks the settings without touching the disk.
+func (s *Settings) Validate() error {
+	if s.Dir == "" {
+		return errors.New("file: dir is required: name the directory to write upload files to")
+	}
+	known := uploadfile.Profiles()
+	for i, f := range s.Formats {
+		if !slices.Contains(known, f) {
+			return fmt.Errorf("file: unknown format %q: use %s", f, strings.Join(known, ", "))
+		}
+		if slices.Contains(s.Formats[:i], f) {
+			return fmt.Errorf("file: format %q is listed twice", f)
+		}
+	}
+	return nil
+}
+
+const sample = `# Writes each run's changes as the files Google, Meta and X take for a
+# manual upload, for review or hand upload: <dir>/<sync>/<run id>/ holds
+# <format>-adds.csv, <format>-removes.csv and <format>-audience.csv (the whole
+# audience after the run); <dir>/<sync>/latest/ holds the newest audience.
+exports:
+  type: file
+  # Relative paths resolve against this file's directory.
+  dir: ./out
+  # Layouts to write: google, meta, x. Default: all three.
+  formats: [google, meta, x]
+  # Compress every file with gzip (names end .csv.gz).
+  gzip: false
+`
+
+// Spec declares the file destination for a registry.
+func Spec() connectors.Spec {
+	return connectors.Spec{
+		Type:     Type,
+		Role:     connectors.RoleDestination,
+		Summary:  "Writes adds, removes and the whole audience as Google, Meta and X upload files.",
+		Sample:   sample,
+		Settings: func() any { return &Settings{} },
+		NewDestination: func(settings any, env connectors.Env) (connectors.Destination, error) {
+			s, ok := settings.(*Settings)
+			if !ok {
+				return nil, fmt.Errorf("file: settings are %T, want *file.Settings", settings)
+			}
+			return New(s, env)
+		},
+	}
+}
+
+// Destination is the file destination as configured. It only hands out
+// per-format sub-destinations; it cannot apply batches itself.
+type Destination struct {
+	dir     string
+	formats []string
+	gzip    bool
+	log     *zap.Logger
+}
+
+var (
+	_ connectors.Destination     = (*Destination)(nil)
+	_ connectors.ProfileSplitter = (*Destination)(nil)
+)
+
+// New builds a file destination from settings, resolving Dir against
+// env.BaseDir. Nothing is created on disk until a batch arrives.
+func New(s *Settings, env connectors.Env) (*Destination, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	formats := slices.Clone(s.Formats)
+	if len(formats) == 0 {
+		formats = uploadfile.Profiles()
+	}
+	log := env.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Destination{dir: env.Resolve(s.Dir), formats: formats, gzip: s.Gzip, log: log}, nil
+}
+
+// Profiles returns the configured formats.
+func (d *Destination) Profiles() []string { return slices.Clone(d.formats) }
+
+// ForProfile returns the sub-destination writing profile's files.
+func (d *Destination) ForProfile(profile string) (connectors.Destination, error) {
+	if !slices.Contains(d.formats, profile) {
+		return nil, fmt.Errorf("file: format %q is not configured (formats: %s)", profile, strings.Join(d.formats, ", "))
+	}
+	kinds, err := uploadfile.Kinds(profile)
+	if err != nil {
+		return nil, err
+	}
+	return &profileDestination{
+		dir:     d.dir,
+		profile: profile,
+		gzip:    d.gzip,
+		kinds:   kinds,
+		log:     d.log.With(zap.String("format", profile)),
+	}, nil
+}
+
+var errSplit = connectors.Fatal(errors.New("the file destination writes one set of files per format: use ForProfile"))
+
+// Info describes the limits every sub-destination shares; Profile is empty
+// because only the sub-destinations have one.
+func (d *Destination) Info() connectors.DestinationInfo {
+	return connectors.DestinationInfo{MaxBatch: MaxBatch, Concurrency: 1}
+}
+
+// Ensure fails: use ForProfile.
+func (d *Destination) Ensure(ctx context.Context, spec connectors.AudienceSpec) (connectors.Audience, error) {
+	return connectors.Audience{}, errSplit
+}
+
+// Apply fails: use ForProfile.
+func (d *Destination) Apply(ctx context.Context, aud connectors.Audience, b connectors.Batch) (connectors.BatchResult, error) {
+	return connectors.BatchResult{}, errSplit
+}
+
+// Close does nothing; sub-destinations close their own files.
+func (d *Destination) Close() error { return nil }

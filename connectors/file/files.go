@@ -1,0 +1,165 @@
+package file
+
+import (
+	"compress/gzip"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/audiencesync/audiencesync/audience"
+	"github.com/audiencesync/audiencesync/connectors/uploadfile"
+)
+
+// uploadFile is an upload file open for appending during a run.
+type uploadFile struct {
+	path   string
+	f      *os.File
+	w      *uploadfile.Writer
+	gz     *gzip.Writer // nil unless compressing
+	closed bool
+}
+
+// createUploadFile creates path, which must not exist: run ids are unique,
+// so an existing file means two runs collided.
+func createUploadFile(path, profile string, kinds []audience.Kind, compress bool) (*uploadFile, error) {
+	if err := os.MkdirAll(filepath.Dir(path), dirMode); err != nil {
+		return nil, fmt.Errorf("create upload file directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
+	if err != nil {
+		return nil, fmt.Errorf("create upload file: %w", err)
+	}
+	uf := &uploadFile{path: path, f: f}
+	var w io.Writer = f
+	if compress {
+		uf.gz = gzip.NewWriter(f)
+		w = uf.gz
+	}
+	if uf.w, err = uploadfile.NewWriter(w, profile, kinds); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return uf, nil
+}
+
+func (u *uploadFile) flush() error {
+	if err := u.w.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", u.path, err)
+	}
+	if u.gz != nil {
+		if err := u.gz.Flush(); err != nil {
+			return fmt.Errorf("write %s: %w", u.path, err)
+		}
+	}
+	return nil
+}
+
+func (u *uploadFile) close() error {
+	if u.closed {
+		return nil
+	}
+	u.closed = true
+	err := u.flush()
+	if u.gz != nil && err == nil {
+		err = u.gz.Close()
+	}
+	if err == nil {
+		err = u.f.Sync()
+	}
+	if cerr := u.f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close %s: %w", u.path, cerr)
+	}
+	return err
+}
+
+// newUploadWriter starts an upload file on w; finish flushes it and ends the
+// gzip stream, if any, without closing w.
+func newUploadWriter(w io.Writer, profile string, kinds []audience.Kind, compress bool) (*uploadfile.Writer, func() error, error) {
+	var gz *gzip.Writer
+	if compress {
+		gz = gzip.NewWriter(w)
+		w = gz
+	}
+	uw, err := uploadfile.NewWriter(w, profile, kinds)
+	if err != nil {
+		return nil, nil, err
+	}
+	finish := func() error {
+		if err := uw.Flush(); err != nil {
+			return err
+		}
+		if gz != nil {
+			return gz.Close()
+		}
+		return nil
+	}
+	return uw, finish, nil
+}
+
+// writeAtomic writes path through fill into a temporary file beside it and
+// renames it into place only once fill and the writes succeeded.
+func writeAtomic(path string, fill func(w io.Writer) error) (err error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, dirMode); err != nil {
+		return fmt.Errorf("create directory: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp") // mode 0600
+	if err != nil {
+		return fmt.Errorf("create temporary file: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	if err := fill(tmp); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("write %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", tmp.Name(), err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("replace %s: %w", path, err)
+	}
+	return nil
+}
+
+func copyFile(w io.Writer, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(w, f)
+	return err
+}
+
+// safeName turns a sync name, run id or audience name into one path
+// element: letters, digits, '.' and '_' are kept, runs of anything else
+// become one '-', and leading or trailing dots and dashes go, so no
+// name can climb out of its directory.
+func safeName(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_':
+			b.WriteRune(r)
+			dash = false
+		case !dash:
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	out := strings.Trim(b.String(), ".-")
+	if out == "" {
+		return "unnamed"
+	}
+	return out
+}

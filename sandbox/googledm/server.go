@@ -1,0 +1,279 @@
+// Package googledm is a local replica of the Google Data Manager API's
+// Customer Match surface: audience member ingest, removal and remove-all,
+// request status, and user lists. It speaks the same JSON as
+// google.golang.org/api/datamanager/v1, enforces the same limits, and
+// answers errors in Google's error shape, so a client that works against
+// it works against datamanager.googleapis.com.
+//
+// It stores hashes only. Membership is kept per user list as a set of
+// identifiers: a hashed e-mail or phone number, a mobile id, or an address
+// (hashed given and family name, clear region and postal code). Removal
+// removes the identifiers given. Changes apply when the request is
+// accepted; requestStatus reports PROCESSING for a configurable number of
+// polls first, as the real API processes asynchronously.
+package googledm
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/audiencesync/audiencesync/sandbox/fault"
+	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
+)
+
+// Credentials the replica accepts.
+const (
+	// Token is the OAuth 2 access token accepted as "Authorization: Bearer".
+	Token = "sandbox-google-token"
+	// ExpiredToken is always refused as expired (401 UNAUTHENTICATED,
+	// reason ACCESS_TOKEN_EXPIRED), to exercise re-authentication.
+	ExpiredToken = "sandbox-google-expired-token"
+)
+
+// Limits of the Data Manager API enforced by the replica.
+const (
+	MaxMembersPerRequest     = 10000
+	MaxIdentifiersPerMember  = 10
+	MaxMembershipDurationDay = 540
+	maxBodyBytes             = 64 << 20
+)
+
+// Options configure a Server. The zero value is usable.
+type Options struct {
+	// Faults injects failures; nil injects none.
+	Faults *fault.Injector
+	// PollsBeforeDone is how many requestStatus:retrieve calls for a request
+	// answer PROCESSING before the final status. 0 answers it at once.
+	PollsBeforeDone int
+	// MatchThreshold decides the simulated match rate: a hashed identifier
+	// "matches" when its first byte is below it. 0 means 0xB3 (about 70%).
+	MatchThreshold byte
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the replica; it is an http.Handler for paths under /v1/.
+type Server struct {
+	opts Options
+
+	mu       sync.Mutex
+	lists    map[string]*list // by user list id
+	order    []string         // list ids in creation order
+	requests map[string]*requestRecord
+	nextList int64
+	nextReq  int64
+}
+
+type list struct {
+	account string
+	res     userList
+	members wire.Set
+	created time.Time
+}
+
+// New returns an empty replica.
+func New(opts Options) *Server {
+	if opts.MatchThreshold == 0 {
+		opts.MatchThreshold = 0xB3
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{opts: opts}
+	s.Reset()
+	return s
+}
+
+// Reset forgets every user list, member and request.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lists = map[string]*list{}
+	s.order = nil
+	s.requests = map[string]*requestRecord{}
+	s.nextList = 9000000000
+	s.nextReq = 0
+}
+
+// ServeHTTP routes a Data Manager API call.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	endpoint, handler := s.route(r)
+	if handler == nil {
+		writeError(w, notFound("The requested URL %s was not found on this server.", r.URL.Path))
+		return
+	}
+	if err := authenticate(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	if s.opts.Faults.Intercept(w, r, "google", endpoint, s) {
+		return
+	}
+	if err := handler(w, r); err != nil {
+		writeError(w, err)
+	}
+}
+
+type handlerFunc func(http.ResponseWriter, *http.Request) *apiError
+
+func (s *Server) route(r *http.Request) (string, handlerFunc) {
+	path := r.URL.Path
+	switch {
+	case path == "/v1/audienceMembers:ingest" && r.Method == http.MethodPost:
+		return "ingest", s.handleIngest
+	case path == "/v1/audienceMembers:remove" && r.Method == http.MethodPost:
+		return "remove", s.handleRemove
+	case path == "/v1/audienceMembers:removeAll" && r.Method == http.MethodPost:
+		return "removeall", s.handleRemoveAll
+	case path == "/v1/requestStatus:retrieve" && r.Method == http.MethodGet:
+		return "requeststatus", s.handleStatus
+	}
+	// v1/accountTypes/{type}/accounts/{id}/userLists[/{listId}]
+	parts := strings.Split(strings.TrimPrefix(path, "/v1/"), "/")
+	if len(parts) < 5 || len(parts) > 6 || parts[0] != "accountTypes" || parts[2] != "accounts" || parts[4] != "userLists" {
+		return "", nil
+	}
+	ref := listRef{accountType: parts[1], account: parts[3]}
+	if len(parts) == 5 {
+		switch r.Method {
+		case http.MethodPost:
+			return "userlists", func(w http.ResponseWriter, r *http.Request) *apiError { return s.createList(w, r, ref) }
+		case http.MethodGet:
+			return "userlists", func(w http.ResponseWriter, r *http.Request) *apiError { return s.listLists(w, r, ref) }
+		}
+		return "", nil
+	}
+	ref.id = parts[5]
+	switch r.Method {
+	case http.MethodGet:
+		return "userlists", func(w http.ResponseWriter, r *http.Request) *apiError { return s.getList(w, r, ref) }
+	case http.MethodPatch:
+		return "userlists", func(w http.ResponseWriter, r *http.Request) *apiError { return s.patchList(w, r, ref) }
+	case http.MethodDelete:
+		return "userlists", func(w http.ResponseWriter, r *http.Request) *apiError { return s.deleteList(w, r, ref) }
+	}
+	return "", nil
+}
+
+// authenticate accepts the token as a Bearer header or an access_token
+// query parameter, as Google front ends do.
+func authenticate(r *http.Request) *apiError {
+	token := ""
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, value, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return unauthenticated("ACCESS_TOKEN_TYPE_UNSUPPORTED",
+				"Request had invalid authentication credentials. Expected OAuth 2 access token in an 'Authorization: Bearer' header.")
+		}
+		token = strings.TrimSpace(value)
+	} else {
+		token = r.URL.Query().Get("access_token")
+	}
+	switch token {
+	case Token:
+		return nil
+	case "":
+		return unauthenticated("CREDENTIALS_MISSING",
+			"Request is missing required authentication credential. Expected OAuth 2 access token.")
+	case ExpiredToken:
+		return unauthenticated("ACCESS_TOKEN_EXPIRED",
+			"Request had invalid authentication credentials: the access token has expired. Refresh it and retry.")
+	}
+	return unauthenticated("ACCESS_TOKEN_INVALID",
+		"Request had invalid authentication credentials. Expected OAuth 2 access token.")
+}
+
+// decodeBody reads a JSON request body strictly.
+func decodeBody(r *http.Request, v any) *apiError {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return invalidArg("", "INVALID_ARGUMENT", "Invalid Content-Type %q: the request body must be application/json.", ct)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	if err != nil {
+		return invalidArg("", "INVALID_ARGUMENT", "Could not read the request body: %v", err)
+	}
+	if len(body) > maxBodyBytes {
+		return &apiError{httpStatus: http.StatusRequestEntityTooLarge, status: "INVALID_ARGUMENT",
+			message: "Request payload size exceeds the limit.", reason: "REQUEST_TOO_LARGE"}
+	}
+	if err := wire.DecodeStrict(body, v); err != nil {
+		fe := err.(*wire.FieldError)
+		if fe.Unknown {
+			return invalidArg(fe.Path, "INVALID_ARGUMENT",
+				"Invalid JSON payload received. %s at '%s': Cannot find field.", capitalize(fe.Msg), fe.Path)
+		}
+		return invalidArg(fe.Path, "INVALID_ARGUMENT", "Invalid JSON payload received. %s", fe.Error())
+	}
+	return nil
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// ListState describes one user list for inspection.
+type ListState struct {
+	Account     string   `json:"account"`
+	ID          string   `json:"id"`
+	DisplayName string   `json:"displayName"`
+	UploadKeys  []string `json:"uploadKeyTypes"`
+	Members     int      `json:"members"`
+	Identifiers []string `json:"identifiers,omitempty"`
+}
+
+// State lists every user list with its member count; withMembers includes
+// the stored identifiers.
+func (s *Server) State(withMembers bool) []ListState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]ListState, 0, len(s.order))
+	for _, id := range s.order {
+		l := s.lists[id]
+		st := ListState{Account: l.account, ID: id, DisplayName: l.res.DisplayName, Members: len(l.members)}
+		if l.res.IngestedUserListInfo != nil {
+			st.UploadKeys = l.res.IngestedUserListInfo.UploadKeyTypes
+		}
+		if withMembers {
+			st.Identifiers = l.members.Sorted()
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// Members returns the identifiers stored in user list listID, sorted: a
+// hashed e-mail or phone is its 64-character hex digest, a mobile id is
+// "mobile:ID", an address is "address:GIVEN|FAMILY|REGION|POSTAL". Nil if
+// the list does not exist.
+func (s *Server) Members(listID string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.lists[listID]
+	if !ok {
+		return nil
+	}
+	return l.members.Sorted()
+}
+
+// CreateList adds a CONTACT_ID user list directly (for tests) and returns
+// its id.
+func (s *Server) CreateList(account, displayName string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.newListLocked(account, userList{
+		DisplayName:        displayName,
+		MembershipDuration: fmt.Sprintf("%ds", MaxMembershipDurationDay*24*3600),
+		IngestedUserListInfo: &ingestedUserListInfo{
+			UploadKeyTypes: []string{"CONTACT_ID"},
+			ContactIDInfo:  &contactIDInfo{DataSourceType: "DATA_SOURCE_TYPE_FIRST_PARTY"},
+		},
+	})
+	return l.res.ID
+}

@@ -1,0 +1,362 @@
+package metagraph
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
+)
+
+// Schema keys of customer-file uploads. Everything but MADID and EXTERN_ID
+// is a SHA-256 hex digest.
+var (
+	hashedKeys = []string{"EMAIL", "PHONE", "GEN", "DOBY", "DOBM", "DOBD", "LN", "FN", "FI", "CT", "ST", "ZIP", "COUNTRY"}
+	clearKeys  = []string{"MADID", "EXTERN_ID"}
+	// single-key aliases Meta accepts for a one-column schema
+	keyAliases = map[string]string{"EMAIL_SHA256": "EMAIL", "PHONE_SHA256": "PHONE", "MOBILE_ADVERTISER_ID": "MADID"}
+)
+
+const dataProcessingOptions = "DATA_PROCESSING_OPTIONS"
+
+const maxSamples = 10
+
+type payloadBody struct {
+	Schema     json.RawMessage   `json:"schema"`
+	Data       []json.RawMessage `json:"data"`
+	IsRaw      *bool             `json:"is_raw"`
+	AppIDs     json.RawMessage   `json:"app_ids"`
+	PageIDs    json.RawMessage   `json:"page_ids"`
+	DataSource json.RawMessage   `json:"data_source"`
+}
+
+type sessionParam struct {
+	SessionID         json.Number `json:"session_id"`
+	BatchSeq          int         `json:"batch_seq"`
+	LastBatchFlag     bool        `json:"last_batch_flag"`
+	EstimatedNumTotal int64       `json:"estimated_num_total"`
+}
+
+// upload is a parsed payload: the identifiers of each valid row, and the
+// counts Meta reports back.
+type upload struct {
+	rows    [][]string // member identifiers per valid row
+	invalid int
+	samples map[string]string
+	total   int
+}
+
+type addSession struct {
+	finished bool
+	finalSeq int
+}
+
+type replaceSession struct {
+	id      string
+	nextSeq int
+	pending wire.Set
+	touched time.Time
+}
+
+func parseSchema(raw json.RawMessage) (keys []string, single bool, gerr *graphError) {
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		if alias, ok := keyAliases[one]; ok {
+			one = alias
+		}
+		if !slices.Contains(hashedKeys, one) && !slices.Contains(clearKeys, one) {
+			return nil, false, paramError("Invalid schema key %q (known: %s, %s, or EMAIL_SHA256, PHONE_SHA256, MOBILE_ADVERTISER_ID)",
+				one, strings.Join(hashedKeys, " "), strings.Join(clearKeys, " "))
+		}
+		return []string{one}, true, nil
+	}
+	if err := json.Unmarshal(raw, &keys); err != nil || len(keys) == 0 {
+		return nil, false, paramError("payload.schema must be a key or a non-empty list of keys")
+	}
+	seen := map[string]bool{}
+	for _, k := range keys {
+		if !slices.Contains(hashedKeys, k) && !slices.Contains(clearKeys, k) && k != dataProcessingOptions {
+			return nil, false, paramError("Invalid schema key %q in multi-key schema (known: %s %s %s)",
+				k, strings.Join(hashedKeys, " "), strings.Join(clearKeys, " "), dataProcessingOptions)
+		}
+		if seen[k] {
+			return nil, false, paramError("Schema key %s appears twice", k)
+		}
+		seen[k] = true
+	}
+	return keys, false, nil
+}
+
+var madidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$|^[0-9a-f-]{8,64}$`)
+
+// parsePayload validates the payload parameter. Malformed structure fails
+// the whole request; a malformed cell only makes its row an invalid entry.
+func parsePayload(raw string) (*upload, *graphError) {
+	if raw == "" {
+		return nil, paramError("The parameter payload is required")
+	}
+	var p payloadBody
+	if err := wire.DecodeStrict([]byte(raw), &p); err != nil {
+		return nil, paramError("payload is not valid: %v", err)
+	}
+	if len(p.Schema) == 0 {
+		return nil, paramError("payload.schema is required")
+	}
+	if len(p.AppIDs)+len(p.PageIDs) > 0 {
+		return nil, paramError("app_ids and page_ids apply to app- or page-scoped user ids, which the sandbox does not take")
+	}
+	keys, single, gerr := parseSchema(p.Schema)
+	if gerr != nil {
+		return nil, gerr
+	}
+	if len(p.Data) == 0 {
+		return nil, paramError("payload.data must not be empty")
+	}
+	if len(p.Data) > MaxRowsPerRequest {
+		return nil, paramError("Too many rows: %d sent, at most %d per request; split the upload into batches of a session", len(p.Data), MaxRowsPerRequest)
+	}
+	up := &upload{samples: map[string]string{}, total: len(p.Data)}
+	for i, rawRow := range p.Data {
+		var cells []any
+		dec := json.NewDecoder(bytes.NewReader(rawRow))
+		dec.UseNumber()
+		if single && len(rawRow) > 0 && rawRow[0] == '"' {
+			var v string
+			_ = json.Unmarshal(rawRow, &v)
+			cells = []any{v}
+		} else if err := dec.Decode(&cells); err != nil {
+			return nil, paramError("payload.data[%d] must be a list of values in schema order", i)
+		}
+		if len(cells) != len(keys) {
+			return nil, paramError("payload.data[%d] has %d values but the schema has %d keys", i, len(cells), len(keys))
+		}
+		ids, bad, badKey := rowIdentifiers(keys, cells)
+		if badKey != "" {
+			up.invalid++
+			if len(up.samples) < maxSamples {
+				up.samples[bad] = badKey
+			}
+			continue
+		}
+		up.rows = append(up.rows, ids)
+	}
+	return up, nil
+}
+
+// rowIdentifiers checks one row and returns its member identifiers, or the
+// offending value and its key when the row is invalid.
+func rowIdentifiers(keys []string, cells []any) (ids []string, bad, badKey string) {
+	var strong, composite []string
+	for j, k := range keys {
+		if k == dataProcessingOptions {
+			opts, ok := cells[j].([]any)
+			if !ok || len(opts) > 1 || (len(opts) == 1 && opts[0] != "LDU") {
+				return nil, "", k
+			}
+			continue
+		}
+		v, ok := cells[j].(string)
+		if !ok {
+			return nil, "<non-string value>", k
+		}
+		if v == "" {
+			continue
+		}
+		switch k {
+		case "MADID":
+			if !madidPattern.MatchString(v) || wire.IsSHA256Hex(v) {
+				return nil, truncate(v), k
+			}
+			strong = append(strong, "madid:"+v)
+		case "EXTERN_ID":
+			strong = append(strong, "extern_id:"+v)
+		default:
+			if !wire.IsSHA256Hex(v) {
+				return nil, truncate(v), k
+			}
+			if k == "EMAIL" || k == "PHONE" {
+				strong = append(strong, v)
+			} else {
+				composite = append(composite, k+"="+v)
+			}
+		}
+	}
+	switch {
+	case len(strong) > 0:
+		return strong, "", ""
+	case len(composite) > 0:
+		return []string{"row:" + strings.Join(composite, ",")}, "", ""
+	}
+	return nil, "<empty row>", "ROW"
+}
+
+func truncate(v string) string {
+	if len(v) > 72 {
+		return v[:72]
+	}
+	return v
+}
+
+func parseSession(raw string) (*sessionParam, *graphError) {
+	if raw == "" {
+		return nil, nil
+	}
+	var sp sessionParam
+	if err := wire.DecodeStrict([]byte(raw), &sp); err != nil {
+		return nil, paramError("session is not valid: %v", err)
+	}
+	id, err := strconv.ParseInt(sp.SessionID.String(), 10, 64)
+	if err != nil || id <= 0 {
+		return nil, paramError("session.session_id must be a positive 64-bit integer")
+	}
+	if sp.BatchSeq < 1 {
+		return nil, paramError("session.batch_seq is required and starts at 1")
+	}
+	return &sp, nil
+}
+
+func (s *Server) users(w http.ResponseWriter, _ *http.Request, c *call, add bool) *graphError {
+	if err := checkParams(c.params, "payload", "session"); err != nil {
+		return err
+	}
+	up, gerr := parsePayload(c.params.Get("payload"))
+	if gerr != nil {
+		return gerr
+	}
+	sess, gerr := parseSession(c.params.Get("session"))
+	if gerr != nil {
+		return gerr
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, gerr := s.lookupLocked(c)
+	if gerr != nil {
+		return gerr
+	}
+	if a.replace != nil && !s.replaceExpiredLocked(a) {
+		return audienceError("a replace session (%s) is in progress on this audience; add or remove users after it finishes", a.replace.id)
+	}
+	var sid string
+	if sess != nil {
+		sid = sess.SessionID.String()
+		st := a.sessions[sid]
+		if st == nil {
+			st = &addSession{}
+			a.sessions[sid] = st
+		}
+		if st.finished && sess.BatchSeq > st.finalSeq {
+			return paramError("session %s already received its last batch (batch_seq %d); start a new session", sid, st.finalSeq)
+		}
+		if sess.LastBatchFlag {
+			st.finished, st.finalSeq = true, sess.BatchSeq
+		}
+	} else {
+		s.nextSess++
+		sid = strconv.FormatInt(7000000000000000+s.nextSess, 10)
+	}
+	for _, ids := range up.rows {
+		for _, id := range ids {
+			if add {
+				a.members.Add(id)
+			} else {
+				a.members.Remove(id)
+			}
+		}
+	}
+	a.updated = s.opts.Now()
+	writeJSON(w, http.StatusOK, uploadResponse(a.id, sid, up.total, up.invalid, up.samples))
+	return nil
+}
+
+func uploadResponse(audienceID, sessionID string, received, invalid int, samples map[string]string) map[string]any {
+	return map[string]any{
+		"audience_id":           audienceID,
+		"session_id":            sessionID,
+		"num_received":          received,
+		"num_invalid_entries":   invalid,
+		"invalid_entry_samples": samples,
+	}
+}
+
+// replaceExpiredLocked drops a replace session idle for longer than Meta
+// keeps one open, and reports whether it did; s.mu is held.
+func (s *Server) replaceExpiredLocked(a *audience) bool {
+	if a.replace != nil && s.opts.Now().Sub(a.replace.touched) > replaceTimeout {
+		a.replace = nil
+		return true
+	}
+	return false
+}
+
+// usersReplace stages the rows of a replace session batch by batch; when
+// the batch flagged last arrives the audience becomes exactly the staged
+// set.
+func (s *Server) usersReplace(w http.ResponseWriter, _ *http.Request, c *call) *graphError {
+	if err := checkParams(c.params, "payload", "session"); err != nil {
+		return err
+	}
+	sess, gerr := parseSession(c.params.Get("session"))
+	if gerr != nil {
+		return gerr
+	}
+	if sess == nil {
+		return paramError("The parameter session is required: usersreplace works only in a session (session_id, batch_seq from 1, last_batch_flag)")
+	}
+	up, gerr := parsePayload(c.params.Get("payload"))
+	if gerr != nil {
+		return gerr
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, gerr := s.lookupLocked(c)
+	if gerr != nil {
+		return gerr
+	}
+	sid := sess.SessionID.String()
+	s.replaceExpiredLocked(a)
+	if final, done := a.finishedReplace[sid]; done {
+		if sess.BatchSeq == final {
+			// A retry of the last batch whose answer was lost: already applied.
+			writeJSON(w, http.StatusOK, uploadResponse(a.id, sid, up.total, up.invalid, up.samples))
+			return nil
+		}
+		return paramError("replace session %s has finished; start a new session to replace again", sid)
+	}
+	rs := a.replace
+	switch {
+	case rs == nil && sess.BatchSeq != 1:
+		return paramError("replace session %s is not open (it may have expired): batch_seq must start at 1", sid)
+	case rs == nil:
+		rs = &replaceSession{id: sid, nextSeq: 1, pending: wire.Set{}}
+		a.replace = rs
+	case rs.id != sid:
+		return audienceError("another replace session (%s) is in progress on this audience", rs.id)
+	}
+	switch sess.BatchSeq {
+	case rs.nextSeq:
+		rs.nextSeq++
+	case rs.nextSeq - 1:
+		// A retried batch: staging is a set union, so it is harmless.
+	default:
+		return paramError("replace session %s expects batch_seq %d, got %d: send batches in order", sid, rs.nextSeq, sess.BatchSeq)
+	}
+	for _, ids := range up.rows {
+		for _, id := range ids {
+			rs.pending.Add(id)
+		}
+	}
+	rs.touched = s.opts.Now()
+	if sess.LastBatchFlag {
+		a.members = rs.pending
+		a.replace = nil
+		a.finishedReplace[sid] = sess.BatchSeq
+		a.updated = s.opts.Now()
+	}
+	writeJSON(w, http.StatusOK, uploadResponse(a.id, sid, up.total, up.invalid, up.samples))
+	return nil
+}

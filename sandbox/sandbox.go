@@ -1,0 +1,257 @@
+// Package sandbox mounts local replicas of the three ad platform APIs
+// audiencesync talks to — Google Data Manager (googledm), Meta Graph
+// (metagraph) and X Ads (xads) — on one http.Handler, with a shared fault
+// injector (fault) and an inspection API:
+//
+//	/v1/...                       Google Data Manager API
+//	/vNN.N/...                    Meta Graph API
+//	/12/accounts/...              X Ads API v12
+//	GET  /_sandbox/state          audiences and member counts (?members=1 adds identifiers)
+//	POST /_sandbox/reset          forget every audience and member
+//	GET  /_sandbox/faults         the fault spec in force and how often each rule fired
+//	POST /_sandbox/faults         replace the fault spec (body: the spec)
+//
+// Point every connector's endpoint at the server's base URL. The
+// replicas accept only the fixed credentials returned by Credentials and
+// store hashed identifiers only.
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/audiencesync/audiencesync/sandbox/fault"
+	"github.com/audiencesync/audiencesync/sandbox/googledm"
+	"github.com/audiencesync/audiencesync/sandbox/metagraph"
+	"github.com/audiencesync/audiencesync/sandbox/xads"
+)
+
+// Options configure a Server. The zero value is usable.
+type Options struct {
+	// Faults injects failures into every replica; nil starts with none
+	// (SetFaults can add some later).
+	Faults *fault.Injector
+	// Latency is added to every platform request, on top of any latency
+	// the fault spec sets.
+	Latency time.Duration
+	// GooglePollsBeforeDone is how many requestStatus:retrieve calls answer
+	// PROCESSING before the final status (0: at once).
+	GooglePollsBeforeDone int
+	// XRateLimit is the X request budget per endpoint and account per
+	// minute; 0 means 1,500.
+	XRateLimit int
+	// Log, when set, receives one line per request (method, path without
+	// query, status, duration). Nothing secret is logged.
+	Log io.Writer
+	// Now is the clock of every replica; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the combined sandbox. It is safe for concurrent use.
+type Server struct {
+	opts   Options
+	faults *fault.Injector
+	google *googledm.Server
+	meta   *metagraph.Server
+	x      *xads.Server
+	logMu  sync.Mutex
+}
+
+// New builds a sandbox with empty replicas.
+func New(opts Options) *Server {
+	in := opts.Faults
+	if in == nil {
+		in = fault.MustParse("")
+	}
+	return &Server{
+		opts:   opts,
+		faults: in,
+		google: googledm.New(googledm.Options{Faults: in, PollsBeforeDone: opts.GooglePollsBeforeDone, Now: opts.Now}),
+		meta:   metagraph.New(metagraph.Options{Faults: in, Now: opts.Now}),
+		x:      xads.New(xads.Options{Faults: in, RateLimit: opts.XRateLimit, Now: opts.Now}),
+	}
+}
+
+var xPath = regexp.MustCompile(`^/[0-9]+/accounts(/|$)`)
+
+// ServeHTTP routes to a replica or the inspection API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Log != nil {
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		start := time.Now()
+		defer func() {
+			s.logMu.Lock()
+			defer s.logMu.Unlock()
+			fmt.Fprintf(s.opts.Log, "%s %s %s %d %s\n", start.Format(time.RFC3339), r.Method, r.URL.Path, rec.status, time.Since(start).Round(time.Millisecond))
+		}()
+		w = rec
+	}
+	path := r.URL.Path
+	if strings.HasPrefix(path, "/_sandbox/") {
+		s.serveAdmin(w, r)
+		return
+	}
+	if !fault.Sleep(r.Context(), s.opts.Latency) {
+		return
+	}
+	switch {
+	case strings.HasPrefix(path, "/v1/"):
+		s.google.ServeHTTP(w, r)
+	case xPath.MatchString(path):
+		s.x.ServeHTTP(w, r)
+	default:
+		s.meta.ServeHTTP(w, r)
+	}
+}
+
+// recorder remembers the status for the request log; Unwrap lets
+// http.ResponseController reach the connection (for injected resets).
+type recorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *recorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == "/_sandbox/state" && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, s.State(r.URL.Query().Get("members") == "1"))
+	case r.URL.Path == "/_sandbox/reset" && r.Method == http.MethodPost:
+		s.Reset()
+		writeJSON(w, http.StatusOK, map[string]bool{"reset": true})
+	case r.URL.Path == "/_sandbox/faults" && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, s.State(false).Faults)
+	case r.URL.Path == "/_sandbox/faults" && r.Method == http.MethodPost:
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<16))
+		if err := s.SetFaults(string(body)); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, s.State(false).Faults)
+	default:
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown sandbox endpoint " + r.Method + " " + r.URL.Path})
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// State is what GET /_sandbox/state returns.
+type State struct {
+	Google struct {
+		UserLists []googledm.ListState `json:"user_lists"`
+	} `json:"google"`
+	Meta struct {
+		Audiences []metagraph.AudienceState `json:"audiences"`
+	} `json:"meta"`
+	X struct {
+		CustomAudiences []xads.AudienceState `json:"custom_audiences"`
+	} `json:"x"`
+	Faults FaultState `json:"faults"`
+}
+
+// FaultState is the fault spec in force and how often each rule fired.
+type FaultState struct {
+	Spec  string         `json:"spec"`
+	Fired map[string]int `json:"fired"`
+}
+
+// State snapshots every replica; withMembers includes stored identifiers.
+func (s *Server) State(withMembers bool) State {
+	var st State
+	st.Google.UserLists = s.google.State(withMembers)
+	st.Meta.Audiences = s.meta.State(withMembers)
+	st.X.CustomAudiences = s.x.State(withMembers)
+	st.Faults = FaultState{Spec: s.faults.String(), Fired: s.faults.Fired()}
+	return st
+}
+
+// Reset empties every replica (audiences, members, sessions, nonces and
+// rate-limit windows). The fault spec stays.
+func (s *Server) Reset() {
+	s.google.Reset()
+	s.meta.Reset()
+	s.x.Reset()
+}
+
+// SetFaults replaces the fault spec (see package fault) and re-arms its
+// scripts.
+func (s *Server) SetFaults(spec string) error { return s.faults.Load(spec) }
+
+// Google, Meta and X give tests the replicas themselves, e.g. to create
+// an audience without going through the API.
+func (s *Server) Google() *googledm.Server { return s.google }
+
+// Meta returns the Meta Graph replica.
+func (s *Server) Meta() *metagraph.Server { return s.meta }
+
+// X returns the X Ads replica.
+func (s *Server) X() *xads.Server { return s.x }
+
+// GoogleMembers returns the identifiers in Google user list listID (hex
+// SHA-256 for e-mail and phone; see googledm.Server.Members).
+func (s *Server) GoogleMembers(listID string) []string { return s.google.Members(listID) }
+
+// MetaMembers returns the identifiers in Meta audience id (hex SHA-256 for
+// EMAIL and PHONE; see metagraph.Server.Members).
+func (s *Server) MetaMembers(id string) []string { return s.meta.Members(id) }
+
+// XMembers returns the identifiers in X custom audience id (hex SHA-256;
+// see xads.Server.Members).
+func (s *Server) XMembers(id string) []string { return s.x.Members(id) }
+
+// ListenAndServe runs a sandbox on addr until ctx ends. It writes the
+// accepted credentials and endpoints to logw when it starts, then one line
+// per request. A cancelled ctx is a clean stop and returns nil.
+func ListenAndServe(ctx context.Context, addr string, opts Options, logw io.Writer) error {
+	if logw == nil {
+		logw = io.Discard
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("sandbox: listen on %s: %w", addr, err)
+	}
+	if opts.Log == nil {
+		opts.Log = logw
+	}
+	s := New(opts)
+	base := "http://" + ln.Addr().String()
+	fmt.Fprint(logw, s.Summary(base))
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return fmt.Errorf("sandbox: serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("sandbox: shut down: %w", err)
+	}
+	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("sandbox: serve: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,291 @@
+package sandbox_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dghubble/oauth1"
+	fb "github.com/huandu/facebook/v2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/audiencesync/audiencesync/sandbox"
+	"github.com/audiencesync/audiencesync/sandbox/fault"
+)
+
+func sha(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+type bundle struct {
+	srv   *sandbox.Server
+	ts    *httptest.Server
+	creds sandbox.Credentials
+}
+
+func setup(t *testing.T, opts sandbox.Options) *bundle {
+	t.Helper()
+	srv := sandbox.New(opts)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	return &bundle{srv: srv, ts: ts, creds: srv.Credentials()}
+}
+
+func (b *bundle) google(t *testing.T, method, path string, body any) (int, map[string]any) {
+	t.Helper()
+	buf, err := json.Marshal(body)
+	require.NoError(t, err)
+	req, _ := http.NewRequest(method, b.ts.URL+path, bytes.NewReader(buf))
+	req.Header.Set("Authorization", "Bearer "+b.creds.GoogleAccessToken)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	var out map[string]any
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&out))
+	return res.StatusCode, out
+}
+
+func (b *bundle) meta() *fb.Session {
+	app := fb.New(b.creds.MetaAppID, b.creds.MetaAppSecret)
+	app.EnableAppsecretProof = true
+	s := app.Session(b.creds.MetaAccessToken)
+	s.Version = b.creds.MetaVersion
+	s.BaseURL = b.ts.URL + "/"
+	s.UseAuthorizationHeader()
+	return s
+}
+
+func (b *bundle) x() *http.Client {
+	cfg := oauth1.NewConfig(b.creds.XConsumerKey, b.creds.XConsumerSecret)
+	return cfg.Client(context.Background(), oauth1.NewToken(b.creds.XAccessToken, b.creds.XAccessSecret))
+}
+
+func ingest(list string, emails ...string) map[string]any {
+	members := make([]any, len(emails))
+	for i, e := range emails {
+		members[i] = map[string]any{"userData": map[string]any{"userIdentifiers": []any{map[string]any{"emailAddress": sha(e)}}}}
+	}
+	return map[string]any{
+		"destinations": []any{map[string]any{
+			"operatingAccount":     map[string]any{"accountType": "GOOGLE_ADS", "accountId": "1234567890"},
+			"productDestinationId": list,
+		}},
+		"audienceMembers": members,
+		"consent":         map[string]any{"adUserData": "CONSENT_GRANTED", "adPersonalization": "CONSENT_GRANTED"},
+		"encoding":        "HEX",
+		"termsOfService":  map[string]any{"customerMatchTermsOfServiceStatus": "ACCEPTED"},
+	}
+}
+
+// TestAllThreePlatformsOnOneHandler drives each replica through the one
+// handler and reads the result back through state and accessors.
+func TestAllThreePlatformsOnOneHandler(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sandbox.Options{})
+
+	status, body := b.google(t, "POST", "/v1/accountTypes/GOOGLE_ADS/accounts/1234567890/userLists", map[string]any{
+		"displayName": "Cart abandoners", "ingestedUserListInfo": map[string]any{"uploadKeyTypes": []string{"CONTACT_ID"}},
+	})
+	require.Equal(t, 200, status, body)
+	list := body["id"].(string)
+	status, body = b.google(t, "POST", "/v1/audienceMembers:ingest", ingest(list, "a@example.com", "b@example.com"))
+	require.Equal(t, 200, status, body)
+	require.ElementsMatch(t, []string{sha("a@example.com"), sha("b@example.com")}, b.srv.GoogleMembers(list))
+
+	s := b.meta()
+	res, err := s.Post("/act_1234567890/customaudiences", fb.Params{"name": "Cart abandoners", "subtype": "CUSTOM",
+		"customer_file_source": "USER_PROVIDED_ONLY"})
+	require.NoError(t, err)
+	audience := res.Get("id").(string)
+	_, err = s.Post("/"+audience+"/users", fb.Params{"payload": map[string]any{"schema": []string{"EMAIL"}, "data": [][]string{{sha("a@example.com")}}}})
+	require.NoError(t, err)
+	require.Equal(t, []string{sha("a@example.com")}, b.srv.MetaMembers(audience))
+
+	xc := b.x()
+	r, err := xc.Post(b.ts.URL+"/12/accounts/"+b.creds.XAccountID+"/custom_audiences?name=Cart", "", nil)
+	require.NoError(t, err)
+	var created struct{ Data struct{ ID string } }
+	require.NoError(t, json.NewDecoder(r.Body).Decode(&created))
+	r.Body.Close()
+	ops := `[{"operation_type":"Update","params":{"users":[{"email":["` + sha("c@example.com") + `"]}]}}]`
+	r, err = xc.Post(b.ts.URL+"/12/accounts/"+b.creds.XAccountID+"/custom_audiences/"+created.Data.ID+"/users", "application/json", strings.NewReader(ops))
+	require.NoError(t, err)
+	r.Body.Close()
+	require.Equal(t, 200, r.StatusCode)
+	require.Equal(t, []string{sha("c@example.com")}, b.srv.XMembers(created.Data.ID))
+
+	get := func(path string) map[string]any {
+		res, err := http.Get(b.ts.URL + path)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		var out map[string]any
+		require.NoError(t, json.NewDecoder(res.Body).Decode(&out))
+		return out
+	}
+	st := get("/_sandbox/state")
+	g := st["google"].(map[string]any)["user_lists"].([]any)[0].(map[string]any)
+	require.EqualValues(t, 2, g["members"])
+	require.Nil(t, g["identifiers"])
+	m := st["meta"].(map[string]any)["audiences"].([]any)[0].(map[string]any)
+	require.EqualValues(t, 1, m["members"])
+	x := st["x"].(map[string]any)["custom_audiences"].([]any)[0].(map[string]any)
+	require.EqualValues(t, 1, x["members"])
+	st = get("/_sandbox/state?members=1")
+	g = st["google"].(map[string]any)["user_lists"].([]any)[0].(map[string]any)
+	require.Len(t, g["identifiers"], 2)
+
+	res2, err := http.Post(b.ts.URL+"/_sandbox/reset", "", nil)
+	require.NoError(t, err)
+	res2.Body.Close()
+	require.Nil(t, b.srv.GoogleMembers(list))
+	require.Empty(t, b.srv.State(false).Meta.Audiences)
+}
+
+func TestFaultsEndpointAndLogWrapperKeepResets(t *testing.T) {
+	t.Parallel()
+	var logBuf syncBuffer
+	b := setup(t, sandbox.Options{Log: &logBuf})
+	res, err := http.Post(b.ts.URL+"/_sandbox/faults", "text/plain", strings.NewReader("google.requeststatus:reset*1,meta:613*1"))
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, 200, res.StatusCode)
+
+	req, _ := http.NewRequest("GET", b.ts.URL+"/v1/requestStatus:retrieve?requestId=x", nil)
+	req.Header.Set("Authorization", "Bearer "+b.creds.GoogleAccessToken)
+	_, err = http.DefaultClient.Do(req)
+	require.Error(t, err, "the reset goes through the logging wrapper")
+
+	_, err = b.meta().Get("/"+b.srv.Meta().CreateAudience("act_1", "x"), nil)
+	var fe *fb.Error
+	require.ErrorAs(t, err, &fe)
+	require.Equal(t, 613, fe.Code)
+
+	res, err = http.Get(b.ts.URL + "/_sandbox/faults")
+	require.NoError(t, err)
+	var fs sandbox.FaultState
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&fs))
+	res.Body.Close()
+	require.Equal(t, map[string]int{"google.requeststatus:reset*1": 1, "meta:613*1": 1}, fs.Fired)
+
+	res, err = http.Post(b.ts.URL+"/_sandbox/faults", "text/plain", strings.NewReader("nonsense"))
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, 400, res.StatusCode)
+	require.Contains(t, logBuf.String(), "GET /v1/requestStatus:retrieve")
+	require.NotContains(t, logBuf.String(), b.creds.GoogleAccessToken)
+}
+
+func TestConcurrentRequests(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sandbox.Options{Faults: fault.MustParse("google.ingest:503@0.2,seed=3")})
+	list := b.srv.Google().CreateList("1234567890", "concurrent")
+	var wg sync.WaitGroup
+	accepted := make([]bool, 40)
+	for i := range accepted {
+		wg.Go(func() {
+			// No require here: it must not stop the test from another goroutine.
+			buf, _ := json.Marshal(ingest(list, fmt.Sprint("user", i)))
+			req, _ := http.NewRequest("POST", b.ts.URL+"/v1/audienceMembers:ingest", bytes.NewReader(buf))
+			req.Header.Set("Authorization", "Bearer "+b.creds.GoogleAccessToken)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return
+			}
+			res.Body.Close()
+			accepted[i] = res.StatusCode == 200
+		})
+		wg.Go(func() { _ = b.srv.State(true) })
+	}
+	wg.Wait()
+	n := 0
+	for _, ok := range accepted {
+		if ok {
+			n++
+		}
+	}
+	require.Len(t, b.srv.GoogleMembers(list), n)
+	require.Less(t, n, 40, "some requests were faulted")
+}
+
+func TestRouting(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sandbox.Options{})
+	for path, want := range map[string]string{
+		"/v1/nothing":            `"status":"NOT_FOUND"`, // Google shape
+		"/12/accounts/abc/wrong": `"code":"NOT_FOUND"`,   // X shape
+		"/v25.0/act_1/wrong":     `"fbtrace_id"`,         // Meta shape
+		"/_sandbox/nothing":      `"error"`,
+	} {
+		res, err := http.Get(b.ts.URL + path)
+		require.NoError(t, err)
+		raw, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		require.Contains(t, string(raw), want, path)
+	}
+}
+
+func TestListenAndServe(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- sandbox.ListenAndServe(ctx, addr, sandbox.Options{Faults: fault.MustParse("x.users:429*1"), Latency: time.Millisecond}, &out)
+	}()
+	require.Eventually(t, func() bool {
+		res, err := http.Get("http://" + addr + "/_sandbox/state")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == 200
+	}, 5*time.Second, 20*time.Millisecond)
+	summary := out.String()
+	creds := sandbox.SandboxCredentials()
+	for _, want := range []string{"http://" + addr, creds.GoogleAccessToken, creds.MetaAppSecret, creds.MetaAccessToken,
+		creds.XConsumerKey, creds.XConsumerSecret, creds.XAccessToken, creds.XAccessSecret, "x.users:429*1", "Latency"} {
+		require.Contains(t, summary, want)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("ListenAndServe did not stop")
+	}
+	require.Error(t, sandbox.ListenAndServe(context.Background(), "256.0.0.1:1", sandbox.Options{}, nil))
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,230 @@
+package xads
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
+)
+
+const timeLayout = "2006-01-02T15:04:05Z"
+
+type audience struct {
+	id, account       string
+	name, description string
+	created, updated  time.Time
+	deleted           bool
+	members           wire.Set
+}
+
+// jsonParams reads a JSON object body as parameters; non-string values
+// keep their JSON text.
+func jsonParams(body []byte) (map[string]string, *apiError) {
+	var obj map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&obj); err != nil {
+		return nil, invalidParam("", "The JSON body must be an object of parameters.")
+	}
+	out := map[string]string{}
+	for k, raw := range obj {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			out[k] = s
+		} else {
+			out[k] = string(raw)
+		}
+	}
+	return out, nil
+}
+
+// checkParams refuses parameters an endpoint does not take.
+func checkParams(form url.Values, allowed ...string) *apiError {
+	for k := range form {
+		if !slices.Contains(allowed, k) {
+			return invalidParam(k, "Unknown parameter "+k+".")
+		}
+	}
+	return nil
+}
+
+func (s *Server) getAccount(w http.ResponseWriter, _ *http.Request, req *request) *apiError {
+	if err := checkParams(req.form, "with_deleted"); err != nil {
+		return err
+	}
+	created := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"data": map[string]any{
+			"id": req.account, "name": "Sandbox Ads Account " + req.account,
+			"timezone": "America/New_York", "timezone_switch_at": created.Format(timeLayout),
+			"business_id": nil, "business_name": nil, "industry_type": nil,
+			"approval_status": "ACCEPTED", "deleted": false,
+			"created_at": created.Format(timeLayout), "updated_at": created.Format(timeLayout),
+		},
+		"request": map[string]any{"params": req.params},
+	})
+	return nil
+}
+
+func (s *Server) createAudience(w http.ResponseWriter, _ *http.Request, req *request) *apiError {
+	if err := checkParams(req.form, "name", "description"); err != nil {
+		return err
+	}
+	name := strings.TrimSpace(req.form.Get("name"))
+	if name == "" {
+		return &apiError{status: http.StatusBadRequest, errors: []xError{{Code: "MISSING_PARAMETER",
+			Message: `"name" is a required parameter`, Parameter: "name"}}}
+	}
+	if utf8.RuneCountInString(name) > 255 {
+		return invalidParam("name", "name must be at most 255 characters.")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextID++
+	now := s.opts.Now()
+	a := &audience{id: strconv.FormatInt(s.nextID, 36), account: req.account, name: name,
+		description: req.form.Get("description"), created: now, updated: now, members: wire.Set{}}
+	s.audiences[a.id] = a
+	s.order = append(s.order, a.id)
+	params := map[string]string{"account_id": req.account, "name": name}
+	if a.description != "" {
+		params["description"] = a.description
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": a.render(), "request": map[string]any{"params": params}})
+	return nil
+}
+
+// render is the custom audience object; s.mu is held.
+func (a *audience) render() map[string]any {
+	n := len(a.members)
+	var size any // X reports no size below 100 matched users
+	reasons := []string{"TOO_SMALL"}
+	if n >= 100 {
+		size, reasons = n, []string{}
+	}
+	return map[string]any{
+		"id": a.id, "name": a.name, "description": a.description,
+		"audience_type": "CRM", "audience_size": size,
+		"targetable": n >= 100, "targetable_types": []string{"CRM", "EXCLUDED_CRM"},
+		"reasons_not_targetable": reasons, "partner_source": "OTHER",
+		"permission_level": "READ_WRITE", "owner_account_id": a.account,
+		"deleted": a.deleted, "is_owner": true,
+		"created_at": a.created.UTC().Format(timeLayout), "updated_at": a.updated.UTC().Format(timeLayout),
+	}
+}
+
+func (s *Server) listAudiences(w http.ResponseWriter, _ *http.Request, req *request) *apiError {
+	if err := checkParams(req.form, "count", "cursor", "with_deleted", "custom_audience_ids", "sort_by", "with_total_count"); err != nil {
+		return err
+	}
+	count := 200
+	if v := req.form.Get("count"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return invalidParam("count", "count must be an integer between 1 and 1000.")
+		}
+		count = n
+	}
+	offset := 0
+	if v := req.form.Get("cursor"); v != "" {
+		b, err := base64.RawURLEncoding.DecodeString(v)
+		n, err2 := strconv.Atoi(string(b))
+		if err != nil || err2 != nil || n < 0 {
+			return invalidParam("cursor", "cursor is not valid.")
+		}
+		offset = n
+	}
+	withDeleted := req.form.Get("with_deleted") == "true"
+	var ids []string
+	if v := req.form.Get("custom_audience_ids"); v != "" {
+		ids = strings.Split(v, ",")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var mine []*audience
+	for _, id := range s.order {
+		a := s.audiences[id]
+		if a.account == req.account && (withDeleted || !a.deleted) && (ids == nil || slices.Contains(ids, id)) {
+			mine = append(mine, a)
+		}
+	}
+	data := []map[string]any{}
+	end := min(offset+count, len(mine))
+	for i := offset; i < end; i++ {
+		data = append(data, mine[i].render())
+	}
+	var next any
+	if end < len(mine) {
+		next = base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(end)))
+	}
+	params := map[string]string{"account_id": req.account}
+	for k := range req.form {
+		params[k] = req.form.Get(k)
+	}
+	resp := map[string]any{"data": data, "next_cursor": next, "data_type": "custom_audience",
+		"request": map[string]any{"params": params}}
+	if req.form.Get("with_total_count") == "true" {
+		resp["total_count"] = len(mine)
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// lookupLocked finds a live audience of the request's account; s.mu is held.
+func (s *Server) lookupLocked(req *request) (*audience, *apiError) {
+	a, ok := s.audiences[req.audience]
+	if !ok || a.account != req.account || a.deleted {
+		return nil, notFound("Custom audience " + req.audience + " was not found in account " + req.account + ".")
+	}
+	return a, nil
+}
+
+func (s *Server) getAudience(w http.ResponseWriter, _ *http.Request, req *request) *apiError {
+	if err := checkParams(req.form, "with_deleted"); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, aerr := s.lookupLocked(req)
+	if aerr != nil {
+		return aerr
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": a.render(), "request": map[string]any{"params": req.params}})
+	return nil
+}
+
+func (s *Server) deleteAudience(w http.ResponseWriter, _ *http.Request, req *request) *apiError {
+	if err := checkParams(req.form); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, aerr := s.lookupLocked(req)
+	if aerr != nil {
+		return aerr
+	}
+	a.deleted = true
+	a.updated = s.opts.Now()
+	writeJSON(w, http.StatusOK, map[string]any{"data": a.render(), "request": map[string]any{"params": req.params}})
+	return nil
+}
+
+// CreateAudience adds a custom audience directly (for tests) and returns
+// its id.
+func (s *Server) CreateAudience(account, name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextID++
+	now := s.opts.Now()
+	a := &audience{id: strconv.FormatInt(s.nextID, 36), account: account, name: name, created: now, updated: now, members: wire.Set{}}
+	s.audiences[a.id] = a
+	s.order = append(s.order, a.id)
+	return a.id
+}

@@ -1,0 +1,270 @@
+// Package xads is a local replica of the X Ads API v12 custom audience
+// endpoints: read an ad account, create and list custom audiences, and
+// add or remove users with the batched users endpoint. Every request must
+// carry a valid OAuth 1.0a (HMAC-SHA1) user-context signature over its
+// method, URL, query and form parameters, with a fresh nonce and a
+// timestamp close to the server clock, as github.com/dghubble/oauth1
+// produces. Responses carry x-rate-limit-* headers and a request runs into
+// 429 once its window's budget is spent.
+//
+// It stores hashes only. An audience's membership is a set of identifiers:
+// each hashed email, phone_number, handle, twitter_id and device_id as its
+// hex digest, and each partner_user_id as "partner_user_id:ID".
+package xads
+
+import (
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/audiencesync/audiencesync/sandbox/fault"
+)
+
+// Credentials the replica accepts (OAuth 1.0a user context).
+const (
+	ConsumerKey    = "sandbox-x-consumer-key"
+	ConsumerSecret = "sandbox-x-consumer-secret"
+	AccessToken    = "sandbox-x-access-token"
+	AccessSecret   = "sandbox-x-access-secret"
+	// RevokedToken is always refused with 401, as a revoked user token is.
+	RevokedToken = "sandbox-x-revoked-token"
+	// Account is an ad account id that exists in a fresh replica; any
+	// lowercase alphanumeric id is served.
+	Account = "18ce54d4x5t"
+)
+
+// Limits of the Ads API enforced by the replica.
+const (
+	MaxOperations = 2500
+	MaxBodyBytes  = 5_000_000
+	// DefaultRateLimit is requests per endpoint and account per window.
+	DefaultRateLimit  = 1500
+	DefaultRateWindow = time.Minute
+)
+
+// Options configure a Server. The zero value is usable.
+type Options struct {
+	// Faults injects failures; nil injects none.
+	Faults *fault.Injector
+	// RateLimit is the request budget per endpoint, account and window;
+	// 0 means DefaultRateLimit.
+	RateLimit int
+	// RateWindow is the rate-limit window; 0 means DefaultRateWindow.
+	RateWindow time.Duration
+	// MaxClockSkew is how far oauth_timestamp may be from the server
+	// clock; 0 means 5 minutes.
+	MaxClockSkew time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the replica; it is an http.Handler for /12/ paths.
+type Server struct {
+	opts Options
+
+	mu        sync.Mutex
+	nonces    map[string]time.Time
+	windows   map[string]*window
+	audiences map[string]*audience
+	order     []string
+	nextID    int64
+}
+
+// New returns an empty replica.
+func New(opts Options) *Server {
+	if opts.RateLimit == 0 {
+		opts.RateLimit = DefaultRateLimit
+	}
+	if opts.RateWindow == 0 {
+		opts.RateWindow = DefaultRateWindow
+	}
+	if opts.MaxClockSkew == 0 {
+		opts.MaxClockSkew = 5 * time.Minute
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{opts: opts}
+	s.Reset()
+	return s
+}
+
+// Reset forgets audiences, used nonces and rate-limit windows.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nonces = map[string]time.Time{}
+	s.windows = map[string]*window{}
+	s.audiences = map[string]*audience{}
+	s.order = nil
+	s.nextID = 1_500_000
+}
+
+// request is one routed call.
+type request struct {
+	account  string
+	audience string
+	form     url.Values // query and form parameters
+	body     []byte     // a JSON body, for the users endpoint
+	params   map[string]string
+}
+
+type handlerFunc func(http.ResponseWriter, *http.Request, *request) *apiError
+
+var (
+	accountPattern = regexp.MustCompile(`^[0-9a-z]{1,32}$`)
+	idPattern      = regexp.MustCompile(`^[0-9a-z]{1,32}$`)
+)
+
+// ServeHTTP handles an Ads API call.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	endpoint, handler, req := s.route(r)
+	if handler == nil {
+		writeError(w, notFound("The requested resource could not be found: "+r.Method+" "+r.URL.Path), nil)
+		return
+	}
+	signed, aerr := readBody(r, endpoint == "users", req)
+	if aerr != nil {
+		writeError(w, aerr, req.params)
+		return
+	}
+	if aerr := s.verify(r, signed); aerr != nil {
+		writeError(w, aerr, req.params)
+		return
+	}
+	if !s.rateLimit(w, req.account, endpoint) {
+		writeError(w, newError(http.StatusTooManyRequests, "TOO_MANY_REQUESTS", "Rate limit exceeded"), req.params)
+		return
+	}
+	if s.opts.Faults.Intercept(w, r, "x", endpoint, s) {
+		return
+	}
+	if aerr := handler(w, r, req); aerr != nil {
+		writeError(w, aerr, req.params)
+	}
+}
+
+func (s *Server) route(r *http.Request) (string, handlerFunc, *request) {
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	req := &request{params: map[string]string{}}
+	if len(parts) < 3 || parts[0] != "12" || parts[1] != "accounts" || !accountPattern.MatchString(parts[2]) {
+		return "", nil, req
+	}
+	req.account = parts[2]
+	req.params["account_id"] = req.account
+	switch {
+	case len(parts) == 3 && r.Method == http.MethodGet:
+		return "accounts", s.getAccount, req
+	case len(parts) == 4 && parts[3] == "custom_audiences":
+		switch r.Method {
+		case http.MethodGet:
+			return "custom_audiences", s.listAudiences, req
+		case http.MethodPost:
+			return "custom_audiences", s.createAudience, req
+		}
+	case len(parts) >= 5 && parts[3] == "custom_audiences" && idPattern.MatchString(parts[4]):
+		req.audience = parts[4]
+		req.params["custom_audience_id"] = req.audience
+		switch {
+		case len(parts) == 5 && r.Method == http.MethodGet:
+			return "custom_audiences", s.getAudience, req
+		case len(parts) == 5 && r.Method == http.MethodDelete:
+			return "custom_audiences", s.deleteAudience, req
+		case len(parts) == 6 && parts[5] == "users" && r.Method == http.MethodPost:
+			return "users", s.users, req
+		}
+	}
+	return "", nil, req
+}
+
+// readBody reads the body once: a form or JSON object into req.form with
+// the query parameters, or, for the users endpoint, the raw JSON array
+// into req.body. It returns the form-encoded body parameters, which (unlike
+// a JSON body) take part in the OAuth signature.
+func readBody(r *http.Request, users bool, req *request) (signed url.Values, aerr *apiError) {
+	params := r.URL.Query()
+	req.form = params
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if err != nil {
+		return nil, invalidParam("", "The request body could not be read.")
+	}
+	if len(body) > MaxBodyBytes {
+		return nil, newError(http.StatusRequestEntityTooLarge, "REQUEST_ENTITY_TOO_LARGE",
+			"The request body is larger than 5,000,000 bytes; send fewer operations per request.")
+	}
+	if len(body) == 0 {
+		return nil, nil
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case users:
+		if ct != "application/json" {
+			return nil, invalidParam("", "The users endpoint takes a JSON array with Content-Type: application/json.")
+		}
+		req.body = body
+	case ct == "application/x-www-form-urlencoded":
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, invalidParam("", "The form body is malformed.")
+		}
+		for k, v := range form {
+			params[k] = append(params[k], v...)
+		}
+		return form, nil
+	case ct == "application/json":
+		obj, aerr := jsonParams(body)
+		if aerr != nil {
+			return nil, aerr
+		}
+		for k, v := range obj {
+			params.Set(k, v)
+		}
+	default:
+		return nil, invalidParam("", "Unsupported Content-Type "+ct+".")
+	}
+	return nil, nil
+}
+
+// AudienceState describes one custom audience for inspection.
+type AudienceState struct {
+	Account     string   `json:"account_id"`
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Deleted     bool     `json:"deleted,omitempty"`
+	Members     int      `json:"members"`
+	Identifiers []string `json:"identifiers,omitempty"`
+}
+
+// State lists every custom audience with its member count; withMembers
+// includes the stored identifiers.
+func (s *Server) State(withMembers bool) []AudienceState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]AudienceState, 0, len(s.order))
+	for _, id := range s.order {
+		a := s.audiences[id]
+		st := AudienceState{Account: a.account, ID: id, Name: a.name, Deleted: a.deleted, Members: len(a.members)}
+		if withMembers {
+			st.Identifiers = a.members.Sorted()
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// Members returns the identifiers of custom audience id, sorted (see the
+// package documentation for their form); nil if there is no such audience.
+func (s *Server) Members(id string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.audiences[id]
+	if !ok {
+		return nil
+	}
+	return a.members.Sorted()
+}
