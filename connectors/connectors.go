@@ -26,6 +26,11 @@ type Env struct {
 	BaseDir string
 	// Now is the clock; tests replace it.
 	Now func() time.Time
+	// Sandbox returns the base URL of the in-process replica of the
+	// platform APIs (package sandbox), starting it on first use. Platform
+	// connectors with `sandbox: true` and no `endpoint:` call it. Nil when
+	// no sandbox is available.
+	Sandbox func(ctx context.Context) (string, error)
 }
 
 // Resolve returns path joined to BaseDir unless it is absolute.
@@ -204,6 +209,14 @@ type Destination interface {
 // engine uses it for a full refresh instead of removing member by member.
 type Resetter interface {
 	RemoveAll(ctx context.Context, aud Audience) error
+}
+
+// Replacer is a Destination that can replace an audience's whole membership
+// in one session (Meta's usersreplace). On a full refresh the engine streams
+// every member that should remain to Replace instead of emptying the audience
+// and re-adding; total is how many members it will yield.
+type Replacer interface {
+	Replace(ctx context.Context, aud Audience, total int, members iter.Seq2[Upload, error]) (BatchResult, error)
 }
 
 // RunInfo identifies the run a destination is taking part in.

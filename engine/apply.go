@@ -67,6 +67,11 @@ func (e *Engine) apply(ctx context.Context, log *zap.Logger, p *plan, run connec
 
 	skipRemote := false
 	if opts.FullRefresh {
+		if r, ok := d.(connectors.Replacer); ok {
+			a.replace(ctx, r)
+			e.finishApply(ctx, a, run)
+			return
+		}
 		if r, ok := d.(connectors.Resetter); ok {
 			err := e.withRetry(ctx, func() error { return r.RemoveAll(ctx, p.aud) }, &p.rep.Retries)
 			if err != nil {
@@ -85,6 +90,12 @@ func (e *Engine) apply(ctx context.Context, log *zap.Logger, p *plan, run connec
 	if !a.stopped.Load() && ctx.Err() == nil {
 		a.sends(ctx)
 	}
+	e.finishApply(ctx, a, run)
+}
+
+// finishApply writes the snapshot, polls feedback and settles the status.
+func (e *Engine) finishApply(ctx context.Context, a *applier, run connectors.RunInfo) {
+	p, d, log := a.p, a.p.t.Dest, a.log
 	p.rep.Batches = a.batches
 
 	if sw, ok := d.(connectors.SnapshotWriter); ok && !p.failed {
@@ -120,6 +131,76 @@ func (e *Engine) apply(ctx context.Context, log *zap.Logger, p *plan, run connec
 		zap.Int64("failed", p.rep.Applied.Failed), zap.Int("batches", p.rep.Batches))
 }
 
+// replace sends the whole audience to a Replacer in one session. On
+// success state becomes exactly what was sent.
+func (a *applier) replace(ctx context.Context, r connectors.Replacer) {
+	p := a.p
+	members := func(yield func(connectors.Upload, error) bool) {
+		for i := range p.sends {
+			ch := &p.sends[i]
+			if !yield(connectors.Upload{Key: ch.key, Identifiers: decode(ch.ids), Consent: ch.consent}, nil) {
+				return
+			}
+		}
+	}
+	var res connectors.BatchResult
+	err := a.e.withRetry(ctx, func() error {
+		var err error
+		res, err = r.Replace(ctx, p.aud, len(p.sends), members)
+		return err
+	}, &p.rep.Retries)
+	p.rep.Retries += res.Retries
+	if res.RequestID != "" {
+		a.requestIDs = append(a.requestIDs, res.RequestID)
+	}
+	if err != nil {
+		p.fail(fmt.Errorf("replace audience: %w", err))
+		p.rep.Applied.Failed += int64(len(p.sends))
+		return
+	}
+	a.batches++
+	if err := a.e.Store.Reset(a.keep, p.scope); err != nil {
+		p.fail(fmt.Errorf("reset state after replacing the audience: %w", err))
+		return
+	}
+	p.rep.Applied.Removed += int64(len(p.removes))
+	rejected := make(map[int]string, len(res.Rejected))
+	for _, rj := range res.Rejected {
+		rejected[rj.Index] = rj.Reason
+	}
+	changes := make([]state.Change, 0, min(len(p.sends), 10000))
+	flush := func() bool {
+		if len(changes) == 0 {
+			return true
+		}
+		if err := a.e.Store.Commit(a.keep, p.scope, changes); err != nil {
+			p.fail(fmt.Errorf("commit replaced audience: %w", err))
+			return false
+		}
+		changes = changes[:0]
+		return true
+	}
+	for i := range p.sends {
+		ch := &p.sends[i]
+		if reason, bad := rejected[i]; bad {
+			p.rep.Applied.Failed++
+			if p.rep.PlatformRejected == nil {
+				p.rep.PlatformRejected = map[string]int64{}
+			}
+			p.rep.PlatformRejected[reason]++
+			continue
+		}
+		changes = append(changes, a.commitChange(ch))
+		a.count(ch, 1)
+		if len(changes) == cap(changes) && !flush() {
+			return
+		}
+	}
+	if flush() {
+		a.progress(len(p.sends) + len(p.removes))
+	}
+}
+
 func (a *applier) addError(err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -132,11 +213,15 @@ func (a *applier) removals(ctx context.Context, skipRemote bool) {
 	p := a.p
 	var local []state.Change // removals with nothing left to send remotely
 	var items []item
+	var localRemoved int64
 	for i := range p.removes {
 		ch := &p.removes[i]
 		ids := decode(ch.ids)
 		if skipRemote || len(ids) == 0 {
 			local = append(local, state.Change{Key: ch.key, Delete: true})
+			if ch.kind == kindRemove {
+				localRemoved++
+			}
 			continue
 		}
 		items = append(items, item{ch: ch, upload: connectors.Upload{Key: ch.key, Identifiers: ids}})
@@ -156,7 +241,7 @@ func (a *applier) removals(ctx context.Context, skipRemote bool) {
 			a.stopped.Store(true)
 			return
 		}
-		p.rep.Applied.Removed += int64(len(local))
+		p.rep.Applied.Removed += localRemoved
 		a.progress(len(local))
 	}
 	a.dispatch(ctx, connectors.OpRemove, items)
@@ -172,16 +257,13 @@ func (a *applier) sends(ctx context.Context) {
 	var carried []*change // everything they carry was sent with others
 	for i := range p.sends {
 		ch := &p.sends[i]
-		all := decode(ch.ids)
-		ids := all[:0:0]
-		for _, id := range all {
-			h := audience.IDOf(id)
-			if _, dup := sent[h]; dup {
-				continue
+		ids := keepKeys(decode(ch.ids), func(k audience.IdentifierID) bool {
+			if _, dup := sent[k]; dup {
+				return false
 			}
-			sent[h] = struct{}{}
-			ids = append(ids, id)
-		}
+			sent[k] = struct{}{}
+			return true
+		})
 		if len(ids) == 0 {
 			carried = append(carried, ch)
 			continue

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -566,4 +567,93 @@ func crashHelper(t *testing.T) {
 		_, _ = b.run(members(150, 250), engine.Options{Force: true}, one)
 	}
 	t.Fatal("helper did not crash")
+}
+
+// plainDest hides the fake's Resetter, like a platform that cannot empty an
+// audience in one call.
+type plainDest struct{ d *fake.Destination }
+
+func (p plainDest) Info() connectors.DestinationInfo { return p.d.Info() }
+func (p plainDest) Ensure(ctx context.Context, s connectors.AudienceSpec) (connectors.Audience, error) {
+	return p.d.Ensure(ctx, s)
+}
+func (p plainDest) Apply(ctx context.Context, a connectors.Audience, b connectors.Batch) (connectors.BatchResult, error) {
+	return p.d.Apply(ctx, a, b)
+}
+func (p plainDest) Close() error { return nil }
+
+// replacer replaces the whole audience in one call, as Meta's
+// usersreplace session does.
+type replacer struct {
+	plainDest
+	replaced int
+}
+
+func (r *replacer) Replace(ctx context.Context, a connectors.Audience, total int, ms iter.Seq2[connectors.Upload, error]) (connectors.BatchResult, error) {
+	var all []connectors.Upload
+	for m, err := range ms {
+		if err != nil {
+			return connectors.BatchResult{}, err
+		}
+		all = append(all, m)
+	}
+	if len(all) != total {
+		return connectors.BatchResult{}, fmt.Errorf("told %d members, got %d", total, len(all))
+	}
+	if err := r.d.RemoveAll(ctx, a); err != nil {
+		return connectors.BatchResult{}, err
+	}
+	r.replaced++
+	_, err := r.d.Apply(ctx, a, connectors.Batch{Op: connectors.OpAdd, Seq: 1, Members: all})
+	return connectors.BatchResult{}, err
+}
+
+func TestFullRefreshWithoutResetRemovesThenReadds(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	use := func(j *engine.Job) { j.Targets[0].Dest = plainDest{b.dest} }
+	_, err := b.run(members(0, 40), engine.Options{}, use)
+	require.NoError(t, err)
+	b.dest.ResetCalls()
+	next := members(10, 40)
+	rep, err := b.run(next, engine.Options{FullRefresh: true, Force: true}, use)
+	require.NoError(t, err)
+	require.Equal(t, report.Planned{Remove: 10, Refresh: 30}, dest(rep).Planned)
+	require.Equal(t, int64(10), dest(rep).Applied.Removed)
+	require.Equal(t, int64(30), dest(rep).Applied.Refreshed)
+	var removed, added int
+	for _, c := range b.dest.Calls() {
+		if c.Op == connectors.OpRemove {
+			removed += len(c.Members)
+		} else {
+			added += len(c.Members)
+		}
+	}
+	require.Equal(t, 40, removed, "everything state knows is removed first")
+	require.Equal(t, 30, added, "then the audience is re-added")
+	require.Equal(t, held(t, next), b.dest.Held(b.audienceID()))
+	require.Equal(t, int64(30), b.count())
+}
+
+func TestFullRefreshThroughReplacer(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	r := &replacer{plainDest: plainDest{b.dest}}
+	use := func(j *engine.Job) { j.Targets[0].Dest = r }
+	_, err := b.run(members(0, 40), engine.Options{}, use)
+	require.NoError(t, err)
+	next := append(members(5, 40), members(50, 52)...)
+	rep, err := b.run(next, engine.Options{FullRefresh: true}, use)
+	require.NoError(t, err)
+	require.Equal(t, 1, r.replaced)
+	require.Equal(t, report.Planned{Add: 2, Remove: 5, Refresh: 35}, dest(rep).Planned)
+	require.Equal(t, int64(5), dest(rep).Applied.Removed)
+	require.Equal(t, held(t, next), b.dest.Held(b.audienceID()))
+	require.Equal(t, int64(37), b.count())
+
+	b.dest.ResetCalls()
+	rep, err = b.run(next, engine.Options{}, use)
+	require.NoError(t, err)
+	require.Equal(t, report.Planned{Unchanged: 37}, dest(rep).Planned)
+	require.Empty(t, b.dest.Calls())
 }

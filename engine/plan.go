@@ -47,6 +47,10 @@ const (
 	kindUpdate
 	kindRefresh
 	kindRemove
+	// kindClear removes a member that stays, ahead of re-adding it, on a
+	// full refresh of a destination that cannot empty or replace an
+	// audience in one call.
+	kindClear
 )
 
 // plan is one destination's view of a run.
@@ -167,9 +171,7 @@ func (p *plan) consume(m *audience.Member) {
 	}
 	slices.SortFunc(ids, compareIdentifiers)
 	fp := audience.FingerprintOf(ids, consent)
-	for _, id := range ids {
-		p.desiredIDs[audience.IDOf(id)] = struct{}{}
-	}
+	matchKeys(ids, func(k audience.IdentifierID) { p.desiredIDs[k] = struct{}{} })
 	p.members++
 	ch := change{key: key, fp: fp, consent: consent}
 	switch {
@@ -227,7 +229,7 @@ func (e *Engine) finishPlans(ctx context.Context, plans []*plan) error {
 				gone = append(gone, k)
 			}
 		}
-		slices.SortFunc(gone, func(a, b audience.MemberKey) int { return compareKeys(a, b) })
+		slices.SortFunc(gone, compareKeys)
 		updates := map[audience.MemberKey]int{}
 		var updKeys []audience.MemberKey
 		for i, ch := range p.sends {
@@ -246,6 +248,20 @@ func (e *Engine) finishPlans(ctx context.Context, plans []*plan) error {
 		}); err != nil {
 			return fmt.Errorf("plan updates for %s: %w", p.t.Name, err)
 		}
+		if p.full && !canReplace(p.t.Dest) {
+			var stay []audience.MemberKey
+			for k, c := range p.committed {
+				if c.seen {
+					stay = append(stay, k)
+				}
+			}
+			slices.SortFunc(stay, compareKeys)
+			if err := e.fetchIdentifiers(ctx, p.scope, stay, func(k audience.MemberKey, ids []audience.Identifier) {
+				p.removes = append(p.removes, change{key: k, kind: kindClear, ids: audience.EncodeIdentifiers(nil, ids)})
+			}); err != nil {
+				return fmt.Errorf("plan full refresh for %s: %w", p.t.Name, err)
+			}
+		}
 		for _, ch := range p.sends {
 			switch ch.kind {
 			case kindAdd:
@@ -256,7 +272,7 @@ func (e *Engine) finishPlans(ctx context.Context, plans []*plan) error {
 				p.rep.Planned.Refresh++
 			}
 		}
-		p.rep.Planned.Remove = int64(len(p.removes))
+		p.rep.Planned.Remove = int64(len(gone))
 		p.rep.Members = p.members
 		p.rep.PreHashed = p.tally.PreHashed
 		if len(p.tally.Rejected) > 0 {
@@ -271,6 +287,13 @@ func (e *Engine) finishPlans(ctx context.Context, plans []*plan) error {
 	return nil
 }
 
+// canReplace reports whether d can empty or replace an audience in one call.
+func canReplace(d connectors.Destination) bool {
+	_, reset := d.(connectors.Resetter)
+	_, replace := d.(connectors.Replacer)
+	return reset || replace
+}
+
 func compareKeys(a, b audience.MemberKey) int {
 	for i := range a {
 		if a[i] != b[i] {
@@ -280,15 +303,13 @@ func compareKeys(a, b audience.MemberKey) int {
 	return 0
 }
 
-// undesired keeps the identifiers no desired member carries.
+// undesired keeps the identifiers whose match key no desired member carries.
 func (p *plan) undesired(ids []audience.Identifier) []audience.Identifier {
-	out := ids[:0]
-	for _, id := range ids {
-		if _, keep := p.desiredIDs[audience.IDOf(id)]; !keep {
-			out = append(out, id)
-		}
-	}
-	return out
+	slices.SortFunc(ids, compareIdentifiers)
+	return keepKeys(ids, func(k audience.IdentifierID) bool {
+		_, desired := p.desiredIDs[k]
+		return !desired
+	})
 }
 
 const identifierChunk = 5000

@@ -1,0 +1,79 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+
+	"github.com/audiencesync/audiencesync/audience"
+)
+
+// Platforms match some identifiers on their own (an e-mail address, a phone
+// number, a device id) and others only in combination: a Google address is
+// given name, family name, region and postal code together, and Meta reads
+// names, city, zip or birth date only alongside each other. So the rule
+// "an identifier is removed only when no staying member carries it" works on
+// match keys: every standalone identifier is one key, and all of a member's
+// attribute identifiers together are one more. An attribute group is sent
+// or withheld whole, never split.
+
+// isAttribute reports whether k is matched only in combination.
+func isAttribute(k audience.Kind) bool {
+	switch k {
+	case audience.FirstName, audience.LastName, audience.FirstInitial, audience.City, audience.Region,
+		audience.Zip, audience.Country, audience.Gender, audience.BirthYear, audience.BirthMonth, audience.BirthDay:
+		return true
+	}
+	return false
+}
+
+// attributeKey is the match key of the attribute group of ids, and whether
+// ids has any attribute. ids must be sorted.
+func attributeKey(ids []audience.Identifier) (audience.IdentifierID, bool) {
+	h := sha256.New()
+	any := false
+	for _, id := range ids {
+		if !isAttribute(id.Kind) {
+			continue
+		}
+		any = true
+		h.Write([]byte{byte(id.Kind)})
+		h.Write([]byte(id.Value))
+		h.Write([]byte{0})
+	}
+	if !any {
+		return 0, false
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return audience.IdentifierID(binary.BigEndian.Uint64(sum[:8])), true
+}
+
+// matchKeys calls fn with every match key of sorted ids.
+func matchKeys(ids []audience.Identifier, fn func(audience.IdentifierID)) {
+	for _, id := range ids {
+		if !isAttribute(id.Kind) {
+			fn(audience.IDOf(id))
+		}
+	}
+	if k, ok := attributeKey(ids); ok {
+		fn(k)
+	}
+}
+
+// keepKeys returns the identifiers of sorted ids whose match key passes
+// keep; the attribute group passes or fails as one. It reuses ids' array.
+func keepKeys(ids []audience.Identifier, keep func(audience.IdentifierID) bool) []audience.Identifier {
+	attrKey, hasAttr := attributeKey(ids)
+	keepAttr := hasAttr && keep(attrKey)
+	out := ids[:0]
+	for _, id := range ids {
+		if isAttribute(id.Kind) {
+			if keepAttr {
+				out = append(out, id)
+			}
+		} else if keep(audience.IDOf(id)) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
