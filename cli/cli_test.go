@@ -317,3 +317,17 @@ func TestHashCSVMode(t *testing.T) {
 	require.Len(t, lines, 2, "the header and the one good row: a row left with only a country has nothing to match on")
 	require.Contains(t, r.stderr, "member.no_identifiers")
 }
+
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	cfg := quickstart(t)
+	r := run(t, "", "check", "--config", cfg)
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	require.Contains(t, r.stdout, "crm_export")
+	require.Contains(t, r.stdout, "ok")
+
+	require.NoError(t, os.Remove(filepath.Join(filepath.Dir(cfg), "quickstart", "contacts.csv")))
+	r = run(t, "", "check", "--config", cfg, "--connection", "crm_export")
+	require.Equal(t, ExitFailed, r.code)
+	require.Contains(t, r.stdout, "FAILED")
+}

@@ -2,10 +2,12 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,7 +106,10 @@ func (e *Engine) finishApply(ctx context.Context, a *applier, run connectors.Run
 		}
 	}
 	if fp, ok := d.(connectors.FeedbackPoller); ok && !p.failed {
-		fb, err := fp.Feedback(ctx, p.aud, a.requestIDs)
+		// Platforms process uploads for hours: requests the last run left
+		// pending are polled again now.
+		ids := append(slices.Clone(a.requestIDs), e.pendingRequests(ctx, p)...)
+		fb, err := fp.Feedback(ctx, p.aud, ids)
 		if err != nil {
 			a.addError(fmt.Errorf("platform feedback: %w", err))
 		} else {
@@ -129,6 +134,31 @@ func (e *Engine) finishApply(ctx context.Context, a *applier, run connectors.Run
 		zap.Int64("added", p.rep.Applied.Added), zap.Int64("removed", p.rep.Applied.Removed),
 		zap.Int64("updated", p.rep.Applied.Updated), zap.Int64("refreshed", p.rep.Applied.Refreshed),
 		zap.Int64("failed", p.rep.Applied.Failed), zap.Int("batches", p.rep.Batches))
+}
+
+// pendingRequests returns the request ids the last recorded run of this
+// sync left processing on this destination.
+func (e *Engine) pendingRequests(ctx context.Context, p *plan) []string {
+	runs, err := e.Store.Runs(ctx, p.scope.Sync, 5)
+	if err != nil {
+		return nil
+	}
+	for _, r := range runs {
+		if len(r.Report) == 0 {
+			continue
+		}
+		var rep report.Report
+		if json.Unmarshal(r.Report, &rep) != nil {
+			return nil
+		}
+		for _, d := range rep.Destinations {
+			if d.Name == p.t.Name && d.Platform != nil {
+				return d.Platform.Pending
+			}
+		}
+		return nil
+	}
+	return nil
 }
 
 // replace sends the whole audience to a Replacer in one session. On

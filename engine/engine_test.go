@@ -8,8 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -656,4 +658,56 @@ func TestFullRefreshThroughReplacer(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, report.Planned{Unchanged: 37}, dest(rep).Planned)
 	require.Empty(t, b.dest.Calls())
+}
+
+// polling answers feedback and keeps one request processing.
+type polling struct {
+	plainDest
+	mu    sync.Mutex
+	n     int
+	asked [][]string
+}
+
+func (p *polling) Apply(ctx context.Context, a connectors.Audience, b connectors.Batch) (connectors.BatchResult, error) {
+	res, err := p.plainDest.Apply(ctx, a, b)
+	p.mu.Lock()
+	p.n++
+	res.RequestID = fmt.Sprintf("req-%d", p.n)
+	p.mu.Unlock()
+	return res, err
+}
+
+func (p *polling) Feedback(_ context.Context, _ connectors.Audience, ids []string) (connectors.PlatformReport, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.asked = append(p.asked, slices.Clone(ids))
+	rep := connectors.PlatformReport{Status: "SUCCESS", MatchRate: "MATCH_RATE_RANGE_51_TO_60", Counts: map[string]int64{"records": int64(len(ids))}}
+	for _, id := range ids {
+		if id == "req-1" && len(p.asked) == 1 {
+			rep.Status = "PROCESSING"
+			rep.Pending = append(rep.Pending, id)
+		}
+	}
+	return rep, nil
+}
+
+func TestFeedbackPollsPendingRequestsOnTheNextRun(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	pd := &polling{plainDest: plainDest{b.dest}}
+	use := func(j *engine.Job) { j.Targets[0].Dest = pd; j.Targets[0].Concurrency = 1 }
+	rep, err := b.run(members(0, 150), engine.Options{}, use)
+	require.NoError(t, err)
+	require.Equal(t, []string{"req-1", "req-2"}, pd.asked[0])
+	require.Equal(t, "PROCESSING", dest(rep).Platform.Status)
+	require.Equal(t, []string{"req-1"}, dest(rep).Platform.Pending)
+
+	rep, err = b.run(members(0, 160), engine.Options{}, use)
+	require.NoError(t, err)
+	require.Equal(t, []string{"req-3", "req-1"}, pd.asked[1], "this run's request and the one left processing")
+	require.Equal(t, "SUCCESS", dest(rep).Platform.Status)
+	require.Empty(t, dest(rep).Platform.Pending)
+	var sb strings.Builder
+	require.NoError(t, rep.WriteText(&sb))
+	require.Contains(t, sb.String(), "MATCH_RATE_RANGE_51_TO_60")
 }
