@@ -61,7 +61,7 @@ func (e *Engine) apply(ctx context.Context, log *zap.Logger, p *plan, run connec
 			}
 		}()
 	}
-	total := int64(len(p.removes) + len(p.sends))
+	total := int64(len(p.removes) + p.sendCount())
 	if e.Progress != nil && total > 0 {
 		a.bar = e.Progress.Start("uploading to "+p.t.Name, total)
 		defer a.bar.Finish()
@@ -166,17 +166,21 @@ func (e *Engine) pendingRequests(ctx context.Context, p *plan) []string {
 func (a *applier) replace(ctx context.Context, r connectors.Replacer) {
 	p := a.p
 	members := func(yield func(connectors.Upload, error) bool) {
-		for i := range p.sends {
-			ch := &p.sends[i]
+		for ch, err := range p.sends() {
+			if err != nil {
+				yield(connectors.Upload{}, err)
+				return
+			}
 			if !yield(connectors.Upload{Key: ch.key, Identifiers: decode(ch.ids), Consent: ch.consent}, nil) {
 				return
 			}
 		}
 	}
+	total := p.sendCount()
 	var res connectors.BatchResult
 	err := a.e.withRetry(ctx, func() error {
 		var err error
-		res, err = r.Replace(ctx, p.aud, len(p.sends), members)
+		res, err = r.Replace(ctx, p.aud, total, members)
 		return err
 	}, &p.rep.Retries)
 	p.rep.Retries += res.Retries
@@ -185,7 +189,7 @@ func (a *applier) replace(ctx context.Context, r connectors.Replacer) {
 	}
 	if err != nil {
 		p.fail(fmt.Errorf("replace audience: %w", err))
-		p.rep.Applied.Failed += int64(len(p.sends))
+		p.rep.Applied.Failed += int64(total)
 		return
 	}
 	a.batches++
@@ -198,7 +202,7 @@ func (a *applier) replace(ctx context.Context, r connectors.Replacer) {
 	for _, rj := range res.Rejected {
 		rejected[rj.Index] = rj.Reason
 	}
-	changes := make([]state.Change, 0, min(len(p.sends), 10000))
+	changes := make([]state.Change, 0, min(total, 10000))
 	flush := func() bool {
 		if len(changes) == 0 {
 			return true
@@ -210,8 +214,13 @@ func (a *applier) replace(ctx context.Context, r connectors.Replacer) {
 		changes = changes[:0]
 		return true
 	}
-	for i := range p.sends {
-		ch := &p.sends[i]
+	i := -1
+	for ch, err := range p.sends() {
+		i++
+		if err != nil {
+			p.fail(err)
+			return
+		}
 		if reason, bad := rejected[i]; bad {
 			p.rep.Applied.Failed++
 			if p.rep.PlatformRejected == nil {
@@ -227,7 +236,7 @@ func (a *applier) replace(ctx context.Context, r connectors.Replacer) {
 		}
 	}
 	if flush() {
-		a.progress(len(p.sends) + len(p.removes))
+		a.progress(total + len(p.removes))
 	}
 }
 
@@ -257,9 +266,9 @@ func (a *applier) removals(ctx context.Context, skipRemote bool) {
 		items = append(items, item{ch: ch, upload: connectors.Upload{Key: ch.key, Identifiers: ids}})
 	}
 	if !skipRemote {
-		for i := range p.sends {
-			ch := &p.sends[i]
-			if ch.kind != kindUpdate || len(ch.oldIDs) == 0 {
+		for i := range p.updates {
+			ch := &p.updates[i]
+			if len(ch.oldIDs) == 0 {
 				continue
 			}
 			items = append(items, item{ch: ch, updateRemove: true, upload: connectors.Upload{Key: ch.key, Identifiers: decode(ch.oldIDs)}})
@@ -274,7 +283,7 @@ func (a *applier) removals(ctx context.Context, skipRemote bool) {
 		p.rep.Applied.Removed += localRemoved
 		a.progress(len(local))
 	}
-	a.dispatch(ctx, connectors.OpRemove, items)
+	a.dispatch(ctx, connectors.OpRemove, slices.Values(items))
 }
 
 // sends adds new members, re-sends updated ones and refreshes those whose
@@ -283,24 +292,35 @@ func (a *applier) removals(ctx context.Context, skipRemote bool) {
 func (a *applier) sends(ctx context.Context) {
 	p := a.p
 	sent := make(map[audience.IdentifierID]struct{})
-	var items []item
 	var carried []*change // everything they carry was sent with others
-	for i := range p.sends {
-		ch := &p.sends[i]
-		ids := keepKeys(decode(ch.ids), func(k audience.IdentifierID) bool {
-			if _, dup := sent[k]; dup {
-				return false
+	var readErr error
+	items := func(yield func(item) bool) {
+		for ch, err := range p.sends() {
+			if err != nil {
+				readErr = err
+				return
 			}
-			sent[k] = struct{}{}
-			return true
-		})
-		if len(ids) == 0 {
-			carried = append(carried, ch)
-			continue
+			ids := keepKeys(decode(ch.ids), func(k audience.IdentifierID) bool {
+				if _, dup := sent[k]; dup {
+					return false
+				}
+				sent[k] = struct{}{}
+				return true
+			})
+			if len(ids) == 0 {
+				carried = append(carried, ch)
+				continue
+			}
+			if !yield(item{ch: ch, upload: connectors.Upload{Key: ch.key, Identifiers: ids, Consent: ch.consent}}) {
+				return
+			}
 		}
-		items = append(items, item{ch: ch, upload: connectors.Upload{Key: ch.key, Identifiers: ids, Consent: ch.consent}})
 	}
 	a.dispatch(ctx, connectors.OpAdd, items)
+	if readErr != nil {
+		p.fail(readErr)
+		return
+	}
 	if len(carried) > 0 && !a.anyFailed.Load() && !a.stopped.Load() && ctx.Err() == nil {
 		changes := make([]state.Change, 0, len(carried))
 		for _, ch := range carried {
@@ -315,11 +335,9 @@ func (a *applier) sends(ctx context.Context) {
 }
 
 // dispatch cuts items into batches and applies them with bounded
-// concurrency, committing each acknowledged batch at once.
-func (a *applier) dispatch(ctx context.Context, op connectors.Op, items []item) {
-	if len(items) == 0 {
-		return
-	}
+// concurrency, committing each acknowledged batch at once. Items are pulled
+// as batches are cut, so a spooled plan is never all in memory.
+func (a *applier) dispatch(ctx context.Context, op connectors.Op, items iter.Seq[item]) {
 	t := a.p.t
 	size := t.Info.MaxBatch
 	if t.BatchSize > 0 && (size <= 0 || t.BatchSize < size) {
@@ -337,17 +355,14 @@ func (a *applier) dispatch(ctx context.Context, op connectors.Op, items []item) 
 	}
 	sem := make(chan struct{}, conc)
 	var wg sync.WaitGroup
-	for start := 0; start < len(items); start += size {
+	send := func(batchItems []item) bool {
 		if a.stopped.Load() || ctx.Err() != nil {
-			break
+			return false
 		}
-		batchItems := items[start:min(start+size, len(items))]
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
+			return false
 		}
 		a.seq++
 		b := connectors.Batch{Op: op, Seq: a.seq, Members: make([]connectors.Upload, len(batchItems))}
@@ -360,6 +375,21 @@ func (a *applier) dispatch(ctx context.Context, op connectors.Op, items []item) 
 			defer func() { <-sem }()
 			a.applyBatch(ctx, b, batchItems)
 		}()
+		return true
+	}
+	batch := make([]item, 0, size)
+	for it := range items {
+		batch = append(batch, it)
+		if len(batch) == size {
+			if !send(batch) {
+				batch = nil
+				break
+			}
+			batch = make([]item, 0, size)
+		}
+	}
+	if len(batch) > 0 {
+		send(batch)
 	}
 	wg.Wait()
 }

@@ -37,6 +37,10 @@ type Engine struct {
 	Retry RetryPolicy
 	// NewRunID makes run ids; nil uses a time-ordered random id.
 	NewRunID func(now time.Time) string
+	// SpillAfter is how many planned sends per destination stay in memory
+	// before the rest are spooled to a temporary file (DefaultSpillAfter
+	// when 0).
+	SpillAfter int
 }
 
 // RetryPolicy bounds how a batch is retried after a retryable error.
@@ -213,10 +217,19 @@ func (e *Engine) Run(ctx context.Context, job *Job, opts Options) (*report.Repor
 
 func (e *Engine) run(ctx context.Context, log *zap.Logger, job *Job, opts Options, run connectors.RunInfo, rep *report.Report) error {
 	plans := make([]*plan, len(job.Targets))
+	spill := e.SpillAfter
+	if spill <= 0 {
+		spill = DefaultSpillAfter
+	}
 	for i, t := range job.Targets {
-		plans[i] = newPlan(t, job, opts, e.now())
+		plans[i] = newPlan(t, job, opts, e.now(), spill)
 		rep.Destinations = append(rep.Destinations, plans[i].rep)
 	}
+	defer func() {
+		for _, p := range plans {
+			p.bulk.close()
+		}
+	}()
 
 	// Resolve remote audiences first: a destination whose credentials fail
 	// is reported without spending a source read on it.

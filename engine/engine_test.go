@@ -54,6 +54,8 @@ func setupAt(t *testing.T, path string, dest *fake.Destination) *bundle {
 		Store: st,
 		Now:   func() time.Time { return b.now },
 		Retry: engine.RetryPolicy{Attempts: 3, Initial: time.Millisecond, Max: 2 * time.Millisecond},
+		// Every test with more than 37 sends also runs the spooled path.
+		SpillAfter: 37,
 	}
 	return b
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"iter"
 	"slices"
 	"time"
 
@@ -53,6 +54,24 @@ const (
 	kindClear
 )
 
+// sends yields the members to send, updates first, in plan order.
+func (p *plan) sends() iter.Seq2[*change, error] {
+	return func(yield func(*change, error) bool) {
+		for i := range p.updates {
+			if !yield(&p.updates[i], nil) {
+				return
+			}
+		}
+		for ch, err := range p.bulk.all() {
+			if !yield(ch, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+func (p *plan) sendCount() int { return len(p.updates) + p.bulk.len() }
+
 // plan is one destination's view of a run.
 type plan struct {
 	t     *Target
@@ -69,7 +88,8 @@ type plan struct {
 	committed  map[audience.MemberKey]committed
 	fresh      map[audience.MemberKey]struct{}
 	desiredIDs map[audience.IdentifierID]struct{}
-	sends      []change // adds, updates, refreshes
+	updates    []change // kept in memory: their old identifiers are fetched later
+	bulk       spool    // adds and refreshes, in order
 	removes    []change
 	members    int64
 	tally      normalize.Tally
@@ -77,7 +97,7 @@ type plan struct {
 	failed     bool
 }
 
-func newPlan(t *Target, job *Job, opts Options, now time.Time) *plan {
+func newPlan(t *Target, job *Job, opts Options, now time.Time, spillAfter int) *plan {
 	p := &plan{
 		t:     t,
 		scope: state.Scope{Sync: job.Sync, Destination: t.Name},
@@ -88,6 +108,7 @@ func newPlan(t *Target, job *Job, opts Options, now time.Time) *plan {
 		now:        now,
 		fresh:      make(map[audience.MemberKey]struct{}),
 		desiredIDs: make(map[audience.IdentifierID]struct{}),
+		bulk:       spool{limit: spillAfter},
 	}
 	p.opts.DefaultRegion = job.DefaultRegion
 	for _, k := range t.Info.Kinds {
@@ -193,7 +214,17 @@ func (p *plan) consume(m *audience.Member) {
 		p.committed[key] = c
 	}
 	ch.ids = audience.EncodeIdentifiers(nil, ids)
-	p.sends = append(p.sends, ch)
+	switch ch.kind {
+	case kindUpdate:
+		p.rep.Planned.Update++
+		p.updates = append(p.updates, ch)
+	case kindAdd:
+		p.rep.Planned.Add++
+		p.bulk.add(ch)
+	default:
+		p.rep.Planned.Refresh++
+		p.bulk.add(ch)
+	}
 }
 
 func hasKey(m map[audience.MemberKey]struct{}, k audience.MemberKey) bool {
@@ -230,13 +261,14 @@ func (e *Engine) finishPlans(ctx context.Context, plans []*plan) error {
 			}
 		}
 		slices.SortFunc(gone, compareKeys)
-		updates := map[audience.MemberKey]int{}
-		var updKeys []audience.MemberKey
-		for i, ch := range p.sends {
-			if ch.kind == kindUpdate {
-				updates[ch.key] = i
-				updKeys = append(updKeys, ch.key)
-			}
+		if p.bulk.err != nil {
+			return fmt.Errorf("plan %s: %w", p.t.Name, p.bulk.err)
+		}
+		updates := make(map[audience.MemberKey]int, len(p.updates))
+		updKeys := make([]audience.MemberKey, 0, len(p.updates))
+		for i, ch := range p.updates {
+			updates[ch.key] = i
+			updKeys = append(updKeys, ch.key)
 		}
 		if err := e.fetchIdentifiers(ctx, p.scope, gone, func(k audience.MemberKey, ids []audience.Identifier) {
 			p.removes = append(p.removes, change{key: k, kind: kindRemove, ids: audience.EncodeIdentifiers(nil, p.undesired(ids))})
@@ -244,7 +276,7 @@ func (e *Engine) finishPlans(ctx context.Context, plans []*plan) error {
 			return fmt.Errorf("plan removals for %s: %w", p.t.Name, err)
 		}
 		if err := e.fetchIdentifiers(ctx, p.scope, updKeys, func(k audience.MemberKey, ids []audience.Identifier) {
-			p.sends[updates[k]].oldIDs = audience.EncodeIdentifiers(nil, p.undesired(ids))
+			p.updates[updates[k]].oldIDs = audience.EncodeIdentifiers(nil, p.undesired(ids))
 		}); err != nil {
 			return fmt.Errorf("plan updates for %s: %w", p.t.Name, err)
 		}
@@ -260,16 +292,6 @@ func (e *Engine) finishPlans(ctx context.Context, plans []*plan) error {
 				p.removes = append(p.removes, change{key: k, kind: kindClear, ids: audience.EncodeIdentifiers(nil, ids)})
 			}); err != nil {
 				return fmt.Errorf("plan full refresh for %s: %w", p.t.Name, err)
-			}
-		}
-		for _, ch := range p.sends {
-			switch ch.kind {
-			case kindAdd:
-				p.rep.Planned.Add++
-			case kindUpdate:
-				p.rep.Planned.Update++
-			case kindRefresh:
-				p.rep.Planned.Refresh++
 			}
 		}
 		p.rep.Planned.Remove = int64(len(gone))
