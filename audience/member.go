@@ -18,24 +18,24 @@ type Kind uint8
 // The identifier kinds audiencesync knows. Each platform accepts a subset;
 // the normalisation profile of a destination says which.
 const (
-	KindInvalid    Kind = iota
-	Email               // e-mail address
-	Phone               // phone number
-	FirstName           // given name
-	LastName            // family name
-	FirstInitial        // first letter of the given name (Meta FI)
-	City                // city (Meta CT)
-	Region              // state or province (Meta ST)
-	Zip                 // postal code
-	Country             // ISO 3166-1 alpha-2 country
-	Gender              // m or f (Meta GEN)
-	BirthYear           // four digits (Meta DOBY)
-	BirthMonth          // 01..12 (Meta DOBM)
-	BirthDay            // 01..31 (Meta DOBD)
-	MobileID            // advertising id: IDFA/AAID (Meta MADID, X device_id)
-	ExternalID          // advertiser's own id (Meta EXTERN_ID, X partner_user_id)
-	Handle              // X handle
-	TwitterID           // X numeric user id
+	KindInvalid  Kind = iota
+	Email             // e-mail address
+	Phone             // phone number
+	FirstName         // given name
+	LastName          // family name
+	FirstInitial      // first letter of the given name (Meta FI)
+	City              // city (Meta CT)
+	Region            // state or province (Meta ST)
+	Zip               // postal code
+	Country           // ISO 3166-1 alpha-2 country
+	Gender            // m or f (Meta GEN)
+	BirthYear         // four digits (Meta DOBY)
+	BirthMonth        // 01..12 (Meta DOBM)
+	BirthDay          // 01..31 (Meta DOBD)
+	MobileID          // advertising id: IDFA/AAID (Meta MADID, X device_id)
+	ExternalID        // advertiser's own id (Meta EXTERN_ID, X partner_user_id)
+	Handle            // X handle
+	TwitterID         // X numeric user id
 	numKinds
 )
 

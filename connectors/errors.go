@@ -76,9 +76,9 @@ type Action uint8
 
 // Actions, from Classify.
 const (
-	ActionRetry       Action = iota + 1 // retry the batch, after Wait if set
-	ActionSkipBatch                     // record the batch as failed, continue
-	ActionStop                          // stop this destination
+	ActionRetry     Action = iota + 1 // retry the batch, after Wait if set
+	ActionSkipBatch                   // record the batch as failed, continue
+	ActionStop                        // stop this destination
 )
 
 // Classify maps an error from Apply or Ensure onto what the engine should

@@ -86,11 +86,11 @@ type Destination struct {
 	// ConsentDenied counts members left out (and removed) for denied consent.
 	ConsentDenied int64 `json:"consent_denied,omitempty"`
 	// PlatformRejected counts members the platform refused, by reason.
-	PlatformRejected map[string]int64          `json:"platform_rejected,omitempty"`
-	Batches          int                       `json:"batches"`
-	Retries          int                       `json:"retries"`
+	PlatformRejected map[string]int64           `json:"platform_rejected,omitempty"`
+	Batches          int                        `json:"batches"`
+	Retries          int                        `json:"retries"`
 	Platform         *connectors.PlatformReport `json:"platform,omitempty"`
-	Errors           []string                  `json:"errors,omitempty"`
+	Errors           []string                   `json:"errors,omitempty"`
 }
 
 // Overall derives the run status from the destinations' statuses: every

@@ -1,7 +1,3 @@
-// Package normalize turns raw contact fields into exactly what each ad
-// platform expects: one Profile per platform (google, meta, x), each covering
-// every identifier kind that platform takes, with a stable machine reason for
-// every rejection.
 package normalize
 
 import "github.com/audiencesync/audiencesync/audience"
@@ -13,7 +9,9 @@ type Reason string
 // Options carries what some rules need beyond the value itself.
 type Options struct {
 	// DefaultRegion is the ISO 3166-1 alpha-2 region for national phone
-	// numbers when the member has no country.
+	// numbers when the member has no country (any letter case). It is
+	// also the country that decides Meta's US rules for states and ZIP
+	// codes then. Empty: national numbers are rejected, not guessed.
 	DefaultRegion string
 	// Kinds limits normalisation to these kinds; all false means every kind
 	// the profile accepts.

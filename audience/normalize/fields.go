@@ -1,0 +1,272 @@
+package normalize
+
+import (
+	"unicode/utf8"
+)
+
+// appendTrimmed appends raw trimmed and in NFC: clear values sent as
+// written (Google postal code, external ids).
+func appendTrimmed(dst []byte, raw string, empty Reason) ([]byte, Reason) {
+	s, _, r := prepare(raw)
+	if r != "" {
+		return dst, r
+	}
+	if s == "" {
+		return dst, empty
+	}
+	return append(dst, s...), ""
+}
+
+// appendName normalises a given or family name. Google: lower case, white
+// space removed (its utility removes every white-space character before
+// hashing). Meta: lower case, letters only, so punctuation, digits and
+// spaces go and letters outside a–z stay ("José" → "josé").
+func (p *Profile) appendName(dst []byte, raw string) ([]byte, Reason) {
+	keep := notSpace
+	if p.platform != google {
+		keep = isLetter
+	}
+	s, ascii, r := prepare(raw)
+	if r != "" {
+		return dst, r
+	}
+	out := appendLowerFiltered(dst, s, ascii, keep)
+	if len(out) == len(dst) {
+		return dst, ReasonNameEmpty
+	}
+	return out, ""
+}
+
+// appendInitial is Meta's FI: the first letter of the normalised name.
+func (p *Profile) appendInitial(dst []byte, raw string) ([]byte, Reason) {
+	out, r := p.appendName(dst, raw)
+	if r != "" {
+		return dst, r
+	}
+	_, n := utf8.DecodeRune(out[len(dst):])
+	return out[:len(dst)+n], ""
+}
+
+// appendLetters lower-cases raw and keeps letters only (Meta CT:
+// "Washington D.C" → "washingtondc").
+func appendLetters(dst []byte, raw string, empty Reason) ([]byte, Reason) {
+	s, ascii, r := prepare(raw)
+	if r != "" {
+		return dst, r
+	}
+	out := appendLowerFiltered(dst, s, ascii, isLetter)
+	if len(out) == len(dst) {
+		return dst, empty
+	}
+	return out, ""
+}
+
+// appendState is Meta ST. In the US it is the two-letter postal code,
+// lower case; a state name is mapped to its code and anything else is
+// rejected. Elsewhere: lower case without punctuation or white space.
+func appendState(dst []byte, raw string, country [2]byte) ([]byte, Reason) {
+	s, ascii, r := prepare(raw)
+	if r != "" {
+		return dst, r
+	}
+	out := appendLowerFiltered(dst, s, ascii, isLetterOrDigit)
+	if len(out) == len(dst) {
+		return dst, ReasonStateEmpty
+	}
+	if country != [2]byte{'U', 'S'} {
+		return out, ""
+	}
+	code, ok := usStates[string(out[len(dst):])]
+	if !ok {
+		return dst, ReasonStateUnknown
+	}
+	return append(dst, code...), ""
+}
+
+// appendMetaZip is Meta ZIP: lower case, no white space; in the US the
+// first five digits ("98121-4892" → "98121"); elsewhere as written
+// ("NR9 5AL" → "nr95al").
+func appendMetaZip(dst []byte, raw string, country [2]byte) ([]byte, Reason) {
+	s, ascii, r := prepare(raw)
+	if r != "" {
+		return dst, r
+	}
+	out := appendLowerFiltered(dst, s, ascii, notSpace)
+	if len(out) == len(dst) {
+		return dst, ReasonZipEmpty
+	}
+	if country != [2]byte{'U', 'S'} {
+		return out, ""
+	}
+	z := out[len(dst):]
+	if len(z) < 5 {
+		return dst, ReasonZipMalformed
+	}
+	for _, c := range z[:5] {
+		if c < '0' || c > '9' {
+			return dst, ReasonZipMalformed
+		}
+	}
+	return out[:len(dst)+5], ""
+}
+
+// appendGender is Meta GEN: m or f.
+func appendGender(dst []byte, raw string) ([]byte, Reason) {
+	s, _, r := prepare(raw)
+	if r != "" {
+		return dst, r
+	}
+	if s == "" {
+		return dst, ReasonGenderEmpty
+	}
+	var buf [8]byte
+	if len(s) > len(buf) {
+		return dst, ReasonGenderUnknown
+	}
+	switch string(appendLower(buf[:0], s, isASCII(s))) {
+	case "m", "male":
+		return append(dst, 'm'), ""
+	case "f", "female":
+		return append(dst, 'f'), ""
+	}
+	return dst, ReasonGenderUnknown
+}
+
+// appendBirthPart is Meta DOBY, DOBM and DOBD: decimal digits, in range
+// [lo, hi], zero-padded to width.
+func appendBirthPart(dst []byte, raw string, width, lo, hi int) ([]byte, Reason) {
+	s, _, r := prepare(raw)
+	if r != "" {
+		return dst, r
+	}
+	if s == "" {
+		return dst, ReasonDOBEmpty
+	}
+	if len(s) > width {
+		return dst, ReasonDOBMalformed
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return dst, ReasonDOBMalformed
+		}
+		n = n*10 + int(c-'0')
+	}
+	if width == 4 && len(s) != 4 {
+		return dst, ReasonDOBMalformed
+	}
+	if n < lo || n > hi {
+		return dst, ReasonDOBOutOfRange
+	}
+	for range width - len(s) {
+		dst = append(dst, '0')
+	}
+	return append(dst, s...), ""
+}
+
+// isUUID reports whether s has the 8-4-4-4-12 hex shape of an IDFA or an
+// Android advertising id.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if c != '-' {
+				return false
+			}
+			continue
+		}
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// appendMADID is Meta MADID, sent in clear: an advertising id, lower case,
+// hyphens kept.
+func appendMADID(dst []byte, raw string) ([]byte, Reason) {
+	s, _, r := prepare(raw)
+	if r != "" {
+		return dst, r
+	}
+	if s == "" {
+		return dst, ReasonMobileIDEmpty
+	}
+	if !isUUID(s) {
+		return dst, ReasonMobileIDMalformed
+	}
+	return appendLower(dst, s, true), ""
+}
+
+// appendDeviceID is X device_id: an IDFA or advertising id lower case with
+// dashes; any other device id (an Android ID) as the device reports it.
+func appendDeviceID(dst []byte, raw string) ([]byte, Reason) {
+	s, ascii, r := prepare(raw)
+	if r != "" {
+		return dst, r
+	}
+	if s == "" {
+		return dst, ReasonMobileIDEmpty
+	}
+	if isUUID(s) {
+		return appendLower(dst, s, true), ""
+	}
+	if !ascii {
+		return dst, ReasonMobileIDMalformed
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] == 0x7f {
+			return dst, ReasonMobileIDMalformed
+		}
+	}
+	return append(dst, s...), ""
+}
+
+// appendHandle is X handle: without "@", lower case; X handles are 1 to 15
+// letters, digits or underscores.
+func appendHandle(dst []byte, raw string) ([]byte, Reason) {
+	s, _, r := prepare(raw)
+	if r != "" {
+		return dst, r
+	}
+	if len(s) > 0 && s[0] == '@' {
+		s = s[1:]
+	}
+	if s == "" {
+		return dst, ReasonHandleEmpty
+	}
+	if len(s) > 15 {
+		return dst, ReasonHandleMalformed
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_') {
+			return dst, ReasonHandleMalformed
+		}
+	}
+	return appendLower(dst, s, true), ""
+}
+
+// appendTwitterID is X twitter_id: the numeric user id.
+func appendTwitterID(dst []byte, raw string) ([]byte, Reason) {
+	s, _, r := prepare(raw)
+	if r != "" {
+		return dst, r
+	}
+	if s == "" {
+		return dst, ReasonTwitterIDEmpty
+	}
+	if len(s) > 20 {
+		return dst, ReasonTwitterIDMalformed
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return dst, ReasonTwitterIDMalformed
+		}
+	}
+	return append(dst, s...), ""
+}
