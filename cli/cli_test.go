@@ -83,7 +83,8 @@ func TestQuickstartSyncsThenSendsOnlyTheDifference(t *testing.T) {
 	require.Equal(t, report.StatusSucceeded, rep.Status)
 	require.Equal(t, int64(2003), rep.Source.Read, "2,003 data rows in the export")
 	require.Positive(t, rep.Source.Duplicates)
-	require.Positive(t, rep.Source.Rejected["row.malformed"])
+	require.Equal(t, int64(3), rep.Source.Rejected["row.malformed"])
+	require.Equal(t, []int64{501, 1201, 1801}, rep.Source.RejectedLines["row.malformed"], "bad rows are pointed at by line")
 	require.Len(t, rep.Destinations, 3)
 	for _, d := range rep.Destinations {
 		require.Equal(t, report.StatusSucceeded, d.Status, d.Name)

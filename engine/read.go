@@ -26,6 +26,7 @@ type collector struct {
 	chunk  []audience.Member
 	outs   []chan []audience.Member
 	bar    Bar
+	log    *zap.Logger
 	closed bool
 }
 
@@ -57,7 +58,13 @@ func (c *collector) Reject(reason string, line int64) {
 		c.bar.Add(1)
 	}
 	c.src.Rejected[reason]++
-	_ = line // the line is logged by the source when useful; reports count reasons
+	if line > 0 && len(c.src.RejectedLines[reason]) < report.SampleLines {
+		if c.src.RejectedLines == nil {
+			c.src.RejectedLines = map[string][]int64{}
+		}
+		c.src.RejectedLines[reason] = append(c.src.RejectedLines[reason], line)
+		c.log.Warn("source record rejected", zap.String("reason", reason), zap.Int64("line", line))
+	}
 }
 
 func (c *collector) flush() error {
@@ -100,6 +107,7 @@ func (e *Engine) read(ctx context.Context, log *zap.Logger, job *Job, plans []*p
 		src:   &rep.Source,
 		keys:  make(map[uint64]struct{}),
 		chunk: make([]audience.Member, 0, chunkSize),
+		log:   log,
 	}
 	if e.Progress != nil {
 		c.bar = e.Progress.Start("reading "+job.Sync, -1)

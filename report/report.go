@@ -47,7 +47,14 @@ type Source struct {
 	Valid      int64            `json:"valid"`
 	Duplicates int64            `json:"duplicates"`
 	Rejected   map[string]int64 `json:"rejected"`
+	// RejectedLines holds, per reason, the line numbers of the first
+	// rejected records (at most SampleLines each), to find them in the
+	// source. Never their content.
+	RejectedLines map[string][]int64 `json:"rejected_lines,omitempty"`
 }
+
+// SampleLines is how many line numbers per rejection reason a report keeps.
+const SampleLines = 10
 
 // Planned counts the plan for one destination.
 type Planned struct {
@@ -147,6 +154,18 @@ func (r *Report) WriteText(w io.Writer) error {
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "source: %d read, %d valid, %d duplicates, %d rejected%s\n",
 		r.Source.Read, r.Source.Valid, r.Source.Duplicates, sum(r.Source.Rejected), reasons(r.Source.Rejected))
+	for _, reason := range sortedKeys(r.Source.RejectedLines) {
+		lines := r.Source.RejectedLines[reason]
+		parts := make([]string, len(lines))
+		for i, l := range lines {
+			parts[i] = fmt.Sprint(l)
+		}
+		more := ""
+		if n := r.Source.Rejected[reason]; n > int64(len(lines)) {
+			more = fmt.Sprintf(" and %d more", n-int64(len(lines)))
+		}
+		fmt.Fprintf(&b, "  %s at line %s%s\n", reason, strings.Join(parts, ", "), more)
+	}
 	if r.Error != "" {
 		fmt.Fprintf(&b, "error: %s\n", r.Error)
 	}
@@ -202,6 +221,15 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func orDash(s string) string {
