@@ -9,6 +9,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -18,6 +21,7 @@ import (
 	"github.com/audiencesync/audiencesync/configs"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/builtin"
+	"github.com/audiencesync/audiencesync/sandbox"
 	"github.com/audiencesync/audiencesync/state"
 	"github.com/audiencesync/audiencesync/state/sqlite"
 )
@@ -57,6 +61,13 @@ type app struct {
 	log            *zap.Logger
 	// lookupEnv is os.LookupEnv outside tests.
 	lookupEnv func(string) (string, bool)
+
+	// The in-process sandbox behind `sandbox: true` connections, started
+	// on first use and stopped when the command ends.
+	sandboxOnce sync.Once
+	sandboxURL  string
+	sandboxStop func() error
+	sandboxErr  error
 }
 
 // Main runs the command line with args and returns the exit code.
@@ -70,6 +81,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	if a.sandboxStop != nil {
+		if serr := a.sandboxStop(); serr != nil && err == nil {
+			err = withCode(ExitFailed, fmt.Errorf("stop the in-process sandbox: %w", serr))
+		}
+	}
 	if a.log != nil {
 		_ = a.log.Sync()
 	}
@@ -103,7 +119,7 @@ only the changes.`,
 	pf.StringVar(&a.logFormat, "log-format", "console", "log format: console for people, json for machines")
 	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.AddCommand(a.validateCmd(), a.planCmd(), a.syncCmd(), a.runsCmd(), a.reportCmd(),
-		a.hashCmd(), a.connectorsCmd(), a.checkCmd())
+		a.hashCmd(), a.connectorsCmd(), a.checkCmd(), a.sandboxCmd())
 	return root
 }
 
@@ -161,6 +177,34 @@ func (a *app) openStore(ctx context.Context, cfg *configs.Config) (state.Store, 
 
 func (a *app) env(cfg *configs.Config) func(string) connectors.Env {
 	return func(name string) connectors.Env {
-		return connectors.Env{Logger: a.log.Named(name), BaseDir: cfg.BaseDir}
+		return connectors.Env{
+			Logger:  a.log.Named(name),
+			BaseDir: cfg.BaseDir,
+			Sandbox: func(ctx context.Context) (string, error) { return a.inProcessSandbox(ctx, cfg) },
+		}
 	}
+}
+
+// inProcessSandbox starts, once, the local replica of the platform APIs
+// that `sandbox: true` connections talk to. Its audiences persist beside the
+// state file, so a second run sees what the first uploaded.
+func (a *app) inProcessSandbox(ctx context.Context, cfg *configs.Config) (string, error) {
+	a.sandboxOnce.Do(func() {
+		statePath := sandboxStatePath(cfg)
+		a.sandboxURL, a.sandboxStop, a.sandboxErr = sandbox.StartInProcess(ctx, sandbox.Options{StatePath: statePath})
+		if a.sandboxErr == nil {
+			a.log.Info("in-process sandbox started", zap.String("url", a.sandboxURL), zap.String("state", statePath))
+		}
+	})
+	return a.sandboxURL, a.sandboxErr
+}
+
+// sandboxStatePath puts the sandbox's audiences beside the state database:
+// audiencesync.db → audiencesync.sandbox.json.
+func sandboxStatePath(cfg *configs.Config) string {
+	p := cfg.State.Path
+	if p == "" {
+		p = filepath.Join(cfg.BaseDir, configs.DefaultStatePath)
+	}
+	return strings.TrimSuffix(p, filepath.Ext(p)) + ".sandbox.json"
 }

@@ -13,16 +13,15 @@
 //
 // Point every connector's endpoint at the server's base URL. The
 // replicas accept only the fixed credentials returned by Credentials and
-// store hashed identifiers only.
+// store hashed identifiers only. Open keeps that state in a file across
+// restarts (Options.StatePath); StartInProcess serves a sandbox on a free
+// loopback port for `sandbox: true` connections.
 package sandbox
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -54,6 +53,11 @@ type Options struct {
 	Log io.Writer
 	// Now is the clock of every replica; nil means time.Now.
 	Now func() time.Time
+	// StatePath, when set, is a JSON file the sandbox loads its state from
+	// and saves it to after every change (see Open and Snapshot), so a
+	// sandbox keeps its audiences across restarts. Only Open, ListenAndServe
+	// and StartInProcess read it.
+	StatePath string
 }
 
 // Server is the combined sandbox. It is safe for concurrent use.
@@ -64,10 +68,20 @@ type Server struct {
 	meta   *metagraph.Server
 	x      *xads.Server
 	logMu  sync.Mutex
+	store  *persister // nil without a state file
 }
 
-// New builds a sandbox with empty replicas.
+// New builds a sandbox with empty replicas, kept in memory only. It
+// panics if opts.StatePath is set: loading a state file can fail, so use
+// Open for that.
 func New(opts Options) *Server {
+	if opts.StatePath != "" {
+		panic("sandbox: New does not read Options.StatePath; use Open")
+	}
+	return newServer(opts)
+}
+
+func newServer(opts Options) *Server {
 	in := opts.Faults
 	if in == nil {
 		in = fault.MustParse("")
@@ -89,11 +103,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
 		defer func() {
-			s.logMu.Lock()
-			defer s.logMu.Unlock()
-			fmt.Fprintf(s.opts.Log, "%s %s %s %d %s\n", start.Format(time.RFC3339), r.Method, r.URL.Path, rec.status, time.Since(start).Round(time.Millisecond))
+			s.logf("%s %s %s %d %s\n", start.Format(time.RFC3339), r.Method, r.URL.Path, rec.status, time.Since(start).Round(time.Millisecond))
 		}()
 		w = rec
+	}
+	if s.store != nil && mayChangeState(r) {
+		defer s.store.changed()
 	}
 	path := r.URL.Path
 	if strings.HasPrefix(path, "/_sandbox/") {
@@ -111,6 +126,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.meta.ServeHTTP(w, r)
 	}
+}
+
+// mayChangeState reports whether r may change what the state file holds:
+// every write, a Google status poll (it counts polls), and a Meta GET that
+// overrides its method.
+func mayChangeState(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return true
+	}
+	return r.URL.Path == "/v1/requestStatus:retrieve" || r.URL.Query().Has("method")
+}
+
+// logf writes a line to the request log, if there is one.
+func (s *Server) logf(format string, args ...any) {
+	if s.opts.Log == nil {
+		return
+	}
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	fmt.Fprintf(s.opts.Log, format, args...)
 }
 
 // recorder remembers the status for the request log; Unwrap lets
@@ -219,39 +254,3 @@ func (s *Server) MetaMembers(id string) []string { return s.meta.Members(id) }
 // XMembers returns the identifiers in X custom audience id (hex SHA-256;
 // see xads.Server.Members).
 func (s *Server) XMembers(id string) []string { return s.x.Members(id) }
-
-// ListenAndServe runs a sandbox on addr until ctx ends. It writes the
-// accepted credentials and endpoints to logw when it starts, then one line
-// per request. A cancelled ctx is a clean stop and returns nil.
-func ListenAndServe(ctx context.Context, addr string, opts Options, logw io.Writer) error {
-	if logw == nil {
-		logw = io.Discard
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("sandbox: listen on %s: %w", addr, err)
-	}
-	if opts.Log == nil {
-		opts.Log = logw
-	}
-	s := New(opts)
-	base := "http://" + ln.Addr().String()
-	fmt.Fprint(logw, s.Summary(base))
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		return fmt.Errorf("sandbox: serve: %w", err)
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("sandbox: shut down: %w", err)
-	}
-	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("sandbox: serve: %w", err)
-	}
-	return nil
-}

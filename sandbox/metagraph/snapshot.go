@@ -1,0 +1,132 @@
+package metagraph
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"strconv"
+	"time"
+
+	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
+)
+
+// Snapshot is the replica's durable state, for saving between runs:
+// audiences with their members, open replace sessions with their staged
+// rows, and which /users and replace sessions have finished. It holds what
+// the replica stores — hashes and the values Meta takes in clear — and no
+// tokens. Per-response counts (num_received, num_invalid_entries) are not
+// state: they answer the request that carried the rows.
+type Snapshot struct {
+	Audiences []AudienceSnapshot `json:"audiences"`
+	// NextID and NextSession keep new ids from reusing old ones.
+	NextID      int64 `json:"next_id"`
+	NextSession int64 `json:"next_session"`
+}
+
+// AudienceSnapshot is one customer-file custom audience.
+type AudienceSnapshot struct {
+	ID                 string    `json:"id"`
+	Account            string    `json:"account_id"`
+	Name               string    `json:"name"`
+	Description        string    `json:"description,omitempty"`
+	CustomerFileSource string    `json:"customer_file_source"`
+	Created            time.Time `json:"time_created"`
+	Updated            time.Time `json:"time_updated"`
+	Members            []string  `json:"members"`
+	// Replace is the usersreplace session in progress, if any.
+	Replace *ReplaceSnapshot `json:"replace,omitempty"`
+	// Sessions are the /users sessions seen, by session id.
+	Sessions map[string]SessionSnapshot `json:"sessions,omitempty"`
+	// FinishedReplace maps each finished replace session to its last
+	// batch_seq, so a retried last batch is recognised.
+	FinishedReplace map[string]int `json:"finished_replace,omitempty"`
+}
+
+// ReplaceSnapshot is a usersreplace session in progress.
+type ReplaceSnapshot struct {
+	SessionID string    `json:"session_id"`
+	NextSeq   int       `json:"next_batch_seq"`
+	Pending   []string  `json:"pending"`
+	Touched   time.Time `json:"touched"`
+}
+
+// SessionSnapshot is a /users session.
+type SessionSnapshot struct {
+	Finished bool `json:"finished"`
+	FinalSeq int  `json:"final_batch_seq,omitempty"`
+}
+
+// Snapshot returns the replica's state.
+func (s *Server) Snapshot() Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	snap := Snapshot{Audiences: make([]AudienceSnapshot, 0, len(s.order)), NextID: s.nextID, NextSession: s.nextSess}
+	for _, id := range s.order {
+		a := s.audiences[id]
+		as := AudienceSnapshot{
+			ID: a.id, Account: a.account, Name: a.name, Description: a.description, CustomerFileSource: a.source,
+			Created: a.created, Updated: a.updated, Members: a.members.Sorted(),
+			FinishedReplace: maps.Clone(a.finishedReplace),
+		}
+		if rs := a.replace; rs != nil {
+			as.Replace = &ReplaceSnapshot{SessionID: rs.id, NextSeq: rs.nextSeq, Pending: rs.pending.Sorted(), Touched: rs.touched}
+		}
+		if len(a.sessions) > 0 {
+			as.Sessions = make(map[string]SessionSnapshot, len(a.sessions))
+			for sid, st := range a.sessions {
+				as.Sessions[sid] = SessionSnapshot{Finished: st.finished, FinalSeq: st.finalSeq}
+			}
+		}
+		snap.Audiences = append(snap.Audiences, as)
+	}
+	return snap
+}
+
+// Restore replaces the replica's state with snap. It checks snap first and
+// changes nothing if it is inconsistent.
+func (s *Server) Restore(snap Snapshot) error {
+	audiences := make(map[string]*audience, len(snap.Audiences))
+	order := make([]string, 0, len(snap.Audiences))
+	nextID := snap.NextID
+	for i, as := range snap.Audiences {
+		a, err := restoreAudience(as)
+		if err != nil {
+			return fmt.Errorf("audience %d: %w", i, err)
+		}
+		if _, dup := audiences[a.id]; dup {
+			return fmt.Errorf("audience %d: id %s is used twice", i, a.id)
+		}
+		if n, _ := strconv.ParseInt(a.id, 10, 64); n > nextID {
+			nextID = n
+		}
+		audiences[a.id] = a
+		order = append(order, a.id)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.audiences, s.order = audiences, order
+	s.nextID, s.nextSess = max(nextID, s.nextID), snap.NextSession
+	return nil
+}
+
+func restoreAudience(as AudienceSnapshot) (*audience, error) {
+	if !objectIDPattern.MatchString(as.ID) || as.Account == "" {
+		return nil, errors.New("a numeric id and an account_id are required")
+	}
+	a := &audience{
+		id: as.ID, account: as.Account, name: as.Name, description: as.Description, source: as.CustomerFileSource,
+		created: as.Created, updated: as.Updated, members: wire.SetOf(as.Members),
+		sessions: make(map[string]*addSession, len(as.Sessions)), finishedReplace: map[string]int{},
+	}
+	maps.Copy(a.finishedReplace, as.FinishedReplace)
+	for sid, st := range as.Sessions {
+		a.sessions[sid] = &addSession{finished: st.Finished, finalSeq: st.FinalSeq}
+	}
+	if rs := as.Replace; rs != nil {
+		if rs.SessionID == "" || rs.NextSeq < 1 {
+			return nil, errors.New("replace: a session_id and a next_batch_seq of at least 1 are required")
+		}
+		a.replace = &replaceSession{id: rs.SessionID, nextSeq: rs.NextSeq, pending: wire.SetOf(rs.Pending), touched: rs.Touched}
+	}
+	return a, nil
+}

@@ -1,0 +1,271 @@
+package sandbox
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/audiencesync/audiencesync/sandbox/googledm"
+	"github.com/audiencesync/audiencesync/sandbox/metagraph"
+	"github.com/audiencesync/audiencesync/sandbox/xads"
+)
+
+// ErrCorruptState is wrapped by Open when the state file cannot be read
+// back: it is not JSON, not a sandbox state file, or inconsistent. Deleting
+// the file starts an empty sandbox.
+var ErrCorruptState = errors.New("sandbox state file is corrupt")
+
+// stateVersion is the format of the state file; a file of another version
+// is refused rather than misread.
+const stateVersion = 1
+
+// saveDelay gathers the changes of a burst of requests into one write.
+const saveDelay = 200 * time.Millisecond
+
+// Snapshot is what the state file holds: every replica's audiences and
+// members (hashes and the values the platforms take in clear), Google
+// request statuses and Meta sessions. Credentials, nonces, rate-limit
+// windows and the fault spec are not part of it.
+type Snapshot struct {
+	Version int                `json:"version"`
+	Google  googledm.Snapshot  `json:"google"`
+	Meta    metagraph.Snapshot `json:"meta"`
+	X       xads.Snapshot      `json:"x"`
+}
+
+// Snapshot returns the state of every replica.
+func (s *Server) Snapshot() Snapshot {
+	return Snapshot{Version: stateVersion, Google: s.google.Snapshot(), Meta: s.meta.Snapshot(), X: s.x.Snapshot()}
+}
+
+// Open builds a sandbox like New and, when opts.StatePath is set, loads
+// its state from that file (a missing file is an empty sandbox) and saves
+// the state back after every request that changed it. Call Close once the
+// HTTP server has stopped, to write the last change.
+func Open(opts Options) (*Server, error) {
+	s := newServer(opts)
+	if opts.StatePath == "" {
+		return s, nil
+	}
+	p := &persister{path: opts.StatePath, srv: s}
+	found, err := p.load()
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		// Write the empty state now, so an unwritable path fails here
+		// rather than after the first upload.
+		if err := os.MkdirAll(filepath.Dir(p.path), 0o700); err != nil {
+			return nil, fmt.Errorf("sandbox: create the directory of state file %s: %w", p.path, err)
+		}
+		if err := p.save(); err != nil {
+			return nil, err
+		}
+	}
+	s.store = p
+	return s, nil
+}
+
+// Flush writes the state file now, including changes made through the Go
+// API (CreateList, Reset, ...), which are otherwise saved only with the
+// next request's changes. It does nothing for a sandbox without a state
+// file.
+func (s *Server) Flush() error {
+	if s.store == nil {
+		return nil
+	}
+	return s.store.flush(true)
+}
+
+// Close stops background saves and flushes the state file. Requests served
+// after Close are not saved. It is safe to call more than once.
+func (s *Server) Close() error {
+	if s.store == nil {
+		return nil
+	}
+	s.store.stopTimer()
+	return s.store.flush(true)
+}
+
+// persister keeps a Server's state file up to date. Requests that may have
+// changed state bump changes; a timer (or Flush) writes a snapshot when
+// changes is ahead of what was last saved.
+type persister struct {
+	path string
+	srv  *Server
+
+	changes atomic.Uint64
+
+	saveMu sync.Mutex // serialises writes
+	saved  uint64     // the value of changes the file reflects
+
+	timerMu sync.Mutex
+	timer   *time.Timer
+	closed  bool
+}
+
+// changed records that a request may have changed state and schedules a
+// write.
+func (p *persister) changed() {
+	p.changes.Add(1)
+	p.timerMu.Lock()
+	defer p.timerMu.Unlock()
+	if p.closed || p.timer != nil {
+		return
+	}
+	p.timer = time.AfterFunc(saveDelay, func() {
+		p.timerMu.Lock()
+		p.timer = nil
+		p.timerMu.Unlock()
+		if err := p.flush(false); err != nil {
+			// Nobody waits for a background save: report it in the
+			// request log; the next flush tries again.
+			p.srv.logf("sandbox: %v\n", err)
+		}
+	})
+}
+
+func (p *persister) stopTimer() {
+	p.timerMu.Lock()
+	defer p.timerMu.Unlock()
+	p.closed = true
+	if p.timer != nil {
+		p.timer.Stop()
+		p.timer = nil
+	}
+}
+
+// flush writes the state if a request changed it since the last write, or
+// always when force is set.
+func (p *persister) flush(force bool) error {
+	p.saveMu.Lock()
+	defer p.saveMu.Unlock()
+	// Read the counter before taking the snapshot: the snapshot then holds
+	// at least every change counted so far.
+	gen := p.changes.Load()
+	if gen == p.saved && !force {
+		return nil
+	}
+	if err := p.saveLocked(); err != nil {
+		return err
+	}
+	p.saved = gen
+	return nil
+}
+
+func (p *persister) save() error {
+	p.saveMu.Lock()
+	defer p.saveMu.Unlock()
+	return p.saveLocked()
+}
+
+func (p *persister) saveLocked() error {
+	snap := p.srv.Snapshot()
+	err := writeFileAtomic(p.path, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", " ")
+		return enc.Encode(snap)
+	})
+	if err != nil {
+		return fmt.Errorf("sandbox: save state to %s: %w", p.path, err)
+	}
+	return nil
+}
+
+// load restores the state file into the server and reports whether there
+// was one.
+func (p *persister) load() (bool, error) {
+	data, err := os.ReadFile(p.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("sandbox: read state file %s: %w", p.path, err)
+	}
+	if err := p.restore(data); err != nil {
+		return false, fmt.Errorf("%w: %s: %w; delete it to start with an empty sandbox", ErrCorruptState, p.path, err)
+	}
+	return true, nil
+}
+
+func (p *persister) restore(data []byte) error {
+	var snap Snapshot
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&snap); err != nil {
+		return fmt.Errorf("decode: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("decode: unexpected data after the state")
+	}
+	if snap.Version != stateVersion {
+		return fmt.Errorf("version %d: this build reads version %d", snap.Version, stateVersion)
+	}
+	// The server is fresh and unshared, so a failure part-way leaves
+	// nothing behind: Open discards it.
+	if err := p.srv.google.Restore(snap.Google); err != nil {
+		return fmt.Errorf("google: %w", err)
+	}
+	if err := p.srv.meta.Restore(snap.Meta); err != nil {
+		return fmt.Errorf("meta: %w", err)
+	}
+	if err := p.srv.x.Restore(snap.X); err != nil {
+		return fmt.Errorf("x: %w", err)
+	}
+	return nil
+}
+
+// writeFileAtomic replaces path with what write produces, or leaves it as
+// it was: the data goes to a temporary file in the same directory (mode
+// 0600), is synced, and is renamed over path only once complete.
+func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(f.Name())
+		}
+	}()
+	if err := f.Chmod(0o600); err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 1<<16)
+	if err := write(bw); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	// Make the rename itself durable; not every platform can sync a
+	// directory, and the file is already complete either way.
+	if d, derr := os.Open(dir); derr == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
+}
