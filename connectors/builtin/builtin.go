@@ -6,6 +6,7 @@ import (
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/csv"
 	"github.com/audiencesync/audiencesync/connectors/file"
+	"github.com/audiencesync/audiencesync/connectors/googleads"
 )
 
 // Registry returns a new registry holding every built-in connector. Each
@@ -15,8 +16,9 @@ func Registry() *connectors.Registry {
 	for _, spec := range []connectors.Spec{
 		// Sources.
 		csv.Spec(),
-		// Destinations. googleads, meta and x join this list as they land.
+		// Destinations. meta and x join this list as they land.
 		file.Spec(),
+		googleads.Spec(),
 	} {
 		r.Register(spec)
 	}

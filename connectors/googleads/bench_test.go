@@ -1,0 +1,167 @@
+package googleads_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/audiencesync/audiencesync/audience"
+	"github.com/audiencesync/audiencesync/audience/normalize"
+	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/googleads"
+	"github.com/audiencesync/audiencesync/engine"
+	"github.com/audiencesync/audiencesync/sandbox"
+	"github.com/audiencesync/audiencesync/state/sqlite"
+)
+
+// synthSource yields n made-up contacts, building each as it is read: the
+// audience is never held in memory by the source.
+type synthSource struct{ n int }
+
+func (s synthSource) Read(ctx context.Context, _ connectors.ReadRequest, out connectors.Emitter) error {
+	var m audience.Member
+	for i := range s.n {
+		if i%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		m.Reset()
+		m.Key = "C" + strconv.Itoa(i)
+		m.Fields[audience.Email] = "member." + strconv.Itoa(i) + "@example.com"
+		m.Fields[audience.Phone] = fmt.Sprintf("+1 202 555 %04d", i%10000)
+		m.Fields[audience.FirstName] = "First" + strconv.Itoa(i%997)
+		m.Fields[audience.LastName] = "Last" + strconv.Itoa(i%991)
+		m.Fields[audience.Zip] = strconv.Itoa(10000 + i%89999)
+		m.Fields[audience.Country] = "US"
+		m.Line = int64(i + 1)
+		if err := out.Emit(&m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (synthSource) Close() error { return nil }
+
+// uploadClock records when the engine's upload phase starts and ends.
+type uploadClock struct {
+	mu         sync.Mutex
+	start, end time.Time
+}
+
+func (c *uploadClock) Start(label string, _ int64) engine.Bar {
+	if !strings.HasPrefix(label, "uploading") {
+		return nopBar{}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.start = time.Now()
+	return &clockBar{c}
+}
+
+type clockBar struct{ c *uploadClock }
+
+func (b *clockBar) Add(int64) {}
+func (b *clockBar) Finish() {
+	b.c.mu.Lock()
+	defer b.c.mu.Unlock()
+	b.c.end = time.Now()
+}
+
+type nopBar struct{}
+
+func (nopBar) Add(int64) {}
+func (nopBar) Finish()   {}
+
+func benchMembers() int {
+	if v, err := strconv.Atoi(os.Getenv("AUDIENCESYNC_BENCH_MEMBERS")); err == nil && v > 0 {
+		return v
+	}
+	return 1_000_000
+}
+
+// BenchmarkFirstUpload1M runs a first upload of n members (default
+// 1,000,000; AUDIENCESYNC_BENCH_MEMBERS scales it) through engine.Run to
+// the sandbox replica with 100ms added to every request. It reports rows
+// a second and the ratio of the elapsed time to the latency-bound minimum
+// (every request the sandbox received × 100ms / concurrency), for the
+// whole run (read, normalise, plan, upload, feedback) and for the upload
+// phase alone (its member requests). The client-side rate limit is raised
+// to 100 requests a second so latency, not the limiter, is what is
+// measured.
+func BenchmarkFirstUpload1M(b *testing.B) {
+	const latency = 100 * time.Millisecond
+	n := benchMembers()
+	var rows, ratio, uploadRatio, requests float64
+	for b.Loop() {
+		b.StopTimer()
+		var total, members atomic.Int64
+		srv := sandbox.New(sandbox.Options{Latency: latency})
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			total.Add(1)
+			if strings.HasSuffix(r.URL.Path, ":ingest") {
+				members.Add(1)
+			}
+			srv.ServeHTTP(w, r)
+		}))
+		st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "state.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		d, err := googleads.New(&googleads.Settings{OperatingAccount: "1234567890", Sandbox: true, RequestsPerSecond: 100},
+			connectors.Env{Sandbox: func(context.Context) (string, error) { return ts.URL, nil }})
+		if err != nil {
+			b.Fatal(err)
+		}
+		prof, _ := normalize.Lookup("google")
+		clock := &uploadClock{}
+		eng := &engine.Engine{Store: st, Progress: clock}
+		job := &engine.Job{
+			Sync:   "bench",
+			Source: synthSource{n: n},
+			Request: connectors.ReadRequest{Key: "id", Fields: map[audience.Kind]string{
+				audience.Email: "email", audience.Phone: "phone", audience.FirstName: "first_name",
+				audience.LastName: "last_name", audience.Zip: "zip", audience.Country: "country"}},
+			DefaultRegion: "US",
+			Targets: []*engine.Target{{
+				Name: "google", Type: googleads.Type, Dest: d, Info: d.Info(), Profile: prof,
+				Audience:       connectors.AudienceSpec{Name: "Bench", Create: true},
+				DefaultConsent: audience.Consent{AdUserData: audience.ConsentGranted, AdPersonalization: audience.ConsentGranted},
+			}},
+		}
+		b.StartTimer()
+		start := time.Now()
+		rep, err := eng.Run(context.Background(), job, engine.Options{})
+		elapsed := time.Since(start)
+		b.StopTimer()
+		if err != nil {
+			b.Fatalf("run: %v (%v)", err, rep.Destinations[0].Errors)
+		}
+		if got := rep.Destinations[0].Applied.Added; got != int64(n) {
+			b.Fatalf("added %d members, want %d", got, n)
+		}
+		conc := float64(d.Info().Concurrency)
+		minimum := time.Duration(float64(total.Load()) * float64(latency) / conc)
+		uploadMin := time.Duration(float64(members.Load()) * float64(latency) / conc)
+		rows = float64(n) / elapsed.Seconds()
+		ratio = elapsed.Seconds() / minimum.Seconds()
+		uploadRatio = clock.end.Sub(clock.start).Seconds() / uploadMin.Seconds()
+		requests = float64(total.Load())
+		_ = d.Close()
+		_ = st.Close()
+		ts.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(rows, "rows/s")
+	b.ReportMetric(ratio, "x-latency-bound")
+	b.ReportMetric(uploadRatio, "upload-x-latency-bound")
+	b.ReportMetric(requests, "requests")
+}

@@ -1,0 +1,268 @@
+// Package googleads is the google_ads destination: Google Ads Customer
+// Match through the Data Manager API (google.golang.org/api/datamanager/v1).
+//
+// Ensure finds the Customer Match user list by id or display name and
+// creates it when allowed; Apply sends adds, updates and refreshes with
+// audienceMembers:ingest and removals with audienceMembers:remove, one
+// batch of up to 10,000 members per request; RemoveAll empties the list for
+// a full refresh; Feedback polls requestStatus:retrieve for the requests a
+// run sent; Check lists the account's user lists.
+//
+// Every request goes through one retrying HTTP client (platformhttp) whose
+// transport carries the OAuth 2 credentials, so retries are authenticated
+// too; option.WithHTTPClient hands that client to the generated API client.
+package googleads
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+	"go.uber.org/zap"
+	datamanager "google.golang.org/api/datamanager/v1"
+	"google.golang.org/api/option"
+
+	"github.com/audiencesync/audiencesync/audience"
+	"github.com/audiencesync/audiencesync/auth"
+	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/platformhttp"
+	"github.com/audiencesync/audiencesync/sandbox"
+)
+
+// Type is the connection type this package serves.
+const Type = "google_ads"
+
+// Limits of the Data Manager API.
+const (
+	// MaxBatch is the most audience members one request may carry.
+	MaxBatch = 10000
+	// MaxIdentifiers is the most user identifiers one member may carry.
+	MaxIdentifiers = 10
+	// MaxMembershipDays is the longest membership a user list allows.
+	MaxMembershipDays = 540
+)
+
+// Kinds are the identifier kinds a Customer Match contact list takes.
+var Kinds = []audience.Kind{
+	audience.Email, audience.Phone, audience.FirstName, audience.LastName, audience.Country, audience.Zip,
+}
+
+// Spec declares the google_ads destination for a registry.
+func Spec() connectors.Spec {
+	return connectors.Spec{
+		Type:     Type,
+		Role:     connectors.RoleDestination,
+		Summary:  "Google Ads Customer Match lists through the Data Manager API (hashed e-mail, phone and address).",
+		Sample:   sample,
+		Settings: func() any { return &Settings{} },
+		NewDestination: func(settings any, env connectors.Env) (connectors.Destination, error) {
+			s, ok := settings.(*Settings)
+			if !ok {
+				return nil, fmt.Errorf("google_ads: settings are %T, want *googleads.Settings", settings)
+			}
+			return New(s, env)
+		},
+	}
+}
+
+// Destination uploads to Customer Match user lists of one operating
+// account. It is safe for concurrent use.
+type Destination struct {
+	s        Settings // defaults applied
+	account  string   // operating account id, digits only
+	login    string   // login account id, "" when none
+	creds    auth.GoogleCredentials
+	log      *zap.Logger
+	sandboxF func(context.Context) (string, error)
+	now      func() time.Time
+
+	mu        sync.Mutex
+	api       *datamanager.Service // built on first use
+	http      *retryablehttp.Client
+	tokens    *auth.GoogleTokenSource
+	transport *http.Transport
+	closed    bool
+}
+
+var (
+	_ connectors.Destination    = (*Destination)(nil)
+	_ connectors.Resetter       = (*Destination)(nil)
+	_ connectors.FeedbackPoller = (*Destination)(nil)
+	_ connectors.Checker        = (*Destination)(nil)
+)
+
+// New builds a destination from settings. It validates them and reads the
+// credentials but makes no network call; the API client (and, with
+// sandbox: true, the local replica) is set up on first use.
+func New(s *Settings, env connectors.Env) (*Destination, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	d := &Destination{s: *s, log: env.Logger, sandboxF: env.Sandbox, now: env.Now}
+	if d.log == nil {
+		d.log = zap.NewNop()
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	d.account, _ = accountID("operating_account", s.OperatingAccount, true)
+	d.login, _ = accountID("login_account", s.LoginAccount, false)
+	if d.s.AccountType == "" {
+		d.s.AccountType = defaultAccountType
+	}
+	if d.s.RequestsPerSecond == 0 {
+		d.s.RequestsPerSecond = defaultRequestsPerSecond
+	}
+	if d.s.Concurrency == 0 {
+		d.s.Concurrency = defaultConcurrency
+	}
+	if d.s.MaxAttempts == 0 {
+		d.s.MaxAttempts = defaultAttempts
+	}
+	if d.s.MinRetryWait == 0 {
+		d.s.MinRetryWait = defaultMinWait
+	}
+	if d.s.MaxRetryWait == 0 {
+		d.s.MaxRetryWait = max(defaultMaxWait, d.s.MinRetryWait)
+	}
+	if s.Sandbox && s.Endpoint == "" && env.Sandbox == nil {
+		return nil, errors.New("google_ads: sandbox: true needs the built-in sandbox, which is not available here: start one with `audiencesync sandbox --addr 127.0.0.1:8089` and set endpoint: http://127.0.0.1:8089/")
+	}
+	d.creds = s.credentials()
+	if s.Sandbox && d.creds.Method() == "" {
+		d.creds.AccessToken = auth.NewSecret(sandbox.SandboxCredentials().GoogleAccessToken)
+	}
+	// Read a key file now, so a malformed one fails at start-up.
+	if err := d.creds.CheckKey(); err != nil {
+		return nil, fmt.Errorf("google_ads: %w", err)
+	}
+	return d, nil
+}
+
+// Info describes the destination to the engine.
+func (d *Destination) Info() connectors.DestinationInfo {
+	return connectors.DestinationInfo{
+		Profile:        "google",
+		Kinds:          Kinds,
+		MaxBatch:       MaxBatch,
+		MaxIdentifiers: 0, // Apply keeps the first ten by its own priority
+		Concurrency:    d.s.Concurrency,
+		RefreshWindow:  MaxMembershipDays * 24 * time.Hour,
+	}
+}
+
+// Close releases idle connections. It may be called more than once.
+func (d *Destination) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.transport != nil {
+		d.transport.CloseIdleConnections()
+	}
+	d.closed = true
+	return nil
+}
+
+// service returns the API client, building it on first use: the base URL
+// (asking for the sandbox when configured), the token source and the
+// retrying HTTP client that carries it.
+func (d *Destination) service(ctx context.Context) (*datamanager.Service, *auth.GoogleTokenSource, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, nil, connectors.Fatal(errors.New("google_ads: destination is closed"))
+	}
+	if d.api != nil {
+		return d.api, d.tokens, nil
+	}
+	base := d.s.Endpoint
+	if base == "" && d.s.Sandbox {
+		u, err := d.sandboxF(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("google_ads: start the sandbox: %w", err)
+		}
+		base = u
+	}
+	// Token requests outlive this call: they use a context of their own
+	// that keeps ctx's values but not its cancellation.
+	tokens, err := auth.NewGoogleTokenSource(context.WithoutCancel(ctx), d.creds)
+	if err != nil {
+		return nil, nil, connectors.Fatal(fmt.Errorf("google_ads: %w", err))
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = d.s.Concurrency * 2
+	hc := platformhttp.New(platformhttp.Options{
+		Logger:            d.log,
+		Attempts:          d.s.MaxAttempts,
+		MinWait:           d.s.MinRetryWait,
+		MaxWait:           d.s.MaxRetryWait,
+		RequestsPerSecond: d.s.RequestsPerSecond,
+		Burst:             d.s.Concurrency,
+		CheckRetry:        checkRetry,
+		Transport:         auth.GoogleTransport(tokens, tr),
+		Timeout:           2 * time.Minute,
+	})
+	opts := []option.ClientOption{option.WithHTTPClient(hc.StandardClient())}
+	if base != "" {
+		opts = append(opts, option.WithEndpoint(strings.TrimSuffix(base, "/")+"/"))
+	}
+	api, err := datamanager.NewService(ctx, opts...)
+	if err != nil {
+		return nil, nil, connectors.Fatal(fmt.Errorf("google_ads: build the Data Manager client: %w", err))
+	}
+	d.api, d.tokens, d.transport, d.http = api, tokens, tr, hc
+	return api, tokens, nil
+}
+
+// call runs fn with the API client. When Google refuses the access token,
+// the token is refreshed and fn runs once more; a second refusal, or a
+// token that cannot be refreshed, asks the user to re-authenticate.
+// retries, when set, counts the extra call.
+func (d *Destination) call(ctx context.Context, op string, retries *int, fn func(api *datamanager.Service) error) error {
+	api, tokens, err := d.service(ctx)
+	if err != nil {
+		return err
+	}
+	gen := tokens.Generation()
+	err = fn(api)
+	if isUnauthenticated(err) && tokens.Refresh(gen) {
+		d.log.Info("access token refused; refreshed it and retrying", zap.String("call", op))
+		if retries != nil {
+			*retries++
+		}
+		err = fn(api)
+	}
+	if err == nil {
+		return nil
+	}
+	return d.classify(ctx, op, tokens.Method(), err)
+}
+
+// destination is the request destination for user list id.
+func (d *Destination) destination(listID string) []*datamanager.Destination {
+	dest := &datamanager.Destination{
+		OperatingAccount:     &datamanager.ProductAccount{AccountType: d.s.AccountType, AccountId: d.account},
+		ProductDestinationId: listID,
+	}
+	if d.login != "" {
+		dest.LoginAccount = &datamanager.ProductAccount{AccountType: d.s.AccountType, AccountId: d.login}
+	}
+	return []*datamanager.Destination{dest}
+}
+
+// parent is the resource name of the operating account.
+func (d *Destination) parent() string {
+	return "accountTypes/" + d.s.AccountType + "/accounts/" + d.account
+}
+
+// loginHeader names the manager account on user list calls, which take it
+// as a header rather than in the body.
+func (d *Destination) loginHeader(h http.Header) {
+	if d.login != "" {
+		h.Set("login-account", "accountTypes/"+d.s.AccountType+"/accounts/"+d.login)
+	}
+}
