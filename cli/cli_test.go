@@ -8,12 +8,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/audiencesync/audiencesync/report"
+	"github.com/audiencesync/audiencesync/sandbox"
 )
 
 // quickstart copies the bundled quickstart config and export into a temp
@@ -85,7 +87,7 @@ func TestQuickstartSyncsThenSendsOnlyTheDifference(t *testing.T) {
 	require.Positive(t, rep.Source.Duplicates)
 	require.Equal(t, int64(3), rep.Source.Rejected["row.malformed"])
 	require.Equal(t, []int64{501, 1201, 1801}, rep.Source.RejectedLines["row.malformed"], "bad rows are pointed at by line")
-	require.Len(t, rep.Destinations, 3)
+	require.Len(t, rep.Destinations, 4)
 	for _, d := range rep.Destinations {
 		require.Equal(t, report.StatusSucceeded, d.Status, d.Name)
 		require.Greater(t, d.Applied.Added, int64(1700), d.Name)
@@ -331,4 +333,89 @@ func TestCheck(t *testing.T) {
 	r = run(t, "", "check", "--config", cfg, "--connection", "crm_export")
 	require.Equal(t, ExitFailed, r.code)
 	require.Contains(t, r.stdout, "FAILED")
+}
+
+// sandboxHolds opens the sandbox state the run left beside the state file.
+func sandboxHolds(t *testing.T, cfg string) *sandbox.Server {
+	t.Helper()
+	srv, err := sandbox.Open(sandbox.Options{StatePath: filepath.Join(filepath.Dir(cfg), "quickstart", "audiencesync.sandbox.json")})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv
+}
+
+// googleExpected reads the Google upload file of the whole audience, written
+// by the file destination from the same plan, as the replica's member
+// strings: a hash per e-mail and phone, and one address entry.
+func googleExpected(t *testing.T, cfg string) []string {
+	t.Helper()
+	rows := readRows(t, filepath.Join(filepath.Dir(cfg), "quickstart", "out", "cart-abandoners", "latest", "google-audience.csv"))
+	require.Equal(t, []string{"Email", "Phone", "First Name", "Last Name", "Country", "Zip"}, rows[0])
+	set := map[string]bool{}
+	for _, r := range rows[1:] {
+		for _, v := range r[:2] {
+			if v != "" {
+				set[v] = true
+			}
+		}
+		if r[2] != "" {
+			set["address:"+strings.Join(r[2:6], "|")] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func destinationNamed(t *testing.T, rep *report.Report, name string) *report.Destination {
+	t.Helper()
+	for _, d := range rep.Destinations {
+		if d.Name == name {
+			return d
+		}
+	}
+	t.Fatalf("no destination %s in the report", name)
+	return nil
+}
+
+// TestSandboxHoldsExactlyTheAudience syncs the quickstart to the sandbox
+// replicas, then changes the export and syncs again: each time the replica
+// holds exactly the hashed audience, no more, no less.
+func TestSandboxHoldsExactlyTheAudience(t *testing.T) {
+	t.Parallel()
+	cfg := quickstart(t)
+	rep, r := syncJSON(t, cfg)
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	google := destinationNamed(t, rep, "google")
+	require.NotEmpty(t, google.AudienceID)
+	want := googleExpected(t, cfg)
+	require.Greater(t, len(want), 4000)
+	require.Equal(t, want, sandboxHolds(t, cfg).GoogleMembers(google.AudienceID))
+
+	// Drop every other US contact and change some addresses.
+	csvPath := filepath.Join(filepath.Dir(cfg), "quickstart", "contacts.csv")
+	raw, err := os.ReadFile(csvPath)
+	require.NoError(t, err)
+	lines := strings.SplitAfter(string(raw), "\n")
+	var b strings.Builder
+	for i, l := range lines {
+		switch {
+		case i > 0 && i%7 == 0:
+			continue
+		case i > 0 && i%11 == 0:
+			l = strings.Replace(l, "@example.com", "@example.org", 1)
+		}
+		b.WriteString(l)
+	}
+	require.NoError(t, os.WriteFile(csvPath, []byte(b.String()), 0o600))
+	rep, r = syncJSON(t, cfg)
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	google = destinationNamed(t, rep, "google")
+	require.Positive(t, google.Applied.Removed)
+	require.Positive(t, google.Applied.Updated)
+	want = googleExpected(t, cfg)
+	require.Equal(t, want, sandboxHolds(t, cfg).GoogleMembers(google.AudienceID))
 }
