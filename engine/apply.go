@@ -364,6 +364,12 @@ func (a *applier) dispatch(ctx context.Context, op connectors.Op, items iter.Seq
 		case <-ctx.Done():
 			return false
 		}
+		// A batch that finished while this one waited for a slot may have
+		// stopped the destination: check again before sending.
+		if a.stopped.Load() || ctx.Err() != nil {
+			<-sem
+			return false
+		}
 		a.seq++
 		b := connectors.Batch{Op: op, Seq: a.seq, Members: make([]connectors.Upload, len(batchItems))}
 		for i := range batchItems {

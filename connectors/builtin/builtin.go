@@ -7,6 +7,7 @@ import (
 	"github.com/audiencesync/audiencesync/connectors/csv"
 	"github.com/audiencesync/audiencesync/connectors/file"
 	"github.com/audiencesync/audiencesync/connectors/googleads"
+	"github.com/audiencesync/audiencesync/connectors/meta"
 )
 
 // Registry returns a new registry holding every built-in connector. Each
@@ -16,9 +17,10 @@ func Registry() *connectors.Registry {
 	for _, spec := range []connectors.Spec{
 		// Sources.
 		csv.Spec(),
-		// Destinations. meta and x join this list as they land.
+		// Destinations. x joins this list as it lands.
 		file.Spec(),
 		googleads.Spec(),
+		meta.Spec(),
 	} {
 		r.Register(spec)
 	}

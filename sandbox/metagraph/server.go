@@ -1,6 +1,8 @@
 // Package metagraph is a local replica of the Meta Graph API's customer-file
 // Custom Audience endpoints: create and list audiences on an ad account,
-// read one, add and remove users, and replace all users in a session. It
+// read one, add and remove users, and replace all users in a session; and
+// the calls a connector checks its access with: debug_token (token
+// validity, expiry, scopes) and reading the ad account. It
 // reads requests the way Graph does (form-encoded parameters with JSON
 // values, as github.com/huandu/facebook/v2 sends them; DELETE also as POST
 // with method=DELETE), checks the access token and appsecret_proof, and
@@ -73,6 +75,7 @@ type Server struct {
 	mu        sync.Mutex
 	audiences map[string]*audience
 	order     []string
+	flagged   map[string]bool // audiences under integrity restrictions
 	nextID    int64
 	nextSess  int64
 	trace     int64
@@ -97,6 +100,7 @@ func (s *Server) Reset() {
 	defer s.mu.Unlock()
 	s.audiences = map[string]*audience{}
 	s.order = nil
+	s.flagged = map[string]bool{}
 	s.nextID = 23850000000000000
 	s.nextSess = 0
 }
@@ -125,11 +129,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, unsupported(c.method, c.node))
 		return
 	}
-	if gerr := s.authenticate(c); gerr != nil {
+	if gerr := s.authenticate(c, endpoint); gerr != nil {
 		s.writeError(w, gerr)
 		return
 	}
 	if s.opts.Faults.Intercept(w, r, "meta", endpoint, s) {
+		return
+	}
+	if gerr := s.checkFlagged(endpoint, c); gerr != nil {
+		s.writeError(w, gerr)
 		return
 	}
 	if gerr := handler(w, r, c); gerr != nil {
@@ -232,13 +240,21 @@ func readParams(r *http.Request) (url.Values, *graphError) {
 	return params, nil
 }
 
-func (s *Server) authenticate(c *call) *graphError {
+func (s *Server) authenticate(c *call, endpoint string) *graphError {
 	switch c.token {
 	case "":
 		return &graphError{Message: "An access token is required to request this resource.", Type: "OAuthException", Code: 104, status: http.StatusBadRequest}
 	case ExpiredToken:
 		return expiredToken(s.opts.Now())
-	case Token:
+	case AppAccessToken:
+		// App tokens carry the secret themselves: no proof, and they can
+		// only inspect tokens here.
+		if endpoint != "debug_token" {
+			return &graphError{Message: "(#200) An app access token cannot manage ad accounts or audiences; use a system user or user access token",
+				Type: "OAuthException", Code: 200, status: http.StatusForbidden}
+		}
+		return nil
+	case Token, ExpiringToken:
 	default:
 		return tokenError(0, "Invalid OAuth access token - Cannot parse access token")
 	}
@@ -271,7 +287,13 @@ var adAccountPattern = regexp.MustCompile(`^act_[0-9]{1,20}$`)
 var objectIDPattern = regexp.MustCompile(`^[0-9]{1,20}$`)
 
 func (s *Server) route(c *call) (string, handlerFunc) {
+	if c.node == "debug_token" && c.edge == "" && c.method == http.MethodGet {
+		return "debug_token", s.debugToken
+	}
 	if adAccountPattern.MatchString(c.node) {
+		if c.edge == "" && c.method == http.MethodGet {
+			return "adaccount", s.readAdAccount
+		}
 		if c.edge != "customaudiences" {
 			return "", nil
 		}

@@ -1,0 +1,259 @@
+// Package meta is the destination for Meta Custom Audiences (customer-file
+// audiences) through the Graph API, built on github.com/huandu/facebook/v2.
+//
+// Ensure finds an audience by id or by name in the ad account and creates
+// it when allowed. Apply sends a batch as one multi-key upload (POST
+// /{id}/users to add, DELETE /{id}/users to remove); a full refresh goes
+// through /{id}/usersreplace in one session (Replacer). The per-request
+// counts Meta answers with (num_received, num_invalid_entries, the reasons
+// of the invalid-entry samples) go into each BatchResult and, summed, into
+// the run report (FeedbackPoller). Check inspects the access token and the
+// ad account.
+//
+// The access token travels in the Authorization header only, never in a
+// URL or a log line, and every call carries appsecret_proof. Requests go
+// through platformhttp's retrying client; Meta's throttling (codes 4, 17,
+// 32, 613, 80000–80014, often on HTTP 400) is retried too, waiting what
+// X-Business-Use-Case-Usage says, and the client slows down on its own when
+// that header reports usage above 75%.
+package meta
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/audiencesync/audiencesync/audience/normalize"
+	"github.com/audiencesync/audiencesync/auth"
+	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/platformhttp"
+	"github.com/audiencesync/audiencesync/sandbox"
+)
+
+// Type is the connection type.
+const Type = "meta"
+
+// MaxRows is the most rows Meta takes in one users request.
+const MaxRows = 10000
+
+const defaultBaseURL = "https://graph.facebook.com/"
+
+// Compile-time interface guards.
+var (
+	_ connectors.Destination    = (*Destination)(nil)
+	_ connectors.Replacer       = (*Destination)(nil)
+	_ connectors.FeedbackPoller = (*Destination)(nil)
+	_ connectors.RunObserver    = (*Destination)(nil)
+	_ connectors.Checker        = (*Destination)(nil)
+)
+
+// Spec declares the connector.
+func Spec() connectors.Spec {
+	return connectors.Spec{
+		Type:     Type,
+		Role:     connectors.RoleDestination,
+		Summary:  "Meta Custom Audiences (customer file) through the Graph API",
+		Sample:   sample,
+		Settings: func() any { return &Settings{} },
+		NewDestination: func(settings any, env connectors.Env) (connectors.Destination, error) {
+			s, ok := settings.(*Settings)
+			if !ok {
+				return nil, fmt.Errorf("meta: settings are %T, want *meta.Settings", settings)
+			}
+			return New(s, env)
+		},
+	}
+}
+
+const sample = `# A Meta ad account's customer-file Custom Audiences.
+meta_ads:
+  type: meta
+  # The ad account that owns the audiences (act_ prefix optional).
+  ad_account: act_1234567890
+  # The app the access token was issued for; every call is signed with
+  # appsecret_proof derived from its secret.
+  app_id: "1234"
+  app_secret: ${env:META_APP_SECRET}
+  # A system user token from Business Manager with ads_management.
+  access_token: ${env:META_ACCESS_TOKEN}
+  # Graph API version (default v25.0).
+  api_version: v25.0
+  # How the customer data was collected: USER_PROVIDED_ONLY (default),
+  # PARTNER_PROVIDED_ONLY or BOTH_USER_AND_PARTNER_PROVIDED.
+  customer_file_source: USER_PROVIDED_ONLY
+  # sandbox: true talks to the local replica (credentials may be left out);
+  # endpoint: overrides the API base URL.
+  sandbox: false
+  # Uploads in flight at once (default 2), and an optional request rate cap.
+  concurrency: 2
+  requests_per_second: 0
+`
+
+// tuning holds the retry and pacing constants; tests shorten them.
+type tuning struct {
+	// attempts, minWait and maxWait govern in-client retries.
+	attempts         int
+	minWait, maxWait time.Duration
+	// maxInClientWait is the longest throttle wait the client sits out
+	// itself; longer ones go back to the engine as RetryAfter.
+	maxInClientWait time.Duration
+	// throttleWait is the wait asked of the engine after a throttle that
+	// names no time to regain access.
+	throttleWait time.Duration
+	// slowdown is the pause between requests at 100% usage; it shrinks
+	// linearly to nothing at 75%.
+	slowdown time.Duration
+	timeout  time.Duration
+	// rows is the most rows a request carries: MaxRows.
+	rows int
+}
+
+func defaultTuning() tuning {
+	return tuning{
+		attempts: 5, minWait: time.Second, maxWait: time.Minute,
+		maxInClientWait: 2 * time.Minute, throttleWait: time.Minute,
+		slowdown: 10 * time.Second, timeout: 2 * time.Minute, rows: MaxRows,
+	}
+}
+
+// Destination uploads to one ad account's customer-file audiences.
+type Destination struct {
+	settings Settings
+	creds    auth.MetaCredentials
+	env      connectors.Env
+	log      *zap.Logger
+	tune     tuning
+
+	initMu sync.Mutex
+	api    *graph // built on first use: the sandbox URL needs a context
+
+	mu       sync.Mutex
+	feedback map[string]map[string]int64 // request id → counts, this run
+	replaces map[string]*replaceProgress // audience id → replace session in progress
+}
+
+// New builds a destination from validated settings with resolved secrets.
+func New(s *Settings, env connectors.Env) (*Destination, error) {
+	return newDestination(s, env, defaultTuning())
+}
+
+func newDestination(s *Settings, env connectors.Env, t tuning) (*Destination, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if s.Sandbox && s.Endpoint == "" && env.Sandbox == nil {
+		return nil, errors.New("meta: sandbox: true needs the built-in sandbox, which is not available here; " +
+			"start one with `audiencesync sandbox --addr HOST:PORT` and set endpoint: to its URL")
+	}
+	set := *s
+	set.applyDefaults()
+	creds := auth.MetaCredentials{AppID: set.AppID, AppSecret: set.AppSecret, AccessToken: set.AccessToken}
+	if set.Sandbox && !set.hasCredentials() {
+		c := sandbox.SandboxCredentials()
+		creds = auth.MetaCredentials{AppID: c.MetaAppID, AppSecret: auth.NewSecret(c.MetaAppSecret),
+			AccessToken: auth.NewSecret(c.MetaAccessToken)}
+	}
+	for name, sec := range map[string]auth.Secret{"app_secret": creds.AppSecret, "access_token": creds.AccessToken} {
+		if sec.Reveal() == "" {
+			return nil, fmt.Errorf("meta: %s %s resolved to nothing: set it (secrets are resolved before the connector starts)", name, sec.Ref())
+		}
+	}
+	log := env.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if env.Now == nil {
+		env.Now = time.Now
+	}
+	return &Destination{
+		settings: set, creds: creds, env: env, log: log, tune: t,
+		feedback: map[string]map[string]int64{}, replaces: map[string]*replaceProgress{},
+	}, nil
+}
+
+// Info describes the destination to the engine.
+func (d *Destination) Info() connectors.DestinationInfo {
+	p, err := normalize.Lookup(Type)
+	if err != nil {
+		panic("meta: the meta normalisation profile is missing: " + err.Error())
+	}
+	return connectors.DestinationInfo{
+		Profile:     Type,
+		Kinds:       p.Kinds(),
+		MaxBatch:    d.tune.rows,
+		Concurrency: d.settings.Concurrency,
+		// Customer-file memberships do not lapse: nothing needs refreshing.
+		RefreshWindow: 0,
+	}
+}
+
+// Close releases idle connections. It may be called more than once.
+func (d *Destination) Close() error {
+	d.initMu.Lock()
+	defer d.initMu.Unlock()
+	if d.api != nil {
+		d.api.http.HTTPClient.CloseIdleConnections()
+	}
+	return nil
+}
+
+// graph returns the Graph client, building it on first use.
+func (d *Destination) graph(ctx context.Context) (*graph, error) {
+	d.initMu.Lock()
+	defer d.initMu.Unlock()
+	if d.api != nil {
+		return d.api, nil
+	}
+	base := d.settings.Endpoint
+	switch {
+	case base != "":
+	case d.settings.Sandbox:
+		u, err := d.env.Sandbox(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("start the Meta sandbox: %w", err)
+		}
+		base = u
+	default:
+		base = defaultBaseURL
+	}
+	base = strings.TrimSuffix(base, "/") + "/"
+
+	gov := newGovernor(d.tune.slowdown, d.log)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 2 * d.settings.Concurrency
+	gov.next = tr
+	rc := platformhttp.New(platformhttp.Options{
+		Logger:            d.log,
+		Attempts:          d.tune.attempts,
+		MinWait:           d.tune.minWait,
+		MaxWait:           d.tune.maxWait,
+		RequestsPerSecond: d.settings.RequestsPerSecond,
+		Burst:             d.settings.Concurrency,
+		CheckRetry:        checkRetry(d.tune.maxInClientWait),
+		Transport:         gov,
+		Timeout:           d.tune.timeout,
+	})
+	rc.Backoff = backoff
+	where := auth.MetaGraph{BaseURL: base, Version: d.settings.APIVersion, Client: rc.StandardClient()}
+	d.api = &graph{session: d.creds.Session(where), where: where, http: rc, tune: d.tune}
+	return d.api, nil
+}
+
+// BeginRun starts a run's bookkeeping: feedback counts and replace
+// progress belong to one run.
+func (d *Destination) BeginRun(context.Context, connectors.RunInfo) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	clear(d.feedback)
+	clear(d.replaces)
+	return nil
+}
+
+// EndRun has nothing to finish: every request was answered when it returned.
+func (d *Destination) EndRun(context.Context, connectors.RunInfo, bool) error { return nil }
