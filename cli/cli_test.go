@@ -87,7 +87,7 @@ func TestQuickstartSyncsThenSendsOnlyTheDifference(t *testing.T) {
 	require.Positive(t, rep.Source.Duplicates)
 	require.Equal(t, int64(3), rep.Source.Rejected["row.malformed"])
 	require.Equal(t, []int64{501, 1201, 1801}, rep.Source.RejectedLines["row.malformed"], "bad rows are pointed at by line")
-	require.Len(t, rep.Destinations, 4)
+	require.Len(t, rep.Destinations, 5)
 	for _, d := range rep.Destinations {
 		require.Equal(t, report.StatusSucceeded, d.Status, d.Name)
 		require.Greater(t, d.Applied.Added, int64(1700), d.Name)
@@ -370,6 +370,44 @@ func googleExpected(t *testing.T, cfg string) []string {
 	return out
 }
 
+// metaExpected reads the Meta customer file of the whole audience as the
+// replica's member strings: each e-mail and phone hash, or, for a row with
+// neither, the row's other cells together.
+func metaExpected(t *testing.T, cfg string) []string {
+	t.Helper()
+	rows := readRows(t, filepath.Join(filepath.Dir(cfg), "quickstart", "out", "cart-abandoners", "latest", "meta-audience.csv"))
+	header := rows[0]
+	set := map[string]bool{}
+	for _, r := range rows[1:] {
+		var strong, rest []string
+		for i, v := range r {
+			switch {
+			case v == "":
+			case header[i] == "EMAIL" || header[i] == "PHONE":
+				strong = append(strong, v)
+			case header[i] == "MADID":
+				strong = append(strong, "madid:"+v)
+			case header[i] == "EXTERN_ID":
+				strong = append(strong, "extern_id:"+v)
+			default:
+				rest = append(rest, header[i]+"="+v)
+			}
+		}
+		if len(strong) == 0 {
+			strong = []string{"row:" + strings.Join(rest, ",")}
+		}
+		for _, v := range strong {
+			set[v] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
 func destinationNamed(t *testing.T, rep *report.Report, name string) *report.Destination {
 	t.Helper()
 	for _, d := range rep.Destinations {
@@ -393,7 +431,13 @@ func TestSandboxHoldsExactlyTheAudience(t *testing.T) {
 	require.NotEmpty(t, google.AudienceID)
 	want := googleExpected(t, cfg)
 	require.Greater(t, len(want), 4000)
-	require.Equal(t, want, sandboxHolds(t, cfg).GoogleMembers(google.AudienceID))
+	held := sandboxHolds(t, cfg)
+	require.Equal(t, want, held.GoogleMembers(google.AudienceID))
+	meta := destinationNamed(t, rep, "meta")
+	wantMeta := metaExpected(t, cfg)
+	require.Greater(t, len(wantMeta), 2500)
+	require.Equal(t, wantMeta, held.MetaMembers(meta.AudienceID))
+	require.NoError(t, held.Close())
 
 	// Drop every other US contact and change some addresses.
 	csvPath := filepath.Join(filepath.Dir(cfg), "quickstart", "contacts.csv")
@@ -416,6 +460,9 @@ func TestSandboxHoldsExactlyTheAudience(t *testing.T) {
 	google = destinationNamed(t, rep, "google")
 	require.Positive(t, google.Applied.Removed)
 	require.Positive(t, google.Applied.Updated)
-	want = googleExpected(t, cfg)
-	require.Equal(t, want, sandboxHolds(t, cfg).GoogleMembers(google.AudienceID))
+	held = sandboxHolds(t, cfg)
+	require.Equal(t, googleExpected(t, cfg), held.GoogleMembers(google.AudienceID))
+	meta = destinationNamed(t, rep, "meta")
+	require.Positive(t, meta.Applied.Removed)
+	require.Equal(t, metaExpected(t, cfg), held.MetaMembers(meta.AudienceID))
 }

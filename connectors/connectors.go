@@ -139,6 +139,12 @@ type DestinationInfo struct {
 	// RefreshWindow is how long a membership may go unsent before it must
 	// be re-sent; 0 when memberships do not expire.
 	RefreshWindow time.Duration
+	// RecordMatching says the platform matches a member's identifiers as
+	// one record (a Meta row): names, address and birth date identify a
+	// member only in a record without an e-mail, phone or device id. When
+	// false (Google, X) every identifier, and an address as a whole,
+	// matches on its own.
+	RecordMatching bool
 }
 
 // Op is what a batch does.

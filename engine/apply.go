@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -287,12 +289,16 @@ func (a *applier) removals(ctx context.Context, skipRemote bool) {
 }
 
 // sends adds new members, re-sends updated ones and refreshes those whose
-// membership is due to lapse. An identifier several members carry is sent
-// once in the run.
+// membership is due to lapse. Two CRM records that reduce to the same
+// identifiers go up once. Records are never trimmed of an identifier another
+// member also carries: platforms match a record's identifiers together (a
+// Meta row is one person), and a record stripped of its shared e-mail would
+// mean someone else. Re-sending an identifier is harmless; adds are
+// idempotent.
 func (a *applier) sends(ctx context.Context) {
 	p := a.p
-	sent := make(map[audience.IdentifierID]struct{})
-	var carried []*change // everything they carry was sent with others
+	sent := make(map[uint64]struct{})
+	var carried []*change // an identical record went up with another member
 	var readErr error
 	items := func(yield func(item) bool) {
 		for ch, err := range p.sends() {
@@ -300,17 +306,14 @@ func (a *applier) sends(ctx context.Context) {
 				readErr = err
 				return
 			}
-			ids := keepKeys(decode(ch.ids), func(k audience.IdentifierID) bool {
-				if _, dup := sent[k]; dup {
-					return false
-				}
-				sent[k] = struct{}{}
-				return true
-			})
-			if len(ids) == 0 {
+			// ch.ids is the sorted, packed identifier set: equal bytes, equal record.
+			rec := recordKey(ch.ids)
+			if _, dup := sent[rec]; dup {
 				carried = append(carried, ch)
 				continue
 			}
+			sent[rec] = struct{}{}
+			ids := decode(ch.ids)
 			if !yield(item{ch: ch, upload: connectors.Upload{Key: ch.key, Identifiers: ids, Consent: ch.consent}}) {
 				return
 			}
@@ -529,6 +532,12 @@ func (a *applier) progress(n int) {
 	if a.bar != nil {
 		a.bar.Add(int64(n))
 	}
+}
+
+// recordKey hashes a packed identifier set.
+func recordKey(packed []byte) uint64 {
+	sum := sha256.Sum256(packed)
+	return binary.LittleEndian.Uint64(sum[:8])
 }
 
 func decode(b []byte) []audience.Identifier {

@@ -284,26 +284,34 @@ func TestSharedIdentifierIsRemovedOnlyWhenNoMemberCarriesIt(t *testing.T) {
 	ms := members(0, 10)
 	ms[1].Fields[audience.Email] = ms[0].Fields[audience.Email] // two records, one address
 	ms[1].Fields[audience.Phone] = "+1 202-555-0111"
+	ms[3].Fields = ms[2].Fields // two records that reduce to the same identifiers
 	rep, err := b.run(ms, engine.Options{})
 	require.NoError(t, err)
 	require.Equal(t, int64(10), dest(rep).Planned.Add)
-	sent := 0
+	require.Equal(t, int64(10), dest(rep).Applied.Added)
+	var sent []string
 	for _, c := range b.dest.Calls() {
 		for _, m := range c.Members {
-			for _, id := range m.Identifiers {
-				if id.Kind == audience.Email {
-					sent++
-				}
-			}
+			sent = append(sent, fmt.Sprint(m.Identifiers))
 		}
 	}
-	require.Equal(t, 9, sent, "a shared address is added once")
+	require.Len(t, sent, 9, "an identical record goes up once; records sharing only an address go up whole")
+	require.Equal(t, int64(9), b.count()-1, "both identical records are committed")
 
 	// Member 0 leaves; member 1 still carries the address: it stays.
 	rest := ms[1:]
 	rep, err = b.run(rest, engine.Options{Force: true})
 	require.NoError(t, err)
 	require.Equal(t, int64(1), dest(rep).Applied.Removed)
+	require.Equal(t, held(t, rest), b.dest.Held(b.audienceID()))
+
+	// Member 2 leaves; its twin 3 carries everything: nothing is sent.
+	b.dest.ResetCalls()
+	rest = append([]audience.Member{rest[0]}, rest[2:]...)
+	rep, err = b.run(rest, engine.Options{Force: true})
+	require.NoError(t, err)
+	require.Equal(t, int64(1), dest(rep).Applied.Removed)
+	require.Empty(t, b.dest.Calls())
 	require.Equal(t, held(t, rest), b.dest.Held(b.audienceID()))
 }
 

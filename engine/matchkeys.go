@@ -3,6 +3,7 @@ package engine
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"slices"
 
 	"github.com/audiencesync/audiencesync/audience"
 )
@@ -10,11 +11,13 @@ import (
 // Platforms match some identifiers on their own (an e-mail address, a phone
 // number, a device id) and others only in combination: a Google address is
 // given name, family name, region and postal code together, and Meta reads
-// names, city, zip or birth date only alongside each other. So the rule
-// "an identifier is removed only when no staying member carries it" works on
-// match keys: every standalone identifier is one key, and all of a member's
-// attribute identifiers together are one more. An attribute group is sent
-// or withheld whole, never split.
+// names, city, zip or birth date only alongside each other, and only in a
+// row that has no e-mail, phone or device id. So the rule "an identifier is
+// removed only when no staying member carries it" works on match keys:
+// every standalone identifier is one key, and all of a member's attribute
+// identifiers together are one more (for record-matching platforms, only in
+// a record without standalone identifiers). An attribute group is sent or
+// withheld whole, never split.
 
 // isAttribute reports whether k is matched only in combination.
 func isAttribute(k audience.Kind) bool {
@@ -48,12 +51,19 @@ func attributeKey(ids []audience.Identifier) (audience.IdentifierID, bool) {
 	return audience.IdentifierID(binary.BigEndian.Uint64(sum[:8])), true
 }
 
-// matchKeys calls fn with every match key of sorted ids.
-func matchKeys(ids []audience.Identifier, fn func(audience.IdentifierID)) {
+// matchKeys calls fn with every match key of sorted ids. With
+// recordMatching, attributes are a key only in a record without standalone
+// identifiers.
+func matchKeys(ids []audience.Identifier, recordMatching bool, fn func(audience.IdentifierID)) {
+	standalone := false
 	for _, id := range ids {
 		if !isAttribute(id.Kind) {
+			standalone = true
 			fn(audience.IDOf(id))
 		}
+	}
+	if recordMatching && standalone {
+		return
 	}
 	if k, ok := attributeKey(ids); ok {
 		fn(k)
@@ -61,19 +71,38 @@ func matchKeys(ids []audience.Identifier, fn func(audience.IdentifierID)) {
 }
 
 // keepKeys returns the identifiers of sorted ids whose match key passes
-// keep; the attribute group passes or fails as one. It reuses ids' array.
-func keepKeys(ids []audience.Identifier, keep func(audience.IdentifierID) bool) []audience.Identifier {
-	attrKey, hasAttr := attributeKey(ids)
-	keepAttr := hasAttr && keep(attrKey)
-	out := ids[:0]
+// keep; the attribute group passes or fails as one. With recordMatching, a
+// record that has standalone identifiers drops its attributes: in a removal
+// they could match whoever shares the name and zip, perhaps the member who
+// stays or the same person under a new e-mail. It reuses ids' array.
+func keepKeys(ids []audience.Identifier, recordMatching bool, keep func(audience.IdentifierID) bool) []audience.Identifier {
+	standalone := false
+	for _, id := range ids {
+		if !isAttribute(id.Kind) {
+			standalone = true
+			break
+		}
+	}
+	keepAttr := false
+	if !recordMatching || !standalone {
+		attrKey, hasAttr := attributeKey(ids)
+		keepAttr = hasAttr && keep(attrKey)
+	}
+	var attrs []audience.Identifier
 	for _, id := range ids {
 		if isAttribute(id.Kind) {
-			if keepAttr {
-				out = append(out, id)
-			}
-		} else if keep(audience.IDOf(id)) {
+			attrs = append(attrs, id)
+		}
+	}
+	out := ids[:0]
+	for _, id := range ids {
+		if !isAttribute(id.Kind) && keep(audience.IDOf(id)) {
 			out = append(out, id)
 		}
+	}
+	if keepAttr {
+		out = append(out, attrs...)
+		slices.SortFunc(out, compareIdentifiers)
 	}
 	return out
 }

@@ -24,15 +24,15 @@ func TestAttributeGroupIsKeptOrDroppedWhole(t *testing.T) {
 	ben := ids(audience.Email, "e2", audience.FirstName, "ben", audience.LastName, "archer", audience.Country, "US", audience.Zip, "10001")
 	twin := ids(audience.Email, "e3", audience.FirstName, "ava", audience.LastName, "archer", audience.Country, "US", audience.Zip, "10001")
 
-	p := &plan{desiredIDs: map[audience.IdentifierID]struct{}{}}
-	matchKeys(ben, func(k audience.IdentifierID) { p.desiredIDs[k] = struct{}{} })
+	p := &plan{t: &Target{}, desiredIDs: map[audience.IdentifierID]struct{}{}}
+	matchKeys(ben, false, func(k audience.IdentifierID) { p.desiredIDs[k] = struct{}{} })
 	// Ava leaves while Ben, who shares surname, country and zip, stays:
 	// Ava's whole address goes, never a part of it.
 	got := p.undesired(slices.Clone(ava))
 	require.Equal(t, ava, got)
 
 	// Her twin with the same address stays: only the e-mail goes.
-	matchKeys(twin, func(k audience.IdentifierID) { p.desiredIDs[k] = struct{}{} })
+	matchKeys(twin, false, func(k audience.IdentifierID) { p.desiredIDs[k] = struct{}{} })
 	got = p.undesired(slices.Clone(ava))
 	require.Equal(t, ids(audience.Email, "e1"), got)
 }
@@ -40,11 +40,39 @@ func TestAttributeGroupIsKeptOrDroppedWhole(t *testing.T) {
 func TestMatchKeysCountsAttributesOnce(t *testing.T) {
 	t.Parallel()
 	var keys []audience.IdentifierID
-	matchKeys(ids(audience.Email, "e1", audience.Phone, "p1", audience.FirstName, "ava", audience.Zip, "1"), func(k audience.IdentifierID) {
+	matchKeys(ids(audience.Email, "e1", audience.Phone, "p1", audience.FirstName, "ava", audience.Zip, "1"), false, func(k audience.IdentifierID) {
 		keys = append(keys, k)
 	})
 	require.Len(t, keys, 3, "e-mail, phone, and one key for the attribute group")
 	keys = nil
-	matchKeys(ids(audience.Email, "e1"), func(k audience.IdentifierID) { keys = append(keys, k) })
+	matchKeys(ids(audience.Email, "e1"), false, func(k audience.IdentifierID) { keys = append(keys, k) })
 	require.Len(t, keys, 1)
+}
+
+func TestRecordMatchingAttributes(t *testing.T) {
+	t.Parallel()
+	withEmail := ids(audience.Email, "e1", audience.FirstName, "ava", audience.LastName, "archer", audience.Zip, "10001")
+	nameOnly := ids(audience.FirstName, "ava", audience.LastName, "archer", audience.Zip, "10001")
+
+	var keys []audience.IdentifierID
+	matchKeys(withEmail, true, func(k audience.IdentifierID) { keys = append(keys, k) })
+	require.Len(t, keys, 1, "beside an e-mail, attributes are no key of their own")
+	keys = nil
+	matchKeys(nameOnly, true, func(k audience.IdentifierID) { keys = append(keys, k) })
+	require.Len(t, keys, 1, "alone, they are one key")
+
+	p := &plan{t: &Target{}, desiredIDs: map[audience.IdentifierID]struct{}{}}
+	p.t.Info.RecordMatching = true
+	// The e-mail stays with someone else: nothing of the record is sent,
+	// since the name and zip alone would match that person too.
+	matchKeys(ids(audience.Email, "e1"), true, func(k audience.IdentifierID) { p.desiredIDs[k] = struct{}{} })
+	require.Empty(t, p.undesired(slices.Clone(withEmail)))
+	// The same person under a new e-mail: only the old e-mail goes, never
+	// the name and zip that would match the new record too.
+	p.desiredIDs = map[audience.IdentifierID]struct{}{}
+	matchKeys(ids(audience.Email, "e2", audience.FirstName, "ava", audience.LastName, "archer", audience.Zip, "10001"), true,
+		func(k audience.IdentifierID) { p.desiredIDs[k] = struct{}{} })
+	require.Equal(t, ids(audience.Email, "e1"), p.undesired(slices.Clone(withEmail)))
+	// A name-only record whose twin with an e-mail stays is still removed.
+	require.Equal(t, nameOnly, p.undesired(slices.Clone(nameOnly)))
 }

@@ -192,7 +192,7 @@ func (p *plan) consume(m *audience.Member) {
 	}
 	slices.SortFunc(ids, compareIdentifiers)
 	fp := audience.FingerprintOf(ids, consent)
-	matchKeys(ids, func(k audience.IdentifierID) { p.desiredIDs[k] = struct{}{} })
+	matchKeys(ids, p.t.Info.RecordMatching, func(k audience.IdentifierID) { p.desiredIDs[k] = struct{}{} })
 	p.members++
 	ch := change{key: key, fp: fp, consent: consent}
 	switch {
@@ -328,7 +328,7 @@ func compareKeys(a, b audience.MemberKey) int {
 // undesired keeps the identifiers whose match key no desired member carries.
 func (p *plan) undesired(ids []audience.Identifier) []audience.Identifier {
 	slices.SortFunc(ids, compareIdentifiers)
-	return keepKeys(ids, func(k audience.IdentifierID) bool {
+	return keepKeys(ids, p.t.Info.RecordMatching, func(k audience.IdentifierID) bool {
 		_, desired := p.desiredIDs[k]
 		return !desired
 	})

@@ -189,7 +189,8 @@ func (d *Destination) Info() connectors.DestinationInfo {
 		MaxBatch:    d.tune.rows,
 		Concurrency: d.settings.Concurrency,
 		// Customer-file memberships do not lapse: nothing needs refreshing.
-		RefreshWindow: 0,
+		RefreshWindow:  0,
+		RecordMatching: true, // a Meta row is one person: see connectors.DestinationInfo
 	}
 }
 
