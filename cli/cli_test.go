@@ -87,7 +87,7 @@ func TestQuickstartSyncsThenSendsOnlyTheDifference(t *testing.T) {
 	require.Positive(t, rep.Source.Duplicates)
 	require.Equal(t, int64(3), rep.Source.Rejected["row.malformed"])
 	require.Equal(t, []int64{501, 1201, 1801}, rep.Source.RejectedLines["row.malformed"], "bad rows are pointed at by line")
-	require.Len(t, rep.Destinations, 5)
+	require.Len(t, rep.Destinations, 6)
 	for _, d := range rep.Destinations {
 		require.Equal(t, report.StatusSucceeded, d.Status, d.Name)
 		require.Greater(t, d.Applied.Added, int64(1700), d.Name)
@@ -408,6 +408,33 @@ func metaExpected(t *testing.T, cfg string) []string {
 	return out
 }
 
+// xExpected reads the X audience file of the whole audience as the
+// replica's member strings: every hashed identifier, and partner ids in
+// clear with their prefix.
+func xExpected(t *testing.T, cfg string) []string {
+	t.Helper()
+	rows := readRows(t, filepath.Join(filepath.Dir(cfg), "quickstart", "out", "cart-abandoners", "latest", "x-audience.csv"))
+	header := rows[0]
+	set := map[string]bool{}
+	for _, r := range rows[1:] {
+		for i, v := range r {
+			switch {
+			case v == "":
+			case header[i] == "partner_user_id":
+				set["partner_user_id:"+v] = true
+			default:
+				set[v] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
 func destinationNamed(t *testing.T, rep *report.Report, name string) *report.Destination {
 	t.Helper()
 	for _, d := range rep.Destinations {
@@ -437,6 +464,10 @@ func TestSandboxHoldsExactlyTheAudience(t *testing.T) {
 	wantMeta := metaExpected(t, cfg)
 	require.Greater(t, len(wantMeta), 2500)
 	require.Equal(t, wantMeta, held.MetaMembers(meta.AudienceID))
+	x := destinationNamed(t, rep, "x")
+	wantX := xExpected(t, cfg)
+	require.Greater(t, len(wantX), 2500)
+	require.Equal(t, wantX, held.XMembers(x.AudienceID))
 	require.NoError(t, held.Close())
 
 	// Drop every other US contact and change some addresses.
@@ -465,4 +496,7 @@ func TestSandboxHoldsExactlyTheAudience(t *testing.T) {
 	meta = destinationNamed(t, rep, "meta")
 	require.Positive(t, meta.Applied.Removed)
 	require.Equal(t, metaExpected(t, cfg), held.MetaMembers(meta.AudienceID))
+	x = destinationNamed(t, rep, "x")
+	require.Positive(t, x.Applied.Removed)
+	require.Equal(t, xExpected(t, cfg), held.XMembers(x.AudienceID))
 }

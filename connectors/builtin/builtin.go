@@ -8,6 +8,7 @@ import (
 	"github.com/audiencesync/audiencesync/connectors/file"
 	"github.com/audiencesync/audiencesync/connectors/googleads"
 	"github.com/audiencesync/audiencesync/connectors/meta"
+	"github.com/audiencesync/audiencesync/connectors/x"
 )
 
 // Registry returns a new registry holding every built-in connector. Each
@@ -17,10 +18,11 @@ func Registry() *connectors.Registry {
 	for _, spec := range []connectors.Spec{
 		// Sources.
 		csv.Spec(),
-		// Destinations. x joins this list as it lands.
+		// Destinations.
 		file.Spec(),
 		googleads.Spec(),
 		meta.Spec(),
+		x.Spec(),
 	} {
 		r.Register(spec)
 	}

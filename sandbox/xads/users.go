@@ -44,13 +44,18 @@ func parseTime(v string) (time.Time, bool) {
 	return t, err == nil
 }
 
-// parseOperation validates one operation object and returns its errors
-// (nil when valid).
+// parseOperation decodes and validates one operation object and returns
+// its errors (nil when valid).
 func parseOperation(raw json.RawMessage) (parsedOp, []xError) {
 	var op operation
 	if err := wire.DecodeStrict(raw, &op); err != nil {
 		return parsedOp{}, opError("", "Invalid operation: %v", err)
 	}
+	return checkOperation(&op)
+}
+
+// checkOperation validates a decoded operation.
+func checkOperation(op *operation) (parsedOp, []xError) {
 	var p parsedOp
 	switch op.OperationType {
 	case "Update":
@@ -107,6 +112,51 @@ func parseOperation(raw json.RawMessage) (parsedOp, []xError) {
 	return p, nil
 }
 
+// parseOperations reads a users body: the operations, and per operation
+// its errors ([] when valid). A body that decodes strictly as a whole is
+// decoded once; otherwise each operation is decoded on its own, so each
+// malformed one is named.
+func parseOperations(body []byte) ([]parsedOp, [][]xError, *apiError) {
+	var whole []operation
+	if wire.DecodeStrict(body, &whole) == nil && whole != nil {
+		if aerr := checkCount(len(whole)); aerr != nil {
+			return nil, nil, aerr
+		}
+		ops := make([]parsedOp, len(whole))
+		opErrs := make([][]xError, len(whole))
+		for i := range whole {
+			ops[i], opErrs[i] = checkOperation(&whole[i])
+			if opErrs[i] == nil {
+				opErrs[i] = []xError{}
+			}
+		}
+		return ops, opErrs, nil
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(body, &raws); err != nil {
+		return nil, nil, invalidParam("", "The request body must be a JSON array of operations.")
+	}
+	if aerr := checkCount(len(raws)); aerr != nil {
+		return nil, nil, aerr
+	}
+	ops := make([]parsedOp, len(raws))
+	opErrs := make([][]xError, len(raws))
+	for i, raw := range raws {
+		ops[i], opErrs[i] = parseOperation(raw)
+		if opErrs[i] == nil {
+			opErrs[i] = []xError{}
+		}
+	}
+	return ops, opErrs, nil
+}
+
+func checkCount(n int) *apiError {
+	if n == 0 || n > MaxOperations {
+		return invalidParam("", fmt.Sprintf("A request takes 1 to %d operations; got %d.", MaxOperations, n))
+	}
+	return nil
+}
+
 // users applies a batch of Update/Delete operations. The batch is atomic:
 // if any operation is invalid nothing is applied and operation_errors,
 // aligned with the request, says which.
@@ -117,29 +167,19 @@ func (s *Server) users(w http.ResponseWriter, _ *http.Request, req *request) *ap
 	if len(req.body) == 0 {
 		return invalidParam("", "The request body must be a JSON array of operations.")
 	}
-	var raws []json.RawMessage
-	if err := json.Unmarshal(req.body, &raws); err != nil {
-		return invalidParam("", "The request body must be a JSON array of operations.")
+	ops, opErrs, aerr := parseOperations(req.body)
+	if aerr != nil {
+		return aerr
 	}
-	if len(raws) == 0 || len(raws) > MaxOperations {
-		return invalidParam("", fmt.Sprintf("A request takes 1 to %d operations; got %d.", MaxOperations, len(raws)))
-	}
-	ops := make([]parsedOp, len(raws))
-	opErrs := make([][]xError, len(raws))
 	bad := 0
-	for i, raw := range raws {
-		op, errs := parseOperation(raw)
-		ops[i] = op
-		if errs != nil {
-			opErrs[i] = errs
+	for _, e := range opErrs {
+		if len(e) > 0 {
 			bad++
-		} else {
-			opErrs[i] = []xError{}
 		}
 	}
 	if bad > 0 {
 		return &apiError{status: http.StatusBadRequest,
-			errors:   []xError{{Code: "INVALID_PARAMETER", Message: fmt.Sprintf("%d of %d operations are invalid; none was applied", bad, len(raws))}},
+			errors:   []xError{{Code: "INVALID_PARAMETER", Message: fmt.Sprintf("%d of %d operations are invalid; none was applied", bad, len(ops))}},
 			opErrors: opErrs}
 	}
 	s.mu.Lock()

@@ -1,0 +1,158 @@
+package x
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/audiencesync/audiencesync/auth"
+	"github.com/audiencesync/audiencesync/connectors"
+)
+
+// Type is the connection type this package serves.
+const Type = "x"
+
+// Defaults for unset settings.
+const (
+	DefaultEndpoint    = "https://ads-api.x.com"
+	DefaultAPIVersion  = "12"
+	DefaultConcurrency = 4
+	// MaxConcurrency bounds concurrency: the users endpoint allows 1,500
+	// requests a minute per account, which a few connections already use up.
+	MaxConcurrency = 32
+)
+
+// Settings configure an X Ads custom audience destination.
+type Settings struct {
+	// AccountID is the ad account (e.g. 18ce54d4x5t), as shown in X Ads
+	// Manager. Optional with sandbox: true.
+	AccountID string `yaml:"account_id"`
+	// The four OAuth 1.0a user-context credentials of the X developer app.
+	// Optional with sandbox: true, which then uses the sandbox's own.
+	ConsumerKey    auth.Secret `yaml:"consumer_key"`
+	ConsumerSecret auth.Secret `yaml:"consumer_secret"`
+	AccessToken    auth.Secret `yaml:"access_token"`
+	AccessSecret   auth.Secret `yaml:"access_secret"`
+	// APIVersion is the Ads API version in every path (default 12).
+	APIVersion string `yaml:"api_version"`
+	// Sandbox talks to the local replica of the Ads API instead of X.
+	Sandbox bool `yaml:"sandbox"`
+	// Endpoint overrides the API base URL (default https://ads-api.x.com).
+	Endpoint string `yaml:"endpoint"`
+	// Concurrency is how many batches are uploaded at once (default 4).
+	Concurrency int `yaml:"concurrency"`
+	// RequestsPerSecond caps requests sent, retries included; 0 relies on
+	// the x-rate-limit-* headers X sends alone.
+	RequestsPerSecond float64 `yaml:"requests_per_second"`
+}
+
+var (
+	accountPattern = regexp.MustCompile(`^[0-9a-z]{1,32}$`)
+	versionPattern = regexp.MustCompile(`^[1-9][0-9]{0,2}$`)
+)
+
+// Validate checks the settings without any network call. Secrets may not
+// be resolved yet: only whether they are configured is checked.
+func (s *Settings) Validate() error {
+	switch {
+	case s.AccountID == "" && !s.Sandbox:
+		return errors.New("x: account_id is required: copy the ad account id (such as 18ce54d4x5t) from X Ads Manager")
+	case s.AccountID != "" && !accountPattern.MatchString(s.AccountID):
+		return fmt.Errorf("x: account_id %q is not an X ad account id: use the lowercase letters and digits shown in X Ads Manager (such as 18ce54d4x5t)", s.AccountID)
+	}
+	if missing := s.missingCredentials(); len(missing) > 0 && (!s.Sandbox || len(missing) < 4) {
+		return fmt.Errorf("x: %s not set: give all four OAuth 1.0a credentials of the X developer app (Keys and tokens), as ${env:NAME} or ${file:PATH}",
+			strings.Join(missing, ", "))
+	}
+	if s.APIVersion != "" && !versionPattern.MatchString(s.APIVersion) {
+		return fmt.Errorf("x: api_version %q is not an Ads API version: write the number only, such as %s", s.APIVersion, DefaultAPIVersion)
+	}
+	if s.Endpoint != "" {
+		if err := checkEndpoint(s.Endpoint); err != nil {
+			return err
+		}
+	}
+	if s.Concurrency < 0 || s.Concurrency > MaxConcurrency {
+		return fmt.Errorf("x: concurrency %d is out of range: use 1 to %d (default %d)", s.Concurrency, MaxConcurrency, DefaultConcurrency)
+	}
+	if s.RequestsPerSecond < 0 {
+		return fmt.Errorf("x: requests_per_second %g is negative: use 0 for no fixed cap, or a positive rate", s.RequestsPerSecond)
+	}
+	return nil
+}
+
+// missingCredentials names the credentials that are not configured.
+func (s *Settings) missingCredentials() []string {
+	var out []string
+	for _, c := range []struct {
+		key string
+		s   auth.Secret
+	}{
+		{"consumer_key", s.ConsumerKey}, {"consumer_secret", s.ConsumerSecret},
+		{"access_token", s.AccessToken}, {"access_secret", s.AccessSecret},
+	} {
+		if c.s.IsZero() {
+			out = append(out, c.key)
+		}
+	}
+	return out
+}
+
+func checkEndpoint(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("x: endpoint %q is not an http(s) base URL such as %s", raw, DefaultEndpoint)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("x: endpoint %q must be a plain base URL: no credentials, query or fragment", raw)
+	}
+	return nil
+}
+
+const sample = `# Uploads audience changes to an X (Twitter) Ads custom audience through
+# the Ads API users endpoint: adds and updates as Update operations, removals
+# as Delete. Identifiers are sent SHA-256 hashed (partner_user_id in clear).
+x:
+  type: x
+  # The ad account id, as shown in X Ads Manager.
+  account_id: 18ce54d4x5t
+  # OAuth 1.0a user context: the developer app's consumer key and secret, and
+  # the access token and secret of a user with access to the ad account.
+  consumer_key: ${env:X_CONSUMER_KEY}
+  consumer_secret: ${env:X_CONSUMER_SECRET}
+  access_token: ${env:X_ACCESS_TOKEN}
+  access_secret: ${env:X_ACCESS_SECRET}
+  # Ads API version (default 12).
+  api_version: "12"
+  # true talks to the local sandbox replica instead of X; credentials and
+  # account_id may then be left out.
+  sandbox: false
+  # API base URL (default https://ads-api.x.com), e.g. a proxy or a sandbox
+  # started with "audiencesync sandbox --addr".
+  endpoint: https://ads-api.x.com
+  # Batches uploaded at once (default 4).
+  concurrency: 4
+  # Cap on requests a second, retries included; 0 (the default) paces by
+  # the x-rate-limit-* headers X sends.
+  requests_per_second: 0
+`
+
+// Spec declares the X destination for a registry.
+func Spec() connectors.Spec {
+	return connectors.Spec{
+		Type:     Type,
+		Role:     connectors.RoleDestination,
+		Summary:  "Uploads audience changes to an X (Twitter) Ads custom audience (Ads API v12, OAuth 1.0a).",
+		Sample:   sample,
+		Settings: func() any { return &Settings{} },
+		NewDestination: func(settings any, env connectors.Env) (connectors.Destination, error) {
+			s, ok := settings.(*Settings)
+			if !ok {
+				return nil, fmt.Errorf("x: settings are %T, want *x.Settings", settings)
+			}
+			return New(s, env)
+		},
+	}
+}
