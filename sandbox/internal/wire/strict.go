@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // FieldError says which JSON field of a request body is wrong and why.
@@ -35,6 +36,18 @@ var rawMessageType = reflect.TypeFor[json.RawMessage]()
 // unknown fields, field names that match only case-insensitively (which
 // encoding/json would otherwise accept), type mismatches and trailing data.
 func DecodeStrict(data []byte, v any) error {
+	// Fast path for well-formed bodies: when every object key in the body is
+	// exactly one of the schema's field names, one typed decode decides.
+	// Anything else takes the slow path below, which finds the precise error.
+	if keysAreKnown(data, fieldNames(reflect.TypeOf(v))) {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(v); err == nil {
+			if _, err := dec.Token(); errors.Is(err, io.EOF) {
+				return nil
+			}
+		}
+	}
 	var generic any
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -154,4 +167,65 @@ func join(path, key string) string {
 		return key
 	}
 	return path + "." + key
+}
+
+// fieldNames is every JSON field name declared anywhere in t's schema,
+// cached per type.
+func fieldNames(t reflect.Type) map[string]struct{} {
+	if names, ok := fieldNameCache.Load(t); ok {
+		return names.(map[string]struct{})
+	}
+	names := map[string]struct{}{}
+	seen := map[reflect.Type]bool{}
+	var walk func(reflect.Type)
+	walk = func(t reflect.Type) {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct || seen[t] || t == rawMessageType {
+			return
+		}
+		seen[t] = true
+		for name, ft := range jsonFields(t) {
+			names[name] = struct{}{}
+			walk(ft)
+		}
+	}
+	walk(t)
+	fieldNameCache.Store(t, names)
+	return names
+}
+
+var fieldNameCache sync.Map // reflect.Type -> map[string]struct{}
+
+// keysAreKnown reports whether every object key in data is exactly one of
+// names. It is conservative: a string with an escape, or malformed input,
+// answers false and leaves the decision to the slow path.
+func keysAreKnown(data []byte, names map[string]struct{}) bool {
+	for i := 0; i < len(data); i++ {
+		if data[i] != '"' {
+			continue
+		}
+		j := i + 1
+		for j < len(data) && data[j] != '"' {
+			if data[j] == '\\' {
+				return false
+			}
+			j++
+		}
+		if j >= len(data) {
+			return false
+		}
+		k := j + 1
+		for k < len(data) && (data[k] == ' ' || data[k] == '\t' || data[k] == '\n' || data[k] == '\r') {
+			k++
+		}
+		if k < len(data) && data[k] == ':' {
+			if _, ok := names[string(data[i+1:j])]; !ok {
+				return false
+			}
+		}
+		i = j
+	}
+	return true
 }

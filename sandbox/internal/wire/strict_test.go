@@ -36,6 +36,9 @@ func TestDecodeStrict(t *testing.T) {
 		{name: "type mismatch", in: `{"count":"2"}`, path: "count"},
 		{name: "trailing data", in: `{"count":2} {}`},
 		{name: "not JSON", in: `{"count":`},
+		{name: "known name at the wrong level", in: `{"name":"a"}`, unknown: true},
+		{name: "wrong case inside a value-escaped body", in: `{"items":[{"name":"a\"b"},{"Name":"c"}]}`, path: "items[1]", unknown: true},
+		{name: "escaped value is fine", in: `{"items":[{"name":"a\"b"}]}`, ok: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
