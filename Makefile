@@ -49,4 +49,4 @@ tidy-check:
 	$(GO) mod tidy && git diff --exit-code go.mod go.sum
 
 clean:
-	rm -rf bin configs/quickstart/out configs/quickstart/audiencesync.db*
+	rm -rf bin configs/quickstart/out configs/quickstart/audiencesync.db* configs/quickstart/audiencesync.sandbox.json

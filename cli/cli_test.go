@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/audiencesync/audiencesync/connectors/builtin"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/sandbox"
 )
@@ -499,4 +500,21 @@ func TestSandboxHoldsExactlyTheAudience(t *testing.T) {
 	x = destinationNamed(t, rep, "x")
 	require.Positive(t, x.Applied.Removed)
 	require.Equal(t, xExpected(t, cfg), held.XMembers(x.AudienceID))
+}
+
+// TestExampleConfigs checks that every sample config validates and that
+// every registered connector has one.
+func TestExampleConfigs(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("../configs/examples/*.yaml")
+	require.NoError(t, err)
+	have := map[string]bool{}
+	for _, f := range files {
+		have[strings.TrimSuffix(filepath.Base(f), ".yaml")] = true
+		r := run(t, "", "validate", "--config", f, "--skip-secrets")
+		require.Equal(t, ExitOK, r.code, "%s: %s", f, r.stderr)
+	}
+	for _, typ := range builtin.Registry().Types() {
+		require.True(t, have[typ], "configs/examples/%s.yaml is missing", typ)
+	}
 }
