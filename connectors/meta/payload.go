@@ -10,29 +10,20 @@ import (
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/uploadfile"
 )
 
-// schema lists Meta's customer-file keys in the order uploads name them.
-// A request's schema holds the keys its rows carry, in this order.
-var schema = [...]struct {
-	kind audience.Kind
-	key  string
-}{
-	{audience.Email, "EMAIL"},
-	{audience.Phone, "PHONE"},
-	{audience.FirstName, "FN"},
-	{audience.LastName, "LN"},
-	{audience.FirstInitial, "FI"},
-	{audience.City, "CT"},
-	{audience.Region, "ST"},
-	{audience.Zip, "ZIP"},
-	{audience.Country, "COUNTRY"},
-	{audience.Gender, "GEN"},
-	{audience.BirthYear, "DOBY"},
-	{audience.BirthMonth, "DOBM"},
-	{audience.BirthDay, "DOBD"},
-	{audience.MobileID, "MADID"},
-	{audience.ExternalID, "EXTERN_ID"},
+// schema lists Meta's customer-file keys in the order uploads name them;
+// the customer file and the API share them. A request's schema holds the
+// keys its rows carry, in this order.
+var schema = metaSchema()
+
+func metaSchema() []uploadfile.Column {
+	cols, err := uploadfile.Columns(uploadfile.Meta)
+	if err != nil {
+		panic("meta: no Meta customer-file layout: " + err.Error())
+	}
+	return cols
 }
 
 // rowsOf is how many rows u takes: one, or as many as it has values of its
@@ -77,20 +68,20 @@ func encodePayload(dst []byte, members []connectors.Upload) []byte {
 			}
 		}
 	}
-	var cols [len(schema)]audience.Kind
+	var cols [audience.NumKinds]audience.Kind
 	n := 0
 	dst = append(dst, `{"schema":[`...)
 	for _, s := range schema {
-		if !present[s.kind] {
+		if !present[s.Kind] {
 			continue
 		}
 		if n > 0 {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, '"')
-		dst = append(dst, s.key...)
+		dst = append(dst, s.Name...)
 		dst = append(dst, '"')
-		cols[n] = s.kind
+		cols[n] = s.Kind
 		n++
 	}
 	dst = append(dst, `],"data":[`...)
@@ -208,8 +199,8 @@ var reasonPhrase = regexp.MustCompile(`^[A-Za-z][A-Za-z ]{0,59}$`)
 func reasonName(why string) string {
 	up := strings.ToUpper(strings.TrimSpace(why))
 	for _, s := range schema {
-		if up == s.key {
-			return "invalid_" + strings.ToLower(s.key)
+		if up == s.Name {
+			return "invalid_" + strings.ToLower(s.Name)
 		}
 	}
 	if up == "ROW" {

@@ -31,13 +31,16 @@ const (
 	X      = "x"
 )
 
-type column struct {
-	kind audience.Kind
-	name string
+// Column is one column of a platform's upload layout: the identifier kind it
+// holds and the platform's name for it. Meta's names are also the schema
+// keys of its API, which the meta connector takes from here.
+type Column struct {
+	Kind audience.Kind
+	Name string
 }
 
 // layouts lists each platform's columns in the order its template uses.
-var layouts = map[string][]column{
+var layouts = map[string][]Column{
 	Google: {
 		{audience.Email, "Email"},
 		{audience.Phone, "Phone"},
@@ -85,12 +88,21 @@ func Kinds(profile string) ([]audience.Kind, error) {
 	}
 	out := make([]audience.Kind, len(cols))
 	for i, c := range cols {
-		out[i] = c.kind
+		out[i] = c.Kind
 	}
 	return out, nil
 }
 
-func layout(profile string) ([]column, error) {
+// Columns returns profile's layout in column order.
+func Columns(profile string) ([]Column, error) {
+	cols, err := layout(profile)
+	if err != nil {
+		return nil, err
+	}
+	return append([]Column(nil), cols...), nil
+}
+
+func layout(profile string) ([]Column, error) {
 	cols, ok := layouts[profile]
 	if !ok {
 		return nil, fmt.Errorf("no upload file layout for profile %q (use %s)", profile, strings.Join(Profiles(), ", "))
@@ -117,7 +129,7 @@ func NewWriter(w io.Writer, profile string, kinds []audience.Kind) (*Writer, err
 		return nil, err
 	}
 	for _, k := range kinds {
-		if !slices.ContainsFunc(cols, func(c column) bool { return c.kind == k }) {
+		if !slices.ContainsFunc(cols, func(c Column) bool { return c.Kind == k }) {
 			return nil, fmt.Errorf("%s upload files have no column for %s", profile, k)
 		}
 	}
@@ -127,11 +139,11 @@ func NewWriter(w io.Writer, profile string, kinds []audience.Kind) (*Writer, err
 	}
 	var header []string
 	for _, c := range cols {
-		if kinds != nil && !slices.Contains(kinds, c.kind) {
+		if kinds != nil && !slices.Contains(kinds, c.Kind) {
 			continue
 		}
-		uw.slot[c.kind] = len(header)
-		header = append(header, c.name)
+		uw.slot[c.Kind] = len(header)
+		header = append(header, c.Name)
 	}
 	uw.row = make([]string, len(header))
 	if err := uw.csv.Write(header); err != nil {
