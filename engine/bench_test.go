@@ -8,8 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -160,12 +160,26 @@ func BenchmarkPlan1M(b *testing.B) {
 		if err != nil {
 			b.Fatalf("plan helper: %v\n%s", err, out)
 		}
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && ru.Maxrss > maxRSS {
-			maxRSS = ru.Maxrss // KiB on Linux
+		// The child reports its own peak: the rusage of a forked child can
+		// include the parent's pages at fork, and the parent holds the
+		// fixture.
+		_, after, ok := strings.Cut(string(out), "peak-rss-kib=")
+		if !ok {
+			b.Fatalf("plan helper did not report its peak RSS:\n%s", out)
 		}
+		field, _, _ := strings.Cut(after, "\n")
+		kib, err := strconv.ParseInt(strings.TrimSpace(field), 10, 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		maxRSS = max(maxRSS, kib)
 	}
 	b.StopTimer()
-	_ = os.RemoveAll(dir)
+	if os.Getenv("AUDIENCESYNC_BENCH_KEEP") == "" {
+		_ = os.RemoveAll(dir)
+	} else {
+		b.Logf("fixture kept in %s", dir)
+	}
 	perOp := b.Elapsed().Seconds() / float64(b.N)
 	b.ReportMetric(float64(maxRSS)/1024, "peak-RSS-MB")
 	b.ReportMetric(float64(n)/perOp, "members/s")
@@ -204,4 +218,13 @@ func TestPlanBenchHelper(t *testing.T) {
 	}
 	n2, _ := st.Count(context.Background(), state.Scope{Sync: "bench", Destination: "null"})
 	t.Logf("planned %d members against %d committed in %s", n, n2, time.Since(start))
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			fmt.Printf("peak-rss-kib=%s\n", strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+		}
+	}
 }
