@@ -2,12 +2,14 @@ package engine
 
 import (
 	"bufio"
+	"container/heap"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"iter"
 	"os"
+	"slices"
 
 	"github.com/audiencesync/audiencesync/audience"
 )
@@ -16,30 +18,49 @@ import (
 // before the rest go to a temporary file.
 const DefaultSpillAfter = 100_000
 
-// spool keeps a destination's planned adds and refreshes in order: the
-// first few in memory, the rest in an unlinked temporary file, so a first
-// upload of millions of members streams from disk instead of holding the
-// whole audience. The file holds what state would: member keys, fingerprints
-// and hashed identifiers, never contact data in clear.
+// spool keeps a destination's planned adds and refreshes and hands them back
+// ordered by member key. Up to limit changes stay in memory; beyond that
+// each full buffer is sorted and written as a run to an unlinked temporary
+// file, and reading merges the runs. So a first upload of millions of
+// members streams from disk instead of holding the whole audience, and the
+// batches go out in key order, which lets the state store append each
+// acknowledged batch instead of touching pages all over its member table.
+// The file holds what state would: member keys, fingerprints and hashed
+// identifiers, never contact data in clear.
 type spool struct {
-	limit   int
-	mem     []change
-	f       *os.File
-	w       *bufio.Writer
-	spilled int
-	err     error
+	limit int
+	mem   []change
+	f     *os.File
+	w     *bufio.Writer
+	off   int64 // bytes written to f
+	runs  []spoolRun
+	n     int
+	err   error
 }
 
-func (s *spool) len() int { return len(s.mem) + s.spilled }
+// spoolRun is one sorted run in the file.
+type spoolRun struct {
+	off, size int64
+	count     int
+}
+
+func (s *spool) len() int { return s.n }
+
+func byKey(a, b change) int { return compareKeys(a.key, b.key) }
 
 func (s *spool) add(ch change) {
 	if s.err != nil {
 		return
 	}
-	if len(s.mem) < s.limit {
-		s.mem = append(s.mem, ch)
-		return
+	s.n++
+	s.mem = append(s.mem, ch)
+	if len(s.mem) >= s.limit {
+		s.spill()
 	}
+}
+
+// spill writes the in-memory buffer to the file as one sorted run.
+func (s *spool) spill() {
 	if s.f == nil {
 		f, err := os.CreateTemp("", "audiencesync-plan-*")
 		if err != nil {
@@ -49,45 +70,75 @@ func (s *spool) add(ch change) {
 		_ = os.Remove(f.Name()) // unlinked: gone with the process, whatever happens
 		s.f, s.w = f, bufio.NewWriterSize(f, 1<<20)
 	}
+	slices.SortFunc(s.mem, byKey)
+	run := spoolRun{off: s.off, count: len(s.mem)}
+	for i := range s.mem {
+		n, err := writeChange(s.w, &s.mem[i])
+		if err != nil {
+			s.err = fmt.Errorf("spool planned changes: %w", err)
+			return
+		}
+		s.off += int64(n)
+	}
+	run.size = s.off - run.off
+	s.runs = append(s.runs, run)
+	s.mem = s.mem[:0]
+}
+
+func writeChange(w *bufio.Writer, ch *change) (int, error) {
 	var hdr [16 + 16 + 3 + binary.MaxVarintLen64]byte
 	copy(hdr[:16], ch.key[:])
 	copy(hdr[16:32], ch.fp[:])
 	hdr[32], hdr[33], hdr[34] = byte(ch.consent.AdUserData), byte(ch.consent.AdPersonalization), byte(ch.kind)
 	n := binary.PutUvarint(hdr[35:], uint64(len(ch.ids)))
-	if _, err := s.w.Write(hdr[:35+n]); err != nil {
-		s.err = fmt.Errorf("spool planned changes: %w", err)
-		return
+	if _, err := w.Write(hdr[:35+n]); err != nil {
+		return 0, err
 	}
-	if _, err := s.w.Write(ch.ids); err != nil {
-		s.err = fmt.Errorf("spool planned changes: %w", err)
-		return
+	if _, err := w.Write(ch.ids); err != nil {
+		return 0, err
 	}
-	s.spilled++
+	return 35 + n + len(ch.ids), nil
 }
 
-// all yields every change in order; it may be ranged over more than once.
-// Changes read back from the file are fresh values the caller may keep.
+// all yields every change ordered by member key; it may be ranged over more
+// than once and yields the same order each time. Changes read back from the
+// file are fresh values the caller may keep.
 func (s *spool) all() iter.Seq2[*change, error] {
 	return func(yield func(*change, error) bool) {
 		if s.err != nil {
 			yield(nil, s.err)
 			return
 		}
-		for i := range s.mem {
-			if !yield(&s.mem[i], nil) {
-				return
+		// Sorting is idempotent, so a second pass finds mem as it left it.
+		slices.SortFunc(s.mem, byKey)
+		if len(s.runs) == 0 {
+			for i := range s.mem {
+				if !yield(&s.mem[i], nil) {
+					return
+				}
 			}
-		}
-		if s.f == nil {
 			return
 		}
 		if err := s.w.Flush(); err != nil {
 			yield(nil, fmt.Errorf("spool planned changes: %w", err))
 			return
 		}
-		r := bufio.NewReaderSize(io.NewSectionReader(s.f, 0, 1<<62), 1<<20)
-		for range s.spilled {
-			ch, err := readChange(r)
+		m := &merge{}
+		for _, r := range s.runs {
+			src := &runReader{r: bufio.NewReaderSize(io.NewSectionReader(s.f, r.off, r.size), 256<<10), left: r.count}
+			if err := m.push(src); err != nil {
+				yield(nil, err)
+				return
+			}
+		}
+		if len(s.mem) > 0 {
+			if err := m.push(&memReader{mem: s.mem}); err != nil {
+				yield(nil, err)
+				return
+			}
+		}
+		for m.Len() > 0 {
+			ch, err := m.pop()
 			if err != nil {
 				yield(nil, fmt.Errorf("read spooled changes: %w", err))
 				return
@@ -97,6 +148,95 @@ func (s *spool) all() iter.Seq2[*change, error] {
 			}
 		}
 	}
+}
+
+// close drops the spool file.
+func (s *spool) close() {
+	if s.f != nil {
+		_ = s.f.Close()
+		s.f = nil
+	}
+	s.mem = nil
+}
+
+// changeSource is one sorted sequence the merge draws from.
+type changeSource interface {
+	next() (*change, error) // io.EOF at the end
+}
+
+type runReader struct {
+	r    *bufio.Reader
+	left int
+}
+
+func (rr *runReader) next() (*change, error) {
+	if rr.left == 0 {
+		return nil, io.EOF
+	}
+	rr.left--
+	return readChange(rr.r)
+}
+
+type memReader struct {
+	mem []change
+	i   int
+}
+
+func (mr *memReader) next() (*change, error) {
+	if mr.i == len(mr.mem) {
+		return nil, io.EOF
+	}
+	mr.i++
+	return &mr.mem[mr.i-1], nil
+}
+
+// merge is a min-heap of sources by the key of each one's next change.
+type merge struct {
+	heads []*change
+	srcs  []changeSource
+}
+
+func (m *merge) Len() int           { return len(m.heads) }
+func (m *merge) Less(i, j int) bool { return compareKeys(m.heads[i].key, m.heads[j].key) < 0 }
+func (m *merge) Swap(i, j int) {
+	m.heads[i], m.heads[j] = m.heads[j], m.heads[i]
+	m.srcs[i], m.srcs[j] = m.srcs[j], m.srcs[i]
+}
+func (m *merge) Push(any) {}
+func (m *merge) Pop() any {
+	n := len(m.heads) - 1
+	m.heads, m.srcs = m.heads[:n], m.srcs[:n]
+	return nil
+}
+
+func (m *merge) push(src changeSource) error {
+	ch, err := src.next()
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read spooled changes: %w", err)
+	}
+	m.heads = append(m.heads, ch)
+	m.srcs = append(m.srcs, src)
+	heap.Fix(m, len(m.heads)-1)
+	return nil
+}
+
+// pop returns the smallest change and advances its source.
+func (m *merge) pop() (*change, error) {
+	ch := m.heads[0]
+	next, err := m.srcs[0].next()
+	switch {
+	case errors.Is(err, io.EOF):
+		heap.Pop(m)
+	case err != nil:
+		return nil, err
+	default:
+		m.heads[0] = next
+		heap.Fix(m, 0)
+	}
+	return ch, nil
 }
 
 func readChange(r *bufio.Reader) (*change, error) {
@@ -122,13 +262,4 @@ func readChange(r *bufio.Reader) (*change, error) {
 		return nil, err
 	}
 	return ch, nil
-}
-
-// close drops the spool file.
-func (s *spool) close() {
-	if s.f != nil {
-		_ = s.f.Close()
-		s.f = nil
-	}
-	s.mem = nil
 }
