@@ -184,7 +184,9 @@ func (p *plan) consume(m *audience.Member) {
 		return
 	}
 	c, inState := p.committed[key]
-	if (inState && c.seen) || hasKey(p.fresh, key) {
+	// Records with a source key were already deduplicated by the reader;
+	// keys derived from an identifier are checked here.
+	if (inState && c.seen) || (m.Key == "" && hasKey(p.fresh, key)) {
 		// Two records reduce to one member (no source key and the same
 		// primary identifier): the first wins.
 		p.tally.Reject("member.duplicate")
@@ -192,12 +194,18 @@ func (p *plan) consume(m *audience.Member) {
 	}
 	slices.SortFunc(ids, compareIdentifiers)
 	fp := audience.FingerprintOf(ids, consent)
-	matchKeys(ids, p.t.Info.RecordMatching, func(k audience.IdentifierID) { p.desiredIDs[k] = struct{}{} })
+	if len(p.committed) > 0 {
+		// Only removals and updates consult what stays; with nothing
+		// committed there are none.
+		matchKeys(ids, p.t.Info.RecordMatching, func(k audience.IdentifierID) { p.desiredIDs[k] = struct{}{} })
+	}
 	p.members++
 	ch := change{key: key, fp: fp, consent: consent}
 	switch {
 	case !inState:
-		p.fresh[key] = struct{}{}
+		if m.Key == "" {
+			p.fresh[key] = struct{}{}
+		}
 		ch.kind = kindAdd
 	case c.fp != shortFP(fp):
 		ch.kind = kindUpdate
