@@ -500,16 +500,14 @@ func (a *applier) applyBatch(ctx context.Context, b connectors.Batch, items []it
 // removal half of an update failed, the old identifiers stay recorded and
 // the fingerprint is left blank, so the next run retries the removal.
 func (a *applier) commitChange(ch *change) state.Change {
-	ids := decode(ch.ids)
-	fp := ch.fp
 	a.mu.Lock()
 	old, failed := a.updFailed[ch.key]
 	a.mu.Unlock()
-	if failed {
-		ids = append(ids, old...)
-		fp = audience.Fingerprint{}
+	if !failed {
+		return state.Change{Key: ch.key, Fingerprint: ch.fp, Packed: ch.ids, LastSent: a.p.now}
 	}
-	return state.Change{Key: ch.key, Fingerprint: fp, Identifiers: ids, LastSent: a.p.now}
+	ids := append(decode(ch.ids), old...)
+	return state.Change{Key: ch.key, Identifiers: ids, LastSent: a.p.now}
 }
 
 func (a *applier) count(ch *change, n int64) {

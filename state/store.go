@@ -39,6 +39,10 @@ type Change struct {
 	Delete      bool
 	Fingerprint audience.Fingerprint
 	Identifiers []audience.Identifier
+	// Packed, when set, is Identifiers already packed with
+	// audience.EncodeIdentifiers; the store writes it as is and ignores
+	// Identifiers.
+	Packed []byte
 	// LastSent is when the member's identifiers were last acknowledged.
 	LastSent time.Time
 }

@@ -243,8 +243,12 @@ func applyChanges(ctx context.Context, tx *sql.Tx, scopeID int64, changes []stat
 			continue
 		}
 		// The driver copies bound values, so one buffer serves every row.
-		ids = audience.EncodeIdentifiers(ids[:0], ch.Identifiers)
-		if _, err := upsert.ExecContext(rowCtx, scopeID, ch.Key[:], ch.Fingerprint[:], toMicros(ch.LastSent), ids); err != nil {
+		packed := ch.Packed
+		if packed == nil {
+			ids = audience.EncodeIdentifiers(ids[:0], ch.Identifiers)
+			packed = ids
+		}
+		if _, err := upsert.ExecContext(rowCtx, scopeID, ch.Key[:], ch.Fingerprint[:], toMicros(ch.LastSent), packed); err != nil {
 			return fmt.Errorf("write member %s: %w", ch.Key, err)
 		}
 	}

@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"MembersStopsOnError", testMembersStopsOnError},
 		{"MembersEmptyScope", testMembersEmptyScope},
 		{"IdentifiersExact", testIdentifiersExact},
+		{"CommitPacked", testCommitPacked},
 		{"IdentifiersManyKeys", testIdentifiersManyKeys},
 		{"SnapshotOrderedWithIdentifiers", testSnapshotOrdered},
 		{"SnapshotBreakEarly", testSnapshotBreakEarly},
@@ -344,6 +345,26 @@ func testIdentifiersExact(t *testing.T, b *bundle) {
 	other, err := b.store.Identifiers(b.ctx, scopeB, []audience.MemberKey{key(1)})
 	noError(t, err)
 	requireSame(t, 0, len(other))
+}
+
+// testCommitPacked commits identifiers already packed: the store keeps them
+// as if they had come unpacked, and Packed wins over Identifiers.
+func testCommitPacked(t *testing.T, b *bundle) {
+	want := add(7).Identifiers
+	ch := state.Change{
+		Key:         key(7),
+		Fingerprint: add(7).Fingerprint,
+		Identifiers: []audience.Identifier{hashed(audience.Email, "ignored@example.com")},
+		Packed:      audience.EncodeIdentifiers(nil, want),
+		LastSent:    sentAt,
+	}
+	b.commit(t, scopeA, ch)
+	got, err := b.store.Identifiers(b.ctx, scopeA, []audience.MemberKey{key(7)})
+	noError(t, err)
+	requireSame(t, want, got[key(7)])
+	snap := b.snapshot(t, scopeA)
+	requireSame(t, 1, len(snap))
+	requireSame(t, want, snap[0].Identifiers)
 }
 
 func testIdentifiersManyKeys(t *testing.T, b *bundle) {
