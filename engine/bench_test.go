@@ -175,16 +175,16 @@ func BenchmarkPlan1M(b *testing.B) {
 		maxRSS = max(maxRSS, kib)
 	}
 	b.StopTimer()
-	if os.Getenv("AUDIENCESYNC_BENCH_KEEP") == "" {
-		_ = os.RemoveAll(dir)
-	} else {
-		b.Logf("fixture kept in %s", dir)
-	}
 	perOp := b.Elapsed().Seconds() / float64(b.N)
 	b.ReportMetric(float64(maxRSS)/1024, "peak-RSS-MB")
 	b.ReportMetric(float64(n)/perOp, "members/s")
 	if fi, err := os.Stat(filepath.Join(dir, "state.db")); err == nil {
 		b.ReportMetric(float64(fi.Size())/float64(n), "state-bytes/member")
+	}
+	if os.Getenv("AUDIENCESYNC_BENCH_KEEP") == "" {
+		_ = os.RemoveAll(dir)
+	} else {
+		b.Logf("fixture kept in %s", dir)
 	}
 }
 
