@@ -117,3 +117,35 @@ func (r *Registry) Clone() *Registry {
 	}
 	return c
 }
+
+// SourceFunc adapts a constructor over a connector's own settings type to
+// Spec.NewSource, so each connector need not repeat the type check.
+func SourceFunc[S any, T Source](fn func(*S, Env) (T, error)) func(any, Env) (Source, error) {
+	return func(settings any, env Env) (Source, error) {
+		s, ok := settings.(*S)
+		if !ok {
+			return nil, fmt.Errorf("settings are %T, want %T", settings, s)
+		}
+		src, err := fn(s, env)
+		if err != nil {
+			return nil, err // not a typed nil inside the interface
+		}
+		return src, nil
+	}
+}
+
+// DestinationFunc adapts a constructor over a connector's own settings type
+// to Spec.NewDestination.
+func DestinationFunc[S any, T Destination](fn func(*S, Env) (T, error)) func(any, Env) (Destination, error) {
+	return func(settings any, env Env) (Destination, error) {
+		s, ok := settings.(*S)
+		if !ok {
+			return nil, fmt.Errorf("settings are %T, want %T", settings, s)
+		}
+		d, err := fn(s, env)
+		if err != nil {
+			return nil, err
+		}
+		return d, nil
+	}
+}

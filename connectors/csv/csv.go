@@ -112,18 +112,12 @@ crm_export:
 // Spec declares the CSV source for a registry.
 func Spec() connectors.Spec {
 	return connectors.Spec{
-		Type:     Type,
-		Role:     connectors.RoleSource,
-		Summary:  "Reads an audience from a CSV file (optionally gzip-compressed) whose first row names the columns.",
-		Sample:   sample,
-		Settings: func() any { return &Settings{} },
-		NewSource: func(settings any, env connectors.Env) (connectors.Source, error) {
-			s, ok := settings.(*Settings)
-			if !ok {
-				return nil, fmt.Errorf("csv: settings are %T, want *csv.Settings", settings)
-			}
-			return New(s, env)
-		},
+		Type:      Type,
+		Role:      connectors.RoleSource,
+		Summary:   "Reads an audience from a CSV file (optionally gzip-compressed) whose first row names the columns.",
+		Sample:    sample,
+		Settings:  func() any { return &Settings{} },
+		NewSource: connectors.SourceFunc(New),
 	}
 }
 

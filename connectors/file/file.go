@@ -79,18 +79,12 @@ exports:
 // Spec declares the file destination for a registry.
 func Spec() connectors.Spec {
 	return connectors.Spec{
-		Type:     Type,
-		Role:     connectors.RoleDestination,
-		Summary:  "Writes adds, removes and the whole audience as Google, Meta and X upload files.",
-		Sample:   sample,
-		Settings: func() any { return &Settings{} },
-		NewDestination: func(settings any, env connectors.Env) (connectors.Destination, error) {
-			s, ok := settings.(*Settings)
-			if !ok {
-				return nil, fmt.Errorf("file: settings are %T, want *file.Settings", settings)
-			}
-			return New(s, env)
-		},
+		Type:           Type,
+		Role:           connectors.RoleDestination,
+		Summary:        "Writes adds, removes and the whole audience as Google, Meta and X upload files.",
+		Sample:         sample,
+		Settings:       func() any { return &Settings{} },
+		NewDestination: connectors.DestinationFunc(New),
 	}
 }
 

@@ -55,18 +55,12 @@ var Kinds = []audience.Kind{
 // Spec declares the google_ads destination for a registry.
 func Spec() connectors.Spec {
 	return connectors.Spec{
-		Type:     Type,
-		Role:     connectors.RoleDestination,
-		Summary:  "Google Ads Customer Match lists through the Data Manager API (hashed e-mail, phone and address).",
-		Sample:   sample,
-		Settings: func() any { return &Settings{} },
-		NewDestination: func(settings any, env connectors.Env) (connectors.Destination, error) {
-			s, ok := settings.(*Settings)
-			if !ok {
-				return nil, fmt.Errorf("google_ads: settings are %T, want *googleads.Settings", settings)
-			}
-			return New(s, env)
-		},
+		Type:           Type,
+		Role:           connectors.RoleDestination,
+		Summary:        "Google Ads Customer Match lists through the Data Manager API (hashed e-mail, phone and address).",
+		Sample:         sample,
+		Settings:       func() any { return &Settings{} },
+		NewDestination: connectors.DestinationFunc(New),
 	}
 }
 

@@ -56,18 +56,12 @@ var (
 // Spec declares the connector.
 func Spec() connectors.Spec {
 	return connectors.Spec{
-		Type:     Type,
-		Role:     connectors.RoleDestination,
-		Summary:  "Meta Custom Audiences (customer file) through the Graph API",
-		Sample:   sample,
-		Settings: func() any { return &Settings{} },
-		NewDestination: func(settings any, env connectors.Env) (connectors.Destination, error) {
-			s, ok := settings.(*Settings)
-			if !ok {
-				return nil, fmt.Errorf("meta: settings are %T, want *meta.Settings", settings)
-			}
-			return New(s, env)
-		},
+		Type:           Type,
+		Role:           connectors.RoleDestination,
+		Summary:        "Meta Custom Audiences (customer file) through the Graph API",
+		Sample:         sample,
+		Settings:       func() any { return &Settings{} },
+		NewDestination: connectors.DestinationFunc(New),
 	}
 }
 

@@ -142,17 +142,11 @@ x:
 // Spec declares the X destination for a registry.
 func Spec() connectors.Spec {
 	return connectors.Spec{
-		Type:     Type,
-		Role:     connectors.RoleDestination,
-		Summary:  "Uploads audience changes to an X (Twitter) Ads custom audience (Ads API v12, OAuth 1.0a).",
-		Sample:   sample,
-		Settings: func() any { return &Settings{} },
-		NewDestination: func(settings any, env connectors.Env) (connectors.Destination, error) {
-			s, ok := settings.(*Settings)
-			if !ok {
-				return nil, fmt.Errorf("x: settings are %T, want *x.Settings", settings)
-			}
-			return New(s, env)
-		},
+		Type:           Type,
+		Role:           connectors.RoleDestination,
+		Summary:        "Uploads audience changes to an X (Twitter) Ads custom audience (Ads API v12, OAuth 1.0a).",
+		Sample:         sample,
+		Settings:       func() any { return &Settings{} },
+		NewDestination: connectors.DestinationFunc(New),
 	}
 }
