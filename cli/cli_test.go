@@ -345,12 +345,27 @@ func sandboxHolds(t *testing.T, cfg string) *sandbox.Server {
 	return srv
 }
 
+// latestUpload reads one of the file destination's whole-audience files.
+func latestUpload(t *testing.T, cfg, name string) [][]string {
+	t.Helper()
+	return readRows(t, filepath.Join(filepath.Dir(cfg), "quickstart", "out", "cart-abandoners", "latest", name))
+}
+
+func sortedSet(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // googleExpected reads the Google upload file of the whole audience, written
 // by the file destination from the same plan, as the replica's member
 // strings: a hash per e-mail and phone, and one address entry.
 func googleExpected(t *testing.T, cfg string) []string {
 	t.Helper()
-	rows := readRows(t, filepath.Join(filepath.Dir(cfg), "quickstart", "out", "cart-abandoners", "latest", "google-audience.csv"))
+	rows := latestUpload(t, cfg, "google-audience.csv")
 	require.Equal(t, []string{"Email", "Phone", "First Name", "Last Name", "Country", "Zip"}, rows[0])
 	set := map[string]bool{}
 	for _, r := range rows[1:] {
@@ -363,12 +378,7 @@ func googleExpected(t *testing.T, cfg string) []string {
 			set["address:"+strings.Join(r[2:6], "|")] = true
 		}
 	}
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return sortedSet(set)
 }
 
 // metaExpected reads the Meta customer file of the whole audience as the
@@ -376,7 +386,7 @@ func googleExpected(t *testing.T, cfg string) []string {
 // neither, the row's other cells together.
 func metaExpected(t *testing.T, cfg string) []string {
 	t.Helper()
-	rows := readRows(t, filepath.Join(filepath.Dir(cfg), "quickstart", "out", "cart-abandoners", "latest", "meta-audience.csv"))
+	rows := latestUpload(t, cfg, "meta-audience.csv")
 	header := rows[0]
 	set := map[string]bool{}
 	for _, r := range rows[1:] {
@@ -401,12 +411,7 @@ func metaExpected(t *testing.T, cfg string) []string {
 			set[v] = true
 		}
 	}
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return sortedSet(set)
 }
 
 // xExpected reads the X audience file of the whole audience as the
@@ -414,7 +419,7 @@ func metaExpected(t *testing.T, cfg string) []string {
 // clear with their prefix.
 func xExpected(t *testing.T, cfg string) []string {
 	t.Helper()
-	rows := readRows(t, filepath.Join(filepath.Dir(cfg), "quickstart", "out", "cart-abandoners", "latest", "x-audience.csv"))
+	rows := latestUpload(t, cfg, "x-audience.csv")
 	header := rows[0]
 	set := map[string]bool{}
 	for _, r := range rows[1:] {
@@ -428,12 +433,7 @@ func xExpected(t *testing.T, cfg string) []string {
 			}
 		}
 	}
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return sortedSet(set)
 }
 
 func destinationNamed(t *testing.T, rep *report.Report, name string) *report.Destination {

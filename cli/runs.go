@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -112,7 +113,7 @@ func (a *app) connectorsCmd() *cobra.Command {
 			for _, s := range a.registry.Specs() {
 				fmt.Fprintf(a.stdout, "%s (%s): %s\n", s.Type, s.Role, s.Summary)
 				if s.Sample != "" {
-					fmt.Fprintf(a.stdout, "%s\n", indent(s.Sample, "    "))
+					fmt.Fprintln(a.stdout, indent(s.Sample, "    "))
 				}
 			}
 			return nil
@@ -121,12 +122,5 @@ func (a *app) connectorsCmd() *cobra.Command {
 }
 
 func indent(s, pre string) string {
-	out := pre
-	for i := 0; i < len(s); i++ {
-		out += string(s[i])
-		if s[i] == '\n' && i < len(s)-1 {
-			out += pre
-		}
-	}
-	return out
+	return pre + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n"+pre) + "\n"
 }
