@@ -1,6 +1,7 @@
 package audience
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -15,6 +16,9 @@ type MemberKey [16]byte
 
 // String returns the key in hex.
 func (k MemberKey) String() string { return hex.EncodeToString(k[:]) }
+
+// Compare orders keys bytewise: -1, 0 or +1.
+func (k MemberKey) Compare(o MemberKey) int { return bytes.Compare(k[:], o[:]) }
 
 // KeyFromSource derives the member key from the source's primary key.
 func KeyFromSource(sourceKey string) MemberKey {

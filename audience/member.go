@@ -7,8 +7,9 @@
 package audience
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -201,13 +202,14 @@ type Identifier struct {
 	Hashed bool
 }
 
+// CompareIdentifiers orders identifiers by kind, then value.
+func CompareIdentifiers(a, b Identifier) int {
+	if a.Kind != b.Kind {
+		return cmp.Compare(a.Kind, b.Kind)
+	}
+	return strings.Compare(a.Value, b.Value)
+}
+
 // SortIdentifiers orders ids by kind, then value, so fingerprints and
 // encodings do not depend on field order.
-func SortIdentifiers(ids []Identifier) {
-	sort.Slice(ids, func(i, j int) bool {
-		if ids[i].Kind != ids[j].Kind {
-			return ids[i].Kind < ids[j].Kind
-		}
-		return ids[i].Value < ids[j].Value
-	})
-}
+func SortIdentifiers(ids []Identifier) { slices.SortFunc(ids, CompareIdentifiers) }

@@ -3,7 +3,6 @@ package engine
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"slices"
 
 	"github.com/audiencesync/audiencesync/audience"
 )
@@ -102,7 +101,7 @@ func keepKeys(ids []audience.Identifier, recordMatching bool, keep func(audience
 	}
 	if keepAttr {
 		out = append(out, attrs...)
-		slices.SortFunc(out, compareIdentifiers)
+		audience.SortIdentifiers(out)
 	}
 	return out
 }

@@ -14,7 +14,7 @@ func ids(pairs ...any) []audience.Identifier {
 	for i := 0; i < len(pairs); i += 2 {
 		out = append(out, audience.Identifier{Kind: pairs[i].(audience.Kind), Value: pairs[i+1].(string), Hashed: true})
 	}
-	slices.SortFunc(out, compareIdentifiers)
+	audience.SortIdentifiers(out)
 	return out
 }
 

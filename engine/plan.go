@@ -192,7 +192,7 @@ func (p *plan) consume(m *audience.Member) {
 		p.tally.Reject("member.duplicate")
 		return
 	}
-	slices.SortFunc(ids, compareIdentifiers)
+	audience.SortIdentifiers(ids)
 	fp := audience.FingerprintOf(ids, consent)
 	if len(p.committed) > 0 {
 		// Only removals and updates consult what stays; with nothing
@@ -240,19 +240,6 @@ func hasKey(m map[audience.MemberKey]struct{}, k audience.MemberKey) bool {
 	return ok
 }
 
-func compareIdentifiers(a, b audience.Identifier) int {
-	if a.Kind != b.Kind {
-		return int(a.Kind) - int(b.Kind)
-	}
-	switch {
-	case a.Value < b.Value:
-		return -1
-	case a.Value > b.Value:
-		return 1
-	}
-	return 0
-}
-
 // finishPlans works out removals once the whole source is read: committed
 // members not seen are removed, and updated members drop identifiers they no
 // longer carry. Guarantee: an identifier is removed only when no member
@@ -268,7 +255,7 @@ func (e *Engine) finishPlans(ctx context.Context, plans []*plan) error {
 				gone = append(gone, k)
 			}
 		}
-		slices.SortFunc(gone, compareKeys)
+		slices.SortFunc(gone, audience.MemberKey.Compare)
 		if p.bulk.err != nil {
 			return fmt.Errorf("plan %s: %w", p.t.Name, p.bulk.err)
 		}
@@ -295,7 +282,7 @@ func (e *Engine) finishPlans(ctx context.Context, plans []*plan) error {
 					stay = append(stay, k)
 				}
 			}
-			slices.SortFunc(stay, compareKeys)
+			slices.SortFunc(stay, audience.MemberKey.Compare)
 			if err := e.fetchIdentifiers(ctx, p.scope, stay, func(k audience.MemberKey, ids []audience.Identifier) {
 				p.removes = append(p.removes, change{key: k, kind: kindClear, ids: audience.EncodeIdentifiers(nil, ids)})
 			}); err != nil {
@@ -324,18 +311,9 @@ func canReplace(d connectors.Destination) bool {
 	return reset || replace
 }
 
-func compareKeys(a, b audience.MemberKey) int {
-	for i := range a {
-		if a[i] != b[i] {
-			return int(a[i]) - int(b[i])
-		}
-	}
-	return 0
-}
-
 // undesired keeps the identifiers whose match key no desired member carries.
 func (p *plan) undesired(ids []audience.Identifier) []audience.Identifier {
-	slices.SortFunc(ids, compareIdentifiers)
+	audience.SortIdentifiers(ids)
 	return keepKeys(ids, p.t.Info.RecordMatching, func(k audience.IdentifierID) bool {
 		_, desired := p.desiredIDs[k]
 		return !desired

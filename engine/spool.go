@@ -46,7 +46,7 @@ type spoolRun struct {
 
 func (s *spool) len() int { return s.n }
 
-func byKey(a, b change) int { return compareKeys(a.key, b.key) }
+func byKey(a, b change) int { return a.key.Compare(b.key) }
 
 func (s *spool) add(ch change) {
 	if s.err != nil {
@@ -197,7 +197,7 @@ type merge struct {
 }
 
 func (m *merge) Len() int           { return len(m.heads) }
-func (m *merge) Less(i, j int) bool { return compareKeys(m.heads[i].key, m.heads[j].key) < 0 }
+func (m *merge) Less(i, j int) bool { return m.heads[i].key.Compare(m.heads[j].key) < 0 }
 func (m *merge) Swap(i, j int) {
 	m.heads[i], m.heads[j] = m.heads[j], m.heads[i]
 	m.srcs[i], m.srcs[j] = m.srcs[j], m.srcs[i]

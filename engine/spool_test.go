@@ -32,7 +32,7 @@ func TestSpoolYieldsEveryChangeInKeyOrder(t *testing.T) {
 				for ch, err := range s.all() {
 					require.NoError(t, err)
 					if prev != nil {
-						require.Negative(t, compareKeys(*prev, ch.key), "pass %d: keys in order", pass)
+						require.Negative(t, prev.Compare(ch.key), "pass %d: keys in order", pass)
 					}
 					k := ch.key
 					prev = &k

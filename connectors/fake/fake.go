@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/audiencesync/audiencesync/audience"
@@ -284,15 +283,4 @@ func (d *Destination) ResetCalls() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.calls, d.applied, d.FailFrom, d.FailErr, d.Transient = nil, 0, 0, nil, 0
-}
-
-// String describes the held audiences briefly, for test failures.
-func (d *Destination) String() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var b strings.Builder
-	for id, s := range d.audiences {
-		fmt.Fprintf(&b, "%s:%d ", id, len(s))
-	}
-	return b.String()
 }
