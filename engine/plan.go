@@ -162,7 +162,8 @@ func (e *Engine) loadState(ctx context.Context, plans []*plan) error {
 }
 
 // consume normalises one member for this destination and classifies it.
-func (p *plan) consume(m *audience.Member) {
+func (p *plan) consume(s *sourced) {
+	m := &s.Member
 	ids, ok := p.t.Profile.Member(m, p.opts, p.buf[:0], &p.tally)
 	p.buf = ids
 	if !ok {
@@ -173,7 +174,7 @@ func (p *plan) consume(m *audience.Member) {
 	}
 	var key audience.MemberKey
 	if m.Key != "" {
-		key = audience.KeyFromSource(m.Key)
+		key = s.key
 	} else {
 		key = audience.KeyFromIdentifier(ids[0])
 	}

@@ -15,6 +15,13 @@ import (
 
 const chunkSize = 512
 
+// sourced is a member as read, with its source key hashed once here rather
+// than once per destination.
+type sourced struct {
+	audience.Member
+	key audience.MemberKey // KeyFromSource(Member.Key); zero when Key is ""
+}
+
 // collector is the Emitter the source writes into. It drops records whose
 // source key repeats, then hands members in chunks to one planner goroutine
 // per destination, so normalising and hashing for several destinations runs
@@ -23,8 +30,8 @@ type collector struct {
 	ctx    context.Context
 	src    *report.Source
 	keys   map[uint64]struct{} // half of each source key's hash: 8 bytes a member
-	chunk  []audience.Member
-	outs   []chan []audience.Member
+	chunk  []sourced
+	outs   []chan []sourced
 	bar    Bar
 	log    *zap.Logger
 	closed bool
@@ -35,8 +42,9 @@ func (c *collector) Emit(m *audience.Member) error {
 	if c.bar != nil {
 		c.bar.Add(1)
 	}
+	var key audience.MemberKey
 	if m.Key != "" {
-		key := audience.KeyFromSource(m.Key)
+		key = audience.KeyFromSource(m.Key)
 		k := binary.LittleEndian.Uint64(key[:8])
 		if _, dup := c.keys[k]; dup {
 			c.src.Duplicates++
@@ -45,7 +53,7 @@ func (c *collector) Emit(m *audience.Member) error {
 		c.keys[k] = struct{}{}
 	}
 	c.src.Valid++
-	c.chunk = append(c.chunk, *m)
+	c.chunk = append(c.chunk, sourced{Member: *m, key: key})
 	if len(c.chunk) == chunkSize {
 		return c.flush()
 	}
@@ -78,7 +86,7 @@ func (c *collector) flush() error {
 			return c.ctx.Err()
 		}
 	}
-	c.chunk = make([]audience.Member, 0, chunkSize)
+	c.chunk = make([]sourced, 0, chunkSize)
 	return nil
 }
 
@@ -106,7 +114,7 @@ func (e *Engine) read(ctx context.Context, log *zap.Logger, job *Job, plans []*p
 		ctx:   ctx,
 		src:   &rep.Source,
 		keys:  make(map[uint64]struct{}),
-		chunk: make([]audience.Member, 0, chunkSize),
+		chunk: make([]sourced, 0, chunkSize),
 		log:   log,
 	}
 	if e.Progress != nil {
@@ -114,7 +122,7 @@ func (e *Engine) read(ctx context.Context, log *zap.Logger, job *Job, plans []*p
 	}
 	var wg sync.WaitGroup
 	for _, p := range active {
-		ch := make(chan []audience.Member, 4)
+		ch := make(chan []sourced, 4)
 		c.outs = append(c.outs, ch)
 		wg.Add(1)
 		go func() {
