@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -202,7 +203,7 @@ func (e *Engine) Run(ctx context.Context, job *Job, opts Options) (*report.Repor
 		rep.Error = runErr.Error()
 	}
 	if !opts.DryRun {
-		body, err := jsonReport(rep)
+		body, err := json.Marshal(rep)
 		if err == nil {
 			err = e.Store.FinishRun(keep, rep.RunID, rep.Status, rep.FinishedAt, body)
 		}

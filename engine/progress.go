@@ -1,11 +1,5 @@
 package engine
 
-import (
-	"encoding/json"
-
-	"github.com/audiencesync/audiencesync/report"
-)
-
 // Progress starts progress indicators for long reads and uploads. The CLI
 // gives a terminal bar; everything else leaves Engine.Progress nil.
 type Progress interface {
@@ -18,5 +12,3 @@ type Bar interface {
 	Add(n int64)
 	Finish()
 }
-
-func jsonReport(r *report.Report) ([]byte, error) { return json.Marshal(r) }
