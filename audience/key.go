@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 )
 
 // MemberKey identifies a member within one (sync, destination) across runs.
@@ -91,18 +93,21 @@ func IDOf(id Identifier) IdentifierID {
 // byte, a flag byte, then 32 raw hash bytes for hashed values or a
 // length-prefixed clear value. Hex is decoded to halve the size.
 func EncodeIdentifiers(dst []byte, ids []Identifier) []byte {
+	// Grown once to an upper bound: this runs for every member planned.
+	size := 0
 	for _, id := range ids {
-		if id.Hashed && len(id.Value) == 64 {
-			var raw [32]byte
-			if _, err := hex.Decode(raw[:], []byte(id.Value)); err == nil {
-				dst = append(dst, byte(id.Kind), 1)
-				dst = append(dst, raw[:]...)
-				continue
-			}
+		size += 2 + binary.MaxVarintLen64 + max(len(id.Value), 32)
+	}
+	dst = slices.Grow(dst, size)
+	for _, id := range ids {
+		if id.Hashed && IsHashHex(id.Value) {
+			dst = append(dst, byte(id.Kind), 1)
+			dst, _ = hex.AppendDecode(dst, []byte(id.Value))
+			continue
 		}
 		flag := byte(0)
 		if id.Hashed {
-			flag = 2 // hashed, but not 64 hex characters: stored as written
+			flag = 2 // hashed, but not 64 lowercase hex digits: stored as written
 		}
 		dst = append(dst, byte(id.Kind), flag)
 		dst = binary.AppendUvarint(dst, uint64(len(id.Value)))
@@ -113,35 +118,76 @@ func EncodeIdentifiers(dst []byte, ids []Identifier) []byte {
 
 var errCorrupt = errors.New("corrupt identifier encoding")
 
-// DecodeIdentifiers reverses EncodeIdentifiers.
+// DecodeIdentifiers reverses EncodeIdentifiers. It runs for every member
+// uploaded, so it allocates twice: the identifiers, and one string their
+// values share, sized by a first pass that also checks the encoding.
 func DecodeIdentifiers(b []byte) ([]Identifier, error) {
-	var out []Identifier
+	count, size := 0, 0
+	err := walkEncoded(b, func(_ Kind, flag byte, v []byte) {
+		count++
+		size += decodedLen(flag, v)
+	})
+	if err != nil || count == 0 {
+		return nil, err
+	}
+	var sb strings.Builder
+	sb.Grow(size)
+	out := make([]Identifier, 0, count)
+	_ = walkEncoded(b, func(kind Kind, flag byte, v []byte) {
+		if flag == 1 {
+			var h [64]byte
+			hex.Encode(h[:], v)
+			sb.Write(h[:])
+		} else {
+			sb.Write(v)
+		}
+		out = append(out, Identifier{Kind: kind, Hashed: flag != 0})
+	})
+	all, i := sb.String(), 0
+	_ = walkEncoded(b, func(_ Kind, flag byte, v []byte) {
+		n := decodedLen(flag, v)
+		out[i].Value, all = all[:n], all[n:]
+		i++
+	})
+	return out, nil
+}
+
+func decodedLen(flag byte, v []byte) int {
+	if flag == 1 {
+		return 2 * len(v)
+	}
+	return len(v)
+}
+
+// walkEncoded calls fn with each packed identifier's kind, flag and value
+// bytes (raw hash bytes when flag is 1), or reports why b is corrupt.
+func walkEncoded(b []byte, fn func(kind Kind, flag byte, v []byte)) error {
 	for len(b) > 0 {
 		if len(b) < 2 {
-			return nil, errCorrupt
+			return errCorrupt
 		}
 		kind, flag := Kind(b[0]), b[1]
 		b = b[2:]
 		if kind == KindInvalid || kind >= numKinds {
-			return nil, fmt.Errorf("%w: kind %d", errCorrupt, kind)
+			return fmt.Errorf("%w: kind %d", errCorrupt, kind)
 		}
 		switch flag {
 		case 1:
 			if len(b) < 32 {
-				return nil, errCorrupt
+				return errCorrupt
 			}
-			out = append(out, Identifier{Kind: kind, Value: hex.EncodeToString(b[:32]), Hashed: true})
+			fn(kind, flag, b[:32])
 			b = b[32:]
 		case 0, 2:
 			n, w := binary.Uvarint(b)
 			if w <= 0 || uint64(len(b)-w) < n {
-				return nil, errCorrupt
+				return errCorrupt
 			}
-			out = append(out, Identifier{Kind: kind, Value: string(b[w : w+int(n)]), Hashed: flag == 2})
+			fn(kind, flag, b[w:w+int(n)])
 			b = b[w+int(n):]
 		default:
-			return nil, fmt.Errorf("%w: flag %d", errCorrupt, flag)
+			return fmt.Errorf("%w: flag %d", errCorrupt, flag)
 		}
 	}
-	return out, nil
+	return nil
 }

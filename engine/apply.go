@@ -10,6 +10,8 @@ import (
 	"iter"
 	"math/rand/v2"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +29,10 @@ import (
 type item struct {
 	ch     *change
 	upload connectors.Upload
+	// packed, when upload.Identifiers is nil, is unpacked into it by the
+	// goroutine that sends the batch, not by the one cutting batches, so
+	// unpacking runs in parallel across batches.
+	packed []byte
 	// updateRemove marks the removal half of an update: acknowledging it
 	// commits nothing; failing it keeps the old identifiers in state.
 	updateRemove bool
@@ -313,8 +319,7 @@ func (a *applier) sends(ctx context.Context) {
 				continue
 			}
 			sent[rec] = struct{}{}
-			ids := decode(ch.ids)
-			if !yield(item{ch: ch, upload: connectors.Upload{Key: ch.key, Identifiers: ids, Consent: ch.consent}}) {
+			if !yield(item{ch: ch, packed: ch.ids, upload: connectors.Upload{Key: ch.key, Consent: ch.consent}}) {
 				return
 			}
 		}
@@ -357,6 +362,18 @@ func (a *applier) dispatch(ctx context.Context, op connectors.Op, items iter.Seq
 		conc = 1
 	}
 	sem := make(chan struct{}, conc)
+	// Acknowledged batches go to one committer, so upload lanes do not
+	// queue for the state store's single writer: a lane hands its batch
+	// over and sends the next. The committer commits the batches waiting
+	// for it together, in one transaction, which keeps up when uploads
+	// outpace single commits. At most conc batches wait, so memory stays
+	// bounded, and a lane that finds them all waiting waits too.
+	acks := make(chan *acked, conc)
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		a.commitLoop(acks)
+	}()
 	var wg sync.WaitGroup
 	send := func(batchItems []item) bool {
 		if a.stopped.Load() || ctx.Err() != nil {
@@ -374,15 +391,20 @@ func (a *applier) dispatch(ctx context.Context, op connectors.Op, items iter.Seq
 			return false
 		}
 		a.seq++
-		b := connectors.Batch{Op: op, Seq: a.seq, Members: make([]connectors.Upload, len(batchItems))}
-		for i := range batchItems {
-			b.Members[i] = batchItems[i].upload
-		}
+		b := connectors.Batch{Op: op, Seq: a.seq}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			b.Members = make([]connectors.Upload, len(batchItems))
+			for i := range batchItems {
+				it := &batchItems[i]
+				if it.upload.Identifiers == nil && it.packed != nil {
+					it.upload.Identifiers = decode(it.packed)
+				}
+				b.Members[i] = it.upload
+			}
 			defer func() { <-sem }()
-			a.applyBatch(ctx, b, batchItems)
+			a.applyBatch(ctx, b, batchItems, acks)
 		}()
 		return true
 	}
@@ -401,9 +423,21 @@ func (a *applier) dispatch(ctx context.Context, op connectors.Op, items iter.Seq
 		send(batch)
 	}
 	wg.Wait()
+	close(acks)
+	<-committed
 }
 
-func (a *applier) applyBatch(ctx context.Context, b connectors.Batch, items []item) {
+// acked is an acknowledged batch on its way to be committed.
+type acked struct {
+	seq      int
+	items    []item
+	rejected map[int]string // by item index: members the platform refused
+	changes  []state.Change
+}
+
+// applyBatch uploads a batch and hands what the platform acknowledged to
+// the committer.
+func (a *applier) applyBatch(ctx context.Context, b connectors.Batch, items []item, acks chan<- *acked) {
 	p := a.p
 	var res connectors.BatchResult
 	var retries int
@@ -475,25 +509,60 @@ func (a *applier) applyBatch(ctx context.Context, b connectors.Batch, items []it
 			changes = append(changes, a.commitChange(it.ch))
 		}
 	}
-	if len(changes) > 0 {
-		// Guarantee: an acknowledged batch is committed at once.
-		if err := a.e.Store.Commit(a.keep, p.scope, changes); err != nil {
-			a.stopped.Store(true)
-			a.mu.Lock()
-			p.failed = true
-			p.rep.Status = report.StatusFailed
-			p.rep.Errors = append(p.rep.Errors, fmt.Sprintf("commit batch %d: %v", b.Seq, err))
-			a.mu.Unlock()
-			return
+	acks <- &acked{seq: b.Seq, items: items, rejected: rejected, changes: changes}
+}
+
+// commitLoop commits acknowledged batches as they arrive, each together
+// with any others already waiting. Guarantee: an acknowledged batch is
+// committed at once, not held back for others. Commits use a.keep, so an
+// interrupted run still records what the platform acknowledged.
+func (a *applier) commitLoop(acks <-chan *acked) {
+	for first := range acks {
+		group := []*acked{first}
+	more:
+		for {
+			select {
+			case next, ok := <-acks:
+				if !ok {
+					break more
+				}
+				group = append(group, next)
+			default:
+				break more
+			}
 		}
+		a.commitGroup(group)
 	}
-	for i, it := range items {
-		if _, bad := rejected[i]; bad || it.updateRemove {
-			continue
+}
+
+func (a *applier) commitGroup(group []*acked) {
+	p := a.p
+	var changes []state.Change
+	for _, g := range group {
+		changes = append(changes, g.changes...)
+	}
+	if err := a.e.Store.Commit(a.keep, p.scope, changes); err != nil {
+		seqs := make([]string, len(group))
+		for i, g := range group {
+			seqs[i] = strconv.Itoa(g.seq)
 		}
-		a.count(it.ch, 1)
+		a.stopped.Store(true)
+		a.mu.Lock()
+		p.failed = true
+		p.rep.Status = report.StatusFailed
+		p.rep.Errors = append(p.rep.Errors, fmt.Sprintf("commit batch %s: %v", strings.Join(seqs, ", "), err))
+		a.mu.Unlock()
+		return
 	}
-	a.progress(len(items))
+	for _, g := range group {
+		for i, it := range g.items {
+			if _, bad := g.rejected[i]; bad || it.updateRemove {
+				continue
+			}
+			a.count(it.ch, 1)
+		}
+		a.progress(len(g.items))
+	}
 }
 
 // commitChange is what state records for an acknowledged send. When the

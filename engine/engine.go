@@ -42,6 +42,9 @@ type Engine struct {
 	// before the rest are spooled to a temporary file (DefaultSpillAfter
 	// when 0).
 	SpillAfter int
+	// planWorkers is how many goroutines prepare members for each
+	// destination; 0 means GOMAXPROCS. Tests set it.
+	planWorkers int
 }
 
 // RetryPolicy bounds how a batch is retried after a retryable error.

@@ -420,6 +420,56 @@ func TestDestinationDyingMidApplyConvergesNextRun(t *testing.T) {
 	}
 }
 
+// failingCommits is a store whose commits fail from the failFrom-th on.
+type failingCommits struct {
+	state.Store
+	mu       sync.Mutex
+	commits  int
+	failFrom int
+}
+
+func (f *failingCommits) Commit(ctx context.Context, scope state.Scope, changes []state.Change) error {
+	f.mu.Lock()
+	f.commits++
+	n := f.commits
+	f.mu.Unlock()
+	if n >= f.failFrom {
+		return errors.New("disk full")
+	}
+	return f.Store.Commit(ctx, scope, changes)
+}
+
+func TestStateCommitFailureStopsAndConvergesNextRun(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ms := members(0, 500)
+	b.eng.Store = &failingCommits{Store: b.store, failFrom: 2}
+	rep, err := b.run(ms, engine.Options{}, func(j *engine.Job) {
+		j.Targets[0].Info.MaxBatch = 100
+		j.Targets[0].Concurrency = 1
+	})
+	require.Error(t, err)
+	require.Equal(t, report.StatusPartial, dest(rep).Status, "a commit succeeded before the store failed")
+	// Batches waiting together are committed together: the first commit
+	// holds one or more whole batches.
+	committed := b.count()
+	require.Positive(t, committed)
+	require.Less(t, committed, int64(len(ms)))
+	require.Zero(t, committed%100)
+	require.Equal(t, committed, dest(rep).Applied.Added, "only what was committed counts as applied")
+	require.NotEmpty(t, dest(rep).Errors)
+	require.Contains(t, dest(rep).Errors[0], "commit batch")
+	require.Contains(t, dest(rep).Errors[0], "disk full")
+
+	b.eng.Store = b.store
+	rep, err = b.run(ms, engine.Options{})
+	require.NoError(t, err)
+	require.Equal(t, report.StatusSucceeded, dest(rep).Status)
+	require.Equal(t, int64(len(ms))-committed, dest(rep).Applied.Added, "what was uploaded but never committed is sent again")
+	require.Equal(t, held(t, ms), b.dest.Held(b.audienceID()))
+	require.Equal(t, int64(len(ms)), b.count())
+}
+
 func TestBatchRejectedSkipsOnlyThatBatch(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -19,12 +19,20 @@ import (
 // identifiers, so a large audience plans in little memory. Identifiers are
 // fetched afterwards for the few members that are removed or updated.
 // Sixteen bytes a member: half the fingerprint (a chance match of 64 bits
-// would only skip one re-send) and the send time in seconds.
+// would only skip one re-send), the send time in seconds and the member's
+// bit in plan.seen. The map is not written while the source is read, so
+// the prepare workers may look members up in it.
 type committed struct {
 	fp       uint64
 	lastSent uint32 // unix seconds; good until 2106
-	seen     bool
+	idx      uint32
 }
+
+// bitset holds one bit per committed member.
+type bitset []uint64
+
+func (b bitset) has(i uint32) bool { return b[i/64]&(1<<(i%64)) != 0 }
+func (b bitset) set(i uint32)      { b[i/64] |= 1 << (i % 64) }
 
 func shortFP(f audience.Fingerprint) uint64 { return binary.LittleEndian.Uint64(f[:8]) }
 
@@ -86,6 +94,7 @@ type plan struct {
 	refreshBefore uint32
 
 	committed  map[audience.MemberKey]committed
+	seen       bitset // committed members this run has read, by committed.idx
 	fresh      map[audience.MemberKey]struct{}
 	desiredIDs map[audience.IdentifierID]struct{}
 	updates    []change // kept in memory: their old identifiers are fetched later
@@ -93,7 +102,6 @@ type plan struct {
 	removes    []change
 	members    int64
 	tally      normalize.Tally
-	buf        []audience.Identifier
 	failed     bool
 }
 
@@ -150,90 +158,87 @@ func (e *Engine) loadState(ctx context.Context, plans []*plan) error {
 			return fmt.Errorf("load state of %s: %w", p.t.Name, err)
 		}
 		p.committed = make(map[audience.MemberKey]committed, n)
+		var next uint32
 		err = e.Store.Members(ctx, p.scope, func(en state.Entry) error {
-			p.committed[en.Key] = committed{fp: shortFP(en.Fingerprint), lastSent: uint32(max(en.LastSent.Unix(), 0))}
+			p.committed[en.Key] = committed{fp: shortFP(en.Fingerprint), lastSent: uint32(max(en.LastSent.Unix(), 0)), idx: next}
+			next++
 			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("load state of %s: %w", p.t.Name, err)
 		}
+		p.seen = make(bitset, (next+63)/64)
 	}
 	return nil
 }
 
-// consume normalises one member for this destination and classifies it.
-func (p *plan) consume(s *sourced) {
-	m := &s.Member
-	ids, ok := p.t.Profile.Member(m, p.opts, p.buf[:0], &p.tally)
-	p.buf = ids
-	if !ok {
-		return
-	}
-	if max := p.t.Info.MaxIdentifiers; max > 0 && len(ids) > max {
-		ids = ids[:max] // the profile lists identifiers in priority order
-	}
-	var key audience.MemberKey
-	if m.Key != "" {
-		key = s.key
-	} else {
-		key = audience.KeyFromIdentifier(ids[0])
-	}
-	consent := m.Consent.Or(p.t.DefaultConsent)
-	if consent.Denied() {
-		// Not uploaded; if committed, it is unseen and so removed.
-		p.rep.ConsentDenied++
-		return
-	}
-	c, inState := p.committed[key]
-	// Records with a source key were already deduplicated by the reader;
-	// keys derived from an identifier are checked here.
-	if (inState && c.seen) || (m.Key == "" && hasKey(p.fresh, key)) {
-		// Two records reduce to one member (no source key and the same
-		// primary identifier): the first wins.
-		p.tally.Reject("member.duplicate")
-		return
-	}
-	audience.SortIdentifiers(ids)
-	fp := audience.FingerprintOf(ids, consent)
-	if len(p.committed) > 0 {
-		// Only removals and updates consult what stays; with nothing
-		// committed there are none.
-		matchKeys(ids, p.t.Info.RecordMatching, func(k audience.IdentifierID) { p.desiredIDs[k] = struct{}{} })
-	}
-	p.members++
-	ch := change{key: key, fp: fp, consent: consent}
+// kindOf says what to send for a member whose identifiers and consent
+// fingerprint to fp, given its committed entry: zero when nothing. It reads
+// only what does not change while the source is read, so the prepare
+// workers call it.
+func (p *plan) kindOf(c committed, inState bool, fp audience.Fingerprint) changeKind {
 	switch {
 	case !inState:
-		if m.Key == "" {
-			p.fresh[key] = struct{}{}
-		}
-		ch.kind = kindAdd
+		return kindAdd
 	case c.fp != shortFP(fp):
-		ch.kind = kindUpdate
+		return kindUpdate
 	case p.full || (p.refreshBefore != 0 && c.lastSent < p.refreshBefore):
-		ch.kind = kindRefresh
-	default:
-		p.rep.Planned.Unchanged++
-		c.seen = true
-		p.committed[key] = c
-		return
+		return kindRefresh
 	}
-	if inState {
-		c.seen = true
-		p.committed[key] = c
+	return 0
+}
+
+// classify plans one prepared chunk. Chunks come in source order, so the
+// rules that depend on the members before — a repeated member, the
+// counters, the order of the sends — come out as from a single pass.
+func (p *plan) classify(j *prepJob) {
+	for i := range j.res {
+		r := &j.res[i]
+		switch r.status {
+		case prepRejected:
+			continue // counted in j.tally
+		case prepDenied:
+			// Not uploaded; if committed, it is unseen and so removed.
+			p.rep.ConsentDenied++
+			continue
+		}
+		keyless := j.chunk[i].Key == ""
+		// Records with a source key were already deduplicated by the reader;
+		// keys derived from an identifier are checked here.
+		if (r.inState && p.seen.has(r.idx)) || (keyless && hasKey(p.fresh, r.key)) {
+			// Two records reduce to one member (no source key and the same
+			// primary identifier): the first wins.
+			p.tally.Reject("member.duplicate")
+			continue
+		}
+		// Only removals and updates consult what stays; with nothing
+		// committed the workers list no match keys.
+		for _, k := range j.keys[r.keysFrom:r.keysTo] {
+			p.desiredIDs[k] = struct{}{}
+		}
+		p.members++
+		switch {
+		case r.inState:
+			p.seen.set(r.idx)
+		case keyless:
+			p.fresh[r.key] = struct{}{}
+		}
+		ch := change{key: r.key, fp: r.fp, consent: r.consent, ids: r.ids, kind: r.kind}
+		switch r.kind {
+		case 0:
+			p.rep.Planned.Unchanged++
+		case kindUpdate:
+			p.rep.Planned.Update++
+			p.updates = append(p.updates, ch)
+		case kindAdd:
+			p.rep.Planned.Add++
+			p.bulk.add(ch)
+		default:
+			p.rep.Planned.Refresh++
+			p.bulk.add(ch)
+		}
 	}
-	ch.ids = audience.EncodeIdentifiers(nil, ids)
-	switch ch.kind {
-	case kindUpdate:
-		p.rep.Planned.Update++
-		p.updates = append(p.updates, ch)
-	case kindAdd:
-		p.rep.Planned.Add++
-		p.bulk.add(ch)
-	default:
-		p.rep.Planned.Refresh++
-		p.bulk.add(ch)
-	}
+	p.tally.Merge(&j.tally)
 }
 
 func hasKey(m map[audience.MemberKey]struct{}, k audience.MemberKey) bool {
@@ -252,7 +257,7 @@ func (e *Engine) finishPlans(ctx context.Context, plans []*plan) error {
 		}
 		var gone []audience.MemberKey
 		for k, c := range p.committed {
-			if !c.seen {
+			if !p.seen.has(c.idx) {
 				gone = append(gone, k)
 			}
 		}
@@ -279,7 +284,7 @@ func (e *Engine) finishPlans(ctx context.Context, plans []*plan) error {
 		if p.full && !canReplace(p.t.Dest) {
 			var stay []audience.MemberKey
 			for k, c := range p.committed {
-				if c.seen {
+				if p.seen.has(c.idx) {
 					stay = append(stay, k)
 				}
 			}
@@ -300,7 +305,7 @@ func (e *Engine) finishPlans(ctx context.Context, plans []*plan) error {
 			}
 		}
 		// Planning is done: free what apply does not need.
-		p.committed, p.fresh = nil, nil
+		p.committed, p.seen, p.fresh = nil, nil, nil
 	}
 	return nil
 }

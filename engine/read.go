@@ -5,7 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sync"
+	"runtime"
 
 	"go.uber.org/zap"
 
@@ -23,15 +23,15 @@ type sourced struct {
 }
 
 // collector is the Emitter the source writes into. It drops records whose
-// source key repeats, then hands members in chunks to one planner goroutine
-// per destination, so normalising and hashing for several destinations runs
-// in parallel with the read.
+// source key repeats, then hands members in chunks to each destination's
+// pipeline, so normalising and hashing run on every core, in parallel with
+// the read.
 type collector struct {
 	ctx    context.Context
 	src    *report.Source
 	keys   map[uint64]struct{} // half of each source key's hash: 8 bytes a member
 	chunk  []sourced
-	outs   []chan []sourced
+	outs   []*pipeline
 	bar    Bar
 	log    *zap.Logger
 	closed bool
@@ -80,10 +80,8 @@ func (c *collector) flush() error {
 		return nil
 	}
 	for _, out := range c.outs {
-		select {
-		case out <- c.chunk:
-		case <-c.ctx.Done():
-			return c.ctx.Err()
+		if err := out.submit(c.ctx, c.chunk); err != nil {
+			return err
 		}
 	}
 	c.chunk = make([]sourced, 0, chunkSize)
@@ -94,7 +92,7 @@ func (c *collector) close() {
 	if !c.closed {
 		c.closed = true
 		for _, out := range c.outs {
-			close(out)
+			out.close()
 		}
 	}
 }
@@ -120,26 +118,21 @@ func (e *Engine) read(ctx context.Context, log *zap.Logger, job *Job, plans []*p
 	if e.Progress != nil {
 		c.bar = e.Progress.Start("reading "+job.Sync, -1)
 	}
-	var wg sync.WaitGroup
+	workers := e.planWorkers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
 	for _, p := range active {
-		ch := make(chan []sourced, 4)
-		c.outs = append(c.outs, ch)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for chunk := range ch {
-				for i := range chunk {
-					p.consume(&chunk[i])
-				}
-			}
-		}()
+		c.outs = append(c.outs, startPipeline(p, workers))
 	}
 	err := job.Source.Read(ctx, job.Request, c)
 	if err == nil {
 		err = c.flush()
 	}
 	c.close()
-	wg.Wait()
+	for _, out := range c.outs {
+		out.wait()
+	}
 	if c.bar != nil {
 		c.bar.Finish()
 	}

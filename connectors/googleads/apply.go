@@ -182,7 +182,7 @@ func parseMember(u *connectors.Upload, withConsent bool) (member, string) {
 	for _, id := range u.Identifiers {
 		switch id.Kind {
 		case audience.Email, audience.Phone, audience.FirstName, audience.LastName:
-			if !isHexHash(id.Value) {
+			if !audience.IsHashHex(id.Value) {
 				return m, reasonNotHashed
 			}
 		}
@@ -201,7 +201,7 @@ func parseMember(u *connectors.Upload, withConsent bool) (member, string) {
 			}
 			m.addr[2], parts = id.Value, parts|4
 		case audience.Zip:
-			if id.Value == "" || isHexHash(id.Value) || strings.TrimSpace(id.Value) != id.Value {
+			if id.Value == "" || audience.IsHashHex(id.Value) || strings.TrimSpace(id.Value) != id.Value {
 				return m, reasonPostalCode
 			}
 			m.addr[3], parts = id.Value, parts|8
@@ -298,20 +298,6 @@ func consentStatus(s audience.ConsentStatus) string {
 		return "CONSENT_DENIED"
 	}
 	return ""
-}
-
-// isHexHash reports whether s is a lowercase hex SHA-256 digest.
-func isHexHash(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 func isRegionCode(s string) bool {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -81,6 +82,15 @@ type nopBar struct{}
 func (nopBar) Add(int64) {}
 func (nopBar) Finish()   {}
 
+// cpuTime is the CPU time the process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func benchMembers() int {
 	if v, err := strconv.Atoi(os.Getenv("AUDIENCESYNC_BENCH_MEMBERS")); err == nil && v > 0 {
 		return v
@@ -100,17 +110,26 @@ func benchMembers() int {
 func BenchmarkFirstUpload1M(b *testing.B) {
 	const latency = 100 * time.Millisecond
 	n := benchMembers()
-	var rows, ratio, uploadRatio, requests float64
+	var rows, ratio, uploadRatio, requests, before, during, after, serverMS, inFlight, cpu float64
 	for b.Loop() {
 		b.StopTimer()
 		var total, members atomic.Int64
+		var firstIngest, lastIngest atomic.Int64 // unix nanoseconds
+		var ingestNanos atomic.Int64             // time ingest requests spent in the server
 		srv := sandbox.New(sandbox.Options{Latency: latency})
 		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			total.Add(1)
-			if strings.HasSuffix(r.URL.Path, ":ingest") {
+			ingest := strings.HasSuffix(r.URL.Path, ":ingest")
+			if ingest {
 				members.Add(1)
+				firstIngest.CompareAndSwap(0, time.Now().UnixNano())
 			}
+			t0 := time.Now()
 			srv.ServeHTTP(w, r)
+			if ingest {
+				ingestNanos.Add(int64(time.Since(t0)))
+				lastIngest.Store(time.Now().UnixNano())
+			}
 		}))
 		st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "state.db"))
 		if err != nil {
@@ -138,9 +157,11 @@ func BenchmarkFirstUpload1M(b *testing.B) {
 			}},
 		}
 		b.StartTimer()
+		cpu0 := cpuTime()
 		start := time.Now()
 		rep, err := eng.Run(context.Background(), job, engine.Options{})
 		elapsed := time.Since(start)
+		cpu = (cpuTime() - cpu0).Seconds()
 		b.StopTimer()
 		if err != nil {
 			b.Fatalf("run: %v (%v)", err, rep.Destinations[0].Errors)
@@ -151,6 +172,12 @@ func BenchmarkFirstUpload1M(b *testing.B) {
 		conc := float64(d.Info().Concurrency)
 		minimum := time.Duration(float64(total.Load()) * float64(latency) / conc)
 		uploadMin := time.Duration(float64(members.Load()) * float64(latency) / conc)
+		end := start.Add(elapsed)
+		before = time.Unix(0, firstIngest.Load()).Sub(start).Seconds()
+		during = time.Duration(lastIngest.Load() - firstIngest.Load()).Seconds()
+		serverMS = float64(ingestNanos.Load()) / 1e6 / float64(members.Load())
+		inFlight = float64(ingestNanos.Load()) / 1e9 / during
+		after = end.Sub(time.Unix(0, lastIngest.Load())).Seconds()
 		rows = float64(n) / elapsed.Seconds()
 		ratio = elapsed.Seconds() / minimum.Seconds()
 		uploadRatio = clock.end.Sub(clock.start).Seconds() / uploadMin.Seconds()
@@ -164,4 +191,18 @@ func BenchmarkFirstUpload1M(b *testing.B) {
 	b.ReportMetric(ratio, "x-latency-bound")
 	b.ReportMetric(uploadRatio, "upload-x-latency-bound")
 	b.ReportMetric(requests, "requests")
+	// Where the time goes: reading and planning before the first ingest
+	// request, the ingest requests, and what follows the last one
+	// (feedback polling, the run's end).
+	b.ReportMetric(before, "s-before-first-upload")
+	b.ReportMetric(during, "s-uploading")
+	b.ReportMetric(after, "s-after-last-upload")
+	// How the upload phase is spent: the time an ingest request takes in
+	// the replica (the added latency included), and how many are in flight
+	// on average (at most the destination's concurrency).
+	b.ReportMetric(serverMS, "ms-per-ingest")
+	b.ReportMetric(inFlight, "ingests-in-flight")
+	// CPU time of the whole process (client and replica) during the run:
+	// steadier than elapsed time on a shared machine.
+	b.ReportMetric(cpu, "cpu-s")
 }

@@ -38,9 +38,16 @@ type member struct {
 }
 
 func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) *apiError {
-	var req ingestRequest
-	if err := decodeBody(r, &req); err != nil {
+	body, err := readBody(r)
+	if err != nil {
 		return err
+	}
+	var req ingestRequest
+	if !decodeMembersFast(body, true, &req) {
+		req = ingestRequest{}
+		if err := decodeStrict([]byte(body), &req); err != nil {
+			return err
+		}
 	}
 	if len(req.EncryptionInfo) > 0 {
 		return invalidArg("encryptionInfo", "UNSUPPORTED_ENCRYPTION", "Encrypted uploads are not supported by the sandbox; send hex or base64 SHA-256 hashes.")
@@ -59,6 +66,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) *apiError 
 		return invalidArg("consent", "CONSENT_REQUIRED",
 			"Consent is required for Customer Match uploads: set consent on the request or on each audience member (adUserData and adPersonalization).")
 	}
+	s.changes.SettleIfBacklogged()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	targets, err := s.resolveLocked(req.Destinations, members)
@@ -68,6 +76,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) *apiError 
 	rec := &requestRecord{kind: "ingest"}
 	for _, t := range targets {
 		out := outcome{dest: t.dest, errors: map[string]int64{}}
+		var ids []string
 		for _, m := range members {
 			if !m.sentTo(t.dest) {
 				continue
@@ -77,11 +86,10 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) *apiError 
 				continue
 			}
 			out.count(m, s.opts.MatchThreshold)
-			if !req.ValidateOnly {
-				for _, id := range m.ids {
-					t.list.members.Add(id)
-				}
-			}
+			ids = append(ids, m.ids...)
+		}
+		if !req.ValidateOnly {
+			s.queueLocked(t.list, ids, true)
 		}
 		rec.dests = append(rec.dests, out)
 	}
@@ -90,8 +98,16 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) *apiError 
 }
 
 func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request) *apiError {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
 	var req removeRequest
-	if err := decodeBody(r, &req); err != nil {
+	var fast ingestRequest
+	if decodeMembersFast(body, false, &fast) {
+		req = removeRequest{AudienceMembers: fast.AudienceMembers, Destinations: fast.Destinations,
+			Encoding: fast.Encoding, ValidateOnly: fast.ValidateOnly}
+	} else if err := decodeStrict([]byte(body), &req); err != nil {
 		return err
 	}
 	if len(req.EncryptionInfo) > 0 {
@@ -101,6 +117,7 @@ func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request) *apiError 
 	if err != nil {
 		return err
 	}
+	s.changes.SettleIfBacklogged()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	targets, err := s.resolveLocked(req.Destinations, members)
@@ -110,21 +127,35 @@ func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request) *apiError 
 	rec := &requestRecord{kind: "remove"}
 	for _, t := range targets {
 		out := outcome{dest: t.dest, errors: map[string]int64{}}
+		var ids []string
 		for _, m := range members {
 			if !m.sentTo(t.dest) {
 				continue
 			}
 			out.count(m, s.opts.MatchThreshold)
-			if !req.ValidateOnly {
-				for _, id := range m.ids {
-					t.list.members.Remove(id)
-				}
-			}
+			ids = append(ids, m.ids...)
+		}
+		if !req.ValidateOnly {
+			s.queueLocked(t.list, ids, false)
 		}
 		rec.dests = append(rec.dests, out)
 	}
 	writeJSON(w, http.StatusOK, requestIDResponse{RequestID: s.recordLocked(rec)})
 	return nil
+}
+
+// queueLocked queues the addition (add) or removal of ids to list l, to
+// be applied once the request is answered; s.mu is held.
+func (s *Server) queueLocked(l *list, ids []string, add bool) {
+	s.changes.PushLocked(len(ids), func() {
+		for _, id := range ids {
+			if add {
+				l.members.Add(id)
+			} else {
+				l.members.Remove(id)
+			}
+		}
+	})
 }
 
 func (s *Server) handleRemoveAll(w http.ResponseWriter, r *http.Request) *apiError {
@@ -147,7 +178,8 @@ func (s *Server) handleRemoveAll(w http.ResponseWriter, r *http.Request) *apiErr
 	rec := &requestRecord{kind: "removeAll"}
 	for _, t := range targets {
 		if !req.ValidateOnly {
-			t.list.members = wire.Set{}
+			l := t.list
+			s.changes.PushLocked(0, func() { l.members = wire.Set{} })
 		}
 		rec.dests = append(rec.dests, outcome{dest: t.dest, errors: map[string]int64{}})
 	}
@@ -179,15 +211,19 @@ func checkConsent(path string, c *consent) *apiError {
 	if c == nil {
 		return nil
 	}
-	for name, v := range map[string]string{"adUserData": c.AdUserData, "adPersonalization": c.AdPersonalization} {
-		switch v {
-		case "", "CONSENT_STATUS_UNSPECIFIED", consentGranted, consentDenied:
-		default:
-			return invalidArg(path+"."+name, "INVALID_ARGUMENT",
-				"Invalid value at '%s.%s' (type.googleapis.com/google.ads.datamanager.v1.ConsentStatus), %q", path, name, v)
-		}
+	if err := checkConsentStatus(path, "adUserData", c.AdUserData); err != nil {
+		return err
 	}
-	return nil
+	return checkConsentStatus(path, "adPersonalization", c.AdPersonalization)
+}
+
+func checkConsentStatus(path, name, v string) *apiError {
+	switch v {
+	case "", "CONSENT_STATUS_UNSPECIFIED", consentGranted, consentDenied:
+		return nil
+	}
+	return invalidArg(path+"."+name, "INVALID_ARGUMENT",
+		"Invalid value at '%s.%s' (type.googleapis.com/google.ads.datamanager.v1.ConsentStatus), %q", path, name, v)
 }
 
 // effectiveConsent applies the member's consent over the request's, field
@@ -238,30 +274,47 @@ func parseMembers(in []audienceMember, encoding string, ingest bool) ([]member, 
 		return nil, invalidArg("encoding", "INVALID_ARGUMENT",
 			"Invalid value at 'encoding' (type.googleapis.com/google.ads.datamanager.v1.Encoding), %q", encoding)
 	}
+	// Every member's identifiers share two arrays, each member taking the
+	// run it appends to: two allocations a request rather than two a member.
+	n := 0
+	for i := range in {
+		if in[i].UserData != nil {
+			n += len(in[i].UserData.UserIdentifiers)
+		}
+	}
+	slab := idSlab{ids: make([]string, 0, n), hashed: make([]string, 0, n)}
 	out := make([]member, 0, len(in))
 	for i, am := range in {
-		path := fmt.Sprintf("audienceMembers[%d]", i)
-		m, err := parseMember(path, am, encoding)
+		m, err := parseMember(i, am, encoding, &slab)
 		if err != nil {
 			return nil, err
 		}
-		if !ingest && am.Consent != nil {
-			return nil, invalidArg(path+".consent", "INVALID_ARGUMENT", "Consent is not accepted on removal.")
-		}
-		if err := checkConsent(path+".consent", am.Consent); err != nil {
-			return nil, err
+		if am.Consent != nil {
+			path := fmt.Sprintf("audienceMembers[%d].consent", i)
+			if !ingest {
+				return nil, invalidArg(path, "INVALID_ARGUMENT", "Consent is not accepted on removal.")
+			}
+			if err := checkConsent(path, am.Consent); err != nil {
+				return nil, err
+			}
 		}
 		out = append(out, m)
 	}
 	return out, nil
 }
 
-func parseMember(path string, am audienceMember, encoding string) (member, *apiError) {
+// parseMember validates member i of a request. Error paths are built only
+// when there is an error: a request carries ten thousand members.
+// idSlab holds the identifiers of a request's members.
+type idSlab struct{ ids, hashed []string }
+
+func parseMember(i int, am audienceMember, encoding string, slab *idSlab) (member, *apiError) {
+	path := func() string { return fmt.Sprintf("audienceMembers[%d]", i) }
 	m := member{consent: am.Consent, refs: am.DestinationReferences}
 	kinds := 0
 	for _, raw := range [][]byte{am.CompositeData, am.GoogleUserIDData, am.PairData, am.PartnerProvidedIDData, am.PpidData, am.UserIDData} {
 		if len(raw) > 0 {
-			return m, invalidArg(path, "UNSUPPORTED_DATA_TYPE",
+			return m, invalidArg(path(), "UNSUPPORTED_DATA_TYPE",
 				"Only userData and mobileData audience members are supported by the sandbox's Customer Match lists.")
 		}
 	}
@@ -272,18 +325,18 @@ func parseMember(path string, am audienceMember, encoding string) (member, *apiE
 		kinds++
 	}
 	if kinds != 1 {
-		return m, invalidArg(path, "INVALID_AUDIENCE_MEMBER", "An audience member must carry exactly one of userData or mobileData.")
+		return m, invalidArg(path(), "INVALID_AUDIENCE_MEMBER", "An audience member must carry exactly one of userData or mobileData.")
 	}
 	if am.MobileData != nil {
 		m.mobile = true
 		ids := am.MobileData.MobileIDs
 		if len(ids) == 0 || len(ids) > MaxIdentifiersPerMember {
-			return m, invalidArg(path+".mobileData.mobileIds", "INVALID_MOBILE_ID",
+			return m, invalidArg(path()+".mobileData.mobileIds", "INVALID_MOBILE_ID",
 				"mobileData.mobileIds must hold 1 to %d ids.", MaxIdentifiersPerMember)
 		}
 		for j, id := range ids {
 			if strings.TrimSpace(id) == "" || wire.IsSHA256Hex(id) {
-				return m, invalidArg(fmt.Sprintf("%s.mobileData.mobileIds[%d]", path, j), "INVALID_MOBILE_ID",
+				return m, invalidArg(fmt.Sprintf("%s.mobileData.mobileIds[%d]", path(), j), "INVALID_MOBILE_ID",
 					"A mobile id (IDFA or AAID) is sent in clear, not hashed or empty.")
 			}
 			m.ids = append(m.ids, "mobile:"+strings.ToLower(id))
@@ -292,25 +345,32 @@ func parseMember(path string, am audienceMember, encoding string) (member, *apiE
 	}
 	ids := am.UserData.UserIdentifiers
 	if len(ids) == 0 {
-		return m, invalidArg(path+".userData.userIdentifiers", "REQUIRED_FIELD_MISSING", "userData.userIdentifiers must not be empty.")
+		return m, invalidArg(path()+".userData.userIdentifiers", "REQUIRED_FIELD_MISSING", "userData.userIdentifiers must not be empty.")
 	}
 	if len(ids) > MaxIdentifiersPerMember {
-		return m, invalidArg(path+".userData.userIdentifiers", "TOO_MANY_USER_IDENTIFIERS",
+		return m, invalidArg(path()+".userData.userIdentifiers", "TOO_MANY_USER_IDENTIFIERS",
 			"Too many user identifiers: %d sent, at most %d per audience member.", len(ids), MaxIdentifiersPerMember)
 	}
+	if cap(slab.ids)-len(slab.ids) < len(ids) {
+		slab.ids, slab.hashed = make([]string, 0, len(ids)), make([]string, 0, len(ids))
+	}
+	start := len(slab.ids)
 	for j, ui := range ids {
-		ipath := fmt.Sprintf("%s.userData.userIdentifiers[%d]", path, j)
-		id, hashed, err := parseIdentifier(ipath, ui, encoding)
+		id, hashed, err := parseIdentifier(func() string {
+			return fmt.Sprintf("%s.userData.userIdentifiers[%d]", path(), j)
+		}, ui, encoding)
 		if err != nil {
 			return m, err
 		}
-		m.ids = append(m.ids, id)
-		m.hashed = append(m.hashed, hashed)
+		slab.ids = append(slab.ids, id)
+		slab.hashed = append(slab.hashed, hashed)
 	}
+	end := len(slab.ids)
+	m.ids, m.hashed = slab.ids[start:end:end], slab.hashed[start:end:end]
 	return m, nil
 }
 
-func parseIdentifier(path string, ui userIdentifier, encoding string) (id, hashed string, err *apiError) {
+func parseIdentifier(path func() string, ui userIdentifier, encoding string) (id, hashed string, err *apiError) {
 	set := 0
 	if ui.EmailAddress != "" {
 		set++
@@ -322,36 +382,36 @@ func parseIdentifier(path string, ui userIdentifier, encoding string) (id, hashe
 		set++
 	}
 	if set != 1 {
-		return "", "", invalidArg(path, "INVALID_USER_IDENTIFIER",
+		return "", "", invalidArg(path(), "INVALID_USER_IDENTIFIER",
 			"A user identifier must set exactly one of emailAddress, phoneNumber or address.")
 	}
 	switch {
 	case ui.EmailAddress != "":
-		h, err := canonicalHash(path+".emailAddress", ui.EmailAddress, encoding)
+		h, err := canonicalHash(path, ".emailAddress", ui.EmailAddress, encoding)
 		return h, h, err
 	case ui.PhoneNumber != "":
-		h, err := canonicalHash(path+".phoneNumber", ui.PhoneNumber, encoding)
+		h, err := canonicalHash(path, ".phoneNumber", ui.PhoneNumber, encoding)
 		return h, h, err
 	}
 	a := ui.Address
 	if a.AddressLine != "" || a.City != "" || a.AdministrativeArea != "" {
-		return "", "", invalidArg(path+".address", "INVALID_ADDRESS",
+		return "", "", invalidArg(path()+".address", "INVALID_ADDRESS",
 			"Customer Match addresses take givenName, familyName, regionCode and postalCode only.")
 	}
-	given, err := canonicalHash(path+".address.givenName", a.GivenName, encoding)
+	given, err := canonicalHash(path, ".address.givenName", a.GivenName, encoding)
 	if err != nil {
 		return "", "", err
 	}
-	family, err := canonicalHash(path+".address.familyName", a.FamilyName, encoding)
+	family, err := canonicalHash(path, ".address.familyName", a.FamilyName, encoding)
 	if err != nil {
 		return "", "", err
 	}
 	if !isRegionCode(a.RegionCode) {
-		return "", "", invalidArg(path+".address.regionCode", "INVALID_REGION_CODE",
+		return "", "", invalidArg(path()+".address.regionCode", "INVALID_REGION_CODE",
 			"regionCode must be a two-letter uppercase ISO 3166-1 alpha-2 code sent in clear, got %q.", a.RegionCode)
 	}
 	if a.PostalCode == "" || strings.TrimSpace(a.PostalCode) != a.PostalCode || wire.IsSHA256Hex(a.PostalCode) {
-		return "", "", invalidArg(path+".address.postalCode", "INVALID_POSTAL_CODE",
+		return "", "", invalidArg(path()+".address.postalCode", "INVALID_POSTAL_CODE",
 			"postalCode is required and is sent in clear (not hashed), without surrounding whitespace.")
 	}
 	return "address:" + given + "|" + family + "|" + a.RegionCode + "|" + a.PostalCode, given, nil
@@ -363,9 +423,11 @@ func isRegionCode(s string) bool {
 
 // canonicalHash checks a hashed value in the request's encoding and returns
 // it as lowercase hex, so membership is the same whichever encoding sent it.
-func canonicalHash(path, v, encoding string) (string, *apiError) {
+// The field's path is at() + field, built only for an error.
+func canonicalHash(at func() string, field, v, encoding string) (string, *apiError) {
+	path := func() string { return at() + field }
 	if v == "" {
-		return "", invalidArg(path, "REQUIRED_FIELD_MISSING", "%s is required.", path)
+		return "", invalidArg(path(), "REQUIRED_FIELD_MISSING", "%s is required.", path())
 	}
 	if encoding == "BASE64" {
 		b, err := base64.StdEncoding.DecodeString(v)
@@ -373,14 +435,14 @@ func canonicalHash(path, v, encoding string) (string, *apiError) {
 			b, err = base64.URLEncoding.DecodeString(v)
 		}
 		if err != nil || len(b) != 32 {
-			return "", invalidArg(path, "INVALID_HASH_FORMAT",
-				"%s is not a base64-encoded SHA-256 hash (32 bytes).", path)
+			return "", invalidArg(path(), "INVALID_HASH_FORMAT",
+				"%s is not a base64-encoded SHA-256 hash (32 bytes).", path())
 		}
 		return hex.EncodeToString(b), nil
 	}
 	if !wire.IsSHA256Hex(v) {
-		return "", invalidArg(path, "INVALID_HASH_FORMAT",
-			"%s is not a hex-encoded SHA-256 hash (64 lowercase hex characters); normalise and hash values before sending.", path)
+		return "", invalidArg(path(), "INVALID_HASH_FORMAT",
+			"%s is not a hex-encoded SHA-256 hash (64 lowercase hex characters); normalise and hash values before sending.", path())
 	}
 	return v, nil
 }

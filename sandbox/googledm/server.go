@@ -60,7 +60,11 @@ type Options struct {
 type Server struct {
 	opts Options
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// changes applies accepted membership changes after their requests
+	// are answered (see wire.Queue): readers of membership lock through
+	// it, upload handlers queue under mu.
+	changes  *wire.Queue
 	lists    map[string]*list // by user list id
 	order    []string         // list ids in creation order
 	requests map[string]*requestRecord
@@ -84,14 +88,15 @@ func New(opts Options) *Server {
 		opts.Now = time.Now
 	}
 	s := &Server{opts: opts}
+	s.changes = wire.NewQueue(&s.mu)
 	s.Reset()
 	return s
 }
 
 // Reset forgets every user list, member and request.
 func (s *Server) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.changes.LockSettled()
+	defer s.changes.UnlockSettled()
 	s.lists = map[string]*list{}
 	s.order = nil
 	s.requests = map[string]*requestRecord{}
@@ -189,17 +194,38 @@ func authenticate(r *http.Request) *apiError {
 
 // decodeBody reads a JSON request body strictly.
 func decodeBody(r *http.Request, v any) *apiError {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return invalidArg("", "INVALID_ARGUMENT", "Invalid Content-Type %q: the request body must be application/json.", ct)
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	body, err := readBody(r)
 	if err != nil {
-		return invalidArg("", "INVALID_ARGUMENT", "Could not read the request body: %v", err)
+		return err
 	}
-	if len(body) > maxBodyBytes {
-		return &apiError{httpStatus: http.StatusRequestEntityTooLarge, status: "INVALID_ARGUMENT",
+	return decodeStrict([]byte(body), v)
+}
+
+// readBody reads a JSON request body, refusing other content types and
+// bodies over the size limit. It reads into a string sized from
+// Content-Length when given, so a large upload is neither grown and copied
+// as it arrives nor copied again to be sliced into values.
+func readBody(r *http.Request) (string, *apiError) {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return "", invalidArg("", "INVALID_ARGUMENT", "Invalid Content-Type %q: the request body must be application/json.", ct)
+	}
+	var body strings.Builder
+	if r.ContentLength > 0 && r.ContentLength <= maxBodyBytes {
+		body.Grow(int(r.ContentLength))
+	}
+	if _, err := io.Copy(&body, io.LimitReader(r.Body, maxBodyBytes+1)); err != nil {
+		return "", invalidArg("", "INVALID_ARGUMENT", "Could not read the request body: %v", err)
+	}
+	if body.Len() > maxBodyBytes {
+		return "", &apiError{httpStatus: http.StatusRequestEntityTooLarge, status: "INVALID_ARGUMENT",
 			message: "Request payload size exceeds the limit.", reason: "REQUEST_TOO_LARGE"}
 	}
+	return body.String(), nil
+}
+
+// decodeStrict decodes body into v, answering a malformed body or an
+// unknown field as Google does.
+func decodeStrict(body []byte, v any) *apiError {
 	if err := wire.DecodeStrict(body, v); err != nil {
 		fe := err.(*wire.FieldError)
 		if fe.Unknown {
@@ -231,12 +257,12 @@ type ListState struct {
 // State lists every user list with its member count; withMembers includes
 // the stored identifiers.
 func (s *Server) State(withMembers bool) []ListState {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.changes.LockSettled()
+	defer s.changes.UnlockSettled()
 	out := make([]ListState, 0, len(s.order))
 	for _, id := range s.order {
 		l := s.lists[id]
-		st := ListState{Account: l.account, ID: id, DisplayName: l.res.DisplayName, Members: len(l.members)}
+		st := ListState{Account: l.account, ID: id, DisplayName: l.res.DisplayName, Members: l.members.Len()}
 		if l.res.IngestedUserListInfo != nil {
 			st.UploadKeys = l.res.IngestedUserListInfo.UploadKeyTypes
 		}
@@ -253,8 +279,8 @@ func (s *Server) State(withMembers bool) []ListState {
 // "mobile:ID", an address is "address:GIVEN|FAMILY|REGION|POSTAL". Nil if
 // the list does not exist.
 func (s *Server) Members(listID string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.changes.LockSettled()
+	defer s.changes.UnlockSettled()
 	l, ok := s.lists[listID]
 	if !ok {
 		return nil
@@ -265,8 +291,8 @@ func (s *Server) Members(listID string) []string {
 // CreateList adds a CONTACT_ID user list directly (for tests) and returns
 // its id.
 func (s *Server) CreateList(account, displayName string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.changes.LockSettled()
+	defer s.changes.UnlockSettled()
 	l := s.newListLocked(account, userList{
 		DisplayName:        displayName,
 		MembershipDuration: fmt.Sprintf("%ds", MaxMembershipDurationDay*24*3600),

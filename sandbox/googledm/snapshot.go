@@ -60,8 +60,8 @@ type OutcomeSnapshot struct {
 
 // Snapshot returns the replica's state.
 func (s *Server) Snapshot() Snapshot {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.changes.LockSettled()
+	defer s.changes.UnlockSettled()
 	snap := Snapshot{
 		UserLists:   make([]ListSnapshot, 0, len(s.order)),
 		Requests:    make([]RequestSnapshot, 0, len(s.requests)),
@@ -123,8 +123,8 @@ func (s *Server) Restore(snap Snapshot) error {
 		}
 		requests[rs.ID] = rec
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.changes.LockSettled()
+	defer s.changes.UnlockSettled()
 	s.lists, s.order, s.requests = lists, order, requests
 	s.nextList, s.nextReq = max(nextList, s.nextList), snap.NextRequest
 	return nil

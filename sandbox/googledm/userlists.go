@@ -154,8 +154,8 @@ func (s *Server) createList(w http.ResponseWriter, r *http.Request, ref listRef)
 	if err := validateStatus(in.MembershipStatus); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.changes.LockSettled()
+	defer s.changes.UnlockSettled()
 	for _, l := range s.lists {
 		if l.account == ref.account && l.res.DisplayName == in.DisplayName {
 			return invalidArg("displayName", "NAME_ALREADY_USED",
@@ -200,7 +200,7 @@ func (s *Server) present(l *list) userList {
 	if out.MembershipStatus == "" {
 		out.MembershipStatus = "OPEN"
 	}
-	n := strconv.Itoa(len(l.members))
+	n := strconv.Itoa(l.members.Len())
 	out.SizeInfo = &sizeInfo{DisplayNetworkMembersCount: n, SearchNetworkMembersCount: n}
 	if out.TargetNetworkInfo == nil {
 		out.TargetNetworkInfo = &targetNetworkInfo{}
@@ -222,8 +222,8 @@ func (s *Server) lookupLocked(ref listRef) (*list, *apiError) {
 }
 
 func (s *Server) getList(w http.ResponseWriter, _ *http.Request, ref listRef) *apiError {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.changes.LockSettled()
+	defer s.changes.UnlockSettled()
 	l, err := s.lookupLocked(ref)
 	if err != nil {
 		return err
@@ -237,8 +237,8 @@ func (s *Server) deleteList(w http.ResponseWriter, r *http.Request, ref listRef)
 	if aerr != nil {
 		return aerr
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.changes.LockSettled()
+	defer s.changes.UnlockSettled()
 	l, err := s.lookupLocked(ref)
 	if err != nil {
 		return err
@@ -292,8 +292,8 @@ func (s *Server) listLists(w http.ResponseWriter, r *http.Request, ref listRef) 
 		}
 		offset = n
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.changes.LockSettled()
+	defer s.changes.UnlockSettled()
 	var matched []*list
 	for _, id := range s.order {
 		l := s.lists[id]
@@ -345,8 +345,8 @@ func (s *Server) patchList(w http.ResponseWriter, r *http.Request, ref listRef) 
 			mask = append(mask, "integrationCode")
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.changes.LockSettled()
+	defer s.changes.UnlockSettled()
 	l, err := s.lookupLocked(ref)
 	if err != nil {
 		return err

@@ -52,8 +52,8 @@ func (s *Server) createAudience(w http.ResponseWriter, _ *http.Request, c *call)
 			status: http.StatusBadRequest, UserTitle: "Customer file source required",
 			UserMsg: "Customer file custom audiences must declare customer_file_source."}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.changes.LockSettled()
+	defer s.changes.UnlockSettled()
 	s.nextID++
 	now := s.opts.Now()
 	a := &audience{
@@ -91,7 +91,7 @@ func parseFields(params url.Values) ([]string, *graphError) {
 // render returns the requested fields of an audience; s.mu is held.
 func (a *audience) render(fields []string) map[string]any {
 	out := map[string]any{}
-	n := len(a.members)
+	n := a.members.Len()
 	for _, f := range fields {
 		switch f {
 		case "id":
@@ -163,8 +163,8 @@ func (s *Server) listAudiences(w http.ResponseWriter, r *http.Request, c *call) 
 		offset = n + 1
 	}
 	account := strings.TrimPrefix(c.node, "act_")
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.changes.LockSettled()
+	defer s.changes.UnlockSettled()
 	var mine []*audience
 	for _, id := range s.order {
 		if a := s.audiences[id]; a.account == account {
@@ -237,8 +237,8 @@ func (s *Server) readAudience(w http.ResponseWriter, _ *http.Request, c *call) *
 	if gerr != nil {
 		return gerr
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.changes.LockSettled()
+	defer s.changes.UnlockSettled()
 	a, gerr := s.lookupLocked(c)
 	if gerr != nil {
 		return gerr
@@ -251,8 +251,8 @@ func (s *Server) updateAudience(w http.ResponseWriter, _ *http.Request, c *call)
 	if err := checkParams(c.params, "name", "description"); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.changes.LockSettled()
+	defer s.changes.UnlockSettled()
 	a, gerr := s.lookupLocked(c)
 	if gerr != nil {
 		return gerr
@@ -275,8 +275,8 @@ func (s *Server) deleteAudience(w http.ResponseWriter, _ *http.Request, c *call)
 	if err := checkParams(c.params); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.changes.LockSettled()
+	defer s.changes.UnlockSettled()
 	if _, gerr := s.lookupLocked(c); gerr != nil {
 		return gerr
 	}
@@ -289,8 +289,8 @@ func (s *Server) deleteAudience(w http.ResponseWriter, _ *http.Request, c *call)
 // CreateAudience adds a customer-file audience directly (for tests) and
 // returns its id.
 func (s *Server) CreateAudience(account, name string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.changes.LockSettled()
+	defer s.changes.UnlockSettled()
 	s.nextID++
 	now := s.opts.Now()
 	a := &audience{id: strconv.FormatInt(s.nextID, 10), account: strings.TrimPrefix(account, "act_"), name: name,

@@ -16,14 +16,14 @@ func TestParsePayloadPaths(t *testing.T) {
 		name    string
 		payload string
 		err     string // part of the error; "" when accepted
-		rows    int
+		ids     int
 		invalid int
 	}{
-		{name: "text rows", payload: `{"schema":["EMAIL","PHONE"],"data":[["` + h + `",""],["","` + h + `"]]}`, rows: 2},
-		{name: "malformed cell", payload: `{"schema":["EMAIL"],"data":[["x"],["` + h + `"]]}`, rows: 1, invalid: 1},
+		{name: "text rows", payload: `{"schema":["EMAIL","PHONE"],"data":[["` + h + `",""],["","` + h + `"]]}`, ids: 2},
+		{name: "malformed cell", payload: `{"schema":["EMAIL"],"data":[["x"],["` + h + `"]]}`, ids: 1, invalid: 1},
 		{name: "null cell", payload: `{"schema":["EMAIL","PHONE"],"data":[["` + h + `",null]]}`, invalid: 1},
 		{name: "number cell", payload: `{"schema":["EMAIL","PHONE"],"data":[["` + h + `",5]]}`, invalid: 1},
-		{name: "single key", payload: `{"schema":"EMAIL_SHA256","data":["` + h + `"]}`, rows: 1},
+		{name: "single key", payload: `{"schema":"EMAIL_SHA256","data":["` + h + `"]}`, ids: 1},
 		{name: "wrong width", payload: `{"schema":["EMAIL","PHONE"],"data":[["` + h + `"]]}`, err: "has 1 values"},
 		{name: "unknown field", payload: `{"schema":["EMAIL"],"data":[["` + h + `"]],"extra":1}`, err: "payload is not valid"},
 		{name: "field in another case", payload: `{"Schema":["EMAIL"],"data":[["` + h + `"]]}`, err: "payload is not valid"},
@@ -41,7 +41,7 @@ func TestParsePayloadPaths(t *testing.T) {
 				return
 			}
 			require.Nil(t, gerr)
-			require.Len(t, up.rows, tt.rows)
+			require.Len(t, up.ids, tt.ids)
 			require.Equal(t, tt.invalid, up.invalid)
 		})
 	}

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/audiencesync/audiencesync/sandbox/fault"
+	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
 // Credentials the replica accepts.
@@ -72,7 +73,11 @@ type Options struct {
 type Server struct {
 	opts Options
 
-	mu        sync.Mutex
+	mu sync.Mutex
+	// changes applies accepted membership changes after their requests
+	// are answered (see wire.Queue): readers of membership lock through
+	// it, upload handlers queue under mu.
+	changes   *wire.Queue
 	audiences map[string]*audience
 	order     []string
 	flagged   map[string]bool // audiences under integrity restrictions
@@ -90,14 +95,15 @@ func New(opts Options) *Server {
 		opts.Now = time.Now
 	}
 	s := &Server{opts: opts}
+	s.changes = wire.NewQueue(&s.mu)
 	s.Reset()
 	return s
 }
 
 // Reset forgets every audience.
 func (s *Server) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.changes.LockSettled()
+	defer s.changes.UnlockSettled()
 	s.audiences = map[string]*audience{}
 	s.order = nil
 	s.flagged = map[string]bool{}
@@ -203,13 +209,9 @@ func readParams(r *http.Request) (url.Values, *graphError) {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch ct {
 	case "application/x-www-form-urlencoded", "":
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
-		if err != nil || len(body) > maxBodyBytes {
-			return nil, paramError("request body unreadable or larger than %d bytes", maxBodyBytes)
-		}
-		form, err := url.ParseQuery(string(body))
-		if err != nil {
-			return nil, paramError("malformed form body: %v", err)
+		form, gerr := readForm(r)
+		if gerr != nil {
+			return nil, gerr
 		}
 		for k, v := range form {
 			params[k] = v
@@ -334,8 +336,8 @@ func (s *Server) businessOf(r *http.Request) string {
 	if id, ok := strings.CutPrefix(parts[1], "act_"); ok {
 		return id
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.changes.LockSettled()
+	defer s.changes.UnlockSettled()
 	if a, ok := s.audiences[parts[1]]; ok {
 		return a.account
 	}
@@ -378,12 +380,12 @@ type AudienceState struct {
 // State lists every audience with its member count; withMembers includes
 // the stored identifiers.
 func (s *Server) State(withMembers bool) []AudienceState {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.changes.LockSettled()
+	defer s.changes.UnlockSettled()
 	out := make([]AudienceState, 0, len(s.order))
 	for _, id := range s.order {
 		a := s.audiences[id]
-		st := AudienceState{Account: a.account, ID: id, Name: a.name, Members: len(a.members), Replacing: a.replace != nil}
+		st := AudienceState{Account: a.account, ID: id, Name: a.name, Members: a.members.Len(), Replacing: a.replace != nil}
 		if withMembers {
 			st.Identifiers = a.members.Sorted()
 		}
@@ -395,8 +397,8 @@ func (s *Server) State(withMembers bool) []AudienceState {
 // Members returns the identifiers of audience id, sorted (see the package
 // documentation for their form); nil if there is no such audience.
 func (s *Server) Members(id string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.changes.LockSettled()
+	defer s.changes.UnlockSettled()
 	a, ok := s.audiences[id]
 	if !ok {
 		return nil

@@ -58,8 +58,8 @@ type SessionSnapshot struct {
 
 // Snapshot returns the replica's state.
 func (s *Server) Snapshot() Snapshot {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.changes.LockSettled()
+	defer s.changes.UnlockSettled()
 	snap := Snapshot{Audiences: make([]AudienceSnapshot, 0, len(s.order)), NextID: s.nextID, NextSession: s.nextSess}
 	for _, id := range s.order {
 		a := s.audiences[id]
@@ -102,8 +102,8 @@ func (s *Server) Restore(snap Snapshot) error {
 		audiences[a.id] = a
 		order = append(order, a.id)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.changes.LockSettled()
+	defer s.changes.UnlockSettled()
 	s.audiences, s.order = audiences, order
 	s.nextID, s.nextSess = max(nextID, s.nextID), snap.NextSession
 	return nil

@@ -42,13 +42,21 @@ type sessionParam struct {
 	EstimatedNumTotal int64       `json:"estimated_num_total"`
 }
 
-// upload is a parsed payload: the identifiers of each valid row, and the
-// counts Meta reports back.
+// upload is a parsed payload: the member identifiers of its valid rows, and
+// the counts Meta reports back.
 type upload struct {
-	rows    [][]string // member identifiers per valid row
+	ids     []string // of every valid row, in row order
 	invalid int
 	samples map[string]string
 	total   int
+}
+
+// reject counts an invalid row, keeping a few samples of what was wrong.
+func (up *upload) reject(bad, badKey string) {
+	up.invalid++
+	if len(up.samples) < maxSamples {
+		up.samples[bad] = badKey
+	}
 }
 
 type addSession struct {
@@ -97,6 +105,15 @@ var madidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9
 // parsePayload validates the payload parameter. Malformed structure fails
 // the whole request; a malformed cell only makes its row an invalid entry.
 func parsePayload(raw string) (*upload, *graphError) {
+	if up, gerr, ok := parseTextPayload(raw); ok {
+		return up, gerr
+	}
+	return parseAnyPayload(raw)
+}
+
+// parseAnyPayload is parsePayload for every payload, with the strict
+// decoder's precise errors.
+func parseAnyPayload(raw string) (*upload, *graphError) {
 	if raw == "" {
 		return nil, paramError("The parameter payload is required")
 	}
@@ -120,23 +137,21 @@ func parsePayload(raw string) (*upload, *graphError) {
 	if fast {
 		n = len(text)
 	}
-	if n == 0 {
-		return nil, paramError("payload.data must not be empty")
-	}
-	if n > MaxRowsPerRequest {
-		return nil, paramError("Too many rows: %d sent, at most %d per request; split the upload into batches of a session", n, MaxRowsPerRequest)
+	if gerr := rowCountError(n); gerr != nil {
+		return nil, gerr
 	}
 	up := &upload{samples: map[string]string{}, total: n}
-	var cells []any
+	var r rowIDs
 	for i := range n {
+		var bad, badKey string
 		if fast {
-			cells = cells[:0]
-			for _, c := range text[i] {
-				cells = append(cells, c)
+			if len(text[i]) != len(keys) {
+				return nil, widthError(i, len(text[i]), len(keys))
 			}
+			bad, badKey = r.textRow(keys, text[i])
 		} else {
 			rawRow := p.Data[i]
-			cells = nil
+			var cells []any
 			dec := json.NewDecoder(bytes.NewReader(rawRow))
 			dec.UseNumber()
 			if single && len(rawRow) > 0 && rawRow[0] == '"' {
@@ -146,28 +161,39 @@ func parsePayload(raw string) (*upload, *graphError) {
 			} else if err := dec.Decode(&cells); err != nil {
 				return nil, paramError("payload.data[%d] must be a list of values in schema order", i)
 			}
-		}
-		if len(cells) != len(keys) {
-			return nil, paramError("payload.data[%d] has %d values but the schema has %d keys", i, len(cells), len(keys))
-		}
-		ids, bad, badKey := rowIdentifiers(keys, cells)
-		if badKey != "" {
-			up.invalid++
-			if len(up.samples) < maxSamples {
-				up.samples[bad] = badKey
+			if len(cells) != len(keys) {
+				return nil, widthError(i, len(cells), len(keys))
 			}
-			continue
+			bad, badKey = r.row(keys, cells)
 		}
-		up.rows = append(up.rows, ids)
+		if badKey != "" {
+			up.reject(bad, badKey)
+		}
 	}
+	up.ids = r.ids
 	return up, nil
 }
 
-// decodeTextPayload reads the common payload quickly: known fields
-// spelled exactly, and every row a list of strings (a multi-key upload of
-// hashes and clear ids), which is what most of a large upload is. It
-// reports false for anything else, which then takes the strict path and
-// its precise errors.
+// rowCountError says what is wrong with a payload of n rows, if anything.
+func rowCountError(n int) *graphError {
+	if n == 0 {
+		return paramError("payload.data must not be empty")
+	}
+	if n > MaxRowsPerRequest {
+		return paramError("Too many rows: %d sent, at most %d per request; split the upload into batches of a session", n, MaxRowsPerRequest)
+	}
+	return nil
+}
+
+func widthError(row, cells, keys int) *graphError {
+	return paramError("payload.data[%d] has %d values but the schema has %d keys", row, cells, keys)
+}
+
+// decodeTextPayload reads, in one encoding/json decode, a payload of known
+// fields spelled exactly whose every row is a list of strings: what
+// parseTextPayload leaves to it when a string has an escape or non-ASCII
+// text, or a key repeats. It reports false for anything else, which then
+// takes the strict path and its precise errors.
 func decodeTextPayload(raw string) (p payloadBody, rows [][]string, ok bool) {
 	var top map[string]json.RawMessage
 	if json.Unmarshal([]byte(raw), &top) != nil {
@@ -194,51 +220,113 @@ func decodeTextPayload(raw string) (p payloadBody, rows [][]string, ok bool) {
 	return p, rows, true
 }
 
-// rowIdentifiers checks one row and returns its member identifiers, or the
-// offending value and its key when the row is invalid.
-func rowIdentifiers(keys []string, cells []any) (ids []string, bad, badKey string) {
-	var strong, composite []string
+// rowIDs gathers the member identifiers of an upload's rows: a row's
+// strong identifiers (EMAIL, PHONE, MADID, EXTERN_ID) are its members, and
+// a row without any is one member made of its other cells.
+type rowIDs struct {
+	ids       []string // of the valid rows so far
+	start     int      // where the current row's identifiers begin in ids
+	composite []string // key, value pairs of the current row's other cells
+}
+
+// row checks a row decoded by encoding/json and adds its identifiers, or
+// returns the offending value and its key when the row is invalid.
+func (r *rowIDs) row(keys []string, cells []any) (bad, badKey string) {
+	r.begin()
 	for j, k := range keys {
 		if k == dataProcessingOptions {
 			opts, ok := cells[j].([]any)
 			if !ok || len(opts) > 1 || (len(opts) == 1 && opts[0] != "LDU") {
-				return nil, "", k
+				return r.drop("", k)
 			}
 			continue
 		}
 		v, ok := cells[j].(string)
 		if !ok {
-			return nil, "<non-string value>", k
+			return r.drop("<non-string value>", k)
 		}
-		if v == "" {
-			continue
-		}
-		switch k {
-		case "MADID":
-			if !madidPattern.MatchString(v) || wire.IsSHA256Hex(v) {
-				return nil, truncate(v), k
-			}
-			strong = append(strong, "madid:"+v)
-		case "EXTERN_ID":
-			strong = append(strong, "extern_id:"+v)
-		default:
-			if !wire.IsSHA256Hex(v) {
-				return nil, truncate(v), k
-			}
-			if k == "EMAIL" || k == "PHONE" {
-				strong = append(strong, v)
-			} else {
-				composite = append(composite, k+"="+v)
-			}
+		if !r.cell(k, v) {
+			return r.drop(truncate(v), k)
 		}
 	}
+	return r.end()
+}
+
+// textRow is row for a row of strings, without boxing each cell.
+func (r *rowIDs) textRow(keys, cells []string) (bad, badKey string) {
+	r.begin()
+	for j, k := range keys {
+		if k == dataProcessingOptions {
+			return r.drop("", k) // its value is a list, never a string
+		}
+		if !r.cell(k, cells[j]) {
+			return r.drop(truncate(cells[j]), k)
+		}
+	}
+	return r.end()
+}
+
+func (r *rowIDs) begin() {
+	r.start = len(r.ids)
+	r.composite = r.composite[:0]
+}
+
+// cell takes the value v of key k (not DATA_PROCESSING_OPTIONS) and
+// reports whether it is valid.
+func (r *rowIDs) cell(k, v string) bool {
+	if v == "" {
+		return true
+	}
+	switch k {
+	case "MADID":
+		if !madidPattern.MatchString(v) || wire.IsSHA256Hex(v) {
+			return false
+		}
+		r.ids = append(r.ids, "madid:"+v)
+	case "EXTERN_ID":
+		r.ids = append(r.ids, "extern_id:"+v)
+	default:
+		if !wire.IsSHA256Hex(v) {
+			return false
+		}
+		if k == "EMAIL" || k == "PHONE" {
+			// v may be a slice of the whole payload; that is fine, since
+			// wire.Set stores a copy of what it keeps.
+			r.ids = append(r.ids, v)
+		} else {
+			r.composite = append(r.composite, k, v)
+		}
+	}
+	return true
+}
+
+// drop forgets the identifiers of the current, invalid row.
+func (r *rowIDs) drop(bad, badKey string) (string, string) {
+	r.ids = r.ids[:r.start]
+	return bad, badKey
+}
+
+// end closes a row whose cells are all valid; a row with no value at all
+// is still invalid.
+func (r *rowIDs) end() (bad, badKey string) {
 	switch {
-	case len(strong) > 0:
-		return strong, "", ""
-	case len(composite) > 0:
-		return []string{"row:" + strings.Join(composite, ",")}, "", ""
+	case len(r.ids) > r.start:
+	case len(r.composite) > 0:
+		var b strings.Builder
+		b.WriteString("row:")
+		for i := 0; i < len(r.composite); i += 2 {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(r.composite[i])
+			b.WriteByte('=')
+			b.WriteString(r.composite[i+1])
+		}
+		r.ids = append(r.ids, b.String())
+	default:
+		return "<empty row>", "ROW"
 	}
-	return nil, "<empty row>", "ROW"
+	return "", ""
 }
 
 func truncate(v string) string {
@@ -278,6 +366,7 @@ func (s *Server) users(w http.ResponseWriter, _ *http.Request, c *call, add bool
 	if gerr != nil {
 		return gerr
 	}
+	s.changes.SettleIfBacklogged()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a, gerr := s.lookupLocked(c)
@@ -305,7 +394,8 @@ func (s *Server) users(w http.ResponseWriter, _ *http.Request, c *call, add bool
 		s.nextSess++
 		sid = strconv.FormatInt(7000000000000000+s.nextSess, 10)
 	}
-	for _, ids := range up.rows {
+	ids := up.ids
+	s.changes.PushLocked(len(ids), func() {
 		for _, id := range ids {
 			if add {
 				a.members.Add(id)
@@ -313,7 +403,7 @@ func (s *Server) users(w http.ResponseWriter, _ *http.Request, c *call, add bool
 				a.members.Remove(id)
 			}
 		}
-	}
+	})
 	a.updated = s.opts.Now()
 	writeJSON(w, http.StatusOK, uploadResponse(a.id, sid, up.total, up.invalid, up.samples))
 	return nil
@@ -357,6 +447,7 @@ func (s *Server) usersReplace(w http.ResponseWriter, _ *http.Request, c *call) *
 	if gerr != nil {
 		return gerr
 	}
+	s.changes.SettleIfBacklogged()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a, gerr := s.lookupLocked(c)
@@ -391,14 +482,17 @@ func (s *Server) usersReplace(w http.ResponseWriter, _ *http.Request, c *call) *
 	default:
 		return paramError("replace session %s expects batch_seq %d, got %d: send batches in order", sid, rs.nextSeq, sess.BatchSeq)
 	}
-	for _, ids := range up.rows {
+	ids, last := up.ids, sess.LastBatchFlag
+	s.changes.PushLocked(len(ids), func() {
 		for _, id := range ids {
 			rs.pending.Add(id)
 		}
-	}
+		if last {
+			a.members = rs.pending
+		}
+	})
 	rs.touched = s.opts.Now()
 	if sess.LastBatchFlag {
-		a.members = rs.pending
 		a.replace = nil
 		a.finishedReplace[sid] = sess.BatchSeq
 		a.updated = s.opts.Now()

@@ -103,7 +103,7 @@ func (s *Server) createAudience(w http.ResponseWriter, _ *http.Request, req *req
 
 // render is the custom audience object; s.mu is held.
 func (a *audience) render() map[string]any {
-	n := len(a.members)
+	n := a.members.Len()
 	var size any // X reports no size below 100 matched users
 	reasons := []string{"TOO_SMALL"}
 	if n >= 100 {

@@ -248,7 +248,7 @@ func (s *Server) State(withMembers bool) []AudienceState {
 	out := make([]AudienceState, 0, len(s.order))
 	for _, id := range s.order {
 		a := s.audiences[id]
-		st := AudienceState{Account: a.account, ID: id, Name: a.name, Deleted: a.deleted, Members: len(a.members)}
+		st := AudienceState{Account: a.account, ID: id, Name: a.name, Deleted: a.deleted, Members: a.members.Len()}
 		if withMembers {
 			st.Identifiers = a.members.Sorted()
 		}

@@ -178,3 +178,23 @@ func BenchmarkIdentifiers(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*lookups)/b.Elapsed().Seconds(), "keys/s")
 }
+
+// BenchmarkCommitAppend commits batches of 10,000 new members whose keys
+// all sort after those stored, as a first upload does: the engine sends in
+// key order, so each commit appends to the member table.
+func BenchmarkCommitAppend(b *testing.B) {
+	s := openBench(b, filepath.Join(b.TempDir(), "state.db"))
+	changes := benchChanges(commitChunk)
+	var next uint64
+	for b.Loop() {
+		for i := range changes {
+			binary.BigEndian.PutUint64(changes[i].Key[:8], next)
+			binary.BigEndian.PutUint64(changes[i].Key[8:], mix(next))
+			next++
+		}
+		if err := s.Commit(b.Context(), testScope, changes); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*commitChunk)/b.Elapsed().Seconds(), "rows/s")
+}

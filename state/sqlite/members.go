@@ -24,11 +24,29 @@ const (
 	snapshotSQL = `SELECT key, fingerprint, last_sent, ids FROM members WHERE scope_id = ` + scopeIDSQL + ` ORDER BY key`
 	countSQL    = `SELECT count(*) FROM members WHERE scope_id = ` + scopeIDSQL
 	resetSQL    = `DELETE FROM members WHERE scope_id = ` + scopeIDSQL
-	upsertSQL   = `INSERT INTO members (scope_id, key, fingerprint, last_sent, ids) VALUES (?, ?, ?, ?, ?)
+	deleteSQL   = `DELETE FROM members WHERE scope_id = ? AND key = ?`
+)
+
+// upsertRows is how many members one upsert statement writes. Each
+// statement has a fixed cost in database/sql and the driver (binding,
+// stepping, resetting) that a 10,000-member commit would otherwise pay per
+// row; 64 rows are 320 parameters, far below SQLite's limit.
+const upsertRows = 64
+
+var (
+	upsertSQL     = upsertQuery(1)
+	upsertManySQL = upsertQuery(upsertRows)
+)
+
+// upsertQuery writes n members, or updates those already stored. Rows with
+// the same key in one statement apply in order, as separate statements
+// would.
+func upsertQuery(n int) string {
+	return `INSERT INTO members (scope_id, key, fingerprint, last_sent, ids) VALUES (?, ?, ?, ?, ?)` +
+		strings.Repeat(`, (?, ?, ?, ?, ?)`, n-1) + `
 		ON CONFLICT (scope_id, key) DO UPDATE SET
 			fingerprint = excluded.fingerprint, last_sent = excluded.last_sent, ids = excluded.ids`
-	deleteSQL = `DELETE FROM members WHERE scope_id = ? AND key = ?`
-)
+}
 
 // identifiersChunk is how many keys one Identifiers query asks for; well
 // under SQLite's parameter limit, large enough to amortise each query.
@@ -208,51 +226,102 @@ func (s *Store) Commit(ctx context.Context, scope state.Scope, changes []state.C
 
 func applyChanges(ctx context.Context, tx *sql.Tx, scopeID int64, changes []state.Change) error {
 	// The driver starts a watcher goroutine for every statement run with a
-	// cancellable context; per row that costs more than the insert. The
-	// transaction itself still watches ctx (database/sql rolls it back on
-	// cancellation) and the loop checks it every ctxCheckEvery rows.
+	// cancellable context; per statement that costs more than the insert.
+	// The transaction itself still watches ctx (database/sql rolls it back
+	// on cancellation) and the loop checks it every ctxCheckEvery rows.
 	rowCtx := context.WithoutCancel(ctx)
-	upsert, err := tx.PrepareContext(rowCtx, upsertSQL)
-	if err != nil {
-		return err
-	}
-	defer upsert.Close()
-	var del *sql.Stmt
+	var one, many, del *sql.Stmt
 	defer func() {
-		if del != nil {
-			del.Close()
+		for _, st := range []*sql.Stmt{one, many, del} {
+			if st != nil {
+				st.Close()
+			}
 		}
 	}()
+	prepare := func(st **sql.Stmt, query string) (*sql.Stmt, error) {
+		if *st == nil {
+			var err error
+			if *st, err = tx.PrepareContext(rowCtx, query); err != nil {
+				return nil, err
+			}
+		}
+		return *st, nil
+	}
 
-	var ids []byte
+	// Upserts wait in pending until a statement's worth is ready; a delete
+	// first writes what is pending, so changes keep their order.
+	pending := make([]*state.Change, 0, upsertRows)
+	args := make([]any, 0, 5*upsertRows)
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		if len(pending) == upsertRows {
+			st, err := prepare(&many, upsertManySQL)
+			if err != nil {
+				return err
+			}
+			args = args[:0]
+			for _, ch := range pending {
+				args = append(args, scopeID, ch.Key[:], ch.Fingerprint[:], toMicros(ch.LastSent), packedIDs(ch))
+			}
+			if _, err := st.ExecContext(rowCtx, args...); err != nil {
+				return fmt.Errorf("write members %s to %s: %w", pending[0].Key, pending[len(pending)-1].Key, err)
+			}
+			pending = pending[:0]
+			return nil
+		}
+		st, err := prepare(&one, upsertSQL)
+		if err != nil {
+			return err
+		}
+		for _, ch := range pending {
+			if _, err := st.ExecContext(rowCtx, scopeID, ch.Key[:], ch.Fingerprint[:], toMicros(ch.LastSent), packedIDs(ch)); err != nil {
+				return fmt.Errorf("write member %s: %w", ch.Key, err)
+			}
+		}
+		pending = pending[:0]
+		return nil
+	}
+
 	for i, ch := range byKey(changes) {
 		if i%ctxCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		if ch.Delete {
-			if del == nil {
-				if del, err = tx.PrepareContext(rowCtx, deleteSQL); err != nil {
+		if !ch.Delete {
+			pending = append(pending, ch)
+			if len(pending) == upsertRows {
+				if err := flush(); err != nil {
 					return err
 				}
 			}
-			if _, err := del.ExecContext(rowCtx, scopeID, ch.Key[:]); err != nil {
-				return fmt.Errorf("delete member %s: %w", ch.Key, err)
-			}
 			continue
 		}
-		// The driver copies bound values, so one buffer serves every row.
-		packed := ch.Packed
-		if packed == nil {
-			ids = audience.EncodeIdentifiers(ids[:0], ch.Identifiers)
-			packed = ids
+		if err := flush(); err != nil {
+			return err
 		}
-		if _, err := upsert.ExecContext(rowCtx, scopeID, ch.Key[:], ch.Fingerprint[:], toMicros(ch.LastSent), packed); err != nil {
-			return fmt.Errorf("write member %s: %w", ch.Key, err)
+		st, err := prepare(&del, deleteSQL)
+		if err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(rowCtx, scopeID, ch.Key[:]); err != nil {
+			return fmt.Errorf("delete member %s: %w", ch.Key, err)
 		}
 	}
+	if err := flush(); err != nil {
+		return err
+	}
 	return ctx.Err()
+}
+
+// packedIDs is the change's identifiers as stored.
+func packedIDs(ch *state.Change) []byte {
+	if ch.Packed != nil {
+		return ch.Packed
+	}
+	return audience.EncodeIdentifiers(nil, ch.Identifiers)
 }
 
 // byKey returns the changes in key order, keeping their order among

@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"CommitInsertUpdateDelete", testCommitInsertUpdateDelete},
 		{"CommitEmpty", testCommitEmpty},
 		{"CommitAppliesInOrder", testCommitAppliesInOrder},
+		{"CommitManyAppliesInOrder", testCommitManyAppliesInOrder},
 		{"CommitDeleteUnknown", testCommitDeleteUnknown},
 		{"CommitCancelledLeavesNothing", testCommitCancelledLeavesNothing},
 		{"CommitConcurrent", testCommitConcurrent},
@@ -196,6 +197,51 @@ func testCommitAppliesInOrder(t *testing.T, b *bundle) {
 	later.LastSent = sentAt.Add(time.Minute)
 	b.commit(t, scopeA, add(1), later, add(2), del(2), del(3), add(3))
 	requireSame(t, entries([]state.Change{later, add(3)}), b.members(t, scopeA))
+}
+
+// testCommitManyAppliesInOrder commits hundreds of changes in one call,
+// with keys changed several times and deleted and added again, so that a
+// store writing many rows a statement must still apply them in order.
+func testCommitManyAppliesInOrder(t *testing.T, b *bundle) {
+	var changes []state.Change
+	want := map[audience.MemberKey]state.Change{}
+	apply := func(ch state.Change) {
+		changes = append(changes, ch)
+		if ch.Delete {
+			delete(want, ch.Key)
+		} else {
+			want[ch.Key] = ch
+		}
+	}
+	for n := range 400 {
+		apply(add(n))
+		if n%3 == 0 {
+			later := add(n / 2)
+			later.Identifiers = []audience.Identifier{hashed(audience.Email, fmt.Sprintf("later%d@example.com", n))}
+			later.Fingerprint = audience.FingerprintOf(later.Identifiers, audience.Consent{})
+			later.LastSent = sentAt.Add(time.Duration(n) * time.Second)
+			apply(later)
+		}
+		if n%7 == 0 {
+			apply(del(n / 3))
+		}
+		if n%11 == 0 {
+			apply(add(n / 3))
+		}
+	}
+	b.commit(t, scopeA, changes...)
+	wantEntries := map[audience.MemberKey]state.Entry{}
+	wantIDs := map[audience.MemberKey][]audience.Identifier{}
+	keys := make([]audience.MemberKey, 0, len(want))
+	for k, ch := range want {
+		wantEntries[k] = entry(ch)
+		wantIDs[k] = ch.Identifiers
+		keys = append(keys, k)
+	}
+	requireSame(t, wantEntries, b.members(t, scopeA))
+	ids, err := b.store.Identifiers(b.ctx, scopeA, keys)
+	noError(t, err)
+	requireSame(t, wantIDs, ids)
 }
 
 func testCommitDeleteUnknown(t *testing.T, b *bundle) {

@@ -8,14 +8,23 @@ func IsSHA256Hex(s string) bool {
 	if len(s) != 64 {
 		return false
 	}
-	for i := range len(s) {
-		c := s[i]
+	// Branch-free: digits and letters alternate at random in a hash, which
+	// defeats branch prediction when each byte is compared.
+	bad := byte(0)
+	for i := range 64 {
+		bad |= notLowerHex[s[i]]
+	}
+	return bad == 0
+}
+
+var notLowerHex = func() (t [256]byte) {
+	for c := range t {
 		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
+			t[c] = 1
 		}
 	}
-	return true
-}
+	return t
+}()
 
 // Matches reports whether a hashed identifier counts as matched to a
 // platform user: deterministically, when its first byte is below threshold.

@@ -64,6 +64,12 @@ func TestIsSHA256Hex(t *testing.T) {
 	require.False(t, IsSHA256Hex("49E0BE2AECCFB51A8DEE4C945C8A70A9AC500CF6F5CB08112575F74DB9B1470D"))
 	require.False(t, IsSHA256Hex("49e0be2aeccfb51a8dee4c945c8a70a9ac500cf6f5cb08112575f74db9b1470"))
 	require.False(t, IsSHA256Hex("adsapi"))
+	valid := "49e0be2aeccfb51a8dee4c945c8a70a9ac500cf6f5cb08112575f74db9b1470d"
+	for c := range 256 {
+		want := '0' <= c && c <= '9' || 'a' <= c && c <= 'f'
+		require.Equal(t, want, IsSHA256Hex(string(byte(c))+valid[1:]), "first byte %#x", c)
+		require.Equal(t, want, IsSHA256Hex(valid[:63]+string(byte(c))), "last byte %#x", c)
+	}
 	require.True(t, Matches("00ff", 1))
 	require.False(t, Matches("ff00", 0xB3))
 }

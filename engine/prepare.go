@@ -1,0 +1,186 @@
+package engine
+
+import (
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/audiencesync/audiencesync/audience"
+	"github.com/audiencesync/audiencesync/audience/normalize"
+)
+
+// Planning a member is mostly work that depends on nothing else: normalise
+// and hash its fields, derive its key, fingerprint and pack its
+// identifiers. That part runs on a pool of workers per destination. What
+// depends on the members read before it (is it a repeat, the counters, the
+// order of the sends) runs on one goroutine, plan.classify, which takes
+// the chunks in the order they were read: the plan and its report are
+// those of a single pass, however the workers are scheduled.
+
+// prepStatus says how far a prepared member got.
+type prepStatus uint8
+
+const (
+	prepOK       prepStatus = iota
+	prepRejected            // nothing the platform can match on; counted in the job's tally
+	prepDenied              // consent denied: not uploaded
+)
+
+// prepared is one member after the prepare stage.
+type prepared struct {
+	key audience.MemberKey
+	fp  audience.Fingerprint
+	// ids is packed with audience.EncodeIdentifiers, only when there is
+	// something to send.
+	ids []byte
+	// keysFrom and keysTo bound the member's match keys in prepJob.keys.
+	keysFrom, keysTo uint32
+	idx              uint32 // committed.idx, when inState
+	consent          audience.Consent
+	kind             changeKind // zero: unchanged
+	status           prepStatus
+	inState          bool
+}
+
+// prepJob is one chunk on its way through the prepare stage.
+type prepJob struct {
+	chunk []sourced // shared by every destination: read only
+	res   []prepared
+	// keys are the match keys of the chunk's members, listed only when
+	// state has members: removals and updates are what consult them.
+	keys  []audience.IdentifierID
+	tally normalize.Tally // the chunk's rejections, merged in order
+	done  chan struct{}   // closed once res is filled
+}
+
+// jobs recycles prepJobs: classify copies out what it keeps, and packed
+// identifiers are allocated apart, so nothing a plan holds points into a
+// job.
+var jobs = sync.Pool{New: func() any { return &prepJob{res: make([]prepared, 0, chunkSize)} }}
+
+func newJob(chunk []sourced) *prepJob {
+	j := jobs.Get().(*prepJob)
+	j.chunk, j.done = chunk, make(chan struct{})
+	return j
+}
+
+func (j *prepJob) release() {
+	j.chunk, j.keys = nil, j.keys[:0]
+	clear(j.tally.Rejected)
+	j.tally.PreHashed = 0
+	jobs.Put(j)
+}
+
+// prepWorker prepares chunks for one plan, reusing its identifier buffer.
+type prepWorker struct {
+	p   *plan
+	buf []audience.Identifier
+}
+
+func (w *prepWorker) run(j *prepJob) {
+	j.res = slices.Grow(j.res[:0], len(j.chunk))[:len(j.chunk)]
+	clear(j.res)
+	for i := range j.chunk {
+		w.prepare(j, &j.chunk[i], &j.res[i])
+	}
+	close(j.done)
+}
+
+// prepare does the work for one member that depends on no other member.
+// It only reads the plan: its profile (a normalize.Profile is immutable and
+// safe for concurrent use, and is shared by destinations of one profile
+// too), its options and its committed map, which nothing writes while the
+// source is read. Rejections go to the job's tally.
+func (w *prepWorker) prepare(j *prepJob, s *sourced, r *prepared) {
+	p := w.p
+	m := &s.Member
+	ids, ok := p.t.Profile.Member(m, p.opts, w.buf[:0], &j.tally)
+	w.buf = ids
+	if !ok {
+		r.status = prepRejected
+		return
+	}
+	if limit := p.t.Info.MaxIdentifiers; limit > 0 && len(ids) > limit {
+		ids = ids[:limit] // the profile lists identifiers in priority order
+	}
+	if m.Key != "" {
+		r.key = s.key
+	} else {
+		r.key = audience.KeyFromIdentifier(ids[0])
+	}
+	r.consent = m.Consent.Or(p.t.DefaultConsent)
+	if r.consent.Denied() {
+		r.status = prepDenied
+		return
+	}
+	audience.SortIdentifiers(ids)
+	r.fp = audience.FingerprintOf(ids, r.consent)
+	c, inState := p.committed[r.key]
+	r.inState, r.idx = inState, c.idx
+	if r.kind = p.kindOf(c, inState, r.fp); r.kind != 0 {
+		r.ids = audience.EncodeIdentifiers(nil, ids)
+	}
+	if len(p.committed) > 0 {
+		r.keysFrom = uint32(len(j.keys))
+		matchKeys(ids, p.t.Info.RecordMatching, func(k audience.IdentifierID) { j.keys = append(j.keys, k) })
+		r.keysTo = uint32(len(j.keys))
+	}
+}
+
+// pipeline plans one destination: workers prepare chunks in any order,
+// and one goroutine classifies them in the order they were submitted.
+// At most cap(order)+2 chunks are in flight, so memory stays flat.
+type pipeline struct {
+	work  chan *prepJob // to the workers
+	order chan *prepJob // to classify, in source order
+	wg    sync.WaitGroup
+}
+
+// startPipeline starts workers prepare workers (at least one) for p.
+func startPipeline(p *plan, workers int) *pipeline {
+	workers = max(workers, 1)
+	pl := &pipeline{work: make(chan *prepJob, workers), order: make(chan *prepJob, 2*workers)}
+	for range workers {
+		pl.wg.Go(func() {
+			w := prepWorker{p: p}
+			for j := range pl.work {
+				w.run(j)
+			}
+		})
+	}
+	pl.wg.Go(func() {
+		for j := range pl.order {
+			<-j.done // every job in order was handed to the workers first
+			p.classify(j)
+			j.release()
+		}
+	})
+	return pl
+}
+
+// submit hands a chunk to the workers, then queues it for classify. Both
+// sends wait only on the pipeline's own goroutines, which always progress;
+// ctx lets a cancelled read stop without waiting for them.
+func (pl *pipeline) submit(ctx context.Context, chunk []sourced) error {
+	j := newJob(chunk)
+	select {
+	case pl.work <- j:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case pl.order <- j:
+	case <-ctx.Done():
+		return ctx.Err() // prepared but never classified: the read has failed
+	}
+	return nil
+}
+
+// close ends the pipeline once nothing more will be submitted; wait
+// returns when every chunk submitted has been prepared and classified.
+func (pl *pipeline) close() {
+	close(pl.work)
+	close(pl.order)
+}
+
+func (pl *pipeline) wait() { pl.wg.Wait() }

@@ -1,0 +1,367 @@
+package googledm
+
+// A member upload is megabytes of JSON in one shape: plain hex strings in
+// a few known objects. Decoding it through encoding/json with the strict
+// checks costs more CPU than everything else the replica does, and the
+// replica shares the machine with the client it serves. So ingest and
+// remove bodies first go through the hand-written decoder below, which
+// accepts only that common shape, spelled exactly, and fills the same
+// structs the strict decoder would. Anything else it does not try to judge:
+// an escape, a byte outside printable ASCII, a null, a number, a repeated
+// key, a field it does not list (the unsupported data types, encryption,
+// destination references, mobile data) or malformed JSON makes it answer
+// false, and the strict decoder then decides, with its precise errors.
+// FuzzFastMembersBody checks that whatever it accepts decodes the same
+// through the strict path.
+
+// decodeMembersFast decodes an ingest (ingest true) or remove body into
+// req. It reports false when the body is outside the shape it handles; req
+// is then undefined and the caller decodes again strictly.
+func decodeMembersFast(body string, ingest bool, req *ingestRequest) bool {
+	// The members' slice is sized from the body (an uploaded member takes
+	// a few hundred bytes of JSON), so it is allocated once, not grown.
+	// Values are slices of the body: the membership set copies what it
+	// keeps, so nothing holds on to the body once the request is applied.
+	s := scanner{b: body, members: min(len(body)/256+1, MaxMembersPerRequest+1)}
+	var seen uint8
+	ok := s.object(func(key string) bool {
+		var bit uint8
+		var ok bool
+		switch key {
+		case "audienceMembers":
+			bit, ok = 1<<0, s.audienceMembers(&req.AudienceMembers)
+		case "destinations":
+			bit, ok = 1<<1, s.destinations(&req.Destinations)
+		case "encoding":
+			bit = 1 << 2
+			req.Encoding, ok = s.str()
+		case "validateOnly":
+			bit = 1 << 3
+			req.ValidateOnly, ok = s.boolean()
+		case "consent":
+			if !ingest {
+				return false
+			}
+			req.Consent = new(consent)
+			bit, ok = 1<<4, s.consent(req.Consent)
+		case "termsOfService":
+			if !ingest {
+				return false
+			}
+			req.TermsOfService = new(termsOfService)
+			bit = 1 << 5
+			ok = s.fields(termsFields, &req.TermsOfService.CustomerMatchTermsOfServiceStatus)
+		default:
+			return false
+		}
+		if seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		return ok
+	})
+	return ok && s.end()
+}
+
+func (s *scanner) audienceMembers(dst *[]audienceMember) bool {
+	out := make([]audienceMember, 0, s.members)
+	ok := s.array(func() bool {
+		out = append(out, audienceMember{})
+		return s.member(&out[len(out)-1])
+	})
+	*dst = out
+	return ok
+}
+
+func (s *scanner) member(m *audienceMember) bool {
+	var seen uint8
+	return s.object(func(key string) bool {
+		switch key {
+		case "consent":
+			if seen&1 != 0 {
+				return false
+			}
+			seen |= 1
+			m.Consent = alloc(&s.consents, s.members)
+			return s.consent(m.Consent)
+		case "userData":
+			if seen&2 != 0 {
+				return false
+			}
+			seen |= 2
+			m.UserData = alloc(&s.userData, s.members)
+			var got bool
+			return s.object(func(key string) bool {
+				if key != "userIdentifiers" || got {
+					return false
+				}
+				got = true
+				return s.identifiers(&m.UserData.UserIdentifiers)
+			})
+		}
+		return false
+	})
+}
+
+func (s *scanner) identifiers(dst *[]userIdentifier) bool {
+	// The identifiers of all members share one array, each member taking
+	// the run it appends to.
+	if cap(s.ids)-len(s.ids) < MaxIdentifiersPerMember {
+		s.ids = make([]userIdentifier, 0, max(4*s.members, 64))
+	}
+	start := len(s.ids)
+	ok := s.array(func() bool {
+		s.ids = append(s.ids, userIdentifier{})
+		return s.identifier(&s.ids[len(s.ids)-1])
+	})
+	*dst = s.ids[start:len(s.ids):len(s.ids)]
+	return ok
+}
+
+func (s *scanner) identifier(ui *userIdentifier) bool {
+	var seen uint8
+	return s.object(func(key string) bool {
+		var bit uint8
+		var ok bool
+		switch key {
+		case "emailAddress":
+			bit = 1
+			ui.EmailAddress, ok = s.str()
+		case "phoneNumber":
+			bit = 2
+			ui.PhoneNumber, ok = s.str()
+		case "address":
+			bit = 4
+			ui.Address = alloc(&s.addresses, s.members)
+			ok = s.address(ui.Address)
+		default:
+			return false
+		}
+		if seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		return ok
+	})
+}
+
+func (s *scanner) address(a *addressInfo) bool {
+	return s.fields(addressFields, &a.GivenName, &a.FamilyName, &a.RegionCode, &a.PostalCode,
+		&a.AddressLine, &a.City, &a.AdministrativeArea)
+}
+
+func (s *scanner) consent(c *consent) bool {
+	return s.fields(consentFields, &c.AdUserData, &c.AdPersonalization)
+}
+
+func (s *scanner) destinations(dst *[]destination) bool {
+	out := []destination{}
+	ok := s.array(func() bool {
+		out = append(out, destination{})
+		d := &out[len(out)-1]
+		var seen uint8
+		return s.object(func(key string) bool {
+			var bit uint8
+			var ok bool
+			switch key {
+			case "operatingAccount":
+				bit = 1
+				d.OperatingAccount = new(productAccount)
+				ok = s.account(d.OperatingAccount)
+			case "loginAccount":
+				bit = 2
+				d.LoginAccount = new(productAccount)
+				ok = s.account(d.LoginAccount)
+			case "linkedAccount":
+				bit = 4
+				d.LinkedAccount = new(productAccount)
+				ok = s.account(d.LinkedAccount)
+			case "productDestinationId":
+				bit = 8
+				d.ProductDestinationID, ok = s.str()
+			case "reference":
+				bit = 16
+				d.Reference, ok = s.str()
+			default:
+				return false
+			}
+			if seen&bit != 0 {
+				return false
+			}
+			seen |= bit
+			return ok
+		})
+	})
+	*dst = out
+	return ok
+}
+
+func (s *scanner) account(a *productAccount) bool {
+	return s.fields(accountFields, &a.AccountID, &a.AccountType, &a.Product)
+}
+
+// The members of the objects that hold only strings, in the order fields
+// takes their destinations.
+var (
+	termsFields   = []string{"customerMatchTermsOfServiceStatus"}
+	consentFields = []string{"adUserData", "adPersonalization"}
+	accountFields = []string{"accountId", "accountType", "product"}
+	addressFields = []string{"givenName", "familyName", "regionCode", "postalCode", "addressLine", "city", "administrativeArea"}
+)
+
+// fields reads an object whose members are all strings: the value of
+// names[i] goes to *dst[i]. Any other member, or one given twice, answers
+// false.
+func (s *scanner) fields(names []string, dst ...*string) bool {
+	var seen uint32
+	return s.object(func(key string) bool {
+		for i, name := range names {
+			if key != name {
+				continue
+			}
+			if seen&(1<<i) != 0 {
+				return false
+			}
+			seen |= 1 << i
+			var ok bool
+			*dst[i], ok = s.str()
+			return ok
+		}
+		return false
+	})
+}
+
+// scanner reads the JSON subset decodeMembersFast accepts.
+type scanner struct {
+	b       string
+	i       int
+	members int // expected audience members: the capacity to allocate
+
+	// Slabs the members' parts are allocated from: a few allocations a
+	// request instead of several a member.
+	consents  []consent
+	userData  []userData
+	addresses []addressInfo
+	ids       []userIdentifier
+}
+
+// alloc returns a new zero T from slab, refilling it with room for n when
+// it is full.
+func alloc[T any](slab *[]T, n int) *T {
+	if len(*slab) == cap(*slab) {
+		*slab = make([]T, 0, max(n, 16))
+	}
+	*slab = append(*slab, *new(T))
+	return &(*slab)[len(*slab)-1]
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// next consumes c, after any whitespace, when it comes next.
+func (s *scanner) next(c byte) bool {
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// end reports whether only whitespace is left.
+func (s *scanner) end() bool {
+	s.ws()
+	return s.i == len(s.b)
+}
+
+// str reads a string with no escapes and only printable ASCII, whose
+// bytes are then its value.
+func (s *scanner) str() (string, bool) {
+	if !s.next('"') {
+		return "", false
+	}
+	for j := s.i; j < len(s.b); j++ {
+		switch c := s.b[j]; {
+		case c == '"':
+			v := s.b[s.i:j]
+			s.i = j + 1
+			return v, true
+		case c == '\\' || c < 0x20 || c >= 0x80:
+			return "", false
+		}
+	}
+	return "", false
+}
+
+func (s *scanner) boolean() (bool, bool) {
+	s.ws()
+	rest := s.b[s.i:]
+	switch {
+	case len(rest) >= 4 && rest[:4] == "true":
+		s.i += 4
+		return true, s.delimited()
+	case len(rest) >= 5 && rest[:5] == "false":
+		s.i += 5
+		return false, s.delimited()
+	}
+	return false, false
+}
+
+// delimited reports whether a literal just read ends where a JSON token
+// may end, so that "truex" is not read as true.
+func (s *scanner) delimited() bool {
+	if s.i == len(s.b) {
+		return true
+	}
+	switch s.b[s.i] {
+	case ' ', '\t', '\n', '\r', ',', '}', ']':
+		return true
+	}
+	return false
+}
+
+// object reads an object, calling field after each key; field reads the
+// value. A key with an escape answers false.
+func (s *scanner) object(field func(key string) bool) bool {
+	if !s.next('{') {
+		return false
+	}
+	if s.next('}') {
+		return true
+	}
+	for {
+		k, ok := s.str()
+		if !ok || !s.next(':') || !field(k) {
+			return false
+		}
+		if !s.next(',') {
+			return s.next('}')
+		}
+	}
+}
+
+// array reads an array, calling elem to read each element.
+func (s *scanner) array(elem func() bool) bool {
+	if !s.next('[') {
+		return false
+	}
+	if s.next(']') {
+		return true
+	}
+	for {
+		if !elem() {
+			return false
+		}
+		if !s.next(',') {
+			return s.next(']')
+		}
+	}
+}
