@@ -20,3 +20,38 @@ var lowerHexDigit = [256]byte{
 	'0': 1, '1': 1, '2': 1, '3': 1, '4': 1, '5': 1, '6': 1, '7': 1, '8': 1, '9': 1,
 	'a': 1, 'b': 1, 'c': 1, 'd': 1, 'e': 1, 'f': 1,
 }
+
+// appendHash appends the 32 bytes of s when s is a SHA-256 digest in
+// lowercase hex, checking and decoding in one pass.
+func appendHash(dst []byte, s string) ([]byte, bool) {
+	if len(s) != 64 {
+		return dst, false
+	}
+	var raw [32]byte
+	bad := byte(0)
+	for i := range 32 {
+		hi, lo := hexValue[s[2*i]], hexValue[s[2*i+1]]
+		bad |= hi | lo
+		raw[i] = hi<<4 | lo&0x0f
+	}
+	if bad&0xf0 != 0 {
+		return dst, false
+	}
+	return append(dst, raw[:]...), true
+}
+
+// hexValue is the value of a lowercase hex digit, or 0xf0 for any other
+// byte.
+var hexValue = func() (t [256]byte) {
+	for c := range t {
+		switch {
+		case '0' <= c && c <= '9':
+			t[c] = byte(c - '0')
+		case 'a' <= c && c <= 'f':
+			t[c] = byte(c - 'a' + 10)
+		default:
+			t[c] = 0xf0
+		}
+	}
+	return t
+}()

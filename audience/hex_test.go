@@ -1,6 +1,7 @@
 package audience
 
 import (
+	"encoding/hex"
 	"strings"
 	"testing"
 )
@@ -34,5 +35,26 @@ func TestIsHashHex(t *testing.T) {
 				t.Errorf("IsHashHex(%q) = %v, want %v", s, got, want)
 			}
 		}
+	}
+}
+
+func TestAppendHash(t *testing.T) {
+	t.Parallel()
+	valid := "f1f0" + strings.Repeat("0123456789abcdef", 3) + "deadbeef0123"
+	want, _ := hex.DecodeString(valid)
+	got, ok := appendHash([]byte("x"), valid)
+	if !ok || string(got) != "x"+string(want) {
+		t.Fatalf("appendHash(%q) = %x, %v", valid, got, ok)
+	}
+	for c := range 256 {
+		ok := '0' <= c && c <= '9' || 'a' <= c && c <= 'f'
+		for _, s := range []string{string(byte(c)) + valid[1:], valid[:63] + string(byte(c))} {
+			if got, gotOK := appendHash(nil, s); gotOK != ok || (ok && len(got) != 32) {
+				t.Errorf("appendHash(%q) = %x, %v; want ok %v", s, got, gotOK, ok)
+			}
+		}
+	}
+	if _, ok := appendHash(nil, valid[:62]); ok {
+		t.Error("a short value was taken for a hash")
 	}
 }

@@ -100,10 +100,11 @@ func EncodeIdentifiers(dst []byte, ids []Identifier) []byte {
 	}
 	dst = slices.Grow(dst, size)
 	for _, id := range ids {
-		if id.Hashed && IsHashHex(id.Value) {
-			dst = append(dst, byte(id.Kind), 1)
-			dst, _ = hex.AppendDecode(dst, []byte(id.Value))
-			continue
+		if id.Hashed {
+			if out, ok := appendHash(append(dst, byte(id.Kind), 1), id.Value); ok {
+				dst = out
+				continue
+			}
 		}
 		flag := byte(0)
 		if id.Hashed {

@@ -8,9 +8,10 @@
 // It stores hashes only. Membership is kept per user list as a set of
 // identifiers: a hashed e-mail or phone number, a mobile id, or an address
 // (hashed given and family name, clear region and postal code). Removal
-// removes the identifiers given. Changes apply when the request is
-// accepted; requestStatus reports PROCESSING for a configurable number of
-// polls first, as the real API processes asynchronously.
+// removes the identifiers given. Changes are applied right after the
+// request is answered, in order, and before anything reads membership (see
+// wire.Queue); requestStatus reports PROCESSING for a configurable number
+// of polls first, as the real API processes asynchronously.
 package googledm
 
 import (
