@@ -1,5 +1,7 @@
 package googledm
 
+import "github.com/audiencesync/audiencesync/sandbox/internal/wire"
+
 // A member upload is megabytes of JSON in one shape: plain hex strings in
 // a few known objects. Decoding it through encoding/json with the strict
 // checks costs more CPU than everything else the replica does, and the
@@ -22,9 +24,9 @@ func decodeMembersFast(body string, ingest bool, req *ingestRequest) bool {
 	// a few hundred bytes of JSON), so it is allocated once, not grown.
 	// Values are slices of the body: the membership set copies what it
 	// keeps, so nothing holds on to the body once the request is applied.
-	s := scanner{b: body, members: min(len(body)/256+1, MaxMembersPerRequest+1)}
+	s := scanner{Scanner: wire.NewScanner(body), members: min(len(body)/256+1, MaxMembersPerRequest+1)}
 	var seen uint8
-	ok := s.object(func(key string) bool {
+	ok := s.Object(func(key string) bool {
 		var bit uint8
 		var ok bool
 		switch key {
@@ -34,10 +36,10 @@ func decodeMembersFast(body string, ingest bool, req *ingestRequest) bool {
 			bit, ok = 1<<1, s.destinations(&req.Destinations)
 		case "encoding":
 			bit = 1 << 2
-			req.Encoding, ok = s.str()
+			req.Encoding, ok = s.Str()
 		case "validateOnly":
 			bit = 1 << 3
-			req.ValidateOnly, ok = s.boolean()
+			req.ValidateOnly, ok = s.Bool()
 		case "consent":
 			if !ingest {
 				return false
@@ -54,18 +56,14 @@ func decodeMembersFast(body string, ingest bool, req *ingestRequest) bool {
 		default:
 			return false
 		}
-		if seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return ok
+		return ok && once(&seen, bit)
 	})
-	return ok && s.end()
+	return ok && s.End()
 }
 
 func (s *scanner) audienceMembers(dst *[]audienceMember) bool {
 	out := make([]audienceMember, 0, s.members)
-	ok := s.array(func() bool {
+	ok := s.Array(func() bool {
 		out = append(out, audienceMember{})
 		return s.member(&out[len(out)-1])
 	})
@@ -75,7 +73,7 @@ func (s *scanner) audienceMembers(dst *[]audienceMember) bool {
 
 func (s *scanner) member(m *audienceMember) bool {
 	var seen uint8
-	return s.object(func(key string) bool {
+	return s.Object(func(key string) bool {
 		switch key {
 		case "consent":
 			if seen&1 != 0 {
@@ -91,7 +89,7 @@ func (s *scanner) member(m *audienceMember) bool {
 			seen |= 2
 			m.UserData = alloc(&s.userData, s.members)
 			var got bool
-			return s.object(func(key string) bool {
+			return s.Object(func(key string) bool {
 				if key != "userIdentifiers" || got {
 					return false
 				}
@@ -110,7 +108,7 @@ func (s *scanner) identifiers(dst *[]userIdentifier) bool {
 		s.ids = make([]userIdentifier, 0, max(4*s.members, 64))
 	}
 	start := len(s.ids)
-	ok := s.array(func() bool {
+	ok := s.Array(func() bool {
 		s.ids = append(s.ids, userIdentifier{})
 		return s.identifier(&s.ids[len(s.ids)-1])
 	})
@@ -120,16 +118,16 @@ func (s *scanner) identifiers(dst *[]userIdentifier) bool {
 
 func (s *scanner) identifier(ui *userIdentifier) bool {
 	var seen uint8
-	return s.object(func(key string) bool {
+	return s.Object(func(key string) bool {
 		var bit uint8
 		var ok bool
 		switch key {
 		case "emailAddress":
 			bit = 1
-			ui.EmailAddress, ok = s.str()
+			ui.EmailAddress, ok = s.Str()
 		case "phoneNumber":
 			bit = 2
-			ui.PhoneNumber, ok = s.str()
+			ui.PhoneNumber, ok = s.Str()
 		case "address":
 			bit = 4
 			ui.Address = alloc(&s.addresses, s.members)
@@ -137,11 +135,7 @@ func (s *scanner) identifier(ui *userIdentifier) bool {
 		default:
 			return false
 		}
-		if seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return ok
+		return ok && once(&seen, bit)
 	})
 }
 
@@ -156,11 +150,11 @@ func (s *scanner) consent(c *consent) bool {
 
 func (s *scanner) destinations(dst *[]destination) bool {
 	out := []destination{}
-	ok := s.array(func() bool {
+	ok := s.Array(func() bool {
 		out = append(out, destination{})
 		d := &out[len(out)-1]
 		var seen uint8
-		return s.object(func(key string) bool {
+		return s.Object(func(key string) bool {
 			var bit uint8
 			var ok bool
 			switch key {
@@ -178,18 +172,14 @@ func (s *scanner) destinations(dst *[]destination) bool {
 				ok = s.account(d.LinkedAccount)
 			case "productDestinationId":
 				bit = 8
-				d.ProductDestinationID, ok = s.str()
+				d.ProductDestinationID, ok = s.Str()
 			case "reference":
 				bit = 16
-				d.Reference, ok = s.str()
+				d.Reference, ok = s.Str()
 			default:
 				return false
 			}
-			if seen&bit != 0 {
-				return false
-			}
-			seen |= bit
-			return ok
+			return ok && once(&seen, bit)
 		})
 	})
 	*dst = out
@@ -214,7 +204,7 @@ var (
 // false.
 func (s *scanner) fields(names []string, dst ...*string) bool {
 	var seen uint32
-	return s.object(func(key string) bool {
+	return s.Object(func(key string) bool {
 		for i, name := range names {
 			if key != name {
 				continue
@@ -224,17 +214,26 @@ func (s *scanner) fields(names []string, dst ...*string) bool {
 			}
 			seen |= 1 << i
 			var ok bool
-			*dst[i], ok = s.str()
+			*dst[i], ok = s.Str()
 			return ok
 		}
 		return false
 	})
 }
 
-// scanner reads the JSON subset decodeMembersFast accepts.
+// once marks bit in seen and reports whether it was clear: a key given
+// twice answers false.
+func once(seen *uint8, bit uint8) bool {
+	if *seen&bit != 0 {
+		return false
+	}
+	*seen |= bit
+	return true
+}
+
+// scanner reads an upload body in the subset of JSON wire.Scanner reads.
 type scanner struct {
-	b       string
-	i       int
+	wire.Scanner
 	members int // expected audience members: the capacity to allocate
 
 	// Slabs the members' parts are allocated from: a few allocations a
@@ -253,115 +252,4 @@ func alloc[T any](slab *[]T, n int) *T {
 	}
 	*slab = append(*slab, *new(T))
 	return &(*slab)[len(*slab)-1]
-}
-
-func (s *scanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
-
-// next consumes c, after any whitespace, when it comes next.
-func (s *scanner) next(c byte) bool {
-	s.ws()
-	if s.i < len(s.b) && s.b[s.i] == c {
-		s.i++
-		return true
-	}
-	return false
-}
-
-// end reports whether only whitespace is left.
-func (s *scanner) end() bool {
-	s.ws()
-	return s.i == len(s.b)
-}
-
-// str reads a string with no escapes and only printable ASCII, whose
-// bytes are then its value.
-func (s *scanner) str() (string, bool) {
-	if !s.next('"') {
-		return "", false
-	}
-	for j := s.i; j < len(s.b); j++ {
-		switch c := s.b[j]; {
-		case c == '"':
-			v := s.b[s.i:j]
-			s.i = j + 1
-			return v, true
-		case c == '\\' || c < 0x20 || c >= 0x80:
-			return "", false
-		}
-	}
-	return "", false
-}
-
-func (s *scanner) boolean() (bool, bool) {
-	s.ws()
-	rest := s.b[s.i:]
-	switch {
-	case len(rest) >= 4 && rest[:4] == "true":
-		s.i += 4
-		return true, s.delimited()
-	case len(rest) >= 5 && rest[:5] == "false":
-		s.i += 5
-		return false, s.delimited()
-	}
-	return false, false
-}
-
-// delimited reports whether a literal just read ends where a JSON token
-// may end, so that "truex" is not read as true.
-func (s *scanner) delimited() bool {
-	if s.i == len(s.b) {
-		return true
-	}
-	switch s.b[s.i] {
-	case ' ', '\t', '\n', '\r', ',', '}', ']':
-		return true
-	}
-	return false
-}
-
-// object reads an object, calling field after each key; field reads the
-// value. A key with an escape answers false.
-func (s *scanner) object(field func(key string) bool) bool {
-	if !s.next('{') {
-		return false
-	}
-	if s.next('}') {
-		return true
-	}
-	for {
-		k, ok := s.str()
-		if !ok || !s.next(':') || !field(k) {
-			return false
-		}
-		if !s.next(',') {
-			return s.next('}')
-		}
-	}
-}
-
-// array reads an array, calling elem to read each element.
-func (s *scanner) array(elem func() bool) bool {
-	if !s.next('[') {
-		return false
-	}
-	if s.next(']') {
-		return true
-	}
-	for {
-		if !elem() {
-			return false
-		}
-		if !s.next(',') {
-			return s.next(']')
-		}
-	}
 }

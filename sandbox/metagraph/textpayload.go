@@ -1,6 +1,10 @@
 package metagraph
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
+)
 
 // parseTextPayload is parsePayload for the shape the connector sends, read
 // without encoding/json: an object of exactly the keys "schema" and "data",
@@ -12,19 +16,19 @@ import "encoding/json"
 // parseSchema refuses, and parseAnyPayload then decides; when ok, the
 // answer is the one parseAnyPayload gives.
 func parseTextPayload(raw string) (up *upload, gerr *graphError, ok bool) {
-	t := textScanner{s: raw}
-	if !t.consume('{') {
+	t := textScanner{wire.NewScanner(raw)}
+	if !t.Consume('{') {
 		return nil, nil, false
 	}
-	first, ok := t.str()
-	if !ok || !t.consume(':') {
+	first, ok := t.Str()
+	if !ok || !t.Consume(':') {
 		return nil, nil, false
 	}
 	var keys []string
 	var single bool
 	switch first {
 	case "schema":
-		if keys, single, ok = t.schema(); !ok || !t.consume(',') || !t.key("data") {
+		if keys, single, ok = t.schema(); !ok || !t.Consume(',') || !t.Key("data") {
 			return nil, nil, false
 		}
 		up, gerr, ok = t.data(keys, single)
@@ -32,7 +36,7 @@ func parseTextPayload(raw string) (up *upload, gerr *graphError, ok bool) {
 		// The rows need the schema that follows them: check them now,
 		// read them once it is known.
 		rows := t
-		if _, _, ok = t.data(nil, false); !ok || !t.consume(',') || !t.key("schema") {
+		if _, _, ok = t.data(nil, false); !ok || !t.Consume(',') || !t.Key("schema") {
 			return nil, nil, false
 		}
 		if keys, single, ok = t.schema(); !ok {
@@ -42,115 +46,50 @@ func parseTextPayload(raw string) (up *upload, gerr *graphError, ok bool) {
 	default:
 		return nil, nil, false
 	}
-	if !ok || !t.consume('}') || !t.end() {
+	if !ok || !t.Consume('}') || !t.End() {
 		return nil, nil, false
 	}
 	return up, gerr, true
 }
 
-// textScanner reads plain JSON tokens from s.
-type textScanner struct {
-	s string
-	i int
-}
-
-// space skips JSON whitespace.
-func (t *textScanner) space() {
-	for t.i < len(t.s) {
-		switch t.s[t.i] {
-		case ' ', '\t', '\n', '\r':
-			t.i++
-		default:
-			return
-		}
-	}
-}
-
-// consume reads the punctuation c, after whitespace, if it comes next.
-func (t *textScanner) consume(c byte) bool {
-	t.space()
-	if t.i < len(t.s) && t.s[t.i] == c {
-		t.i++
-		return true
-	}
-	return false
-}
-
-// end reports whether only whitespace is left.
-func (t *textScanner) end() bool {
-	t.space()
-	return t.i == len(t.s)
-}
-
-// key reads the object key name and its colon.
-func (t *textScanner) key(name string) bool {
-	k, ok := t.str()
-	return ok && k == name && t.consume(':')
-}
-
-// plainByte is which bytes a plain string holds: anything but a control
-// character, '"', '\\' and, so that no UTF-8 question arises, non-ASCII.
-var plainByte = func() (tab [256]bool) {
-	for c := 0x20; c < 0x80; c++ {
-		tab[c] = c != '"' && c != '\\'
-	}
-	return tab
-}()
-
-// str reads a plain string and returns its value.
-func (t *textScanner) str() (string, bool) {
-	t.space()
-	if t.i >= len(t.s) || t.s[t.i] != '"' {
-		return "", false
-	}
-	start := t.i + 1
-	j := start
-	for j < len(t.s) && plainByte[t.s[j]] {
-		j++
-	}
-	if j >= len(t.s) || t.s[j] != '"' {
-		return "", false
-	}
-	t.i = j + 1
-	return t.s[start:j], true
-}
+// textScanner reads a payload in the subset of JSON wire.Scanner reads.
+type textScanner struct{ wire.Scanner }
 
 // schema reads the schema value, a key or a list of keys, and checks it
 // as parseSchema does; it reports false for a schema parseSchema refuses
 // as well, since that error must wait until the whole payload is known to
 // be valid JSON.
 func (t *textScanner) schema() (keys []string, single, ok bool) {
-	t.space()
-	start := t.i
-	if t.i < len(t.s) && t.s[t.i] == '"' {
-		_, ok = t.str()
-	} else if ok = t.consume('['); ok {
-		for n := 0; ok && !t.consume(']'); n++ {
-			if n > 0 && !t.consume(',') {
+	start := t.Offset()
+	if t.At('"') {
+		_, ok = t.Str()
+	} else if ok = t.Consume('['); ok {
+		for n := 0; ok && !t.Consume(']'); n++ {
+			if n > 0 && !t.Consume(',') {
 				return nil, false, false
 			}
-			_, ok = t.str()
+			_, ok = t.Str()
 		}
 	}
 	if !ok {
 		return nil, false, false
 	}
-	keys, single, gerr := parseSchema(json.RawMessage(t.s[start:t.i]))
+	keys, single, gerr := parseSchema(json.RawMessage(t.Since(start)))
 	return keys, single, gerr == nil
 }
 
 // data reads the data value, a list of rows, and answers for it under the
 // schema keys; without keys it only checks the rows.
 func (t *textScanner) data(keys []string, single bool) (up *upload, gerr *graphError, ok bool) {
-	if !t.consume('[') {
+	if !t.Consume('[') {
 		return nil, nil, false
 	}
 	up = &upload{samples: map[string]string{}}
 	var r rowIDs
 	cells := make([]string, 0, len(keys))
 	n := 0
-	for ; !t.consume(']'); n++ {
-		if n > 0 && !t.consume(',') {
+	for ; !t.Consume(']'); n++ {
+		if n > 0 && !t.Consume(',') {
 			return nil, nil, false
 		}
 		var bare bool
@@ -183,19 +122,18 @@ func (t *textScanner) data(keys []string, single bool) (up *upload, gerr *graphE
 // row reads a row, a list of plain strings or one plain string (bare),
 // appending its cells to cells.
 func (t *textScanner) row(cells []string) (_ []string, bare, ok bool) {
-	t.space()
-	if t.i < len(t.s) && t.s[t.i] == '"' {
-		v, ok := t.str()
+	if t.At('"') {
+		v, ok := t.Str()
 		return append(cells, v), true, ok
 	}
-	if !t.consume('[') {
+	if !t.Consume('[') {
 		return cells, false, false
 	}
-	for n := 0; !t.consume(']'); n++ {
-		if n > 0 && !t.consume(',') {
+	for n := 0; !t.Consume(']'); n++ {
+		if n > 0 && !t.Consume(',') {
 			return cells, false, false
 		}
-		v, ok := t.str()
+		v, ok := t.Str()
 		if !ok {
 			return cells, false, false
 		}
