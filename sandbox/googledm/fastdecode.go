@@ -76,26 +76,14 @@ func (s *scanner) member(m *audienceMember) bool {
 	return s.Object(func(key string) bool {
 		switch key {
 		case "consent":
-			if seen&1 != 0 {
-				return false
-			}
-			seen |= 1
 			m.Consent = alloc(&s.consents, s.members)
-			return s.consent(m.Consent)
+			return s.consent(m.Consent) && once(&seen, 1)
 		case "userData":
-			if seen&2 != 0 {
-				return false
-			}
-			seen |= 2
 			m.UserData = alloc(&s.userData, s.members)
-			var got bool
+			var inner uint8
 			return s.Object(func(key string) bool {
-				if key != "userIdentifiers" || got {
-					return false
-				}
-				got = true
-				return s.identifiers(&m.UserData.UserIdentifiers)
-			})
+				return key == "userIdentifiers" && s.identifiers(&m.UserData.UserIdentifiers) && once(&inner, 1)
+			}) && once(&seen, 2)
 		}
 		return false
 	})
