@@ -629,3 +629,60 @@ func TestLoadMissingFile(t *testing.T) {
 		t.Errorf("Load error = %v, want one that wraps fs.ErrNotExist", err)
 	}
 }
+
+// TestRequiredConsent checks that a destination whose platform refuses
+// members without consent must answer both questions, by a default or a
+// source column, and that a destination of another type need not.
+func TestRequiredConsent(t *testing.T) {
+	t.Parallel()
+	reg := testRegistry()
+	reg.Register(connectors.Spec{
+		Type:            "fakeconsent",
+		Role:            connectors.RoleDestination,
+		Settings:        func() any { return &fakeDestination{} },
+		RequiresConsent: true,
+		NewDestination: func(any, connectors.Env) (connectors.Destination, error) {
+			return nil, errors.New("fake destination: not built in config tests")
+		},
+	})
+	consentful := strings.Replace(minimal, "type: fakedst", "type: fakeconsent", 1)
+	tests := []struct {
+		name string
+		yaml string
+		want string // "" for a valid config
+	}{
+		{name: "another type needs none", yaml: minimal},
+		{
+			name: "no consent at all",
+			yaml: consentful,
+			want: `test.yaml:15: sync "s1" destination "ads": ads (type fakeconsent) refuses members without consent, and this destination would send no ad_user_data or ad_personalization: if your members agreed, set consent: {ad_user_data: granted, ad_personalization: granted} on the destination, or map per-member columns under the source's consent:`,
+		},
+		{
+			name: "one question answered by default",
+			yaml: consentful + "        consent: {ad_user_data: granted}\n",
+			want: `test.yaml:16: sync "s1" destination "ads": ads (type fakeconsent) refuses members without consent, and this destination would send no ad_personalization:`,
+		},
+		{name: "both defaults", yaml: consentful + "        consent: {ad_user_data: granted, ad_personalization: denied}\n"},
+		{
+			name: "columns and a default together",
+			yaml: strings.Replace(consentful, "fields: {email: email}", "fields: {email: email}\n      consent: {ad_user_data: c1}", 1) +
+				"        consent: {ad_personalization: granted}\n",
+		},
+		{
+			name: "both columns",
+			yaml: strings.Replace(consentful, "fields: {email: email}", "fields: {email: email}\n      consent: {ad_user_data: c1, ad_personalization: c2}", 1),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := configs.Parse([]byte(tt.yaml), "test.yaml", "/cfg", reg, configs.LoadOptions{SkipSecrets: true})
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("Parse: %v, want a valid config", err)
+			case tt.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.want)):
+				t.Fatalf("Parse error = %v\nwant prefix %s", err, tt.want)
+			}
+		})
+	}
+}

@@ -164,7 +164,32 @@ func (l *loader) destinations(s *Sync, n *yaml.Node, where string) {
 			first[d.Name] = d.Line
 		}
 		l.destination(d, dn, dw)
+		l.requiredConsent(s, d, dn, dw)
 	}
+}
+
+// requiredConsent checks that a destination whose platform refuses members
+// without consent (connectors.Spec.RequiresConsent) answers both questions,
+// by a default of its own or a consent column of the sync's source.
+func (l *loader) requiredConsent(s *Sync, d *Destination, n *yaml.Node, where string) {
+	c, ok := l.cfg.Connections[d.Connection]
+	if !ok || !c.Spec.RequiresConsent {
+		return
+	}
+	var missing []string
+	if d.DefaultConsent.AdUserData == audience.ConsentUnspecified && strings.TrimSpace(s.Source.ConsentFields.AdUserData) == "" {
+		missing = append(missing, "ad_user_data")
+	}
+	if d.DefaultConsent.AdPersonalization == audience.ConsentUnspecified && strings.TrimSpace(s.Source.ConsentFields.AdPersonalization) == "" {
+		missing = append(missing, "ad_personalization")
+	}
+	if len(missing) == 0 {
+		return
+	}
+	l.ps.addf(lineAt(n, "consent"), "%s: %s (type %s) refuses members without consent, and this destination would send no %s: "+
+		"if your members agreed, set consent: {ad_user_data: granted, ad_personalization: granted} on the destination, "+
+		"or map per-member columns under the source's consent:",
+		where, d.Connection, c.Type, strings.Join(missing, " or "))
 }
 
 // destination parses a destination's consent defaults and checks its

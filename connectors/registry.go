@@ -43,6 +43,13 @@ type Spec struct {
 	NewSource func(settings any, env Env) (Source, error)
 	// NewDestination builds a destination (RoleDestination only).
 	NewDestination func(settings any, env Env) (Destination, error)
+	// RequiresConsent says the platform refuses members that carry no
+	// consent answers (Google Customer Match rejects such an upload with
+	// CONSENT_REQUIRED). The config loader then requires every destination
+	// of this type to answer both consent questions, by a default on the
+	// destination or a consent column of the source, so the mistake is a
+	// validate error rather than a run whose every batch is refused.
+	RequiresConsent bool
 }
 
 // Registry maps connection types to connector specs. The zero value is

@@ -61,6 +61,8 @@ func Spec() connectors.Spec {
 		Sample:         sample,
 		Settings:       func() any { return &Settings{} },
 		NewDestination: connectors.DestinationFunc(New),
+		// Customer Match refuses uploads without consent.
+		RequiresConsent: true,
 	}
 }
 
