@@ -1,7 +1,9 @@
 // Package csv is the CSV file source: it reads an audience from a CRM
 // export whose first row names the columns, plain or gzip-compressed, in
 // constant memory. A row it cannot use is counted with its line number and
-// a reason, never shown.
+// a reason, never shown. A file that looks cut short (a malformed last row
+// without a line break) or that changes while it is read fails the read, so
+// the engine removes nothing on a partial export.
 package csv
 
 import (

@@ -12,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -38,7 +39,41 @@ func (s *Source) Read(ctx context.Context, req connectors.ReadRequest, out conne
 		return fmt.Errorf("open csv source: %w", err)
 	}
 	defer f.Close()
-	return s.read(ctx, f, req, out)
+	before, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("open csv source: %w", err)
+	}
+	if err := s.read(ctx, f, req, out); err != nil {
+		return err
+	}
+	return s.unchanged(f, before)
+}
+
+// unchanged fails the read when the file was written to, truncated or
+// replaced while it was read: what was read may be part of an export still
+// being written, and removing the members it lacks would be wrong. The
+// open file and the path are both checked, so an export renamed into place
+// is caught as well as one rewritten in place.
+func (s *Source) unchanged(f *os.File, before os.FileInfo) error {
+	changed := func(after os.FileInfo) bool {
+		return after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime())
+	}
+	after, err := f.Stat()
+	if err == nil && !changed(after) {
+		var now os.FileInfo
+		if now, err = os.Stat(s.path); err == nil && os.SameFile(before, now) && !changed(now) {
+			return nil
+		}
+		if err == nil {
+			after = now
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: check that the file did not change while it was read: %w", s.path, err)
+	}
+	return fmt.Errorf("read %s: the file changed while it was read (%d bytes, modified %s; now %d bytes, modified %s), so the audience may be incomplete and nothing is removed: "+
+		"run again once the export is complete (have the exporter write to a temporary name and rename it into place)",
+		s.path, before.Size(), before.ModTime().UTC().Format(time.RFC3339Nano), after.Size(), after.ModTime().UTC().Format(time.RFC3339Nano))
 }
 
 // Check opens the file and reads its header.
@@ -51,20 +86,23 @@ func (s *Source) Check(ctx context.Context) error {
 		return fmt.Errorf("open csv source: %w", err)
 	}
 	defer f.Close()
-	_, _, err = s.open(f)
+	_, _, _, err = s.open(f)
 	return err
 }
 
 // open wraps r in a csv.Reader, decompressing and dropping a byte-order
 // mark as needed, and reads the header.
-func (s *Source) open(r io.Reader) (*csv.Reader, []string, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
+func (s *Source) open(r io.Reader) (*csv.Reader, []string, *tailReader, error) {
+	tail := &tailReader{r: r}
+	br := bufio.NewReaderSize(tail, 64<<10)
 	if magic, _ := br.Peek(len(gzipMagic)); bytes.Equal(magic, gzipMagic) {
 		gz, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, nil, fmt.Errorf("read %s: gzip header: %w", s.path, err)
+			return nil, nil, nil, fmt.Errorf("read %s: gzip header: %w", s.path, err)
 		}
-		br = bufio.NewReaderSize(gz, 64<<10)
+		// What decides a cut row is the text, not the compressed bytes.
+		tail = &tailReader{r: gz}
+		br = bufio.NewReaderSize(tail, 64<<10)
 	}
 	if bom, _ := br.Peek(len(utf8BOM)); bytes.Equal(bom, utf8BOM) {
 		_, _ = br.Discard(len(utf8BOM))
@@ -78,19 +116,40 @@ func (s *Source) open(r io.Reader) (*csv.Reader, []string, error) {
 	header, err := cr.Read()
 	switch {
 	case errors.Is(err, io.EOF):
-		return nil, nil, fmt.Errorf("read %s: the file is empty: its first row must name the columns", s.path)
+		return nil, nil, nil, fmt.Errorf("read %s: the file is empty: its first row must name the columns", s.path)
 	case err != nil:
-		return nil, nil, fmt.Errorf("read header of %s: %w", s.path, err)
+		return nil, nil, nil, fmt.Errorf("read header of %s: %w", s.path, err)
 	}
 	header = slices.Clone(header) // the reader reuses the slice
 	for i, h := range header {
 		header[i] = strings.TrimSpace(h)
 	}
-	return cr, header, nil
+	return cr, header, tail, nil
 }
 
+// tailReader remembers the last byte read through it, so the end of the
+// file can be told from a cut: an export cut short usually ends mid-row,
+// without the final line break.
+type tailReader struct {
+	r    io.Reader
+	last byte
+	any  bool
+}
+
+func (t *tailReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n > 0 {
+		t.last, t.any = p[n-1], true
+	}
+	return n, err
+}
+
+// endsMidLine reports whether the text read so far stops without a line
+// break.
+func (t *tailReader) endsMidLine() bool { return t.any && t.last != '\n' }
+
 func (s *Source) read(ctx context.Context, r io.Reader, req connectors.ReadRequest, out connectors.Emitter) error {
-	cr, header, err := s.open(r)
+	cr, header, tail, err := s.open(r)
 	if err != nil {
 		return err
 	}
@@ -102,6 +161,10 @@ func (s *Source) read(ctx context.Context, r io.Reader, req connectors.ReadReque
 		m                       audience.Member
 		rows, emitted, rejected int64
 		lastLine                int
+		// cutLine is the line of the last record when it was
+		// malformed, 0 otherwise: malformed and unterminated, it is
+		// most likely a file cut short.
+		cutLine int64
 	)
 	for {
 		if rows%ctxCheckEvery == 0 {
@@ -114,10 +177,12 @@ func (s *Source) read(ctx context.Context, r io.Reader, req connectors.ReadReque
 			break
 		}
 		rows++
+		cutLine = 0
 		var perr *csv.ParseError
 		if errors.As(err, &perr) {
 			out.Reject(ReasonMalformed, int64(perr.StartLine))
 			rejected++
+			cutLine = int64(perr.StartLine)
 			continue
 		}
 		if err != nil {
@@ -130,6 +195,9 @@ func (s *Source) read(ctx context.Context, r io.Reader, req connectors.ReadReque
 		if reason := cols.fill(&m, rec); reason != "" {
 			out.Reject(reason, int64(line))
 			rejected++
+			if reason == ReasonMalformed {
+				cutLine = int64(line)
+			}
 			continue
 		}
 		m.Line = int64(line)
@@ -137,6 +205,10 @@ func (s *Source) read(ctx context.Context, r io.Reader, req connectors.ReadReque
 			return fmt.Errorf("csv source %s, line %d: %w", s.path, line, err)
 		}
 		emitted++
+	}
+	if cutLine > 0 && tail.endsMidLine() {
+		return fmt.Errorf("read %s: the last row (line %d) is malformed and has no line break: the file looks cut short, so nothing is removed: "+
+			"check that the export finished (or fix the last row) and run again", s.path, cutLine)
 	}
 	s.log.Debug("csv source read", zap.Int64("rows", rows), zap.Int64("emitted", emitted), zap.Int64("rejected", rejected))
 	return nil
