@@ -143,6 +143,19 @@ syncs:
       - connection: ads
 `
 
+// TestDefaultRegionUK checks that UK, as CRMs write it, is read as GB.
+func TestDefaultRegionUK(t *testing.T) {
+	t.Parallel()
+	yaml := strings.Replace(minimal, "      connection: crm", "      connection: crm\n      default_region: uk", 1)
+	cfg, err := configs.Parse([]byte(yaml), "test.yaml", "/cfg", testRegistry(), configs.LoadOptions{SkipSecrets: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Syncs[0].Source.DefaultRegion; got != "GB" {
+		t.Errorf("DefaultRegion = %q, want GB", got)
+	}
+}
+
 func TestParseDefaults(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -352,6 +365,12 @@ func TestParseProblems(t *testing.T) {
 			yaml: strings.Replace(minimal, "      connection: crm", "      connection: crm\n      default_region: USA", 1),
 			want: []string{`test.yaml:13: sync "s1" source default_region "USA": use a two-letter ISO 3166 country code such as US or GB`},
 		},
+		{
+			name: "unassigned default region",
+			yaml: strings.Replace(minimal, "      connection: crm", "      connection: crm\n      default_region: XX", 1),
+			want: []string{`test.yaml:13: sync "s1" source default_region "XX" is not an assigned ISO 3166 country code: use one such as US, GB or FR`},
+		},
+
 		{
 			name: "numbers out of range",
 			yaml: minimal + "        audience: {membership_days: 600}\n        refresh_margin_days: -1\n        batch_size: -1\n        concurrency: -2\n    safety: {max_remove_fraction: 1.5}\n",

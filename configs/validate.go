@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/audiencesync/audiencesync/audience"
+	"github.com/audiencesync/audiencesync/audience/normalize"
 	"github.com/audiencesync/audiencesync/connectors"
 )
 
@@ -84,10 +85,17 @@ func (l *loader) source(src *SourceRef, sn *yaml.Node, where string) {
 	}
 
 	if r := src.DefaultRegion; r != "" {
-		if len(r) != 2 || !isLetter(r[0]) || !isLetter(r[1]) {
-			l.ps.addf(lineAt(sn, "source", "default_region"), "%s default_region %q: use a two-letter ISO 3166 country code such as US or GB", where, r)
+		up := strings.ToUpper(r)
+		if up == "UK" {
+			up = "GB" // as CRMs often write it; the normaliser reads it so too
 		}
-		src.DefaultRegion = strings.ToUpper(r)
+		switch {
+		case len(r) != 2 || !isLetter(r[0]) || !isLetter(r[1]):
+			l.ps.addf(lineAt(sn, "source", "default_region"), "%s default_region %q: use a two-letter ISO 3166 country code such as US or GB", where, r)
+		case !normalize.KnownCountry(up):
+			l.ps.addf(lineAt(sn, "source", "default_region"), "%s default_region %q is not an assigned ISO 3166 country code: use one such as US, GB or FR", where, r)
+		}
+		src.DefaultRegion = up
 	}
 
 	if len(src.Fields) == 0 && isEmpty(n, "fields") && !l.misspelt(n, "fields") {

@@ -30,6 +30,10 @@ var countrySet = func() (set [26][26]bool) {
 	return set
 }()
 
+// KnownCountry reports whether code is an officially assigned ISO 3166-1
+// alpha-2 code, in upper case.
+func KnownCountry(code string) bool { return len(code) == 2 && knownCountry(code[0], code[1]) }
+
 func knownCountry(a, b byte) bool {
 	return 'A' <= a && a <= 'Z' && 'A' <= b && b <= 'Z' && countrySet[a-'A'][b-'A']
 }
