@@ -147,6 +147,9 @@ func TestReasonName(t *testing.T) {
 		{"someone@example.com", "invalid_entry"},
 		{strings.Repeat("ab", 32), "invalid_entry"},
 		{"phone 16505551212", "invalid_entry"},
+		{"InvAlid ", "invalid_entry"}, // found by FuzzReasonName
+		{"invalid  email  format", "invalid_email_format"},
+		{"invalidated row", "invalid_invalidated_row"},
 	}
 	for _, tt := range tests {
 		require.Equal(t, tt.want, reasonName(tt.why), tt.why)

@@ -206,12 +206,13 @@ func reasonName(why string) string {
 	if up == "ROW" {
 		return "invalid_row"
 	}
-	if reasonPhrase.MatchString(why) && strings.Contains(why, " ") {
-		name := strings.ReplaceAll(strings.ToLower(strings.TrimSpace(why)), " ", "_")
-		if !strings.HasPrefix(name, "invalid") {
-			name = "invalid_" + name
+	// A phrase of two words or more; one word that is not a key may be a
+	// value.
+	if words := strings.Fields(strings.ToLower(why)); len(words) > 1 && reasonPhrase.MatchString(why) {
+		if words[0] != "invalid" {
+			words = append([]string{"invalid"}, words...)
 		}
-		return name
+		return strings.Join(words, "_")
 	}
 	return "invalid_entry"
 }
