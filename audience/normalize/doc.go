@@ -39,7 +39,7 @@
 //	state.empty           no letter or digit in the state or province
 //	state.unknown         a US state that is neither a postal code nor a state name
 //	zip.empty             nothing left after trimming
-//	zip.malformed         a US ZIP code that does not start with five digits
+//	zip.malformed         a Meta ZIP code shorter than two characters before any "-", or a US ZIP code that does not start with five digits
 //	country.empty         nothing left after trimming
 //	country.unknown       not an ISO 3166-1 alpha-2 (or alpha-3) code
 //	gender.empty          nothing left after trimming

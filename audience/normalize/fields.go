@@ -1,6 +1,7 @@
 package normalize
 
 import (
+	"bytes"
 	"unicode/utf8"
 )
 
@@ -83,9 +84,11 @@ func appendState(dst []byte, raw string, country [2]byte) ([]byte, Reason) {
 	return append(dst, code...), ""
 }
 
-// appendMetaZip is Meta ZIP: lower case, no white space; in the US the
-// first five digits ("98121-4892" → "98121"); elsewhere as written
-// ("NR9 5AL" → "nr95al").
+// appendMetaZip is Meta ZIP as Meta's own SDK normalises it: lower case,
+// no white space, only the part before the first "-" whatever the country
+// ("98121-4892" → "98121"), at least two characters; in the US the first
+// five digits ("981214892" → "98121"); elsewhere as written ("NR9 5AL" →
+// "nr95al").
 func appendMetaZip(dst []byte, raw string, country [2]byte) ([]byte, Reason) {
 	s, ascii, r := prepare(raw)
 	if r != "" {
@@ -94,6 +97,12 @@ func appendMetaZip(dst []byte, raw string, country [2]byte) ([]byte, Reason) {
 	out := appendLowerFiltered(dst, s, ascii, notSpace)
 	if len(out) == len(dst) {
 		return dst, ReasonZipEmpty
+	}
+	if i := bytes.IndexByte(out[len(dst):], '-'); i >= 0 {
+		out = out[:len(dst)+i]
+	}
+	if len(out)-len(dst) < 2 {
+		return dst, ReasonZipMalformed
 	}
 	if country != [2]byte{'U', 'S'} {
 		return out, ""

@@ -190,6 +190,12 @@ func TestMetaValues(t *testing.T) {
 		{name: "zip us short", kind: audience.Zip, raw: "2134", region: "US", reason: ReasonZipMalformed},
 		{name: "zip us letters", kind: audience.Zip, raw: "ABCDE", region: "US", reason: ReasonZipMalformed},
 		{name: "zip elsewhere", kind: audience.Zip, raw: "75008", region: "FR", norm: "75008"},
+		// Meta's SDK keeps the part before a "-" whatever the country and
+		// rejects what is shorter than two characters.
+		{name: "zip plus four without a country", kind: audience.Zip, raw: "98121-4892", norm: "98121"},
+		{name: "zip with a dash elsewhere", kind: audience.Zip, raw: "1000-205", region: "PT", norm: "1000"},
+		{name: "zip one character", kind: audience.Zip, raw: "1", reason: ReasonZipMalformed},
+		{name: "zip nothing before the dash", kind: audience.Zip, raw: "-4892", reason: ReasonZipMalformed},
 		{name: "zip empty", kind: audience.Zip, raw: " ", reason: ReasonZipEmpty},
 		{name: "country", kind: audience.Country, raw: "gb", norm: "gb"},
 		{name: "country unknown", kind: audience.Country, raw: "XX", reason: ReasonCountryUnknown},
