@@ -558,6 +558,27 @@ func TestDuplicateSourceKeysCountedOnce(t *testing.T) {
 	require.Equal(t, int64(10), dest(rep).Planned.Add)
 }
 
+// TestSourceKeyConflictsCounted checks that a record repeating an earlier
+// record's key with other data is counted as a key.conflict, with its line,
+// and that the first record is the one sent.
+func TestSourceKeyConflictsCounted(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ms := members(0, 10)
+	again := ms[3]
+	again.Fields[audience.Email] = "other.member@example.com"
+	again.Line = 42
+	ms = append(ms, again, ms[4])
+	rep, err := b.run(ms, engine.Options{})
+	require.NoError(t, err)
+	require.Equal(t, int64(12), rep.Source.Read)
+	require.Equal(t, int64(1), rep.Source.Duplicates, "the same data again is a duplicate")
+	require.Equal(t, map[string]int64{engine.ReasonKeyConflict: 1}, rep.Source.Rejected)
+	require.Equal(t, []int64{42}, rep.Source.RejectedLines[engine.ReasonKeyConflict])
+	require.Equal(t, int64(10), rep.Source.Valid)
+	require.Equal(t, held(t, members(0, 10)), b.dest.Held(b.audienceID()), "the first record wins")
+}
+
 func TestReportsCarryNoContactData(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

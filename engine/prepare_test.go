@@ -194,7 +194,7 @@ func TestPlanCountsByHand(t *testing.T) {
 	first := []audience.Member{
 		member("K1", "email", "a@example.com"),
 		member("K2", "email", "b@example.com", "phone", "12"),
-		member("K1", "email", "z@example.com"), // source key repeated: dropped by the reader
+		member("K1", "email", "z@example.com"), // source key repeated with other data: a key.conflict, the first wins
 		member("", "email", "c@example.com"),
 		member("", "email", "c@example.com", "phone", "+1 202 555 0105"), // same member: the first wins
 		member("", "email", "nonsense"),
@@ -239,7 +239,7 @@ func TestPlanCountsByHand(t *testing.T) {
 
 			rep, err := b.run(first, engine.Options{}, withInfo)
 			require.NoError(t, err)
-			require.Equal(t, report.Source{Read: 9, Valid: 8, Duplicates: 1, Rejected: map[string]int64{}}, rep.Source)
+			require.Equal(t, report.Source{Read: 9, Valid: 8, Rejected: map[string]int64{engine.ReasonKeyConflict: 1}}, rep.Source)
 			d := dest(rep)
 			require.Equal(t, report.Planned{Add: 5}, d.Planned)
 			require.Equal(t, int64(5), d.Members)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"runtime"
 
 	"go.uber.org/zap"
@@ -22,14 +23,23 @@ type sourced struct {
 	key audience.MemberKey // KeyFromSource(Member.Key); zero when Key is ""
 }
 
+// ReasonKeyConflict counts a record whose source key an earlier record of
+// the same read already had, with other data: the first record wins and the
+// later one is left out. A repeat with the same data is a duplicate.
+const ReasonKeyConflict = "key.conflict"
+
 // collector is the Emitter the source writes into. It drops records whose
 // source key repeats, then hands members in chunks to each destination's
 // pipeline, so normalising and hashing run on every core, in parallel with
 // the read.
 type collector struct {
-	ctx    context.Context
-	src    *report.Source
-	keys   map[uint64]struct{} // half of each source key's hash: 8 bytes a member
+	ctx context.Context
+	src *report.Source
+	// keys maps half of each source key's hash to a hash of the first
+	// record's data, to tell a duplicate from a conflict: 16 bytes a
+	// member, held in memory only.
+	keys   map[uint64]uint64
+	seed   maphash.Seed
 	chunk  []sourced
 	outs   []*pipeline
 	bar    Bar
@@ -46,11 +56,16 @@ func (c *collector) Emit(m *audience.Member) error {
 	if m.Key != "" {
 		key = audience.KeyFromSource(m.Key)
 		k := binary.LittleEndian.Uint64(key[:8])
-		if _, dup := c.keys[k]; dup {
-			c.src.Duplicates++
+		data := c.dataHash(m)
+		if first, dup := c.keys[k]; dup {
+			if first == data {
+				c.src.Duplicates++
+			} else {
+				c.count(ReasonKeyConflict, m.Line)
+			}
 			return nil
 		}
-		c.keys[k] = struct{}{}
+		c.keys[k] = data
 	}
 	c.src.Valid++
 	c.chunk = append(c.chunk, sourced{Member: *m, key: key})
@@ -60,11 +75,31 @@ func (c *collector) Emit(m *audience.Member) error {
 	return nil
 }
 
+// dataHash summarises what a record says about its member, so that two
+// records with one key can be compared without keeping either.
+func (c *collector) dataHash(m *audience.Member) uint64 {
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	for i := range m.Fields {
+		h.WriteString(m.Fields[i])
+		h.WriteByte(0)
+	}
+	h.WriteByte(byte(m.Consent.AdUserData))
+	h.WriteByte(byte(m.Consent.AdPersonalization))
+	return h.Sum64()
+}
+
 func (c *collector) Reject(reason string, line int64) {
 	c.src.Read++
 	if c.bar != nil {
 		c.bar.Add(1)
 	}
+	c.count(reason, line)
+}
+
+// count records a rejected record by reason, with its line among the first
+// few of that reason.
+func (c *collector) count(reason string, line int64) {
 	c.src.Rejected[reason]++
 	if line > 0 && len(c.src.RejectedLines[reason]) < report.SampleLines {
 		if c.src.RejectedLines == nil {
@@ -111,7 +146,8 @@ func (e *Engine) read(ctx context.Context, log *zap.Logger, job *Job, plans []*p
 	c := &collector{
 		ctx:   ctx,
 		src:   &rep.Source,
-		keys:  make(map[uint64]struct{}),
+		keys:  make(map[uint64]uint64),
+		seed:  maphash.MakeSeed(),
 		chunk: make([]sourced, 0, chunkSize),
 		log:   log,
 	}
