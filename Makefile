@@ -6,7 +6,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCH_PKGS  := ./audience/normalize/ ./engine/ ./state/sqlite/ ./connectors/csv/ ./connectors/googleads/ ./connectors/meta/ ./connectors/x/ ./sandbox/googledm/ ./sandbox/metagraph/
 BENCHTIME   ?= 1s
 
-.PHONY: all build run plan test bench lint fuzz tidy-check clean
+.PHONY: all build run plan test bench lint fuzz chaos tidy-check clean
 
 all: build
 
@@ -43,6 +43,13 @@ fuzz:
 	    echo "== ./$$(dirname $$f) $$t"; $(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) ./$$(dirname $$f)/ || exit 1; \
 	  done; \
 	done
+
+## chaos: kill -9, faults and concurrent runs against a sandbox process,
+## CHAOS_TRIALS per scenario (make test runs a short seeded version).
+CHAOS_TRIALS ?= 50
+CHAOS_SEED   ?= 1
+chaos:
+	$(GO) test -count=1 -timeout=4h -v -run='^TestChaos$$' ./chaos/ -args -chaos.trials=$(CHAOS_TRIALS) -chaos.seed=$(CHAOS_SEED)
 
 ## tidy-check: go mod tidy must leave the tree clean.
 tidy-check:
