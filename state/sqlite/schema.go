@@ -60,8 +60,8 @@ var migrations = [][]string{
 	},
 }
 
-// migrate brings the schema up to the latest version in one transaction.
-func migrate(ctx context.Context, db *sql.DB) error {
+// migrate brings the schema up to the latest of steps in one transaction.
+func migrate(ctx context.Context, db *sql.DB, migrations [][]string) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin migration: %w", err)

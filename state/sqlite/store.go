@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -66,14 +67,20 @@ type Store struct {
 	write   *sql.DB // one connection
 	read    *sql.DB // query-only connections
 
+	// backup is the copy Open made before upgrading the schema; "" when
+	// it made none.
+	backup string
+
 	closeOnce sync.Once
 	closeErr  error
 }
 
 // Open opens the state database at path, creating it (mode 0600) and
 // migrating its schema as needed. It refuses a database written by a newer
-// audiencesync (ErrSchemaTooNew) or a SQLite file that belongs to another
-// application (ErrForeignDatabase).
+// audiencesync (ErrSchemaTooNew), a SQLite file that belongs to another
+// application (ErrForeignDatabase) and a damaged one (ErrCorrupt, after
+// SQLite's quick check). Before a schema upgrade it copies the file (see
+// Backup).
 func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("open state database: empty path")
@@ -86,30 +93,50 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open state database %s: %w", path, err)
 	}
 
+	return open(ctx, abs, migrations, time.Now)
+}
+
+// open is Open with the schema steps and the clock as parameters, for
+// tests of upgrades.
+func open(ctx context.Context, abs string, steps [][]string, now func() time.Time) (*Store, error) {
+	// A damaged file is refused before anything is planned from it, and
+	// before a migration could write over it.
+	if err := quickCheck(ctx, abs); err != nil {
+		return nil, err
+	}
 	s := &Store{path: abs}
+	var err error
 	s.write, err = openPool(abs, writerParams())
 	if err != nil {
-		return nil, fmt.Errorf("open state database %s: %w", path, err)
+		return nil, fmt.Errorf("open state database %s: %w", abs, err)
 	}
 	s.write.SetMaxOpenConns(1)
 	s.write.SetMaxIdleConns(1)
 	s.write.SetConnMaxLifetime(0)
-	if err := migrate(ctx, s.write); err != nil {
-		s.write.Close()
-		return nil, fmt.Errorf("open state database %s: %w", path, err)
+	backup, err := backupBeforeMigration(ctx, s.write, abs, len(steps), now())
+	if err == nil {
+		err = migrate(ctx, s.write, steps)
 	}
+	if err != nil {
+		s.write.Close()
+		if backup != "" {
+			return nil, fmt.Errorf("open state database %s: %w (the file as it was is in %s)", abs, corruptOr(abs, err), backup)
+		}
+		return nil, fmt.Errorf("open state database %s: %w", abs, corruptOr(abs, err))
+	}
+	s.backup = backup
 
 	s.read, err = openPool(abs, readerParams())
 	if err != nil {
 		s.write.Close()
-		return nil, fmt.Errorf("open state database %s: %w", path, err)
+		return nil, fmt.Errorf("open state database %s: %w", abs, err)
 	}
 	readers := max(4, runtime.GOMAXPROCS(0))
 	s.read.SetMaxOpenConns(readers)
 	s.read.SetMaxIdleConns(readers)
 	if err := s.read.PingContext(ctx); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("open state database %s: %w", path, err)
+		return nil, fmt.Errorf("open state database %s: %w", abs, err)
 	}
 
 	// The writer has put the file in WAL mode, so -wal and -shm exist now.
@@ -117,10 +144,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// created by someone else would leak through; tighten all three.
 	if err := tightenModes(abs); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("open state database %s: %w", path, err)
+		return nil, fmt.Errorf("open state database %s: %w", abs, err)
 	}
 	return s, nil
 }
+
+// Backup returns the path of the copy Open made of the database before it
+// upgraded the schema, or "" when it made none.
+func (s *Store) Backup() string { return s.backup }
 
 // Path returns the absolute path of the database file.
 func (s *Store) Path() string { return s.path }
