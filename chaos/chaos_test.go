@@ -83,6 +83,23 @@ func TestChaos(t *testing.T) {
 			tr.syncUntilDone(t)
 			tr.faults(t, "")
 		}},
+		{"state damaged, then restored", func(t *testing.T, tr *trial) {
+			tr.cleanSync(t, tr.before)
+			db := filepath.Join(tr.dir, "state.db")
+			backup := copyFile(t, db)
+			damagePages(t, db, tr.rng)
+			held := tr.sandbox.audiences(t)
+			tr.source(t, tr.want)
+			if code, _ := tr.sync(t, 0); code == 0 {
+				t.Errorf("a sync on a damaged state succeeded")
+			}
+			if after := tr.sandbox.audiences(t); !sameAudiences(held, after) {
+				t.Errorf("a sync on a damaged state changed the platforms")
+			}
+			if err := os.Rename(backup, db); err != nil {
+				t.Fatal(err)
+			}
+		}},
 		{"two syncs at once", func(t *testing.T, tr *trial) {
 			tr.source(t, tr.want)
 			var wg sync.WaitGroup
@@ -311,6 +328,61 @@ func diff(want, got map[string]bool) (lost, spurious int) {
 		}
 	}
 	return lost, spurious
+}
+
+// copyFile copies path to path.copy and returns the copy's path.
+func copyFile(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path+".copy", data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path + ".copy"
+}
+
+// damagePages overwrites the first bytes of a random half of the pages
+// past the first (the b-tree page headers) of a SQLite file.
+func damagePages(t *testing.T, path string, rng *rand.Rand) {
+	t.Helper()
+	const page = 4096
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := make([]byte, 8)
+	for off := int64(page); off < fi.Size(); off += page {
+		if rng.IntN(2) == 0 {
+			continue
+		}
+		for i := range junk {
+			junk[i] = byte(rng.Uint32())
+		}
+		if _, err := f.WriteAt(junk, off); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func sameAudiences(a, b map[string][]map[string]bool) bool {
+	for _, p := range platforms {
+		if len(a[p]) != len(b[p]) {
+			return false
+		}
+		for i := range a[p] {
+			if lost, spurious := diff(a[p][i], b[p][i]); lost+spurious > 0 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func lastLines(s string, n int) string {

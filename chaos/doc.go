@@ -5,7 +5,9 @@
 //
 //   - runs `audiencesync sync` and kills it with SIGKILL at a random instant
 //     (first uploads, incremental syncs, full refreshes), or runs it against
-//     injected platform faults, or runs two syncs at once;
+//     injected platform faults, or runs two syncs at once, or runs on a
+//     damaged state database (which must change nothing) before restoring
+//     it;
 //   - runs plain syncs until one succeeds;
 //   - compares what every platform replica holds with an independent
 //     expected audience: one clean run of the same source into a second
