@@ -98,7 +98,7 @@ func (e *Engine) apply(ctx context.Context, log *zap.Logger, p *plan, run connec
 
 	a.removals(ctx, skipRemote)
 	if !a.stopped.Load() && ctx.Err() == nil {
-		a.sends(ctx)
+		a.additions(ctx)
 	}
 	e.finishApply(ctx, a, run)
 }
@@ -294,14 +294,14 @@ func (a *applier) removals(ctx context.Context, skipRemote bool) {
 	a.dispatch(ctx, connectors.OpRemove, slices.Values(items))
 }
 
-// sends adds new members, re-sends updated ones and refreshes those whose
-// membership is due to lapse. Two CRM records that reduce to the same
+// additions adds new members, re-sends updated ones and refreshes those
+// whose membership is due to lapse. Two CRM records that reduce to the same
 // identifiers go up once. Records are never trimmed of an identifier another
 // member also carries: platforms match a record's identifiers together (a
 // Meta row is one person), and a record stripped of its shared e-mail would
 // mean someone else. Re-sending an identifier is harmless; adds are
 // idempotent.
-func (a *applier) sends(ctx context.Context) {
+func (a *applier) additions(ctx context.Context) {
 	p := a.p
 	sent := make(map[uint64]struct{})
 	var carried []*change // an identical record went up with another member
@@ -369,9 +369,9 @@ func (a *applier) dispatch(ctx context.Context, op connectors.Op, items iter.Seq
 	// outpace single commits. At most conc batches wait, so memory stays
 	// bounded, and a lane that finds them all waiting waits too.
 	acks := make(chan *acked, conc)
-	committed := make(chan struct{})
+	commitDone := make(chan struct{})
 	go func() {
-		defer close(committed)
+		defer close(commitDone)
 		a.commitLoop(acks)
 	}()
 	var wg sync.WaitGroup
@@ -424,7 +424,7 @@ func (a *applier) dispatch(ctx context.Context, op connectors.Op, items iter.Seq
 	}
 	wg.Wait()
 	close(acks)
-	<-committed
+	<-commitDone
 }
 
 // acked is an acknowledged batch on its way to be committed.

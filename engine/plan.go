@@ -15,14 +15,14 @@ import (
 	"github.com/audiencesync/audiencesync/state"
 )
 
-// committed is what planning keeps in memory per committed member: no
+// committedMember is what planning keeps in memory per committed member: no
 // identifiers, so a large audience plans in little memory. Identifiers are
 // fetched afterwards for the few members that are removed or updated.
 // Sixteen bytes a member: half the fingerprint (a chance match of 64 bits
 // would only skip one re-send), the send time in seconds and the member's
 // bit in plan.seen. The map is not written while the source is read, so
 // the prepare workers may look members up in it.
-type committed struct {
+type committedMember struct {
 	fp       uint64
 	lastSent uint32 // unix seconds; good until 2106
 	idx      uint32
@@ -93,8 +93,8 @@ type plan struct {
 	// when memberships do not lapse.
 	refreshBefore uint32
 
-	committed  map[audience.MemberKey]committed
-	seen       bitset // committed members this run has read, by committed.idx
+	committed  map[audience.MemberKey]committedMember
+	seen       bitset // committed members this run has read, by committedMember.idx
 	fresh      map[audience.MemberKey]struct{}
 	desiredIDs map[audience.IdentifierID]struct{}
 	updates    []change // kept in memory: their old identifiers are fetched later
@@ -157,10 +157,10 @@ func (e *Engine) loadState(ctx context.Context, plans []*plan) error {
 		if err != nil {
 			return fmt.Errorf("load state of %s: %w", p.t.Name, err)
 		}
-		p.committed = make(map[audience.MemberKey]committed, n)
+		p.committed = make(map[audience.MemberKey]committedMember, n)
 		var next uint32
 		err = e.Store.Members(ctx, p.scope, func(en state.Entry) error {
-			p.committed[en.Key] = committed{fp: shortFP(en.Fingerprint), lastSent: uint32(max(en.LastSent.Unix(), 0)), idx: next}
+			p.committed[en.Key] = committedMember{fp: shortFP(en.Fingerprint), lastSent: uint32(max(en.LastSent.Unix(), 0)), idx: next}
 			next++
 			return nil
 		})
@@ -176,7 +176,7 @@ func (e *Engine) loadState(ctx context.Context, plans []*plan) error {
 // fingerprint to fp, given its committed entry: zero when nothing. It reads
 // only what does not change while the source is read, so the prepare
 // workers call it.
-func (p *plan) kindOf(c committed, inState bool, fp audience.Fingerprint) changeKind {
+func (p *plan) kindOf(c committedMember, inState bool, fp audience.Fingerprint) changeKind {
 	switch {
 	case !inState:
 		return kindAdd
@@ -191,18 +191,18 @@ func (p *plan) kindOf(c committed, inState bool, fp audience.Fingerprint) change
 // classify plans one prepared chunk. Chunks come in source order, so the
 // rules that depend on the members before — a repeated member, the
 // counters, the order of the sends — come out as from a single pass.
-func (p *plan) classify(j *prepJob) {
-	for i := range j.res {
-		r := &j.res[i]
+func (p *plan) classify(pc *prepChunk) {
+	for i := range pc.res {
+		r := &pc.res[i]
 		switch r.status {
 		case prepRejected:
-			continue // counted in j.tally
+			continue // counted in pc.tally
 		case prepDenied:
 			// Not uploaded; if committed, it is unseen and so removed.
 			p.rep.ConsentDenied++
 			continue
 		}
-		keyless := j.chunk[i].Key == ""
+		keyless := pc.chunk[i].Key == ""
 		// Records with a source key were already deduplicated by the reader;
 		// keys derived from an identifier are checked here.
 		if (r.inState && p.seen.has(r.idx)) || (keyless && hasKey(p.fresh, r.key)) {
@@ -213,7 +213,7 @@ func (p *plan) classify(j *prepJob) {
 		}
 		// Only removals and updates consult what stays; with nothing
 		// committed the workers list no match keys.
-		for _, k := range j.keys[r.keysFrom:r.keysTo] {
+		for _, k := range pc.keys[r.keysFrom:r.keysTo] {
 			p.desiredIDs[k] = struct{}{}
 		}
 		p.members++
@@ -238,7 +238,7 @@ func (p *plan) classify(j *prepJob) {
 			p.bulk.add(ch)
 		}
 	}
-	p.tally.Merge(&j.tally)
+	p.tally.Merge(&pc.tally)
 }
 
 func hasKey(m map[audience.MemberKey]struct{}, k audience.MemberKey) bool {
