@@ -103,6 +103,10 @@ type plan struct {
 	members    int64
 	tally      normalize.Tally
 	failed     bool
+	// outcome is how the destination's part of the run ended; settle
+	// derives its status from it.
+	outcome report.Outcome
+	ev      *events
 }
 
 func newPlan(t *Target, job *Job, opts Options, now time.Time, spillAfter int) *plan {
@@ -147,9 +151,35 @@ func refreshWindow(t *Target) time.Duration {
 
 func (p *plan) fail(err error) {
 	p.failed = true
-	p.rep.Status = report.StatusFailed
 	p.rep.Errors = append(p.rep.Errors, err.Error())
 }
+
+// settle sets the destination's status once its part of the run is over,
+// from p.outcome and what was applied, and tells the observer. It is the
+// only place a destination's status is set.
+func (p *plan) settle() {
+	o := p.outcome
+	o.Stopped = o.Stopped || p.failed
+	a := p.rep.Applied
+	o.Applied = a.Added + a.Removed + a.Updated + a.Refreshed
+	p.rep.Status = report.DestinationStatus(o)
+	if p.ev.on() {
+		p.ev.send(DestinationDone{Run: p.ev.run, Destination: p.t.Name, Status: p.rep.Status, Applied: p.rep.Applied,
+			Batches: p.rep.Batches, Retries: p.rep.Retries})
+	}
+}
+
+// settleAll settles every plan with the same outcome: the run stopped
+// before applying any of them.
+func settleAll(plans []*plan, o report.Outcome) {
+	for _, p := range plans {
+		p.outcome = o
+		p.settle()
+	}
+}
+
+// changeCount is how many members applying the plan settles.
+func (p *plan) changeCount() int64 { return int64(len(p.removes) + p.sendCount()) }
 
 func (e *Engine) loadState(ctx context.Context, plans []*plan) error {
 	for _, p := range plans {

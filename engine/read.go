@@ -32,27 +32,26 @@ type collector struct {
 	keys   map[uint64]struct{} // half of each source key's hash: 8 bytes a member
 	chunk  []sourced
 	outs   []*pipeline
-	bar    Bar
+	ev     *events
 	log    *zap.Logger
 	closed bool
 }
 
 func (c *collector) Emit(m *audience.Member) error {
 	c.src.Read++
-	if c.bar != nil {
-		c.bar.Add(1)
-	}
 	var key audience.MemberKey
 	if m.Key != "" {
 		key = audience.KeyFromSource(m.Key)
 		k := binary.LittleEndian.Uint64(key[:8])
 		if _, dup := c.keys[k]; dup {
 			c.src.Duplicates++
+			c.tick()
 			return nil
 		}
 		c.keys[k] = struct{}{}
 	}
 	c.src.Valid++
+	c.tick()
 	c.chunk = append(c.chunk, sourced{Member: *m, key: key})
 	if len(c.chunk) == chunkSize {
 		return c.flush()
@@ -62,10 +61,8 @@ func (c *collector) Emit(m *audience.Member) error {
 
 func (c *collector) Reject(reason string, line int64) {
 	c.src.Read++
-	if c.bar != nil {
-		c.bar.Add(1)
-	}
 	c.src.Rejected[reason]++
+	c.tick()
 	if line > 0 && len(c.src.RejectedLines[reason]) < report.SampleLines {
 		if c.src.RejectedLines == nil {
 			c.src.RejectedLines = map[string][]int64{}
@@ -73,6 +70,24 @@ func (c *collector) Reject(reason string, line int64) {
 		c.src.RejectedLines[reason] = append(c.src.RejectedLines[reason], line)
 		c.log.Warn("source record rejected", zap.String("reason", reason), zap.Int64("line", line))
 	}
+}
+
+// tick sends SourceProgress every ProgressEvery records, once the record
+// is counted: one comparison a record when no one is watching.
+func (c *collector) tick() {
+	if c.src.Read%ProgressEvery == 0 && c.ev.obs != nil { // Run always sets c.ev
+		c.progress(false)
+	}
+}
+
+// progress tells the observer how far the read is.
+func (c *collector) progress(done bool) {
+	var rejected int64
+	for _, n := range c.src.Rejected {
+		rejected += n
+	}
+	c.ev.send(SourceProgress{Run: c.ev.run, Read: c.src.Read, Valid: c.src.Valid, Duplicates: c.src.Duplicates,
+		Rejected: rejected, Done: done})
 }
 
 func (c *collector) flush() error {
@@ -98,7 +113,7 @@ func (c *collector) close() {
 }
 
 // read streams the source through every destination's planner.
-func (e *Engine) read(ctx context.Context, log *zap.Logger, job *Job, plans []*plan, rep *report.Report) error {
+func (e *Engine) read(ctx context.Context, log *zap.Logger, ev *events, job *Job, plans []*plan, rep *report.Report) error {
 	var active []*plan
 	for _, p := range plans {
 		if !p.failed {
@@ -113,10 +128,11 @@ func (e *Engine) read(ctx context.Context, log *zap.Logger, job *Job, plans []*p
 		src:   &rep.Source,
 		keys:  make(map[uint64]struct{}),
 		chunk: make([]sourced, 0, chunkSize),
+		ev:    ev,
 		log:   log,
 	}
-	if e.Progress != nil {
-		c.bar = e.Progress.Start("reading "+job.Sync, -1)
+	if ev.on() {
+		c.progress(false)
 	}
 	workers := e.planWorkers
 	if workers <= 0 {
@@ -133,8 +149,8 @@ func (e *Engine) read(ctx context.Context, log *zap.Logger, job *Job, plans []*p
 	for _, out := range c.outs {
 		out.wait()
 	}
-	if c.bar != nil {
-		c.bar.Finish()
+	if ev.on() {
+		c.progress(true)
 	}
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err()
