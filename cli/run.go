@@ -110,7 +110,7 @@ func (a *app) runSyncs(ctx context.Context, f runFlags, opts engine.Options) err
 		return err
 	}
 	defer st.Close()
-	eng := &engine.Engine{Store: st, Logger: a.log, Progress: newProgress(a.stderr)}
+	eng := &engine.Engine{Store: st, Logger: a.log, Observer: newProgress(a.stderr)}
 	code := ExitOK
 	var errs []error
 	for _, s := range syncs {

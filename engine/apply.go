@@ -48,7 +48,9 @@ type applier struct {
 	stopped atomic.Bool
 	batches int
 	seq     int
-	bar     Bar
+	// total and done count the members settled, for DestinationProgress.
+	total int64
+	done  atomic.Int64
 
 	requestIDs []string
 	updFailed  map[audience.MemberKey][]audience.Identifier
@@ -69,11 +71,8 @@ func (e *Engine) apply(ctx context.Context, log *zap.Logger, p *plan, run connec
 			}
 		}()
 	}
-	total := int64(len(p.removes) + p.sendCount())
-	if e.Progress != nil && total > 0 {
-		a.bar = e.Progress.Start("uploading to "+p.t.Name, total)
-		defer a.bar.Finish()
-	}
+	a.total = p.changeCount()
+	a.progress(0)
 
 	skipRemote := false
 	if opts.FullRefresh {
@@ -98,14 +97,15 @@ func (e *Engine) apply(ctx context.Context, log *zap.Logger, p *plan, run connec
 
 	a.removals(ctx, skipRemote)
 	if !a.stopped.Load() && ctx.Err() == nil {
-		a.sends(ctx)
+		a.additions(ctx)
 	}
 	e.finishApply(ctx, a, run)
 }
 
-// finishApply writes the snapshot, polls feedback and settles the status.
+// finishApply writes the snapshot, polls feedback and records how applying
+// ended, for plan.settle.
 func (e *Engine) finishApply(ctx context.Context, a *applier, run connectors.RunInfo) {
-	p, d, log := a.p, a.p.t.Dest, a.log
+	p, d := a.p, a.p.t.Dest
 	p.rep.Batches = a.batches
 
 	if sw, ok := d.(connectors.SnapshotWriter); ok && !p.failed {
@@ -125,23 +125,11 @@ func (e *Engine) finishApply(ctx context.Context, a *applier, run connectors.Run
 		}
 	}
 
-	switch {
-	case p.failed:
-		if p.rep.Applied.Added+p.rep.Applied.Removed+p.rep.Applied.Updated+p.rep.Applied.Refreshed > 0 {
-			p.rep.Status = report.StatusPartial
-		}
-	case ctx.Err() != nil:
-		p.rep.Status = report.StatusPartial
+	p.outcome.Interrupted = ctx.Err() != nil
+	p.outcome.BatchFailed = a.anyFailed.Load()
+	if p.outcome.Interrupted && !p.failed {
 		p.rep.Errors = append(p.rep.Errors, "interrupted: acknowledged batches were committed")
-	case a.anyFailed.Load():
-		p.rep.Status = report.StatusPartial
-	default:
-		p.rep.Status = report.StatusSucceeded
 	}
-	log.Info("destination done", zap.String("status", p.rep.Status),
-		zap.Int64("added", p.rep.Applied.Added), zap.Int64("removed", p.rep.Applied.Removed),
-		zap.Int64("updated", p.rep.Applied.Updated), zap.Int64("refreshed", p.rep.Applied.Refreshed),
-		zap.Int64("failed", p.rep.Applied.Failed), zap.Int("batches", p.rep.Batches))
 }
 
 // pendingRequests returns the request ids the last recorded run of this
@@ -186,12 +174,15 @@ func (a *applier) replace(ctx context.Context, r connectors.Replacer) {
 	}
 	total := p.sendCount()
 	var res connectors.BatchResult
+	var retries int
+	start := time.Now()
 	err := a.e.withRetry(ctx, func() error {
 		var err error
 		res, err = r.Replace(ctx, p.aud, total, members)
 		return err
-	}, &p.rep.Retries)
-	p.rep.Retries += res.Retries
+	}, &retries)
+	p.rep.Retries += retries + res.Retries
+	a.batchApplied(BatchApplied{Op: connectors.OpAdd, Seq: 1, Size: total, Replace: true}, res, retries, start, err)
 	if res.RequestID != "" {
 		a.requestIDs = append(a.requestIDs, res.RequestID)
 	}
@@ -294,14 +285,14 @@ func (a *applier) removals(ctx context.Context, skipRemote bool) {
 	a.dispatch(ctx, connectors.OpRemove, slices.Values(items))
 }
 
-// sends adds new members, re-sends updated ones and refreshes those whose
-// membership is due to lapse. Two CRM records that reduce to the same
+// additions adds new members, re-sends updated ones and refreshes those
+// whose membership is due to lapse. Two CRM records that reduce to the same
 // identifiers go up once. Records are never trimmed of an identifier another
 // member also carries: platforms match a record's identifiers together (a
 // Meta row is one person), and a record stripped of its shared e-mail would
 // mean someone else. Re-sending an identifier is harmless; adds are
 // idempotent.
-func (a *applier) sends(ctx context.Context) {
+func (a *applier) additions(ctx context.Context) {
 	p := a.p
 	sent := make(map[uint64]struct{})
 	var carried []*change // an identical record went up with another member
@@ -369,9 +360,9 @@ func (a *applier) dispatch(ctx context.Context, op connectors.Op, items iter.Seq
 	// outpace single commits. At most conc batches wait, so memory stays
 	// bounded, and a lane that finds them all waiting waits too.
 	acks := make(chan *acked, conc)
-	committed := make(chan struct{})
+	commitDone := make(chan struct{})
 	go func() {
-		defer close(committed)
+		defer close(commitDone)
 		a.commitLoop(acks)
 	}()
 	var wg sync.WaitGroup
@@ -424,7 +415,7 @@ func (a *applier) dispatch(ctx context.Context, op connectors.Op, items iter.Seq
 	}
 	wg.Wait()
 	close(acks)
-	<-committed
+	<-commitDone
 }
 
 // acked is an acknowledged batch on its way to be committed.
@@ -441,6 +432,7 @@ func (a *applier) applyBatch(ctx context.Context, b connectors.Batch, items []it
 	p := a.p
 	var res connectors.BatchResult
 	var retries int
+	start := time.Now()
 	err := a.e.withRetry(ctx, func() error {
 		r, err := p.t.Dest.Apply(ctx, p.aud, b)
 		if err == nil {
@@ -448,6 +440,7 @@ func (a *applier) applyBatch(ctx context.Context, b connectors.Batch, items []it
 		}
 		return err
 	}, &retries)
+	a.batchApplied(BatchApplied{Op: b.Op, Seq: b.Seq, Size: len(items)}, res, retries, start, err)
 	a.mu.Lock()
 	a.batches++
 	p.rep.Retries += retries + res.Retries
@@ -472,7 +465,6 @@ func (a *applier) applyBatch(ctx context.Context, b connectors.Batch, items []it
 				a.stopped.Store(true)
 				a.mu.Lock()
 				p.failed = true
-				p.rep.Status = report.StatusFailed
 				a.mu.Unlock()
 			}
 		}
@@ -549,7 +541,6 @@ func (a *applier) commitGroup(group []*acked) {
 		a.stopped.Store(true)
 		a.mu.Lock()
 		p.failed = true
-		p.rep.Status = report.StatusFailed
 		p.rep.Errors = append(p.rep.Errors, fmt.Sprintf("commit batch %s: %v", strings.Join(seqs, ", "), err))
 		a.mu.Unlock()
 		return
@@ -595,10 +586,28 @@ func (a *applier) count(ch *change, n int64) {
 	}
 }
 
+// progress counts n more members settled and tells the observer.
 func (a *applier) progress(n int) {
-	if a.bar != nil {
-		a.bar.Add(int64(n))
+	done := a.done.Add(int64(n))
+	if ev := a.p.ev; ev.on() {
+		ev.send(DestinationProgress{Run: ev.run, Destination: a.p.t.Name, Members: int64(n), Done: done, Total: a.total})
 	}
+}
+
+// batchApplied tells the observer how a batch went: b names it, res,
+// retries and err are what applying it returned, start when it began.
+func (a *applier) batchApplied(b BatchApplied, res connectors.BatchResult, retries int, start time.Time, err error) {
+	ev := a.p.ev
+	if !ev.on() {
+		return
+	}
+	b.Run, b.Destination = ev.run, a.p.t.Name
+	b.Retries, b.Latency, b.Err = retries+res.Retries, time.Since(start), err
+	if err == nil {
+		b.Rejected = len(res.Rejected)
+		b.Accepted = b.Size - b.Rejected
+	}
+	ev.send(b)
 }
 
 // recordKey hashes a packed identifier set.

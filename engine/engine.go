@@ -32,8 +32,9 @@ type Engine struct {
 	Logger *zap.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Progress reports progress of long reads and uploads; nil is silent.
-	Progress Progress
+	// Observer receives the run's events (progress, batches, outcomes);
+	// nil watches nothing and costs nothing. See Observer.
+	Observer Observer
 	// Retry governs retries of failed batches; zero values take defaults.
 	Retry RetryPolicy
 	// NewRunID makes run ids; nil uses a time-ordered random id.
@@ -193,14 +194,29 @@ func (e *Engine) Run(ctx context.Context, job *Job, opts Options) (*report.Repor
 	// Bookkeeping must survive Ctrl-C: what was acknowledged is committed.
 	keep := context.WithoutCancel(ctx)
 	if !opts.DryRun {
-		if err := e.Store.BeginRun(ctx, state.Run{ID: rep.RunID, Sync: job.Sync, Status: report.StatusRunning, Started: started}); err != nil {
+		if err := e.Store.BeginRun(ctx, state.Run{ID: rep.RunID, Sync: job.Sync, Status: string(report.StatusRunning), Started: started}); err != nil {
 			return rep, fmt.Errorf("record run start: %w", err)
 		}
 	}
 	log.Info("run started", zap.String("run_id", rep.RunID), zap.Bool("dry_run", opts.DryRun),
 		zap.Bool("full_refresh", opts.FullRefresh), zap.Bool("force", opts.Force))
+	ev := &events{obs: e.Observer, run: RunRef{ID: rep.RunID, Sync: job.Sync}}
+	if ev.on() {
+		names := make([]string, len(job.Targets))
+		for i, t := range job.Targets {
+			names[i] = t.Name
+		}
+		ev.send(RunStarted{Run: ev.run, StartedAt: started, DryRun: opts.DryRun, FullRefresh: opts.FullRefresh,
+			Force: opts.Force, Destinations: names})
+	}
 
-	runErr := e.run(ctx, log, job, opts, run, rep)
+	shared, runErr := e.run(ctx, log, ev, job, opts, run, rep)
+	// The one place a run's status is set: from its destinations', unless
+	// a step they all depend on failed.
+	rep.Status = report.RunStatus(shared, rep.Destinations)
+	if runErr == nil && rep.Status != report.StatusSucceeded && rep.Status != report.StatusPlanned {
+		runErr = fmt.Errorf("sync %s %s: see the report's destination errors", job.Sync, rep.Status)
+	}
 	rep.FinishedAt = e.now()
 	if runErr != nil && rep.Error == "" {
 		rep.Error = runErr.Error()
@@ -208,18 +224,23 @@ func (e *Engine) Run(ctx context.Context, job *Job, opts Options) (*report.Repor
 	if !opts.DryRun {
 		body, err := json.Marshal(rep)
 		if err == nil {
-			err = e.Store.FinishRun(keep, rep.RunID, rep.Status, rep.FinishedAt, body)
+			err = e.Store.FinishRun(keep, rep.RunID, string(rep.Status), rep.FinishedAt, body)
 		}
 		if err != nil {
 			runErr = errors.Join(runErr, fmt.Errorf("record run report: %w", err))
 		}
 	}
-	log.Info("run finished", zap.String("run_id", rep.RunID), zap.String("status", rep.Status),
+	log.Info("run finished", zap.String("run_id", rep.RunID), zap.String("status", string(rep.Status)),
 		zap.Duration("took", rep.FinishedAt.Sub(rep.StartedAt)))
+	if ev.on() {
+		ev.send(RunFinished{Run: ev.run, Status: rep.Status, Duration: rep.FinishedAt.Sub(rep.StartedAt), Err: runErr})
+	}
 	return rep, runErr
 }
 
-func (e *Engine) run(ctx context.Context, log *zap.Logger, job *Job, opts Options, run connectors.RunInfo, rep *report.Report) error {
+// run reads, plans and applies. shared reports that a step every
+// destination depends on failed, so the run failed as a whole.
+func (e *Engine) run(ctx context.Context, log *zap.Logger, ev *events, job *Job, opts Options, run connectors.RunInfo, rep *report.Report) (shared bool, err error) {
 	plans := make([]*plan, len(job.Targets))
 	spill := e.SpillAfter
 	if spill <= 0 {
@@ -227,6 +248,7 @@ func (e *Engine) run(ctx context.Context, log *zap.Logger, job *Job, opts Option
 	}
 	for i, t := range job.Targets {
 		plans[i] = newPlan(t, job, opts, e.now(), spill)
+		plans[i].ev = ev
 		rep.Destinations = append(rep.Destinations, plans[i].rep)
 	}
 	defer func() {
@@ -249,23 +271,24 @@ func (e *Engine) run(ctx context.Context, log *zap.Logger, job *Job, opts Option
 
 	// Load committed state, read the source and diff, per destination.
 	if err := e.loadState(ctx, plans); err != nil {
-		rep.Status = report.StatusFailed
-		return err
+		return true, err
 	}
-	if err := e.read(ctx, log, job, plans, rep); err != nil {
+	if err := e.read(ctx, log, ev, job, plans, rep); err != nil {
 		// Guarantee: a run whose source read fails removes nothing. It
 		// uploads nothing either, so the audience stays as it was.
-		rep.Status = report.StatusFailed
-		for _, p := range plans {
-			if p.rep.Status == report.StatusRunning {
-				p.rep.Status = report.StatusFailed
-			}
-		}
-		return fmt.Errorf("%w: %w; nothing was uploaded or removed", ErrSourceFailed, err)
+		settleAll(plans, report.Outcome{Stopped: true})
+		return true, fmt.Errorf("%w: %w; nothing was uploaded or removed", ErrSourceFailed, err)
 	}
 	if err := e.finishPlans(ctx, plans); err != nil {
-		rep.Status = report.StatusFailed
-		return err
+		return true, err
+	}
+	if ev.on() {
+		for _, p := range plans {
+			if !p.failed {
+				ev.send(DestinationPlanned{Run: ev.run, Destination: p.t.Name, Planned: p.rep.Planned,
+					Members: p.rep.Members, Changes: p.changeCount()})
+			}
+		}
 	}
 
 	// Guarantee: a run that would remove more than the configured fraction,
@@ -279,46 +302,39 @@ func (e *Engine) run(ctx context.Context, log *zap.Logger, job *Job, opts Option
 			}
 		}
 		if len(guardErrs) > 0 {
-			rep.Status = report.StatusAborted
-			for _, p := range plans {
-				p.rep.Status = report.StatusAborted
-			}
+			settleAll(plans, report.Outcome{Aborted: true})
 			err := errors.Join(guardErrs...)
 			log.Warn("removal guard stopped the run", zap.Error(err))
-			return err
+			return false, err
 		}
 	}
 
 	if opts.DryRun {
-		for _, p := range plans {
-			if p.rep.Status == report.StatusRunning {
-				p.rep.Status = report.StatusPlanned
-			}
-		}
-		rep.Status = report.Overall(rep.Destinations)
-		return nil
+		settleAll(plans, report.Outcome{DryRun: true})
+		return false, nil
 	}
 
 	var wg sync.WaitGroup
 	for _, p := range plans {
-		if p.rep.Status != report.StatusRunning {
-			continue // Ensure failed
+		if p.failed {
+			p.settle() // Ensure failed
+			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			e.apply(ctx, log.With(zap.String("destination", p.t.Name)), p, run, opts)
-		}()
+		wg.Go(func() {
+			dlog := log.With(zap.String("destination", p.t.Name))
+			e.apply(ctx, dlog, p, run, opts)
+			p.settle()
+			dlog.Info("destination done", zap.String("status", string(p.rep.Status)),
+				zap.Int64("added", p.rep.Applied.Added), zap.Int64("removed", p.rep.Applied.Removed),
+				zap.Int64("updated", p.rep.Applied.Updated), zap.Int64("refreshed", p.rep.Applied.Refreshed),
+				zap.Int64("failed", p.rep.Applied.Failed), zap.Int("batches", p.rep.Batches))
+		})
 	}
 	wg.Wait()
-	rep.Status = report.Overall(rep.Destinations)
 	if ctx.Err() != nil {
-		return fmt.Errorf("interrupted: %w; acknowledged batches were committed, the next run continues from there", ctx.Err())
+		return false, fmt.Errorf("interrupted: %w; acknowledged batches were committed, the next run continues from there", ctx.Err())
 	}
-	if rep.Status != report.StatusSucceeded {
-		return fmt.Errorf("sync %s %s: see the report's destination errors", job.Sync, rep.Status)
-	}
-	return nil
+	return false, nil
 }
 
 func (e *Engine) ensureAll(ctx context.Context, log *zap.Logger, plans []*plan) {

@@ -211,7 +211,7 @@ func TestSourceFailurePartWayRemovesNothing(t *testing.T) {
 
 	stored, err := b.store.Run(context.Background(), rep.RunID)
 	require.NoError(t, err)
-	require.Equal(t, report.StatusFailed, stored.Status)
+	require.Equal(t, string(report.StatusFailed), stored.Status)
 	require.Contains(t, string(stored.Report), "source read failed")
 }
 
@@ -536,7 +536,7 @@ func TestInterruptKeepsAcknowledgedBatches(t *testing.T) {
 	require.Equal(t, int64(200), b.count(), "and committed")
 	stored, err := b.store.Run(context.Background(), rep.RunID)
 	require.NoError(t, err)
-	require.NotEqual(t, report.StatusRunning, stored.Status)
+	require.NotEqual(t, string(report.StatusRunning), stored.Status)
 
 	b.dest.OnApply = nil
 	rep, err = b.run(ms, engine.Options{})

@@ -15,14 +15,14 @@ import (
 	"github.com/audiencesync/audiencesync/state"
 )
 
-// committed is what planning keeps in memory per committed member: no
+// committedMember is what planning keeps in memory per committed member: no
 // identifiers, so a large audience plans in little memory. Identifiers are
 // fetched afterwards for the few members that are removed or updated.
 // Sixteen bytes a member: half the fingerprint (a chance match of 64 bits
 // would only skip one re-send), the send time in seconds and the member's
 // bit in plan.seen. The map is not written while the source is read, so
 // the prepare workers may look members up in it.
-type committed struct {
+type committedMember struct {
 	fp       uint64
 	lastSent uint32 // unix seconds; good until 2106
 	idx      uint32
@@ -93,8 +93,8 @@ type plan struct {
 	// when memberships do not lapse.
 	refreshBefore uint32
 
-	committed  map[audience.MemberKey]committed
-	seen       bitset // committed members this run has read, by committed.idx
+	committed  map[audience.MemberKey]committedMember
+	seen       bitset // committed members this run has read, by committedMember.idx
 	fresh      map[audience.MemberKey]struct{}
 	desiredIDs map[audience.IdentifierID]struct{}
 	updates    []change // kept in memory: their old identifiers are fetched later
@@ -103,6 +103,10 @@ type plan struct {
 	members    int64
 	tally      normalize.Tally
 	failed     bool
+	// outcome is how the destination's part of the run ended; settle
+	// derives its status from it.
+	outcome report.Outcome
+	ev      *events
 }
 
 func newPlan(t *Target, job *Job, opts Options, now time.Time, spillAfter int) *plan {
@@ -147,9 +151,35 @@ func refreshWindow(t *Target) time.Duration {
 
 func (p *plan) fail(err error) {
 	p.failed = true
-	p.rep.Status = report.StatusFailed
 	p.rep.Errors = append(p.rep.Errors, err.Error())
 }
+
+// settle sets the destination's status once its part of the run is over,
+// from p.outcome and what was applied, and tells the observer. It is the
+// only place a destination's status is set.
+func (p *plan) settle() {
+	o := p.outcome
+	o.Stopped = o.Stopped || p.failed
+	a := p.rep.Applied
+	o.Applied = a.Added + a.Removed + a.Updated + a.Refreshed
+	p.rep.Status = report.DestinationStatus(o)
+	if p.ev.on() {
+		p.ev.send(DestinationDone{Run: p.ev.run, Destination: p.t.Name, Status: p.rep.Status, Applied: p.rep.Applied,
+			Batches: p.rep.Batches, Retries: p.rep.Retries})
+	}
+}
+
+// settleAll settles every plan with the same outcome: the run stopped
+// before applying any of them.
+func settleAll(plans []*plan, o report.Outcome) {
+	for _, p := range plans {
+		p.outcome = o
+		p.settle()
+	}
+}
+
+// changeCount is how many members applying the plan settles.
+func (p *plan) changeCount() int64 { return int64(len(p.removes) + p.sendCount()) }
 
 func (e *Engine) loadState(ctx context.Context, plans []*plan) error {
 	for _, p := range plans {
@@ -157,10 +187,10 @@ func (e *Engine) loadState(ctx context.Context, plans []*plan) error {
 		if err != nil {
 			return fmt.Errorf("load state of %s: %w", p.t.Name, err)
 		}
-		p.committed = make(map[audience.MemberKey]committed, n)
+		p.committed = make(map[audience.MemberKey]committedMember, n)
 		var next uint32
 		err = e.Store.Members(ctx, p.scope, func(en state.Entry) error {
-			p.committed[en.Key] = committed{fp: shortFP(en.Fingerprint), lastSent: uint32(max(en.LastSent.Unix(), 0)), idx: next}
+			p.committed[en.Key] = committedMember{fp: shortFP(en.Fingerprint), lastSent: uint32(max(en.LastSent.Unix(), 0)), idx: next}
 			next++
 			return nil
 		})
@@ -176,7 +206,7 @@ func (e *Engine) loadState(ctx context.Context, plans []*plan) error {
 // fingerprint to fp, given its committed entry: zero when nothing. It reads
 // only what does not change while the source is read, so the prepare
 // workers call it.
-func (p *plan) kindOf(c committed, inState bool, fp audience.Fingerprint) changeKind {
+func (p *plan) kindOf(c committedMember, inState bool, fp audience.Fingerprint) changeKind {
 	switch {
 	case !inState:
 		return kindAdd
@@ -191,18 +221,18 @@ func (p *plan) kindOf(c committed, inState bool, fp audience.Fingerprint) change
 // classify plans one prepared chunk. Chunks come in source order, so the
 // rules that depend on the members before — a repeated member, the
 // counters, the order of the sends — come out as from a single pass.
-func (p *plan) classify(j *prepJob) {
-	for i := range j.res {
-		r := &j.res[i]
+func (p *plan) classify(pc *prepChunk) {
+	for i := range pc.res {
+		r := &pc.res[i]
 		switch r.status {
 		case prepRejected:
-			continue // counted in j.tally
+			continue // counted in pc.tally
 		case prepDenied:
 			// Not uploaded; if committed, it is unseen and so removed.
 			p.rep.ConsentDenied++
 			continue
 		}
-		keyless := j.chunk[i].Key == ""
+		keyless := pc.chunk[i].Key == ""
 		// Records with a source key were already deduplicated by the reader;
 		// keys derived from an identifier are checked here.
 		if (r.inState && p.seen.has(r.idx)) || (keyless && hasKey(p.fresh, r.key)) {
@@ -213,7 +243,7 @@ func (p *plan) classify(j *prepJob) {
 		}
 		// Only removals and updates consult what stays; with nothing
 		// committed the workers list no match keys.
-		for _, k := range j.keys[r.keysFrom:r.keysTo] {
+		for _, k := range pc.keys[r.keysFrom:r.keysTo] {
 			p.desiredIDs[k] = struct{}{}
 		}
 		p.members++
@@ -238,7 +268,7 @@ func (p *plan) classify(j *prepJob) {
 			p.bulk.add(ch)
 		}
 	}
-	p.tally.Merge(&j.tally)
+	p.tally.Merge(&pc.tally)
 }
 
 func hasKey(m map[audience.MemberKey]struct{}, k audience.MemberKey) bool {

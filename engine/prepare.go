@@ -22,7 +22,7 @@ type prepStatus uint8
 
 const (
 	prepOK       prepStatus = iota
-	prepRejected            // nothing the platform can match on; counted in the job's tally
+	prepRejected            // nothing the platform can match on; counted in the chunk's tally
 	prepDenied              // consent denied: not uploaded
 )
 
@@ -33,17 +33,17 @@ type prepared struct {
 	// ids is packed with audience.EncodeIdentifiers, only when there is
 	// something to send.
 	ids []byte
-	// keysFrom and keysTo bound the member's match keys in prepJob.keys.
+	// keysFrom and keysTo bound the member's match keys in prepChunk.keys.
 	keysFrom, keysTo uint32
-	idx              uint32 // committed.idx, when inState
+	idx              uint32 // committedMember.idx, when inState
 	consent          audience.Consent
 	kind             changeKind // zero: unchanged
 	status           prepStatus
 	inState          bool
 }
 
-// prepJob is one chunk on its way through the prepare stage.
-type prepJob struct {
+// prepChunk is one chunk on its way through the prepare stage.
+type prepChunk struct {
 	chunk []sourced // shared by every destination: read only
 	res   []prepared
 	// keys are the match keys of the chunk's members, listed only when
@@ -53,22 +53,22 @@ type prepJob struct {
 	done  chan struct{}   // closed once res is filled
 }
 
-// jobs recycles prepJobs: classify copies out what it keeps, and packed
-// identifiers are allocated apart, so nothing a plan holds points into a
-// job.
-var jobs = sync.Pool{New: func() any { return &prepJob{res: make([]prepared, 0, chunkSize)} }}
+// chunkPool recycles prepChunks: classify copies out what it keeps, and
+// packed identifiers are allocated apart, so nothing a plan holds points
+// into a chunk.
+var chunkPool = sync.Pool{New: func() any { return &prepChunk{res: make([]prepared, 0, chunkSize)} }}
 
-func newJob(chunk []sourced) *prepJob {
-	j := jobs.Get().(*prepJob)
-	j.chunk, j.done = chunk, make(chan struct{})
-	return j
+func newPrepChunk(chunk []sourced) *prepChunk {
+	pc := chunkPool.Get().(*prepChunk)
+	pc.chunk, pc.done = chunk, make(chan struct{})
+	return pc
 }
 
-func (j *prepJob) release() {
-	j.chunk, j.keys = nil, j.keys[:0]
-	clear(j.tally.Rejected)
-	j.tally.PreHashed = 0
-	jobs.Put(j)
+func (pc *prepChunk) release() {
+	pc.chunk, pc.keys = nil, pc.keys[:0]
+	clear(pc.tally.Rejected)
+	pc.tally.PreHashed = 0
+	chunkPool.Put(pc)
 }
 
 // prepWorker prepares chunks for one plan, reusing its identifier buffer.
@@ -77,24 +77,24 @@ type prepWorker struct {
 	buf []audience.Identifier
 }
 
-func (w *prepWorker) run(j *prepJob) {
-	j.res = slices.Grow(j.res[:0], len(j.chunk))[:len(j.chunk)]
-	clear(j.res)
-	for i := range j.chunk {
-		w.prepare(j, &j.chunk[i], &j.res[i])
+func (w *prepWorker) run(pc *prepChunk) {
+	pc.res = slices.Grow(pc.res[:0], len(pc.chunk))[:len(pc.chunk)]
+	clear(pc.res)
+	for i := range pc.chunk {
+		w.prepare(pc, &pc.chunk[i], &pc.res[i])
 	}
-	close(j.done)
+	close(pc.done)
 }
 
 // prepare does the work for one member that depends on no other member.
 // It only reads the plan: its profile (a normalize.Profile is immutable and
 // safe for concurrent use, and is shared by destinations of one profile
 // too), its options and its committed map, which nothing writes while the
-// source is read. Rejections go to the job's tally.
-func (w *prepWorker) prepare(j *prepJob, s *sourced, r *prepared) {
+// source is read. Rejections go to the chunk's tally.
+func (w *prepWorker) prepare(pc *prepChunk, s *sourced, r *prepared) {
 	p := w.p
 	m := &s.Member
-	ids, ok := p.t.Profile.Member(m, p.opts, w.buf[:0], &j.tally)
+	ids, ok := p.t.Profile.Member(m, p.opts, w.buf[:0], &pc.tally)
 	w.buf = ids
 	if !ok {
 		r.status = prepRejected
@@ -121,9 +121,9 @@ func (w *prepWorker) prepare(j *prepJob, s *sourced, r *prepared) {
 		r.ids = audience.EncodeIdentifiers(nil, ids)
 	}
 	if len(p.committed) > 0 {
-		r.keysFrom = uint32(len(j.keys))
-		matchKeys(ids, p.t.Info.RecordMatching, func(k audience.IdentifierID) { j.keys = append(j.keys, k) })
-		r.keysTo = uint32(len(j.keys))
+		r.keysFrom = uint32(len(pc.keys))
+		matchKeys(ids, p.t.Info.RecordMatching, func(k audience.IdentifierID) { pc.keys = append(pc.keys, k) })
+		r.keysTo = uint32(len(pc.keys))
 	}
 }
 
@@ -131,28 +131,28 @@ func (w *prepWorker) prepare(j *prepJob, s *sourced, r *prepared) {
 // and one goroutine classifies them in the order they were submitted.
 // At most cap(order)+2 chunks are in flight, so memory stays flat.
 type pipeline struct {
-	work  chan *prepJob // to the workers
-	order chan *prepJob // to classify, in source order
+	work  chan *prepChunk // to the workers
+	order chan *prepChunk // to classify, in source order
 	wg    sync.WaitGroup
 }
 
 // startPipeline starts workers prepare workers (at least one) for p.
 func startPipeline(p *plan, workers int) *pipeline {
 	workers = max(workers, 1)
-	pl := &pipeline{work: make(chan *prepJob, workers), order: make(chan *prepJob, 2*workers)}
+	pl := &pipeline{work: make(chan *prepChunk, workers), order: make(chan *prepChunk, 2*workers)}
 	for range workers {
 		pl.wg.Go(func() {
 			w := prepWorker{p: p}
-			for j := range pl.work {
-				w.run(j)
+			for pc := range pl.work {
+				w.run(pc)
 			}
 		})
 	}
 	pl.wg.Go(func() {
-		for j := range pl.order {
-			<-j.done // every job in order was handed to the workers first
-			p.classify(j)
-			j.release()
+		for pc := range pl.order {
+			<-pc.done // every chunk in order was handed to the workers first
+			p.classify(pc)
+			pc.release()
 		}
 	})
 	return pl
@@ -162,14 +162,14 @@ func startPipeline(p *plan, workers int) *pipeline {
 // sends wait only on the pipeline's own goroutines, which always progress;
 // ctx lets a cancelled read stop without waiting for them.
 func (pl *pipeline) submit(ctx context.Context, chunk []sourced) error {
-	j := newJob(chunk)
+	pc := newPrepChunk(chunk)
 	select {
-	case pl.work <- j:
+	case pl.work <- pc:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	select {
-	case pl.order <- j:
+	case pl.order <- pc:
 	case <-ctx.Done():
 		return ctx.Err() // prepared but never classified: the read has failed
 	}

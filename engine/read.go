@@ -42,16 +42,13 @@ type collector struct {
 	seed   maphash.Seed
 	chunk  []sourced
 	outs   []*pipeline
-	bar    Bar
+	ev     *events
 	log    *zap.Logger
 	closed bool
 }
 
 func (c *collector) Emit(m *audience.Member) error {
 	c.src.Read++
-	if c.bar != nil {
-		c.bar.Add(1)
-	}
 	var key audience.MemberKey
 	if m.Key != "" {
 		key = audience.KeyFromSource(m.Key)
@@ -60,6 +57,7 @@ func (c *collector) Emit(m *audience.Member) error {
 		if first, dup := c.keys[k]; dup {
 			if first == data {
 				c.src.Duplicates++
+				c.tick()
 			} else {
 				c.count(ReasonKeyConflict, m.Line)
 			}
@@ -68,6 +66,7 @@ func (c *collector) Emit(m *audience.Member) error {
 		c.keys[k] = data
 	}
 	c.src.Valid++
+	c.tick()
 	c.chunk = append(c.chunk, sourced{Member: *m, key: key})
 	if len(c.chunk) == chunkSize {
 		return c.flush()
@@ -91,9 +90,6 @@ func (c *collector) dataHash(m *audience.Member) uint64 {
 
 func (c *collector) Reject(reason string, line int64) {
 	c.src.Read++
-	if c.bar != nil {
-		c.bar.Add(1)
-	}
 	c.count(reason, line)
 }
 
@@ -101,6 +97,7 @@ func (c *collector) Reject(reason string, line int64) {
 // few of that reason.
 func (c *collector) count(reason string, line int64) {
 	c.src.Rejected[reason]++
+	c.tick()
 	if line > 0 && len(c.src.RejectedLines[reason]) < report.SampleLines {
 		if c.src.RejectedLines == nil {
 			c.src.RejectedLines = map[string][]int64{}
@@ -108,6 +105,24 @@ func (c *collector) count(reason string, line int64) {
 		c.src.RejectedLines[reason] = append(c.src.RejectedLines[reason], line)
 		c.log.Warn("source record rejected", zap.String("reason", reason), zap.Int64("line", line))
 	}
+}
+
+// tick sends SourceProgress every ProgressEvery records, once the record
+// is counted: one comparison a record when no one is watching.
+func (c *collector) tick() {
+	if c.src.Read%ProgressEvery == 0 && c.ev.obs != nil { // Run always sets c.ev
+		c.progress(false)
+	}
+}
+
+// progress tells the observer how far the read is.
+func (c *collector) progress(done bool) {
+	var rejected int64
+	for _, n := range c.src.Rejected {
+		rejected += n
+	}
+	c.ev.send(SourceProgress{Run: c.ev.run, Read: c.src.Read, Valid: c.src.Valid, Duplicates: c.src.Duplicates,
+		Rejected: rejected, Done: done})
 }
 
 func (c *collector) flush() error {
@@ -133,7 +148,7 @@ func (c *collector) close() {
 }
 
 // read streams the source through every destination's planner.
-func (e *Engine) read(ctx context.Context, log *zap.Logger, job *Job, plans []*plan, rep *report.Report) error {
+func (e *Engine) read(ctx context.Context, log *zap.Logger, ev *events, job *Job, plans []*plan, rep *report.Report) error {
 	var active []*plan
 	for _, p := range plans {
 		if !p.failed {
@@ -149,10 +164,11 @@ func (e *Engine) read(ctx context.Context, log *zap.Logger, job *Job, plans []*p
 		keys:  make(map[uint64]uint64),
 		seed:  maphash.MakeSeed(),
 		chunk: make([]sourced, 0, chunkSize),
+		ev:    ev,
 		log:   log,
 	}
-	if e.Progress != nil {
-		c.bar = e.Progress.Start("reading "+job.Sync, -1)
+	if ev.on() {
+		c.progress(false)
 	}
 	workers := e.planWorkers
 	if workers <= 0 {
@@ -169,8 +185,8 @@ func (e *Engine) read(ctx context.Context, log *zap.Logger, job *Job, plans []*p
 	for _, out := range c.outs {
 		out.wait()
 	}
-	if c.bar != nil {
-		c.bar.Finish()
+	if ev.on() {
+		c.progress(true)
 	}
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err()

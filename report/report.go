@@ -1,6 +1,24 @@
 // Package report defines the run report: one JSON object per run with counts
 // of what was read, rejected, planned and applied per destination, and what
 // the platform said. It carries counts and reasons, never contact data.
+//
+// A run, and each destination in it, has a Status:
+//
+//   - running: not ended yet; a stored run left running was interrupted
+//     before it could finish.
+//   - planned: a dry run (plan) that completed; nothing was sent.
+//   - succeeded: every planned change was applied and committed; members
+//     the platform refused one by one are counted, not a failure.
+//   - partial: some changes were applied and committed, others not (a
+//     failed batch, a destination stopped part-way, an interrupt); the next
+//     run sends the rest.
+//   - failed: nothing was applied: the source read, the credentials or the
+//     state store failed. A run is failed when none of its destinations
+//     succeeded, even partly, or when a step they all share failed.
+//   - aborted: the removal guard stopped the run before anything was
+//     uploaded; every destination of the run is aborted.
+//
+// DestinationStatus and RunStatus derive them; nothing else sets one.
 package report
 
 import (
@@ -15,16 +33,6 @@ import (
 	"github.com/audiencesync/audiencesync/connectors"
 )
 
-// Run statuses.
-const (
-	StatusRunning   = "running"
-	StatusSucceeded = "succeeded"
-	StatusFailed    = "failed"
-	StatusAborted   = "aborted"
-	StatusPartial   = "partial"
-	StatusPlanned   = "planned" // a dry run (plan) that completed
-)
-
 // Report is one run's report.
 type Report struct {
 	RunID        string         `json:"run_id"`
@@ -32,7 +40,7 @@ type Report struct {
 	DryRun       bool           `json:"dry_run,omitempty"`
 	FullRefresh  bool           `json:"full_refresh,omitempty"`
 	Forced       bool           `json:"forced,omitempty"`
-	Status       string         `json:"status"`
+	Status       Status         `json:"status"`
 	StartedAt    time.Time      `json:"started_at"`
 	FinishedAt   time.Time      `json:"finished_at"`
 	Source       Source         `json:"source"`
@@ -80,7 +88,7 @@ type Destination struct {
 	Type       string `json:"type"`
 	Profile    string `json:"profile"`
 	AudienceID string `json:"audience_id,omitempty"`
-	Status     string `json:"status"`
+	Status     Status `json:"status"`
 	// Members is how many members the audience should hold after the run.
 	Members int64   `json:"members"`
 	Planned Planned `json:"planned"`
@@ -100,38 +108,6 @@ type Destination struct {
 	Errors           []string                   `json:"errors,omitempty"`
 }
 
-// Overall derives the run status from the destinations' statuses: every
-// destination succeeded (or planned), all failed, or something in between.
-func Overall(dests []*Destination) string {
-	var ok, partial, failed, aborted, planned int
-	for _, d := range dests {
-		switch d.Status {
-		case StatusSucceeded:
-			ok++
-		case StatusPlanned:
-			planned++
-		case StatusPartial:
-			partial++
-		case StatusAborted:
-			aborted++
-		default:
-			failed++
-		}
-	}
-	switch {
-	case aborted > 0:
-		return StatusAborted
-	case partial == 0 && failed == 0 && planned > 0:
-		return StatusPlanned
-	case partial == 0 && failed == 0:
-		return StatusSucceeded
-	case ok == 0 && partial == 0:
-		return StatusFailed
-	default:
-		return StatusPartial
-	}
-}
-
 // WriteJSON writes r as indented JSON.
 func (r *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
@@ -147,7 +123,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.DryRun {
 		verb = "plan"
 	}
-	fmt.Fprintf(&b, "%s %q  run %s  %s", verb, r.Sync, r.RunID, strings.ToUpper(r.Status))
+	fmt.Fprintf(&b, "%s %q  run %s  %s", verb, r.Sync, r.RunID, strings.ToUpper(string(r.Status)))
 	if !r.FinishedAt.IsZero() {
 		fmt.Fprintf(&b, "  (%s)", r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond))
 	}

@@ -58,29 +58,20 @@ type uploadClock struct {
 	start, end time.Time
 }
 
-func (c *uploadClock) Start(label string, _ int64) engine.Bar {
-	if !strings.HasPrefix(label, "uploading") {
-		return nopBar{}
-	}
+// Observe notes the first DestinationProgress (applying starts) and
+// DestinationDone (it ended).
+func (c *uploadClock) Observe(ev engine.Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.start = time.Now()
-	return &clockBar{c}
+	switch ev.(type) {
+	case engine.DestinationProgress:
+		if c.start.IsZero() {
+			c.start = time.Now()
+		}
+	case engine.DestinationDone:
+		c.end = time.Now()
+	}
 }
-
-type clockBar struct{ c *uploadClock }
-
-func (b *clockBar) Add(int64) {}
-func (b *clockBar) Finish() {
-	b.c.mu.Lock()
-	defer b.c.mu.Unlock()
-	b.c.end = time.Now()
-}
-
-type nopBar struct{}
-
-func (nopBar) Add(int64) {}
-func (nopBar) Finish()   {}
 
 // cpuTime is the CPU time the process has used, user and system.
 func cpuTime() time.Duration {
@@ -142,7 +133,7 @@ func BenchmarkFirstUpload1M(b *testing.B) {
 		}
 		prof, _ := normalize.Lookup("google")
 		clock := &uploadClock{}
-		eng := &engine.Engine{Store: st, Progress: clock}
+		eng := &engine.Engine{Store: st, Observer: clock}
 		job := &engine.Job{
 			Sync:   "bench",
 			Source: synthSource{n: n},

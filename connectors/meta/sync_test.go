@@ -333,7 +333,7 @@ func TestSyncTokenExpired(t *testing.T) {
 		// the one that met the expired token and the one the engine had
 		// already started, never a retry.
 		users  int
-		status string
+		status report.Status
 	}{
 		{name: "expired before the run", mod: func(s *meta.Settings) { s.AccessToken = auth.NewSecret(metagraph.ExpiredToken) },
 			status: report.StatusFailed},

@@ -3,11 +3,14 @@ package sqlite
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/state"
@@ -19,10 +22,19 @@ const commitChunk = 10_000
 // bigMembers is the size of the audience the read benchmarks stream.
 const bigMembers = 1_000_000
 
+// TestMain removes the benchmarks' database, and fails the run if a test
+// left a goroutine running (the store's writer and readers must stop with
+// Close).
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if big.dir != "" {
 		os.RemoveAll(big.dir)
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
 	}
 	os.Exit(code)
 }

@@ -1,0 +1,157 @@
+package report_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/connectortest"
+	"github.com/audiencesync/audiencesync/report"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata")
+
+var started = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+
+// syncReport is a run with one destination of each kind of outcome and
+// every optional part of a report filled in.
+func syncReport() *report.Report {
+	return &report.Report{
+		RunID:       "20260304T050607Z-abcdef",
+		Sync:        "cart-abandoners",
+		FullRefresh: true,
+		Forced:      true,
+		Status:      report.StatusPartial,
+		StartedAt:   started,
+		FinishedAt:  started.Add(2*time.Second + 345*time.Millisecond + 678*time.Microsecond),
+		Source: report.Source{
+			Read: 1200, Valid: 1150, Duplicates: 30,
+			Rejected: map[string]int64{"row.malformed": 12, "key.missing": 8},
+			RejectedLines: map[string][]int64{
+				"row.malformed": {3, 17, 99, 120, 133, 140, 151, 160, 171, 180},
+				"key.missing":   {44},
+			},
+		},
+		Destinations: []*report.Destination{
+			{
+				Name: "google", Type: "google_ads", Profile: "google", AudienceID: "customers/1/userLists/2",
+				Status: report.StatusSucceeded, Members: 1100,
+				Planned:   report.Planned{Add: 1000, Remove: 5, Update: 50, Refresh: 20, Unchanged: 80},
+				Applied:   report.Applied{Added: 998, Removed: 5, Updated: 50, Refreshed: 20, Failed: 2},
+				Rejected:  map[string]int64{"email.malformed": 4, "phone.invalid": 9},
+				PreHashed: 7, ConsentDenied: 3,
+				PlatformRejected: map[string]int64{"INVALID_FORMAT": 2},
+				Batches:          2, Retries: 1,
+				Platform: &connectors.PlatformReport{Status: "SUCCESS", MatchRate: "50-60%", Size: 1000,
+					Counts: map[string]int64{"records": 998, "identifiers": 1500}, Pending: []string{"req-9"}},
+			},
+			{
+				Name: "meta", Type: "meta", Profile: "meta", Status: report.StatusFailed,
+				Planned: report.Planned{Add: 1000},
+				Applied: report.Applied{Failed: 1000},
+				Batches: 1, Retries: 5,
+				Errors: []string{"add batch 1 (1000 members): token expired: reconnect the Meta system user"},
+			},
+		},
+		Error: "sync cart-abandoners partial: see the report's destination errors",
+	}
+}
+
+func planReport() *report.Report {
+	r := syncReport()
+	r.DryRun, r.FullRefresh, r.Forced = true, false, false
+	r.Status, r.Error = report.StatusPlanned, ""
+	for _, d := range r.Destinations {
+		d.Status, d.Applied, d.Batches, d.Retries, d.Errors, d.Platform, d.PlatformRejected = report.StatusPlanned, report.Applied{}, 0, 0, nil, nil, nil
+	}
+	return r
+}
+
+// TestWrite renders reports as text and JSON against golden files. The
+// JSON is the report as stored and printed: field names, omitted empties
+// and status values are its contract with anyone reading reports.
+func TestWrite(t *testing.T) {
+	t.Parallel()
+	unfinished := &report.Report{RunID: "r1", Sync: "s", Status: report.StatusRunning, StartedAt: started,
+		Source: report.Source{Rejected: map[string]int64{}}}
+	tests := []struct {
+		name   string
+		report *report.Report
+		json   bool
+	}{
+		{"sync", syncReport(), true},
+		{"plan", planReport(), true},
+		{"unfinished", unfinished, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var text bytes.Buffer
+			require.NoError(t, tt.report.WriteText(&text))
+			connectortest.Golden(t, filepath.Join("testdata", tt.name+".txt"), text.Bytes(), *update)
+			if !tt.json {
+				return
+			}
+			var js bytes.Buffer
+			require.NoError(t, tt.report.WriteJSON(&js))
+			connectortest.Golden(t, filepath.Join("testdata", tt.name+".json"), js.Bytes(), *update)
+			var back report.Report
+			require.NoError(t, json.Unmarshal(js.Bytes(), &back))
+			require.Equal(t, tt.report, &back, "a report survives a round trip through its JSON")
+		})
+	}
+}
+
+// TestJSONShape pins the top-level and destination keys, so a renamed or
+// newly emitted field is a deliberate change.
+func TestJSONShape(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		report      *report.Report
+		top, detail []string
+	}{
+		{
+			name:   "everything set",
+			report: syncReport(),
+			top:    []string{"destinations", "error", "finished_at", "forced", "full_refresh", "run_id", "source", "started_at", "status", "sync"},
+			detail: []string{"applied", "audience_id", "batches", "consent_denied", "members", "name", "planned", "platform",
+				"platform_rejected", "pre_hashed", "profile", "rejected", "retries", "status", "type"},
+		},
+		{
+			name: "empties omitted",
+			report: &report.Report{RunID: "r", Sync: "s", Status: report.StatusSucceeded, StartedAt: started, FinishedAt: started,
+				Destinations: []*report.Destination{{Name: "d", Type: "file", Profile: "x", Status: report.StatusSucceeded}}},
+			top:    []string{"destinations", "finished_at", "run_id", "source", "started_at", "status", "sync"},
+			detail: []string{"applied", "batches", "members", "name", "planned", "profile", "retries", "status", "type"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			body, err := json.Marshal(tt.report)
+			require.NoError(t, err)
+			var top map[string]json.RawMessage
+			require.NoError(t, json.Unmarshal(body, &top))
+			require.ElementsMatch(t, tt.top, keys(top))
+			var dests []map[string]json.RawMessage
+			require.NoError(t, json.Unmarshal(top["destinations"], &dests))
+			require.ElementsMatch(t, tt.detail, keys(dests[0]))
+			require.JSONEq(t, `"`+string(tt.report.Status)+`"`, string(top["status"]), "a status is a plain JSON string")
+		})
+	}
+}
+
+func keys(m map[string]json.RawMessage) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
