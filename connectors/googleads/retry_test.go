@@ -19,11 +19,12 @@ func TestRetryBudgetEndToEnd(t *testing.T) {
 	tests := []struct {
 		name, faults string
 		extra        int           // see retrytest.RequireBounded
+		said         string        // what the platform said, kept in the report's error
 		asked        time.Duration // a wait Google asks for, to be waited
 	}{
 		{name: "503 three times", faults: "google.ingest:503*3", extra: 3},
 		{name: "RESOURCE_EXHAUSTED with RetryInfo", faults: "google.ingest:429*2,retry-after=7s", extra: 2, asked: 7 * time.Second},
-		{name: "permanent 500", faults: "google.ingest:500", extra: -1},
+		{name: "permanent 500", faults: "google.ingest:500", extra: -1, said: "Internal error encountered"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,6 +45,7 @@ func TestRetryBudgetEndToEnd(t *testing.T) {
 			}
 			if tt.extra < 0 {
 				require.Contains(t, dr.Errors[0], "retry budget is spent")
+				require.Contains(t, dr.Errors[0], tt.said, "the last answer's body was read")
 			}
 		})
 	}

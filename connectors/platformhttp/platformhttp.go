@@ -62,8 +62,9 @@ type Options struct {
 // retries are drawn from the retry.Budget of its context, or from a budget
 // of its own when the context carries none.
 type Client struct {
-	rc *retryablehttp.Client
-	o  Options
+	rc  *retryablehttp.Client
+	o   Options
+	log *zap.Logger
 }
 
 // New returns a retrying client for one connection.
@@ -101,7 +102,7 @@ func New(o Options) *Client {
 		}
 		base = &limited{next: base, lim: rate.NewLimiter(rate.Limit(o.RequestsPerSecond), burst)}
 	}
-	c := &Client{o: o, rc: retryablehttp.NewClient()}
+	c := &Client{o: o, rc: retryablehttp.NewClient(), log: loggerOr(o.Logger)}
 	c.rc.HTTPClient = &http.Client{Transport: base, Timeout: o.Timeout}
 	// checkRetry decides, counts and waits; retryablehttp's own cap and
 	// timer stay out of the way.
@@ -109,7 +110,7 @@ func New(o Options) *Client {
 	c.rc.Backoff = func(time.Duration, time.Duration, int, *http.Response) time.Duration { return 0 }
 	c.rc.CheckRetry = c.checkRetry
 	c.rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
-	c.rc.Logger = zapAdapter{log: loggerOr(o.Logger)}
+	c.rc.Logger = zapAdapter{log: c.log}
 	return c
 }
 
@@ -167,8 +168,8 @@ type requestKey struct{}
 // back-off is waited here, with the budget's clock.
 func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	ok, cerr := c.o.CheckRetry(ctx, resp, err)
-	if !ok || cerr != nil {
-		return ok, cerr
+	if cerr != nil || !ok {
+		return false, cerr
 	}
 	st, _ := ctx.Value(requestKey{}).(*request)
 	if st == nil || st.retries+1 >= c.o.Attempts {
@@ -180,12 +181,19 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 			asked = d
 		}
 	}
+	wait, ok := st.budget.Grant(c.o.MinWait, c.o.MaxWait, asked)
+	if !ok {
+		return false, nil // the answer goes back whole: the connector reads it
+	}
 	if err == nil {
 		// Free the connection for the wait; retryablehttp closes the body.
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 	}
-	if ok, werr := st.budget.Wait(ctx, c.o.MinWait, c.o.MaxWait, asked); !ok || werr != nil {
-		return false, werr
+	// retryablehttp's own log line shows no wait: it is waited here.
+	c.log.Debug("waiting before a retry", zap.Duration("wait", wait), zap.Int("retry", st.retries+1),
+		zap.Duration("asked", asked))
+	if err := st.budget.Sleep(ctx, wait); err != nil {
+		return false, err
 	}
 	st.retries++
 	if st.count != nil {

@@ -14,6 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/audiencesync/audiencesync/connectors/retry"
+	"github.com/audiencesync/audiencesync/connectors/retry/retrytest"
 )
 
 func TestRetriesHonourRetryAfterAndCountRetries(t *testing.T) {
@@ -109,4 +112,61 @@ func get(t *testing.T, c *Client, url string) (*http.Response, error) {
 	req, err := retryablehttp.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
 	require.NoError(t, err)
 	return c.Do(req)
+}
+
+func TestRetriesDrawOnTheBatchBudget(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		attempts   int // the client's, per request
+		budget     int // the batch's
+		retryAfter string
+		maxTime    time.Duration
+		calls      int32
+		slept      []time.Duration
+	}{
+		{name: "the budget ends the retries", attempts: 10, budget: 3, retryAfter: "2", calls: 3,
+			slept: []time.Duration{2 * time.Second, 2 * time.Second}},
+		{name: "the client's attempts end the retries", attempts: 2, budget: 8, retryAfter: "2", calls: 2,
+			slept: []time.Duration{2 * time.Second}},
+		{name: "HTTP date honoured", attempts: 3, budget: 8, retryAfter: "date+90s", calls: 3,
+			slept: []time.Duration{90 * time.Second, 90 * time.Second}},
+		{name: "a wait past the batch's time is not waited", attempts: 5, budget: 8, retryAfter: "120", maxTime: time.Minute, calls: 1},
+		{name: "no signal: the back-off", attempts: 3, budget: 8, calls: 3,
+			slept: []time.Duration{time.Second, 2 * time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			clock := retrytest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				switch {
+				case tt.retryAfter == "date+90s":
+					w.Header().Set("Retry-After", clock.Now().Add(90*time.Second).Format(http.TimeFormat))
+				case tt.retryAfter != "":
+					w.Header().Set("Retry-After", tt.retryAfter)
+				}
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = io.WriteString(w, "busy")
+			}))
+			defer srv.Close()
+			c := New(Options{Attempts: tt.attempts, MinWait: time.Second, MaxWait: time.Minute})
+			pol := clock.Policy(tt.budget)
+			pol.MaxTime = tt.maxTime
+			pol.Jitter = func(n int64) int64 { return n - 1 }
+			ctx, retries := WithRetryCount(retry.With(t.Context(), pol.Budget(1)))
+			req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+			require.NoError(t, err)
+			resp, err := c.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			require.Equal(t, "busy", string(b), "the last answer comes back whole")
+			require.Equal(t, tt.calls, calls.Load())
+			require.Equal(t, int(tt.calls)-1, *retries)
+			require.Equal(t, tt.slept, clock.Slept())
+		})
+	}
 }

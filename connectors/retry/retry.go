@@ -169,32 +169,41 @@ func (b *Budget) Retries() int {
 // Now is the budget's clock.
 func (b *Budget) Now() time.Time { return b.p.Now() }
 
-// Wait decides whether one more attempt may be made and, if so, counts it
-// and waits before it: Backoff with the step bounds initial and max, or
-// asked when the platform asked for a wait. It reports false, having
-// waited nothing, when the attempts are spent or the wait would end after
-// the batch's time is up; an error when ctx ended during the wait.
-func (b *Budget) Wait(ctx context.Context, initial, max, asked time.Duration) (bool, error) {
+// Grant decides whether one more attempt may be made and, if so, counts
+// it and returns the wait before it: Backoff with the step bounds initial
+// and max, or asked when the platform asked for a wait (asked > 0). It
+// reports false when the attempts are spent or the wait would end after
+// the batch's time is up.
+func (b *Budget) Grant(initial, max, asked time.Duration) (time.Duration, bool) {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.retries+1 >= b.p.Attempts {
-		b.mu.Unlock()
-		return false, nil
+		return 0, false
 	}
 	d := Backoff(initial, max, b.retries, asked, b.p.Jitter)
 	if b.p.Now().Add(d).After(b.deadline) {
-		b.mu.Unlock()
-		return false, nil
+		return 0, false
 	}
 	b.retries++
-	b.mu.Unlock()
-	if err := b.p.Sleep(ctx, d); err != nil {
+	return d, true
+}
+
+// Sleep waits d with the budget's sleeper, or until ctx ends.
+func (b *Budget) Sleep(ctx context.Context, d time.Duration) error { return b.p.Sleep(ctx, d) }
+
+// Wait is Grant, then Sleep for the wait granted. It reports false,
+// having waited nothing, when no attempt is granted; an error when ctx
+// ended during the wait.
+func (b *Budget) Wait(ctx context.Context, initial, max, asked time.Duration) (bool, error) {
+	d, ok := b.Grant(initial, max, asked)
+	if !ok {
+		return false, nil
+	}
+	if err := b.Sleep(ctx, d); err != nil {
 		return false, err
 	}
 	return true, nil
 }
-
-// Policy is the policy the budget was started with, scaled to its batches.
-func (b *Budget) Policy() Policy { return b.p }
 
 type budgetKey struct{}
 

@@ -18,11 +18,12 @@ func TestRetryBudgetEndToEnd(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
 		name, faults string
-		extra        int // see retrytest.RequireBounded
+		extra        int    // see retrytest.RequireBounded
+		said         string // what the platform said, kept in the report's error
 	}{
 		{name: "429 twice", faults: "x.users:429*2,retry-after=0s", extra: 2},
 		{name: "503 beyond the client's attempts", faults: "x.users:503*5", extra: 5},
-		{name: "permanent 500", faults: "x.users:500", extra: -1},
+		{name: "permanent 500", faults: "x.users:500", extra: -1, said: "HTTP 500 INTERNAL_ERROR"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -35,9 +36,11 @@ func TestRetryBudgetEndToEnd(t *testing.T) {
 				Retries: rep.Retries, Failed: rep.Applied.Failed, Members: 50, Err: err})
 			nonces := r.rec.allNonces()
 			require.Len(t, compactSorted(nonces), len(nonces), "a nonce was reused")
-			if tt.extra >= 0 {
-				require.Equal(t, want(t, ms), r.members(audienceOf(t, r)))
+			if tt.extra < 0 {
+				require.Contains(t, rep.Errors[0], tt.said, "the last answer's body was read")
+				return
 			}
+			require.Equal(t, want(t, ms), r.members(audienceOf(t, r)))
 		})
 	}
 }
