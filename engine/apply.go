@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/retry"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/state"
 )
@@ -82,7 +82,7 @@ func (e *Engine) apply(ctx context.Context, log *zap.Logger, p *plan, run connec
 			return
 		}
 		if r, ok := d.(connectors.Resetter); ok {
-			err := e.withRetry(ctx, func() error { return r.RemoveAll(ctx, p.aud) }, &p.rep.Retries)
+			err := e.withRetry(ctx, 1, func(ctx context.Context) error { return r.RemoveAll(ctx, p.aud) }, &p.rep.Retries)
 			if err != nil {
 				p.fail(fmt.Errorf("empty audience for full refresh: %w", err))
 				return
@@ -176,11 +176,12 @@ func (a *applier) replace(ctx context.Context, r connectors.Replacer) {
 	var res connectors.BatchResult
 	var retries int
 	start := time.Now()
-	err := a.e.withRetry(ctx, func() error {
+	err := a.e.withRetry(ctx, replaceBatches(total, p.t.Info), func(ctx context.Context) error {
 		var err error
 		res, err = r.Replace(ctx, p.aud, total, members)
 		return err
 	}, &retries)
+	// A resumed session's result counts the retries of all its calls.
 	p.rep.Retries += retries + res.Retries
 	a.batchApplied(BatchApplied{Op: connectors.OpAdd, Seq: 1, Size: total, Replace: true}, res, retries, start, err)
 	if res.RequestID != "" {
@@ -433,8 +434,9 @@ func (a *applier) applyBatch(ctx context.Context, b connectors.Batch, items []it
 	var res connectors.BatchResult
 	var retries int
 	start := time.Now()
-	err := a.e.withRetry(ctx, func() error {
+	err := a.e.withRetry(ctx, 1, func(ctx context.Context) error {
 		r, err := p.t.Dest.Apply(ctx, p.aud, b)
+		retries += r.Retries // the destination's own retries, failed calls included
 		if err == nil {
 			res = r
 		}
@@ -443,7 +445,7 @@ func (a *applier) applyBatch(ctx context.Context, b connectors.Batch, items []it
 	a.batchApplied(BatchApplied{Op: b.Op, Seq: b.Seq, Size: len(items)}, res, retries, start, err)
 	a.mu.Lock()
 	a.batches++
-	p.rep.Retries += retries + res.Retries
+	p.rep.Retries += retries
 	if res.RequestID != "" {
 		a.requestIDs = append(a.requestIDs, res.RequestID)
 	}
@@ -641,22 +643,16 @@ func (e *Engine) snapshot(ctx context.Context, scope state.Scope) iter.Seq2[conn
 }
 
 // withRetry calls fn until it succeeds, the error says not to retry, the
-// attempts run out, or ctx ends. retries counts the extra calls.
-func (e *Engine) withRetry(ctx context.Context, fn func() error, retries *int) error {
-	pol := e.Retry
-	if pol.Attempts <= 0 {
-		pol.Attempts = 6
-	}
-	if pol.Initial <= 0 {
-		pol.Initial = time.Second
-	}
-	if pol.Max <= 0 {
-		pol.Max = 60 * time.Second
-	}
-	backoff := pol.Initial
-	var err error
-	for attempt := 1; ; attempt++ {
-		err = fn()
+// batch's retry budget (see package retry) is spent, or ctx ends. The
+// budget covers work counted as batches batches and travels in fn's
+// context, so the HTTP client's retries inside fn draw on it too and the
+// two layers never multiply. retries counts the calls fn was made again.
+func (e *Engine) withRetry(ctx context.Context, batches int, fn func(ctx context.Context) error, retries *int) error {
+	pol := e.Retry.WithDefaults()
+	b := pol.Budget(batches)
+	ctx = retry.With(ctx, b)
+	for {
+		err := fn(ctx)
 		if err == nil {
 			return nil
 		}
@@ -664,23 +660,25 @@ func (e *Engine) withRetry(ctx context.Context, fn func() error, retries *int) e
 			return errors.Join(err, ctx.Err())
 		}
 		act, wait := connectors.Classify(err)
-		if act != connectors.ActionRetry || attempt >= pol.Attempts {
+		if act != connectors.ActionRetry {
 			return err
 		}
-		// Full jitter on the exponential step, never below the delay the
-		// platform asked for.
-		d := backoff/2 + rand.N(backoff/2+1)
-		if wait > d {
-			d = wait
+		ok, werr := b.Wait(ctx, pol.Initial, pol.Max, wait)
+		if werr != nil {
+			return errors.Join(err, werr)
 		}
-		backoff = min(time.Duration(float64(backoff)*1.6), pol.Max)
+		if !ok {
+			return fmt.Errorf("%w (gave up after %d retries: the retry budget is spent)", err, b.Retries())
+		}
 		*retries++
-		timer := time.NewTimer(d)
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-			timer.Stop()
-			return errors.Join(err, ctx.Err())
-		}
 	}
+}
+
+// replaceBatches is how many batches a Replace of total members counts
+// as, for its retry budget.
+func replaceBatches(total int, info connectors.DestinationInfo) int {
+	if info.MaxBatch <= 0 {
+		return 1
+	}
+	return (total + info.MaxBatch - 1) / info.MaxBatch
 }

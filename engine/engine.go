@@ -22,6 +22,7 @@ import (
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/audience/normalize"
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/retry"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/state"
 )
@@ -35,7 +36,7 @@ type Engine struct {
 	// Observer receives the run's events (progress, batches, outcomes);
 	// nil watches nothing and costs nothing. See Observer.
 	Observer Observer
-	// Retry governs retries of failed batches; zero values take defaults.
+	// Retry bounds the retries of each batch; zero values take defaults.
 	Retry RetryPolicy
 	// NewRunID makes run ids; nil uses a time-ordered random id.
 	NewRunID func(now time.Time) string
@@ -48,16 +49,10 @@ type Engine struct {
 	planWorkers int
 }
 
-// RetryPolicy bounds how a batch is retried after a retryable error.
-type RetryPolicy struct {
-	// Attempts is the most calls per batch, the first included (default 6).
-	Attempts int
-	// Initial is the first back-off (default 1s); it grows 1.6× per attempt
-	// with jitter, up to Max (default 60s). A delay the connector asks for
-	// (connectors.RetryAfter) is honoured when longer.
-	Initial time.Duration
-	Max     time.Duration
-}
+// RetryPolicy bounds the retries of one batch, the HTTP client's and the
+// engine's together: see package retry for the bound and the signals
+// honoured. Zero values take retry's defaults (8 attempts, 15 minutes).
+type RetryPolicy = retry.Policy
 
 // Options change how a run behaves.
 type Options struct {
@@ -347,7 +342,7 @@ func (e *Engine) ensureAll(ctx context.Context, log *zap.Logger, plans []*plan) 
 			if id, err := e.Store.AudienceID(ctx, p.scope); err == nil {
 				spec.KnownID = id
 			}
-			err := e.withRetry(ctx, func() error {
+			err := e.withRetry(ctx, 1, func(ctx context.Context) error {
 				a, err := p.t.Dest.Ensure(ctx, spec)
 				if err == nil {
 					p.aud = a

@@ -15,6 +15,7 @@ import (
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/jsonstr"
 	"github.com/audiencesync/audiencesync/connectors/platformhttp"
 )
 
@@ -235,50 +236,37 @@ func (m *member) appendJSON(buf []byte, withConsent bool) []byte {
 	}
 	for _, e := range m.emails {
 		sep()
-		buf = appendString(append(buf, `{"emailAddress":`...), e)
+		buf = jsonstr.Append(append(buf, `{"emailAddress":`...), e)
 		buf = append(buf, '}')
 	}
 	for _, p := range m.phones {
 		sep()
-		buf = appendString(append(buf, `{"phoneNumber":`...), p)
+		buf = jsonstr.Append(append(buf, `{"phoneNumber":`...), p)
 		buf = append(buf, '}')
 	}
 	if m.hasAddr {
 		sep()
-		buf = appendString(append(buf, `{"address":{"givenName":`...), m.addr[0])
-		buf = appendString(append(buf, `,"familyName":`...), m.addr[1])
-		buf = appendString(append(buf, `,"regionCode":`...), m.addr[2])
-		buf = appendString(append(buf, `,"postalCode":`...), m.addr[3])
+		buf = jsonstr.Append(append(buf, `{"address":{"givenName":`...), m.addr[0])
+		buf = jsonstr.Append(append(buf, `,"familyName":`...), m.addr[1])
+		buf = jsonstr.Append(append(buf, `,"regionCode":`...), m.addr[2])
+		buf = jsonstr.Append(append(buf, `,"postalCode":`...), m.addr[3])
 		buf = append(buf, "}}"...)
 	}
 	buf = append(buf, "]}"...)
 	if c := consentOf(m.consent); withConsent && c != nil {
 		buf = append(buf, `,"consent":{`...)
 		if c.AdUserData != "" {
-			buf = appendString(append(buf, `"adUserData":`...), c.AdUserData)
+			buf = jsonstr.Append(append(buf, `"adUserData":`...), c.AdUserData)
 		}
 		if c.AdPersonalization != "" {
 			if c.AdUserData != "" {
 				buf = append(buf, ',')
 			}
-			buf = appendString(append(buf, `"adPersonalization":`...), c.AdPersonalization)
+			buf = jsonstr.Append(append(buf, `"adPersonalization":`...), c.AdPersonalization)
 		}
 		buf = append(buf, '}')
 	}
 	return append(buf, '}')
-}
-
-// appendString appends s as a JSON string.
-func appendString(buf []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
-			q, _ := json.Marshal(s) // rare: a postal code with odd characters
-			return append(buf, q...)
-		}
-	}
-	buf = append(buf, '"')
-	buf = append(buf, s...)
-	return append(buf, '"')
 }
 
 // consentOf gives a member's consent as Google takes it, leaving out

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -19,7 +18,7 @@ import (
 
 	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
-	"github.com/audiencesync/audiencesync/connectors/platformhttp"
+	"github.com/audiencesync/audiencesync/connectors/retry"
 )
 
 // retryable reports whether Google answers status for a condition that
@@ -35,10 +34,7 @@ func retryable(status int) bool {
 }
 
 // checkRetry is the HTTP client's retry policy: connection failures and
-// retryable statuses are retried; refused credentials are not. Before a
-// retry it copies the delay of a RetryInfo detail into Retry-After, so the
-// shared back-off (which reads only headers, after the body is drained)
-// honours it.
+// retryable statuses are retried; refused credentials are not.
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
 		return false, ctx.Err()
@@ -49,21 +45,22 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 		}
 		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
 	}
-	if !retryable(resp.StatusCode) {
-		return false, nil
+	return retryable(resp.StatusCode), nil
+}
+
+// retrySignal is the wait Google asks for: Retry-After, else the delay of a
+// RetryInfo detail in the error body (RESOURCE_EXHAUSTED carries one).
+func retrySignal(resp *http.Response, now time.Time) (time.Duration, bool) {
+	if d, ok := retry.RetryAfter(resp, now); ok {
+		return d, true
 	}
-	if resp.Header.Get("Retry-After") == "" {
-		if d, ok := peekRetryDelay(resp); ok {
-			resp.Header.Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
-		}
-	}
-	return true, nil
+	return peekRetryDelay(resp)
 }
 
 // peekRetryDelay reads the error body for a RetryInfo delay and puts the
 // body back for whoever reads the response next.
 func peekRetryDelay(resp *http.Response) (time.Duration, bool) {
-	if resp.Body == nil {
+	if resp == nil || resp.Body == nil {
 		return 0, false
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
@@ -176,8 +173,7 @@ func asAPIError(op string, err error) (*APIError, bool) {
 	}
 	e := parseError(op, ge.Code, []byte(ge.Body))
 	if e.RetryDelay == 0 {
-		resp := &http.Response{Header: ge.Header}
-		if d, ok := platformhttp.RetryAfter(resp); ok {
+		if d, ok := retry.RetryAfterHeader(ge.Header, time.Now()); ok {
 			e.RetryDelay = d
 		}
 	}

@@ -22,7 +22,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/go-retryablehttp"
 	"go.uber.org/zap"
 	datamanager "google.golang.org/api/datamanager/v1"
 	"google.golang.org/api/option"
@@ -31,6 +30,7 @@ import (
 	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/platformhttp"
+	"github.com/audiencesync/audiencesync/connectors/retry"
 	"github.com/audiencesync/audiencesync/sandbox"
 )
 
@@ -79,7 +79,7 @@ type Destination struct {
 
 	mu        sync.Mutex
 	api       *datamanager.Service // built on first use
-	http      *retryablehttp.Client
+	http      *platformhttp.Client
 	tokens    *auth.GoogleTokenSource
 	transport *http.Transport
 	closed    bool
@@ -199,6 +199,7 @@ func (d *Destination) service(ctx context.Context) (*datamanager.Service, *auth.
 		RequestsPerSecond: d.s.RequestsPerSecond,
 		Burst:             d.s.Concurrency,
 		CheckRetry:        checkRetry,
+		Signal:            retrySignal,
 		Transport:         auth.GoogleTransport(tokens, tr),
 		Timeout:           2 * time.Minute,
 	})
@@ -217,7 +218,8 @@ func (d *Destination) service(ctx context.Context) (*datamanager.Service, *auth.
 // call runs fn with the API client. When Google refuses the access token,
 // the token is refreshed and fn runs once more; a second refusal, or a
 // token that cannot be refreshed, asks the user to re-authenticate.
-// retries, when set, counts the extra call.
+// retries, when set, counts the extra call, which the batch's retry budget
+// counts too.
 func (d *Destination) call(ctx context.Context, op string, retries *int, fn func(api *datamanager.Service) error) error {
 	api, tokens, err := d.service(ctx)
 	if err != nil {
@@ -225,7 +227,7 @@ func (d *Destination) call(ctx context.Context, op string, retries *int, fn func
 	}
 	gen := tokens.Generation()
 	err = fn(api)
-	if isUnauthenticated(err) && tokens.Refresh(gen) {
+	if isUnauthenticated(err) && tokens.Refresh(gen) && retry.Take(ctx) {
 		d.log.Info("access token refused; refreshed it and retrying", zap.String("call", op))
 		if retries != nil {
 			*retries++

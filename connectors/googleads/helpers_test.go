@@ -205,7 +205,9 @@ func newSyncer(t *testing.T, d connectors.Destination) *syncer {
 	s.eng = &engine.Engine{
 		Store: st,
 		Now:   func() time.Time { return s.now },
-		Retry: engine.RetryPolicy{Attempts: 4, Initial: time.Millisecond, Max: 5 * time.Millisecond},
+		// Eight attempts a batch, HTTP and engine retries together: more
+		// than the client's five a request, so the engine's retry is exercised.
+		Retry: engine.RetryPolicy{Attempts: 8, Initial: time.Millisecond, Max: 5 * time.Millisecond},
 	}
 	return s
 }

@@ -51,9 +51,10 @@ type Settings struct {
 	RequestsPerSecond float64 `yaml:"requests_per_second"`
 	// Concurrency is how many batches are in flight at once (default 4).
 	Concurrency int `yaml:"concurrency"`
-	// MaxAttempts is the most tries per request (default 5); MinRetryWait
-	// and MaxRetryWait bound the back-off (defaults 5s and 60s, as
-	// Google's own clients). A delay Google asks for is honoured.
+	// MaxAttempts is the most tries per request (default 5), within the
+	// batch's bound of package retry; MinRetryWait and MaxRetryWait bound
+	// the back-off steps (defaults 5s and 60s, as Google's own clients).
+	// A delay Google asks for is honoured.
 	MaxAttempts  int           `yaml:"max_attempts"`
 	MinRetryWait time.Duration `yaml:"min_retry_wait"`
 	MaxRetryWait time.Duration `yaml:"max_retry_wait"`

@@ -17,13 +17,14 @@ import (
 
 	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors/platformhttp"
+	"github.com/audiencesync/audiencesync/connectors/retry"
 )
 
 // graph is a destination's Graph API client.
 type graph struct {
 	session *fb.Session // shared; each call takes a copy with its context
 	where   auth.MetaGraph
-	http    *retryablehttp.Client
+	http    *platformhttp.Client
 	tune    tuning
 }
 
@@ -175,13 +176,11 @@ func peekError(resp *http.Response) (wireError, bool) {
 	return *w.Error, true
 }
 
-// backoff waits the time to regain access Meta names, else what
-// platformhttp.Backoff says (Retry-After, or jittered exponential).
-func backoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
-	if resp != nil {
-		if _, regain := usageOf(resp.Header); regain > 0 {
-			return regain
-		}
+// retrySignal is the wait Meta asks for: the time to regain access that
+// X-Business-Use-Case-Usage names, else Retry-After.
+func retrySignal(resp *http.Response, now time.Time) (time.Duration, bool) {
+	if _, regain := usageOf(resp.Header); regain > 0 {
+		return regain, true
 	}
-	return platformhttp.Backoff(lo, hi, attempt, resp)
+	return retry.RetryAfter(resp, now)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/retry"
 )
 
 func ident(k audience.Kind, v string) audience.Identifier {
@@ -256,7 +257,7 @@ func TestGovernorHonoursContext(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	require.ErrorIs(t, sleepCtx(ctx, time.Hour), context.Canceled)
+	require.ErrorIs(t, retry.Sleep(ctx, time.Hour), context.Canceled)
 }
 
 func response(status int, body string, header http.Header) *http.Response {
@@ -324,9 +325,18 @@ func TestBackoff(t *testing.T) {
 	t.Parallel()
 	h := http.Header{}
 	h.Set(usageHeader, usageJSON(100, 3))
-	require.Equal(t, 3*time.Minute, backoff(time.Second, time.Minute, 0, response(400, "", h)))
-	got := backoff(time.Second, time.Minute, 0, response(400, "", nil))
+	wait, ok := retrySignal(response(400, "", h), time.Now())
+	require.True(t, ok)
+	require.Equal(t, 3*time.Minute, retry.Backoff(time.Second, time.Minute, 0, wait, nil))
+	wait, ok = retrySignal(response(400, "", nil), time.Now())
+	require.False(t, ok)
+	got := retry.Backoff(time.Second, time.Minute, 0, wait, nil)
 	require.True(t, got >= 500*time.Millisecond && got <= time.Second, "jittered first step, got %s", got)
+	h = http.Header{}
+	h.Set("Retry-After", "7")
+	wait, ok = retrySignal(response(429, "", h), time.Now())
+	require.True(t, ok)
+	require.Equal(t, 7*time.Second, wait, "Retry-After when the usage header names no wait")
 }
 
 func TestClassify(t *testing.T) {

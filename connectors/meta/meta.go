@@ -193,7 +193,7 @@ func (d *Destination) Close() error {
 	d.initMu.Lock()
 	defer d.initMu.Unlock()
 	if d.api != nil {
-		d.api.http.HTTPClient.CloseIdleConnections()
+		d.api.http.CloseIdleConnections()
 	}
 	return nil
 }
@@ -231,10 +231,10 @@ func (d *Destination) graph(ctx context.Context) (*graph, error) {
 		RequestsPerSecond: d.settings.RequestsPerSecond,
 		Burst:             d.settings.Concurrency,
 		CheckRetry:        checkRetry(d.tune.maxInClientWait),
+		Signal:            retrySignal,
 		Transport:         gov,
 		Timeout:           d.tune.timeout,
 	})
-	rc.Backoff = backoff
 	where := auth.MetaGraph{BaseURL: base, Version: d.settings.APIVersion, Client: rc.StandardClient()}
 	d.api = &graph{session: d.creds.Session(where), where: where, http: rc, tune: d.tune}
 	return d.api, nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/jsonstr"
 	"github.com/audiencesync/audiencesync/connectors/uploadfile"
 )
 
@@ -97,7 +98,7 @@ func encodePayload(dst []byte, members []connectors.Upload) []byte {
 				if c > 0 {
 					dst = append(dst, ',')
 				}
-				dst = appendJSONString(dst, valueOf(u.Identifiers, k, r))
+				dst = jsonstr.Append(dst, valueOf(u.Identifiers, k, r))
 			}
 			dst = append(dst, ']')
 		}
@@ -120,20 +121,6 @@ func valueOf(ids []audience.Identifier, k audience.Kind, r int) string {
 		seen++
 	}
 	return v
-}
-
-// appendJSONString appends s as a JSON string. Hashes and most clear ids
-// need no escaping; anything else goes through encoding/json.
-func appendJSONString(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
-			b, _ := json.Marshal(s) // a string always marshals
-			return append(dst, b...)
-		}
-	}
-	dst = append(dst, '"')
-	dst = append(dst, s...)
-	return append(dst, '"')
 }
 
 // answer is what Meta says about one users request.

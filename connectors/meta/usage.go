@@ -9,6 +9,8 @@ import (
 
 	fb "github.com/huandu/facebook/v2"
 	"go.uber.org/zap"
+
+	"github.com/audiencesync/audiencesync/connectors/retry"
 )
 
 // usageHeader is where Graph reports business use case rate-limit usage:
@@ -78,21 +80,7 @@ type governor struct {
 }
 
 func newGovernor(slowdown time.Duration, log *zap.Logger) *governor {
-	return &governor{slowdown: slowdown, log: log, now: time.Now, sleep: sleepCtx}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return &governor{slowdown: slowdown, log: log, now: time.Now, sleep: retry.Sleep}
 }
 
 // RoundTrip waits for the request's turn, sends it and reads the usage

@@ -2,51 +2,73 @@
 // go-retryablehttp underneath for transport errors and retryable statuses,
 // with a zap logger that never writes a query string or header, the final
 // response handed back intact (so the connector can read the platform's
-// error body), jittered exponential back-off that honours Retry-After, and a
-// client-side request rate limit.
+// error body), and a client-side request rate limit. Retries follow the
+// one policy of package retry: each is drawn from the batch's
+// retry.Budget and waited with retry.Backoff, honouring the wait the
+// platform asks for (Options.Signal).
 package platformhttp
 
 import (
 	"context"
-	"math/rand/v2"
+	"errors"
+	"io"
+	"math"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
+
+	"github.com/audiencesync/audiencesync/connectors/retry"
 )
 
 // Options configure a client. Zero values take the defaults noted.
 type Options struct {
 	Logger *zap.Logger
-	// Attempts is the most tries per request, the first included (default 5).
+	// Attempts is the most tries per request, the first included (default
+	// 5). The batch's retry.Budget bounds them too: a request stops being
+	// retried when either runs out.
 	Attempts int
-	// MinWait and MaxWait bound the back-off (defaults 1s and 60s).
+	// MinWait and MaxWait bound the back-off steps (defaults 1s and 60s);
+	// a wait the platform asks for is honoured as asked.
 	MinWait, MaxWait time.Duration
+	// Signal reads the wait the platform asks for from an answer (default
+	// retry.RetryAfter).
+	Signal retry.Signal
 	// RequestsPerSecond limits requests sent, retries included; 0 means
 	// no limit. Burst defaults to 1.
 	RequestsPerSecond float64
 	Burst             int
-	// CheckRetry decides whether a response or error is retried; nil uses
+	// CheckRetry decides whether a response or error is retryable; nil uses
 	// retryablehttp.DefaultRetryPolicy (connection errors, 429, 5xx but 501).
 	CheckRetry retryablehttp.CheckRetry
-	// PrepareRetry runs before every retry, for example to sign the request
-	// afresh (X's OAuth 1.0a nonces must not repeat).
-	PrepareRetry retryablehttp.PrepareRetry
 	// Transport is the underlying round tripper (default
-	// http.DefaultTransport). Wrap credentials here so every attempt
-	// carries them.
+	// http.DefaultTransport). Wrap credentials and request signing here so
+	// every attempt carries them afresh (X's OAuth 1.0a nonces must not
+	// repeat).
 	Transport http.RoundTripper
 	// Timeout bounds one attempt (default 60s).
 	Timeout time.Duration
+	// Policy bounds a request made outside a batch (no retry.Budget in its
+	// context, such as a credentials check); Attempts defaults to the
+	// client's.
+	Policy retry.Policy
+}
+
+// Client is a retrying HTTP client for one connection. Every request's
+// retries are drawn from the retry.Budget of its context, or from a budget
+// of its own when the context carries none.
+type Client struct {
+	rc  *retryablehttp.Client
+	o   Options
+	log *zap.Logger
 }
 
 // New returns a retrying client for one connection.
-func New(o Options) *retryablehttp.Client {
+func New(o Options) *Client {
 	if o.Attempts <= 0 {
 		o.Attempts = 5
 	}
@@ -56,8 +78,18 @@ func New(o Options) *retryablehttp.Client {
 	if o.MaxWait <= 0 {
 		o.MaxWait = 60 * time.Second
 	}
+	o.MaxWait = max(o.MaxWait, o.MinWait)
 	if o.Timeout <= 0 {
 		o.Timeout = 60 * time.Second
+	}
+	if o.Signal == nil {
+		o.Signal = retry.RetryAfter
+	}
+	if o.CheckRetry == nil {
+		o.CheckRetry = retryablehttp.DefaultRetryPolicy
+	}
+	if o.Policy.Attempts <= 0 {
+		o.Policy.Attempts = o.Attempts
 	}
 	base := o.Transport
 	if base == nil {
@@ -70,25 +102,115 @@ func New(o Options) *retryablehttp.Client {
 		}
 		base = &limited{next: base, lim: rate.NewLimiter(rate.Limit(o.RequestsPerSecond), burst)}
 	}
-	c := retryablehttp.NewClient()
-	c.HTTPClient = &http.Client{Transport: base, Timeout: o.Timeout}
-	c.RetryMax = o.Attempts - 1
-	c.RetryWaitMin = o.MinWait
-	c.RetryWaitMax = o.MaxWait
-	c.Backoff = Backoff
-	c.ErrorHandler = retryablehttp.PassthroughErrorHandler
-	c.CheckRetry = o.CheckRetry
-	if c.CheckRetry == nil {
-		c.CheckRetry = retryablehttp.DefaultRetryPolicy
+	c := &Client{o: o, rc: retryablehttp.NewClient(), log: loggerOr(o.Logger)}
+	c.rc.HTTPClient = &http.Client{Transport: base, Timeout: o.Timeout}
+	// checkRetry decides, counts and waits; retryablehttp's own cap and
+	// timer stay out of the way.
+	c.rc.RetryMax = math.MaxInt32
+	c.rc.Backoff = func(time.Duration, time.Duration, int, *http.Response) time.Duration { return 0 }
+	c.rc.CheckRetry = c.checkRetry
+	c.rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	c.rc.Logger = zapAdapter{log: c.log}
+	return c
+}
+
+// Do sends req, retrying as the options and the request's budget allow.
+// With retryablehttp.PassthroughErrorHandler the last answer comes back
+// whatever its status, body intact, so the connector can read the
+// platform's error.
+func (c *Client) Do(req *retryablehttp.Request) (*http.Response, error) {
+	ctx := req.Context()
+	st := &request{budget: retry.From(ctx)}
+	if st.budget == nil {
+		st.budget = c.o.Policy.Budget(1)
 	}
-	c.PrepareRetry = o.PrepareRetry
-	c.Logger = zapAdapter{log: loggerOr(o.Logger)}
-	c.RequestLogHook = func(_ retryablehttp.Logger, req *http.Request, attempt int) {
-		if n, ok := req.Context().Value(ctxKey{}).(*int); ok && attempt > 0 {
-			*n++
+	st.count, _ = ctx.Value(ctxKey{}).(*int)
+	return c.rc.Do(req.WithContext(context.WithValue(ctx, requestKey{}, st)))
+}
+
+// StandardClient returns an *http.Client whose requests go through Do, for
+// client libraries that take one.
+func (c *Client) StandardClient() *http.Client {
+	return &http.Client{Transport: roundTripper{c}}
+}
+
+// CloseIdleConnections closes the idle connections of the transport.
+func (c *Client) CloseIdleConnections() { c.rc.HTTPClient.CloseIdleConnections() }
+
+type roundTripper struct{ c *Client }
+
+func (rt roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
+	req, err := retryablehttp.FromRequest(r)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := rt.c.Do(req)
+	// http.Client wraps the error in a *url.Error again: unwrap this one.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return resp, ue.Err
+	}
+	return resp, err
+}
+
+// request is one request's retry state, kept across its attempts.
+type request struct {
+	budget  *retry.Budget
+	retries int
+	count   *int // WithRetryCount's counter, or nil
+}
+
+type requestKey struct{}
+
+// checkRetry is retryablehttp's CheckRetry: the platform's policy says
+// whether the answer is retryable, then the request's attempts, the
+// batch's budget and the wait asked for say whether it is retried; the
+// back-off is waited here, with the budget's clock.
+func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	ok, cerr := c.o.CheckRetry(ctx, resp, err)
+	if cerr != nil {
+		if resp != nil {
+			_ = resp.Body.Close()
+		}
+		return false, cerr
+	}
+	if !ok {
+		return false, nil
+	}
+	st, _ := ctx.Value(requestKey{}).(*request)
+	if st == nil || st.retries+1 >= c.o.Attempts {
+		return false, nil
+	}
+	var asked time.Duration
+	if err == nil {
+		if d, ok := c.o.Signal(resp, st.budget.Now()); ok {
+			asked = d
 		}
 	}
-	return c
+	wait, ok := st.budget.Grant(c.o.MinWait, c.o.MaxWait, asked)
+	if !ok {
+		return false, nil // the answer goes back whole: the connector reads it
+	}
+	if err == nil {
+		// Free the connection for the wait; retryablehttp closes the body.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	}
+	// retryablehttp's own log line shows no wait: it is waited here.
+	c.log.Debug("waiting before a retry", zap.Duration("wait", wait), zap.Int("retry", st.retries+1),
+		zap.Duration("asked", asked))
+	if err := st.budget.Sleep(ctx, wait); err != nil {
+		// With an error the answer is dropped by net/http without being
+		// closed, which would keep its connection and timer alive.
+		if resp != nil {
+			_ = resp.Body.Close()
+		}
+		return false, err
+	}
+	st.retries++
+	if st.count != nil {
+		*st.count++
+	}
+	return true, nil
 }
 
 func loggerOr(l *zap.Logger) *zap.Logger {
@@ -96,38 +218,6 @@ func loggerOr(l *zap.Logger) *zap.Logger {
 		return zap.NewNop()
 	}
 	return l
-}
-
-// Backoff waits what the server asked for (Retry-After in seconds or as an
-// HTTP date, on any status) or, failing that, a jittered exponential step:
-// a random time between half and all of min·2^attempt, capped at max.
-func Backoff(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
-	if d, ok := RetryAfter(resp); ok {
-		return d
-	}
-	step := min << uint(attempt)
-	if step <= 0 || step > max {
-		step = max
-	}
-	return step/2 + rand.N(step/2+1)
-}
-
-// RetryAfter reads a Retry-After header, in seconds or as an HTTP date.
-func RetryAfter(resp *http.Response) (time.Duration, bool) {
-	if resp == nil {
-		return 0, false
-	}
-	v := resp.Header.Get("Retry-After")
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0), true
-	}
-	return 0, false
 }
 
 // limited waits for the rate limiter before each request.
@@ -204,7 +294,8 @@ func (z zapAdapter) Warn(msg string, kv ...any)  { z.log.Warn(redactText(msg), z
 type ctxKey struct{}
 
 // WithRetryCount returns a context that counts the retries of requests made
-// with it, so a connector can report them. Use it for one request at a time.
+// with it, so a connector can report them in connectors.BatchResult. Use it
+// for one request at a time.
 func WithRetryCount(ctx context.Context) (context.Context, *int) {
 	n := new(int)
 	return context.WithValue(ctx, ctxKey{}, n), n

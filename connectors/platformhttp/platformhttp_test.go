@@ -14,6 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/audiencesync/audiencesync/connectors/retry"
+	"github.com/audiencesync/audiencesync/connectors/retry/retrytest"
 )
 
 func TestRetriesHonourRetryAfterAndCountRetries(t *testing.T) {
@@ -56,7 +59,7 @@ func TestFinalResponseBodyIsKept(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := New(Options{Attempts: 2, MinWait: time.Millisecond, MaxWait: time.Millisecond})
-	resp, err := c.Get(srv.URL)
+	resp, err := get(t, c, srv.URL)
 	require.NoError(t, err, "the pass-through handler returns the last response, not an error")
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
@@ -72,7 +75,7 @@ func TestLogsCarryNoQueryString(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := New(Options{Logger: zap.New(core), Attempts: 2, MinWait: time.Millisecond, MaxWait: time.Millisecond})
-	resp, err := c.Get(srv.URL + "/v1/x?access_token=SECRET-TOKEN&appsecret_proof=abc")
+	resp, err := get(t, c, srv.URL+"/v1/x?access_token=SECRET-TOKEN&appsecret_proof=abc")
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Positive(t, logs.Len())
@@ -92,21 +95,78 @@ func TestRateLimit(t *testing.T) {
 	c := New(Options{RequestsPerSecond: 20, Burst: 1})
 	start := time.Now()
 	for range 5 {
-		resp, err := c.Get(srv.URL)
+		resp, err := get(t, c, srv.URL)
 		require.NoError(t, err)
 		resp.Body.Close()
 	}
 	require.GreaterOrEqual(t, time.Since(start), 180*time.Millisecond, "5 requests at 20/s take at least 200ms less one interval")
 }
 
-func TestBackoff(t *testing.T) {
+func TestRedactURL(t *testing.T) {
 	t.Parallel()
-	for attempt := range 10 {
-		d := Backoff(time.Second, 8*time.Second, attempt, nil)
-		require.LessOrEqual(t, d, 8*time.Second)
-		require.GreaterOrEqual(t, d, min(time.Second<<attempt, 8*time.Second)/2)
-	}
-	resp := &http.Response{Header: http.Header{"Retry-After": []string{"7"}}}
-	require.Equal(t, 7*time.Second, Backoff(time.Second, time.Second, 0, resp))
 	require.True(t, strings.HasPrefix(redactURL("https://u:p@h/p?q=1#f"), "https://h/p"))
+}
+
+func get(t *testing.T, c *Client, url string) (*http.Response, error) {
+	t.Helper()
+	req, err := retryablehttp.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	require.NoError(t, err)
+	return c.Do(req)
+}
+
+func TestRetriesDrawOnTheBatchBudget(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		attempts   int // the client's, per request
+		budget     int // the batch's
+		retryAfter string
+		maxTime    time.Duration
+		calls      int32
+		slept      []time.Duration
+	}{
+		{name: "the budget ends the retries", attempts: 10, budget: 3, retryAfter: "2", calls: 3,
+			slept: []time.Duration{2 * time.Second, 2 * time.Second}},
+		{name: "the client's attempts end the retries", attempts: 2, budget: 8, retryAfter: "2", calls: 2,
+			slept: []time.Duration{2 * time.Second}},
+		{name: "HTTP date honoured", attempts: 3, budget: 8, retryAfter: "date+90s", calls: 3,
+			slept: []time.Duration{90 * time.Second, 90 * time.Second}},
+		{name: "a wait past the batch's time is not waited", attempts: 5, budget: 8, retryAfter: "120", maxTime: time.Minute, calls: 1},
+		{name: "no signal: the back-off", attempts: 3, budget: 8, calls: 3,
+			slept: []time.Duration{time.Second, 2 * time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			clock := retrytest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				switch {
+				case tt.retryAfter == "date+90s":
+					w.Header().Set("Retry-After", clock.Now().Add(90*time.Second).Format(http.TimeFormat))
+				case tt.retryAfter != "":
+					w.Header().Set("Retry-After", tt.retryAfter)
+				}
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = io.WriteString(w, "busy")
+			}))
+			defer srv.Close()
+			c := New(Options{Attempts: tt.attempts, MinWait: time.Second, MaxWait: time.Minute})
+			pol := clock.Policy(tt.budget)
+			pol.MaxTime = tt.maxTime
+			pol.Jitter = func(n int64) int64 { return n - 1 }
+			ctx, retries := WithRetryCount(retry.With(t.Context(), pol.Budget(1)))
+			req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+			require.NoError(t, err)
+			resp, err := c.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			require.Equal(t, "busy", string(b), "the last answer comes back whole")
+			require.Equal(t, tt.calls, calls.Load())
+			require.Equal(t, int(tt.calls)-1, *retries)
+			require.Equal(t, tt.slept, clock.Slept())
+		})
+	}
 }

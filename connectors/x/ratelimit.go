@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/audiencesync/audiencesync/connectors/platformhttp"
+	"github.com/audiencesync/audiencesync/connectors/retry"
 )
 
 // X budgets requests per endpoint and account in fixed windows and says
@@ -124,7 +124,7 @@ func rateHeaders(h http.Header) (remaining int, reset time.Time, ok bool) {
 // rateLimitWait is how long an answer asks the client to wait: its
 // Retry-After, or the time to the window's reset when its budget is spent.
 func rateLimitWait(h http.Header, now time.Time) (time.Duration, bool) {
-	if d, ok := platformhttp.RetryAfter(&http.Response{Header: h}); ok {
+	if d, ok := retry.RetryAfterHeader(h, now); ok {
 		return d, true
 	}
 	if rem, reset, ok := rateHeaders(h); ok && rem == 0 {
@@ -133,15 +133,9 @@ func rateLimitWait(h http.Header, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
-// backoff is the retrying client's back-off: what X asked for, else a
-// jittered exponential step.
-func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
-	if resp != nil {
-		if d, ok := rateLimitWait(resp.Header, time.Now()); ok {
-			return d
-		}
-	}
-	return platformhttp.Backoff(minWait, maxWait, attempt, resp)
+// retrySignal is the HTTP client's retry.Signal: what X asked for.
+func retrySignal(resp *http.Response, now time.Time) (time.Duration, bool) {
+	return rateLimitWait(resp.Header, now)
 }
 
 // endpointOf names the rate-limited endpoint a path belongs to, as X

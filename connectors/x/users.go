@@ -2,7 +2,6 @@ package x
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/jsonstr"
 )
 
 // Reasons for members refused before anything is sent.
@@ -64,13 +64,13 @@ func (d *Destination) Apply(ctx context.Context, aud connectors.Audience, b conn
 		}
 		if req.count() == d.lim.maxOps || !req.fits(op) {
 			if err := send(); err != nil {
-				return connectors.BatchResult{}, err
+				return connectors.BatchResult{Retries: res.Retries}, err
 			}
 		}
 		req.add(i, op)
 	}
 	if err := send(); err != nil {
-		return connectors.BatchResult{}, err
+		return connectors.BatchResult{Retries: res.Retries}, err
 	}
 	return res, nil
 }
@@ -119,7 +119,7 @@ func (e *encoder) operation(m *connectors.Upload) (op []byte, ok bool) {
 			} else {
 				b = append(b, ',')
 			}
-			b = appendString(b, id.Value)
+			b = jsonstr.Append(b, id.Value)
 			n++
 		}
 		if n > 0 {
@@ -136,20 +136,6 @@ func (e *encoder) operation(m *connectors.Upload) (op []byte, ok bool) {
 	b = append(b, "}}"...)
 	e.buf = b
 	return b, fields > 0
-}
-
-// appendString appends s as a JSON string. Hashes are plain hex; clear
-// ids (partner_user_id) may need escaping.
-func appendString(b []byte, s string) []byte {
-	for i := range len(s) {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			q, _ := json.Marshal(s) // a Go string always marshals
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 // usersRequest is one request body being built: a JSON array of

@@ -25,7 +25,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/go-retryablehttp"
 	"go.uber.org/zap"
 
 	"github.com/audiencesync/audiencesync/audience"
@@ -69,7 +68,7 @@ type Destination struct {
 	lim         limits
 	log         *zap.Logger
 	now         func() time.Time
-	http        *retryablehttp.Client
+	http        *platformhttp.Client
 
 	// base is the API base URL; with sandbox: true and no endpoint it is
 	// found on first use through Env.Sandbox.
@@ -155,20 +154,19 @@ func newDestination(s *Settings, env connectors.Env, lim limits) (*Destination, 
 
 // newClient builds the retrying client: rate-limit gate, then signing,
 // then the wire, so a request is signed only once it may go out.
-func newClient(s *Settings, concurrency int, lim limits, signer *auth.XSigner, log *zap.Logger) *retryablehttp.Client {
+func newClient(s *Settings, concurrency int, lim limits, signer *auth.XSigner, log *zap.Logger) *platformhttp.Client {
 	wire := http.DefaultTransport.(*http.Transport).Clone()
 	wire.MaxIdleConnsPerHost = concurrency + 2
-	c := platformhttp.New(platformhttp.Options{
+	return platformhttp.New(platformhttp.Options{
 		Logger:            log,
 		Attempts:          lim.attempts,
 		MinWait:           lim.minWait,
 		MaxWait:           lim.maxWait,
 		RequestsPerSecond: s.RequestsPerSecond,
 		Burst:             concurrency,
+		Signal:            retrySignal,
 		Transport:         newRateGate(signer.Transport(wire)),
 	})
-	c.Backoff = backoff
-	return c
 }
 
 // baseURL returns the API base URL, starting the in-process sandbox on
@@ -380,7 +378,7 @@ func (d *Destination) Close() error {
 	defer d.mu.Unlock()
 	if !d.closed {
 		d.closed = true
-		d.http.HTTPClient.CloseIdleConnections()
+		d.http.CloseIdleConnections()
 	}
 	return nil
 }
