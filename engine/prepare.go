@@ -122,7 +122,7 @@ func (w *prepWorker) prepare(j *prepJob, s *sourced, r *prepared) {
 	}
 	if len(p.committed) > 0 {
 		r.keysFrom = uint32(len(j.keys))
-		matchKeys(ids, p.t.Info.RecordMatching, func(k audience.IdentifierID) { j.keys = append(j.keys, k) })
+		matchKeys(ids, &p.t.Info.Platform.Match, func(k audience.IdentifierID) { j.keys = append(j.keys, k) })
 		r.keysTo = uint32(len(j.keys))
 	}
 }

@@ -144,11 +144,7 @@ func New(s *Settings, env connectors.Env) (*Source, error) {
 	}
 	comma, _ := s.comma()
 	comment, _ := s.comment()
-	log := env.Logger
-	if log == nil {
-		log = zap.NewNop()
-	}
-	return &Source{path: env.Resolve(s.Path), comma: comma, comment: comment, lazy: s.LazyQuotes, log: log}, nil
+	return &Source{path: env.Resolve(s.Path), comma: comma, comment: comment, lazy: s.LazyQuotes, log: env.Log()}, nil
 }
 
 // Close does nothing: each Read opens and closes the file itself.

@@ -17,6 +17,7 @@ import (
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/connectortest"
 	"github.com/audiencesync/audiencesync/connectors/googleads"
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
 	"github.com/audiencesync/audiencesync/engine"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/sandbox"
@@ -91,7 +92,7 @@ func TestSettingsValidate(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s := &googleads.Settings{OperatingAccount: "1234567890", Sandbox: true}
+			s := &googleads.Settings{OperatingAccount: "1234567890", Settings: platformconn.Settings{Sandbox: true}}
 			tc.mod(s)
 			err := s.Validate()
 			if tc.want == "" {
@@ -122,7 +123,7 @@ func TestInfo(t *testing.T) {
 	s.Concurrency = 3
 	d, _ := newDest(t, rm, s)
 	info := d.Info()
-	require.Equal(t, "google", info.Profile)
+	require.Equal(t, "google", info.Platform.Name)
 	require.Equal(t, 10000, info.MaxBatch)
 	require.Equal(t, 3, info.Concurrency)
 	require.Zero(t, info.MaxIdentifiers)

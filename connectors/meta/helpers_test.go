@@ -19,6 +19,7 @@ import (
 	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/meta"
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
 	"github.com/audiencesync/audiencesync/sandbox"
 	"github.com/audiencesync/audiencesync/sandbox/fault"
 	"github.com/audiencesync/audiencesync/sandbox/metagraph"
@@ -104,7 +105,7 @@ func (b *bundle) settings() *meta.Settings {
 		AppID:       c.MetaAppID,
 		AppSecret:   auth.NewSecret(c.MetaAppSecret),
 		AccessToken: auth.NewSecret(c.MetaAccessToken),
-		Endpoint:    b.ts.URL,
+		Settings:    platformconn.Settings{Endpoint: b.ts.URL},
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/audiencesync/audiencesync/connectors/fake"
 	"github.com/audiencesync/audiencesync/connectors/meta"
 	"github.com/audiencesync/audiencesync/engine"
+	platformbuiltin "github.com/audiencesync/audiencesync/platform/builtin"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/sandbox/metagraph"
 	"github.com/audiencesync/audiencesync/state/sqlite"
@@ -63,7 +64,7 @@ var syncFields = map[audience.Kind]string{
 
 func (s *syncBundle) run(ms []audience.Member, opts engine.Options) (*report.Report, error) {
 	s.t.Helper()
-	prof, err := normalize.Lookup("meta")
+	prof, err := platformbuiltin.Profile("meta")
 	require.NoError(s.t, err)
 	job := &engine.Job{
 		Sync:              "meta-sync",
@@ -107,7 +108,7 @@ func members(from, to int) []audience.Member {
 // them; the attributes travel along).
 func expected(t *testing.T, ms []audience.Member) []string {
 	t.Helper()
-	prof, err := normalize.Lookup("meta")
+	prof, err := platformbuiltin.Profile("meta")
 	require.NoError(t, err)
 	set := map[string]bool{}
 	for _, m := range ms {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
 	"github.com/audiencesync/audiencesync/connectors/x"
 	"github.com/audiencesync/audiencesync/sandbox"
 )
@@ -19,7 +20,7 @@ func Example() {
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 
-	d, err := x.New(&x.Settings{Sandbox: true, Endpoint: ts.URL}, connectors.Env{})
+	d, err := x.New(&x.Settings{Settings: platformconn.Settings{Sandbox: true, Endpoint: ts.URL}}, connectors.Env{})
 	if err != nil {
 		fmt.Println(err)
 		return

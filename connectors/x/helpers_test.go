@@ -25,7 +25,9 @@ import (
 	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/fake"
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
 	"github.com/audiencesync/audiencesync/engine"
+	platformbuiltin "github.com/audiencesync/audiencesync/platform/builtin"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/sandbox"
 	"github.com/audiencesync/audiencesync/sandbox/fault"
@@ -191,7 +193,7 @@ func (r *replica) settings() *Settings {
 		ConsumerSecret: auth.NewSecret(c.XConsumerSecret),
 		AccessToken:    auth.NewSecret(c.XAccessToken),
 		AccessSecret:   auth.NewSecret(c.XAccessSecret),
-		Endpoint:       r.ts.URL,
+		Settings:       platformconn.Settings{Endpoint: r.ts.URL},
 	}
 }
 
@@ -265,7 +267,7 @@ var mappedKinds = map[audience.Kind]string{
 // profile makes of them, as the replica writes it.
 func want(t testing.TB, ms []audience.Member) []string {
 	t.Helper()
-	prof, err := normalize.Lookup("x")
+	prof, err := platformbuiltin.Profile("x")
 	require.NoError(t, err)
 	set := map[string]bool{}
 	for _, m := range ms {
@@ -315,7 +317,7 @@ func newSyncer(t testing.TB, d *Destination) *syncer {
 }
 
 func (s *syncer) job(src connectors.Source) *engine.Job {
-	prof, err := normalize.Lookup("x")
+	prof, err := platformbuiltin.Profile("x")
 	require.NoError(s.t, err)
 	return &engine.Job{
 		Sync:              "x-sync",

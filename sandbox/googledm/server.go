@@ -22,17 +22,19 @@ import (
 	"sync"
 	"time"
 
+	"github.com/audiencesync/audiencesync/platform/google"
 	"github.com/audiencesync/audiencesync/sandbox/fault"
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
-// Credentials the replica accepts.
+// Credentials the replica accepts, declared with the platform (package
+// platform/google) so connectors find them without importing the sandbox.
 const (
 	// Token is the OAuth 2 access token accepted as "Authorization: Bearer".
-	Token = "sandbox-google-token"
+	Token = google.ReplicaToken
 	// ExpiredToken is always refused as expired (401 UNAUTHENTICATED,
 	// reason ACCESS_TOKEN_EXPIRED), to exercise re-authentication.
-	ExpiredToken = "sandbox-google-expired-token"
+	ExpiredToken = google.ReplicaExpiredToken
 )
 
 // Limits of the Data Manager API enforced by the replica.

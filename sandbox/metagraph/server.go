@@ -30,22 +30,24 @@ import (
 	"sync"
 	"time"
 
+	"github.com/audiencesync/audiencesync/platform/meta"
 	"github.com/audiencesync/audiencesync/sandbox/fault"
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
-// Credentials the replica accepts.
+// Credentials the replica accepts, declared with the platform (package
+// platform/meta) so connectors find them without importing the sandbox.
 const (
 	// AppID is the app the sandbox tokens belong to.
-	AppID = "1234"
+	AppID = meta.ReplicaAppID
 	// AppSecret keys appsecret_proof: hex HMAC-SHA256(AppSecret, token).
-	AppSecret = "sandbox-meta-app-secret"
+	AppSecret = meta.ReplicaAppSecret
 	// Token is the accepted access token (system-user style, never expires).
-	Token = "sandbox-meta-token"
+	Token = meta.ReplicaToken
 	// ExpiredToken is always refused with code 190, subcode 463.
-	ExpiredToken = "sandbox-meta-expired-token"
+	ExpiredToken = meta.ReplicaExpiredToken
 	// CurrentVersion is the Graph API version the replica advertises.
-	CurrentVersion = "v25.0"
+	CurrentVersion = meta.ReplicaVersion
 )
 
 // Limits enforced by the replica.

@@ -22,20 +22,23 @@ import (
 	"sync"
 	"time"
 
+	"github.com/audiencesync/audiencesync/platform/x"
 	"github.com/audiencesync/audiencesync/sandbox/fault"
 )
 
-// Credentials the replica accepts (OAuth 1.0a user context).
+// Credentials the replica accepts (OAuth 1.0a user context), declared with
+// the platform (package platform/x) so connectors find them without
+// importing the sandbox.
 const (
-	ConsumerKey    = "sandbox-x-consumer-key"
-	ConsumerSecret = "sandbox-x-consumer-secret"
-	AccessToken    = "sandbox-x-access-token"
-	AccessSecret   = "sandbox-x-access-secret"
+	ConsumerKey    = x.ReplicaConsumerKey
+	ConsumerSecret = x.ReplicaConsumerSecret
+	AccessToken    = x.ReplicaAccessToken
+	AccessSecret   = x.ReplicaAccessSecret
 	// RevokedToken is always refused with 401, as a revoked user token is.
-	RevokedToken = "sandbox-x-revoked-token"
+	RevokedToken = x.ReplicaRevokedToken
 	// Account is an ad account id that exists in a fresh replica; any
 	// lowercase alphanumeric id is served.
-	Account = "18ce54d4x5t"
+	Account = x.ReplicaAccount
 )
 
 // Limits of the Ads API enforced by the replica.
