@@ -111,7 +111,7 @@ func (rm *remote) faults(t testing.TB, spec string) {
 // suite keys members: an address is one member of four values.
 func (rm *remote) members(listID string) map[string]bool {
 	out := map[string]bool{}
-	for _, v := range rm.srv.GoogleMembers(listID) {
+	for _, v := range rm.srv.Members("google", listID) {
 		if a, ok := strings.CutPrefix(v, "address:"); ok {
 			out[connectortest.Identity(strings.Split(a, "|")...)] = true
 		} else {
@@ -315,7 +315,7 @@ func expected(t *testing.T, ms []audience.Member, def audience.Consent) []string
 func requireExact(t *testing.T, rm *remote, s *syncer, ms []audience.Member) {
 	t.Helper()
 	want := expected(t, ms, s.def)
-	got := rm.srv.GoogleMembers(s.audienceID())
+	got := rm.srv.Members("google", s.audienceID())
 	if got == nil {
 		got = []string{}
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/audiencesync/audiencesync/connectors/platformconn"
 	"github.com/audiencesync/audiencesync/engine"
 	platformbuiltin "github.com/audiencesync/audiencesync/platform/builtin"
+	metaplatform "github.com/audiencesync/audiencesync/platform/meta"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/sandbox"
 	"github.com/audiencesync/audiencesync/state/sqlite"
@@ -105,9 +106,8 @@ func BenchmarkFirstUpload1M(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		c := sandbox.SandboxCredentials()
-		d, err := meta.New(&meta.Settings{AdAccount: adAccount, AppID: c.MetaAppID, AppSecret: auth.NewSecret(c.MetaAppSecret),
-			AccessToken: auth.NewSecret(c.MetaAccessToken), Settings: platformconn.Settings{Endpoint: ts.URL}}, connectors.Env{Logger: zap.NewNop()})
+		d, err := meta.New(&meta.Settings{AdAccount: adAccount, AppID: metaplatform.ReplicaAppID, AppSecret: auth.NewSecret(metaplatform.ReplicaAppSecret),
+			AccessToken: auth.NewSecret(metaplatform.ReplicaToken), Settings: platformconn.Settings{Endpoint: ts.URL}}, connectors.Env{Logger: zap.NewNop()})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/audiencesync/audiencesync/engine"
 	platformbuiltin "github.com/audiencesync/audiencesync/platform/builtin"
 	"github.com/audiencesync/audiencesync/report"
+	"github.com/audiencesync/audiencesync/sandbox"
 	"github.com/audiencesync/audiencesync/sandbox/metagraph"
 	"github.com/audiencesync/audiencesync/state/sqlite"
 )
@@ -129,7 +130,7 @@ func expected(t *testing.T, ms []audience.Member) []string {
 // requireAudience checks the replica holds exactly ms.
 func (s *syncBundle) requireAudience(ms []audience.Member) {
 	s.t.Helper()
-	got := s.sb.MetaMembers(s.audienceID(audienceName))
+	got := s.sb.Members("meta", s.audienceID(audienceName))
 	want := expected(s.t, ms)
 	if !slices.Equal(got, want) {
 		missing, extra := 0, 0
@@ -363,7 +364,7 @@ func TestSyncFlaggedAudience(t *testing.T) {
 	t.Parallel()
 	s := newSync(t, "", func(s *meta.Settings) { s.Concurrency = 1 })
 	a := s.ensure(s.dest, audienceName)
-	require.True(t, s.sb.Meta().FlagAudience(a.ID))
+	require.True(t, sandbox.ReplicaOf[*metagraph.Server](s.sb).FlagAudience(a.ID))
 	rep, err := s.run(members(0, 1500), engine.Options{})
 	require.Error(t, err)
 	d := rep.Destinations[0]

@@ -44,7 +44,7 @@ func Example() {
 		return
 	}
 	fmt.Println("created:", aud.Created, "rejected:", len(res.Rejected), "operations:", res.Platform["success_count"])
-	fmt.Println(srv.XMembers(aud.ID))
+	fmt.Println(srv.Members("x", aud.ID))
 	// Output:
 	// created: true rejected: 0 operations: 1
 	// [49e0be2aeccfb51a8dee4c945c8a70a9ac500cf6f5cb08112575f74db9b1470d partner_user_id:crm-7]

@@ -28,6 +28,7 @@ import (
 	"github.com/audiencesync/audiencesync/connectors/platformconn"
 	"github.com/audiencesync/audiencesync/engine"
 	platformbuiltin "github.com/audiencesync/audiencesync/platform/builtin"
+	xplatform "github.com/audiencesync/audiencesync/platform/x"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/sandbox"
 	"github.com/audiencesync/audiencesync/sandbox/fault"
@@ -176,7 +177,7 @@ func newReplica(t testing.TB, faults string, latency time.Duration, xadsOpts *xa
 		h = xs
 	} else {
 		srv := sandbox.New(sandbox.Options{Faults: fault.MustParse(faults), Latency: latency})
-		xs, h = srv.X(), srv
+		xs, h = sandbox.ReplicaOf[*xads.Server](srv), srv
 	}
 	ts := httptest.NewServer(rec.wrap(h))
 	t.Cleanup(ts.Close)
@@ -186,13 +187,12 @@ func newReplica(t testing.TB, faults string, latency time.Duration, xadsOpts *xa
 // settings point a connection at the replica with the sandbox's
 // credentials written out, as a real connection would give them.
 func (r *replica) settings() *Settings {
-	c := sandbox.SandboxCredentials()
 	return &Settings{
-		AccountID:      c.XAccountID,
-		ConsumerKey:    auth.NewSecret(c.XConsumerKey),
-		ConsumerSecret: auth.NewSecret(c.XConsumerSecret),
-		AccessToken:    auth.NewSecret(c.XAccessToken),
-		AccessSecret:   auth.NewSecret(c.XAccessSecret),
+		AccountID:      xplatform.ReplicaAccount,
+		ConsumerKey:    auth.NewSecret(xplatform.ReplicaConsumerKey),
+		ConsumerSecret: auth.NewSecret(xplatform.ReplicaConsumerSecret),
+		AccessToken:    auth.NewSecret(xplatform.ReplicaAccessToken),
+		AccessSecret:   auth.NewSecret(xplatform.ReplicaAccessSecret),
 		Settings:       platformconn.Settings{Endpoint: r.ts.URL},
 	}
 }

@@ -12,6 +12,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// testTargets are the built-in replicas' targets, as the sandbox collects
+// them.
+var testTargets = Targets{
+	"google": {"ingest", "remove", "removeall", "requeststatus", "userlists"},
+	"meta":   {"customaudiences", "audience", "users", "usersreplace"},
+	"x":      {"accounts", "custom_audiences", "users"},
+}
+
 func TestParse(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -37,7 +45,7 @@ func TestParse(t *testing.T) {
 		{"speed=1", false},
 		{"garbage", false},
 	} {
-		_, err := Parse(tc.spec)
+		_, err := ParseFor(tc.spec, testTargets)
 		if tc.ok {
 			require.NoError(t, err, tc.spec)
 		} else {
@@ -175,7 +183,7 @@ func FuzzParse(f *testing.F) {
 	f.Add("*:slow=1s*1@0.5")
 	f.Add("meta:80003,retry-after=0s")
 	f.Fuzz(func(t *testing.T, spec string) {
-		in, err := Parse(spec)
+		in, err := ParseFor(spec, testTargets)
 		if err != nil {
 			return
 		}

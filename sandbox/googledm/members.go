@@ -477,7 +477,7 @@ func (s *Server) resolveLocked(dests []destination, members []member) ([]target,
 			return nil, invalidArg(path+".productDestinationId", "REQUIRED_FIELD_MISSING",
 				"productDestinationId (the user list id) is required.")
 		}
-		l, ok := s.lists[d.ProductDestinationID]
+		l, ok := s.lists.Get(d.ProductDestinationID)
 		if !ok || l.account != d.OperatingAccount.AccountID {
 			return nil, invalidArg(path+".productDestinationId", "INVALID_PRODUCT_DESTINATION_ID",
 				"User list %s does not exist in account %s.", d.ProductDestinationID, d.OperatingAccount.AccountID)

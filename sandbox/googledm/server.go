@@ -15,8 +15,8 @@
 package googledm
 
 import (
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -68,10 +68,8 @@ type Server struct {
 	// are answered (see wire.Queue): readers of membership lock through
 	// it, upload handlers queue under mu.
 	changes  *wire.Queue
-	lists    map[string]*list // by user list id
-	order    []string         // list ids in creation order
+	lists    wire.Audiences[list] // by user list id, in creation order
 	requests map[string]*requestRecord
-	nextList int64
 	nextReq  int64
 }
 
@@ -100,10 +98,8 @@ func New(opts Options) *Server {
 func (s *Server) Reset() {
 	s.changes.LockSettled()
 	defer s.changes.UnlockSettled()
-	s.lists = map[string]*list{}
-	s.order = nil
+	s.lists = wire.NewAudiences[list](9000000000, 10)
 	s.requests = map[string]*requestRecord{}
-	s.nextList = 9000000000
 	s.nextReq = 0
 }
 
@@ -213,15 +209,12 @@ func readBody(r *http.Request) (string, *apiError) {
 		return "", invalidArg("", "INVALID_ARGUMENT", "Invalid Content-Type %q: the request body must be application/json.", ct)
 	}
 	var body strings.Builder
-	if r.ContentLength > 0 && r.ContentLength <= maxBodyBytes {
-		body.Grow(int(r.ContentLength))
-	}
-	if _, err := io.Copy(&body, io.LimitReader(r.Body, maxBodyBytes+1)); err != nil {
-		return "", invalidArg("", "INVALID_ARGUMENT", "Could not read the request body: %v", err)
-	}
-	if body.Len() > maxBodyBytes {
+	switch err := wire.ReadBody(&body, r, maxBodyBytes); {
+	case errors.Is(err, wire.ErrBodyTooLarge):
 		return "", &apiError{httpStatus: http.StatusRequestEntityTooLarge, status: "INVALID_ARGUMENT",
 			message: "Request payload size exceeds the limit.", reason: "REQUEST_TOO_LARGE"}
+	case err != nil:
+		return "", invalidArg("", "INVALID_ARGUMENT", "Could not read the request body: %v", err)
 	}
 	return body.String(), nil
 }
@@ -262,9 +255,7 @@ type ListState struct {
 func (s *Server) State(withMembers bool) []ListState {
 	s.changes.LockSettled()
 	defer s.changes.UnlockSettled()
-	out := make([]ListState, 0, len(s.order))
-	for _, id := range s.order {
-		l := s.lists[id]
+	return wire.List(&s.lists, func(id string, l *list) ListState {
 		st := ListState{Account: l.account, ID: id, DisplayName: l.res.DisplayName, Members: l.members.Len()}
 		if l.res.IngestedUserListInfo != nil {
 			st.UploadKeys = l.res.IngestedUserListInfo.UploadKeyTypes
@@ -272,9 +263,8 @@ func (s *Server) State(withMembers bool) []ListState {
 		if withMembers {
 			st.Identifiers = l.members.Sorted()
 		}
-		out = append(out, st)
-	}
-	return out
+		return st
+	})
 }
 
 // Members returns the identifiers stored in user list listID, sorted: a
@@ -284,11 +274,7 @@ func (s *Server) State(withMembers bool) []ListState {
 func (s *Server) Members(listID string) []string {
 	s.changes.LockSettled()
 	defer s.changes.UnlockSettled()
-	l, ok := s.lists[listID]
-	if !ok {
-		return nil
-	}
-	return l.members.Sorted()
+	return s.lists.Members(listID, func(l *list) wire.Set { return l.members })
 }
 
 // CreateList adds a CONTACT_ID user list directly (for tests) and returns

@@ -80,10 +80,8 @@ type Server struct {
 	// are answered (see wire.Queue): readers of membership lock through
 	// it, upload handlers queue under mu.
 	changes   *wire.Queue
-	audiences map[string]*audience
-	order     []string
+	audiences wire.Audiences[audience]
 	flagged   map[string]bool // audiences under integrity restrictions
-	nextID    int64
 	nextSess  int64
 	trace     int64
 }
@@ -106,10 +104,8 @@ func New(opts Options) *Server {
 func (s *Server) Reset() {
 	s.changes.LockSettled()
 	defer s.changes.UnlockSettled()
-	s.audiences = map[string]*audience{}
-	s.order = nil
+	s.audiences = wire.NewAudiences[audience](23850000000000000, 10)
 	s.flagged = map[string]bool{}
-	s.nextID = 23850000000000000
 	s.nextSess = 0
 }
 
@@ -340,7 +336,7 @@ func (s *Server) businessOf(r *http.Request) string {
 	}
 	s.changes.LockSettled()
 	defer s.changes.UnlockSettled()
-	if a, ok := s.audiences[parts[1]]; ok {
+	if a, ok := s.audiences.Get(parts[1]); ok {
 		return a.account
 	}
 	return "0"
@@ -384,16 +380,13 @@ type AudienceState struct {
 func (s *Server) State(withMembers bool) []AudienceState {
 	s.changes.LockSettled()
 	defer s.changes.UnlockSettled()
-	out := make([]AudienceState, 0, len(s.order))
-	for _, id := range s.order {
-		a := s.audiences[id]
+	return wire.List(&s.audiences, func(id string, a *audience) AudienceState {
 		st := AudienceState{Account: a.account, ID: id, Name: a.name, Members: a.members.Len(), Replacing: a.replace != nil}
 		if withMembers {
 			st.Identifiers = a.members.Sorted()
 		}
-		out = append(out, st)
-	}
-	return out
+		return st
+	})
 }
 
 // Members returns the identifiers of audience id, sorted (see the package
@@ -401,9 +394,5 @@ func (s *Server) State(withMembers bool) []AudienceState {
 func (s *Server) Members(id string) []string {
 	s.changes.LockSettled()
 	defer s.changes.UnlockSettled()
-	a, ok := s.audiences[id]
-	if !ok {
-		return nil
-	}
-	return a.members.Sorted()
+	return s.audiences.Members(id, func(a *audience) wire.Set { return a.members })
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/audiencesync/audiencesync/platform/x"
 	"github.com/audiencesync/audiencesync/sandbox/fault"
+	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
 // Credentials the replica accepts (OAuth 1.0a user context), declared with
@@ -73,9 +74,7 @@ type Server struct {
 	mu        sync.Mutex
 	nonces    map[string]time.Time
 	windows   map[string]*window
-	audiences map[string]*audience
-	order     []string
-	nextID    int64
+	audiences wire.Audiences[audience]
 }
 
 // New returns an empty replica.
@@ -103,9 +102,8 @@ func (s *Server) Reset() {
 	defer s.mu.Unlock()
 	s.nonces = map[string]time.Time{}
 	s.windows = map[string]*window{}
-	s.audiences = map[string]*audience{}
-	s.order = nil
-	s.nextID = 1_500_000
+	// Ids are base 36, as X's are.
+	s.audiences = wire.NewAudiences[audience](1_500_000, 36)
 }
 
 // request is one routed call.
@@ -248,16 +246,13 @@ type AudienceState struct {
 func (s *Server) State(withMembers bool) []AudienceState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]AudienceState, 0, len(s.order))
-	for _, id := range s.order {
-		a := s.audiences[id]
+	return wire.List(&s.audiences, func(id string, a *audience) AudienceState {
 		st := AudienceState{Account: a.account, ID: id, Name: a.name, Deleted: a.deleted, Members: a.members.Len()}
 		if withMembers {
 			st.Identifiers = a.members.Sorted()
 		}
-		out = append(out, st)
-	}
-	return out
+		return st
+	})
 }
 
 // Members returns the identifiers of custom audience id, sorted (see the
@@ -265,9 +260,5 @@ func (s *Server) State(withMembers bool) []AudienceState {
 func (s *Server) Members(id string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a, ok := s.audiences[id]
-	if !ok {
-		return nil
-	}
-	return a.members.Sorted()
+	return s.audiences.Members(id, func(a *audience) wire.Set { return a.members })
 }
