@@ -192,3 +192,23 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestRestrictChecksTargets(t *testing.T) {
+	t.Parallel()
+	in := MustParse("acme.upload:500*1")
+	require.Error(t, in.Restrict(testTargets), "acme is no replica's platform")
+	require.Equal(t, "acme.upload:500*1", in.String(), "a refused restriction changes nothing")
+
+	in = MustParse("google.ingest:503*1")
+	require.NoError(t, in.Restrict(testTargets))
+	err := in.Load("google.upload:503*1")
+	require.ErrorContains(t, err, `unknown google endpoint "upload"`)
+	require.ErrorContains(t, in.Load("tiktok:500"), "known: google, meta, x, or * for all")
+	require.Equal(t, "google.ingest:503*1", in.String(), "the spec in force stays")
+
+	// A platform without named endpoints takes platform-wide rules only.
+	_, err = ParseFor("acme:500*1,acme.*:reset", Targets{"acme": nil})
+	require.NoError(t, err)
+	_, err = ParseFor("acme.users:500", Targets{"acme": nil})
+	require.Error(t, err)
+}
