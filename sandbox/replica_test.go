@@ -16,14 +16,16 @@ import (
 // echoReplica owns /echo/ and remembers nothing.
 type echoReplica struct{ name string }
 
-func (e echoReplica) ServeHTTP(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) }
-func (e echoReplica) Platform() string                                { return e.name }
-func (e echoReplica) Owns(r *http.Request) bool                       { return r.URL.Path == "/echo/" }
-func (e echoReplica) Reset()                                          {}
-func (e echoReplica) Inspect(bool) any                                { return map[string]int{"calls": 0} }
-func (e echoReplica) Members(string) []string                         { return nil }
-func (e echoReplica) Save() (json.RawMessage, error)                  { return json.RawMessage(`{}`), nil }
-func (e echoReplica) Load(json.RawMessage) error                      { return nil }
+func (e echoReplica) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	w.WriteHeader(http.StatusTeapot)
+}
+func (e echoReplica) Platform() string               { return e.name }
+func (e echoReplica) Owns(r *http.Request) bool      { return r.URL.Path == "/echo/" }
+func (e echoReplica) Reset()                         {}
+func (e echoReplica) Inspect(bool) any               { return map[string]int{"calls": 0} }
+func (e echoReplica) Members(string) []string        { return nil }
+func (e echoReplica) Save() (json.RawMessage, error) { return json.RawMessage(`{}`), nil }
+func (e echoReplica) Load(json.RawMessage) error     { return nil }
 
 func echo(name string) sandbox.NewReplica {
 	return func(sandbox.Options, *fault.Injector) sandbox.Replica { return echoReplica{name: name} }
