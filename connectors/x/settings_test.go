@@ -111,7 +111,7 @@ access_secret: ${env:A}
 }
 
 // With sandbox: true and no endpoint or credentials, the connection finds
-// the in-process sandbox through Env.Sandbox on first use and signs with
+// the in-process sandbox through Env.Endpoint on first use and signs with
 // the sandbox's credentials.
 func TestSandboxFromEnv(t *testing.T) {
 	t.Parallel()
