@@ -8,9 +8,9 @@
 //
 // A Profile normalises one value (Value, or AppendHash without allocating),
 // a whole member (Member, which also applies the rules that span fields:
-// groups such as Google's address, derived kinds such as Meta's first initial, the member's country as
-// the region of its phone number) or a stream of lines (HashLines, for the
-// CLI). Hashed kinds come out as the lowercase hex SHA-256 of the
+// groups such as Google's address, derived kinds such as Meta's first
+// initial, the member's country as the region of its phone number) or a
+// stream of lines (HashLines, for the CLI). Hashed kinds come out as the lowercase hex SHA-256 of the
 // normalised value; a value that already is 64 hex digits was hashed
 // upstream and passes through lower-cased (counted in Tally.PreHashed).
 // Clear kinds come out normalised: Google's region code and postal code,
