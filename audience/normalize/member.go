@@ -63,7 +63,7 @@ func (p *Profile) Member(m *audience.Member, opts Options, dst []audience.Identi
 type memberBuilder struct {
 	p     *Profile
 	t     *Tally
-	c     Context
+	c     valueCtx
 	ends  [audience.NumKinds]int // end of each value in the wire buffer
 	kinds [audience.NumKinds]audience.Kind
 	n     int
@@ -134,7 +134,9 @@ func (b *memberBuilder) identifiers(wire []byte, dst []audience.Identifier) []au
 // matchable says whether the emitted kinds let the platform match.
 func (p *Profile) matchable(got *Present) bool {
 	if p.match != nil {
-		return p.match(got)
+		// By value: a pointer passed to a function value would move the
+		// member builder to the heap.
+		return p.match(*got)
 	}
 	for _, g := range got {
 		if g {
@@ -146,10 +148,10 @@ func (p *Profile) matchable(got *Present) bool {
 
 // memberCtx reads the member's country, falling back to the default
 // region.
-func memberCtx(m *audience.Member, opts *Options) Context {
+func memberCtx(m *audience.Member, opts *Options) valueCtx {
 	if raw := m.Fields[audience.Country]; raw != "" {
 		if cc, r := parseCountry(raw); r == "" {
-			return Context{Country: cc}
+			return valueCtx{country: cc}
 		}
 	}
 	return ctxFor(opts)

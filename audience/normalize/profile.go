@@ -9,20 +9,10 @@ import (
 	"github.com/audiencesync/audiencesync/audience"
 )
 
-// Rule is a normalisation hook: it appends the normalised form of raw, a
-// value of one kind, to dst, or returns dst unchanged with the reason it
-// rejects raw. For a hashed kind what it appends is then hashed; for a clear
-// kind it is sent as is. The rules a platform can use are the exported
-// functions of this package with this signature (Email, PhoneE164,
-// NameLetters, …); a platform package picks one per kind in its Spec.
-type Rule func(dst []byte, raw string, c Context) ([]byte, Reason)
-
-// Context is what a rule may need beyond the value: the country national
-// phone numbers, US states and US ZIP codes are read in.
-type Context struct {
-	// Country is the ISO 3166-1 alpha-2 code in upper case; zero when
-	// unknown.
-	Country [2]byte
+// valueCtx is what the rules need beyond the value: the country that
+// national phone numbers, US states and US ZIP codes are read in.
+type valueCtx struct {
+	country [2]byte // upper case; zero when unknown
 }
 
 // Field is one kind a platform takes and how.
@@ -53,7 +43,7 @@ type Group struct {
 type Present [audience.NumKinds]bool
 
 // Any reports whether any of ks is present.
-func (p *Present) Any(ks ...audience.Kind) bool {
+func (p Present) Any(ks ...audience.Kind) bool {
 	for _, k := range ks {
 		if p[k] {
 			return true
@@ -63,7 +53,7 @@ func (p *Present) Any(ks ...audience.Kind) bool {
 }
 
 // All reports whether every one of ks is present.
-func (p *Present) All(ks ...audience.Kind) bool {
+func (p Present) All(ks ...audience.Kind) bool {
 	for _, k := range ks {
 		if !p[k] {
 			return false
@@ -84,7 +74,7 @@ type Spec struct {
 	Groups []Group
 	// Matchable says whether a member whose identifiers hold got can be
 	// matched at all; nil means any identifier will do.
-	Matchable func(got *Present) bool
+	Matchable func(got Present) bool
 }
 
 // Profile is one platform's normalisation rules: which kinds it takes, in
@@ -102,7 +92,7 @@ type Profile struct {
 	group  [audience.NumKinds]uint8
 	lead   [audience.NumKinds]bool
 	groups []Group
-	match  func(got *Present) bool
+	match  func(got Present) bool
 }
 
 // NewProfile builds a Profile from s. Per-kind behaviour is resolved here,
@@ -123,7 +113,7 @@ func NewProfile(s Spec) (*Profile, error) {
 			return nil, fmt.Errorf("normalize: profile %s: invalid kind %d", s.Name, f.Kind)
 		case p.accepts[f.Kind]:
 			return nil, fmt.Errorf("normalize: profile %s lists %s twice", s.Name, f.Kind)
-		case f.Rule == nil:
+		case f.Rule == noRule || f.Rule > TwitterID:
 			return nil, fmt.Errorf("normalize: profile %s: %s has no rule", s.Name, f.Kind)
 		}
 		p.kinds = append(p.kinds, f.Kind)
@@ -190,13 +180,13 @@ func (p *Profile) From(k audience.Kind) (audience.Kind, bool) {
 }
 
 // ctxFor resolves opts for a single value.
-func ctxFor(opts *Options) Context {
+func ctxFor(opts *Options) valueCtx {
 	if opts.DefaultRegion != "" {
 		if c, r := parseCountry(opts.DefaultRegion); r == "" {
-			return Context{Country: c}
+			return valueCtx{country: c}
 		}
 	}
-	return Context{}
+	return valueCtx{}
 }
 
 // Value normalises one value of kind k. The identifier holds the lowercase
@@ -233,7 +223,7 @@ func (p *Profile) Normalize(k audience.Kind, raw string, opts Options) (string, 
 
 // appendWire appends the wire value of raw as kind k to dst. pre reports a
 // value that arrived hashed and was passed through.
-func (p *Profile) appendWire(dst []byte, k audience.Kind, raw string, c Context) (out []byte, pre bool, r Reason) {
+func (p *Profile) appendWire(dst []byte, k audience.Kind, raw string, c valueCtx) (out []byte, pre bool, r Reason) {
 	if !p.Accepts(k) {
 		return dst, false, ReasonKindUnsupported
 	}
@@ -258,7 +248,7 @@ func (p *Profile) appendWire(dst []byte, k audience.Kind, raw string, c Context)
 }
 
 // appendNormal appends the normalised value of raw as kind k.
-func (p *Profile) appendNormal(dst []byte, k audience.Kind, raw string, c Context) (out []byte, pre bool, r Reason) {
+func (p *Profile) appendNormal(dst []byte, k audience.Kind, raw string, c valueCtx) (out []byte, pre bool, r Reason) {
 	if !p.Accepts(k) {
 		return dst, false, ReasonKindUnsupported
 	}
@@ -270,7 +260,7 @@ func (p *Profile) appendNormal(dst []byte, k audience.Kind, raw string, c Contex
 
 // appendHashedNormal appends the normalised value of raw as kind k, a kind
 // the profile hashes.
-func (p *Profile) appendHashedNormal(dst []byte, k audience.Kind, raw string, c Context) (out []byte, pre bool, r Reason) {
+func (p *Profile) appendHashedNormal(dst []byte, k audience.Kind, raw string, c valueCtx) (out []byte, pre bool, r Reason) {
 	// A 64-hex value was hashed upstream; hashing it again would make it
 	// match nobody.
 	if t := trimASCII(raw); isHex64(t) {
@@ -280,8 +270,8 @@ func (p *Profile) appendHashedNormal(dst []byte, k audience.Kind, raw string, c 
 }
 
 // appendRule runs kind k's rule, an accepted kind's.
-func (p *Profile) appendRule(dst []byte, k audience.Kind, raw string, c Context) (out []byte, pre bool, r Reason) {
-	out, r = p.rules[k](dst, raw, c)
+func (p *Profile) appendRule(dst []byte, k audience.Kind, raw string, c valueCtx) (out []byte, pre bool, r Reason) {
+	out, r = p.rules[k].append(dst, raw, c)
 	if r != "" {
 		return dst, false, r
 	}

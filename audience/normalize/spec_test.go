@@ -44,7 +44,7 @@ func TestProfileFromHooks(t *testing.T) {
 			{Kind: audience.Zip, Rule: normalize.PostalCodeAsWritten, Clear: true},
 		},
 		Groups: []normalize.Group{{Kinds: []audience.Kind{audience.City, audience.Zip}, Incomplete: "place.incomplete"}},
-		Matchable: func(got *normalize.Present) bool {
+		Matchable: func(got normalize.Present) bool {
 			return got.Any(audience.Phone) || got.All(audience.City, audience.Zip)
 		},
 	})

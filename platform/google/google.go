@@ -47,7 +47,7 @@ var google = &platform.Platform{
 		},
 		Groups: []normalize.Group{{Kinds: address, Incomplete: normalize.ReasonAddressIncomplete}},
 		// An address is only kept whole, so its zip stands for it.
-		Matchable: func(got *normalize.Present) bool {
+		Matchable: func(got normalize.Present) bool {
 			return got.Any(audience.Email, audience.Phone, audience.Zip)
 		},
 	}),

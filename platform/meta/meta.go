@@ -83,7 +83,7 @@ var meta = &platform.Platform{
 // matchable: EMAIL, PHONE, MADID or EXTERN_ID match alone; otherwise Meta's
 // multi-key matching needs a surname, a first name or initial, and a place
 // or a full date of birth to be useful.
-func matchable(got *normalize.Present) bool {
+func matchable(got normalize.Present) bool {
 	if got.Any(audience.Email, audience.Phone, audience.MobileID, audience.ExternalID) {
 		return true
 	}
