@@ -111,14 +111,9 @@ crm_export:
 
 // Spec declares the CSV source for a registry.
 func Spec() connectors.Spec {
-	return connectors.Spec{
-		Type:      Type,
-		Role:      connectors.RoleSource,
-		Summary:   "Reads an audience from a CSV file (optionally gzip-compressed) whose first row names the columns.",
-		Sample:    sample,
-		Settings:  func() any { return &Settings{} },
-		NewSource: connectors.SourceFunc(New),
-	}
+	return connectors.SourceSpec(Type,
+		"Reads an audience from a CSV file (optionally gzip-compressed) whose first row names the columns.",
+		sample, New)
 }
 
 // Source reads one CSV file. It holds no open resources between reads, so

@@ -49,14 +49,9 @@ const (
 
 // Spec declares the google_ads destination for a registry.
 func Spec() connectors.Spec {
-	return connectors.Spec{
-		Type:           Type,
-		Role:           connectors.RoleDestination,
-		Summary:        "Google Ads Customer Match lists through the Data Manager API (hashed e-mail, phone and address).",
-		Sample:         sample,
-		Settings:       func() any { return &Settings{} },
-		NewDestination: connectors.DestinationFunc(New),
-	}
+	return connectors.DestinationSpec(Type,
+		"Google Ads Customer Match lists through the Data Manager API (hashed e-mail, phone and address).",
+		sample, New)
 }
 
 // Destination uploads to Customer Match user lists of one operating

@@ -54,14 +54,9 @@ var (
 
 // Spec declares the connector.
 func Spec() connectors.Spec {
-	return connectors.Spec{
-		Type:           Type,
-		Role:           connectors.RoleDestination,
-		Summary:        "Meta Custom Audiences (customer file) through the Graph API",
-		Sample:         sample,
-		Settings:       func() any { return &Settings{} },
-		NewDestination: connectors.DestinationFunc(New),
-	}
+	return connectors.DestinationSpec(Type,
+		"Meta Custom Audiences (customer file) through the Graph API",
+		sample, New)
 }
 
 const sample = `# A Meta ad account's customer-file Custom Audiences.

@@ -122,12 +122,7 @@ x:
 
 // Spec declares the X destination for a registry.
 func Spec() connectors.Spec {
-	return connectors.Spec{
-		Type:           Type,
-		Role:           connectors.RoleDestination,
-		Summary:        "Uploads audience changes to an X (Twitter) Ads custom audience (Ads API v12, OAuth 1.0a).",
-		Sample:         sample,
-		Settings:       func() any { return &Settings{} },
-		NewDestination: connectors.DestinationFunc(New),
-	}
+	return connectors.DestinationSpec(Type,
+		"Uploads audience changes to an X (Twitter) Ads custom audience (Ads API v12, OAuth 1.0a).",
+		sample, New)
 }

@@ -1,13 +1,11 @@
 package googledm
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/audiencesync/audiencesync/platform/google"
-	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
 // These methods mount the replica on the sandbox (sandbox.Replica).
@@ -24,12 +22,6 @@ func (s *Server) Inspect(withMembers bool) any {
 		UserLists []ListState `json:"user_lists"`
 	}{s.State(withMembers)}
 }
-
-// Save returns the replica's Snapshot as JSON.
-func (s *Server) Save() (json.RawMessage, error) { return wire.SaveState(s.Snapshot()) }
-
-// Load restores a Snapshot that Save returned.
-func (s *Server) Load(data json.RawMessage) error { return wire.LoadState(data, s.Restore) }
 
 // MayChange reports that a status poll changes state: it counts polls.
 func (s *Server) MayChange(r *http.Request) bool { return r.URL.Path == "/v1/requestStatus:retrieve" }

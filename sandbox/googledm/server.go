@@ -62,6 +62,8 @@ type Options struct {
 // Server is the replica; it is an http.Handler for paths under /v1/.
 type Server struct {
 	opts Options
+	// Persisted is Save and Load, over Snapshot and Restore.
+	wire.Persisted[Snapshot]
 
 	mu sync.Mutex
 	// changes applies accepted membership changes after their requests
@@ -89,6 +91,7 @@ func New(opts Options) *Server {
 		opts.Now = time.Now
 	}
 	s := &Server{opts: opts}
+	s.Persisted = wire.NewPersisted(s.Snapshot, s.Restore)
 	s.changes = wire.NewQueue(&s.mu)
 	s.Reset()
 	return s

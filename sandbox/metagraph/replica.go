@@ -1,13 +1,11 @@
 package metagraph
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/audiencesync/audiencesync/platform/meta"
-	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
 // These methods mount the replica on the sandbox (sandbox.Replica).
@@ -28,12 +26,6 @@ func (s *Server) Inspect(withMembers bool) any {
 		Audiences []AudienceState `json:"audiences"`
 	}{s.State(withMembers)}
 }
-
-// Save returns the replica's Snapshot as JSON.
-func (s *Server) Save() (json.RawMessage, error) { return wire.SaveState(s.Snapshot()) }
-
-// Load restores a Snapshot that Save returned.
-func (s *Server) Load(data json.RawMessage) error { return wire.LoadState(data, s.Restore) }
 
 // MayChange reports that a GET overriding its method (?method=post) may
 // change state.

@@ -74,6 +74,8 @@ type Options struct {
 // Server is the replica; it is an http.Handler for /vNN.N/ paths.
 type Server struct {
 	opts Options
+	// Persisted is Save and Load, over Snapshot and Restore.
+	wire.Persisted[Snapshot]
 
 	mu sync.Mutex
 	// changes applies accepted membership changes after their requests
@@ -95,6 +97,7 @@ func New(opts Options) *Server {
 		opts.Now = time.Now
 	}
 	s := &Server{opts: opts}
+	s.Persisted = wire.NewPersisted(s.Snapshot, s.Restore)
 	s.changes = wire.NewQueue(&s.mu)
 	s.Reset()
 	return s

@@ -1,14 +1,12 @@
 package xads
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
 
 	"github.com/audiencesync/audiencesync/platform/x"
-	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
 // These methods mount the replica on the sandbox (sandbox.Replica).
@@ -27,12 +25,6 @@ func (s *Server) Inspect(withMembers bool) any {
 		CustomAudiences []AudienceState `json:"custom_audiences"`
 	}{s.State(withMembers)}
 }
-
-// Save returns the replica's Snapshot as JSON.
-func (s *Server) Save() (json.RawMessage, error) { return wire.SaveState(s.Snapshot()) }
-
-// Load restores a Snapshot that Save returned.
-func (s *Server) Load(data json.RawMessage) error { return wire.LoadState(data, s.Restore) }
 
 // FaultEndpoints are the endpoint names fault rules may target.
 func (s *Server) FaultEndpoints() []string { return []string{"accounts", "custom_audiences", "users"} }

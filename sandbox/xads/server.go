@@ -70,6 +70,8 @@ type Options struct {
 // Server is the replica; it is an http.Handler for /12/ paths.
 type Server struct {
 	opts Options
+	// Persisted is Save and Load, over Snapshot and Restore.
+	wire.Persisted[Snapshot]
 
 	mu        sync.Mutex
 	nonces    map[string]time.Time
@@ -92,6 +94,7 @@ func New(opts Options) *Server {
 		opts.Now = time.Now
 	}
 	s := &Server{opts: opts}
+	s.Persisted = wire.NewPersisted(s.Snapshot, s.Restore)
 	s.Reset()
 	return s
 }

@@ -48,10 +48,23 @@ func ReadBody(dst Body, r *http.Request, limit int) error {
 	return nil
 }
 
-// SaveState encodes a replica's snapshot for the sandbox's state file.
-func SaveState(snap any) (json.RawMessage, error) {
-	return json.Marshal(snap)
+// Persisted gives a replica the Save and Load of sandbox.Replica from its
+// typed Snapshot and Restore; a replica embeds it.
+type Persisted[S any] struct {
+	snapshot func() S
+	restore  func(S) error
 }
+
+// NewPersisted saves what snapshot returns and loads through restore.
+func NewPersisted[S any](snapshot func() S, restore func(S) error) Persisted[S] {
+	return Persisted[S]{snapshot: snapshot, restore: restore}
+}
+
+// Save encodes the replica's snapshot for the sandbox's state file.
+func (p Persisted[S]) Save() (json.RawMessage, error) { return json.Marshal(p.snapshot()) }
+
+// Load restores a snapshot that Save encoded.
+func (p Persisted[S]) Load(data json.RawMessage) error { return LoadState(data, p.restore) }
 
 // LoadState decodes data, a replica's saved snapshot, strictly (unknown
 // fields and trailing data are errors) and hands it to restore.

@@ -64,10 +64,11 @@ func TestSaveAndLoadState(t *testing.T) {
 	type snap struct {
 		N int `json:"n"`
 	}
-	raw, err := SaveState(snap{N: 3})
-	require.NoError(t, err)
 	var got snap
-	require.NoError(t, LoadState(raw, func(s snap) error { got = s; return nil }))
+	p := NewPersisted(func() snap { return snap{N: 3} }, func(s snap) error { got = s; return nil })
+	raw, err := p.Save()
+	require.NoError(t, err)
+	require.NoError(t, p.Load(raw))
 	require.Equal(t, 3, got.N)
 	require.ErrorContains(t, LoadState(json.RawMessage(`{"n":1,"m":2}`), func(snap) error { return nil }), "unknown field")
 	require.ErrorContains(t, LoadState(json.RawMessage(`{"n":1} {}`), func(snap) error { return nil }), "unexpected data")
