@@ -223,7 +223,7 @@ func acmeSpec() connectors.Spec {
 		Sample:   "acme:\n  type: acme\n  endpoint: http://127.0.0.1:8089/\n  token: t\n",
 		Settings: func() any { return &acmeSettings{} },
 		NewDestination: connectors.DestinationFunc(func(s *acmeSettings, env connectors.Env) (*acmeDestination, error) {
-			c, err := platformconn.New(s.Settings, acmeLimits, env)
+			c, err := platformconn.New(s.Settings, acmeLimits, env, nil)
 			if err != nil {
 				return nil, err
 			}

@@ -84,10 +84,7 @@ var (
 // credentials but makes no network call; the API client (and, with
 // sandbox: true, the local replica) is set up on first use.
 func New(s *Settings, env connectors.Env) (*Destination, error) {
-	if err := s.Validate(); err != nil {
-		return nil, err
-	}
-	conn, err := platformconn.New(s.Settings, limits, env)
+	conn, err := platformconn.New(s.Settings, limits, env, s.Validate)
 	if err != nil {
 		return nil, err
 	}

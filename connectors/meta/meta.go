@@ -132,10 +132,7 @@ func New(s *Settings, env connectors.Env) (*Destination, error) {
 }
 
 func newDestination(s *Settings, env connectors.Env, t tuning) (*Destination, error) {
-	if err := s.Validate(); err != nil {
-		return nil, err
-	}
-	conn, err := platformconn.New(s.Settings, limits, env)
+	conn, err := platformconn.New(s.Settings, limits, env, s.Validate)
 	if err != nil {
 		return nil, err
 	}

@@ -97,11 +97,16 @@ type Conn struct {
 	endpoint func(ctx context.Context, platform string) (string, error)
 }
 
-// New validates s and sets a connection up. With sandbox: true and no
-// endpoint it needs env.Endpoint, the in-process sandbox; without one it
-// says how to start a sandbox instead.
-func New(s Settings, l Limits, env connectors.Env) (Conn, error) {
-	if err := s.Validate(l); err != nil {
+// New validates a connector's settings and sets its connection up: s are
+// the shared ones, and validate, when set, checks the connector's whole
+// settings (its Validate, which checks s too); otherwise s alone is
+// checked. With sandbox: true and no endpoint it needs env.Endpoint, the
+// in-process sandbox; without one it says how to start a sandbox instead.
+func New(s Settings, l Limits, env connectors.Env, validate func() error) (Conn, error) {
+	if validate == nil {
+		validate = func() error { return s.Validate(l) }
+	}
+	if err := validate(); err != nil {
 		return Conn{}, err
 	}
 	if s.Sandbox && s.Endpoint == "" && env.Endpoint == nil {

@@ -45,7 +45,7 @@ func TestValidate(t *testing.T) {
 
 func TestNewAppliesDefaults(t *testing.T) {
 	t.Parallel()
-	c, err := platformconn.New(platformconn.Settings{}, limits, connectors.Env{})
+	c, err := platformconn.New(platformconn.Settings{}, limits, connectors.Env{}, nil)
 	require.NoError(t, err)
 	require.Equal(t, 3, c.Concurrency)
 	require.Equal(t, 5.0, c.RequestsPerSecond)
@@ -55,20 +55,20 @@ func TestNewAppliesDefaults(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "https://api.acme.test/", u)
 
-	c, err = platformconn.New(platformconn.Settings{Concurrency: 2, Endpoint: "http://127.0.0.1:1/"}, limits, connectors.Env{})
+	c, err = platformconn.New(platformconn.Settings{Concurrency: 2, Endpoint: "http://127.0.0.1:1/"}, limits, connectors.Env{}, nil)
 	require.NoError(t, err)
 	require.Equal(t, 2, c.Concurrency)
 	u, ok := c.StaticURL()
 	require.True(t, ok)
 	require.Equal(t, "http://127.0.0.1:1/", u)
 
-	_, err = platformconn.New(platformconn.Settings{Concurrency: 99}, limits, connectors.Env{})
+	_, err = platformconn.New(platformconn.Settings{Concurrency: 99}, limits, connectors.Env{}, nil)
 	require.ErrorContains(t, err, "concurrency 99")
 }
 
 func TestSandboxEndpoint(t *testing.T) {
 	t.Parallel()
-	_, err := platformconn.New(platformconn.Settings{Sandbox: true}, limits, connectors.Env{})
+	_, err := platformconn.New(platformconn.Settings{Sandbox: true}, limits, connectors.Env{}, nil)
 	require.ErrorContains(t, err, "audiencesync sandbox --addr", "without a sandbox it says how to start one")
 
 	var asked []string
@@ -76,7 +76,7 @@ func TestSandboxEndpoint(t *testing.T) {
 		asked = append(asked, platform)
 		return "http://127.0.0.1:2/", nil
 	}}
-	c, err := platformconn.New(platformconn.Settings{Sandbox: true}, limits, env)
+	c, err := platformconn.New(platformconn.Settings{Sandbox: true}, limits, env, nil)
 	require.NoError(t, err)
 	require.Empty(t, asked, "the sandbox starts on first use, not in New")
 	_, ok := c.StaticURL()
@@ -87,14 +87,20 @@ func TestSandboxEndpoint(t *testing.T) {
 	require.Equal(t, []string{"acme"}, asked, "the platform's replica is asked for")
 
 	failing := connectors.Env{Endpoint: func(context.Context, string) (string, error) { return "", errors.New("port in use") }}
-	c, err = platformconn.New(platformconn.Settings{Sandbox: true}, limits, failing)
+	c, err = platformconn.New(platformconn.Settings{Sandbox: true}, limits, failing, nil)
 	require.NoError(t, err)
 	_, err = c.BaseURL(t.Context())
 	require.EqualError(t, err, "acme: start the sandbox: port in use")
 
-	c, err = platformconn.New(platformconn.Settings{Sandbox: true, Endpoint: "http://127.0.0.1:3/"}, limits, failing)
+	c, err = platformconn.New(platformconn.Settings{Sandbox: true, Endpoint: "http://127.0.0.1:3/"}, limits, failing, nil)
 	require.NoError(t, err)
 	u, err = c.BaseURL(t.Context())
 	require.NoError(t, err, "an endpoint wins over the in-process sandbox")
 	require.Equal(t, "http://127.0.0.1:3/", u)
+}
+
+func TestNewRunsTheConnectorsValidation(t *testing.T) {
+	t.Parallel()
+	_, err := platformconn.New(platformconn.Settings{}, limits, connectors.Env{}, func() error { return errors.New("acme: token is required") })
+	require.EqualError(t, err, "acme: token is required")
 }

@@ -90,10 +90,7 @@ func New(s *Settings, env connectors.Env) (*Destination, error) {
 }
 
 func newDestination(s *Settings, env connectors.Env, lim limits) (*Destination, error) {
-	if err := s.Validate(); err != nil {
-		return nil, err
-	}
-	conn, err := platformconn.New(s.Settings, connLimits, env)
+	conn, err := platformconn.New(s.Settings, connLimits, env, s.Validate)
 	if err != nil {
 		return nil, err
 	}
