@@ -147,15 +147,7 @@ func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request) *apiError 
 // queueLocked queues the addition (add) or removal of ids to list l, to
 // be applied once the request is answered; s.mu is held.
 func (s *Server) queueLocked(l *list, ids []string, add bool) {
-	s.changes.PushLocked(len(ids), func() {
-		for _, id := range ids {
-			if add {
-				l.members.Add(id)
-			} else {
-				l.members.Remove(id)
-			}
-		}
-	})
+	s.changes.PushMembersLocked(&l.members, ids, add)
 }
 
 func (s *Server) handleRemoveAll(w http.ResponseWriter, r *http.Request) *apiError {

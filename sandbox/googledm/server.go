@@ -259,12 +259,10 @@ func (s *Server) State(withMembers bool) []ListState {
 	s.changes.LockSettled()
 	defer s.changes.UnlockSettled()
 	return wire.List(&s.lists, func(id string, l *list) ListState {
-		st := ListState{Account: l.account, ID: id, DisplayName: l.res.DisplayName, Members: l.members.Len()}
+		st := ListState{Account: l.account, ID: id, DisplayName: l.res.DisplayName, Members: l.members.Len(),
+			Identifiers: wire.Listed(withMembers, l.members)}
 		if l.res.IngestedUserListInfo != nil {
 			st.UploadKeys = l.res.IngestedUserListInfo.UploadKeyTypes
-		}
-		if withMembers {
-			st.Identifiers = l.members.Sorted()
 		}
 		return st
 	})

@@ -384,11 +384,8 @@ func (s *Server) State(withMembers bool) []AudienceState {
 	s.changes.LockSettled()
 	defer s.changes.UnlockSettled()
 	return wire.List(&s.audiences, func(id string, a *audience) AudienceState {
-		st := AudienceState{Account: a.account, ID: id, Name: a.name, Members: a.members.Len(), Replacing: a.replace != nil}
-		if withMembers {
-			st.Identifiers = a.members.Sorted()
-		}
-		return st
+		return AudienceState{Account: a.account, ID: id, Name: a.name, Members: a.members.Len(), Replacing: a.replace != nil,
+			Identifiers: wire.Listed(withMembers, a.members)}
 	})
 }
 

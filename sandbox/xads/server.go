@@ -250,11 +250,8 @@ func (s *Server) State(withMembers bool) []AudienceState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return wire.List(&s.audiences, func(id string, a *audience) AudienceState {
-		st := AudienceState{Account: a.account, ID: id, Name: a.name, Deleted: a.deleted, Members: a.members.Len()}
-		if withMembers {
-			st.Identifiers = a.members.Sorted()
-		}
-		return st
+		return AudienceState{Account: a.account, ID: id, Name: a.name, Deleted: a.deleted, Members: a.members.Len(),
+			Identifiers: wire.Listed(withMembers, a.members)}
 	})
 }
 

@@ -81,6 +81,30 @@ func LoadState[S any](data json.RawMessage, restore func(S) error) error {
 	return restore(snap)
 }
 
+// PushMembersLocked queues adding (add) or removing ids to or from
+// members, to be applied once the request is answered; the queue's mutex
+// is held.
+func (q *Queue) PushMembersLocked(members *Set, ids []string, add bool) {
+	q.PushLocked(len(ids), func() {
+		for _, id := range ids {
+			if add {
+				members.Add(id)
+			} else {
+				members.Remove(id)
+			}
+		}
+	})
+}
+
+// Listed is what an inspection lists of members: its values, sorted, when
+// withMembers is set, else nil (left out of the JSON).
+func Listed(withMembers bool, members Set) []string {
+	if !withMembers {
+		return nil
+	}
+	return members.Sorted()
+}
+
 // Audiences are a replica's audiences by id, in creation order. They do no
 // locking: the replica holds its own lock around every call.
 type Audiences[A any] struct {
