@@ -134,6 +134,7 @@ func TestSandboxCommandErrors(t *testing.T) {
 		msg  string
 	}{
 		{"bad fault spec", []string{"--faults", "google.ingest:999"}, ExitUsage, "--faults"},
+		{"fault for no replica", []string{"--faults", "tiktok.users:500"}, ExitUsage, `unknown platform "tiktok"`},
 		{"negative latency", []string{"--latency", "-1s"}, ExitUsage, "--latency"},
 		{"corrupt state", []string{"--state", corrupt}, ExitUsage, "delete it"},
 		{"address in use", []string{"--addr", busy.Addr().String()}, ExitFailed, "listen on"},
