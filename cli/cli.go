@@ -21,6 +21,7 @@ import (
 	"github.com/audiencesync/audiencesync/configs"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/builtin"
+	"github.com/audiencesync/audiencesync/platform"
 	"github.com/audiencesync/audiencesync/sandbox"
 	"github.com/audiencesync/audiencesync/state"
 	"github.com/audiencesync/audiencesync/state/sqlite"
@@ -58,6 +59,7 @@ type app struct {
 	logFormat      string
 	logLevel       string
 	registry       *connectors.Registry
+	platforms      *platform.Registry // nil: the built-in platforms
 	log            *zap.Logger
 	// lookupEnv is os.LookupEnv outside tests.
 	lookupEnv func(string) (string, bool)
@@ -180,7 +182,8 @@ func (a *app) env(cfg *configs.Config) func(string) connectors.Env {
 		return connectors.Env{
 			Logger:  a.log.Named(name),
 			BaseDir: cfg.BaseDir,
-			Sandbox: func(ctx context.Context) (string, error) { return a.inProcessSandbox(ctx, cfg) },
+			// One in-process sandbox serves every platform's replica.
+			Endpoint: func(ctx context.Context, _ string) (string, error) { return a.inProcessSandbox(ctx, cfg) },
 		}
 	}
 }

@@ -460,15 +460,15 @@ func TestSandboxHoldsExactlyTheAudience(t *testing.T) {
 	want := googleExpected(t, cfg)
 	require.Greater(t, len(want), 4000)
 	held := sandboxHolds(t, cfg)
-	require.Equal(t, want, held.GoogleMembers(google.AudienceID))
+	require.Equal(t, want, held.Members("google", google.AudienceID))
 	meta := destinationNamed(t, rep, "meta")
 	wantMeta := metaExpected(t, cfg)
 	require.Greater(t, len(wantMeta), 2500)
-	require.Equal(t, wantMeta, held.MetaMembers(meta.AudienceID))
+	require.Equal(t, wantMeta, held.Members("meta", meta.AudienceID))
 	x := destinationNamed(t, rep, "x")
 	wantX := xExpected(t, cfg)
 	require.Greater(t, len(wantX), 2500)
-	require.Equal(t, wantX, held.XMembers(x.AudienceID))
+	require.Equal(t, wantX, held.Members("x", x.AudienceID))
 	require.NoError(t, held.Close())
 
 	// Drop every other US contact and change some addresses.
@@ -493,13 +493,13 @@ func TestSandboxHoldsExactlyTheAudience(t *testing.T) {
 	require.Positive(t, google.Applied.Removed)
 	require.Positive(t, google.Applied.Updated)
 	held = sandboxHolds(t, cfg)
-	require.Equal(t, googleExpected(t, cfg), held.GoogleMembers(google.AudienceID))
+	require.Equal(t, googleExpected(t, cfg), held.Members("google", google.AudienceID))
 	meta = destinationNamed(t, rep, "meta")
 	require.Positive(t, meta.Applied.Removed)
-	require.Equal(t, metaExpected(t, cfg), held.MetaMembers(meta.AudienceID))
+	require.Equal(t, metaExpected(t, cfg), held.Members("meta", meta.AudienceID))
 	x = destinationNamed(t, rep, "x")
 	require.Positive(t, x.Applied.Removed)
-	require.Equal(t, xExpected(t, cfg), held.XMembers(x.AudienceID))
+	require.Equal(t, xExpected(t, cfg), held.Members("x", x.AudienceID))
 }
 
 // TestExampleConfigs checks that every sample config validates and that

@@ -2,11 +2,9 @@ package cli
 
 import (
 	"bufio"
-	"compress/gzip"
-	"encoding/csv"
+	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sort"
 	"strings"
@@ -15,13 +13,26 @@ import (
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/audience/normalize"
+	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/csv"
 	"github.com/audiencesync/audiencesync/connectors/uploadfile"
+	"github.com/audiencesync/audiencesync/platform"
+	platformbuiltin "github.com/audiencesync/audiencesync/platform/builtin"
 )
+
+// platformRegistry returns the platforms hash knows: the built-in ones
+// unless a test gave others.
+func (a *app) platformRegistry() *platform.Registry {
+	if a.platforms == nil {
+		return platformbuiltin.Registry()
+	}
+	return a.platforms
+}
 
 func (a *app) hashCmd() *cobra.Command {
 	var profile, field, region, in, out, mapping string
 	cmd := &cobra.Command{
-		Use:   "hash --profile google|meta|x (--field KIND | --in FILE --out FILE --map col=kind,…)",
+		Use:   "hash --profile PLATFORM (--field KIND | --in FILE --out FILE --map col=kind,…)",
 		Short: "Normalise and hash contact data exactly as a platform requires",
 		Long: `hash has two modes.
 
@@ -39,17 +50,18 @@ phone_number, FN, given_name, …). --region is the ISO country for phone
 numbers written without a country code.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := normalize.Lookup(profile)
+			pl, err := a.platformRegistry().Lookup(profile)
 			if err != nil {
 				return withCode(ExitUsage, err)
 			}
+			p := pl.Profile
 			opts := normalize.Options{DefaultRegion: strings.ToUpper(region)}
 			switch {
 			case in != "" || out != "" || mapping != "":
 				if in == "" || out == "" || mapping == "" {
 					return withCode(ExitUsage, errors.New("CSV mode needs --in, --out and --map together"))
 				}
-				return a.hashCSV(p, opts, in, out, mapping)
+				return a.hashCSV(cmd.Context(), pl, opts, in, out, mapping)
 			case field != "":
 				k, err := audience.ParseKind(field)
 				if err != nil {
@@ -73,7 +85,7 @@ numbers written without a country code.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&profile, "profile", "", "platform profile: google, meta or x")
+	f.StringVar(&profile, "profile", "", "platform profile: "+strings.Join(a.platformRegistry().Names(), ", "))
 	f.StringVar(&field, "field", "", "identifier kind of each input line (line mode)")
 	f.StringVar(&region, "region", "", "ISO country for national phone numbers")
 	f.StringVar(&in, "in", "", "input CSV with a header row (CSV mode; .gz accepted)")
@@ -104,9 +116,11 @@ func formatTally(t normalize.Tally) string {
 	return " (" + strings.Join(parts, ", ") + ")"
 }
 
-// hashCSV converts a CSV export into the platform's upload file.
-func (a *app) hashCSV(p *normalize.Profile, opts normalize.Options, in, out, mapping string) error {
-	cols := map[string]audience.Kind{}
+// hashCSV converts a CSV export into the platform's upload file. The
+// export is read by the CSV source, so it is parsed exactly as a sync
+// would read it.
+func (a *app) hashCSV(ctx context.Context, p *platform.Platform, opts normalize.Options, in, out, mapping string) error {
+	req := connectors.ReadRequest{Fields: map[audience.Kind]string{}}
 	for _, pair := range strings.Split(mapping, ",") {
 		col, kind, ok := strings.Cut(strings.TrimSpace(pair), "=")
 		if !ok || col == "" {
@@ -116,49 +130,20 @@ func (a *app) hashCSV(p *normalize.Profile, opts normalize.Options, in, out, map
 		if err != nil {
 			return withCode(ExitUsage, fmt.Errorf("--map %s: %w", col, err))
 		}
-		cols[col] = k
+		req.Fields[k] = col
 	}
-	f, err := os.Open(in)
+	src, err := csv.New(&csv.Settings{Path: in}, connectors.Env{Logger: a.log})
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}
-	defer f.Close()
-	br := bufio.NewReaderSize(f, 1<<16)
-	var r io.Reader = br
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		gz, err := gzip.NewReader(br)
-		if err != nil {
-			return withCode(ExitFailed, fmt.Errorf("read %s: %w", in, err))
-		}
-		defer gz.Close()
-		r = gz
-	}
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	header, err := cr.Read()
-	if err != nil {
-		return withCode(ExitFailed, fmt.Errorf("read header of %s: %w", in, err))
-	}
-	if len(header) > 0 {
-		header[0] = strings.TrimPrefix(header[0], "\ufeff")
-	}
-	index := map[audience.Kind]int{}
-	for col, k := range cols {
-		found := -1
-		for i, h := range header {
-			if strings.TrimSpace(h) == col {
-				found = i
-			}
-		}
-		if found < 0 {
-			return withCode(ExitUsage, fmt.Errorf("%s has no column %q (columns: %s)", in, col, strings.Join(header, ", ")))
-		}
-		index[k] = found
-	}
+	defer src.Close()
 	var kinds []audience.Kind
 	for _, k := range p.Kinds() {
-		if _, ok := index[k]; ok || (k == audience.FirstInitial && hasKind(index, audience.FirstName)) {
+		_, mapped := req.Fields[k]
+		if from, ok := p.Profile.From(k); ok && !mapped {
+			_, mapped = req.Fields[from]
+		}
+		if mapped {
 			kinds = append(kinds, k)
 			opts.Kinds[k] = true
 		}
@@ -169,41 +154,13 @@ func (a *app) hashCSV(p *normalize.Profile, opts normalize.Options, in, out, map
 	}
 	defer of.Close()
 	bw := bufio.NewWriterSize(of, 1<<16)
-	w, err := uploadfile.NewWriter(bw, p.Name(), kinds)
+	w, err := uploadfile.NewWriter(bw, p, kinds)
 	if err != nil {
 		return withCode(ExitUsage, err)
 	}
-	var tally normalize.Tally
-	var m audience.Member
-	var ids []audience.Identifier
-	var rows, written, malformed int64
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		rows++
-		var pe *csv.ParseError
-		if errors.As(err, &pe) || (err == nil && len(rec) != len(header)) {
-			malformed++
-			continue
-		}
-		if err != nil {
-			return withCode(ExitFailed, fmt.Errorf("read %s: %w", in, err))
-		}
-		m.Reset()
-		for k, i := range index {
-			m.Fields[k] = rec[i]
-		}
-		var ok bool
-		ids, ok = p.Member(&m, opts, ids[:0], &tally)
-		if !ok {
-			continue
-		}
-		if err := w.Write(ids); err != nil {
-			return withCode(ExitFailed, fmt.Errorf("write %s: %w", out, err))
-		}
-		written++
+	e := &hashEmitter{p: p.Profile, opts: opts, w: w}
+	if err := src.Read(ctx, req, e); err != nil {
+		return withCode(ExitFailed, fmt.Errorf("convert %s: %w", in, err))
 	}
 	if err := w.Flush(); err != nil {
 		return withCode(ExitFailed, err)
@@ -214,18 +171,43 @@ func (a *app) hashCSV(p *normalize.Profile, opts normalize.Options, in, out, map
 	if err := of.Close(); err != nil {
 		return withCode(ExitFailed, err)
 	}
-	fmt.Fprintf(a.stderr, "%d rows read, %d written to %s, %d malformed rows skipped", rows, written, out, malformed)
-	if n := sumTally(tally); n > 0 {
-		fmt.Fprintf(a.stderr, ", %d values rejected%s", n, formatTally(tally))
+	fmt.Fprintf(a.stderr, "%d rows read, %d written to %s, %d malformed rows skipped", e.rows+e.malformed, e.written, out, e.malformed)
+	if n := sumTally(e.tally); n > 0 {
+		fmt.Fprintf(a.stderr, ", %d values rejected%s", n, formatTally(e.tally))
 	}
-	if tally.PreHashed > 0 {
-		fmt.Fprintf(a.stderr, ", %d values were already hashed", tally.PreHashed)
+	if e.tally.PreHashed > 0 {
+		fmt.Fprintf(a.stderr, ", %d values were already hashed", e.tally.PreHashed)
 	}
 	fmt.Fprintln(a.stderr)
 	return nil
 }
 
-func hasKind(index map[audience.Kind]int, k audience.Kind) bool {
-	_, ok := index[k]
-	return ok
+// hashEmitter normalises each member the CSV source reads and writes it to
+// the upload file.
+type hashEmitter struct {
+	p     *normalize.Profile
+	opts  normalize.Options
+	w     *uploadfile.Writer
+	tally normalize.Tally
+	ids   []audience.Identifier
+
+	rows, written, malformed int64
 }
+
+func (e *hashEmitter) Emit(m *audience.Member) error {
+	e.rows++
+	var ok bool
+	e.ids, ok = e.p.Member(m, e.opts, e.ids[:0], &e.tally)
+	if !ok {
+		return nil
+	}
+	if err := e.w.Write(e.ids); err != nil {
+		return err
+	}
+	e.written++
+	return nil
+}
+
+// Reject counts a row the source could not read; hash maps no key or
+// consent column, so every rejection is a malformed row.
+func (e *hashEmitter) Reject(string, int64) { e.malformed++ }

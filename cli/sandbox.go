@@ -36,7 +36,7 @@ JSON file across restarts (hashes only; delete the file to start empty).
 GET /_sandbox/state shows what each platform holds. Ctrl-C stops the sandbox.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			in, err := fault.Parse(faults)
+			in, err := fault.ParseFor(faults, sandbox.FaultTargets(sandbox.Options{}))
 			if err != nil {
 				return withCode(ExitUsage, fmt.Errorf("--faults %q: %w", faults, err))
 			}

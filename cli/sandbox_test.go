@@ -16,7 +16,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/audiencesync/audiencesync/sandbox"
+	"github.com/audiencesync/audiencesync/platform/google"
+	metaplatform "github.com/audiencesync/audiencesync/platform/meta"
+	xplatform "github.com/audiencesync/audiencesync/platform/x"
 )
 
 // lockedBuffer is a bytes.Buffer the sandbox's request log may write to
@@ -108,9 +110,8 @@ func TestSandboxCommand(t *testing.T) {
 	cancel()
 	require.Equal(t, ExitOK, wait())
 	summary := out.String()
-	c := sandbox.SandboxCredentials()
-	for _, want := range []string{"http://" + addr, c.GoogleAccessToken, c.MetaAppID, c.MetaAppSecret, c.MetaAccessToken,
-		c.XConsumerKey, c.XConsumerSecret, c.XAccessToken, c.XAccessSecret, c.XAccountID, "x.users:429*1", statePath} {
+	for _, want := range []string{"http://" + addr, google.ReplicaToken, metaplatform.ReplicaAppID, metaplatform.ReplicaAppSecret, metaplatform.ReplicaToken,
+		xplatform.ReplicaConsumerKey, xplatform.ReplicaConsumerSecret, xplatform.ReplicaAccessToken, xplatform.ReplicaAccessSecret, xplatform.ReplicaAccount, "x.users:429*1", statePath} {
 		require.Contains(t, summary, want)
 	}
 	require.Contains(t, summary, "GET /_sandbox/state 200", "requests are logged")
@@ -133,6 +134,7 @@ func TestSandboxCommandErrors(t *testing.T) {
 		msg  string
 	}{
 		{"bad fault spec", []string{"--faults", "google.ingest:999"}, ExitUsage, "--faults"},
+		{"fault for no replica", []string{"--faults", "tiktok.users:500"}, ExitUsage, `unknown platform "tiktok"`},
 		{"negative latency", []string{"--latency", "-1s"}, ExitUsage, "--latency"},
 		{"corrupt state", []string{"--state", corrupt}, ExitUsage, "delete it"},
 		{"address in use", []string{"--addr", busy.Addr().String()}, ExitFailed, "listen on"},

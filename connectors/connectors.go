@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/audiencesync/audiencesync/audience"
+	"github.com/audiencesync/audiencesync/platform"
 )
 
 // Env is what the engine hands every connector it builds.
@@ -26,15 +27,31 @@ type Env struct {
 	BaseDir string
 	// Now is the clock; tests replace it.
 	Now func() time.Time
-	// Sandbox returns the base URL of the in-process replica of the
-	// platform APIs (package sandbox), starting it on first use. Platform
-	// connectors with `sandbox: true` and no `endpoint:` call it. Nil when
-	// no sandbox is available.
-	Sandbox func(ctx context.Context) (string, error)
+	// Endpoint returns the base URL of the local replica of platform's API
+	// (see package sandbox), starting it on first use. Platform connectors
+	// with `sandbox: true` and no `endpoint:` call it with their platform's
+	// name (platform.Platform.Name). Nil when no sandbox is available.
+	Endpoint func(ctx context.Context, platform string) (string, error)
 }
 
 // Resolve returns path joined to BaseDir unless it is absolute.
 func (e Env) Resolve(path string) string { return resolvePath(e.BaseDir, path) }
+
+// Log returns Logger, or a logger that discards everything when it is nil.
+func (e Env) Log() *zap.Logger {
+	if e.Logger == nil {
+		return zap.NewNop()
+	}
+	return e.Logger
+}
+
+// Clock returns Now, or time.Now when it is nil.
+func (e Env) Clock() func() time.Time {
+	if e.Now == nil {
+		return time.Now
+	}
+	return e.Now
+}
 
 // ConsentFields names the source fields that carry per-member consent.
 type ConsentFields struct {
@@ -124,10 +141,13 @@ type Audience struct {
 
 // DestinationInfo describes a destination to the engine.
 type DestinationInfo struct {
-	// Profile names the normalisation profile (google, meta, x).
-	Profile string
-	// Kinds lists the identifier kinds the destination accepts; the engine
-	// drops other mapped fields before normalising.
+	// Platform is the platform the destination uploads to: the engine
+	// normalises members with its Profile and removes identifiers by its
+	// Match semantics.
+	Platform *platform.Platform
+	// Kinds lists the identifier kinds the destination accepts, in the
+	// platform's priority order; the engine drops other mapped fields
+	// before normalising.
 	Kinds []audience.Kind
 	// MaxBatch is the most members one Apply call may carry.
 	MaxBatch int
@@ -139,12 +159,6 @@ type DestinationInfo struct {
 	// RefreshWindow is how long a membership may go unsent before it must
 	// be re-sent; 0 when memberships do not expire.
 	RefreshWindow time.Duration
-	// RecordMatching says the platform matches a member's identifiers as
-	// one record (a Meta row): names, address and birth date identify a
-	// member only in a record without an e-mail, phone or device id. When
-	// false (Google, X) every identifier, and an address as a whole,
-	// matches on its own.
-	RecordMatching bool
 }
 
 // Op is what a batch does.

@@ -128,31 +128,41 @@ func (r *Registry) Clone() *Registry {
 // SourceFunc adapts a constructor over a connector's own settings type to
 // Spec.NewSource, so each connector need not repeat the type check.
 func SourceFunc[S any, T Source](fn func(*S, Env) (T, error)) func(any, Env) (Source, error) {
-	return func(settings any, env Env) (Source, error) {
-		s, ok := settings.(*S)
-		if !ok {
-			return nil, fmt.Errorf("settings are %T, want %T", settings, s)
-		}
-		src, err := fn(s, env)
-		if err != nil {
-			return nil, err // not a typed nil inside the interface
-		}
-		return src, nil
-	}
+	return construct[S, T, Source](fn)
 }
 
 // DestinationFunc adapts a constructor over a connector's own settings type
 // to Spec.NewDestination.
 func DestinationFunc[S any, T Destination](fn func(*S, Env) (T, error)) func(any, Env) (Destination, error) {
-	return func(settings any, env Env) (Destination, error) {
+	return construct[S, T, Destination](fn)
+}
+
+// construct checks that settings are an *S and builds the connector as an
+// I (Source or Destination) with fn.
+func construct[S, T, I any](fn func(*S, Env) (T, error)) func(any, Env) (I, error) {
+	return func(settings any, env Env) (I, error) {
+		var none I
 		s, ok := settings.(*S)
 		if !ok {
-			return nil, fmt.Errorf("settings are %T, want %T", settings, s)
+			return none, fmt.Errorf("settings are %T, want %T", settings, s)
 		}
-		d, err := fn(s, env)
+		c, err := fn(s, env)
 		if err != nil {
-			return nil, err
+			return none, err // not a typed nil inside the interface
 		}
-		return d, nil
+		return any(c).(I), nil
 	}
+}
+
+// SourceSpec declares a source whose settings are an S, built by fn.
+func SourceSpec[S any, T Source](typ, summary, sample string, fn func(*S, Env) (T, error)) Spec {
+	return Spec{Type: typ, Role: RoleSource, Summary: summary, Sample: sample,
+		Settings: func() any { return new(S) }, NewSource: SourceFunc(fn)}
+}
+
+// DestinationSpec declares a destination whose settings are an S, built by
+// fn.
+func DestinationSpec[S any, T Destination](typ, summary, sample string, fn func(*S, Env) (T, error)) Spec {
+	return Spec{Type: typ, Role: RoleDestination, Summary: summary, Sample: sample,
+		Settings: func() any { return new(S) }, NewDestination: DestinationFunc(fn)}
 }

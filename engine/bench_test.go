@@ -14,10 +14,11 @@ import (
 	"time"
 
 	"github.com/audiencesync/audiencesync/audience"
-	"github.com/audiencesync/audiencesync/audience/normalize"
 	"github.com/audiencesync/audiencesync/connectors"
 	csvsrc "github.com/audiencesync/audiencesync/connectors/csv"
 	"github.com/audiencesync/audiencesync/engine"
+	platformbuiltin "github.com/audiencesync/audiencesync/platform/builtin"
+	"github.com/audiencesync/audiencesync/platform/google"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/state"
 	"github.com/audiencesync/audiencesync/state/sqlite"
@@ -29,7 +30,7 @@ type nullDestination struct{ calls int64 }
 
 func (d *nullDestination) Info() connectors.DestinationInfo {
 	return connectors.DestinationInfo{
-		Profile: "google", MaxBatch: 10000, Concurrency: 2, MaxIdentifiers: 10,
+		Platform: google.Platform(), MaxBatch: 10000, Concurrency: 2, MaxIdentifiers: 10,
 		Kinds: []audience.Kind{audience.Email, audience.Phone, audience.FirstName, audience.LastName, audience.Zip, audience.Country},
 	}
 }
@@ -78,7 +79,7 @@ func benchJob(t testing.TB, path string, dest connectors.Destination) *engine.Jo
 	if err != nil {
 		t.Fatal(err)
 	}
-	prof, err := normalize.Lookup("google")
+	prof, err := platformbuiltin.Profile("google")
 	if err != nil {
 		t.Fatal(err)
 	}

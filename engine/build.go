@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/audiencesync/audiencesync/audience/normalize"
 	"github.com/audiencesync/audiencesync/configs"
 	"github.com/audiencesync/audiencesync/connectors"
 )
@@ -119,10 +118,9 @@ func targetsFor(d *configs.Destination, typ string, dest connectors.Destination)
 
 func (t *Target) resolve() error {
 	t.Info = t.Dest.Info()
-	p, err := normalize.Lookup(t.Info.Profile)
-	if err != nil {
-		return fmt.Errorf("normalisation profile: %w", err)
+	if t.Info.Platform == nil || t.Info.Platform.Profile == nil {
+		return fmt.Errorf("destination %s names no platform: its Info must set Platform", t.Name)
 	}
-	t.Profile = p
+	t.Profile = t.Info.Platform.Profile
 	return nil
 }

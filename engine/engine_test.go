@@ -22,6 +22,7 @@ import (
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/fake"
 	"github.com/audiencesync/audiencesync/engine"
+	platformbuiltin "github.com/audiencesync/audiencesync/platform/builtin"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/state"
 	"github.com/audiencesync/audiencesync/state/sqlite"
@@ -62,7 +63,7 @@ func setupAt(t *testing.T, path string, dest *fake.Destination) *bundle {
 
 func (b *bundle) job(src connectors.Source, mods ...func(*engine.Job)) *engine.Job {
 	b.t.Helper()
-	prof, err := normalize.Lookup("google")
+	prof, err := platformbuiltin.Profile("google")
 	require.NoError(b.t, err)
 	j := &engine.Job{
 		Sync:   "test-sync",
@@ -105,7 +106,7 @@ func members(from, to int) []audience.Member {
 // held is what the destination should hold for ms.
 func held(t *testing.T, ms []audience.Member) []string {
 	t.Helper()
-	prof, err := normalize.Lookup("google")
+	prof, err := platformbuiltin.Profile("google")
 	require.NoError(t, err)
 	set := map[string]bool{}
 	for _, m := range ms {
@@ -376,7 +377,7 @@ func TestPlatformRejectedMembersAreReportedAndRetriedNextRun(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ms := members(0, 10)
-	prof, _ := normalize.Lookup("google")
+	prof, _ := platformbuiltin.Profile("google")
 	bad, _ := prof.Value(audience.Email, ms[7].Fields[audience.Email], normalize.Options{})
 	b.dest.Reject = map[string]string{bad.Value: "INVALID_FORMAT"}
 	rep, err := b.run(ms, engine.Options{})

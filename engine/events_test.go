@@ -14,6 +14,7 @@ import (
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/fake"
 	"github.com/audiencesync/audiencesync/engine"
+	"github.com/audiencesync/audiencesync/platform/google"
 	"github.com/audiencesync/audiencesync/report"
 )
 
@@ -77,9 +78,7 @@ func kinds(evs []engine.Event) []string {
 // rejectEmail makes the fake platform refuse the member with e-mail addr.
 func rejectEmail(t *testing.T, d *fake.Destination, addr string) {
 	t.Helper()
-	prof, err := normalize.Lookup("google")
-	require.NoError(t, err)
-	id, reason := prof.Value(audience.Email, addr, normalize.Options{})
+	id, reason := google.Platform().Profile.Value(audience.Email, addr, normalize.Options{})
 	require.Empty(t, reason)
 	d.Reject = map[string]string{id.Value: "INVALID_FORMAT"}
 }

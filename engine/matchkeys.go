@@ -5,36 +5,28 @@ import (
 	"encoding/binary"
 
 	"github.com/audiencesync/audiencesync/audience"
+	"github.com/audiencesync/audiencesync/platform"
 )
 
 // Platforms match some identifiers on their own (an e-mail address, a phone
 // number, a device id) and others only in combination: a Google address is
 // given name, family name, region and postal code together, and Meta reads
 // names, city, zip or birth date only alongside each other, and only in a
-// row that has no e-mail, phone or device id. So the rule "an identifier is
-// removed only when no staying member carries it" works on match keys:
-// every standalone identifier is one key, and all of a member's attribute
-// identifiers together are one more (for record-matching platforms, only in
-// a record without standalone identifiers). An attribute group is sent or
-// withheld whole, never split.
-
-// isAttribute reports whether k is matched only in combination.
-func isAttribute(k audience.Kind) bool {
-	switch k {
-	case audience.FirstName, audience.LastName, audience.FirstInitial, audience.City, audience.Region,
-		audience.Zip, audience.Country, audience.Gender, audience.BirthYear, audience.BirthMonth, audience.BirthDay:
-		return true
-	}
-	return false
-}
+// row that has no e-mail, phone or device id. Each platform says which
+// (platform.Match). So the rule "an identifier is removed only when no
+// staying member carries it" works on match keys: every standalone
+// identifier is one key, and all of a member's attribute identifiers
+// together are one more (for record-matching platforms, only in a record
+// without standalone identifiers). An attribute group is sent or withheld
+// whole, never split.
 
 // attributeKey is the match key of the attribute group of ids, and whether
 // ids has any attribute. ids must be sorted.
-func attributeKey(ids []audience.Identifier) (audience.IdentifierID, bool) {
+func attributeKey(ids []audience.Identifier, m *platform.Match) (audience.IdentifierID, bool) {
 	h := sha256.New()
 	any := false
 	for _, id := range ids {
-		if !isAttribute(id.Kind) {
+		if !m.Attribute(id.Kind) {
 			continue
 		}
 		any = true
@@ -50,52 +42,52 @@ func attributeKey(ids []audience.Identifier) (audience.IdentifierID, bool) {
 	return audience.IdentifierID(binary.BigEndian.Uint64(sum[:8])), true
 }
 
-// matchKeys calls fn with every match key of sorted ids. With
-// recordMatching, attributes are a key only in a record without standalone
-// identifiers.
-func matchKeys(ids []audience.Identifier, recordMatching bool, fn func(audience.IdentifierID)) {
+// matchKeys calls fn with every match key of sorted ids. On a
+// record-matching platform, attributes are a key only in a record without
+// standalone identifiers.
+func matchKeys(ids []audience.Identifier, m *platform.Match, fn func(audience.IdentifierID)) {
 	standalone := false
 	for _, id := range ids {
-		if !isAttribute(id.Kind) {
+		if !m.Attribute(id.Kind) {
 			standalone = true
 			fn(audience.IDOf(id))
 		}
 	}
-	if recordMatching && standalone {
+	if m.RecordMatching() && standalone {
 		return
 	}
-	if k, ok := attributeKey(ids); ok {
+	if k, ok := attributeKey(ids, m); ok {
 		fn(k)
 	}
 }
 
 // keepKeys returns the identifiers of sorted ids whose match key passes
-// keep; the attribute group passes or fails as one. With recordMatching, a
-// record that has standalone identifiers drops its attributes: in a removal
+// keep; the attribute group passes or fails as one. On a record-matching
+// platform, a record that has standalone identifiers drops its attributes: in a removal
 // they could match whoever shares the name and zip, perhaps the member who
 // stays or the same person under a new e-mail. It reuses ids' array.
-func keepKeys(ids []audience.Identifier, recordMatching bool, keep func(audience.IdentifierID) bool) []audience.Identifier {
+func keepKeys(ids []audience.Identifier, m *platform.Match, keep func(audience.IdentifierID) bool) []audience.Identifier {
 	standalone := false
 	for _, id := range ids {
-		if !isAttribute(id.Kind) {
+		if !m.Attribute(id.Kind) {
 			standalone = true
 			break
 		}
 	}
 	keepAttr := false
-	if !recordMatching || !standalone {
-		attrKey, hasAttr := attributeKey(ids)
+	if !m.RecordMatching() || !standalone {
+		attrKey, hasAttr := attributeKey(ids, m)
 		keepAttr = hasAttr && keep(attrKey)
 	}
 	var attrs []audience.Identifier
 	for _, id := range ids {
-		if isAttribute(id.Kind) {
+		if m.Attribute(id.Kind) {
 			attrs = append(attrs, id)
 		}
 	}
 	out := ids[:0]
 	for _, id := range ids {
-		if !isAttribute(id.Kind) && keep(audience.IDOf(id)) {
+		if !m.Attribute(id.Kind) && keep(audience.IDOf(id)) {
 			out = append(out, id)
 		}
 	}

@@ -114,7 +114,7 @@ func newPlan(t *Target, job *Job, opts Options, now time.Time, spillAfter int) *
 		t:     t,
 		scope: state.Scope{Sync: job.Sync, Destination: t.Name},
 		rep: &report.Destination{
-			Name: t.Name, Type: t.Type, Profile: t.Info.Profile, Status: report.StatusRunning,
+			Name: t.Name, Type: t.Type, Profile: t.Info.Platform.Name, Status: report.StatusRunning,
 		},
 		full:       opts.FullRefresh,
 		now:        now,
@@ -350,7 +350,7 @@ func canReplace(d connectors.Destination) bool {
 // undesired keeps the identifiers whose match key no desired member carries.
 func (p *plan) undesired(ids []audience.Identifier) []audience.Identifier {
 	audience.SortIdentifiers(ids)
-	return keepKeys(ids, p.t.Info.RecordMatching, func(k audience.IdentifierID) bool {
+	return keepKeys(ids, &p.t.Info.Platform.Match, func(k audience.IdentifierID) bool {
 		_, desired := p.desiredIDs[k]
 		return !desired
 	})

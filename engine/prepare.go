@@ -122,7 +122,7 @@ func (w *prepWorker) prepare(pc *prepChunk, s *sourced, r *prepared) {
 	}
 	if len(p.committed) > 0 {
 		r.keysFrom = uint32(len(pc.keys))
-		matchKeys(ids, p.t.Info.RecordMatching, func(k audience.IdentifierID) { pc.keys = append(pc.keys, k) })
+		matchKeys(ids, &p.t.Info.Platform.Match, func(k audience.IdentifierID) { pc.keys = append(pc.keys, k) })
 		r.keysTo = uint32(len(pc.keys))
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/fake"
 	"github.com/audiencesync/audiencesync/engine"
+	platformbuiltin "github.com/audiencesync/audiencesync/platform/builtin"
 	"github.com/audiencesync/audiencesync/report"
 )
 
@@ -108,7 +109,7 @@ func runChurn(t *testing.T, workers int) []outcome {
 	b.dest.Kinds, b.dest.MaxIdentifiers, b.dest.Concurrency = addressKinds, 3, 1
 	metaDest := fake.NewDestination("meta")
 	metaDest.Kinds, metaDest.Concurrency = addressKinds, 1
-	metaProf, err := normalize.Lookup("meta")
+	metaProf, err := platformbuiltin.Profile("meta")
 	require.NoError(t, err)
 	mods := func(j *engine.Job) {
 		google := j.Targets[0]
@@ -170,7 +171,7 @@ func TestParallelPlanMatchesOneWorker(t *testing.T) {
 // by hand, with one worker and with several.
 func TestPlanCountsByHand(t *testing.T) {
 	t.Parallel()
-	prof, err := normalize.Lookup("google")
+	prof, err := platformbuiltin.Profile("google")
 	require.NoError(t, err)
 	opts := normalize.Options{DefaultRegion: "US"}
 	keyless := func(email string) audience.MemberKey {

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"net/http/httptest"
 
+	"github.com/audiencesync/audiencesync/platform/google"
 	"github.com/audiencesync/audiencesync/sandbox"
 	"github.com/audiencesync/audiencesync/sandbox/fault"
+	"github.com/audiencesync/audiencesync/sandbox/googledm"
 )
 
 // A test points its connectors at an httptest server running the sandbox,
@@ -18,9 +20,8 @@ func ExampleNew() {
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 
-	creds := srv.Credentials()
-	list := srv.Google().CreateList("1234567890", "Cart abandoners")
+	list := sandbox.ReplicaOf[*googledm.Server](srv).CreateList("1234567890", "Cart abandoners")
 	// ... run a sync with endpoint ts.URL and creds ...
-	fmt.Println(creds.GoogleAccessToken, len(srv.GoogleMembers(list)))
+	fmt.Println(google.ReplicaToken, len(srv.Members("google", list)))
 	// Output: sandbox-google-token 0
 }

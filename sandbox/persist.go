@@ -10,13 +10,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/audiencesync/audiencesync/sandbox/googledm"
-	"github.com/audiencesync/audiencesync/sandbox/metagraph"
-	"github.com/audiencesync/audiencesync/sandbox/xads"
 )
 
 // ErrCorruptState is wrapped by Open when the state file cannot be read
@@ -31,20 +28,48 @@ const stateVersion = 1
 // saveDelay gathers the changes of a burst of requests into one write.
 const saveDelay = 200 * time.Millisecond
 
-// Snapshot is what the state file holds: every replica's audiences and
-// members (hashes and the values the platforms take in clear), Google
-// request statuses and Meta sessions. Credentials, nonces, rate-limit
-// windows and the fault spec are not part of it.
+// Snapshot is what the state file holds: the format version, then each
+// replica's saved state (audiences and members: hashes and the values the
+// platforms take in clear; Google request statuses, Meta sessions) under
+// its platform's name. Credentials, nonces, rate-limit windows and the
+// fault spec are not part of it.
 type Snapshot struct {
-	Version int                `json:"version"`
-	Google  googledm.Snapshot  `json:"google"`
-	Meta    metagraph.Snapshot `json:"meta"`
-	X       xads.Snapshot      `json:"x"`
+	Version  int
+	Replicas []ReplicaSnapshot
+}
+
+// ReplicaSnapshot is one replica's part of a Snapshot.
+type ReplicaSnapshot struct {
+	Platform string
+	State    json.RawMessage
+}
+
+// MarshalJSON writes Snapshot as one object: {"version": 1, "google": …}.
+func (snap Snapshot) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(`{"version":`)
+	b.WriteString(strconv.Itoa(snap.Version))
+	for _, r := range snap.Replicas {
+		b.WriteByte(',')
+		if err := writeMember(&b, r.Platform, r.State); err != nil {
+			return nil, err
+		}
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
 }
 
 // Snapshot returns the state of every replica.
-func (s *Server) Snapshot() Snapshot {
-	return Snapshot{Version: stateVersion, Google: s.google.Snapshot(), Meta: s.meta.Snapshot(), X: s.x.Snapshot()}
+func (s *Server) Snapshot() (Snapshot, error) {
+	snap := Snapshot{Version: stateVersion}
+	for _, r := range s.replicas {
+		st, err := r.Save()
+		if err != nil {
+			return Snapshot{}, fmt.Errorf("sandbox: save %s: %w", r.Platform(), err)
+		}
+		snap.Replicas = append(snap.Replicas, ReplicaSnapshot{Platform: r.Platform(), State: st})
+	}
+	return snap, nil
 }
 
 // Open builds a sandbox like New and, when opts.StatePath is set, loads
@@ -52,7 +77,10 @@ func (s *Server) Snapshot() Snapshot {
 // the state back after every request that changed it. Call Close once the
 // HTTP server has stopped, to write the last change.
 func Open(opts Options) (*Server, error) {
-	s := newServer(opts)
+	s, err := newServer(opts)
+	if err != nil {
+		return nil, err
+	}
 	if opts.StatePath == "" {
 		return s, nil
 	}
@@ -169,8 +197,11 @@ func (p *persister) save() error {
 }
 
 func (p *persister) saveLocked() error {
-	snap := p.srv.Snapshot()
-	err := writeFileAtomic(p.path, func(w io.Writer) error {
+	snap, err := p.srv.Snapshot()
+	if err != nil {
+		return err
+	}
+	err = writeFileAtomic(p.path, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", " ")
 		return enc.Encode(snap)
@@ -198,28 +229,37 @@ func (p *persister) load() (bool, error) {
 }
 
 func (p *persister) restore(data []byte) error {
-	var snap Snapshot
+	var file map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&snap); err != nil {
+	if err := dec.Decode(&file); err != nil {
 		return fmt.Errorf("decode: %w", err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return errors.New("decode: unexpected data after the state")
 	}
-	if snap.Version != stateVersion {
-		return fmt.Errorf("version %d: this build reads version %d", snap.Version, stateVersion)
+	var version int
+	if err := json.Unmarshal(file["version"], &version); err != nil {
+		return fmt.Errorf("decode: version: %w", err)
 	}
+	if version != stateVersion {
+		return fmt.Errorf("version %d: this build reads version %d", version, stateVersion)
+	}
+	delete(file, "version")
 	// The server is fresh and unshared, so a failure part-way leaves
-	// nothing behind: Open discards it.
-	if err := p.srv.google.Restore(snap.Google); err != nil {
-		return fmt.Errorf("google: %w", err)
+	// nothing behind: Open discards it. A replica the file does not
+	// mention starts empty.
+	for _, r := range p.srv.replicas {
+		st, ok := file[r.Platform()]
+		if !ok {
+			continue
+		}
+		delete(file, r.Platform())
+		if err := r.Load(st); err != nil {
+			return fmt.Errorf("%s: %w", r.Platform(), err)
+		}
 	}
-	if err := p.srv.meta.Restore(snap.Meta); err != nil {
-		return fmt.Errorf("meta: %w", err)
-	}
-	if err := p.srv.x.Restore(snap.X); err != nil {
-		return fmt.Errorf("x: %w", err)
+	for name := range file {
+		return fmt.Errorf("decode: unknown field %q: no replica of that platform", name)
 	}
 	return nil
 }

@@ -16,7 +16,13 @@ import (
 	fb "github.com/huandu/facebook/v2"
 	"github.com/stretchr/testify/require"
 
+	"github.com/audiencesync/audiencesync/platform/google"
+	metaplatform "github.com/audiencesync/audiencesync/platform/meta"
+	xplatform "github.com/audiencesync/audiencesync/platform/x"
 	"github.com/audiencesync/audiencesync/sandbox"
+	"github.com/audiencesync/audiencesync/sandbox/googledm"
+	"github.com/audiencesync/audiencesync/sandbox/metagraph"
+	"github.com/audiencesync/audiencesync/sandbox/xads"
 )
 
 // open serves a sandbox persisted at path; closing it (t.Cleanup or the
@@ -36,12 +42,14 @@ func open(t *testing.T, opts sandbox.Options) (*bundle, func()) {
 		require.NoError(t, srv.Close())
 	}
 	t.Cleanup(closeFn)
-	return &bundle{srv: srv, ts: ts, creds: srv.Credentials()}, closeFn
+	return &bundle{srv: srv, ts: ts}, closeFn
 }
 
 func snapshotJSON(t *testing.T, s *sandbox.Server) string {
 	t.Helper()
-	raw, err := json.Marshal(s.Snapshot())
+	snap, err := s.Snapshot()
+	require.NoError(t, err)
+	raw, err := json.Marshal(snap)
 	require.NoError(t, err)
 	return string(raw)
 }
@@ -80,7 +88,7 @@ func TestStateSurvivesRestart(t *testing.T) {
 			require.Equal(t, 200, status, body)
 			removed := body["requestId"].(string)
 			return func(t *testing.T, b *bundle) {
-				require.Equal(t, []string{sha("a@example.com"), sha("c@example.com")}, sortedCopy(b.srv.GoogleMembers(list)))
+				require.Equal(t, []string{sha("a@example.com"), sha("c@example.com")}, sortedCopy(b.srv.Members("google", list)))
 				require.Equal(t, "SUCCESS", googleStatus(t, b, ingested), "the poll count survived")
 				require.Equal(t, "PROCESSING", googleStatus(t, b, removed))
 				status, body := b.google(t, "GET", "/v1/accountTypes/GOOGLE_ADS/accounts/1234567890/userLists/"+list, nil)
@@ -109,13 +117,13 @@ func TestStateSurvivesRestart(t *testing.T) {
 			require.NoError(t, batch(s, 1, false, "new@example.com"))
 			return func(t *testing.T, b *bundle) {
 				s := b.meta()
-				require.Equal(t, sortedCopy([]string{sha("old@example.com"), sha("keep@example.com")}), b.srv.MetaMembers(id))
-				require.True(t, b.srv.State(false).Meta.Audiences[0].Replacing, "the replace session is still open")
+				require.Equal(t, sortedCopy([]string{sha("old@example.com"), sha("keep@example.com")}), b.srv.Members("meta", id))
+				require.True(t, sandbox.ReplicaOf[*metagraph.Server](b.srv).State(false)[0].Replacing, "the replace session is still open")
 				_, err := s.Post("/"+id+"/users", fb.Params{"payload": emailPayload("during@example.com")})
 				require.Error(t, err, "no adds while the replace is open")
 				require.Error(t, batch(s, 3, true, "x@example.com"), "the session still expects batch 2")
 				require.NoError(t, batch(s, 2, true, "keep@example.com"))
-				require.Equal(t, sortedCopy([]string{sha("new@example.com"), sha("keep@example.com")}), b.srv.MetaMembers(id))
+				require.Equal(t, sortedCopy([]string{sha("new@example.com"), sha("keep@example.com")}), b.srv.Members("meta", id))
 			}
 		}},
 		{"x custom audiences and members", func(t *testing.T, b *bundle) func(*testing.T, *bundle) {
@@ -123,18 +131,18 @@ func TestStateSurvivesRestart(t *testing.T) {
 			kept, gone := xCreate(t, b, "Buyers"), xCreate(t, b, "Gone")
 			ops := `[{"operation_type":"Update","params":{"users":[{"email":["` + sha("a@example.com") + `","` + sha("b@example.com") + `"]}]}},` +
 				`{"operation_type":"Delete","params":{"users":[{"email":["` + sha("b@example.com") + `"]}]}}]`
-			r, err := xc.Post(b.ts.URL+"/12/accounts/"+b.creds.XAccountID+"/custom_audiences/"+kept+"/users", "application/json", strings.NewReader(ops))
+			r, err := xc.Post(b.ts.URL+"/12/accounts/"+xplatform.ReplicaAccount+"/custom_audiences/"+kept+"/users", "application/json", strings.NewReader(ops))
 			require.NoError(t, err)
 			r.Body.Close()
 			require.Equal(t, 200, r.StatusCode)
-			req, _ := http.NewRequest("DELETE", b.ts.URL+"/12/accounts/"+b.creds.XAccountID+"/custom_audiences/"+gone, nil)
+			req, _ := http.NewRequest("DELETE", b.ts.URL+"/12/accounts/"+xplatform.ReplicaAccount+"/custom_audiences/"+gone, nil)
 			r, err = xc.Do(req)
 			require.NoError(t, err)
 			r.Body.Close()
 			require.Equal(t, 200, r.StatusCode)
 			return func(t *testing.T, b *bundle) {
-				require.Equal(t, []string{sha("a@example.com")}, b.srv.XMembers(kept))
-				st := b.srv.State(false).X.CustomAudiences
+				require.Equal(t, []string{sha("a@example.com")}, b.srv.Members("x", kept))
+				st := sandbox.ReplicaOf[*xads.Server](b.srv).State(false)
 				require.Len(t, st, 2)
 				require.True(t, st[1].Deleted)
 				require.NotContains(t, []string{kept, gone}, xCreate(t, b, "Later"), "ids are not reused")
@@ -160,7 +168,7 @@ func TestStateSurvivesRestart(t *testing.T) {
 
 func xCreate(t *testing.T, b *bundle, name string) string {
 	t.Helper()
-	r, err := b.x().Post(b.ts.URL+"/12/accounts/"+b.creds.XAccountID+"/custom_audiences?name="+name, "", nil)
+	r, err := b.x().Post(b.ts.URL+"/12/accounts/"+xplatform.ReplicaAccount+"/custom_audiences?name="+name, "", nil)
 	require.NoError(t, err)
 	defer r.Body.Close()
 	var created struct{ Data struct{ ID string } }
@@ -186,7 +194,7 @@ func TestStateFileIsPrivateAndHoldsNoCredentials(t *testing.T) {
 	require.NoError(t, err, "Open writes the empty state at once")
 	require.Equal(t, os.FileMode(0o600), info.Mode().Perm())
 
-	list := b.srv.Google().CreateList("1234567890", "Buyers")
+	list := sandbox.ReplicaOf[*googledm.Server](b.srv).CreateList("1234567890", "Buyers")
 	status, body := b.google(t, "POST", "/v1/audienceMembers:ingest", ingest(list, "a@example.com"))
 	require.Equal(t, 200, status, body)
 	closeFn()
@@ -198,8 +206,7 @@ func TestStateFileIsPrivateAndHoldsNoCredentials(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(raw), sha("a@example.com"))
 	require.NotContains(t, string(raw), "a@example.com\"", "hashes only")
-	c := sandbox.SandboxCredentials()
-	for _, secret := range []string{c.GoogleAccessToken, c.MetaAccessToken, c.MetaAppSecret, c.XAccessToken, c.XAccessSecret, c.XConsumerSecret} {
+	for _, secret := range []string{google.ReplicaToken, metaplatform.ReplicaToken, metaplatform.ReplicaAppSecret, xplatform.ReplicaAccessToken, xplatform.ReplicaAccessSecret, xplatform.ReplicaConsumerSecret} {
 		require.NotContains(t, string(raw), secret)
 	}
 	entries, err := os.ReadDir(filepath.Dir(path))
@@ -230,19 +237,19 @@ func TestLeftoverTempFileIsIgnored(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state.json")
 	b, closeFn := open(t, sandbox.Options{StatePath: path})
-	list := b.srv.Google().CreateList("1234567890", "Buyers")
+	list := sandbox.ReplicaOf[*googledm.Server](b.srv).CreateList("1234567890", "Buyers")
 	closeFn()
 	partial := filepath.Join(dir, ".state.json.tmp-123")
 	require.NoError(t, os.WriteFile(partial, []byte(`{"version":1,"google":{"user_lists":[{"acc`), 0o600))
 
 	b, closeFn = open(t, sandbox.Options{StatePath: path})
-	require.NotNil(t, b.srv.GoogleMembers(list), "the good file was loaded")
+	require.NotNil(t, b.srv.Members("google", list), "the good file was loaded")
 	status, body := b.google(t, "POST", "/v1/audienceMembers:ingest", ingest(list, "a@example.com"))
 	require.Equal(t, 200, status, body)
 	closeFn()
 
 	b, _ = open(t, sandbox.Options{StatePath: path})
-	require.Equal(t, []string{sha("a@example.com")}, b.srv.GoogleMembers(list))
+	require.Equal(t, []string{sha("a@example.com")}, b.srv.Members("google", list))
 	raw, err := os.ReadFile(partial)
 	require.NoError(t, err)
 	require.Contains(t, string(raw), `"acc`, "the leftover was neither used nor overwritten")
@@ -293,7 +300,7 @@ func TestStartInProcess(t *testing.T) {
 	require.True(t, strings.HasPrefix(base, "http://127.0.0.1:"), base)
 
 	// A bundle around the base URL, to reuse the client helpers.
-	b := &bundle{ts: &httptest.Server{URL: base}, creds: sandbox.SandboxCredentials()}
+	b := &bundle{ts: &httptest.Server{URL: base}}
 	status, body := b.google(t, "POST", "/v1/accountTypes/GOOGLE_ADS/accounts/1234567890/userLists", map[string]any{
 		"displayName": "In process", "ingestedUserListInfo": map[string]any{"uploadKeyTypes": []string{"CONTACT_ID"}},
 	})

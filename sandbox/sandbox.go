@@ -1,37 +1,37 @@
-// Package sandbox mounts local replicas of the three ad platform APIs
-// audiencesync talks to — Google Data Manager (googledm), Meta Graph
-// (metagraph) and X Ads (xads) — on one http.Handler, with a shared fault
-// injector (fault) and an inspection API:
+// Package sandbox mounts local replicas of the platform APIs audiencesync
+// talks to on one http.Handler, with a shared fault injector (fault) and an
+// inspection API. A replica is a Replica; Builtin lists those of the
+// built-in platforms — Google Data Manager (googledm), Meta Graph
+// (metagraph) and X Ads (xads):
 //
 //	/v1/...                       Google Data Manager API
 //	/vNN.N/...                    Meta Graph API
 //	/12/accounts/...              X Ads API v12
-//	GET  /_sandbox/state          audiences and member counts (?members=1 adds identifiers)
+//	GET  /_sandbox/state          audiences and member counts per platform (?members=1 adds identifiers)
 //	POST /_sandbox/reset          forget every audience and member
 //	GET  /_sandbox/faults         the fault spec in force and how often each rule fired
 //	POST /_sandbox/faults         replace the fault spec (body: the spec)
 //
 // Point every connector's endpoint at the server's base URL. The
-// replicas accept only the fixed credentials returned by Credentials and
-// store hashed identifiers only. Open keeps that state in a file across
+// replicas accept only the fixed credentials their platform packages
+// declare (platform/google, platform/meta, platform/x) and store hashed
+// identifiers only. Open keeps that state in a file across
 // restarts (Options.StatePath); StartInProcess serves a sandbox on a free
 // loopback port for `sandbox: true` connections.
 package sandbox
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/audiencesync/audiencesync/sandbox/fault"
-	"github.com/audiencesync/audiencesync/sandbox/googledm"
-	"github.com/audiencesync/audiencesync/sandbox/metagraph"
-	"github.com/audiencesync/audiencesync/sandbox/xads"
 )
 
 // Options configure a Server. The zero value is usable.
@@ -58,44 +58,45 @@ type Options struct {
 	// sandbox keeps its audiences across restarts. Only Open, ListenAndServe
 	// and StartInProcess read it.
 	StatePath string
+	// Replicas are the replicas to serve; nil means Builtin().
+	Replicas []NewReplica
 }
 
 // Server is the combined sandbox. It is safe for concurrent use.
 type Server struct {
-	opts   Options
-	faults *fault.Injector
-	google *googledm.Server
-	meta   *metagraph.Server
-	x      *xads.Server
-	logMu  sync.Mutex
-	store  *persister // nil without a state file
+	opts     Options
+	faults   *fault.Injector
+	replicas []Replica
+	logMu    sync.Mutex
+	store    *persister // nil without a state file
 }
 
 // New builds a sandbox with empty replicas, kept in memory only. It
-// panics if opts.StatePath is set: loading a state file can fail, so use
-// Open for that.
+// panics if opts.StatePath is set (loading a state file can fail, so use
+// Open for that), or if opts.Faults targets a platform or endpoint no
+// replica has.
 func New(opts Options) *Server {
 	if opts.StatePath != "" {
 		panic("sandbox: New does not read Options.StatePath; use Open")
 	}
-	return newServer(opts)
+	s, err := newServer(opts)
+	if err != nil {
+		panic(err)
+	}
+	return s
 }
 
-func newServer(opts Options) *Server {
+func newServer(opts Options) (*Server, error) {
 	in := opts.Faults
 	if in == nil {
 		in = fault.MustParse("")
 	}
-	return &Server{
-		opts:   opts,
-		faults: in,
-		google: googledm.New(googledm.Options{Faults: in, PollsBeforeDone: opts.GooglePollsBeforeDone, Now: opts.Now}),
-		meta:   metagraph.New(metagraph.Options{Faults: in, Now: opts.Now}),
-		x:      xads.New(xads.Options{Faults: in, RateLimit: opts.XRateLimit, Now: opts.Now}),
+	s := &Server{opts: opts, faults: in, replicas: buildReplicas(opts, in)}
+	if err := in.Restrict(targetsOf(s.replicas)); err != nil {
+		return nil, fmt.Errorf("sandbox: the fault spec does not fit the replicas: %w", err)
 	}
+	return s, nil
 }
-
-var xPath = regexp.MustCompile(`^/[0-9]+/accounts(/|$)`)
 
 // ServeHTTP routes to a replica or the inspection API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -107,7 +108,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}()
 		w = rec
 	}
-	if s.store != nil && mayChangeState(r) {
+	if s.store != nil && s.mayChangeState(r) {
 		defer s.store.changed()
 	}
 	path := r.URL.Path
@@ -118,24 +119,32 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !fault.Sleep(r.Context(), s.opts.Latency) {
 		return
 	}
-	switch {
-	case strings.HasPrefix(path, "/v1/"):
-		s.google.ServeHTTP(w, r)
-	case xPath.MatchString(path):
-		s.x.ServeHTTP(w, r)
-	default:
-		s.meta.ServeHTTP(w, r)
+	if rep := s.owner(r); rep != nil {
+		rep.ServeHTTP(w, r)
+		return
 	}
+	writeJSON(w, http.StatusNotFound, map[string]string{"error": "no replica serves " + r.Method + " " + path +
+		": call a platform API path (GET /_sandbox/state lists the platforms)"})
+}
+
+// owner is the first replica that owns r, or nil.
+func (s *Server) owner(r *http.Request) Replica {
+	for _, rep := range s.replicas {
+		if rep.Owns(r) {
+			return rep
+		}
+	}
+	return nil
 }
 
 // mayChangeState reports whether r may change what the state file holds:
-// every write, a Google status poll (it counts polls), and a Meta GET that
-// overrides its method.
-func mayChangeState(r *http.Request) bool {
+// every write, and the reads its replica says change state.
+func (s *Server) mayChangeState(r *http.Request) bool {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return true
 	}
-	return r.URL.Path == "/v1/requestStatus:retrieve" || r.URL.Query().Has("method")
+	cr, ok := s.owner(r).(ChangeReporter)
+	return ok && cr.MayChange(r)
 }
 
 // logf writes a line to the request log, if there is one.
@@ -191,18 +200,48 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// State is what GET /_sandbox/state returns.
+// State is what GET /_sandbox/state returns: each replica's Inspect under
+// its platform's name, in the replicas' order, then the faults.
 type State struct {
-	Google struct {
-		UserLists []googledm.ListState `json:"user_lists"`
-	} `json:"google"`
-	Meta struct {
-		Audiences []metagraph.AudienceState `json:"audiences"`
-	} `json:"meta"`
-	X struct {
-		CustomAudiences []xads.AudienceState `json:"custom_audiences"`
-	} `json:"x"`
-	Faults FaultState `json:"faults"`
+	Replicas []ReplicaState
+	Faults   FaultState
+}
+
+// ReplicaState is one replica's part of State.
+type ReplicaState struct {
+	Platform string
+	State    any
+}
+
+// MarshalJSON writes State as one object: {"google": …, "meta": …,
+// "faults": …}.
+func (st State) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for _, r := range st.Replicas {
+		if err := writeMember(&b, r.Platform, r.State); err != nil {
+			return nil, err
+		}
+		b.WriteByte(',')
+	}
+	if err := writeMember(&b, "faults", st.Faults); err != nil {
+		return nil, err
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// writeMember writes "key":value.
+func writeMember(b *bytes.Buffer, key string, v any) error {
+	k, _ := json.Marshal(key)
+	val, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("sandbox: encode %s: %w", key, err)
+	}
+	b.Write(k)
+	b.WriteByte(':')
+	b.Write(val)
+	return nil
 }
 
 // FaultState is the fault spec in force and how often each rule fired.
@@ -213,44 +252,36 @@ type FaultState struct {
 
 // State snapshots every replica; withMembers includes stored identifiers.
 func (s *Server) State(withMembers bool) State {
-	var st State
-	st.Google.UserLists = s.google.State(withMembers)
-	st.Meta.Audiences = s.meta.State(withMembers)
-	st.X.CustomAudiences = s.x.State(withMembers)
-	st.Faults = FaultState{Spec: s.faults.String(), Fired: s.faults.Fired()}
+	st := State{Faults: FaultState{Spec: s.faults.String(), Fired: s.faults.Fired()}}
+	for _, r := range s.replicas {
+		st.Replicas = append(st.Replicas, ReplicaState{Platform: r.Platform(), State: r.Inspect(withMembers)})
+	}
 	return st
 }
 
 // Reset empties every replica (audiences, members, sessions, nonces and
 // rate-limit windows). The fault spec stays.
 func (s *Server) Reset() {
-	s.google.Reset()
-	s.meta.Reset()
-	s.x.Reset()
+	for _, r := range s.replicas {
+		r.Reset()
+	}
 }
 
 // SetFaults replaces the fault spec (see package fault) and re-arms its
 // scripts.
 func (s *Server) SetFaults(spec string) error { return s.faults.Load(spec) }
 
-// Google, Meta and X give tests the replicas themselves, e.g. to create
-// an audience without going through the API.
-func (s *Server) Google() *googledm.Server { return s.google }
+// Replicas returns the replicas the sandbox serves, in routing order.
+func (s *Server) Replicas() []Replica { return slices.Clone(s.replicas) }
 
-// Meta returns the Meta Graph replica.
-func (s *Server) Meta() *metagraph.Server { return s.meta }
-
-// X returns the X Ads replica.
-func (s *Server) X() *xads.Server { return s.x }
-
-// GoogleMembers returns the identifiers in Google user list listID (hex
-// SHA-256 for e-mail and phone; see googledm.Server.Members).
-func (s *Server) GoogleMembers(listID string) []string { return s.google.Members(listID) }
-
-// MetaMembers returns the identifiers in Meta audience id (hex SHA-256 for
-// EMAIL and PHONE; see metagraph.Server.Members).
-func (s *Server) MetaMembers(id string) []string { return s.meta.Members(id) }
-
-// XMembers returns the identifiers in X custom audience id (hex SHA-256;
-// see xads.Server.Members).
-func (s *Server) XMembers(id string) []string { return s.x.Members(id) }
+// Members returns the identifiers stored in audience id of platform's
+// replica (see each replica's Members for their form); nil when there is
+// no such platform or audience.
+func (s *Server) Members(platform, id string) []string {
+	for _, r := range s.replicas {
+		if r.Platform() == platform {
+			return r.Members(id)
+		}
+	}
+	return nil
+}

@@ -20,8 +20,13 @@ import (
 	fb "github.com/huandu/facebook/v2"
 	"github.com/stretchr/testify/require"
 
+	"github.com/audiencesync/audiencesync/platform/google"
+	metaplatform "github.com/audiencesync/audiencesync/platform/meta"
+	xplatform "github.com/audiencesync/audiencesync/platform/x"
 	"github.com/audiencesync/audiencesync/sandbox"
 	"github.com/audiencesync/audiencesync/sandbox/fault"
+	"github.com/audiencesync/audiencesync/sandbox/googledm"
+	"github.com/audiencesync/audiencesync/sandbox/metagraph"
 )
 
 func sha(s string) string {
@@ -30,9 +35,8 @@ func sha(s string) string {
 }
 
 type bundle struct {
-	srv   *sandbox.Server
-	ts    *httptest.Server
-	creds sandbox.Credentials
+	srv *sandbox.Server
+	ts  *httptest.Server
 }
 
 func setup(t *testing.T, opts sandbox.Options) *bundle {
@@ -40,7 +44,7 @@ func setup(t *testing.T, opts sandbox.Options) *bundle {
 	srv := sandbox.New(opts)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	return &bundle{srv: srv, ts: ts, creds: srv.Credentials()}
+	return &bundle{srv: srv, ts: ts}
 }
 
 func (b *bundle) google(t *testing.T, method, path string, body any) (int, map[string]any) {
@@ -48,7 +52,7 @@ func (b *bundle) google(t *testing.T, method, path string, body any) (int, map[s
 	buf, err := json.Marshal(body)
 	require.NoError(t, err)
 	req, _ := http.NewRequest(method, b.ts.URL+path, bytes.NewReader(buf))
-	req.Header.Set("Authorization", "Bearer "+b.creds.GoogleAccessToken)
+	req.Header.Set("Authorization", "Bearer "+google.ReplicaToken)
 	req.Header.Set("Content-Type", "application/json")
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
@@ -59,18 +63,18 @@ func (b *bundle) google(t *testing.T, method, path string, body any) (int, map[s
 }
 
 func (b *bundle) meta() *fb.Session {
-	app := fb.New(b.creds.MetaAppID, b.creds.MetaAppSecret)
+	app := fb.New(metaplatform.ReplicaAppID, metaplatform.ReplicaAppSecret)
 	app.EnableAppsecretProof = true
-	s := app.Session(b.creds.MetaAccessToken)
-	s.Version = b.creds.MetaVersion
+	s := app.Session(metaplatform.ReplicaToken)
+	s.Version = metaplatform.ReplicaVersion
 	s.BaseURL = b.ts.URL + "/"
 	s.UseAuthorizationHeader()
 	return s
 }
 
 func (b *bundle) x() *http.Client {
-	cfg := oauth1.NewConfig(b.creds.XConsumerKey, b.creds.XConsumerSecret)
-	return cfg.Client(context.Background(), oauth1.NewToken(b.creds.XAccessToken, b.creds.XAccessSecret))
+	cfg := oauth1.NewConfig(xplatform.ReplicaConsumerKey, xplatform.ReplicaConsumerSecret)
+	return cfg.Client(context.Background(), oauth1.NewToken(xplatform.ReplicaAccessToken, xplatform.ReplicaAccessSecret))
 }
 
 func ingest(list string, emails ...string) map[string]any {
@@ -103,7 +107,7 @@ func TestAllThreePlatformsOnOneHandler(t *testing.T) {
 	list := body["id"].(string)
 	status, body = b.google(t, "POST", "/v1/audienceMembers:ingest", ingest(list, "a@example.com", "b@example.com"))
 	require.Equal(t, 200, status, body)
-	require.ElementsMatch(t, []string{sha("a@example.com"), sha("b@example.com")}, b.srv.GoogleMembers(list))
+	require.ElementsMatch(t, []string{sha("a@example.com"), sha("b@example.com")}, b.srv.Members("google", list))
 
 	s := b.meta()
 	res, err := s.Post("/act_1234567890/customaudiences", fb.Params{"name": "Cart abandoners", "subtype": "CUSTOM",
@@ -112,20 +116,20 @@ func TestAllThreePlatformsOnOneHandler(t *testing.T) {
 	audience := res.Get("id").(string)
 	_, err = s.Post("/"+audience+"/users", fb.Params{"payload": map[string]any{"schema": []string{"EMAIL"}, "data": [][]string{{sha("a@example.com")}}}})
 	require.NoError(t, err)
-	require.Equal(t, []string{sha("a@example.com")}, b.srv.MetaMembers(audience))
+	require.Equal(t, []string{sha("a@example.com")}, b.srv.Members("meta", audience))
 
 	xc := b.x()
-	r, err := xc.Post(b.ts.URL+"/12/accounts/"+b.creds.XAccountID+"/custom_audiences?name=Cart", "", nil)
+	r, err := xc.Post(b.ts.URL+"/12/accounts/"+xplatform.ReplicaAccount+"/custom_audiences?name=Cart", "", nil)
 	require.NoError(t, err)
 	var created struct{ Data struct{ ID string } }
 	require.NoError(t, json.NewDecoder(r.Body).Decode(&created))
 	r.Body.Close()
 	ops := `[{"operation_type":"Update","params":{"users":[{"email":["` + sha("c@example.com") + `"]}]}}]`
-	r, err = xc.Post(b.ts.URL+"/12/accounts/"+b.creds.XAccountID+"/custom_audiences/"+created.Data.ID+"/users", "application/json", strings.NewReader(ops))
+	r, err = xc.Post(b.ts.URL+"/12/accounts/"+xplatform.ReplicaAccount+"/custom_audiences/"+created.Data.ID+"/users", "application/json", strings.NewReader(ops))
 	require.NoError(t, err)
 	r.Body.Close()
 	require.Equal(t, 200, r.StatusCode)
-	require.Equal(t, []string{sha("c@example.com")}, b.srv.XMembers(created.Data.ID))
+	require.Equal(t, []string{sha("c@example.com")}, b.srv.Members("x", created.Data.ID))
 
 	get := func(path string) map[string]any {
 		res, err := http.Get(b.ts.URL + path)
@@ -150,8 +154,8 @@ func TestAllThreePlatformsOnOneHandler(t *testing.T) {
 	res2, err := http.Post(b.ts.URL+"/_sandbox/reset", "", nil)
 	require.NoError(t, err)
 	res2.Body.Close()
-	require.Nil(t, b.srv.GoogleMembers(list))
-	require.Empty(t, b.srv.State(false).Meta.Audiences)
+	require.Nil(t, b.srv.Members("google", list))
+	require.Empty(t, sandbox.ReplicaOf[*metagraph.Server](b.srv).State(false))
 }
 
 func TestFaultsEndpointAndLogWrapperKeepResets(t *testing.T) {
@@ -164,11 +168,11 @@ func TestFaultsEndpointAndLogWrapperKeepResets(t *testing.T) {
 	require.Equal(t, 200, res.StatusCode)
 
 	req, _ := http.NewRequest("GET", b.ts.URL+"/v1/requestStatus:retrieve?requestId=x", nil)
-	req.Header.Set("Authorization", "Bearer "+b.creds.GoogleAccessToken)
+	req.Header.Set("Authorization", "Bearer "+google.ReplicaToken)
 	_, err = http.DefaultClient.Do(req)
 	require.Error(t, err, "the reset goes through the logging wrapper")
 
-	_, err = b.meta().Get("/"+b.srv.Meta().CreateAudience("act_1", "x"), nil)
+	_, err = b.meta().Get("/"+sandbox.ReplicaOf[*metagraph.Server](b.srv).CreateAudience("act_1", "x"), nil)
 	var fe *fb.Error
 	require.ErrorAs(t, err, &fe)
 	require.Equal(t, 613, fe.Code)
@@ -188,13 +192,13 @@ func TestFaultsEndpointAndLogWrapperKeepResets(t *testing.T) {
 	// after the client saw the connection drop.
 	require.Eventually(t, func() bool { return strings.Contains(logBuf.String(), "GET /v1/requestStatus:retrieve") },
 		5*time.Second, 10*time.Millisecond)
-	require.NotContains(t, logBuf.String(), b.creds.GoogleAccessToken)
+	require.NotContains(t, logBuf.String(), google.ReplicaToken)
 }
 
 func TestConcurrentRequests(t *testing.T) {
 	t.Parallel()
 	b := setup(t, sandbox.Options{Faults: fault.MustParse("google.ingest:503@0.2,seed=3")})
-	list := b.srv.Google().CreateList("1234567890", "concurrent")
+	list := sandbox.ReplicaOf[*googledm.Server](b.srv).CreateList("1234567890", "concurrent")
 	var wg sync.WaitGroup
 	accepted := make([]bool, 40)
 	for i := range accepted {
@@ -202,7 +206,7 @@ func TestConcurrentRequests(t *testing.T) {
 			// No require here: it must not stop the test from another goroutine.
 			buf, _ := json.Marshal(ingest(list, fmt.Sprint("user", i)))
 			req, _ := http.NewRequest("POST", b.ts.URL+"/v1/audienceMembers:ingest", bytes.NewReader(buf))
-			req.Header.Set("Authorization", "Bearer "+b.creds.GoogleAccessToken)
+			req.Header.Set("Authorization", "Bearer "+google.ReplicaToken)
 			res, err := http.DefaultClient.Do(req)
 			if err != nil {
 				return
@@ -219,7 +223,7 @@ func TestConcurrentRequests(t *testing.T) {
 			n++
 		}
 	}
-	require.Len(t, b.srv.GoogleMembers(list), n)
+	require.Len(t, b.srv.Members("google", list), n)
 	require.Less(t, n, 40, "some requests were faulted")
 }
 
@@ -261,9 +265,8 @@ func TestListenAndServe(t *testing.T) {
 		return res.StatusCode == 200
 	}, 5*time.Second, 20*time.Millisecond)
 	summary := out.String()
-	creds := sandbox.SandboxCredentials()
-	for _, want := range []string{"http://" + addr, creds.GoogleAccessToken, creds.MetaAppSecret, creds.MetaAccessToken,
-		creds.XConsumerKey, creds.XConsumerSecret, creds.XAccessToken, creds.XAccessSecret, "x.users:429*1", "Latency"} {
+	for _, want := range []string{"http://" + addr, google.ReplicaToken, metaplatform.ReplicaAppSecret, metaplatform.ReplicaToken,
+		xplatform.ReplicaConsumerKey, xplatform.ReplicaConsumerSecret, xplatform.ReplicaAccessToken, xplatform.ReplicaAccessSecret, "x.users:429*1", "Latency"} {
 		require.Contains(t, summary, want)
 	}
 	cancel()

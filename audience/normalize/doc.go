@@ -1,13 +1,16 @@
 // Package normalize turns raw contact fields into exactly what each ad
-// platform expects: one Profile per platform (google, meta, x), each covering
-// every identifier kind that platform takes, with a stable machine reason for
-// every rejection.
+// platform expects: one Profile per platform, each covering every identifier
+// kind that platform takes, with a stable machine reason for every
+// rejection. The rules are exported hooks (Rule: Email, PhoneDigits,
+// NameLetters, …); a platform package (see package platform) picks one per
+// kind in a Spec, with the groups it matches only whole and what makes a
+// member matchable, and NewProfile resolves them once into a Profile.
 //
 // A Profile normalises one value (Value, or AppendHash without allocating),
 // a whole member (Member, which also applies the rules that span fields:
-// Google's address group, Meta's first initial, the member's country as
-// the region of its phone number) or a stream of lines (HashLines, for the
-// CLI). Hashed kinds come out as the lowercase hex SHA-256 of the
+// groups such as Google's address, derived kinds such as Meta's first
+// initial, the member's country as the region of its phone number) or a
+// stream of lines (HashLines, for the CLI). Hashed kinds come out as the lowercase hex SHA-256 of the
 // normalised value; a value that already is 64 hex digits was hashed
 // upstream and passes through lower-cased (counted in Tally.PreHashed).
 // Clear kinds come out normalised: Google's region code and postal code,

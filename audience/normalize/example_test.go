@@ -10,7 +10,7 @@ import (
 )
 
 func ExampleProfile_Value() {
-	google, _ := normalize.Lookup("google")
+	google, _ := lookup("google")
 	id, reason := google.Value(audience.Email, "  ALEXZ@example.com   ", normalize.Options{})
 	fmt.Println(id.Value, reason == "")
 
@@ -22,7 +22,7 @@ func ExampleProfile_Value() {
 }
 
 func ExampleProfile_Normalize() {
-	meta, _ := normalize.Lookup("meta")
+	meta, _ := lookup("meta")
 	us := normalize.Options{DefaultRegion: "US"}
 	for _, v := range []struct {
 		kind audience.Kind
@@ -46,7 +46,7 @@ func ExampleProfile_Normalize() {
 }
 
 func ExampleProfile_Member() {
-	google, _ := normalize.Lookup("google")
+	google, _ := lookup("google")
 	var m audience.Member
 	m.Fields[audience.Email] = "Quinn.Y@gmail.com"
 	m.Fields[audience.Phone] = "020 7183 8750" // read in the member's country
@@ -62,7 +62,7 @@ func ExampleProfile_Member() {
 }
 
 func ExampleHashLines() {
-	x, _ := normalize.Lookup("x")
+	x, _ := lookup("x")
 	in := strings.NewReader("@AdsAPI\nnot a handle\n")
 	tally, err := normalize.HashLines(in, os.Stdout, x, audience.Handle, normalize.Options{})
 	fmt.Println(tally.Rejected, err)

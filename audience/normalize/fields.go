@@ -18,15 +18,9 @@ func appendTrimmed(dst []byte, raw string, empty Reason) ([]byte, Reason) {
 	return append(dst, s...), ""
 }
 
-// appendName normalises a given or family name. Google: lower case, white
-// space removed (its utility removes every white-space character before
-// hashing). Meta: lower case, letters only, so punctuation, digits and
-// spaces go and letters outside a–z stay ("José" → "josé").
-func (p *Profile) appendName(dst []byte, raw string) ([]byte, Reason) {
-	keep := notSpace
-	if p.platform != google {
-		keep = isLetter
-	}
+// appendName normalises a given or family name: lower case, keeping the
+// runes keep says.
+func appendName(dst []byte, raw string, keep func(rune) bool) ([]byte, Reason) {
 	s, ascii, r := prepare(raw)
 	if r != "" {
 		return dst, r
@@ -39,8 +33,8 @@ func (p *Profile) appendName(dst []byte, raw string) ([]byte, Reason) {
 }
 
 // appendInitial is Meta's FI: the first letter of the normalised name.
-func (p *Profile) appendInitial(dst []byte, raw string) ([]byte, Reason) {
-	out, r := p.appendName(dst, raw)
+func appendInitial(dst []byte, raw string) ([]byte, Reason) {
+	out, r := appendName(dst, raw, isLetter)
 	if r != "" {
 		return dst, r
 	}

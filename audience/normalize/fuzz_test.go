@@ -55,7 +55,7 @@ func checkValue(t *testing.T, p *Profile, k audience.Kind, raw string, opts Opti
 	// Idempotence. Meta's and X's phone form drops the "+"; put it back,
 	// or the digits would be read as a national number.
 	again := norm
-	if k == audience.Phone && p.platform != google && !isHex64(norm) {
+	if k == audience.Phone && p.Name() != "google" && !isHex64(norm) {
 		again = "+" + norm
 	}
 	norm2, r2 := p.Normalize(k, again, opts)

@@ -26,7 +26,7 @@ func HashLines(r io.Reader, w io.Writer, p *Profile, k audience.Kind, opts Optio
 	if !p.Accepts(k) {
 		return t, fmt.Errorf("hash %s values: the %s profile does not take them (it takes %v)", k, p.name, p.kinds)
 	}
-	c := ctxFor(k, &opts)
+	c := ctxFor(&opts)
 	br := bufio.NewReaderSize(r, maxLine)
 	bw := bufio.NewWriterSize(w, 1<<20)
 	out := make([]byte, 0, 256)

@@ -4,10 +4,6 @@ import (
 	"github.com/audiencesync/audiencesync/audience"
 )
 
-// googleAddress is the identifier group Google matches as one address, in
-// the order it is emitted.
-var googleAddress = [...]audience.Kind{audience.FirstName, audience.LastName, audience.Country, audience.Zip}
-
 // Member normalises every non-empty field of m whose kind the profile
 // accepts (and, when any opts.Kinds is set, that is enabled there),
 // appends the identifiers to dst in the profile's priority order and
@@ -19,20 +15,14 @@ var googleAddress = [...]audience.Kind{audience.FirstName, audience.LastName, au
 // opts.DefaultRegion is. It is used so even where the profile does not
 // take Country or opts.Kinds leaves it out.
 //
-// Per platform:
-//   - google: given name, family name, region code and postal code are one
-//     address on Google's wire. They are emitted (as FirstName, LastName,
-//     Country and Zip identifiers) only when all four are present and
-//     valid; otherwise none is and t counts address.incomplete once.
-//   - meta: FI is derived from FN when the member has no FI of its own.
+// Kinds in one of the profile's groups (Google's address) are emitted
+// only when all of the group are present and valid; otherwise none is and
+// t counts the group's Incomplete reason once. A field with From (Meta's
+// FI) takes the value of that kind when the member has none of its own.
 //
 // ok is false, and t counts member.no_identifiers, when nothing the
-// platform can match on remains; dst then comes back at its original
-// length. What matches: google — an e-mail, a phone or a complete
-// address; meta — EMAIL, PHONE, MADID or EXTERN_ID, or LN with FN or FI
-// and with ZIP, CT or a full date of birth (Meta's multi-key matching
-// needs a surname, a first name and a place or birth date to be useful);
-// x — any identifier it takes.
+// platform can match on remains (see Spec.Matchable); dst then comes back
+// at its original length.
 func (p *Profile) Member(m *audience.Member, opts Options, dst []audience.Identifier, t *Tally) (out []audience.Identifier, ok bool) {
 	filtered := false
 	for _, on := range opts.Kinds {
@@ -47,15 +37,15 @@ func (p *Profile) Member(m *audience.Member, opts Options, dst []audience.Identi
 		switch {
 		case filtered && !opts.Kinds[k]:
 			continue
-		case p.platform == google && k == audience.FirstName:
-			wire = b.googleAddress(wire, m, filtered, &opts)
+		case p.lead[k]:
+			wire = b.group(wire, &p.groups[p.group[k]-1], m, filtered, &opts)
 			continue
-		case p.platform == google && (k == audience.LastName || k == audience.Country || k == audience.Zip):
-			continue // emitted with the address
+		case p.group[k] != 0:
+			continue // emitted with its group
 		}
 		raw := m.Fields[k]
-		if k == audience.FirstInitial && raw == "" && !isHex64(trimASCII(m.Fields[audience.FirstName])) {
-			raw = m.Fields[audience.FirstName]
+		if f := p.from[k]; f != audience.KindInvalid && raw == "" && !isHex64(trimASCII(m.Fields[f])) {
+			raw = m.Fields[f]
 		}
 		if raw != "" {
 			wire, _ = b.add(wire, k, raw)
@@ -77,7 +67,7 @@ type memberBuilder struct {
 	ends  [audience.NumKinds]int // end of each value in the wire buffer
 	kinds [audience.NumKinds]audience.Kind
 	n     int
-	got   [audience.NumKinds]bool
+	got   Present
 }
 
 // add appends one field's wire value to wire; a rejection is counted.
@@ -96,11 +86,11 @@ func (b *memberBuilder) add(wire []byte, k audience.Kind, raw string) ([]byte, b
 	return w, true
 }
 
-// googleAddress adds the four address identifiers when all are present
-// and valid, and none of them otherwise.
-func (b *memberBuilder) googleAddress(wire []byte, m *audience.Member, filtered bool, opts *Options) []byte {
+// group adds the identifiers of g's kinds when all are present and valid,
+// and none of them otherwise.
+func (b *memberBuilder) group(wire []byte, g *Group, m *audience.Member, filtered bool, opts *Options) []byte {
 	present := false
-	for _, k := range googleAddress {
+	for _, k := range g.Kinds {
 		if filtered && !opts.Kinds[k] {
 			return wire
 		}
@@ -111,7 +101,7 @@ func (b *memberBuilder) googleAddress(wire []byte, m *audience.Member, filtered 
 	}
 	mark, n, pre := len(wire), b.n, b.t.PreHashed
 	complete := true
-	for _, k := range googleAddress {
+	for _, k := range g.Kinds {
 		added := false
 		if raw := m.Fields[k]; raw != "" {
 			wire, added = b.add(wire, k, raw)
@@ -120,10 +110,10 @@ func (b *memberBuilder) googleAddress(wire []byte, m *audience.Member, filtered 
 	}
 	if !complete {
 		wire, b.n, b.t.PreHashed = wire[:mark], n, pre
-		for _, k := range googleAddress {
+		for _, k := range g.Kinds {
 			b.got[k] = false
 		}
-		b.t.Reject(ReasonAddressIncomplete)
+		b.t.Reject(g.Incomplete)
 	}
 	return wire
 }
@@ -142,18 +132,11 @@ func (b *memberBuilder) identifiers(wire []byte, dst []audience.Identifier) []au
 }
 
 // matchable says whether the emitted kinds let the platform match.
-func (p *Profile) matchable(got *[audience.NumKinds]bool) bool {
-	switch p.platform {
-	case google:
-		// An address is only kept whole.
-		return got[audience.Email] || got[audience.Phone] || got[audience.Zip]
-	case meta:
-		if got[audience.Email] || got[audience.Phone] || got[audience.MobileID] || got[audience.ExternalID] {
-			return true
-		}
-		dob := got[audience.BirthYear] && got[audience.BirthMonth] && got[audience.BirthDay]
-		return got[audience.LastName] && (got[audience.FirstName] || got[audience.FirstInitial]) &&
-			(got[audience.Zip] || got[audience.City] || dob)
+func (p *Profile) matchable(got *Present) bool {
+	if p.match != nil {
+		// By value: a pointer passed to a function value would move the
+		// member builder to the heap.
+		return p.match(*got)
 	}
 	for _, g := range got {
 		if g {
@@ -171,10 +154,5 @@ func memberCtx(m *audience.Member, opts *Options) valueCtx {
 			return valueCtx{country: cc}
 		}
 	}
-	if opts.DefaultRegion != "" {
-		if cc, r := parseCountry(opts.DefaultRegion); r == "" {
-			return valueCtx{country: cc}
-		}
-	}
-	return valueCtx{}
+	return ctxFor(opts)
 }

@@ -5,76 +5,149 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/audiencesync/audiencesync/audience"
 )
 
-type platform uint8
+// valueCtx is what the rules need beyond the value: the country that
+// national phone numbers, US states and US ZIP codes are read in.
+type valueCtx struct {
+	country [2]byte // upper case; zero when unknown
+}
 
-const (
-	google platform = iota
-	meta
-	x
-)
+// Field is one kind a platform takes and how.
+type Field struct {
+	Kind audience.Kind
+	Rule Rule
+	// Clear sends the normalised value itself instead of its SHA-256 (and
+	// does not pass 64-hex values through as already hashed).
+	Clear bool
+	// From, when set, is the kind whose value is normalised for this one
+	// when the member has none of its own (Meta derives FI from FN). A
+	// From value that arrived hashed is not used.
+	From audience.Kind
+}
+
+// Group is a set of kinds a platform matches only together (Google's
+// address): a member's values of them are emitted all or none.
+type Group struct {
+	// Kinds are emitted in this order, where the first of them stands in
+	// the field order.
+	Kinds []audience.Kind
+	// Incomplete is counted when some but not all of them are present
+	// and valid.
+	Incomplete Reason
+}
+
+// Present says which kinds a member's normalised identifiers hold.
+type Present [audience.NumKinds]bool
+
+// Any reports whether any of ks is present.
+func (p Present) Any(ks ...audience.Kind) bool {
+	for _, k := range ks {
+		if p[k] {
+			return true
+		}
+	}
+	return false
+}
+
+// All reports whether every one of ks is present.
+func (p Present) All(ks ...audience.Kind) bool {
+	for _, k := range ks {
+		if !p[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// Spec declares a platform's normalisation: the platform packages (see
+// package platform) build their Profile from one.
+type Spec struct {
+	// Name is the profile's name, the platform's (google, meta, x).
+	Name string
+	// Fields lists the kinds the platform takes in priority order: when a
+	// platform caps the identifiers per member, the first ones are kept.
+	Fields []Field
+	// Groups lists kinds that are emitted whole or not at all.
+	Groups []Group
+	// Matchable says whether a member whose identifiers hold got can be
+	// matched at all; nil means any identifier will do.
+	Matchable func(got Present) bool
+}
 
 // Profile is one platform's normalisation rules: which kinds it takes, in
 // what priority, which it takes in clear, and how each is normalised. A
 // Profile is immutable and safe for concurrent use.
 type Profile struct {
-	name     string
-	platform platform
-	kinds    []audience.Kind
-	accepts  [audience.NumKinds]bool
-	clear    [audience.NumKinds]bool
+	name    string
+	kinds   []audience.Kind
+	accepts [audience.NumKinds]bool
+	clear   [audience.NumKinds]bool
+	rules   [audience.NumKinds]Rule
+	from    [audience.NumKinds]audience.Kind
+	// group is 1 + the index of the kind's group in groups, 0 for none;
+	// lead marks the kind at which its group is emitted.
+	group  [audience.NumKinds]uint8
+	lead   [audience.NumKinds]bool
+	groups []Group
+	match  func(got Present) bool
 }
 
-func newProfile(name string, pl platform, kinds []audience.Kind, clear ...audience.Kind) *Profile {
-	p := &Profile{name: name, platform: pl, kinds: kinds}
-	for _, k := range kinds {
-		p.accepts[k] = true
+// NewProfile builds a Profile from s. Per-kind behaviour is resolved here,
+// once, so normalising a value only indexes arrays. It fails on a spec that
+// names no kinds, lists a kind twice, has a field without a rule, or a
+// group whose kinds are not fields.
+func NewProfile(s Spec) (*Profile, error) {
+	if s.Name == "" {
+		return nil, fmt.Errorf("normalize: profile without a name")
 	}
-	for _, k := range clear {
-		p.clear[k] = true
+	if len(s.Fields) == 0 {
+		return nil, fmt.Errorf("normalize: profile %s takes no kinds", s.Name)
 	}
-	return p
-}
-
-var profiles = []*Profile{
-	// Google Customer Match: e-mail and phone first, then the address
-	// (given name, family name, region code, postal code), which Google
-	// matches only as a whole.
-	newProfile("google", google, []audience.Kind{
-		audience.Email, audience.Phone,
-		audience.FirstName, audience.LastName, audience.Country, audience.Zip,
-	}, audience.Country, audience.Zip),
-	// Meta: the keys that match on their own first, then the
-	// multi-key attributes.
-	newProfile("meta", meta, []audience.Kind{
-		audience.Email, audience.Phone, audience.MobileID, audience.ExternalID,
-		audience.FirstName, audience.LastName, audience.FirstInitial,
-		audience.Zip, audience.City, audience.Region, audience.Country,
-		audience.BirthYear, audience.BirthMonth, audience.BirthDay, audience.Gender,
-	}, audience.MobileID, audience.ExternalID),
-	newProfile("x", x, []audience.Kind{
-		audience.Email, audience.Phone, audience.MobileID,
-		audience.Handle, audience.TwitterID, audience.ExternalID,
-	}, audience.ExternalID),
-}
-
-// Lookup returns the profile for google, meta or x.
-func Lookup(name string) (*Profile, error) {
-	n := strings.ToLower(strings.TrimSpace(name))
-	for _, p := range profiles {
-		if p.name == n {
-			return p, nil
+	p := &Profile{name: s.Name, match: s.Matchable}
+	for _, f := range s.Fields {
+		switch {
+		case f.Kind <= audience.KindInvalid || int(f.Kind) >= audience.NumKinds:
+			return nil, fmt.Errorf("normalize: profile %s: invalid kind %d", s.Name, f.Kind)
+		case p.accepts[f.Kind]:
+			return nil, fmt.Errorf("normalize: profile %s lists %s twice", s.Name, f.Kind)
+		case f.Rule == noRule || f.Rule > TwitterID:
+			return nil, fmt.Errorf("normalize: profile %s: %s has no rule", s.Name, f.Kind)
+		}
+		p.kinds = append(p.kinds, f.Kind)
+		p.accepts[f.Kind], p.clear[f.Kind], p.rules[f.Kind], p.from[f.Kind] = true, f.Clear, f.Rule, f.From
+	}
+	for i, g := range s.Groups {
+		if len(g.Kinds) == 0 || g.Incomplete == "" || i >= 255 {
+			return nil, fmt.Errorf("normalize: profile %s: group %d needs kinds and a reason", s.Name, i)
+		}
+		for _, k := range g.Kinds {
+			if !p.Accepts(k) || p.group[k] != 0 {
+				return nil, fmt.Errorf("normalize: profile %s: group kind %s is not a field or is in two groups", s.Name, k)
+			}
+			p.group[k] = uint8(i + 1)
+		}
+		p.groups = append(p.groups, Group{Kinds: slices.Clone(g.Kinds), Incomplete: g.Incomplete})
+		for _, k := range p.kinds {
+			if p.group[k] == uint8(i+1) {
+				p.lead[k] = true
+				break
+			}
 		}
 	}
-	names := make([]string, len(profiles))
-	for i, p := range profiles {
-		names[i] = p.name
+	return p, nil
+}
+
+// MustProfile is NewProfile for the specs platform packages declare; it
+// panics on an invalid spec, a programming error.
+func MustProfile(s Spec) *Profile {
+	p, err := NewProfile(s)
+	if err != nil {
+		panic(err)
 	}
-	return nil, fmt.Errorf("unknown normalisation profile %q (use one of: %s)", name, strings.Join(names, ", "))
+	return p
 }
 
 // Name returns the profile's name.
@@ -97,21 +170,20 @@ func (p *Profile) Hashed(k audience.Kind) bool {
 	return p.Accepts(k) && !p.clear[k]
 }
 
-// valueCtx is what the rules need beyond the value: the country that
-// national phone numbers, US states and US ZIP codes are read in.
-type valueCtx struct {
-	country [2]byte // upper case; zero when unknown
+// From returns the kind whose value stands in for k when a member has no
+// value of k (see Field.From), and whether there is one.
+func (p *Profile) From(k audience.Kind) (audience.Kind, bool) {
+	if !p.Accepts(k) || p.from[k] == audience.KindInvalid {
+		return audience.KindInvalid, false
+	}
+	return p.from[k], true
 }
 
-// ctxFor resolves opts for a value of kind k; only the kinds that read a
-// country pay for resolving it.
-func ctxFor(k audience.Kind, opts *Options) valueCtx {
-	switch k {
-	case audience.Phone, audience.Region, audience.Zip:
-		if opts.DefaultRegion != "" {
-			if c, r := parseCountry(opts.DefaultRegion); r == "" {
-				return valueCtx{country: c}
-			}
+// ctxFor resolves opts for a single value.
+func ctxFor(opts *Options) valueCtx {
+	if opts.DefaultRegion != "" {
+		if c, r := parseCountry(opts.DefaultRegion); r == "" {
+			return valueCtx{country: c}
 		}
 	}
 	return valueCtx{}
@@ -123,7 +195,7 @@ func ctxFor(k audience.Kind, opts *Options) valueCtx {
 // opts.DefaultRegion. Reason "" means ok.
 func (p *Profile) Value(k audience.Kind, raw string, opts Options) (audience.Identifier, Reason) {
 	var buf [128]byte
-	w, _, r := p.appendWire(buf[:0], k, raw, ctxFor(k, &opts))
+	w, _, r := p.appendWire(buf[:0], k, raw, ctxFor(&opts))
 	if r != "" {
 		return audience.Identifier{}, r
 	}
@@ -135,7 +207,7 @@ func (p *Profile) Value(k audience.Kind, raw string, opts Options) (audience.Ide
 // normalised value itself for a clear kind — to dst. On a rejection dst is
 // returned unchanged with the reason.
 func (p *Profile) AppendHash(dst []byte, k audience.Kind, raw string, opts Options) ([]byte, Reason) {
-	out, _, r := p.appendWire(dst, k, raw, ctxFor(k, &opts))
+	out, _, r := p.appendWire(dst, k, raw, ctxFor(&opts))
 	return out, r
 }
 
@@ -145,7 +217,7 @@ func (p *Profile) AppendHash(dst []byte, k audience.Kind, raw string, opts Optio
 // lower-cased. It is for previews and tests; nothing is sent in this form.
 func (p *Profile) Normalize(k audience.Kind, raw string, opts Options) (string, Reason) {
 	var buf [128]byte
-	v, _, r := p.appendNormal(buf[:0], k, raw, ctxFor(k, &opts))
+	v, _, r := p.appendNormal(buf[:0], k, raw, ctxFor(&opts))
 	return string(v), r
 }
 
@@ -156,7 +228,7 @@ func (p *Profile) appendWire(dst []byte, k audience.Kind, raw string, c valueCtx
 		return dst, false, ReasonKindUnsupported
 	}
 	if p.clear[k] {
-		return p.appendClear(dst, k, raw)
+		return p.appendRule(dst, k, raw, c)
 	}
 	// The value is normalised into dst's spare capacity, past the room
 	// its hex will take: no scratch buffer to zero, and no allocation
@@ -181,7 +253,7 @@ func (p *Profile) appendNormal(dst []byte, k audience.Kind, raw string, c valueC
 		return dst, false, ReasonKindUnsupported
 	}
 	if p.clear[k] {
-		return p.appendClear(dst, k, raw)
+		return p.appendRule(dst, k, raw, c)
 	}
 	return p.appendHashedNormal(dst, k, raw, c)
 }
@@ -194,70 +266,12 @@ func (p *Profile) appendHashedNormal(dst []byte, k audience.Kind, raw string, c 
 	if t := trimASCII(raw); isHex64(t) {
 		return appendLower(dst, t, true), true, ""
 	}
-	switch k {
-	case audience.Email:
-		out, r = appendEmail(dst, raw, p.platform == google)
-	case audience.Phone:
-		out, r = appendE164(dst, raw, c.country)
-		if r == "" && p.platform != google {
-			// Meta and X want the digits only: no "+".
-			out = append(out[:len(dst)], out[len(dst)+1:]...)
-		}
-	case audience.FirstName, audience.LastName:
-		out, r = p.appendName(dst, raw)
-	case audience.FirstInitial:
-		out, r = p.appendInitial(dst, raw)
-	case audience.City:
-		out, r = appendLetters(dst, raw, ReasonCityEmpty)
-	case audience.Region:
-		out, r = appendState(dst, raw, c.country)
-	case audience.Zip:
-		out, r = appendMetaZip(dst, raw, c.country)
-	case audience.Country:
-		var cc [2]byte
-		if cc, r = parseCountry(raw); r == "" {
-			out = append(dst, cc[0]+('a'-'A'), cc[1]+('a'-'A'))
-		}
-	case audience.Gender:
-		out, r = appendGender(dst, raw)
-	case audience.BirthYear:
-		out, r = appendBirthPart(dst, raw, 4, 1900, 2100)
-	case audience.BirthMonth:
-		out, r = appendBirthPart(dst, raw, 2, 1, 12)
-	case audience.BirthDay:
-		out, r = appendBirthPart(dst, raw, 2, 1, 31)
-	case audience.MobileID:
-		out, r = appendDeviceID(dst, raw)
-	case audience.Handle:
-		out, r = appendHandle(dst, raw)
-	case audience.TwitterID:
-		out, r = appendTwitterID(dst, raw)
-	default:
-		return dst, false, ReasonKindUnsupported
-	}
-	if r != "" {
-		return dst, false, r
-	}
-	return out, false, ""
+	return p.appendRule(dst, k, raw, c)
 }
 
-// appendClear appends the value of a kind the platform takes in clear.
-func (p *Profile) appendClear(dst []byte, k audience.Kind, raw string) (out []byte, pre bool, r Reason) {
-	switch k {
-	case audience.Country: // Google region code
-		var cc [2]byte
-		if cc, r = parseCountry(raw); r == "" {
-			out = append(dst, cc[0], cc[1])
-		}
-	case audience.Zip: // Google postal code, as written
-		out, r = appendTrimmed(dst, raw, ReasonZipEmpty)
-	case audience.MobileID: // Meta MADID
-		out, r = appendMADID(dst, raw)
-	case audience.ExternalID:
-		out, r = appendTrimmed(dst, raw, ReasonExternalIDEmpty)
-	default:
-		return dst, false, ReasonKindUnsupported
-	}
+// appendRule runs kind k's rule, an accepted kind's.
+func (p *Profile) appendRule(dst []byte, k audience.Kind, raw string, c valueCtx) (out []byte, pre bool, r Reason) {
+	out, r = p.rules[k].append(dst, raw, c)
 	if r != "" {
 		return dst, false, r
 	}

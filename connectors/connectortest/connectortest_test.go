@@ -10,6 +10,7 @@ import (
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/connectortest"
+	"github.com/audiencesync/audiencesync/platform/meta"
 )
 
 // memSource is the simplest correct source: it serves a slice.
@@ -62,7 +63,7 @@ type memDestination struct {
 }
 
 func (d *memDestination) Info() connectors.DestinationInfo {
-	return connectors.DestinationInfo{Profile: "meta", Kinds: []audience.Kind{audience.Email, audience.Phone}, MaxBatch: 100, Concurrency: 3}
+	return connectors.DestinationInfo{Platform: meta.Platform(), Kinds: []audience.Kind{audience.Email, audience.Phone}, MaxBatch: 100, Concurrency: 3}
 }
 
 func (d *memDestination) Ensure(_ context.Context, spec connectors.AudienceSpec) (connectors.Audience, error) {

@@ -113,14 +113,9 @@ crm_export:
 
 // Spec declares the CSV source for a registry.
 func Spec() connectors.Spec {
-	return connectors.Spec{
-		Type:      Type,
-		Role:      connectors.RoleSource,
-		Summary:   "Reads an audience from a CSV file (optionally gzip-compressed) whose first row names the columns.",
-		Sample:    sample,
-		Settings:  func() any { return &Settings{} },
-		NewSource: connectors.SourceFunc(New),
-	}
+	return connectors.SourceSpec(Type,
+		"Reads an audience from a CSV file (optionally gzip-compressed) whose first row names the columns.",
+		sample, New)
 }
 
 // Source reads one CSV file. It holds no open resources between reads, so
@@ -146,11 +141,7 @@ func New(s *Settings, env connectors.Env) (*Source, error) {
 	}
 	comma, _ := s.comma()
 	comment, _ := s.comment()
-	log := env.Logger
-	if log == nil {
-		log = zap.NewNop()
-	}
-	return &Source{path: env.Resolve(s.Path), comma: comma, comment: comment, lazy: s.LazyQuotes, log: log}, nil
+	return &Source{path: env.Resolve(s.Path), comma: comma, comment: comment, lazy: s.LazyQuotes, log: env.Log()}, nil
 }
 
 // Close does nothing: each Read opens and closes the file itself.

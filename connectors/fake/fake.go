@@ -15,6 +15,8 @@ import (
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/platform"
+	"github.com/audiencesync/audiencesync/platform/builtin"
 )
 
 // Source yields Members in order. If FailAfter > 0 it returns ErrBroken
@@ -57,7 +59,7 @@ func (s *Source) Close() error { return nil }
 // Destination keeps audiences in memory: per audience id, the set of
 // identifier values it holds (kind:value).
 type Destination struct {
-	Profile        string
+	Platform       *platform.Platform
 	Kinds          []audience.Kind
 	MaxBatch       int
 	Concurrency    int
@@ -94,10 +96,20 @@ var (
 	_ connectors.Resetter    = (*Destination)(nil)
 )
 
-// NewDestination returns an empty destination for profile.
+// NewDestination returns an empty destination for the built-in platform
+// named profile; it panics on an unknown name.
 func NewDestination(profile string) *Destination {
+	p, err := builtin.Registry().Lookup(profile)
+	if err != nil {
+		panic("fake: " + err.Error())
+	}
+	return NewDestinationFor(p)
+}
+
+// NewDestinationFor returns an empty destination for platform p.
+func NewDestinationFor(p *platform.Platform) *Destination {
 	return &Destination{
-		Profile:     profile,
+		Platform:    p,
 		Kinds:       []audience.Kind{audience.Email, audience.Phone},
 		MaxBatch:    100,
 		Concurrency: 2,
@@ -109,7 +121,7 @@ func NewDestination(profile string) *Destination {
 // Info describes the destination.
 func (d *Destination) Info() connectors.DestinationInfo {
 	return connectors.DestinationInfo{
-		Profile: d.Profile, Kinds: d.Kinds, MaxBatch: d.MaxBatch, Concurrency: d.Concurrency,
+		Platform: d.Platform, Kinds: d.Kinds, MaxBatch: d.MaxBatch, Concurrency: d.Concurrency,
 		MaxIdentifiers: d.MaxIdentifiers,
 	}
 }

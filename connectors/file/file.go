@@ -25,7 +25,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/audiencesync/audiencesync/connectors"
-	"github.com/audiencesync/audiencesync/connectors/uploadfile"
+	"github.com/audiencesync/audiencesync/platform"
+	"github.com/audiencesync/audiencesync/platform/builtin"
 )
 
 // Type is the connection type this package serves.
@@ -39,10 +40,36 @@ type Settings struct {
 	// Dir is where files are written; relative paths resolve against the
 	// config file's directory.
 	Dir string `yaml:"dir"`
-	// Formats lists the layouts to write: google, meta, x. Default: all.
+	// Formats lists the layouts to write, by platform name (google, meta,
+	// x, or any registered platform with an upload-file layout). Default:
+	// DefaultFormats.
 	Formats []string `yaml:"formats"`
 	// Gzip compresses every file.
 	Gzip bool `yaml:"gzip"`
+
+	// platforms are the platforms formats are looked up in; nil for the
+	// built-in ones (see SpecFor).
+	platforms *platform.Registry
+}
+
+// DefaultFormats are the formats written when a config names none. It is
+// a fixed list, not every registered platform: a platform added later
+// never adds files to an existing config.
+var DefaultFormats = []string{"google", "meta", "x"}
+
+func (s *Settings) registry() *platform.Registry {
+	if s.platforms == nil {
+		return builtin.Registry()
+	}
+	return s.platforms
+}
+
+// formats returns the configured formats, or the default ones.
+func (s *Settings) formats() []string {
+	if len(s.Formats) == 0 {
+		return slices.Clone(DefaultFormats)
+	}
+	return slices.Clone(s.Formats)
 }
 
 // Validate checks the settings without touching the disk.
@@ -50,7 +77,13 @@ func (s *Settings) Validate() error {
 	if s.Dir == "" {
 		return errors.New("file: dir is required: name the directory to write upload files to")
 	}
-	known := uploadfile.Profiles()
+	reg := s.registry()
+	var known []string
+	for _, p := range reg.All() {
+		if p.Layout != nil {
+			known = append(known, p.Name)
+		}
+	}
 	for i, f := range s.Formats {
 		if !slices.Contains(known, f) {
 			return fmt.Errorf("file: unknown format %q: use %s", f, strings.Join(known, ", "))
@@ -76,14 +109,19 @@ exports:
   gzip: false
 `
 
-// Spec declares the file destination for a registry.
-func Spec() connectors.Spec {
+// Spec declares the file destination, with the built-in platforms'
+// formats, for a registry.
+func Spec() connectors.Spec { return SpecFor(nil) }
+
+// SpecFor declares a file destination whose formats are the upload-file
+// layouts of platforms (nil: the built-in platforms).
+func SpecFor(platforms *platform.Registry) connectors.Spec {
 	return connectors.Spec{
 		Type:           Type,
 		Role:           connectors.RoleDestination,
 		Summary:        "Writes adds, removes and the whole audience as Google, Meta and X upload files.",
 		Sample:         sample,
-		Settings:       func() any { return &Settings{} },
+		Settings:       func() any { return &Settings{platforms: platforms} },
 		NewDestination: connectors.DestinationFunc(New),
 	}
 }
@@ -92,7 +130,7 @@ func Spec() connectors.Spec {
 // per-format sub-destinations; it cannot apply batches itself.
 type Destination struct {
 	dir     string
-	formats []string
+	formats []*platform.Platform
 	gzip    bool
 	log     *zap.Logger
 }
@@ -108,34 +146,40 @@ func New(s *Settings, env connectors.Env) (*Destination, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	formats := slices.Clone(s.Formats)
-	if len(formats) == 0 {
-		formats = uploadfile.Profiles()
+	reg := s.registry()
+	var formats []*platform.Platform
+	for _, f := range s.formats() {
+		p, err := reg.Lookup(f)
+		if err != nil {
+			return nil, fmt.Errorf("file: format %q: %w", f, err)
+		}
+		formats = append(formats, p)
 	}
-	log := env.Logger
-	if log == nil {
-		log = zap.NewNop()
-	}
-	return &Destination{dir: env.Resolve(s.Dir), formats: formats, gzip: s.Gzip, log: log}, nil
+	return &Destination{dir: env.Resolve(s.Dir), formats: formats, gzip: s.Gzip, log: env.Log()}, nil
 }
 
 // Profiles returns the configured formats.
-func (d *Destination) Profiles() []string { return slices.Clone(d.formats) }
+func (d *Destination) Profiles() []string {
+	out := make([]string, len(d.formats))
+	for i, p := range d.formats {
+		out[i] = p.Name
+	}
+	return out
+}
 
 // ForProfile returns the sub-destination writing profile's files.
 func (d *Destination) ForProfile(profile string) (connectors.Destination, error) {
-	if !slices.Contains(d.formats, profile) {
-		return nil, fmt.Errorf("file: format %q is not configured (formats: %s)", profile, strings.Join(d.formats, ", "))
+	i := slices.IndexFunc(d.formats, func(p *platform.Platform) bool { return p.Name == profile })
+	if i < 0 {
+		return nil, fmt.Errorf("file: format %q is not configured (formats: %s)", profile, strings.Join(d.Profiles(), ", "))
 	}
-	kinds, err := uploadfile.Kinds(profile)
-	if err != nil {
-		return nil, err
-	}
+	p := d.formats[i]
 	return &profileDestination{
 		dir:     d.dir,
 		profile: profile,
+		plat:    p,
 		gzip:    d.gzip,
-		kinds:   kinds,
+		kinds:   p.LayoutKinds(),
 		log:     d.log.With(zap.String("format", profile)),
 	}, nil
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/connectortest"
 	"github.com/audiencesync/audiencesync/connectors/file"
+	"github.com/audiencesync/audiencesync/platform/builtin"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata")
@@ -187,7 +188,9 @@ func TestSplitter(t *testing.T) {
 	}
 	for profile, kinds := range wantKinds {
 		info := forProfile(t, d, profile).Info()
-		require.Equal(t, connectors.DestinationInfo{Profile: profile, Kinds: kinds, MaxBatch: 10000, Concurrency: 1}, info)
+		plat, err := builtin.Registry().Lookup(profile)
+		require.NoError(t, err)
+		require.Equal(t, connectors.DestinationInfo{Platform: plat, Kinds: kinds, MaxBatch: 10000, Concurrency: 1}, info)
 	}
 	require.Len(t, forProfile(t, d, "meta").Info().Kinds, 15)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors/uploadfile"
+	"github.com/audiencesync/audiencesync/platform"
 )
 
 // uploadFile is an upload file open for appending during a run.
@@ -23,7 +24,7 @@ type uploadFile struct {
 
 // createUploadFile creates path, which must not exist: run ids are unique,
 // so an existing file means two runs collided.
-func createUploadFile(path, profile string, kinds []audience.Kind, compress bool) (*uploadFile, error) {
+func createUploadFile(path string, p *platform.Platform, kinds []audience.Kind, compress bool) (*uploadFile, error) {
 	if err := os.MkdirAll(filepath.Dir(path), dirMode); err != nil {
 		return nil, fmt.Errorf("create upload file directory: %w", err)
 	}
@@ -37,7 +38,7 @@ func createUploadFile(path, profile string, kinds []audience.Kind, compress bool
 		uf.gz = gzip.NewWriter(f)
 		w = uf.gz
 	}
-	if uf.w, err = uploadfile.NewWriter(w, profile, kinds); err != nil {
+	if uf.w, err = uploadfile.NewWriter(w, p, kinds); err != nil {
 		_ = f.Close()
 		return nil, err
 	}
@@ -76,13 +77,13 @@ func (u *uploadFile) close() error {
 
 // newUploadWriter starts an upload file on w; finish flushes it and ends the
 // gzip stream, if any, without closing w.
-func newUploadWriter(w io.Writer, profile string, kinds []audience.Kind, compress bool) (*uploadfile.Writer, func() error, error) {
+func newUploadWriter(w io.Writer, p *platform.Platform, kinds []audience.Kind, compress bool) (*uploadfile.Writer, func() error, error) {
 	var gz *gzip.Writer
 	if compress {
 		gz = gzip.NewWriter(w)
 		w = gz
 	}
-	uw, err := uploadfile.NewWriter(w, profile, kinds)
+	uw, err := uploadfile.NewWriter(w, p, kinds)
 	if err != nil {
 		return nil, nil, err
 	}

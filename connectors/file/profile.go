@@ -17,6 +17,7 @@ import (
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/platform"
 )
 
 // File and directory modes: the files hold hashed contact data.
@@ -32,6 +33,7 @@ const latestDir = "latest"
 type profileDestination struct {
 	dir     string
 	profile string
+	plat    *platform.Platform
 	gzip    bool
 	kinds   []audience.Kind
 	log     *zap.Logger
@@ -56,7 +58,7 @@ type openRun struct {
 
 func (d *profileDestination) Info() connectors.DestinationInfo {
 	return connectors.DestinationInfo{
-		Profile:     d.profile,
+		Platform:    d.plat,
 		Kinds:       slices.Clone(d.kinds),
 		MaxBatch:    MaxBatch,
 		Concurrency: 1,
@@ -117,7 +119,7 @@ func (d *profileDestination) Apply(ctx context.Context, aud connectors.Audience,
 		slot, what = &d.run.removes, "removes"
 	}
 	if *slot == nil {
-		f, err := createUploadFile(filepath.Join(d.run.dir, d.fileName(what)), d.profile, d.kinds, d.gzip)
+		f, err := createUploadFile(filepath.Join(d.run.dir, d.fileName(what)), d.plat, d.kinds, d.gzip)
 		if err != nil {
 			return connectors.BatchResult{}, err
 		}
@@ -169,7 +171,7 @@ func (d *profileDestination) WriteSnapshot(ctx context.Context, run connectors.R
 	target := filepath.Join(d.runDir(run), name)
 	n := 0
 	err := writeAtomic(target, func(w io.Writer) error {
-		uw, finish, err := newUploadWriter(w, d.profile, d.kinds, d.gzip)
+		uw, finish, err := newUploadWriter(w, d.plat, d.kinds, d.gzip)
 		if err != nil {
 			return err
 		}

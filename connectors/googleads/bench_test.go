@@ -16,10 +16,11 @@ import (
 	"time"
 
 	"github.com/audiencesync/audiencesync/audience"
-	"github.com/audiencesync/audiencesync/audience/normalize"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/googleads"
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
 	"github.com/audiencesync/audiencesync/engine"
+	platformbuiltin "github.com/audiencesync/audiencesync/platform/builtin"
 	"github.com/audiencesync/audiencesync/sandbox"
 	"github.com/audiencesync/audiencesync/state/sqlite"
 )
@@ -126,12 +127,12 @@ func BenchmarkFirstUpload1M(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		d, err := googleads.New(&googleads.Settings{OperatingAccount: "1234567890", Sandbox: true, RequestsPerSecond: 100},
-			connectors.Env{Sandbox: func(context.Context) (string, error) { return ts.URL, nil }})
+		d, err := googleads.New(&googleads.Settings{OperatingAccount: "1234567890", Settings: platformconn.Settings{Sandbox: true, RequestsPerSecond: 100}},
+			connectors.Env{Endpoint: func(context.Context, string) (string, error) { return ts.URL, nil }})
 		if err != nil {
 			b.Fatal(err)
 		}
-		prof, _ := normalize.Lookup("google")
+		prof, _ := platformbuiltin.Profile("google")
 		clock := &uploadClock{}
 		eng := &engine.Engine{Store: st, Observer: clock}
 		job := &engine.Job{

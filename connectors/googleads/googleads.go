@@ -26,12 +26,12 @@ import (
 	datamanager "google.golang.org/api/datamanager/v1"
 	"google.golang.org/api/option"
 
-	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
 	"github.com/audiencesync/audiencesync/connectors/platformhttp"
 	"github.com/audiencesync/audiencesync/connectors/retry"
-	"github.com/audiencesync/audiencesync/sandbox"
+	"github.com/audiencesync/audiencesync/platform/google"
 )
 
 // Type is the connection type this package serves.
@@ -47,35 +47,26 @@ const (
 	MaxMembershipDays = 540
 )
 
-// Kinds are the identifier kinds a Customer Match contact list takes.
-var Kinds = []audience.Kind{
-	audience.Email, audience.Phone, audience.FirstName, audience.LastName, audience.Country, audience.Zip,
-}
-
 // Spec declares the google_ads destination for a registry.
 func Spec() connectors.Spec {
-	return connectors.Spec{
-		Type:           Type,
-		Role:           connectors.RoleDestination,
-		Summary:        "Google Ads Customer Match lists through the Data Manager API (hashed e-mail, phone and address).",
-		Sample:         sample,
-		Settings:       func() any { return &Settings{} },
-		NewDestination: connectors.DestinationFunc(New),
-		// Customer Match refuses uploads without consent.
-		RequiresConsent: true,
-	}
+	spec := connectors.DestinationSpec(Type,
+		"Google Ads Customer Match lists through the Data Manager API (hashed e-mail, phone and address).",
+		sample, New)
+	// Customer Match refuses uploads without consent.
+	spec.RequiresConsent = true
+	return spec
 }
 
 // Destination uploads to Customer Match user lists of one operating
 // account. It is safe for concurrent use.
 type Destination struct {
-	s        Settings // defaults applied
-	account  string   // operating account id, digits only
-	login    string   // login account id, "" when none
-	creds    auth.GoogleCredentials
-	log      *zap.Logger
-	sandboxF func(context.Context) (string, error)
-	now      func() time.Time
+	s       Settings // defaults applied
+	account string   // operating account id, digits only
+	login   string   // login account id, "" when none
+	creds   auth.GoogleCredentials
+	log     *zap.Logger
+	conn    platformconn.Conn
+	now     func() time.Time
 
 	mu        sync.Mutex
 	api       *datamanager.Service // built on first use
@@ -96,26 +87,16 @@ var (
 // credentials but makes no network call; the API client (and, with
 // sandbox: true, the local replica) is set up on first use.
 func New(s *Settings, env connectors.Env) (*Destination, error) {
-	if err := s.Validate(); err != nil {
+	conn, err := platformconn.New(s.Settings, limits, env, s.Validate)
+	if err != nil {
 		return nil, err
 	}
-	d := &Destination{s: *s, log: env.Logger, sandboxF: env.Sandbox, now: env.Now}
-	if d.log == nil {
-		d.log = zap.NewNop()
-	}
-	if d.now == nil {
-		d.now = time.Now
-	}
+	d := &Destination{s: *s, log: conn.Log, conn: conn, now: conn.Now}
+	d.s.Settings = conn.Settings
 	d.account, _ = accountID("operating_account", s.OperatingAccount, true)
 	d.login, _ = accountID("login_account", s.LoginAccount, false)
 	if d.s.AccountType == "" {
 		d.s.AccountType = defaultAccountType
-	}
-	if d.s.RequestsPerSecond == 0 {
-		d.s.RequestsPerSecond = defaultRequestsPerSecond
-	}
-	if d.s.Concurrency == 0 {
-		d.s.Concurrency = defaultConcurrency
 	}
 	if d.s.MaxAttempts == 0 {
 		d.s.MaxAttempts = defaultAttempts
@@ -126,12 +107,9 @@ func New(s *Settings, env connectors.Env) (*Destination, error) {
 	if d.s.MaxRetryWait == 0 {
 		d.s.MaxRetryWait = max(defaultMaxWait, d.s.MinRetryWait)
 	}
-	if s.Sandbox && s.Endpoint == "" && env.Sandbox == nil {
-		return nil, errors.New("google_ads: sandbox: true needs the built-in sandbox, which is not available here: start one with `audiencesync sandbox --addr 127.0.0.1:8089` and set endpoint: http://127.0.0.1:8089/")
-	}
 	d.creds = s.credentials()
 	if s.Sandbox && d.creds.Method() == "" {
-		d.creds.AccessToken = auth.NewSecret(sandbox.SandboxCredentials().GoogleAccessToken)
+		d.creds.AccessToken = auth.NewSecret(google.ReplicaToken)
 	}
 	// Read a key file now, so a malformed one fails at start-up.
 	if err := d.creds.CheckKey(); err != nil {
@@ -143,8 +121,8 @@ func New(s *Settings, env connectors.Env) (*Destination, error) {
 // Info describes the destination to the engine.
 func (d *Destination) Info() connectors.DestinationInfo {
 	return connectors.DestinationInfo{
-		Profile:        "google",
-		Kinds:          Kinds,
+		Platform:       google.Platform(),
+		Kinds:          google.Platform().Kinds(),
 		MaxBatch:       MaxBatch,
 		MaxIdentifiers: 0, // Apply keeps the first ten by its own priority
 		Concurrency:    d.s.Concurrency,
@@ -175,13 +153,13 @@ func (d *Destination) service(ctx context.Context) (*datamanager.Service, *auth.
 	if d.api != nil {
 		return d.api, d.tokens, nil
 	}
-	base := d.s.Endpoint
-	if base == "" && d.s.Sandbox {
-		u, err := d.sandboxF(ctx)
-		if err != nil {
-			return nil, nil, fmt.Errorf("google_ads: start the sandbox: %w", err)
+	base := ""
+	if d.s.Sandbox || d.s.Endpoint != "" {
+		// Otherwise the client library's own endpoint is used.
+		var err error
+		if base, err = d.conn.BaseURL(ctx); err != nil {
+			return nil, nil, err
 		}
-		base = u
 	}
 	// Token requests outlive this call: they use a context of their own
 	// that keeps ctx's values but not its cancellation.

@@ -17,9 +17,12 @@ import (
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/connectortest"
 	"github.com/audiencesync/audiencesync/connectors/googleads"
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
 	"github.com/audiencesync/audiencesync/engine"
+	"github.com/audiencesync/audiencesync/platform/google"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/sandbox"
+	"github.com/audiencesync/audiencesync/sandbox/googledm"
 )
 
 func TestConformance(t *testing.T) {
@@ -30,7 +33,7 @@ func TestConformance(t *testing.T) {
 			d, _ := newDest(t, rm, settings())
 			return d, connectortest.Remote{
 				Members: func(t *testing.T) map[string]bool {
-					lists := rm.srv.State(false).Google.UserLists
+					lists := sandbox.ReplicaOf[*googledm.Server](rm.srv).State(false)
 					require.Len(t, lists, 1)
 					return rm.members(lists[0].ID)
 				},
@@ -91,7 +94,7 @@ func TestSettingsValidate(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s := &googleads.Settings{OperatingAccount: "1234567890", Sandbox: true}
+			s := &googleads.Settings{OperatingAccount: "1234567890", Settings: platformconn.Settings{Sandbox: true}}
 			tc.mod(s)
 			err := s.Validate()
 			if tc.want == "" {
@@ -122,7 +125,7 @@ func TestInfo(t *testing.T) {
 	s.Concurrency = 3
 	d, _ := newDest(t, rm, s)
 	info := d.Info()
-	require.Equal(t, "google", info.Profile)
+	require.Equal(t, "google", info.Platform.Name)
 	require.Equal(t, 10000, info.MaxBatch)
 	require.Equal(t, 3, info.Concurrency)
 	require.Zero(t, info.MaxIdentifiers)
@@ -175,7 +178,7 @@ func TestEnsure(t *testing.T) {
 			t.Parallel()
 			rm := newRemote(t, sandbox.Options{})
 			d, _ := newDest(t, rm, settings())
-			f := fixture{rm: rm, d: d, existing: rm.srv.Google().CreateList(account, "Existing")}
+			f := fixture{rm: rm, d: d, existing: sandbox.ReplicaOf[*googledm.Server](rm.srv).CreateList(account, "Existing")}
 			aud, err := d.Ensure(t.Context(), tc.spec(f))
 			if tc.err != "" {
 				require.ErrorIs(t, err, connectors.ErrFatal)
@@ -188,7 +191,7 @@ func TestEnsure(t *testing.T) {
 				require.Equal(t, tc.wantID(f), aud.ID)
 			}
 			if tc.created {
-				lists := rm.srv.State(false).Google.UserLists
+				lists := sandbox.ReplicaOf[*googledm.Server](rm.srv).State(false)
 				require.Len(t, lists, 2)
 				require.Equal(t, aud.ID, lists[1].ID)
 				require.Equal(t, []string{"CONTACT_ID"}, lists[1].UploadKeys)
@@ -208,7 +211,7 @@ func rename(t *testing.T, rm *remote, id, name string) {
 		rm.url+"/v1/accountTypes/GOOGLE_ADS/accounts/"+account+"/userLists/"+id+"?updateMask=displayName",
 		strings.NewReader(`{"displayName":"`+name+`"}`))
 	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+sandbox.SandboxCredentials().GoogleAccessToken)
+	req.Header.Set("Authorization", "Bearer "+google.ReplicaToken)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
@@ -262,8 +265,8 @@ func TestSyncLifecycle(t *testing.T) {
 	requireExact(t, rm, s, next)
 
 	// Logs carry neither tokens nor identifiers.
-	secret := sandbox.SandboxCredentials().GoogleAccessToken
-	hash := rm.srv.GoogleMembers(s.audienceID())[0]
+	secret := google.ReplicaToken
+	hash := rm.srv.Members("google", s.audienceID())[0]
 	for _, e := range logs.All() {
 		line := e.Message + fmt.Sprint(e.ContextMap())
 		require.NotContains(t, line, secret)
@@ -335,7 +338,7 @@ func TestFullRefresh(t *testing.T) {
 	aud := connectors.Audience{ID: s.audienceID()}
 	_, err := d.Apply(t.Context(), aud, connectors.Batch{Op: connectors.OpAdd, Seq: 1, Members: []connectors.Upload{upload(3)}})
 	require.NoError(t, err)
-	require.Len(t, rm.srv.GoogleMembers(aud.ID), 151)
+	require.Len(t, rm.srv.Members("google", aud.ID), 151)
 
 	rep := s.mustRun(ms, engine.Options{FullRefresh: true})
 	require.Equal(t, int64(50), rep.Applied.Added+rep.Applied.Refreshed+rep.Applied.Updated)
@@ -443,7 +446,7 @@ func TestBadBatchIsReportedAndOthersKept(t *testing.T) {
 	require.Contains(t, dr.Errors[0], "INVALID_FORMAT")
 	require.Contains(t, dr.Errors[0], "audienceMembers[3].userData")
 	require.NotContains(t, dr.Errors[0], "someone@example.com", "values Google quotes stay out of reports")
-	require.Len(t, rm.srv.GoogleMembers(s.audienceID()), 120)
+	require.Len(t, rm.srv.Members("google", s.audienceID()), 120)
 	require.Equal(t, int64(40), s.committed())
 
 	// The next run sends the refused ten again.
@@ -466,7 +469,7 @@ func TestTermsNotAccepted(t *testing.T) {
 	dr := rep.Destinations[0]
 	require.Equal(t, report.StatusFailed, dr.Status)
 	require.Contains(t, strings.Join(dr.Errors, "\n"), "terms_of_service_accepted: true")
-	require.Empty(t, rm.srv.GoogleMembers(s.audienceID()), "nothing was uploaded")
+	require.Empty(t, rm.srv.Members("google", s.audienceID()), "nothing was uploaded")
 	require.Empty(t, rm.requestSizes())
 
 	// Terms refused by Google itself stop the destination as well.
@@ -518,7 +521,7 @@ func TestValidateOnlyCommitsNothing(t *testing.T) {
 	dr := rep.Destinations[0]
 	require.Equal(t, int64(5), dr.PlatformRejected["validate_only"])
 	require.Zero(t, s.committed())
-	require.Empty(t, rm.srv.GoogleMembers(s.audienceID()))
+	require.Empty(t, rm.srv.Members("google", s.audienceID()))
 	require.Len(t, rm.requestSizes(), 1, "the batch was sent for validation")
 }
 
@@ -574,7 +577,7 @@ func TestCheck(t *testing.T) {
 	require.NoError(t, d.Check(t.Context()))
 
 	s := settings()
-	s.AccessToken = auth.NewSecret(sandbox.SandboxCredentials().GoogleExpiredToken)
+	s.AccessToken = auth.NewSecret(google.ReplicaExpiredToken)
 	expired, _ := newDest(t, rm, s)
 	err := expired.Check(t.Context())
 	require.ErrorIs(t, err, connectors.ErrReauthenticate)

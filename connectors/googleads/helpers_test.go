@@ -28,7 +28,9 @@ import (
 	"github.com/audiencesync/audiencesync/connectors/connectortest"
 	"github.com/audiencesync/audiencesync/connectors/fake"
 	"github.com/audiencesync/audiencesync/connectors/googleads"
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
 	"github.com/audiencesync/audiencesync/engine"
+	platformbuiltin "github.com/audiencesync/audiencesync/platform/builtin"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/sandbox"
 	"github.com/audiencesync/audiencesync/state"
@@ -109,7 +111,7 @@ func (rm *remote) faults(t testing.TB, spec string) {
 // suite keys members: an address is one member of four values.
 func (rm *remote) members(listID string) map[string]bool {
 	out := map[string]bool{}
-	for _, v := range rm.srv.GoogleMembers(listID) {
+	for _, v := range rm.srv.Members("google", listID) {
 		if a, ok := strings.CutPrefix(v, "address:"); ok {
 			out[connectortest.Identity(strings.Split(a, "|")...)] = true
 		} else {
@@ -122,12 +124,11 @@ func (rm *remote) members(listID string) map[string]bool {
 // settings are sandbox settings with fast retries.
 func settings() *googleads.Settings {
 	return &googleads.Settings{
-		OperatingAccount:  "123-456-7890",
-		Sandbox:           true,
-		RequestsPerSecond: 1000,
-		MaxAttempts:       5,
-		MinRetryWait:      time.Millisecond,
-		MaxRetryWait:      5 * time.Millisecond,
+		OperatingAccount: "123-456-7890",
+		Settings:         platformconn.Settings{Sandbox: true, RequestsPerSecond: 1000},
+		MaxAttempts:      5,
+		MinRetryWait:     time.Millisecond,
+		MaxRetryWait:     5 * time.Millisecond,
 	}
 }
 
@@ -135,8 +136,8 @@ func settings() *googleads.Settings {
 func env(rm *remote) (connectors.Env, *observer.ObservedLogs) {
 	core, logs := observer.New(zap.DebugLevel)
 	return connectors.Env{
-		Logger:  zap.New(core),
-		Sandbox: func(context.Context) (string, error) { return rm.url, nil },
+		Logger:   zap.New(core),
+		Endpoint: func(context.Context, string) (string, error) { return rm.url, nil },
 	}, logs
 }
 
@@ -213,7 +214,7 @@ func newSyncer(t *testing.T, d connectors.Destination) *syncer {
 }
 
 func (s *syncer) job(ms []audience.Member) *engine.Job {
-	prof, err := normalize.Lookup("google")
+	prof, err := platformbuiltin.Profile("google")
 	require.NoError(s.t, err)
 	return &engine.Job{
 		Sync:   "cart",
@@ -281,7 +282,7 @@ func contacts(from, to int) []audience.Member {
 // every identifier of every member whose consent is not denied.
 func expected(t *testing.T, ms []audience.Member, def audience.Consent) []string {
 	t.Helper()
-	prof, err := normalize.Lookup("google")
+	prof, err := platformbuiltin.Profile("google")
 	require.NoError(t, err)
 	set := map[string]bool{}
 	for i := range ms {
@@ -316,7 +317,7 @@ func expected(t *testing.T, ms []audience.Member, def audience.Consent) []string
 func requireExact(t *testing.T, rm *remote, s *syncer, ms []audience.Member) {
 	t.Helper()
 	want := expected(t, ms, s.def)
-	got := rm.srv.GoogleMembers(s.audienceID())
+	got := rm.srv.Members("google", s.audienceID())
 	if got == nil {
 		got = []string{}
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/audiencesync/audiencesync/auth"
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
+	"github.com/audiencesync/audiencesync/platform/google"
 )
 
 // Settings configure a google_ads connection.
@@ -42,15 +44,9 @@ type Settings struct {
 	// ValidateOnly asks Google to check requests without applying them.
 	ValidateOnly bool `yaml:"validate_only"`
 
-	// Sandbox talks to the local replica instead of Google.
-	Sandbox bool `yaml:"sandbox"`
-	// Endpoint replaces the API base URL (a sandbox, a proxy, a test).
-	Endpoint string `yaml:"endpoint"`
-
-	// RequestsPerSecond limits requests, retries included (default 10).
-	RequestsPerSecond float64 `yaml:"requests_per_second"`
-	// Concurrency is how many batches are in flight at once (default 4).
-	Concurrency int `yaml:"concurrency"`
+	// Settings are sandbox, endpoint, requests_per_second (default 10)
+	// and concurrency (default 4, at most 64).
+	platformconn.Settings `yaml:",inline"`
 	// MaxAttempts is the most tries per request (default 5), within the
 	// batch's bound of package retry; MinRetryWait and MaxRetryWait bound
 	// the back-off steps (defaults 5s and 60s, as Google's own clients).
@@ -62,13 +58,17 @@ type Settings struct {
 
 // Defaults.
 const (
-	defaultAccountType       = "GOOGLE_ADS"
-	defaultRequestsPerSecond = 10
-	defaultConcurrency       = 4
-	defaultAttempts          = 5
-	defaultMinWait           = 5 * time.Second
-	defaultMaxWait           = 60 * time.Second
+	defaultAccountType = "GOOGLE_ADS"
+	defaultAttempts    = 5
+	defaultMinWait     = 5 * time.Second
+	defaultMaxWait     = 60 * time.Second
 )
+
+// limits are the defaults and bounds of the shared connection settings.
+var limits = platformconn.Limits{
+	Type: Type, Platform: google.Name, Endpoint: "https://datamanager.googleapis.com/",
+	Concurrency: 4, MaxConcurrency: 64, RequestsPerSecond: 10,
+}
 
 var accountTypes = []string{"GOOGLE_ADS", "DISPLAY_VIDEO_PARTNER", "DISPLAY_VIDEO_ADVERTISER", "DATA_PARTNER"}
 
@@ -90,11 +90,8 @@ func (s *Settings) Validate() error {
 			return fmt.Errorf("google_ads: %w", err)
 		}
 	}
-	if s.Endpoint != "" {
-		u, err := url.Parse(s.Endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("google_ads: endpoint %q is not an http(s) URL such as https://datamanager.googleapis.com/", s.Endpoint)
-		}
+	if err := s.Settings.Validate(limits); err != nil {
+		return err
 	}
 	if s.TokenURL != "" {
 		if u, err := url.Parse(s.TokenURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -102,10 +99,6 @@ func (s *Settings) Validate() error {
 		}
 	}
 	switch {
-	case s.RequestsPerSecond < 0:
-		return errors.New("google_ads: requests_per_second must not be negative")
-	case s.Concurrency < 0 || s.Concurrency > 64:
-		return errors.New("google_ads: concurrency must be between 1 and 64")
 	case s.MaxAttempts < 0 || s.MaxAttempts > 20:
 		return errors.New("google_ads: max_attempts must be between 1 and 20")
 	case s.MinRetryWait < 0 || s.MaxRetryWait < 0:

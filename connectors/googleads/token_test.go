@@ -13,7 +13,9 @@ import (
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/googleads"
 	"github.com/audiencesync/audiencesync/engine"
+	"github.com/audiencesync/audiencesync/platform/google"
 	"github.com/audiencesync/audiencesync/sandbox"
+	"github.com/audiencesync/audiencesync/sandbox/googledm"
 )
 
 // tokenServer is a fake OAuth token endpoint that hands out the queued
@@ -72,15 +74,14 @@ func refreshSettings(ts *tokenServer) *googleads.Settings {
 
 func TestTokenExpiry(t *testing.T) {
 	t.Parallel()
-	creds := sandbox.SandboxCredentials()
 	cases := []struct {
 		name       string
 		tokens     []string
 		faults     string
 		tokenCalls int
 	}{
-		{"401 fault: refresh, then retry once", []string{creds.GoogleAccessToken}, "google.ingest:401*1", 2},
-		{"expired token from the endpoint", []string{creds.GoogleExpiredToken, creds.GoogleAccessToken}, "", 2},
+		{"401 fault: refresh, then retry once", []string{google.ReplicaToken}, "google.ingest:401*1", 2},
+		{"expired token from the endpoint", []string{google.ReplicaExpiredToken, google.ReplicaToken}, "", 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,7 +91,7 @@ func TestTokenExpiry(t *testing.T) {
 			d, _ := newDest(t, rm, refreshSettings(ts))
 			s := newSyncer(t, d)
 			ms := contacts(0, 20)
-			s.spec.ID = rm.srv.Google().CreateList(account, "Existing")
+			s.spec.ID = sandbox.ReplicaOf[*googledm.Server](rm.srv).CreateList(account, "Existing")
 			rm.faults(t, tc.faults)
 			dr := s.mustRun(ms, engine.Options{})
 			require.Equal(t, int64(20), dr.Applied.Added)
@@ -103,9 +104,9 @@ func TestTokenExpiry(t *testing.T) {
 func TestTokenRefusedAfterRefreshAsksToReauthenticate(t *testing.T) {
 	t.Parallel()
 	rm := newRemote(t, sandbox.Options{})
-	ts := newTokenServer(t, sandbox.SandboxCredentials().GoogleAccessToken)
+	ts := newTokenServer(t, google.ReplicaToken)
 	d, _ := newDest(t, rm, refreshSettings(ts))
-	aud := connectors.Audience{ID: rm.srv.Google().CreateList(account, "x")}
+	aud := connectors.Audience{ID: sandbox.ReplicaOf[*googledm.Server](rm.srv).CreateList(account, "x")}
 	rm.faults(t, "google.ingest:401*2")
 	res, err := d.Apply(t.Context(), aud, connectors.Batch{Op: connectors.OpAdd, Seq: 1, Members: []connectors.Upload{upload(0)}})
 	require.ErrorIs(t, err, connectors.ErrReauthenticate)
@@ -118,9 +119,9 @@ func TestStaticExpiredTokenIsNotRetried(t *testing.T) {
 	t.Parallel()
 	rm := newRemote(t, sandbox.Options{})
 	s := settings()
-	s.AccessToken = auth.NewSecret(sandbox.SandboxCredentials().GoogleExpiredToken)
+	s.AccessToken = auth.NewSecret(google.ReplicaExpiredToken)
 	d, _ := newDest(t, rm, s)
-	aud := connectors.Audience{ID: rm.srv.Google().CreateList(account, "x")}
+	aud := connectors.Audience{ID: sandbox.ReplicaOf[*googledm.Server](rm.srv).CreateList(account, "x")}
 	_, err := d.Apply(t.Context(), aud, connectors.Batch{Op: connectors.OpAdd, Seq: 1, Members: []connectors.Upload{upload(0)}})
 	require.ErrorIs(t, err, connectors.ErrReauthenticate)
 	require.ErrorContains(t, err, "ACCESS_TOKEN_EXPIRED")

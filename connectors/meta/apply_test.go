@@ -12,6 +12,8 @@ import (
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/sandbox"
+	"github.com/audiencesync/audiencesync/sandbox/metagraph"
 )
 
 func hashed(kind audience.Kind, raw string) audience.Identifier { return id(kind, sha(raw)) }
@@ -87,7 +89,7 @@ func TestApplyPartlyInvalid(t *testing.T) {
 				// Only sampled members can be named; the rest are counts.
 				require.Len(t, res.Rejected, 10)
 			}
-			require.Equal(t, tt.land, b.sb.MetaMembers(aud.ID))
+			require.Equal(t, tt.land, b.sb.Members("meta", aud.ID))
 		})
 	}
 }
@@ -162,7 +164,7 @@ func TestApplyFlagged(t *testing.T) {
 	b := setup(t, "")
 	d := b.dest()
 	aud := b.ensure(d, "flagged")
-	require.True(t, b.sb.Meta().FlagAudience(aud.ID))
+	require.True(t, sandbox.ReplicaOf[*metagraph.Server](b.sb).FlagAudience(aud.ID))
 	_, err := d.Apply(t.Context(), aud, connectors.Batch{Op: connectors.OpRemove, Seq: 1, Members: []connectors.Upload{emailMember("a@example.com")}})
 	require.ErrorIs(t, err, connectors.ErrFatal)
 	require.ErrorContains(t, err, "flagged")
@@ -199,7 +201,7 @@ func TestApplyRepeatedKinds(t *testing.T) {
 	// one of its rows was refused.
 	want := []string{sha("15550001"), sha("a1@example.com"), sha("a2@example.com"), sha("b1@example.com"), sha("c@example.com")}
 	slices.Sort(want)
-	require.Equal(t, want, b.sb.MetaMembers(aud.ID))
+	require.Equal(t, want, b.sb.Members("meta", aud.ID))
 }
 
 // Feedback sums the counts of the run's requests and reads the size.

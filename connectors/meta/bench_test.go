@@ -16,11 +16,13 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/audiencesync/audiencesync/audience"
-	"github.com/audiencesync/audiencesync/audience/normalize"
 	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/meta"
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
 	"github.com/audiencesync/audiencesync/engine"
+	platformbuiltin "github.com/audiencesync/audiencesync/platform/builtin"
+	metaplatform "github.com/audiencesync/audiencesync/platform/meta"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/sandbox"
 	"github.com/audiencesync/audiencesync/state/sqlite"
@@ -82,7 +84,7 @@ func (lazySource) Close() error { return nil }
 func BenchmarkFirstUpload1M(b *testing.B) {
 	const latency = 100 * time.Millisecond
 	n := benchMembers()
-	prof, err := normalize.Lookup("meta")
+	prof, err := platformbuiltin.Profile("meta")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -104,9 +106,8 @@ func BenchmarkFirstUpload1M(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		c := sandbox.SandboxCredentials()
-		d, err := meta.New(&meta.Settings{AdAccount: adAccount, AppID: c.MetaAppID, AppSecret: auth.NewSecret(c.MetaAppSecret),
-			AccessToken: auth.NewSecret(c.MetaAccessToken), Endpoint: ts.URL}, connectors.Env{Logger: zap.NewNop()})
+		d, err := meta.New(&meta.Settings{AdAccount: adAccount, AppID: metaplatform.ReplicaAppID, AppSecret: auth.NewSecret(metaplatform.ReplicaAppSecret),
+			AccessToken: auth.NewSecret(metaplatform.ReplicaToken), Settings: platformconn.Settings{Endpoint: ts.URL}}, connectors.Env{Logger: zap.NewNop()})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -48,7 +48,7 @@ func (d *Destination) Check(ctx context.Context) error {
 		}
 		return err
 	}
-	if err := tok.Verify(d.env.Now(), d.creds.AppID); err != nil {
+	if err := tok.Verify(d.conn.Now(), d.creds.AppID); err != nil {
 		if errors.Is(err, auth.ErrMetaTokenExpiring) {
 			d.log.Warn("the Meta access token expires soon", zap.Time("expires_at", tok.ExpiresAt),
 				zap.Time("data_access_expires_at", tok.DataAccessExpiresAt))

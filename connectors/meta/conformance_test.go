@@ -85,7 +85,7 @@ func TestConformance(t *testing.T) {
 			d := b.dest()
 			return d, connectortest.Remote{
 				Members: func(t *testing.T) map[string]bool {
-					return remoteMembers(b.sb.MetaMembers(b.audienceID("audiencesync conformance")))
+					return remoteMembers(b.sb.Members("meta", b.audienceID("audiencesync conformance")))
 				},
 				RequestSizes: func(t *testing.T) []int {
 					var sizes []int

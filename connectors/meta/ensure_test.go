@@ -8,6 +8,8 @@ import (
 
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/meta"
+	"github.com/audiencesync/audiencesync/sandbox"
+	"github.com/audiencesync/audiencesync/sandbox/metagraph"
 )
 
 func TestEnsure(t *testing.T) {
@@ -33,8 +35,8 @@ func TestEnsure(t *testing.T) {
 		{
 			name: "find by name",
 			prepare: func(b *bundle) connectors.AudienceSpec {
-				b.sb.Meta().CreateAudience(adAccount, "Other")
-				b.sb.Meta().CreateAudience(adAccount, "Existing")
+				sandbox.ReplicaOf[*metagraph.Server](b.sb).CreateAudience(adAccount, "Other")
+				sandbox.ReplicaOf[*metagraph.Server](b.sb).CreateAudience(adAccount, "Existing")
 				return connectors.AudienceSpec{Name: "Existing", Create: true}
 			},
 			want: "Existing",
@@ -43,9 +45,9 @@ func TestEnsure(t *testing.T) {
 			name: "find by name past the first pages",
 			prepare: func(b *bundle) connectors.AudienceSpec {
 				for i := range 1100 {
-					b.sb.Meta().CreateAudience(adAccount, fmt.Sprintf("filler %d", i))
+					sandbox.ReplicaOf[*metagraph.Server](b.sb).CreateAudience(adAccount, fmt.Sprintf("filler %d", i))
 				}
-				b.sb.Meta().CreateAudience(adAccount, "Last")
+				sandbox.ReplicaOf[*metagraph.Server](b.sb).CreateAudience(adAccount, "Last")
 				return connectors.AudienceSpec{Name: "Last"}
 			},
 			want: "Last",
@@ -53,7 +55,7 @@ func TestEnsure(t *testing.T) {
 		{
 			name: "find by id whatever the name",
 			prepare: func(b *bundle) connectors.AudienceSpec {
-				id := b.sb.Meta().CreateAudience(adAccount, "Renamed in Ads Manager")
+				id := sandbox.ReplicaOf[*metagraph.Server](b.sb).CreateAudience(adAccount, "Renamed in Ads Manager")
 				return connectors.AudienceSpec{ID: id, Name: "Configured name"}
 			},
 			want: "Renamed in Ads Manager",
@@ -61,7 +63,7 @@ func TestEnsure(t *testing.T) {
 		{
 			name: "find the id state recorded after a rename",
 			prepare: func(b *bundle) connectors.AudienceSpec {
-				id := b.sb.Meta().CreateAudience(adAccount, "Renamed in Ads Manager")
+				id := sandbox.ReplicaOf[*metagraph.Server](b.sb).CreateAudience(adAccount, "Renamed in Ads Manager")
 				return connectors.AudienceSpec{KnownID: id, Name: "Configured name", Create: true}
 			},
 			want: "Renamed in Ads Manager",
@@ -69,7 +71,7 @@ func TestEnsure(t *testing.T) {
 		{
 			name: "recorded id gone: find by name",
 			prepare: func(b *bundle) connectors.AudienceSpec {
-				b.sb.Meta().CreateAudience(adAccount, "Configured name")
+				sandbox.ReplicaOf[*metagraph.Server](b.sb).CreateAudience(adAccount, "Configured name")
 				return connectors.AudienceSpec{KnownID: "99999", Name: "Configured name"}
 			},
 			want: "Configured name",
@@ -77,7 +79,7 @@ func TestEnsure(t *testing.T) {
 		{
 			name: "same name in another ad account is not ours",
 			prepare: func(b *bundle) connectors.AudienceSpec {
-				b.sb.Meta().CreateAudience("act_999", "Shared name")
+				sandbox.ReplicaOf[*metagraph.Server](b.sb).CreateAudience("act_999", "Shared name")
 				return connectors.AudienceSpec{Name: "Shared name", Create: true}
 			},
 			want: "Shared name", created: true,
@@ -97,7 +99,7 @@ func TestEnsure(t *testing.T) {
 		{
 			name: "configured id in another ad account",
 			prepare: func(b *bundle) connectors.AudienceSpec {
-				return connectors.AudienceSpec{ID: b.sb.Meta().CreateAudience("act_999", "theirs")}
+				return connectors.AudienceSpec{ID: sandbox.ReplicaOf[*metagraph.Server](b.sb).CreateAudience("act_999", "theirs")}
 			},
 			fatal: "check audience.id",
 		},
@@ -109,8 +111,8 @@ func TestEnsure(t *testing.T) {
 		{
 			name: "two audiences of the name",
 			prepare: func(b *bundle) connectors.AudienceSpec {
-				b.sb.Meta().CreateAudience(adAccount, "Twice")
-				b.sb.Meta().CreateAudience(adAccount, "Twice")
+				sandbox.ReplicaOf[*metagraph.Server](b.sb).CreateAudience(adAccount, "Twice")
+				sandbox.ReplicaOf[*metagraph.Server](b.sb).CreateAudience(adAccount, "Twice")
 				return connectors.AudienceSpec{Name: "Twice", Create: true}
 			},
 			fatal: "set audience.id",

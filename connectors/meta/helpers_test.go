@@ -19,6 +19,8 @@ import (
 	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/meta"
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
+	metaplatform "github.com/audiencesync/audiencesync/platform/meta"
 	"github.com/audiencesync/audiencesync/sandbox"
 	"github.com/audiencesync/audiencesync/sandbox/fault"
 	"github.com/audiencesync/audiencesync/sandbox/metagraph"
@@ -98,13 +100,12 @@ func (b *bundle) checkLogs() {
 // settings points a connection at the bundle's sandbox with the sandbox
 // credentials.
 func (b *bundle) settings() *meta.Settings {
-	c := sandbox.SandboxCredentials()
 	return &meta.Settings{
 		AdAccount:   adAccount,
-		AppID:       c.MetaAppID,
-		AppSecret:   auth.NewSecret(c.MetaAppSecret),
-		AccessToken: auth.NewSecret(c.MetaAccessToken),
-		Endpoint:    b.ts.URL,
+		AppID:       metaplatform.ReplicaAppID,
+		AppSecret:   auth.NewSecret(metaplatform.ReplicaAppSecret),
+		AccessToken: auth.NewSecret(metaplatform.ReplicaToken),
+		Settings:    platformconn.Settings{Endpoint: b.ts.URL},
 	}
 }
 
@@ -158,7 +159,7 @@ func (b *bundle) calls(edge string) []seen {
 func (b *bundle) audienceID(name string) string {
 	b.t.Helper()
 	var ids []string
-	for _, a := range b.sb.State(false).Meta.Audiences {
+	for _, a := range sandbox.ReplicaOf[*metagraph.Server](b.sb).State(false) {
 		if a.Name == name && "act_"+a.Account == adAccount {
 			ids = append(ids, a.ID)
 		}

@@ -20,7 +20,6 @@ package meta
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -29,11 +28,11 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/audiencesync/audiencesync/audience/normalize"
 	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
 	"github.com/audiencesync/audiencesync/connectors/platformhttp"
-	"github.com/audiencesync/audiencesync/sandbox"
+	metaplatform "github.com/audiencesync/audiencesync/platform/meta"
 )
 
 // Type is the connection type.
@@ -55,14 +54,9 @@ var (
 
 // Spec declares the connector.
 func Spec() connectors.Spec {
-	return connectors.Spec{
-		Type:           Type,
-		Role:           connectors.RoleDestination,
-		Summary:        "Meta Custom Audiences (customer file) through the Graph API",
-		Sample:         sample,
-		Settings:       func() any { return &Settings{} },
-		NewDestination: connectors.DestinationFunc(New),
-	}
+	return connectors.DestinationSpec(Type,
+		"Meta Custom Audiences (customer file) through the Graph API",
+		sample, New)
 }
 
 const sample = `# A Meta ad account's customer-file Custom Audiences.
@@ -120,7 +114,7 @@ func defaultTuning() tuning {
 type Destination struct {
 	settings Settings
 	creds    auth.MetaCredentials
-	env      connectors.Env
+	conn     platformconn.Conn
 	log      *zap.Logger
 	tune     tuning
 
@@ -138,53 +132,38 @@ func New(s *Settings, env connectors.Env) (*Destination, error) {
 }
 
 func newDestination(s *Settings, env connectors.Env, t tuning) (*Destination, error) {
-	if err := s.Validate(); err != nil {
+	conn, err := platformconn.New(s.Settings, limits, env, s.Validate)
+	if err != nil {
 		return nil, err
 	}
-	if s.Sandbox && s.Endpoint == "" && env.Sandbox == nil {
-		return nil, errors.New("meta: sandbox: true needs the built-in sandbox, which is not available here; " +
-			"start one with `audiencesync sandbox --addr HOST:PORT` and set endpoint: to its URL")
-	}
 	set := *s
+	set.Settings = conn.Settings
 	set.applyDefaults()
 	creds := auth.MetaCredentials{AppID: set.AppID, AppSecret: set.AppSecret, AccessToken: set.AccessToken}
 	if set.Sandbox && !set.hasCredentials() {
-		c := sandbox.SandboxCredentials()
-		creds = auth.MetaCredentials{AppID: c.MetaAppID, AppSecret: auth.NewSecret(c.MetaAppSecret),
-			AccessToken: auth.NewSecret(c.MetaAccessToken)}
+		creds = auth.MetaCredentials{AppID: metaplatform.ReplicaAppID, AppSecret: auth.NewSecret(metaplatform.ReplicaAppSecret),
+			AccessToken: auth.NewSecret(metaplatform.ReplicaToken)}
 	}
 	for name, sec := range map[string]auth.Secret{"app_secret": creds.AppSecret, "access_token": creds.AccessToken} {
 		if sec.Reveal() == "" {
 			return nil, fmt.Errorf("meta: %s %s resolved to nothing: set it (secrets are resolved before the connector starts)", name, sec.Ref())
 		}
 	}
-	log := env.Logger
-	if log == nil {
-		log = zap.NewNop()
-	}
-	if env.Now == nil {
-		env.Now = time.Now
-	}
 	return &Destination{
-		settings: set, creds: creds, env: env, log: log, tune: t,
+		settings: set, creds: creds, conn: conn, log: conn.Log, tune: t,
 		feedback: map[string]map[string]int64{}, replaces: map[string]*replaceProgress{},
 	}, nil
 }
 
 // Info describes the destination to the engine.
 func (d *Destination) Info() connectors.DestinationInfo {
-	p, err := normalize.Lookup(Type)
-	if err != nil {
-		panic("meta: the meta normalisation profile is missing: " + err.Error())
-	}
 	return connectors.DestinationInfo{
-		Profile:     Type,
-		Kinds:       p.Kinds(),
+		Platform:    metaplatform.Platform(),
+		Kinds:       metaplatform.Platform().Kinds(),
 		MaxBatch:    d.tune.rows,
 		Concurrency: d.settings.Concurrency,
 		// Customer-file memberships do not lapse: nothing needs refreshing.
-		RefreshWindow:  0,
-		RecordMatching: true, // a Meta row is one person: see connectors.DestinationInfo
+		RefreshWindow: 0,
 	}
 }
 
@@ -205,17 +184,9 @@ func (d *Destination) graph(ctx context.Context) (*graph, error) {
 	if d.api != nil {
 		return d.api, nil
 	}
-	base := d.settings.Endpoint
-	switch {
-	case base != "":
-	case d.settings.Sandbox:
-		u, err := d.env.Sandbox(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("start the Meta sandbox: %w", err)
-		}
-		base = u
-	default:
-		base = defaultBaseURL
+	base, err := d.conn.BaseURL(ctx)
+	if err != nil {
+		return nil, err
 	}
 	base = strings.TrimSuffix(base, "/") + "/"
 

@@ -11,21 +11,13 @@ import (
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/jsonstr"
-	"github.com/audiencesync/audiencesync/connectors/uploadfile"
+	metaplatform "github.com/audiencesync/audiencesync/platform/meta"
 )
 
 // schema lists Meta's customer-file keys in the order uploads name them;
 // the customer file and the API share them. A request's schema holds the
 // keys its rows carry, in this order.
-var schema = metaSchema()
-
-func metaSchema() []uploadfile.Column {
-	cols, err := uploadfile.Columns(uploadfile.Meta)
-	if err != nil {
-		panic("meta: no Meta customer-file layout: " + err.Error())
-	}
-	return cols
-}
+var schema = metaplatform.Platform().Layout
 
 // rowsOf is how many rows u takes: one, or as many as it has values of its
 // most repeated kind (each further row carries the next value of that kind

@@ -3,12 +3,13 @@ package meta
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/audiencesync/audiencesync/auth"
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
+	metaplatform "github.com/audiencesync/audiencesync/platform/meta"
 )
 
 // Defaults and limits of the settings.
@@ -39,16 +40,17 @@ type Settings struct {
 	// CustomerFileSource declares, for created audiences, how the data
 	// was collected (default USER_PROVIDED_ONLY).
 	CustomerFileSource string `yaml:"customer_file_source"`
-	// Sandbox talks to the local replica; the sandbox credentials are used
-	// when none are configured.
-	Sandbox bool `yaml:"sandbox"`
-	// Endpoint overrides the API base URL.
-	Endpoint string `yaml:"endpoint"`
-	// Concurrency is how many uploads run at once (default 2).
-	Concurrency int `yaml:"concurrency"`
-	// RequestsPerSecond caps the request rate, retries included; 0 for no
-	// cap beyond Meta's own signals.
-	RequestsPerSecond float64 `yaml:"requests_per_second"`
+	// Settings are sandbox (the sandbox credentials are used when none
+	// are configured), endpoint, concurrency (default 2, at most 16) and
+	// requests_per_second (0, the default, for no cap beyond Meta's own
+	// signals).
+	platformconn.Settings `yaml:",inline"`
+}
+
+// limits are the defaults and bounds of the shared connection settings.
+var limits = platformconn.Limits{
+	Type: Type, Platform: metaplatform.Name, Endpoint: defaultBaseURL,
+	Concurrency: DefaultConcurrency, MaxConcurrency: maxConcurrency,
 }
 
 var (
@@ -87,17 +89,8 @@ func (s *Settings) Validate() error {
 	if s.CustomerFileSource != "" && !slices.Contains(CustomerFileSources, s.CustomerFileSource) {
 		errs = append(errs, fmt.Errorf("customer_file_source %q is not one of %s", s.CustomerFileSource, strings.Join(CustomerFileSources, ", ")))
 	}
-	if s.Endpoint != "" {
-		u, err := url.Parse(s.Endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.User != nil {
-			errs = append(errs, fmt.Errorf("endpoint %q is not an API base URL: write it like https://graph.facebook.com/ or http://127.0.0.1:8080/", s.Endpoint))
-		}
-	}
-	if s.Concurrency < 0 || s.Concurrency > maxConcurrency {
-		errs = append(errs, fmt.Errorf("concurrency %d is out of range: use 1 to %d (default %d)", s.Concurrency, maxConcurrency, DefaultConcurrency))
-	}
-	if s.RequestsPerSecond < 0 {
-		errs = append(errs, fmt.Errorf("requests_per_second %g is negative: use 0 for no cap", s.RequestsPerSecond))
+	if err := s.Settings.Validate(limits); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -118,8 +111,5 @@ func (s *Settings) applyDefaults() {
 	}
 	if s.CustomerFileSource == "" {
 		s.CustomerFileSource = DefaultCustomerFileSource
-	}
-	if s.Concurrency == 0 {
-		s.Concurrency = DefaultConcurrency
 	}
 }

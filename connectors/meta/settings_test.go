@@ -12,6 +12,7 @@ import (
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/connectortest"
 	"github.com/audiencesync/audiencesync/connectors/meta"
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
 )
 
 func TestSpec(t *testing.T) {
@@ -92,7 +93,7 @@ func TestNew(t *testing.T) {
 		env      connectors.Env
 		want     string
 	}{
-		{name: "sandbox without a sandbox", settings: meta.Settings{AdAccount: "act_1", Sandbox: true}, want: "audiencesync sandbox --addr"},
+		{name: "sandbox without a sandbox", settings: meta.Settings{AdAccount: "act_1", Settings: platformconn.Settings{Sandbox: true}}, want: "audiencesync sandbox --addr"},
 		{name: "invalid settings", settings: meta.Settings{AdAccount: "x"}, want: "ad_account"},
 		{name: "unresolved secret", settings: meta.Settings{AdAccount: "act_1", AppID: "1", AppSecret: auth.NewSecret(""),
 			AccessToken: auth.NewSecret("t")}, want: "app_secret is required"},
@@ -112,11 +113,11 @@ func TestSandboxFromEnv(t *testing.T) {
 	t.Parallel()
 	b := setup(t, "")
 	calls := 0
-	env := connectors.Env{Logger: b.log, Sandbox: func(context.Context) (string, error) {
+	env := connectors.Env{Logger: b.log, Endpoint: func(context.Context, string) (string, error) {
 		calls++
 		return b.ts.URL, nil
 	}}
-	d, err := meta.New(&meta.Settings{AdAccount: adAccount, Sandbox: true}, env)
+	d, err := meta.New(&meta.Settings{AdAccount: adAccount, Settings: platformconn.Settings{Sandbox: true}}, env)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = d.Close() })
 	require.Equal(t, 0, calls, "the sandbox starts on first use, not in New")

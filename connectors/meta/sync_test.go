@@ -18,7 +18,9 @@ import (
 	"github.com/audiencesync/audiencesync/connectors/fake"
 	"github.com/audiencesync/audiencesync/connectors/meta"
 	"github.com/audiencesync/audiencesync/engine"
+	platformbuiltin "github.com/audiencesync/audiencesync/platform/builtin"
 	"github.com/audiencesync/audiencesync/report"
+	"github.com/audiencesync/audiencesync/sandbox"
 	"github.com/audiencesync/audiencesync/sandbox/metagraph"
 	"github.com/audiencesync/audiencesync/state/sqlite"
 )
@@ -63,7 +65,7 @@ var syncFields = map[audience.Kind]string{
 
 func (s *syncBundle) run(ms []audience.Member, opts engine.Options) (*report.Report, error) {
 	s.t.Helper()
-	prof, err := normalize.Lookup("meta")
+	prof, err := platformbuiltin.Profile("meta")
 	require.NoError(s.t, err)
 	job := &engine.Job{
 		Sync:              "meta-sync",
@@ -107,7 +109,7 @@ func members(from, to int) []audience.Member {
 // them; the attributes travel along).
 func expected(t *testing.T, ms []audience.Member) []string {
 	t.Helper()
-	prof, err := normalize.Lookup("meta")
+	prof, err := platformbuiltin.Profile("meta")
 	require.NoError(t, err)
 	set := map[string]bool{}
 	for _, m := range ms {
@@ -128,7 +130,7 @@ func expected(t *testing.T, ms []audience.Member) []string {
 // requireAudience checks the replica holds exactly ms.
 func (s *syncBundle) requireAudience(ms []audience.Member) {
 	s.t.Helper()
-	got := s.sb.MetaMembers(s.audienceID(audienceName))
+	got := s.sb.Members("meta", s.audienceID(audienceName))
 	want := expected(s.t, ms)
 	if !slices.Equal(got, want) {
 		missing, extra := 0, 0
@@ -362,7 +364,7 @@ func TestSyncFlaggedAudience(t *testing.T) {
 	t.Parallel()
 	s := newSync(t, "", func(s *meta.Settings) { s.Concurrency = 1 })
 	a := s.ensure(s.dest, audienceName)
-	require.True(t, s.sb.Meta().FlagAudience(a.ID))
+	require.True(t, sandbox.ReplicaOf[*metagraph.Server](s.sb).FlagAudience(a.ID))
 	rep, err := s.run(members(0, 1500), engine.Options{})
 	require.Error(t, err)
 	d := rep.Destinations[0]

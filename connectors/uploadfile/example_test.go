@@ -6,12 +6,13 @@ import (
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors/uploadfile"
+	"github.com/audiencesync/audiencesync/platform/google"
 )
 
 // A Google Customer Match file with hashed e-mail and phone, and the
 // country and postal code in clear. The hashes are of made-up values.
 func ExampleNewWriter() {
-	w, err := uploadfile.NewWriter(os.Stdout, uploadfile.Google, []audience.Kind{audience.Email, audience.Phone, audience.Country, audience.Zip})
+	w, err := uploadfile.NewWriter(os.Stdout, google.Platform(), []audience.Kind{audience.Email, audience.Phone, audience.Country, audience.Zip})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -1,7 +1,8 @@
 // Package uploadfile writes the files each ad platform takes for a manual
-// audience upload: Google Customer Match, Meta customer files and X audience
-// lists. The file destination and the `audiencesync hash` CSV mode share it,
-// so a file prepared by hand and one written by a sync are laid out alike.
+// audience upload (Google Customer Match, Meta customer files, X audience
+// lists), laid out as the platform's platform.Platform.Layout says. The file
+// destination and the `audiencesync hash` CSV mode share it, so a file
+// prepared by hand and one written by a sync are laid out alike.
 //
 // A Writer places each identifier in the column of its kind. Values are
 // written as given: hashing (and leaving Google's country and postal code in
@@ -16,99 +17,14 @@ package uploadfile
 
 import (
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 
 	"github.com/audiencesync/audiencesync/audience"
+	"github.com/audiencesync/audiencesync/platform"
 )
-
-// Profile names, as destinations and the normaliser spell them.
-const (
-	Google = "google"
-	Meta   = "meta"
-	X      = "x"
-)
-
-// Column is one column of a platform's upload layout: the identifier kind it
-// holds and the platform's name for it. Meta's names are also the schema
-// keys of its API, which the meta connector takes from here.
-type Column struct {
-	Kind audience.Kind
-	Name string
-}
-
-// layouts lists each platform's columns in the order its template uses.
-var layouts = map[string][]Column{
-	Google: {
-		{audience.Email, "Email"},
-		{audience.Phone, "Phone"},
-		{audience.FirstName, "First Name"},
-		{audience.LastName, "Last Name"},
-		{audience.Country, "Country"},
-		{audience.Zip, "Zip"},
-	},
-	Meta: {
-		{audience.Email, "EMAIL"},
-		{audience.Phone, "PHONE"},
-		{audience.FirstName, "FN"},
-		{audience.LastName, "LN"},
-		{audience.FirstInitial, "FI"},
-		{audience.City, "CT"},
-		{audience.Region, "ST"},
-		{audience.Zip, "ZIP"},
-		{audience.Country, "COUNTRY"},
-		{audience.Gender, "GEN"},
-		{audience.BirthYear, "DOBY"},
-		{audience.BirthMonth, "DOBM"},
-		{audience.BirthDay, "DOBD"},
-		{audience.MobileID, "MADID"},
-		{audience.ExternalID, "EXTERN_ID"},
-	},
-	X: {
-		{audience.Email, "email"},
-		{audience.Phone, "phone_number"},
-		{audience.Handle, "handle"},
-		{audience.TwitterID, "twitter_id"},
-		{audience.MobileID, "device_id"},
-		{audience.ExternalID, "partner_user_id"},
-	},
-}
-
-// Profiles lists the profiles with an upload file layout.
-func Profiles() []string { return []string{Google, Meta, X} }
-
-// Kinds returns the kinds profile's layout has a column for, in column
-// order.
-func Kinds(profile string) ([]audience.Kind, error) {
-	cols, err := layout(profile)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]audience.Kind, len(cols))
-	for i, c := range cols {
-		out[i] = c.Kind
-	}
-	return out, nil
-}
-
-// Columns returns profile's layout in column order.
-func Columns(profile string) ([]Column, error) {
-	cols, err := layout(profile)
-	if err != nil {
-		return nil, err
-	}
-	return append([]Column(nil), cols...), nil
-}
-
-func layout(profile string) ([]Column, error) {
-	cols, ok := layouts[profile]
-	if !ok {
-		return nil, fmt.Errorf("no upload file layout for profile %q (use %s)", profile, strings.Join(Profiles(), ", "))
-	}
-	return cols, nil
-}
 
 // Writer writes one upload file: a header, then one row per member.
 type Writer struct {
@@ -119,17 +35,21 @@ type Writer struct {
 	profile string
 }
 
-// NewWriter starts an upload file for profile on w with a column for each
-// of kinds, in the platform's column order; nil kinds means every column of
-// the layout. A kind the layout has no column for is an error. The header
-// is written by the first Flush.
-func NewWriter(w io.Writer, profile string, kinds []audience.Kind) (*Writer, error) {
-	cols, err := layout(profile)
-	if err != nil {
-		return nil, err
+// ErrNoLayout is wrapped by NewWriter for a platform without an upload-file
+// layout.
+var ErrNoLayout = errors.New("the platform has no upload file layout")
+
+// NewWriter starts an upload file for platform p on w with a column for
+// each of kinds, in the platform's column order; nil kinds means every
+// column of the layout. A kind the layout has no column for is an error.
+// The header is written by the first Flush.
+func NewWriter(w io.Writer, p *platform.Platform, kinds []audience.Kind) (*Writer, error) {
+	cols, profile := p.Layout, p.Name
+	if len(cols) == 0 {
+		return nil, fmt.Errorf("write a %s upload file: %w", profile, ErrNoLayout)
 	}
 	for _, k := range kinds {
-		if !slices.ContainsFunc(cols, func(c Column) bool { return c.Kind == k }) {
+		if !slices.ContainsFunc(cols, func(c platform.Column) bool { return c.Kind == k }) {
 			return nil, fmt.Errorf("%s upload files have no column for %s", profile, k)
 		}
 	}

@@ -14,9 +14,19 @@ import (
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors/connectortest"
 	"github.com/audiencesync/audiencesync/connectors/uploadfile"
+	"github.com/audiencesync/audiencesync/platform"
+	"github.com/audiencesync/audiencesync/platform/builtin"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata")
+
+// lookup returns a built-in platform, whose layout the files follow.
+func lookup(t *testing.T, name string) *platform.Platform {
+	t.Helper()
+	p, err := builtin.Registry().Lookup(name)
+	require.NoError(t, err)
+	return p
+}
 
 // hash is a synthetic hashed identifier: the SHA-256 of a made-up value.
 func hash(k audience.Kind, v string) audience.Identifier {
@@ -67,24 +77,22 @@ func TestWriterGolden(t *testing.T) {
 		profile string
 		kinds   []audience.Kind
 	}{
-		{"google_all", uploadfile.Google, nil},
-		{"meta_all", uploadfile.Meta, nil},
-		{"x_all", uploadfile.X, nil},
-		{"google_email_zip", uploadfile.Google, []audience.Kind{audience.Zip, audience.Email}},
-		{"meta_email_phone_madid", uploadfile.Meta, []audience.Kind{audience.MobileID, audience.Phone, audience.Email}},
-		{"x_email", uploadfile.X, []audience.Kind{audience.Email}},
+		{"google_all", "google", nil},
+		{"meta_all", "meta", nil},
+		{"x_all", "x", nil},
+		{"google_email_zip", "google", []audience.Kind{audience.Zip, audience.Email}},
+		{"meta_email_phone_madid", "meta", []audience.Kind{audience.MobileID, audience.Phone, audience.Email}},
+		{"x_email", "x", []audience.Kind{audience.Email}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			kinds := tt.kinds
 			if kinds == nil {
-				var err error
-				kinds, err = uploadfile.Kinds(tt.profile)
-				require.NoError(t, err)
+				kinds = lookup(t, tt.profile).LayoutKinds()
 			}
 			var buf bytes.Buffer
-			w, err := uploadfile.NewWriter(&buf, tt.profile, tt.kinds)
+			w, err := uploadfile.NewWriter(&buf, lookup(t, tt.profile), tt.kinds)
 			require.NoError(t, err)
 			for _, m := range members() {
 				require.NoError(t, w.Write(only(m, kinds)))
@@ -101,32 +109,28 @@ func TestKinds(t *testing.T) {
 		profile string
 		want    []audience.Kind
 	}{
-		{uploadfile.Google, []audience.Kind{audience.Email, audience.Phone, audience.FirstName, audience.LastName, audience.Country, audience.Zip}},
-		{uploadfile.X, []audience.Kind{audience.Email, audience.Phone, audience.Handle, audience.TwitterID, audience.MobileID, audience.ExternalID}},
+		{"google", []audience.Kind{audience.Email, audience.Phone, audience.FirstName, audience.LastName, audience.Country, audience.Zip}},
+		{"x", []audience.Kind{audience.Email, audience.Phone, audience.Handle, audience.TwitterID, audience.MobileID, audience.ExternalID}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.profile, func(t *testing.T) {
 			t.Parallel()
-			got, err := uploadfile.Kinds(tt.profile)
-			require.NoError(t, err)
-			require.Equal(t, tt.want, got)
+			require.Equal(t, tt.want, lookup(t, tt.profile).LayoutKinds())
 		})
 	}
-	meta, err := uploadfile.Kinds(uploadfile.Meta)
-	require.NoError(t, err)
-	require.Len(t, meta, 15)
-	require.Equal(t, uploadfile.Profiles(), []string{"google", "meta", "x"})
+	require.Len(t, lookup(t, "meta").LayoutKinds(), 15)
 }
 
 func TestWriterErrors(t *testing.T) {
 	t.Parallel()
-	_, err := uploadfile.NewWriter(&bytes.Buffer{}, "linkedin", nil)
-	require.ErrorContains(t, err, `no upload file layout for profile "linkedin"`)
+	_, err := uploadfile.NewWriter(&bytes.Buffer{}, &platform.Platform{Name: "linkedin"}, nil)
+	require.ErrorIs(t, err, uploadfile.ErrNoLayout)
+	require.ErrorContains(t, err, "linkedin upload file")
 
-	_, err = uploadfile.NewWriter(&bytes.Buffer{}, uploadfile.Google, []audience.Kind{audience.Handle})
+	_, err = uploadfile.NewWriter(&bytes.Buffer{}, lookup(t, "google"), []audience.Kind{audience.Handle})
 	require.ErrorContains(t, err, "google upload files have no column for handle")
 
-	w, err := uploadfile.NewWriter(&bytes.Buffer{}, uploadfile.Meta, []audience.Kind{audience.Email})
+	w, err := uploadfile.NewWriter(&bytes.Buffer{}, lookup(t, "meta"), []audience.Kind{audience.Email})
 	require.NoError(t, err)
 	require.ErrorContains(t, w.Write([]audience.Identifier{hash(audience.Phone, "+15555550102")}),
 		"meta upload file has no column for phone")
@@ -136,7 +140,7 @@ func TestWriterErrors(t *testing.T) {
 func TestWriterEmptyFileHasHeader(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	w, err := uploadfile.NewWriter(&buf, uploadfile.Google, nil)
+	w, err := uploadfile.NewWriter(&buf, lookup(t, "google"), nil)
 	require.NoError(t, err)
 	require.NoError(t, w.Flush())
 	require.Equal(t, "Email,Phone,First Name,Last Name,Country,Zip\n", buf.String())
@@ -148,7 +152,7 @@ func (failingWriter) Write([]byte) (int, error) { return 0, os.ErrClosed }
 
 func TestWriterFlushReportsWriteError(t *testing.T) {
 	t.Parallel()
-	w, err := uploadfile.NewWriter(failingWriter{}, uploadfile.X, nil)
+	w, err := uploadfile.NewWriter(failingWriter{}, lookup(t, "x"), nil)
 	require.NoError(t, err)
 	require.NoError(t, w.Write([]audience.Identifier{hash(audience.Email, "carol@example.com")}))
 	require.ErrorIs(t, w.Flush(), os.ErrClosed)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
-	"github.com/audiencesync/audiencesync/sandbox"
+	xplatform "github.com/audiencesync/audiencesync/platform/x"
 )
 
 // applyBundle is a destination over a replica with one ensured audience.
@@ -316,7 +316,7 @@ func TestApplyRevokedToken(t *testing.T) {
 	_, err = d.Apply(t.Context(), aud, connectors.Batch{Op: connectors.OpAdd, Seq: 1, Members: emailUploads(0, 2)})
 	require.ErrorIs(t, err, connectors.ErrReauthenticate)
 	require.ErrorContains(t, err, "regenerate the access token")
-	require.NotContains(t, err.Error(), sandbox.SandboxCredentials().XAccessSecret)
+	require.NotContains(t, err.Error(), xplatform.ReplicaAccessSecret)
 	act, _ := connectors.Classify(err)
 	require.Equal(t, connectors.ActionStop, act)
 	require.False(t, errors.Is(err, connectors.ErrFatal))

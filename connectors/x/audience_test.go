@@ -11,12 +11,12 @@ import (
 
 	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
-	"github.com/audiencesync/audiencesync/sandbox"
+	xplatform "github.com/audiencesync/audiencesync/platform/x"
 )
 
 func TestEnsure(t *testing.T) {
 	t.Parallel()
-	account := sandbox.SandboxCredentials().XAccountID
+	account := xplatform.ReplicaAccount
 	for _, tc := range []struct {
 		name string
 		// prepare creates audiences in the replica and returns the spec.
@@ -153,7 +153,6 @@ func TestEnsure(t *testing.T) {
 
 func TestCheck(t *testing.T) {
 	t.Parallel()
-	creds := sandbox.SandboxCredentials()
 	for _, tc := range []struct {
 		name     string
 		mod      func(*Settings)
@@ -164,7 +163,7 @@ func TestCheck(t *testing.T) {
 		{name: "valid credentials"},
 		{
 			name:     "revoked token",
-			mod:      func(s *Settings) { s.AccessToken = auth.NewSecret(creds.XRevokedToken) },
+			mod:      func(s *Settings) { s.AccessToken = auth.NewSecret(xplatform.ReplicaRevokedToken) },
 			wantErr:  "regenerate the access token and secret in the X developer portal",
 			wantKind: connectors.ErrReauthenticate,
 		},
@@ -202,8 +201,8 @@ func TestCheck(t *testing.T) {
 			}
 			require.ErrorContains(t, err, tc.wantErr)
 			require.ErrorIs(t, err, tc.wantKind)
-			require.NotContains(t, err.Error(), creds.XAccessSecret)
-			require.NotContains(t, err.Error(), creds.XConsumerSecret)
+			require.NotContains(t, err.Error(), xplatform.ReplicaAccessSecret)
+			require.NotContains(t, err.Error(), xplatform.ReplicaConsumerSecret)
 		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
 	"github.com/audiencesync/audiencesync/connectors/x"
 	"github.com/audiencesync/audiencesync/sandbox"
 )
@@ -19,7 +20,7 @@ func Example() {
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 
-	d, err := x.New(&x.Settings{Sandbox: true, Endpoint: ts.URL}, connectors.Env{})
+	d, err := x.New(&x.Settings{Settings: platformconn.Settings{Sandbox: true, Endpoint: ts.URL}}, connectors.Env{})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -43,7 +44,7 @@ func Example() {
 		return
 	}
 	fmt.Println("created:", aud.Created, "rejected:", len(res.Rejected), "operations:", res.Platform["success_count"])
-	fmt.Println(srv.XMembers(aud.ID))
+	fmt.Println(srv.Members("x", aud.ID))
 	// Output:
 	// created: true rejected: 0 operations: 1
 	// [49e0be2aeccfb51a8dee4c945c8a70a9ac500cf6f5cb08112575f74db9b1470d partner_user_id:crm-7]

@@ -25,7 +25,10 @@ import (
 	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/fake"
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
 	"github.com/audiencesync/audiencesync/engine"
+	platformbuiltin "github.com/audiencesync/audiencesync/platform/builtin"
+	xplatform "github.com/audiencesync/audiencesync/platform/x"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/sandbox"
 	"github.com/audiencesync/audiencesync/sandbox/fault"
@@ -174,7 +177,7 @@ func newReplica(t testing.TB, faults string, latency time.Duration, xadsOpts *xa
 		h = xs
 	} else {
 		srv := sandbox.New(sandbox.Options{Faults: fault.MustParse(faults), Latency: latency})
-		xs, h = srv.X(), srv
+		xs, h = sandbox.ReplicaOf[*xads.Server](srv), srv
 	}
 	ts := httptest.NewServer(rec.wrap(h))
 	t.Cleanup(ts.Close)
@@ -184,14 +187,13 @@ func newReplica(t testing.TB, faults string, latency time.Duration, xadsOpts *xa
 // settings point a connection at the replica with the sandbox's
 // credentials written out, as a real connection would give them.
 func (r *replica) settings() *Settings {
-	c := sandbox.SandboxCredentials()
 	return &Settings{
-		AccountID:      c.XAccountID,
-		ConsumerKey:    auth.NewSecret(c.XConsumerKey),
-		ConsumerSecret: auth.NewSecret(c.XConsumerSecret),
-		AccessToken:    auth.NewSecret(c.XAccessToken),
-		AccessSecret:   auth.NewSecret(c.XAccessSecret),
-		Endpoint:       r.ts.URL,
+		AccountID:      xplatform.ReplicaAccount,
+		ConsumerKey:    auth.NewSecret(xplatform.ReplicaConsumerKey),
+		ConsumerSecret: auth.NewSecret(xplatform.ReplicaConsumerSecret),
+		AccessToken:    auth.NewSecret(xplatform.ReplicaAccessToken),
+		AccessSecret:   auth.NewSecret(xplatform.ReplicaAccessSecret),
+		Settings:       platformconn.Settings{Endpoint: r.ts.URL},
 	}
 }
 
@@ -265,7 +267,7 @@ var mappedKinds = map[audience.Kind]string{
 // profile makes of them, as the replica writes it.
 func want(t testing.TB, ms []audience.Member) []string {
 	t.Helper()
-	prof, err := normalize.Lookup("x")
+	prof, err := platformbuiltin.Profile("x")
 	require.NoError(t, err)
 	set := map[string]bool{}
 	for _, m := range ms {
@@ -315,7 +317,7 @@ func newSyncer(t testing.TB, d *Destination) *syncer {
 }
 
 func (s *syncer) job(src connectors.Source) *engine.Job {
-	prof, err := normalize.Lookup("x")
+	prof, err := platformbuiltin.Profile("x")
 	require.NoError(s.t, err)
 	return &engine.Job{
 		Sync:              "x-sync",

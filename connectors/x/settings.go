@@ -3,12 +3,13 @@ package x
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
 
 	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
+	xplatform "github.com/audiencesync/audiencesync/platform/x"
 )
 
 // Type is the connection type this package serves.
@@ -37,15 +38,17 @@ type Settings struct {
 	AccessSecret   auth.Secret `yaml:"access_secret"`
 	// APIVersion is the Ads API version in every path (default 12).
 	APIVersion string `yaml:"api_version"`
-	// Sandbox talks to the local replica of the Ads API instead of X.
-	Sandbox bool `yaml:"sandbox"`
-	// Endpoint overrides the API base URL (default https://ads-api.x.com).
-	Endpoint string `yaml:"endpoint"`
-	// Concurrency is how many batches are uploaded at once (default 4).
-	Concurrency int `yaml:"concurrency"`
-	// RequestsPerSecond caps requests sent, retries included; 0 relies on
-	// the x-rate-limit-* headers X sends alone.
-	RequestsPerSecond float64 `yaml:"requests_per_second"`
+	// Settings are sandbox (the local replica of the Ads API instead of
+	// X), endpoint (default https://ads-api.x.com), concurrency (default
+	// 4) and requests_per_second (0, the default, relies on the
+	// x-rate-limit-* headers X sends alone).
+	platformconn.Settings `yaml:",inline"`
+}
+
+// connLimits are the defaults and bounds of the shared connection settings.
+var connLimits = platformconn.Limits{
+	Type: Type, Platform: xplatform.Name, Endpoint: DefaultEndpoint,
+	Concurrency: DefaultConcurrency, MaxConcurrency: MaxConcurrency,
 }
 
 var (
@@ -69,18 +72,7 @@ func (s *Settings) Validate() error {
 	if s.APIVersion != "" && !versionPattern.MatchString(s.APIVersion) {
 		return fmt.Errorf("x: api_version %q is not an Ads API version: write the number only, such as %s", s.APIVersion, DefaultAPIVersion)
 	}
-	if s.Endpoint != "" {
-		if err := checkEndpoint(s.Endpoint); err != nil {
-			return err
-		}
-	}
-	if s.Concurrency < 0 || s.Concurrency > MaxConcurrency {
-		return fmt.Errorf("x: concurrency %d is out of range: use 1 to %d (default %d)", s.Concurrency, MaxConcurrency, DefaultConcurrency)
-	}
-	if s.RequestsPerSecond < 0 {
-		return fmt.Errorf("x: requests_per_second %g is negative: use 0 for no fixed cap, or a positive rate", s.RequestsPerSecond)
-	}
-	return nil
+	return s.Settings.Validate(connLimits)
 }
 
 // missingCredentials names the credentials that are not configured.
@@ -98,17 +90,6 @@ func (s *Settings) missingCredentials() []string {
 		}
 	}
 	return out
-}
-
-func checkEndpoint(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("x: endpoint %q is not an http(s) base URL such as %s", raw, DefaultEndpoint)
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("x: endpoint %q must be a plain base URL: no credentials, query or fragment", raw)
-	}
-	return nil
 }
 
 const sample = `# Uploads audience changes to an X (Twitter) Ads custom audience through
@@ -141,12 +122,7 @@ x:
 
 // Spec declares the X destination for a registry.
 func Spec() connectors.Spec {
-	return connectors.Spec{
-		Type:           Type,
-		Role:           connectors.RoleDestination,
-		Summary:        "Uploads audience changes to an X (Twitter) Ads custom audience (Ads API v12, OAuth 1.0a).",
-		Sample:         sample,
-		Settings:       func() any { return &Settings{} },
-		NewDestination: connectors.DestinationFunc(New),
-	}
+	return connectors.DestinationSpec(Type,
+		"Uploads audience changes to an X (Twitter) Ads custom audience (Ads API v12, OAuth 1.0a).",
+		sample, New)
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/connectortest"
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
+	xplatform "github.com/audiencesync/audiencesync/platform/x"
 )
 
 func TestSpecSample(t *testing.T) {
@@ -33,7 +35,7 @@ func TestSettingsValidate(t *testing.T) {
 		wantErr string
 	}{
 		{"complete", func(*Settings) {}, ""},
-		{"sandbox needs nothing else", func(s *Settings) { *s = Settings{Sandbox: true} }, ""},
+		{"sandbox needs nothing else", func(s *Settings) { *s = Settings{Settings: platformconn.Settings{Sandbox: true}} }, ""},
 		{"sandbox with all credentials", func(s *Settings) { s.Sandbox, s.AccountID = true, "" }, ""},
 		{"every option", func(s *Settings) {
 			s.APIVersion, s.Endpoint, s.Concurrency, s.RequestsPerSecond = "12", "http://127.0.0.1:8080/x/", 8, 20
@@ -69,7 +71,7 @@ func TestNew(t *testing.T) {
 	t.Parallel()
 	t.Run("sandbox without a sandbox or endpoint", func(t *testing.T) {
 		t.Parallel()
-		_, err := New(&Settings{Sandbox: true}, connectors.Env{})
+		_, err := New(&Settings{Settings: platformconn.Settings{Sandbox: true}}, connectors.Env{})
 		require.ErrorContains(t, err, "set endpoint:")
 	})
 	t.Run("unresolved secrets", func(t *testing.T) {
@@ -103,23 +105,23 @@ access_secret: ${env:A}
 		require.Equal(t, DefaultEndpoint, d.base)
 		require.Equal(t, DefaultAPIVersion, d.version)
 		info := d.Info()
-		require.Equal(t, connectors.DestinationInfo{Profile: "x", Kinds: Kinds, MaxBatch: MaxOperations, Concurrency: DefaultConcurrency}, info)
+		require.Equal(t, connectors.DestinationInfo{Platform: xplatform.Platform(), Kinds: xplatform.Platform().Kinds(), MaxBatch: MaxOperations, Concurrency: DefaultConcurrency}, info)
 		require.NoError(t, d.Close())
 	})
 }
 
 // With sandbox: true and no endpoint or credentials, the connection finds
-// the in-process sandbox through Env.Sandbox on first use and signs with
+// the in-process sandbox through Env.Endpoint on first use and signs with
 // the sandbox's credentials.
 func TestSandboxFromEnv(t *testing.T) {
 	t.Parallel()
 	r := newReplica(t, "", 0, nil)
 	calls := 0
-	env := connectors.Env{Sandbox: func(context.Context) (string, error) {
+	env := connectors.Env{Endpoint: func(context.Context, string) (string, error) {
 		calls++
 		return r.ts.URL + "/", nil
 	}}
-	d, err := New(&Settings{Sandbox: true}, env)
+	d, err := New(&Settings{Settings: platformconn.Settings{Sandbox: true}}, env)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = d.Close() })
 	require.Zero(t, calls, "New makes no call")
@@ -129,8 +131,8 @@ func TestSandboxFromEnv(t *testing.T) {
 	require.True(t, aud.Created)
 	require.Equal(t, 1, calls, "the sandbox is looked up once")
 
-	failing := connectors.Env{Sandbox: func(context.Context) (string, error) { return "", errors.New("port in use") }}
-	d2, err := New(&Settings{Sandbox: true}, failing)
+	failing := connectors.Env{Endpoint: func(context.Context, string) (string, error) { return "", errors.New("port in use") }}
+	d2, err := New(&Settings{Settings: platformconn.Settings{Sandbox: true}}, failing)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = d2.Close() })
 	require.ErrorContains(t, d2.Check(t.Context()), "start the sandbox: port in use")

@@ -12,6 +12,7 @@ import (
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/jsonstr"
+	xplatform "github.com/audiencesync/audiencesync/platform/x"
 )
 
 // Reasons for members refused before anything is sent.
@@ -22,18 +23,21 @@ const (
 	ReasonTooLarge = "x.operation_too_large"
 )
 
-// userFields maps identifier kinds onto the fields of an X user object.
-var userFields = [...]struct {
+// userField is one field of an X user object and the kind it holds.
+type userField struct {
 	kind audience.Kind
 	key  string // with quotes, as written
-}{
-	{audience.Email, `"email"`},
-	{audience.Phone, `"phone_number"`},
-	{audience.Handle, `"handle"`},
-	{audience.TwitterID, `"twitter_id"`},
-	{audience.MobileID, `"device_id"`},
-	{audience.ExternalID, `"partner_user_id"`},
 }
+
+// userFields are X's upload-file columns: their names are the fields of
+// the API's user object, in the order they are sent.
+var userFields = func() []userField {
+	var out []userField
+	for _, c := range xplatform.Platform().Layout {
+		out = append(out, userField{kind: c.Kind, key: `"` + c.Name + `"`})
+	}
+	return out
+}()
 
 // Apply sends a batch as one operation per member: Update for OpAdd,
 // Delete for OpRemove. Members X refuses are listed in the result by

@@ -20,18 +20,17 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
-	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
 	"github.com/audiencesync/audiencesync/connectors/platformhttp"
-	"github.com/audiencesync/audiencesync/sandbox"
+	xplatform "github.com/audiencesync/audiencesync/platform/x"
 )
 
 // Limits of the users endpoint.
@@ -41,11 +40,6 @@ const (
 	// MaxBodyBytes is the largest request body X accepts.
 	MaxBodyBytes = 5_000_000
 )
-
-// Kinds are the identifier kinds X matches, in the order they are sent.
-var Kinds = []audience.Kind{
-	audience.Email, audience.Phone, audience.Handle, audience.TwitterID, audience.MobileID, audience.ExternalID,
-}
 
 // limits are the request limits and retry pacing; tests lower them.
 type limits struct {
@@ -71,10 +65,10 @@ type Destination struct {
 	http        *platformhttp.Client
 
 	// base is the API base URL; with sandbox: true and no endpoint it is
-	// found on first use through Env.Sandbox.
-	baseMu  sync.Mutex
-	base    string
-	sandbox func(context.Context) (string, error)
+	// found on first use through Env.Endpoint.
+	baseMu sync.Mutex
+	base   string
+	conn   platformconn.Conn
 
 	mu sync.Mutex
 	// membership is how many days memberships last, per audience Ensure
@@ -95,54 +89,40 @@ func New(s *Settings, env connectors.Env) (*Destination, error) {
 }
 
 func newDestination(s *Settings, env connectors.Env, lim limits) (*Destination, error) {
-	if err := s.Validate(); err != nil {
+	conn, err := platformconn.New(s.Settings, connLimits, env, s.Validate)
+	if err != nil {
 		return nil, err
 	}
 	d := &Destination{
 		account:     s.AccountID,
 		version:     s.APIVersion,
-		concurrency: s.Concurrency,
+		concurrency: conn.Concurrency,
 		lim:         lim,
-		log:         env.Logger,
-		now:         env.Now,
-		base:        strings.TrimRight(s.Endpoint, "/"),
+		log:         conn.Log,
+		now:         conn.Now,
+		conn:        conn,
 		membership:  map[string]int{},
 	}
-	if d.log == nil {
-		d.log = zap.NewNop()
-	}
-	if d.now == nil {
-		d.now = time.Now
+	if u, ok := conn.StaticURL(); ok {
+		d.base = strings.TrimRight(u, "/")
 	}
 	if d.version == "" {
 		d.version = DefaultAPIVersion
-	}
-	if d.concurrency == 0 {
-		d.concurrency = DefaultConcurrency
 	}
 	creds := auth.XCredentials{
 		ConsumerKey: s.ConsumerKey, ConsumerSecret: s.ConsumerSecret,
 		AccessToken: s.AccessToken, AccessSecret: s.AccessSecret,
 	}
 	if s.Sandbox {
-		sc := sandbox.SandboxCredentials()
 		if len(s.missingCredentials()) == 4 {
 			creds = auth.XCredentials{
-				ConsumerKey: auth.NewSecret(sc.XConsumerKey), ConsumerSecret: auth.NewSecret(sc.XConsumerSecret),
-				AccessToken: auth.NewSecret(sc.XAccessToken), AccessSecret: auth.NewSecret(sc.XAccessSecret),
+				ConsumerKey: auth.NewSecret(xplatform.ReplicaConsumerKey), ConsumerSecret: auth.NewSecret(xplatform.ReplicaConsumerSecret),
+				AccessToken: auth.NewSecret(xplatform.ReplicaAccessToken), AccessSecret: auth.NewSecret(xplatform.ReplicaAccessSecret),
 			}
 		}
 		if d.account == "" {
-			d.account = sc.XAccountID
+			d.account = xplatform.ReplicaAccount
 		}
-		if d.base == "" {
-			if env.Sandbox == nil {
-				return nil, errors.New("x: sandbox: true needs the built-in sandbox, which is not available here: set endpoint: to the URL of a sandbox started with `audiencesync sandbox --addr HOST:PORT`")
-			}
-			d.sandbox = env.Sandbox
-		}
-	} else if d.base == "" {
-		d.base = DefaultEndpoint
 	}
 	signer, err := auth.NewXSigner(creds)
 	if err != nil {
@@ -177,9 +157,9 @@ func (d *Destination) baseURL(ctx context.Context) (string, error) {
 	if d.base != "" {
 		return d.base, nil
 	}
-	u, err := d.sandbox(ctx)
+	u, err := d.conn.BaseURL(ctx)
 	if err != nil {
-		return "", fmt.Errorf("x: start the sandbox: %w", err)
+		return "", err
 	}
 	d.base = strings.TrimRight(u, "/")
 	return d.base, nil
@@ -189,8 +169,8 @@ func (d *Destination) baseURL(ctx context.Context) (string, error) {
 // unless the sync sets membership_days, so nothing needs refreshing.
 func (d *Destination) Info() connectors.DestinationInfo {
 	return connectors.DestinationInfo{
-		Profile:     "x",
-		Kinds:       slices.Clone(Kinds),
+		Platform:    xplatform.Platform(),
+		Kinds:       xplatform.Platform().Kinds(),
 		MaxBatch:    d.lim.maxOps,
 		Concurrency: d.concurrency,
 	}

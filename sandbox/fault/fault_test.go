@@ -12,6 +12,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// testTargets are the built-in replicas' targets, as the sandbox collects
+// them.
+var testTargets = Targets{
+	"google": {"ingest", "remove", "removeall", "requeststatus", "userlists"},
+	"meta":   {"customaudiences", "audience", "users", "usersreplace"},
+	"x":      {"accounts", "custom_audiences", "users"},
+}
+
 func TestParse(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -37,7 +45,7 @@ func TestParse(t *testing.T) {
 		{"speed=1", false},
 		{"garbage", false},
 	} {
-		_, err := Parse(tc.spec)
+		_, err := ParseFor(tc.spec, testTargets)
 		if tc.ok {
 			require.NoError(t, err, tc.spec)
 		} else {
@@ -175,7 +183,7 @@ func FuzzParse(f *testing.F) {
 	f.Add("*:slow=1s*1@0.5")
 	f.Add("meta:80003,retry-after=0s")
 	f.Fuzz(func(t *testing.T, spec string) {
-		in, err := Parse(spec)
+		in, err := ParseFor(spec, testTargets)
 		if err != nil {
 			return
 		}
@@ -183,4 +191,24 @@ func FuzzParse(f *testing.F) {
 			in.Next(p, "users")
 		}
 	})
+}
+
+func TestRestrictChecksTargets(t *testing.T) {
+	t.Parallel()
+	in := MustParse("acme.upload:500*1")
+	require.Error(t, in.Restrict(testTargets), "acme is no replica's platform")
+	require.Equal(t, "acme.upload:500*1", in.String(), "a refused restriction changes nothing")
+
+	in = MustParse("google.ingest:503*1")
+	require.NoError(t, in.Restrict(testTargets))
+	err := in.Load("google.upload:503*1")
+	require.ErrorContains(t, err, `unknown google endpoint "upload"`)
+	require.ErrorContains(t, in.Load("tiktok:500"), "known: google, meta, x, or * for all")
+	require.Equal(t, "google.ingest:503*1", in.String(), "the spec in force stays")
+
+	// A platform without named endpoints takes platform-wide rules only.
+	_, err = ParseFor("acme:500*1,acme.*:reset", Targets{"acme": nil})
+	require.NoError(t, err)
+	_, err = ParseFor("acme.users:500", Targets{"acme": nil})
+	require.Error(t, err)
 }

@@ -21,20 +21,38 @@ type Renderer interface {
 // use; with concurrent requests the order in which scripted faults are
 // handed out follows arrival order.
 type Injector struct {
-	mu    sync.Mutex
-	spec  string
-	rules []*rule
-	set   settings
-	rng   *rand.Rand
+	mu      sync.Mutex
+	targets Targets // nil: any
+	spec    string
+	rules   []*rule
+	set     settings
+	rng     *rand.Rand
 }
 
-// Parse builds an Injector from a spec (see the package documentation).
-func Parse(spec string) (*Injector, error) {
-	in := &Injector{}
+// Parse builds an Injector from a spec (see the package documentation)
+// whose rules may name any platform and endpoint; a sandbox restricts it to
+// its replicas' (Restrict).
+func Parse(spec string) (*Injector, error) { return ParseFor(spec, nil) }
+
+// ParseFor is Parse for rules that may name only targets.
+func ParseFor(spec string, targets Targets) (*Injector, error) {
+	in := &Injector{targets: targets}
 	if err := in.Load(spec); err != nil {
 		return nil, err
 	}
 	return in, nil
+}
+
+// Restrict checks the spec in force against targets and has every later
+// Load check its spec so too. On error nothing changes.
+func (in *Injector) Restrict(targets Targets) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if _, _, err := parse(in.spec, targets); err != nil {
+		return err
+	}
+	in.targets = targets
+	return nil
 }
 
 // MustParse is Parse for specs known to be valid; it panics otherwise.
@@ -49,12 +67,12 @@ func MustParse(spec string) *Injector {
 // Load replaces the rules and settings with those of spec and re-arms every
 // script. On error the previous spec stays in force.
 func (in *Injector) Load(spec string) error {
-	rules, set, err := parse(spec)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	rules, set, err := parse(spec, in.targets)
 	if err != nil {
 		return err
 	}
-	in.mu.Lock()
-	defer in.mu.Unlock()
 	in.spec = strings.TrimSpace(spec)
 	in.rules = rules
 	in.set = set

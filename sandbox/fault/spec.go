@@ -57,6 +57,8 @@ package fault
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -90,12 +92,10 @@ type Fault struct {
 	Rule       string        // the rule as written, for logs and state
 }
 
-// Platforms and the endpoint names rules may target.
-var endpoints = map[string][]string{
-	"google": {"ingest", "remove", "removeall", "requeststatus", "userlists"},
-	"meta":   {"customaudiences", "audience", "users", "usersreplace"},
-	"x":      {"accounts", "custom_audiences", "users"},
-}
+// Targets are the platforms rules may target and, for each, its endpoint
+// names: the sandbox collects them from its replicas. Nil accepts any
+// platform and endpoint name.
+type Targets map[string][]string
 
 // IsMetaCode reports whether n is a Graph API error code the injector
 // knows: the throttling codes, 190 (token) and 1/2 (server trouble).
@@ -128,7 +128,7 @@ type settings struct {
 	seed       uint64
 }
 
-func parse(spec string) ([]*rule, settings, error) {
+func parse(spec string, targets Targets) ([]*rule, settings, error) {
 	set := settings{retryAfter: time.Second, seed: 1}
 	var rules []*rule
 	for item := range strings.SplitSeq(spec, ",") {
@@ -137,7 +137,7 @@ func parse(spec string) ([]*rule, settings, error) {
 			continue
 		}
 		if strings.Contains(item, ":") {
-			r, err := parseRule(item)
+			r, err := parseRule(item, targets)
 			if err != nil {
 				return nil, set, fmt.Errorf("fault rule %q: %w", item, err)
 			}
@@ -182,10 +182,10 @@ func (s *settings) apply(key, val string) error {
 	return nil
 }
 
-func parseRule(item string) (*rule, error) {
+func parseRule(item string, targets Targets) (*rule, error) {
 	target, action, _ := strings.Cut(item, ":")
 	r := &rule{text: item, count: -1, prob: 1}
-	if err := r.parseTarget(strings.ToLower(strings.TrimSpace(target))); err != nil {
+	if err := r.parseTarget(strings.ToLower(strings.TrimSpace(target)), targets); err != nil {
 		return nil, err
 	}
 	action = strings.TrimSpace(action)
@@ -203,17 +203,21 @@ func parseRule(item string) (*rule, error) {
 	return r, nil
 }
 
-func (r *rule) parseTarget(target string) error {
+func (r *rule) parseTarget(target string, targets Targets) error {
 	if target == "*" {
 		return nil
 	}
 	platform, endpoint, _ := strings.Cut(target, ".")
-	names, ok := endpoints[platform]
-	if !ok {
-		return fmt.Errorf("unknown platform %q (known: google, meta, x, or * for all)", platform)
+	names, ok := targets[platform]
+	if !ok && targets != nil {
+		return fmt.Errorf("unknown platform %q (known: %s, or * for all)", platform, strings.Join(slices.Sorted(maps.Keys(targets)), ", "))
 	}
 	r.platform = platform
 	if endpoint == "" || endpoint == "*" {
+		return nil
+	}
+	if targets == nil {
+		r.endpoint = endpoint
 		return nil
 	}
 	for _, n := range names {

@@ -1,13 +1,13 @@
 package googledm
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/audiencesync/audiencesync/sandbox/fault"
+	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
 const (
@@ -90,9 +90,7 @@ func writeError(w http.ResponseWriter, e *apiError) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	wire.WriteJSON(w, status, "application/json; charset=UTF-8", v)
 }
 
 // RenderFault writes an injected fault as the Data Manager API would.

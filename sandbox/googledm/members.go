@@ -147,15 +147,7 @@ func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request) *apiError 
 // queueLocked queues the addition (add) or removal of ids to list l, to
 // be applied once the request is answered; s.mu is held.
 func (s *Server) queueLocked(l *list, ids []string, add bool) {
-	s.changes.PushLocked(len(ids), func() {
-		for _, id := range ids {
-			if add {
-				l.members.Add(id)
-			} else {
-				l.members.Remove(id)
-			}
-		}
-	})
+	s.changes.PushMembersLocked(&l.members, ids, add)
 }
 
 func (s *Server) handleRemoveAll(w http.ResponseWriter, r *http.Request) *apiError {
@@ -477,7 +469,7 @@ func (s *Server) resolveLocked(dests []destination, members []member) ([]target,
 			return nil, invalidArg(path+".productDestinationId", "REQUIRED_FIELD_MISSING",
 				"productDestinationId (the user list id) is required.")
 		}
-		l, ok := s.lists[d.ProductDestinationID]
+		l, ok := s.lists.Get(d.ProductDestinationID)
 		if !ok || l.account != d.OperatingAccount.AccountID {
 			return nil, invalidArg(path+".productDestinationId", "INVALID_PRODUCT_DESTINATION_ID",
 				"User list %s does not exist in account %s.", d.ProductDestinationID, d.OperatingAccount.AccountID)

@@ -15,24 +15,26 @@
 package googledm
 
 import (
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/audiencesync/audiencesync/platform/google"
 	"github.com/audiencesync/audiencesync/sandbox/fault"
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
-// Credentials the replica accepts.
+// Credentials the replica accepts, declared with the platform (package
+// platform/google) so connectors find them without importing the sandbox.
 const (
 	// Token is the OAuth 2 access token accepted as "Authorization: Bearer".
-	Token = "sandbox-google-token"
+	Token = google.ReplicaToken
 	// ExpiredToken is always refused as expired (401 UNAUTHENTICATED,
 	// reason ACCESS_TOKEN_EXPIRED), to exercise re-authentication.
-	ExpiredToken = "sandbox-google-expired-token"
+	ExpiredToken = google.ReplicaExpiredToken
 )
 
 // Limits of the Data Manager API enforced by the replica.
@@ -60,16 +62,16 @@ type Options struct {
 // Server is the replica; it is an http.Handler for paths under /v1/.
 type Server struct {
 	opts Options
+	// Persisted is Save and Load, over Snapshot and Restore.
+	wire.Persisted[Snapshot]
 
 	mu sync.Mutex
 	// changes applies accepted membership changes after their requests
 	// are answered (see wire.Queue): readers of membership lock through
 	// it, upload handlers queue under mu.
 	changes  *wire.Queue
-	lists    map[string]*list // by user list id
-	order    []string         // list ids in creation order
+	lists    wire.Audiences[list] // by user list id, in creation order
 	requests map[string]*requestRecord
-	nextList int64
 	nextReq  int64
 }
 
@@ -89,6 +91,7 @@ func New(opts Options) *Server {
 		opts.Now = time.Now
 	}
 	s := &Server{opts: opts}
+	s.Persisted = wire.NewPersisted(s.Snapshot, s.Restore)
 	s.changes = wire.NewQueue(&s.mu)
 	s.Reset()
 	return s
@@ -98,10 +101,8 @@ func New(opts Options) *Server {
 func (s *Server) Reset() {
 	s.changes.LockSettled()
 	defer s.changes.UnlockSettled()
-	s.lists = map[string]*list{}
-	s.order = nil
+	s.lists = wire.NewAudiences[list](9000000000, 10)
 	s.requests = map[string]*requestRecord{}
-	s.nextList = 9000000000
 	s.nextReq = 0
 }
 
@@ -211,15 +212,12 @@ func readBody(r *http.Request) (string, *apiError) {
 		return "", invalidArg("", "INVALID_ARGUMENT", "Invalid Content-Type %q: the request body must be application/json.", ct)
 	}
 	var body strings.Builder
-	if r.ContentLength > 0 && r.ContentLength <= maxBodyBytes {
-		body.Grow(int(r.ContentLength))
-	}
-	if _, err := io.Copy(&body, io.LimitReader(r.Body, maxBodyBytes+1)); err != nil {
-		return "", invalidArg("", "INVALID_ARGUMENT", "Could not read the request body: %v", err)
-	}
-	if body.Len() > maxBodyBytes {
+	switch err := wire.ReadBody(&body, r, maxBodyBytes); {
+	case errors.Is(err, wire.ErrBodyTooLarge):
 		return "", &apiError{httpStatus: http.StatusRequestEntityTooLarge, status: "INVALID_ARGUMENT",
 			message: "Request payload size exceeds the limit.", reason: "REQUEST_TOO_LARGE"}
+	case err != nil:
+		return "", invalidArg("", "INVALID_ARGUMENT", "Could not read the request body: %v", err)
 	}
 	return body.String(), nil
 }
@@ -260,19 +258,14 @@ type ListState struct {
 func (s *Server) State(withMembers bool) []ListState {
 	s.changes.LockSettled()
 	defer s.changes.UnlockSettled()
-	out := make([]ListState, 0, len(s.order))
-	for _, id := range s.order {
-		l := s.lists[id]
-		st := ListState{Account: l.account, ID: id, DisplayName: l.res.DisplayName, Members: l.members.Len()}
+	return wire.List(&s.lists, func(id string, l *list) ListState {
+		st := ListState{Account: l.account, ID: id, DisplayName: l.res.DisplayName, Members: l.members.Len(),
+			Identifiers: wire.Listed(withMembers, l.members)}
 		if l.res.IngestedUserListInfo != nil {
 			st.UploadKeys = l.res.IngestedUserListInfo.UploadKeyTypes
 		}
-		if withMembers {
-			st.Identifiers = l.members.Sorted()
-		}
-		out = append(out, st)
-	}
-	return out
+		return st
+	})
 }
 
 // Members returns the identifiers stored in user list listID, sorted: a
@@ -282,11 +275,7 @@ func (s *Server) State(withMembers bool) []ListState {
 func (s *Server) Members(listID string) []string {
 	s.changes.LockSettled()
 	defer s.changes.UnlockSettled()
-	l, ok := s.lists[listID]
-	if !ok {
-		return nil
-	}
-	return l.members.Sorted()
+	return s.lists.Members(listID, func(l *list) wire.Set { return l.members })
 }
 
 // CreateList adds a CONTACT_ID user list directly (for tests) and returns

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
@@ -63,15 +62,13 @@ func (s *Server) Snapshot() Snapshot {
 	s.changes.LockSettled()
 	defer s.changes.UnlockSettled()
 	snap := Snapshot{
-		UserLists:   make([]ListSnapshot, 0, len(s.order)),
+		UserLists: wire.List(&s.lists, func(_ string, l *list) ListSnapshot {
+			res, _ := json.Marshal(l.res) // plain structs: cannot fail
+			return ListSnapshot{Account: l.account, Created: l.created, Resource: res, Members: l.members.Sorted()}
+		}),
 		Requests:    make([]RequestSnapshot, 0, len(s.requests)),
-		NextListID:  s.nextList,
+		NextListID:  s.lists.Next(),
 		NextRequest: s.nextReq,
-	}
-	for _, id := range s.order {
-		l := s.lists[id]
-		res, _ := json.Marshal(l.res) // plain structs: cannot fail
-		snap.UserLists = append(snap.UserLists, ListSnapshot{Account: l.account, Created: l.created, Resource: res, Members: l.members.Sorted()})
 	}
 	for id, rec := range s.requests {
 		rs := RequestSnapshot{ID: id, Kind: rec.kind, Polls: rec.polls, Destinations: make([]OutcomeSnapshot, 0, len(rec.dests))}
@@ -92,25 +89,21 @@ func (s *Server) Snapshot() Snapshot {
 // Restore replaces the replica's state with snap. It checks snap first and
 // changes nothing if it is inconsistent.
 func (s *Server) Restore(snap Snapshot) error {
-	lists := make(map[string]*list, len(snap.UserLists))
-	order := make([]string, 0, len(snap.UserLists))
-	nextList := snap.NextListID
-	for i, ls := range snap.UserLists {
-		var res userList
-		if err := decodeSnapshot(ls.Resource, &res); err != nil {
-			return fmt.Errorf("user list %d: resource: %w", i, err)
-		}
-		if res.ID == "" || ls.Account == "" {
-			return fmt.Errorf("user list %d: id and account are required", i)
-		}
-		if _, dup := lists[res.ID]; dup {
-			return fmt.Errorf("user list %d: id %s is used twice", i, res.ID)
-		}
-		if n, err := strconv.ParseInt(res.ID, 10, 64); err == nil && n > nextList {
-			nextList = n
-		}
-		lists[res.ID] = &list{account: ls.Account, res: res, members: wire.SetOf(ls.Members), created: ls.Created}
-		order = append(order, res.ID)
+	s.changes.LockSettled()
+	defer s.changes.UnlockSettled()
+	lists, err := wire.RestoreAudiences(&s.lists, "user list", snap.UserLists, snap.NextListID,
+		func(ls ListSnapshot) (string, *list, error) {
+			var res userList
+			if err := decodeSnapshot(ls.Resource, &res); err != nil {
+				return "", nil, fmt.Errorf("resource: %w", err)
+			}
+			if res.ID == "" || ls.Account == "" {
+				return "", nil, errors.New("id and account are required")
+			}
+			return res.ID, &list{account: ls.Account, res: res, members: wire.SetOf(ls.Members), created: ls.Created}, nil
+		})
+	if err != nil {
+		return err
 	}
 	requests := make(map[string]*requestRecord, len(snap.Requests))
 	for i, rs := range snap.Requests {
@@ -123,10 +116,7 @@ func (s *Server) Restore(snap Snapshot) error {
 		}
 		requests[rs.ID] = rec
 	}
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
-	s.lists, s.order, s.requests = lists, order, requests
-	s.nextList, s.nextReq = max(nextList, s.nextList), snap.NextRequest
+	s.lists, s.requests, s.nextReq = lists, requests, snap.NextRequest
 	return nil
 }
 

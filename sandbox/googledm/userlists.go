@@ -156,7 +156,7 @@ func (s *Server) createList(w http.ResponseWriter, r *http.Request, ref listRef)
 	}
 	s.changes.LockSettled()
 	defer s.changes.UnlockSettled()
-	for _, l := range s.lists {
+	for _, l := range s.lists.All() {
 		if l.account == ref.account && l.res.DisplayName == in.DisplayName {
 			return invalidArg("displayName", "NAME_ALREADY_USED",
 				"A user list named %q already exists in account %s.", in.DisplayName, ref.account)
@@ -173,8 +173,7 @@ func (s *Server) createList(w http.ResponseWriter, r *http.Request, ref listRef)
 
 // newListLocked stores a list from a validated resource; s.mu is held.
 func (s *Server) newListLocked(account string, in userList) *list {
-	s.nextList++
-	id := strconv.FormatInt(s.nextList, 10)
+	id := s.lists.NewID()
 	res := userList{
 		Description:          in.Description,
 		DisplayName:          in.DisplayName,
@@ -186,8 +185,7 @@ func (s *Server) newListLocked(account string, in userList) *list {
 	}
 	l := &list{account: account, res: res, members: wire.Set{}, created: s.opts.Now()}
 	l.res.ID = id
-	s.lists[id] = l
-	s.order = append(s.order, id)
+	s.lists.Add(id, l)
 	return l
 }
 
@@ -214,7 +212,7 @@ func (s *Server) lookupLocked(ref listRef) (*list, *apiError) {
 	if err := ref.check(); err != nil {
 		return nil, err
 	}
-	l, ok := s.lists[ref.id]
+	l, ok := s.lists.Get(ref.id)
 	if !ok || l.account != ref.account {
 		return nil, notFound("User list %s not found.", resourceName(ref.account, ref.id))
 	}
@@ -244,8 +242,7 @@ func (s *Server) deleteList(w http.ResponseWriter, r *http.Request, ref listRef)
 		return err
 	}
 	if !validateOnly {
-		delete(s.lists, l.res.ID)
-		s.order = slices.DeleteFunc(s.order, func(id string) bool { return id == l.res.ID })
+		s.lists.Delete(l.res.ID)
 	}
 	writeJSON(w, http.StatusOK, struct{}{})
 	return nil
@@ -295,8 +292,7 @@ func (s *Server) listLists(w http.ResponseWriter, r *http.Request, ref listRef) 
 	s.changes.LockSettled()
 	defer s.changes.UnlockSettled()
 	var matched []*list
-	for _, id := range s.order {
-		l := s.lists[id]
+	for _, l := range s.lists.All() {
 		if l.account == ref.account && (!hasFilter || l.res.DisplayName == nameFilter) {
 			matched = append(matched, l)
 		}
@@ -358,7 +354,7 @@ func (s *Server) patchList(w http.ResponseWriter, r *http.Request, ref listRef) 
 			if strings.TrimSpace(in.DisplayName) == "" {
 				return invalidArg("displayName", "REQUIRED_FIELD_MISSING", "displayName cannot be empty.")
 			}
-			for _, other := range s.lists {
+			for _, other := range s.lists.All() {
 				if other != l && other.account == l.account && other.res.DisplayName == in.DisplayName {
 					return invalidArg("displayName", "NAME_ALREADY_USED",
 						"A user list named %q already exists in account %s.", in.DisplayName, l.account)

@@ -54,16 +54,8 @@ func (s *Server) createAudience(w http.ResponseWriter, _ *http.Request, c *call)
 	}
 	s.changes.LockSettled()
 	defer s.changes.UnlockSettled()
-	s.nextID++
-	now := s.opts.Now()
-	a := &audience{
-		id: strconv.FormatInt(s.nextID, 10), account: strings.TrimPrefix(c.node, "act_"),
-		name: name, description: c.params.Get("description"), source: src,
-		created: now, updated: now, members: wire.Set{},
-		sessions: map[string]*addSession{}, finishedReplace: map[string]int{},
-	}
-	s.audiences[a.id] = a
-	s.order = append(s.order, a.id)
+	a := s.newAudienceLocked(c.node, name, src)
+	a.description = c.params.Get("description")
 	writeJSON(w, http.StatusOK, map[string]string{"id": a.id})
 	return nil
 }
@@ -166,8 +158,8 @@ func (s *Server) listAudiences(w http.ResponseWriter, r *http.Request, c *call) 
 	s.changes.LockSettled()
 	defer s.changes.UnlockSettled()
 	var mine []*audience
-	for _, id := range s.order {
-		if a := s.audiences[id]; a.account == account {
+	for _, a := range s.audiences.All() {
+		if a.account == account {
 			mine = append(mine, a)
 		}
 	}
@@ -222,7 +214,7 @@ func nextURL(r *http.Request, c *call, after string, limit int) string {
 
 // lookupLocked finds an audience; s.mu is held.
 func (s *Server) lookupLocked(c *call) (*audience, *graphError) {
-	a, ok := s.audiences[c.node]
+	a, ok := s.audiences.Get(c.node)
 	if !ok {
 		return nil, unsupported(c.method, c.node)
 	}
@@ -280,8 +272,7 @@ func (s *Server) deleteAudience(w http.ResponseWriter, _ *http.Request, c *call)
 	if _, gerr := s.lookupLocked(c); gerr != nil {
 		return gerr
 	}
-	delete(s.audiences, c.node)
-	s.order = slices.DeleteFunc(s.order, func(id string) bool { return id == c.node })
+	s.audiences.Delete(c.node)
 	writeJSON(w, http.StatusOK, map[string]bool{"success": true})
 	return nil
 }
@@ -291,12 +282,16 @@ func (s *Server) deleteAudience(w http.ResponseWriter, _ *http.Request, c *call)
 func (s *Server) CreateAudience(account, name string) string {
 	s.changes.LockSettled()
 	defer s.changes.UnlockSettled()
-	s.nextID++
+	return s.newAudienceLocked(account, name, "USER_PROVIDED_ONLY").id
+}
+
+// newAudienceLocked adds an empty customer-file audience to account (with
+// or without act_); the settled lock is held.
+func (s *Server) newAudienceLocked(account, name, source string) *audience {
 	now := s.opts.Now()
-	a := &audience{id: strconv.FormatInt(s.nextID, 10), account: strings.TrimPrefix(account, "act_"), name: name,
-		source: "USER_PROVIDED_ONLY", created: now, updated: now, members: wire.Set{},
+	a := &audience{id: s.audiences.NewID(), account: strings.TrimPrefix(account, "act_"), name: name,
+		source: source, created: now, updated: now, members: wire.Set{},
 		sessions: map[string]*addSession{}, finishedReplace: map[string]int{}}
-	s.audiences[a.id] = a
-	s.order = append(s.order, a.id)
-	return a.id
+	s.audiences.Add(a.id, a)
+	return a
 }

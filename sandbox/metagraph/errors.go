@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/audiencesync/audiencesync/sandbox/fault"
+	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
 // graphError is a Graph API error as Meta sends it under "error".
@@ -71,9 +72,7 @@ func traceID(n int64) string {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	wire.WriteJSON(w, status, "application/json; charset=UTF-8", v)
 }
 
 // throttleMessages are the messages Meta sends with its throttling codes.

@@ -2,11 +2,12 @@ package metagraph
 
 import (
 	"bytes"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+
+	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
 // bodies recycles form body buffers: a full users request is a few
@@ -36,14 +37,9 @@ func readForm(r *http.Request) (url.Values, *graphError) {
 	return form, nil
 }
 
-// readBody reads a request body of at most maxBodyBytes into buf. It sizes
-// buf from Content-Length, so that a large body is not copied as buf grows.
+// readBody reads a request body of at most maxBodyBytes into buf.
 func readBody(buf *bytes.Buffer, r *http.Request) bool {
-	if r.ContentLength > 0 && r.ContentLength <= maxBodyBytes {
-		buf.Grow(int(r.ContentLength) + bytes.MinRead)
-	}
-	_, err := buf.ReadFrom(io.LimitReader(r.Body, maxBodyBytes+1))
-	return err == nil && buf.Len() <= maxBodyBytes
+	return wire.ReadBody(buf, r, maxBodyBytes) == nil
 }
 
 // parseForm is url.ParseQuery(string(body)), without copying the body to a

@@ -30,22 +30,24 @@ import (
 	"sync"
 	"time"
 
+	"github.com/audiencesync/audiencesync/platform/meta"
 	"github.com/audiencesync/audiencesync/sandbox/fault"
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
-// Credentials the replica accepts.
+// Credentials the replica accepts, declared with the platform (package
+// platform/meta) so connectors find them without importing the sandbox.
 const (
 	// AppID is the app the sandbox tokens belong to.
-	AppID = "1234"
+	AppID = meta.ReplicaAppID
 	// AppSecret keys appsecret_proof: hex HMAC-SHA256(AppSecret, token).
-	AppSecret = "sandbox-meta-app-secret"
+	AppSecret = meta.ReplicaAppSecret
 	// Token is the accepted access token (system-user style, never expires).
-	Token = "sandbox-meta-token"
+	Token = meta.ReplicaToken
 	// ExpiredToken is always refused with code 190, subcode 463.
-	ExpiredToken = "sandbox-meta-expired-token"
+	ExpiredToken = meta.ReplicaExpiredToken
 	// CurrentVersion is the Graph API version the replica advertises.
-	CurrentVersion = "v25.0"
+	CurrentVersion = meta.ReplicaVersion
 )
 
 // Limits enforced by the replica.
@@ -72,16 +74,16 @@ type Options struct {
 // Server is the replica; it is an http.Handler for /vNN.N/ paths.
 type Server struct {
 	opts Options
+	// Persisted is Save and Load, over Snapshot and Restore.
+	wire.Persisted[Snapshot]
 
 	mu sync.Mutex
 	// changes applies accepted membership changes after their requests
 	// are answered (see wire.Queue): readers of membership lock through
 	// it, upload handlers queue under mu.
 	changes   *wire.Queue
-	audiences map[string]*audience
-	order     []string
+	audiences wire.Audiences[audience]
 	flagged   map[string]bool // audiences under integrity restrictions
-	nextID    int64
 	nextSess  int64
 	trace     int64
 }
@@ -95,6 +97,7 @@ func New(opts Options) *Server {
 		opts.Now = time.Now
 	}
 	s := &Server{opts: opts}
+	s.Persisted = wire.NewPersisted(s.Snapshot, s.Restore)
 	s.changes = wire.NewQueue(&s.mu)
 	s.Reset()
 	return s
@@ -104,10 +107,8 @@ func New(opts Options) *Server {
 func (s *Server) Reset() {
 	s.changes.LockSettled()
 	defer s.changes.UnlockSettled()
-	s.audiences = map[string]*audience{}
-	s.order = nil
+	s.audiences = wire.NewAudiences[audience](23850000000000000, 10)
 	s.flagged = map[string]bool{}
-	s.nextID = 23850000000000000
 	s.nextSess = 0
 }
 
@@ -338,7 +339,7 @@ func (s *Server) businessOf(r *http.Request) string {
 	}
 	s.changes.LockSettled()
 	defer s.changes.UnlockSettled()
-	if a, ok := s.audiences[parts[1]]; ok {
+	if a, ok := s.audiences.Get(parts[1]); ok {
 		return a.account
 	}
 	return "0"
@@ -382,16 +383,10 @@ type AudienceState struct {
 func (s *Server) State(withMembers bool) []AudienceState {
 	s.changes.LockSettled()
 	defer s.changes.UnlockSettled()
-	out := make([]AudienceState, 0, len(s.order))
-	for _, id := range s.order {
-		a := s.audiences[id]
-		st := AudienceState{Account: a.account, ID: id, Name: a.name, Members: a.members.Len(), Replacing: a.replace != nil}
-		if withMembers {
-			st.Identifiers = a.members.Sorted()
-		}
-		out = append(out, st)
-	}
-	return out
+	return wire.List(&s.audiences, func(id string, a *audience) AudienceState {
+		return AudienceState{Account: a.account, ID: id, Name: a.name, Members: a.members.Len(), Replacing: a.replace != nil,
+			Identifiers: wire.Listed(withMembers, a.members)}
+	})
 }
 
 // Members returns the identifiers of audience id, sorted (see the package
@@ -399,9 +394,5 @@ func (s *Server) State(withMembers bool) []AudienceState {
 func (s *Server) Members(id string) []string {
 	s.changes.LockSettled()
 	defer s.changes.UnlockSettled()
-	a, ok := s.audiences[id]
-	if !ok {
-		return nil
-	}
-	return a.members.Sorted()
+	return s.audiences.Members(id, func(a *audience) wire.Set { return a.members })
 }

@@ -2,9 +2,7 @@ package metagraph
 
 import (
 	"errors"
-	"fmt"
 	"maps"
-	"strconv"
 	"time"
 
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
@@ -60,9 +58,8 @@ type SessionSnapshot struct {
 func (s *Server) Snapshot() Snapshot {
 	s.changes.LockSettled()
 	defer s.changes.UnlockSettled()
-	snap := Snapshot{Audiences: make([]AudienceSnapshot, 0, len(s.order)), NextID: s.nextID, NextSession: s.nextSess}
-	for _, id := range s.order {
-		a := s.audiences[id]
+	snap := Snapshot{NextID: s.audiences.Next(), NextSession: s.nextSess}
+	snap.Audiences = wire.List(&s.audiences, func(_ string, a *audience) AudienceSnapshot {
 		as := AudienceSnapshot{
 			ID: a.id, Account: a.account, Name: a.name, Description: a.description, CustomerFileSource: a.source,
 			Created: a.created, Updated: a.updated, Members: a.members.Sorted(),
@@ -77,35 +74,28 @@ func (s *Server) Snapshot() Snapshot {
 				as.Sessions[sid] = SessionSnapshot{Finished: st.finished, FinalSeq: st.finalSeq}
 			}
 		}
-		snap.Audiences = append(snap.Audiences, as)
-	}
+		return as
+	})
 	return snap
 }
 
 // Restore replaces the replica's state with snap. It checks snap first and
 // changes nothing if it is inconsistent.
 func (s *Server) Restore(snap Snapshot) error {
-	audiences := make(map[string]*audience, len(snap.Audiences))
-	order := make([]string, 0, len(snap.Audiences))
-	nextID := snap.NextID
-	for i, as := range snap.Audiences {
-		a, err := restoreAudience(as)
-		if err != nil {
-			return fmt.Errorf("audience %d: %w", i, err)
-		}
-		if _, dup := audiences[a.id]; dup {
-			return fmt.Errorf("audience %d: id %s is used twice", i, a.id)
-		}
-		if n, _ := strconv.ParseInt(a.id, 10, 64); n > nextID {
-			nextID = n
-		}
-		audiences[a.id] = a
-		order = append(order, a.id)
-	}
 	s.changes.LockSettled()
 	defer s.changes.UnlockSettled()
-	s.audiences, s.order = audiences, order
-	s.nextID, s.nextSess = max(nextID, s.nextID), snap.NextSession
+	audiences, err := wire.RestoreAudiences(&s.audiences, "audience", snap.Audiences, snap.NextID,
+		func(as AudienceSnapshot) (string, *audience, error) {
+			a, err := restoreAudience(as)
+			if err != nil {
+				return "", nil, err
+			}
+			return a.id, a, nil
+		})
+	if err != nil {
+		return err
+	}
+	s.audiences, s.nextSess = audiences, snap.NextSession
 	return nil
 }
 

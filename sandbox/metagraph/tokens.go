@@ -121,7 +121,7 @@ func (s *Server) readAdAccount(w http.ResponseWriter, _ *http.Request, c *call) 
 func (s *Server) FlagAudience(id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.audiences[id]; !ok {
+	if _, ok := s.audiences.Get(id); !ok {
 		return false
 	}
 	s.flagged[id] = true

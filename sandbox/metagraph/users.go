@@ -395,15 +395,7 @@ func (s *Server) users(w http.ResponseWriter, _ *http.Request, c *call, add bool
 		sid = strconv.FormatInt(7000000000000000+s.nextSess, 10)
 	}
 	ids := up.ids
-	s.changes.PushLocked(len(ids), func() {
-		for _, id := range ids {
-			if add {
-				a.members.Add(id)
-			} else {
-				a.members.Remove(id)
-			}
-		}
-	})
+	s.changes.PushMembersLocked(&a.members, ids, add)
 	a.updated = s.opts.Now()
 	writeJSON(w, http.StatusOK, uploadResponse(a.id, sid, up.total, up.invalid, up.samples))
 	return nil

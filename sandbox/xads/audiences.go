@@ -87,12 +87,8 @@ func (s *Server) createAudience(w http.ResponseWriter, _ *http.Request, req *req
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.nextID++
-	now := s.opts.Now()
-	a := &audience{id: strconv.FormatInt(s.nextID, 36), account: req.account, name: name,
-		description: req.form.Get("description"), created: now, updated: now, members: wire.Set{}}
-	s.audiences[a.id] = a
-	s.order = append(s.order, a.id)
+	a := s.newAudienceLocked(req.account, name)
+	a.description = req.form.Get("description")
 	params := map[string]string{"account_id": req.account, "name": name}
 	if a.description != "" {
 		params["description"] = a.description
@@ -149,8 +145,7 @@ func (s *Server) listAudiences(w http.ResponseWriter, _ *http.Request, req *requ
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var mine []*audience
-	for _, id := range s.order {
-		a := s.audiences[id]
+	for id, a := range s.audiences.All() {
 		if a.account == req.account && (withDeleted || !a.deleted) && (ids == nil || slices.Contains(ids, id)) {
 			mine = append(mine, a)
 		}
@@ -179,7 +174,7 @@ func (s *Server) listAudiences(w http.ResponseWriter, _ *http.Request, req *requ
 
 // lookupLocked finds a live audience of the request's account; s.mu is held.
 func (s *Server) lookupLocked(req *request) (*audience, *apiError) {
-	a, ok := s.audiences[req.audience]
+	a, ok := s.audiences.Get(req.audience)
 	if !ok || a.account != req.account || a.deleted {
 		return nil, notFound("Custom audience " + req.audience + " was not found in account " + req.account + ".")
 	}
@@ -221,10 +216,13 @@ func (s *Server) deleteAudience(w http.ResponseWriter, _ *http.Request, req *req
 func (s *Server) CreateAudience(account, name string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.nextID++
+	return s.newAudienceLocked(account, name).id
+}
+
+// newAudienceLocked adds an empty custom audience; s.mu is held.
+func (s *Server) newAudienceLocked(account, name string) *audience {
 	now := s.opts.Now()
-	a := &audience{id: strconv.FormatInt(s.nextID, 36), account: account, name: name, created: now, updated: now, members: wire.Set{}}
-	s.audiences[a.id] = a
-	s.order = append(s.order, a.id)
-	return a.id
+	a := &audience{id: s.audiences.NewID(), account: account, name: name, created: now, updated: now, members: wire.Set{}}
+	s.audiences.Add(a.id, a)
+	return a
 }

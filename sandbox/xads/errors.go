@@ -1,12 +1,12 @@
 package xads
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/audiencesync/audiencesync/sandbox/fault"
+	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
 // xError is one entry of an Ads API "errors" or "operation_errors" list:
@@ -56,9 +56,7 @@ func writeError(w http.ResponseWriter, e *apiError, params map[string]string) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json;charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	wire.WriteJSON(w, status, "application/json;charset=utf-8", v)
 }
 
 // RenderFault writes an injected fault as the Ads API would.

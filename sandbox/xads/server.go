@@ -22,20 +22,24 @@ import (
 	"sync"
 	"time"
 
+	"github.com/audiencesync/audiencesync/platform/x"
 	"github.com/audiencesync/audiencesync/sandbox/fault"
+	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
-// Credentials the replica accepts (OAuth 1.0a user context).
+// Credentials the replica accepts (OAuth 1.0a user context), declared with
+// the platform (package platform/x) so connectors find them without
+// importing the sandbox.
 const (
-	ConsumerKey    = "sandbox-x-consumer-key"
-	ConsumerSecret = "sandbox-x-consumer-secret"
-	AccessToken    = "sandbox-x-access-token"
-	AccessSecret   = "sandbox-x-access-secret"
+	ConsumerKey    = x.ReplicaConsumerKey
+	ConsumerSecret = x.ReplicaConsumerSecret
+	AccessToken    = x.ReplicaAccessToken
+	AccessSecret   = x.ReplicaAccessSecret
 	// RevokedToken is always refused with 401, as a revoked user token is.
-	RevokedToken = "sandbox-x-revoked-token"
+	RevokedToken = x.ReplicaRevokedToken
 	// Account is an ad account id that exists in a fresh replica; any
 	// lowercase alphanumeric id is served.
-	Account = "18ce54d4x5t"
+	Account = x.ReplicaAccount
 )
 
 // Limits of the Ads API enforced by the replica.
@@ -66,13 +70,13 @@ type Options struct {
 // Server is the replica; it is an http.Handler for /12/ paths.
 type Server struct {
 	opts Options
+	// Persisted is Save and Load, over Snapshot and Restore.
+	wire.Persisted[Snapshot]
 
 	mu        sync.Mutex
 	nonces    map[string]time.Time
 	windows   map[string]*window
-	audiences map[string]*audience
-	order     []string
-	nextID    int64
+	audiences wire.Audiences[audience]
 }
 
 // New returns an empty replica.
@@ -90,6 +94,7 @@ func New(opts Options) *Server {
 		opts.Now = time.Now
 	}
 	s := &Server{opts: opts}
+	s.Persisted = wire.NewPersisted(s.Snapshot, s.Restore)
 	s.Reset()
 	return s
 }
@@ -100,9 +105,8 @@ func (s *Server) Reset() {
 	defer s.mu.Unlock()
 	s.nonces = map[string]time.Time{}
 	s.windows = map[string]*window{}
-	s.audiences = map[string]*audience{}
-	s.order = nil
-	s.nextID = 1_500_000
+	// Ids are base 36, as X's are.
+	s.audiences = wire.NewAudiences[audience](1_500_000, 36)
 }
 
 // request is one routed call.
@@ -245,16 +249,10 @@ type AudienceState struct {
 func (s *Server) State(withMembers bool) []AudienceState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]AudienceState, 0, len(s.order))
-	for _, id := range s.order {
-		a := s.audiences[id]
-		st := AudienceState{Account: a.account, ID: id, Name: a.name, Deleted: a.deleted, Members: a.members.Len()}
-		if withMembers {
-			st.Identifiers = a.members.Sorted()
-		}
-		out = append(out, st)
-	}
-	return out
+	return wire.List(&s.audiences, func(id string, a *audience) AudienceState {
+		return AudienceState{Account: a.account, ID: id, Name: a.name, Deleted: a.deleted, Members: a.members.Len(),
+			Identifiers: wire.Listed(withMembers, a.members)}
+	})
 }
 
 // Members returns the identifiers of custom audience id, sorted (see the
@@ -262,9 +260,5 @@ func (s *Server) State(withMembers bool) []AudienceState {
 func (s *Server) Members(id string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a, ok := s.audiences[id]
-	if !ok {
-		return nil
-	}
-	return a.members.Sorted()
+	return s.audiences.Members(id, func(a *audience) wire.Set { return a.members })
 }

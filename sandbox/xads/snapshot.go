@@ -1,8 +1,7 @@
 package xads
 
 import (
-	"fmt"
-	"strconv"
+	"errors"
 	"time"
 
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
@@ -34,43 +33,33 @@ type AudienceSnapshot struct {
 func (s *Server) Snapshot() Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	snap := Snapshot{CustomAudiences: make([]AudienceSnapshot, 0, len(s.order)), NextID: s.nextID}
-	for _, id := range s.order {
-		a := s.audiences[id]
-		snap.CustomAudiences = append(snap.CustomAudiences, AudienceSnapshot{
+	return Snapshot{CustomAudiences: wire.List(&s.audiences, func(_ string, a *audience) AudienceSnapshot {
+		return AudienceSnapshot{
 			ID: a.id, Account: a.account, Name: a.name, Description: a.description,
 			Created: a.created, Updated: a.updated, Deleted: a.deleted, Members: a.members.Sorted(),
-		})
-	}
-	return snap
+		}
+	}), NextID: s.audiences.Next()}
 }
 
 // Restore replaces the replica's audiences with those of snap. It checks
 // snap first and changes nothing if it is inconsistent. Nonces and
 // rate-limit windows are kept.
 func (s *Server) Restore(snap Snapshot) error {
-	audiences := make(map[string]*audience, len(snap.CustomAudiences))
-	order := make([]string, 0, len(snap.CustomAudiences))
-	nextID := snap.NextID
-	for i, as := range snap.CustomAudiences {
-		if !idPattern.MatchString(as.ID) || !accountPattern.MatchString(as.Account) {
-			return fmt.Errorf("custom audience %d: an id and an account_id of lowercase letters and digits are required", i)
-		}
-		if _, dup := audiences[as.ID]; dup {
-			return fmt.Errorf("custom audience %d: id %s is used twice", i, as.ID)
-		}
-		if n, err := strconv.ParseInt(as.ID, 36, 64); err == nil && n > nextID {
-			nextID = n
-		}
-		audiences[as.ID] = &audience{
-			id: as.ID, account: as.Account, name: as.Name, description: as.Description,
-			created: as.Created, updated: as.Updated, deleted: as.Deleted, members: wire.SetOf(as.Members),
-		}
-		order = append(order, as.ID)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.audiences, s.order = audiences, order
-	s.nextID = max(nextID, s.nextID)
+	audiences, err := wire.RestoreAudiences(&s.audiences, "custom audience", snap.CustomAudiences, snap.NextID,
+		func(as AudienceSnapshot) (string, *audience, error) {
+			if !idPattern.MatchString(as.ID) || !accountPattern.MatchString(as.Account) {
+				return "", nil, errors.New("an id and an account_id of lowercase letters and digits are required")
+			}
+			return as.ID, &audience{
+				id: as.ID, account: as.Account, name: as.Name, description: as.Description,
+				created: as.Created, updated: as.Updated, deleted: as.Deleted, members: wire.SetOf(as.Members),
+			}, nil
+		})
+	if err != nil {
+		return err
+	}
+	s.audiences = audiences
 	return nil
 }

@@ -1,0 +1,93 @@
+package wire
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+type testAudience struct {
+	name    string
+	members Set
+}
+
+func TestAudiences(t *testing.T) {
+	t.Parallel()
+	tab := NewAudiences[testAudience](100, 36)
+	a := tab.NewID()
+	tab.Add(a, &testAudience{name: "first"})
+	b := tab.NewID()
+	tab.Add(b, &testAudience{name: "second", members: SetOf([]string{"y", "x"})})
+	require.Equal(t, []string{"2t", "2u"}, []string{a, b}, "base-36 ids counting up")
+	require.Equal(t, 2, tab.Len())
+	require.Equal(t, []string{"first", "second"}, List(&tab, func(_ string, a *testAudience) string { return a.name }))
+	members := func(a *testAudience) Set { return a.members }
+	require.Equal(t, []string{"x", "y"}, tab.Members(b, members))
+	require.Nil(t, tab.Members("nope", members))
+	tab.Delete(a)
+	tab.Delete("nope")
+	_, ok := tab.Get(a)
+	require.False(t, ok)
+	var names []string
+	for _, a := range tab.All() {
+		names = append(names, a.name)
+	}
+	require.Equal(t, []string{"second"}, names)
+	require.Equal(t, int64(102), tab.Next())
+}
+
+func TestRestoreAudiences(t *testing.T) {
+	t.Parallel()
+	like := NewAudiences[testAudience](10, 10)
+	build := func(id string) (string, *testAudience, error) {
+		if id == "" {
+			return "", nil, errors.New("an id is required")
+		}
+		return id, &testAudience{name: id}, nil
+	}
+	tab, err := RestoreAudiences(&like, "list", []string{"12", "40"}, 11, build)
+	require.NoError(t, err)
+	require.Equal(t, "41", tab.NewID(), "new ids follow the highest restored one")
+
+	_, err = RestoreAudiences(&like, "list", []string{"12", "12"}, 0, build)
+	require.EqualError(t, err, "list 1: id 12 is used twice")
+	_, err = RestoreAudiences(&like, "list", []string{""}, 0, build)
+	require.EqualError(t, err, "list 0: an id is required")
+}
+
+func TestSaveAndLoadState(t *testing.T) {
+	t.Parallel()
+	type snap struct {
+		N int `json:"n"`
+	}
+	var got snap
+	p := NewPersisted(func() snap { return snap{N: 3} }, func(s snap) error { got = s; return nil })
+	raw, err := p.Save()
+	require.NoError(t, err)
+	require.NoError(t, p.Load(raw))
+	require.Equal(t, 3, got.N)
+	require.ErrorContains(t, LoadState(json.RawMessage(`{"n":1,"m":2}`), func(snap) error { return nil }), "unknown field")
+	require.ErrorContains(t, LoadState(json.RawMessage(`{"n":1} {}`), func(snap) error { return nil }), "unexpected data")
+}
+
+func TestReadBody(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	require.NoError(t, ReadBody(&b, httptest.NewRequest("POST", "/", strings.NewReader("hello")), 5))
+	require.Equal(t, "hello", b.String())
+	var big strings.Builder
+	require.ErrorIs(t, ReadBody(&big, httptest.NewRequest("POST", "/", strings.NewReader("hello!")), 5), ErrBodyTooLarge)
+}
+
+func TestWriteJSON(t *testing.T) {
+	t.Parallel()
+	w := httptest.NewRecorder()
+	WriteJSON(w, 201, "application/json; charset=UTF-8", map[string]int{"a": 1})
+	require.Equal(t, 201, w.Code)
+	require.Equal(t, "application/json; charset=UTF-8", w.Header().Get("Content-Type"))
+	require.JSONEq(t, `{"a":1}`, w.Body.String())
+}
