@@ -56,6 +56,10 @@ type Run struct {
 	Finished time.Time // zero while running
 	// Report is the run report as JSON; nil while running.
 	Report []byte
+	// Owner is the lock owner (see Locker) the run was started under; with
+	// that lock's heartbeat it tells a run in progress from one a crash
+	// left "running". Empty for a run started without a lock.
+	Owner string
 }
 
 // ErrNotFound is returned when a run or audience is not in the store.
