@@ -55,7 +55,7 @@ func (s *Store) AcquireLock(ctx context.Context, want state.Lock, now time.Time)
 
 // RenewLock implements state.Locker.
 func (s *Store) RenewLock(ctx context.Context, name, owner string, now, expires time.Time) error {
-	err := s.ownLock(ctx, name, owner, `UPDATE locks SET heartbeat = ?, expires = ? WHERE name = ? AND owner = ?`,
+	err := s.ownLock(ctx, owner, `UPDATE locks SET heartbeat = ?, expires = ? WHERE name = ? AND owner = ?`,
 		toMicros(now), toMicros(expires), name, owner)
 	if err != nil {
 		return fmt.Errorf("renew lock %q: %w", name, err)
@@ -65,7 +65,7 @@ func (s *Store) RenewLock(ctx context.Context, name, owner string, now, expires 
 
 // ReleaseLock implements state.Locker.
 func (s *Store) ReleaseLock(ctx context.Context, name, owner string) error {
-	if err := s.ownLock(ctx, name, owner, `DELETE FROM locks WHERE name = ? AND owner = ?`, name, owner); err != nil {
+	if err := s.ownLock(ctx, owner, `DELETE FROM locks WHERE name = ? AND owner = ?`, name, owner); err != nil {
 		return fmt.Errorf("release lock %q: %w", name, err)
 	}
 	return nil
@@ -73,21 +73,27 @@ func (s *Store) ReleaseLock(ctx context.Context, name, owner string) error {
 
 // ownLock runs a statement that touches the lock only when owner holds it,
 // and returns ErrNotLockHolder when it touched nothing.
-func (s *Store) ownLock(ctx context.Context, name, owner, query string, args ...any) error {
+func (s *Store) ownLock(ctx context.Context, owner, query string, args ...any) error {
 	return s.inWriteTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("owner %q: %w", owner, state.ErrNotLockHolder)
-		}
-		return nil
+		return execTouching(ctx, tx, fmt.Errorf("owner %q: %w", owner, state.ErrNotLockHolder), query, args...)
 	})
+}
+
+// execTouching runs a statement in tx and returns none if it changed no
+// row.
+func execTouching(ctx context.Context, tx *sql.Tx, none error, query string, args ...any) error {
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return none
+	}
+	return nil
 }
 
 // LockHolder implements state.Locker.

@@ -33,19 +33,8 @@ func (s *Store) BeginRun(ctx context.Context, run state.Run) error {
 // FinishRun implements state.Store. An unknown id is ErrNotFound.
 func (s *Store) FinishRun(ctx context.Context, id, status string, finished time.Time, report []byte) error {
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, finished = ?, report = ? WHERE id = ?`,
+		return execTouching(ctx, tx, state.ErrNotFound, `UPDATE runs SET status = ?, finished = ?, report = ? WHERE id = ?`,
 			status, nullMicros(finished), report, id)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return state.ErrNotFound
-		}
-		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("finish run %q: %w", id, err)
