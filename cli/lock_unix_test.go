@@ -128,6 +128,7 @@ func TestTwoProcessesOneSync(t *testing.T) {
 		require.Contains(t, msg, want)
 	}
 	require.Empty(t, refused.stdout.String(), "no run, no report")
+	t.Logf("the refusal reads: %s", msg)
 
 	waiting := startProcess(t, "sync", "--config", cfg, "--output", "json", "--log-format", "json", "--wait", "2m")
 	require.Eventually(t, func() bool { return strings.Contains(waiting.stderr.String(), "waiting for its lock") },
