@@ -50,7 +50,7 @@ func (p *process) exit(t *testing.T) int {
 	t.Helper()
 	select {
 	case <-p.done:
-	case <-time.After(60 * time.Second):
+	case <-time.After(5 * time.Minute):
 		t.Fatalf("the process did not exit; stderr:\n%s", p.stderr.String())
 	}
 	return p.cmd.ProcessState.ExitCode()
@@ -91,14 +91,14 @@ func TestTwoProcessesOneSync(t *testing.T) {
 	// reading, waiting for one to open it. Opening without blocking fails
 	// while there is no reader, so a test gone wrong fails instead of
 	// hanging.
-	feed := func() {
+	feed := func(reader *process) {
 		t.Helper()
 		var f *os.File
 		require.Eventually(t, func() bool {
 			w, err := os.OpenFile(csvPath, os.O_WRONLY|syscall.O_NONBLOCK, 0)
 			f = w
 			return err == nil
-		}, 30*time.Second, 10*time.Millisecond, "no process opened the export")
+		}, 2*time.Minute, 10*time.Millisecond, "no process opened the export; the reader's log:\n%s", reader.stderr)
 		_, err = f.Write(contacts)
 		require.NoError(t, err)
 		require.NoError(t, f.Close())
@@ -107,14 +107,14 @@ func TestTwoProcessesOneSync(t *testing.T) {
 	first := startProcess(t, "sync", "--config", cfg, "--output", "json", "--log-format", "json")
 	// Wait until the first process holds the sync's lock.
 	dbPath := filepath.Join(dir, "audiencesync.db")
-	require.Eventually(t, func() bool { _, err := os.Stat(dbPath); return err == nil }, 30*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { _, err := os.Stat(dbPath); return err == nil }, 2*time.Minute, 20*time.Millisecond)
 	st, err := sqlite.Open(t.Context(), dbPath)
 	require.NoError(t, err)
 	defer st.Close()
 	require.Eventually(t, func() bool {
 		_, err := st.LockHolder(t.Context(), "sync:cart-abandoners")
 		return err == nil
-	}, 30*time.Second, 20*time.Millisecond, "stderr: %s", first.stderr.String())
+	}, 2*time.Minute, 20*time.Millisecond, "stderr: %s", first.stderr.String())
 	holder, err := st.LockHolder(t.Context(), "sync:cart-abandoners")
 	require.NoError(t, err)
 	require.Equal(t, first.cmd.Process.Pid, holder.PID)
@@ -130,14 +130,14 @@ func TestTwoProcessesOneSync(t *testing.T) {
 	require.Empty(t, refused.stdout.String(), "no run, no report")
 	t.Logf("the refusal reads: %s", msg)
 
-	waiting := startProcess(t, "sync", "--config", cfg, "--output", "json", "--log-format", "json", "--wait", "2m")
+	waiting := startProcess(t, "sync", "--config", cfg, "--output", "json", "--log-format", "json", "--wait", "10m")
 	require.Eventually(t, func() bool { return strings.Contains(waiting.stderr.String(), "waiting for its lock") },
-		30*time.Second, 20*time.Millisecond, "stderr: %s", waiting.stderr.String())
+		2*time.Minute, 20*time.Millisecond, "stderr: %s", waiting.stderr.String())
 	require.True(t, first.running())
 
-	feed() // to the first process: the waiting one cannot open the pipe yet
+	feed(first) // to the first process: the waiting one cannot open the pipe yet
 	require.Equal(t, ExitOK, first.exit(t), first.stderr.String())
-	feed() // to the one that waited, now holding the lock
+	feed(waiting) // to the one that waited, now holding the lock
 	require.Equal(t, ExitOK, waiting.exit(t), waiting.stderr.String())
 
 	repA, repC := first.report(t), waiting.report(t)
@@ -169,8 +169,8 @@ func TestTwoProcessesOneSync(t *testing.T) {
 
 // TestLockedExitCodeAndRuns holds a sync's lock from outside, as a
 // process killed with SIGKILL leaves it: sync refuses with exit status 4
-// while the lease runs; runs shows the dead process's run as interrupted
-// once it has expired, and the next sync takes the lock over.
+// while the lease runs; once it has expired the next sync takes the lock
+// over and runs shows the dead process's run as interrupted.
 func TestLockedExitCodeAndRuns(t *testing.T) {
 	t.Parallel()
 	cfg := quickstart(t)
@@ -179,8 +179,7 @@ func TestLockedExitCodeAndRuns(t *testing.T) {
 	require.NoError(t, err)
 	defer st.Close()
 	now := time.Now().UTC()
-	lease := 2 * time.Second
-	_, err = st.AcquireLock(t.Context(), lockRow("dead-1", now.Add(lease)), now)
+	_, err = st.AcquireLock(t.Context(), lockRow("dead-1", now.Add(time.Hour)), now)
 	require.NoError(t, err)
 	require.NoError(t, st.BeginRun(t.Context(), runRow("20260101T000000Z-dead01", now, "dead-1")))
 
@@ -193,6 +192,10 @@ func TestLockedExitCodeAndRuns(t *testing.T) {
 	require.Contains(t, runs.stdout, "running", "the lease still runs")
 	require.NotContains(t, runs.stdout, "interrupted")
 
+	// The process is gone: its lease runs out (shortened here rather than
+	// waited for).
+	now = time.Now().UTC()
+	require.NoError(t, st.RenewLock(t.Context(), "sync:cart-abandoners", "dead-1", now, now.Add(time.Millisecond)))
 	rep, r2 := syncJSON(t, cfg, "--wait", "30s")
 	require.Equal(t, ExitOK, r2.code, r2.stderr)
 	require.Equal(t, report.StatusSucceeded, rep.Status)
@@ -205,6 +208,12 @@ func TestLockedExitCodeAndRuns(t *testing.T) {
 
 	r = run(t, "", "sync", "--config", cfg, "--wait", "-1s")
 	require.Equal(t, ExitUsage, r.code, r.stderr)
+	r = run(t, "", "sync", "--config", cfg, "--sync", "nope")
+	require.Equal(t, ExitUsage, r.code, r.stderr)
+	require.Contains(t, r.stderr, `no sync named "nope"`)
+	r = run(t, "", "report", "no-such-run", "--config", cfg)
+	require.Equal(t, ExitUsage, r.code, r.stderr)
+	require.Contains(t, r.stderr, "audiencesync runs")
 }
 
 // lockRow is the lock a process 4242 on crashed-host took.

@@ -113,7 +113,7 @@ func (a *app) runSyncs(ctx context.Context, f runFlags) (err error) {
 			names = append(names, s.Name)
 		}
 	}
-	if len(names) == 0 {
+	if len(names) == 0 && f.sync != "" {
 		// Let the service say there is no such sync, and list the others.
 		names = []string{f.sync}
 	}

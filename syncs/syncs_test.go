@@ -229,7 +229,7 @@ func TestWaitIsBounded(t *testing.T) {
 	require.Equal(t, 700*time.Millisecond, busy.Waited)
 	require.Contains(t, err.Error(), "waited 700ms")
 	require.GreaterOrEqual(t, took, 700*time.Millisecond)
-	require.Less(t, took, 5*time.Second)
+	require.Less(t, took, 30*time.Second)
 
 	// A cancelled wait ends at once.
 	ctx, cancel := context.WithCancel(t.Context())
@@ -253,7 +253,7 @@ func TestCrashedHolderIsTakenOver(t *testing.T) {
 	b := setup(t, syncs.Options{})
 	st := b.openStore(t)
 	now := time.Now().UTC()
-	dead := state.Lock{Name: "sync:buyers", Owner: "dead-1", PID: 999999, Host: "gone", Expires: now.Add(400 * time.Millisecond)}
+	dead := state.Lock{Name: "sync:buyers", Owner: "dead-1", PID: 999999, Host: "gone", Expires: now.Add(time.Hour)}
 	_, err := st.AcquireLock(t.Context(), dead, now.Add(-time.Minute))
 	require.NoError(t, err)
 	require.NoError(t, st.BeginRun(t.Context(), state.Run{ID: "r-dead", Sync: "buyers", Status: report.StatusRunning, Started: now.Add(-time.Minute), Owner: "dead-1"}))
@@ -269,7 +269,10 @@ func TestCrashedHolderIsTakenOver(t *testing.T) {
 	require.ErrorIs(t, err, syncs.ErrBusy)
 	require.ErrorContains(t, err, "process 999999 on host gone")
 
-	// Once it expires, a waiting run takes the lock over.
+	// Once it expires (shortened here rather than waited for), a waiting
+	// run takes the lock over.
+	now = time.Now().UTC()
+	require.NoError(t, st.RenewLock(t.Context(), "sync:buyers", "dead-1", now, now.Add(300*time.Millisecond)))
 	b.gate.release()
 	rep, err := b.svc.Run(t.Context(), "buyers", syncs.RunOptions{Wait: 10 * time.Second})
 	require.NoError(t, err)
