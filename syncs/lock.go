@@ -80,19 +80,26 @@ func (s *Service) lockSync(ctx context.Context, locker state.Locker, sync string
 		if err == nil {
 			return &heldLock{s: s, sync: sync, locker: locker, lock: got}, nil
 		}
-		var held *state.HeldError
-		if !errors.As(err, &held) {
-			return nil, fmt.Errorf("lock sync %s: %w", sync, err)
-		}
 		left := time.Until(deadline)
-		if left <= 0 {
-			return nil, &BusyError{Sync: sync, Holder: held.Holder, Waited: wait}
-		}
-		if !logged {
-			logged = true
-			s.log.Info("sync is running elsewhere: waiting for its lock", zap.String("sync", sync),
-				zap.Int("holder_pid", held.Holder.PID), zap.String("holder_host", held.Holder.Host),
-				zap.Time("held_since", held.Holder.Acquired), zap.Duration("wait", wait))
+		var held *state.HeldError
+		switch {
+		case errors.As(err, &held):
+			if left <= 0 {
+				return nil, &BusyError{Sync: sync, Holder: held.Holder, Waited: wait}
+			}
+			if !logged {
+				logged = true
+				s.log.Info("sync is running elsewhere: waiting for its lock", zap.String("sync", sync),
+					zap.Int("holder_pid", held.Holder.PID), zap.String("holder_host", held.Holder.Host),
+					zap.Time("held_since", held.Holder.Acquired), zap.Duration("wait", wait))
+			}
+		case left <= 0 || ctx.Err() != nil:
+			return nil, fmt.Errorf("lock sync %s: %w", sync, err)
+		default:
+			// The store could not answer (SQLite's busy timeout runs out
+			// when another process's writes keep the database locked
+			// back to back): ask again while the wait lasts.
+			s.log.Warn("ask for the sync's lock: trying again", zap.String("sync", sync), zap.Error(err))
 		}
 		t := time.NewTimer(min(poll, left))
 		select {
