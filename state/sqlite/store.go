@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -94,7 +95,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	s.write.SetMaxOpenConns(1)
 	s.write.SetMaxIdleConns(1)
 	s.write.SetConnMaxLifetime(0)
-	if err := migrate(ctx, s.write); err != nil {
+	if err := migrateRetrying(ctx, s.write); err != nil {
 		s.write.Close()
 		return nil, fmt.Errorf("open state database %s: %w", path, err)
 	}
@@ -139,6 +140,33 @@ func (s *Store) Close() error {
 		}
 	})
 	return s.closeErr
+}
+
+// migrateRetrying runs migrate, asking again for up to the busy timeout
+// while SQLite answers SQLITE_BUSY. Two processes opening one new file at
+// once get that answer straight away, without the busy timeout, while
+// the other switches the file to WAL mode.
+func migrateRetrying(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(busyTimeoutMS * time.Millisecond)
+	for {
+		err := migrate(ctx, db)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+// isBusy reports whether err is SQLITE_BUSY or one of its extended codes.
+func isBusy(err error) bool {
+	var se interface{ Code() int }
+	return errors.As(err, &se) && se.Code()&0xff == 5
 }
 
 // createPrivate creates path with mode 0600 unless it exists already.
