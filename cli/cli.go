@@ -9,22 +9,16 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/audiencesync/audiencesync/configs"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/builtin"
 	"github.com/audiencesync/audiencesync/platform"
-	"github.com/audiencesync/audiencesync/sandbox"
-	"github.com/audiencesync/audiencesync/state"
-	"github.com/audiencesync/audiencesync/state/sqlite"
+	"github.com/audiencesync/audiencesync/syncs"
 )
 
 // Exit codes.
@@ -33,6 +27,7 @@ const (
 	ExitFailed  = 1 // a run failed or finished partially
 	ExitUsage   = 2 // bad flags or config
 	ExitAborted = 3 // the removal guard stopped a run
+	ExitBusy    = 4 // the sync is already running elsewhere (its lock is held)
 )
 
 // exitError carries an exit code up to Main.
@@ -63,13 +58,6 @@ type app struct {
 	log            *zap.Logger
 	// lookupEnv is os.LookupEnv outside tests.
 	lookupEnv func(string) (string, bool)
-
-	// The in-process sandbox behind `sandbox: true` connections, started
-	// on first use and stopped when the command ends.
-	sandboxOnce sync.Once
-	sandboxURL  string
-	sandboxStop func() error
-	sandboxErr  error
 }
 
 // Main runs the command line with args and returns the exit code.
@@ -83,11 +71,6 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
-	if a.sandboxStop != nil {
-		if serr := a.sandboxStop(); serr != nil && err == nil {
-			err = withCode(ExitFailed, fmt.Errorf("stop the in-process sandbox: %w", serr))
-		}
-	}
 	if a.log != nil {
 		_ = a.log.Sync()
 	}
@@ -156,58 +139,41 @@ func (a *app) setupLogger() error {
 	return nil
 }
 
-// loadConfig loads and validates the config file.
-func (a *app) loadConfig(skipSecrets bool) (*configs.Config, error) {
-	cfg, err := configs.Load(a.configPath, a.registry, configs.LoadOptions{LookupEnv: a.lookupEnv, SkipSecrets: skipSecrets})
+// open opens the service layer on the config file; skipSecrets leaves
+// secrets unresolved, for commands that only read the config or state.
+// The caller closes the service with closeService.
+func (a *app) open(ctx context.Context, skipSecrets bool) (*syncs.Service, error) {
+	svc, err := syncs.Open(ctx, syncs.Options{
+		ConfigPath:  a.configPath,
+		SkipSecrets: skipSecrets,
+		LookupEnv:   a.lookupEnv,
+		Registry:    a.registry,
+		Logger:      a.log,
+	})
 	if err != nil {
 		return nil, withCode(ExitUsage, err)
 	}
-	return cfg, nil
+	return svc, nil
 }
 
-// openStore opens the configured state store.
-func (a *app) openStore(ctx context.Context, cfg *configs.Config) (state.Store, error) {
-	if !cfg.State.DSN.IsZero() {
-		return nil, withCode(ExitUsage, errors.New("state.dsn (PostgreSQL) is not supported by this build yet: use state.path for the embedded SQLite store"))
-	}
-	st, err := sqlite.Open(ctx, cfg.State.Path)
-	if err != nil {
-		return nil, withCode(ExitFailed, fmt.Errorf("open state %s: %w", cfg.State.Path, err))
-	}
-	return st, nil
-}
-
-func (a *app) env(cfg *configs.Config) func(string) connectors.Env {
-	return func(name string) connectors.Env {
-		return connectors.Env{
-			Logger:  a.log.Named(name),
-			BaseDir: cfg.BaseDir,
-			// One in-process sandbox serves every platform's replica.
-			Endpoint: func(ctx context.Context, _ string) (string, error) { return a.inProcessSandbox(ctx, cfg) },
-		}
+// closeService closes svc and adds what closing returned to *err.
+func closeService(svc *syncs.Service, err *error) {
+	if cerr := svc.Close(); cerr != nil {
+		*err = errors.Join(*err, withCode(ExitFailed, cerr))
 	}
 }
 
-// inProcessSandbox starts, once, the local replica of the platform APIs
-// that `sandbox: true` connections talk to. Its audiences persist beside the
-// state file, so a second run sees what the first uploaded.
-func (a *app) inProcessSandbox(ctx context.Context, cfg *configs.Config) (string, error) {
-	a.sandboxOnce.Do(func() {
-		statePath := sandboxStatePath(cfg)
-		a.sandboxURL, a.sandboxStop, a.sandboxErr = sandbox.StartInProcess(ctx, sandbox.Options{StatePath: statePath})
-		if a.sandboxErr == nil {
-			a.log.Info("in-process sandbox started", zap.String("url", a.sandboxURL), zap.String("state", statePath))
-		}
-	})
-	return a.sandboxURL, a.sandboxErr
-}
-
-// sandboxStatePath puts the sandbox's audiences beside the state database:
-// audiencesync.db → audiencesync.sandbox.json.
-func sandboxStatePath(cfg *configs.Config) string {
-	p := cfg.State.Path
-	if p == "" {
-		p = filepath.Join(cfg.BaseDir, configs.DefaultStatePath)
+// codeFor maps an error of the service layer to an exit code: a config,
+// an unknown name or a lock held elsewhere have their own; anything else
+// is a failure.
+func codeFor(err error) int {
+	var ce *syncs.ConfigError
+	switch {
+	case errors.As(err, &ce), errors.Is(err, syncs.ErrNotFound):
+		return ExitUsage
+	case errors.Is(err, syncs.ErrBusy):
+		return ExitBusy
+	default:
+		return ExitFailed
 	}
-	return strings.TrimSuffix(p, filepath.Ext(p)) + ".sandbox.json"
 }

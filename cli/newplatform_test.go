@@ -328,9 +328,6 @@ func runApp(t *testing.T, a *app, args ...string) int {
 	root := a.root()
 	root.SetArgs(args)
 	err := root.ExecuteContext(t.Context())
-	if a.sandboxStop != nil {
-		require.NoError(t, a.sandboxStop())
-	}
 	var ee *exitError
 	switch {
 	case err == nil:

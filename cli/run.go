@@ -8,9 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/audiencesync/audiencesync/configs"
-	"github.com/audiencesync/audiencesync/engine"
 	"github.com/audiencesync/audiencesync/report"
+	"github.com/audiencesync/audiencesync/syncs"
 )
 
 func (a *app) validateCmd() *cobra.Command {
@@ -21,14 +20,16 @@ func (a *app) validateCmd() *cobra.Command {
 		Long: `validate loads the config strictly (unknown keys are errors), applies defaults,
 resolves secret references and checks every rule. It makes no network call.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := a.loadConfig(offline)
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
+			svc, err := a.open(cmd.Context(), offline)
 			if err != nil {
 				return err
 			}
+			defer closeService(svc, &err)
+			cfg := svc.Config()
 			fmt.Fprintf(a.stdout, "%s: ok (%d connections, %d syncs)\n", cfg.Path, len(cfg.Connections), len(cfg.Syncs))
-			for _, s := range cfg.Syncs {
-				fmt.Fprintf(a.stdout, "  sync %s: %s -> %d destinations", s.Name, s.Source.Connection, len(s.Destinations))
+			for _, s := range svc.Syncs() {
+				fmt.Fprintf(a.stdout, "  sync %s: %s -> %d destinations", s.Name, s.Source, len(s.Destinations))
 				if s.Schedule != "" {
 					fmt.Fprintf(a.stdout, ", schedule %q", s.Schedule)
 				}
@@ -42,26 +43,26 @@ resolves secret references and checks every rule. It makes no network call.`,
 }
 
 type runFlags struct {
-	sync        string
-	output      string
-	fullRefresh bool
-	force       bool
+	sync   string
+	output string
+	dryRun bool
+	opts   syncs.RunOptions
 }
 
 func (a *app) planCmd() *cobra.Command {
-	var f runFlags
+	f := runFlags{dryRun: true}
 	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "Show what a sync would change, without uploading or changing state",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.runSyncs(cmd.Context(), f, engine.Options{DryRun: true, FullRefresh: f.fullRefresh, Force: f.force})
+			return a.runSyncs(cmd.Context(), f)
 		},
 	}
 	cmd.Flags().StringVar(&f.sync, "sync", "", "plan only this sync (default: all)")
 	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "report format: text or json")
-	cmd.Flags().BoolVar(&f.fullRefresh, "full-refresh", false, "plan a full refresh")
-	cmd.Flags().BoolVar(&f.force, "force", false, "plan as if the removal guard were overridden")
+	cmd.Flags().BoolVar(&f.opts.FullRefresh, "full-refresh", false, "plan a full refresh")
+	cmd.Flags().BoolVar(&f.opts.Force, "force", false, "plan as if the removal guard were overridden")
 	return cmd
 }
 
@@ -75,63 +76,74 @@ It uploads only what changed since the last run. A run whose source fails
 removes nothing; a run that would remove more than safety.max_remove_fraction
 of an audience, or empty it, stops before uploading unless --force is given.
 
+A sync runs in one process at a time: a sync already running elsewhere on
+the same state is not run again at once. By default sync then stops with
+exit status 4 and says which process holds the sync; --wait waits for it.
+
 Exit status: 0 succeeded, 1 failed or partial, 2 bad usage or config,
-3 stopped by the removal guard.`,
+3 stopped by the removal guard, 4 already running elsewhere.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.runSyncs(cmd.Context(), f, engine.Options{FullRefresh: f.fullRefresh, Force: f.force})
+			return a.runSyncs(cmd.Context(), f)
 		},
 	}
 	cmd.Flags().StringVar(&f.sync, "sync", "", "run only this sync (default: all)")
 	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "report format: text or json")
-	cmd.Flags().BoolVar(&f.fullRefresh, "full-refresh", false, "re-send every member (empties the remote audience first where the platform allows)")
-	cmd.Flags().BoolVar(&f.force, "force", false, "proceed even if the removal guard would stop the run")
+	cmd.Flags().BoolVar(&f.opts.FullRefresh, "full-refresh", false, "re-send every member (empties the remote audience first where the platform allows)")
+	cmd.Flags().BoolVar(&f.opts.Force, "force", false, "proceed even if the removal guard would stop the run")
+	cmd.Flags().DurationVar(&f.opts.Wait, "wait", 0, "when the sync is already running elsewhere, wait up to this long for it (e.g. 10m; default: do not wait)")
 	return cmd
 }
 
-func (a *app) runSyncs(ctx context.Context, f runFlags, opts engine.Options) error {
+func (a *app) runSyncs(ctx context.Context, f runFlags) (err error) {
 	if f.output != "text" && f.output != "json" {
 		return withCode(ExitUsage, fmt.Errorf("--output %q: use text or json", f.output))
 	}
-	cfg, err := a.loadConfig(false)
+	if f.opts.Wait < 0 {
+		return withCode(ExitUsage, fmt.Errorf("--wait %s: use a positive duration, or 0 not to wait", f.opts.Wait))
+	}
+	svc, err := a.open(ctx, false)
 	if err != nil {
 		return err
 	}
-	syncs := cfg.Syncs
-	if f.sync != "" {
-		s := cfg.Sync(f.sync)
-		if s == nil {
-			return withCode(ExitUsage, fmt.Errorf("no sync named %q in %s (syncs: %s)", f.sync, cfg.Path, syncNames(cfg)))
+	defer closeService(svc, &err)
+	var names []string
+	for _, s := range svc.Syncs() {
+		if f.sync == "" || f.sync == s.Name {
+			names = append(names, s.Name)
 		}
-		syncs = []*configs.Sync{s}
 	}
-	st, err := a.openStore(ctx, cfg)
-	if err != nil {
-		return err
+	if len(names) == 0 && f.sync != "" {
+		// Let the service say there is no such sync, and list the others.
+		names = []string{f.sync}
 	}
-	defer st.Close()
-	eng := &engine.Engine{Store: st, Logger: a.log, Observer: newProgress(a.stderr)}
+	opts := f.opts
+	opts.Observer = newProgress(a.stderr)
 	code := ExitOK
 	var errs []error
-	for _, s := range syncs {
-		job, err := engine.Build(cfg, s, a.env(cfg))
-		if err != nil {
-			errs = append(errs, err)
-			code = max(code, ExitFailed)
-			continue
+	for _, name := range names {
+		run := svc.Run
+		if f.dryRun {
+			run = svc.Plan
 		}
-		rep, runErr := eng.Run(ctx, job, opts)
-		_ = job.Close()
-		if err := a.printReport(rep, f.output); err != nil {
-			return err
+		rep, runErr := run(ctx, name, opts)
+		if rep != nil {
+			if err := a.printReport(rep, f.output); err != nil {
+				return err
+			}
 		}
 		if runErr != nil {
-			errs = append(errs, runErr)
-			if rep.Status == report.StatusAborted {
-				code = max(code, ExitAborted)
-			} else {
-				code = max(code, ExitFailed)
+			c := codeFor(runErr)
+			switch {
+			case rep != nil && rep.Status == report.StatusAborted:
+				c = ExitAborted
+			case c == ExitBusy && opts.Wait == 0:
+				runErr = fmt.Errorf("%w. To wait for it instead, pass --wait DURATION (e.g. --wait 10m)", runErr)
+			case c == ExitUsage:
+				return withCode(c, runErr)
 			}
+			errs = append(errs, runErr)
+			code = max(code, c)
 		}
 		if ctx.Err() != nil {
 			break
@@ -141,17 +153,6 @@ func (a *app) runSyncs(ctx context.Context, f runFlags, opts engine.Options) err
 		return withCode(code, errors.Join(errs...))
 	}
 	return nil
-}
-
-func syncNames(cfg *configs.Config) string {
-	s := ""
-	for i, x := range cfg.Syncs {
-		if i > 0 {
-			s += ", "
-		}
-		s += x.Name
-	}
-	return s
 }
 
 func (a *app) printReport(rep *report.Report, output string) error {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,8 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/audiencesync/audiencesync/report"
-	"github.com/audiencesync/audiencesync/state"
+	"github.com/audiencesync/audiencesync/syncs"
 )
 
 func (a *app) runsCmd() *cobra.Command {
@@ -20,20 +18,19 @@ func (a *app) runsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "runs",
 		Short: "List recorded runs, newest first",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := a.loadConfig(true)
+		Long: `runs lists recorded runs, newest first. A run whose process stopped before it
+could record how the run ended (killed, crashed, power lost) shows as
+interrupted; the next run of its sync carries on from what it committed.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
+			svc, err := a.open(cmd.Context(), true)
 			if err != nil {
 				return err
 			}
-			st, err := a.openStore(cmd.Context(), cfg)
+			defer closeService(svc, &err)
+			runs, err := svc.Runs(cmd.Context(), syncName, limit)
 			if err != nil {
-				return err
-			}
-			defer st.Close()
-			runs, err := st.Runs(cmd.Context(), syncName, limit)
-			if err != nil {
-				return withCode(ExitFailed, fmt.Errorf("list runs: %w", err))
+				return withCode(codeFor(err), fmt.Errorf("list runs: %w", err))
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "RUN\tSYNC\tSTATUS\tSTARTED\tTOOK\tADDED\tREMOVED\tFAILED")
@@ -42,18 +39,19 @@ func (a *app) runsCmd() *cobra.Command {
 				if !r.Finished.IsZero() {
 					took = r.Finished.Sub(r.Started).Round(time.Millisecond).String()
 				}
+				status := r.Status
+				if r.Interrupted {
+					status = "interrupted"
+				}
 				var added, removed, failed int64
-				if len(r.Report) > 0 {
-					var rep report.Report
-					if json.Unmarshal(r.Report, &rep) == nil {
-						for _, d := range rep.Destinations {
-							added += d.Applied.Added + d.Applied.Updated
-							removed += d.Applied.Removed
-							failed += d.Applied.Failed
-						}
+				if r.Report != nil {
+					for _, d := range r.Report.Destinations {
+						added += d.Applied.Added + d.Applied.Updated
+						removed += d.Applied.Removed
+						failed += d.Applied.Failed
 					}
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\n", r.ID, r.Sync, r.Status,
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\n", r.ID, r.Sync, status,
 					r.Started.Local().Format("2006-01-02 15:04:05"), took, added, removed, failed)
 			}
 			return tw.Flush()
@@ -70,34 +68,23 @@ func (a *app) reportCmd() *cobra.Command {
 		Use:   "report RUN_ID",
 		Short: "Print the report of a recorded run",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			if output != "text" && output != "json" {
 				return withCode(ExitUsage, fmt.Errorf("--output %q: use text or json", output))
 			}
-			cfg, err := a.loadConfig(true)
+			svc, err := a.open(cmd.Context(), true)
 			if err != nil {
 				return err
 			}
-			st, err := a.openStore(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			run, err := st.Run(cmd.Context(), args[0])
-			if errors.Is(err, state.ErrNotFound) {
-				return withCode(ExitUsage, fmt.Errorf("no run %q: list runs with `audiencesync runs`", args[0]))
+			defer closeService(svc, &err)
+			rep, err := svc.Report(cmd.Context(), args[0])
+			if errors.Is(err, syncs.ErrNotFound) {
+				return withCode(ExitUsage, fmt.Errorf("%w: list runs with `audiencesync runs`", err))
 			}
 			if err != nil {
-				return withCode(ExitFailed, err)
+				return withCode(codeFor(err), err)
 			}
-			if len(run.Report) == 0 {
-				return withCode(ExitFailed, fmt.Errorf("run %s has no report yet (status %s): it is still running or was interrupted", run.ID, run.Status))
-			}
-			var rep report.Report
-			if err := json.Unmarshal(run.Report, &rep); err != nil {
-				return withCode(ExitFailed, fmt.Errorf("decode report of run %s: %w", run.ID, err))
-			}
-			return a.printReport(&rep, output)
+			return a.printReport(rep, output)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")

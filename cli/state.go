@@ -1,12 +1,9 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
-
-	"github.com/audiencesync/audiencesync/state/sqlite"
 )
 
 func (a *app) stateCmd() *cobra.Command {
@@ -25,24 +22,17 @@ damage. It changes nothing, and exits 1 when the file is damaged, with what
 to do: restore a backup (a copy is kept before each schema upgrade, beside
 the file as NAME.vN-TIME.bak) or rebuild with sync --full-refresh.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := a.loadConfig(true)
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
+			svc, err := a.open(cmd.Context(), true)
 			if err != nil {
 				return err
 			}
-			st, err := a.openStore(cmd.Context(), cfg)
+			defer closeService(svc, &err)
+			path, err := svc.CheckState(cmd.Context())
 			if err != nil {
-				return err
+				return withCode(codeFor(err), err)
 			}
-			defer st.Close()
-			db, ok := st.(*sqlite.Store)
-			if !ok {
-				return withCode(ExitUsage, errors.New("state check works on the SQLite state store only"))
-			}
-			if err := db.Check(cmd.Context()); err != nil {
-				return withCode(ExitFailed, err)
-			}
-			fmt.Fprintf(a.stdout, "%s: ok (integrity check passed)\n", db.Path())
+			fmt.Fprintf(a.stdout, "%s: ok (integrity check passed)\n", path)
 			return nil
 		},
 	})

@@ -95,18 +95,6 @@ type Source interface {
 	Close() error
 }
 
-// AudienceLister is a Source that can list the audiences it holds.
-type AudienceLister interface {
-	ListAudiences(ctx context.Context) ([]AudienceInfo, error)
-}
-
-// AudienceInfo describes one audience a source or destination holds.
-type AudienceInfo struct {
-	ID   string
-	Name string
-	Size int64 // -1 when unknown
-}
-
 // Checker is a connector that can verify its credentials and access without
 // changing anything.
 type Checker interface {

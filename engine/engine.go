@@ -63,9 +63,14 @@ type Options struct {
 	FullRefresh bool
 	// Force lets a run pass the removal guard.
 	Force bool
+	// Owner is recorded with the run (state.Run.Owner): the id of the
+	// lock (state.Locker) the caller holds for the sync, so that a run a
+	// crash left "running" can be told from one still in progress.
+	Owner string
 }
 
-// Job is one sync made ready to run: its built source and destinations.
+// Job is one sync made ready to run: its built source and destinations
+// (see AddDestination).
 type Job struct {
 	Sync    string
 	Source  connectors.Source
@@ -189,7 +194,7 @@ func (e *Engine) Run(ctx context.Context, job *Job, opts Options) (*report.Repor
 	// Bookkeeping must survive Ctrl-C: what was acknowledged is committed.
 	keep := context.WithoutCancel(ctx)
 	if !opts.DryRun {
-		if err := e.Store.BeginRun(ctx, state.Run{ID: rep.RunID, Sync: job.Sync, Status: string(report.StatusRunning), Started: started}); err != nil {
+		if err := e.Store.BeginRun(ctx, state.Run{ID: rep.RunID, Sync: job.Sync, Status: string(report.StatusRunning), Started: started, Owner: opts.Owner}); err != nil {
 			return rep, fmt.Errorf("record run start: %w", err)
 		}
 	}

@@ -1,11 +1,14 @@
 // Package state defines the state store: what audiencesync has committed to
-// each (sync, destination), the remote audience ids it resolved, and the
-// runs with their reports. It never holds contact data in clear: member keys
-// and fingerprints are truncated SHA-256 values and identifiers are the
-// hashes (or platform-clear values such as postal codes) that were sent.
+// each (sync, destination), the remote audience ids it resolved, the runs
+// with their reports, and named locks (Locker, in lock.go) that keep two
+// processes from running one sync at once. It never holds contact data in
+// clear: member keys and fingerprints are truncated SHA-256 values and
+// identifiers are the hashes (or platform-clear values such as postal
+// codes) that were sent.
 //
 // Implementations: state/sqlite (the embedded default). Every implementation
-// runs the conformance suite in state/statetest.
+// runs the conformance suites in state/statetest (Run for the Store,
+// Locker for the Locker).
 package state
 
 import (
@@ -56,6 +59,10 @@ type Run struct {
 	Finished time.Time // zero while running
 	// Report is the run report as JSON; nil while running.
 	Report []byte
+	// Owner is the lock owner (see Locker) the run was started under; with
+	// that lock's heartbeat it tells a run in progress from one a crash
+	// left "running". Empty for a run started without a lock.
+	Owner string
 }
 
 // ErrNotFound is returned when a run or audience is not in the store.

@@ -53,8 +53,12 @@ func (s *Source) Read(ctx context.Context, req connectors.ReadRequest, out conne
 // replaced while it was read: what was read may be part of an export still
 // being written, and removing the members it lacks would be wrong. The
 // open file and the path are both checked, so an export renamed into place
-// is caught as well as one rewritten in place.
+// is caught as well as one rewritten in place. A named pipe, read as it is
+// written, is not checked.
 func (s *Source) unchanged(f *os.File, before os.FileInfo) error {
+	if !before.Mode().IsRegular() {
+		return nil // a pipe or a device: its size and times say nothing
+	}
 	changed := func(after os.FileInfo) bool {
 		return after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime())
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -121,4 +122,25 @@ func TestFileChangedDuringReadFailsRead(t *testing.T) {
 		require.NoError(t, newSource(t, csv.Settings{Path: path}).Read(t.Context(), emailRequest, e))
 		require.Len(t, e.Members(), 5000)
 	})
+}
+
+// A named pipe changes as it is written: that is no sign of a partial
+// export, and the read succeeds.
+func TestNamedPipeReads(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "contacts.csv")
+	require.NoError(t, syscall.Mkfifo(path, 0o600))
+	go func() {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		_, _ = f.WriteString("id,email,phone\n")
+		time.Sleep(20 * time.Millisecond)
+		_, _ = f.WriteString("1,ada@example.com,\n")
+	}()
+	r := read(t, csv.Settings{Path: path}, "", emailRequest)
+	require.NoError(t, r.err)
+	require.Len(t, r.members, 1)
 }

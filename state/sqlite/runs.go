@@ -20,8 +20,8 @@ func (s *Store) BeginRun(ctx context.Context, run state.Run) error {
 		return errors.New("begin run: empty run id")
 	}
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO runs (id, sync, status, started, finished, report) VALUES (?, ?, ?, ?, ?, ?)`,
-			run.ID, run.Sync, run.Status, toMicros(run.Started), nullMicros(run.Finished), run.Report)
+		_, err := tx.ExecContext(ctx, `INSERT INTO runs (id, sync, status, started, finished, report, owner) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			run.ID, run.Sync, run.Status, toMicros(run.Started), nullMicros(run.Finished), run.Report, run.Owner)
 		return err
 	})
 	if err != nil {
@@ -33,19 +33,8 @@ func (s *Store) BeginRun(ctx context.Context, run state.Run) error {
 // FinishRun implements state.Store. An unknown id is ErrNotFound.
 func (s *Store) FinishRun(ctx context.Context, id, status string, finished time.Time, report []byte) error {
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, finished = ?, report = ? WHERE id = ?`,
+		return execTouching(ctx, tx, state.ErrNotFound, `UPDATE runs SET status = ?, finished = ?, report = ? WHERE id = ?`,
 			status, nullMicros(finished), report, id)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return state.ErrNotFound
-		}
-		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("finish run %q: %w", id, err)
@@ -59,7 +48,7 @@ func (s *Store) Runs(ctx context.Context, sync string, limit int) ([]state.Run, 
 	if limit <= 0 {
 		limit = defaultRunsLimit
 	}
-	const cols = `SELECT id, sync, status, started, finished, report FROM runs `
+	const cols = `SELECT id, sync, status, started, finished, report, owner FROM runs `
 	var (
 		rows *sql.Rows
 		err  error
@@ -89,7 +78,7 @@ func (s *Store) Runs(ctx context.Context, sync string, limit int) ([]state.Run, 
 
 // Run implements state.Store.
 func (s *Store) Run(ctx context.Context, id string) (state.Run, error) {
-	row := s.read.QueryRowContext(ctx, `SELECT id, sync, status, started, finished, report FROM runs WHERE id = ?`, id)
+	row := s.read.QueryRowContext(ctx, `SELECT id, sync, status, started, finished, report, owner FROM runs WHERE id = ?`, id)
 	r, err := scanRun(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return state.Run{}, fmt.Errorf("run %q: %w", id, state.ErrNotFound)
@@ -106,7 +95,7 @@ func scanRun(row interface{ Scan(...any) error }) (state.Run, error) {
 		started  int64
 		finished sql.NullInt64
 	)
-	if err := row.Scan(&r.ID, &r.Sync, &r.Status, &started, &finished, &r.Report); err != nil {
+	if err := row.Scan(&r.ID, &r.Sync, &r.Status, &started, &finished, &r.Report, &r.Owner); err != nil {
 		return state.Run{}, err
 	}
 	r.Started = fromMicros(started)

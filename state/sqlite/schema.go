@@ -58,6 +58,20 @@ var migrations = [][]string{
 		`CREATE INDEX runs_sync_started ON runs (sync, started)`,
 		`CREATE INDEX runs_started ON runs (started)`,
 	},
+	// 2: locks (see lock.go), and the lock owner each run was started under.
+	{
+		// acquired, heartbeat and expires are unix microseconds.
+		`CREATE TABLE locks (
+			name      TEXT PRIMARY KEY,
+			owner     TEXT NOT NULL,
+			pid       INTEGER NOT NULL,
+			host      TEXT NOT NULL,
+			acquired  INTEGER NOT NULL,
+			heartbeat INTEGER NOT NULL,
+			expires   INTEGER NOT NULL
+		)`,
+		`ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT ''`,
+	},
 }
 
 // migrate brings the schema up to the latest of steps in one transaction.

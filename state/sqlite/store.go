@@ -115,7 +115,7 @@ func open(ctx context.Context, abs string, steps [][]string, now func() time.Tim
 	s.write.SetConnMaxLifetime(0)
 	backup, err := backupBeforeMigration(ctx, s.write, abs, len(steps), now())
 	if err == nil {
-		err = migrate(ctx, s.write, steps)
+		err = migrateRetrying(ctx, s.write, steps)
 	}
 	if err != nil {
 		s.write.Close()
@@ -170,6 +170,33 @@ func (s *Store) Close() error {
 		}
 	})
 	return s.closeErr
+}
+
+// migrateRetrying runs migrate, asking again for up to the busy timeout
+// while SQLite answers SQLITE_BUSY. Two processes opening one new file at
+// once get that answer straight away, without the busy timeout, while
+// the other switches the file to WAL mode.
+func migrateRetrying(ctx context.Context, db *sql.DB, steps [][]string) error {
+	deadline := time.Now().Add(busyTimeoutMS * time.Millisecond)
+	for {
+		err := migrate(ctx, db, steps)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+// isBusy reports whether err is SQLITE_BUSY or one of its extended codes.
+func isBusy(err error) bool {
+	var se interface{ Code() int }
+	return errors.As(err, &se) && se.Code()&0xff == 5
 }
 
 // createPrivate creates path with mode 0600 unless it exists already.

@@ -64,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"RunLifecycle", testRunLifecycle},
 		{"RunsNewestFirst", testRunsNewestFirst},
 		{"RunNotFound", testRunNotFound},
+		{"RunOwner", testRunOwner},
 		{"LastSentRoundTrip", testLastSentRoundTrip},
 	}
 	for _, tt := range tests {

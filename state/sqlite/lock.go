@@ -1,0 +1,130 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/audiencesync/audiencesync/state"
+)
+
+var _ state.Locker = (*Store)(nil)
+
+// A lock is one row of the locks table. Every change is a write
+// transaction, which SQLite serialises across processes (BEGIN IMMEDIATE,
+// see writerParams), so two processes asking at once see each other's row:
+// the second finds the first's live lease and is refused.
+
+const lockCols = `name, owner, pid, host, acquired, heartbeat, expires`
+
+// AcquireLock implements state.Locker.
+func (s *Store) AcquireLock(ctx context.Context, want state.Lock, now time.Time) (state.Lock, error) {
+	if want.Name == "" || want.Owner == "" {
+		return state.Lock{}, fmt.Errorf("acquire lock %q for %q: the name and the owner must be set", want.Name, want.Owner)
+	}
+	if !want.Expires.After(now) {
+		return state.Lock{}, fmt.Errorf("acquire lock %q: expiry %s is not after now (%s)", want.Name,
+			want.Expires.UTC().Format(time.RFC3339Nano), now.UTC().Format(time.RFC3339Nano))
+	}
+	got := want
+	got.Acquired, got.Heartbeat = now, now
+	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
+		held, err := scanLock(tx.QueryRowContext(ctx, `SELECT `+lockCols+` FROM locks WHERE name = ?`, want.Name))
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		case held.Owner == want.Owner:
+			got.Acquired = held.Acquired // a renewal, not a new hold
+		case held.Live(now):
+			return &state.HeldError{Holder: held}
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO locks (`+lockCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, host = excluded.host,
+				acquired = excluded.acquired, heartbeat = excluded.heartbeat, expires = excluded.expires`,
+			got.Name, got.Owner, got.PID, got.Host, toMicros(got.Acquired), toMicros(got.Heartbeat), toMicros(got.Expires))
+		return err
+	})
+	if err != nil {
+		return state.Lock{}, fmt.Errorf("acquire lock %q: %w", want.Name, err)
+	}
+	return normaliseLock(got), nil
+}
+
+// RenewLock implements state.Locker.
+func (s *Store) RenewLock(ctx context.Context, name, owner string, now, expires time.Time) error {
+	err := s.ownLock(ctx, owner, `UPDATE locks SET heartbeat = ?, expires = ? WHERE name = ? AND owner = ?`,
+		toMicros(now), toMicros(expires), name, owner)
+	if err != nil {
+		return fmt.Errorf("renew lock %q: %w", name, err)
+	}
+	return nil
+}
+
+// ReleaseLock implements state.Locker.
+func (s *Store) ReleaseLock(ctx context.Context, name, owner string) error {
+	if err := s.ownLock(ctx, owner, `DELETE FROM locks WHERE name = ? AND owner = ?`, name, owner); err != nil {
+		return fmt.Errorf("release lock %q: %w", name, err)
+	}
+	return nil
+}
+
+// ownLock runs a statement that touches the lock only when owner holds it,
+// and returns ErrNotLockHolder when it touched nothing.
+func (s *Store) ownLock(ctx context.Context, owner, query string, args ...any) error {
+	return s.inWriteTx(ctx, func(tx *sql.Tx) error {
+		return execTouching(ctx, tx, fmt.Errorf("owner %q: %w", owner, state.ErrNotLockHolder), query, args...)
+	})
+}
+
+// execTouching runs a statement in tx and returns none if it changed no
+// row.
+func execTouching(ctx context.Context, tx *sql.Tx, none error, query string, args ...any) error {
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return none
+	}
+	return nil
+}
+
+// LockHolder implements state.Locker.
+func (s *Store) LockHolder(ctx context.Context, name string) (state.Lock, error) {
+	l, err := scanLock(s.read.QueryRowContext(ctx, `SELECT `+lockCols+` FROM locks WHERE name = ?`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return state.Lock{}, fmt.Errorf("lock %q: %w", name, state.ErrNotFound)
+	}
+	if err != nil {
+		return state.Lock{}, fmt.Errorf("lock %q: %w", name, err)
+	}
+	return l, nil
+}
+
+func scanLock(row *sql.Row) (state.Lock, error) {
+	var (
+		l                            state.Lock
+		acquired, heartbeat, expires int64
+	)
+	if err := row.Scan(&l.Name, &l.Owner, &l.PID, &l.Host, &acquired, &heartbeat, &expires); err != nil {
+		return state.Lock{}, err
+	}
+	l.Acquired, l.Heartbeat, l.Expires = fromMicros(acquired), fromMicros(heartbeat), fromMicros(expires)
+	return l, nil
+}
+
+// normaliseLock gives a lock's times the precision and zone the table keeps,
+// so what AcquireLock returns equals what LockHolder reads back.
+func normaliseLock(l state.Lock) state.Lock {
+	l.Acquired = fromMicros(toMicros(l.Acquired))
+	l.Heartbeat = fromMicros(toMicros(l.Heartbeat))
+	l.Expires = fromMicros(toMicros(l.Expires))
+	return l
+}

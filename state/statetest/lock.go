@@ -1,0 +1,259 @@
+package statetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/audiencesync/audiencesync/state"
+)
+
+// Locker runs the conformance suite of state.Locker. open is called once
+// per subtest, possibly from parallel subtests, and must return a locker
+// over an empty store that it closes in a t.Cleanup:
+//
+//	func TestLockConformance(t *testing.T) {
+//		statetest.Locker(t, func(t *testing.T) state.Locker { return openTemp(t) })
+//	}
+//
+// The suite drives time through the now arguments only, so expiry is
+// tested without sleeping.
+func Locker(t *testing.T, open func(t *testing.T) state.Locker) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, b *lockBundle)
+	}{
+		{"AcquireFree", testLockAcquireFree},
+		{"Contend", testLockContend},
+		{"ReacquireByOwner", testLockReacquireByOwner},
+		{"Release", testLockRelease},
+		{"ReleaseByNonOwnerRefused", testLockReleaseByNonOwner},
+		{"RenewExtends", testLockRenewExtends},
+		{"ExpiryTakeover", testLockExpiryTakeover},
+		{"RenewExpiredNotTakenOver", testLockRenewExpired},
+		{"NamesIndependent", testLockNamesIndependent},
+		{"ConcurrentAcquireOneWins", testLockConcurrentAcquire},
+		{"InvalidRequests", testLockInvalid},
+		{"HolderNotFound", testLockHolderNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.fn(t, &lockBundle{locker: open(t), ctx: t.Context()})
+		})
+	}
+}
+
+type lockBundle struct {
+	locker state.Locker
+	ctx    context.Context
+}
+
+// lockT0 is the suite's time zero; leases run a minute.
+var lockT0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+
+const lockTTL = time.Minute
+
+func lockFor(owner string, pid int) state.Lock {
+	return state.Lock{Name: "sync:cart-abandoners", Owner: owner, PID: pid, Host: "host-" + owner}
+}
+
+// acquire takes l at now for one lease and fails the test on error.
+func (b *lockBundle) acquire(t *testing.T, l state.Lock, now time.Time) state.Lock {
+	t.Helper()
+	l.Expires = now.Add(lockTTL)
+	got, err := b.locker.AcquireLock(b.ctx, l, now)
+	noError(t, err)
+	return got
+}
+
+// refused asks for l at now and checks it is refused in favour of holder.
+func (b *lockBundle) refused(t *testing.T, l state.Lock, now time.Time, holder state.Lock) {
+	t.Helper()
+	l.Expires = now.Add(lockTTL)
+	_, err := b.locker.AcquireLock(b.ctx, l, now)
+	errorIs(t, err, state.ErrLockHeld)
+	var held *state.HeldError
+	check(t, errors.As(err, &held), "error %v is not a *HeldError", err)
+	requireSame(t, holder, held.Holder, "the refusal names the holder")
+	b.holds(t, holder)
+}
+
+// holds checks that the recorded lock is want.
+func (b *lockBundle) holds(t *testing.T, want state.Lock) {
+	t.Helper()
+	got, err := b.locker.LockHolder(b.ctx, want.Name)
+	noError(t, err)
+	requireSame(t, want, got)
+}
+
+func (b *lockBundle) free(t *testing.T, name string) {
+	t.Helper()
+	_, err := b.locker.LockHolder(b.ctx, name)
+	errorIs(t, err, state.ErrNotFound)
+}
+
+func testLockAcquireFree(t *testing.T, b *lockBundle) {
+	got := b.acquire(t, lockFor("a", 101), lockT0)
+	want := lockFor("a", 101)
+	want.Acquired, want.Heartbeat, want.Expires = lockT0, lockT0, lockT0.Add(lockTTL)
+	requireSame(t, want, got, "the lock as acquired")
+	b.holds(t, want)
+}
+
+func testLockContend(t *testing.T, b *lockBundle) {
+	a := b.acquire(t, lockFor("a", 101), lockT0)
+	for _, at := range []time.Duration{0, time.Second, lockTTL - time.Microsecond} {
+		b.refused(t, lockFor("b", 202), lockT0.Add(at), a)
+	}
+}
+
+func testLockReacquireByOwner(t *testing.T, b *lockBundle) {
+	a := b.acquire(t, lockFor("a", 101), lockT0)
+	later := lockT0.Add(30 * time.Second)
+	again := b.acquire(t, lockFor("a", 101), later)
+	check(t, again.Acquired.Equal(a.Acquired), "acquired %s, want it kept at %s", again.Acquired, a.Acquired)
+	check(t, again.Heartbeat.Equal(later) && again.Expires.Equal(later.Add(lockTTL)), "re-acquiring renews: %+v", again)
+	b.holds(t, again)
+}
+
+func testLockRelease(t *testing.T, b *lockBundle) {
+	b.acquire(t, lockFor("a", 101), lockT0)
+	noError(t, b.locker.ReleaseLock(b.ctx, "sync:cart-abandoners", "a"))
+	b.free(t, "sync:cart-abandoners")
+	// Released long before it would expire: the next owner gets it at once.
+	at := lockT0.Add(time.Second)
+	got := b.acquire(t, lockFor("b", 202), at)
+	check(t, got.Owner == "b" && got.Acquired.Equal(at), "lock after release: %+v", got)
+	// A second release by the first owner is refused and changes nothing.
+	errorIs(t, b.locker.ReleaseLock(b.ctx, "sync:cart-abandoners", "a"), state.ErrNotLockHolder)
+	b.holds(t, got)
+}
+
+func testLockReleaseByNonOwner(t *testing.T, b *lockBundle) {
+	a := b.acquire(t, lockFor("a", 101), lockT0)
+	errorIs(t, b.locker.ReleaseLock(b.ctx, a.Name, "b"), state.ErrNotLockHolder)
+	errorIs(t, b.locker.ReleaseLock(b.ctx, a.Name, ""), state.ErrNotLockHolder)
+	errorIs(t, b.locker.RenewLock(b.ctx, a.Name, "b", lockT0, lockT0.Add(time.Hour)), state.ErrNotLockHolder)
+	b.holds(t, a)
+	errorIs(t, b.locker.ReleaseLock(b.ctx, "sync:other", "a"), state.ErrNotLockHolder)
+}
+
+func testLockRenewExtends(t *testing.T, b *lockBundle) {
+	a := b.acquire(t, lockFor("a", 101), lockT0)
+	beat := lockT0.Add(40 * time.Second)
+	noError(t, b.locker.RenewLock(b.ctx, a.Name, "a", beat, beat.Add(lockTTL)))
+	a.Heartbeat, a.Expires = beat, beat.Add(lockTTL)
+	b.holds(t, a)
+	// Past the first lease but inside the renewed one: still refused.
+	b.refused(t, lockFor("b", 202), lockT0.Add(lockTTL+time.Second), a)
+}
+
+func testLockExpiryTakeover(t *testing.T, b *lockBundle) {
+	a := b.acquire(t, lockFor("a", 101), lockT0)
+	// "a" stops renewing (a crash); at its expiry "b" takes the lock over.
+	at := a.Expires
+	got := b.acquire(t, lockFor("b", 202), at)
+	want := lockFor("b", 202)
+	want.Acquired, want.Heartbeat, want.Expires = at, at, at.Add(lockTTL)
+	requireSame(t, want, got, "the lock taken over")
+	b.holds(t, want)
+	// The old owner, should it wake up, holds nothing any more.
+	errorIs(t, b.locker.RenewLock(b.ctx, a.Name, "a", at, at.Add(lockTTL)), state.ErrNotLockHolder)
+	errorIs(t, b.locker.ReleaseLock(b.ctx, a.Name, "a"), state.ErrNotLockHolder)
+	b.refused(t, lockFor("a", 101), at.Add(time.Second), want)
+}
+
+func testLockRenewExpired(t *testing.T, b *lockBundle) {
+	a := b.acquire(t, lockFor("a", 101), lockT0)
+	late := a.Expires.Add(time.Minute)
+	noError(t, b.locker.RenewLock(b.ctx, a.Name, "a", late, late.Add(lockTTL)))
+	a.Heartbeat, a.Expires = late, late.Add(lockTTL)
+	b.holds(t, a)
+	b.refused(t, lockFor("b", 202), late, a)
+}
+
+func testLockNamesIndependent(t *testing.T, b *lockBundle) {
+	one := b.acquire(t, lockFor("a", 101), lockT0)
+	other := lockFor("b", 202)
+	other.Name = "sync:other"
+	two := b.acquire(t, other, lockT0)
+	b.holds(t, one)
+	b.holds(t, two)
+	noError(t, b.locker.ReleaseLock(b.ctx, one.Name, "a"))
+	b.free(t, one.Name)
+	b.holds(t, two)
+}
+
+func testLockConcurrentAcquire(t *testing.T, b *lockBundle) {
+	const n = 8
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		winners []string
+		errs    []error
+	)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l := lockFor(fmt.Sprintf("owner-%d", i), 1000+i)
+			l.Expires = lockT0.Add(lockTTL)
+			_, err := b.locker.AcquireLock(b.ctx, l, lockT0)
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				winners = append(winners, l.Owner)
+			} else if !errors.Is(err, state.ErrLockHeld) {
+				errs = append(errs, err)
+			}
+		}()
+	}
+	wg.Wait()
+	check(t, len(errs) == 0, "unexpected errors: %v", errs)
+	check(t, len(winners) == 1, "winners %v, want exactly one", winners)
+	got, err := b.locker.LockHolder(b.ctx, "sync:cart-abandoners")
+	noError(t, err)
+	check(t, got.Owner == winners[0], "holder %s, winner %s", got.Owner, winners[0])
+}
+
+func testLockInvalid(t *testing.T, b *lockBundle) {
+	for _, tc := range []struct {
+		name string
+		want state.Lock
+	}{
+		{"no name", state.Lock{Owner: "a", Expires: lockT0.Add(lockTTL)}},
+		{"no owner", state.Lock{Name: "sync:x", Expires: lockT0.Add(lockTTL)}},
+		{"expires now", state.Lock{Name: "sync:x", Owner: "a", Expires: lockT0}},
+		{"expired", state.Lock{Name: "sync:x", Owner: "a", Expires: lockT0.Add(-time.Second)}},
+	} {
+		_, err := b.locker.AcquireLock(b.ctx, tc.want, lockT0)
+		isError(t, err, tc.name)
+		check(t, !errors.Is(err, state.ErrLockHeld), "%s: %v is not a refusal", tc.name, err)
+	}
+	b.free(t, "sync:x")
+}
+
+func testLockHolderNotFound(t *testing.T, b *lockBundle) {
+	b.free(t, "sync:never-locked")
+}
+
+// testRunOwner belongs to the Store suite: a run records the lock owner
+// it was started under.
+func testRunOwner(t *testing.T, b *bundle) {
+	started := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	noError(t, b.store.BeginRun(b.ctx, state.Run{ID: "run-owned", Sync: "s", Status: "running", Started: started, Owner: "owner-1"}))
+	noError(t, b.store.BeginRun(b.ctx, state.Run{ID: "run-free", Sync: "s", Status: "running", Started: started.Add(time.Second)}))
+	got, err := b.store.Run(b.ctx, "run-owned")
+	noError(t, err)
+	requireSame(t, "owner-1", got.Owner)
+	noError(t, b.store.FinishRun(b.ctx, "run-owned", "succeeded", started.Add(time.Minute), []byte(`{}`)))
+	runs, err := b.store.Runs(b.ctx, "s", 0)
+	noError(t, err)
+	requireSame(t, []string{"run-free", "run-owned"}, runIDs(runs))
+	requireSame(t, []string{"", "owner-1"}, []string{runs[0].Owner, runs[1].Owner}, "owners as listed")
+}
