@@ -248,7 +248,7 @@ func (e *Engine) run(ctx context.Context, log *zap.Logger, job *Job, opts Option
 	}
 
 	// Load committed state, read the source and diff, per destination.
-	if err := e.loadState(ctx, plans); err != nil {
+	if err := e.loadState(ctx, log, plans); err != nil {
 		rep.Status = report.StatusFailed
 		return err
 	}

@@ -118,14 +118,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !fault.Sleep(r.Context(), s.opts.Latency) {
 		return
 	}
+	var replica http.Handler = s.meta
 	switch {
 	case strings.HasPrefix(path, "/v1/"):
-		s.google.ServeHTTP(w, r)
+		replica = s.google
 	case xPath.MatchString(path):
-		s.x.ServeHTTP(w, r)
-	default:
-		s.meta.ServeHTTP(w, r)
+		replica = s.x
 	}
+	// Through fault.Serve, so a "lost" fault can apply a request and
+	// drop its answer.
+	fault.Serve(w, r, replica)
 }
 
 // mayChangeState reports whether r may change what the state file holds:

@@ -58,6 +58,15 @@ var migrations = [][]string{
 		`CREATE INDEX runs_sync_started ON runs (sync, started)`,
 		`CREATE INDEX runs_started ON runs (started)`,
 	},
+	// 2: intents, the write-ahead record of a destructive step under way
+	// (writeahead.go); recorded is unix microseconds.
+	{
+		`CREATE TABLE intents (
+			scope_id INTEGER PRIMARY KEY REFERENCES scopes (id),
+			intent   BLOB NOT NULL,
+			recorded INTEGER NOT NULL
+		)`,
+	},
 }
 
 // migrate brings the schema up to the latest version in one transaction.
