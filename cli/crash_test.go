@@ -21,7 +21,10 @@ import (
 
 // crashConfig is a quickstart-shaped config whose platform connections
 // talk to the sandbox at %[1]s, so a test process can serve the platforms
-// while a child process runs the sync and is killed.
+// while a child process runs the sync and is killed. %[2]s lists the
+// platform destinations, %[3]s the file destination's formats: the file
+// destination writes, from the same plan, the audience each platform
+// should hold.
 const crashConfig = `state:
   path: ./quickstart/audiencesync.db
 connections:
@@ -29,7 +32,7 @@ connections:
   google: {type: google_ads, sandbox: true, endpoint: "%[1]s", operating_account: "1234567890"}
   meta: {type: meta, sandbox: true, endpoint: "%[1]s", ad_account: act_1234567890}
   x: {type: x, sandbox: true, endpoint: "%[1]s", account_id: 18ce54d4x5t}
-  exports: {type: file, dir: ./quickstart/out, formats: [google, meta, x]}
+  exports: {type: file, dir: ./quickstart/out, formats: [%[3]s]}
 syncs:
   - name: cart-abandoners
     source:
@@ -38,16 +41,17 @@ syncs:
       default_region: US
       fields: {email: email, first_name: first_name, last_name: last_name, zip: zip, country: country}
     destinations:
-      - connection: google
-        audience: {name: Cart abandoners, membership_days: 540}
-        consent: {ad_user_data: granted, ad_personalization: granted}
-      - connection: meta
-        audience: {name: Cart abandoners}
-      - connection: x
-        audience: {name: Cart abandoners}
-      - connection: exports
+%[2]s      - connection: exports
         consent: {ad_user_data: granted, ad_personalization: granted}
 `
+
+// crashDestinations are the destination entries of crashConfig.
+var crashDestinations = map[string]string{
+	"google": "      - connection: google\n        audience: {name: Cart abandoners, membership_days: 540}\n" +
+		"        consent: {ad_user_data: granted, ad_personalization: granted}\n",
+	"meta": "      - connection: meta\n        audience: {name: Cart abandoners}\n",
+	"x":    "      - connection: x\n        audience: {name: Cart abandoners}\n",
+}
 
 // crashContacts writes n synthetic contacts, leaving out every dropEvery-th
 // (none when 0).
@@ -96,21 +100,27 @@ func (k *killer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // bed is a sandbox served by this process, a config pointing at it and
 // the contacts file the config reads.
 type bed struct {
-	t       *testing.T
-	k       *killer
-	cfg     string
-	csvPath string
+	t         *testing.T
+	k         *killer
+	cfg       string
+	csvPath   string
+	platforms []string
 }
 
-func newBed(t *testing.T) *bed {
+// newBed syncs to the given platforms (google, meta, x).
+func newBed(t *testing.T, platforms ...string) *bed {
 	t.Helper()
 	dir := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "quickstart"), 0o700))
-	b := &bed{t: t, k: &killer{sb: sandbox.New(sandbox.Options{})}}
+	b := &bed{t: t, k: &killer{sb: sandbox.New(sandbox.Options{})}, platforms: platforms}
 	ts := httptest.NewServer(b.k)
 	t.Cleanup(ts.Close)
 	b.cfg = filepath.Join(dir, "quickstart.yaml")
-	require.NoError(t, os.WriteFile(b.cfg, fmt.Appendf(nil, crashConfig, ts.URL+"/"), 0o600))
+	var dests strings.Builder
+	for _, p := range platforms {
+		dests.WriteString(crashDestinations[p])
+	}
+	require.NoError(t, os.WriteFile(b.cfg, fmt.Appendf(nil, crashConfig, ts.URL+"/", dests.String(), strings.Join(platforms, ", ")), 0o600))
 	b.csvPath = filepath.Join(dir, "quickstart", "contacts.csv")
 	return b
 }
@@ -158,13 +168,24 @@ func (b *bed) requireExact(rep *report.Report, contacts int) {
 	t := b.t
 	t.Helper()
 	held := b.k.sb
-	want := googleExpected(t, b.cfg)
-	require.Len(t, want, 2*contacts, "an e-mail and an address per contact")
-	requireSameSet(t, "google", want, held.GoogleMembers(destinationNamed(t, rep, "google").AudienceID))
-	requireSameSet(t, "meta", metaExpected(t, b.cfg), held.MetaMembers(destinationNamed(t, rep, "meta").AudienceID))
-	requireSameSet(t, "x", xExpected(t, b.cfg), held.XMembers(destinationNamed(t, rep, "x").AudienceID))
+	for _, p := range b.platforms {
+		id := destinationNamed(t, rep, p).AudienceID
+		var want, got []string
+		switch p {
+		case "google":
+			want, got = googleExpected(t, b.cfg), held.GoogleMembers(id)
+			require.Len(t, want, 2*contacts, "an e-mail and an address per contact")
+		case "meta":
+			want, got = metaExpected(t, b.cfg), held.MetaMembers(id)
+			require.Len(t, want, contacts, "an e-mail per contact")
+		case "x":
+			want, got = xExpected(t, b.cfg), held.XMembers(id)
+			require.Len(t, want, contacts, "an e-mail per contact")
+		}
+		requireSameSet(t, p, want, got)
+	}
 	rep = b.sync()
-	for _, name := range []string{"google", "meta", "x"} {
+	for _, name := range b.platforms {
 		d := destinationNamed(t, rep, name)
 		require.Equal(t, report.Planned{Unchanged: d.Planned.Unchanged}, d.Planned, "%s: state is exact after converging", name)
 	}
@@ -192,31 +213,33 @@ func TestFullRefreshCrashConverges(t *testing.T) {
 		os.Exit(Main(args, strings.NewReader(""), os.Stdout, os.Stderr))
 	}
 	t.Parallel()
-	// One contact in seven is dropped before the full refresh. 12,000
-	// contacts leave more than Meta's 10,000 rows a request, so its replace
-	// takes two batches.
-	// then, unless 0, one in `then` is dropped before the plain runs.
+	// One contact in seven is dropped before the full refresh; then,
+	// unless 0, one in `then` before the plain runs. X takes 2,500
+	// operations a request, so 3,000 contacts clear in two; 11,800 contacts
+	// leave Meta more than its 10,000 rows a request, so its replace takes
+	// two batches.
 	tests := []struct {
 		name     string
+		platform string
 		contacts int
 		match    func(*http.Request) bool
 		nth      int32
 		then     int
 	}{
-		{"X first clear", 6000, post("/custom_audiences/", "/users"), 1, 0},
-		{"X later clear", 6000, post("/custom_audiences/", "/users"), 3, 0},
-		{"X clear, then the source changes", 6000, post("/custom_audiences/", "/users"), 2, 5},
-		{"Google removeAll", 6000, post("/v1/", "audienceMembers:removeAll"), 1, 0},
-		{"Google re-add after removeAll, then the source changes", 6000, post("/v1/", "audienceMembers:ingest"), 1, 5},
-		{"Meta replace session left open", 12000, post("/v", "/usersreplace"), 1, 0},
+		{"X first clear", "x", 3000, post("/custom_audiences/", "/users"), 1, 0},
+		{"X last clear", "x", 3000, post("/custom_audiences/", "/users"), 2, 0},
+		{"X clear, then the source changes", "x", 3000, post("/custom_audiences/", "/users"), 2, 5},
+		{"Google removeAll", "google", 3000, post("/v1/", "audienceMembers:removeAll"), 1, 0},
+		{"Google re-add after removeAll, then the source changes", "google", 3000, post("/v1/", "audienceMembers:ingest"), 1, 5},
+		{"Meta replace session left open", "meta", 11800, post("/v", "/usersreplace"), 1, 0},
 		// The resumed session holds what the crashed run staged: the
 		// contacts dropped since must be removed for real.
-		{"Meta session left open, then the source changes", 12000, post("/v", "/usersreplace"), 1, 5},
-		{"Meta replace finished, unrecorded", 12000, post("/v", "/usersreplace"), 2, 0},
+		{"Meta session left open, then the source changes", "meta", 11800, post("/v", "/usersreplace"), 1, 5},
+		{"Meta replace finished, unrecorded", "meta", 11800, post("/v", "/usersreplace"), 2, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := newBed(t)
+			b := newBed(t, tt.platform)
 			b.contacts(tt.contacts, 0)
 			b.sync()
 			b.contacts(tt.contacts, 7)
@@ -242,17 +265,17 @@ func TestFullRefreshCrashConverges(t *testing.T) {
 func TestRemovedMemberReturnsAfterLostRemove(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name  string
-		match func(*http.Request) bool
+		platform string
+		match    func(*http.Request) bool
 	}{
-		{"X", post("/custom_audiences/", "/users")},
-		{"Google", post("/v1/", "audienceMembers:remove")},
-		{"Meta", post("/v", "/users")},
+		{"x", post("/custom_audiences/", "/users")},
+		{"google", post("/v1/", "audienceMembers:remove")},
+		{"meta", post("/v", "/users")},
 	}
-	const contacts = 3000
+	const contacts = 1000
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b := newBed(t)
+		t.Run(tt.platform, func(t *testing.T) {
+			b := newBed(t, tt.platform)
 			b.contacts(contacts, 0)
 			b.sync()
 			b.contacts(contacts, 7)

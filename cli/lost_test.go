@@ -16,23 +16,24 @@ import (
 func TestLostResponsesConverge(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name   string
-		faults string
-		full   bool
+		name     string
+		platform string
+		faults   string
+		full     bool
 	}{
-		{name: "X adds and removes", faults: "x.users:lost*3"},
-		{name: "X full refresh", faults: "x.users:lost*4", full: true},
-		{name: "Google adds", faults: "google.ingest:lost*2"},
-		{name: "Google removes", faults: "google.remove:lost*2"},
-		{name: "Google removeAll", faults: "google.removeall:lost*2", full: true},
-		{name: "Meta adds and removes", faults: "meta.users:lost*3"},
-		{name: "Meta replace", faults: "meta.usersreplace:lost*2", full: true},
+		{name: "X adds and removes", platform: "x", faults: "x.users:lost*3"},
+		{name: "X full refresh", platform: "x", faults: "x.users:lost*4", full: true},
+		{name: "Google adds", platform: "google", faults: "google.ingest:lost*2"},
+		{name: "Google removes", platform: "google", faults: "google.remove:lost*2"},
+		{name: "Google removeAll", platform: "google", faults: "google.removeall:lost*2", full: true},
+		{name: "Meta adds and removes", platform: "meta", faults: "meta.users:lost*3"},
+		{name: "Meta replace", platform: "meta", faults: "meta.usersreplace:lost*2", full: true},
 	}
-	const contacts = 3000
+	const contacts = 1000
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			b := newBed(t)
+			b := newBed(t, tt.platform)
 			b.contacts(contacts, 0)
 			b.sync()
 
