@@ -83,6 +83,14 @@ func TestChaos(t *testing.T) {
 			tr.syncUntilDone(t)
 			tr.faults(t, "")
 		}},
+		{"applied, answer lost", func(t *testing.T, tr *trial) {
+			tr.cleanSync(t, tr.before)
+			tr.faults(t, lostAnswers)
+			tr.source(t, tr.want)
+			tr.syncUntilDone(t)
+			tr.syncUntilDone(t, "--full-refresh")
+			tr.faults(t, "")
+		}},
 		{"state damaged, then restored", func(t *testing.T, tr *trial) {
 			tr.cleanSync(t, tr.before)
 			db := filepath.Join(tr.dir, "state.db")
@@ -182,6 +190,11 @@ func (tr *trial) cleanSync(t *testing.T, cs []contact) {
 	tr.source(t, cs)
 	tr.syncUntilDone(t)
 }
+
+// lostAnswers makes platforms apply requests and then drop the connection
+// before answering, on every operation that changes an audience.
+const lostAnswers = "google.ingest:lost@0.2,google.remove:lost@0.2,google.removeall:lost@0.5," +
+	"meta.users:lost@0.2,meta.usersreplace:lost@0.3,x.users:lost@0.2"
 
 // nothing prepares a fresh sandbox and state.
 func nothing(*testing.T, *trial) {}

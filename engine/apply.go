@@ -55,6 +55,8 @@ type applier struct {
 	requestIDs []string
 	updFailed  map[audience.MemberKey][]audience.Identifier
 	anyFailed  atomic.Bool
+	// taintedAll: every member is already tainted (writeahead.go).
+	taintedAll bool
 }
 
 func (e *Engine) apply(ctx context.Context, log *zap.Logger, p *plan, run connectors.RunInfo, opts Options) {
@@ -75,23 +77,28 @@ func (e *Engine) apply(ctx context.Context, log *zap.Logger, p *plan, run connec
 	a.progress(0)
 
 	skipRemote := false
-	if opts.FullRefresh {
+	if p.full { // opts.FullRefresh, or a replace session to finish
 		if r, ok := d.(connectors.Replacer); ok {
 			a.replace(ctx, r)
 			e.finishApply(ctx, a, run)
 			return
 		}
 		if r, ok := d.(connectors.Resetter); ok {
+			// Write-ahead: once the audience is emptied, state must not
+			// still vouch for its members.
+			if !a.taintAll() {
+				return
+			}
 			err := e.withRetry(ctx, 1, func(ctx context.Context) error { return r.RemoveAll(ctx, p.aud) }, &p.rep.Retries)
 			if err != nil {
 				p.fail(fmt.Errorf("empty audience for full refresh: %w", err))
 				return
 			}
-			if err := e.Store.Reset(a.keep, p.scope); err != nil {
-				p.fail(fmt.Errorf("reset state after emptying audience: %w", err))
-				return
-			}
-			skipRemote = true // the audience is empty: nothing to remove
+			// The audience is empty: nothing to remove remotely. State is
+			// not reset: members stay, tainted, until re-added (or, gone
+			// from the source, deleted), so after a crash mid-way the next
+			// run still knows every member that may be on the platform.
+			skipRemote = true
 		}
 	}
 
@@ -158,9 +165,15 @@ func (e *Engine) pendingRequests(ctx context.Context, p *plan) []string {
 }
 
 // replace sends the whole audience to a Replacer in one session. On
-// success state becomes exactly what was sent.
+// success state becomes exactly what was sent. Every member is tainted
+// first and, for a SessionReplacer, each batch's position recorded before
+// it goes out (writeahead.go): a crash then leaves state behind the
+// platform, and the next run finishes the session.
 func (a *applier) replace(ctx context.Context, r connectors.Replacer) {
 	p := a.p
+	if !a.taintAll() {
+		return
+	}
 	members := func(yield func(connectors.Upload, error) bool) {
 		for ch, err := range p.sends() {
 			if err != nil {
@@ -176,9 +189,15 @@ func (a *applier) replace(ctx context.Context, r connectors.Replacer) {
 	var res connectors.BatchResult
 	var retries int
 	start := time.Now()
+	resumed := false
+	sr, durable := r.(connectors.SessionReplacer)
 	err := a.e.withRetry(ctx, replaceBatches(total, p.t.Info), func(ctx context.Context) error {
 		var err error
-		res, err = r.Replace(ctx, p.aud, total, members)
+		if durable {
+			res, resumed, err = sr.ReplaceInSession(ctx, p.aud, total, members, p.session, a.recordSession)
+		} else {
+			res, err = r.Replace(ctx, p.aud, total, members)
+		}
 		return err
 	}, &retries)
 	// A resumed session's result counts the retries of all its calls.
@@ -188,16 +207,19 @@ func (a *applier) replace(ctx context.Context, r connectors.Replacer) {
 		a.requestIDs = append(a.requestIDs, res.RequestID)
 	}
 	if err != nil {
+		// A session left open stays recorded: the next run finishes it.
 		p.fail(fmt.Errorf("replace audience: %w", err))
 		p.rep.Applied.Failed += int64(total)
 		return
 	}
 	a.batches++
-	if err := a.e.Store.Reset(a.keep, p.scope); err != nil {
-		p.fail(fmt.Errorf("reset state after replacing the audience: %w", err))
-		return
+	if durable {
+		a.clearIntent()
 	}
-	p.rep.Applied.Removed += int64(len(p.removes))
+	// A new session made the audience exactly the sends: the members gone
+	// from the source left with it. A resumed one also holds what it
+	// staged for the earlier run, so those are removed for real.
+	a.removals(ctx, !resumed)
 	rejected := make(map[int]string, len(res.Rejected))
 	for _, rj := range res.Rejected {
 		rejected[rj.Index] = rj.Reason
@@ -236,7 +258,7 @@ func (a *applier) replace(ctx context.Context, r connectors.Replacer) {
 		}
 	}
 	if flush() {
-		a.progress(total + len(p.removes))
+		a.progress(total)
 	}
 }
 
@@ -282,6 +304,11 @@ func (a *applier) removals(ctx context.Context, skipRemote bool) {
 		}
 		p.rep.Applied.Removed += localRemoved
 		a.progress(len(local))
+	}
+	// Write-ahead: a removal applied but never acknowledged must not leave
+	// state vouching for what it removed.
+	if !a.taint(items) {
+		return
 	}
 	a.dispatch(ctx, connectors.OpRemove, slices.Values(items))
 }
@@ -494,8 +521,11 @@ func (a *applier) applyBatch(ctx context.Context, b connectors.Batch, items []it
 			a.mu.Unlock()
 			continue
 		}
-		if it.updateRemove {
-			continue // committed with the add half
+		if it.updateRemove || it.ch.kind == kindClear {
+			// Committed with the add half. A cleared member stays in
+			// state, tainted, until it is re-added: after a crash the next
+			// run re-adds it, and the removal guard still counts it.
+			continue
 		}
 		if b.Op == connectors.OpRemove {
 			changes = append(changes, state.Change{Key: it.ch.key, Delete: true})

@@ -270,7 +270,7 @@ func (e *Engine) run(ctx context.Context, log *zap.Logger, ev *events, job *Job,
 	}
 
 	// Load committed state, read the source and diff, per destination.
-	if err := e.loadState(ctx, plans); err != nil {
+	if err := e.loadState(ctx, log, plans); err != nil {
 		return true, err
 	}
 	if err := e.read(ctx, log, ev, job, plans, rep); err != nil {

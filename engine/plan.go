@@ -8,6 +8,8 @@ import (
 	"slices"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/audience/normalize"
 	"github.com/audiencesync/audiencesync/connectors"
@@ -35,6 +37,9 @@ func (b bitset) has(i uint32) bool { return b[i/64]&(1<<(i%64)) != 0 }
 func (b bitset) set(i uint32)      { b[i/64] |= 1 << (i % 64) }
 
 func shortFP(f audience.Fingerprint) uint64 { return binary.LittleEndian.Uint64(f[:8]) }
+
+// taintedFP is committed.fp of a member state.WriteAhead tainted.
+var taintedFP = shortFP(audience.Fingerprint{})
 
 // change is one member to send: a new member, an update, a refresh or a
 // removal. ids is packed with audience.EncodeIdentifiers.
@@ -100,9 +105,12 @@ type plan struct {
 	updates    []change // kept in memory: their old identifiers are fetched later
 	bulk       spool    // adds and refreshes, in order
 	removes    []change
-	members    int64
-	tally      normalize.Tally
-	failed     bool
+	// session is the replace session an earlier run left open; when set,
+	// full is too (writeahead.go).
+	session connectors.ReplaceSession
+	members int64
+	tally   normalize.Tally
+	failed  bool
 	// outcome is how the destination's part of the run ended; settle
 	// derives its status from it.
 	outcome report.Outcome
@@ -181,8 +189,11 @@ func settleAll(plans []*plan, o report.Outcome) {
 // changeCount is how many members applying the plan settles.
 func (p *plan) changeCount() int64 { return int64(len(p.removes) + p.sendCount()) }
 
-func (e *Engine) loadState(ctx context.Context, plans []*plan) error {
+func (e *Engine) loadState(ctx context.Context, log *zap.Logger, plans []*plan) error {
 	for _, p := range plans {
+		if err := e.loadIntent(ctx, log, p); err != nil {
+			return err
+		}
 		n, err := e.Store.Count(ctx, p.scope)
 		if err != nil {
 			return fmt.Errorf("load state of %s: %w", p.t.Name, err)
@@ -210,7 +221,9 @@ func (p *plan) kindOf(c committedMember, inState bool, fp audience.Fingerprint) 
 	switch {
 	case !inState:
 		return kindAdd
-	case c.fp != shortFP(fp):
+	case c.fp == taintedFP || c.fp != shortFP(fp):
+		// A tainted member may have lost identifiers on the platform
+		// (writeahead.go): re-send it.
 		return kindUpdate
 	case p.full || (p.refreshBefore != 0 && c.lastSent < p.refreshBefore):
 		return kindRefresh

@@ -120,7 +120,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if rep := s.owner(r); rep != nil {
-		rep.ServeHTTP(w, r)
+		// Through fault.Serve, so a "lost" fault can apply a request and
+		// drop its answer.
+		fault.Serve(w, r, rep)
 		return
 	}
 	writeJSON(w, http.StatusNotFound, map[string]string{"error": "no replica serves " + r.Method + " " + path +

@@ -94,6 +94,10 @@ type Store interface {
 	// SetAudienceID records the remote audience id for scope.
 	SetAudienceID(ctx context.Context, scope Scope, id string) error
 
+	// WriteAhead taints members and records intents ahead of destructive
+	// steps (writeahead.go).
+	WriteAhead
+
 	// BeginRun records a run as started.
 	BeginRun(ctx context.Context, run Run) error
 	// FinishRun records a run's status, end and report.

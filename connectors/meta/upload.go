@@ -93,8 +93,12 @@ func (d *Destination) record(res connectors.BatchResult) {
 type replaceProgress struct {
 	sessionID uint64
 	total     int
-	acked     int // batches Meta acknowledged
-	res       connectors.BatchResult
+	// base is the batch_seq before this run's first batch: 0 for a new
+	// session, more when resuming one an earlier run left open.
+	base    int
+	resumed bool
+	acked   int // batches of this run Meta acknowledged
+	res     connectors.BatchResult
 }
 
 // Replace makes the audience exactly members through /{id}/usersreplace
@@ -103,15 +107,34 @@ type replaceProgress struct {
 // batch at a time. If a batch fails, the next call for the same audience
 // in this run resumes the session after the last acknowledged batch.
 func (d *Destination) Replace(ctx context.Context, aud connectors.Audience, total int, members iter.Seq2[connectors.Upload, error]) (connectors.BatchResult, error) {
+	res, _, err := d.ReplaceInSession(ctx, aud, total, members, connectors.ReplaceSession{}, nil)
+	return res, err
+}
+
+var _ connectors.SessionReplacer = (*Destination)(nil)
+
+// ReplaceInSession is Replace with the session made durable
+// (connectors.SessionReplacer). Meta refuses every other change to an
+// audience while a replace session is open, for up to 90 minutes after its
+// last batch, and has no call to abandon one: so a session an earlier run
+// left open (resume) is finished rather than left to block the audience.
+// Its batches continue from resume.Batch, which Meta takes whether or not
+// that batch arrived (a repeated batch_seq is a retry), and what the
+// session staged before stays in the audience.
+func (d *Destination) ReplaceInSession(ctx context.Context, aud connectors.Audience, total int, members iter.Seq2[connectors.Upload, error],
+	resume connectors.ReplaceSession, record func(connectors.ReplaceSession) error) (connectors.BatchResult, bool, error) {
 	if total <= 0 {
-		return connectors.BatchResult{}, connectors.Fatal(errors.New("a full refresh cannot empty a Meta audience: usersreplace needs at least one member; " +
+		return connectors.BatchResult{}, false, connectors.Fatal(errors.New("a full refresh cannot empty a Meta audience: usersreplace needs at least one member; " +
 			"run without --full-refresh to remove the members instead"))
 	}
 	g, err := d.graph(ctx)
 	if err != nil {
-		return connectors.BatchResult{}, err
+		return connectors.BatchResult{}, false, err
 	}
-	prog := d.progress(aud.ID, total)
+	prog, err := d.progress(ctx, g, aud.ID, total, resume)
+	if err != nil {
+		return connectors.BatchResult{}, false, err
+	}
 	next, stop := iter.Pull2(members)
 	defer stop()
 	pull := func() (connectors.Upload, bool, error) {
@@ -121,7 +144,7 @@ func (d *Destination) Replace(ctx context.Context, aud connectors.Audience, tota
 	pending, more, err := pull()
 	batch := make([]connectors.Upload, 0, min(total, d.tune.rows))
 	offset := 0
-	for seq := 1; more && err == nil; seq++ {
+	for i := 1; more && err == nil; i++ {
 		batch = batch[:0]
 		for rows := 0; more && err == nil; {
 			r := rowsOf(pending)
@@ -134,45 +157,81 @@ func (d *Destination) Replace(ctx context.Context, aud connectors.Audience, tota
 		if err != nil {
 			break
 		}
-		if seq > prog.acked {
-			sess := &sessionParam{SessionID: prog.sessionID, BatchSeq: seq, LastBatchFlag: !more, EstimatedNumTotal: total}
+		if i > prog.acked {
+			seq := prog.base + i
+			if record != nil {
+				if err := record(connectors.ReplaceSession{ID: strconv.FormatUint(prog.sessionID, 10), Batch: seq}); err != nil {
+					return prog.res, prog.resumed, connectors.Fatal(fmt.Errorf("replace audience %s: record batch %d of session %d: %w", aud.ID, seq, prog.sessionID, err))
+				}
+			}
+			sess := &sessionParam{SessionID: prog.sessionID, BatchSeq: seq, LastBatchFlag: !more, EstimatedNumTotal: prog.base + total}
 			a, retries, uerr := d.upload(ctx, g, fb.POST, aud.ID+"/usersreplace", batch, sess)
 			prog.res.Retries += retries
 			if uerr != nil {
 				what := fmt.Sprintf("replace audience %s: batch %d of session %d", aud.ID, seq, prog.sessionID)
-				return prog.res, d.classify(what, uerr, connectors.Fatal)
+				return prog.res, prog.resumed, d.classify(what, uerr, connectors.Fatal)
 			}
 			absorb(&prog.res, a, batch, offset)
-			prog.acked = seq
+			prog.acked = i
 		}
 		offset += len(batch)
 	}
 	if err != nil {
-		return prog.res, fmt.Errorf("replace audience %s: read the members: %w", aud.ID, err)
+		return prog.res, prog.resumed, fmt.Errorf("replace audience %s: read the members: %w", aud.ID, err)
 	}
 	if offset == 0 {
-		return prog.res, connectors.Fatal(fmt.Errorf("replace audience %s: %d members were announced but none came", aud.ID, total))
+		return prog.res, prog.resumed, connectors.Fatal(fmt.Errorf("replace audience %s: %d members were announced but none came", aud.ID, total))
 	}
 	d.finishReplace(aud.ID)
 	res := prog.res
 	res.RequestID = strconv.FormatUint(prog.sessionID, 10)
 	d.record(res)
-	d.log.Info("audience replaced", zap.String("audience_id", aud.ID), zap.Int("members", offset), zap.Int("batches", prog.acked))
-	return res, nil
+	d.log.Info("audience replaced", zap.String("audience_id", aud.ID), zap.Int("members", offset),
+		zap.Int("batches", prog.acked), zap.Bool("resumed_session", prog.resumed))
+	return res, prog.resumed, nil
 }
 
-// progress returns the replace session of aud for this run, opening one
-// when there is none for this total.
-func (d *Destination) progress(aud string, total int) *replaceProgress {
+// progress returns the replace session of aud for this run: the one an
+// earlier call of this run opened for this total, else resume if Meta
+// still has it open, else a new one.
+func (d *Destination) progress(ctx context.Context, g *graph, aud string, total int, resume connectors.ReplaceSession) (*replaceProgress, error) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if p, ok := d.replaces[aud]; ok && p.total == total {
-		return p
+	p, ok := d.replaces[aud]
+	d.mu.Unlock()
+	if ok && p.total == total {
+		return p, nil
 	}
-	p := &replaceProgress{sessionID: newSessionID(), total: total}
+	p = &replaceProgress{sessionID: newSessionID(), total: total}
+	if id, err := strconv.ParseUint(resume.ID, 10, 64); err == nil && id > 0 {
+		open, err := d.replaceOpen(ctx, g, aud)
+		if err != nil {
+			return nil, err
+		}
+		if open {
+			p.sessionID, p.base, p.resumed = id, max(resume.Batch, 1)-1, true
+			d.log.Info("finishing the replace session an earlier run left open",
+				zap.String("audience_id", aud), zap.String("session_id", resume.ID), zap.Int("from_batch", resume.Batch))
+		}
+	}
+	d.mu.Lock()
 	d.replaces[aud] = p
-	return p
+	d.mu.Unlock()
+	return p, nil
 }
+
+// replaceOpen reports whether Meta has a replace session open on aud
+// (operation_status 300).
+func (d *Destination) replaceOpen(ctx context.Context, g *graph, aud string) (bool, error) {
+	res, _, err := g.call(ctx, fb.GET, aud, fb.Params{"fields": "operation_status"})
+	if err != nil {
+		return false, d.classify("read the operation status of audience "+aud, err, connectors.Fatal)
+	}
+	return number(res.Get("operation_status.code")) == operationReplacing, nil
+}
+
+// operationReplacing is the operation_status code of an audience with a
+// replace session in progress.
+const operationReplacing = 300
 
 func (d *Destination) finishReplace(aud string) {
 	d.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -97,6 +98,7 @@ func TestKinds(t *testing.T) {
 		{"google:exhausted", "google", Fault{Kind: Status, Status: 429}},
 		{"meta:80014", "meta", Fault{Kind: Code, Code: 80014}},
 		{"*:reset", "x", Fault{Kind: Reset}},
+		{"x.users:lost*1", "x", Fault{Kind: Lost}},
 		{"*:slow=250ms", "x", Fault{Kind: Delay, Delay: 250 * time.Millisecond}},
 	} {
 		f, ok := MustParse(tc.spec).Next(tc.platform, "users")
@@ -176,6 +178,48 @@ func TestInterceptOverHTTP(t *testing.T) {
 	res.Body.Close()
 	require.Equal(t, 200, res.StatusCode, "a slow request is still served")
 	require.GreaterOrEqual(t, time.Since(start), 60*time.Millisecond)
+}
+
+// TestLostOverHTTP: a lost request is served to the end — the work is
+// done — and the client still gets no answer. Without Serve it is dropped
+// unserved.
+func TestLostOverHTTP(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		through func(http.Handler) http.Handler
+		served  int
+	}{
+		{"through Handler", Handler, 2},
+		{"without Handler", func(h http.Handler) http.Handler { return h }, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			in := MustParse("x.users:ok*1,x.users:lost*1")
+			var served atomic.Int32
+			ts := httptest.NewServer(tt.through(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if in.Intercept(w, r, "x", "users", plainRenderer{}) {
+					return
+				}
+				served.Add(1)
+				w.Header().Set("X-Done", "1")
+				w.WriteHeader(http.StatusCreated)
+				_, _ = io.WriteString(w, "applied")
+			})))
+			t.Cleanup(ts.Close)
+
+			res, err := http.Get(ts.URL)
+			require.NoError(t, err)
+			res.Body.Close()
+			require.Equal(t, http.StatusCreated, res.StatusCode, "the first request passes")
+
+			_, err = http.Get(ts.URL)
+			require.Error(t, err, "a lost answer never reaches the client")
+			require.Equal(t, int32(tt.served), served.Load())
+			require.Equal(t, map[string]int{"x.users:ok*1": 1, "x.users:lost*1": 1}, in.Fired())
+		})
+	}
 }
 
 func FuzzParse(f *testing.F) {

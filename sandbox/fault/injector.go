@@ -174,6 +174,12 @@ func (in *Injector) Intercept(w http.ResponseWriter, r *http.Request, platform, 
 	case Reset:
 		DropConnection(w)
 		return true
+	case Lost:
+		if markLost(r) {
+			return false // served, then dropped by Serve
+		}
+		DropConnection(w)
+		return true
 	}
 	render.RenderFault(w, r, f)
 	return true

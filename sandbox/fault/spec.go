@@ -38,6 +38,11 @@
 //	                     Meta only: that Graph error code on HTTP 400 (1 and 2
 //	                     on 500/503) with X-Business-Use-Case-Usage
 //	reset                the connection is closed without a response
+//	lost                 the request is applied, then the connection is
+//	                     closed without the response: the platform did the
+//	                     work and the client cannot tell (needs the request
+//	                     to come through Serve or Handler, as sandbox.Server
+//	                     does; otherwise it acts as reset)
 //	slow=DURATION        the request is held, then served normally
 //	ok                   the request is served normally (use with *count to
 //	                     let requests through before a later rule fires)
@@ -80,6 +85,9 @@ const (
 	Delay
 	// Pass serves the request normally; it lets a script skip requests.
 	Pass
+	// Lost serves the request, then drops the connection without the
+	// answer: the platform did the work, the client cannot know (lost.go).
+	Lost
 )
 
 // Fault is one injected failure, handed to a platform's Renderer.
@@ -263,6 +271,8 @@ func (r *rule) parseKind(kind string) error {
 		r.kind = Pass
 	case kind == "reset":
 		r.kind = Reset
+	case kind == "lost":
+		r.kind = Lost
 	case kind == "expired":
 		r.kind = Expired
 		if r.platform == "meta" {
@@ -288,7 +298,7 @@ func (r *rule) parseKind(kind string) error {
 	default:
 		n, err := strconv.Atoi(kind)
 		if err != nil {
-			return fmt.Errorf("unknown kind %q (known: HTTP status, Meta code, expired, exhausted, ratelimit, reset, slow=DUR, ok)", kind)
+			return fmt.Errorf("unknown kind %q (known: HTTP status, Meta code, expired, exhausted, ratelimit, reset, lost, slow=DUR, ok)", kind)
 		}
 		return r.parseNumber(n)
 	}

@@ -115,23 +115,35 @@ func (s *Store) Identifiers(ctx context.Context, scope state.Scope, keys []audie
 		return nil, fmt.Errorf("read identifiers of %s: %w", scopeName(scope), err)
 	}
 
-	args := make([]any, 1, 1+identifiersChunk)
-	args[0] = id
-	for start := 0; start < len(keys); start += identifiersChunk {
-		chunk := keys[start:min(start+identifiersChunk, len(keys))]
-		args = args[:1]
+	err = inKeyChunks(keys, identifiersChunk, []any{id}, func(n int, args []any) error {
+		query := identifiersSQL
+		if n < identifiersChunk {
+			query = identifiersQuery(n)
+		}
+		return readIdentifiers(ctx, tx, query, args, out)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read identifiers of %s: %w", scopeName(scope), err)
+	}
+	return out, nil
+}
+
+// inKeyChunks calls fn for each run of at most size keys, with the
+// statement arguments: lead, then the run's keys. n is the run's length.
+func inKeyChunks(keys []audience.MemberKey, size int, lead []any, fn func(n int, args []any) error) error {
+	args := make([]any, len(lead), len(lead)+size)
+	copy(args, lead)
+	for start := 0; start < len(keys); start += size {
+		chunk := keys[start:min(start+size, len(keys))]
+		args = args[:len(lead)]
 		for i := range chunk {
 			args = append(args, chunk[i][:])
 		}
-		query := identifiersSQL
-		if len(chunk) < identifiersChunk {
-			query = identifiersQuery(len(chunk))
-		}
-		if err := readIdentifiers(ctx, tx, query, args, out); err != nil {
-			return nil, fmt.Errorf("read identifiers of %s: %w", scopeName(scope), err)
+		if err := fn(len(chunk), args); err != nil {
+			return err
 		}
 	}
-	return out, nil
+	return nil
 }
 
 func readIdentifiers(ctx context.Context, tx *sql.Tx, query string, args []any, out map[audience.MemberKey][]audience.Identifier) error {

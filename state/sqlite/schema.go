@@ -72,6 +72,15 @@ var migrations = [][]string{
 		)`,
 		`ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT ''`,
 	},
+	// 3: intents, the write-ahead record of a destructive step under way
+	// (writeahead.go); recorded is unix microseconds.
+	{
+		`CREATE TABLE intents (
+			scope_id INTEGER PRIMARY KEY REFERENCES scopes (id),
+			intent   BLOB NOT NULL,
+			recorded INTEGER NOT NULL
+		)`,
+	},
 }
 
 // migrate brings the schema up to the latest of steps in one transaction.

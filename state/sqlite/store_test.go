@@ -318,3 +318,66 @@ func mustDo(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestOpenMigratesVersion1 opens a state file written before the intents
+// table existed: its members stay, and the write-ahead methods work.
+func TestOpenMigratesVersion1(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	db, err := openPool(path, writerParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range migrations[0] {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	k := audience.KeyFromSource("contact-1")
+	fp := bytes.Repeat([]byte{7}, 16)
+	ids := audience.EncodeIdentifiers(nil, []audience.Identifier{hashedEmail("one@example.com")})
+	for _, stmt := range []string{
+		`PRAGMA user_version = 1`,
+		`PRAGMA application_id = ` + strconv.Itoa(applicationID),
+		`INSERT INTO scopes (id, sync, dest) VALUES (1, 'cart-abandoners', 'google')`,
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec(`INSERT INTO members VALUES (1, ?, ?, 0, ?)`, k[:], fp, ids); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("open a version 1 file: %v", err)
+	}
+	defer s.Close()
+	var version int
+	if err := s.write.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil || version != len(migrations) {
+		t.Fatalf("schema version %d (%v), want %d", version, err, len(migrations))
+	}
+	got, err := s.Identifiers(t.Context(), testScope, []audience.MemberKey{k})
+	if err != nil || len(got[k]) != 1 || got[k][0] != hashedEmail("one@example.com") {
+		t.Fatalf("member after migration: %v, %v", got, err)
+	}
+	if err := s.SetIntent(t.Context(), testScope, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Taint(t.Context(), testScope, []audience.MemberKey{k}); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Members(t.Context(), testScope, func(e state.Entry) error {
+		if e.Fingerprint != (audience.Fingerprint{}) {
+			return errors.New("member not tainted")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

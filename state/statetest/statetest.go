@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"RunOwner", testRunOwner},
 		{"LastSentRoundTrip", testLastSentRoundTrip},
 	}
+	tests = append(tests, writeAheadTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
