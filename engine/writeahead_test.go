@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -156,8 +157,11 @@ func TestRemovalsAreWrittenAhead(t *testing.T) {
 			next := members(100, 300)
 			next[0].Fields[audience.Email] = "changed@example.com"
 
+			var mu sync.Mutex // batches arrive concurrently
 			checked := 0
 			requireTainted := func(keys []audience.MemberKey) {
+				mu.Lock()
+				defer mu.Unlock()
 				now := map[audience.MemberKey]audience.Fingerprint{}
 				require.NoError(t, b.store.Members(context.Background(), testScope, func(e state.Entry) error {
 					now[e.Key] = e.Fingerprint
