@@ -3,8 +3,9 @@
 // against mass removal, applies the changes in batches with retries, commits
 // each acknowledged batch at once, and writes the run report.
 //
-// The guarantees it keeps are listed in DESIGN.md under "State and
-// guarantees"; the comments here say where each is enforced.
+// The guarantees it keeps, and the forms a member takes from source row to
+// upload, are in docs/architecture.md; the comments here say where each
+// guarantee is enforced.
 package engine
 
 import (
