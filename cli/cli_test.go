@@ -153,6 +153,19 @@ func TestQuickstartSyncsThenSendsOnlyTheDifference(t *testing.T) {
 	runs := run(t, "", "runs", "--config", cfg)
 	require.Equal(t, ExitOK, runs.code, runs.stderr)
 	require.Equal(t, 3, strings.Count(runs.stdout, "cart-abandoners"))
+	// The last run's figures, per destination: 5 added and 10 removed on
+	// each, not their sum.
+	var last []string
+	for _, line := range strings.Split(runs.stdout, "\n")[2:] {
+		if strings.Contains(line, "cart-abandoners") {
+			break
+		}
+		last = append(last, strings.Join(strings.Fields(line), " "))
+	}
+	require.Len(t, last, len(rep.Destinations), runs.stdout)
+	for i, d := range rep.Destinations {
+		require.Equal(t, d.Name+" succeeded 5 10 0", last[i])
+	}
 	shown := run(t, "", "report", rep.RunID, "--config", cfg, "--output", "json")
 	require.Equal(t, ExitOK, shown.code, shown.stderr)
 	var stored report.Report

@@ -32,8 +32,11 @@ interrupted; the next run of its sync carries on from what it committed.`,
 			if err != nil {
 				return withCode(codeFor(err), fmt.Errorf("list runs: %w", err))
 			}
+			// One line per run, then one per destination: figures are
+			// per destination (members of one audience), never summed
+			// across audiences.
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "RUN\tSYNC\tSTATUS\tSTARTED\tTOOK\tADDED\tREMOVED\tFAILED")
+			fmt.Fprintln(tw, "RUN\tSYNC / DESTINATION\tSTATUS\tSTARTED\tTOOK\tADDED\tREMOVED\tFAILED")
 			for _, r := range runs {
 				took := "-"
 				if !r.Finished.IsZero() {
@@ -43,16 +46,15 @@ interrupted; the next run of its sync carries on from what it committed.`,
 				if r.Interrupted {
 					status = "interrupted"
 				}
-				var added, removed, failed int64
-				if r.Report != nil {
-					for _, d := range r.Report.Destinations {
-						added += d.Applied.Added + d.Applied.Updated
-						removed += d.Applied.Removed
-						failed += d.Applied.Failed
-					}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\t\t\n", r.ID, r.Sync, status,
+					r.Started.Local().Format("2006-01-02 15:04:05"), took)
+				if r.Report == nil {
+					continue
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\n", r.ID, r.Sync, status,
-					r.Started.Local().Format("2006-01-02 15:04:05"), took, added, removed, failed)
+				for _, d := range r.Report.Destinations {
+					fmt.Fprintf(tw, "\t  %s\t%s\t\t\t%d\t%d\t%d\n", d.Name, d.Status,
+						d.Applied.Added+d.Applied.Updated, d.Applied.Removed, d.Applied.Failed)
+				}
 			}
 			return tw.Flush()
 		},

@@ -123,9 +123,18 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.DryRun {
 		verb = "plan"
 	}
-	fmt.Fprintf(&b, "%s %q  run %s  %s", verb, r.Sync, r.RunID, strings.ToUpper(string(r.Status)))
+	if r.DryRun {
+		// A plan is not recorded: showing its id would invite a
+		// `report` call that cannot find it.
+		fmt.Fprintf(&b, "%s %q  %s", verb, r.Sync, strings.ToUpper(string(r.Status)))
+	} else {
+		fmt.Fprintf(&b, "%s %q  run %s  %s", verb, r.Sync, r.RunID, strings.ToUpper(string(r.Status)))
+	}
 	if !r.FinishedAt.IsZero() {
 		fmt.Fprintf(&b, "  (%s)", r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond))
+	}
+	if r.DryRun {
+		b.WriteString("  dry run: nothing was sent or recorded")
 	}
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "source: %d read, %d valid, %d duplicates, %d rejected%s\n",
