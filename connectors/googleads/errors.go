@@ -208,7 +208,9 @@ func (d *Destination) classify(ctx context.Context, op, method string, err error
 	case e.Reason == "TERMS_OF_SERVICE_NOT_ACCEPTED":
 		return connectors.Fatal(fmt.Errorf("%w: %s", e, termsAdvice))
 	case e.HTTPStatus == http.StatusForbidden:
-		return connectors.RejectBatch(e.key(), fmt.Errorf("%w: check that the credentials can reach account %s (set login_account when access goes through a manager account)", e, d.account))
+		// Permission is the account's, not the batch's: every further
+		// batch would be refused the same way.
+		return connectors.Fatal(fmt.Errorf("%w: check that the credentials can reach account %s (set login_account when access goes through a manager account)", e, d.account))
 	case e.Reason == "CONSENT_REQUIRED":
 		return connectors.RejectBatch(e.key(), fmt.Errorf("%w: set consent on the sync destination (ad_user_data, ad_personalization) or map per-member consent columns", e))
 	}

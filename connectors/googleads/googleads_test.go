@@ -489,7 +489,10 @@ func TestTermsNotAccepted(t *testing.T) {
 	require.ErrorContains(t, err, "accept the Customer Match terms")
 }
 
-func TestPermissionDeniedRejectsBatch(t *testing.T) {
+// TestPermissionDeniedStopsDestination checks that a 403 stops the
+// destination with advice: the permission is the account's, so every
+// further batch would be refused too.
+func TestPermissionDeniedStopsDestination(t *testing.T) {
 	t.Parallel()
 	rm := newRemote(t, sandbox.Options{})
 	d, _ := newDest(t, rm, settings())
@@ -502,9 +505,10 @@ func TestPermissionDeniedRejectsBatch(t *testing.T) {
 		return true
 	})
 	_, err = d.Apply(t.Context(), aud, connectors.Batch{Op: connectors.OpRemove, Seq: 1, Members: []connectors.Upload{upload(0)}})
-	var br *connectors.BatchRejectedError
-	require.ErrorAs(t, err, &br)
-	require.Equal(t, "USER_PERMISSION_DENIED", br.Reason)
+	require.ErrorIs(t, err, connectors.ErrFatal)
+	action, _ := connectors.Classify(err)
+	require.Equal(t, connectors.ActionStop, action)
+	require.ErrorContains(t, err, "USER_PERMISSION_DENIED")
 	require.ErrorContains(t, err, "login_account")
 
 	require.ErrorContains(t, d.Check(t.Context()), "PERMISSION_DENIED")
@@ -610,4 +614,36 @@ func TestContextCancelStopsRetries(t *testing.T) {
 	_, err = d.Apply(ctx, aud, connectors.Batch{Op: connectors.OpAdd, Seq: 1, Members: []connectors.Upload{upload(0)}})
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Less(t, time.Since(start), 900*time.Millisecond)
+}
+
+// TestFindListFallsBackWhenFilterRefused checks that a list is still found
+// by name, and not created a second time, when Google refuses the filter
+// parameter of the list call.
+func TestFindListFallsBackWhenFilterRefused(t *testing.T) {
+	t.Parallel()
+	rm := newRemote(t, sandbox.Options{})
+	d, _ := newDest(t, rm, settings())
+	for _, name := range []string{"Other list", "Buyers"} {
+		_, err := d.Ensure(t.Context(), connectors.AudienceSpec{Name: name, Create: true})
+		require.NoError(t, err)
+	}
+	first, err := d.Ensure(t.Context(), connectors.AudienceSpec{Name: "Buyers"})
+	require.NoError(t, err)
+
+	var refused atomic.Int32
+	rm.setIntercept(func(w http.ResponseWriter, r *http.Request, _ []byte) bool {
+		if r.Method != http.MethodGet || !r.URL.Query().Has("filter") {
+			return false
+		}
+		refused.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"error":{"code":400,"status":"INVALID_ARGUMENT","message":"Invalid filter"}}`)
+		return true
+	})
+	got, err := d.Ensure(t.Context(), connectors.AudienceSpec{Name: "Buyers", Create: true})
+	require.NoError(t, err)
+	require.Positive(t, refused.Load(), "the filtered call was tried first")
+	require.Equal(t, first.ID, got.ID, "the existing list is found")
+	require.False(t, got.Created)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -98,13 +99,33 @@ func (d *Destination) getList(ctx context.Context, id string) (*datamanager.User
 	return l, nil
 }
 
-// findList looks a list up by display name; nil when none has it.
+// findList looks a list up by display name; nil when none has it. It asks
+// Google to filter by name and, when the filter is refused (an account or
+// API version that does not take it), lists every list and matches here.
 func (d *Destination) findList(ctx context.Context, name string) (*datamanager.UserList, error) {
 	filter := `display_name = "` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(name) + `"`
+	found, err := d.scanLists(ctx, name, filter)
+	var ae *APIError
+	if errors.As(err, &ae) && ae.HTTPStatus == http.StatusBadRequest {
+		d.log.Info("the user list filter was refused: listing every list to find it by name", zap.String("status", ae.Status))
+		found, err = d.scanLists(ctx, name, "")
+	}
+	if err != nil {
+		return nil, d.listError(err)
+	}
+	return found, nil
+}
+
+// scanLists pages through the lists (those filter selects, or all) and
+// returns the first whose display name is name.
+func (d *Destination) scanLists(ctx context.Context, name, filter string) (*datamanager.UserList, error) {
 	var found *datamanager.UserList
 	err := d.call(ctx, "find user list", nil, func(api *datamanager.Service) error {
 		found = nil
-		c := api.AccountTypes.Accounts.UserLists.List(d.parent()).Filter(filter).PageSize(100)
+		c := api.AccountTypes.Accounts.UserLists.List(d.parent()).PageSize(100)
+		if filter != "" {
+			c = c.Filter(filter)
+		}
 		d.loginHeader(c.Header())
 		return c.Pages(ctx, func(page *datamanager.ListUserListsResponse) error {
 			for _, l := range page.UserLists {
@@ -116,10 +137,7 @@ func (d *Destination) findList(ctx context.Context, name string) (*datamanager.U
 			return nil
 		})
 	})
-	if err != nil {
-		return nil, d.listError(err)
-	}
-	return found, nil
+	return found, err
 }
 
 func (d *Destination) createList(ctx context.Context, spec connectors.AudienceSpec) (connectors.Audience, error) {
