@@ -31,6 +31,7 @@
 //
 //	kind.unsupported      the profile does not take this kind
 //	value.invalid_utf8    the value is not valid UTF-8
+//	value.control_character  the value holds a control character (NUL, DEL, C1…) other than white space
 //	email.empty           nothing left after trimming
 //	email.malformed       not exactly local@domain with both parts, white space or a control character inside, or a gmail local part of dots only
 //	phone.empty           nothing left after trimming

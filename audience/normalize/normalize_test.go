@@ -180,6 +180,12 @@ func TestMetaValues(t *testing.T) {
 		{name: "first initial skips punctuation", kind: audience.FirstInitial, raw: "'Quinn", norm: "q"},
 		{name: "city", kind: audience.City, raw: "St. Louis 2", norm: "stlouis"},
 		{name: "city empty", kind: audience.City, raw: "123", reason: ReasonCityEmpty},
+		// A control character is rejected, not filtered out of the value.
+		{name: "name with NUL", kind: audience.FirstName, raw: "Jo\x00hn", reason: ReasonControlChar},
+		{name: "name with a C1 control", kind: audience.LastName, raw: "Jos\u00e9\u0090", reason: ReasonControlChar},
+		{name: "city with DEL", kind: audience.City, raw: "Paris\x7f", reason: ReasonControlChar},
+		{name: "external id with a control", kind: audience.ExternalID, raw: "c-\x01-7", reason: ReasonControlChar},
+		{name: "tabs are white space", kind: audience.FirstName, raw: "\tQuinn\t", norm: "quinn"},
 		{name: "state us code", kind: audience.Region, raw: "CA", region: "US", norm: "ca"},
 		{name: "state us name", kind: audience.Region, raw: "New York", region: "US", norm: "ny"},
 		{name: "state us unknown", kind: audience.Region, raw: "Narnia", region: "US", reason: ReasonStateUnknown},

@@ -6,6 +6,7 @@ package normalize
 const (
 	ReasonKindUnsupported Reason = "kind.unsupported"
 	ReasonInvalidUTF8     Reason = "value.invalid_utf8"
+	ReasonControlChar     Reason = "value.control_character"
 
 	ReasonEmailEmpty     Reason = "email.empty"
 	ReasonEmailMalformed Reason = "email.malformed"
@@ -55,7 +56,7 @@ const (
 // zero counts and for documentation checks.
 func Reasons() []Reason {
 	return []Reason{
-		ReasonKindUnsupported, ReasonInvalidUTF8,
+		ReasonKindUnsupported, ReasonInvalidUTF8, ReasonControlChar,
 		ReasonEmailEmpty, ReasonEmailMalformed,
 		ReasonPhoneEmpty, ReasonPhoneNoDigits, ReasonPhoneNoCountry, ReasonPhoneInvalid,
 		ReasonNameEmpty, ReasonCityEmpty,

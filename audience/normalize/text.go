@@ -26,6 +26,10 @@ func isASCIISpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
+// isControl reports a control character that is not white space: C0
+// controls, DEL and the C1 range.
+func isControl(r rune) bool { return unicode.IsControl(r) && !unicode.IsSpace(r) }
+
 // isASCII reports whether every byte of s is below 0x80.
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
@@ -51,11 +55,27 @@ func trimASCII(s string) string {
 // only trimmed: it is already in NFC. Invalid UTF-8 is rejected, so every
 // later rule works on well-formed text.
 func prepare(raw string) (s string, ascii bool, r Reason) {
-	if isASCII(raw) {
+	ascii = true
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+		// A control character is a sign of a corrupt export; filtering
+		// it out would hash "Jo\x00hn" as "John" without a word.
+		if c < ' ' && !isASCIISpace(c) || c == 0x7f {
+			return "", true, ReasonControlChar
+		}
+	}
+	if ascii {
 		return trimASCII(raw), true, ""
 	}
 	if !utf8.ValidString(raw) {
 		return "", false, ReasonInvalidUTF8
+	}
+	if strings.IndexFunc(raw, isControl) >= 0 {
+		return "", false, ReasonControlChar
 	}
 	s = strings.TrimFunc(raw, isSpaceRune)
 	s = norm.NFC.String(s)
