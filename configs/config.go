@@ -130,11 +130,16 @@ type Safety struct {
 	MaxRemoveFraction *float64 `yaml:"max_remove_fraction"`
 	// AllowEmpty lets a run empty an audience without --force.
 	AllowEmpty bool `yaml:"allow_empty"`
+	// MaxRunDuration stops a run that lasts longer (default 2h), so a
+	// platform that keeps failing cannot hold a sync for hours; what was
+	// acknowledged stays committed and the next run carries on.
+	MaxRunDuration time.Duration `yaml:"max_run_duration"`
 }
 
 // Defaults.
 const (
 	DefaultMaxRemoveFraction = 0.2
+	DefaultMaxRunDuration    = 2 * time.Hour
 	DefaultRefreshMarginDays = 30
 	DefaultStatePath         = "audiencesync.db"
 )
@@ -157,6 +162,14 @@ func (s Safety) MaxRemove() float64 {
 		return DefaultMaxRemoveFraction
 	}
 	return *s.MaxRemoveFraction
+}
+
+// RunDeadline returns how long a run may last.
+func (s Safety) RunDeadline() time.Duration {
+	if s.MaxRunDuration == 0 {
+		return DefaultMaxRunDuration
+	}
+	return s.MaxRunDuration
 }
 
 // Sync returns the named sync, or nil.

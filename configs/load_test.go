@@ -212,7 +212,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "unknown key in sync safety",
 			yaml: minimal + "    safety: {max_remove: 0.1}\n",
-			want: []string{`test.yaml:16: unknown key "max_remove" in sync "s1" safety (known: max_remove_fraction, allow_empty)`},
+			want: []string{`test.yaml:16: unknown key "max_remove" in sync "s1" safety (known: max_remove_fraction, allow_empty, max_run_duration)`},
 		},
 		{
 			name: "wrong scalar type",
@@ -364,6 +364,11 @@ func TestParseProblems(t *testing.T) {
 			name: "bad default region",
 			yaml: strings.Replace(minimal, "      connection: crm", "      connection: crm\n      default_region: USA", 1),
 			want: []string{`test.yaml:13: sync "s1" source default_region "USA": use a two-letter ISO 3166 country code such as US or GB`},
+		},
+		{
+			name: "run deadline too short",
+			yaml: minimal + "    safety: {max_run_duration: 10ms}\n",
+			want: []string{`test.yaml:16: sync "s1" safety max_run_duration 10ms: must be at least 1s (default 2h0m0s), such as 90m or 6h`},
 		},
 		{
 			name: "unassigned default region",

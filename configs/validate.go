@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/robfig/cron/v3"
 	"go.yaml.in/yaml/v3"
@@ -50,6 +51,9 @@ func (l *loader) syncs() {
 			l.source(&s.Source, n, join(where, "source"))
 		}
 		l.destinations(s, n, where)
+		if d := s.Safety.MaxRunDuration; d != 0 && d < time.Second {
+			l.ps.addf(lineAt(n, "safety", "max_run_duration"), "%s safety max_run_duration %s: must be at least 1s (default %s), such as 90m or 6h", where, d, DefaultMaxRunDuration)
+		}
 		if f := s.Safety.MaxRemoveFraction; f != nil && !(*f >= 0 && *f <= 1) {
 			l.ps.addf(lineAt(n, "safety", "max_remove_fraction"), "%s safety max_remove_fraction %v: must be between 0 and 1 (0.2 stops a run that would remove more than 20%% of the audience)", where, *f)
 		}

@@ -302,14 +302,29 @@ func (s *Service) Run(ctx context.Context, name string, opts RunOptions) (rep *r
 	}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	limit := sc.Safety.RunDeadline()
+	runCtx, stopDeadline := context.WithTimeoutCause(runCtx, limit, &DeadlineError{Sync: name, Limit: limit})
+	defer stopDeadline()
 	held.keep(runCtx, cancel)
 	defer func() { err = errors.Join(err, held.release(ctx)) }()
 
 	rep, err = s.execute(runCtx, sc, engine.Options{FullRefresh: opts.FullRefresh, Force: opts.Force, Owner: held.lock.Owner}, opts.Observer)
-	if cause := context.Cause(runCtx); errors.Is(cause, errLockLost) {
+	var deadline *DeadlineError
+	if cause := context.Cause(runCtx); errors.Is(cause, errLockLost) || errors.As(cause, &deadline) {
 		err = errors.Join(err, cause)
 	}
 	return rep, err
+}
+
+// DeadlineError says a run was stopped at safety.max_run_duration.
+type DeadlineError struct {
+	Sync  string
+	Limit time.Duration
+}
+
+func (e *DeadlineError) Error() string {
+	return fmt.Sprintf("sync %s ran longer than safety.max_run_duration (%s) and was stopped: what the platforms acknowledged is committed "+
+		"and the next run carries on from there; if runs of this size need longer, raise max_run_duration", e.Sync, e.Limit)
 }
 
 // Plan is a dry run of the named sync: the same pipeline with no upload

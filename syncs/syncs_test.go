@@ -111,13 +111,19 @@ type bundle struct {
 // into a file destination, and opens a service on it.
 func setup(t *testing.T, opts syncs.Options) *bundle {
 	t.Helper()
+	return setupWith(t, opts, "")
+}
+
+// setupWith is setup with extra lines appended to the sync's config.
+func setupWith(t *testing.T, opts syncs.Options, extra string) *bundle {
+	t.Helper()
 	dir := t.TempDir()
 	name := strings.ReplaceAll(t.Name(), "/", "_")
 	g := &gate{entered: make(chan struct{}, 16), open: make(chan struct{})}
 	gates.Store(name, g)
 	t.Cleanup(func() { g.release(); gates.Delete(name) })
 	path := filepath.Join(dir, "audiencesync.yaml")
-	require.NoError(t, os.WriteFile(path, fmt.Appendf(nil, testConfig, name), 0o600))
+	require.NoError(t, os.WriteFile(path, append(fmt.Appendf(nil, testConfig, name), extra...), 0o600))
 	opts.ConfigPath, opts.Registry = path, registry()
 	svc, err := syncs.Open(t.Context(), opts)
 	require.NoError(t, err)
@@ -380,4 +386,25 @@ func TestServiceErrors(t *testing.T) {
 	require.ErrorIs(t, err, syncs.ErrClosed)
 	_, err = b.svc.Runs(t.Context(), "", 0)
 	require.True(t, errors.Is(err, syncs.ErrClosed))
+}
+
+// TestRunDeadlineStopsRun checks that a run lasting longer than
+// safety.max_run_duration is stopped, says why, and leaves no run
+// recorded as running.
+func TestRunDeadlineStopsRun(t *testing.T) {
+	t.Parallel()
+	b := setupWith(t, syncs.Options{}, "    safety: {max_run_duration: 1s}\n")
+	start := time.Now()
+	rep, err := b.svc.Run(t.Context(), "buyers", syncs.RunOptions{}) // the gate stays shut: the read never ends
+	var deadline *syncs.DeadlineError
+	require.ErrorAs(t, err, &deadline)
+	require.Equal(t, time.Second, deadline.Limit)
+	require.ErrorContains(t, err, "max_run_duration")
+	require.Less(t, time.Since(start), 30*time.Second)
+	require.NotNil(t, rep)
+	require.NotEqual(t, report.StatusSucceeded, rep.Status)
+	runs, err := b.svc.Runs(t.Context(), "buyers", 0)
+	require.NoError(t, err)
+	require.Len(t, runs, 1)
+	require.NotEqual(t, string(report.StatusRunning), runs[0].Status)
 }
