@@ -59,25 +59,19 @@ func (s *Source) unchanged(f *os.File, before os.FileInfo) error {
 	if !before.Mode().IsRegular() {
 		return nil // a pipe or a device: its size and times say nothing
 	}
-	changed := func(after os.FileInfo) bool {
-		return after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime())
-	}
-	after, err := f.Stat()
-	if err == nil && !changed(after) {
-		var now os.FileInfo
-		if now, err = os.Stat(s.path); err == nil && os.SameFile(before, now) && !changed(now) {
-			return nil
+	// The open file catches a rewrite in place, the path a replacement.
+	for _, stat := range []func() (os.FileInfo, error){f.Stat, func() (os.FileInfo, error) { return os.Stat(s.path) }} {
+		after, err := stat()
+		if err != nil {
+			return fmt.Errorf("read %s: check that the file did not change while it was read: %w", s.path, err)
 		}
-		if err == nil {
-			after = now
+		if after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) || !os.SameFile(before, after) {
+			return fmt.Errorf("read %s: the file changed while it was read (%d bytes, modified %s; now %d bytes, modified %s), so the audience may be incomplete and nothing is removed: "+
+				"run again once the export is complete (have the exporter write to a temporary name and rename it into place)",
+				s.path, before.Size(), before.ModTime().UTC().Format(time.RFC3339Nano), after.Size(), after.ModTime().UTC().Format(time.RFC3339Nano))
 		}
 	}
-	if err != nil {
-		return fmt.Errorf("read %s: check that the file did not change while it was read: %w", s.path, err)
-	}
-	return fmt.Errorf("read %s: the file changed while it was read (%d bytes, modified %s; now %d bytes, modified %s), so the audience may be incomplete and nothing is removed: "+
-		"run again once the export is complete (have the exporter write to a temporary name and rename it into place)",
-		s.path, before.Size(), before.ModTime().UTC().Format(time.RFC3339Nano), after.Size(), after.ModTime().UTC().Format(time.RFC3339Nano))
+	return nil
 }
 
 // Check opens the file and reads its header.
