@@ -86,6 +86,24 @@ type Emitter interface {
 	Reject(reason string, line int64)
 }
 
+// Declarer is implemented by the Emitter the engine hands to a source. A
+// source that knows how many records the audience holds before it has read
+// them (a CRM list's size, a report's totalSize, a query's count) declares
+// it with DeclareCount; when fewer records arrive (emitted or rejected) the
+// engine fails the read, so a truncated read removes nothing.
+type Declarer interface {
+	Declare(records int64)
+}
+
+// DeclareCount tells out, when it keeps count, how many records the source
+// says the audience holds. A later declaration replaces an earlier one, so
+// a source that learns the size page by page may declare it again.
+func DeclareCount(out Emitter, records int64) {
+	if d, ok := out.(Declarer); ok {
+		d.Declare(records)
+	}
+}
+
 // Source reads the members of an audience.
 //
 // Read must return a non-nil error if it could not read the whole audience:

@@ -45,6 +45,28 @@ type collector struct {
 	ev     *events
 	log    *zap.Logger
 	closed bool
+	// declared is the record count the source declared; -1 until it does.
+	declared int64
+}
+
+// Declare records how many records the source says the audience holds
+// (connectors.Declarer).
+func (c *collector) Declare(records int64) {
+	c.declared = records
+	c.src.Declared = records
+}
+
+// ShortReadError is a read that ended without error but yielded fewer
+// records than the source declared the audience holds: a page lost, a
+// list that shrank while it was read. The run removes nothing.
+type ShortReadError struct {
+	Declared, Read int64
+}
+
+func (e *ShortReadError) Error() string {
+	return fmt.Sprintf("the source declared %d records but yielded %d: the read is incomplete "+
+		"(a page lost, or the list changed while it was read); run the sync again, and if it "+
+		"repeats check the list in the source system", e.Declared, e.Read)
 }
 
 func (c *collector) Emit(m *audience.Member) error {
@@ -166,6 +188,8 @@ func (e *Engine) read(ctx context.Context, log *zap.Logger, ev *events, job *Job
 		chunk: make([]sourced, 0, chunkSize),
 		ev:    ev,
 		log:   log,
+
+		declared: -1,
 	}
 	if ev.on() {
 		c.progress(false)
@@ -190,6 +214,9 @@ func (e *Engine) read(ctx context.Context, log *zap.Logger, ev *events, job *Job
 	}
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err()
+	}
+	if err == nil && c.declared >= 0 && rep.Source.Read < c.declared {
+		err = &ShortReadError{Declared: c.declared, Read: rep.Source.Read}
 	}
 	if err != nil {
 		return fmt.Errorf("read source: %w", err)

@@ -51,7 +51,11 @@ type Report struct {
 
 // Source counts what the source yielded.
 type Source struct {
-	Read       int64            `json:"read"`
+	Read int64 `json:"read"`
+	// Declared is how many records the source said the audience holds,
+	// when it says (CRM list sizes, query counts); a read that yields
+	// fewer fails.
+	Declared   int64            `json:"declared,omitempty"`
 	Valid      int64            `json:"valid"`
 	Duplicates int64            `json:"duplicates"`
 	Rejected   map[string]int64 `json:"rejected"`

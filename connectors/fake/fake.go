@@ -26,6 +26,9 @@ type Source struct {
 	FailAfter int
 	// Rejects are reported before the members, one per reason.
 	Rejects []string
+	// Declared, when > 0, is declared as the audience's record count
+	// (connectors.DeclareCount) before anything is emitted.
+	Declared int64
 }
 
 // ErrBroken is what a failing fake source returns.
@@ -35,6 +38,9 @@ var _ connectors.Source = (*Source)(nil)
 
 // Read emits the members.
 func (s *Source) Read(ctx context.Context, _ connectors.ReadRequest, out connectors.Emitter) error {
+	if s.Declared > 0 {
+		connectors.DeclareCount(out, s.Declared)
+	}
 	for i, r := range s.Rejects {
 		out.Reject(r, int64(i+1))
 	}
