@@ -48,8 +48,9 @@ fuzz:
 ## CHAOS_TRIALS per scenario (make test runs a short seeded version).
 CHAOS_TRIALS ?= 50
 CHAOS_SEED   ?= 1
+CHAOS_PARALLEL ?= 4
 chaos:
-	$(GO) test -count=1 -timeout=4h -v -run='^TestChaos$$' ./chaos/ -args -chaos.trials=$(CHAOS_TRIALS) -chaos.seed=$(CHAOS_SEED)
+	$(GO) test -count=1 -timeout=4h -v -parallel=$(CHAOS_PARALLEL) -run='^TestChaos$$' ./chaos/ -args -chaos.trials=$(CHAOS_TRIALS) -chaos.seed=$(CHAOS_SEED) -chaos.parallel=$(CHAOS_PARALLEL)
 
 ## tidy-check: go mod tidy must leave the tree clean.
 tidy-check:

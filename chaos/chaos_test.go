@@ -20,10 +20,11 @@ import (
 )
 
 var (
-	trials  = flag.Int("chaos.trials", 2, "trials per scenario")
-	seed    = flag.Uint64("chaos.seed", 1, "seed of the kill instants, faults and source changes")
-	members = flag.Int("chaos.members", 2000, "members in the source audience")
-	latency = flag.Duration("chaos.latency", 20*time.Millisecond, "latency the sandbox adds to every platform request")
+	trials   = flag.Int("chaos.trials", 2, "trials per scenario")
+	seed     = flag.Uint64("chaos.seed", 1, "seed of the kill instants, faults and source changes")
+	members  = flag.Int("chaos.members", 2000, "members in the source audience")
+	latency  = flag.Duration("chaos.latency", 20*time.Millisecond, "latency the sandbox adds to every platform request")
+	parallel = flag.Int("chaos.parallel", 2, "trials run at once, each with its own sandbox process and state")
 )
 
 // bin is the audiencesync binary under test, built once.
@@ -52,10 +53,13 @@ func TestMain(m *testing.M) {
 // them.
 var platforms = []string{"google", "meta", "x"}
 
-// tally is what one scenario found on one platform.
+// tally is what one scenario found on one platform. Trials running at once
+// add to it under tallyMu.
 type tally struct {
 	trials, lost, spurious, extraAudiences int
 }
+
+var tallyMu sync.Mutex
 
 // scenario is one way of disturbing a sync. run leaves the disturbed
 // sandbox and state behind; the suite then converges and compares.
@@ -119,6 +123,10 @@ func TestChaos(t *testing.T) {
 	}
 
 	results := make([]map[string]*tally, len(scenarios))
+	// The summary is written once every trial has ended: with
+	// -chaos.parallel above 1 the trials run after this function returns.
+	t.Cleanup(func() { summarise(t, scenarios, results) })
+	slots := make(chan struct{}, max(*parallel, 1))
 	rng := rand.New(rand.NewPCG(*seed, 0x5eed))
 	for i, sc := range scenarios {
 		results[i] = map[string]*tally{}
@@ -126,8 +134,15 @@ func TestChaos(t *testing.T) {
 			results[i][p] = &tally{}
 		}
 		for n := range *trials {
+			// Each trial's seed is drawn here, in order, so a seed gives
+			// the same trials however many run at once.
 			tr := newTrial(t, rng.Uint64())
 			t.Run(fmt.Sprintf("%s/%d", sc.name, n), func(t *testing.T) {
+				if *parallel > 1 {
+					t.Parallel()
+				}
+				slots <- struct{}{}
+				defer func() { <-slots }()
 				sc.run(t, tr)
 				tr.source(t, tr.want)
 				tr.syncUntilDone(t)
@@ -135,7 +150,11 @@ func TestChaos(t *testing.T) {
 			})
 		}
 	}
+}
 
+// summarise prints, and with CHAOS_REPORT writes, the figures per scenario
+// and platform.
+func summarise(t *testing.T, scenarios []scenario, results []map[string]*tally) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "chaos: seed %d, %d members, %d trials per scenario, %s sandbox latency\n", *seed, *members, *trials, *latency)
 	fmt.Fprintf(&b, "%-28s %-8s %7s %6s %9s %15s\n", "scenario", "platform", "trials", "lost", "spurious", "extra audiences")
@@ -305,6 +324,8 @@ func (tr *trial) compare(t *testing.T, into map[string]*tally) {
 	ref.cleanSync(t, tr.want)
 	want := ref.sandbox.audiences(t)
 	got := tr.sandbox.audiences(t)
+	tallyMu.Lock()
+	defer tallyMu.Unlock()
 	for _, p := range platforms {
 		r := into[p]
 		r.trials++

@@ -20,6 +20,8 @@
 //
 // `go test ./chaos/` (and so `make test` and CI) runs a short seeded suite;
 // `make chaos` runs the long one (CHAOS_TRIALS per scenario, 50 by
-// default). Flags: -chaos.trials, -chaos.seed, -chaos.members,
-// -chaos.latency.
+// default, CHAOS_PARALLEL trials at once, 4 by default; the short suite runs 2). Flags:
+// -chaos.trials, -chaos.seed, -chaos.members, -chaos.latency,
+// -chaos.parallel (with go test's -parallel at least as high). A seed gives
+// the same trials whatever the parallelism; only their timing differs.
 package chaos
