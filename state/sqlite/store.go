@@ -98,7 +98,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // open is Open with the schema steps and the clock as parameters, for
 // tests of upgrades.
-func open(ctx context.Context, abs string, steps [][]string, now func() time.Time) (*Store, error) {
+func open(ctx context.Context, abs string, steps []migration, now func() time.Time) (*Store, error) {
 	// A damaged file is refused before anything is planned from it, and
 	// before a migration could write over it.
 	if err := quickCheck(ctx, abs); err != nil {
@@ -176,7 +176,7 @@ func (s *Store) Close() error {
 // while SQLite answers SQLITE_BUSY. Two processes opening one new file at
 // once get that answer straight away, without the busy timeout, while
 // the other switches the file to WAL mode.
-func migrateRetrying(ctx context.Context, db *sql.DB, steps [][]string) error {
+func migrateRetrying(ctx context.Context, db *sql.DB, steps []migration) error {
 	deadline := time.Now().Add(busyTimeoutMS * time.Millisecond)
 	for {
 		err := migrate(ctx, db, steps)
