@@ -71,8 +71,9 @@ type PlatformFigures struct {
 // SizePoint is one destination's audience size after one run.
 type SizePoint struct {
 	RunID string
-	// Status is the destination's: succeeded, or partial, when Members is
-	// the size the run aimed for and the next run sends the rest.
+	// Status is the destination's: succeeded, or partial or interrupted,
+	// when Members is the size the run aimed for and the next run sends
+	// the rest.
 	Status   string
 	Finished time.Time
 	Members  int64
@@ -94,10 +95,10 @@ type RunLog interface {
 	// Run returns one run with its report and summaries, or ErrNotFound.
 	Run(ctx context.Context, id string) (Run, error)
 	// SizeHistory returns the audience size of scope (Summary.Members)
-	// after each run that succeeded on it or partly succeeded, oldest
-	// first: at most limit points, the newest ones (limit <= 0 means 500).
-	// Runs that were aborted or failed there changed nothing and are left
-	// out.
+	// after each run that succeeded on it or partly succeeded (status
+	// succeeded, partial or interrupted), oldest first: at most limit
+	// points, the newest ones (limit <= 0 means 500). Runs that were
+	// aborted or failed there changed nothing and are left out.
 	SizeHistory(ctx context.Context, scope Scope, limit int) ([]SizePoint, error)
 }
 

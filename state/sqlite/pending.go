@@ -10,28 +10,38 @@ import (
 
 // ListPending implements state.PendingRequests.
 func (s *Store) ListPending(ctx context.Context, scope state.Scope) ([]state.PendingRequest, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT request_id, kind, recorded FROM pending_requests
-		WHERE scope_id = `+scopeIDSQL+` ORDER BY recorded, request_id`, scope.Sync, scope.Destination)
-	if err != nil {
-		return nil, fmt.Errorf("pending requests of %s: %w", scopeName(scope), err)
-	}
-	defer rows.Close()
-	var out []state.PendingRequest
-	for rows.Next() {
+	out, err := queryAll(ctx, s.read, func(rows *sql.Rows) (state.PendingRequest, error) {
 		var (
 			r        state.PendingRequest
 			recorded int64
 		)
-		if err := rows.Scan(&r.ID, &r.Kind, &recorded); err != nil {
-			return nil, fmt.Errorf("pending requests of %s: %w", scopeName(scope), err)
-		}
+		err := rows.Scan(&r.ID, &r.Kind, &recorded)
 		r.Recorded = fromMicros(recorded)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+		return r, err
+	}, `SELECT request_id, kind, recorded FROM pending_requests
+		WHERE scope_id = `+scopeIDSQL+` ORDER BY recorded, request_id`, scope.Sync, scope.Destination)
+	if err != nil {
 		return nil, fmt.Errorf("pending requests of %s: %w", scopeName(scope), err)
 	}
 	return out, nil
+}
+
+// queryAll runs query on db and returns every row as scan reads it.
+func queryAll[T any](ctx context.Context, db *sql.DB, scan func(*sql.Rows) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 // AddPending implements state.PendingRequests.

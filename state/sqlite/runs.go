@@ -202,32 +202,25 @@ func scanRuns(rows *sql.Rows) ([]state.Run, error) {
 }
 
 // SizeHistory implements state.RunLog. It lists the destinations that
-// succeeded or partly succeeded: after an aborted or failed run the
-// audience kept its earlier size, which the run's figures do not say.
+// succeeded or partly succeeded (partial, or interrupted part-way): after
+// an aborted or failed run the audience kept its earlier size, which the
+// run's figures do not say.
 func (s *Store) SizeHistory(ctx context.Context, scope state.Scope, limit int) ([]state.SizePoint, error) {
 	if limit <= 0 {
 		limit = defaultSizePoints
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT run_id, status, finished, members FROM run_summaries
-		WHERE scope_id = `+scopeIDSQL+` AND status IN ('succeeded', 'partial')
-		ORDER BY finished DESC, run_id DESC LIMIT ?`, scope.Sync, scope.Destination, limit)
-	if err != nil {
-		return nil, fmt.Errorf("size history of %s: %w", scopeName(scope), err)
-	}
-	defer rows.Close()
-	var out []state.SizePoint
-	for rows.Next() {
+	out, err := queryAll(ctx, s.read, func(rows *sql.Rows) (state.SizePoint, error) {
 		var (
 			p        state.SizePoint
 			finished int64
 		)
-		if err := rows.Scan(&p.RunID, &p.Status, &finished, &p.Members); err != nil {
-			return nil, fmt.Errorf("size history of %s: %w", scopeName(scope), err)
-		}
+		err := rows.Scan(&p.RunID, &p.Status, &finished, &p.Members)
 		p.Finished = fromMicros(finished)
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
+		return p, err
+	}, `SELECT run_id, status, finished, members FROM run_summaries
+		WHERE scope_id = `+scopeIDSQL+` AND status IN ('succeeded', 'partial', 'interrupted')
+		ORDER BY finished DESC, run_id DESC LIMIT ?`, scope.Sync, scope.Destination, limit)
+	if err != nil {
 		return nil, fmt.Errorf("size history of %s: %w", scopeName(scope), err)
 	}
 	slices.Reverse(out)

@@ -7,7 +7,10 @@
 // (scope_id, key), so a member row is its 16-byte key, its 16-byte
 // fingerprint, the time it was last sent (unix microseconds, UTC) and its
 // identifiers packed with audience.EncodeIdentifiers (32 raw bytes per
-// hash). Streaming a scope is one range scan in key order.
+// hash). Streaming a scope is one range scan in key order. Runs keep their
+// report as JSON beside one run_summaries row per destination (typed
+// figures, indexed by scope and end time for size history), and
+// pending_requests holds the platform request ids still to poll.
 //
 // The file is created with mode 0600 and the store tightens the database,
 // -wal and -shm files to 0600 on open whatever the umask. It holds only what

@@ -29,32 +29,37 @@ func TestConformance(t *testing.T) {
 // has only that part's methods: no suite may lean on another part.
 func TestSuitesAlone(t *testing.T) {
 	t.Parallel()
-	t.Run("Members", func(t *testing.T) {
-		t.Parallel()
-		statetest.Members(t, func(t *testing.T) state.MemberStore { return struct{ state.MemberStore }{openTemp(t)} })
-	})
-	t.Run("AudienceIDs", func(t *testing.T) {
-		t.Parallel()
-		statetest.AudienceIDs(t, func(t *testing.T) state.AudienceIDs { return struct{ state.AudienceIDs }{openTemp(t)} })
-	})
-	t.Run("WriteAhead", func(t *testing.T) {
-		t.Parallel()
-		statetest.WriteAhead(t, func(t *testing.T) statetest.WriteAheadStore {
-			return struct{ statetest.WriteAheadStore }{openTemp(t)}
+	suites := []struct {
+		name string
+		run  func(t *testing.T)
+	}{
+		{"Members", func(t *testing.T) {
+			statetest.Members(t, func(t *testing.T) state.MemberStore { return struct{ state.MemberStore }{openTemp(t)} })
+		}},
+		{"AudienceIDs", func(t *testing.T) {
+			statetest.AudienceIDs(t, func(t *testing.T) state.AudienceIDs { return struct{ state.AudienceIDs }{openTemp(t)} })
+		}},
+		{"WriteAhead", func(t *testing.T) {
+			statetest.WriteAhead(t, func(t *testing.T) statetest.WriteAheadStore {
+				return struct{ statetest.WriteAheadStore }{openTemp(t)}
+			})
+		}},
+		{"RunLog", func(t *testing.T) {
+			statetest.RunLog(t, func(t *testing.T) state.RunLog { return struct{ state.RunLog }{openTemp(t)} })
+		}},
+		{"PendingRequests", func(t *testing.T) {
+			statetest.PendingRequests(t, func(t *testing.T) state.PendingRequests { return struct{ state.PendingRequests }{openTemp(t)} })
+		}},
+		{"Locker", func(t *testing.T) {
+			statetest.Locker(t, func(t *testing.T) state.Locker { return struct{ state.Locker }{openTemp(t)} })
+		}},
+	}
+	for _, s := range suites {
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			s.run(t)
 		})
-	})
-	t.Run("RunLog", func(t *testing.T) {
-		t.Parallel()
-		statetest.RunLog(t, func(t *testing.T) state.RunLog { return struct{ state.RunLog }{openTemp(t)} })
-	})
-	t.Run("PendingRequests", func(t *testing.T) {
-		t.Parallel()
-		statetest.PendingRequests(t, func(t *testing.T) state.PendingRequests { return struct{ state.PendingRequests }{openTemp(t)} })
-	})
-	t.Run("Locker", func(t *testing.T) {
-		t.Parallel()
-		statetest.Locker(t, func(t *testing.T) state.Locker { return struct{ state.Locker }{openTemp(t)} })
-	})
+	}
 }
 
 // openTemp opens a store in a fresh directory and closes it at cleanup.

@@ -23,10 +23,7 @@ import (
 // tested without sleeping.
 func Locker(t *testing.T, open func(t *testing.T) state.Locker) {
 	t.Helper()
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, b *lockBundle)
-	}{
+	tests := []caseOf[*lockBundle]{
 		{"AcquireFree", testLockAcquireFree},
 		{"Contend", testLockContend},
 		{"ReacquireByOwner", testLockReacquireByOwner},
@@ -40,12 +37,7 @@ func Locker(t *testing.T, open func(t *testing.T) state.Locker) {
 		{"InvalidRequests", testLockInvalid},
 		{"HolderNotFound", testLockHolderNotFound},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			tt.fn(t, &lockBundle{locker: open(t), ctx: t.Context()})
-		})
-	}
+	runSuite(t, tests, func(t *testing.T) *lockBundle { return &lockBundle{locker: open(t), ctx: t.Context()} })
 }
 
 type lockBundle struct {

@@ -222,6 +222,7 @@ func testSizeHistory(t *testing.T, b *bundle) {
 	b.finishWith(t, "run-5", "cart-abandoners", day(5), summaryAt("google", "failed", day(5), 5))
 	b.finishWith(t, "run-6", "newsletter", day(6), summaryAt("google", "succeeded", day(6), 6))
 	noError(t, b.log.BeginRun(b.ctx, state.Run{ID: "run-7", Sync: "cart-abandoners", Status: "running", Started: day(7)}))
+	b.finishWith(t, "run-8", "cart-abandoners", day(8), summaryAt("google", "interrupted", day(8), 8))
 
 	got, err := b.log.SizeHistory(b.ctx, scopeA, 0)
 	noError(t, err)
@@ -229,6 +230,7 @@ func testSizeHistory(t *testing.T, b *bundle) {
 		{RunID: "run-1", Status: "succeeded", Finished: day(1).Add(time.Minute), Members: 100},
 		{RunID: "run-2", Status: "partial", Finished: day(2).Add(time.Minute), Members: 200},
 		{RunID: "run-3", Status: "succeeded", Finished: day(3).Add(time.Minute), Members: 300},
+		{RunID: "run-8", Status: "interrupted", Finished: day(8).Add(time.Minute), Members: 800},
 	}, got, "oldest first; aborted, failed and running runs left out; other syncs and destinations apart")
 
 	got, err = b.log.SizeHistory(b.ctx, scopeB, 0)

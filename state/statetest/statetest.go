@@ -79,14 +79,17 @@ type bundle struct {
 	ctx  context.Context
 }
 
-// suiteTest is one case of a suite.
-type suiteTest struct {
+// caseOf is one case of a suite whose subtests start with a B.
+type caseOf[B any] struct {
 	name string
-	fn   func(t *testing.T, b *bundle)
+	fn   func(t *testing.T, b B)
 }
 
-// runSuite runs each test in its own parallel subtest, on a fresh bundle.
-func runSuite(t *testing.T, tests []suiteTest, open func(t *testing.T) *bundle) {
+// suiteTest is one case of a suite on a bundle.
+type suiteTest = caseOf[*bundle]
+
+// runSuite runs each test in its own parallel subtest, on a fresh B.
+func runSuite[B any](t *testing.T, tests []caseOf[B], open func(t *testing.T) B) {
 	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
