@@ -18,7 +18,7 @@
 //   - RunLog (runlog.go): runs, their reports, a typed Summary per run and
 //     destination (history and size over time read these rows, not report
 //     JSON).
-//   - PendingRequests (runlog.go): platform request ids to poll on later
+//   - PendingRequests (pending.go): platform request ids to poll on later
 //     runs (Google's upload request statuses).
 //   - Locker (lock.go): named leases with a heartbeat.
 //
