@@ -48,11 +48,10 @@ interrupted; the next run of its sync carries on from what it committed.`,
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\t\t\n", r.ID, r.Sync, status,
 					r.Started.Local().Format("2006-01-02 15:04:05"), took)
-				if r.Report == nil {
-					continue
-				}
-				for _, d := range r.Report.Destinations {
-					fmt.Fprintf(tw, "\t  %s\t%s\t\t\t%d\t%d\t%d\n", d.Name, d.Status,
+				// The run log's summary rows: a listing decodes no report.
+				// A run that never finished has none.
+				for _, d := range r.Summaries {
+					fmt.Fprintf(tw, "\t  %s\t%s\t\t\t%d\t%d\t%d\n", d.Destination, d.Status,
 						d.Applied.Added+d.Applied.Updated, d.Applied.Removed, d.Applied.Failed)
 				}
 			}

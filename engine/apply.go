@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -20,7 +19,6 @@ import (
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/retry"
-	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/state"
 )
 
@@ -120,16 +118,8 @@ func (e *Engine) finishApply(ctx context.Context, a *applier, run connectors.Run
 			a.addError(fmt.Errorf("write audience snapshot: %w", err))
 		}
 	}
-	if fp, ok := d.(connectors.FeedbackPoller); ok && !p.failed {
-		// Platforms process uploads for hours: requests the last run left
-		// pending are polled again now.
-		ids := append(slices.Clone(a.requestIDs), e.pendingRequests(ctx, p)...)
-		fb, err := fp.Feedback(ctx, p.aud, ids)
-		if err != nil {
-			a.addError(fmt.Errorf("platform feedback: %w", err))
-		} else {
-			p.rep.Platform = &fb
-		}
+	if fp, ok := d.(connectors.FeedbackPoller); ok {
+		e.feedback(ctx, a, fp)
 	}
 
 	p.outcome.Interrupted = ctx.Err() != nil
@@ -137,31 +127,6 @@ func (e *Engine) finishApply(ctx context.Context, a *applier, run connectors.Run
 	if p.outcome.Interrupted && !p.failed {
 		p.rep.Errors = append(p.rep.Errors, "interrupted: acknowledged batches were committed")
 	}
-}
-
-// pendingRequests returns the request ids the last recorded run of this
-// sync left processing on this destination.
-func (e *Engine) pendingRequests(ctx context.Context, p *plan) []string {
-	runs, err := e.Store.Runs(ctx, p.scope.Sync, 5)
-	if err != nil {
-		return nil
-	}
-	for _, r := range runs {
-		if len(r.Report) == 0 {
-			continue
-		}
-		var rep report.Report
-		if json.Unmarshal(r.Report, &rep) != nil {
-			return nil
-		}
-		for _, d := range rep.Destinations {
-			if d.Name == p.t.Name && d.Platform != nil {
-				return d.Platform.Pending
-			}
-		}
-		return nil
-	}
-	return nil
 }
 
 // replace sends the whole audience to a Replacer in one session. On

@@ -28,9 +28,19 @@ import (
 	"github.com/audiencesync/audiencesync/state"
 )
 
+// Store is the part of the state store a run uses: every part but the
+// lock, which the caller holds around the run (package syncs).
+type Store interface {
+	state.MemberStore
+	state.AudienceIDs
+	state.WriteAhead
+	state.RunLog
+	state.PendingRequests
+}
+
 // Engine runs syncs against a state store.
 type Engine struct {
-	Store  state.Store
+	Store  Store
 	Logger *zap.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -225,7 +235,7 @@ func (e *Engine) Run(ctx context.Context, job *Job, opts Options) (*report.Repor
 	if !opts.DryRun {
 		body, err := json.Marshal(rep)
 		if err == nil {
-			err = e.Store.FinishRun(keep, rep.RunID, string(rep.Status), rep.FinishedAt, body)
+			err = e.Store.FinishRun(keep, rep.RunID, string(rep.Status), rep.FinishedAt, body, summaries(rep))
 		}
 		if err != nil {
 			runErr = errors.Join(runErr, fmt.Errorf("record run report: %w", err))

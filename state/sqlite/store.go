@@ -7,7 +7,10 @@
 // (scope_id, key), so a member row is its 16-byte key, its 16-byte
 // fingerprint, the time it was last sent (unix microseconds, UTC) and its
 // identifiers packed with audience.EncodeIdentifiers (32 raw bytes per
-// hash). Streaming a scope is one range scan in key order.
+// hash). Streaming a scope is one range scan in key order. Runs keep their
+// report as JSON beside one run_summaries row per destination (typed
+// figures, indexed by scope and end time for size history), and
+// pending_requests holds the platform request ids still to poll.
 //
 // The file is created with mode 0600 and the store tightens the database,
 // -wal and -shm files to 0600 on open whatever the umask. It holds only what
@@ -98,7 +101,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // open is Open with the schema steps and the clock as parameters, for
 // tests of upgrades.
-func open(ctx context.Context, abs string, steps [][]string, now func() time.Time) (*Store, error) {
+func open(ctx context.Context, abs string, steps []migration, now func() time.Time) (*Store, error) {
 	// A damaged file is refused before anything is planned from it, and
 	// before a migration could write over it.
 	if err := quickCheck(ctx, abs); err != nil {
@@ -176,7 +179,7 @@ func (s *Store) Close() error {
 // while SQLite answers SQLITE_BUSY. Two processes opening one new file at
 // once get that answer straight away, without the busy timeout, while
 // the other switches the file to WAL mode.
-func migrateRetrying(ctx context.Context, db *sql.DB, steps [][]string) error {
+func migrateRetrying(ctx context.Context, db *sql.DB, steps []migration) error {
 	deadline := time.Now().Add(busyTimeoutMS * time.Millisecond)
 	for {
 		err := migrate(ctx, db, steps)
