@@ -81,6 +81,7 @@ var (
 	_ connectors.Resetter       = (*Destination)(nil)
 	_ connectors.FeedbackPoller = (*Destination)(nil)
 	_ connectors.Checker        = (*Destination)(nil)
+	_ connectors.AudienceSizer  = (*Destination)(nil)
 )
 
 // New builds a destination from settings. It validates them and reads the

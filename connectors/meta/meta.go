@@ -50,6 +50,7 @@ var (
 	_ connectors.FeedbackPoller = (*Destination)(nil)
 	_ connectors.RunObserver    = (*Destination)(nil)
 	_ connectors.Checker        = (*Destination)(nil)
+	_ connectors.AudienceSizer  = (*Destination)(nil)
 )
 
 // Spec declares the connector.

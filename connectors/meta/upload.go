@@ -260,21 +260,38 @@ func (d *Destination) Feedback(ctx context.Context, aud connectors.Audience, req
 		delete(d.feedback, id)
 	}
 	d.mu.Unlock()
-	g, err := d.graph(ctx)
-	var res fb.Result
-	if err == nil {
-		res, _, err = g.call(ctx, fb.GET, aud.ID, fb.Params{"fields": "approximate_count_lower_bound,approximate_count_upper_bound"})
-	}
-	if err != nil {
+	size, err := d.AudienceSize(ctx, aud)
+	switch {
+	case err != nil:
 		// The counts stand on their own; the size is a nicety.
 		d.log.Warn("could not read the audience size", zap.String("audience_id", aud.ID), zap.Error(err))
-	} else {
-		rep.Size = number(res["approximate_count_lower_bound"])
-		rep.Counts["approximate_count_lower_bound"] = rep.Size
-		rep.Counts["approximate_count_upper_bound"] = number(res["approximate_count_upper_bound"])
+	case size.Known:
+		rep.Size = size.Members
+		rep.Counts["approximate_count_lower_bound"] = size.Members
+		rep.Counts["approximate_count_upper_bound"] = size.Upper
 	}
 	if len(rep.Counts) == 0 {
 		rep.Counts = nil
 	}
 	return rep, nil
+}
+
+// AudienceSize reads the audience's approximate_count_lower_bound and
+// approximate_count_upper_bound: Meta's range for the people it matched,
+// which lags uploads by up to a day. A bound that is missing or negative
+// (Meta's "not available") leaves the size unknown.
+func (d *Destination) AudienceSize(ctx context.Context, aud connectors.Audience) (connectors.AudienceSize, error) {
+	g, err := d.graph(ctx)
+	if err != nil {
+		return connectors.AudienceSize{}, err
+	}
+	res, _, err := g.call(ctx, fb.GET, aud.ID, fb.Params{"fields": "approximate_count_lower_bound,approximate_count_upper_bound"})
+	if err != nil {
+		return connectors.AudienceSize{}, d.classify("read the size of audience "+aud.ID, err, connectors.Fatal)
+	}
+	lower, ok := res["approximate_count_lower_bound"]
+	if !ok || number(lower) < 0 {
+		return connectors.AudienceSize{}, nil
+	}
+	return connectors.AudienceSize{Known: true, Members: number(lower), Upper: max(number(res["approximate_count_upper_bound"]), 0), Approximate: true}, nil
 }
