@@ -124,3 +124,33 @@ func TestFirstUploadCrashIsNotRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestEmptyStateFileRefused: a state file cut to 0 bytes is refused with
+// advice before anything is read or uploaded, not taken as a new state
+// that would re-add everyone; deleting it starts over, and the audience
+// that exists is then refused until adopted.
+func TestEmptyStateFileRefused(t *testing.T) {
+	t.Parallel()
+	b := newBed(t, "meta")
+	b.contacts(200, 0)
+	id := destinationNamed(t, b.sync(), "meta").AudienceID
+	before := b.k.sb.Members("meta", id)
+	b.loseState()
+	db := filepath.Join(filepath.Dir(b.cfg), "quickstart", "audiencesync.db")
+	require.NoError(t, os.WriteFile(db, nil, 0o600))
+	b.contacts(200, 7)
+
+	r := run(t, "", "sync", "--config", b.cfg)
+	require.Equal(t, ExitFailed, r.code, r.stderr)
+	require.Contains(t, r.stderr, "empty (0 bytes)")
+	require.Contains(t, r.stderr, "restore the file from a backup")
+	requireSameSet(t, "meta", before, b.k.sb.Members("meta", id))
+	fi, err := os.Stat(db)
+	require.NoError(t, err)
+	require.Zero(t, fi.Size())
+
+	b.loseState()
+	_, r = syncJSON(t, b.cfg)
+	require.Equal(t, ExitFailed, r.code, "a new state finds the audience full: %s", r.stderr)
+	require.Contains(t, r.stderr, "--adopt")
+}
