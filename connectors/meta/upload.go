@@ -104,7 +104,8 @@ type replaceProgress struct {
 // Replace makes the audience exactly members through /{id}/usersreplace
 // in one session: batch_seq from 1, last_batch_flag on the last batch,
 // estimated_num_total = total. Members are read from the iterator one
-// batch at a time. If a batch fails, the next call for the same audience
+// batch at a time, each of at most the sync's batch_size members
+// (LimitBatch) and MaxRows rows. If a batch fails, the next call for the same audience
 // in this run resumes the session after the last acknowledged batch.
 func (d *Destination) Replace(ctx context.Context, aud connectors.Audience, total int, members iter.Seq2[connectors.Upload, error]) (connectors.BatchResult, error) {
 	res, _, err := d.ReplaceInSession(ctx, aud, total, members, connectors.ReplaceSession{}, nil)
@@ -142,13 +143,14 @@ func (d *Destination) ReplaceInSession(ctx context.Context, aud connectors.Audie
 		return u, ok, err
 	}
 	pending, more, err := pull()
-	batch := make([]connectors.Upload, 0, min(total, d.tune.rows))
+	most := d.replaceBatch()
+	batch := make([]connectors.Upload, 0, min(total, most))
 	offset := 0
 	for i := 1; more && err == nil; i++ {
 		batch = batch[:0]
 		for rows := 0; more && err == nil; {
 			r := rowsOf(pending)
-			if rows+r > d.tune.rows && len(batch) > 0 {
+			if len(batch) > 0 && (rows+r > d.tune.rows || len(batch) == most) {
 				break
 			}
 			batch, rows = append(batch, pending), rows+r
