@@ -18,10 +18,12 @@ func (a *app) validateCmd() *cobra.Command {
 		Use:   "validate",
 		Short: "Check a config file without touching the network",
 		Long: `validate loads the config strictly (unknown keys are errors), applies defaults,
-resolves secret references and checks every rule. It makes no network call.`,
+resolves secret references and checks every rule, and that every local file
+a source reads (a CSV export) exists and can be read. It makes no network
+call.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
-			svc, err := a.open(cmd.Context(), offline)
+			svc, err := a.openWith(cmd.Context(), syncs.Options{SkipSecrets: offline, CheckFiles: true})
 			if err != nil {
 				return err
 			}

@@ -60,6 +60,9 @@ type Options struct {
 	// ${file:…} secrets: enough to validate its shape and to list syncs,
 	// runs and reports, not to run a sync.
 	SkipSecrets bool
+	// CheckFiles checks that the local files connections read (a CSV
+	// source's path) exist and can be read, as `validate` does.
+	CheckFiles bool
 	// LookupEnv resolves ${env:…} secrets; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
 	// Registry resolves connection types; nil means builtin.Registry().
@@ -131,7 +134,7 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 	if reg == nil {
 		reg = builtin.Registry()
 	}
-	cfg, err := configs.Load(opts.ConfigPath, reg, configs.LoadOptions{LookupEnv: opts.LookupEnv, SkipSecrets: opts.SkipSecrets})
+	cfg, err := configs.Load(opts.ConfigPath, reg, configs.LoadOptions{LookupEnv: opts.LookupEnv, SkipSecrets: opts.SkipSecrets, CheckFiles: opts.CheckFiles})
 	if err != nil {
 		return nil, &ConfigError{Err: err}
 	}
