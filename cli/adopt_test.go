@@ -23,6 +23,16 @@ func (b *bed) loseState() {
 	}
 }
 
+// filledBed syncs contacts to platform and returns the bed, the audience's
+// id and what the platform holds.
+func filledBed(t *testing.T, platform string, contacts int) (*bed, string, []string) {
+	t.Helper()
+	b := newBed(t, platform)
+	b.contacts(contacts, 0)
+	id := destinationNamed(t, b.sync(), platform).AudienceID
+	return b, id, b.k.sb.Members(platform, id)
+}
+
 // TestLostStateRefusedUntilAdoptedOrRebuilt: each platform's audience is
 // filled, then state is lost and the source changes. A plain sync refuses
 // the platform destination before uploading anything, saying what to do;
@@ -43,11 +53,7 @@ func TestLostStateRefusedUntilAdoptedOrRebuilt(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.platform, func(t *testing.T) {
 			t.Parallel()
-			b := newBed(t, tt.platform)
-			b.contacts(contacts, 0)
-			first := b.sync()
-			id := destinationNamed(t, first, tt.platform).AudienceID
-			before := b.k.sb.Members(tt.platform, id)
+			b, id, before := filledBed(t, tt.platform, contacts)
 
 			b.loseState()
 			b.contacts(contacts, 7)
@@ -87,10 +93,7 @@ func TestLostStateRefusedUntilAdoptedOrRebuilt(t *testing.T) {
 // the source, as documented; a later --full-refresh removes them.
 func TestAdoptKeepsDepartedMembers(t *testing.T) {
 	t.Parallel()
-	b := newBed(t, "google")
-	b.contacts(300, 0)
-	id := destinationNamed(t, b.sync(), "google").AudienceID
-	before := b.k.sb.Members("google", id)
+	b, id, before := filledBed(t, "google", 300)
 	b.loseState()
 	b.contacts(300, 7)
 	b.sync("--adopt")
@@ -131,10 +134,7 @@ func TestFirstUploadCrashIsNotRefused(t *testing.T) {
 // that exists is then refused until adopted.
 func TestEmptyStateFileRefused(t *testing.T) {
 	t.Parallel()
-	b := newBed(t, "meta")
-	b.contacts(200, 0)
-	id := destinationNamed(t, b.sync(), "meta").AudienceID
-	before := b.k.sb.Members("meta", id)
+	b, id, before := filledBed(t, "meta", 200)
 	b.loseState()
 	db := filepath.Join(filepath.Dir(b.cfg), "quickstart", "audiencesync.db")
 	require.NoError(t, os.WriteFile(db, nil, 0o600))

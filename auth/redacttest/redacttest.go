@@ -20,6 +20,34 @@ const Token = "TOKEN-IN-URL-5f3a9c"
 // credential in it.
 const LeakyURL = "http://127.0.0.1:1/leak?access_token=" + Token + "&appsecret_proof=" + Token
 
+// Fault is one way a platform call fails with a credential in a URL.
+type Fault struct {
+	Name   string
+	Handle http.HandlerFunc
+}
+
+// Faults are the failures every platform connector is tested with: the
+// connection dropped, a redirect to LeakyURL (a transport error quoting
+// it), and an error answer whose message quotes the request's URL with
+// Token (Quoting), once refused (400) and once retried until the retries
+// run out (503). body builds the platform's error JSON from a status and
+// a message.
+func Faults(body func(status int, message string) any) []Fault {
+	quote := func(status int) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_ = json.NewEncoder(w).Encode(body(status, "Request "+Quoting(r)+" was refused"))
+		}
+	}
+	return []Fault{
+		{"connection dropped", func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) }},
+		{"redirected to a URL with a token", Redirect},
+		{"platform error", quote(http.StatusBadRequest)},
+		{"retried platform error", quote(http.StatusServiceUnavailable)},
+	}
+}
+
 // Redirect answers every request with a redirect to LeakyURL that keeps
 // the method and body.
 func Redirect(w http.ResponseWriter, r *http.Request) {

@@ -1,7 +1,6 @@
 package googleads_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"testing"
 
@@ -10,34 +9,20 @@ import (
 	"github.com/audiencesync/audiencesync/sandbox"
 )
 
-// TestNoCredentialInErrorsOrLogs: a transport error on a URL that carries
-// a token (a redirect to one), and platform errors whose message quotes a
-// URL with a token, once refused and once retried until the retries run
-// out, leave the token in no error string and no log record.
+// TestNoCredentialInErrorsOrLogs: the failures of redacttest.Faults (a
+// dropped connection, a redirect to a URL with a token, platform errors
+// quoting a URL with a token, refused or retried until the retries run
+// out) leave the token in no error string and no log record.
 func TestNoCredentialInErrorsOrLogs(t *testing.T) {
 	t.Parallel()
-	quote := func(status int) func(w http.ResponseWriter, r *http.Request) {
-		return func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(status)
-			_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{
-				"code": status, "status": "INVALID_ARGUMENT", "message": "Request " + redacttest.Quoting(r) + " was refused.",
-			}})
-		}
-	}
-	tests := []struct {
-		name   string
-		handle func(w http.ResponseWriter, r *http.Request)
-	}{
-		{"transport error", redacttest.Redirect},
-		{"platform error", quote(http.StatusBadRequest)},
-		{"retried platform error", quote(http.StatusServiceUnavailable)},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	faults := redacttest.Faults(func(status int, msg string) any {
+		return map[string]any{"error": map[string]any{"code": status, "status": "INVALID_ARGUMENT", "message": msg}}
+	})
+	for _, tt := range faults {
+		t.Run(tt.Name, func(t *testing.T) {
 			t.Parallel()
 			rm := newRemote(t, sandbox.Options{})
-			rm.setIntercept(func(w http.ResponseWriter, r *http.Request, _ []byte) bool { tt.handle(w, r); return true })
+			rm.setIntercept(func(w http.ResponseWriter, r *http.Request, _ []byte) bool { tt.Handle(w, r); return true })
 			d, logs := newDest(t, rm, settings())
 			_, err := d.Ensure(t.Context(), connectors.AudienceSpec{Name: "Leaky", Create: true})
 			redacttest.RequireClean(t, err, logs, redacttest.Token)

@@ -1,7 +1,6 @@
 package meta_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -24,26 +23,11 @@ import (
 func TestNoCredentialInErrorsOrLogs(t *testing.T) {
 	t.Parallel()
 	proof := auth.AppsecretProof(metaplatform.ReplicaAppSecret, metaplatform.ReplicaToken)
-	quote := func(status int) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(status)
-			_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{
-				"message": "Unsupported get request " + redacttest.Quoting(r), "type": "GraphMethodException", "code": 100,
-			}})
-		}
-	}
-	tests := []struct {
-		name   string
-		handle http.HandlerFunc
-	}{
-		{"connection dropped", func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) }},
-		{"redirected to a URL with a token", redacttest.Redirect},
-		{"platform error", quote(http.StatusBadRequest)},
-		{"retried platform error", quote(http.StatusInternalServerError)},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	faults := redacttest.Faults(func(_ int, msg string) any {
+		return map[string]any{"error": map[string]any{"message": msg, "type": "GraphMethodException", "code": 100}}
+	})
+	for _, tt := range faults {
+		t.Run(tt.Name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t, "")
 			var sawProof atomic.Bool
@@ -51,7 +35,7 @@ func TestNoCredentialInErrorsOrLogs(t *testing.T) {
 				if r.URL.Query().Get("appsecret_proof") == proof {
 					sawProof.Store(true)
 				}
-				tt.handle(w, r)
+				tt.Handle(w, r)
 			}))
 			t.Cleanup(ts.Close)
 			d := b.dest(func(s *meta.Settings) { s.Endpoint = ts.URL })
