@@ -143,13 +143,14 @@ func (a *app) setupLogger() error {
 // secrets unresolved, for commands that only read the config or state.
 // The caller closes the service with closeService.
 func (a *app) open(ctx context.Context, skipSecrets bool) (*syncs.Service, error) {
-	svc, err := syncs.Open(ctx, syncs.Options{
-		ConfigPath:  a.configPath,
-		SkipSecrets: skipSecrets,
-		LookupEnv:   a.lookupEnv,
-		Registry:    a.registry,
-		Logger:      a.log,
-	})
+	return a.openWith(ctx, syncs.Options{SkipSecrets: skipSecrets})
+}
+
+// openWith is open with the service options other than the config path,
+// environment, registry and logger, which it fills in.
+func (a *app) openWith(ctx context.Context, opts syncs.Options) (*syncs.Service, error) {
+	opts.ConfigPath, opts.LookupEnv, opts.Registry, opts.Logger = a.configPath, a.lookupEnv, a.registry, a.log
+	svc, err := syncs.Open(ctx, opts)
 	if err != nil {
 		return nil, withCode(ExitUsage, err)
 	}

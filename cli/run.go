@@ -18,10 +18,12 @@ func (a *app) validateCmd() *cobra.Command {
 		Use:   "validate",
 		Short: "Check a config file without touching the network",
 		Long: `validate loads the config strictly (unknown keys are errors), applies defaults,
-resolves secret references and checks every rule. It makes no network call.`,
+resolves secret references and checks every rule, and that every local file
+a source reads (a CSV export) exists and can be read. It makes no network
+call.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
-			svc, err := a.open(cmd.Context(), offline)
+			svc, err := a.openWith(cmd.Context(), syncs.Options{SkipSecrets: offline, CheckFiles: true})
 			if err != nil {
 				return err
 			}
@@ -80,8 +82,17 @@ A sync runs in one process at a time: a sync already running elsewhere on
 the same state is not run again at once. By default sync then stops with
 exit status 4 and says which process holds the sync; --wait waits for it.
 
-Exit status: 0 succeeded, 1 failed or partial, 2 bad usage or config,
-3 stopped by the removal guard, 4 already running elsewhere.`,
+A destination whose audience already exists on the platform with members
+while state has no record of it (a new, lost or replaced state file) is
+refused before anything is uploaded to it: restore the state file from its
+backup, or pass --full-refresh to rebuild the audience from the source
+(where the platform can empty it), or --adopt to take it over as it is
+(the source's members are added; members already in it that are not in
+the source stay until a full refresh).
+
+Exit status: 0 succeeded, 1 failed or partial (a refused destination
+included), 2 bad usage or config, 3 stopped by the removal guard,
+4 already running elsewhere.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.runSyncs(cmd.Context(), f)
@@ -91,6 +102,7 @@ Exit status: 0 succeeded, 1 failed or partial, 2 bad usage or config,
 	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "report format: text or json")
 	cmd.Flags().BoolVar(&f.opts.FullRefresh, "full-refresh", false, "re-send every member (empties the remote audience first where the platform allows)")
 	cmd.Flags().BoolVar(&f.opts.Force, "force", false, "proceed even if the removal guard would stop the run")
+	cmd.Flags().BoolVar(&f.opts.Adopt, "adopt", false, "take over existing audiences that hold members while state has no record of them (members not in the source stay until a full refresh)")
 	cmd.Flags().DurationVar(&f.opts.Wait, "wait", 0, "when the sync is already running elsewhere, wait up to this long for it (e.g. 10m; default: do not wait)")
 	return cmd
 }

@@ -74,6 +74,9 @@ func (e *Engine) apply(ctx context.Context, log *zap.Logger, p *plan, run connec
 	a.total = p.changeCount()
 	a.progress(0)
 
+	if l, ok := d.(connectors.BatchLimiter); ok && p.t.BatchSize > 0 {
+		l.LimitBatch(p.t.BatchSize)
+	}
 	skipRemote := false
 	if p.full { // opts.FullRefresh, or a replace session to finish
 		if r, ok := d.(connectors.Replacer); ok {
@@ -156,7 +159,7 @@ func (a *applier) replace(ctx context.Context, r connectors.Replacer) {
 	start := time.Now()
 	resumed := false
 	sr, durable := r.(connectors.SessionReplacer)
-	err := a.e.withRetry(ctx, replaceBatches(total, p.t.Info), func(ctx context.Context) error {
+	err := a.e.withRetry(ctx, replaceBatches(total, p.t), func(ctx context.Context) error {
 		var err error
 		if durable {
 			res, resumed, err = sr.ReplaceInSession(ctx, p.aud, total, members, p.session, a.recordSession)
@@ -331,10 +334,7 @@ func (a *applier) additions(ctx context.Context) {
 // as batches are cut, so a spooled plan is never all in memory.
 func (a *applier) dispatch(ctx context.Context, op connectors.Op, items iter.Seq[item]) {
 	t := a.p.t
-	size := t.Info.MaxBatch
-	if t.BatchSize > 0 && (size <= 0 || t.BatchSize < size) {
-		size = t.BatchSize
-	}
+	size := t.batchSize()
 	if size <= 0 {
 		size = 1000
 	}
@@ -669,11 +669,22 @@ func (e *Engine) withRetry(ctx context.Context, batches int, fn func(ctx context
 	}
 }
 
-// replaceBatches is how many batches a Replace of total members counts
-// as, for its retry budget.
-func replaceBatches(total int, info connectors.DestinationInfo) int {
-	if info.MaxBatch <= 0 {
+// batchSize is the most members a batch to t carries: the connector's
+// limit, capped by the sync's batch_size; 0 when neither says.
+func (t *Target) batchSize() int {
+	size := t.Info.MaxBatch
+	if t.BatchSize > 0 && (size <= 0 || t.BatchSize < size) {
+		size = t.BatchSize
+	}
+	return size
+}
+
+// replaceBatches is how many batches a Replace of total members to t
+// counts as, for its retry budget.
+func replaceBatches(total int, t *Target) int {
+	size := t.batchSize()
+	if size <= 0 {
 		return 1
 	}
-	return (total + info.MaxBatch - 1) / info.MaxBatch
+	return (total + size - 1) / size
 }

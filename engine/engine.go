@@ -74,6 +74,11 @@ type Options struct {
 	FullRefresh bool
 	// Force lets a run pass the removal guard.
 	Force bool
+	// Adopt lets a run take over an existing remote audience that holds
+	// members while state has no record of it (see adopt.go): the
+	// source's members are added; members already there that are not in
+	// the source stay.
+	Adopt bool
 	// Owner is recorded with the run (state.Run.Owner): the id of the
 	// lock (state.Locker) the caller holds for the sync, so that a run a
 	// crash left "running" can be told from one still in progress.
@@ -271,7 +276,11 @@ func (e *Engine) run(ctx context.Context, log *zap.Logger, ev *events, job *Job,
 	// Resolve remote audiences first: a destination whose credentials fail
 	// is reported without spending a source read on it.
 	if !opts.DryRun {
-		e.ensureAll(ctx, log, plans)
+		e.ensureAll(ctx, log, plans, opts)
+		if err := unavailable(plans); err != nil {
+			settleAll(plans, report.Outcome{Stopped: true})
+			return true, err
+		}
 	} else {
 		for _, p := range plans {
 			if id, err := e.Store.AudienceID(ctx, p.scope); err == nil {
@@ -348,17 +357,19 @@ func (e *Engine) run(ctx context.Context, log *zap.Logger, ev *events, job *Job,
 	return false, nil
 }
 
-func (e *Engine) ensureAll(ctx context.Context, log *zap.Logger, plans []*plan) {
+func (e *Engine) ensureAll(ctx context.Context, log *zap.Logger, plans []*plan, opts Options) {
 	var wg sync.WaitGroup
 	for _, p := range plans {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			spec := p.t.Audience
-			if id, err := e.Store.AudienceID(ctx, p.scope); err == nil {
+			id, err := e.Store.AudienceID(ctx, p.scope)
+			if err == nil {
 				spec.KnownID = id
 			}
-			err := e.withRetry(ctx, 1, func(ctx context.Context) error {
+			recorded := !errors.Is(err, state.ErrNotFound)
+			err = e.withRetry(ctx, 1, func(ctx context.Context) error {
 				a, err := p.t.Dest.Ensure(ctx, spec)
 				if err == nil {
 					p.aud = a
@@ -371,6 +382,16 @@ func (e *Engine) ensureAll(ctx context.Context, log *zap.Logger, plans []*plan) 
 				return
 			}
 			p.rep.AudienceID = p.aud.ID
+			// Before the id is recorded: a refused audience stays unknown
+			// to state, so the next run asks again.
+			if !recorded && !p.aud.Created {
+				if err := e.checkUnrecorded(ctx, log, p, opts); err != nil {
+					p.fail(err)
+					p.refusal = err
+					log.Error("destination refused", zap.String("destination", p.t.Name), zap.Error(err))
+					return
+				}
+			}
 			if p.aud.ID != spec.KnownID {
 				if err := e.Store.SetAudienceID(ctx, p.scope, p.aud.ID); err != nil {
 					p.fail(fmt.Errorf("record audience id: %w", err))

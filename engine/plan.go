@@ -97,6 +97,9 @@ type plan struct {
 	// refreshBefore: members last sent before this are refreshed; zero
 	// when memberships do not lapse.
 	refreshBefore uint32
+	// refusal is why the run refused this destination's audience
+	// (adopt.go); nil otherwise.
+	refusal error
 
 	committed  map[audience.MemberKey]committedMember
 	seen       bitset // committed members this run has read, by committedMember.idx

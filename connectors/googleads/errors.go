@@ -145,7 +145,7 @@ func parseError(op string, status int, body []byte) *APIError {
 		return e
 	}
 	e.Status = b.Error.Status
-	e.Message = quoted.ReplaceAllString(b.Error.Message, `"…"`)
+	e.Message = auth.RedactText(quoted.ReplaceAllString(b.Error.Message, `"…"`))
 	for _, d := range b.Error.Details {
 		switch {
 		case strings.HasSuffix(d.Type, "google.rpc.ErrorInfo"):

@@ -34,7 +34,9 @@ func (g *graph) call(ctx context.Context, method fb.Method, path string, params 
 	ctx, retries := platformhttp.WithRetryCount(ctx)
 	res, err := g.session.WithContext(ctx).Api(path, method, params)
 	if err != nil {
-		return res, *retries, asGraphError(res, err)
+		// A transport error quotes the URL, which carries appsecret_proof
+		// on every GET.
+		return res, *retries, auth.RedactError(asGraphError(res, err))
 	}
 	return res, *retries, nil
 }
@@ -110,6 +112,7 @@ var (
 // scrub keeps contact data out of a message Meta wrote: Graph messages
 // rarely quote a value sent, but where one would be, it is redacted.
 func scrub(s string) string {
+	s = auth.RedactText(s)
 	s = hexRun.ReplaceAllString(s, "[value]")
 	s = address.ReplaceAllString(s, "[value]")
 	if len(s) > 500 {

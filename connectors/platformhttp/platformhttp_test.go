@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors/retry"
 	"github.com/audiencesync/audiencesync/connectors/retry/retrytest"
 )
@@ -104,7 +105,7 @@ func TestRateLimit(t *testing.T) {
 
 func TestRedactURL(t *testing.T) {
 	t.Parallel()
-	require.True(t, strings.HasPrefix(redactURL("https://u:p@h/p?q=1#f"), "https://h/p"))
+	require.True(t, strings.HasPrefix(auth.RedactURL("https://u:p@h/p?q=1#f"), "https://h/p"))
 }
 
 func get(t *testing.T, c *Client, url string) (*http.Response, error) {

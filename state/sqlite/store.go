@@ -78,11 +78,12 @@ type Store struct {
 	closeErr  error
 }
 
-// Open opens the state database at path, creating it (mode 0600) and
-// migrating its schema as needed. It refuses a database written by a newer
-// audiencesync (ErrSchemaTooNew), a SQLite file that belongs to another
-// application (ErrForeignDatabase) and a damaged one (ErrCorrupt, after
-// SQLite's quick check). Before a schema upgrade it copies the file (see
+// Open opens the state database at path, creating it (mode 0600) where no
+// file exists and migrating its schema as needed. It refuses a database
+// written by a newer audiencesync (ErrSchemaTooNew), a SQLite file that
+// belongs to another application (ErrForeignDatabase), a damaged one
+// (ErrCorrupt, after SQLite's quick check) and a file of 0 bytes
+// (ErrEmptyFile). Before a schema upgrade it copies the file (see
 // Backup).
 func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" {
@@ -92,7 +93,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state database %s: %w", path, err)
 	}
-	if err := createPrivate(abs); err != nil {
+	if err := prepareFile(ctx, abs); err != nil {
 		return nil, fmt.Errorf("open state database %s: %w", path, err)
 	}
 
