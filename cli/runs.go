@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/syncs"
 )
 
@@ -44,7 +45,7 @@ interrupted; the next run of its sync carries on from what it committed.`,
 				}
 				status := r.Status
 				if r.Interrupted {
-					status = "interrupted"
+					status = string(report.StatusInterrupted)
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\t\t\n", r.ID, r.Sync, status,
 					r.Started.Local().Format("2006-01-02 15:04:05"), took)
