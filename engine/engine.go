@@ -196,7 +196,15 @@ func (e *Engine) Run(ctx context.Context, job *Job, opts Options) (*report.Repor
 	keep := context.WithoutCancel(ctx)
 	if !opts.DryRun {
 		if err := e.Store.BeginRun(ctx, state.Run{ID: rep.RunID, Sync: job.Sync, Status: string(report.StatusRunning), Started: started, Owner: opts.Owner}); err != nil {
-			return rep, fmt.Errorf("record run start: %w", err)
+			// Nothing ran and nothing is recorded; the report still ends
+			// with a final status.
+			rep.Status, rep.FinishedAt = report.StatusFailed, e.now()
+			err = fmt.Errorf("record run start: %w", err)
+			if ctx.Err() != nil {
+				rep.Status, err = report.StatusInterrupted, interruptedOr(ctx, "starting", err)
+			}
+			rep.Error = err.Error()
+			return rep, err
 		}
 	}
 	log.Info("run started", zap.String("run_id", rep.RunID), zap.Bool("dry_run", opts.DryRun),
