@@ -55,9 +55,9 @@ func syncReport() *report.Report {
 				// The token expired after 400 of 1000: the batch it
 				// refused and those never sent are not attempted.
 				Name: "meta", Type: "meta", Profile: "meta", Status: report.StatusPartial, Members: 1000,
-				Planned:  report.Planned{Add: 1000},
-				Applied:  report.Applied{Added: 400, NotAttempted: 600},
-				Batches:  3, Retries: 0,
+				Planned: report.Planned{Add: 1000},
+				Applied: report.Applied{Added: 400, NotAttempted: 600},
+				Batches: 3, Retries: 0,
 				Platform: &connectors.PlatformReport{Size: -1, Counts: map[string]int64{"num_received": 400}},
 				Errors:   []string{"add batch 3 (200 members): token expired: reconnect the Meta system user"},
 			},
@@ -67,7 +67,7 @@ func syncReport() *report.Report {
 				Applied: report.Applied{Added: 200, Removed: 20, NotAttempted: 300},
 				Batches: 3, Retries: 2,
 				Platform: &connectors.PlatformReport{Size: -1},
-				Errors:  []string{"interrupted: acknowledged batches were committed"},
+				Errors:   []string{"interrupted: acknowledged batches were committed"},
 			},
 		},
 		Error: "interrupted: context canceled; acknowledged batches were committed, the next run continues from there",
