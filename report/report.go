@@ -223,29 +223,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return err
 	}
-	if len(r.Destinations) > 0 {
-		// Every figure of the table counts members (CRM records as the
-		// destination holds them), never identifiers.
-		if _, err := io.WriteString(w, "destinations, in members (audience: members after the run):\n"); err != nil {
-			return err
-		}
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	if r.DryRun {
-		fmt.Fprintln(tw, "destination\tprofile\tstatus\taudience\tadd\tremove\tupdate\trefresh\tunchanged\t")
-		for _, d := range r.Destinations {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t\n", d.Name, d.Profile, d.Status, d.Members,
-				d.Planned.Add, d.Planned.Remove, d.Planned.Update, d.Planned.Refresh, d.Planned.Unchanged)
-		}
-	} else {
-		fmt.Fprintln(tw, "destination\tprofile\tstatus\taudience\tadded\tremoved\tupdated\trefreshed\tunchanged\tfailed\tnot attempted\tbatches\tretries\t")
-		for _, d := range r.Destinations {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", d.Name, d.Profile, d.Status, d.Members,
-				d.Applied.Added, d.Applied.Removed, d.Applied.Updated, d.Applied.Refreshed, d.Planned.Unchanged,
-				d.Applied.Failed, d.Applied.NotAttempted, d.Batches, d.Retries)
-		}
-	}
-	if err := tw.Flush(); err != nil {
+	if err := r.writeTable(w); err != nil {
 		return err
 	}
 	b.Reset()
@@ -279,6 +257,34 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeTable writes the table of destinations, if there are any. Every
+// figure in it counts members (CRM records as the destination holds
+// them), never identifiers.
+func (r *Report) writeTable(w io.Writer) error {
+	if len(r.Destinations) == 0 {
+		return nil
+	}
+	if _, err := io.WriteString(w, "destinations, in members (audience: members after the run):\n"); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	if r.DryRun {
+		fmt.Fprintln(tw, "destination\tprofile\tstatus\taudience\tadd\tremove\tupdate\trefresh\tunchanged\t")
+		for _, d := range r.Destinations {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t\n", d.Name, d.Profile, d.Status, d.Members,
+				d.Planned.Add, d.Planned.Remove, d.Planned.Update, d.Planned.Refresh, d.Planned.Unchanged)
+		}
+	} else {
+		fmt.Fprintln(tw, "destination\tprofile\tstatus\taudience\tadded\tremoved\tupdated\trefreshed\tunchanged\tfailed\tnot attempted\tbatches\tretries\t")
+		for _, d := range r.Destinations {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", d.Name, d.Profile, d.Status, d.Members,
+				d.Applied.Added, d.Applied.Removed, d.Applied.Updated, d.Applied.Refreshed, d.Planned.Unchanged,
+				d.Applied.Failed, d.Applied.NotAttempted, d.Batches, d.Retries)
+		}
+	}
+	return tw.Flush()
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -74,6 +74,23 @@ func syncReport() *report.Report {
 	}
 }
 
+// feedbackReport has platform reports that leave things out, and a match
+// rate that spans several requests.
+func feedbackReport() *report.Report {
+	return &report.Report{
+		RunID: "r2", Sync: "s", Status: report.StatusSucceeded, StartedAt: started, FinishedAt: started.Add(time.Second),
+		Source: report.Source{Read: 10, Valid: 10, Rejected: map[string]int64{}},
+		Destinations: []*report.Destination{
+			{Name: "google", Type: "google_ads", Profile: "google", Status: report.StatusSucceeded, Members: 10,
+				Planned: report.Planned{Add: 10}, Applied: report.Applied{Added: 10}, Batches: 2,
+				Platform: &connectors.PlatformReport{MatchRate: "41-50% to 61-70%", Size: -1}},
+			{Name: "meta", Type: "meta", Profile: "meta", Status: report.StatusSucceeded, Members: 10,
+				Planned: report.Planned{Add: 10}, Applied: report.Applied{Added: 10}, Batches: 1,
+				Platform: &connectors.PlatformReport{Status: "PROCESSING", Size: -1}},
+		},
+	}
+}
+
 func planReport() *report.Report {
 	r := syncReport()
 	r.DryRun, r.FullRefresh, r.Forced = true, false, false
@@ -99,6 +116,7 @@ func TestWrite(t *testing.T) {
 		{"sync", syncReport(), true},
 		{"plan", planReport(), true},
 		{"unfinished", unfinished, false},
+		{"feedback", feedbackReport(), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
