@@ -19,25 +19,14 @@ import (
 
 // terminal records the bytes written to it and plays them on a screen of
 // rows the way a terminal does with carriage returns and newlines.
-type terminal struct {
-	mu  sync.Mutex
-	raw strings.Builder
-}
-
-func (t *terminal) Write(b []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.raw.Write(b)
-}
+type terminal struct{ lockedBuffer }
 
 // screen is what the terminal shows: one string per row, trailing blanks
 // trimmed; the last row is the one the cursor is on.
 func (t *terminal) screen() []string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	rows := [][]rune{nil}
 	col := 0
-	for _, r := range t.raw.String() {
+	for _, r := range t.String() {
 		row := &rows[len(rows)-1]
 		switch r {
 		case '\r':
@@ -131,7 +120,7 @@ func TestProgressLineOnATerminal(t *testing.T) {
 		"WARN\tbatch failed",
 		"",
 	}, term.screen(), "log lines whole on rows of their own; the progress line cleared at the end")
-	require.NotContains(t, term.raw.String(), "\x1b", "no escape sequences: spaces clear the line")
+	require.NotContains(t, term.String(), "\x1b", "no escape sequences: spaces clear the line")
 }
 
 // TestProgressRedrawIsThrottled: on a terminal, progress within one redraw
@@ -171,7 +160,7 @@ func TestProgressOffATerminal(t *testing.T) {
 	p.Observe(engine.RunFinished{Run: progressRun, Status: report.StatusSucceeded})
 	require.Equal(t, "INFO\trun started\n"+
 		"progress: cart: google planning\n"+
-		"progress: cart: google 200/300 (66%)\n", term.raw.String())
+		"progress: cart: google 200/300 (66%)\n", term.String())
 }
 
 // TestProgressUnderConcurrentLogging draws progress from several

@@ -36,9 +36,11 @@ func requireCounts(t *testing.T, rep *report.Report) {
 }
 
 // failing fails the Apply calls listed in fail (1-based, in call order)
-// with their error, and passes every other call to the fake.
+// with their error, and passes every other call to the destination. It
+// has none of the destination's optional capabilities (it cannot empty an
+// audience in one call).
 type failing struct {
-	*fake.Destination
+	connectors.Destination
 	fail map[int]error
 
 	mu    sync.Mutex
@@ -220,18 +222,6 @@ func TestCountsAddUp(t *testing.T) {
 	}
 }
 
-// noReset hides a failing destination's Resetter.
-type noReset struct{ f *failing }
-
-func (p noReset) Info() connectors.DestinationInfo { return p.f.Info() }
-func (p noReset) Ensure(ctx context.Context, s connectors.AudienceSpec) (connectors.Audience, error) {
-	return p.f.Ensure(ctx, s)
-}
-func (p noReset) Apply(ctx context.Context, a connectors.Audience, b connectors.Batch) (connectors.BatchResult, error) {
-	return p.f.Apply(ctx, a, b)
-}
-func (p noReset) Close() error { return nil }
-
 // failingReplacer is a replacer whose Replace fails with fail, and calls
 // before first when set.
 type failingReplacer struct {
@@ -290,7 +280,7 @@ func TestCountsFullRefreshWithoutReset(t *testing.T) {
 	require.NoError(t, err)
 	d := &failing{Destination: b.dest, fail: map[int]error{1: connectors.RejectBatch("INVALID_ARGUMENT", errors.New("fake: bad batch"))}}
 	rep, err := b.run(ms, engine.Options{FullRefresh: true}, func(j *engine.Job) {
-		j.Targets[0].Dest = noReset{d}
+		j.Targets[0].Dest = d
 		j.Targets[0].BatchSize, j.Targets[0].Concurrency = 50, 1
 	})
 	require.Error(t, err)
