@@ -56,6 +56,9 @@ type app struct {
 	registry       *connectors.Registry
 	platforms      *platform.Registry // nil: the built-in platforms
 	log            *zap.Logger
+	// con is stderr as log lines and the progress line share it (see
+	// console); nil until first used.
+	con *console
 	// lookupEnv is os.LookupEnv outside tests.
 	lookupEnv func(string) (string, bool)
 }
@@ -135,8 +138,17 @@ func (a *app) setupLogger() error {
 	default:
 		return withCode(ExitUsage, fmt.Errorf("--log-format %q: use console or json", a.logFormat))
 	}
-	a.log = zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(a.stderr)), lvl))
+	a.log = zap.New(zapcore.NewCore(enc, zapcore.AddSync(a.console()), lvl))
 	return nil
+}
+
+// console returns stderr shared by the logger and the progress line.
+func (a *app) console() *console {
+	if a.con == nil {
+		f, ok := a.stderr.(*os.File)
+		a.con = newConsole(a.stderr, ok && isTerminal(f))
+	}
+	return a.con
 }
 
 // open opens the service layer on the config file; skipSecrets leaves

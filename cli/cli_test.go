@@ -156,7 +156,7 @@ func TestQuickstartSyncsThenSendsOnlyTheDifference(t *testing.T) {
 	require.Equal(t, ExitOK, runs.code, runs.stderr)
 	require.Equal(t, 3, strings.Count(runs.stdout, "cart-abandoners"))
 	// The last run's figures, per destination: 5 added and 10 removed on
-	// each, not their sum.
+	// each, not their sum, none failed or not attempted.
 	var last []string
 	for _, line := range strings.Split(runs.stdout, "\n")[2:] {
 		if strings.Contains(line, "cart-abandoners") {
@@ -166,7 +166,7 @@ func TestQuickstartSyncsThenSendsOnlyTheDifference(t *testing.T) {
 	}
 	require.Len(t, last, len(rep.Destinations), runs.stdout)
 	for i, d := range rep.Destinations {
-		require.Equal(t, d.Name+" succeeded 5 10 0", last[i])
+		require.Equal(t, d.Name+" succeeded 5 10 0 0", last[i])
 	}
 	shown := run(t, "", "report", rep.RunID, "--config", cfg, "--output", "json")
 	require.Equal(t, ExitOK, shown.code, shown.stderr)

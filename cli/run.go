@@ -130,7 +130,7 @@ func (a *app) runSyncs(ctx context.Context, f runFlags) (err error) {
 		names = []string{f.sync}
 	}
 	opts := f.opts
-	opts.Observer = newProgress(a.stderr)
+	opts.Observer = newProgress(a.console())
 	code := ExitOK
 	var errs []error
 	for _, name := range names {
@@ -174,7 +174,7 @@ func (a *app) printReport(rep *report.Report, output string) error {
 	return rep.WriteText(a.stdout)
 }
 
-// stdoutIsTerminal is used for the progress bar decision in tests too.
+// isTerminal reports whether f is a terminal, for the progress line.
 func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0

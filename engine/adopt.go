@@ -99,11 +99,12 @@ func (e *Engine) checkUnrecorded(ctx context.Context, log *zap.Logger, p *plan, 
 		return nil
 	}
 	var size connectors.AudienceSize
-	err = e.withRetry(ctx, 1, func(ctx context.Context) error {
-		var err error
-		size, err = sizer.AudienceSize(ctx, p.aud)
-		return err
-	}, &p.rep.Retries)
+	err = e.withRetry(ctx, log, p.t.Name, fmt.Sprintf("reading the size of audience %q", p.t.Audience.Name), 1,
+		func(ctx context.Context) error {
+			var err error
+			size, err = sizer.AudienceSize(ctx, p.aud)
+			return err
+		}, &p.rep.Retries)
 	if err != nil {
 		return fmt.Errorf("found audience %q (id %s) that state has no record of, and could not read its size to tell whether it is new: %w; "+
 			"nothing was uploaded: run again, or pass --adopt to take it over as it is", p.t.Audience.Name, p.aud.ID, err)

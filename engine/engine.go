@@ -211,7 +211,15 @@ func (e *Engine) Run(ctx context.Context, job *Job, opts Options) (*report.Repor
 	keep := context.WithoutCancel(ctx)
 	if !opts.DryRun {
 		if err := e.Store.BeginRun(ctx, state.Run{ID: rep.RunID, Sync: job.Sync, Status: string(report.StatusRunning), Started: started, Owner: opts.Owner}); err != nil {
-			return rep, fmt.Errorf("record run start: %w", err)
+			// Nothing ran and nothing is recorded; the report still ends
+			// with a final status.
+			rep.Status, rep.FinishedAt = report.StatusFailed, e.now()
+			err = fmt.Errorf("record run start: %w", err)
+			if ctx.Err() != nil {
+				rep.Status, err = report.StatusInterrupted, interruptedOr(ctx, "starting", err)
+			}
+			rep.Error = err.Error()
+			return rep, err
 		}
 	}
 	log.Info("run started", zap.String("run_id", rep.RunID), zap.Bool("dry_run", opts.DryRun),
@@ -264,13 +272,16 @@ func (e *Engine) run(ctx context.Context, log *zap.Logger, ev *events, job *Job,
 	}
 	for i, t := range job.Targets {
 		plans[i] = newPlan(t, job, opts, e.now(), spill)
-		plans[i].ev = ev
+		plans[i].ev, plans[i].runDone = ev, ctx.Done()
 		rep.Destinations = append(rep.Destinations, plans[i].rep)
 	}
 	defer func() {
 		for _, p := range plans {
 			p.bulk.close()
 		}
+		// Guarantee: no destination is left running, whichever way the
+		// run ends.
+		stopAll(ctx, plans)
 	}()
 
 	// Resolve remote audiences first: a destination whose credentials fail
@@ -291,16 +302,18 @@ func (e *Engine) run(ctx context.Context, log *zap.Logger, ev *events, job *Job,
 
 	// Load committed state, read the source and diff, per destination.
 	if err := e.loadState(ctx, log, plans); err != nil {
-		return true, err
+		return stopAll(ctx, plans), interruptedOr(ctx, "loading state", err)
 	}
 	if err := e.read(ctx, log, ev, job, plans, rep); err != nil {
 		// Guarantee: a run whose source read fails removes nothing. It
 		// uploads nothing either, so the audience stays as it was.
-		settleAll(plans, report.Outcome{Stopped: true})
+		if shared := stopAll(ctx, plans); !shared {
+			return false, interruptedOr(ctx, "reading the source", err)
+		}
 		return true, fmt.Errorf("%w: %w; nothing was uploaded or removed", ErrSourceFailed, err)
 	}
 	if err := e.finishPlans(ctx, plans); err != nil {
-		return true, err
+		return stopAll(ctx, plans), interruptedOr(ctx, "planning", err)
 	}
 	if ev.on() {
 		for _, p := range plans {
@@ -357,6 +370,28 @@ func (e *Engine) run(ctx context.Context, log *zap.Logger, ev *events, job *Job,
 	return false, nil
 }
 
+// stopAll settles every destination not settled yet, when a step they all
+// share ended the run early: interrupted when the run's context has ended,
+// which is no failure of the run's own (shared is false), failed
+// otherwise (shared is true).
+func stopAll(ctx context.Context, plans []*plan) (shared bool) {
+	if ctx.Err() != nil {
+		settleAll(plans, report.Outcome{Interrupted: true})
+		return false
+	}
+	settleAll(plans, report.Outcome{Stopped: true})
+	return true
+}
+
+// interruptedOr returns err, or, once ctx has ended, an error saying the
+// run was interrupted while doing what, before anything was sent.
+func interruptedOr(ctx context.Context, what string, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	return fmt.Errorf("interrupted while %s: %w; nothing was uploaded or removed, the next run starts afresh", what, context.Cause(ctx))
+}
+
 func (e *Engine) ensureAll(ctx context.Context, log *zap.Logger, plans []*plan, opts Options) {
 	var wg sync.WaitGroup
 	for _, p := range plans {
@@ -369,13 +404,14 @@ func (e *Engine) ensureAll(ctx context.Context, log *zap.Logger, plans []*plan, 
 				spec.KnownID = id
 			}
 			recorded := !errors.Is(err, state.ErrNotFound)
-			err = e.withRetry(ctx, 1, func(ctx context.Context) error {
-				a, err := p.t.Dest.Ensure(ctx, spec)
-				if err == nil {
-					p.aud = a
-				}
-				return err
-			}, &p.rep.Retries)
+			err = e.withRetry(ctx, log.With(zap.String("destination", p.t.Name)), p.t.Name,
+				fmt.Sprintf("finding audience %q", spec.Name), 1, func(ctx context.Context) error {
+					a, err := p.t.Dest.Ensure(ctx, spec)
+					if err == nil {
+						p.aud = a
+					}
+					return err
+				}, &p.rep.Retries)
 			if err != nil {
 				p.fail(fmt.Errorf("find or create audience %q: %w", spec.Name, err))
 				log.Error("destination unavailable", zap.String("destination", p.t.Name), zap.Error(err))

@@ -54,7 +54,7 @@ type Planned struct {
 // Applied counts the changes a destination acknowledged, by op, and the
 // members whose batch failed.
 type Applied struct {
-	Added, Removed, Updated, Refreshed, Failed int64
+	Added, Removed, Updated, Refreshed, Failed, NotAttempted int64
 }
 
 // PlatformFigures are the platform's own figures for an audience after a

@@ -404,11 +404,15 @@ func TestRunDeadlineStopsRun(t *testing.T) {
 	require.ErrorContains(t, err, "max_run_duration")
 	require.Less(t, time.Since(start), 30*time.Second)
 	require.NotNil(t, rep)
-	require.NotEqual(t, report.StatusSucceeded, rep.Status)
+	require.Equal(t, report.StatusInterrupted, rep.Status, "a deadline interrupts the run")
+	for _, d := range rep.Destinations {
+		require.Equal(t, report.StatusInterrupted, d.Status, d.Name)
+	}
+	require.NoError(t, rep.CheckCounts())
 	runs, err := b.svc.Runs(t.Context(), "buyers", 0)
 	require.NoError(t, err)
 	require.Len(t, runs, 1)
-	require.NotEqual(t, string(report.StatusRunning), runs[0].Status)
+	require.Equal(t, string(report.StatusInterrupted), runs[0].Status)
 }
 
 // TestRunsListSummariesAndSizeHistory runs the sync twice: the listing

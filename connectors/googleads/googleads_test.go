@@ -440,7 +440,8 @@ func TestBadBatchIsReportedAndOthersKept(t *testing.T) {
 	dr := rep.Destinations[0]
 	require.Equal(t, report.StatusPartial, dr.Status)
 	require.Equal(t, int64(40), dr.Applied.Added)
-	require.Equal(t, int64(10), dr.Applied.Failed)
+	require.Equal(t, int64(10), dr.Applied.Failed, "a batch the platform refused is failed, not 'not attempted'")
+	require.Zero(t, dr.Applied.NotAttempted)
 	require.Equal(t, int32(5), ingests.Load(), "the refused batch was not retried")
 	require.Len(t, dr.Errors, 1)
 	require.Contains(t, dr.Errors[0], "INVALID_ARGUMENT")

@@ -201,6 +201,11 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 	// retryablehttp's own log line shows no wait: it is waited here.
 	c.log.Debug("waiting before a retry", zap.Duration("wait", wait), zap.Int("retry", st.retries+1),
 		zap.Duration("asked", asked))
+	if err != nil {
+		st.budget.Retrying(wait, auth.RedactText(err.Error()))
+	} else {
+		st.budget.Retrying(wait, resp.Status)
+	}
 	if err := st.budget.Sleep(ctx, wait); err != nil {
 		// With an error the answer is dropped by net/http without being
 		// closed, which would keep its connection and timer alive.

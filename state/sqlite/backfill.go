@@ -32,6 +32,9 @@ type storedReport struct {
 			Updated   int64 `json:"updated"`
 			Refreshed int64 `json:"refreshed"`
 			Failed    int64 `json:"failed"`
+			// NotAttempted is absent from reports older than the
+			// count, so 0 there.
+			NotAttempted int64 `json:"not_attempted"`
 		} `json:"applied"`
 		Platform *struct {
 			Status    string `json:"status"`

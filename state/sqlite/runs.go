@@ -75,12 +75,12 @@ func writeSummaries(ctx context.Context, tx *sql.Tx, id, sync string, summaries 
 		pl, ap := sum.Planned, sum.Applied
 		if _, err := tx.ExecContext(ctx, `INSERT INTO run_summaries (run_id, scope_id, seq, status,
 				planned_add, planned_remove, planned_update, planned_refresh, planned_unchanged,
-				added, removed, updated, refreshed, failed, members,
+				added, removed, updated, refreshed, failed, not_attempted, members,
 				platform_status, match_rate, platform_size, started, finished)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			id, scopeID, i, sum.Status,
 			pl.Add, pl.Remove, pl.Update, pl.Refresh, pl.Unchanged,
-			ap.Added, ap.Removed, ap.Updated, ap.Refreshed, ap.Failed, sum.Members,
+			ap.Added, ap.Removed, ap.Updated, ap.Refreshed, ap.Failed, ap.NotAttempted, sum.Members,
 			pStatus, pRate, pSize, toMicros(sum.Started), toMicros(sum.Finished)); err != nil {
 			return fmt.Errorf("record summary of destination %q: %w", sum.Destination, err)
 		}
@@ -93,7 +93,7 @@ func writeSummaries(ctx context.Context, tx *sql.Tx, id, sync string, summaries 
 // a run without any.
 const runsSQL = `SELECT r.id, r.sync, r.status, r.started, r.finished, r.report, r.owner,
 		sc.dest, rs.status, rs.planned_add, rs.planned_remove, rs.planned_update, rs.planned_refresh,
-		rs.planned_unchanged, rs.added, rs.removed, rs.updated, rs.refreshed, rs.failed, rs.members,
+		rs.planned_unchanged, rs.added, rs.removed, rs.updated, rs.refreshed, rs.failed, rs.not_attempted, rs.members,
 		rs.platform_status, rs.match_rate, rs.platform_size, rs.started, rs.finished
 	FROM (%s) r
 	LEFT JOIN run_summaries rs ON rs.run_id = r.id
@@ -163,11 +163,11 @@ func scanRuns(rows *sql.Rows) ([]state.Run, error) {
 			status              sql.NullString
 			sStarted, sFinished sql.NullInt64
 			pl                  [5]sql.NullInt64
-			ap                  [5]sql.NullInt64
+			ap                  [6]sql.NullInt64
 			members             sql.NullInt64
 		)
 		if err := rows.Scan(&r.ID, &r.Sync, &r.Status, &started, &finished, &r.Report, &r.Owner,
-			&dest, &status, &pl[0], &pl[1], &pl[2], &pl[3], &pl[4], &ap[0], &ap[1], &ap[2], &ap[3], &ap[4], &members,
+			&dest, &status, &pl[0], &pl[1], &pl[2], &pl[3], &pl[4], &ap[0], &ap[1], &ap[2], &ap[3], &ap[4], &ap[5], &members,
 			&pStatus, &pRate, &pSize, &sStarted, &sFinished); err != nil {
 			return nil, err
 		}
@@ -183,7 +183,8 @@ func scanRuns(rows *sql.Rows) ([]state.Run, error) {
 		if dest.Valid {
 			sum.Destination, sum.Status, sum.Members = dest.String, status.String, members.Int64
 			sum.Planned = state.Planned{Add: pl[0].Int64, Remove: pl[1].Int64, Update: pl[2].Int64, Refresh: pl[3].Int64, Unchanged: pl[4].Int64}
-			sum.Applied = state.Applied{Added: ap[0].Int64, Removed: ap[1].Int64, Updated: ap[2].Int64, Refreshed: ap[3].Int64, Failed: ap[4].Int64}
+			sum.Applied = state.Applied{Added: ap[0].Int64, Removed: ap[1].Int64, Updated: ap[2].Int64, Refreshed: ap[3].Int64, Failed: ap[4].Int64,
+				NotAttempted: ap[5].Int64}
 			if pStatus.Valid {
 				sum.Platform = &state.PlatformFigures{Status: pStatus.String, MatchRate: pRate.String, Size: -1}
 				if pSize.Valid {

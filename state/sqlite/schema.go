@@ -112,6 +112,7 @@ var migrations = []migration{
 			updated           INTEGER NOT NULL,
 			refreshed         INTEGER NOT NULL,
 			failed            INTEGER NOT NULL,
+			not_attempted     INTEGER NOT NULL,
 			members           INTEGER NOT NULL,
 			platform_status   TEXT,
 			match_rate        TEXT,

@@ -137,7 +137,7 @@ func summaryAt(dest, status string, started time.Time, n int64) state.Summary {
 		Destination: dest,
 		Status:      status,
 		Planned:     state.Planned{Add: n, Remove: n + 1, Update: n + 2, Refresh: n + 3, Unchanged: n + 4},
-		Applied:     state.Applied{Added: n + 5, Removed: n + 6, Updated: n + 7, Refreshed: n + 8, Failed: n + 9},
+		Applied:     state.Applied{Added: n + 5, Removed: n + 6, Updated: n + 7, Refreshed: n + 8, Failed: n + 9, NotAttempted: n + 10},
 		Members:     n * 100,
 		Started:     started,
 		Finished:    started.Add(time.Minute),
