@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -26,8 +27,14 @@ func TestAudiences(t *testing.T) {
 	require.Equal(t, 2, tab.Len())
 	require.Equal(t, []string{"first", "second"}, List(&tab, func(_ string, a *testAudience) string { return a.name }))
 	members := func(a *testAudience) Set { return a.members }
-	require.Equal(t, []string{"x", "y"}, tab.Members(b, members))
-	require.Nil(t, tab.Members("nope", members))
+	var mu sync.Mutex
+	require.Equal(t, []string{"x", "y"}, MembersOf(&mu, &tab, b, members))
+	require.Nil(t, MembersOf(&mu, &tab, "nope", members))
+	require.Equal(t, []Membership{{Members: 0, Identifiers: []string{}}, {Members: 2, Identifiers: []string{"x", "y"}}},
+		Listing(&mu, &tab, func(_ string, a *testAudience) Membership { return Inspect(true, a.members) }))
+	require.Equal(t, Membership{Members: 2}, Inspect(false, tab.byID[b].members), "identifiers only when asked for")
+	require.True(t, mu.TryLock(), "Listing and MembersOf unlock")
+	mu.Unlock()
 	tab.Delete(a)
 	tab.Delete("nope")
 	_, ok := tab.Get(a)
