@@ -127,16 +127,26 @@ func validateStatus(status string) *apiError {
 	return invalidArg("membershipStatus", "INVALID_ARGUMENT", "Invalid value at 'membershipStatus', %q", status)
 }
 
+// readList reads a create or patch request: its validateOnly parameter
+// and the user list in its body.
+func readList(r *http.Request) (userList, bool, *apiError) {
+	validateOnly, err := boolParam(r, "validateOnly")
+	if err != nil {
+		return userList{}, false, err
+	}
+	var in userList
+	if err := decodeBody(r, &in); err != nil {
+		return userList{}, false, err
+	}
+	return in, validateOnly, nil
+}
+
 func (s *Server) createList(w http.ResponseWriter, r *http.Request, ref listRef) *apiError {
 	if err := ref.check(); err != nil {
 		return err
 	}
-	validateOnly, aerr := boolParam(r, "validateOnly")
-	if aerr != nil {
-		return aerr
-	}
-	var in userList
-	if err := decodeBody(r, &in); err != nil {
+	in, validateOnly, err := readList(r)
+	if err != nil {
 		return err
 	}
 	if strings.TrimSpace(in.DisplayName) == "" {
@@ -304,12 +314,8 @@ func (s *Server) listLists(w http.ResponseWriter, r *http.Request, ref listRef) 
 }
 
 func (s *Server) patchList(w http.ResponseWriter, r *http.Request, ref listRef) *apiError {
-	validateOnly, aerr := boolParam(r, "validateOnly")
-	if aerr != nil {
-		return aerr
-	}
-	var in userList
-	if err := decodeBody(r, &in); err != nil {
+	in, validateOnly, err := readList(r)
+	if err != nil {
 		return err
 	}
 	var mask []string
