@@ -139,6 +139,13 @@ func (a *app) setupLogger() error {
 	return nil
 }
 
+// group is a command that only holds subcommands, such as auth and state.
+func group(use, short string, subcommands ...*cobra.Command) *cobra.Command {
+	cmd := &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs}
+	cmd.AddCommand(subcommands...)
+	return cmd
+}
+
 // open opens the service layer on the config file; skipSecrets leaves
 // secrets unresolved, for commands that only read the config or state.
 // The caller closes the service with closeService.
@@ -154,6 +161,18 @@ func (a *app) open(ctx context.Context, skipSecrets bool) (*syncs.Service, error
 		return nil, withCode(ExitUsage, err)
 	}
 	return svc, nil
+}
+
+// withService opens the service layer (see open), runs fn with it and
+// closes it, adding what closing returned to fn's error: the set-up of
+// every command that reads the config or the state.
+func (a *app) withService(ctx context.Context, skipSecrets bool, fn func(*syncs.Service) error) (err error) {
+	svc, err := a.open(ctx, skipSecrets)
+	if err != nil {
+		return err
+	}
+	defer closeService(svc, &err)
+	return fn(svc)
 }
 
 // closeService closes svc and adds what closing returned to *err.
