@@ -81,7 +81,7 @@ func writeError(w http.ResponseWriter, e *apiError) {
 			"@type":      typeRetry,
 			"retryDelay": strconv.FormatFloat(e.retryDelay.Seconds(), 'f', -1, 64) + "s",
 		})
-		w.Header().Set("Retry-After", strconv.Itoa(int((e.retryDelay+time.Second-1)/time.Second)))
+		wire.SetRetryAfter(w.Header(), e.retryDelay)
 	}
 	if e.httpStatus == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="https://accounts.google.com/", error="invalid_token"`)

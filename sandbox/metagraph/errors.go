@@ -93,7 +93,7 @@ func (s *Server) RenderFault(w http.ResponseWriter, r *http.Request, f fault.Fau
 		s.writeError(w, expiredToken(s.opts.Now()))
 	case f.Kind == fault.Status && f.Status == http.StatusTooManyRequests:
 		s.setUsage(w, r, 100, minutes)
-		w.Header().Set("Retry-After", strconv.Itoa(int((f.RetryAfter+time.Second-1)/time.Second)))
+		wire.SetRetryAfter(w.Header(), f.RetryAfter)
 		s.writeError(w, &graphError{Message: throttleMessages[4], Type: "OAuthException", Code: 4, IsTransient: true, status: http.StatusTooManyRequests})
 	case f.Kind == fault.Status:
 		code, msg := 1, "An unknown error occurred"

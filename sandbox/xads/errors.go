@@ -3,7 +3,6 @@ package xads
 import (
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/audiencesync/audiencesync/sandbox/fault"
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
@@ -69,7 +68,7 @@ func (s *Server) RenderFault(w http.ResponseWriter, r *http.Request, f fault.Fau
 		reset := s.opts.Now().Add(f.RetryAfter)
 		w.Header().Set("x-rate-limit-remaining", "0")
 		w.Header().Set("x-rate-limit-reset", strconv.FormatInt(reset.Unix(), 10))
-		w.Header().Set("Retry-After", strconv.Itoa(int((f.RetryAfter+time.Second-1)/time.Second)))
+		wire.SetRetryAfter(w.Header(), f.RetryAfter)
 		writeError(w, newError(http.StatusTooManyRequests, "TOO_MANY_REQUESTS", "Rate limit exceeded"), params)
 	case f.Status == http.StatusServiceUnavailable, f.Status == http.StatusBadGateway:
 		writeError(w, newError(f.Status, "SERVICE_UNAVAILABLE", "Service unavailable"), params)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // The plumbing every replica shares around its own API: JSON answers,
@@ -21,6 +22,12 @@ func WriteJSON(w http.ResponseWriter, status int, contentType string, v any) {
 	w.Header().Set("Content-Type", contentType)
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// SetRetryAfter sets the Retry-After header a throttled answer carries:
+// d in whole seconds, rounded up so a client that honours it is not early.
+func SetRetryAfter(h http.Header, d time.Duration) {
+	h.Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
 }
 
 // ErrBodyTooLarge is returned by ReadBody for a body over its limit.

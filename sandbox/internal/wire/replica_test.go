@@ -3,10 +3,12 @@ package wire
 import (
 	"encoding/json"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -97,4 +99,26 @@ func TestWriteJSON(t *testing.T) {
 	require.Equal(t, 201, w.Code)
 	require.Equal(t, "application/json; charset=UTF-8", w.Header().Get("Content-Type"))
 	require.JSONEq(t, `{"a":1}`, w.Body.String())
+}
+
+func TestSetRetryAfter(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		d    time.Duration
+		want string
+	}{
+		{"whole seconds", 3 * time.Second, "3"},
+		{"a fraction rounds up", 1500 * time.Millisecond, "2"},
+		{"under a second is one", time.Millisecond, "1"},
+		{"zero", 0, "0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := http.Header{}
+			SetRetryAfter(h, tt.d)
+			require.Equal(t, tt.want, h.Get("Retry-After"))
+		})
+	}
 }
