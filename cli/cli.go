@@ -151,6 +151,13 @@ func (a *app) console() *console {
 	return a.con
 }
 
+// group is a command that only holds subcommands, such as auth and state.
+func group(use, short string, subcommands ...*cobra.Command) *cobra.Command {
+	cmd := &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs}
+	cmd.AddCommand(subcommands...)
+	return cmd
+}
+
 // open opens the service layer on the config file; skipSecrets leaves
 // secrets unresolved, for commands that only read the config or state.
 // The caller closes the service with closeService.
@@ -167,6 +174,18 @@ func (a *app) openWith(ctx context.Context, opts syncs.Options) (*syncs.Service,
 		return nil, withCode(ExitUsage, err)
 	}
 	return svc, nil
+}
+
+// withService opens the service layer with opts (see openWith), runs fn with it and
+// closes it, adding what closing returned to fn's error: the set-up of
+// every command that reads the config or the state.
+func (a *app) withService(ctx context.Context, opts syncs.Options, fn func(*syncs.Service) error) (err error) {
+	svc, err := a.openWith(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer closeService(svc, &err)
+	return fn(svc)
 }
 
 // closeService closes svc and adds what closing returned to *err.

@@ -14,6 +14,7 @@ const (
 	RoleDestination
 )
 
+// String returns source or destination.
 func (r Role) String() string {
 	if r == RoleSource {
 		return "source"

@@ -1,12 +1,10 @@
 package meta
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -162,11 +160,7 @@ func peekError(resp *http.Response) (wireError, bool) {
 	if resp.Body == nil {
 		return wireError{}, false
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	resp.Body = struct {
-		io.Reader
-		io.Closer
-	}{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
+	body, err := platformhttp.PeekBody(resp, 1<<20)
 	if err != nil {
 		return wireError{}, false
 	}
