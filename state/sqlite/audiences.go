@@ -25,17 +25,9 @@ func (s *Store) AudienceID(ctx context.Context, scope state.Scope) (string, erro
 
 // SetAudienceID implements state.Store.
 func (s *Store) SetAudienceID(ctx context.Context, scope state.Scope, id string) error {
-	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
-		scopeID, err := ensureScope(ctx, tx, scope)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO audiences (scope_id, remote_id) VALUES (?, ?)
+	return s.inScopeTx(ctx, scope, "set audience id of", func(tx *sql.Tx, scopeID int64) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO audiences (scope_id, remote_id) VALUES (?, ?)
 			ON CONFLICT (scope_id) DO UPDATE SET remote_id = excluded.remote_id`, scopeID, id)
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("set audience id of %s: %w", scopeName(scope), err)
-	}
-	return nil
 }

@@ -12,30 +12,17 @@ import (
 // storedReport is the part of a run report (package report's JSON) that
 // schema 4 backfills from. It is frozen here rather than borrowed from
 // package report: it must keep decoding what versions before schema 4
-// stored, however the report type changes later.
+// stored, however the report type changes later. The counts are decoded
+// by their JSON names (add, added, …): reports before schema 4 have no
+// not_attempted, which reads as 0.
 type storedReport struct {
 	Destinations []struct {
-		Name    string `json:"name"`
-		Type    string `json:"type"`
-		Status  string `json:"status"`
-		Members int64  `json:"members"`
-		Planned struct {
-			Add       int64 `json:"add"`
-			Remove    int64 `json:"remove"`
-			Update    int64 `json:"update"`
-			Refresh   int64 `json:"refresh"`
-			Unchanged int64 `json:"unchanged"`
-		} `json:"planned"`
-		Applied struct {
-			Added     int64 `json:"added"`
-			Removed   int64 `json:"removed"`
-			Updated   int64 `json:"updated"`
-			Refreshed int64 `json:"refreshed"`
-			Failed    int64 `json:"failed"`
-			// NotAttempted is absent from reports older than the
-			// count, so 0 there.
-			NotAttempted int64 `json:"not_attempted"`
-		} `json:"applied"`
+		Name     string           `json:"name"`
+		Type     string           `json:"type"`
+		Status   string           `json:"status"`
+		Members  int64            `json:"members"`
+		Planned  map[string]int64 `json:"planned"`
+		Applied  map[string]int64 `json:"applied"`
 		Platform *struct {
 			Status    string `json:"status"`
 			MatchRate string `json:"match_rate"`
@@ -117,11 +104,13 @@ func readStoredReports(ctx context.Context, tx *sql.Tx) ([]backfilledRun, error)
 			sum := state.Summary{
 				Destination: d.Name,
 				Status:      d.Status,
-				Planned:     state.Planned(d.Planned),
-				Applied:     state.Applied(d.Applied),
-				Members:     d.Members,
-				Started:     fromMicros(started),
-				Finished:    fromMicros(finished),
+				Planned: state.Planned{Add: d.Planned["add"], Remove: d.Planned["remove"], Update: d.Planned["update"],
+					Refresh: d.Planned["refresh"], Unchanged: d.Planned["unchanged"]},
+				Applied: state.Applied{Added: d.Applied["added"], Removed: d.Applied["removed"], Updated: d.Applied["updated"],
+					Refreshed: d.Applied["refreshed"], Failed: d.Applied["failed"], NotAttempted: d.Applied["not_attempted"]},
+				Members:  d.Members,
+				Started:  fromMicros(started),
+				Finished: fromMicros(finished),
 			}
 			if p := d.Platform; p != nil {
 				sum.Platform = &state.PlatformFigures{Status: p.Status, MatchRate: p.MatchRate, Size: p.Size}

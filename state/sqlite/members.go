@@ -223,17 +223,9 @@ func (s *Store) Commit(ctx context.Context, scope state.Scope, changes []state.C
 	if len(changes) == 0 {
 		return nil
 	}
-	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
-		id, err := ensureScope(ctx, tx, scope)
-		if err != nil {
-			return err
-		}
+	return s.inScopeTx(ctx, scope, fmt.Sprintf("commit %d changes to", len(changes)), func(tx *sql.Tx, id int64) error {
 		return applyChanges(ctx, tx, id, changes)
 	})
-	if err != nil {
-		return fmt.Errorf("commit %d changes to %s: %w", len(changes), scopeName(scope), err)
-	}
-	return nil
 }
 
 func applyChanges(ctx context.Context, tx *sql.Tx, scopeID int64, changes []state.Change) error {
@@ -374,6 +366,23 @@ func (s *Store) inWriteTx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return txErr(ctx, err)
 	}
 	return txErr(ctx, tx.Commit())
+}
+
+// inScopeTx is inWriteTx for a change to one scope: fn gets the scope's
+// id, created first when the scope is new. An error says what was being
+// done ("commit 5 changes to") to which scope.
+func (s *Store) inScopeTx(ctx context.Context, scope state.Scope, what string, fn func(tx *sql.Tx, scopeID int64) error) error {
+	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
+		id, err := ensureScope(ctx, tx, scope)
+		if err != nil {
+			return err
+		}
+		return fn(tx, id)
+	})
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", what, scopeName(scope), err)
+	}
+	return nil
 }
 
 // txErr reports a transaction that database/sql rolled back because ctx

@@ -49,17 +49,9 @@ func (s *Store) AddPending(ctx context.Context, scope state.Scope, requests []st
 	if len(requests) == 0 {
 		return nil
 	}
-	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
-		scopeID, err := ensureScope(ctx, tx, scope)
-		if err != nil {
-			return err
-		}
+	return s.inScopeTx(ctx, scope, "record pending requests of", func(tx *sql.Tx, scopeID int64) error {
 		return addPending(ctx, tx, scopeID, requests)
 	})
-	if err != nil {
-		return fmt.Errorf("record pending requests of %s: %w", scopeName(scope), err)
-	}
-	return nil
 }
 
 // addPending inserts requests for scopeID, keeping rows already there.

@@ -241,13 +241,8 @@ func tightenModes(path string) error {
 }
 
 func writerParams() url.Values {
-	q := url.Values{}
-	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -writerCacheKiB))
-	q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walCheckpointPages))
+	q := pragmas("journal_mode(WAL)", "synchronous(NORMAL)", fmt.Sprintf("cache_size(%d)", -writerCacheKiB),
+		fmt.Sprintf("wal_autocheckpoint(%d)", walCheckpointPages))
 	// Take the write lock at BEGIN, so a transaction never fails half-way
 	// when another process writes; busy_timeout makes BEGIN wait instead.
 	q.Set("_txlock", "immediate")
@@ -255,11 +250,18 @@ func writerParams() url.Values {
 }
 
 func readerParams() url.Values {
+	return pragmas("query_only(1)", "mmap_size(0)")
+}
+
+// pragmas are DSN parameters setting, on every connection of a pool, the
+// busy timeout, foreign keys and then each of more, in order.
+func pragmas(more ...string) url.Values {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
-	q.Add("_pragma", "query_only(1)")
-	q.Add("_pragma", "mmap_size(0)")
 	q.Add("_pragma", "foreign_keys(1)")
+	for _, p := range more {
+		q.Add("_pragma", p)
+	}
 	return q
 }
 

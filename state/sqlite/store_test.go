@@ -34,21 +34,21 @@ func TestSuitesAlone(t *testing.T) {
 		run  func(t *testing.T)
 	}{
 		{"Members", func(t *testing.T) {
-			statetest.Members(t, func(t *testing.T) state.MemberStore { return struct{ state.MemberStore }{openTemp(t)} })
+			statetest.Members.Run(t, func(t *testing.T) state.MemberStore { return struct{ state.MemberStore }{openTemp(t)} })
 		}},
 		{"AudienceIDs", func(t *testing.T) {
-			statetest.AudienceIDs(t, func(t *testing.T) state.AudienceIDs { return struct{ state.AudienceIDs }{openTemp(t)} })
+			statetest.AudienceIDs.Run(t, func(t *testing.T) state.AudienceIDs { return struct{ state.AudienceIDs }{openTemp(t)} })
 		}},
 		{"WriteAhead", func(t *testing.T) {
-			statetest.WriteAhead(t, func(t *testing.T) statetest.WriteAheadStore {
+			statetest.WriteAhead.Run(t, func(t *testing.T) statetest.WriteAheadStore {
 				return struct{ statetest.WriteAheadStore }{openTemp(t)}
 			})
 		}},
 		{"RunLog", func(t *testing.T) {
-			statetest.RunLog(t, func(t *testing.T) state.RunLog { return struct{ state.RunLog }{openTemp(t)} })
+			statetest.RunLog.Run(t, func(t *testing.T) state.RunLog { return struct{ state.RunLog }{openTemp(t)} })
 		}},
 		{"PendingRequests", func(t *testing.T) {
-			statetest.PendingRequests(t, func(t *testing.T) state.PendingRequests { return struct{ state.PendingRequests }{openTemp(t)} })
+			statetest.PendingRequests.Run(t, func(t *testing.T) state.PendingRequests { return struct{ state.PendingRequests }{openTemp(t)} })
 		}},
 		{"Locker", func(t *testing.T) {
 			statetest.Locker(t, func(t *testing.T) state.Locker { return struct{ state.Locker }{openTemp(t)} })

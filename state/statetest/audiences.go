@@ -6,18 +6,6 @@ import (
 	"github.com/audiencesync/audiencesync/state"
 )
 
-// AudienceIDs runs the conformance suite of state.AudienceIDs. open is
-// called once per subtest, possibly from parallel subtests, and must
-// return an empty store that it closes in a t.Cleanup.
-func AudienceIDs(t *testing.T, open func(t *testing.T) state.AudienceIDs) {
-	t.Helper()
-	runSuite(t, audienceTests, func(t *testing.T) *bundle { return &bundle{aud: open(t), ctx: t.Context()} })
-}
-
-var audienceTests = []suiteTest{
-	{"AudienceID", testAudienceID},
-}
-
 func testAudienceID(t *testing.T, b *bundle) {
 	_, err := b.aud.AudienceID(b.ctx, scopeA)
 	errorIs(t, err, state.ErrNotFound)

@@ -14,42 +14,6 @@ import (
 	"github.com/audiencesync/audiencesync/state"
 )
 
-// Members runs the conformance suite of state.MemberStore. open is called
-// once per subtest, possibly from parallel subtests, and must return an
-// empty store that it closes in a t.Cleanup.
-//
-// It pins down what the contract leaves to prose: changes in one Commit
-// apply in order, identifiers come back exactly as committed (order, kind,
-// hashed flag and value), and times come back in UTC to at least the
-// second.
-func Members(t *testing.T, open func(t *testing.T) state.MemberStore) {
-	t.Helper()
-	runSuite(t, memberTests, func(t *testing.T) *bundle { return &bundle{ms: open(t), ctx: t.Context()} })
-}
-
-// memberTests are the cases of the MemberStore suite.
-var memberTests = []suiteTest{
-	{"CommitInsertUpdateDelete", testCommitInsertUpdateDelete},
-	{"CommitEmpty", testCommitEmpty},
-	{"CommitAppliesInOrder", testCommitAppliesInOrder},
-	{"CommitManyAppliesInOrder", testCommitManyAppliesInOrder},
-	{"CommitDeleteUnknown", testCommitDeleteUnknown},
-	{"CommitCancelledLeavesNothing", testCommitCancelledLeavesNothing},
-	{"CommitConcurrent", testCommitConcurrent},
-	{"MembersWithoutIdentifiers", testMembersWithoutIdentifiers},
-	{"MembersStopsOnError", testMembersStopsOnError},
-	{"MembersEmptyScope", testMembersEmptyScope},
-	{"IdentifiersExact", testIdentifiersExact},
-	{"CommitPacked", testCommitPacked},
-	{"IdentifiersManyKeys", testIdentifiersManyKeys},
-	{"SnapshotOrderedWithIdentifiers", testSnapshotOrdered},
-	{"SnapshotBreakEarly", testSnapshotBreakEarly},
-	{"Count", testCount},
-	{"ResetOnlyItsScope", testResetOnlyItsScope},
-	{"ScopesIsolated", testScopesIsolated},
-	{"LastSentRoundTrip", testLastSentRoundTrip},
-}
-
 func testCommitInsertUpdateDelete(t *testing.T, b *bundle) {
 	b.commit(t, scopeA, add(1), add(2), add(3))
 	requireSame(t, entries([]state.Change{add(1), add(2), add(3)}), b.members(t, scopeA))

@@ -7,21 +7,6 @@ import (
 	"github.com/audiencesync/audiencesync/state"
 )
 
-// PendingRequests runs the conformance suite of state.PendingRequests.
-// open is called once per subtest, possibly from parallel subtests, and
-// must return an empty store that it closes in a t.Cleanup.
-func PendingRequests(t *testing.T, open func(t *testing.T) state.PendingRequests) {
-	t.Helper()
-	runSuite(t, pendingTests, func(t *testing.T) *bundle { return &bundle{pend: open(t), ctx: t.Context()} })
-}
-
-// pendingTests are the cases of the PendingRequests suite.
-var pendingTests = []suiteTest{
-	{"PendingLifecycle", testPendingLifecycle},
-	{"PendingAddKeepsFirst", testPendingAddKeepsFirst},
-	{"PendingScopesIsolated", testPendingScopesIsolated},
-}
-
 func (b *bundle) pending(t *testing.T, scope state.Scope) []state.PendingRequest {
 	t.Helper()
 	got, err := b.pend.ListPending(b.ctx, scope)

@@ -8,27 +8,6 @@ import (
 	"github.com/audiencesync/audiencesync/state"
 )
 
-// RunLog runs the conformance suite of state.RunLog. open is called once
-// per subtest, possibly from parallel subtests, and must return an empty
-// store that it closes in a t.Cleanup.
-func RunLog(t *testing.T, open func(t *testing.T) state.RunLog) {
-	t.Helper()
-	runSuite(t, runLogTests, func(t *testing.T) *bundle { return &bundle{log: open(t), ctx: t.Context()} })
-}
-
-// runLogTests are the cases of the RunLog suite.
-var runLogTests = []suiteTest{
-	{"RunLifecycle", testRunLifecycle},
-	{"RunsNewestFirst", testRunsNewestFirst},
-	{"RunNotFound", testRunNotFound},
-	{"RunOwner", testRunOwner},
-	{"SummariesRoundTrip", testSummariesRoundTrip},
-	{"FinishRunReplacesSummaries", testFinishRunReplacesSummaries},
-	{"RunsListSummariesNotReports", testRunsListSummariesNotReports},
-	{"SizeHistory", testSizeHistory},
-	{"SizeHistoryLimit", testSizeHistoryLimit},
-}
-
 func testRunLifecycle(t *testing.T, b *bundle) {
 	started := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 	noError(t, b.log.BeginRun(b.ctx, state.Run{ID: "run-1", Sync: "cart-abandoners", Status: "running", Started: started}))

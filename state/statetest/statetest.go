@@ -12,10 +12,11 @@
 //		})
 //	}
 //
-// The suites: Members (state.MemberStore), AudienceIDs, WriteAhead, RunLog,
-// PendingRequests and Locker. Each open function is called once per
-// subtest, possibly from parallel subtests, and must return an empty store
-// that it closes in a t.Cleanup.
+// The suites: Members (state.MemberStore), AudienceIDs, WriteAhead, RunLog
+// and PendingRequests (each a Suite: statetest.RunLog.Run(t, open)), and
+// Locker(t, open). Each open function is called once per subtest, possibly
+// from parallel subtests, and must return an empty store that it closes in
+// a t.Cleanup.
 package statetest
 
 import (
@@ -29,44 +30,6 @@ import (
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/state"
 )
-
-// Run runs every suite against a whole Store, and the cases that span its
-// parts (StoreTests): Reset keeps the scope's audience id, for one.
-func Run(t *testing.T, open func(t *testing.T) state.Store) {
-	t.Helper()
-	whole := func(t *testing.T) *bundle {
-		s := open(t)
-		return &bundle{ms: s, aud: s, wa: s, log: s, pend: s, ctx: t.Context()}
-	}
-	suites := []struct {
-		name  string
-		tests []suiteTest
-	}{
-		{"Members", memberTests},
-		{"AudienceIDs", audienceTests},
-		{"WriteAhead", writeAheadTests},
-		{"RunLog", runLogTests},
-		{"PendingRequests", pendingTests},
-		{"Store", storeTests},
-	}
-	for _, s := range suites {
-		t.Run(s.name, func(t *testing.T) {
-			t.Parallel()
-			runSuite(t, s.tests, whole)
-		})
-	}
-	t.Run("Locker", func(t *testing.T) {
-		t.Parallel()
-		Locker(t, func(t *testing.T) state.Locker { return open(t) })
-	})
-}
-
-// storeTests span several parts of a Store.
-var storeTests = []suiteTest{
-	{"ResetKeepsAudienceID", testResetKeepsAudienceID},
-	{"MembersMakeNoAudienceID", testMembersMakeNoAudienceID},
-	{"ScopePartsIndependent", testScopePartsIndependent},
-}
 
 // bundle is what every subtest starts with: the parts of the store its
 // suite tests (the others are nil), and the test's context.
@@ -84,9 +47,6 @@ type caseOf[B any] struct {
 	name string
 	fn   func(t *testing.T, b B)
 }
-
-// suiteTest is one case of a suite on a bundle.
-type suiteTest = caseOf[*bundle]
 
 // runSuite runs each test in its own parallel subtest, on a fresh B.
 func runSuite[B any](t *testing.T, tests []caseOf[B], open func(t *testing.T) B) {

@@ -7,33 +7,6 @@ import (
 	"github.com/audiencesync/audiencesync/state"
 )
 
-// WriteAheadStore is what the WriteAhead suite runs against: taints are
-// about committed members, so it needs both parts.
-type WriteAheadStore interface {
-	state.MemberStore
-	state.WriteAhead
-}
-
-// WriteAhead runs the conformance suite of state.WriteAhead. open is
-// called once per subtest, possibly from parallel subtests, and must
-// return an empty store that it closes in a t.Cleanup.
-func WriteAhead(t *testing.T, open func(t *testing.T) WriteAheadStore) {
-	t.Helper()
-	runSuite(t, writeAheadTests, func(t *testing.T) *bundle {
-		s := open(t)
-		return &bundle{ms: s, wa: s, ctx: t.Context()}
-	})
-}
-
-// writeAheadTests are the cases of the WriteAhead suite.
-var writeAheadTests = []suiteTest{
-	{"TaintKeepsIdentifiers", testTaintKeepsIdentifiers},
-	{"TaintThenCommitClears", testTaintThenCommitClears},
-	{"TaintManyKeys", testTaintManyKeys},
-	{"TaintAllOnlyItsScope", testTaintAllOnlyItsScope},
-	{"IntentLifecycle", testIntentLifecycle},
-}
-
 // tainted is entry(ch) as Taint leaves it.
 func tainted(ch state.Change) state.Entry {
 	e := entry(ch)
