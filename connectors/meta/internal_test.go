@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -270,16 +271,12 @@ func TestGovernorHoldsOnTheBatchClock(t *testing.T) {
 		return &http.Response{StatusCode: http.StatusOK, Header: h, Body: io.NopCloser(strings.NewReader("{}"))}, nil
 	})
 	clock := retrytest.NewClock(time.Now())
-	// A wait on the wall clock would outlast this.
-	timeout, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	ctx := retry.With(timeout, clock.Policy(8).Budget(1))
+	ctx := clock.Batch(t, 8)
+	get := httptest.NewRequest(http.MethodGet, "http://graph.invalid/v25.0/1", nil).WithContext(ctx)
 	for range 2 {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://graph.invalid/v25.0/1", nil)
+		resp, err := g.RoundTrip(get)
 		require.NoError(t, err)
-		resp, err := g.RoundTrip(req)
-		require.NoError(t, err)
-		resp.Body.Close()
+		require.NoError(t, resp.Body.Close())
 	}
 	slept := clock.Slept()
 	require.Len(t, slept, 2)

@@ -153,9 +153,8 @@ func TestTakeAndContext(t *testing.T) {
 func TestHold(t *testing.T) {
 	t.Parallel()
 	clock := retrytest.NewClock(time.Now())
-	ctx := retry.With(t.Context(), clock.Policy(8).Budget(1))
 	start := time.Now()
-	require.NoError(t, retry.Hold(ctx, time.Hour))
+	require.NoError(t, retry.Hold(clock.Batch(t, 8), time.Hour))
 	require.Less(t, time.Since(start), time.Minute, "the fake clock's hold takes no real time")
 	require.Equal(t, []time.Duration{time.Hour}, clock.Slept())
 

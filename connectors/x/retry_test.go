@@ -1,7 +1,6 @@
 package x
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"strconv"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/audiencesync/audiencesync/connectors/retry"
 	"github.com/audiencesync/audiencesync/connectors/retry/retrytest"
 	"github.com/audiencesync/audiencesync/engine"
 )
@@ -66,10 +64,7 @@ func TestRateGateHoldsOnTheBatchClock(t *testing.T) {
 		return &http.Response{StatusCode: http.StatusOK, Header: h.Clone(), Body: io.NopCloser(strings.NewReader("{}"))}, nil
 	}))
 	clock := retrytest.NewClock(time.Now())
-	// A wait on the wall clock would outlast this.
-	timeout, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	ctx := retry.With(timeout, clock.Policy(8).Budget(1))
+	ctx := clock.Batch(t, 8)
 	start := time.Now()
 	for range 2 {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://ads.invalid/12/accounts/a/custom_audiences/b/users", nil)
