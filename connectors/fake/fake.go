@@ -3,8 +3,9 @@
 // part-way, and a Destination that holds an audience in memory and can be
 // told to fail, reject members or die after a number of batches, or be
 // given a platform's faults (Inject) answered in the error vocabulary as
-// a platform connector answers them. The Destination passes the
-// destination conformance suite (connectortest.Destination).
+// a platform connector answers them. Capable adds the optional
+// capabilities a plain Destination lacks (replace sessions, feedback).
+// Both pass the destination conformance suite (connectortest.Destination).
 package fake
 
 import (

@@ -62,29 +62,49 @@ func (o *owners) members(held []string) map[string]bool {
 
 func TestDestinationConformance(t *testing.T) {
 	t.Parallel()
-	o := &owners{of: map[string]string{}}
-	connectortest.Destination(t, connectortest.DestinationHarness{
-		New: func(t *testing.T) (connectors.Destination, connectortest.Remote) {
+	tests := []struct {
+		name string
+		new  func() (connectors.Destination, *fake.Destination)
+	}{
+		{"Destination", func() (connectors.Destination, *fake.Destination) {
 			d := fake.NewDestination("meta")
-			d.Reject = map[string]string{refused: "email.invalid"}
-			return d, connectortest.Remote{
-				Members: func(*testing.T) map[string]bool {
-					id, _ := d.AudienceID("audiencesync conformance")
-					return o.members(d.Held(id))
-				},
-				RequestSizes: func(*testing.T) []int {
-					var sizes []int
-					for _, c := range d.Calls() {
-						sizes = append(sizes, len(c.Members))
+			return d, d
+		}},
+		// One poll answers PROCESSING, so Feedback's pending path runs.
+		{"Capable", func() (connectors.Destination, *fake.Destination) {
+			c := fake.NewCapable("meta")
+			c.PollsBeforeDone = 1
+			return c, c.Destination
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			o := &owners{of: map[string]string{}}
+			connectortest.Destination(t, connectortest.DestinationHarness{
+				New: func(t *testing.T) (connectors.Destination, connectortest.Remote) {
+					dest, d := tt.new()
+					d.Reject = map[string]string{refused: "email.invalid"}
+					return dest, connectortest.Remote{
+						Members: func(*testing.T) map[string]bool {
+							id, _ := d.AudienceID("audiencesync conformance")
+							return o.members(d.Held(id))
+						},
+						RequestSizes: func(*testing.T) []int {
+							var sizes []int
+							for _, c := range d.Calls() {
+								sizes = append(sizes, len(c.Members))
+							}
+							return sizes
+						},
+						Faults: faults{d},
 					}
-					return sizes
 				},
-				Faults: faults{d},
-			}
-		},
-		Upload: o.upload,
-		RejectingMember: func() connectors.Upload {
-			return connectors.Upload{Identifiers: []audience.Identifier{{Kind: audience.Email, Value: refused, Hashed: true}}}
-		},
-	})
+				Upload: o.upload,
+				RejectingMember: func() connectors.Upload {
+					return connectors.Upload{Identifiers: []audience.Identifier{{Kind: audience.Email, Value: refused, Hashed: true}}}
+				},
+			})
+		})
+	}
 }
