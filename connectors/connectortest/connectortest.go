@@ -5,6 +5,49 @@
 // shows what the remote audience holds. Recorder, SyntheticMembers,
 // SyntheticUpload, Identity and Golden help connectors' own tests.
 //
+// # The destination suite
+//
+// Destination checks, each in a subtest of its own over a fresh remote:
+//
+//   - the contract: Info, EnsureIdempotent, AddIdempotent,
+//     RemoveIdempotent, FullBatch (MaxBatch members in requests of at
+//     most MaxBatch), PartialRejection, ConcurrentApply, CloseTwice;
+//   - the error vocabulary (Errors/…), when the harness's Remote has
+//     Faults: the remote's failures are injected and each batch is sent as
+//     the engine sends it, under one retry budget of the default
+//     connectors/retry policy (8 attempts, 15 minutes) on a fake clock, so
+//     no check waits in real time:
+//     ExpiredTokenStops (an expired or revoked token is
+//     connectors.Reauthenticate, stops the destination and is not retried;
+//     Ensure says so too), RateLimitHonoured (a throttle is retried after
+//     the wait the platform asked for and the batch goes through),
+//     RateLimitPastBudget (a wait past the budget is reported as
+//     RetryAfter with that wait and ends the batch at once),
+//     ServerErrorRetried (a transient 5xx is retried and every retry
+//     counted), ServerErrorBounded (a 5xx that never passes fails the
+//     batch with a retryable error after exactly 8 requests, within 15
+//     minutes), LostAnswerConverges (an add and a remove whose answers were
+//     lost after the platform applied them are sent again, and the
+//     audience is exact);
+//   - the optional capabilities the destination implements, found by type
+//     assertion as the engine finds them: Resetter/EmptiesAudience,
+//     Replacer/EndsWithExactlyNewMembers and Replacer/ReadErrorReturned,
+//     SessionReplacer/InterruptedThenResumedOrAbandoned (a session
+//     stopped before its second batch is resumed by the next run from the
+//     recorded batch; a recorded session the platform no longer has open
+//     gives way to a new one), FeedbackPoller/PendingThenDone (feedback
+//     on the request ids Apply returned, pending ones polled until done;
+//     nothing asked, nothing pending; an unknown id is not kept pending).
+//
+// What does not apply is said with t.Log, not passed as a skipped test: a
+// destination without a remote to fail (Remote.Faults nil, as for the
+// file destination) or without a capability.
+//
+// Faults is how the suite breaks the remote. InjectorFaults implements it
+// for a sandbox replica through the sandbox's fault injector (package
+// sandbox/fault); the in-memory fake (connectors/fake) implements it with
+// its own knobs.
+//
 // The suites only use obviously synthetic contact data (example.com
 // addresses, 555 phone numbers, hashes of made-up values).
 package connectortest

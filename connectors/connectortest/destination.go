@@ -15,6 +15,7 @@ import (
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/retry/retrytest"
 )
 
 // DestinationHarness builds the destination under test.
@@ -44,6 +45,11 @@ type Remote struct {
 	// RequestSizes, if set, returns how many members each request the
 	// remote has received so far carried.
 	RequestSizes func(t *testing.T) []int
+	// Faults, if set, injects failures into the remote; the suite then
+	// checks how the destination reports them (see Destination). Nil for
+	// a destination with no remote to fail (the file destination); the
+	// suite logs that those checks do not apply.
+	Faults Faults
 }
 
 // SyntheticUpload returns the i'th made-up member carrying a hashed e-mail
@@ -187,6 +193,16 @@ func Destination(t *testing.T, h DestinationHarness) {
 		require.NoError(t, d.Close())
 		require.NoError(t, d.Close(), "a second Close must be harmless")
 	})
+
+	// One probe destination says which of the optional checks apply.
+	probe, remote := h.New(t)
+	_ = probe.Close()
+	if remote.Faults != nil {
+		t.Run("Errors", func(t *testing.T) { errorChecks(t, h) })
+	} else {
+		t.Logf("%T: Remote.Faults is nil, so the error vocabulary (expired token, rate limit, server error, lost answer) is not checked", probe)
+	}
+	capabilityChecks(t, h, probe)
 }
 
 // destSetup is one subtest's destination, remote and ensured audience.
@@ -197,6 +213,8 @@ type destSetup struct {
 	spec   connectors.AudienceSpec
 	aud    connectors.Audience
 	runs   int
+	// clock is the fake clock the retries of send wait on.
+	clock *retrytest.Clock
 }
 
 func setup(t *testing.T, h DestinationHarness) *destSetup {
@@ -211,7 +229,7 @@ func setup(t *testing.T, h DestinationHarness) *destSetup {
 	aud, err := d.Ensure(t.Context(), spec)
 	require.NoError(t, err)
 	require.NotEmpty(t, aud.ID, "Ensure must return the audience id")
-	return &destSetup{h: h, dest: d, remote: remote, spec: spec, aud: aud}
+	return &destSetup{h: h, dest: d, remote: remote, spec: spec, aud: aud, clock: retrytest.NewClock(time.Now())}
 }
 
 // uploads returns n valid members starting at from.

@@ -1,7 +1,11 @@
 // Package fake provides in-memory connectors for tests of the engine and
 // of code built on it: a Source over a slice of members that can fail
 // part-way, and a Destination that holds an audience in memory and can be
-// told to fail, reject members or die after a number of batches.
+// told to fail, reject members or die after a number of batches, or be
+// given a platform's faults (Inject) answered in the error vocabulary as
+// a platform connector answers them. Capable adds the optional
+// capabilities a plain Destination lacks (replace sessions, feedback).
+// Both pass the destination conformance suite (connectortest.Destination).
 package fake
 
 import (
@@ -12,6 +16,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
@@ -95,6 +100,79 @@ type Destination struct {
 	// crash between the platform's acknowledgement and the state commit.
 	ExitAfter int
 	applied   int
+
+	fault     Fault
+	faultLeft int // calls the fault has yet to hit; < 0: every call
+	faultWait time.Duration
+	faultHits int
+}
+
+// Fault is a failure of the fake's platform, set with Inject. Each is
+// answered as a platform connector answers the platform's failure.
+type Fault uint8
+
+// Faults.
+const (
+	// NoFault serves calls normally.
+	NoFault Fault = iota
+	// ExpiredToken refuses every call (Ensure and RemoveAll too), as a
+	// platform refuses an expired or revoked token: the error is
+	// connectors.Reauthenticate.
+	ExpiredToken
+	// RateLimit refuses a call with connectors.RetryAfter the wait the
+	// platform asked for.
+	RateLimit
+	// ServerError refuses a call with an unclassified error, as a
+	// connector reports a 5xx that outlasted its HTTP client's retries.
+	ServerError
+	// LostAnswer applies a call, then fails it with an unclassified
+	// error: the platform did the work, its answer never arrived.
+	LostAnswer
+)
+
+// Inject makes the next n Apply calls (every call when n < 0) meet f;
+// wait is what a RateLimit asks for. ExpiredToken refuses every call
+// whatever n is. Inject(NoFault, 0, 0) clears the fault.
+func (d *Destination) Inject(f Fault, n int, wait time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if f == ExpiredToken {
+		n = -1
+	}
+	d.fault, d.faultLeft, d.faultWait, d.faultHits = f, n, wait, 0
+}
+
+// Injected reports how many calls the fault of the last Inject has hit.
+func (d *Destination) Injected() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.faultHits
+}
+
+// errExpired is how the fake's platform refuses an expired token.
+var errExpired = errors.New("fake: the access token has expired or was revoked; get a new one and update the connection")
+
+// nextFault returns the fault the next call meets and counts the hit.
+// The caller holds d.mu.
+func (d *Destination) nextFault() Fault {
+	if d.fault == NoFault || d.faultLeft == 0 {
+		return NoFault
+	}
+	if d.faultLeft > 0 {
+		d.faultLeft--
+	}
+	d.faultHits++
+	return d.fault
+}
+
+// expired reports whether the token is refused, counting the call. The
+// caller holds d.mu.
+func (d *Destination) expired() bool {
+	if d.fault != ExpiredToken {
+		return false
+	}
+	d.faultHits++
+	return true
 }
 
 var (
@@ -137,6 +215,9 @@ func (d *Destination) Info() connectors.DestinationInfo {
 func (d *Destination) Ensure(_ context.Context, spec connectors.AudienceSpec) (connectors.Audience, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.expired() {
+		return connectors.Audience{}, connectors.Reauthenticate(fmt.Errorf("find audience %q: %w", spec.Name, errExpired))
+	}
 	for _, id := range []string{spec.ID, spec.KnownID} {
 		if id != "" {
 			if _, ok := d.audiences[id]; ok {
@@ -193,6 +274,16 @@ func (d *Destination) Apply(ctx context.Context, aud connectors.Audience, b conn
 		d.Transient--
 		return connectors.BatchResult{}, connectors.RetryAfter(0, errors.New("fake: temporarily unavailable"))
 	}
+	what := fmt.Sprintf("%s batch %d (%d members) on audience %s", b.Op, b.Seq, len(b.Members), aud.ID)
+	fault := d.nextFault()
+	switch fault {
+	case ExpiredToken:
+		return connectors.BatchResult{}, connectors.Reauthenticate(fmt.Errorf("%s: %w", what, errExpired))
+	case RateLimit:
+		return connectors.BatchResult{}, connectors.RetryAfter(d.faultWait, fmt.Errorf("%s: fake: rate limit reached", what))
+	case ServerError:
+		return connectors.BatchResult{}, fmt.Errorf("%s: fake: HTTP 503 service unavailable", what)
+	}
 	if d.FailFrom > 0 && d.applied >= d.FailFrom {
 		err := d.FailErr
 		if err == nil {
@@ -230,6 +321,9 @@ func (d *Destination) Apply(ctx context.Context, aud connectors.Audience, b conn
 	}
 	if d.ExitAfter > 0 && d.applied >= d.ExitAfter {
 		os.Exit(3)
+	}
+	if fault == LostAnswer {
+		return connectors.BatchResult{}, fmt.Errorf("%s: fake: connection reset before the answer arrived", what)
 	}
 	return res, nil
 }
@@ -283,12 +377,27 @@ func (d *Destination) rejects(m connectors.Upload) string {
 func (d *Destination) RemoveAll(_ context.Context, aud connectors.Audience) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.expired() {
+		return connectors.Reauthenticate(fmt.Errorf("empty audience %s: %w", aud.ID, errExpired))
+	}
 	d.audiences[aud.ID] = map[string]bool{}
 	return nil
 }
 
 // Close does nothing.
 func (d *Destination) Close() error { return nil }
+
+// AudienceID returns the id of the audience called name.
+func (d *Destination) AudienceID(name string) (string, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for id, n := range d.names {
+		if n == name {
+			return id, true
+		}
+	}
+	return "", false
+}
 
 // Held returns the sorted identifier values (kind:value) of the audience.
 func (d *Destination) Held(audienceID string) []string {
@@ -314,4 +423,5 @@ func (d *Destination) ResetCalls() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.calls, d.applied, d.FailFrom, d.FailErr, d.Transient = nil, 0, 0, nil, 0
+	d.fault, d.faultLeft, d.faultWait, d.faultHits = NoFault, 0, 0, 0
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/audiencesync/audiencesync/platform/google"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/sandbox"
+	"github.com/audiencesync/audiencesync/sandbox/fault"
 	"github.com/audiencesync/audiencesync/sandbox/googledm"
 	"github.com/audiencesync/audiencesync/state"
 )
@@ -30,7 +31,9 @@ func TestConformance(t *testing.T) {
 	t.Parallel()
 	connectortest.Destination(t, connectortest.DestinationHarness{
 		New: func(t *testing.T) (connectors.Destination, connectortest.Remote) {
-			rm := newRemote(t, sandbox.Options{})
+			// One poll answers PROCESSING, so Feedback's pending path runs.
+			in := fault.MustParse("")
+			rm := newRemote(t, sandbox.Options{Faults: in, GooglePollsBeforeDone: 1})
 			d, _ := newDest(t, rm, settings())
 			return d, connectortest.Remote{
 				Members: func(t *testing.T) map[string]bool {
@@ -39,6 +42,7 @@ func TestConformance(t *testing.T) {
 					return rm.members(lists[0].ID)
 				},
 				RequestSizes: func(*testing.T) []int { return rm.requestSizes() },
+				Faults:       connectortest.InjectorFaults(in, "google", "ingest", "remove"),
 			}
 		},
 		Upload: upload,

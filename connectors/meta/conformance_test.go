@@ -94,6 +94,7 @@ func TestConformance(t *testing.T) {
 					}
 					return sizes
 				},
+				Faults: connectortest.InjectorFaults(b.faults, "meta", "users"),
 			}
 		},
 		Upload: upload,

@@ -36,6 +36,8 @@ type bundle struct {
 	ts   *httptest.Server
 	logs *observer.ObservedLogs
 	log  *zap.Logger
+	// faults is the sandbox's fault injector.
+	faults *fault.Injector
 
 	mu       sync.Mutex
 	requests []seen
@@ -51,9 +53,10 @@ type seen struct {
 // the access token must travel in the Authorization header only.
 func setup(t *testing.T, faults string) *bundle {
 	t.Helper()
-	sb := sandbox.New(sandbox.Options{Faults: fault.MustParse(faults)})
+	in := fault.MustParse(faults)
+	sb := sandbox.New(sandbox.Options{Faults: in})
 	core, logs := observer.New(zap.DebugLevel)
-	b := &bundle{t: t, sb: sb, logs: logs, log: zap.New(core)}
+	b := &bundle{t: t, sb: sb, logs: logs, log: zap.New(core), faults: in}
 	b.ts = httptest.NewServer(http.HandlerFunc(b.serve))
 	t.Cleanup(b.ts.Close)
 	t.Cleanup(b.checkLogs)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/retry"
+	"github.com/audiencesync/audiencesync/connectors/retry/retrytest"
 )
 
 func ident(k audience.Kind, v string) audience.Identifier {
@@ -251,6 +253,35 @@ func TestGovernor(t *testing.T) {
 	g.observe(http.Header{})
 	require.Zero(t, g.reserve(), "usage back to normal")
 	require.Zero(t, g.reserve())
+}
+
+// roundTripFunc is an http.RoundTripper.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestGovernorHoldsOnTheBatchClock: while access is blocked a request of
+// a batch waits with the batch's sleeper, so a fake clock covers it.
+func TestGovernorHoldsOnTheBatchClock(t *testing.T) {
+	t.Parallel()
+	g := newGovernor(10*time.Second, zap.NewNop())
+	h := http.Header{}
+	h.Set(usageHeader, usageJSON(100, 2))
+	g.next = roundTripFunc(func(*http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: http.StatusOK, Header: h, Body: io.NopCloser(strings.NewReader("{}"))}, nil
+	})
+	clock := retrytest.NewClock(time.Now())
+	ctx := clock.Batch(t, 8)
+	get := httptest.NewRequest(http.MethodGet, "http://graph.invalid/v25.0/1", nil).WithContext(ctx)
+	for range 2 {
+		resp, err := g.RoundTrip(get)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+	}
+	slept := clock.Slept()
+	require.Len(t, slept, 2)
+	require.Zero(t, slept[0], "nothing blocked the first request")
+	require.InDelta(t, float64(2*time.Minute), float64(slept[1]), float64(time.Second), "the second waited for access to be regained")
 }
 
 func TestGovernorHonoursContext(t *testing.T) {

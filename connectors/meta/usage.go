@@ -80,7 +80,8 @@ type governor struct {
 }
 
 func newGovernor(slowdown time.Duration, log *zap.Logger) *governor {
-	return &governor{slowdown: slowdown, log: log, now: time.Now, sleep: retry.Sleep}
+	// A hold waits with the batch's sleeper (retry.Hold), as its retries do.
+	return &governor{slowdown: slowdown, log: log, now: time.Now, sleep: retry.Hold}
 }
 
 // RoundTrip waits for the request's turn, sends it and reads the usage

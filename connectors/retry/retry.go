@@ -49,6 +49,11 @@
 // RetryInfo delay of Google's RESOURCE_EXHAUSTED answers. Meta's throttling
 // codes on HTTP 400 (4, 17, 32, 613, 80000–80014) make an answer retryable;
 // the wait then comes from the usage header or the back-off.
+//
+// A connector's own holds — Meta's while access is blocked, X's while an
+// endpoint's window is spent — wait with Hold, on the batch's sleeper, so
+// a test's fake clock (package retrytest) covers them as it covers the
+// retries.
 package retry
 
 import (
@@ -274,6 +279,18 @@ func With(ctx context.Context, b *Budget) context.Context {
 func From(ctx context.Context) *Budget {
 	b, _ := ctx.Value(budgetKey{}).(*Budget)
 	return b
+}
+
+// Hold waits d with the sleeper of the budget ctx carries (Policy.Sleep),
+// or Sleep when it carries none. A connector's own holds (a gate keeping
+// requests back until a rate-limit window resets) wait with it, so they
+// take what the batch's retries take: real time in a run, none with a
+// test's fake clock, which records them.
+func Hold(ctx context.Context, d time.Duration) error {
+	if b := From(ctx); b != nil {
+		return b.Sleep(ctx, d)
+	}
+	return Sleep(ctx, d)
 }
 
 // Sleep waits d or until ctx ends, whichever is first.

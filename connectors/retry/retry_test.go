@@ -150,6 +150,22 @@ func TestTakeAndContext(t *testing.T) {
 	require.Equal(t, 1, b.Retries())
 }
 
+// TestHold: a hold waits with the budget's sleeper when the context
+// carries one, so a fake clock records it and no time passes; without a
+// budget it is a real wait that ends with the context.
+func TestHold(t *testing.T) {
+	t.Parallel()
+	clock := retrytest.NewClock(time.Now())
+	start := time.Now()
+	require.NoError(t, retry.Hold(clock.Batch(t, 8), time.Hour))
+	require.Less(t, time.Since(start), time.Minute, "the fake clock's hold takes no real time")
+	require.Equal(t, []time.Duration{time.Hour}, clock.Slept())
+
+	done, cancel := context.WithCancel(t.Context())
+	cancel()
+	require.ErrorIs(t, retry.Hold(done, time.Hour), context.Canceled, "without a budget the wall clock waits, until the context ends")
+}
+
 func TestRetryAfter(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)

@@ -98,6 +98,7 @@ func TestConformance(t *testing.T) {
 					return o.members(held)
 				},
 				RequestSizes: func(*testing.T) []int { return r.rec.requestOps() },
+				Faults:       connectortest.InjectorFaults(r.faults, "x", "users"),
 			}
 		},
 		Upload: o.upload,

@@ -49,6 +49,8 @@ type replica struct {
 	x   *xads.Server
 	ts  *httptest.Server
 	rec *recorder
+	// faults is the replica's fault injector.
+	faults *fault.Injector
 }
 
 // recorder sees every request before the replica: per users request its
@@ -168,20 +170,21 @@ func oauthParam(header, name string) string {
 func newReplica(t testing.TB, faults string, latency time.Duration, xadsOpts *xads.Options) *replica {
 	t.Helper()
 	rec := &recorder{}
+	in := fault.MustParse(faults)
 	var xs *xads.Server
 	var h http.Handler
 	if xadsOpts != nil {
 		o := *xadsOpts
-		o.Faults = fault.MustParse(faults)
+		o.Faults = in
 		xs = xads.New(o)
 		h = xs
 	} else {
-		srv := sandbox.New(sandbox.Options{Faults: fault.MustParse(faults), Latency: latency})
+		srv := sandbox.New(sandbox.Options{Faults: in, Latency: latency})
 		xs, h = sandbox.ReplicaOf[*xads.Server](srv), srv
 	}
 	ts := httptest.NewServer(rec.wrap(h))
 	t.Cleanup(ts.Close)
-	return &replica{x: xs, ts: ts, rec: rec}
+	return &replica{x: xs, ts: ts, rec: rec, faults: in}
 }
 
 // settings point a connection at the replica with the sandbox's

@@ -51,8 +51,10 @@ func (g *rateGate) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // wait returns once a request to ep may be sent, counting it against the
-// known budget.
+// known budget. It waits with the batch's sleeper (retry.Hold), as the
+// batch's retries do.
 func (g *rateGate) wait(ctx context.Context, ep string) error {
+	var waited time.Time // the reset of the window waited out, if any
 	for {
 		g.mu.Lock()
 		w := g.windows[ep]
@@ -65,20 +67,19 @@ func (g *rateGate) wait(ctx context.Context, ep string) error {
 			w.remaining--
 			g.mu.Unlock()
 			return nil
-		case !now.Before(w.reset):
-			// The window has renewed; the next answer says by how much.
+		case !now.Before(w.reset) || w.reset.Equal(waited):
+			// The window has renewed (or was waited out on a test's fake
+			// clock, which the wall clock does not see); the next answer
+			// says by how much.
 			delete(g.windows, ep)
 			g.mu.Unlock()
 			return nil
 		}
 		d := w.reset.Sub(now)
+		waited = w.reset
 		g.mu.Unlock()
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := retry.Hold(ctx, d); err != nil {
+			return err
 		}
 	}
 }

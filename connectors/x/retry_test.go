@@ -1,6 +1,10 @@
 package x
 
 import (
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,3 +48,39 @@ func TestRetryBudgetEndToEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestRateGateHoldsOnTheBatchClock: a request to an endpoint whose window
+// is spent waits for the reset with the batch's sleeper, once, so a fake
+// clock covers the wait (and it does not spin while the wall clock lags).
+func TestRateGateHoldsOnTheBatchClock(t *testing.T) {
+	t.Parallel()
+	reset := time.Now().Add(3 * time.Minute)
+	h := http.Header{}
+	h.Set("x-rate-limit-remaining", "0")
+	h.Set("x-rate-limit-reset", strconv.FormatInt(reset.Unix(), 10))
+	sent := 0
+	g := newRateGate(roundTripFunc(func(*http.Request) (*http.Response, error) {
+		sent++
+		return &http.Response{StatusCode: http.StatusOK, Header: h.Clone(), Body: io.NopCloser(strings.NewReader("{}"))}, nil
+	}))
+	clock := retrytest.NewClock(time.Now())
+	ctx := clock.Batch(t, 8)
+	start := time.Now()
+	for range 2 {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://ads.invalid/12/accounts/a/custom_audiences/b/users", nil)
+		require.NoError(t, err)
+		resp, err := g.RoundTrip(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+	}
+	require.Less(t, time.Since(start), 10*time.Second, "the fake clock's wait takes no real time")
+	require.Equal(t, 2, sent)
+	slept := clock.Slept()
+	require.Len(t, slept, 1, "one wait for the window to reset")
+	require.InDelta(t, float64(3*time.Minute), float64(slept[0]), float64(2*time.Second))
+}
+
+// roundTripFunc is an http.RoundTripper.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

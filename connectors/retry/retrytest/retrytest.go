@@ -56,6 +56,16 @@ func (c *Clock) Policy(attempts int) retry.Policy {
 	return retry.Policy{Attempts: attempts, Initial: time.Second, Max: time.Minute, Now: c.Now, Sleep: c.Sleep}
 }
 
+// Batch returns a context carrying the budget of one batch of a Policy of
+// attempts attempts on c, for calling a connector's code as the engine
+// does. It ends after 10 seconds, so a wait that escaped c to the wall
+// clock fails the test quickly instead of hanging it.
+func (c *Clock) Batch(t testing.TB, attempts int) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return retry.With(ctx, c.Policy(attempts).Budget(1))
+}
+
 // Outcome is what a sync under injected faults did to one destination.
 type Outcome struct {
 	Batches  int   // batches the report counts
