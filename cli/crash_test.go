@@ -94,8 +94,10 @@ func (k *killer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		k.sb.ServeHTTP(w, r)
 		k.mu.Lock()
 		if k.child != nil {
-			_ = k.child.Signal(k.sig)
+			// Marked before the signal: the test reads it as soon as
+			// the child has exited.
 			k.fired.Store(true)
+			_ = k.child.Signal(k.sig)
 		}
 		k.mu.Unlock()
 		return
@@ -103,8 +105,8 @@ func (k *killer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	k.sb.ServeHTTP(httptest.NewRecorder(), r) // applied; the answer goes nowhere
 	k.mu.Lock()
 	if k.child != nil {
+		k.fired.Store(true) // before the kill, as above
 		_ = k.child.Kill()
-		k.fired.Store(true)
 	}
 	k.mu.Unlock()
 	panic(http.ErrAbortHandler) // drop the connection
