@@ -257,8 +257,8 @@ func TestMemberFieldsAndKey(t *testing.T) {
 	m, ok := rec.members["51001"]
 	require.True(t, ok, "keys are HubSpot record ids")
 	require.Equal(t, "user0001@example.com", m.Fields[audience.Email])
-	require.Equal(t, "+1 555 0100", m.Fields[audience.Phone])
-	require.Equal(t, "United States", m.Fields[audience.Country])
+	require.Equal(t, "+1 202 555 0100", m.Fields[audience.Phone])
+	require.Equal(t, "US", m.Fields[audience.Country])
 	require.Equal(t, int64(1), m.Line, "the line is the position in the list")
 
 	// A property as key.

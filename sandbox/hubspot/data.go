@@ -39,7 +39,10 @@ type listRec struct {
 // store is the replica's CRM data. The replica holds its lock around
 // every call.
 type store struct {
-	// contacts holds stored contacts' properties by record id.
+	// contacts holds the properties of contacts created or changed
+	// through the API, by record id. Seeded contacts are made up from
+	// their id when read, so the state file holds no contact data unless
+	// someone adds it.
 	contacts map[int64]map[string]string
 	// Synthetic contacts, ids synthFrom to synthFrom+synthN-1, are made up
 	// from their id when read (so a list of a million costs no memory per
@@ -68,9 +71,6 @@ func newStore() *store {
 // seed fills a fresh store with obviously synthetic contacts and the lists
 // replicacreds names.
 func (st *store) seed(now time.Time) {
-	for i := int64(1); i <= seedCount; i++ {
-		st.contacts[seedFrom+i-1] = seedContact(i)
-	}
 	ids := func(from, to int64, extra ...int64) []int64 {
 		var out []int64
 		for i := from; i <= to; i++ {
@@ -96,11 +96,11 @@ func (st *store) seed(now time.Time) {
 func seedContact(i int64) map[string]string {
 	p := map[string]string{
 		"email":           fmt.Sprintf("user%04d@example.com", i),
-		"phone":           fmt.Sprintf("+1 555 01%02d", (i-1)%100),
+		"phone":           fmt.Sprintf("+1 202 555 01%02d", (i-1)%100),
 		"firstname":       "Test",
 		"lastname":        fmt.Sprintf("User%04d", i),
 		"zip":             fmt.Sprintf("0%04d", i),
-		"country":         "United States",
+		"country":         "US",
 		"lifecyclestage":  "subscriber",
 		"hs_email_optout": strconv.FormatBool(i%10 == 0),
 	}
@@ -112,17 +112,18 @@ func seedContact(i int64) map[string]string {
 }
 
 // synthContact is synthetic contact n (from 1): an example.com address,
-// and one of the hundred fictional 555-01xx numbers for the first hundred.
+// and one of the hundred fictional 202-555-01xx numbers for the first
+// hundred.
 func synthContact(n int64) map[string]string {
 	p := map[string]string{
 		"email":           fmt.Sprintf("synthetic%07d@example.com", n),
 		"firstname":       "Synthetic",
 		"lastname":        fmt.Sprintf("Contact%07d", n),
-		"country":         "United States",
+		"country":         "US",
 		"hs_email_optout": strconv.FormatBool(n%10 == 0),
 	}
 	if n <= 100 {
-		p["phone"] = fmt.Sprintf("+1 555 01%02d", n-1)
+		p["phone"] = fmt.Sprintf("+1 202 555 01%02d", n-1)
 	}
 	return p
 }
@@ -141,10 +142,32 @@ func (st *store) contact(id int64) map[string]string {
 	if p, ok := st.contacts[id]; ok {
 		return p
 	}
+	if id >= seedFrom && id < seedFrom+seedCount {
+		return seedContact(id - seedFrom + 1)
+	}
 	if id >= st.synthFrom && id < st.synthFrom+st.synthN {
 		return synthContact(id - st.synthFrom + 1)
 	}
 	return nil
+}
+
+// count is how many contacts there are, archived ones left out.
+func (st *store) count() int {
+	n := seedCount + st.synthN
+	for id := range st.contacts {
+		if st.made(id) {
+			n++
+		}
+	}
+	return int(n) - len(st.archived)
+}
+
+// made reports whether id is a contact created through the API rather
+// than a seeded or synthetic one.
+func (st *store) made(id int64) bool {
+	seeded := id >= seedFrom && id < seedFrom+seedCount
+	synthetic := id >= st.synthFrom && id < st.synthFrom+st.synthN
+	return !seeded && !synthetic
 }
 
 // byName finds a list of an object type by name, ignoring case.

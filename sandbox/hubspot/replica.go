@@ -58,7 +58,7 @@ func (s *Server) State(withMembers bool) []ListState {
 func (s *Server) Inspect(withMembers bool) any {
 	lists := s.State(withMembers)
 	s.mu.Lock()
-	contacts := len(s.data.contacts) + int(s.data.synthN) - len(s.data.archived)
+	contacts := s.data.count()
 	s.mu.Unlock()
 	return struct {
 		Contacts int         `json:"contacts"`

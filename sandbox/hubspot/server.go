@@ -16,7 +16,7 @@
 // requests a second, without rate-limit headers.
 //
 // A fresh replica holds 60 synthetic contacts (user0001@example.com…,
-// +1 555 01xx) in three contact lists of each processing type and a
+// +1 202 555 01xx) in three contact lists of each processing type and a
 // company list; Reset returns to that. Archiving a contact leaves it in
 // its lists, as HubSpot does until a list is reprocessed, so a batch read
 // then answers 207 for it.
