@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -94,4 +96,20 @@ func TestSourcesListsTheLists(t *testing.T) {
 		require.Equal(t, tc.code, r.code, r.stderr)
 		require.Contains(t, r.stderr, tc.want)
 	}
+}
+
+func TestCheckFindsTheList(t *testing.T) {
+	t.Parallel()
+	cfg := quickstartFull(t)
+	r := run(t, "", "check", "--config", cfg, "--connection", "hubspot")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	require.Contains(t, r.stdout, `sync newsletter-subscribers: list "Newsletter subscribers": MANUAL list id:3, 41 members`)
+
+	body, err := os.ReadFile(cfg)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(cfg, bytes.Replace(body, []byte("audience: Newsletter subscribers"), []byte("audience: Newsletter subscriber"), 1), 0o600))
+	r = run(t, "", "check", "--config", cfg, "--connection", "hubspot")
+	require.Equal(t, ExitFailed, r.code)
+	require.Contains(t, r.stdout, "FAILED")
+	require.Contains(t, r.stdout, "check source.audience")
 }

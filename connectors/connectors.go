@@ -132,6 +132,14 @@ type AudienceInfo struct {
 	Size int64
 }
 
+// AudienceChecker is a Source that can check, changing nothing, that the
+// audience a sync names exists (a CRM list), so a wrong name is found by
+// `audiencesync check` rather than by the first run. It returns what it
+// found, for the user.
+type AudienceChecker interface {
+	CheckAudience(ctx context.Context, audience string) (string, error)
+}
+
 // Checker is a connector that can verify its credentials and access without
 // changing anything.
 type Checker interface {

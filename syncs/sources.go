@@ -45,3 +45,24 @@ func (s *Service) ListAudiences(ctx context.Context, connection string) (list []
 	}
 	return lister.ListAudiences(ctx)
 }
+
+// checkAudiences checks the audience of every sync that reads connection,
+// and says what each found.
+func (s *Service) checkAudiences(ctx context.Context, connection string, ac connectors.AudienceChecker) ([]string, error) {
+	var (
+		found []string
+		errs  []error
+	)
+	for _, sc := range s.cfg.Syncs {
+		if sc.Source.Connection != connection {
+			continue
+		}
+		what, err := ac.CheckAudience(ctx, sc.Source.Audience)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("sync %s: %w", sc.Name, err))
+			continue
+		}
+		found = append(found, "sync "+sc.Name+": "+what)
+	}
+	return found, errors.Join(errs...)
+}

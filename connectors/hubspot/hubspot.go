@@ -160,9 +160,10 @@ type Source struct {
 }
 
 var (
-	_ connectors.Source         = (*Source)(nil)
-	_ connectors.Checker        = (*Source)(nil)
-	_ connectors.AudienceLister = (*Source)(nil)
+	_ connectors.Source          = (*Source)(nil)
+	_ connectors.Checker         = (*Source)(nil)
+	_ connectors.AudienceLister  = (*Source)(nil)
+	_ connectors.AudienceChecker = (*Source)(nil)
 )
 
 // New builds a source from validated settings whose secrets are resolved.

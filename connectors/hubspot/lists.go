@@ -122,6 +122,18 @@ func (c *client) resolve(ctx context.Context, ref listRef) (list, error) {
 	return l, nil
 }
 
+// contactList finds the list ref names and checks that it holds contacts.
+func (c *client) contactList(ctx context.Context, ref listRef) (list, error) {
+	l, err := c.resolve(ctx, ref)
+	if err != nil {
+		return list{}, fmt.Errorf("hubspot: %w", err)
+	}
+	if l.ObjectTypeID != "" && l.ObjectTypeID != contactsObjectType {
+		return list{}, fmt.Errorf("hubspot: %s (id %s) holds objects of type %s, not contacts: choose a contact list", ref, l.ListID, l.ObjectTypeID)
+	}
+	return l, nil
+}
+
 func (c *client) listByID(ctx context.Context, id string) (list, error) {
 	what := "read HubSpot list " + id
 	a, err := c.call(ctx, http.MethodGet, "/crm/v3/lists/"+url.PathEscape(id), nil, nil)
@@ -187,6 +199,29 @@ func (c *client) search(ctx context.Context, offset int64, count int) (searchPag
 		return searchPage{}, fmt.Errorf("%s: %w", what, err)
 	}
 	return p, nil
+}
+
+// CheckAudience finds the list a sync's source.audience names and says
+// what it is; it changes nothing.
+func (s *Source) CheckAudience(ctx context.Context, audience string) (string, error) {
+	ref, err := parseRef(audience)
+	if err != nil {
+		return "", fmt.Errorf("hubspot: %w", err)
+	}
+	c, err := s.open(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer c.close()
+	l, err := c.contactList(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	size := "size unknown"
+	if n := l.size(); n >= 0 {
+		size = fmt.Sprintf("%d members", n)
+	}
+	return fmt.Sprintf("%s: %s list id:%s, %s", ref, l.ProcessingType, l.ListID, size), nil
 }
 
 // Check verifies the credentials and the lists scope by searching for one

@@ -32,12 +32,9 @@ func (s *Source) Read(ctx context.Context, req connectors.ReadRequest, out conne
 		return err
 	}
 	defer c.close()
-	l, err := c.resolve(ctx, ref)
+	l, err := c.contactList(ctx, ref)
 	if err != nil {
-		return fmt.Errorf("hubspot: %w", err)
-	}
-	if l.ObjectTypeID != "" && l.ObjectTypeID != contactsObjectType {
-		return fmt.Errorf("hubspot: %s (id %s) holds objects of type %s, not contacts: choose a contact list", ref, l.ListID, l.ObjectTypeID)
+		return err
 	}
 	size := l.size()
 	if size >= 0 {
