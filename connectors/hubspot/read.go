@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -297,13 +298,7 @@ func newMapper(req connectors.ReadRequest, optOut []string) (*mapper, error) {
 			props[p] = true
 		}
 	}
-	m.props = slices.Sorted(func(yield func(string) bool) {
-		for p := range props {
-			if !yield(p) {
-				return
-			}
-		}
-	})
+	m.props = slices.Sorted(maps.Keys(props))
 	return m, nil
 }
 

@@ -159,6 +159,20 @@ func (b *bundle) source(t *testing.T, edit func(*hubspot.Settings)) *hubspot.Sou
 	return src
 }
 
+// call sends one request to the replica's API with its private-app token
+// and returns the status.
+func (b *bundle) call(t *testing.T, method, path, body string) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, b.url+path, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+replicacreds.AccessToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
 // recorder is the engine's side of a read: members by key, rejections by
 // reason, and the declared count.
 type recorder struct {
@@ -285,13 +299,7 @@ func TestDeletedContactsAreNotFoundNotFatal(t *testing.T) {
 	t.Parallel()
 	b := setup(t, replica.Options{})
 	for _, id := range []string{"51003", "51007"} {
-		req, err := http.NewRequest(http.MethodDelete, b.url+"/crm/v3/objects/contacts/"+id, nil)
-		require.NoError(t, err)
-		req.Header.Set("Authorization", "Bearer "+replicacreds.AccessToken)
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		_ = resp.Body.Close()
-		require.Equal(t, http.StatusNoContent, resp.StatusCode)
+		require.Equal(t, http.StatusNoContent, b.call(t, http.MethodDelete, "/crm/v3/objects/contacts/"+id, ""))
 	}
 	rec, err := read(t, b.source(t, nil), request("id:"+replicacreds.TrialID))
 	require.NoError(t, err)
@@ -458,14 +466,7 @@ func TestConsentMapping(t *testing.T) {
 	t.Parallel()
 	b := setup(t, replica.Options{})
 	patch := func(id, body string) {
-		req, err := http.NewRequest(http.MethodPatch, b.url+"/crm/v3/objects/contacts/"+id, strings.NewReader(body))
-		require.NoError(t, err)
-		req.Header.Set("Authorization", "Bearer "+replicacreds.AccessToken)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		_ = resp.Body.Close()
-		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Equal(t, http.StatusOK, b.call(t, http.MethodPatch, "/crm/v3/objects/contacts/"+id, body))
 	}
 	patch("51001", `{"properties":{"ads_consent":"granted"}}`)
 	patch("51002", `{"properties":{"ads_consent":"denied"}}`)

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -178,12 +179,22 @@ func showList(l *listRec, search bool) listJSON {
 
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
+// listLocked returns list id, or answers 404 and returns nil; the
+// replica's lock is held.
+func (s *Server) listLocked(w http.ResponseWriter, id string) *listRec {
+	l, ok := s.data.lists[id]
+	if !ok {
+		writeError(w, http.StatusNotFound, "OBJECT_NOT_FOUND", "List does not exist with ID "+id+".")
+		return nil
+	}
+	return l
+}
+
 func (s *Server) getList(w http.ResponseWriter, _ *http.Request, rt route) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l, ok := s.data.lists[rt.id]
-	if !ok {
-		writeError(w, http.StatusNotFound, "OBJECT_NOT_FOUND", "List does not exist with ID "+rt.id+".")
+	l := s.listLocked(w, rt.id)
+	if l == nil {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"list": showList(l, false)})
@@ -296,10 +307,9 @@ func (s *Server) memberships(w http.ResponseWriter, r *http.Request, rt route) {
 		after = id
 	}
 	s.mu.Lock()
-	l, ok := s.data.lists[rt.id]
-	if !ok {
+	l := s.listLocked(w, rt.id)
+	if l == nil {
 		s.mu.Unlock()
-		writeError(w, http.StatusNotFound, "OBJECT_NOT_FOUND", "List does not exist with ID "+rt.id+".")
 		return
 	}
 	i := 0
@@ -340,9 +350,8 @@ func (s *Server) changeMembers(w http.ResponseWriter, r *http.Request, rt route)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l, ok := s.data.lists[rt.id]
-	if !ok {
-		writeError(w, http.StatusNotFound, "OBJECT_NOT_FOUND", "List does not exist with ID "+rt.id+".")
+	l := s.listLocked(w, rt.id)
+	if l == nil {
 		return
 	}
 	if l.ProcessingType == DynamicList {
@@ -460,29 +469,32 @@ func (s *Server) batchRead(w http.ResponseWriter, r *http.Request, _ route) {
 	writeJSON(w, http.StatusMultiStatus, body)
 }
 
-func (s *Server) createContact(w http.ResponseWriter, r *http.Request, _ route) {
+// readProperties reads a contact body, {"properties":{…}}.
+func readProperties(w http.ResponseWriter, r *http.Request) (map[string]string, bool) {
 	var req struct {
 		Properties map[string]string `json:"properties"`
 	}
 	if !readJSON(w, r, &req) {
+		return nil, false
+	}
+	return req.Properties, true
+}
+
+func (s *Server) createContact(w http.ResponseWriter, r *http.Request, _ route) {
+	props, ok := readProperties(w, r)
+	if !ok {
 		return
+	}
+	props = maps.Clone(props)
+	if props == nil {
+		props = map[string]string{}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := s.data.nextContact
 	s.data.nextContact++
-	props := map[string]string{}
-	for k, v := range req.Properties {
-		props[k] = v
-	}
 	s.data.contacts[id] = props
-	writeJSON(w, http.StatusCreated, showContact(id, props, slices.Sorted(func(yield func(string) bool) {
-		for k := range props {
-			if !yield(k) {
-				return
-			}
-		}
-	})))
+	writeJSON(w, http.StatusCreated, showContact(id, props, slices.Sorted(maps.Keys(props))))
 }
 
 func (s *Server) contactByID(w http.ResponseWriter, r *http.Request, rt route) {
@@ -509,19 +521,18 @@ func (s *Server) contactByID(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 	s.mu.Unlock()
-	var req struct {
-		Properties map[string]string `json:"properties"`
-	}
-	if !readJSON(w, r, &req) {
+	update, ok := readProperties(w, r)
+	if !ok {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	changed := map[string]string{}
-	for k, v := range s.data.contact(id) {
-		changed[k] = v
+	changed := maps.Clone(s.data.contact(id))
+	if changed == nil { // archived meanwhile
+		writeError(w, http.StatusNotFound, "OBJECT_NOT_FOUND", "resource not found")
+		return
 	}
-	for k, v := range req.Properties {
+	for k, v := range update {
 		if v == "" {
 			delete(changed, k)
 		} else {
