@@ -139,8 +139,14 @@ func unwrapURL(err error) error {
 }
 
 // daily reports whether a 429 is the daily limit rather than a rolling
-// window (TEN_SECONDLY_ROLLING, SECONDLY).
-func (e apiError) daily() bool { return strings.EqualFold(e.PolicyName, "DAILY") }
+// window (TEN_SECONDLY_ROLLING, SECONDLY). A body that names no policy
+// (newer ones may say only category RATE_LIMITS) is read by its message.
+func (e apiError) daily() bool {
+	if e.PolicyName != "" {
+		return strings.EqualFold(e.PolicyName, "DAILY")
+	}
+	return strings.Contains(strings.ToLower(e.Message), "daily")
+}
 
 func (p *pacer) dailyLimit() int64 {
 	p.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,6 +56,26 @@ func openService(t *testing.T, b *bundle) *syncs.Service {
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, svc.Close()) })
 	return svc
+}
+
+// TestEmptiedListIsRefusedByTheGuard empties the list in HubSpot: the read
+// is complete (the list's size is 0), and the removal guard stops the run
+// before anything is removed.
+func TestEmptiedListIsRefusedByTheGuard(t *testing.T) {
+	t.Parallel()
+	b := setup(t, replica.Options{})
+	svc := openService(t, b)
+	rep, err := svc.Run(t.Context(), "newsletter", syncs.RunOptions{})
+	require.NoError(t, err)
+	require.Equal(t, int64(40), rep.Destinations[0].Applied.Added)
+
+	members := `["` + strings.Join(b.rep.Members(replicacreds.NewsletterID), `","`) + `"]`
+	require.Equal(t, http.StatusOK, b.call(t, http.MethodPut, "/crm/v3/lists/"+replicacreds.NewsletterID+"/memberships/remove", members))
+	rep, err = svc.Run(t.Context(), "newsletter", syncs.RunOptions{})
+	require.Error(t, err)
+	require.Equal(t, report.StatusAborted, rep.Status)
+	require.Equal(t, int64(0), rep.Source.Read)
+	require.Zero(t, rep.Destinations[0].Applied.Removed)
 }
 
 // TestFailurePartWayRemovesNothing runs a sync once, then again with the

@@ -40,5 +40,7 @@ func TestDecodeIsStrictWhereMembersCouldBeLost(t *testing.T) {
 	_, err = decodeIDMapping([]byte(`{"legacyListId":"1"}`))
 	require.Error(t, err)
 	require.True(t, decodeError([]byte(`{"policyName":"daily"}`)).daily())
-	require.False(t, decodeError([]byte(`{"policyName":"TEN_SECONDLY_ROLLING"}`)).daily())
+	require.False(t, decodeError([]byte(`{"policyName":"TEN_SECONDLY_ROLLING","message":"not the daily limit"}`)).daily())
+	require.True(t, decodeError([]byte(`{"category":"RATE_LIMITS","message":"You have reached your daily limit."}`)).daily(), "a body without policyName")
+	require.False(t, decodeError([]byte(`{"category":"RATE_LIMITS","message":"You have reached your secondly limit."}`)).daily())
 }
