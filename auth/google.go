@@ -248,7 +248,7 @@ func (s *GoogleTokenSource) Refresh(gen uint64) bool {
 func tokenError(method string, err error) error {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) || re.Response == nil || re.Response.StatusCode >= 500 {
-		return fmt.Errorf("get a Google access token: %w", err)
+		return fmt.Errorf("get a Google access token: %w", RedactError(err))
 	}
 	code := re.ErrorCode
 	if code == "" {
@@ -363,7 +363,7 @@ func (f GoogleLoopbackFlow) Run(ctx context.Context, ln net.Listener, show func(
 		if errors.As(err, &re) && re.ErrorCode != "" {
 			return nil, fmt.Errorf("exchange the authorization code: the token endpoint answered %s: check the client id and secret and run the command again", re.ErrorCode)
 		}
-		return nil, fmt.Errorf("exchange the authorization code: %w", err)
+		return nil, fmt.Errorf("exchange the authorization code: %w", RedactError(err))
 	}
 	if tok.RefreshToken == "" {
 		return nil, errors.New("no refresh token came back: remove audiencesync's access at https://myaccount.google.com/permissions and run this again")

@@ -102,7 +102,7 @@ func (c MetaCredentials) InspectToken(ctx context.Context, g MetaGraph) (MetaTok
 	s := c.session(g, c.AppID+"|"+c.AppSecret.Reveal(), false).WithContext(ctx)
 	res, err := s.Post("/debug_token", fb.Params{"method": "GET", "input_token": c.AccessToken.Reveal()})
 	if err != nil {
-		return MetaToken{}, fmt.Errorf("inspect the Meta access token: %w", err)
+		return MetaToken{}, fmt.Errorf("inspect the Meta access token: %w", RedactError(err))
 	}
 	var body struct {
 		Data struct {

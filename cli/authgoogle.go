@@ -17,11 +17,6 @@ import (
 // OAuth installed-app flow that yields a refresh token for a google_ads
 // connection.
 func (a *app) authGoogleCmd() *cobra.Command {
-	parent := &cobra.Command{
-		Use:   "auth",
-		Short: "Obtain platform credentials to store as secrets",
-		Args:  cobra.NoArgs,
-	}
 	var (
 		clientID, clientSecret string
 		port                   int
@@ -96,6 +91,5 @@ google_ads connection, with the same OAuth client:
 	f.StringVar(&tokenURL, "token-url", "", "OAuth token endpoint (tests)")
 	_ = f.MarkHidden("auth-url")
 	_ = f.MarkHidden("token-url")
-	parent.AddCommand(cmd)
-	return parent
+	return group("auth", "Obtain platform credentials to store as secrets", cmd)
 }

@@ -56,6 +56,9 @@ type app struct {
 	registry       *connectors.Registry
 	platforms      *platform.Registry // nil: the built-in platforms
 	log            *zap.Logger
+	// con is stderr as log lines and the progress line share it (see
+	// console); nil until first used.
+	con *console
 	// lookupEnv is os.LookupEnv outside tests.
 	lookupEnv func(string) (string, bool)
 }
@@ -135,25 +138,54 @@ func (a *app) setupLogger() error {
 	default:
 		return withCode(ExitUsage, fmt.Errorf("--log-format %q: use console or json", a.logFormat))
 	}
-	a.log = zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(a.stderr)), lvl))
+	a.log = zap.New(zapcore.NewCore(enc, zapcore.AddSync(a.console()), lvl))
 	return nil
+}
+
+// console returns stderr shared by the logger and the progress line.
+func (a *app) console() *console {
+	if a.con == nil {
+		f, ok := a.stderr.(*os.File)
+		a.con = newConsole(a.stderr, ok && isTerminal(f))
+	}
+	return a.con
+}
+
+// group is a command that only holds subcommands, such as auth and state.
+func group(use, short string, subcommands ...*cobra.Command) *cobra.Command {
+	cmd := &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs}
+	cmd.AddCommand(subcommands...)
+	return cmd
 }
 
 // open opens the service layer on the config file; skipSecrets leaves
 // secrets unresolved, for commands that only read the config or state.
 // The caller closes the service with closeService.
 func (a *app) open(ctx context.Context, skipSecrets bool) (*syncs.Service, error) {
-	svc, err := syncs.Open(ctx, syncs.Options{
-		ConfigPath:  a.configPath,
-		SkipSecrets: skipSecrets,
-		LookupEnv:   a.lookupEnv,
-		Registry:    a.registry,
-		Logger:      a.log,
-	})
+	return a.openWith(ctx, syncs.Options{SkipSecrets: skipSecrets})
+}
+
+// openWith is open with the service options other than the config path,
+// environment, registry and logger, which it fills in.
+func (a *app) openWith(ctx context.Context, opts syncs.Options) (*syncs.Service, error) {
+	opts.ConfigPath, opts.LookupEnv, opts.Registry, opts.Logger = a.configPath, a.lookupEnv, a.registry, a.log
+	svc, err := syncs.Open(ctx, opts)
 	if err != nil {
 		return nil, withCode(ExitUsage, err)
 	}
 	return svc, nil
+}
+
+// withService opens the service layer with opts (see openWith), runs fn with it and
+// closes it, adding what closing returned to fn's error: the set-up of
+// every command that reads the config or the state.
+func (a *app) withService(ctx context.Context, opts syncs.Options, fn func(*syncs.Service) error) (err error) {
+	svc, err := a.openWith(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer closeService(svc, &err)
+	return fn(svc)
 }
 
 // closeService closes svc and adds what closing returned to *err.

@@ -80,11 +80,24 @@ type killer struct {
 	mu    sync.Mutex
 	child *os.Process
 	fired atomic.Bool
+	// sig, when set, is sent to the child instead of killing it, once
+	// the nth request has been answered.
+	sig os.Signal
 }
 
 func (k *killer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !k.armed.Load() || !k.match(r) || k.seen.Add(1) != k.nth {
 		k.sb.ServeHTTP(w, r)
+		return
+	}
+	if k.sig != nil {
+		k.sb.ServeHTTP(w, r)
+		k.mu.Lock()
+		if k.child != nil {
+			_ = k.child.Signal(k.sig)
+			k.fired.Store(true)
+		}
+		k.mu.Unlock()
 		return
 	}
 	k.sb.ServeHTTP(httptest.NewRecorder(), r) // applied; the answer goes nowhere

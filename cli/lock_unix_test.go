@@ -215,6 +215,11 @@ func TestLockedExitCodeAndRuns(t *testing.T) {
 	runs = run(t, "", "runs", "--config", cfg)
 	require.Equal(t, ExitOK, runs.code, runs.stderr)
 	require.Contains(t, runs.stdout, "interrupted")
+	// The crashed run is the oldest, and has no summary rows: no
+	// destination lines follow it.
+	lines := strings.Split(strings.TrimSpace(runs.stdout), "\n")
+	require.Contains(t, lines[len(lines)-1], "20260101T000000Z-dead01")
+	require.Contains(t, lines[len(lines)-1], "interrupted")
 	shown := run(t, "", "report", "20260101T000000Z-dead01", "--config", cfg)
 	require.Equal(t, ExitFailed, shown.code)
 	require.Contains(t, shown.stderr, "interrupted")

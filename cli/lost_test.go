@@ -48,6 +48,7 @@ func TestLostResponsesConverge(t *testing.T) {
 			fired := b.k.sb.State(false).Faults.Fired[tt.faults]
 			require.Positive(t, fired, "the fault fired")
 			require.Contains(t, []report.Status{report.StatusSucceeded, report.StatusPartial, report.StatusFailed}, rep.Status, r.stderr)
+			require.NoError(t, rep.CheckCounts(), "a lost answer is counted once, failed or applied")
 			require.NoError(t, b.k.sb.SetFaults(""))
 
 			b.requireExact(b.sync(), kept(contacts+300, 7))

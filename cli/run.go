@@ -18,24 +18,23 @@ func (a *app) validateCmd() *cobra.Command {
 		Use:   "validate",
 		Short: "Check a config file without touching the network",
 		Long: `validate loads the config strictly (unknown keys are errors), applies defaults,
-resolves secret references and checks every rule. It makes no network call.`,
+resolves secret references and checks every rule, and that every local file
+a source reads (a CSV export) exists and can be read. It makes no network
+call.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) (err error) {
-			svc, err := a.open(cmd.Context(), offline)
-			if err != nil {
-				return err
-			}
-			defer closeService(svc, &err)
-			cfg := svc.Config()
-			fmt.Fprintf(a.stdout, "%s: ok (%d connections, %d syncs)\n", cfg.Path, len(cfg.Connections), len(cfg.Syncs))
-			for _, s := range svc.Syncs() {
-				fmt.Fprintf(a.stdout, "  sync %s: %s -> %d destinations", s.Name, s.Source, len(s.Destinations))
-				if s.Schedule != "" {
-					fmt.Fprintf(a.stdout, ", schedule %q", s.Schedule)
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withService(cmd.Context(), syncs.Options{SkipSecrets: offline, CheckFiles: true}, func(svc *syncs.Service) error {
+				cfg := svc.Config()
+				fmt.Fprintf(a.stdout, "%s: ok (%d connections, %d syncs)\n", cfg.Path, len(cfg.Connections), len(cfg.Syncs))
+				for _, s := range svc.Syncs() {
+					fmt.Fprintf(a.stdout, "  sync %s: %s -> %d destinations", s.Name, s.Source, len(s.Destinations))
+					if s.Schedule != "" {
+						fmt.Fprintf(a.stdout, ", schedule %q", s.Schedule)
+					}
+					fmt.Fprintln(a.stdout)
 				}
-				fmt.Fprintln(a.stdout)
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&offline, "skip-secrets", false, "do not resolve ${env:…} and ${file:…} secrets (check the shape only)")
@@ -49,26 +48,38 @@ type runFlags struct {
 	opts   syncs.RunOptions
 }
 
-func (a *app) planCmd() *cobra.Command {
-	f := runFlags{dryRun: true}
-	cmd := &cobra.Command{
-		Use:   "plan",
-		Short: "Show what a sync would change, without uploading or changing state",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.runSyncs(cmd.Context(), f)
-		},
+// runFlagHelp is how plan and sync describe the flags they share.
+type runFlagHelp struct{ sync, fullRefresh, force string }
+
+// runCommand completes cmd, plan or sync: it takes no arguments, runs the
+// syncs with f, and has the flags the two share.
+func (a *app) runCommand(cmd *cobra.Command, f *runFlags, help runFlagHelp) *cobra.Command {
+	cmd.Args = cobra.NoArgs
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return a.runSyncs(cmd.Context(), *f)
 	}
-	cmd.Flags().StringVar(&f.sync, "sync", "", "plan only this sync (default: all)")
+	cmd.Flags().StringVar(&f.sync, "sync", "", help.sync)
 	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "report format: text or json")
-	cmd.Flags().BoolVar(&f.opts.FullRefresh, "full-refresh", false, "plan a full refresh")
-	cmd.Flags().BoolVar(&f.opts.Force, "force", false, "plan as if the removal guard were overridden")
+	cmd.Flags().BoolVar(&f.opts.FullRefresh, "full-refresh", false, help.fullRefresh)
+	cmd.Flags().BoolVar(&f.opts.Force, "force", false, help.force)
 	return cmd
 }
 
+func (a *app) planCmd() *cobra.Command {
+	f := &runFlags{dryRun: true}
+	return a.runCommand(&cobra.Command{
+		Use:   "plan",
+		Short: "Show what a sync would change, without uploading or changing state",
+	}, f, runFlagHelp{
+		sync:        "plan only this sync (default: all)",
+		fullRefresh: "plan a full refresh",
+		force:       "plan as if the removal guard were overridden",
+	})
+}
+
 func (a *app) syncCmd() *cobra.Command {
-	var f runFlags
-	cmd := &cobra.Command{
+	f := &runFlags{}
+	cmd := a.runCommand(&cobra.Command{
 		Use:   "sync",
 		Short: "Run syncs now: read, diff, upload the changes, print the report",
 		Long: `sync runs every sync in the config (or the one named with --sync) once.
@@ -80,17 +91,23 @@ A sync runs in one process at a time: a sync already running elsewhere on
 the same state is not run again at once. By default sync then stops with
 exit status 4 and says which process holds the sync; --wait waits for it.
 
-Exit status: 0 succeeded, 1 failed or partial, 2 bad usage or config,
-3 stopped by the removal guard, 4 already running elsewhere.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.runSyncs(cmd.Context(), f)
-		},
-	}
-	cmd.Flags().StringVar(&f.sync, "sync", "", "run only this sync (default: all)")
-	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "report format: text or json")
-	cmd.Flags().BoolVar(&f.opts.FullRefresh, "full-refresh", false, "re-send every member (empties the remote audience first where the platform allows)")
-	cmd.Flags().BoolVar(&f.opts.Force, "force", false, "proceed even if the removal guard would stop the run")
+A destination whose audience already exists on the platform with members
+while state has no record of it (a new, lost or replaced state file) is
+refused before anything is uploaded to it: restore the state file from its
+backup, or pass --full-refresh to rebuild the audience from the source
+(where the platform can empty it), or --adopt to take it over as it is
+(the source's members are added; members already in it that are not in
+the source stay until a full refresh).
+
+Exit status: 0 succeeded, 1 failed or partial (a refused destination
+included), 2 bad usage or config, 3 stopped by the removal guard,
+4 already running elsewhere.`,
+	}, f, runFlagHelp{
+		sync:        "run only this sync (default: all)",
+		fullRefresh: "re-send every member (empties the remote audience first where the platform allows)",
+		force:       "proceed even if the removal guard would stop the run",
+	})
+	cmd.Flags().BoolVar(&f.opts.Adopt, "adopt", false, "take over existing audiences that hold members while state has no record of them (members not in the source stay until a full refresh)")
 	cmd.Flags().DurationVar(&f.opts.Wait, "wait", 0, "when the sync is already running elsewhere, wait up to this long for it (e.g. 10m; default: do not wait)")
 	return cmd
 }
@@ -118,7 +135,7 @@ func (a *app) runSyncs(ctx context.Context, f runFlags) (err error) {
 		names = []string{f.sync}
 	}
 	opts := f.opts
-	opts.Observer = newProgress(a.stderr)
+	opts.Observer = newProgress(a.console())
 	code := ExitOK
 	var errs []error
 	for _, name := range names {
@@ -162,7 +179,7 @@ func (a *app) printReport(rep *report.Report, output string) error {
 	return rep.WriteText(a.stdout)
 }
 
-// stdoutIsTerminal is used for the progress bar decision in tests too.
+// isTerminal reports whether f is a terminal, for the progress line.
 func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/syncs"
 )
 
@@ -36,7 +37,7 @@ interrupted; the next run of its sync carries on from what it committed.`,
 			// per destination (members of one audience), never summed
 			// across audiences.
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "RUN\tSYNC / DESTINATION\tSTATUS\tSTARTED\tTOOK\tADDED\tREMOVED\tFAILED")
+			fmt.Fprintln(tw, "RUN\tSYNC / DESTINATION\tSTATUS\tSTARTED\tTOOK\tADDED\tREMOVED\tFAILED\tNOT ATTEMPTED")
 			for _, r := range runs {
 				took := "-"
 				if !r.Finished.IsZero() {
@@ -44,16 +45,15 @@ interrupted; the next run of its sync carries on from what it committed.`,
 				}
 				status := r.Status
 				if r.Interrupted {
-					status = "interrupted"
+					status = string(report.StatusInterrupted)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\t\t\n", r.ID, r.Sync, status,
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\t\t\t\n", r.ID, r.Sync, status,
 					r.Started.Local().Format("2006-01-02 15:04:05"), took)
-				if r.Report == nil {
-					continue
-				}
-				for _, d := range r.Report.Destinations {
-					fmt.Fprintf(tw, "\t  %s\t%s\t\t\t%d\t%d\t%d\n", d.Name, d.Status,
-						d.Applied.Added+d.Applied.Updated, d.Applied.Removed, d.Applied.Failed)
+				// The run log's summary rows: a listing decodes no report.
+				// A run that never finished has none.
+				for _, d := range r.Summaries {
+					fmt.Fprintf(tw, "\t  %s\t%s\t\t\t%d\t%d\t%d\t%d\n", d.Destination, d.Status,
+						d.Applied.Added+d.Applied.Updated, d.Applied.Removed, d.Applied.Failed, d.Applied.NotAttempted)
 				}
 			}
 			return tw.Flush()

@@ -4,15 +4,12 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/audiencesync/audiencesync/syncs"
 )
 
 func (a *app) stateCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "state",
-		Short: "Inspect the state store",
-		Args:  cobra.NoArgs,
-	}
-	cmd.AddCommand(&cobra.Command{
+	return group("state", "Inspect the state store", &cobra.Command{
 		Use:   "check",
 		Short: "Run a full integrity check of the state database",
 		Long: `check runs SQLite's full integrity check on the state database named by the
@@ -22,19 +19,15 @@ damage. It changes nothing, and exits 1 when the file is damaged, with what
 to do: restore a backup (a copy is kept before each schema upgrade, beside
 the file as NAME.vN-TIME.bak) or rebuild with sync --full-refresh.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) (err error) {
-			svc, err := a.open(cmd.Context(), true)
-			if err != nil {
-				return err
-			}
-			defer closeService(svc, &err)
-			path, err := svc.CheckState(cmd.Context())
-			if err != nil {
-				return withCode(codeFor(err), err)
-			}
-			fmt.Fprintf(a.stdout, "%s: ok (integrity check passed)\n", path)
-			return nil
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.withService(cmd.Context(), syncs.Options{SkipSecrets: true}, func(svc *syncs.Service) error {
+				path, err := svc.CheckState(cmd.Context())
+				if err != nil {
+					return withCode(codeFor(err), err)
+				}
+				fmt.Fprintf(a.stdout, "%s: ok (integrity check passed)\n", path)
+				return nil
+			})
 		},
 	})
-	return cmd
 }

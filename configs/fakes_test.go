@@ -25,6 +25,11 @@ type fakeAuth struct {
 	Token auth.Secret `yaml:"token"`
 }
 
+// LocalFiles names the file the fake source would read.
+func (s *fakeSource) LocalFiles() []connectors.LocalFile {
+	return []connectors.LocalFile{{Key: "path", Path: s.Path}}
+}
+
 func (s *fakeSource) Validate() error {
 	if s.Path == "" {
 		return errors.New("path is required: name the file to read")

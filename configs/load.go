@@ -25,6 +25,11 @@ type LoadOptions struct {
 	// are then left unresolved, and connector Validate methods run on them
 	// as they are (so those should test Secret.IsZero, not Reveal).
 	SkipSecrets bool
+	// CheckFiles checks that every local file a connection reads
+	// (connectors.FileReader, such as a CSV source's path) exists and can
+	// be read: `validate` asks for it; commands that only read state do
+	// not.
+	CheckFiles bool
 }
 
 // Load reads the config file at path; see Parse. Relative paths in the file
@@ -77,6 +82,7 @@ func Parse(data []byte, name, baseDir string, reg *connectors.Registry, opts Loa
 		dec:         newDecoder(ps, len(data)),
 		reg:         reg,
 		skipSecrets: opts.SkipSecrets,
+		checkFiles:  opts.CheckFiles,
 		lookupEnv:   lookupEnv,
 		baseDir:     abs,
 		cfg: &Config{
@@ -98,6 +104,7 @@ type loader struct {
 	dec         *decoder
 	reg         *connectors.Registry
 	skipSecrets bool
+	checkFiles  bool
 	lookupEnv   func(string) (string, bool)
 	baseDir     string
 	cfg         *Config
@@ -142,6 +149,9 @@ func (l *loader) load(data []byte) {
 	}
 	l.state()
 	l.syncs()
+	if l.checkFiles {
+		l.localFiles()
+	}
 }
 
 // document parses data into its single top-level mapping, or reports why it

@@ -172,6 +172,36 @@ type Audience struct {
 	Created bool
 }
 
+// AudienceSize is what a platform says about how many members a remote
+// audience holds. Platforms count matched users, round, and lag behind
+// uploads by hours, so a size says whether an audience holds members, not
+// exactly how many.
+type AudienceSize struct {
+	// Known is false when the platform gives no figure (X reports none
+	// below 100 matched users; a size not computed yet).
+	Known bool
+	// Members is the count, or the lower bound of the platform's range
+	// when Approximate.
+	Members int64
+	// Upper is the upper bound of the platform's range; 0 when it gives
+	// one figure.
+	Upper int64
+	// Approximate is true when the platform gives an estimate or a range
+	// rather than a count.
+	Approximate bool
+}
+
+// AudienceSizer is a Destination that can say how many members a remote
+// audience already holds. The engine asks it when state has no record of
+// a (sync, destination) but Ensure found an existing audience: one that
+// holds members is refused unless the run adopts it or fully refreshes it,
+// since state that was lost would otherwise re-add everyone and never
+// remove the members no longer in the source. A destination without it
+// is treated as "size unknown": the run goes ahead with a warning.
+type AudienceSizer interface {
+	AudienceSize(ctx context.Context, aud Audience) (AudienceSize, error)
+}
+
 // DestinationInfo describes a destination to the engine.
 type DestinationInfo struct {
 	// Platform is the platform the destination uploads to: the engine

@@ -14,6 +14,7 @@ const (
 	RoleDestination
 )
 
+// String returns source or destination.
 func (r Role) String() string {
 	if r == RoleSource {
 		return "source"
@@ -25,6 +26,21 @@ func (r Role) String() string {
 // decoding and before any network call.
 type Validator interface {
 	Validate() error
+}
+
+// LocalFile is one local file a connector reads: the settings key that
+// names it and the path as written (relative paths are taken from
+// Env.BaseDir, the config file's directory).
+type LocalFile struct {
+	Key  string
+	Path string
+}
+
+// FileReader is implemented by settings structs of connectors that read
+// local files (the CSV source). `validate` checks that each exists and can
+// be read, so a missing export is found before a run.
+type FileReader interface {
+	LocalFiles() []LocalFile
 }
 
 // Spec declares a connector: its type name, what it does, its settings and

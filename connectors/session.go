@@ -35,3 +35,12 @@ type SessionReplacer interface {
 	ReplaceInSession(ctx context.Context, aud Audience, total int, members iter.Seq2[Upload, error],
 		resume ReplaceSession, record func(ReplaceSession) error) (res BatchResult, resumed bool, err error)
 }
+
+// BatchLimiter is a Destination that cuts some requests itself rather than
+// taking them from the engine's batches (Meta's replace session cuts the
+// stream of members Replace hands it). The engine tells it the sync's
+// batch_size before applying, so those requests stay within it too; the
+// platform's own limit still applies when it is lower.
+type BatchLimiter interface {
+	LimitBatch(members int)
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -20,7 +19,6 @@ import (
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/retry"
-	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/state"
 )
 
@@ -54,13 +52,18 @@ type applier struct {
 
 	requestIDs []string
 	updFailed  map[audience.MemberKey][]audience.Identifier
+	// halfFailed holds the members whose removal half (of an update, or
+	// of a full refresh's clear) failed: each is counted failed once,
+	// then, whatever becomes of its add half, not again.
+	halfFailed map[audience.MemberKey]struct{}
 	anyFailed  atomic.Bool
 	// taintedAll: every member is already tainted (writeahead.go).
 	taintedAll bool
 }
 
 func (e *Engine) apply(ctx context.Context, log *zap.Logger, p *plan, run connectors.RunInfo, opts Options) {
-	a := &applier{e: e, p: p, log: log, keep: context.WithoutCancel(ctx), updFailed: map[audience.MemberKey][]audience.Identifier{}}
+	a := &applier{e: e, p: p, log: log, keep: context.WithoutCancel(ctx),
+		updFailed: map[audience.MemberKey][]audience.Identifier{}, halfFailed: map[audience.MemberKey]struct{}{}}
 	d := p.t.Dest
 	if obs, ok := d.(connectors.RunObserver); ok {
 		if err := obs.BeginRun(ctx, run); err != nil {
@@ -76,6 +79,9 @@ func (e *Engine) apply(ctx context.Context, log *zap.Logger, p *plan, run connec
 	a.total = p.changeCount()
 	a.progress(0)
 
+	if l, ok := d.(connectors.BatchLimiter); ok && p.t.BatchSize > 0 {
+		l.LimitBatch(p.t.BatchSize)
+	}
 	skipRemote := false
 	if p.full { // opts.FullRefresh, or a replace session to finish
 		if r, ok := d.(connectors.Replacer); ok {
@@ -89,7 +95,8 @@ func (e *Engine) apply(ctx context.Context, log *zap.Logger, p *plan, run connec
 			if !a.taintAll() {
 				return
 			}
-			err := e.withRetry(ctx, 1, func(ctx context.Context) error { return r.RemoveAll(ctx, p.aud) }, &p.rep.Retries)
+			err := e.withRetry(ctx, a.log, p.t.Name, "emptying the audience", 1,
+				func(ctx context.Context) error { return r.RemoveAll(ctx, p.aud) }, &p.rep.Retries)
 			if err != nil {
 				p.fail(fmt.Errorf("empty audience for full refresh: %w", err))
 				return
@@ -120,16 +127,8 @@ func (e *Engine) finishApply(ctx context.Context, a *applier, run connectors.Run
 			a.addError(fmt.Errorf("write audience snapshot: %w", err))
 		}
 	}
-	if fp, ok := d.(connectors.FeedbackPoller); ok && !p.failed {
-		// Platforms process uploads for hours: requests the last run left
-		// pending are polled again now.
-		ids := append(slices.Clone(a.requestIDs), e.pendingRequests(ctx, p)...)
-		fb, err := fp.Feedback(ctx, p.aud, ids)
-		if err != nil {
-			a.addError(fmt.Errorf("platform feedback: %w", err))
-		} else {
-			p.rep.Platform = &fb
-		}
+	if fp, ok := d.(connectors.FeedbackPoller); ok {
+		e.feedback(ctx, a, fp)
 	}
 
 	p.outcome.Interrupted = ctx.Err() != nil
@@ -137,31 +136,6 @@ func (e *Engine) finishApply(ctx context.Context, a *applier, run connectors.Run
 	if p.outcome.Interrupted && !p.failed {
 		p.rep.Errors = append(p.rep.Errors, "interrupted: acknowledged batches were committed")
 	}
-}
-
-// pendingRequests returns the request ids the last recorded run of this
-// sync left processing on this destination.
-func (e *Engine) pendingRequests(ctx context.Context, p *plan) []string {
-	runs, err := e.Store.Runs(ctx, p.scope.Sync, 5)
-	if err != nil {
-		return nil
-	}
-	for _, r := range runs {
-		if len(r.Report) == 0 {
-			continue
-		}
-		var rep report.Report
-		if json.Unmarshal(r.Report, &rep) != nil {
-			return nil
-		}
-		for _, d := range rep.Destinations {
-			if d.Name == p.t.Name && d.Platform != nil {
-				return d.Platform.Pending
-			}
-		}
-		return nil
-	}
-	return nil
 }
 
 // replace sends the whole audience to a Replacer in one session. On
@@ -191,7 +165,8 @@ func (a *applier) replace(ctx context.Context, r connectors.Replacer) {
 	start := time.Now()
 	resumed := false
 	sr, durable := r.(connectors.SessionReplacer)
-	err := a.e.withRetry(ctx, replaceBatches(total, p.t.Info), func(ctx context.Context) error {
+	what := fmt.Sprintf("replacing the audience (%d members)", total)
+	err := a.e.withRetry(ctx, a.log, p.t.Name, what, replaceBatches(total, p.t), func(ctx context.Context) error {
 		var err error
 		if durable {
 			res, resumed, err = sr.ReplaceInSession(ctx, p.aud, total, members, p.session, a.recordSession)
@@ -209,7 +184,9 @@ func (a *applier) replace(ctx context.Context, r connectors.Replacer) {
 	if err != nil {
 		// A session left open stays recorded: the next run finishes it.
 		p.fail(fmt.Errorf("replace audience: %w", err))
-		p.rep.Applied.Failed += int64(total)
+		if !notAttempted(ctx, err) {
+			p.rep.Applied.Failed += int64(total)
+		}
 		return
 	}
 	a.batches++
@@ -225,16 +202,28 @@ func (a *applier) replace(ctx context.Context, r connectors.Replacer) {
 		rejected[rj.Index] = rj.Reason
 	}
 	changes := make([]state.Change, 0, min(total, 10000))
-	flush := func() bool {
+	kinds := make([]changeKind, 0, cap(changes)) // of changes, counted once committed
+	committed := true
+	flush := func() {
 		if len(changes) == 0 {
-			return true
+			return
 		}
-		if err := a.e.Store.Commit(a.keep, p.scope, changes); err != nil {
-			p.fail(fmt.Errorf("commit replaced audience: %w", err))
-			return false
+		if committed {
+			if err := a.e.Store.Commit(a.keep, p.scope, changes); err != nil {
+				p.fail(fmt.Errorf("commit replaced audience: %w", err))
+				committed = false
+			}
 		}
-		changes = changes[:0]
-		return true
+		for _, k := range kinds {
+			if committed {
+				a.countKind(k, 1)
+			} else {
+				// Acknowledged, but state does not know: failed, and
+				// sent again by the next run.
+				p.rep.Applied.Failed++
+			}
+		}
+		changes, kinds = changes[:0], kinds[:0]
 	}
 	i := -1
 	for ch, err := range p.sends() {
@@ -252,14 +241,24 @@ func (a *applier) replace(ctx context.Context, r connectors.Replacer) {
 			continue
 		}
 		changes = append(changes, a.commitChange(ch))
-		a.count(ch, 1)
-		if len(changes) == cap(changes) && !flush() {
-			return
+		kinds = append(kinds, ch.kind)
+		if len(changes) == cap(changes) {
+			flush()
 		}
 	}
-	if flush() {
+	flush()
+	if committed {
 		a.progress(total)
 	}
+}
+
+// notAttempted reports whether a batch that ended with err counts as not
+// attempted rather than failed: the run's end cut it short, or the
+// platform refused it for a reason of the destination (credentials, a
+// fatal error), so no member of it was considered.
+func notAttempted(ctx context.Context, err error) bool {
+	act, _ := connectors.Classify(err)
+	return ctx.Err() != nil || act == connectors.ActionStop
 }
 
 func (a *applier) addError(err error) {
@@ -298,6 +297,7 @@ func (a *applier) removals(ctx context.Context, skipRemote bool) {
 	}
 	if len(local) > 0 {
 		if err := a.e.Store.Commit(a.keep, p.scope, local); err != nil {
+			// Nothing was sent for these: they count as not attempted.
 			p.fail(fmt.Errorf("commit removals: %w", err))
 			a.stopped.Store(true)
 			return
@@ -366,10 +366,7 @@ func (a *applier) additions(ctx context.Context) {
 // as batches are cut, so a spooled plan is never all in memory.
 func (a *applier) dispatch(ctx context.Context, op connectors.Op, items iter.Seq[item]) {
 	t := a.p.t
-	size := t.Info.MaxBatch
-	if t.BatchSize > 0 && (size <= 0 || t.BatchSize < size) {
-		size = t.BatchSize
-	}
+	size := t.batchSize()
 	if size <= 0 {
 		size = 1000
 	}
@@ -461,7 +458,8 @@ func (a *applier) applyBatch(ctx context.Context, b connectors.Batch, items []it
 	var res connectors.BatchResult
 	var retries int
 	start := time.Now()
-	err := a.e.withRetry(ctx, 1, func(ctx context.Context) error {
+	what := fmt.Sprintf("batch %d (%s, %d members)", b.Seq, b.Op, len(items))
+	err := a.e.withRetry(ctx, a.log, p.t.Name, what, 1, func(ctx context.Context) error {
 		r, err := p.t.Dest.Apply(ctx, p.aud, b)
 		retries += r.Retries // the destination's own retries, failed calls included
 		if err == nil {
@@ -480,22 +478,24 @@ func (a *applier) applyBatch(ctx context.Context, b connectors.Batch, items []it
 
 	if err != nil {
 		a.anyFailed.Store(true)
+		skipped := notAttempted(ctx, err)
 		a.mu.Lock()
-		p.rep.Applied.Failed += int64(len(items))
 		p.rep.Errors = append(p.rep.Errors, fmt.Sprintf("%s batch %d (%d members): %v", b.Op, b.Seq, len(items), err))
-		for _, it := range items {
+		for i := range items {
+			it := &items[i]
 			if it.updateRemove {
 				a.updFailed[it.ch.key] = it.upload.Identifiers
 			}
+			if !skipped {
+				a.failLocked(it)
+			}
 		}
 		a.mu.Unlock()
-		if act, _ := connectors.Classify(err); act == connectors.ActionStop || ctx.Err() != nil {
-			if ctx.Err() == nil {
-				a.stopped.Store(true)
-				a.mu.Lock()
-				p.failed = true
-				a.mu.Unlock()
-			}
+		if act, _ := connectors.Classify(err); act == connectors.ActionStop && ctx.Err() == nil {
+			a.stopped.Store(true)
+			a.mu.Lock()
+			p.stop()
+			a.mu.Unlock()
 		}
 		a.log.Warn("batch failed", zap.Stringer("op", b.Op), zap.Int("seq", b.Seq), zap.Error(err))
 		a.progress(len(items))
@@ -510,7 +510,7 @@ func (a *applier) applyBatch(ctx context.Context, b connectors.Batch, items []it
 	for i, it := range items {
 		if reason, bad := rejected[i]; bad {
 			a.mu.Lock()
-			p.rep.Applied.Failed++
+			a.failLocked(&items[i])
 			if p.rep.PlatformRejected == nil {
 				p.rep.PlatformRejected = map[string]int64{}
 			}
@@ -572,8 +572,19 @@ func (a *applier) commitGroup(group []*acked) {
 		}
 		a.stopped.Store(true)
 		a.mu.Lock()
-		p.failed = true
+		p.stop()
 		p.rep.Errors = append(p.rep.Errors, fmt.Sprintf("commit batch %s: %v", strings.Join(seqs, ", "), err))
+		// Acknowledged, but state does not know: failed, and sent again
+		// by the next run. A removal half has nothing to commit; its add
+		// half is never sent, so not attempted.
+		for _, g := range group {
+			for i := range g.items {
+				it := &g.items[i]
+				if _, bad := g.rejected[i]; !bad && !it.updateRemove && it.ch.kind != kindClear {
+					a.failLocked(it)
+				}
+			}
+		}
 		a.mu.Unlock()
 		return
 	}
@@ -602,11 +613,41 @@ func (a *applier) commitChange(ch *change) state.Change {
 	return state.Change{Key: ch.key, Identifiers: ids, LastSent: a.p.now}
 }
 
+// failLocked counts it failed, with a.mu held. A member with two halves
+// (an update, a full refresh's clear and re-add) counts once: when its
+// removal half fails, and then not again.
+func (a *applier) failLocked(it *item) {
+	key := it.ch.key
+	if _, done := a.halfFailed[key]; done {
+		return
+	}
+	if it.updateRemove || it.ch.kind == kindClear {
+		a.halfFailed[key] = struct{}{}
+	}
+	a.p.rep.Applied.Failed++
+}
+
+// count counts n acknowledged and committed changes of ch's kind, unless
+// ch's removal half already counted it failed.
 func (a *applier) count(ch *change, n int64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if _, done := a.halfFailed[ch.key]; done {
+		return
+	}
+	a.countKindLocked(ch.kind, n)
+}
+
+// countKind is count for a change known only by its kind (no halves).
+func (a *applier) countKind(k changeKind, n int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.countKindLocked(k, n)
+}
+
+func (a *applier) countKindLocked(k changeKind, n int64) {
 	r := &a.p.rep.Applied
-	switch ch.kind {
+	switch k {
 	case kindAdd:
 		r.Added += n
 	case kindUpdate:
@@ -676,10 +717,13 @@ func (e *Engine) snapshot(ctx context.Context, scope state.Scope) iter.Seq2[conn
 // batch's retry budget (see package retry) is spent, or ctx ends. The
 // budget covers work counted as batches batches and travels in fn's
 // context, so the HTTP client's retries inside fn draw on it too and the
-// two layers never multiply. retries counts the calls fn was made again.
-func (e *Engine) withRetry(ctx context.Context, batches int, fn func(ctx context.Context) error, retries *int) error {
+// two layers never multiply; each retry of either layer is logged at info
+// level on log, naming destination dest and what is retried. retries
+// counts the calls fn was made again.
+func (e *Engine) withRetry(ctx context.Context, log *zap.Logger, dest, what string, batches int,
+	fn func(ctx context.Context) error, retries *int) error {
 	pol := e.Retry.WithDefaults()
-	b := pol.Budget(batches)
+	b := pol.Budget(batches).Announce(log, dest, what)
 	ctx = retry.With(ctx, b)
 	for {
 		err := fn(ctx)
@@ -693,22 +737,34 @@ func (e *Engine) withRetry(ctx context.Context, batches int, fn func(ctx context
 		if act != connectors.ActionRetry {
 			return err
 		}
-		ok, werr := b.Wait(ctx, pol.Initial, pol.Max, wait)
-		if werr != nil {
-			return errors.Join(err, werr)
-		}
+		d, ok := b.Grant(pol.Initial, pol.Max, wait)
 		if !ok {
 			return fmt.Errorf("%w (gave up after %d retries: the retry budget is spent)", err, b.Retries())
+		}
+		b.Retrying(d, err.Error())
+		if werr := b.Sleep(ctx, d); werr != nil {
+			return errors.Join(err, werr)
 		}
 		*retries++
 	}
 }
 
-// replaceBatches is how many batches a Replace of total members counts
-// as, for its retry budget.
-func replaceBatches(total int, info connectors.DestinationInfo) int {
-	if info.MaxBatch <= 0 {
+// batchSize is the most members a batch to t carries: the connector's
+// limit, capped by the sync's batch_size; 0 when neither says.
+func (t *Target) batchSize() int {
+	size := t.Info.MaxBatch
+	if t.BatchSize > 0 && (size <= 0 || t.BatchSize < size) {
+		size = t.BatchSize
+	}
+	return size
+}
+
+// replaceBatches is how many batches a Replace of total members to t
+// counts as, for its retry budget.
+func replaceBatches(total int, t *Target) int {
+	size := t.batchSize()
+	if size <= 0 {
 		return 1
 	}
-	return (total + info.MaxBatch - 1) / info.MaxBatch
+	return (total + size - 1) / size
 }

@@ -28,9 +28,19 @@ import (
 	"github.com/audiencesync/audiencesync/state"
 )
 
+// Store is the part of the state store a run uses: every part but the
+// lock, which the caller holds around the run (package syncs).
+type Store interface {
+	state.MemberStore
+	state.AudienceIDs
+	state.WriteAhead
+	state.RunLog
+	state.PendingRequests
+}
+
 // Engine runs syncs against a state store.
 type Engine struct {
-	Store  state.Store
+	Store  Store
 	Logger *zap.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -64,6 +74,11 @@ type Options struct {
 	FullRefresh bool
 	// Force lets a run pass the removal guard.
 	Force bool
+	// Adopt lets a run take over an existing remote audience that holds
+	// members while state has no record of it (see adopt.go): the
+	// source's members are added; members already there that are not in
+	// the source stay.
+	Adopt bool
 	// Owner is recorded with the run (state.Run.Owner): the id of the
 	// lock (state.Locker) the caller holds for the sync, so that a run a
 	// crash left "running" can be told from one still in progress.
@@ -196,7 +211,15 @@ func (e *Engine) Run(ctx context.Context, job *Job, opts Options) (*report.Repor
 	keep := context.WithoutCancel(ctx)
 	if !opts.DryRun {
 		if err := e.Store.BeginRun(ctx, state.Run{ID: rep.RunID, Sync: job.Sync, Status: string(report.StatusRunning), Started: started, Owner: opts.Owner}); err != nil {
-			return rep, fmt.Errorf("record run start: %w", err)
+			// Nothing ran and nothing is recorded; the report still ends
+			// with a final status.
+			rep.Status, rep.FinishedAt = report.StatusFailed, e.now()
+			err = fmt.Errorf("record run start: %w", err)
+			if ctx.Err() != nil {
+				rep.Status, err = report.StatusInterrupted, interruptedOr(ctx, "starting", err)
+			}
+			rep.Error = err.Error()
+			return rep, err
 		}
 	}
 	log.Info("run started", zap.String("run_id", rep.RunID), zap.Bool("dry_run", opts.DryRun),
@@ -225,7 +248,7 @@ func (e *Engine) Run(ctx context.Context, job *Job, opts Options) (*report.Repor
 	if !opts.DryRun {
 		body, err := json.Marshal(rep)
 		if err == nil {
-			err = e.Store.FinishRun(keep, rep.RunID, string(rep.Status), rep.FinishedAt, body)
+			err = e.Store.FinishRun(keep, rep.RunID, string(rep.Status), rep.FinishedAt, body, summaries(rep))
 		}
 		if err != nil {
 			runErr = errors.Join(runErr, fmt.Errorf("record run report: %w", err))
@@ -249,19 +272,26 @@ func (e *Engine) run(ctx context.Context, log *zap.Logger, ev *events, job *Job,
 	}
 	for i, t := range job.Targets {
 		plans[i] = newPlan(t, job, opts, e.now(), spill)
-		plans[i].ev = ev
+		plans[i].ev, plans[i].runDone = ev, ctx.Done()
 		rep.Destinations = append(rep.Destinations, plans[i].rep)
 	}
 	defer func() {
 		for _, p := range plans {
 			p.bulk.close()
 		}
+		// Guarantee: no destination is left running, whichever way the
+		// run ends.
+		stopAll(ctx, plans)
 	}()
 
 	// Resolve remote audiences first: a destination whose credentials fail
 	// is reported without spending a source read on it.
 	if !opts.DryRun {
-		e.ensureAll(ctx, log, plans)
+		e.ensureAll(ctx, log, plans, opts)
+		if err := unavailable(plans); err != nil {
+			settleAll(plans, report.Outcome{Stopped: true})
+			return true, err
+		}
 	} else {
 		for _, p := range plans {
 			if id, err := e.Store.AudienceID(ctx, p.scope); err == nil {
@@ -272,16 +302,18 @@ func (e *Engine) run(ctx context.Context, log *zap.Logger, ev *events, job *Job,
 
 	// Load committed state, read the source and diff, per destination.
 	if err := e.loadState(ctx, log, plans); err != nil {
-		return true, err
+		return stopAll(ctx, plans), interruptedOr(ctx, "loading state", err)
 	}
 	if err := e.read(ctx, log, ev, job, plans, rep); err != nil {
 		// Guarantee: a run whose source read fails removes nothing. It
 		// uploads nothing either, so the audience stays as it was.
-		settleAll(plans, report.Outcome{Stopped: true})
+		if shared := stopAll(ctx, plans); !shared {
+			return false, interruptedOr(ctx, "reading the source", err)
+		}
 		return true, fmt.Errorf("%w: %w; nothing was uploaded or removed", ErrSourceFailed, err)
 	}
 	if err := e.finishPlans(ctx, plans); err != nil {
-		return true, err
+		return stopAll(ctx, plans), interruptedOr(ctx, "planning", err)
 	}
 	if ev.on() {
 		for _, p := range plans {
@@ -338,29 +370,64 @@ func (e *Engine) run(ctx context.Context, log *zap.Logger, ev *events, job *Job,
 	return false, nil
 }
 
-func (e *Engine) ensureAll(ctx context.Context, log *zap.Logger, plans []*plan) {
+// stopAll settles every destination not settled yet, when a step they all
+// share ended the run early: interrupted when the run's context has ended,
+// which is no failure of the run's own (shared is false), failed
+// otherwise (shared is true).
+func stopAll(ctx context.Context, plans []*plan) (shared bool) {
+	if ctx.Err() != nil {
+		settleAll(plans, report.Outcome{Interrupted: true})
+		return false
+	}
+	settleAll(plans, report.Outcome{Stopped: true})
+	return true
+}
+
+// interruptedOr returns err, or, once ctx has ended, an error saying the
+// run was interrupted while doing what, before anything was sent.
+func interruptedOr(ctx context.Context, what string, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	return fmt.Errorf("interrupted while %s: %w; nothing was uploaded or removed, the next run starts afresh", what, context.Cause(ctx))
+}
+
+func (e *Engine) ensureAll(ctx context.Context, log *zap.Logger, plans []*plan, opts Options) {
 	var wg sync.WaitGroup
 	for _, p := range plans {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			spec := p.t.Audience
-			if id, err := e.Store.AudienceID(ctx, p.scope); err == nil {
+			id, err := e.Store.AudienceID(ctx, p.scope)
+			if err == nil {
 				spec.KnownID = id
 			}
-			err := e.withRetry(ctx, 1, func(ctx context.Context) error {
-				a, err := p.t.Dest.Ensure(ctx, spec)
-				if err == nil {
-					p.aud = a
-				}
-				return err
-			}, &p.rep.Retries)
+			recorded := !errors.Is(err, state.ErrNotFound)
+			err = e.withRetry(ctx, log.With(zap.String("destination", p.t.Name)), p.t.Name,
+				fmt.Sprintf("finding audience %q", spec.Name), 1, func(ctx context.Context) error {
+					a, err := p.t.Dest.Ensure(ctx, spec)
+					if err == nil {
+						p.aud = a
+					}
+					return err
+				}, &p.rep.Retries)
 			if err != nil {
 				p.fail(fmt.Errorf("find or create audience %q: %w", spec.Name, err))
 				log.Error("destination unavailable", zap.String("destination", p.t.Name), zap.Error(err))
 				return
 			}
 			p.rep.AudienceID = p.aud.ID
+			// Before the id is recorded: a refused audience stays unknown
+			// to state, so the next run asks again.
+			if !recorded && !p.aud.Created {
+				if err := e.checkUnrecorded(ctx, log, p, opts); err != nil {
+					p.fail(err)
+					p.refusal = err
+					log.Error("destination refused", zap.String("destination", p.t.Name), zap.Error(err))
+					return
+				}
+			}
 			if p.aud.ID != spec.KnownID {
 				if err := e.Store.SetAudienceID(ctx, p.scope, p.aud.ID); err != nil {
 					p.fail(fmt.Errorf("record audience id: %w", err))

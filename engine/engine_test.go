@@ -87,7 +87,10 @@ func (b *bundle) job(src connectors.Source, mods ...func(*engine.Job)) *engine.J
 
 func (b *bundle) run(ms []audience.Member, opts engine.Options, mods ...func(*engine.Job)) (*report.Report, error) {
 	b.t.Helper()
-	return b.eng.Run(context.Background(), b.job(&fake.Source{Members: ms}, mods...), opts)
+	rep, err := b.eng.Run(context.Background(), b.job(&fake.Source{Members: ms}, mods...), opts)
+	// Every run of every test: each destination's counts add up.
+	requireCounts(b.t, rep)
+	return rep, err
 }
 
 // members makes synthetic members numbered from..to-1, each with its own

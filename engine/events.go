@@ -24,9 +24,10 @@ import (
 // nothing). In between come the SourceProgress events, then per
 // destination DestinationPlanned, while applying DestinationProgress and
 // BatchApplied, and DestinationDone once its status is final. Events of
-// different destinations interleave. A destination the run never reached
-// (loading state or planning failed) has no events of its own; RunFinished
-// still comes.
+// different destinations interleave. Every destination gets its
+// DestinationDone, also when the run stopped before reaching it (loading
+// state or planning failed, or the run was interrupted); RunFinished still
+// comes last.
 type Observer interface {
 	Observe(Event)
 }
@@ -161,7 +162,7 @@ type BatchApplied struct {
 
 // DestinationDone is sent once a destination's status is final: after it
 // was applied, or when the run stopped before applying it (guard, source
-// failure, unavailable destination, dry run).
+// failure, unavailable destination, dry run, interrupt).
 type DestinationDone struct {
 	Run         RunRef
 	Destination string

@@ -97,6 +97,9 @@ type plan struct {
 	// refreshBefore: members last sent before this are refreshed; zero
 	// when memberships do not lapse.
 	refreshBefore uint32
+	// refusal is why the run refused this destination's audience
+	// (adopt.go); nil otherwise.
+	refusal error
 
 	committed  map[audience.MemberKey]committedMember
 	seen       bitset // committed members this run has read, by committedMember.idx
@@ -110,10 +113,17 @@ type plan struct {
 	session connectors.ReplaceSession
 	members int64
 	tally   normalize.Tally
-	failed  bool
+	// failed: the destination stopped, for whatever reason; ownStop: an
+	// error of its own stopped it, not the end of the run's context.
+	failed, ownStop bool
+	// runDone is the run's ctx.Done(): an error once it is closed is the
+	// run's interruption, not the destination's failure.
+	runDone <-chan struct{}
+	dryRun  bool
 	// outcome is how the destination's part of the run ended; settle
-	// derives its status from it.
+	// derives its status from it. settled: settle ran.
 	outcome report.Outcome
+	settled bool
 	ev      *events
 }
 
@@ -125,6 +135,7 @@ func newPlan(t *Target, job *Job, opts Options, now time.Time, spillAfter int) *
 			Name: t.Name, Type: t.Type, Profile: t.Info.Platform.Name, Status: report.StatusRunning,
 		},
 		full:       opts.FullRefresh,
+		dryRun:     opts.DryRun,
 		now:        now,
 		fresh:      make(map[audience.MemberKey]struct{}),
 		desiredIDs: make(map[audience.IdentifierID]struct{}),
@@ -157,19 +168,54 @@ func refreshWindow(t *Target) time.Duration {
 	return w
 }
 
+// fail stops the destination with err, recorded in its report.
 func (p *plan) fail(err error) {
-	p.failed = true
+	p.stop()
 	p.rep.Errors = append(p.rep.Errors, err.Error())
 }
 
+// stop stops the destination: for an error of its own, unless the run
+// was already interrupted, whose end then explains the error.
+func (p *plan) stop() {
+	p.failed = true
+	if !p.interrupted() {
+		p.ownStop = true
+	}
+}
+
+// interrupted reports whether the run's context has ended.
+func (p *plan) interrupted() bool {
+	select {
+	case <-p.runDone:
+		return true
+	default:
+		return false
+	}
+}
+
 // settle sets the destination's status once its part of the run is over,
-// from p.outcome and what was applied, and tells the observer. It is the
-// only place a destination's status is set.
+// from p.outcome and what was applied, counts the planned changes never
+// attempted, and tells the observer. It is the only place a destination's
+// status is set.
 func (p *plan) settle() {
+	p.settled = true
 	o := p.outcome
-	o.Stopped = o.Stopped || p.failed
-	a := p.rep.Applied
-	o.Applied = a.Added + a.Removed + a.Updated + a.Refreshed
+	o.Stopped = o.Stopped || p.ownStop
+	o.Interrupted = o.Interrupted || p.interrupted()
+	a := &p.rep.Applied
+	o.Applied = a.Done()
+	if !p.dryRun {
+		// Every planned change ends applied, failed or not attempted:
+		// what was neither applied nor failed was never attempted.
+		a.NotAttempted = p.rep.Planned.Changes() - a.Settled()
+		if a.NotAttempted < 0 {
+			// Some member was counted twice: a bug, said rather than
+			// hidden. CheckCounts fails on it.
+			p.rep.Errors = append(p.rep.Errors, fmt.Sprintf("engine: the counts do not add up (planned %+v, applied %+v); please report this",
+				p.rep.Planned, *a))
+			a.NotAttempted = 0
+		}
+	}
 	p.rep.Status = report.DestinationStatus(o)
 	if p.ev.on() {
 		p.ev.send(DestinationDone{Run: p.ev.run, Destination: p.t.Name, Status: p.rep.Status, Applied: p.rep.Applied,
@@ -177,10 +223,13 @@ func (p *plan) settle() {
 	}
 }
 
-// settleAll settles every plan with the same outcome: the run stopped
-// before applying any of them.
+// settleAll settles every plan not settled yet with the same outcome: the
+// run stopped before applying any of them.
 func settleAll(plans []*plan, o report.Outcome) {
 	for _, p := range plans {
+		if p.settled {
+			continue
+		}
 		p.outcome = o
 		p.settle()
 	}

@@ -308,7 +308,8 @@ func (f emitFunc) Emit(m *audience.Member) error { return f(m) }
 func (emitFunc) Reject(string, int64)            {}
 
 // TestCancelledReadStopsEveryWorker cancels a run part-way through the
-// read: it fails as a failed read does, and no planning goroutine outlives
+// read: like a failed read it sends nothing, but it is interrupted, not
+// failed, every destination says so, and no planning goroutine outlives
 // it. Not parallel: it looks at every goroutine in the process.
 func TestCancelledReadStopsEveryWorker(t *testing.T) {
 	b := setup(t)
@@ -321,9 +322,14 @@ func TestCancelledReadStopsEveryWorker(t *testing.T) {
 	defer cancel()
 	src := &cancelling{Source: fake.Source{Members: members(0, 20000)}, after: 5000, cancel: cancel}
 	rep, err := b.eng.Run(ctx, b.job(src), engine.Options{})
-	require.ErrorIs(t, err, engine.ErrSourceFailed)
+	require.NotErrorIs(t, err, engine.ErrSourceFailed, "an interrupt is no source failure")
 	require.ErrorIs(t, err, context.Canceled)
-	require.Equal(t, report.StatusFailed, rep.Status)
+	require.ErrorContains(t, err, "interrupted while reading the source")
+	require.Equal(t, report.StatusInterrupted, rep.Status)
+	for _, d := range rep.Destinations {
+		require.Equal(t, report.StatusInterrupted, d.Status, d.Name)
+	}
+	require.NoError(t, rep.CheckCounts())
 	require.Empty(t, b.dest.Calls())
 	require.Equal(t, int64(100), b.count())
 	// Run waits for every worker; a goroutine may still be between its

@@ -2,23 +2,74 @@
 // of what was read, rejected, planned and applied per destination, and what
 // the platform said. It carries counts and reasons, never contact data.
 //
-// A run, and each destination in it, has a Status:
+// # Statuses
 //
-//   - running: not ended yet; a stored run left running was interrupted
-//     before it could finish.
+// A run, and each destination in it, has a Status, with one meaning each:
+//
+//   - running: not ended yet; a stored run left running by a process that
+//     died is shown as interrupted.
 //   - planned: a dry run (plan) that completed; nothing was sent.
 //   - succeeded: every planned change was applied and committed; members
 //     the platform refused one by one are counted, not a failure.
-//   - partial: some changes were applied and committed, others not (a
-//     failed batch, a destination stopped part-way, an interrupt); the next
-//     run sends the rest.
-//   - failed: nothing was applied: the source read, the credentials or the
-//     state store failed. A run is failed when none of its destinations
-//     succeeded, even partly, or when a step they all share failed.
+//   - partial: the destination went on to the end, but some changes
+//     failed (a batch the platform refused, or one still failing once its
+//     retries were spent), or an error of its own stopped it after some
+//     changes were applied; the next run sends the rest.
+//   - failed: an error of the destination's own (credentials, audience,
+//     state store) stopped it before anything was applied, or a step every
+//     destination shares failed (the source read, planning). A run is
+//     failed when none of its destinations got anything applied.
 //   - aborted: the removal guard stopped the run before anything was
 //     uploaded; every destination of the run is aborted.
+//   - interrupted: the run was stopped from outside (cancelled, Ctrl-C or
+//     SIGTERM, safety.max_run_duration) before the destination finished,
+//     at any step: reading, planning or applying. A run is interrupted when
+//     any of its destinations is. What was acknowledged is committed; the
+//     next run carries on.
 //
 // DestinationStatus and RunStatus derive them; nothing else sets one.
+//
+// # Counts
+//
+// Planned and Applied count members (one CRM record as a destination
+// holds it), never identifiers. Each planned change ends in exactly one
+// applied field:
+//
+//	planned.add      → applied.added,     failed or not_attempted
+//	planned.remove   → applied.removed,   failed or not_attempted
+//	planned.update   → applied.updated,   failed or not_attempted
+//	planned.refresh  → applied.refreshed, failed or not_attempted
+//	planned.unchanged: nothing is sent; no applied field
+//
+// so that outside a dry run, always,
+//
+//	add + remove + update + refresh =
+//	    added + removed + updated + refreshed + failed + not_attempted
+//
+// (Report.CheckCounts checks it). An update is sent as the removal of the
+// identifiers its member no longer carries and the add of its new ones; a
+// full refresh of a destination that cannot empty an audience clears each
+// member that stays before re-adding it. Such a member counts once: failed
+// when either half failed, updated (or refreshed) when both went in, not
+// attempted when its add half was never sent.
+//
+// failed counts members sent that did not go in: refused one by one by
+// the platform (also counted by reason in platform_rejected), in a batch
+// the platform refused as a whole, in a batch still failing when its
+// retries were spent, or acknowledged but not committed because the state
+// store failed. not_attempted counts members the platform never
+// considered: batches never sent because the destination stopped (an
+// error, the run's end), batches cut short by an interrupt or the run's
+// deadline, and the batch refused for a reason of the destination rather
+// than of its members (expired credentials, a fatal error). So a Meta
+// token expiring after 20,000 of 55,000 planned members reports 20,000
+// applied and 35,000 not attempted.
+//
+// Other counts name their unit: source counts are records; rejected
+// counts identifiers (reasons "member.…" count members); consent_denied
+// counts members; pre_hashed counts identifiers; platform match rates and
+// counts are the platform's own, of the identifiers of this run's
+// requests.
 package report
 
 import (
@@ -77,13 +128,28 @@ type Planned struct {
 	Unchanged int64 `json:"unchanged"`
 }
 
-// Applied counts what the destination acknowledged.
+// Applied counts, in members, how each planned change ended; see the
+// package documentation for which planned count each field settles.
+// Outside a dry run, Planned.Changes() == Applied.Settled() +
+// NotAttempted, always (CheckCounts).
 type Applied struct {
+	// Added, Removed, Updated and Refreshed count the members whose
+	// planned add, remove, update or refresh the destination acknowledged
+	// and state committed.
 	Added     int64 `json:"added"`
 	Removed   int64 `json:"removed"`
 	Updated   int64 `json:"updated"`
 	Refreshed int64 `json:"refreshed"`
-	Failed    int64 `json:"failed"`
+	// Failed counts members sent that did not go in: refused one by one,
+	// in a batch the platform refused, or in a batch still failing when
+	// its retries were spent (or acknowledged, but then not committed).
+	Failed int64 `json:"failed"`
+	// NotAttempted counts planned members never sent, or sent in a batch
+	// the run's end cut short or refused for a reason of the destination
+	// (expired credentials, a fatal error): the platform considered none
+	// of them. The next run sends them. Always present outside a dry
+	// run: 0 means none.
+	NotAttempted int64 `json:"not_attempted"`
 }
 
 // Destination is one destination's part of the report.
@@ -141,7 +207,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		b.WriteString("  dry run: nothing was sent or recorded")
 	}
 	b.WriteString("\n")
-	fmt.Fprintf(&b, "source: %d read, %d valid, %d duplicates, %d rejected%s\n",
+	fmt.Fprintf(&b, "source: %d records read, %d valid, %d duplicates, %d rejected%s\n",
 		r.Source.Read, r.Source.Valid, r.Source.Duplicates, sum(r.Source.Rejected), reasons(r.Source.Rejected))
 	for _, reason := range sortedKeys(r.Source.RejectedLines) {
 		lines := r.Source.RejectedLines[reason]
@@ -161,48 +227,33 @@ func (r *Report) WriteText(w io.Writer) error {
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	if r.DryRun {
-		fmt.Fprintln(tw, "destination\tprofile\tstatus\tmembers\tadd\tremove\tupdate\trefresh\tunchanged\t")
-		for _, d := range r.Destinations {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t\n", d.Name, d.Profile, d.Status, d.Members,
-				d.Planned.Add, d.Planned.Remove, d.Planned.Update, d.Planned.Refresh, d.Planned.Unchanged)
-		}
-	} else {
-		fmt.Fprintln(tw, "destination\tprofile\tstatus\tmembers\tadded\tremoved\tupdated\trefreshed\tunchanged\tfailed\tbatches\tretries\t")
-		for _, d := range r.Destinations {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", d.Name, d.Profile, d.Status, d.Members,
-				d.Applied.Added, d.Applied.Removed, d.Applied.Updated, d.Applied.Refreshed, d.Planned.Unchanged,
-				d.Applied.Failed, d.Batches, d.Retries)
-		}
-	}
-	if err := tw.Flush(); err != nil {
+	if err := r.writeTable(w); err != nil {
 		return err
 	}
 	b.Reset()
 	for _, d := range r.Destinations {
-		if len(d.Rejected) > 0 || d.ConsentDenied > 0 || d.PreHashed > 0 {
-			fmt.Fprintf(&b, "%s: %d identifiers rejected%s", d.Name, sum(d.Rejected), reasons(d.Rejected))
-			if d.ConsentDenied > 0 {
-				fmt.Fprintf(&b, ", %d members left out for denied consent", d.ConsentDenied)
-			}
-			if d.PreHashed > 0 {
-				fmt.Fprintf(&b, ", %d values arrived pre-hashed", d.PreHashed)
-			}
-			b.WriteString("\n")
+		members, identifiers := splitRejected(d.Rejected)
+		var parts []string
+		if len(identifiers) > 0 {
+			parts = append(parts, fmt.Sprintf("%d identifiers rejected%s", sum(identifiers), reasons(identifiers)))
+		}
+		if len(members) > 0 {
+			parts = append(parts, fmt.Sprintf("%d members rejected%s", sum(members), reasons(members)))
+		}
+		if d.ConsentDenied > 0 {
+			parts = append(parts, fmt.Sprintf("%d members left out for denied consent", d.ConsentDenied))
+		}
+		if d.PreHashed > 0 {
+			parts = append(parts, fmt.Sprintf("%d identifiers arrived pre-hashed", d.PreHashed))
+		}
+		if len(parts) > 0 {
+			fmt.Fprintf(&b, "%s: %s\n", d.Name, strings.Join(parts, ", "))
 		}
 		if len(d.PlatformRejected) > 0 {
 			fmt.Fprintf(&b, "%s: platform refused %d members%s\n", d.Name, sum(d.PlatformRejected), reasons(d.PlatformRejected))
 		}
-		if p := d.Platform; p != nil && (p.Status != "" || p.MatchRate != "" || len(p.Counts) > 0) {
-			fmt.Fprintf(&b, "%s: platform status %s", d.Name, orDash(p.Status))
-			if p.MatchRate != "" {
-				fmt.Fprintf(&b, ", match rate %s", p.MatchRate)
-			}
-			if len(p.Counts) > 0 {
-				b.WriteString(reasons(p.Counts))
-			}
-			b.WriteString("\n")
+		if line := platformLine(d.Platform); line != "" {
+			fmt.Fprintf(&b, "%s: %s\n", d.Name, line)
 		}
 		for _, e := range d.Errors {
 			fmt.Fprintf(&b, "%s: error: %s\n", d.Name, e)
@@ -210,6 +261,34 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeTable writes the table of destinations, if there are any. Every
+// figure in it counts members (CRM records as the destination holds
+// them), never identifiers.
+func (r *Report) writeTable(w io.Writer) error {
+	if len(r.Destinations) == 0 {
+		return nil
+	}
+	if _, err := io.WriteString(w, "destinations, in members (audience: members after the run):\n"); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	if r.DryRun {
+		fmt.Fprintln(tw, "destination\tprofile\tstatus\taudience\tadd\tremove\tupdate\trefresh\tunchanged\t")
+		for _, d := range r.Destinations {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t\n", d.Name, d.Profile, d.Status, d.Members,
+				d.Planned.Add, d.Planned.Remove, d.Planned.Update, d.Planned.Refresh, d.Planned.Unchanged)
+		}
+	} else {
+		fmt.Fprintln(tw, "destination\tprofile\tstatus\taudience\tadded\tremoved\tupdated\trefreshed\tunchanged\tfailed\tnot attempted\tbatches\tretries\t")
+		for _, d := range r.Destinations {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", d.Name, d.Profile, d.Status, d.Members,
+				d.Applied.Added, d.Applied.Removed, d.Applied.Updated, d.Applied.Refreshed, d.Planned.Unchanged,
+				d.Applied.Failed, d.Applied.NotAttempted, d.Batches, d.Retries)
+		}
+	}
+	return tw.Flush()
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -221,11 +300,48 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "-"
+// splitRejected splits a destination's rejections into those that count
+// members (reasons "member.…") and those that count identifiers.
+func splitRejected(m map[string]int64) (members, identifiers map[string]int64) {
+	for reason, n := range m {
+		dst := &identifiers
+		if strings.HasPrefix(reason, "member.") {
+			dst = &members
+		}
+		if *dst == nil {
+			*dst = map[string]int64{}
+		}
+		(*dst)[reason] = n
 	}
-	return s
+	return members, identifiers
+}
+
+// platformLine words what the platform reported, leaving out what it did
+// not: its processing status, the match rate (of the identifiers of this
+// run's request, not of the whole audience) and its own counts, under the
+// names it gives them. "" when it reported nothing.
+func platformLine(p *connectors.PlatformReport) string {
+	if p == nil {
+		return ""
+	}
+	var parts []string
+	if p.Status != "" {
+		parts = append(parts, "status "+p.Status)
+	}
+	if p.MatchRate != "" {
+		of := "of this request"
+		if strings.Contains(p.MatchRate, " to ") {
+			of = "across this run's requests"
+		}
+		parts = append(parts, fmt.Sprintf("match rate %s %s", p.MatchRate, of))
+	}
+	if len(p.Counts) > 0 {
+		parts = append(parts, "counts"+reasons(p.Counts))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "platform reported " + strings.Join(parts, ", ")
 }
 
 func sum(m map[string]int64) int64 {

@@ -27,7 +27,7 @@ func syncReport() *report.Report {
 		Sync:        "cart-abandoners",
 		FullRefresh: true,
 		Forced:      true,
-		Status:      report.StatusPartial,
+		Status:      report.StatusInterrupted,
 		StartedAt:   started,
 		FinishedAt:  started.Add(2*time.Second + 345*time.Millisecond + 678*time.Microsecond),
 		Source: report.Source{
@@ -44,7 +44,7 @@ func syncReport() *report.Report {
 				Status: report.StatusSucceeded, Members: 1100,
 				Planned:   report.Planned{Add: 1000, Remove: 5, Update: 50, Refresh: 20, Unchanged: 80},
 				Applied:   report.Applied{Added: 998, Removed: 5, Updated: 50, Refreshed: 20, Failed: 2},
-				Rejected:  map[string]int64{"email.malformed": 4, "phone.invalid": 9},
+				Rejected:  map[string]int64{"email.malformed": 4, "phone.invalid": 9, "member.no_identifiers": 3},
 				PreHashed: 7, ConsentDenied: 3,
 				PlatformRejected: map[string]int64{"INVALID_FORMAT": 2},
 				Batches:          2, Retries: 1,
@@ -52,14 +52,42 @@ func syncReport() *report.Report {
 					Counts: map[string]int64{"records": 998, "identifiers": 1500}, Pending: []string{"req-9"}},
 			},
 			{
-				Name: "meta", Type: "meta", Profile: "meta", Status: report.StatusFailed,
+				// The token expired after 400 of 1000: the batch it
+				// refused and those never sent are not attempted.
+				Name: "meta", Type: "meta", Profile: "meta", Status: report.StatusPartial, Members: 1000,
 				Planned: report.Planned{Add: 1000},
-				Applied: report.Applied{Failed: 1000},
-				Batches: 1, Retries: 5,
-				Errors: []string{"add batch 1 (1000 members): token expired: reconnect the Meta system user"},
+				Applied: report.Applied{Added: 400, NotAttempted: 600},
+				Batches: 3, Retries: 0,
+				Platform: &connectors.PlatformReport{Size: -1, Counts: map[string]int64{"num_received": 400}},
+				Errors:   []string{"add batch 3 (200 members): token expired: reconnect the Meta system user"},
+			},
+			{
+				Name: "x", Type: "x", Profile: "x", Status: report.StatusInterrupted, Members: 480,
+				Planned: report.Planned{Add: 500, Remove: 20, Unchanged: 0},
+				Applied: report.Applied{Added: 200, Removed: 20, NotAttempted: 300},
+				Batches: 3, Retries: 2,
+				Platform: &connectors.PlatformReport{Size: -1},
+				Errors:   []string{"interrupted: acknowledged batches were committed"},
 			},
 		},
-		Error: "sync cart-abandoners partial: see the report's destination errors",
+		Error: "interrupted: context canceled; acknowledged batches were committed, the next run continues from there",
+	}
+}
+
+// feedbackReport has platform reports that leave things out, and a match
+// rate that spans several requests.
+func feedbackReport() *report.Report {
+	return &report.Report{
+		RunID: "r2", Sync: "s", Status: report.StatusSucceeded, StartedAt: started, FinishedAt: started.Add(time.Second),
+		Source: report.Source{Read: 10, Valid: 10, Rejected: map[string]int64{}},
+		Destinations: []*report.Destination{
+			{Name: "google", Type: "google_ads", Profile: "google", Status: report.StatusSucceeded, Members: 10,
+				Planned: report.Planned{Add: 10}, Applied: report.Applied{Added: 10}, Batches: 2,
+				Platform: &connectors.PlatformReport{MatchRate: "41-50% to 61-70%", Size: -1}},
+			{Name: "meta", Type: "meta", Profile: "meta", Status: report.StatusSucceeded, Members: 10,
+				Planned: report.Planned{Add: 10}, Applied: report.Applied{Added: 10}, Batches: 1,
+				Platform: &connectors.PlatformReport{Status: "PROCESSING", Size: -1}},
+		},
 	}
 }
 
@@ -88,6 +116,7 @@ func TestWrite(t *testing.T) {
 		{"sync", syncReport(), true},
 		{"plan", planReport(), true},
 		{"unfinished", unfinished, false},
+		{"feedback", feedbackReport(), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,22 +21,32 @@ const (
 	// StatusSucceeded: every planned change was applied; members the
 	// platform refused one by one are counted in the report, not a failure.
 	StatusSucceeded Status = "succeeded"
-	// StatusPartial: some changes were applied and committed, others were
-	// not (a failed batch, a destination stopped part-way, an interrupt).
-	// The next run sends the rest.
+	// StatusPartial: the destination went on to the end, but some of its
+	// changes failed (a batch the platform refused, or that still erred
+	// when its retries were spent), or an error of its own stopped it
+	// after some changes were applied. What was applied is committed; the
+	// next run sends the rest.
 	StatusPartial Status = "partial"
-	// StatusFailed: nothing was applied (the source read, the credentials or
-	// the state store failed); for a run, none of its destinations
-	// succeeded, even partly.
+	// StatusFailed: an error of the destination's own (its credentials,
+	// the audience, the state store) or of a step every destination
+	// shares (the source read, planning) stopped it before any change was
+	// applied; for a run, none of its destinations got anything applied.
 	StatusFailed Status = "failed"
 	// StatusAborted: the removal guard stopped the run before anything was
 	// uploaded.
 	StatusAborted Status = "aborted"
+	// StatusInterrupted: the run was stopped from outside (cancelled,
+	// Ctrl-C or SIGTERM, safety.max_run_duration) before the destination
+	// finished, whether while reading, planning or applying. What was
+	// acknowledged is committed; the changes never sent count as not
+	// attempted, and the next run carries on. A stored run left running
+	// by a process that died is shown with this status too.
+	StatusInterrupted Status = "interrupted"
 )
 
 // Statuses lists every status, in the order above.
 func Statuses() []Status {
-	return []Status{StatusRunning, StatusPlanned, StatusSucceeded, StatusPartial, StatusFailed, StatusAborted}
+	return []Status{StatusRunning, StatusPlanned, StatusSucceeded, StatusPartial, StatusFailed, StatusAborted, StatusInterrupted}
 }
 
 // Outcome is what happened to one destination during a run, as the engine
@@ -44,12 +54,14 @@ func Statuses() []Status {
 type Outcome struct {
 	// Aborted: the removal guard stopped the run.
 	Aborted bool
-	// Stopped: an error stopped this destination (its credentials, the
-	// source read, a commit to state, an error that says not to go on).
+	// Stopped: an error of its own stopped this destination (its
+	// credentials, the source read, a commit to state, an error that says
+	// not to go on), not the end of the run's context.
 	Stopped bool
 	// DryRun: the destination was only planned.
 	DryRun bool
-	// Interrupted: the run was cancelled while changes were being applied.
+	// Interrupted: the run's context ended (cancel, signal, deadline)
+	// before this destination finished, at whatever step.
 	Interrupted bool
 	// BatchFailed: a batch failed, but the destination carried on.
 	BatchFailed bool
@@ -68,9 +80,11 @@ func DestinationStatus(o Outcome) Status {
 		return StatusPartial
 	case o.Stopped:
 		return StatusFailed
+	case o.Interrupted:
+		return StatusInterrupted
 	case o.DryRun:
 		return StatusPlanned
-	case o.Interrupted, o.BatchFailed:
+	case o.BatchFailed:
 		return StatusPartial
 	default:
 		return StatusSucceeded
@@ -78,16 +92,17 @@ func DestinationStatus(o Outcome) Status {
 }
 
 // RunStatus derives a run's status from its destinations': aborted when
-// the guard stopped any of them, planned or succeeded when all of them
-// were, failed when none got anything applied, partial in between. A
-// destination still running when the run ends counts as failed. failed
-// says a step every destination depends on (loading state, reading the
-// source, planning) failed: the run failed whatever its destinations say.
+// the guard stopped any of them, interrupted when any of them was,
+// planned or succeeded when all of them were, failed when none got
+// anything applied, partial in between. A destination still running when
+// the run ends counts as failed. failed says a step every destination
+// depends on (loading state, reading the source, planning) failed: the
+// run failed whatever its destinations say.
 func RunStatus(failed bool, dests []*Destination) Status {
 	if failed {
 		return StatusFailed
 	}
-	var ok, partial, failures, aborted, planned int
+	var ok, partial, failures, aborted, planned, interrupted int
 	for _, d := range dests {
 		switch d.Status {
 		case StatusSucceeded:
@@ -98,6 +113,8 @@ func RunStatus(failed bool, dests []*Destination) Status {
 			partial++
 		case StatusAborted:
 			aborted++
+		case StatusInterrupted:
+			interrupted++
 		default:
 			failures++
 		}
@@ -105,6 +122,8 @@ func RunStatus(failed bool, dests []*Destination) Status {
 	switch {
 	case aborted > 0:
 		return StatusAborted
+	case interrupted > 0:
+		return StatusInterrupted
 	case partial == 0 && failures == 0 && planned > 0:
 		return StatusPlanned
 	case partial == 0 && failures == 0:

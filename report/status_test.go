@@ -23,8 +23,12 @@ func TestDestinationStatus(t *testing.T) {
 		{"stopped before applying", report.Outcome{Stopped: true}, report.StatusFailed},
 		{"stopped part-way", report.Outcome{Stopped: true, Applied: 3}, report.StatusPartial},
 		{"stopped and interrupted, nothing applied", report.Outcome{Stopped: true, Interrupted: true}, report.StatusFailed},
-		{"interrupted", report.Outcome{Interrupted: true, Applied: 3}, report.StatusPartial},
-		{"interrupted before any batch", report.Outcome{Interrupted: true}, report.StatusPartial},
+		{"interrupted", report.Outcome{Interrupted: true, Applied: 3}, report.StatusInterrupted},
+		{"interrupted before any batch", report.Outcome{Interrupted: true}, report.StatusInterrupted},
+		{"interrupted after a failed batch", report.Outcome{Interrupted: true, BatchFailed: true, Applied: 3}, report.StatusInterrupted},
+		{"stopped part-way, then interrupted", report.Outcome{Stopped: true, Interrupted: true, Applied: 3}, report.StatusPartial},
+		{"dry run interrupted", report.Outcome{DryRun: true, Interrupted: true}, report.StatusInterrupted},
+		{"guard wins over an interrupt", report.Outcome{Aborted: true, Interrupted: true}, report.StatusAborted},
 		{"a batch failed", report.Outcome{BatchFailed: true, Applied: 3}, report.StatusPartial},
 		{"source failure in a dry run", report.Outcome{Stopped: true, DryRun: true}, report.StatusFailed},
 	}
@@ -45,6 +49,7 @@ func TestRunStatus(t *testing.T) {
 		aborted = report.StatusAborted
 		planned = report.StatusPlanned
 		running = report.StatusRunning
+		intr    = report.StatusInterrupted
 	)
 	tests := []struct {
 		name   string
@@ -62,6 +67,10 @@ func TestRunStatus(t *testing.T) {
 		{"planned and failed", false, []report.Status{planned, failed}, failed},
 		{"aborted", false, []report.Status{aborted, aborted}, aborted},
 		{"aborted beside anything", false, []report.Status{ok, aborted, failed}, aborted},
+		{"interrupted", false, []report.Status{intr, intr}, intr},
+		{"interrupted beside a success", false, []report.Status{ok, intr}, intr},
+		{"interrupted beside a failure", false, []report.Status{failed, intr}, intr},
+		{"aborted wins over interrupted", false, []report.Status{aborted, intr}, aborted},
 		{"left running counts as failed", false, []report.Status{running}, failed},
 		{"left running beside a success", false, []report.Status{ok, running}, partial},
 		{"shared step failed", true, []report.Status{running, running}, failed},
@@ -85,7 +94,7 @@ func TestRunStatus(t *testing.T) {
 // log and read by scripts, so none may change.
 func TestStatusValues(t *testing.T) {
 	t.Parallel()
-	want := []string{"running", "planned", "succeeded", "partial", "failed", "aborted"}
+	want := []string{"running", "planned", "succeeded", "partial", "failed", "aborted", "interrupted"}
 	got := make([]string, len(report.Statuses()))
 	for i, s := range report.Statuses() {
 		got[i] = string(s)

@@ -1,14 +1,33 @@
 // Package state defines the state store: what audiencesync has committed to
 // each (sync, destination), the remote audience ids it resolved, the runs
-// with their reports, and named locks (Locker, in lock.go) that keep two
-// processes from running one sync at once. It never holds contact data in
-// clear: member keys and fingerprints are truncated SHA-256 values and
-// identifiers are the hashes (or platform-clear values such as postal
-// codes) that were sent.
+// with their reports and typed per-destination summaries, the platform
+// requests still to poll, and named locks that keep two processes from
+// running one sync at once. It never holds contact data in clear: member
+// keys and fingerprints are truncated SHA-256 values and identifiers are
+// the hashes (or platform-clear values such as postal codes) that were
+// sent.
 //
-// Implementations: state/sqlite (the embedded default). Every implementation
-// runs the conformance suites in state/statetest (Run for the Store,
-// Locker for the Locker).
+// The store is split into small interfaces, so that code takes only the
+// part it uses and a new backend can be built and checked part by part:
+//
+//   - MemberStore: the committed members of a scope (load, identifiers,
+//     snapshot, count, commit, reset).
+//   - AudienceIDs: the remote audience id resolved for a scope.
+//   - WriteAhead (writeahead.go): taints and intents ahead of destructive
+//     steps.
+//   - RunLog (runlog.go): runs, their reports, a typed Summary per run and
+//     destination (history and size over time read these rows, not report
+//     JSON).
+//   - PendingRequests (pending.go): platform request ids to poll on later
+//     runs (Google's upload request statuses).
+//   - Locker (lock.go): named leases with a heartbeat.
+//
+// Store is all of them together plus Close, the value a backend hands out.
+//
+// Implementations: state/sqlite (the embedded default). Each interface has
+// a conformance suite in state/statetest that can run alone (Members,
+// AudienceIDs, WriteAhead, RunLog, PendingRequests, Locker); statetest.Run
+// runs them all against a Store.
 package state
 
 import (
@@ -50,26 +69,12 @@ type Change struct {
 	LastSent time.Time
 }
 
-// Run is one recorded run.
-type Run struct {
-	ID       string
-	Sync     string
-	Status   string
-	Started  time.Time
-	Finished time.Time // zero while running
-	// Report is the run report as JSON; nil while running.
-	Report []byte
-	// Owner is the lock owner (see Locker) the run was started under; with
-	// that lock's heartbeat it tells a run in progress from one a crash
-	// left "running". Empty for a run started without a lock.
-	Owner string
-}
-
 // ErrNotFound is returned when a run or audience is not in the store.
 var ErrNotFound = errors.New("not found")
 
-// Store is the state store. All methods are safe for concurrent use.
-type Store interface {
+// MemberStore holds the committed members of each scope. All methods are
+// safe for concurrent use.
+type MemberStore interface {
 	// Members calls fn for every committed member of scope, without
 	// identifiers, in no particular order. An error from fn stops the
 	// iteration and is returned.
@@ -85,27 +90,29 @@ type Store interface {
 	// Commit applies changes atomically: all or none.
 	Commit(ctx context.Context, scope Scope, changes []Change) error
 	// Reset deletes every member of scope (after a full refresh emptied the
-	// remote audience).
+	// remote audience). It keeps the scope's audience id.
 	Reset(ctx context.Context, scope Scope) error
+}
 
+// AudienceIDs records the remote audience each scope resolved to, so that
+// later runs find it without a lookup by name. Safe for concurrent use.
+type AudienceIDs interface {
 	// AudienceID returns the remote audience id recorded for scope, or
 	// ErrNotFound.
 	AudienceID(ctx context.Context, scope Scope) (string, error)
 	// SetAudienceID records the remote audience id for scope.
 	SetAudienceID(ctx context.Context, scope Scope, id string) error
+}
 
-	// WriteAhead taints members and records intents ahead of destructive
-	// steps (writeahead.go).
+// Store is the whole state store: every part above, and Close. All
+// methods are safe for concurrent use.
+type Store interface {
+	MemberStore
+	AudienceIDs
 	WriteAhead
-
-	// BeginRun records a run as started.
-	BeginRun(ctx context.Context, run Run) error
-	// FinishRun records a run's status, end and report.
-	FinishRun(ctx context.Context, id, status string, finished time.Time, report []byte) error
-	// Runs lists runs, newest first; sync "" lists all; limit <= 0 means 50.
-	Runs(ctx context.Context, sync string, limit int) ([]Run, error)
-	// Run returns one run with its report, or ErrNotFound.
-	Run(ctx context.Context, id string) (Run, error)
+	RunLog
+	PendingRequests
+	Locker
 
 	Close() error
 }

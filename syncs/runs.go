@@ -6,28 +6,28 @@ import (
 	"errors"
 	"fmt"
 
-	"go.uber.org/zap"
-
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/state"
 )
 
-// RunRecord is one recorded run.
+// RunRecord is one recorded run: its row in the run log, with the typed
+// per-destination figures in Summaries (empty for a run that never
+// finished), and whether it was interrupted.
 type RunRecord struct {
 	state.Run
 	// Interrupted is set for a run recorded as running whose lock is no
 	// longer held by the run's owner: its process stopped (killed,
-	// crashed) before it could record how the run ended.
+	// crashed) before it could record how the run ended. Such a run has
+	// no summaries and no report.
 	Interrupted bool
-	// Report is the decoded run report; nil while the run has none.
-	Report *report.Report
 }
 
 // ErrNoReport is wrapped by Report's error for a run without a report.
 var ErrNoReport = errors.New("the run has no report")
 
 // Runs lists recorded runs, newest first: of one sync, or of all when sync
-// is "". limit <= 0 lists the store's default number (50).
+// is "". limit <= 0 lists the store's default number (50). The records
+// carry summaries, not reports: a listing decodes no report.
 func (s *Service) Runs(ctx context.Context, sync string, limit int) ([]RunRecord, error) {
 	st, locker, err := s.stores(ctx)
 	if err != nil {
@@ -40,17 +40,29 @@ func (s *Service) Runs(ctx context.Context, sync string, limit int) ([]RunRecord
 	holders := map[string]*state.Lock{}
 	out := make([]RunRecord, 0, len(runs))
 	for _, r := range runs {
-		rec, decodeErr, err := s.record(ctx, locker, r, holders)
+		rec, err := s.record(ctx, locker, r, holders)
 		if err != nil {
 			return nil, err
-		}
-		if decodeErr != nil {
-			// A listing still shows the run, without its counts.
-			s.log.Warn("list runs", zap.Error(decodeErr))
 		}
 		out = append(out, rec)
 	}
 	return out, nil
+}
+
+// SizeHistory returns the size of one destination's audience after each
+// run of sync that succeeded there (or partly succeeded), oldest first, at
+// most limit points (the newest; limit <= 0 means the store's default,
+// 500). See state.RunLog.SizeHistory.
+func (s *Service) SizeHistory(ctx context.Context, sync, destination string, limit int) ([]state.SizePoint, error) {
+	st, _, err := s.stores(ctx)
+	if err != nil {
+		return nil, err
+	}
+	points, err := st.SizeHistory(ctx, state.Scope{Sync: sync, Destination: destination}, limit)
+	if err != nil {
+		return nil, fmt.Errorf("audience size history: %w", err)
+	}
+	return points, nil
 }
 
 // Report returns the report of run id. A run with no report yet (running
@@ -68,14 +80,17 @@ func (s *Service) Report(ctx context.Context, id string) (*report.Report, error)
 	if err != nil {
 		return nil, err
 	}
-	rec, decodeErr, err := s.record(ctx, locker, run, map[string]*state.Lock{})
+	if len(run.Report) > 0 {
+		var rep report.Report
+		if err := json.Unmarshal(run.Report, &rep); err != nil {
+			return nil, fmt.Errorf("decode report of run %s: %w", run.ID, err)
+		}
+		return &rep, nil
+	}
+	rec, err := s.record(ctx, locker, run, map[string]*state.Lock{})
 	switch {
 	case err != nil:
 		return nil, err
-	case decodeErr != nil:
-		return nil, decodeErr
-	case rec.Report != nil:
-		return rec.Report, nil
 	case rec.Interrupted:
 		return nil, fmt.Errorf("run %s has no report: it was interrupted (its process stopped before the run ended); "+
 			"the next run of sync %s carries on from what it committed: %w", run.ID, run.Sync, ErrNoReport)
@@ -84,22 +99,12 @@ func (s *Service) Report(ctx context.Context, id string) (*report.Report, error)
 	}
 }
 
-// record tells whether a run was interrupted and decodes its report. A
-// report that does not decode is left nil and its error returned beside
-// the record. holders caches each sync's lock (nil when free) for one
-// listing.
-func (s *Service) record(ctx context.Context, locker state.Locker, r state.Run, holders map[string]*state.Lock) (rec RunRecord, decodeErr, err error) {
-	rec = RunRecord{Run: r}
-	if len(r.Report) > 0 {
-		var rep report.Report
-		if err := json.Unmarshal(r.Report, &rep); err != nil {
-			decodeErr = fmt.Errorf("decode report of run %s: %w", r.ID, err)
-		} else {
-			rec.Report = &rep
-		}
-	}
+// record tells whether a run was interrupted. holders caches each sync's
+// lock (nil when free) for one listing.
+func (s *Service) record(ctx context.Context, locker state.Locker, r state.Run, holders map[string]*state.Lock) (RunRecord, error) {
+	rec := RunRecord{Run: r}
 	if r.Status != string(report.StatusRunning) || !r.Finished.IsZero() {
-		return rec, decodeErr, nil
+		return rec, nil
 	}
 	holder, seen := holders[r.Sync]
 	if !seen {
@@ -107,7 +112,7 @@ func (s *Service) record(ctx context.Context, locker state.Locker, r state.Run, 
 		switch {
 		case errors.Is(err, state.ErrNotFound):
 		case err != nil:
-			return rec, decodeErr, fmt.Errorf("look up the lock of sync %s: %w", r.Sync, err)
+			return rec, fmt.Errorf("look up the lock of sync %s: %w", r.Sync, err)
 		default:
 			holder = &l
 		}
@@ -118,5 +123,5 @@ func (s *Service) record(ctx context.Context, locker state.Locker, r state.Run, 
 	// holds the lock.
 	live := holder != nil && holder.Live(s.now()) && (r.Owner == "" || holder.Owner == r.Owner)
 	rec.Interrupted = !live
-	return rec, decodeErr, nil
+	return rec, nil
 }

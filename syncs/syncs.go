@@ -60,6 +60,9 @@ type Options struct {
 	// ${file:…} secrets: enough to validate its shape and to list syncs,
 	// runs and reports, not to run a sync.
 	SkipSecrets bool
+	// CheckFiles checks that the local files connections read (a CSV
+	// source's path) exist and can be read, as `validate` does.
+	CheckFiles bool
 	// LookupEnv resolves ${env:…} secrets; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
 	// Registry resolves connection types; nil means builtin.Registry().
@@ -131,7 +134,7 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 	if reg == nil {
 		reg = builtin.Registry()
 	}
-	cfg, err := configs.Load(opts.ConfigPath, reg, configs.LoadOptions{LookupEnv: opts.LookupEnv, SkipSecrets: opts.SkipSecrets})
+	cfg, err := configs.Load(opts.ConfigPath, reg, configs.LoadOptions{LookupEnv: opts.LookupEnv, SkipSecrets: opts.SkipSecrets, CheckFiles: opts.CheckFiles})
 	if err != nil {
 		return nil, &ConfigError{Err: err}
 	}
@@ -274,6 +277,11 @@ type RunOptions struct {
 	FullRefresh bool
 	// Force lets the run pass the removal guard.
 	Force bool
+	// Adopt lets the run take over a remote audience that already holds
+	// members while state has no record of it (a new or lost state file);
+	// without it such a destination is refused (see engine.Options.Adopt
+	// and engine.UnrecordedAudienceError). Plan ignores it.
+	Adopt bool
 	// Wait is how long Run waits for another run of the same sync to
 	// finish; 0 does not wait. Plan takes no lock and ignores it.
 	Wait time.Duration
@@ -308,7 +316,7 @@ func (s *Service) Run(ctx context.Context, name string, opts RunOptions) (rep *r
 	held.keep(runCtx, cancel)
 	defer func() { err = errors.Join(err, held.release(ctx)) }()
 
-	rep, err = s.execute(runCtx, sc, engine.Options{FullRefresh: opts.FullRefresh, Force: opts.Force, Owner: held.lock.Owner}, opts.Observer)
+	rep, err = s.execute(runCtx, sc, engine.Options{FullRefresh: opts.FullRefresh, Force: opts.Force, Adopt: opts.Adopt, Owner: held.lock.Owner}, opts.Observer)
 	var deadline *DeadlineError
 	if cause := context.Cause(runCtx); errors.Is(cause, errLockLost) || errors.As(cause, &deadline) {
 		err = errors.Join(err, cause)

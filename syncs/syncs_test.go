@@ -293,7 +293,9 @@ func TestCrashedHolderIsTakenOver(t *testing.T) {
 	require.True(t, byID["r-dead"].Interrupted)
 	require.True(t, byID["r-old"].Interrupted)
 	require.False(t, byID[rep.RunID].Interrupted)
-	require.NotNil(t, byID[rep.RunID].Report)
+	require.Len(t, byID[rep.RunID].Summaries, len(rep.Destinations), "a finished run is listed with its figures")
+	require.Equal(t, string(rep.Destinations[0].Status), byID[rep.RunID].Summaries[0].Status)
+	require.Empty(t, byID["r-dead"].Summaries, "a crashed run has no summary, and is still interrupted")
 	require.NotEmpty(t, byID[rep.RunID].Owner, "a run records its lock owner")
 
 	_, err = b.svc.Report(t.Context(), "r-dead")
@@ -402,9 +404,53 @@ func TestRunDeadlineStopsRun(t *testing.T) {
 	require.ErrorContains(t, err, "max_run_duration")
 	require.Less(t, time.Since(start), 30*time.Second)
 	require.NotNil(t, rep)
-	require.NotEqual(t, report.StatusSucceeded, rep.Status)
+	require.Equal(t, report.StatusInterrupted, rep.Status, "a deadline interrupts the run")
+	for _, d := range rep.Destinations {
+		require.Equal(t, report.StatusInterrupted, d.Status, d.Name)
+	}
+	require.NoError(t, rep.CheckCounts())
 	runs, err := b.svc.Runs(t.Context(), "buyers", 0)
 	require.NoError(t, err)
 	require.Len(t, runs, 1)
-	require.NotEqual(t, string(report.StatusRunning), runs[0].Status)
+	require.Equal(t, string(report.StatusInterrupted), runs[0].Status)
+}
+
+// TestRunsListSummariesAndSizeHistory runs the sync twice: the listing
+// carries each run's typed figures (read from the run log's summary rows,
+// not decoded from reports) and the size history has one point per run.
+func TestRunsListSummariesAndSizeHistory(t *testing.T) {
+	t.Parallel()
+	b := setup(t, syncs.Options{})
+	b.gate.release()
+	var reps []*report.Report
+	for range 2 {
+		rep, err := b.svc.Run(t.Context(), "buyers", syncs.RunOptions{})
+		require.NoError(t, err)
+		reps = append(reps, rep)
+	}
+	name := reps[0].Destinations[0].Name
+
+	runs, err := b.svc.Runs(t.Context(), "buyers", 0)
+	require.NoError(t, err)
+	require.Len(t, runs, 2)
+	for i, r := range runs {
+		rep := reps[len(reps)-1-i] // newest first
+		require.Equal(t, rep.RunID, r.ID)
+		require.Nil(t, r.Report, "a listing leaves reports in the store")
+		require.Len(t, r.Summaries, 1)
+		d := rep.Destinations[0]
+		require.Equal(t, name, r.Summaries[0].Destination)
+		require.Equal(t, string(d.Status), r.Summaries[0].Status)
+		require.Equal(t, d.Members, r.Summaries[0].Members)
+		require.Equal(t, d.Applied.Added, r.Summaries[0].Applied.Added)
+	}
+	require.Equal(t, int64(20), runs[1].Summaries[0].Applied.Added)
+	require.Equal(t, int64(0), runs[0].Summaries[0].Applied.Added, "the second run sends nothing new")
+
+	points, err := b.svc.SizeHistory(t.Context(), "buyers", name, 0)
+	require.NoError(t, err)
+	require.Equal(t, []state.SizePoint{
+		{RunID: reps[0].RunID, Status: "succeeded", Finished: reps[0].FinishedAt.UTC().Truncate(time.Microsecond), Members: 20},
+		{RunID: reps[1].RunID, Status: "succeeded", Finished: reps[1].FinishedAt.UTC().Truncate(time.Microsecond), Members: 20},
+	}, points)
 }

@@ -8,28 +8,41 @@ import (
 // appendTrimmed appends raw trimmed and in NFC: clear values sent as
 // written (Google postal code, external ids).
 func appendTrimmed(dst []byte, raw string, empty Reason) ([]byte, Reason) {
-	s, _, r := prepare(raw)
+	s, _, r := prepareNonEmpty(raw, empty)
 	if r != "" {
 		return dst, r
-	}
-	if s == "" {
-		return dst, empty
 	}
 	return append(dst, s...), ""
 }
 
-// appendName normalises a given or family name: lower case, keeping the
-// runes keep says.
-func appendName(dst []byte, raw string, keep func(rune) bool) ([]byte, Reason) {
+// prepareNonEmpty is prepare, answering empty for a value that is blank
+// once trimmed.
+func prepareNonEmpty(raw string, empty Reason) (s string, ascii bool, r Reason) {
+	s, ascii, r = prepare(raw)
+	if r == "" && s == "" {
+		r = empty
+	}
+	return s, ascii, r
+}
+
+// appendLowerKept appends raw prepared and lower-cased, keeping the runes
+// keep says; empty when it keeps none.
+func appendLowerKept(dst []byte, raw string, keep func(rune) bool, empty Reason) ([]byte, Reason) {
 	s, ascii, r := prepare(raw)
 	if r != "" {
 		return dst, r
 	}
 	out := appendLowerFiltered(dst, s, ascii, keep)
 	if len(out) == len(dst) {
-		return dst, ReasonNameEmpty
+		return dst, empty
 	}
 	return out, ""
+}
+
+// appendName normalises a given or family name: lower case, keeping the
+// runes keep says.
+func appendName(dst []byte, raw string, keep func(rune) bool) ([]byte, Reason) {
+	return appendLowerKept(dst, raw, keep, ReasonNameEmpty)
 }
 
 // appendInitial is Meta's FI: the first letter of the normalised name.
@@ -45,28 +58,16 @@ func appendInitial(dst []byte, raw string) ([]byte, Reason) {
 // appendLetters lower-cases raw and keeps letters only (Meta CT:
 // "Washington D.C" → "washingtondc").
 func appendLetters(dst []byte, raw string, empty Reason) ([]byte, Reason) {
-	s, ascii, r := prepare(raw)
-	if r != "" {
-		return dst, r
-	}
-	out := appendLowerFiltered(dst, s, ascii, isLetter)
-	if len(out) == len(dst) {
-		return dst, empty
-	}
-	return out, ""
+	return appendLowerKept(dst, raw, isLetter, empty)
 }
 
 // appendState is Meta ST. In the US it is the two-letter postal code,
 // lower case; a state name is mapped to its code and anything else is
 // rejected. Elsewhere: lower case without punctuation or white space.
 func appendState(dst []byte, raw string, country [2]byte) ([]byte, Reason) {
-	s, ascii, r := prepare(raw)
+	out, r := appendLowerKept(dst, raw, isLetterOrDigit, ReasonStateEmpty)
 	if r != "" {
 		return dst, r
-	}
-	out := appendLowerFiltered(dst, s, ascii, isLetterOrDigit)
-	if len(out) == len(dst) {
-		return dst, ReasonStateEmpty
 	}
 	if country != [2]byte{'U', 'S'} {
 		return out, ""
@@ -84,13 +85,9 @@ func appendState(dst []byte, raw string, country [2]byte) ([]byte, Reason) {
 // five digits ("981214892" → "98121"); elsewhere as written ("NR9 5AL" →
 // "nr95al").
 func appendMetaZip(dst []byte, raw string, country [2]byte) ([]byte, Reason) {
-	s, ascii, r := prepare(raw)
+	out, r := appendLowerKept(dst, raw, notSpace, ReasonZipEmpty)
 	if r != "" {
 		return dst, r
-	}
-	out := appendLowerFiltered(dst, s, ascii, notSpace)
-	if len(out) == len(dst) {
-		return dst, ReasonZipEmpty
 	}
 	if i := bytes.IndexByte(out[len(dst):], '-'); i >= 0 {
 		out = out[:len(dst)+i]
@@ -115,12 +112,9 @@ func appendMetaZip(dst []byte, raw string, country [2]byte) ([]byte, Reason) {
 
 // appendGender is Meta GEN: m or f.
 func appendGender(dst []byte, raw string) ([]byte, Reason) {
-	s, _, r := prepare(raw)
+	s, _, r := prepareNonEmpty(raw, ReasonGenderEmpty)
 	if r != "" {
 		return dst, r
-	}
-	if s == "" {
-		return dst, ReasonGenderEmpty
 	}
 	var buf [8]byte
 	if len(s) > len(buf) {
@@ -138,12 +132,9 @@ func appendGender(dst []byte, raw string) ([]byte, Reason) {
 // appendBirthPart is Meta DOBY, DOBM and DOBD: decimal digits, in range
 // [lo, hi], zero-padded to width.
 func appendBirthPart(dst []byte, raw string, width, lo, hi int) ([]byte, Reason) {
-	s, _, r := prepare(raw)
+	s, _, r := prepareNonEmpty(raw, ReasonDOBEmpty)
 	if r != "" {
 		return dst, r
-	}
-	if s == "" {
-		return dst, ReasonDOBEmpty
 	}
 	if len(s) > width {
 		return dst, ReasonDOBMalformed
@@ -192,12 +183,9 @@ func isUUID(s string) bool {
 // appendMADID is Meta MADID, sent in clear: an advertising id, lower case,
 // hyphens kept.
 func appendMADID(dst []byte, raw string) ([]byte, Reason) {
-	s, _, r := prepare(raw)
+	s, _, r := prepareNonEmpty(raw, ReasonMobileIDEmpty)
 	if r != "" {
 		return dst, r
-	}
-	if s == "" {
-		return dst, ReasonMobileIDEmpty
 	}
 	if !isUUID(s) {
 		return dst, ReasonMobileIDMalformed
@@ -208,12 +196,9 @@ func appendMADID(dst []byte, raw string) ([]byte, Reason) {
 // appendDeviceID is X device_id: an IDFA or advertising id lower case with
 // dashes; any other device id (an Android ID) as the device reports it.
 func appendDeviceID(dst []byte, raw string) ([]byte, Reason) {
-	s, ascii, r := prepare(raw)
+	s, ascii, r := prepareNonEmpty(raw, ReasonMobileIDEmpty)
 	if r != "" {
 		return dst, r
-	}
-	if s == "" {
-		return dst, ReasonMobileIDEmpty
 	}
 	if isUUID(s) {
 		return appendLower(dst, s, true), ""
@@ -256,12 +241,9 @@ func appendHandle(dst []byte, raw string) ([]byte, Reason) {
 
 // appendTwitterID is X twitter_id: the numeric user id.
 func appendTwitterID(dst []byte, raw string) ([]byte, Reason) {
-	s, _, r := prepare(raw)
+	s, _, r := prepareNonEmpty(raw, ReasonTwitterIDEmpty)
 	if r != "" {
 		return dst, r
-	}
-	if s == "" {
-		return dst, ReasonTwitterIDEmpty
 	}
 	if len(s) > 20 {
 		return dst, ReasonTwitterIDMalformed

@@ -40,6 +40,11 @@ type Settings struct {
 	LazyQuotes bool `yaml:"lazy_quotes"`
 }
 
+// LocalFiles names the file the source reads, for `validate`.
+func (s *Settings) LocalFiles() []connectors.LocalFile {
+	return []connectors.LocalFile{{Key: "path", Path: s.Path}}
+}
+
 // Validate checks the settings without touching the file.
 func (s *Settings) Validate() error {
 	if s.Path == "" {

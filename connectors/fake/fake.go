@@ -98,8 +98,9 @@ type Destination struct {
 }
 
 var (
-	_ connectors.Destination = (*Destination)(nil)
-	_ connectors.Resetter    = (*Destination)(nil)
+	_ connectors.Destination   = (*Destination)(nil)
+	_ connectors.Resetter      = (*Destination)(nil)
+	_ connectors.AudienceSizer = (*Destination)(nil)
 )
 
 // NewDestination returns an empty destination for the built-in platform
@@ -160,6 +161,18 @@ func (d *Destination) Ensure(_ context.Context, spec connectors.AudienceSpec) (c
 		}
 	}
 	return connectors.Audience{ID: id, Name: spec.Name, Created: true}, nil
+}
+
+// AudienceSize says exactly how many identifier values the audience
+// holds.
+func (d *Destination) AudienceSize(_ context.Context, aud connectors.Audience) (connectors.AudienceSize, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	held, ok := d.audiences[aud.ID]
+	if !ok {
+		return connectors.AudienceSize{}, connectors.Fatal(fmt.Errorf("audience %s not found", aud.ID))
+	}
+	return connectors.AudienceSize{Known: true, Members: int64(len(held))}, nil
 }
 
 // Apply adds or removes identifiers.

@@ -46,6 +46,7 @@ var (
 	_ connectors.Destination    = (*profileDestination)(nil)
 	_ connectors.RunObserver    = (*profileDestination)(nil)
 	_ connectors.SnapshotWriter = (*profileDestination)(nil)
+	_ connectors.AudienceSizer  = (*profileDestination)(nil)
 )
 
 // openRun is the run in progress; its files are created on first use.
@@ -69,6 +70,13 @@ func (d *profileDestination) Info() connectors.DestinationInfo {
 func (d *profileDestination) Ensure(ctx context.Context, spec connectors.AudienceSpec) (connectors.Audience, error) {
 	name := cmp.Or(spec.Name, strings.TrimPrefix(cmp.Or(spec.ID, spec.KnownID), "file:"), "audience")
 	return connectors.Audience{ID: "file:" + strings.ToLower(safeName(name)), Name: name}, nil
+}
+
+// AudienceSize is always a known 0: upload files hold no membership of
+// their own (each run writes the whole audience from state), so a state
+// that was lost leaves nothing behind to adopt.
+func (d *profileDestination) AudienceSize(context.Context, connectors.Audience) (connectors.AudienceSize, error) {
+	return connectors.AudienceSize{Known: true}, nil
 }
 
 func (d *profileDestination) runDir(run connectors.RunInfo) string {

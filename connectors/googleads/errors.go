@@ -1,12 +1,10 @@
 package googleads
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/platformhttp"
 	"github.com/audiencesync/audiencesync/connectors/retry"
 )
 
@@ -63,11 +62,7 @@ func peekRetryDelay(resp *http.Response) (time.Duration, bool) {
 	if resp == nil || resp.Body == nil {
 		return 0, false
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	resp.Body = struct {
-		io.Reader
-		io.Closer
-	}{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
+	body, err := platformhttp.PeekBody(resp, 1<<16)
 	if err != nil {
 		return 0, false
 	}
@@ -145,7 +140,7 @@ func parseError(op string, status int, body []byte) *APIError {
 		return e
 	}
 	e.Status = b.Error.Status
-	e.Message = quoted.ReplaceAllString(b.Error.Message, `"…"`)
+	e.Message = auth.RedactText(quoted.ReplaceAllString(b.Error.Message, `"…"`))
 	for _, d := range b.Error.Details {
 		switch {
 		case strings.HasSuffix(d.Type, "google.rpc.ErrorInfo"):

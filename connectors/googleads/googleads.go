@@ -81,6 +81,7 @@ var (
 	_ connectors.Resetter       = (*Destination)(nil)
 	_ connectors.FeedbackPoller = (*Destination)(nil)
 	_ connectors.Checker        = (*Destination)(nil)
+	_ connectors.AudienceSizer  = (*Destination)(nil)
 )
 
 // New builds a destination from settings. It validates them and reads the
@@ -215,7 +216,8 @@ func (d *Destination) call(ctx context.Context, op string, retries *int, fn func
 	if err == nil {
 		return nil
 	}
-	return d.classify(ctx, op, tokens.Method(), err)
+	// A transport error holds the request's URL (*url.Error).
+	return d.classify(ctx, op, tokens.Method(), auth.RedactError(err))
 }
 
 // destination is the request destination for user list id.

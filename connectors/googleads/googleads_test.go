@@ -23,6 +23,7 @@ import (
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/sandbox"
 	"github.com/audiencesync/audiencesync/sandbox/googledm"
+	"github.com/audiencesync/audiencesync/state"
 )
 
 func TestConformance(t *testing.T) {
@@ -439,7 +440,8 @@ func TestBadBatchIsReportedAndOthersKept(t *testing.T) {
 	dr := rep.Destinations[0]
 	require.Equal(t, report.StatusPartial, dr.Status)
 	require.Equal(t, int64(40), dr.Applied.Added)
-	require.Equal(t, int64(10), dr.Applied.Failed)
+	require.Equal(t, int64(10), dr.Applied.Failed, "a batch the platform refused is failed, not 'not attempted'")
+	require.Zero(t, dr.Applied.NotAttempted)
 	require.Equal(t, int32(5), ingests.Load(), "the refused batch was not retried")
 	require.Len(t, dr.Errors, 1)
 	require.Contains(t, dr.Errors[0], "INVALID_ARGUMENT")
@@ -540,11 +542,22 @@ func TestFeedbackKeepsProcessingRequestsPending(t *testing.T) {
 	dr := s.mustRun(ms, engine.Options{})
 	require.Equal(t, "PROCESSING", dr.Platform.Status)
 	require.Len(t, dr.Platform.Pending, 2)
+	scope := state.Scope{Sync: "cart", Destination: "google"}
+	pending, err := s.store.ListPending(t.Context(), scope)
+	require.NoError(t, err)
+	require.Len(t, pending, 2, "the state store keeps the requests still processing")
+	for _, p := range pending {
+		require.Contains(t, dr.Platform.Pending, p.ID)
+		require.Equal(t, googleads.Type, p.Kind)
+	}
 
 	// The next run polls them again; they are done by now.
 	dr = s.mustRun(ms, engine.Options{})
 	require.Equal(t, "SUCCESS", dr.Platform.Status)
 	require.Empty(t, dr.Platform.Pending)
+	pending, err = s.store.ListPending(t.Context(), scope)
+	require.NoError(t, err)
+	require.Empty(t, pending, "finished requests are dropped")
 	require.Equal(t, int64(40), dr.Platform.Counts["records_ingested"])
 	require.Equal(t, int64(2), dr.Platform.Counts["requests.success"])
 

@@ -237,7 +237,9 @@ func (s *syncer) job(ms []audience.Member) *engine.Job {
 
 func (s *syncer) run(ms []audience.Member, opts engine.Options) (*report.Report, error) {
 	s.t.Helper()
-	return s.eng.Run(context.Background(), s.job(ms), opts)
+	rep, err := s.eng.Run(context.Background(), s.job(ms), opts)
+	require.NoError(s.t, rep.CheckCounts(), "planned = applied + failed + not attempted, however the run ended")
+	return rep, err
 }
 
 func (s *syncer) mustRun(ms []audience.Member, opts engine.Options) *report.Destination {

@@ -177,6 +177,24 @@ func (d *Destination) createList(ctx context.Context, spec connectors.AudienceSp
 	return a, err
 }
 
+// AudienceSize reads the list's sizeInfo: Google's estimate of its
+// members on the Display and Search networks, of which the larger is
+// taken. A list without sizeInfo has no estimate yet.
+func (d *Destination) AudienceSize(ctx context.Context, aud connectors.Audience) (connectors.AudienceSize, error) {
+	l, err := d.getList(ctx, aud.ID)
+	if err != nil {
+		return connectors.AudienceSize{}, err
+	}
+	if l == nil {
+		return connectors.AudienceSize{}, connectors.Fatal(fmt.Errorf("google_ads: user list %s is gone from account %s", aud.ID, d.account))
+	}
+	if l.SizeInfo == nil {
+		return connectors.AudienceSize{}, nil
+	}
+	n := max(l.SizeInfo.DisplayNetworkMembersCount, l.SizeInfo.SearchNetworkMembersCount)
+	return connectors.AudienceSize{Known: true, Members: n, Approximate: true}, nil
+}
+
 // listError makes a refused user list call stop the destination: unlike a
 // refused batch, nothing later in the run can succeed without the list.
 func (d *Destination) listError(err error) error {

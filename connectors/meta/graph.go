@@ -1,12 +1,10 @@
 package meta
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -34,7 +32,9 @@ func (g *graph) call(ctx context.Context, method fb.Method, path string, params 
 	ctx, retries := platformhttp.WithRetryCount(ctx)
 	res, err := g.session.WithContext(ctx).Api(path, method, params)
 	if err != nil {
-		return res, *retries, asGraphError(res, err)
+		// A transport error quotes the URL, which carries appsecret_proof
+		// on every GET.
+		return res, *retries, auth.RedactError(asGraphError(res, err))
 	}
 	return res, *retries, nil
 }
@@ -110,6 +110,7 @@ var (
 // scrub keeps contact data out of a message Meta wrote: Graph messages
 // rarely quote a value sent, but where one would be, it is redacted.
 func scrub(s string) string {
+	s = auth.RedactText(s)
 	s = hexRun.ReplaceAllString(s, "[value]")
 	s = address.ReplaceAllString(s, "[value]")
 	if len(s) > 500 {
@@ -159,11 +160,7 @@ func peekError(resp *http.Response) (wireError, bool) {
 	if resp.Body == nil {
 		return wireError{}, false
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	resp.Body = struct {
-		io.Reader
-		io.Closer
-	}{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
+	body, err := platformhttp.PeekBody(resp, 1<<20)
 	if err != nil {
 		return wireError{}, false
 	}

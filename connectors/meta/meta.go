@@ -50,6 +50,8 @@ var (
 	_ connectors.FeedbackPoller = (*Destination)(nil)
 	_ connectors.RunObserver    = (*Destination)(nil)
 	_ connectors.Checker        = (*Destination)(nil)
+	_ connectors.AudienceSizer  = (*Destination)(nil)
+	_ connectors.BatchLimiter   = (*Destination)(nil)
 )
 
 // Spec declares the connector.
@@ -124,6 +126,28 @@ type Destination struct {
 	mu       sync.Mutex
 	feedback map[string]map[string]int64 // request id → counts, this run
 	replaces map[string]*replaceProgress // audience id → replace session in progress
+	// batchCap is the sync's batch_size (LimitBatch): the most members a
+	// replace request carries; 0 for no cap below the row limit.
+	batchCap int
+}
+
+// LimitBatch caps the members of each usersreplace request at the sync's
+// batch_size (Apply's batches are cut by the engine already); Meta's
+// MaxRows rows a request still apply.
+func (d *Destination) LimitBatch(members int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.batchCap = max(members, 0)
+}
+
+// replaceBatch is the most members one replace request carries.
+func (d *Destination) replaceBatch() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.batchCap > 0 && d.batchCap < d.tune.rows {
+		return d.batchCap
+	}
+	return d.tune.rows
 }
 
 // New builds a destination from validated settings with resolved secrets.

@@ -17,8 +17,14 @@ const (
 	DefaultAPIVersion         = "v25.0"
 	DefaultCustomerFileSource = "USER_PROVIDED_ONLY"
 	DefaultConcurrency        = 2
-	maxConcurrency            = 16
 )
+
+// limits are the defaults and bounds of the shared connection settings:
+// at most 16 batches in flight.
+var limits = platformconn.Limits{
+	Type: Type, Platform: metaplatform.Name, Endpoint: defaultBaseURL,
+	Concurrency: DefaultConcurrency, MaxConcurrency: 16,
+}
 
 // CustomerFileSources are the values customer_file_source takes: how the
 // customer information in the audience was collected.
@@ -45,12 +51,6 @@ type Settings struct {
 	// requests_per_second (0, the default, for no cap beyond Meta's own
 	// signals).
 	platformconn.Settings `yaml:",inline"`
-}
-
-// limits are the defaults and bounds of the shared connection settings.
-var limits = platformconn.Limits{
-	Type: Type, Platform: metaplatform.Name, Endpoint: defaultBaseURL,
-	Concurrency: DefaultConcurrency, MaxConcurrency: maxConcurrency,
 }
 
 var (

@@ -80,7 +80,9 @@ func (s *syncBundle) run(ms []audience.Member, opts engine.Options) (*report.Rep
 			BatchSize:      s.batch,
 		}},
 	}
-	return s.eng.Run(context.Background(), job, opts)
+	rep, err := s.eng.Run(context.Background(), job, opts)
+	require.NoError(s.t, rep.CheckCounts(), "planned = applied + failed + not attempted, however the run ended")
+	return rep, err
 }
 
 // member is the i'th CRM contact; variant changes its e-mail address.
@@ -336,10 +338,16 @@ func TestSyncTokenExpired(t *testing.T) {
 		// already started, never a retry.
 		users  int
 		status report.Status
+		// planned and added are how many members were planned (none
+		// when the destination fails before planning) and went in
+		// before the token expired; the rest are not attempted, none
+		// failed.
+		planned, added int64
 	}{
 		{name: "expired before the run", mod: func(s *meta.Settings) { s.AccessToken = auth.NewSecret(metagraph.ExpiredToken) },
 			status: report.StatusFailed},
-		{name: "expires during the run", faults: "meta.users:ok*1,meta.users:expired*1", users: 3, status: report.StatusPartial},
+		{name: "expires during the run", faults: "meta.users:ok*1,meta.users:expired*1", users: 3, status: report.StatusPartial, planned: 1500, added: 500},
+		{name: "expires later in the run", faults: "meta.users:ok*2,meta.users:expired*1", users: 4, status: report.StatusPartial, planned: 1500, added: 1000},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -356,6 +364,11 @@ func TestSyncTokenExpired(t *testing.T) {
 			require.Contains(t, strings.Join(d.Errors, "\n"), "System users")
 			require.Contains(t, strings.Join(d.Errors, "\n"), "access_token")
 			requireNoRetries(t, s.calls("users"), tt.users)
+			// The batch the expired token refused and those never sent
+			// are not attempted: the report accounts for every member.
+			require.NoError(t, rep.CheckCounts())
+			require.Equal(t, tt.planned, d.Planned.Add)
+			require.Equal(t, report.Applied{Added: tt.added, NotAttempted: tt.planned - tt.added}, d.Applied)
 		})
 	}
 }

@@ -104,7 +104,8 @@ type replaceProgress struct {
 // Replace makes the audience exactly members through /{id}/usersreplace
 // in one session: batch_seq from 1, last_batch_flag on the last batch,
 // estimated_num_total = total. Members are read from the iterator one
-// batch at a time. If a batch fails, the next call for the same audience
+// batch at a time, each of at most the sync's batch_size members
+// (LimitBatch) and MaxRows rows. If a batch fails, the next call for the same audience
 // in this run resumes the session after the last acknowledged batch.
 func (d *Destination) Replace(ctx context.Context, aud connectors.Audience, total int, members iter.Seq2[connectors.Upload, error]) (connectors.BatchResult, error) {
 	res, _, err := d.ReplaceInSession(ctx, aud, total, members, connectors.ReplaceSession{}, nil)
@@ -142,13 +143,14 @@ func (d *Destination) ReplaceInSession(ctx context.Context, aud connectors.Audie
 		return u, ok, err
 	}
 	pending, more, err := pull()
-	batch := make([]connectors.Upload, 0, min(total, d.tune.rows))
+	most := d.replaceBatch()
+	batch := make([]connectors.Upload, 0, min(total, most))
 	offset := 0
 	for i := 1; more && err == nil; i++ {
 		batch = batch[:0]
 		for rows := 0; more && err == nil; {
 			r := rowsOf(pending)
-			if rows+r > d.tune.rows && len(batch) > 0 {
+			if len(batch) > 0 && (rows+r > d.tune.rows || len(batch) == most) {
 				break
 			}
 			batch, rows = append(batch, pending), rows+r
@@ -260,21 +262,38 @@ func (d *Destination) Feedback(ctx context.Context, aud connectors.Audience, req
 		delete(d.feedback, id)
 	}
 	d.mu.Unlock()
-	g, err := d.graph(ctx)
-	var res fb.Result
-	if err == nil {
-		res, _, err = g.call(ctx, fb.GET, aud.ID, fb.Params{"fields": "approximate_count_lower_bound,approximate_count_upper_bound"})
-	}
-	if err != nil {
+	size, err := d.AudienceSize(ctx, aud)
+	switch {
+	case err != nil:
 		// The counts stand on their own; the size is a nicety.
 		d.log.Warn("could not read the audience size", zap.String("audience_id", aud.ID), zap.Error(err))
-	} else {
-		rep.Size = number(res["approximate_count_lower_bound"])
-		rep.Counts["approximate_count_lower_bound"] = rep.Size
-		rep.Counts["approximate_count_upper_bound"] = number(res["approximate_count_upper_bound"])
+	case size.Known:
+		rep.Size = size.Members
+		rep.Counts["approximate_count_lower_bound"] = size.Members
+		rep.Counts["approximate_count_upper_bound"] = size.Upper
 	}
 	if len(rep.Counts) == 0 {
 		rep.Counts = nil
 	}
 	return rep, nil
+}
+
+// AudienceSize reads the audience's approximate_count_lower_bound and
+// approximate_count_upper_bound: Meta's range for the people it matched,
+// which lags uploads by up to a day. A bound that is missing or negative
+// (Meta's "not available") leaves the size unknown.
+func (d *Destination) AudienceSize(ctx context.Context, aud connectors.Audience) (connectors.AudienceSize, error) {
+	g, err := d.graph(ctx)
+	if err != nil {
+		return connectors.AudienceSize{}, err
+	}
+	res, _, err := g.call(ctx, fb.GET, aud.ID, fb.Params{"fields": "approximate_count_lower_bound,approximate_count_upper_bound"})
+	if err != nil {
+		return connectors.AudienceSize{}, d.classify("read the size of audience "+aud.ID, err, connectors.Fatal)
+	}
+	lower, ok := res["approximate_count_lower_bound"]
+	if !ok || number(lower) < 0 {
+		return connectors.AudienceSize{}, nil
+	}
+	return connectors.AudienceSize{Known: true, Members: number(lower), Upper: max(number(res["approximate_count_upper_bound"]), 0), Approximate: true}, nil
 }

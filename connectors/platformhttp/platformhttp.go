@@ -1,6 +1,7 @@
 // Package platformhttp builds the HTTP clients the platform connectors use:
 // go-retryablehttp underneath for transport errors and retryable statuses,
-// with a zap logger that never writes a query string or header, the final
+// with a zap logger that never writes a query string or header (and
+// errors whose URLs are redacted likewise, see auth.RedactError), the final
 // response handed back intact (so the connector can read the platform's
 // error body), and a client-side request rate limit. Retries follow the
 // one policy of package retry: each is drawn from the batch's
@@ -15,13 +16,13 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
+	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors/retry"
 )
 
@@ -125,7 +126,9 @@ func (c *Client) Do(req *retryablehttp.Request) (*http.Response, error) {
 		st.budget = c.o.Policy.Budget(1)
 	}
 	st.count, _ = ctx.Value(ctxKey{}).(*int)
-	return c.rc.Do(req.WithContext(context.WithValue(ctx, requestKey{}, st)))
+	resp, err := c.rc.Do(req.WithContext(context.WithValue(ctx, requestKey{}, st)))
+	// A transport error is a *url.Error holding the request's whole URL.
+	return resp, auth.RedactError(err)
 }
 
 // StandardClient returns an *http.Client whose requests go through Do, for
@@ -198,6 +201,11 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 	// retryablehttp's own log line shows no wait: it is waited here.
 	c.log.Debug("waiting before a retry", zap.Duration("wait", wait), zap.Int("retry", st.retries+1),
 		zap.Duration("asked", asked))
+	if err != nil {
+		st.budget.Retrying(wait, auth.RedactText(err.Error()))
+	} else {
+		st.budget.Retrying(wait, resp.Status)
+	}
 	if err := st.budget.Sleep(ctx, wait); err != nil {
 		// With an error the answer is dropped by net/http without being
 		// closed, which would keep its connection and timer alive.
@@ -233,9 +241,10 @@ func (l *limited) RoundTrip(r *http.Request) (*http.Response, error) {
 	return l.next.RoundTrip(r)
 }
 
-// zapAdapter is retryablehttp's logger. URLs lose their query strings (where
-// tokens and proofs may travel) and request or response values other than
-// plain strings and numbers are dropped.
+// zapAdapter is retryablehttp's logger. URLs lose their user information
+// and query strings (where tokens and proofs may travel, see
+// auth.RedactURL) and request or response values other than plain strings
+// and numbers are dropped.
 type zapAdapter struct{ log *zap.Logger }
 
 func (z zapAdapter) fields(kv []any) []zap.Field {
@@ -245,50 +254,26 @@ func (z zapAdapter) fields(kv []any) []zap.Field {
 		switch v := kv[i+1].(type) {
 		case string:
 			if k == "url" {
-				v = redactURL(v)
+				v = auth.RedactURL(v)
 			}
-			out = append(out, zap.String(k, redactText(v)))
+			out = append(out, zap.String(k, auth.RedactText(v)))
 		case *url.URL:
-			out = append(out, zap.String(k, redactURL(v.String())))
+			out = append(out, zap.String(k, auth.RedactURL(v.String())))
 		case int:
 			out = append(out, zap.Int(k, v))
 		case time.Duration:
 			out = append(out, zap.Duration(k, v))
 		case error:
-			out = append(out, zap.String(k, redactText(v.Error())))
+			out = append(out, zap.String(k, auth.RedactText(v.Error())))
 		}
 	}
 	return out
 }
 
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "[unparsable url]"
-	}
-	u.RawQuery, u.User, u.Fragment = "", nil, ""
-	return u.String()
-}
-
-// redactText strips query strings from URLs inside a message
-// (retryablehttp writes "GET https://…?… (status: 500)").
-func redactText(s string) string {
-	if !strings.Contains(s, "://") {
-		return s
-	}
-	words := strings.Fields(s)
-	for i, w := range words {
-		if strings.Contains(w, "://") {
-			words[i] = redactURL(w)
-		}
-	}
-	return strings.Join(words, " ")
-}
-
-func (z zapAdapter) Error(msg string, kv ...any) { z.log.Warn(redactText(msg), z.fields(kv)...) }
-func (z zapAdapter) Info(msg string, kv ...any)  { z.log.Debug(redactText(msg), z.fields(kv)...) }
-func (z zapAdapter) Debug(msg string, kv ...any) { z.log.Debug(redactText(msg), z.fields(kv)...) }
-func (z zapAdapter) Warn(msg string, kv ...any)  { z.log.Warn(redactText(msg), z.fields(kv)...) }
+func (z zapAdapter) Error(msg string, kv ...any) { z.log.Warn(auth.RedactText(msg), z.fields(kv)...) }
+func (z zapAdapter) Info(msg string, kv ...any)  { z.log.Debug(auth.RedactText(msg), z.fields(kv)...) }
+func (z zapAdapter) Debug(msg string, kv ...any) { z.log.Debug(auth.RedactText(msg), z.fields(kv)...) }
+func (z zapAdapter) Warn(msg string, kv ...any)  { z.log.Warn(auth.RedactText(msg), z.fields(kv)...) }
 
 // ctxKey is unexported so only this package sets it.
 type ctxKey struct{}

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors/retry"
 	"github.com/audiencesync/audiencesync/connectors/retry/retrytest"
 )
@@ -104,7 +105,7 @@ func TestRateLimit(t *testing.T) {
 
 func TestRedactURL(t *testing.T) {
 	t.Parallel()
-	require.True(t, strings.HasPrefix(redactURL("https://u:p@h/p?q=1#f"), "https://h/p"))
+	require.True(t, strings.HasPrefix(auth.RedactURL("https://u:p@h/p?q=1#f"), "https://h/p"))
 }
 
 func get(t *testing.T, c *Client, url string) (*http.Response, error) {
@@ -167,6 +168,59 @@ func TestRetriesDrawOnTheBatchBudget(t *testing.T) {
 			require.Equal(t, tt.calls, calls.Load())
 			require.Equal(t, int(tt.calls)-1, *retries)
 			require.Equal(t, tt.slept, clock.Slept())
+		})
+	}
+}
+
+// TestRetriesAnnouncedAtInfo: a batch budget that announces logs each HTTP
+// retry at info level as it happens, with the status line the platform
+// answered, never the URL's query string; a budget that does not
+// announce logs nothing at info.
+func TestRetriesAnnouncedAtInfo(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		announce bool
+		want     []string
+	}{
+		{"announced", true, []string{
+			"google retrying batch 12 (add, 10000 members) in 4s: 503 Service Unavailable, attempt 2 of 8",
+			"google retrying batch 12 (add, 10000 members) in 4s: 503 Service Unavailable, attempt 3 of 8",
+		}},
+		{"not announced", false, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if calls.Add(1) > 2 {
+					return
+				}
+				w.Header().Set("Retry-After", "4")
+				w.WriteHeader(http.StatusServiceUnavailable)
+			}))
+			defer srv.Close()
+			core, logs := observer.New(zap.InfoLevel)
+			clock := retrytest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+			b := clock.Policy(8).Budget(1)
+			if tt.announce {
+				b.Announce(zap.New(core).With(zap.String("destination", "google")), "google", "batch 12 (add, 10000 members)")
+			}
+			c := New(Options{Attempts: 5, MinWait: time.Second, MaxWait: time.Minute, Logger: zap.New(core)})
+			req, err := retryablehttp.NewRequestWithContext(retry.With(t.Context(), b), http.MethodPost,
+				srv.URL+"/v1/audienceMembers:ingest?access_token=SECRET-TOKEN", nil)
+			require.NoError(t, err)
+			resp, err := c.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			var got []string
+			for _, e := range logs.All() {
+				require.NotContains(t, e.Message, "SECRET-TOKEN")
+				got = append(got, e.Message)
+				require.Equal(t, "google", e.ContextMap()["destination"])
+			}
+			require.Equal(t, tt.want, got)
 		})
 	}
 }

@@ -28,6 +28,15 @@
 // failed and the next run sends it again). So a batch takes at most
 // MaxTime plus one request's timeout.
 //
+// # The log
+//
+// A budget the engine starts for a batch announces each retry it grants as
+// it happens, at info level on the destination's logger (Announce): what
+// is retried, the wait, why (an HTTP status or the error, with any URL's
+// query string cut off, since tokens and proofs travel there) and which
+// attempt of how many comes next, such as "google retrying batch 12 (add,
+// 10000 members) in 4s: 503 Service Unavailable, attempt 2 of 8".
+//
 // # The back-off
 //
 // Backoff waits what the platform asked for when it said, exactly (not
@@ -44,12 +53,16 @@ package retry
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // Defaults of a Policy.
@@ -146,6 +159,51 @@ type Budget struct {
 
 	mu      sync.Mutex
 	retries int
+
+	// log, dest and what announce retries; log is nil when they are not.
+	log        *zap.Logger
+	dest, what string
+}
+
+// Announce makes b log every retry reported to Retrying at info level on
+// log, naming the destination dest and what is retried (such as "batch 12
+// (add, 10000 members)"). It returns b. Neither name may hold contact data.
+func (b *Budget) Announce(log *zap.Logger, dest, what string) *Budget {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.log, b.dest, b.what = log, dest, what
+	return b
+}
+
+// Retrying logs, if b announces (Announce), the retry just granted: that
+// it starts after wait, because of reason (an HTTP status line or an
+// error's text). URLs in reason lose their query strings and fragments.
+// Callers report the retry after Grant and before the wait.
+func (b *Budget) Retrying(wait time.Duration, reason string) {
+	b.mu.Lock()
+	log, dest, what, attempt, attempts := b.log, b.dest, b.what, b.retries+1, b.p.Attempts
+	b.mu.Unlock()
+	if log == nil {
+		return
+	}
+	reason = cleanReason(reason)
+	log.Info(fmt.Sprintf("%s retrying %s in %s: %s, attempt %d of %d", dest, what, wait.Round(time.Millisecond), reason, attempt, attempts),
+		zap.String("retrying", what), zap.Duration("wait", wait), zap.String("reason", reason),
+		zap.Int("attempt", attempt), zap.Int("attempts", attempts))
+}
+
+// queryPart matches the query string and fragment of a URL in a text.
+var queryPart = regexp.MustCompile(`(://[^\s?#"']*)[?#][^\s"']*`)
+
+// maxReason bounds a reason in the log: an error body can be long.
+const maxReason = 300
+
+func cleanReason(s string) string {
+	s = queryPart.ReplaceAllString(strings.TrimSpace(s), "$1")
+	if len(s) > maxReason {
+		s = strings.ToValidUTF8(s[:maxReason], "") + "…"
+	}
+	return s
 }
 
 // Budget starts the budget of work that counts as batches batches (at

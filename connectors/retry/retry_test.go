@@ -3,10 +3,13 @@ package retry_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/audiencesync/audiencesync/connectors/retry"
 	"github.com/audiencesync/audiencesync/connectors/retry/retrytest"
@@ -178,4 +181,33 @@ func TestRetryAfter(t *testing.T) {
 	}
 	_, ok := retry.RetryAfter(nil, now)
 	require.False(t, ok)
+}
+
+// TestRetryingCleansTheReason: an announced retry's reason loses URL query
+// strings and fragments (where tokens travel) and is bounded in length.
+func TestRetryingCleansTheReason(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, reason, want string
+	}{
+		{"status line", "503 Service Unavailable", "503 Service Unavailable"},
+		{"url with a token", `Post "https://graph.example/v1/act_1/users?access_token=SECRET&appsecret_proof=abc": connection reset`,
+			`Post "https://graph.example/v1/act_1/users": connection reset`},
+		{"fragment", "GET https://x.example/a#SECRET failed", "GET https://x.example/a failed"},
+		{"long", strings.Repeat("é", 400), strings.Repeat("é", 150) + "…"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			core, logs := observer.New(zap.InfoLevel)
+			b := retry.Policy{Attempts: 3}.Budget(1).Announce(zap.New(core), "meta", "batch 1 (remove, 5 members)")
+			_, ok := b.Grant(time.Second, time.Second, 2*time.Second)
+			require.True(t, ok)
+			b.Retrying(2*time.Second, tt.reason)
+			entries := logs.All()
+			require.Len(t, entries, 1)
+			require.Equal(t, "meta retrying batch 1 (remove, 5 members) in 2s: "+tt.want+", attempt 2 of 3", entries[0].Message)
+			require.Equal(t, tt.want, entries[0].ContextMap()["reason"])
+		})
+	}
 }

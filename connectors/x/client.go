@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/platformhttp"
 )
@@ -63,7 +64,7 @@ func (r *response) describe(withMessages bool) string {
 			p += " (" + x.Parameter + ")"
 		}
 		if withMessages && x.Message != "" {
-			p += ": " + x.Message
+			p += ": " + auth.RedactText(x.Message)
 		}
 		parts = append(parts, p)
 	}

@@ -339,5 +339,6 @@ func (s *syncer) run(ms []audience.Member, opts engine.Options) (*report.Destina
 	rep, err := s.eng.Run(context.Background(), s.job(&fake.Source{Members: ms}), opts)
 	require.NotNil(s.t, rep)
 	require.Len(s.t, rep.Destinations, 1)
+	require.NoError(s.t, rep.CheckCounts(), "planned = applied + failed + not attempted, however the run ended")
 	return rep.Destinations[0], err
 }

@@ -25,6 +25,12 @@ const (
 	MaxConcurrency = 32
 )
 
+// connLimits are the defaults and bounds of the shared connection settings.
+var connLimits = platformconn.Limits{
+	Type: Type, Platform: xplatform.Name, Endpoint: DefaultEndpoint,
+	Concurrency: DefaultConcurrency, MaxConcurrency: MaxConcurrency,
+}
+
 // Settings configure an X Ads custom audience destination.
 type Settings struct {
 	// AccountID is the ad account (e.g. 18ce54d4x5t), as shown in X Ads
@@ -43,12 +49,6 @@ type Settings struct {
 	// 4) and requests_per_second (0, the default, relies on the
 	// x-rate-limit-* headers X sends alone).
 	platformconn.Settings `yaml:",inline"`
-}
-
-// connLimits are the defaults and bounds of the shared connection settings.
-var connLimits = platformconn.Limits{
-	Type: Type, Platform: xplatform.Name, Endpoint: DefaultEndpoint,
-	Concurrency: DefaultConcurrency, MaxConcurrency: MaxConcurrency,
 }
 
 var (

@@ -78,8 +78,9 @@ type Destination struct {
 }
 
 var (
-	_ connectors.Destination = (*Destination)(nil)
-	_ connectors.Checker     = (*Destination)(nil)
+	_ connectors.Destination   = (*Destination)(nil)
+	_ connectors.Checker       = (*Destination)(nil)
+	_ connectors.AudienceSizer = (*Destination)(nil)
 )
 
 // New builds an X destination from validated settings whose secrets are
@@ -198,6 +199,26 @@ type customAudience struct {
 	ID      string `json:"id"`
 	Name    string `json:"name"`
 	Deleted bool   `json:"deleted"`
+	// Size is X's approximate audience_size; null (nil) below 100
+	// matched users.
+	Size *int64 `json:"audience_size"`
+}
+
+// AudienceSize reads the audience's audience_size. X gives an
+// approximate figure once 100 users matched and null before, which leaves
+// the size unknown.
+func (d *Destination) AudienceSize(ctx context.Context, aud connectors.Audience) (connectors.AudienceSize, error) {
+	a, found, err := d.audienceByID(ctx, aud.ID)
+	if err != nil {
+		return connectors.AudienceSize{}, err
+	}
+	if !found {
+		return connectors.AudienceSize{}, connectors.Fatal(fmt.Errorf("x: custom audience %s is gone from ad account %s", aud.ID, d.account))
+	}
+	if a.Size == nil {
+		return connectors.AudienceSize{}, nil
+	}
+	return connectors.AudienceSize{Known: true, Members: *a.Size, Approximate: true}, nil
 }
 
 // Ensure finds the custom audience by id (spec.ID, then the id recorded

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/audiencesync/audiencesync/sandbox/fault"
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
@@ -81,7 +80,7 @@ func writeError(w http.ResponseWriter, e *apiError) {
 			"@type":      typeRetry,
 			"retryDelay": strconv.FormatFloat(e.retryDelay.Seconds(), 'f', -1, 64) + "s",
 		})
-		w.Header().Set("Retry-After", strconv.Itoa(int((e.retryDelay+time.Second-1)/time.Second)))
+		wire.SetRetryAfter(w.Header(), e.retryDelay)
 	}
 	if e.httpStatus == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="https://accounts.google.com/", error="invalid_token"`)
@@ -91,26 +90,4 @@ func writeError(w http.ResponseWriter, e *apiError) {
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	wire.WriteJSON(w, status, "application/json; charset=UTF-8", v)
-}
-
-// RenderFault writes an injected fault as the Data Manager API would.
-func (s *Server) RenderFault(w http.ResponseWriter, _ *http.Request, f fault.Fault) {
-	switch {
-	case f.Kind == fault.Expired:
-		writeError(w, unauthenticated("ACCESS_TOKEN_EXPIRED",
-			"Request had invalid authentication credentials: the access token has expired. Refresh it and retry."))
-	case f.Status == http.StatusTooManyRequests:
-		writeError(w, &apiError{httpStatus: http.StatusTooManyRequests, status: "RESOURCE_EXHAUSTED",
-			message: "Quota exceeded for quota metric 'Requests' of service 'datamanager.googleapis.com'.",
-			reason:  "RATE_LIMIT_EXCEEDED", retryDelay: max(f.RetryAfter, time.Second)})
-	case f.Status == http.StatusServiceUnavailable, f.Status == http.StatusBadGateway:
-		writeError(w, &apiError{httpStatus: f.Status, status: "UNAVAILABLE",
-			message: "The service is currently unavailable."})
-	case f.Status == http.StatusGatewayTimeout:
-		writeError(w, &apiError{httpStatus: f.Status, status: "DEADLINE_EXCEEDED",
-			message: "The request deadline was exceeded."})
-	default:
-		writeError(w, &apiError{httpStatus: http.StatusInternalServerError, status: "INTERNAL",
-			message: "Internal error encountered."})
-	}
 }

@@ -25,10 +25,7 @@ func decodeMembersFast(body string, ingest bool, req *ingestRequest) bool {
 	// Values are slices of the body: the membership set copies what it
 	// keeps, so nothing holds on to the body once the request is applied.
 	s := scanner{Scanner: wire.NewScanner(body), members: min(len(body)/256+1, MaxMembersPerRequest+1)}
-	var seen uint8
-	ok := s.Object(func(key string) bool {
-		var bit uint8
-		var ok bool
+	ok := s.oncePerKey(func(key string) (bit uint8, ok bool) {
 		switch key {
 		case "audienceMembers":
 			bit, ok = 1<<0, s.audienceMembers(&req.AudienceMembers)
@@ -42,21 +39,19 @@ func decodeMembersFast(body string, ingest bool, req *ingestRequest) bool {
 			req.ValidateOnly, ok = s.Bool()
 		case "consent":
 			if !ingest {
-				return false
+				return 0, false
 			}
 			req.Consent = new(consent)
 			bit, ok = 1<<4, s.consent(req.Consent)
 		case "termsOfService":
 			if !ingest {
-				return false
+				return 0, false
 			}
 			req.TermsOfService = new(termsOfService)
 			bit = 1 << 5
 			ok = s.fields(termsFields, &req.TermsOfService.CustomerMatchTermsOfServiceStatus)
-		default:
-			return false
 		}
-		return ok && once(&seen, bit)
+		return bit, ok
 	})
 	return ok && s.End()
 }
@@ -105,10 +100,7 @@ func (s *scanner) identifiers(dst *[]userIdentifier) bool {
 }
 
 func (s *scanner) identifier(ui *userIdentifier) bool {
-	var seen uint8
-	return s.Object(func(key string) bool {
-		var bit uint8
-		var ok bool
+	return s.oncePerKey(func(key string) (bit uint8, ok bool) {
 		switch key {
 		case "emailAddress":
 			bit = 1
@@ -120,10 +112,8 @@ func (s *scanner) identifier(ui *userIdentifier) bool {
 			bit = 4
 			ui.Address = alloc(&s.addresses, s.members)
 			ok = s.address(ui.Address)
-		default:
-			return false
 		}
-		return ok && once(&seen, bit)
+		return bit, ok
 	})
 }
 
@@ -141,10 +131,7 @@ func (s *scanner) destinations(dst *[]destination) bool {
 	ok := s.Array(func() bool {
 		out = append(out, destination{})
 		d := &out[len(out)-1]
-		var seen uint8
-		return s.Object(func(key string) bool {
-			var bit uint8
-			var ok bool
+		return s.oncePerKey(func(key string) (bit uint8, ok bool) {
 			switch key {
 			case "operatingAccount":
 				bit = 1
@@ -164,10 +151,8 @@ func (s *scanner) destinations(dst *[]destination) bool {
 			case "reference":
 				bit = 16
 				d.Reference, ok = s.Str()
-			default:
-				return false
 			}
-			return ok && once(&seen, bit)
+			return bit, ok
 		})
 	})
 	*dst = out
@@ -211,6 +196,17 @@ func (s *scanner) fields(names []string, dst ...*string) bool {
 
 // once marks bit in seen and reports whether it was clear: a key given
 // twice answers false.
+// oncePerKey reads an object each of whose members may appear once:
+// member decodes the value of key and returns the bit that stands for the
+// key, 0 for a key it does not take, and whether the value was good.
+func (s *scanner) oncePerKey(member func(key string) (bit uint8, ok bool)) bool {
+	var seen uint8
+	return s.Object(func(key string) bool {
+		bit, ok := member(key)
+		return bit != 0 && ok && once(&seen, bit)
+	})
+}
+
 func once(seen *uint8, bit uint8) bool {
 	if *seen&bit != 0 {
 		return false

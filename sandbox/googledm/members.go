@@ -66,35 +66,8 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) *apiError 
 		return invalidArg("consent", "CONSENT_REQUIRED",
 			"Consent is required for Customer Match uploads: set consent on the request or on each audience member (adUserData and adPersonalization).")
 	}
-	s.changes.SettleIfBacklogged()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	targets, err := s.resolveLocked(req.Destinations, members)
-	if err != nil {
-		return err
-	}
-	rec := &requestRecord{kind: "ingest"}
-	for _, t := range targets {
-		out := outcome{dest: t.dest, errors: map[string]int64{}}
-		var ids []string
-		for _, m := range members {
-			if !m.sentTo(t.dest) {
-				continue
-			}
-			if reason := effectiveConsent(req.Consent, m.consent); reason != "" {
-				out.errors[reason]++
-				continue
-			}
-			out.count(m, s.opts.MatchThreshold)
-			ids = append(ids, m.ids...)
-		}
-		if !req.ValidateOnly {
-			s.queueLocked(t.list, ids, true)
-		}
-		rec.dests = append(rec.dests, out)
-	}
-	writeJSON(w, http.StatusOK, requestIDResponse{RequestID: s.recordLocked(rec)})
-	return nil
+	return s.applyMembers(w, memberChange{kind: "ingest", add: true, dests: req.Destinations, members: members,
+		validateOnly: req.ValidateOnly, refused: func(m member) string { return effectiveConsent(req.Consent, m.consent) }})
 }
 
 func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request) *apiError {
@@ -117,37 +90,57 @@ func (s *Server) handleRemove(w http.ResponseWriter, r *http.Request) *apiError 
 	if err != nil {
 		return err
 	}
+	return s.applyMembers(w, memberChange{kind: "remove", dests: req.Destinations, members: members,
+		validateOnly: req.ValidateOnly})
+}
+
+// memberChange is an ingest or a remove request, validated.
+type memberChange struct {
+	kind         string // ingest or remove, for requestStatus
+	add          bool   // add the members, else remove them
+	dests        []destination
+	members      []member
+	validateOnly bool
+	// refused, when set, names the processing error a member is refused
+	// with (missing or denied consent), or "" to accept it.
+	refused func(member) string
+}
+
+// applyMembers resolves c's destinations, counts for each what it is sent
+// and queues the change to its user list (unless validate only), to be
+// applied once the request is answered, and answers with the request id.
+func (s *Server) applyMembers(w http.ResponseWriter, c memberChange) *apiError {
 	s.changes.SettleIfBacklogged()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	targets, err := s.resolveLocked(req.Destinations, members)
+	targets, err := s.resolveLocked(c.dests, c.members)
 	if err != nil {
 		return err
 	}
-	rec := &requestRecord{kind: "remove"}
+	rec := &requestRecord{kind: c.kind}
 	for _, t := range targets {
 		out := outcome{dest: t.dest, errors: map[string]int64{}}
 		var ids []string
-		for _, m := range members {
+		for _, m := range c.members {
 			if !m.sentTo(t.dest) {
 				continue
+			}
+			if c.refused != nil {
+				if reason := c.refused(m); reason != "" {
+					out.errors[reason]++
+					continue
+				}
 			}
 			out.count(m, s.opts.MatchThreshold)
 			ids = append(ids, m.ids...)
 		}
-		if !req.ValidateOnly {
-			s.queueLocked(t.list, ids, false)
+		if !c.validateOnly {
+			s.changes.PushMembersLocked(&t.list.members, ids, c.add)
 		}
 		rec.dests = append(rec.dests, out)
 	}
 	writeJSON(w, http.StatusOK, requestIDResponse{RequestID: s.recordLocked(rec)})
 	return nil
-}
-
-// queueLocked queues the addition (add) or removal of ids to list l, to
-// be applied once the request is answered; s.mu is held.
-func (s *Server) queueLocked(l *list, ids []string, add bool) {
-	s.changes.PushMembersLocked(&l.members, ids, add)
 }
 
 func (s *Server) handleRemoveAll(w http.ResponseWriter, r *http.Request) *apiError {

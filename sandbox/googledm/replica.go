@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/audiencesync/audiencesync/platform/google"
+	"github.com/audiencesync/audiencesync/sandbox/fault"
 )
 
-// These methods mount the replica on the sandbox (sandbox.Replica).
+// These methods mount the replica on the sandbox (sandbox.Replica and its
+// optional capabilities) and render the faults it injects (fault.Renderer).
 
 // Platform is the platform the replica stands in for.
 func (s *Server) Platform() string { return google.Name }
@@ -38,4 +41,26 @@ func (s *Server) Describe(base string) string {
 	fmt.Fprintf(&b, "  access_token:    %s\n", Token)
 	fmt.Fprintf(&b, "  (always expired: %s)\n", ExpiredToken)
 	return b.String()
+}
+
+// RenderFault writes an injected fault as the Data Manager API would.
+func (s *Server) RenderFault(w http.ResponseWriter, _ *http.Request, f fault.Fault) {
+	switch {
+	case f.Kind == fault.Expired:
+		writeError(w, unauthenticated("ACCESS_TOKEN_EXPIRED",
+			"Request had invalid authentication credentials: the access token has expired. Refresh it and retry."))
+	case f.Status == http.StatusTooManyRequests:
+		writeError(w, &apiError{httpStatus: http.StatusTooManyRequests, status: "RESOURCE_EXHAUSTED",
+			message: "Quota exceeded for quota metric 'Requests' of service 'datamanager.googleapis.com'.",
+			reason:  "RATE_LIMIT_EXCEEDED", retryDelay: max(f.RetryAfter, time.Second)})
+	case f.Status == http.StatusServiceUnavailable, f.Status == http.StatusBadGateway:
+		writeError(w, &apiError{httpStatus: f.Status, status: "UNAVAILABLE",
+			message: "The service is currently unavailable."})
+	case f.Status == http.StatusGatewayTimeout:
+		writeError(w, &apiError{httpStatus: f.Status, status: "DEADLINE_EXCEEDED",
+			message: "The request deadline was exceeded."})
+	default:
+		writeError(w, &apiError{httpStatus: http.StatusInternalServerError, status: "INTERNAL",
+			message: "Internal error encountered."})
+	}
 }

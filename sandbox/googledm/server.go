@@ -249,18 +249,14 @@ type ListState struct {
 	ID          string   `json:"id"`
 	DisplayName string   `json:"displayName"`
 	UploadKeys  []string `json:"uploadKeyTypes"`
-	Members     int      `json:"members"`
-	Identifiers []string `json:"identifiers,omitempty"`
+	wire.Membership
 }
 
 // State lists every user list with its member count; withMembers includes
 // the stored identifiers.
 func (s *Server) State(withMembers bool) []ListState {
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
-	return wire.List(&s.lists, func(id string, l *list) ListState {
-		st := ListState{Account: l.account, ID: id, DisplayName: l.res.DisplayName, Members: l.members.Len(),
-			Identifiers: wire.Listed(withMembers, l.members)}
+	return wire.Listing(s.changes.Settled(), &s.lists, func(id string, l *list) ListState {
+		st := ListState{Account: l.account, ID: id, DisplayName: l.res.DisplayName, Membership: wire.Inspect(withMembers, l.members)}
 		if l.res.IngestedUserListInfo != nil {
 			st.UploadKeys = l.res.IngestedUserListInfo.UploadKeyTypes
 		}
@@ -273,9 +269,7 @@ func (s *Server) State(withMembers bool) []ListState {
 // "mobile:ID", an address is "address:GIVEN|FAMILY|REGION|POSTAL". Nil if
 // the list does not exist.
 func (s *Server) Members(listID string) []string {
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
-	return s.lists.Members(listID, func(l *list) wire.Set { return l.members })
+	return wire.MembersOf(s.changes.Settled(), &s.lists, listID, func(l *list) wire.Set { return l.members })
 }
 
 // CreateList adds a CONTACT_ID user list directly (for tests) and returns

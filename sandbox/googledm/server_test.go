@@ -444,6 +444,12 @@ func TestMatchRateIsDeterministic(t *testing.T) {
 		{3, 10, "MATCH_RATE_RANGE_20_TO_30"},
 		{7, 10, "MATCH_RATE_RANGE_61_TO_70"},
 		{10, 10, "MATCH_RATE_RANGE_91_TO_100"},
+		// The edges of the ranges.
+		{19, 100, "MATCH_RATE_RANGE_LESS_THAN_20"},
+		{20, 100, "MATCH_RATE_RANGE_20_TO_30"},
+		{31, 100, "MATCH_RATE_RANGE_31_TO_40"},
+		{90, 100, "MATCH_RATE_RANGE_81_TO_90"},
+		{91, 100, "MATCH_RATE_RANGE_91_TO_100"},
 	} {
 		require.Equal(t, tc.want, matchRateRange(tc.matched, tc.total))
 	}

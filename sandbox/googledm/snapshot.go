@@ -91,17 +91,7 @@ func (s *Server) Snapshot() Snapshot {
 func (s *Server) Restore(snap Snapshot) error {
 	s.changes.LockSettled()
 	defer s.changes.UnlockSettled()
-	lists, err := wire.RestoreAudiences(&s.lists, "user list", snap.UserLists, snap.NextListID,
-		func(ls ListSnapshot) (string, *list, error) {
-			var res userList
-			if err := decodeSnapshot(ls.Resource, &res); err != nil {
-				return "", nil, fmt.Errorf("resource: %w", err)
-			}
-			if res.ID == "" || ls.Account == "" {
-				return "", nil, errors.New("id and account are required")
-			}
-			return res.ID, &list{account: ls.Account, res: res, members: wire.SetOf(ls.Members), created: ls.Created}, nil
-		})
+	lists, err := wire.RestoreAudiences(&s.lists, "user list", snap.UserLists, snap.NextListID, restoreList)
 	if err != nil {
 		return err
 	}
@@ -118,6 +108,18 @@ func (s *Server) Restore(snap Snapshot) error {
 	}
 	s.lists, s.requests, s.nextReq = lists, requests, snap.NextRequest
 	return nil
+}
+
+// restoreList rebuilds a user list and its id from its snapshot.
+func restoreList(ls ListSnapshot) (string, *list, error) {
+	var res userList
+	if err := decodeSnapshot(ls.Resource, &res); err != nil {
+		return "", nil, fmt.Errorf("resource: %w", err)
+	}
+	if res.ID == "" || ls.Account == "" {
+		return "", nil, errors.New("id and account are required")
+	}
+	return res.ID, &list{account: ls.Account, res: res, members: wire.SetOf(ls.Members), created: ls.Created}, nil
 }
 
 func restoreRequest(rs RequestSnapshot) (*requestRecord, error) {

@@ -127,6 +127,22 @@ func (s *Server) statusOf(kind string, o outcome, done bool) statusPerDestinatio
 	return st
 }
 
+// matchRateRanges are the API's match-rate ranges, by the highest whole
+// percentage each takes; above the last is MATCH_RATE_RANGE_91_TO_100.
+var matchRateRanges = []struct {
+	upTo int
+	name string
+}{
+	{19, "MATCH_RATE_RANGE_LESS_THAN_20"},
+	{30, "MATCH_RATE_RANGE_20_TO_30"},
+	{40, "MATCH_RATE_RANGE_31_TO_40"},
+	{50, "MATCH_RATE_RANGE_41_TO_50"},
+	{60, "MATCH_RATE_RANGE_51_TO_60"},
+	{70, "MATCH_RATE_RANGE_61_TO_70"},
+	{80, "MATCH_RATE_RANGE_71_TO_80"},
+	{90, "MATCH_RATE_RANGE_81_TO_90"},
+}
+
 // matchRateRange buckets the share of matched identifiers into the API's
 // ranges.
 func matchRateRange(matched, total int64) string {
@@ -134,23 +150,10 @@ func matchRateRange(matched, total int64) string {
 		return "MATCH_RATE_RANGE_NOT_ELIGIBLE"
 	}
 	pct := int(math.Round(100 * float64(matched) / float64(total)))
-	switch {
-	case pct < 20:
-		return "MATCH_RATE_RANGE_LESS_THAN_20"
-	case pct <= 30:
-		return "MATCH_RATE_RANGE_20_TO_30"
-	case pct <= 40:
-		return "MATCH_RATE_RANGE_31_TO_40"
-	case pct <= 50:
-		return "MATCH_RATE_RANGE_41_TO_50"
-	case pct <= 60:
-		return "MATCH_RATE_RANGE_51_TO_60"
-	case pct <= 70:
-		return "MATCH_RATE_RANGE_61_TO_70"
-	case pct <= 80:
-		return "MATCH_RATE_RANGE_71_TO_80"
-	case pct <= 90:
-		return "MATCH_RATE_RANGE_81_TO_90"
+	for _, r := range matchRateRanges {
+		if pct <= r.upTo {
+			return r.name
+		}
 	}
 	return "MATCH_RATE_RANGE_91_TO_100"
 }

@@ -127,16 +127,26 @@ func validateStatus(status string) *apiError {
 	return invalidArg("membershipStatus", "INVALID_ARGUMENT", "Invalid value at 'membershipStatus', %q", status)
 }
 
+// readList reads a create or patch request: its validateOnly parameter
+// and the user list in its body.
+func readList(r *http.Request) (userList, bool, *apiError) {
+	validateOnly, err := boolParam(r, "validateOnly")
+	if err != nil {
+		return userList{}, false, err
+	}
+	var in userList
+	if err := decodeBody(r, &in); err != nil {
+		return userList{}, false, err
+	}
+	return in, validateOnly, nil
+}
+
 func (s *Server) createList(w http.ResponseWriter, r *http.Request, ref listRef) *apiError {
 	if err := ref.check(); err != nil {
 		return err
 	}
-	validateOnly, aerr := boolParam(r, "validateOnly")
-	if aerr != nil {
-		return aerr
-	}
-	var in userList
-	if err := decodeBody(r, &in); err != nil {
+	in, validateOnly, err := readList(r)
+	if err != nil {
 		return err
 	}
 	if strings.TrimSpace(in.DisplayName) == "" {
@@ -207,27 +217,25 @@ func (s *Server) present(l *list) userList {
 	return out
 }
 
-// lookupLocked finds the list a reference names; s.mu is held.
-func (s *Server) lookupLocked(ref listRef) (*list, *apiError) {
+// onList runs fn on the list a reference names, holding the settled lock.
+func (s *Server) onList(ref listRef, fn func(*list) *apiError) *apiError {
 	if err := ref.check(); err != nil {
-		return nil, err
+		return err
 	}
+	s.changes.LockSettled()
+	defer s.changes.UnlockSettled()
 	l, ok := s.lists.Get(ref.id)
 	if !ok || l.account != ref.account {
-		return nil, notFound("User list %s not found.", resourceName(ref.account, ref.id))
+		return notFound("User list %s not found.", resourceName(ref.account, ref.id))
 	}
-	return l, nil
+	return fn(l)
 }
 
 func (s *Server) getList(w http.ResponseWriter, _ *http.Request, ref listRef) *apiError {
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
-	l, err := s.lookupLocked(ref)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, s.present(l))
-	return nil
+	return s.onList(ref, func(l *list) *apiError {
+		writeJSON(w, http.StatusOK, s.present(l))
+		return nil
+	})
 }
 
 func (s *Server) deleteList(w http.ResponseWriter, r *http.Request, ref listRef) *apiError {
@@ -235,17 +243,13 @@ func (s *Server) deleteList(w http.ResponseWriter, r *http.Request, ref listRef)
 	if aerr != nil {
 		return aerr
 	}
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
-	l, err := s.lookupLocked(ref)
-	if err != nil {
-		return err
-	}
-	if !validateOnly {
-		s.lists.Delete(l.res.ID)
-	}
-	writeJSON(w, http.StatusOK, struct{}{})
-	return nil
+	return s.onList(ref, func(l *list) *apiError {
+		if !validateOnly {
+			s.lists.Delete(l.res.ID)
+		}
+		writeJSON(w, http.StatusOK, struct{}{})
+		return nil
+	})
 }
 
 // filterPattern is the one filter the replica understands: an exact match
@@ -310,12 +314,8 @@ func (s *Server) listLists(w http.ResponseWriter, r *http.Request, ref listRef) 
 }
 
 func (s *Server) patchList(w http.ResponseWriter, r *http.Request, ref listRef) *apiError {
-	validateOnly, aerr := boolParam(r, "validateOnly")
-	if aerr != nil {
-		return aerr
-	}
-	var in userList
-	if err := decodeBody(r, &in); err != nil {
+	in, validateOnly, err := readList(r)
+	if err != nil {
 		return err
 	}
 	var mask []string
@@ -341,12 +341,13 @@ func (s *Server) patchList(w http.ResponseWriter, r *http.Request, ref listRef) 
 			mask = append(mask, "integrationCode")
 		}
 	}
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
-	l, err := s.lookupLocked(ref)
-	if err != nil {
-		return err
-	}
+	return s.onList(ref, func(l *list) *apiError { return s.patchLocked(w, l, in, mask, validateOnly) })
+}
+
+// patchLocked applies the fields of in that mask names to l (or only
+// checks them, validateOnly) and answers with the list as patched; the
+// settled lock is held.
+func (s *Server) patchLocked(w http.ResponseWriter, l *list, in userList, mask []string, validateOnly bool) *apiError {
 	next := l.res
 	for _, f := range mask {
 		switch f {

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/audiencesync/audiencesync/connectors/hubspot/replicacreds"
-	"github.com/audiencesync/audiencesync/sandbox/fault"
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
@@ -571,22 +570,5 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, _ route) {
 		tok, secs := s.issueToken()
 		writeJSON(w, http.StatusOK, map[string]any{"access_token": tok, "refresh_token": replicacreds.RefreshToken,
 			"token_type": "bearer", "expires_in": secs})
-	}
-}
-
-// RenderFault writes an injected fault as HubSpot would.
-func (s *Server) RenderFault(w http.ResponseWriter, _ *http.Request, f fault.Fault) {
-	switch {
-	case f.Kind == fault.Expired:
-		writeError(w, http.StatusUnauthorized, "EXPIRED_AUTHENTICATION", "The OAuth token used to make this call expired.")
-	case f.Status == http.StatusTooManyRequests:
-		h := w.Header()
-		h.Set("X-HubSpot-RateLimit-Remaining", "0")
-		h.Set("X-HubSpot-RateLimit-Interval-Milliseconds", strconv.FormatInt(s.opts.Window.Milliseconds(), 10))
-		writeRateLimit(w, "TEN_SECONDLY_ROLLING", "You have reached your ten_secondly_rolling limit.")
-	case f.Status == http.StatusBadGateway, f.Status == http.StatusServiceUnavailable, f.Status == http.StatusGatewayTimeout:
-		writeError(w, f.Status, "", "The service is unavailable; try again.")
-	default:
-		writeError(w, http.StatusInternalServerError, "", "internal error")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/audiencesync/audiencesync/connectors/hubspot/replicacreds"
+	"github.com/audiencesync/audiencesync/sandbox/fault"
 )
 
 // These methods mount the replica on the sandbox (sandbox.Replica).
@@ -101,4 +102,21 @@ func (s *Server) Describe(base string) string {
 		}
 	}
 	return b.String()
+}
+
+// RenderFault writes an injected fault as HubSpot would.
+func (s *Server) RenderFault(w http.ResponseWriter, _ *http.Request, f fault.Fault) {
+	switch {
+	case f.Kind == fault.Expired:
+		writeError(w, http.StatusUnauthorized, "EXPIRED_AUTHENTICATION", "The OAuth token used to make this call expired.")
+	case f.Status == http.StatusTooManyRequests:
+		h := w.Header()
+		h.Set("X-HubSpot-RateLimit-Remaining", "0")
+		h.Set("X-HubSpot-RateLimit-Interval-Milliseconds", strconv.FormatInt(s.opts.Window.Milliseconds(), 10))
+		writeRateLimit(w, "TEN_SECONDLY_ROLLING", "You have reached your ten_secondly_rolling limit.")
+	case f.Status == http.StatusBadGateway, f.Status == http.StatusServiceUnavailable, f.Status == http.StatusGatewayTimeout:
+		writeError(w, f.Status, "", "The service is unavailable; try again.")
+	default:
+		writeError(w, http.StatusInternalServerError, "", "internal error")
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
@@ -212,13 +213,17 @@ func nextURL(r *http.Request, c *call, after string, limit int) string {
 	return scheme + "://" + r.Host + r.URL.Path + "?" + q.Encode()
 }
 
-// lookupLocked finds an audience; s.mu is held.
-func (s *Server) lookupLocked(c *call) (*audience, *graphError) {
+// onAudience runs fn on the call's audience holding lock: the settled
+// lock to read or edit it, s.mu alone to upload to it (the upload only
+// queues its change, see wire.Queue).
+func (s *Server) onAudience(lock sync.Locker, c *call, fn func(*audience) *graphError) *graphError {
+	lock.Lock()
+	defer lock.Unlock()
 	a, ok := s.audiences.Get(c.node)
 	if !ok {
-		return nil, unsupported(c.method, c.node)
+		return unsupported(c.method, c.node)
 	}
-	return a, nil
+	return fn(a)
 }
 
 func (s *Server) readAudience(w http.ResponseWriter, _ *http.Request, c *call) *graphError {
@@ -229,52 +234,41 @@ func (s *Server) readAudience(w http.ResponseWriter, _ *http.Request, c *call) *
 	if gerr != nil {
 		return gerr
 	}
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
-	a, gerr := s.lookupLocked(c)
-	if gerr != nil {
-		return gerr
-	}
-	writeJSON(w, http.StatusOK, a.render(fields))
-	return nil
+	return s.onAudience(s.changes.Settled(), c, func(a *audience) *graphError {
+		writeJSON(w, http.StatusOK, a.render(fields))
+		return nil
+	})
 }
 
 func (s *Server) updateAudience(w http.ResponseWriter, _ *http.Request, c *call) *graphError {
 	if err := checkParams(c.params, "name", "description"); err != nil {
 		return err
 	}
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
-	a, gerr := s.lookupLocked(c)
-	if gerr != nil {
-		return gerr
-	}
-	if c.params.Has("name") {
-		if strings.TrimSpace(c.params.Get("name")) == "" {
-			return paramError("name cannot be empty")
+	return s.onAudience(s.changes.Settled(), c, func(a *audience) *graphError {
+		if c.params.Has("name") {
+			if strings.TrimSpace(c.params.Get("name")) == "" {
+				return paramError("name cannot be empty")
+			}
+			a.name = c.params.Get("name")
 		}
-		a.name = c.params.Get("name")
-	}
-	if c.params.Has("description") {
-		a.description = c.params.Get("description")
-	}
-	a.updated = s.opts.Now()
-	writeJSON(w, http.StatusOK, map[string]bool{"success": true})
-	return nil
+		if c.params.Has("description") {
+			a.description = c.params.Get("description")
+		}
+		a.updated = s.opts.Now()
+		writeJSON(w, http.StatusOK, map[string]bool{"success": true})
+		return nil
+	})
 }
 
 func (s *Server) deleteAudience(w http.ResponseWriter, _ *http.Request, c *call) *graphError {
 	if err := checkParams(c.params); err != nil {
 		return err
 	}
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
-	if _, gerr := s.lookupLocked(c); gerr != nil {
-		return gerr
-	}
-	s.audiences.Delete(c.node)
-	writeJSON(w, http.StatusOK, map[string]bool{"success": true})
-	return nil
+	return s.onAudience(s.changes.Settled(), c, func(*audience) *graphError {
+		s.audiences.Delete(c.node)
+		writeJSON(w, http.StatusOK, map[string]bool{"success": true})
+		return nil
+	})
 }
 
 // CreateAudience adds a customer-file audience directly (for tests) and

@@ -1,14 +1,19 @@
 package metagraph
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/audiencesync/audiencesync/platform/meta"
+	"github.com/audiencesync/audiencesync/sandbox/fault"
+	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
-// These methods mount the replica on the sandbox (sandbox.Replica).
+// These methods mount the replica on the sandbox (sandbox.Replica and its
+// optional capabilities) and render the faults it injects (fault.Renderer).
 
 // Platform is the platform the replica stands in for.
 func (s *Server) Platform() string { return meta.Name }
@@ -45,4 +50,66 @@ func (s *Server) Describe(base string) string {
 	fmt.Fprintf(&b, "  access_token:    %s\n", Token)
 	fmt.Fprintf(&b, "  (always expired: %s)\n", ExpiredToken)
 	return b.String()
+}
+
+// throttleMessages are the messages Meta sends with its throttling codes.
+var throttleMessages = map[int]string{
+	4:   "(#4) Application request limit reached",
+	17:  "(#17) User request limit reached",
+	32:  "(#32) Page request limit reached",
+	613: "(#613) Calls to this api have exceeded the rate limit.",
+}
+
+// RenderFault writes an injected fault as the Graph API would: throttling
+// codes and expired tokens on HTTP 400 with Meta's error JSON, throttles
+// with X-Business-Use-Case-Usage.
+func (s *Server) RenderFault(w http.ResponseWriter, r *http.Request, f fault.Fault) {
+	minutes := int(f.RetryAfter / time.Minute)
+	switch {
+	case f.Kind == fault.Expired:
+		s.writeError(w, expiredToken(s.opts.Now()))
+	case f.Kind == fault.Status && f.Status == http.StatusTooManyRequests:
+		s.setUsage(w, r, 100, minutes)
+		wire.SetRetryAfter(w.Header(), f.RetryAfter)
+		s.writeError(w, &graphError{Message: throttleMessages[4], Type: "OAuthException", Code: 4, IsTransient: true, status: http.StatusTooManyRequests})
+	case f.Kind == fault.Status:
+		code, msg := 1, "An unknown error occurred"
+		if f.Status != http.StatusInternalServerError {
+			code, msg = 2, "An unexpected error has occurred. Please retry your request later."
+		}
+		s.writeError(w, &graphError{Message: msg, Type: "OAuthException", Code: code, IsTransient: true, status: f.Status})
+	case f.Code == 1 || f.Code == 2:
+		status := http.StatusInternalServerError
+		msg := "An unknown error occurred"
+		if f.Code == 2 {
+			status, msg = http.StatusServiceUnavailable, "An unexpected error has occurred. Please retry your request later."
+		}
+		s.writeError(w, &graphError{Message: msg, Type: "OAuthException", Code: f.Code, IsTransient: true, status: status})
+	default:
+		msg, ok := throttleMessages[f.Code]
+		subcode := 0
+		if !ok {
+			msg = fmt.Sprintf("(#%d) There have been too many calls to this ad-account. Wait a bit and try again. For more info, please refer to https://developers.facebook.com/docs/graph-api/overview/rate-limiting#ads-management.", f.Code)
+		}
+		if f.Code == 17 {
+			subcode = 2446079
+		}
+		s.setUsage(w, r, 100, minutes)
+		s.writeError(w, &graphError{Message: msg, Type: "OAuthException", Code: f.Code, ErrorSubcode: subcode, IsTransient: true, status: http.StatusBadRequest})
+	}
+}
+
+// setUsage writes X-Business-Use-Case-Usage for the ad account a request
+// concerns.
+func (s *Server) setUsage(w http.ResponseWriter, r *http.Request, pct, minutes int) {
+	business := s.businessOf(r)
+	usage := map[string][]map[string]any{business: {{
+		"type":                            "custom_audience",
+		"call_count":                      pct,
+		"total_cputime":                   max(1, pct/4),
+		"total_time":                      max(1, pct/4),
+		"estimated_time_to_regain_access": minutes,
+	}}}
+	b, _ := json.Marshal(usage)
+	w.Header().Set("X-Business-Use-Case-Usage", string(b))
 }

@@ -370,29 +370,23 @@ func checkParams(params url.Values, allowed ...string) *graphError {
 
 // AudienceState describes one audience for inspection.
 type AudienceState struct {
-	Account     string   `json:"account_id"`
-	ID          string   `json:"id"`
-	Name        string   `json:"name"`
-	Members     int      `json:"members"`
-	Replacing   bool     `json:"replace_in_progress,omitempty"`
-	Identifiers []string `json:"identifiers,omitempty"`
+	Account string `json:"account_id"`
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	wire.Membership
+	Replacing bool `json:"replace_in_progress,omitempty"`
 }
 
 // State lists every audience with its member count; withMembers includes
 // the stored identifiers.
 func (s *Server) State(withMembers bool) []AudienceState {
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
-	return wire.List(&s.audiences, func(id string, a *audience) AudienceState {
-		return AudienceState{Account: a.account, ID: id, Name: a.name, Members: a.members.Len(), Replacing: a.replace != nil,
-			Identifiers: wire.Listed(withMembers, a.members)}
+	return wire.Listing(s.changes.Settled(), &s.audiences, func(id string, a *audience) AudienceState {
+		return AudienceState{Account: a.account, ID: id, Name: a.name, Membership: wire.Inspect(withMembers, a.members), Replacing: a.replace != nil}
 	})
 }
 
 // Members returns the identifiers of audience id, sorted (see the package
 // documentation for their form); nil if there is no such audience.
 func (s *Server) Members(id string) []string {
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
-	return s.audiences.Members(id, func(a *audience) wire.Set { return a.members })
+	return wire.MembersOf(s.changes.Settled(), &s.audiences, id, func(a *audience) wire.Set { return a.members })
 }

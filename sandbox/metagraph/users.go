@@ -367,12 +367,12 @@ func (s *Server) users(w http.ResponseWriter, _ *http.Request, c *call, add bool
 		return gerr
 	}
 	s.changes.SettleIfBacklogged()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, gerr := s.lookupLocked(c)
-	if gerr != nil {
-		return gerr
-	}
+	return s.onAudience(&s.mu, c, func(a *audience) *graphError { return s.usersLocked(w, a, up, sess, add) })
+}
+
+// usersLocked adds (add) or removes the rows of up in audience a, in
+// sess when given; s.mu is held.
+func (s *Server) usersLocked(w http.ResponseWriter, a *audience, up *upload, sess *sessionParam, add bool) *graphError {
 	if a.replace != nil && !s.replaceExpiredLocked(a) {
 		return audienceError("a replace session (%s) is in progress on this audience; add or remove users after it finishes", a.replace.id)
 	}
@@ -440,12 +440,12 @@ func (s *Server) usersReplace(w http.ResponseWriter, _ *http.Request, c *call) *
 		return gerr
 	}
 	s.changes.SettleIfBacklogged()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, gerr := s.lookupLocked(c)
-	if gerr != nil {
-		return gerr
-	}
+	return s.onAudience(&s.mu, c, func(a *audience) *graphError { return s.replaceLocked(w, a, up, sess) })
+}
+
+// replaceLocked stages the rows of up, batch sess of a replace session on
+// audience a, and on the last batch makes them the audience; s.mu is held.
+func (s *Server) replaceLocked(w http.ResponseWriter, a *audience, up *upload, sess *sessionParam) *graphError {
 	sid := sess.SessionID.String()
 	s.replaceExpiredLocked(a)
 	if final, done := a.finishedReplace[sid]; done {

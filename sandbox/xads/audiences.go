@@ -172,43 +172,41 @@ func (s *Server) listAudiences(w http.ResponseWriter, _ *http.Request, req *requ
 	return nil
 }
 
-// lookupLocked finds a live audience of the request's account; s.mu is held.
-func (s *Server) lookupLocked(req *request) (*audience, *apiError) {
+// withAudience runs fn, holding s.mu, on the live audience of the
+// request's account it names.
+func (s *Server) withAudience(req *request, fn func(*audience) *apiError) *apiError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	a, ok := s.audiences.Get(req.audience)
 	if !ok || a.account != req.account || a.deleted {
-		return nil, notFound("Custom audience " + req.audience + " was not found in account " + req.account + ".")
+		return notFound("Custom audience " + req.audience + " was not found in account " + req.account + ".")
 	}
-	return a, nil
+	return fn(a)
+}
+
+// answerAudience answers with audience a and the request's parameters, as
+// reading and deleting one do.
+func answerAudience(w http.ResponseWriter, req *request, a *audience) *apiError {
+	writeJSON(w, http.StatusOK, map[string]any{"data": a.render(), "request": map[string]any{"params": req.params}})
+	return nil
 }
 
 func (s *Server) getAudience(w http.ResponseWriter, _ *http.Request, req *request) *apiError {
 	if err := checkParams(req.form, "with_deleted"); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, aerr := s.lookupLocked(req)
-	if aerr != nil {
-		return aerr
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": a.render(), "request": map[string]any{"params": req.params}})
-	return nil
+	return s.withAudience(req, func(a *audience) *apiError { return answerAudience(w, req, a) })
 }
 
 func (s *Server) deleteAudience(w http.ResponseWriter, _ *http.Request, req *request) *apiError {
 	if err := checkParams(req.form); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, aerr := s.lookupLocked(req)
-	if aerr != nil {
-		return aerr
-	}
-	a.deleted = true
-	a.updated = s.opts.Now()
-	writeJSON(w, http.StatusOK, map[string]any{"data": a.render(), "request": map[string]any{"params": req.params}})
-	return nil
+	return s.withAudience(req, func(a *audience) *apiError {
+		a.deleted = true
+		a.updated = s.opts.Now()
+		return answerAudience(w, req, a)
+	})
 }
 
 // CreateAudience adds a custom audience directly (for tests) and returns

@@ -2,10 +2,7 @@ package xads
 
 import (
 	"net/http"
-	"strconv"
-	"time"
 
-	"github.com/audiencesync/audiencesync/sandbox/fault"
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
@@ -57,25 +54,4 @@ func writeError(w http.ResponseWriter, e *apiError, params map[string]string) {
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	wire.WriteJSON(w, status, "application/json;charset=utf-8", v)
-}
-
-// RenderFault writes an injected fault as the Ads API would.
-func (s *Server) RenderFault(w http.ResponseWriter, r *http.Request, f fault.Fault) {
-	params := map[string]string{}
-	switch {
-	case f.Kind == fault.Expired:
-		writeError(w, unauthorized("This request is not properly authenticated: the access token was revoked or has expired."), params)
-	case f.Status == http.StatusTooManyRequests:
-		reset := s.opts.Now().Add(f.RetryAfter)
-		w.Header().Set("x-rate-limit-remaining", "0")
-		w.Header().Set("x-rate-limit-reset", strconv.FormatInt(reset.Unix(), 10))
-		w.Header().Set("Retry-After", strconv.Itoa(int((f.RetryAfter+time.Second-1)/time.Second)))
-		writeError(w, newError(http.StatusTooManyRequests, "TOO_MANY_REQUESTS", "Rate limit exceeded"), params)
-	case f.Status == http.StatusServiceUnavailable, f.Status == http.StatusBadGateway:
-		writeError(w, newError(f.Status, "SERVICE_UNAVAILABLE", "Service unavailable"), params)
-	case f.Status == http.StatusGatewayTimeout:
-		writeError(w, newError(f.Status, "CANCELLED_REQUEST", "The request took too long and was cancelled"), params)
-	default:
-		writeError(w, newError(http.StatusInternalServerError, "INTERNAL_ERROR", "Internal error"), params)
-	}
 }

@@ -4,12 +4,16 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/audiencesync/audiencesync/platform/x"
+	"github.com/audiencesync/audiencesync/sandbox/fault"
+	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
-// These methods mount the replica on the sandbox (sandbox.Replica).
+// These methods mount the replica on the sandbox (sandbox.Replica and its
+// optional capabilities) and render the faults it injects (fault.Renderer).
 
 // Platform is the platform the replica stands in for.
 func (s *Server) Platform() string { return x.Name }
@@ -40,4 +44,25 @@ func (s *Server) Describe(base string) string {
 	fmt.Fprintf(&b, "  account_id:      %s (any lowercase alphanumeric id works)\n", Account)
 	fmt.Fprintf(&b, "  (always revoked: %s)\n", RevokedToken)
 	return b.String()
+}
+
+// RenderFault writes an injected fault as the Ads API would.
+func (s *Server) RenderFault(w http.ResponseWriter, r *http.Request, f fault.Fault) {
+	params := map[string]string{}
+	switch {
+	case f.Kind == fault.Expired:
+		writeError(w, unauthorized("This request is not properly authenticated: the access token was revoked or has expired."), params)
+	case f.Status == http.StatusTooManyRequests:
+		reset := s.opts.Now().Add(f.RetryAfter)
+		w.Header().Set("x-rate-limit-remaining", "0")
+		w.Header().Set("x-rate-limit-reset", strconv.FormatInt(reset.Unix(), 10))
+		wire.SetRetryAfter(w.Header(), f.RetryAfter)
+		writeError(w, newError(http.StatusTooManyRequests, "TOO_MANY_REQUESTS", "Rate limit exceeded"), params)
+	case f.Status == http.StatusServiceUnavailable, f.Status == http.StatusBadGateway:
+		writeError(w, newError(f.Status, "SERVICE_UNAVAILABLE", "Service unavailable"), params)
+	case f.Status == http.StatusGatewayTimeout:
+		writeError(w, newError(f.Status, "CANCELLED_REQUEST", "The request took too long and was cancelled"), params)
+	default:
+		writeError(w, newError(http.StatusInternalServerError, "INTERNAL_ERROR", "Internal error"), params)
+	}
 }

@@ -236,29 +236,23 @@ func readBody(r *http.Request, users bool, req *request) (signed url.Values, aer
 
 // AudienceState describes one custom audience for inspection.
 type AudienceState struct {
-	Account     string   `json:"account_id"`
-	ID          string   `json:"id"`
-	Name        string   `json:"name"`
-	Deleted     bool     `json:"deleted,omitempty"`
-	Members     int      `json:"members"`
-	Identifiers []string `json:"identifiers,omitempty"`
+	Account string `json:"account_id"`
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Deleted bool   `json:"deleted,omitempty"`
+	wire.Membership
 }
 
 // State lists every custom audience with its member count; withMembers
 // includes the stored identifiers.
 func (s *Server) State(withMembers bool) []AudienceState {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return wire.List(&s.audiences, func(id string, a *audience) AudienceState {
-		return AudienceState{Account: a.account, ID: id, Name: a.name, Deleted: a.deleted, Members: a.members.Len(),
-			Identifiers: wire.Listed(withMembers, a.members)}
+	return wire.Listing(&s.mu, &s.audiences, func(id string, a *audience) AudienceState {
+		return AudienceState{Account: a.account, ID: id, Name: a.name, Deleted: a.deleted, Membership: wire.Inspect(withMembers, a.members)}
 	})
 }
 
 // Members returns the identifiers of custom audience id, sorted (see the
 // package documentation for their form); nil if there is no such audience.
 func (s *Server) Members(id string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.audiences.Members(id, func(a *audience) wire.Set { return a.members })
+	return wire.MembersOf(&s.mu, &s.audiences, id, func(a *audience) wire.Set { return a.members })
 }

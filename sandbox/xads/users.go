@@ -182,25 +182,21 @@ func (s *Server) users(w http.ResponseWriter, _ *http.Request, req *request) *ap
 			errors:   []xError{{Code: "INVALID_PARAMETER", Message: fmt.Sprintf("%d of %d operations are invalid; none was applied", bad, len(ops))}},
 			opErrors: opErrs}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, aerr := s.lookupLocked(req)
-	if aerr != nil {
-		return aerr
-	}
-	for _, op := range ops {
-		for _, id := range op.ids {
-			if op.add {
-				a.members.Add(id)
-			} else {
-				a.members.Remove(id)
+	return s.withAudience(req, func(a *audience) *apiError {
+		for _, op := range ops {
+			for _, id := range op.ids {
+				if op.add {
+					a.members.Add(id)
+				} else {
+					a.members.Remove(id)
+				}
 			}
 		}
-	}
-	a.updated = s.opts.Now()
-	writeJSON(w, http.StatusOK, map[string]any{
-		"data":    map[string]int{"success_count": len(ops), "total_count": len(ops)},
-		"request": map[string]any{"params": req.params},
+		a.updated = s.opts.Now()
+		writeJSON(w, http.StatusOK, map[string]any{
+			"data":    map[string]int{"success_count": len(ops), "total_count": len(ops)},
+			"request": map[string]any{"params": req.params},
+		})
+		return nil
 	})
-	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -111,7 +112,7 @@ func TestBackupBeforeMigration(t *testing.T) {
 	ctx := t.Context()
 	path := filledStore(t)
 	now := time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
-	upgraded := append(append([][]string(nil), migrations...), []string{`CREATE TABLE upgrade_test (x INTEGER)`})
+	upgraded := append(slices.Clone(migrations), migration{stmts: []string{`CREATE TABLE upgrade_test (x INTEGER)`}})
 
 	s, err := open(ctx, path, upgraded, func() time.Time { return now })
 	if err != nil {

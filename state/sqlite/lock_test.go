@@ -10,13 +10,7 @@ import (
 	"time"
 
 	"github.com/audiencesync/audiencesync/state"
-	"github.com/audiencesync/audiencesync/state/statetest"
 )
-
-func TestLockConformance(t *testing.T) {
-	t.Parallel()
-	statetest.Locker(t, func(t *testing.T) state.Locker { return openTemp(t) })
-}
 
 // openAt opens the store at path and closes it at cleanup.
 func openAt(t *testing.T, path string) *Store {
@@ -85,7 +79,7 @@ func TestLockMigratesVersion1(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "v1.db")
 	db, err := sql.Open("sqlite", path)
 	mustDo(t, err)
-	for _, q := range migrations[0] {
+	for _, q := range migrations[0].stmts {
 		_, err := db.ExecContext(ctx, q)
 		mustDo(t, err)
 	}

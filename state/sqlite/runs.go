@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/audiencesync/audiencesync/state"
@@ -13,8 +14,13 @@ import (
 // defaultRunsLimit is how many runs Runs lists when asked for limit <= 0.
 const defaultRunsLimit = 50
 
-// BeginRun implements state.Store. It records every field of run as given;
-// an id that is already recorded is an error.
+// defaultSizePoints is how many points SizeHistory returns when asked for
+// limit <= 0.
+const defaultSizePoints = 500
+
+// BeginRun implements state.RunLog. It records every field of run as
+// given, except Summaries (FinishRun records those); an id that is already
+// recorded is an error.
 func (s *Store) BeginRun(ctx context.Context, run state.Run) error {
 	if run.ID == "" {
 		return errors.New("begin run: empty run id")
@@ -30,11 +36,18 @@ func (s *Store) BeginRun(ctx context.Context, run state.Run) error {
 	return nil
 }
 
-// FinishRun implements state.Store. An unknown id is ErrNotFound.
-func (s *Store) FinishRun(ctx context.Context, id, status string, finished time.Time, report []byte) error {
+// FinishRun implements state.RunLog. An unknown id is ErrNotFound.
+func (s *Store) FinishRun(ctx context.Context, id, status string, finished time.Time, report []byte, summaries []state.Summary) error {
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
-		return execTouching(ctx, tx, state.ErrNotFound, `UPDATE runs SET status = ?, finished = ?, report = ? WHERE id = ?`,
-			status, nullMicros(finished), report, id)
+		if err := execTouching(ctx, tx, state.ErrNotFound, `UPDATE runs SET status = ?, finished = ?, report = ? WHERE id = ?`,
+			status, nullMicros(finished), report, id); err != nil {
+			return err
+		}
+		var sync string
+		if err := tx.QueryRowContext(ctx, `SELECT sync FROM runs WHERE id = ?`, id).Scan(&sync); err != nil {
+			return err
+		}
+		return writeSummaries(ctx, tx, id, sync, summaries)
 	})
 	if err != nil {
 		return fmt.Errorf("finish run %q: %w", id, err)
@@ -42,67 +55,177 @@ func (s *Store) FinishRun(ctx context.Context, id, status string, finished time.
 	return nil
 }
 
-// Runs implements state.Store. The runs carry their reports, so a listing
-// can show counts without one query per run.
+// writeSummaries replaces the summaries of run id, of sync, with summaries.
+func writeSummaries(ctx context.Context, tx *sql.Tx, id, sync string, summaries []state.Summary) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM run_summaries WHERE run_id = ?`, id); err != nil {
+		return fmt.Errorf("clear summaries: %w", err)
+	}
+	for i, sum := range summaries {
+		scopeID, err := ensureScope(ctx, tx, state.Scope{Sync: sync, Destination: sum.Destination})
+		if err != nil {
+			return err
+		}
+		var pStatus, pRate, pSize any // NULL when the platform reported nothing
+		if p := sum.Platform; p != nil {
+			pStatus, pRate = p.Status, p.MatchRate
+			if p.Size >= 0 {
+				pSize = p.Size
+			}
+		}
+		pl, ap := sum.Planned, sum.Applied
+		if _, err := tx.ExecContext(ctx, `INSERT INTO run_summaries (run_id, scope_id, seq, status,
+				planned_add, planned_remove, planned_update, planned_refresh, planned_unchanged,
+				added, removed, updated, refreshed, failed, not_attempted, members,
+				platform_status, match_rate, platform_size, started, finished)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			id, scopeID, i, sum.Status,
+			pl.Add, pl.Remove, pl.Update, pl.Refresh, pl.Unchanged,
+			ap.Added, ap.Removed, ap.Updated, ap.Refreshed, ap.Failed, ap.NotAttempted, sum.Members,
+			pStatus, pRate, pSize, toMicros(sum.Started), toMicros(sum.Finished)); err != nil {
+			return fmt.Errorf("record summary of destination %q: %w", sum.Destination, err)
+		}
+	}
+	return nil
+}
+
+// runsSQL lists runs (the inner select, given by the caller) with their
+// summaries: one row per summary, or one row with NULL summary columns for
+// a run without any.
+const runsSQL = `SELECT r.id, r.sync, r.status, r.started, r.finished, r.report, r.owner,
+		sc.dest, rs.status, rs.planned_add, rs.planned_remove, rs.planned_update, rs.planned_refresh,
+		rs.planned_unchanged, rs.added, rs.removed, rs.updated, rs.refreshed, rs.failed, rs.not_attempted, rs.members,
+		rs.platform_status, rs.match_rate, rs.platform_size, rs.started, rs.finished
+	FROM (%s) r
+	LEFT JOIN run_summaries rs ON rs.run_id = r.id
+	LEFT JOIN scopes sc ON sc.id = rs.scope_id
+	ORDER BY r.started DESC, r.id DESC, rs.seq`
+
+// Runs implements state.RunLog. One statement reads the runs and their
+// summaries, so a listing is consistent and costs one query, and leaves
+// the reports on disk.
 func (s *Store) Runs(ctx context.Context, sync string, limit int) ([]state.Run, error) {
 	if limit <= 0 {
 		limit = defaultRunsLimit
 	}
-	const cols = `SELECT id, sync, status, started, finished, report, owner FROM runs `
+	const cols = `SELECT id, sync, status, started, finished, NULL AS report, owner FROM runs `
 	var (
 		rows *sql.Rows
 		err  error
 	)
 	if sync == "" {
-		rows, err = s.read.QueryContext(ctx, cols+`ORDER BY started DESC, id DESC LIMIT ?`, limit)
+		rows, err = s.read.QueryContext(ctx, fmt.Sprintf(runsSQL, cols+`ORDER BY started DESC, id DESC LIMIT ?`), limit)
 	} else {
-		rows, err = s.read.QueryContext(ctx, cols+`WHERE sync = ? ORDER BY started DESC, id DESC LIMIT ?`, sync, limit)
+		rows, err = s.read.QueryContext(ctx, fmt.Sprintf(runsSQL, cols+`WHERE sync = ? ORDER BY started DESC, id DESC LIMIT ?`), sync, limit)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
-	defer rows.Close()
-	var out []state.Run
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list runs: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := scanRuns(rows)
+	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
 	return out, nil
 }
 
-// Run implements state.Store.
+// Run implements state.RunLog.
 func (s *Store) Run(ctx context.Context, id string) (state.Run, error) {
-	row := s.read.QueryRowContext(ctx, `SELECT id, sync, status, started, finished, report, owner FROM runs WHERE id = ?`, id)
-	r, err := scanRun(row)
-	if errors.Is(err, sql.ErrNoRows) {
-		return state.Run{}, fmt.Errorf("run %q: %w", id, state.ErrNotFound)
-	}
+	rows, err := s.read.QueryContext(ctx,
+		fmt.Sprintf(runsSQL, `SELECT id, sync, status, started, finished, report, owner FROM runs WHERE id = ?`), id)
 	if err != nil {
 		return state.Run{}, fmt.Errorf("run %q: %w", id, err)
 	}
-	return r, nil
+	runs, err := scanRuns(rows)
+	if err != nil {
+		return state.Run{}, fmt.Errorf("run %q: %w", id, err)
+	}
+	if len(runs) == 0 {
+		return state.Run{}, fmt.Errorf("run %q: %w", id, state.ErrNotFound)
+	}
+	return runs[0], nil
 }
 
-func scanRun(row interface{ Scan(...any) error }) (state.Run, error) {
-	var (
-		r        state.Run
-		started  int64
-		finished sql.NullInt64
-	)
-	if err := row.Scan(&r.ID, &r.Sync, &r.Status, &started, &finished, &r.Report, &r.Owner); err != nil {
-		return state.Run{}, err
+// scanRuns reads the rows of runsSQL, grouping the summaries by run, and
+// closes them.
+func scanRuns(rows *sql.Rows) ([]state.Run, error) {
+	defer rows.Close()
+	var out []state.Run
+	for rows.Next() {
+		var (
+			r        state.Run
+			started  int64
+			finished sql.NullInt64
+			dest     sql.NullString
+			sum      state.Summary
+			pStatus  sql.NullString
+			pRate    sql.NullString
+			pSize    sql.NullInt64
+			// The summary columns are NULL for a run without summaries.
+			status              sql.NullString
+			sStarted, sFinished sql.NullInt64
+			pl                  [5]sql.NullInt64
+			ap                  [6]sql.NullInt64
+			members             sql.NullInt64
+		)
+		if err := rows.Scan(&r.ID, &r.Sync, &r.Status, &started, &finished, &r.Report, &r.Owner,
+			&dest, &status, &pl[0], &pl[1], &pl[2], &pl[3], &pl[4], &ap[0], &ap[1], &ap[2], &ap[3], &ap[4], &ap[5], &members,
+			&pStatus, &pRate, &pSize, &sStarted, &sFinished); err != nil {
+			return nil, err
+		}
+		if n := len(out); n > 0 && out[n-1].ID == r.ID {
+			r = out[n-1]
+			out = out[:n-1]
+		} else {
+			r.Started = fromMicros(started)
+			if finished.Valid {
+				r.Finished = fromMicros(finished.Int64)
+			}
+		}
+		if dest.Valid {
+			sum.Destination, sum.Status, sum.Members = dest.String, status.String, members.Int64
+			sum.Planned = state.Planned{Add: pl[0].Int64, Remove: pl[1].Int64, Update: pl[2].Int64, Refresh: pl[3].Int64, Unchanged: pl[4].Int64}
+			sum.Applied = state.Applied{Added: ap[0].Int64, Removed: ap[1].Int64, Updated: ap[2].Int64, Refreshed: ap[3].Int64, Failed: ap[4].Int64,
+				NotAttempted: ap[5].Int64}
+			if pStatus.Valid {
+				sum.Platform = &state.PlatformFigures{Status: pStatus.String, MatchRate: pRate.String, Size: -1}
+				if pSize.Valid {
+					sum.Platform.Size = pSize.Int64
+				}
+			}
+			sum.Started, sum.Finished = fromMicros(sStarted.Int64), fromMicros(sFinished.Int64)
+			r.Summaries = append(r.Summaries, sum)
+		}
+		out = append(out, r)
 	}
-	r.Started = fromMicros(started)
-	if finished.Valid {
-		r.Finished = fromMicros(finished.Int64)
+	if err := rows.Err(); err != nil {
+		return nil, err
 	}
-	return r, nil
+	return out, nil
+}
+
+// SizeHistory implements state.RunLog. It lists the destinations that
+// succeeded or partly succeeded (partial, or interrupted part-way): after
+// an aborted or failed run the audience kept its earlier size, which the
+// run's figures do not say.
+func (s *Store) SizeHistory(ctx context.Context, scope state.Scope, limit int) ([]state.SizePoint, error) {
+	if limit <= 0 {
+		limit = defaultSizePoints
+	}
+	out, err := queryAll(ctx, s.read, func(rows *sql.Rows) (state.SizePoint, error) {
+		var (
+			p        state.SizePoint
+			finished int64
+		)
+		err := rows.Scan(&p.RunID, &p.Status, &finished, &p.Members)
+		p.Finished = fromMicros(finished)
+		return p, err
+	}, `SELECT run_id, status, finished, members FROM run_summaries
+		WHERE scope_id = `+scopeIDSQL+` AND status IN ('succeeded', 'partial', 'interrupted')
+		ORDER BY finished DESC, run_id DESC LIMIT ?`, scope.Sync, scope.Destination, limit)
+	if err != nil {
+		return nil, fmt.Errorf("size history of %s: %w", scopeName(scope), err)
+	}
+	slices.Reverse(out)
+	return out, nil
 }
 
 // nullMicros is toMicros with the zero time as NULL, for times that are

@@ -19,12 +19,20 @@ var ErrSchemaTooNew = errors.New("state database schema is newer than this audie
 // application created.
 var ErrForeignDatabase = errors.New("not an audiencesync state database")
 
+// migration is one schema step: statements, then an optional backfill
+// that fills new tables from what older versions stored, in the same
+// transaction.
+type migration struct {
+	stmts    []string
+	backfill func(ctx context.Context, tx *sql.Tx) error
+}
+
 // migrations are the schema steps in order; the schema version (PRAGMA
 // user_version) is the number applied. Append only: never edit a step that
 // has shipped.
-var migrations = [][]string{
+var migrations = []migration{
 	// 1: scopes, members, audiences, runs.
-	{
+	{stmts: []string{
 		`CREATE TABLE scopes (
 			id   INTEGER PRIMARY KEY,
 			sync TEXT NOT NULL,
@@ -57,9 +65,9 @@ var migrations = [][]string{
 		)`,
 		`CREATE INDEX runs_sync_started ON runs (sync, started)`,
 		`CREATE INDEX runs_started ON runs (started)`,
-	},
+	}},
 	// 2: locks (see lock.go), and the lock owner each run was started under.
-	{
+	{stmts: []string{
 		// acquired, heartbeat and expires are unix microseconds.
 		`CREATE TABLE locks (
 			name      TEXT PRIMARY KEY,
@@ -71,20 +79,62 @@ var migrations = [][]string{
 			expires   INTEGER NOT NULL
 		)`,
 		`ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT ''`,
-	},
+	}},
 	// 3: intents, the write-ahead record of a destructive step under way
 	// (writeahead.go); recorded is unix microseconds.
-	{
+	{stmts: []string{
 		`CREATE TABLE intents (
 			scope_id INTEGER PRIMARY KEY REFERENCES scopes (id),
 			intent   BLOB NOT NULL,
 			recorded INTEGER NOT NULL
 		)`,
-	},
+	}},
+	// 4: typed run summaries (runs.go) and pending platform requests
+	// (pending.go), backfilled from the reports older versions stored
+	// (backfill.go).
+	{stmts: []string{
+		// One row per run and destination. The platform columns are NULL
+		// when the platform reported nothing; platform_size is NULL when
+		// it reported no size. seq keeps the report's destination order;
+		// started and finished are unix microseconds.
+		`CREATE TABLE run_summaries (
+			run_id            TEXT NOT NULL REFERENCES runs (id),
+			scope_id          INTEGER NOT NULL REFERENCES scopes (id),
+			seq               INTEGER NOT NULL,
+			status            TEXT NOT NULL,
+			planned_add       INTEGER NOT NULL,
+			planned_remove    INTEGER NOT NULL,
+			planned_update    INTEGER NOT NULL,
+			planned_refresh   INTEGER NOT NULL,
+			planned_unchanged INTEGER NOT NULL,
+			added             INTEGER NOT NULL,
+			removed           INTEGER NOT NULL,
+			updated           INTEGER NOT NULL,
+			refreshed         INTEGER NOT NULL,
+			failed            INTEGER NOT NULL,
+			not_attempted     INTEGER NOT NULL,
+			members           INTEGER NOT NULL,
+			platform_status   TEXT,
+			match_rate        TEXT,
+			platform_size     INTEGER,
+			started           INTEGER NOT NULL,
+			finished          INTEGER NOT NULL,
+			PRIMARY KEY (run_id, scope_id)
+		)`,
+		`CREATE INDEX run_summaries_scope_finished ON run_summaries (scope_id, finished)`,
+		// recorded is unix microseconds.
+		`CREATE TABLE pending_requests (
+			scope_id   INTEGER NOT NULL REFERENCES scopes (id),
+			request_id TEXT NOT NULL,
+			kind       TEXT NOT NULL,
+			recorded   INTEGER NOT NULL,
+			PRIMARY KEY (scope_id, request_id)
+		)`,
+	}, backfill: backfillFromReports},
 }
 
 // migrate brings the schema up to the latest of steps in one transaction.
-func migrate(ctx context.Context, db *sql.DB, migrations [][]string) error {
+func migrate(ctx context.Context, db *sql.DB, migrations []migration) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin migration: %w", err)
@@ -117,8 +167,13 @@ func migrate(ctx context.Context, db *sql.DB, migrations [][]string) error {
 		}
 	}
 	for v := version; v < len(migrations); v++ {
-		for _, stmt := range migrations[v] {
+		for _, stmt := range migrations[v].stmts {
 			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("migrate schema to version %d: %w", v+1, err)
+			}
+		}
+		if fill := migrations[v].backfill; fill != nil {
+			if err := fill(ctx, tx); err != nil {
 				return fmt.Errorf("migrate schema to version %d: %w", v+1, err)
 			}
 		}

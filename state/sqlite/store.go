@@ -7,7 +7,10 @@
 // (scope_id, key), so a member row is its 16-byte key, its 16-byte
 // fingerprint, the time it was last sent (unix microseconds, UTC) and its
 // identifiers packed with audience.EncodeIdentifiers (32 raw bytes per
-// hash). Streaming a scope is one range scan in key order.
+// hash). Streaming a scope is one range scan in key order. Runs keep their
+// report as JSON beside one run_summaries row per destination (typed
+// figures, indexed by scope and end time for size history), and
+// pending_requests holds the platform request ids still to poll.
 //
 // The file is created with mode 0600 and the store tightens the database,
 // -wal and -shm files to 0600 on open whatever the umask. It holds only what
@@ -75,11 +78,12 @@ type Store struct {
 	closeErr  error
 }
 
-// Open opens the state database at path, creating it (mode 0600) and
-// migrating its schema as needed. It refuses a database written by a newer
-// audiencesync (ErrSchemaTooNew), a SQLite file that belongs to another
-// application (ErrForeignDatabase) and a damaged one (ErrCorrupt, after
-// SQLite's quick check). Before a schema upgrade it copies the file (see
+// Open opens the state database at path, creating it (mode 0600) where no
+// file exists and migrating its schema as needed. It refuses a database
+// written by a newer audiencesync (ErrSchemaTooNew), a SQLite file that
+// belongs to another application (ErrForeignDatabase), a damaged one
+// (ErrCorrupt, after SQLite's quick check) and a file of 0 bytes
+// (ErrEmptyFile). Before a schema upgrade it copies the file (see
 // Backup).
 func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" {
@@ -89,7 +93,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state database %s: %w", path, err)
 	}
-	if err := createPrivate(abs); err != nil {
+	if err := prepareFile(ctx, abs); err != nil {
 		return nil, fmt.Errorf("open state database %s: %w", path, err)
 	}
 
@@ -98,7 +102,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // open is Open with the schema steps and the clock as parameters, for
 // tests of upgrades.
-func open(ctx context.Context, abs string, steps [][]string, now func() time.Time) (*Store, error) {
+func open(ctx context.Context, abs string, steps []migration, now func() time.Time) (*Store, error) {
 	// A damaged file is refused before anything is planned from it, and
 	// before a migration could write over it.
 	if err := quickCheck(ctx, abs); err != nil {
@@ -176,7 +180,7 @@ func (s *Store) Close() error {
 // while SQLite answers SQLITE_BUSY. Two processes opening one new file at
 // once get that answer straight away, without the busy timeout, while
 // the other switches the file to WAL mode.
-func migrateRetrying(ctx context.Context, db *sql.DB, steps [][]string) error {
+func migrateRetrying(ctx context.Context, db *sql.DB, steps []migration) error {
 	deadline := time.Now().Add(busyTimeoutMS * time.Millisecond)
 	for {
 		err := migrate(ctx, db, steps)

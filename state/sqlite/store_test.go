@@ -25,6 +25,43 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestSuitesAlone runs each part's suite on its own, against a value that
+// has only that part's methods: no suite may lean on another part.
+func TestSuitesAlone(t *testing.T) {
+	t.Parallel()
+	suites := []struct {
+		name string
+		run  func(t *testing.T)
+	}{
+		{"Members", func(t *testing.T) {
+			statetest.Members(t, func(t *testing.T) state.MemberStore { return struct{ state.MemberStore }{openTemp(t)} })
+		}},
+		{"AudienceIDs", func(t *testing.T) {
+			statetest.AudienceIDs(t, func(t *testing.T) state.AudienceIDs { return struct{ state.AudienceIDs }{openTemp(t)} })
+		}},
+		{"WriteAhead", func(t *testing.T) {
+			statetest.WriteAhead(t, func(t *testing.T) statetest.WriteAheadStore {
+				return struct{ statetest.WriteAheadStore }{openTemp(t)}
+			})
+		}},
+		{"RunLog", func(t *testing.T) {
+			statetest.RunLog(t, func(t *testing.T) state.RunLog { return struct{ state.RunLog }{openTemp(t)} })
+		}},
+		{"PendingRequests", func(t *testing.T) {
+			statetest.PendingRequests(t, func(t *testing.T) state.PendingRequests { return struct{ state.PendingRequests }{openTemp(t)} })
+		}},
+		{"Locker", func(t *testing.T) {
+			statetest.Locker(t, func(t *testing.T) state.Locker { return struct{ state.Locker }{openTemp(t)} })
+		}},
+	}
+	for _, s := range suites {
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			s.run(t)
+		})
+	}
+}
+
 // openTemp opens a store in a fresh directory and closes it at cleanup.
 func openTemp(t *testing.T) *Store {
 	t.Helper()
@@ -252,7 +289,7 @@ func TestNoClearContactData(t *testing.T) {
 	}
 	mustDo(t, s.Commit(ctx, testScope, []state.Change{ch}))
 	mustDo(t, s.BeginRun(ctx, state.Run{ID: "r1", Sync: testScope.Sync, Status: "running", Started: time.Now()}))
-	mustDo(t, s.FinishRun(ctx, "r1", "succeeded", time.Now(), []byte(`{"added":1}`)))
+	mustDo(t, s.FinishRun(ctx, "r1", "succeeded", time.Now(), []byte(`{"added":1}`), nil))
 
 	raw, err := hex.DecodeString(id.Value)
 	mustDo(t, err)
@@ -328,7 +365,7 @@ func TestOpenMigratesVersion1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, stmt := range migrations[0] {
+	for _, stmt := range migrations[0].stmts {
 		if _, err := db.Exec(stmt); err != nil {
 			t.Fatal(err)
 		}

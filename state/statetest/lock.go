@@ -23,10 +23,7 @@ import (
 // tested without sleeping.
 func Locker(t *testing.T, open func(t *testing.T) state.Locker) {
 	t.Helper()
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, b *lockBundle)
-	}{
+	tests := []caseOf[*lockBundle]{
 		{"AcquireFree", testLockAcquireFree},
 		{"Contend", testLockContend},
 		{"ReacquireByOwner", testLockReacquireByOwner},
@@ -40,12 +37,7 @@ func Locker(t *testing.T, open func(t *testing.T) state.Locker) {
 		{"InvalidRequests", testLockInvalid},
 		{"HolderNotFound", testLockHolderNotFound},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			tt.fn(t, &lockBundle{locker: open(t), ctx: t.Context()})
-		})
-	}
+	runSuite(t, tests, func(t *testing.T) *lockBundle { return &lockBundle{locker: open(t), ctx: t.Context()} })
 }
 
 type lockBundle struct {
@@ -240,20 +232,4 @@ func testLockInvalid(t *testing.T, b *lockBundle) {
 
 func testLockHolderNotFound(t *testing.T, b *lockBundle) {
 	b.free(t, "sync:never-locked")
-}
-
-// testRunOwner belongs to the Store suite: a run records the lock owner
-// it was started under.
-func testRunOwner(t *testing.T, b *bundle) {
-	started := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	noError(t, b.store.BeginRun(b.ctx, state.Run{ID: "run-owned", Sync: "s", Status: "running", Started: started, Owner: "owner-1"}))
-	noError(t, b.store.BeginRun(b.ctx, state.Run{ID: "run-free", Sync: "s", Status: "running", Started: started.Add(time.Second)}))
-	got, err := b.store.Run(b.ctx, "run-owned")
-	noError(t, err)
-	requireSame(t, "owner-1", got.Owner)
-	noError(t, b.store.FinishRun(b.ctx, "run-owned", "succeeded", started.Add(time.Minute), []byte(`{}`)))
-	runs, err := b.store.Runs(b.ctx, "s", 0)
-	noError(t, err)
-	requireSame(t, []string{"run-free", "run-owned"}, runIDs(runs))
-	requireSame(t, []string{"", "owner-1"}, []string{runs[0].Owner, runs[1].Owner}, "owners as listed")
 }

@@ -1,6 +1,7 @@
-// Package statetest is the conformance suite every state.Store runs. An
-// implementation's tests call Run with a function that opens a fresh, empty
-// store:
+// Package statetest holds the conformance suites of the state store: one
+// per part of state.Store, each runnable alone against an implementation
+// of just that part, and Run, which runs them all (and the cases that span
+// parts) against a whole Store:
 //
 //	func TestConformance(t *testing.T) {
 //		statetest.Run(t, func(t *testing.T) state.Store {
@@ -11,21 +12,17 @@
 //		})
 //	}
 //
-// The suite pins down what the contract in package state leaves to prose:
-// changes in one Commit apply in order, identifiers come back exactly as
-// committed (order, kind, hashed flag and value), times come back in UTC to
-// at least the second, and Reset keeps the scope's audience id.
+// The suites: Members (state.MemberStore), AudienceIDs, WriteAhead, RunLog,
+// PendingRequests and Locker. Each open function is called once per
+// subtest, possibly from parallel subtests, and must return an empty store
+// that it closes in a t.Cleanup.
 package statetest
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,53 +30,73 @@ import (
 	"github.com/audiencesync/audiencesync/state"
 )
 
-// Run runs the suite. open is called once per subtest, possibly from
-// parallel subtests, and must return an empty store that it closes in a
-// t.Cleanup.
+// Run runs every suite against a whole Store, and the cases that span its
+// parts (StoreTests): Reset keeps the scope's audience id, for one.
 func Run(t *testing.T, open func(t *testing.T) state.Store) {
 	t.Helper()
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, b *bundle)
-	}{
-		{"CommitInsertUpdateDelete", testCommitInsertUpdateDelete},
-		{"CommitEmpty", testCommitEmpty},
-		{"CommitAppliesInOrder", testCommitAppliesInOrder},
-		{"CommitManyAppliesInOrder", testCommitManyAppliesInOrder},
-		{"CommitDeleteUnknown", testCommitDeleteUnknown},
-		{"CommitCancelledLeavesNothing", testCommitCancelledLeavesNothing},
-		{"CommitConcurrent", testCommitConcurrent},
-		{"MembersWithoutIdentifiers", testMembersWithoutIdentifiers},
-		{"MembersStopsOnError", testMembersStopsOnError},
-		{"MembersEmptyScope", testMembersEmptyScope},
-		{"IdentifiersExact", testIdentifiersExact},
-		{"CommitPacked", testCommitPacked},
-		{"IdentifiersManyKeys", testIdentifiersManyKeys},
-		{"SnapshotOrderedWithIdentifiers", testSnapshotOrdered},
-		{"SnapshotBreakEarly", testSnapshotBreakEarly},
-		{"Count", testCount},
-		{"ResetOnlyItsScope", testResetOnlyItsScope},
-		{"ScopesIsolated", testScopesIsolated},
-		{"AudienceID", testAudienceID},
-		{"RunLifecycle", testRunLifecycle},
-		{"RunsNewestFirst", testRunsNewestFirst},
-		{"RunNotFound", testRunNotFound},
-		{"RunOwner", testRunOwner},
-		{"LastSentRoundTrip", testLastSentRoundTrip},
+	whole := func(t *testing.T) *bundle {
+		s := open(t)
+		return &bundle{ms: s, aud: s, wa: s, log: s, pend: s, ctx: t.Context()}
 	}
-	tests = append(tests, writeAheadTests...)
+	suites := []struct {
+		name  string
+		tests []suiteTest
+	}{
+		{"Members", memberTests},
+		{"AudienceIDs", audienceTests},
+		{"WriteAhead", writeAheadTests},
+		{"RunLog", runLogTests},
+		{"PendingRequests", pendingTests},
+		{"Store", storeTests},
+	}
+	for _, s := range suites {
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			runSuite(t, s.tests, whole)
+		})
+	}
+	t.Run("Locker", func(t *testing.T) {
+		t.Parallel()
+		Locker(t, func(t *testing.T) state.Locker { return open(t) })
+	})
+}
+
+// storeTests span several parts of a Store.
+var storeTests = []suiteTest{
+	{"ResetKeepsAudienceID", testResetKeepsAudienceID},
+	{"MembersMakeNoAudienceID", testMembersMakeNoAudienceID},
+	{"ScopePartsIndependent", testScopePartsIndependent},
+}
+
+// bundle is what every subtest starts with: the parts of the store its
+// suite tests (the others are nil), and the test's context.
+type bundle struct {
+	ms   state.MemberStore
+	aud  state.AudienceIDs
+	wa   state.WriteAhead
+	log  state.RunLog
+	pend state.PendingRequests
+	ctx  context.Context
+}
+
+// caseOf is one case of a suite whose subtests start with a B.
+type caseOf[B any] struct {
+	name string
+	fn   func(t *testing.T, b B)
+}
+
+// suiteTest is one case of a suite on a bundle.
+type suiteTest = caseOf[*bundle]
+
+// runSuite runs each test in its own parallel subtest, on a fresh B.
+func runSuite[B any](t *testing.T, tests []caseOf[B], open func(t *testing.T) B) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			tt.fn(t, &bundle{store: open(t), ctx: t.Context()})
+			tt.fn(t, open(t))
 		})
 	}
-}
-
-// bundle is what every subtest starts with.
-type bundle struct {
-	store state.Store
-	ctx   context.Context
 }
 
 var (
@@ -139,13 +156,13 @@ func entries(changes []state.Change) map[audience.MemberKey]state.Entry {
 
 func (b *bundle) commit(t *testing.T, scope state.Scope, changes ...state.Change) {
 	t.Helper()
-	noError(t, b.store.Commit(b.ctx, scope, changes))
+	noError(t, b.ms.Commit(b.ctx, scope, changes))
 }
 
 func (b *bundle) members(t *testing.T, scope state.Scope) map[audience.MemberKey]state.Entry {
 	t.Helper()
 	out := map[audience.MemberKey]state.Entry{}
-	err := b.store.Members(b.ctx, scope, func(e state.Entry) error {
+	err := b.ms.Members(b.ctx, scope, func(e state.Entry) error {
 		if _, dup := out[e.Key]; dup {
 			return fmt.Errorf("member %s yielded twice", e.Key)
 		}
@@ -159,7 +176,7 @@ func (b *bundle) members(t *testing.T, scope state.Scope) map[audience.MemberKey
 func (b *bundle) snapshot(t *testing.T, scope state.Scope) []state.Entry {
 	t.Helper()
 	var out []state.Entry
-	for e, err := range b.store.Snapshot(b.ctx, scope) {
+	for e, err := range b.ms.Snapshot(b.ctx, scope) {
 		noError(t, err)
 		out = append(out, e)
 	}
@@ -168,508 +185,44 @@ func (b *bundle) snapshot(t *testing.T, scope state.Scope) []state.Entry {
 
 func (b *bundle) count(t *testing.T, scope state.Scope) int64 {
 	t.Helper()
-	n, err := b.store.Count(b.ctx, scope)
+	n, err := b.ms.Count(b.ctx, scope)
 	noError(t, err)
 	return n
 }
 
-func testCommitInsertUpdateDelete(t *testing.T, b *bundle) {
-	b.commit(t, scopeA, add(1), add(2), add(3))
-	requireSame(t, entries([]state.Change{add(1), add(2), add(3)}), b.members(t, scopeA))
-
-	updated := add(2)
-	updated.Identifiers = []audience.Identifier{hashed(audience.Email, "new@example.com")}
-	updated.Fingerprint = audience.FingerprintOf(updated.Identifiers, audience.Consent{})
-	updated.LastSent = sentAt.Add(time.Hour)
-	b.commit(t, scopeA, updated, del(3), add(4))
-
-	requireSame(t, entries([]state.Change{add(1), updated, add(4)}), b.members(t, scopeA))
-	ids, err := b.store.Identifiers(b.ctx, scopeA, []audience.MemberKey{key(2), key(3)})
-	noError(t, err)
-	requireSame(t, map[audience.MemberKey][]audience.Identifier{key(2): updated.Identifiers}, ids)
-}
-
-func testCommitEmpty(t *testing.T, b *bundle) {
-	noError(t, b.store.Commit(b.ctx, scopeA, nil))
-	requireSame(t, int64(0), b.count(t, scopeA))
-}
-
-func testCommitAppliesInOrder(t *testing.T, b *bundle) {
-	later := add(1)
-	later.LastSent = sentAt.Add(time.Minute)
-	b.commit(t, scopeA, add(1), later, add(2), del(2), del(3), add(3))
-	requireSame(t, entries([]state.Change{later, add(3)}), b.members(t, scopeA))
-}
-
-// testCommitManyAppliesInOrder commits hundreds of changes in one call,
-// with keys changed several times and deleted and added again, so that a
-// store writing many rows a statement must still apply them in order.
-func testCommitManyAppliesInOrder(t *testing.T, b *bundle) {
-	var changes []state.Change
-	want := map[audience.MemberKey]state.Change{}
-	apply := func(ch state.Change) {
-		changes = append(changes, ch)
-		if ch.Delete {
-			delete(want, ch.Key)
-		} else {
-			want[ch.Key] = ch
-		}
-	}
-	for n := range 400 {
-		apply(add(n))
-		if n%3 == 0 {
-			later := add(n / 2)
-			later.Identifiers = []audience.Identifier{hashed(audience.Email, fmt.Sprintf("later%d@example.com", n))}
-			later.Fingerprint = audience.FingerprintOf(later.Identifiers, audience.Consent{})
-			later.LastSent = sentAt.Add(time.Duration(n) * time.Second)
-			apply(later)
-		}
-		if n%7 == 0 {
-			apply(del(n / 3))
-		}
-		if n%11 == 0 {
-			apply(add(n / 3))
-		}
-	}
-	b.commit(t, scopeA, changes...)
-	wantEntries := map[audience.MemberKey]state.Entry{}
-	wantIDs := map[audience.MemberKey][]audience.Identifier{}
-	keys := make([]audience.MemberKey, 0, len(want))
-	for k, ch := range want {
-		wantEntries[k] = entry(ch)
-		wantIDs[k] = ch.Identifiers
-		keys = append(keys, k)
-	}
-	requireSame(t, wantEntries, b.members(t, scopeA))
-	ids, err := b.store.Identifiers(b.ctx, scopeA, keys)
-	noError(t, err)
-	requireSame(t, wantIDs, ids)
-}
-
-func testCommitDeleteUnknown(t *testing.T, b *bundle) {
-	b.commit(t, scopeA, add(1))
-	b.commit(t, scopeA, del(7), del(1), del(1))
-	requireSame(t, int64(0), b.count(t, scopeA))
-	b.commit(t, scopeC, del(1)) // a scope never written
-	requireSame(t, int64(0), b.count(t, scopeC))
-}
-
-func testCommitCancelledLeavesNothing(t *testing.T, b *bundle) {
-	b.commit(t, scopeA, adds(0, 10)...)
-	before := b.snapshot(t, scopeA)
-
-	ctx, cancel := context.WithCancel(b.ctx)
-	cancel()
-	changes := append(adds(10, 5000), del(0), del(1))
-	changes[0].LastSent = sentAt.Add(time.Hour)
-	isError(t, b.store.Commit(ctx, scopeA, changes))
-	isError(t, b.store.Commit(ctx, scopeB, adds(0, 10)))
-
-	requireSame(t, before, b.snapshot(t, scopeA))
-	requireSame(t, int64(0), b.count(t, scopeB))
-}
-
-func testCommitConcurrent(t *testing.T, b *bundle) {
-	const (
-		writers   = 6
-		commits   = 10
-		perCommit = 50
-	)
-	scopes := []state.Scope{scopeA, scopeB}
-	var wg sync.WaitGroup
-	errs := make(chan error, writers*commits+writers)
-	for w := range writers {
-		wg.Go(func() {
-			scope := scopes[w%len(scopes)]
-			for c := range commits {
-				from := (w*commits + c) * perCommit
-				if err := b.store.Commit(b.ctx, scope, adds(from, from+perCommit)); err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	// Readers run alongside the writers.
-	for range 2 {
-		wg.Go(func() {
-			for range commits {
-				if _, err := b.store.Count(b.ctx, scopeA); err != nil {
-					errs <- err
-					return
-				}
-				if err := b.store.Members(b.ctx, scopeB, func(state.Entry) error { return nil }); err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		noError(t, err)
-	}
-
-	want := map[state.Scope]map[audience.MemberKey]state.Entry{scopeA: {}, scopeB: {}}
-	for w := range writers {
-		from := w * commits * perCommit
-		for k, e := range entries(adds(from, from+commits*perCommit)) {
-			want[scopes[w%len(scopes)]][k] = e
-		}
-	}
-	for _, scope := range scopes {
-		requireSame(t, want[scope], b.members(t, scope))
-	}
-}
-
-func testMembersWithoutIdentifiers(t *testing.T, b *bundle) {
-	changes := adds(0, 300)
-	b.commit(t, scopeA, changes...)
-	got := b.members(t, scopeA)
-	for _, e := range got {
-		check(t, e.Identifiers == nil, "Members must not load identifiers")
-	}
-	requireSame(t, entries(changes), got)
-}
-
-func testMembersStopsOnError(t *testing.T, b *bundle) {
-	b.commit(t, scopeA, adds(0, 100)...)
-	stop := errors.New("stop here")
-	calls := 0
-	err := b.store.Members(b.ctx, scopeA, func(state.Entry) error {
-		calls++
-		if calls == 3 {
-			return stop
-		}
-		return nil
-	})
-	errorIs(t, err, stop)
-	requireSame(t, 3, calls)
-	// The store is still usable after an abandoned stream.
-	requireSame(t, int64(100), b.count(t, scopeA))
-}
-
-func testMembersEmptyScope(t *testing.T, b *bundle) {
-	b.commit(t, scopeA, add(1))
-	requireSame(t, 0, len(b.members(t, scopeB)))
-	requireSame(t, 0, len(b.members(t, scopeC)))
-}
-
-func testIdentifiersExact(t *testing.T, b *bundle) {
-	// Hashed values in hex, hashed values in another shape, clear
-	// platform values, several kinds and repeated kinds, and none at all.
-	mixed := state.Change{
-		Key: key(1),
-		Identifiers: []audience.Identifier{
-			hashed(audience.Email, "a@example.com"),
-			hashed(audience.Email, "b@example.com"),
-			hashed(audience.Phone, "+15551234567"),
-			{Kind: audience.Zip, Value: "94103"},
-			{Kind: audience.Country, Value: "us"},
-			{Kind: audience.MobileID, Value: "not-hex-but-hashed", Hashed: true},
-			{Kind: audience.City, Value: ""},
-		},
-		LastSent: sentAt,
-	}
-	mixed.Fingerprint = audience.FingerprintOf(mixed.Identifiers, audience.Consent{})
-	bare := state.Change{Key: key(2), LastSent: sentAt}
-	b.commit(t, scopeA, mixed, bare, add(3), add(4))
-
-	got, err := b.store.Identifiers(b.ctx, scopeA, []audience.MemberKey{key(1), key(2), key(3), key(99)})
-	noError(t, err)
-	requireSame(t, 3, len(got))
-	requireSame(t, mixed.Identifiers, got[key(1)])
-	_, ok := got[key(2)]
-	check(t, ok, "a member without identifiers is still in the map")
-	requireSame(t, 0, len(got[key(2)]))
-	requireSame(t, add(3).Identifiers, got[key(3)])
-	_, ok = got[key(99)]
-	check(t, !ok, "an unknown key is absent from the map")
-
-	none, err := b.store.Identifiers(b.ctx, scopeA, nil)
-	noError(t, err)
-	requireSame(t, 0, len(none))
-	other, err := b.store.Identifiers(b.ctx, scopeB, []audience.MemberKey{key(1)})
-	noError(t, err)
-	requireSame(t, 0, len(other))
-}
-
-// testCommitPacked commits identifiers already packed: the store keeps them
-// as if they had come unpacked, and Packed wins over Identifiers.
-func testCommitPacked(t *testing.T, b *bundle) {
-	want := add(7).Identifiers
-	ch := state.Change{
-		Key:         key(7),
-		Fingerprint: add(7).Fingerprint,
-		Identifiers: []audience.Identifier{hashed(audience.Email, "ignored@example.com")},
-		Packed:      audience.EncodeIdentifiers(nil, want),
-		LastSent:    sentAt,
-	}
-	b.commit(t, scopeA, ch)
-	got, err := b.store.Identifiers(b.ctx, scopeA, []audience.MemberKey{key(7)})
-	noError(t, err)
-	requireSame(t, want, got[key(7)])
-	snap := b.snapshot(t, scopeA)
-	requireSame(t, 1, len(snap))
-	requireSame(t, want, snap[0].Identifiers)
-}
-
-func testIdentifiersManyKeys(t *testing.T, b *bundle) {
-	const n = 2600 // spans several lookup batches in every implementation
-	changes := adds(0, n)
-	for from := 0; from < n; from += 1000 {
-		b.commit(t, scopeA, changes[from:min(from+1000, n)]...)
-	}
-	keys := make([]audience.MemberKey, 0, n+n/2)
-	want := map[audience.MemberKey][]audience.Identifier{}
-	for i := 0; i < n; i += 2 {
-		keys = append(keys, changes[i].Key)
-		want[changes[i].Key] = changes[i].Identifiers
-	}
-	for i := n; i < n+n/2; i++ {
-		keys = append(keys, key(i))
-	}
-	got, err := b.store.Identifiers(b.ctx, scopeA, keys)
-	noError(t, err)
-	requireSame(t, want, got)
-}
-
-func testSnapshotOrdered(t *testing.T, b *bundle) {
-	changes := adds(0, 500)
-	b.commit(t, scopeA, changes...)
-	b.commit(t, scopeB, adds(1000, 1010)...)
-
-	slices.SortFunc(changes, func(x, y state.Change) int { return bytes.Compare(x.Key[:], y.Key[:]) })
-	want := make([]state.Entry, len(changes))
-	for i, ch := range changes {
-		want[i] = entry(ch)
-		want[i].Identifiers = ch.Identifiers
-	}
-	requireSame(t, want, b.snapshot(t, scopeA))
-	requireSame(t, 0, len(b.snapshot(t, scopeC)))
-}
-
-func testSnapshotBreakEarly(t *testing.T, b *bundle) {
-	b.commit(t, scopeA, adds(0, 200)...)
-	// Abandon more streams than any sane connection pool holds: each must
-	// release what it holds, or the later calls block.
-	for range 40 {
-		seen := 0
-		for _, err := range b.store.Snapshot(b.ctx, scopeA) {
-			noError(t, err)
-			seen++
-			if seen == 5 {
-				break
-			}
-		}
-		requireSame(t, 5, seen)
-	}
-	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
-	defer cancel()
-	noError(t, b.store.Commit(ctx, scopeA, []state.Change{del(0)}))
-	n, err := b.store.Count(ctx, scopeA)
-	noError(t, err)
-	requireSame(t, int64(199), n)
-}
-
-func testCount(t *testing.T, b *bundle) {
-	requireSame(t, int64(0), b.count(t, scopeA))
-	b.commit(t, scopeA, adds(0, 1234)...)
-	b.commit(t, scopeB, adds(0, 5)...)
-	b.commit(t, scopeA, del(0), del(1), add(1), del(5000))
-	requireSame(t, int64(1233), b.count(t, scopeA))
-	requireSame(t, int64(5), b.count(t, scopeB))
-}
-
-func testResetOnlyItsScope(t *testing.T, b *bundle) {
+func testResetKeepsAudienceID(t *testing.T, b *bundle) {
 	b.commit(t, scopeA, adds(0, 50)...)
-	b.commit(t, scopeB, adds(0, 20)...)
-	b.commit(t, scopeC, adds(0, 10)...)
-	noError(t, b.store.SetAudienceID(b.ctx, scopeA, "aud-1"))
-
-	noError(t, b.store.Reset(b.ctx, scopeA))
+	noError(t, b.aud.SetAudienceID(b.ctx, scopeA, "aud-1"))
+	noError(t, b.ms.Reset(b.ctx, scopeA))
 	requireSame(t, int64(0), b.count(t, scopeA))
-	requireSame(t, 0, len(b.members(t, scopeA)))
-	requireSame(t, entries(adds(0, 20)), b.members(t, scopeB))
-	requireSame(t, int64(10), b.count(t, scopeC))
-	id, err := b.store.AudienceID(b.ctx, scopeA)
+	id, err := b.aud.AudienceID(b.ctx, scopeA)
 	noError(t, err)
 	requireSame(t, "aud-1", id, "Reset keeps the remote audience")
-
-	noError(t, b.store.Reset(b.ctx, state.Scope{Sync: "never", Destination: "written"}))
-	b.commit(t, scopeA, add(7))
-	requireSame(t, int64(1), b.count(t, scopeA))
 }
 
-func testScopesIsolated(t *testing.T, b *bundle) {
-	// Names that would collide if a store joined sync and destination.
-	tricky1 := state.Scope{Sync: "a", Destination: "b/c"}
-	tricky2 := state.Scope{Sync: "a/b", Destination: "c"}
-	scopes := []state.Scope{scopeA, scopeB, scopeC, tricky1, tricky2}
-	for i, scope := range scopes {
-		ch := add(1) // the same member key everywhere
-		ch.LastSent = sentAt.Add(time.Duration(i) * time.Minute)
-		ch.Identifiers = []audience.Identifier{hashed(audience.Email, fmt.Sprintf("scope%d@example.com", i))}
-		ch.Fingerprint = audience.FingerprintOf(ch.Identifiers, audience.Consent{})
-		b.commit(t, scope, ch)
-	}
-	b.commit(t, scopeB, del(1))
-	for i, scope := range scopes {
-		got, err := b.store.Identifiers(b.ctx, scope, []audience.MemberKey{key(1)})
-		noError(t, err)
-		if scope == scopeB {
-			requireSame(t, 0, len(got))
-			requireSame(t, int64(0), b.count(t, scope))
-			continue
-		}
-		requireSame(t, int64(1), b.count(t, scope))
-		want := []audience.Identifier{hashed(audience.Email, fmt.Sprintf("scope%d@example.com", i))}
-		requireSame(t, want, got[key(1)])
-		check(t, b.members(t, scope)[key(1)].LastSent.Equal(sentAt.Add(time.Duration(i)*time.Minute)))
-	}
-}
-
-func testAudienceID(t *testing.T, b *bundle) {
-	_, err := b.store.AudienceID(b.ctx, scopeA)
-	errorIs(t, err, state.ErrNotFound)
-
-	noError(t, b.store.SetAudienceID(b.ctx, scopeA, "customers/123/userLists/456"))
-	id, err := b.store.AudienceID(b.ctx, scopeA)
-	noError(t, err)
-	requireSame(t, "customers/123/userLists/456", id)
-
-	noError(t, b.store.SetAudienceID(b.ctx, scopeA, "customers/123/userLists/789"))
-	id, err = b.store.AudienceID(b.ctx, scopeA)
-	noError(t, err)
-	requireSame(t, "customers/123/userLists/789", id)
-
-	_, err = b.store.AudienceID(b.ctx, scopeB)
-	errorIs(t, err, state.ErrNotFound)
+func testMembersMakeNoAudienceID(t *testing.T, b *bundle) {
 	// Members committed to a scope do not make up an audience id.
 	b.commit(t, scopeC, add(1))
-	_, err = b.store.AudienceID(b.ctx, scopeC)
+	_, err := b.aud.AudienceID(b.ctx, scopeC)
 	errorIs(t, err, state.ErrNotFound)
 }
 
-func testRunLifecycle(t *testing.T, b *bundle) {
-	started := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	noError(t, b.store.BeginRun(b.ctx, state.Run{ID: "run-1", Sync: "cart-abandoners", Status: "running", Started: started}))
-	isError(t, b.store.BeginRun(b.ctx, state.Run{ID: "run-1", Sync: "other", Status: "running", Started: started}),
-		"a run id is recorded once")
+// testScopePartsIndependent records every part for one scope and clears
+// each in turn: clearing one leaves the others.
+func testScopePartsIndependent(t *testing.T, b *bundle) {
+	b.commit(t, scopeA, add(1))
+	noError(t, b.aud.SetAudienceID(b.ctx, scopeA, "aud-1"))
+	noError(t, b.wa.SetIntent(b.ctx, scopeA, []byte("intent")))
+	noError(t, b.pend.AddPending(b.ctx, scopeA, []state.PendingRequest{{ID: "req-1", Kind: "google_ads", Recorded: sentAt}}))
 
-	got, err := b.store.Run(b.ctx, "run-1")
+	noError(t, b.ms.Reset(b.ctx, scopeA))
+	noError(t, b.wa.SetIntent(b.ctx, scopeA, nil))
+	pending, err := b.pend.ListPending(b.ctx, scopeA)
 	noError(t, err)
-	requireSame(t, state.Run{ID: "run-1", Sync: "cart-abandoners", Status: "running", Started: started}, got)
-	check(t, got.Finished.IsZero())
-	check(t, got.Report == nil, "report of a running run is %q, want nil", got.Report)
-
-	report := []byte(`{"run_id":"run-1","status":"succeeded","destinations":[]}`)
-	finished := started.Add(90 * time.Second)
-	noError(t, b.store.FinishRun(b.ctx, "run-1", "succeeded", finished, report))
-	got, err = b.store.Run(b.ctx, "run-1")
+	requireSame(t, []state.PendingRequest{{ID: "req-1", Kind: "google_ads", Recorded: sentAt}}, pending,
+		"Reset and a cleared intent keep pending requests")
+	noError(t, b.pend.RemovePending(b.ctx, scopeA, []string{"req-1"}))
+	id, err := b.aud.AudienceID(b.ctx, scopeA)
 	noError(t, err)
-	requireSame(t, state.Run{ID: "run-1", Sync: "cart-abandoners", Status: "succeeded", Started: started, Finished: finished, Report: report}, got)
-
-	err = b.store.FinishRun(b.ctx, "no-such-run", "failed", finished, nil)
-	errorIs(t, err, state.ErrNotFound)
-}
-
-func testRunsNewestFirst(t *testing.T, b *bundle) {
-	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	// Begin out of order so insertion order cannot pass for time order.
-	const n = 60
-	for _, i := range []int{5, 0, 59} {
-		noError(t, b.store.BeginRun(b.ctx, runAt(i, base)))
-	}
-	for i := range n {
-		if i == 5 || i == 0 || i == 59 {
-			continue
-		}
-		noError(t, b.store.BeginRun(b.ctx, runAt(i, base)))
-	}
-
-	all, err := b.store.Runs(b.ctx, "", 0)
-	noError(t, err)
-	requireSame(t, 50, len(all), "limit <= 0 means 50")
-	for j, r := range all {
-		requireSame(t, fmt.Sprintf("run-%02d", n-1-j), r.ID)
-	}
-
-	some, err := b.store.Runs(b.ctx, "sync-b", 4)
-	noError(t, err)
-	requireSame(t, []string{"run-59", "run-56", "run-53", "run-50"}, runIDs(some))
-	for _, r := range some {
-		var i int
-		_, err := fmt.Sscanf(r.ID, "run-%d", &i)
-		noError(t, err)
-		requireSame(t, runAt(i, base), r)
-	}
-
-	wide, err := b.store.Runs(b.ctx, "sync-a", 1000)
-	noError(t, err)
-	requireSame(t, 20, len(wide))
-
-	none, err := b.store.Runs(b.ctx, "no-such-sync", 0)
-	noError(t, err)
-	requireSame(t, 0, len(none))
-}
-
-// runAt is run i of three syncs taking turns, started i minutes after base.
-func runAt(i int, base time.Time) state.Run {
-	return state.Run{
-		ID:      fmt.Sprintf("run-%02d", i),
-		Sync:    []string{"sync-a", "sync-c", "sync-b"}[i%3],
-		Status:  "running",
-		Started: base.Add(time.Duration(i) * time.Minute),
-	}
-}
-
-func runIDs(runs []state.Run) []string {
-	out := make([]string, len(runs))
-	for i, r := range runs {
-		out[i] = r.ID
-	}
-	return out
-}
-
-func testRunNotFound(t *testing.T, b *bundle) {
-	_, err := b.store.Run(b.ctx, "no-such-run")
-	errorIs(t, err, state.ErrNotFound)
-}
-
-func testLastSentRoundTrip(t *testing.T, b *bundle) {
-	paris := time.FixedZone("CET", 3600)
-	times := []time.Time{
-		time.Date(2024, 2, 29, 23, 59, 59, 999_999_999, time.UTC),
-		time.Date(2025, 7, 4, 9, 30, 15, 123_456_789, paris),
-		time.Date(1999, 12, 31, 0, 0, 1, 0, time.UTC),
-		time.Date(2107, 1, 1, 0, 0, 0, 0, time.UTC),
-		time.Unix(0, 0),
-		{}, // never sent
-	}
-	changes := make([]state.Change, len(times))
-	for i, at := range times {
-		changes[i] = add(i)
-		changes[i].LastSent = at
-	}
-	b.commit(t, scopeA, changes...)
-
-	got := b.members(t, scopeA)
-	var snap = map[audience.MemberKey]state.Entry{}
-	for _, e := range b.snapshot(t, scopeA) {
-		snap[e.Key] = e
-	}
-	for i, at := range times {
-		for _, e := range []state.Entry{got[key(i)], snap[key(i)]} {
-			if at.IsZero() {
-				check(t, e.LastSent.IsZero(), "zero LastSent came back as %v", e.LastSent)
-				continue
-			}
-			check(t, e.LastSent.Location() == time.UTC, "LastSent comes back in %v, want UTC", e.LastSent.Location())
-			diff := e.LastSent.Sub(at)
-			check(t, diff > -time.Second && diff < time.Second,
-				"LastSent %v came back as %v", at, e.LastSent)
-		}
-	}
+	requireSame(t, "aud-1", id)
 }

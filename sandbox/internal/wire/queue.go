@@ -92,3 +92,12 @@ func (q *Queue) SettleIfBacklogged() {
 		q.UnlockSettled()
 	}
 }
+
+// Settled is LockSettled and UnlockSettled as a sync.Locker, for the
+// helpers that read a replica under its lock (Listing, MembersOf).
+func (q *Queue) Settled() sync.Locker { return settled{q} }
+
+type settled struct{ q *Queue }
+
+func (s settled) Lock()   { s.q.LockSettled() }
+func (s settled) Unlock() { s.q.UnlockSettled() }

@@ -67,3 +67,25 @@ func TestQueueSettlesABacklog(t *testing.T) {
 	require.Equal(t, 3, applied, "an upload finding more than maxQueued identifiers waiting applies them first")
 	require.Zero(t, q.weight)
 }
+
+// TestQueueSettledLocker checks that Settled locks as LockSettled does:
+// what is queued is applied before the lock is held, and Unlock releases
+// what Lock took.
+func TestQueueSettledLocker(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	q := NewQueue(&mu)
+	var s Set
+	mu.Lock()
+	q.PushMembersLocked(&s, []string{"a", "b"}, true)
+	mu.Unlock()
+	l := q.Settled()
+	l.Lock()
+	require.Equal(t, []string{"a", "b"}, s.Sorted(), "queued changes are applied before the lock is held")
+	require.False(t, mu.TryLock(), "the replica's mutex is held")
+	l.Unlock()
+	// Unlock released both locks, or this would block (the applier
+	// goroutine may still hold them for a moment, so TryLock would not do).
+	q.LockSettled()
+	q.UnlockSettled()
+}

@@ -9,6 +9,8 @@ import (
 	"iter"
 	"net/http"
 	"strconv"
+	"sync"
+	"time"
 )
 
 // The plumbing every replica shares around its own API: JSON answers,
@@ -20,6 +22,12 @@ func WriteJSON(w http.ResponseWriter, status int, contentType string, v any) {
 	w.Header().Set("Content-Type", contentType)
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// SetRetryAfter sets the Retry-After header a throttled answer carries:
+// d in whole seconds, rounded up so a client that honours it is not early.
+func SetRetryAfter(h http.Header, d time.Duration) {
+	h.Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
 }
 
 // ErrBodyTooLarge is returned by ReadBody for a body over its limit.
@@ -96,13 +104,43 @@ func (q *Queue) PushMembersLocked(members *Set, ids []string, add bool) {
 	})
 }
 
-// Listed is what an inspection lists of members: its values, sorted, when
-// withMembers is set, else nil (left out of the JSON).
-func Listed(withMembers bool, members Set) []string {
-	if !withMembers {
+// Membership is what an inspection lists of an audience's members: how
+// many, and their identifiers, sorted, when asked for (else left out of
+// the JSON). A replica's state listing embeds it.
+type Membership struct {
+	Members     int      `json:"members"`
+	Identifiers []string `json:"identifiers,omitempty"`
+}
+
+// Inspect is the Membership of members, with its identifiers when
+// withMembers is set.
+func Inspect(withMembers bool, members Set) Membership {
+	m := Membership{Members: members.Len()}
+	if withMembers {
+		m.Identifiers = members.Sorted()
+	}
+	return m
+}
+
+// Listing is a replica's state listing: every audience of t, in creation
+// order, as fn describes it, read holding lock (the replica's settled
+// lock or its mutex).
+func Listing[A, S any](lock sync.Locker, t *Audiences[A], fn func(id string, a *A) S) []S {
+	lock.Lock()
+	defer lock.Unlock()
+	return List(t, fn)
+}
+
+// MembersOf returns the sorted identifiers of audience id, as members
+// finds them, read holding lock; nil if there is no such audience.
+func MembersOf[A any](lock sync.Locker, t *Audiences[A], id string, members func(*A) Set) []string {
+	lock.Lock()
+	defer lock.Unlock()
+	a, ok := t.byID[id]
+	if !ok {
 		return nil
 	}
-	return members.Sorted()
+	return members(a).Sorted()
 }
 
 // Audiences are a replica's audiences by id, in creation order. They do no
@@ -182,16 +220,6 @@ func List[A, S any](t *Audiences[A], fn func(id string, a *A) S) []S {
 		out = append(out, fn(id, t.byID[id]))
 	}
 	return out
-}
-
-// Members returns the sorted identifiers of audience id, as members finds
-// them; nil if there is no such audience.
-func (t *Audiences[A]) Members(id string, members func(*A) Set) []string {
-	a, ok := t.byID[id]
-	if !ok {
-		return nil
-	}
-	return members(a).Sorted()
 }
 
 // RestoreAudiences rebuilds the audiences of like, as a snapshot's items

@@ -3,9 +3,12 @@ package wire
 import (
 	"encoding/json"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -26,8 +29,14 @@ func TestAudiences(t *testing.T) {
 	require.Equal(t, 2, tab.Len())
 	require.Equal(t, []string{"first", "second"}, List(&tab, func(_ string, a *testAudience) string { return a.name }))
 	members := func(a *testAudience) Set { return a.members }
-	require.Equal(t, []string{"x", "y"}, tab.Members(b, members))
-	require.Nil(t, tab.Members("nope", members))
+	var mu sync.Mutex
+	require.Equal(t, []string{"x", "y"}, MembersOf(&mu, &tab, b, members))
+	require.Nil(t, MembersOf(&mu, &tab, "nope", members))
+	require.Equal(t, []Membership{{Members: 0, Identifiers: []string{}}, {Members: 2, Identifiers: []string{"x", "y"}}},
+		Listing(&mu, &tab, func(_ string, a *testAudience) Membership { return Inspect(true, a.members) }))
+	require.Equal(t, Membership{Members: 2}, Inspect(false, tab.byID[b].members), "identifiers only when asked for")
+	require.True(t, mu.TryLock(), "Listing and MembersOf unlock")
+	mu.Unlock()
 	tab.Delete(a)
 	tab.Delete("nope")
 	_, ok := tab.Get(a)
@@ -90,4 +99,26 @@ func TestWriteJSON(t *testing.T) {
 	require.Equal(t, 201, w.Code)
 	require.Equal(t, "application/json; charset=UTF-8", w.Header().Get("Content-Type"))
 	require.JSONEq(t, `{"a":1}`, w.Body.String())
+}
+
+func TestSetRetryAfter(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		d    time.Duration
+		want string
+	}{
+		{"whole seconds", 3 * time.Second, "3"},
+		{"a fraction rounds up", 1500 * time.Millisecond, "2"},
+		{"under a second is one", time.Millisecond, "1"},
+		{"zero", 0, "0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := http.Header{}
+			SetRetryAfter(h, tt.d)
+			require.Equal(t, tt.want, h.Get("Retry-After"))
+		})
+	}
 }

@@ -1,0 +1,103 @@
+package state
+
+import (
+	"context"
+	"time"
+)
+
+// Run is one recorded run.
+type Run struct {
+	ID       string
+	Sync     string
+	Status   string
+	Started  time.Time
+	Finished time.Time // zero while running
+	// Report is the run report as JSON; nil while running, and nil in the
+	// runs RunLog.Runs lists (read Summaries there, or one run's report
+	// with RunLog.Run).
+	Report []byte
+	// Owner is the lock owner (see Locker) the run was started under; with
+	// that lock's heartbeat it tells a run in progress from one a crash
+	// left "running". Empty for a run started without a lock.
+	Owner string
+	// Summaries are the run's per-destination figures, in the order they
+	// were recorded; empty while the run is running, and for a run a crash
+	// left "running" (it never finished).
+	Summaries []Summary
+}
+
+// Summary is what one run did to one destination, as typed figures: the
+// rows run history and size-over-time charts read. It holds counts, never
+// contact data.
+type Summary struct {
+	// Destination is the destination's name in the sync (the Scope's).
+	Destination string
+	// Status is the destination's status in the report (report.Status).
+	Status string
+	// Planned counts the changes the plan asked for, by op.
+	Planned Planned
+	// Applied counts what the platform acknowledged and state committed.
+	Applied Applied
+	// Members is how many members the audience should hold after the run.
+	Members int64
+	// Platform is what the platform reported, when it did.
+	Platform *PlatformFigures
+	// Started and Finished are the run's.
+	Started, Finished time.Time
+}
+
+// Planned counts the changes planned for a destination, by op.
+type Planned struct {
+	Add, Remove, Update, Refresh, Unchanged int64
+}
+
+// Applied counts the changes a destination acknowledged, by op, and the
+// members whose batch failed.
+type Applied struct {
+	Added, Removed, Updated, Refreshed, Failed, NotAttempted int64
+}
+
+// PlatformFigures are the platform's own figures for an audience after a
+// run (connectors.PlatformReport, without the request ids).
+type PlatformFigures struct {
+	// Status summarises request processing as the platform words it.
+	Status string
+	// MatchRate is the platform's match-rate range, as it words it.
+	MatchRate string
+	// Size is the audience size the platform reports; -1 when unknown.
+	Size int64
+}
+
+// SizePoint is one destination's audience size after one run.
+type SizePoint struct {
+	RunID string
+	// Status is the destination's: succeeded, or partial or interrupted,
+	// when Members is the size the run aimed for and the next run sends
+	// the rest.
+	Status   string
+	Finished time.Time
+	Members  int64
+}
+
+// RunLog records runs, their reports and their per-destination summaries.
+// All methods are safe for concurrent use.
+type RunLog interface {
+	// BeginRun records a run as started. An id already recorded is an
+	// error.
+	BeginRun(ctx context.Context, run Run) error
+	// FinishRun records a run's status, end and report, and one Summary per
+	// destination, atomically; summaries replace any recorded for the run
+	// before. An unknown id is ErrNotFound.
+	FinishRun(ctx context.Context, id, status string, finished time.Time, report []byte, summaries []Summary) error
+	// Runs lists runs with their summaries and without their reports,
+	// newest first; sync "" lists all; limit <= 0 means 50.
+	Runs(ctx context.Context, sync string, limit int) ([]Run, error)
+	// Run returns one run with its report and summaries, or ErrNotFound.
+	Run(ctx context.Context, id string) (Run, error)
+	// SizeHistory returns the audience size of scope (Summary.Members)
+	// after each run that succeeded on it or partly succeeded (status
+	// succeeded, partial or interrupted), oldest first: at most limit
+	// points, the newest ones (limit <= 0 means 500). Runs that were
+	// aborted or failed there changed nothing and are left out.
+	SizeHistory(ctx context.Context, scope Scope, limit int) ([]SizePoint, error)
+}
