@@ -22,10 +22,11 @@ func (a *app) sandboxCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "sandbox [--addr HOST:PORT] [--faults SPEC] [--latency D] [--state FILE]",
-		Short: "Serve local replicas of the Google, Meta and X audience APIs",
+		Short: "Serve local replicas of the Google, Meta and X audience APIs and of HubSpot",
 		Long: `sandbox serves local replicas of the Google Data Manager, Meta Graph and X Ads
-audience APIs on one address, so a config can be rehearsed without touching a
-real audience. Point a connection's endpoint at the printed base URL and use
+audience APIs, and of HubSpot's contact lists (seeded with synthetic
+contacts), on one address, so a config can be rehearsed without touching a
+real audience or CRM. Point a connection's endpoint at the printed base URL and use
 the printed credentials (fixed, public, accepted by the sandbox only).
 
 --faults injects platform failures (see "Faults" in sandbox/README.md), e.g.

@@ -113,6 +113,33 @@ type Source interface {
 	Close() error
 }
 
+// AudienceLister is a Source that can list the audiences it offers (a
+// CRM's lists), for `audiencesync sources`.
+type AudienceLister interface {
+	ListAudiences(ctx context.Context) ([]AudienceInfo, error)
+}
+
+// AudienceInfo describes one audience a source offers.
+type AudienceInfo struct {
+	// ID is the source's id for the audience; Ref is what to write in a
+	// sync's source.audience to read it.
+	ID, Ref string
+	Name    string
+	// Kind says what sort of audience it is, in the source's terms (a
+	// HubSpot list's processing type: MANUAL, DYNAMIC, SNAPSHOT).
+	Kind string
+	// Size is how many members the source says it holds; -1 when unknown.
+	Size int64
+}
+
+// AudienceChecker is a Source that can check, changing nothing, that the
+// audience a sync names exists (a CRM list), so a wrong name is found by
+// `audiencesync check` rather than by the first run. It returns what it
+// found, for the user.
+type AudienceChecker interface {
+	CheckAudience(ctx context.Context, audience string) (string, error)
+}
+
 // Checker is a connector that can verify its credentials and access without
 // changing anything.
 type Checker interface {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/audiencesync/audiencesync/sandbox/fault"
 	"github.com/audiencesync/audiencesync/sandbox/googledm"
+	"github.com/audiencesync/audiencesync/sandbox/hubspot"
 	"github.com/audiencesync/audiencesync/sandbox/metagraph"
 	"github.com/audiencesync/audiencesync/sandbox/xads"
 )
@@ -63,7 +64,8 @@ type (
 // from in.
 type NewReplica func(opts Options, in *fault.Injector) Replica
 
-// Builtin lists the replicas of the built-in platforms, in the order the
+// Builtin lists the replicas of the built-in platforms (the ad platforms,
+// then the HubSpot CRM), in the order the
 // sandbox asks them whether they own a request. This is the one place a
 // platform's replica is wired in.
 func Builtin() []NewReplica {
@@ -76,6 +78,9 @@ func Builtin() []NewReplica {
 		},
 		func(o Options, in *fault.Injector) Replica {
 			return xads.New(xads.Options{Faults: in, RateLimit: o.XRateLimit, Now: o.Now})
+		},
+		func(o Options, in *fault.Injector) Replica {
+			return hubspot.New(hubspot.Options{Faults: in, Now: o.Now})
 		},
 	}
 }

@@ -48,6 +48,18 @@ func TestReplicasRouteStateAndFaults(t *testing.T) {
 
 	raw, err := json.Marshal(srv.State(false))
 	require.NoError(t, err)
+	var parts map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(raw, &parts))
+	var crm struct {
+		Lists []struct {
+			Name string `json:"name"`
+		} `json:"lists"`
+	}
+	require.NoError(t, json.Unmarshal(parts["hubspot"], &crm))
+	require.Len(t, crm.Lists, 4, "the CRM replica starts with its seeded lists")
+	delete(parts, "hubspot")
+	raw, err = json.Marshal(parts)
+	require.NoError(t, err)
 	require.JSONEq(t, `{"google":{"user_lists":[]},"meta":{"audiences":[]},"x":{"custom_audiences":[]},
 		"echo":{"calls":0},"faults":{"spec":"","fired":{}}}`, string(raw))
 
@@ -60,7 +72,7 @@ func TestReplicasRouteStateAndFaults(t *testing.T) {
 
 	require.IsType(t, &googledm.Server{}, sandbox.ReplicaOf[*googledm.Server](srv))
 	require.Panics(t, func() { sandbox.ReplicaOf[echoReplica](sandbox.New(sandbox.Options{})) })
-	require.Len(t, srv.Replicas(), 4)
+	require.Len(t, srv.Replicas(), 5)
 }
 
 func TestReplicaNamesAreUnique(t *testing.T) {

@@ -93,8 +93,9 @@ func (s *Service) build(sc *configs.Sync) (job *engine.Job, err error) {
 }
 
 // Check builds the named connection and, if its connector can, verifies
-// its credentials and access (connectors.Checker), changing nothing. The
-// message says what was verified.
+// its credentials and access (connectors.Checker) and that the audience
+// each sync reading it names exists (connectors.AudienceChecker),
+// changing nothing. The message says what was verified.
 func (s *Service) Check(ctx context.Context, connection string) (msg string, err error) {
 	c, ok := s.cfg.Connections[connection]
 	if !ok {
@@ -131,5 +132,15 @@ func (s *Service) Check(ctx context.Context, connection string) (msg string, err
 		}
 		return "", err
 	}
-	return "credentials and access verified", nil
+	msg = "credentials and access verified"
+	if ac, ok := target.(connectors.AudienceChecker); ok {
+		found, err := s.checkAudiences(ctx, connection, ac)
+		if err != nil {
+			return "", err
+		}
+		for _, f := range found {
+			msg += "; " + f
+		}
+	}
+	return msg, nil
 }

@@ -31,4 +31,5 @@ func ExampleOpen() {
 
 	// Output:
 	// cart-abandoners: crm_export -> google, meta, x, exports
+	// newsletter-subscribers: hubspot -> google, meta, x
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/audiencesync/audiencesync/connectors/csv"
 	"github.com/audiencesync/audiencesync/connectors/file"
 	"github.com/audiencesync/audiencesync/connectors/googleads"
+	"github.com/audiencesync/audiencesync/connectors/hubspot"
 	"github.com/audiencesync/audiencesync/connectors/meta"
 	"github.com/audiencesync/audiencesync/connectors/x"
 )
@@ -18,6 +19,7 @@ func Registry() *connectors.Registry {
 	for _, spec := range []connectors.Spec{
 		// Sources.
 		csv.Spec(),
+		hubspot.Spec(),
 		// Destinations.
 		file.Spec(),
 		googleads.Spec(),

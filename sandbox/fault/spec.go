@@ -1,4 +1,4 @@
-// Package fault injects the failures real ad platforms produce — rate
+// Package fault injects the failures real ad platforms (and CRMs) produce — rate
 // limits, server errors, expired tokens, dropped connections, slowness —
 // into the sandbox replicas, by script or by seeded probability, so retry
 // and back-off code can be exercised deterministically.
@@ -12,7 +12,7 @@
 //	item     = rule / setting
 //	rule     = target ":" kind [ "*" count ] [ "@" probability ]
 //	target   = "*" / platform [ "." ( endpoint / "*" ) ]
-//	platform = "google" / "meta" / "x"
+//	platform = "google" / "meta" / "x" / "hubspot"
 //	setting  = "latency=" duration      ; added to every platform request
 //	         / "jitter=" duration       ; plus a uniform random 0..jitter
 //	         / "retry-after=" duration  ; advertised wait, default 1s
@@ -23,6 +23,7 @@
 //	google: ingest, remove, removeall, requeststatus, userlists
 //	meta:   customaudiences, audience, users (add and remove), usersreplace
 //	x:      accounts, custom_audiences, users
+//	hubspot: lists, search, idmapping, memberships, batchread, contacts, token
 //
 // Kinds:
 //

@@ -1,0 +1,122 @@
+package hubspot
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/audiencesync/audiencesync/connectors/hubspot/replicacreds"
+	"github.com/audiencesync/audiencesync/sandbox/fault"
+)
+
+// These methods mount the replica on the sandbox (sandbox.Replica).
+
+// Platform is the name the replica is mounted under.
+func (s *Server) Platform() string { return replicacreds.Name }
+
+// Owns reports whether r is a call to an API the replica serves.
+func (s *Server) Owns(r *http.Request) bool {
+	p := r.URL.Path
+	return strings.HasPrefix(p, "/crm/v3/lists") || strings.HasPrefix(p, "/crm/lists/") ||
+		strings.HasPrefix(p, contactsPrefix) || strings.HasPrefix(p, "/oauth/")
+}
+
+// MayChange reports whether a GET changes what the state file holds:
+// none does.
+func (s *Server) MayChange(*http.Request) bool { return false }
+
+// ListState describes one list for inspection.
+type ListState struct {
+	ID             string   `json:"list_id"`
+	LegacyID       string   `json:"legacy_list_id,omitempty"`
+	Name           string   `json:"name"`
+	ObjectTypeID   string   `json:"object_type_id"`
+	ProcessingType string   `json:"processing_type"`
+	Members        int      `json:"members"`
+	RecordIDs      []string `json:"record_ids,omitempty"`
+}
+
+// State lists every list with its size; withMembers adds the record ids.
+func (s *Server) State(withMembers bool) []ListState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]ListState, 0, len(s.data.order))
+	for _, id := range s.data.order {
+		l := s.data.lists[id]
+		st := ListState{ID: l.ID, LegacyID: l.LegacyID, Name: l.Name, ObjectTypeID: l.ObjectTypeID,
+			ProcessingType: l.ProcessingType, Members: len(l.Members)}
+		if withMembers {
+			st.RecordIDs = idStrings(l.Members)
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// Inspect is the replica's part of GET /_sandbox/state.
+func (s *Server) Inspect(withMembers bool) any {
+	lists := s.State(withMembers)
+	s.mu.Lock()
+	contacts := s.data.count()
+	s.mu.Unlock()
+	return struct {
+		Contacts int         `json:"contacts"`
+		Lists    []ListState `json:"lists"`
+	}{contacts, lists}
+}
+
+// Members returns the record ids in list id, sorted as text; nil when
+// there is no such list.
+func (s *Server) Members(id string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.data.lists[id]
+	if !ok {
+		return nil
+	}
+	out := idStrings(l.Members)
+	// Ascending numbers are not ascending text when lengths differ.
+	slices.Sort(out)
+	return out
+}
+
+// FaultEndpoints are the endpoint names fault rules may target.
+func (s *Server) FaultEndpoints() []string {
+	return []string{"lists", "search", "idmapping", "memberships", "batchread", "contacts", "token"}
+}
+
+// Describe tells a user where the replica is and what it accepts.
+func (s *Server) Describe(base string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "HubSpot CRM (Lists v3)    endpoint: %s/  (call /crm/v3/lists/..., /crm/v3/objects/contacts/...)\n", base)
+	fmt.Fprintf(&b, "  access_token:  %s (private app)\n", replicacreds.AccessToken)
+	fmt.Fprintf(&b, "  client_id:     %s\n", replicacreds.ClientID)
+	fmt.Fprintf(&b, "  client_secret: %s\n", replicacreds.ClientSecret)
+	fmt.Fprintf(&b, "  refresh_token: %s\n", replicacreds.RefreshToken)
+	fmt.Fprintf(&b, "  (always revoked: %s)\n", replicacreds.RevokedToken)
+	for _, l := range s.State(false) {
+		if l.ObjectTypeID == contactsType {
+			fmt.Fprintf(&b, "  list id:%-4s %-9s %-24s %s members\n", l.ID, l.ProcessingType, strconv.Quote(l.Name), strconv.Itoa(l.Members))
+		}
+	}
+	return b.String()
+}
+
+// RenderFault writes an injected fault as HubSpot would.
+func (s *Server) RenderFault(w http.ResponseWriter, _ *http.Request, f fault.Fault) {
+	switch {
+	case f.Kind == fault.Expired:
+		writeError(w, http.StatusUnauthorized, "EXPIRED_AUTHENTICATION", "The OAuth token used to make this call expired.")
+	case f.Status == http.StatusTooManyRequests:
+		h := w.Header()
+		h.Set("X-HubSpot-RateLimit-Remaining", "0")
+		h.Set("X-HubSpot-RateLimit-Interval-Milliseconds", strconv.FormatInt(s.opts.Window.Milliseconds(), 10))
+		writeRateLimit(w, "TEN_SECONDLY_ROLLING", "You have reached your ten_secondly_rolling limit.")
+	case f.Status == http.StatusBadGateway, f.Status == http.StatusServiceUnavailable, f.Status == http.StatusGatewayTimeout:
+		writeError(w, f.Status, "", "The service is unavailable; try again.")
+	default:
+		writeError(w, http.StatusInternalServerError, "", "internal error")
+	}
+}
