@@ -288,7 +288,8 @@ func (tr *trial) sync(t *testing.T, kill time.Duration, args ...string) (code in
 		_ = cmd.Process.Kill()
 		werr, killed = <-done, true
 		if kill == syncTimeout {
-			t.Fatalf("a sync ran for more than %s", syncTimeout)
+			log, _ := os.ReadFile(filepath.Join(tr.dir, "runs.log"))
+			t.Fatalf("a sync ran for more than %s; last lines of the log:\n%s", syncTimeout, lastLines(string(log), 25))
 		}
 	}
 	var exit *exec.ExitError
