@@ -235,22 +235,22 @@ func (r *Report) WriteText(w io.Writer) error {
 		members, identifiers := splitRejected(d.Rejected)
 		var parts []string
 		if len(identifiers) > 0 {
-			parts = append(parts, fmt.Sprintf("%d identifiers rejected%s", sum(identifiers), reasons(identifiers)))
+			parts = append(parts, fmt.Sprintf("%s rejected%s", count(sum(identifiers), "identifier"), reasons(identifiers)))
 		}
 		if len(members) > 0 {
-			parts = append(parts, fmt.Sprintf("%d members rejected%s", sum(members), reasons(members)))
+			parts = append(parts, fmt.Sprintf("%s rejected%s", count(sum(members), "member"), reasons(members)))
 		}
 		if d.ConsentDenied > 0 {
-			parts = append(parts, fmt.Sprintf("%d members left out for denied consent", d.ConsentDenied))
+			parts = append(parts, fmt.Sprintf("%s left out for denied consent", count(d.ConsentDenied, "member")))
 		}
 		if d.PreHashed > 0 {
-			parts = append(parts, fmt.Sprintf("%d identifiers arrived pre-hashed", d.PreHashed))
+			parts = append(parts, fmt.Sprintf("%s arrived pre-hashed", count(d.PreHashed, "identifier")))
 		}
 		if len(parts) > 0 {
 			fmt.Fprintf(&b, "%s: %s\n", d.Name, strings.Join(parts, ", "))
 		}
 		if len(d.PlatformRejected) > 0 {
-			fmt.Fprintf(&b, "%s: platform refused %d members%s\n", d.Name, sum(d.PlatformRejected), reasons(d.PlatformRejected))
+			fmt.Fprintf(&b, "%s: platform refused %s%s\n", d.Name, count(sum(d.PlatformRejected), "member"), reasons(d.PlatformRejected))
 		}
 		if line := platformLine(d.Platform); line != "" {
 			fmt.Fprintf(&b, "%s: %s\n", d.Name, line)
@@ -372,4 +372,12 @@ func reasons(m map[string]int64) string {
 		parts[i] = fmt.Sprintf("%s: %d", k, m[k])
 	}
 	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// count is n with noun, plural unless n is 1: "1 member", "3 members".
+func count(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -184,3 +184,4 @@ func keys(m map[string]json.RawMessage) []string {
 	}
 	return out
 }
+
