@@ -23,6 +23,7 @@
 package hubspot
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
@@ -93,21 +94,12 @@ type Server struct {
 
 // New returns a replica holding the seeded contacts and lists.
 func New(opts Options) *Server {
-	if opts.RateLimit <= 0 {
-		opts.RateLimit = DefaultRateLimit
-	}
-	if opts.OAuthRateLimit <= 0 {
-		opts.OAuthRateLimit = DefaultOAuthRateLimit
-	}
-	if opts.Window <= 0 {
-		opts.Window = DefaultWindow
-	}
-	if opts.DailyLimit <= 0 {
-		opts.DailyLimit = DefaultDailyLimit
-	}
-	if opts.TokenLifetime <= 0 {
-		opts.TokenLifetime = TokenLifetime
-	}
+	// Zero, or a negative value, means the default.
+	opts.RateLimit = cmp.Or(max(opts.RateLimit, 0), DefaultRateLimit)
+	opts.OAuthRateLimit = cmp.Or(max(opts.OAuthRateLimit, 0), DefaultOAuthRateLimit)
+	opts.DailyLimit = cmp.Or(max(opts.DailyLimit, 0), DefaultDailyLimit)
+	opts.Window = cmp.Or(max(opts.Window, 0), DefaultWindow)
+	opts.TokenLifetime = cmp.Or(max(opts.TokenLifetime, 0), TokenLifetime)
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
