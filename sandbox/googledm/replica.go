@@ -38,8 +38,8 @@ func (s *Server) FaultEndpoints() []string {
 func (s *Server) Describe(base string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Google Data Manager API   endpoint: %s/\n", base)
-	fmt.Fprintf(&b, "  access_token:    %s\n", Token)
-	fmt.Fprintf(&b, "  (always expired: %s)\n", ExpiredToken)
+	fmt.Fprintf(&b, "  access_token:    %s\n", google.ReplicaToken)
+	fmt.Fprintf(&b, "  (always expired: %s)\n", google.ReplicaExpiredToken)
 	return b.String()
 }
 

@@ -27,16 +27,6 @@ import (
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
-// Credentials the replica accepts, declared with the platform (package
-// platform/google) so connectors find them without importing the sandbox.
-const (
-	// Token is the OAuth 2 access token accepted as "Authorization: Bearer".
-	Token = google.ReplicaToken
-	// ExpiredToken is always refused as expired (401 UNAUTHENTICATED,
-	// reason ACCESS_TOKEN_EXPIRED), to exercise re-authentication.
-	ExpiredToken = google.ReplicaExpiredToken
-)
-
 // Limits of the Data Manager API enforced by the replica.
 const (
 	MaxMembersPerRequest     = 10000
@@ -181,12 +171,12 @@ func authenticate(r *http.Request) *apiError {
 		token = r.URL.Query().Get("access_token")
 	}
 	switch token {
-	case Token:
+	case google.ReplicaToken:
 		return nil
 	case "":
 		return unauthenticated("CREDENTIALS_MISSING",
 			"Request is missing required authentication credential. Expected OAuth 2 access token.")
-	case ExpiredToken:
+	case google.ReplicaExpiredToken:
 		return unauthenticated("ACCESS_TOKEN_EXPIRED",
 			"Request had invalid authentication credentials: the access token has expired. Refresh it and retry.")
 	}

@@ -35,21 +35,6 @@ import (
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
-// Credentials the replica accepts, declared with the platform (package
-// platform/meta) so connectors find them without importing the sandbox.
-const (
-	// AppID is the app the sandbox tokens belong to.
-	AppID = meta.ReplicaAppID
-	// AppSecret keys appsecret_proof: hex HMAC-SHA256(AppSecret, token).
-	AppSecret = meta.ReplicaAppSecret
-	// Token is the accepted access token (system-user style, never expires).
-	Token = meta.ReplicaToken
-	// ExpiredToken is always refused with code 190, subcode 463.
-	ExpiredToken = meta.ReplicaExpiredToken
-	// CurrentVersion is the Graph API version the replica advertises.
-	CurrentVersion = meta.ReplicaVersion
-)
-
 // Limits enforced by the replica.
 const (
 	MaxRowsPerRequest = 10000
@@ -156,11 +141,11 @@ func (s *Server) parse(r *http.Request) (*call, *graphError) {
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	m := versionPattern.FindStringSubmatch(parts[0])
 	if m == nil {
-		return nil, &graphError{Message: "(#2635) Unversioned calls are not served by the sandbox: call /" + CurrentVersion + "/... (set Session.Version).",
+		return nil, &graphError{Message: "(#2635) Unversioned calls are not served by the sandbox: call /" + meta.ReplicaVersion + "/... (set Session.Version).",
 			Type: "OAuthException", Code: 2635, status: http.StatusBadRequest}
 	}
 	if major, _ := strconv.Atoi(m[1]); major < s.opts.MinVersion {
-		return nil, &graphError{Message: "(#2635) You are calling a deprecated version of the Ads API. Please update to the latest version: " + CurrentVersion + ".",
+		return nil, &graphError{Message: "(#2635) You are calling a deprecated version of the Ads API. Please update to the latest version: " + meta.ReplicaVersion + ".",
 			Type: "OAuthException", Code: 2635, status: http.StatusBadRequest}
 	}
 	if len(parts) < 2 || len(parts) > 3 || parts[1] == "" {
@@ -247,7 +232,7 @@ func (s *Server) authenticate(c *call, endpoint string) *graphError {
 	switch c.token {
 	case "":
 		return &graphError{Message: "An access token is required to request this resource.", Type: "OAuthException", Code: 104, status: http.StatusBadRequest}
-	case ExpiredToken:
+	case meta.ReplicaExpiredToken:
 		return expiredToken(s.opts.Now())
 	case AppAccessToken:
 		// App tokens carry the secret themselves: no proof, and they can
@@ -257,7 +242,7 @@ func (s *Server) authenticate(c *call, endpoint string) *graphError {
 				Type: "OAuthException", Code: 200, status: http.StatusForbidden}
 		}
 		return nil
-	case Token, ExpiringToken:
+	case meta.ReplicaToken, ExpiringToken:
 	default:
 		return tokenError(0, "Invalid OAuth access token - Cannot parse access token")
 	}
@@ -269,7 +254,7 @@ func (s *Server) authenticate(c *call, endpoint string) *graphError {
 		return &graphError{Message: "API calls from the server require an appsecret_proof argument", Type: "GraphMethodException", Code: 100, status: http.StatusBadRequest}
 	}
 	got, err := hex.DecodeString(proof)
-	mac := hmac.New(sha256.New, []byte(AppSecret))
+	mac := hmac.New(sha256.New, []byte(meta.ReplicaAppSecret))
 	mac.Write([]byte(c.token))
 	if err != nil || !hmac.Equal(got, mac.Sum(nil)) {
 		return &graphError{Message: "Invalid appsecret_proof provided in the API argument", Type: "GraphMethodException", Code: 100, status: http.StatusBadRequest}
@@ -277,9 +262,9 @@ func (s *Server) authenticate(c *call, endpoint string) *graphError {
 	return nil
 }
 
-// AppsecretProof returns the proof for token under AppSecret.
+// AppsecretProof returns the proof for token under meta.ReplicaAppSecret.
 func AppsecretProof(token string) string {
-	mac := hmac.New(sha256.New, []byte(AppSecret))
+	mac := hmac.New(sha256.New, []byte(meta.ReplicaAppSecret))
 	mac.Write([]byte(token))
 	return hex.EncodeToString(mac.Sum(nil))
 }

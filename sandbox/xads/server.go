@@ -22,24 +22,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/audiencesync/audiencesync/platform/x"
 	"github.com/audiencesync/audiencesync/sandbox/fault"
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
-)
-
-// Credentials the replica accepts (OAuth 1.0a user context), declared with
-// the platform (package platform/x) so connectors find them without
-// importing the sandbox.
-const (
-	ConsumerKey    = x.ReplicaConsumerKey
-	ConsumerSecret = x.ReplicaConsumerSecret
-	AccessToken    = x.ReplicaAccessToken
-	AccessSecret   = x.ReplicaAccessSecret
-	// RevokedToken is always refused with 401, as a revoked user token is.
-	RevokedToken = x.ReplicaRevokedToken
-	// Account is an ad account id that exists in a fresh replica; any
-	// lowercase alphanumeric id is served.
-	Account = x.ReplicaAccount
 )
 
 // Limits of the Ads API enforced by the replica.
