@@ -23,10 +23,7 @@ type Snapshot struct {
 
 // AudienceSnapshot is one customer-file custom audience.
 type AudienceSnapshot struct {
-	ID                 string    `json:"id"`
-	Account            string    `json:"account_id"`
-	Name               string    `json:"name"`
-	Description        string    `json:"description,omitempty"`
+	wire.SavedAudience
 	CustomerFileSource string    `json:"customer_file_source"`
 	Created            time.Time `json:"time_created"`
 	Updated            time.Time `json:"time_updated"`
@@ -61,8 +58,9 @@ func (s *Server) Snapshot() Snapshot {
 	snap := Snapshot{NextID: s.audiences.Next(), NextSession: s.nextSess}
 	snap.Audiences = wire.List(&s.audiences, func(_ string, a *audience) AudienceSnapshot {
 		as := AudienceSnapshot{
-			ID: a.id, Account: a.account, Name: a.name, Description: a.description, CustomerFileSource: a.source,
-			Created: a.created, Updated: a.updated, Members: a.members.Sorted(),
+			SavedAudience:      wire.SavedAudience{ID: a.id, Account: a.account, Name: a.name, Description: a.description},
+			CustomerFileSource: a.source,
+			Created:            a.created, Updated: a.updated, Members: a.members.Sorted(),
 			FinishedReplace: maps.Clone(a.finishedReplace),
 		}
 		if rs := a.replace; rs != nil {
