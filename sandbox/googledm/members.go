@@ -110,7 +110,7 @@ type memberChange struct {
 // and queues the change to its user list (unless validate only), to be
 // applied once the request is answered, and answers with the request id.
 func (s *Server) applyMembers(w http.ResponseWriter, c memberChange) *apiError {
-	s.changes.SettleIfBacklogged()
+	s.Changes.SettleIfBacklogged()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	targets, err := s.resolveLocked(c.dests, c.members)
@@ -135,7 +135,7 @@ func (s *Server) applyMembers(w http.ResponseWriter, c memberChange) *apiError {
 			ids = append(ids, m.ids...)
 		}
 		if !c.validateOnly {
-			s.changes.PushMembersLocked(&t.list.members, ids, c.add)
+			s.Changes.PushMembersLocked(&t.list.members, ids, c.add)
 		}
 		rec.dests = append(rec.dests, out)
 	}
@@ -164,7 +164,7 @@ func (s *Server) handleRemoveAll(w http.ResponseWriter, r *http.Request) *apiErr
 	for _, t := range targets {
 		if !req.ValidateOnly {
 			l := t.list
-			s.changes.PushLocked(0, func() { l.members = wire.Set{} })
+			s.Changes.PushLocked(0, func() { l.members = wire.Set{} })
 		}
 		rec.dests = append(rec.dests, outcome{dest: t.dest, errors: map[string]int64{}})
 	}

@@ -15,6 +15,7 @@
 package googledm
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -52,14 +53,10 @@ type Options struct {
 // Server is the replica; it is an http.Handler for paths under /v1/.
 type Server struct {
 	opts Options
-	// Persisted is Save and Load, over Snapshot and Restore.
-	wire.Persisted[Snapshot]
+	// Core is Save, Load and Reset, and the queue of membership changes.
+	wire.Core[Snapshot]
 
-	mu sync.Mutex
-	// changes applies accepted membership changes after their requests
-	// are answered (see wire.Queue): readers of membership lock through
-	// it, upload handlers queue under mu.
-	changes  *wire.Queue
+	mu       sync.Mutex           // guards what follows; Core.Changes queues under it
 	lists    wire.Audiences[list] // by user list id, in creation order
 	requests map[string]*requestRecord
 	nextReq  int64
@@ -74,26 +71,16 @@ type list struct {
 
 // New returns an empty replica.
 func New(opts Options) *Server {
-	if opts.MatchThreshold == 0 {
-		opts.MatchThreshold = 0xB3
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	s := &Server{opts: opts}
-	s.Persisted = wire.NewPersisted(s.Snapshot, s.Restore)
-	s.changes = wire.NewQueue(&s.mu)
-	s.Reset()
+	s := &Server{opts: opts.withDefaults()}
+	s.Core = wire.NewCore(&s.mu, s.Snapshot, s.Restore, s.empty)
 	return s
 }
 
-// Reset forgets every user list, member and request.
-func (s *Server) Reset() {
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
-	s.lists = wire.NewAudiences[list](9000000000, 10)
-	s.requests = map[string]*requestRecord{}
-	s.nextReq = 0
+// withDefaults sets the match threshold and the clock a zero Options leaves unset.
+func (o Options) withDefaults() Options {
+	o.MatchThreshold = cmp.Or(o.MatchThreshold, 0xB3)
+	o.Now = wire.Clock(o.Now)
+	return o
 }
 
 // ServeHTTP routes a Data Manager API call.
@@ -245,7 +232,7 @@ type ListState struct {
 // State lists every user list with its member count; withMembers includes
 // the stored identifiers.
 func (s *Server) State(withMembers bool) []ListState {
-	return wire.Listing(s.changes.Settled(), &s.lists, func(id string, l *list) ListState {
+	return wire.Listing(s.Changes.Settled(), &s.lists, func(id string, l *list) ListState {
 		st := ListState{Account: l.account, ID: id, DisplayName: l.res.DisplayName, Membership: wire.Inspect(withMembers, l.members)}
 		if l.res.IngestedUserListInfo != nil {
 			st.UploadKeys = l.res.IngestedUserListInfo.UploadKeyTypes
@@ -259,14 +246,14 @@ func (s *Server) State(withMembers bool) []ListState {
 // "mobile:ID", an address is "address:GIVEN|FAMILY|REGION|POSTAL". Nil if
 // the list does not exist.
 func (s *Server) Members(listID string) []string {
-	return wire.MembersOf(s.changes.Settled(), &s.lists, listID, func(l *list) wire.Set { return l.members })
+	return wire.MembersOf(s.Changes.Settled(), &s.lists, listID, func(l *list) wire.Set { return l.members })
 }
 
 // CreateList adds a CONTACT_ID user list directly (for tests) and returns
 // its id.
 func (s *Server) CreateList(account, displayName string) string {
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
+	s.Changes.LockSettled()
+	defer s.Changes.UnlockSettled()
 	l := s.newListLocked(account, userList{
 		DisplayName:        displayName,
 		MembershipDuration: fmt.Sprintf("%ds", MaxMembershipDurationDay*24*3600),

@@ -16,6 +16,7 @@
 package metagraph
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -59,14 +60,10 @@ type Options struct {
 // Server is the replica; it is an http.Handler for /vNN.N/ paths.
 type Server struct {
 	opts Options
-	// Persisted is Save and Load, over Snapshot and Restore.
-	wire.Persisted[Snapshot]
+	// Core is Save, Load and Reset, and the queue of membership changes.
+	wire.Core[Snapshot]
 
-	mu sync.Mutex
-	// changes applies accepted membership changes after their requests
-	// are answered (see wire.Queue): readers of membership lock through
-	// it, upload handlers queue under mu.
-	changes   *wire.Queue
+	mu        sync.Mutex // guards what follows; Core.Changes queues under it
 	audiences wire.Audiences[audience]
 	flagged   map[string]bool // audiences under integrity restrictions
 	nextSess  int64
@@ -75,26 +72,16 @@ type Server struct {
 
 // New returns an empty replica.
 func New(opts Options) *Server {
-	if opts.MinVersion == 0 {
-		opts.MinVersion = 21
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	s := &Server{opts: opts}
-	s.Persisted = wire.NewPersisted(s.Snapshot, s.Restore)
-	s.changes = wire.NewQueue(&s.mu)
-	s.Reset()
+	s := &Server{opts: opts.withDefaults()}
+	s.Core = wire.NewCore(&s.mu, s.Snapshot, s.Restore, s.empty)
 	return s
 }
 
-// Reset forgets every audience.
-func (s *Server) Reset() {
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
-	s.audiences = wire.NewAudiences[audience](23850000000000000, 10)
-	s.flagged = map[string]bool{}
-	s.nextSess = 0
+// withDefaults sets the oldest version served and the clock when left zero.
+func (o Options) withDefaults() Options {
+	o.MinVersion = cmp.Or(o.MinVersion, 21)
+	o.Now = wire.Clock(o.Now)
+	return o
 }
 
 // call is one parsed Graph request.
@@ -322,8 +309,8 @@ func (s *Server) businessOf(r *http.Request) string {
 	if id, ok := strings.CutPrefix(parts[1], "act_"); ok {
 		return id
 	}
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
+	s.Changes.LockSettled()
+	defer s.Changes.UnlockSettled()
 	if a, ok := s.audiences.Get(parts[1]); ok {
 		return a.account
 	}
@@ -365,7 +352,7 @@ type AudienceState struct {
 // State lists every audience with its member count; withMembers includes
 // the stored identifiers.
 func (s *Server) State(withMembers bool) []AudienceState {
-	return wire.Listing(s.changes.Settled(), &s.audiences, func(id string, a *audience) AudienceState {
+	return wire.Listing(s.Changes.Settled(), &s.audiences, func(id string, a *audience) AudienceState {
 		return AudienceState{Account: a.account, ID: id, Name: a.name, Membership: wire.Inspect(withMembers, a.members), Replacing: a.replace != nil}
 	})
 }
@@ -373,5 +360,5 @@ func (s *Server) State(withMembers bool) []AudienceState {
 // Members returns the identifiers of audience id, sorted (see the package
 // documentation for their form); nil if there is no such audience.
 func (s *Server) Members(id string) []string {
-	return wire.MembersOf(s.changes.Settled(), &s.audiences, id, func(a *audience) wire.Set { return a.members })
+	return wire.MembersOf(s.Changes.Settled(), &s.audiences, id, func(a *audience) wire.Set { return a.members })
 }

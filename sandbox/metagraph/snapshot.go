@@ -51,10 +51,17 @@ type SessionSnapshot struct {
 	FinalSeq int  `json:"final_batch_seq,omitempty"`
 }
 
+// empty forgets every audience (wire.Core.Reset).
+func (s *Server) empty() {
+	s.audiences = wire.NewAudiences[audience](23850000000000000, 10)
+	s.flagged = map[string]bool{}
+	s.nextSess = 0
+}
+
 // Snapshot returns the replica's state.
 func (s *Server) Snapshot() Snapshot {
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
+	s.Changes.LockSettled()
+	defer s.Changes.UnlockSettled()
 	snap := Snapshot{NextID: s.audiences.Next(), NextSession: s.nextSess}
 	snap.Audiences = wire.List(&s.audiences, func(_ string, a *audience) AudienceSnapshot {
 		as := AudienceSnapshot{
@@ -80,8 +87,8 @@ func (s *Server) Snapshot() Snapshot {
 // Restore replaces the replica's state with snap. It checks snap first and
 // changes nothing if it is inconsistent.
 func (s *Server) Restore(snap Snapshot) error {
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
+	s.Changes.LockSettled()
+	defer s.Changes.UnlockSettled()
 	audiences, err := wire.RestoreAudiences(&s.audiences, "audience", snap.Audiences, snap.NextID,
 		func(as AudienceSnapshot) (string, *audience, error) {
 			a, err := restoreAudience(as)

@@ -366,7 +366,7 @@ func (s *Server) users(w http.ResponseWriter, _ *http.Request, c *call, add bool
 	if gerr != nil {
 		return gerr
 	}
-	s.changes.SettleIfBacklogged()
+	s.Changes.SettleIfBacklogged()
 	return s.onAudience(&s.mu, c, func(a *audience) *graphError { return s.usersLocked(w, a, up, sess, add) })
 }
 
@@ -395,7 +395,7 @@ func (s *Server) usersLocked(w http.ResponseWriter, a *audience, up *upload, ses
 		sid = strconv.FormatInt(7000000000000000+s.nextSess, 10)
 	}
 	ids := up.ids
-	s.changes.PushMembersLocked(&a.members, ids, add)
+	s.Changes.PushMembersLocked(&a.members, ids, add)
 	a.updated = s.opts.Now()
 	writeJSON(w, http.StatusOK, uploadResponse(a.id, sid, up.total, up.invalid, up.samples))
 	return nil
@@ -439,7 +439,7 @@ func (s *Server) usersReplace(w http.ResponseWriter, _ *http.Request, c *call) *
 	if gerr != nil {
 		return gerr
 	}
-	s.changes.SettleIfBacklogged()
+	s.Changes.SettleIfBacklogged()
 	return s.onAudience(&s.mu, c, func(a *audience) *graphError { return s.replaceLocked(w, a, up, sess) })
 }
 
@@ -475,7 +475,7 @@ func (s *Server) replaceLocked(w http.ResponseWriter, a *audience, up *upload, s
 		return paramError("replace session %s expects batch_seq %d, got %d: send batches in order", sid, rs.nextSeq, sess.BatchSeq)
 	}
 	ids, last := up.ids, sess.LastBatchFlag
-	s.changes.PushLocked(len(ids), func() {
+	s.Changes.PushLocked(len(ids), func() {
 		for _, id := range ids {
 			rs.pending.Add(id)
 		}

@@ -13,6 +13,7 @@
 package xads
 
 import (
+	"cmp"
 	"io"
 	"mime"
 	"net/http"
@@ -65,22 +66,19 @@ type Server struct {
 
 // New returns an empty replica.
 func New(opts Options) *Server {
-	if opts.RateLimit == 0 {
-		opts.RateLimit = DefaultRateLimit
-	}
-	if opts.RateWindow == 0 {
-		opts.RateWindow = DefaultRateWindow
-	}
-	if opts.MaxClockSkew == 0 {
-		opts.MaxClockSkew = 5 * time.Minute
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	s := &Server{opts: opts}
+	s := &Server{opts: opts.withDefaults()}
 	s.Persisted = wire.NewPersisted(s.Snapshot, s.Restore)
 	s.Reset()
 	return s
+}
+
+// withDefaults sets the rate limit, its window, the clock skew allowed and the clock when left zero.
+func (o Options) withDefaults() Options {
+	o.RateLimit = cmp.Or(o.RateLimit, DefaultRateLimit)
+	o.RateWindow = cmp.Or(o.RateWindow, DefaultRateWindow)
+	o.MaxClockSkew = cmp.Or(o.MaxClockSkew, 5*time.Minute)
+	o.Now = wire.Clock(o.Now)
+	return o
 }
 
 // Reset forgets audiences, used nonces and rate-limit windows.

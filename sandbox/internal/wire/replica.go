@@ -255,3 +255,12 @@ func RestoreAudiences[S, A any](like *Audiences[A], noun string, items []S, next
 	}
 	return t, nil
 }
+
+// Clock is the clock a replica's Options.Now names: now, or time.Now
+// when it is nil.
+func Clock(now func() time.Time) func() time.Time {
+	if now == nil {
+		return time.Now
+	}
+	return now
+}
