@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strings"
 	"time"
@@ -20,6 +21,40 @@ type graph struct {
 	where   auth.MetaGraph
 	http    *platformhttp.Client
 	tune    tuning
+}
+
+// graph returns the Graph client, building it on first use.
+func (d *Destination) graph(ctx context.Context) (*graph, error) {
+	d.initMu.Lock()
+	defer d.initMu.Unlock()
+	if d.api != nil {
+		return d.api, nil
+	}
+	base, err := d.conn.BaseURL(ctx)
+	if err != nil {
+		return nil, err
+	}
+	base = strings.TrimSuffix(base, "/") + "/"
+
+	gov := newGovernor(d.tune.slowdown, d.log)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 2 * d.settings.Concurrency
+	gov.next = tr
+	rc := platformhttp.New(platformhttp.Options{
+		Logger:            d.log,
+		Attempts:          d.tune.attempts,
+		MinWait:           d.tune.minWait,
+		MaxWait:           d.tune.maxWait,
+		RequestsPerSecond: d.settings.RequestsPerSecond,
+		Burst:             d.settings.Concurrency,
+		CheckRetry:        checkRetry(d.tune.maxInClientWait),
+		Signal:            retrySignal,
+		Transport:         gov,
+		Timeout:           d.tune.timeout,
+	})
+	where := auth.MetaGraph{BaseURL: base, Version: d.settings.APIVersion, Client: rc.StandardClient()}
+	d.api = &graph{session: d.creds.Session(where), where: where, http: rc, tune: d.tune}
+	return d.api, nil
 }
 
 // call makes one Graph call, retries included, and says how many retries

@@ -21,8 +21,6 @@ package meta
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -31,7 +29,6 @@ import (
 	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/platformconn"
-	"github.com/audiencesync/audiencesync/connectors/platformhttp"
 	metaplatform "github.com/audiencesync/audiencesync/platform/meta"
 )
 
@@ -199,40 +196,6 @@ func (d *Destination) Close() error {
 		d.api.http.CloseIdleConnections()
 	}
 	return nil
-}
-
-// graph returns the Graph client, building it on first use.
-func (d *Destination) graph(ctx context.Context) (*graph, error) {
-	d.initMu.Lock()
-	defer d.initMu.Unlock()
-	if d.api != nil {
-		return d.api, nil
-	}
-	base, err := d.conn.BaseURL(ctx)
-	if err != nil {
-		return nil, err
-	}
-	base = strings.TrimSuffix(base, "/") + "/"
-
-	gov := newGovernor(d.tune.slowdown, d.log)
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 2 * d.settings.Concurrency
-	gov.next = tr
-	rc := platformhttp.New(platformhttp.Options{
-		Logger:            d.log,
-		Attempts:          d.tune.attempts,
-		MinWait:           d.tune.minWait,
-		MaxWait:           d.tune.maxWait,
-		RequestsPerSecond: d.settings.RequestsPerSecond,
-		Burst:             d.settings.Concurrency,
-		CheckRetry:        checkRetry(d.tune.maxInClientWait),
-		Signal:            retrySignal,
-		Transport:         gov,
-		Timeout:           d.tune.timeout,
-	})
-	where := auth.MetaGraph{BaseURL: base, Version: d.settings.APIVersion, Client: rc.StandardClient()}
-	d.api = &graph{session: d.creds.Session(where), where: where, http: rc, tune: d.tune}
-	return d.api, nil
 }
 
 // BeginRun starts a run's bookkeeping: feedback counts and replace
