@@ -1,6 +1,7 @@
 package googledm
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -131,7 +132,7 @@ func (s *Server) applyMembers(w http.ResponseWriter, c memberChange) *apiError {
 					continue
 				}
 			}
-			out.count(m, s.opts.MatchThreshold)
+			out.count(m, cmp.Or(s.opts.MatchThreshold, defaultMatchThreshold))
 			ids = append(ids, m.ids...)
 		}
 		if !c.validateOnly {

@@ -15,7 +15,6 @@
 package googledm
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -27,6 +26,9 @@ import (
 	"github.com/audiencesync/audiencesync/sandbox/fault"
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
+
+// defaultMatchThreshold is the MatchThreshold a zero Options means.
+const defaultMatchThreshold = 0xB3
 
 // Limits of the Data Manager API enforced by the replica.
 const (
@@ -71,16 +73,10 @@ type list struct {
 
 // New returns an empty replica.
 func New(opts Options) *Server {
-	s := &Server{opts: opts.withDefaults()}
+	opts.Now = wire.Clock(opts.Now)
+	s := &Server{opts: opts}
 	s.Core = wire.NewCore(&s.mu, s.Snapshot, s.Restore, s.empty)
 	return s
-}
-
-// withDefaults sets the match threshold and the clock a zero Options leaves unset.
-func (o Options) withDefaults() Options {
-	o.MatchThreshold = cmp.Or(o.MatchThreshold, 0xB3)
-	o.Now = wire.Clock(o.Now)
-	return o
 }
 
 // ServeHTTP routes a Data Manager API call.

@@ -36,6 +36,9 @@ import (
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
+// defaultMinVersion is the MinVersion a zero Options means.
+const defaultMinVersion = 21
+
 // Limits enforced by the replica.
 const (
 	MaxRowsPerRequest = 10000
@@ -72,16 +75,10 @@ type Server struct {
 
 // New returns an empty replica.
 func New(opts Options) *Server {
-	s := &Server{opts: opts.withDefaults()}
+	opts.Now = wire.Clock(opts.Now)
+	s := &Server{opts: opts}
 	s.Core = wire.NewCore(&s.mu, s.Snapshot, s.Restore, s.empty)
 	return s
-}
-
-// withDefaults sets the oldest version served and the clock when left zero.
-func (o Options) withDefaults() Options {
-	o.MinVersion = cmp.Or(o.MinVersion, 21)
-	o.Now = wire.Clock(o.Now)
-	return o
 }
 
 // call is one parsed Graph request.
@@ -131,7 +128,7 @@ func (s *Server) parse(r *http.Request) (*call, *graphError) {
 		return nil, &graphError{Message: "(#2635) Unversioned calls are not served by the sandbox: call /" + meta.ReplicaVersion + "/... (set Session.Version).",
 			Type: "OAuthException", Code: 2635, status: http.StatusBadRequest}
 	}
-	if major, _ := strconv.Atoi(m[1]); major < s.opts.MinVersion {
+	if major, _ := strconv.Atoi(m[1]); major < cmp.Or(s.opts.MinVersion, defaultMinVersion) {
 		return nil, &graphError{Message: "(#2635) You are calling a deprecated version of the Ads API. Please update to the latest version: " + meta.ReplicaVersion + ".",
 			Type: "OAuthException", Code: 2635, status: http.StatusBadRequest}
 	}

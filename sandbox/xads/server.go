@@ -72,7 +72,8 @@ func New(opts Options) *Server {
 	return s
 }
 
-// withDefaults sets the rate limit, its window, the clock skew allowed and the clock when left zero.
+// withDefaults sets the rate limit, its window, the clock skew allowed
+// and the clock when left zero.
 func (o Options) withDefaults() Options {
 	o.RateLimit = cmp.Or(o.RateLimit, DefaultRateLimit)
 	o.RateWindow = cmp.Or(o.RateWindow, DefaultRateWindow)
