@@ -22,7 +22,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -82,33 +81,6 @@ meta_ads:
   requests_per_second: 0
 `
 
-// tuning holds the retry and pacing constants; tests shorten them.
-type tuning struct {
-	// attempts, minWait and maxWait govern in-client retries.
-	attempts         int
-	minWait, maxWait time.Duration
-	// maxInClientWait is the longest throttle wait the client sits out
-	// itself; longer ones go back to the engine as RetryAfter.
-	maxInClientWait time.Duration
-	// throttleWait is the wait asked of the engine after a throttle that
-	// names no time to regain access.
-	throttleWait time.Duration
-	// slowdown is the pause between requests at 100% usage; it shrinks
-	// linearly to nothing at 75%.
-	slowdown time.Duration
-	timeout  time.Duration
-	// rows is the most rows a request carries: MaxRows.
-	rows int
-}
-
-func defaultTuning() tuning {
-	return tuning{
-		attempts: 5, minWait: time.Second, maxWait: time.Minute,
-		maxInClientWait: 2 * time.Minute, throttleWait: time.Minute,
-		slowdown: 10 * time.Second, timeout: 2 * time.Minute, rows: MaxRows,
-	}
-}
-
 // Destination uploads to one ad account's customer-file audiences.
 type Destination struct {
 	settings Settings
@@ -149,10 +121,6 @@ func (d *Destination) replaceBatch() int {
 
 // New builds a destination from validated settings with resolved secrets.
 func New(s *Settings, env connectors.Env) (*Destination, error) {
-	return newDestination(s, env, defaultTuning())
-}
-
-func newDestination(s *Settings, env connectors.Env, t tuning) (*Destination, error) {
 	conn, err := platformconn.New(s.Settings, limits, env, s.Validate)
 	if err != nil {
 		return nil, err
@@ -171,7 +139,7 @@ func newDestination(s *Settings, env connectors.Env, t tuning) (*Destination, er
 		}
 	}
 	return &Destination{
-		settings: set, creds: creds, conn: conn, log: conn.Log, tune: t,
+		settings: set, creds: creds, conn: conn, log: conn.Log, tune: defaultTuning(),
 		feedback: map[string]map[string]int64{}, replaces: map[string]*replaceProgress{},
 	}, nil
 }

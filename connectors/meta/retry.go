@@ -12,6 +12,33 @@ import (
 	"github.com/audiencesync/audiencesync/connectors/retry"
 )
 
+// tuning holds the retry and pacing constants; tests shorten them.
+type tuning struct {
+	// attempts, minWait and maxWait govern in-client retries.
+	attempts         int
+	minWait, maxWait time.Duration
+	// maxInClientWait is the longest throttle wait the client sits out
+	// itself; longer ones go back to the engine as RetryAfter.
+	maxInClientWait time.Duration
+	// throttleWait is the wait asked of the engine after a throttle that
+	// names no time to regain access.
+	throttleWait time.Duration
+	// slowdown is the pause between requests at 100% usage; it shrinks
+	// linearly to nothing at 75%.
+	slowdown time.Duration
+	timeout  time.Duration
+	// rows is the most rows a request carries: MaxRows.
+	rows int
+}
+
+func defaultTuning() tuning {
+	return tuning{
+		attempts: 5, minWait: time.Second, maxWait: time.Minute,
+		maxInClientWait: 2 * time.Minute, throttleWait: time.Minute,
+		slowdown: 10 * time.Second, timeout: 2 * time.Minute, rows: MaxRows,
+	}
+}
+
 // checkRetry extends retryablehttp's policy (connection errors, 429, 5xx)
 // to Meta's throttling and transient errors, which mostly arrive on HTTP
 // 400 and can only be told apart by the body. A throttle whose time to
