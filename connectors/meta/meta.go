@@ -39,16 +39,9 @@ const MaxRows = 10000
 
 const defaultBaseURL = "https://graph.facebook.com/"
 
-// Compile-time interface guards.
-var (
-	_ connectors.Destination    = (*Destination)(nil)
-	_ connectors.Replacer       = (*Destination)(nil)
-	_ connectors.FeedbackPoller = (*Destination)(nil)
-	_ connectors.RunObserver    = (*Destination)(nil)
-	_ connectors.Checker        = (*Destination)(nil)
-	_ connectors.AudienceSizer  = (*Destination)(nil)
-	_ connectors.BatchLimiter   = (*Destination)(nil)
-)
+// Compile-time interface guard; each optional capability's guard stands
+// above the method that provides it.
+var _ connectors.Destination = (*Destination)(nil)
 
 // Spec declares the connector.
 func Spec() connectors.Spec {
@@ -99,6 +92,8 @@ type Destination struct {
 	// replace request carries; 0 for no cap below the row limit.
 	batchCap int
 }
+
+var _ connectors.BatchLimiter = (*Destination)(nil)
 
 // LimitBatch caps the members of each usersreplace request at the sync's
 // batch_size (Apply's batches are cut by the engine already); Meta's
@@ -165,6 +160,8 @@ func (d *Destination) Close() error {
 	}
 	return nil
 }
+
+var _ connectors.RunObserver = (*Destination)(nil)
 
 // BeginRun starts a run's bookkeeping: feedback counts and replace
 // progress belong to one run.

@@ -23,6 +23,8 @@ type customAudience struct {
 	Size *int64 `json:"audience_size"`
 }
 
+var _ connectors.AudienceSizer = (*Destination)(nil)
+
 // AudienceSize reads the audience's audience_size. X gives an
 // approximate figure once 100 users matched and null before, which leaves
 // the size unknown.

@@ -8,6 +8,8 @@ import (
 	"github.com/audiencesync/audiencesync/connectors"
 )
 
+var _ connectors.Checker = (*Destination)(nil)
+
 // Check verifies the credentials and access to the ad account by reading
 // it (GET /12/accounts/{account_id}); it changes nothing.
 func (d *Destination) Check(ctx context.Context) error {

@@ -73,11 +73,9 @@ type Destination struct {
 	closed     bool
 }
 
-var (
-	_ connectors.Destination   = (*Destination)(nil)
-	_ connectors.Checker       = (*Destination)(nil)
-	_ connectors.AudienceSizer = (*Destination)(nil)
-)
+// Compile-time interface guard; each optional capability's guard stands
+// above the method that provides it.
+var _ connectors.Destination = (*Destination)(nil)
 
 // New builds an X destination from validated settings whose secrets are
 // resolved. It makes no network call.
