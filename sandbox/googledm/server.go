@@ -15,8 +15,6 @@
 package googledm
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -165,98 +163,4 @@ func authenticate(r *http.Request) *apiError {
 	}
 	return unauthenticated("ACCESS_TOKEN_INVALID",
 		"Request had invalid authentication credentials. Expected OAuth 2 access token.")
-}
-
-// decodeBody reads a JSON request body strictly.
-func decodeBody(r *http.Request, v any) *apiError {
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	return decodeStrict([]byte(body), v)
-}
-
-// readBody reads a JSON request body, refusing other content types and
-// bodies over the size limit. It reads into a string sized from
-// Content-Length when given, so a large upload is neither grown and copied
-// as it arrives nor copied again to be sliced into values.
-func readBody(r *http.Request) (string, *apiError) {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return "", invalidArg("", "INVALID_ARGUMENT", "Invalid Content-Type %q: the request body must be application/json.", ct)
-	}
-	var body strings.Builder
-	switch err := wire.ReadBody(&body, r, maxBodyBytes); {
-	case errors.Is(err, wire.ErrBodyTooLarge):
-		return "", &apiError{httpStatus: http.StatusRequestEntityTooLarge, status: "INVALID_ARGUMENT",
-			message: "Request payload size exceeds the limit.", reason: "REQUEST_TOO_LARGE"}
-	case err != nil:
-		return "", invalidArg("", "INVALID_ARGUMENT", "Could not read the request body: %v", err)
-	}
-	return body.String(), nil
-}
-
-// decodeStrict decodes body into v, answering a malformed body or an
-// unknown field as Google does.
-func decodeStrict(body []byte, v any) *apiError {
-	if err := wire.DecodeStrict(body, v); err != nil {
-		fe := err.(*wire.FieldError)
-		if fe.Unknown {
-			return invalidArg(fe.Path, "INVALID_ARGUMENT",
-				"Invalid JSON payload received. %s at '%s': Cannot find field.", capitalize(fe.Msg), fe.Path)
-		}
-		return invalidArg(fe.Path, "INVALID_ARGUMENT", "Invalid JSON payload received. %s", fe.Error())
-	}
-	return nil
-}
-
-func capitalize(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-// ListState describes one user list for inspection.
-type ListState struct {
-	Account     string   `json:"account"`
-	ID          string   `json:"id"`
-	DisplayName string   `json:"displayName"`
-	UploadKeys  []string `json:"uploadKeyTypes"`
-	wire.Membership
-}
-
-// State lists every user list with its member count; withMembers includes
-// the stored identifiers.
-func (s *Server) State(withMembers bool) []ListState {
-	return wire.Listing(s.Changes.Settled(), &s.lists, func(id string, l *list) ListState {
-		st := ListState{Account: l.account, ID: id, DisplayName: l.res.DisplayName, Membership: wire.Inspect(withMembers, l.members)}
-		if l.res.IngestedUserListInfo != nil {
-			st.UploadKeys = l.res.IngestedUserListInfo.UploadKeyTypes
-		}
-		return st
-	})
-}
-
-// Members returns the identifiers stored in user list listID, sorted: a
-// hashed e-mail or phone is its 64-character hex digest, a mobile id is
-// "mobile:ID", an address is "address:GIVEN|FAMILY|REGION|POSTAL". Nil if
-// the list does not exist.
-func (s *Server) Members(listID string) []string {
-	return wire.MembersOf(s.Changes.Settled(), &s.lists, listID, func(l *list) wire.Set { return l.members })
-}
-
-// CreateList adds a CONTACT_ID user list directly (for tests) and returns
-// its id.
-func (s *Server) CreateList(account, displayName string) string {
-	s.Changes.LockSettled()
-	defer s.Changes.UnlockSettled()
-	l := s.newListLocked(account, userList{
-		DisplayName:        displayName,
-		MembershipDuration: fmt.Sprintf("%ds", MaxMembershipDurationDay*24*3600),
-		IngestedUserListInfo: &ingestedUserListInfo{
-			UploadKeyTypes: []string{"CONTACT_ID"},
-			ContactIDInfo:  &contactIDInfo{DataSourceType: "DATA_SOURCE_TYPE_FIRST_PARTY"},
-		},
-	})
-	return l.res.ID
 }
