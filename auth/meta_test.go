@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/audiencesync/audiencesync/auth"
+	"github.com/audiencesync/audiencesync/platform/meta"
 	"github.com/audiencesync/audiencesync/sandbox/metagraph"
 )
 
@@ -19,7 +20,7 @@ func TestAppsecretProof(t *testing.T) {
 	// The HMAC-SHA256 example of RFC 4231's companion texts: key "key".
 	require.Equal(t, "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8",
 		auth.AppsecretProof("key", "The quick brown fox jumps over the lazy dog"))
-	require.Equal(t, metagraph.AppsecretProof(metagraph.Token), auth.AppsecretProof(metagraph.AppSecret, metagraph.Token),
+	require.Equal(t, metagraph.AppsecretProof(meta.ReplicaToken), auth.AppsecretProof(meta.ReplicaAppSecret, meta.ReplicaToken),
 		"the replica and the helper agree")
 }
 
@@ -30,17 +31,17 @@ func graph(t *testing.T) (auth.MetaGraph, *int) {
 	leaks := new(int)
 	srv := metagraph.New(metagraph.Options{})
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(r.URL.RawQuery, "token") || strings.Contains(r.URL.RawQuery, metagraph.AppSecret) {
+		if strings.Contains(r.URL.RawQuery, "token") || strings.Contains(r.URL.RawQuery, meta.ReplicaAppSecret) {
 			*leaks++
 		}
 		srv.ServeHTTP(w, r)
 	}))
 	t.Cleanup(ts.Close)
-	return auth.MetaGraph{BaseURL: ts.URL + "/", Version: metagraph.CurrentVersion, Client: ts.Client()}, leaks
+	return auth.MetaGraph{BaseURL: ts.URL + "/", Version: meta.ReplicaVersion, Client: ts.Client()}, leaks
 }
 
 func creds(token string) auth.MetaCredentials {
-	return auth.MetaCredentials{AppID: metagraph.AppID, AppSecret: auth.NewSecret(metagraph.AppSecret), AccessToken: auth.NewSecret(token)}
+	return auth.MetaCredentials{AppID: meta.ReplicaAppID, AppSecret: auth.NewSecret(meta.ReplicaAppSecret), AccessToken: auth.NewSecret(token)}
 }
 
 func TestInspectToken(t *testing.T) {
@@ -54,12 +55,12 @@ func TestInspectToken(t *testing.T) {
 		expiry time.Duration // 0: never
 		fails  bool          // the inspection call itself fails
 	}{
-		{name: "system user token", creds: creds(metagraph.Token), valid: true},
+		{name: "system user token", creds: creds(meta.ReplicaToken), valid: true},
 		{name: "expiring token", creds: creds(metagraph.ExpiringToken), valid: true, expiry: metagraph.ExpiringIn},
-		{name: "expired token", creds: creds(metagraph.ExpiredToken)},
+		{name: "expired token", creds: creds(meta.ReplicaExpiredToken)},
 		{name: "garbage", creds: creds("garbage")},
-		{name: "wrong app secret", creds: auth.MetaCredentials{AppID: metagraph.AppID, AppSecret: auth.NewSecret("nope"),
-			AccessToken: auth.NewSecret(metagraph.Token)}, fails: true},
+		{name: "wrong app secret", creds: auth.MetaCredentials{AppID: meta.ReplicaAppID, AppSecret: auth.NewSecret("nope"),
+			AccessToken: auth.NewSecret(meta.ReplicaToken)}, fails: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,7 +76,7 @@ func TestInspectToken(t *testing.T) {
 				require.NotEmpty(t, tok.Problem)
 				return
 			}
-			require.Equal(t, metagraph.AppID, tok.AppID)
+			require.Equal(t, meta.ReplicaAppID, tok.AppID)
 			require.Contains(t, tok.Scopes, "ads_management")
 			if tt.expiry == 0 {
 				require.True(t, tok.ExpiresAt.IsZero())
@@ -92,10 +93,10 @@ func TestInspectToken(t *testing.T) {
 func TestSession(t *testing.T) {
 	t.Parallel()
 	g, leaks := graph(t)
-	s := creds(metagraph.Token).Session(g).WithContext(t.Context())
+	s := creds(meta.ReplicaToken).Session(g).WithContext(t.Context())
 	_, err := s.Get("/act_1", nil)
 	require.NoError(t, err)
-	bad := auth.MetaCredentials{AppID: metagraph.AppID, AppSecret: auth.NewSecret("nope"), AccessToken: auth.NewSecret(metagraph.Token)}
+	bad := auth.MetaCredentials{AppID: meta.ReplicaAppID, AppSecret: auth.NewSecret("nope"), AccessToken: auth.NewSecret(meta.ReplicaToken)}
 	_, err = bad.Session(g).WithContext(t.Context()).Get("/act_1", nil)
 	require.ErrorContains(t, err, "appsecret_proof")
 	require.Zero(t, *leaks)

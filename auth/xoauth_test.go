@@ -11,16 +11,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/audiencesync/audiencesync/auth"
+	"github.com/audiencesync/audiencesync/platform/x"
 	"github.com/audiencesync/audiencesync/sandbox/fault"
 	"github.com/audiencesync/audiencesync/sandbox/xads"
 )
 
 func sandboxCredentials() auth.XCredentials {
 	return auth.XCredentials{
-		ConsumerKey:    auth.NewSecret(xads.ConsumerKey),
-		ConsumerSecret: auth.NewSecret(xads.ConsumerSecret),
-		AccessToken:    auth.NewSecret(xads.AccessToken),
-		AccessSecret:   auth.NewSecret(xads.AccessSecret),
+		ConsumerKey:    auth.NewSecret(x.ReplicaConsumerKey),
+		ConsumerSecret: auth.NewSecret(x.ReplicaConsumerSecret),
+		AccessToken:    auth.NewSecret(x.ReplicaAccessToken),
+		AccessSecret:   auth.NewSecret(x.ReplicaAccessSecret),
 	}
 }
 
@@ -30,7 +31,7 @@ func replica(t *testing.T, faults string) string {
 	t.Helper()
 	ts := httptest.NewServer(xads.New(xads.Options{Faults: fault.MustParse(faults)}))
 	t.Cleanup(ts.Close)
-	return ts.URL + "/12/accounts/" + xads.Account
+	return ts.URL + "/12/accounts/" + x.ReplicaAccount
 }
 
 func signer(t *testing.T) *auth.XSigner {
@@ -129,14 +130,14 @@ func TestXSignerSign(t *testing.T) {
 	require.NoError(t, s.Sign(req))
 	second := oauthParams(t, req.Header.Get("Authorization"))
 
-	require.Equal(t, xads.ConsumerKey, first["oauth_consumer_key"])
-	require.Equal(t, xads.AccessToken, first["oauth_token"])
+	require.Equal(t, x.ReplicaConsumerKey, first["oauth_consumer_key"])
+	require.Equal(t, x.ReplicaAccessToken, first["oauth_token"])
 	require.Equal(t, "HMAC-SHA1", first["oauth_signature_method"])
 	require.Equal(t, "1.0", first["oauth_version"])
 	require.NotEmpty(t, first["oauth_timestamp"])
 	require.NotEqual(t, first["oauth_nonce"], second["oauth_nonce"], "every signature has its own nonce")
 	require.NotEqual(t, first["oauth_signature"], second["oauth_signature"])
-	for _, secret := range []string{xads.ConsumerSecret, xads.AccessSecret} {
+	for _, secret := range []string{x.ReplicaConsumerSecret, x.ReplicaAccessSecret} {
 		require.NotContains(t, req.Header.Get("Authorization"), secret, "secrets only key the signature")
 	}
 	b, err := io.ReadAll(req.Body)

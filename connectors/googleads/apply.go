@@ -110,6 +110,8 @@ func (d *Destination) post(ctx context.Context, url string, body []byte) (string
 	return out.RequestID, nil
 }
 
+var _ connectors.Resetter = (*Destination)(nil)
+
 // RemoveAll empties the user list (audienceMembers:removeAll), for a full
 // refresh.
 func (d *Destination) RemoveAll(ctx context.Context, aud connectors.Audience) error {

@@ -29,6 +29,8 @@ var matchRates = []string{
 	"MATCH_RATE_RANGE_71_TO_80", "MATCH_RATE_RANGE_81_TO_90", "MATCH_RATE_RANGE_91_TO_100",
 }
 
+var _ connectors.FeedbackPoller = (*Destination)(nil)
+
 // Feedback polls requestStatus:retrieve for each request id and reads the
 // list's size. Requests still processing come back in Pending, to poll on
 // a later run; a request whose status cannot be read now stays pending
@@ -206,6 +208,8 @@ func (d *Destination) size(ctx context.Context, aud connectors.Audience, rep *co
 	}
 	return nil
 }
+
+var _ connectors.Checker = (*Destination)(nil)
 
 // Check verifies that the credentials work and the operating account's
 // user lists can be listed. It changes nothing.

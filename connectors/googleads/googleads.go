@@ -76,13 +76,9 @@ type Destination struct {
 	closed    bool
 }
 
-var (
-	_ connectors.Destination    = (*Destination)(nil)
-	_ connectors.Resetter       = (*Destination)(nil)
-	_ connectors.FeedbackPoller = (*Destination)(nil)
-	_ connectors.Checker        = (*Destination)(nil)
-	_ connectors.AudienceSizer  = (*Destination)(nil)
-)
+// Compile-time interface guard; each optional capability's guard stands
+// above the method that provides it.
+var _ connectors.Destination = (*Destination)(nil)
 
 // New builds a destination from settings. It validates them and reads the
 // credentials but makes no network call; the API client (and, with

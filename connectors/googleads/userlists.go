@@ -177,6 +177,8 @@ func (d *Destination) createList(ctx context.Context, spec connectors.AudienceSp
 	return a, err
 }
 
+var _ connectors.AudienceSizer = (*Destination)(nil)
+
 // AudienceSize reads the list's sizeInfo: Google's estimate of its
 // members on the Display and Search networks, of which the larger is
 // taken. A list without sizeInfo has no estimate yet.

@@ -18,6 +18,8 @@ const (
 	accountGracePeriod = 9
 )
 
+var _ connectors.Checker = (*Destination)(nil)
+
 // Check verifies, without changing anything, that the token works with
 // appsecret_proof and reaches the ad account, that it was issued for
 // app_id with ads_management, and that it does not expire soon. A token

@@ -9,6 +9,7 @@ import (
 	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/meta"
+	metaplatform "github.com/audiencesync/audiencesync/platform/meta"
 	"github.com/audiencesync/audiencesync/sandbox/metagraph"
 )
 
@@ -24,7 +25,7 @@ func TestCheck(t *testing.T) {
 		{name: "valid"},
 		{name: "expires soon", mod: func(s *meta.Settings) { s.AccessToken = auth.NewSecret(metagraph.ExpiringToken) },
 			is: auth.ErrMetaTokenExpiring, want: []string{"expires on", "System users"}},
-		{name: "expired", mod: func(s *meta.Settings) { s.AccessToken = auth.NewSecret(metagraph.ExpiredToken) },
+		{name: "expired", mod: func(s *meta.Settings) { s.AccessToken = auth.NewSecret(metaplatform.ReplicaExpiredToken) },
 			is: connectors.ErrReauthenticate, want: []string{"Session has expired", "System users"}},
 		{name: "not a token", mod: func(s *meta.Settings) { s.AccessToken = auth.NewSecret("garbage") },
 			is: connectors.ErrReauthenticate, want: []string{"Business Manager"}},

@@ -19,5 +19,10 @@ func NewFast(s *Settings, env connectors.Env, rows ...int) (*Destination, error)
 	if len(rows) > 0 {
 		t.rows = rows[0]
 	}
-	return newDestination(s, env, t)
+	d, err := New(s, env)
+	if err != nil {
+		return nil, err
+	}
+	d.tune = t // read only once the destination is used
+	return d, nil
 }

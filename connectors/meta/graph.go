@@ -2,7 +2,6 @@ package meta
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,12 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/go-retryablehttp"
 	fb "github.com/huandu/facebook/v2"
 
 	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors/platformhttp"
-	"github.com/audiencesync/audiencesync/connectors/retry"
 )
 
 // graph is a destination's Graph API client.
@@ -24,6 +21,40 @@ type graph struct {
 	where   auth.MetaGraph
 	http    *platformhttp.Client
 	tune    tuning
+}
+
+// graph returns the Graph client, building it on first use.
+func (d *Destination) graph(ctx context.Context) (*graph, error) {
+	d.initMu.Lock()
+	defer d.initMu.Unlock()
+	if d.api != nil {
+		return d.api, nil
+	}
+	base, err := d.conn.BaseURL(ctx)
+	if err != nil {
+		return nil, err
+	}
+	base = strings.TrimSuffix(base, "/") + "/"
+
+	gov := newGovernor(d.tune.slowdown, d.log)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 2 * d.settings.Concurrency
+	gov.next = tr
+	rc := platformhttp.New(platformhttp.Options{
+		Logger:            d.log,
+		Attempts:          d.tune.attempts,
+		MinWait:           d.tune.minWait,
+		MaxWait:           d.tune.maxWait,
+		RequestsPerSecond: d.settings.RequestsPerSecond,
+		Burst:             d.settings.Concurrency,
+		CheckRetry:        checkRetry(d.tune.maxInClientWait),
+		Signal:            retrySignal,
+		Transport:         gov,
+		Timeout:           d.tune.timeout,
+	})
+	where := auth.MetaGraph{BaseURL: base, Version: d.settings.APIVersion, Client: rc.StandardClient()}
+	d.api = &graph{session: d.creds.Session(where), where: where, http: rc, tune: d.tune}
+	return d.api, nil
 }
 
 // call makes one Graph call, retries included, and says how many retries
@@ -117,67 +148,4 @@ func scrub(s string) string {
 		s = s[:500] + "…"
 	}
 	return s
-}
-
-// checkRetry extends retryablehttp's policy (connection errors, 429, 5xx)
-// to Meta's throttling and transient errors, which mostly arrive on HTTP
-// 400 and can only be told apart by the body. A throttle whose time to
-// regain access is longer than maxInClient is left to the caller, which
-// hands the wait to the engine. An expired token is never retried.
-func checkRetry(maxInClient time.Duration) retryablehttp.CheckRetry {
-	return func(ctx context.Context, resp *http.Response, err error) (bool, error) {
-		if ctx.Err() != nil {
-			return false, ctx.Err()
-		}
-		if err == nil {
-			if _, regain := usageOf(resp.Header); regain > maxInClient {
-				return false, nil
-			}
-		}
-		if err != nil || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
-			return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
-		}
-		if resp.StatusCode < 400 {
-			return false, nil
-		}
-		e, ok := peekError(resp)
-		if !ok || e.Code == 190 {
-			return false, nil
-		}
-		return throttled(e.Code) || e.IsTransient, nil
-	}
-}
-
-// wireError is the part of Graph's error body the retry policy reads.
-type wireError struct {
-	Code        int  `json:"code"`
-	IsTransient bool `json:"is_transient"`
-}
-
-// peekError reads Graph's error from resp and puts the body back for the
-// caller.
-func peekError(resp *http.Response) (wireError, bool) {
-	if resp.Body == nil {
-		return wireError{}, false
-	}
-	body, err := platformhttp.PeekBody(resp, 1<<20)
-	if err != nil {
-		return wireError{}, false
-	}
-	var w struct {
-		Error *wireError `json:"error"`
-	}
-	if json.Unmarshal(body, &w) != nil || w.Error == nil {
-		return wireError{}, false
-	}
-	return *w.Error, true
-}
-
-// retrySignal is the wait Meta asks for: the time to regain access that
-// X-Business-Use-Case-Usage names, else Retry-After.
-func retrySignal(resp *http.Response, now time.Time) (time.Duration, bool) {
-	if _, regain := usageOf(resp.Header); regain > 0 {
-		return regain, true
-	}
-	return retry.RetryAfter(resp, now)
 }

@@ -70,7 +70,7 @@ func (b *bundle) serve(w http.ResponseWriter, r *http.Request) {
 	for k, v := range r.URL.Query() {
 		params[k] = v
 	}
-	for _, tok := range []string{metagraph.Token, metagraph.ExpiringToken, metagraph.ExpiredToken, metagraph.AppSecret} {
+	for _, tok := range []string{metaplatform.ReplicaToken, metagraph.ExpiringToken, metaplatform.ReplicaExpiredToken, metaplatform.ReplicaAppSecret} {
 		if strings.Contains(r.URL.String(), tok) {
 			b.t.Errorf("%s %s: a credential travelled in the URL", r.Method, r.URL.Path)
 		}
@@ -92,7 +92,7 @@ func (b *bundle) checkLogs() {
 	for _, e := range b.logs.All() {
 		line, _ := json.Marshal(e.ContextMap())
 		text := e.Message + " " + string(line)
-		for _, tok := range []string{metagraph.Token, metagraph.ExpiringToken, metagraph.ExpiredToken, metagraph.AppSecret} {
+		for _, tok := range []string{metaplatform.ReplicaToken, metagraph.ExpiringToken, metaplatform.ReplicaExpiredToken, metaplatform.ReplicaAppSecret} {
 			if strings.Contains(text, tok) {
 				b.t.Errorf("a log line holds a credential: %q", e.Message)
 			}

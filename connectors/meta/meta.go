@@ -21,17 +21,13 @@ package meta
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"strings"
 	"sync"
-	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/platformconn"
-	"github.com/audiencesync/audiencesync/connectors/platformhttp"
 	metaplatform "github.com/audiencesync/audiencesync/platform/meta"
 )
 
@@ -43,16 +39,9 @@ const MaxRows = 10000
 
 const defaultBaseURL = "https://graph.facebook.com/"
 
-// Compile-time interface guards.
-var (
-	_ connectors.Destination    = (*Destination)(nil)
-	_ connectors.Replacer       = (*Destination)(nil)
-	_ connectors.FeedbackPoller = (*Destination)(nil)
-	_ connectors.RunObserver    = (*Destination)(nil)
-	_ connectors.Checker        = (*Destination)(nil)
-	_ connectors.AudienceSizer  = (*Destination)(nil)
-	_ connectors.BatchLimiter   = (*Destination)(nil)
-)
+// Compile-time interface guard; each optional capability's guard stands
+// above the method that provides it.
+var _ connectors.Destination = (*Destination)(nil)
 
 // Spec declares the connector.
 func Spec() connectors.Spec {
@@ -85,33 +74,6 @@ meta_ads:
   requests_per_second: 0
 `
 
-// tuning holds the retry and pacing constants; tests shorten them.
-type tuning struct {
-	// attempts, minWait and maxWait govern in-client retries.
-	attempts         int
-	minWait, maxWait time.Duration
-	// maxInClientWait is the longest throttle wait the client sits out
-	// itself; longer ones go back to the engine as RetryAfter.
-	maxInClientWait time.Duration
-	// throttleWait is the wait asked of the engine after a throttle that
-	// names no time to regain access.
-	throttleWait time.Duration
-	// slowdown is the pause between requests at 100% usage; it shrinks
-	// linearly to nothing at 75%.
-	slowdown time.Duration
-	timeout  time.Duration
-	// rows is the most rows a request carries: MaxRows.
-	rows int
-}
-
-func defaultTuning() tuning {
-	return tuning{
-		attempts: 5, minWait: time.Second, maxWait: time.Minute,
-		maxInClientWait: 2 * time.Minute, throttleWait: time.Minute,
-		slowdown: 10 * time.Second, timeout: 2 * time.Minute, rows: MaxRows,
-	}
-}
-
 // Destination uploads to one ad account's customer-file audiences.
 type Destination struct {
 	settings Settings
@@ -130,6 +92,8 @@ type Destination struct {
 	// replace request carries; 0 for no cap below the row limit.
 	batchCap int
 }
+
+var _ connectors.BatchLimiter = (*Destination)(nil)
 
 // LimitBatch caps the members of each usersreplace request at the sync's
 // batch_size (Apply's batches are cut by the engine already); Meta's
@@ -152,10 +116,6 @@ func (d *Destination) replaceBatch() int {
 
 // New builds a destination from validated settings with resolved secrets.
 func New(s *Settings, env connectors.Env) (*Destination, error) {
-	return newDestination(s, env, defaultTuning())
-}
-
-func newDestination(s *Settings, env connectors.Env, t tuning) (*Destination, error) {
 	conn, err := platformconn.New(s.Settings, limits, env, s.Validate)
 	if err != nil {
 		return nil, err
@@ -174,7 +134,7 @@ func newDestination(s *Settings, env connectors.Env, t tuning) (*Destination, er
 		}
 	}
 	return &Destination{
-		settings: set, creds: creds, conn: conn, log: conn.Log, tune: t,
+		settings: set, creds: creds, conn: conn, log: conn.Log, tune: defaultTuning(),
 		feedback: map[string]map[string]int64{}, replaces: map[string]*replaceProgress{},
 	}, nil
 }
@@ -201,39 +161,7 @@ func (d *Destination) Close() error {
 	return nil
 }
 
-// graph returns the Graph client, building it on first use.
-func (d *Destination) graph(ctx context.Context) (*graph, error) {
-	d.initMu.Lock()
-	defer d.initMu.Unlock()
-	if d.api != nil {
-		return d.api, nil
-	}
-	base, err := d.conn.BaseURL(ctx)
-	if err != nil {
-		return nil, err
-	}
-	base = strings.TrimSuffix(base, "/") + "/"
-
-	gov := newGovernor(d.tune.slowdown, d.log)
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 2 * d.settings.Concurrency
-	gov.next = tr
-	rc := platformhttp.New(platformhttp.Options{
-		Logger:            d.log,
-		Attempts:          d.tune.attempts,
-		MinWait:           d.tune.minWait,
-		MaxWait:           d.tune.maxWait,
-		RequestsPerSecond: d.settings.RequestsPerSecond,
-		Burst:             d.settings.Concurrency,
-		CheckRetry:        checkRetry(d.tune.maxInClientWait),
-		Signal:            retrySignal,
-		Transport:         gov,
-		Timeout:           d.tune.timeout,
-	})
-	where := auth.MetaGraph{BaseURL: base, Version: d.settings.APIVersion, Client: rc.StandardClient()}
-	d.api = &graph{session: d.creds.Session(where), where: where, http: rc, tune: d.tune}
-	return d.api, nil
-}
+var _ connectors.RunObserver = (*Destination)(nil)
 
 // BeginRun starts a run's bookkeeping: feedback counts and replace
 // progress belong to one run.

@@ -19,6 +19,7 @@ import (
 	"github.com/audiencesync/audiencesync/connectors/meta"
 	"github.com/audiencesync/audiencesync/engine"
 	platformbuiltin "github.com/audiencesync/audiencesync/platform/builtin"
+	metaplatform "github.com/audiencesync/audiencesync/platform/meta"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/sandbox"
 	"github.com/audiencesync/audiencesync/sandbox/metagraph"
@@ -344,7 +345,7 @@ func TestSyncTokenExpired(t *testing.T) {
 		// failed.
 		planned, added int64
 	}{
-		{name: "expired before the run", mod: func(s *meta.Settings) { s.AccessToken = auth.NewSecret(metagraph.ExpiredToken) },
+		{name: "expired before the run", mod: func(s *meta.Settings) { s.AccessToken = auth.NewSecret(metaplatform.ReplicaExpiredToken) },
 			status: report.StatusFailed},
 		{name: "expires during the run", faults: "meta.users:ok*1,meta.users:expired*1", users: 3, status: report.StatusPartial, planned: 1500, added: 500},
 		{name: "expires later in the run", faults: "meta.users:ok*2,meta.users:expired*1", users: 4, status: report.StatusPartial, planned: 1500, added: 1000},

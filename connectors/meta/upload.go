@@ -101,6 +101,8 @@ type replaceProgress struct {
 	res     connectors.BatchResult
 }
 
+var _ connectors.Replacer = (*Destination)(nil)
+
 // Replace makes the audience exactly members through /{id}/usersreplace
 // in one session: batch_seq from 1, last_batch_flag on the last batch,
 // estimated_num_total = total. Members are read from the iterator one
@@ -248,6 +250,8 @@ func newSessionID() uint64 {
 	return binary.BigEndian.Uint64(b[:])>>1 | 1
 }
 
+var _ connectors.FeedbackPoller = (*Destination)(nil)
+
 // Feedback sums what Meta said about the run's requests (received rows,
 // invalid entries and their sampled reasons) and reads the audience's
 // approximate size. Meta processes uploads for up to a day, so the size
@@ -277,6 +281,8 @@ func (d *Destination) Feedback(ctx context.Context, aud connectors.Audience, req
 	}
 	return rep, nil
 }
+
+var _ connectors.AudienceSizer = (*Destination)(nil)
 
 // AudienceSize reads the audience's approximate_count_lower_bound and
 // approximate_count_upper_bound: Meta's range for the people it matched,

@@ -12,11 +12,45 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+	"go.uber.org/zap"
 
 	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/platformhttp"
 )
+
+// newClient builds the retrying client: rate-limit gate, then signing,
+// then the wire, so a request is signed only once it may go out.
+func newClient(s *Settings, concurrency int, lim limits, signer *auth.XSigner, log *zap.Logger) *platformhttp.Client {
+	wire := http.DefaultTransport.(*http.Transport).Clone()
+	wire.MaxIdleConnsPerHost = concurrency + 2
+	return platformhttp.New(platformhttp.Options{
+		Logger:            log,
+		Attempts:          lim.attempts,
+		MinWait:           lim.minWait,
+		MaxWait:           lim.maxWait,
+		RequestsPerSecond: s.RequestsPerSecond,
+		Burst:             concurrency,
+		Signal:            retrySignal,
+		Transport:         newRateGate(signer.Transport(wire)),
+	})
+}
+
+// baseURL returns the API base URL, starting the in-process sandbox on
+// first use when the connection asks for it.
+func (d *Destination) baseURL(ctx context.Context) (string, error) {
+	d.baseMu.Lock()
+	defer d.baseMu.Unlock()
+	if d.base != "" {
+		return d.base, nil
+	}
+	u, err := d.conn.BaseURL(ctx)
+	if err != nil {
+		return "", err
+	}
+	d.base = strings.TrimRight(u, "/")
+	return d.base, nil
+}
 
 // maxResponseBytes bounds how much of an answer is read: the largest is
 // an operation_errors list for 2,500 operations.

@@ -14,6 +14,8 @@ import (
 	datamanager "google.golang.org/api/datamanager/v1"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
+
+	"github.com/audiencesync/audiencesync/platform/google"
 )
 
 func TestWithGeneratedClient(t *testing.T) {
@@ -22,7 +24,7 @@ func TestWithGeneratedClient(t *testing.T) {
 	ctx := context.Background()
 	svc, err := datamanager.NewService(ctx,
 		option.WithEndpoint(b.ts.URL+"/"),
-		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: Token})))
+		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: google.ReplicaToken})))
 	require.NoError(t, err)
 
 	parent := "accountTypes/GOOGLE_ADS/accounts/" + account

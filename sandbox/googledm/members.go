@@ -1,6 +1,7 @@
 package googledm
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -110,7 +111,7 @@ type memberChange struct {
 // and queues the change to its user list (unless validate only), to be
 // applied once the request is answered, and answers with the request id.
 func (s *Server) applyMembers(w http.ResponseWriter, c memberChange) *apiError {
-	s.changes.SettleIfBacklogged()
+	s.Changes.SettleIfBacklogged()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	targets, err := s.resolveLocked(c.dests, c.members)
@@ -131,11 +132,11 @@ func (s *Server) applyMembers(w http.ResponseWriter, c memberChange) *apiError {
 					continue
 				}
 			}
-			out.count(m, s.opts.MatchThreshold)
+			out.count(m, cmp.Or(s.opts.MatchThreshold, defaultMatchThreshold))
 			ids = append(ids, m.ids...)
 		}
 		if !c.validateOnly {
-			s.changes.PushMembersLocked(&t.list.members, ids, c.add)
+			s.Changes.PushMembersLocked(&t.list.members, ids, c.add)
 		}
 		rec.dests = append(rec.dests, out)
 	}
@@ -164,7 +165,7 @@ func (s *Server) handleRemoveAll(w http.ResponseWriter, r *http.Request) *apiErr
 	for _, t := range targets {
 		if !req.ValidateOnly {
 			l := t.list
-			s.changes.PushLocked(0, func() { l.members = wire.Set{} })
+			s.Changes.PushLocked(0, func() { l.members = wire.Set{} })
 		}
 		rec.dests = append(rec.dests, outcome{dest: t.dest, errors: map[string]int64{}})
 	}

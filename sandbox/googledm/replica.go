@@ -8,6 +8,7 @@ import (
 
 	"github.com/audiencesync/audiencesync/platform/google"
 	"github.com/audiencesync/audiencesync/sandbox/fault"
+	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
 // These methods mount the replica on the sandbox (sandbox.Replica and its
@@ -38,8 +39,8 @@ func (s *Server) FaultEndpoints() []string {
 func (s *Server) Describe(base string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Google Data Manager API   endpoint: %s/\n", base)
-	fmt.Fprintf(&b, "  access_token:    %s\n", Token)
-	fmt.Fprintf(&b, "  (always expired: %s)\n", ExpiredToken)
+	fmt.Fprintf(&b, "  access_token:    %s\n", google.ReplicaToken)
+	fmt.Fprintf(&b, "  (always expired: %s)\n", google.ReplicaExpiredToken)
 	return b.String()
 }
 
@@ -63,4 +64,49 @@ func (s *Server) RenderFault(w http.ResponseWriter, _ *http.Request, f fault.Fau
 		writeError(w, &apiError{httpStatus: http.StatusInternalServerError, status: "INTERNAL",
 			message: "Internal error encountered."})
 	}
+}
+
+// ListState describes one user list for inspection.
+type ListState struct {
+	Account     string   `json:"account"`
+	ID          string   `json:"id"`
+	DisplayName string   `json:"displayName"`
+	UploadKeys  []string `json:"uploadKeyTypes"`
+	wire.Membership
+}
+
+// State lists every user list with its member count; withMembers includes
+// the stored identifiers.
+func (s *Server) State(withMembers bool) []ListState {
+	return wire.Listing(s.Changes.Settled(), &s.lists, func(id string, l *list) ListState {
+		st := ListState{Account: l.account, ID: id, DisplayName: l.res.DisplayName, Membership: wire.Inspect(withMembers, l.members)}
+		if l.res.IngestedUserListInfo != nil {
+			st.UploadKeys = l.res.IngestedUserListInfo.UploadKeyTypes
+		}
+		return st
+	})
+}
+
+// Members returns the identifiers stored in user list listID, sorted: a
+// hashed e-mail or phone is its 64-character hex digest, a mobile id is
+// "mobile:ID", an address is "address:GIVEN|FAMILY|REGION|POSTAL". Nil if
+// the list does not exist.
+func (s *Server) Members(listID string) []string {
+	return wire.MembersOf(s.Changes.Settled(), &s.lists, listID, func(l *list) wire.Set { return l.members })
+}
+
+// CreateList adds a CONTACT_ID user list directly (for tests) and returns
+// its id.
+func (s *Server) CreateList(account, displayName string) string {
+	s.Changes.LockSettled()
+	defer s.Changes.UnlockSettled()
+	l := s.newListLocked(account, userList{
+		DisplayName:        displayName,
+		MembershipDuration: fmt.Sprintf("%ds", MaxMembershipDurationDay*24*3600),
+		IngestedUserListInfo: &ingestedUserListInfo{
+			UploadKeyTypes: []string{"CONTACT_ID"},
+			ContactIDInfo:  &contactIDInfo{DataSourceType: "DATA_SOURCE_TYPE_FIRST_PARTY"},
+		},
+	})
+	return l.res.ID
 }

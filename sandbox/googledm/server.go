@@ -15,8 +15,6 @@
 package googledm
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -27,15 +25,8 @@ import (
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
-// Credentials the replica accepts, declared with the platform (package
-// platform/google) so connectors find them without importing the sandbox.
-const (
-	// Token is the OAuth 2 access token accepted as "Authorization: Bearer".
-	Token = google.ReplicaToken
-	// ExpiredToken is always refused as expired (401 UNAUTHENTICATED,
-	// reason ACCESS_TOKEN_EXPIRED), to exercise re-authentication.
-	ExpiredToken = google.ReplicaExpiredToken
-)
+// defaultMatchThreshold is the MatchThreshold a zero Options means.
+const defaultMatchThreshold = 0xB3
 
 // Limits of the Data Manager API enforced by the replica.
 const (
@@ -62,14 +53,10 @@ type Options struct {
 // Server is the replica; it is an http.Handler for paths under /v1/.
 type Server struct {
 	opts Options
-	// Persisted is Save and Load, over Snapshot and Restore.
-	wire.Persisted[Snapshot]
+	// Core is Save, Load and Reset, and the queue of membership changes.
+	wire.Core[Snapshot]
 
-	mu sync.Mutex
-	// changes applies accepted membership changes after their requests
-	// are answered (see wire.Queue): readers of membership lock through
-	// it, upload handlers queue under mu.
-	changes  *wire.Queue
+	mu       sync.Mutex           // guards what follows; Core.Changes queues under it
 	lists    wire.Audiences[list] // by user list id, in creation order
 	requests map[string]*requestRecord
 	nextReq  int64
@@ -84,26 +71,10 @@ type list struct {
 
 // New returns an empty replica.
 func New(opts Options) *Server {
-	if opts.MatchThreshold == 0 {
-		opts.MatchThreshold = 0xB3
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	opts.Now = wire.Clock(opts.Now)
 	s := &Server{opts: opts}
-	s.Persisted = wire.NewPersisted(s.Snapshot, s.Restore)
-	s.changes = wire.NewQueue(&s.mu)
-	s.Reset()
+	s.Core = wire.NewCore(&s.mu, s.Snapshot, s.Restore, s.empty)
 	return s
-}
-
-// Reset forgets every user list, member and request.
-func (s *Server) Reset() {
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
-	s.lists = wire.NewAudiences[list](9000000000, 10)
-	s.requests = map[string]*requestRecord{}
-	s.nextReq = 0
 }
 
 // ServeHTTP routes a Data Manager API call.
@@ -181,109 +152,15 @@ func authenticate(r *http.Request) *apiError {
 		token = r.URL.Query().Get("access_token")
 	}
 	switch token {
-	case Token:
+	case google.ReplicaToken:
 		return nil
 	case "":
 		return unauthenticated("CREDENTIALS_MISSING",
 			"Request is missing required authentication credential. Expected OAuth 2 access token.")
-	case ExpiredToken:
+	case google.ReplicaExpiredToken:
 		return unauthenticated("ACCESS_TOKEN_EXPIRED",
 			"Request had invalid authentication credentials: the access token has expired. Refresh it and retry.")
 	}
 	return unauthenticated("ACCESS_TOKEN_INVALID",
 		"Request had invalid authentication credentials. Expected OAuth 2 access token.")
-}
-
-// decodeBody reads a JSON request body strictly.
-func decodeBody(r *http.Request, v any) *apiError {
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	return decodeStrict([]byte(body), v)
-}
-
-// readBody reads a JSON request body, refusing other content types and
-// bodies over the size limit. It reads into a string sized from
-// Content-Length when given, so a large upload is neither grown and copied
-// as it arrives nor copied again to be sliced into values.
-func readBody(r *http.Request) (string, *apiError) {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return "", invalidArg("", "INVALID_ARGUMENT", "Invalid Content-Type %q: the request body must be application/json.", ct)
-	}
-	var body strings.Builder
-	switch err := wire.ReadBody(&body, r, maxBodyBytes); {
-	case errors.Is(err, wire.ErrBodyTooLarge):
-		return "", &apiError{httpStatus: http.StatusRequestEntityTooLarge, status: "INVALID_ARGUMENT",
-			message: "Request payload size exceeds the limit.", reason: "REQUEST_TOO_LARGE"}
-	case err != nil:
-		return "", invalidArg("", "INVALID_ARGUMENT", "Could not read the request body: %v", err)
-	}
-	return body.String(), nil
-}
-
-// decodeStrict decodes body into v, answering a malformed body or an
-// unknown field as Google does.
-func decodeStrict(body []byte, v any) *apiError {
-	if err := wire.DecodeStrict(body, v); err != nil {
-		fe := err.(*wire.FieldError)
-		if fe.Unknown {
-			return invalidArg(fe.Path, "INVALID_ARGUMENT",
-				"Invalid JSON payload received. %s at '%s': Cannot find field.", capitalize(fe.Msg), fe.Path)
-		}
-		return invalidArg(fe.Path, "INVALID_ARGUMENT", "Invalid JSON payload received. %s", fe.Error())
-	}
-	return nil
-}
-
-func capitalize(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-// ListState describes one user list for inspection.
-type ListState struct {
-	Account     string   `json:"account"`
-	ID          string   `json:"id"`
-	DisplayName string   `json:"displayName"`
-	UploadKeys  []string `json:"uploadKeyTypes"`
-	wire.Membership
-}
-
-// State lists every user list with its member count; withMembers includes
-// the stored identifiers.
-func (s *Server) State(withMembers bool) []ListState {
-	return wire.Listing(s.changes.Settled(), &s.lists, func(id string, l *list) ListState {
-		st := ListState{Account: l.account, ID: id, DisplayName: l.res.DisplayName, Membership: wire.Inspect(withMembers, l.members)}
-		if l.res.IngestedUserListInfo != nil {
-			st.UploadKeys = l.res.IngestedUserListInfo.UploadKeyTypes
-		}
-		return st
-	})
-}
-
-// Members returns the identifiers stored in user list listID, sorted: a
-// hashed e-mail or phone is its 64-character hex digest, a mobile id is
-// "mobile:ID", an address is "address:GIVEN|FAMILY|REGION|POSTAL". Nil if
-// the list does not exist.
-func (s *Server) Members(listID string) []string {
-	return wire.MembersOf(s.changes.Settled(), &s.lists, listID, func(l *list) wire.Set { return l.members })
-}
-
-// CreateList adds a CONTACT_ID user list directly (for tests) and returns
-// its id.
-func (s *Server) CreateList(account, displayName string) string {
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
-	l := s.newListLocked(account, userList{
-		DisplayName:        displayName,
-		MembershipDuration: fmt.Sprintf("%ds", MaxMembershipDurationDay*24*3600),
-		IngestedUserListInfo: &ingestedUserListInfo{
-			UploadKeyTypes: []string{"CONTACT_ID"},
-			ContactIDInfo:  &contactIDInfo{DataSourceType: "DATA_SOURCE_TYPE_FIRST_PARTY"},
-		},
-	})
-	return l.res.ID
 }

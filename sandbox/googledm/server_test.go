@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/audiencesync/audiencesync/platform/google"
 	"github.com/audiencesync/audiencesync/sandbox/fault"
 )
 
@@ -94,7 +95,7 @@ func (b *bundle) newList(t *testing.T, name string) string {
 			"uploadKeyTypes": []string{"CONTACT_ID"},
 			"contactIdInfo":  map[string]any{"dataSourceType": "DATA_SOURCE_TYPE_FIRST_PARTY"},
 		},
-	}, Token)
+	}, google.ReplicaToken)
 	require.Equal(t, 200, r.status, r.body)
 	return r.body["id"].(string)
 }
@@ -128,8 +129,8 @@ func TestAuthentication(t *testing.T) {
 	}{
 		{"missing", "", "CREDENTIALS_MISSING"},
 		{"wrong token", "Bearer nope", "ACCESS_TOKEN_INVALID"},
-		{"expired token", "Bearer " + ExpiredToken, "ACCESS_TOKEN_EXPIRED"},
-		{"wrong scheme", "Basic " + Token, "ACCESS_TOKEN_TYPE_UNSUPPORTED"},
+		{"expired token", "Bearer " + google.ReplicaExpiredToken, "ACCESS_TOKEN_EXPIRED"},
+		{"wrong scheme", "Basic " + google.ReplicaToken, "ACCESS_TOKEN_TYPE_UNSUPPORTED"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -148,7 +149,7 @@ func TestAuthentication(t *testing.T) {
 		})
 	}
 	// The token is also accepted as the access_token parameter.
-	res, err := http.Get(b.ts.URL + "/v1/accountTypes/GOOGLE_ADS/accounts/" + account + "/userLists?access_token=" + Token)
+	res, err := http.Get(b.ts.URL + "/v1/accountTypes/GOOGLE_ADS/accounts/" + account + "/userLists?access_token=" + google.ReplicaToken)
 	require.NoError(t, err)
 	res.Body.Close()
 	require.Equal(t, 200, res.StatusCode)
@@ -160,7 +161,7 @@ func TestUserLists(t *testing.T) {
 	base := "/v1/accountTypes/GOOGLE_ADS/accounts/" + account + "/userLists"
 	id := b.newList(t, "Cart abandoners")
 
-	r := b.call(t, "GET", base+"/"+id, nil, Token)
+	r := b.call(t, "GET", base+"/"+id, nil, google.ReplicaToken)
 	require.Equal(t, 200, r.status)
 	require.Equal(t, "accountTypes/GOOGLE_ADS/accounts/"+account+"/userLists/"+id, r.body["name"])
 	require.Equal(t, "Cart abandoners", r.body["displayName"])
@@ -168,16 +169,16 @@ func TestUserLists(t *testing.T) {
 	require.Equal(t, "0", r.body["sizeInfo"].(map[string]any)["searchNetworkMembersCount"])
 
 	r = b.call(t, "POST", base, map[string]any{"displayName": "Cart abandoners",
-		"ingestedUserListInfo": map[string]any{"uploadKeyTypes": []string{"CONTACT_ID"}}}, Token)
+		"ingestedUserListInfo": map[string]any{"uploadKeyTypes": []string{"CONTACT_ID"}}}, google.ReplicaToken)
 	require.Equal(t, 400, r.status, "duplicate names are refused")
 
 	r = b.call(t, "PATCH", base+"/"+id+"?updateMask=description,membershipDuration",
-		map[string]any{"description": "renamed", "membershipDuration": "86400s"}, Token)
+		map[string]any{"description": "renamed", "membershipDuration": "86400s"}, google.ReplicaToken)
 	require.Equal(t, 200, r.status, r.body)
 	require.Equal(t, "renamed", r.body["description"])
 	require.Equal(t, "86400s", r.body["membershipDuration"])
 
-	r = b.call(t, "GET", base+"/999", nil, Token)
+	r = b.call(t, "GET", base+"/999", nil, google.ReplicaToken)
 	require.Equal(t, 404, r.status)
 	status, _ := googleError(t, r)
 	require.Equal(t, "NOT_FOUND", status)
@@ -189,7 +190,7 @@ func TestUserLists(t *testing.T) {
 	token := ""
 	for page := 0; ; page++ {
 		require.Less(t, page, 5)
-		r = b.call(t, "GET", base+"?pageSize=2&pageToken="+token, nil, Token)
+		r = b.call(t, "GET", base+"?pageSize=2&pageToken="+token, nil, google.ReplicaToken)
 		require.Equal(t, 200, r.status, r.body)
 		for _, l := range r.body["userLists"].([]any) {
 			names = append(names, l.(map[string]any)["displayName"].(string))
@@ -202,7 +203,7 @@ func TestUserLists(t *testing.T) {
 	}
 	require.Equal(t, []string{"Cart abandoners", "list 0", "list 1", "list 2"}, names)
 
-	r = b.call(t, "GET", base+`?filter=display_name%20%3D%20%22list%201%22`, nil, Token)
+	r = b.call(t, "GET", base+`?filter=display_name%20%3D%20%22list%201%22`, nil, google.ReplicaToken)
 	require.Equal(t, 200, r.status, r.body)
 	require.Len(t, r.body["userLists"], 1)
 }
@@ -227,7 +228,7 @@ func TestUserListValidation(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r := b.call(t, "POST", "/v1/accountTypes/"+tc.path+"/userLists", tc.body, Token)
+			r := b.call(t, "POST", "/v1/accountTypes/"+tc.path+"/userLists", tc.body, google.ReplicaToken)
 			require.Equal(t, 400, r.status, r.body)
 			status, _ := googleError(t, r)
 			require.Equal(t, "INVALID_ARGUMENT", status)
@@ -310,7 +311,7 @@ func TestIngestValidation(t *testing.T) {
 			t.Parallel()
 			body := good()
 			tc.mutate(body)
-			r := b.call(t, "POST", "/v1/audienceMembers:ingest", body, Token)
+			r := b.call(t, "POST", "/v1/audienceMembers:ingest", body, google.ReplicaToken)
 			require.Equal(t, 400, r.status, r.body)
 			status, _ := googleError(t, r)
 			require.Equal(t, "INVALID_ARGUMENT", status)
@@ -327,21 +328,21 @@ func TestIngestValidation(t *testing.T) {
 		t.Parallel()
 		body := good()
 		body["termsOfService"] = map[string]any{"customerMatchTermsOfServiceStatus": "REJECTED"}
-		r := b.call(t, "POST", "/v1/audienceMembers:ingest", body, Token)
+		r := b.call(t, "POST", "/v1/audienceMembers:ingest", body, google.ReplicaToken)
 		require.Equal(t, 403, r.status)
 	})
 	t.Run("consent is not part of a removal", func(t *testing.T) {
 		t.Parallel()
 		body := good()
 		delete(body, "termsOfService")
-		r := b.call(t, "POST", "/v1/audienceMembers:remove", body, Token)
+		r := b.call(t, "POST", "/v1/audienceMembers:remove", body, google.ReplicaToken)
 		require.Equal(t, 400, r.status)
 		_, msg := googleError(t, r)
 		require.Contains(t, msg, `"consent"`)
 	})
 	t.Run("malformed JSON", func(t *testing.T) {
 		t.Parallel()
-		r := b.call(t, "POST", "/v1/audienceMembers:ingest", `{"destinations": [`, Token)
+		r := b.call(t, "POST", "/v1/audienceMembers:ingest", `{"destinations": [`, google.ReplicaToken)
 		require.Equal(t, 400, r.status)
 	})
 }
@@ -356,7 +357,7 @@ func TestIngestRemoveAndStatus(t *testing.T) {
 	multi := map[string]any{"userData": map[string]any{"userIdentifiers": []any{
 		map[string]any{"emailAddress": sha("b@example.com")}, map[string]any{"phoneNumber": sha("+18005550100")}, address,
 	}}}
-	r := b.call(t, "POST", "/v1/audienceMembers:ingest", ingestBody(list, emailMember("a@example.com"), multi, denied), Token)
+	r := b.call(t, "POST", "/v1/audienceMembers:ingest", ingestBody(list, emailMember("a@example.com"), multi, denied), google.ReplicaToken)
 	require.Equal(t, 200, r.status, r.body)
 	reqID := r.body["requestId"].(string)
 	require.NotEmpty(t, reqID)
@@ -368,12 +369,12 @@ func TestIngestRemoveAndStatus(t *testing.T) {
 	require.ElementsMatch(t, want, b.srv.Members(list))
 	require.NotContains(t, b.srv.Members(list), sha("denied@example.com"), "a member who denies consent is not added")
 
-	r = b.call(t, "GET", "/v1/requestStatus:retrieve?requestId="+reqID, nil, Token)
+	r = b.call(t, "GET", "/v1/requestStatus:retrieve?requestId="+reqID, nil, google.ReplicaToken)
 	require.Equal(t, 200, r.status)
 	st := r.body["requestStatusPerDestination"].([]any)[0].(map[string]any)
 	require.Equal(t, "PROCESSING", st["requestStatus"])
 
-	r = b.call(t, "GET", "/v1/requestStatus:retrieve?requestId="+reqID, nil, Token)
+	r = b.call(t, "GET", "/v1/requestStatus:retrieve?requestId="+reqID, nil, google.ReplicaToken)
 	st = r.body["requestStatusPerDestination"].([]any)[0].(map[string]any)
 	require.Equal(t, "PARTIAL_SUCCESS", st["requestStatus"])
 	user := st["audienceMembersIngestionStatus"].(map[string]any)["userDataIngestionStatus"].(map[string]any)
@@ -387,12 +388,12 @@ func TestIngestRemoveAndStatus(t *testing.T) {
 	r = b.call(t, "POST", "/v1/audienceMembers:remove", map[string]any{
 		"destinations": []any{dest(list)}, "encoding": "HEX",
 		"audienceMembers": []any{map[string]any{"userData": map[string]any{"userIdentifiers": []any{map[string]any{"phoneNumber": sha("+18005550100")}}}}},
-	}, Token)
+	}, google.ReplicaToken)
 	require.Equal(t, 200, r.status, r.body)
 	require.ElementsMatch(t, []string{want[0], want[1], want[2]}, b.srv.Members(list))
 	removal := r.body["requestId"].(string)
-	b.call(t, "GET", "/v1/requestStatus:retrieve?requestId="+removal, nil, Token) // PROCESSING
-	r = b.call(t, "GET", "/v1/requestStatus:retrieve?requestId="+removal, nil, Token)
+	b.call(t, "GET", "/v1/requestStatus:retrieve?requestId="+removal, nil, google.ReplicaToken) // PROCESSING
+	r = b.call(t, "GET", "/v1/requestStatus:retrieve?requestId="+removal, nil, google.ReplicaToken)
 	st = r.body["requestStatusPerDestination"].([]any)[0].(map[string]any)
 	require.Equal(t, "SUCCESS", st["requestStatus"])
 	require.Equal(t, "1", st["audienceMembersRemovalStatus"].(map[string]any)["userDataRemovalStatus"].(map[string]any)["recordCount"])
@@ -401,22 +402,22 @@ func TestIngestRemoveAndStatus(t *testing.T) {
 	raw := sha256.Sum256([]byte("c@example.com"))
 	body := ingestBody(list, map[string]any{"userData": map[string]any{"userIdentifiers": []any{map[string]any{"emailAddress": base64.StdEncoding.EncodeToString(raw[:])}}}})
 	body["encoding"] = "BASE64"
-	r = b.call(t, "POST", "/v1/audienceMembers:ingest", body, Token)
+	r = b.call(t, "POST", "/v1/audienceMembers:ingest", body, google.ReplicaToken)
 	require.Equal(t, 200, r.status, r.body)
 	require.Contains(t, b.srv.Members(list), sha("c@example.com"))
 
 	// validateOnly changes nothing.
 	body = ingestBody(list, emailMember("d@example.com"))
 	body["validateOnly"] = true
-	r = b.call(t, "POST", "/v1/audienceMembers:ingest", body, Token)
+	r = b.call(t, "POST", "/v1/audienceMembers:ingest", body, google.ReplicaToken)
 	require.Equal(t, 200, r.status)
 	require.NotContains(t, b.srv.Members(list), sha("d@example.com"))
 
-	r = b.call(t, "POST", "/v1/audienceMembers:removeAll", map[string]any{"destinations": []any{dest(list)}}, Token)
+	r = b.call(t, "POST", "/v1/audienceMembers:removeAll", map[string]any{"destinations": []any{dest(list)}}, google.ReplicaToken)
 	require.Equal(t, 200, r.status, r.body)
 	require.Empty(t, b.srv.Members(list))
 
-	r = b.call(t, "GET", "/v1/requestStatus:retrieve?requestId=nope", nil, Token)
+	r = b.call(t, "GET", "/v1/requestStatus:retrieve?requestId=nope", nil, google.ReplicaToken)
 	require.Equal(t, 404, r.status)
 }
 
@@ -428,7 +429,7 @@ func TestPerMemberConsentOverridesRequest(t *testing.T) {
 	granted["consent"] = map[string]any{"adUserData": "CONSENT_GRANTED", "adPersonalization": "CONSENT_GRANTED"}
 	body := ingestBody(list, granted, emailMember("default@example.com"))
 	body["consent"] = map[string]any{"adUserData": "CONSENT_DENIED", "adPersonalization": "CONSENT_DENIED"}
-	r := b.call(t, "POST", "/v1/audienceMembers:ingest", body, Token)
+	r := b.call(t, "POST", "/v1/audienceMembers:ingest", body, google.ReplicaToken)
 	require.Equal(t, 200, r.status, r.body)
 	require.Equal(t, []string{sha("granted@example.com")}, b.srv.Members(list))
 }
@@ -461,7 +462,7 @@ func TestFaults(t *testing.T) {
 	list := b.newList(t, "faults")
 	body := ingestBody(list, emailMember("a@example.com"))
 
-	r := b.call(t, "POST", "/v1/audienceMembers:ingest", body, Token)
+	r := b.call(t, "POST", "/v1/audienceMembers:ingest", body, google.ReplicaToken)
 	require.Equal(t, 429, r.status)
 	status, _ := googleError(t, r)
 	require.Equal(t, "RESOURCE_EXHAUSTED", status)
@@ -469,23 +470,23 @@ func TestFaults(t *testing.T) {
 	details := r.body["error"].(map[string]any)["details"].([]any)
 	require.Contains(t, details, map[string]any{"@type": typeRetry, "retryDelay": "3s"})
 
-	r = b.call(t, "POST", "/v1/audienceMembers:ingest", body, Token)
+	r = b.call(t, "POST", "/v1/audienceMembers:ingest", body, google.ReplicaToken)
 	require.Equal(t, 503, r.status)
 	status, _ = googleError(t, r)
 	require.Equal(t, "UNAVAILABLE", status)
 
-	r = b.call(t, "POST", "/v1/audienceMembers:ingest", body, Token)
+	r = b.call(t, "POST", "/v1/audienceMembers:ingest", body, google.ReplicaToken)
 	require.Equal(t, 401, r.status)
 	status, _ = googleError(t, r)
 	require.Equal(t, "UNAUTHENTICATED", status)
 
-	r = b.call(t, "POST", "/v1/audienceMembers:ingest", body, Token)
+	r = b.call(t, "POST", "/v1/audienceMembers:ingest", body, google.ReplicaToken)
 	require.Equal(t, 504, r.status)
 	status, _ = googleError(t, r)
 	require.Equal(t, "DEADLINE_EXCEEDED", status)
 
 	require.Empty(t, b.srv.Members(list), "faulted calls change nothing")
-	r = b.call(t, "POST", "/v1/audienceMembers:ingest", body, Token)
+	r = b.call(t, "POST", "/v1/audienceMembers:ingest", body, google.ReplicaToken)
 	require.Equal(t, 200, r.status)
 	require.Len(t, b.srv.Members(list), 1)
 }
@@ -493,7 +494,7 @@ func TestFaults(t *testing.T) {
 func TestUnknownPath(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Options{})
-	r := b.call(t, "POST", "/v1/audienceMembers:upsert", map[string]any{}, Token)
+	r := b.call(t, "POST", "/v1/audienceMembers:upsert", map[string]any{}, google.ReplicaToken)
 	require.Equal(t, 404, r.status)
 	status, _ := googleError(t, r)
 	require.Equal(t, "NOT_FOUND", status)

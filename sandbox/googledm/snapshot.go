@@ -57,10 +57,17 @@ type OutcomeSnapshot struct {
 	Errors        map[string]int64 `json:"errors,omitempty"`
 }
 
+// empty forgets every user list, member and request (wire.Core.Reset).
+func (s *Server) empty() {
+	s.lists = wire.NewAudiences[list](9000000000, 10)
+	s.requests = map[string]*requestRecord{}
+	s.nextReq = 0
+}
+
 // Snapshot returns the replica's state.
 func (s *Server) Snapshot() Snapshot {
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
+	s.Changes.LockSettled()
+	defer s.Changes.UnlockSettled()
 	snap := Snapshot{
 		UserLists: wire.List(&s.lists, func(_ string, l *list) ListSnapshot {
 			res, _ := json.Marshal(l.res) // plain structs: cannot fail
@@ -89,8 +96,8 @@ func (s *Server) Snapshot() Snapshot {
 // Restore replaces the replica's state with snap. It checks snap first and
 // changes nothing if it is inconsistent.
 func (s *Server) Restore(snap Snapshot) error {
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
+	s.Changes.LockSettled()
+	defer s.Changes.UnlockSettled()
 	lists, err := wire.RestoreAudiences(&s.lists, "user list", snap.UserLists, snap.NextListID, restoreList)
 	if err != nil {
 		return err

@@ -5,13 +5,15 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/audiencesync/audiencesync/platform/google"
 )
 
 func TestSnapshotRestore(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Options{PollsBeforeDone: 1})
 	list := b.newList(t, "snapshot")
-	r := b.call(t, "POST", "/v1/audienceMembers:ingest", ingestBody(list, emailMember("a@example.com")), Token)
+	r := b.call(t, "POST", "/v1/audienceMembers:ingest", ingestBody(list, emailMember("a@example.com")), google.ReplicaToken)
 	require.Equal(t, 200, r.status, r.body)
 	reqID := r.body["requestId"].(string)
 	snap := b.srv.Snapshot()
@@ -45,9 +47,9 @@ func TestSnapshotRestore(t *testing.T) {
 	// The restored request answers as the original would.
 	ts := setup(t, Options{PollsBeforeDone: 1})
 	require.NoError(t, ts.srv.Restore(snap))
-	r = ts.call(t, "GET", "/v1/requestStatus:retrieve?requestId="+reqID, nil, Token)
+	r = ts.call(t, "GET", "/v1/requestStatus:retrieve?requestId="+reqID, nil, google.ReplicaToken)
 	require.Equal(t, 200, r.status, r.body)
 	require.Equal(t, "PROCESSING", r.body["requestStatusPerDestination"].([]any)[0].(map[string]any)["requestStatus"])
-	r = ts.call(t, "GET", "/v1/requestStatus:retrieve?requestId="+reqID, nil, Token)
+	r = ts.call(t, "GET", "/v1/requestStatus:retrieve?requestId="+reqID, nil, google.ReplicaToken)
 	require.Equal(t, "SUCCESS", r.body["requestStatusPerDestination"].([]any)[0].(map[string]any)["requestStatus"])
 }

@@ -164,8 +164,8 @@ func (s *Server) createList(w http.ResponseWriter, r *http.Request, ref listRef)
 	if err := validateStatus(in.MembershipStatus); err != nil {
 		return err
 	}
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
+	s.Changes.LockSettled()
+	defer s.Changes.UnlockSettled()
 	for _, l := range s.lists.All() {
 		if l.account == ref.account && l.res.DisplayName == in.DisplayName {
 			return invalidArg("displayName", "NAME_ALREADY_USED",
@@ -222,8 +222,8 @@ func (s *Server) onList(ref listRef, fn func(*list) *apiError) *apiError {
 	if err := ref.check(); err != nil {
 		return err
 	}
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
+	s.Changes.LockSettled()
+	defer s.Changes.UnlockSettled()
 	l, ok := s.lists.Get(ref.id)
 	if !ok || l.account != ref.account {
 		return notFound("User list %s not found.", resourceName(ref.account, ref.id))
@@ -293,8 +293,8 @@ func (s *Server) listLists(w http.ResponseWriter, r *http.Request, ref listRef) 
 		}
 		offset = n
 	}
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
+	s.Changes.LockSettled()
+	defer s.Changes.UnlockSettled()
 	var matched []*list
 	for _, l := range s.lists.All() {
 		if l.account == ref.account && (!hasFilter || l.res.DisplayName == nameFilter) {

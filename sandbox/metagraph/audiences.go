@@ -53,8 +53,8 @@ func (s *Server) createAudience(w http.ResponseWriter, _ *http.Request, c *call)
 			status: http.StatusBadRequest, UserTitle: "Customer file source required",
 			UserMsg: "Customer file custom audiences must declare customer_file_source."}
 	}
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
+	s.Changes.LockSettled()
+	defer s.Changes.UnlockSettled()
 	a := s.newAudienceLocked(c.node, name, src)
 	a.description = c.params.Get("description")
 	writeJSON(w, http.StatusOK, map[string]string{"id": a.id})
@@ -156,8 +156,8 @@ func (s *Server) listAudiences(w http.ResponseWriter, r *http.Request, c *call) 
 		offset = n + 1
 	}
 	account := strings.TrimPrefix(c.node, "act_")
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
+	s.Changes.LockSettled()
+	defer s.Changes.UnlockSettled()
 	var mine []*audience
 	for _, a := range s.audiences.All() {
 		if a.account == account {
@@ -234,7 +234,7 @@ func (s *Server) readAudience(w http.ResponseWriter, _ *http.Request, c *call) *
 	if gerr != nil {
 		return gerr
 	}
-	return s.onAudience(s.changes.Settled(), c, func(a *audience) *graphError {
+	return s.onAudience(s.Changes.Settled(), c, func(a *audience) *graphError {
 		writeJSON(w, http.StatusOK, a.render(fields))
 		return nil
 	})
@@ -244,7 +244,7 @@ func (s *Server) updateAudience(w http.ResponseWriter, _ *http.Request, c *call)
 	if err := checkParams(c.params, "name", "description"); err != nil {
 		return err
 	}
-	return s.onAudience(s.changes.Settled(), c, func(a *audience) *graphError {
+	return s.onAudience(s.Changes.Settled(), c, func(a *audience) *graphError {
 		if c.params.Has("name") {
 			if strings.TrimSpace(c.params.Get("name")) == "" {
 				return paramError("name cannot be empty")
@@ -264,7 +264,7 @@ func (s *Server) deleteAudience(w http.ResponseWriter, _ *http.Request, c *call)
 	if err := checkParams(c.params); err != nil {
 		return err
 	}
-	return s.onAudience(s.changes.Settled(), c, func(*audience) *graphError {
+	return s.onAudience(s.Changes.Settled(), c, func(*audience) *graphError {
 		s.audiences.Delete(c.node)
 		writeJSON(w, http.StatusOK, map[string]bool{"success": true})
 		return nil
@@ -274,8 +274,8 @@ func (s *Server) deleteAudience(w http.ResponseWriter, _ *http.Request, c *call)
 // CreateAudience adds a customer-file audience directly (for tests) and
 // returns its id.
 func (s *Server) CreateAudience(account, name string) string {
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
+	s.Changes.LockSettled()
+	defer s.Changes.UnlockSettled()
 	return s.newAudienceLocked(account, name, "USER_PROVIDED_ONLY").id
 }
 

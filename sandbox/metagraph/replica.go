@@ -44,11 +44,11 @@ func (s *Server) FaultEndpoints() []string {
 // Describe tells a user where the replica is and what it accepts.
 func (s *Server) Describe(base string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Meta Graph API            endpoint: %s/  (call /%s/...)\n", base, CurrentVersion)
-	fmt.Fprintf(&b, "  app_id:          %s\n", AppID)
-	fmt.Fprintf(&b, "  app_secret:      %s\n", AppSecret)
-	fmt.Fprintf(&b, "  access_token:    %s\n", Token)
-	fmt.Fprintf(&b, "  (always expired: %s)\n", ExpiredToken)
+	fmt.Fprintf(&b, "Meta Graph API            endpoint: %s/  (call /%s/...)\n", base, meta.ReplicaVersion)
+	fmt.Fprintf(&b, "  app_id:          %s\n", meta.ReplicaAppID)
+	fmt.Fprintf(&b, "  app_secret:      %s\n", meta.ReplicaAppSecret)
+	fmt.Fprintf(&b, "  access_token:    %s\n", meta.ReplicaToken)
+	fmt.Fprintf(&b, "  (always expired: %s)\n", meta.ReplicaExpiredToken)
 	return b.String()
 }
 

@@ -16,6 +16,7 @@
 package metagraph
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -35,20 +36,8 @@ import (
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
-// Credentials the replica accepts, declared with the platform (package
-// platform/meta) so connectors find them without importing the sandbox.
-const (
-	// AppID is the app the sandbox tokens belong to.
-	AppID = meta.ReplicaAppID
-	// AppSecret keys appsecret_proof: hex HMAC-SHA256(AppSecret, token).
-	AppSecret = meta.ReplicaAppSecret
-	// Token is the accepted access token (system-user style, never expires).
-	Token = meta.ReplicaToken
-	// ExpiredToken is always refused with code 190, subcode 463.
-	ExpiredToken = meta.ReplicaExpiredToken
-	// CurrentVersion is the Graph API version the replica advertises.
-	CurrentVersion = meta.ReplicaVersion
-)
+// defaultMinVersion is the MinVersion a zero Options means.
+const defaultMinVersion = 21
 
 // Limits enforced by the replica.
 const (
@@ -74,14 +63,10 @@ type Options struct {
 // Server is the replica; it is an http.Handler for /vNN.N/ paths.
 type Server struct {
 	opts Options
-	// Persisted is Save and Load, over Snapshot and Restore.
-	wire.Persisted[Snapshot]
+	// Core is Save, Load and Reset, and the queue of membership changes.
+	wire.Core[Snapshot]
 
-	mu sync.Mutex
-	// changes applies accepted membership changes after their requests
-	// are answered (see wire.Queue): readers of membership lock through
-	// it, upload handlers queue under mu.
-	changes   *wire.Queue
+	mu        sync.Mutex // guards what follows; Core.Changes queues under it
 	audiences wire.Audiences[audience]
 	flagged   map[string]bool // audiences under integrity restrictions
 	nextSess  int64
@@ -90,26 +75,10 @@ type Server struct {
 
 // New returns an empty replica.
 func New(opts Options) *Server {
-	if opts.MinVersion == 0 {
-		opts.MinVersion = 21
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	opts.Now = wire.Clock(opts.Now)
 	s := &Server{opts: opts}
-	s.Persisted = wire.NewPersisted(s.Snapshot, s.Restore)
-	s.changes = wire.NewQueue(&s.mu)
-	s.Reset()
+	s.Core = wire.NewCore(&s.mu, s.Snapshot, s.Restore, s.empty)
 	return s
-}
-
-// Reset forgets every audience.
-func (s *Server) Reset() {
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
-	s.audiences = wire.NewAudiences[audience](23850000000000000, 10)
-	s.flagged = map[string]bool{}
-	s.nextSess = 0
 }
 
 // call is one parsed Graph request.
@@ -156,11 +125,11 @@ func (s *Server) parse(r *http.Request) (*call, *graphError) {
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	m := versionPattern.FindStringSubmatch(parts[0])
 	if m == nil {
-		return nil, &graphError{Message: "(#2635) Unversioned calls are not served by the sandbox: call /" + CurrentVersion + "/... (set Session.Version).",
+		return nil, &graphError{Message: "(#2635) Unversioned calls are not served by the sandbox: call /" + meta.ReplicaVersion + "/... (set Session.Version).",
 			Type: "OAuthException", Code: 2635, status: http.StatusBadRequest}
 	}
-	if major, _ := strconv.Atoi(m[1]); major < s.opts.MinVersion {
-		return nil, &graphError{Message: "(#2635) You are calling a deprecated version of the Ads API. Please update to the latest version: " + CurrentVersion + ".",
+	if major, _ := strconv.Atoi(m[1]); major < cmp.Or(s.opts.MinVersion, defaultMinVersion) {
+		return nil, &graphError{Message: "(#2635) You are calling a deprecated version of the Ads API. Please update to the latest version: " + meta.ReplicaVersion + ".",
 			Type: "OAuthException", Code: 2635, status: http.StatusBadRequest}
 	}
 	if len(parts) < 2 || len(parts) > 3 || parts[1] == "" {
@@ -247,7 +216,7 @@ func (s *Server) authenticate(c *call, endpoint string) *graphError {
 	switch c.token {
 	case "":
 		return &graphError{Message: "An access token is required to request this resource.", Type: "OAuthException", Code: 104, status: http.StatusBadRequest}
-	case ExpiredToken:
+	case meta.ReplicaExpiredToken:
 		return expiredToken(s.opts.Now())
 	case AppAccessToken:
 		// App tokens carry the secret themselves: no proof, and they can
@@ -257,7 +226,7 @@ func (s *Server) authenticate(c *call, endpoint string) *graphError {
 				Type: "OAuthException", Code: 200, status: http.StatusForbidden}
 		}
 		return nil
-	case Token, ExpiringToken:
+	case meta.ReplicaToken, ExpiringToken:
 	default:
 		return tokenError(0, "Invalid OAuth access token - Cannot parse access token")
 	}
@@ -269,7 +238,7 @@ func (s *Server) authenticate(c *call, endpoint string) *graphError {
 		return &graphError{Message: "API calls from the server require an appsecret_proof argument", Type: "GraphMethodException", Code: 100, status: http.StatusBadRequest}
 	}
 	got, err := hex.DecodeString(proof)
-	mac := hmac.New(sha256.New, []byte(AppSecret))
+	mac := hmac.New(sha256.New, []byte(meta.ReplicaAppSecret))
 	mac.Write([]byte(c.token))
 	if err != nil || !hmac.Equal(got, mac.Sum(nil)) {
 		return &graphError{Message: "Invalid appsecret_proof provided in the API argument", Type: "GraphMethodException", Code: 100, status: http.StatusBadRequest}
@@ -277,9 +246,9 @@ func (s *Server) authenticate(c *call, endpoint string) *graphError {
 	return nil
 }
 
-// AppsecretProof returns the proof for token under AppSecret.
+// AppsecretProof returns the proof for token under meta.ReplicaAppSecret.
 func AppsecretProof(token string) string {
-	mac := hmac.New(sha256.New, []byte(AppSecret))
+	mac := hmac.New(sha256.New, []byte(meta.ReplicaAppSecret))
 	mac.Write([]byte(token))
 	return hex.EncodeToString(mac.Sum(nil))
 }
@@ -337,8 +306,8 @@ func (s *Server) businessOf(r *http.Request) string {
 	if id, ok := strings.CutPrefix(parts[1], "act_"); ok {
 		return id
 	}
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
+	s.Changes.LockSettled()
+	defer s.Changes.UnlockSettled()
 	if a, ok := s.audiences.Get(parts[1]); ok {
 		return a.account
 	}
@@ -380,7 +349,7 @@ type AudienceState struct {
 // State lists every audience with its member count; withMembers includes
 // the stored identifiers.
 func (s *Server) State(withMembers bool) []AudienceState {
-	return wire.Listing(s.changes.Settled(), &s.audiences, func(id string, a *audience) AudienceState {
+	return wire.Listing(s.Changes.Settled(), &s.audiences, func(id string, a *audience) AudienceState {
 		return AudienceState{Account: a.account, ID: id, Name: a.name, Membership: wire.Inspect(withMembers, a.members), Replacing: a.replace != nil}
 	})
 }
@@ -388,5 +357,5 @@ func (s *Server) State(withMembers bool) []AudienceState {
 // Members returns the identifiers of audience id, sorted (see the package
 // documentation for their form); nil if there is no such audience.
 func (s *Server) Members(id string) []string {
-	return wire.MembersOf(s.changes.Settled(), &s.audiences, id, func(a *audience) wire.Set { return a.members })
+	return wire.MembersOf(s.Changes.Settled(), &s.audiences, id, func(a *audience) wire.Set { return a.members })
 }

@@ -16,6 +16,7 @@ import (
 	fb "github.com/huandu/facebook/v2"
 	"github.com/stretchr/testify/require"
 
+	"github.com/audiencesync/audiencesync/platform/meta"
 	"github.com/audiencesync/audiencesync/sandbox/fault"
 )
 
@@ -38,10 +39,10 @@ func setup(t *testing.T, opts Options) *bundle {
 // configured the way PLATFORMS.md says the connector must be. A Session is
 // not safe for concurrent use, so parallel subtests take their own.
 func (b *bundle) session(token string) *fb.Session {
-	app := fb.New(AppID, AppSecret)
+	app := fb.New(meta.ReplicaAppID, meta.ReplicaAppSecret)
 	app.EnableAppsecretProof = true
 	s := app.Session(token)
-	s.Version = CurrentVersion
+	s.Version = meta.ReplicaVersion
 	s.BaseURL = b.ts.URL + "/"
 	s.HttpClient = b.ts.Client()
 	s.UseAuthorizationHeader()
@@ -90,7 +91,7 @@ func emails(addrs ...string) fb.Params {
 func TestAudienceLifecycleWithClient(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Options{})
-	s := b.session(Token)
+	s := b.session(meta.ReplicaToken)
 	id := b.create(t, s, "Cart abandoners")
 
 	res, err := s.Get("/"+id, fb.Params{"fields": "id,name,subtype,customer_file_source,approximate_count_lower_bound"})
@@ -114,7 +115,7 @@ func TestAudienceLifecycleWithClient(t *testing.T) {
 
 	// A real HTTP DELETE with parameters in the query works too.
 	q := url.Values{"payload": {`{"schema":"EMAIL_SHA256","data":["` + sha("c@example.com") + `"]}`},
-		"access_token": {Token}, "appsecret_proof": {AppsecretProof(Token)}}
+		"access_token": {meta.ReplicaToken}, "appsecret_proof": {AppsecretProof(meta.ReplicaToken)}}
 	req, _ := http.NewRequest(http.MethodDelete, b.ts.URL+"/v25.0/"+id+"/users?"+q.Encode(), nil)
 	httpRes, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
@@ -130,7 +131,7 @@ func TestAudienceLifecycleWithClient(t *testing.T) {
 func TestListPagingWithClient(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Options{})
-	s := b.session(Token)
+	s := b.session(meta.ReplicaToken)
 	for i := range 5 {
 		b.create(t, s, fmt.Sprintf("audience %d", i))
 	}
@@ -171,7 +172,7 @@ func TestCreateValidation(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := b.session(Token).Post("/"+adAccount+"/customaudiences", tc.params)
+			_, err := b.session(meta.ReplicaToken).Post("/"+adAccount+"/customaudiences", tc.params)
 			fe := graphErr(t, err)
 			require.Equal(t, 100, fe.Code)
 			require.NotEmpty(t, fe.TraceID)
@@ -193,17 +194,17 @@ func TestAuthentication(t *testing.T) {
 	})
 	t.Run("expired token", func(t *testing.T) {
 		t.Parallel()
-		_, err := b.session(ExpiredToken).Get("/"+id, nil)
+		_, err := b.session(meta.ReplicaExpiredToken).Get("/"+id, nil)
 		fe := graphErr(t, err)
 		require.Equal(t, 190, fe.Code)
 		require.Equal(t, 463, fe.ErrorSubcode)
 	})
 	t.Run("wrong app secret gives a bad proof", func(t *testing.T) {
 		t.Parallel()
-		app := fb.New(AppID, "not-the-secret")
+		app := fb.New(meta.ReplicaAppID, "not-the-secret")
 		app.EnableAppsecretProof = true
-		s := app.Session(Token)
-		s.Version, s.BaseURL = CurrentVersion, b.ts.URL+"/"
+		s := app.Session(meta.ReplicaToken)
+		s.Version, s.BaseURL = meta.ReplicaVersion, b.ts.URL+"/"
 		_, err := s.Get("/"+id, nil)
 		fe := graphErr(t, err)
 		require.Equal(t, 100, fe.Code)
@@ -211,19 +212,19 @@ func TestAuthentication(t *testing.T) {
 	})
 	t.Run("missing proof", func(t *testing.T) {
 		t.Parallel()
-		s := fb.New(AppID, AppSecret).Session(Token)
-		s.Version, s.BaseURL = CurrentVersion, b.ts.URL+"/"
+		s := fb.New(meta.ReplicaAppID, meta.ReplicaAppSecret).Session(meta.ReplicaToken)
+		s.Version, s.BaseURL = meta.ReplicaVersion, b.ts.URL+"/"
 		_, err := s.Get("/"+id, nil)
 		require.Contains(t, graphErr(t, err).Message, "appsecret_proof")
 	})
 	t.Run("token as parameter and OAuth header", func(t *testing.T) {
 		t.Parallel()
-		res, err := http.Get(b.ts.URL + "/v25.0/" + id + "?access_token=" + Token + "&appsecret_proof=" + AppsecretProof(Token))
+		res, err := http.Get(b.ts.URL + "/v25.0/" + id + "?access_token=" + meta.ReplicaToken + "&appsecret_proof=" + AppsecretProof(meta.ReplicaToken))
 		require.NoError(t, err)
 		res.Body.Close()
 		require.Equal(t, 200, res.StatusCode)
-		req, _ := http.NewRequest("GET", b.ts.URL+"/v25.0/"+id+"?appsecret_proof="+AppsecretProof(Token), nil)
-		req.Header.Set("Authorization", "OAuth "+Token)
+		req, _ := http.NewRequest("GET", b.ts.URL+"/v25.0/"+id+"?appsecret_proof="+AppsecretProof(meta.ReplicaToken), nil)
+		req.Header.Set("Authorization", "OAuth "+meta.ReplicaToken)
 		res, err = http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		res.Body.Close()
@@ -242,7 +243,7 @@ func TestAuthentication(t *testing.T) {
 	t.Run("unversioned and old versions", func(t *testing.T) {
 		t.Parallel()
 		for _, version := range []string{"", "v12.0"} {
-			s := b.session(Token)
+			s := b.session(meta.ReplicaToken)
 			s.Version = version
 			_, err := s.Get("/"+id, nil)
 			require.Equal(t, 2635, graphErr(t, err).Code, "version %q", version)
@@ -273,18 +274,18 @@ func TestUsersValidation(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := b.session(Token).Post("/"+id+"/users", fb.Params{"payload": tc.payload})
+			_, err := b.session(meta.ReplicaToken).Post("/"+id+"/users", fb.Params{"payload": tc.payload})
 			require.Equal(t, 100, graphErr(t, err).Code)
 		})
 	}
 	t.Run("no payload", func(t *testing.T) {
 		t.Parallel()
-		_, err := b.session(Token).Post("/"+id+"/users", nil)
+		_, err := b.session(meta.ReplicaToken).Post("/"+id+"/users", nil)
 		require.Equal(t, 100, graphErr(t, err).Code)
 	})
 	t.Run("unknown audience", func(t *testing.T) {
 		t.Parallel()
-		_, err := b.session(Token).Post("/123/users", emails("a"))
+		_, err := b.session(meta.ReplicaToken).Post("/123/users", emails("a"))
 		fe := graphErr(t, err)
 		require.Equal(t, 100, fe.Code)
 		require.Equal(t, 33, fe.ErrorSubcode)
@@ -295,7 +296,7 @@ func TestUsersValidation(t *testing.T) {
 func TestInvalidEntriesAreCountedNotFatal(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Options{})
-	s := b.session(Token)
+	s := b.session(meta.ReplicaToken)
 	id := b.srv.CreateAudience(adAccount, "multi-key")
 	payload := map[string]any{
 		"schema": []string{"EMAIL", "PHONE", "FN", "LN", "ZIP", "COUNTRY", "MADID", "EXTERN_ID"},
@@ -326,7 +327,7 @@ func TestInvalidEntriesAreCountedNotFatal(t *testing.T) {
 func TestUsersReplaceSession(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Options{})
-	s := b.session(Token)
+	s := b.session(meta.ReplicaToken)
 	id := b.srv.CreateAudience(adAccount, "replace")
 	_, err := s.Post("/"+id+"/users", emails("old1", "old2", "keep"))
 	require.NoError(t, err)
@@ -372,7 +373,7 @@ func TestUsersReplaceSession(t *testing.T) {
 func TestAddSession(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Options{})
-	s := b.session(Token)
+	s := b.session(meta.ReplicaToken)
 	id := b.srv.CreateAudience(adAccount, "sessions")
 	send := func(seq int, last bool) error {
 		p := emails(fmt.Sprint("u", seq))
@@ -393,7 +394,7 @@ func TestAddSession(t *testing.T) {
 func TestFaults(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Options{Faults: fault.MustParse("meta.users:613*1,meta.users:80003*1,meta.users:expired*1,meta.users:500*1,meta.users:17*1,retry-after=2m")})
-	s := b.session(Token)
+	s := b.session(meta.ReplicaToken)
 	id := b.srv.CreateAudience(adAccount, "faults")
 
 	for _, want := range []struct{ code, subcode int }{{613, 0}, {80003, 0}, {190, 463}, {1, 0}, {17, 2446079}} {
@@ -423,7 +424,7 @@ func TestThrottleIsHTTP400(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Options{Faults: fault.MustParse("meta:4*1")})
 	id := b.srv.CreateAudience(adAccount, "raw")
-	res, err := http.Get(b.ts.URL + "/v25.0/" + id + "?access_token=" + Token + "&appsecret_proof=" + AppsecretProof(Token))
+	res, err := http.Get(b.ts.URL + "/v25.0/" + id + "?access_token=" + meta.ReplicaToken + "&appsecret_proof=" + AppsecretProof(meta.ReplicaToken))
 	require.NoError(t, err)
 	defer res.Body.Close()
 	require.Equal(t, 400, res.StatusCode)

@@ -23,10 +23,7 @@ type Snapshot struct {
 
 // AudienceSnapshot is one customer-file custom audience.
 type AudienceSnapshot struct {
-	ID                 string    `json:"id"`
-	Account            string    `json:"account_id"`
-	Name               string    `json:"name"`
-	Description        string    `json:"description,omitempty"`
+	wire.SavedAudience
 	CustomerFileSource string    `json:"customer_file_source"`
 	Created            time.Time `json:"time_created"`
 	Updated            time.Time `json:"time_updated"`
@@ -54,15 +51,23 @@ type SessionSnapshot struct {
 	FinalSeq int  `json:"final_batch_seq,omitempty"`
 }
 
+// empty forgets every audience (wire.Core.Reset).
+func (s *Server) empty() {
+	s.audiences = wire.NewAudiences[audience](23850000000000000, 10)
+	s.flagged = map[string]bool{}
+	s.nextSess = 0
+}
+
 // Snapshot returns the replica's state.
 func (s *Server) Snapshot() Snapshot {
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
+	s.Changes.LockSettled()
+	defer s.Changes.UnlockSettled()
 	snap := Snapshot{NextID: s.audiences.Next(), NextSession: s.nextSess}
 	snap.Audiences = wire.List(&s.audiences, func(_ string, a *audience) AudienceSnapshot {
 		as := AudienceSnapshot{
-			ID: a.id, Account: a.account, Name: a.name, Description: a.description, CustomerFileSource: a.source,
-			Created: a.created, Updated: a.updated, Members: a.members.Sorted(),
+			SavedAudience:      wire.SavedAudience{ID: a.id, Account: a.account, Name: a.name, Description: a.description},
+			CustomerFileSource: a.source,
+			Created:            a.created, Updated: a.updated, Members: a.members.Sorted(),
 			FinishedReplace: maps.Clone(a.finishedReplace),
 		}
 		if rs := a.replace; rs != nil {
@@ -82,8 +87,8 @@ func (s *Server) Snapshot() Snapshot {
 // Restore replaces the replica's state with snap. It checks snap first and
 // changes nothing if it is inconsistent.
 func (s *Server) Restore(snap Snapshot) error {
-	s.changes.LockSettled()
-	defer s.changes.UnlockSettled()
+	s.Changes.LockSettled()
+	defer s.Changes.UnlockSettled()
 	audiences, err := wire.RestoreAudiences(&s.audiences, "audience", snap.Audiences, snap.NextID,
 		func(as AudienceSnapshot) (string, *audience, error) {
 			a, err := restoreAudience(as)

@@ -4,12 +4,14 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/audiencesync/audiencesync/platform/meta"
 )
 
 func TestSnapshotRestore(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Options{})
-	s := b.session(Token)
+	s := b.session(meta.ReplicaToken)
 	id := b.srv.CreateAudience(adAccount, "snapshot")
 	p := emails("a", "b")
 	p["session"] = map[string]any{"session_id": 77, "batch_seq": 1, "last_batch_flag": true}
@@ -30,7 +32,7 @@ func TestSnapshotRestore(t *testing.T) {
 
 	// The restored sessions behave as the originals: the finished /users
 	// session takes no more batches, the replace session goes on at 2.
-	s = restored.session(Token)
+	s = restored.session(meta.ReplicaToken)
 	replace["session"] = map[string]any{"session_id": 9001, "batch_seq": 2, "last_batch_flag": true}
 	_, err = s.Post("/"+id+"/usersreplace", replace)
 	require.NoError(t, err)

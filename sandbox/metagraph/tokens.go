@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/audiencesync/audiencesync/platform/meta"
 )
 
 // More credentials the replica knows, for token inspection and ad-account
@@ -17,7 +19,7 @@ const (
 	ExpiringIn = 3 * 24 * time.Hour
 	// AppAccessToken is the app token ("app_id|app_secret"), which may only
 	// call debug_token.
-	AppAccessToken = AppID + "|" + AppSecret
+	AppAccessToken = meta.ReplicaAppID + "|" + meta.ReplicaAppSecret
 )
 
 // tokenScopes are the permissions the sandbox tokens carry.
@@ -38,7 +40,7 @@ func (s *Server) debugToken(w http.ResponseWriter, _ *http.Request, c *call) *gr
 	}
 	now := s.opts.Now()
 	data := map[string]any{
-		"app_id":      AppID,
+		"app_id":      meta.ReplicaAppID,
 		"application": "audiencesync sandbox",
 		"type":        "SYSTEM_USER",
 		"user_id":     "100000000000001",
@@ -50,12 +52,12 @@ func (s *Server) debugToken(w http.ResponseWriter, _ *http.Request, c *call) *gr
 		"data_access_expires_at": 0,
 	}
 	switch input {
-	case Token:
+	case meta.ReplicaToken:
 	case ExpiringToken:
 		data["type"] = "USER"
 		data["expires_at"] = now.Add(ExpiringIn).Unix()
 		data["data_access_expires_at"] = now.Add(60 * 24 * time.Hour).Unix()
-	case ExpiredToken:
+	case meta.ReplicaExpiredToken:
 		e := expiredToken(now)
 		data["type"] = "USER"
 		data["is_valid"] = false

@@ -6,13 +6,15 @@ import (
 
 	fb "github.com/huandu/facebook/v2"
 	"github.com/stretchr/testify/require"
+
+	"github.com/audiencesync/audiencesync/platform/meta"
 )
 
 // appSession calls with the app token, as token inspection does.
 func (b *bundle) appSession() *fb.Session {
-	app := fb.New(AppID, AppSecret)
+	app := fb.New(meta.ReplicaAppID, meta.ReplicaAppSecret)
 	s := app.Session(AppAccessToken)
-	s.Version = CurrentVersion
+	s.Version = meta.ReplicaVersion
 	s.BaseURL = b.ts.URL + "/"
 	s.HttpClient = b.ts.Client()
 	s.UseAuthorizationHeader()
@@ -30,9 +32,9 @@ func TestDebugToken(t *testing.T) {
 		expires int64
 		code    int64
 	}{
-		{name: "system user token", input: Token, valid: true},
+		{name: "system user token", input: meta.ReplicaToken, valid: true},
 		{name: "expiring token", input: ExpiringToken, valid: true, expires: now.Add(ExpiringIn).Unix()},
-		{name: "expired token", input: ExpiredToken, expires: now.Add(-time.Hour).Unix(), code: 190},
+		{name: "expired token", input: meta.ReplicaExpiredToken, expires: now.Add(-time.Hour).Unix(), code: 190},
 		{name: "unknown token", input: "garbage", code: 190},
 	}
 	for _, tt := range tests {
@@ -57,7 +59,7 @@ func TestDebugToken(t *testing.T) {
 				require.Equal(t, tt.code, data.Error.Code)
 				return
 			}
-			require.Equal(t, AppID, data.AppID)
+			require.Equal(t, meta.ReplicaAppID, data.AppID)
 			require.Equal(t, tt.expires, data.ExpiresAt)
 			require.Contains(t, data.Scopes, "ads_management")
 		})
@@ -67,10 +69,10 @@ func TestDebugToken(t *testing.T) {
 func TestDebugTokenWithUserToken(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Options{})
-	res, err := b.session(Token).Get("/debug_token", fb.Params{"input_token": ExpiringToken})
+	res, err := b.session(meta.ReplicaToken).Get("/debug_token", fb.Params{"input_token": ExpiringToken})
 	require.NoError(t, err)
 	require.Equal(t, true, res.GetField("data", "is_valid"))
-	_, err = b.session(Token).Get("/debug_token", nil)
+	_, err = b.session(meta.ReplicaToken).Get("/debug_token", nil)
 	require.Equal(t, 100, graphErr(t, err).Code, "input_token is required")
 }
 
@@ -84,14 +86,14 @@ func TestAppTokenOnlyInspects(t *testing.T) {
 func TestReadAdAccount(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Options{})
-	res, err := b.session(Token).Get("/"+adAccount, fb.Params{"fields": "id,account_id,name,account_status"})
+	res, err := b.session(meta.ReplicaToken).Get("/"+adAccount, fb.Params{"fields": "id,account_id,name,account_status"})
 	require.NoError(t, err)
 	require.Equal(t, adAccount, res.Get("id"))
 	require.Equal(t, "1234567890", res.Get("account_id"))
 	require.Equal(t, int64(1), num(t, res.Get("account_status")))
-	_, err = b.session(Token).Get("/"+adAccount, fb.Params{"fields": "spend_cap"})
+	_, err = b.session(meta.ReplicaToken).Get("/"+adAccount, fb.Params{"fields": "spend_cap"})
 	require.Equal(t, 100, graphErr(t, err).Code)
-	_, err = b.session(ExpiredToken).Get("/"+adAccount, nil)
+	_, err = b.session(meta.ReplicaExpiredToken).Get("/"+adAccount, nil)
 	require.Equal(t, 190, graphErr(t, err).Code)
 }
 
@@ -107,7 +109,7 @@ func TestExpiringTokenWorks(t *testing.T) {
 func TestFlaggedAudience(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Options{})
-	s := b.session(Token)
+	s := b.session(meta.ReplicaToken)
 	id := b.create(t, s, "flagged")
 	require.False(t, b.srv.FlagAudience("404"))
 	require.True(t, b.srv.FlagAudience(id))

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	fb "github.com/huandu/facebook/v2"
+
+	"github.com/audiencesync/audiencesync/platform/meta"
 )
 
 // usersBody is a users request as the connector sends it through
@@ -33,7 +35,7 @@ func usersBody(tb testing.TB, rows int) []byte {
 		tb.Fatal(err)
 	}
 	var body bytes.Buffer
-	params := fb.Params{"payload": string(payload), "access_token": Token, "appsecret_proof": AppsecretProof(Token)}
+	params := fb.Params{"payload": string(payload), "access_token": meta.ReplicaToken, "appsecret_proof": AppsecretProof(meta.ReplicaToken)}
 	if _, err := params.Encode(&body); err != nil {
 		tb.Fatal(err)
 	}
@@ -45,7 +47,7 @@ func usersBody(tb testing.TB, rows int) []byte {
 // spends on an upload.
 func BenchmarkParseUsersRequest(b *testing.B) {
 	body := usersBody(b, MaxRowsPerRequest)
-	r := httptest.NewRequest(http.MethodPost, "/"+CurrentVersion+"/23850000000000001/users", nil)
+	r := httptest.NewRequest(http.MethodPost, "/"+meta.ReplicaVersion+"/23850000000000001/users", nil)
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	r.ContentLength = int64(len(body))
 	b.SetBytes(int64(len(body)))

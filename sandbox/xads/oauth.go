@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/audiencesync/audiencesync/platform/x"
 )
 
 // percentEncode is RFC 3986 encoding as OAuth 1.0a (RFC 5849 3.6) wants
@@ -129,14 +131,14 @@ func (s *Server) verify(r *http.Request, form url.Values) *apiError {
 	if oauth["oauth_signature_method"] != "HMAC-SHA1" {
 		return unauthorized("This request is not properly authenticated: only HMAC-SHA1 signatures are accepted.")
 	}
-	if oauth["oauth_consumer_key"] != ConsumerKey {
+	if oauth["oauth_consumer_key"] != x.ReplicaConsumerKey {
 		return unauthorized("This request is not properly authenticated: unknown consumer key.")
 	}
 	tokenSecret := ""
 	switch oauth["oauth_token"] {
-	case AccessToken:
-		tokenSecret = AccessSecret
-	case RevokedToken:
+	case x.ReplicaAccessToken:
+		tokenSecret = x.ReplicaAccessSecret
+	case x.ReplicaRevokedToken:
 		return unauthorized("This request is not properly authenticated: the access token was revoked or has expired.")
 	default:
 		return unauthorized("This request is not properly authenticated: unknown access token.")
@@ -150,7 +152,7 @@ func (s *Server) verify(r *http.Request, form url.Values) *apiError {
 		return unauthorized("Timestamp out of bounds: oauth_timestamp is " + skew.Round(time.Second).String() + " off the server clock.")
 	}
 	got, err := base64.StdEncoding.DecodeString(oauth["oauth_signature"])
-	want := sign(signatureBase(r, form, oauth), ConsumerSecret, tokenSecret)
+	want := sign(signatureBase(r, form, oauth), x.ReplicaConsumerSecret, tokenSecret)
 	if err != nil || !hmac.Equal(got, want) {
 		return unauthorized("This request is not properly authenticated: the OAuth signature does not match the request.")
 	}

@@ -37,12 +37,12 @@ func (s *Server) FaultEndpoints() []string { return []string{"accounts", "custom
 func (s *Server) Describe(base string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "X Ads API v12             endpoint: %s/  (call /12/accounts/{account_id}/...)\n", base)
-	fmt.Fprintf(&b, "  consumer_key:    %s\n", ConsumerKey)
-	fmt.Fprintf(&b, "  consumer_secret: %s\n", ConsumerSecret)
-	fmt.Fprintf(&b, "  access_token:    %s\n", AccessToken)
-	fmt.Fprintf(&b, "  access_secret:   %s\n", AccessSecret)
-	fmt.Fprintf(&b, "  account_id:      %s (any lowercase alphanumeric id works)\n", Account)
-	fmt.Fprintf(&b, "  (always revoked: %s)\n", RevokedToken)
+	fmt.Fprintf(&b, "  consumer_key:    %s\n", x.ReplicaConsumerKey)
+	fmt.Fprintf(&b, "  consumer_secret: %s\n", x.ReplicaConsumerSecret)
+	fmt.Fprintf(&b, "  access_token:    %s\n", x.ReplicaAccessToken)
+	fmt.Fprintf(&b, "  access_secret:   %s\n", x.ReplicaAccessSecret)
+	fmt.Fprintf(&b, "  account_id:      %s (any lowercase alphanumeric id works)\n", x.ReplicaAccount)
+	fmt.Fprintf(&b, "  (always revoked: %s)\n", x.ReplicaRevokedToken)
 	return b.String()
 }
 

@@ -13,6 +13,7 @@
 package xads
 
 import (
+	"cmp"
 	"io"
 	"mime"
 	"net/http"
@@ -22,24 +23,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/audiencesync/audiencesync/platform/x"
 	"github.com/audiencesync/audiencesync/sandbox/fault"
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
-)
-
-// Credentials the replica accepts (OAuth 1.0a user context), declared with
-// the platform (package platform/x) so connectors find them without
-// importing the sandbox.
-const (
-	ConsumerKey    = x.ReplicaConsumerKey
-	ConsumerSecret = x.ReplicaConsumerSecret
-	AccessToken    = x.ReplicaAccessToken
-	AccessSecret   = x.ReplicaAccessSecret
-	// RevokedToken is always refused with 401, as a revoked user token is.
-	RevokedToken = x.ReplicaRevokedToken
-	// Account is an ad account id that exists in a fresh replica; any
-	// lowercase alphanumeric id is served.
-	Account = x.ReplicaAccount
 )
 
 // Limits of the Ads API enforced by the replica.
@@ -81,22 +66,20 @@ type Server struct {
 
 // New returns an empty replica.
 func New(opts Options) *Server {
-	if opts.RateLimit == 0 {
-		opts.RateLimit = DefaultRateLimit
-	}
-	if opts.RateWindow == 0 {
-		opts.RateWindow = DefaultRateWindow
-	}
-	if opts.MaxClockSkew == 0 {
-		opts.MaxClockSkew = 5 * time.Minute
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	s := &Server{opts: opts}
+	s := &Server{opts: opts.withDefaults()}
 	s.Persisted = wire.NewPersisted(s.Snapshot, s.Restore)
 	s.Reset()
 	return s
+}
+
+// withDefaults sets the rate limit, its window, the clock skew allowed
+// and the clock when left zero.
+func (o Options) withDefaults() Options {
+	o.RateLimit = cmp.Or(o.RateLimit, DefaultRateLimit)
+	o.RateWindow = cmp.Or(o.RateWindow, DefaultRateWindow)
+	o.MaxClockSkew = cmp.Or(o.MaxClockSkew, 5*time.Minute)
+	o.Now = wire.Clock(o.Now)
+	return o
 }
 
 // Reset forgets audiences, used nonces and rate-limit windows.

@@ -18,6 +18,7 @@ import (
 	"github.com/dghubble/oauth1"
 	"github.com/stretchr/testify/require"
 
+	"github.com/audiencesync/audiencesync/platform/x"
 	"github.com/audiencesync/audiencesync/sandbox/fault"
 )
 
@@ -40,14 +41,14 @@ func (n fixedNonce) Nonce() string { return string(n) }
 
 // client signs with dghubble/oauth1, as the X connector does.
 func (b *bundle) client(consumerSecret, token, tokenSecret string, noncer oauth1.Noncer) *http.Client {
-	cfg := oauth1.NewConfig(ConsumerKey, consumerSecret)
+	cfg := oauth1.NewConfig(x.ReplicaConsumerKey, consumerSecret)
 	cfg.Noncer = noncer
 	ctx := context.WithValue(context.Background(), oauth1.HTTPClient, b.ts.Client())
 	return cfg.Client(ctx, oauth1.NewToken(token, tokenSecret))
 }
 
 func (b *bundle) good() *http.Client {
-	return b.client(ConsumerSecret, AccessToken, AccessSecret, nil)
+	return b.client(x.ReplicaConsumerSecret, x.ReplicaAccessToken, x.ReplicaAccessSecret, nil)
 }
 
 type response struct {
@@ -92,7 +93,7 @@ func sha(s string) string {
 }
 
 func (b *bundle) accountURL(rest string) string {
-	return b.ts.URL + "/12/accounts/" + Account + rest
+	return b.ts.URL + "/12/accounts/" + x.ReplicaAccount + rest
 }
 
 func (b *bundle) create(t *testing.T, c *http.Client, name string) string {
@@ -123,7 +124,7 @@ func TestAudiencesAndUsersWithOAuth1Client(t *testing.T) {
 
 	r := do(t, c, "GET", b.accountURL(""), "", nil)
 	require.Equal(t, 200, r.status, r.body)
-	require.Equal(t, Account, r.body["data"].(map[string]any)["id"])
+	require.Equal(t, x.ReplicaAccount, r.body["data"].(map[string]any)["id"])
 	require.Equal(t, "1500", r.header.Get("x-rate-limit-limit"))
 	require.NotEmpty(t, r.header.Get("x-rate-limit-reset"))
 
@@ -166,7 +167,7 @@ func TestAudiencesAndUsersWithOAuth1Client(t *testing.T) {
 func TestUsersValidation(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Options{})
-	id := b.srv.CreateAudience(Account, "validation")
+	id := b.srv.CreateAudience(x.ReplicaAccount, "validation")
 	good := update(map[string]any{"email": []string{sha("a")}})
 	tooMany := make([]map[string]any, MaxOperations+1)
 	for i := range tooMany {
@@ -229,10 +230,10 @@ func TestOAuthVerification(t *testing.T) {
 		name   string
 		client *http.Client
 	}{
-		{"wrong consumer secret", b.client("nope", AccessToken, AccessSecret, nil)},
-		{"wrong token secret", b.client(ConsumerSecret, AccessToken, "nope", nil)},
-		{"unknown token", b.client(ConsumerSecret, "nope", AccessSecret, nil)},
-		{"revoked token", b.client(ConsumerSecret, RevokedToken, AccessSecret, nil)},
+		{"wrong consumer secret", b.client("nope", x.ReplicaAccessToken, x.ReplicaAccessSecret, nil)},
+		{"wrong token secret", b.client(x.ReplicaConsumerSecret, x.ReplicaAccessToken, "nope", nil)},
+		{"unknown token", b.client(x.ReplicaConsumerSecret, "nope", x.ReplicaAccessSecret, nil)},
+		{"revoked token", b.client(x.ReplicaConsumerSecret, x.ReplicaRevokedToken, x.ReplicaAccessSecret, nil)},
 		{"unsigned", b.ts.Client()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -244,7 +245,7 @@ func TestOAuthVerification(t *testing.T) {
 	}
 	t.Run("reused nonce", func(t *testing.T) {
 		t.Parallel()
-		c := b.client(ConsumerSecret, AccessToken, AccessSecret, fixedNonce("same-nonce-every-time"))
+		c := b.client(x.ReplicaConsumerSecret, x.ReplicaAccessToken, x.ReplicaAccessSecret, fixedNonce("same-nonce-every-time"))
 		require.Equal(t, 200, do(t, c, "GET", b.accountURL(""), "", nil).status)
 		r := do(t, c, "GET", b.accountURL(""), "", nil)
 		require.Equal(t, 401, r.status)
@@ -258,7 +259,7 @@ func TestOAuthVerification(t *testing.T) {
 			req.ContentLength = int64(len("name=tampered"))
 			return b.ts.Client().Transport.RoundTrip(req)
 		})}
-		signer := b.client(ConsumerSecret, AccessToken, AccessSecret, nil)
+		signer := b.client(x.ReplicaConsumerSecret, x.ReplicaAccessToken, x.ReplicaAccessSecret, nil)
 		signer.Transport.(*oauth1.Transport).Base = c.Transport
 		r := do(t, signer, "POST", b.accountURL("/custom_audiences"), "application/x-www-form-urlencoded", []byte("name=original"))
 		require.Equal(t, 401, r.status)
@@ -269,7 +270,7 @@ func TestOAuthVerification(t *testing.T) {
 			req.URL.RawQuery = "count=5"
 			return b.ts.Client().Transport.RoundTrip(req)
 		})}
-		signer := b.client(ConsumerSecret, AccessToken, AccessSecret, nil)
+		signer := b.client(x.ReplicaConsumerSecret, x.ReplicaAccessToken, x.ReplicaAccessSecret, nil)
 		signer.Transport.(*oauth1.Transport).Base = c.Transport
 		r := do(t, signer, "GET", b.accountURL("/custom_audiences?count=2"), "", nil)
 		require.Equal(t, 401, r.status)
@@ -308,7 +309,7 @@ func TestRateLimit(t *testing.T) {
 func TestFaults(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Options{Faults: fault.MustParse("x.users:429*1,x.users:500*1,x.users:503*1,x.users:expired*1,retry-after=30s")})
-	id := b.srv.CreateAudience(Account, "faults")
+	id := b.srv.CreateAudience(x.ReplicaAccount, "faults")
 	c := b.good()
 	body := ops(update(map[string]any{"email": []string{sha("a")}}))
 	url := b.accountURL("/custom_audiences/" + id + "/users")

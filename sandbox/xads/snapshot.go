@@ -19,14 +19,11 @@ type Snapshot struct {
 
 // AudienceSnapshot is one custom audience.
 type AudienceSnapshot struct {
-	ID          string    `json:"id"`
-	Account     string    `json:"account_id"`
-	Name        string    `json:"name"`
-	Description string    `json:"description,omitempty"`
-	Created     time.Time `json:"created_at"`
-	Updated     time.Time `json:"updated_at"`
-	Deleted     bool      `json:"deleted,omitempty"`
-	Members     []string  `json:"members"`
+	wire.SavedAudience
+	Created time.Time `json:"created_at"`
+	Updated time.Time `json:"updated_at"`
+	Deleted bool      `json:"deleted,omitempty"`
+	Members []string  `json:"members"`
 }
 
 // Snapshot returns the replica's state.
@@ -35,8 +32,8 @@ func (s *Server) Snapshot() Snapshot {
 	defer s.mu.Unlock()
 	return Snapshot{CustomAudiences: wire.List(&s.audiences, func(_ string, a *audience) AudienceSnapshot {
 		return AudienceSnapshot{
-			ID: a.id, Account: a.account, Name: a.name, Description: a.description,
-			Created: a.created, Updated: a.updated, Deleted: a.deleted, Members: a.members.Sorted(),
+			SavedAudience: wire.SavedAudience{ID: a.id, Account: a.account, Name: a.name, Description: a.description},
+			Created:       a.created, Updated: a.updated, Deleted: a.deleted, Members: a.members.Sorted(),
 		}
 	}), NextID: s.audiences.Next()}
 }

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/audiencesync/audiencesync/platform/x"
 )
 
 func TestSnapshotRestore(t *testing.T) {
@@ -20,7 +22,7 @@ func TestSnapshotRestore(t *testing.T) {
 	require.NoError(t, restored.Restore(snap))
 	require.Equal(t, snap, restored.Snapshot())
 	require.Equal(t, []string{sha("a@example.com")}, restored.Members(id))
-	require.NotEqual(t, id, restored.CreateAudience(Account, "next"), "ids are not reused")
+	require.NotEqual(t, id, restored.CreateAudience(x.ReplicaAccount, "next"), "ids are not reused")
 
 	for name, bad := range map[string]func(*Snapshot){
 		"duplicate audience": func(s *Snapshot) { s.CustomAudiences = append(s.CustomAudiences, s.CustomAudiences[0]) },
@@ -30,7 +32,7 @@ func TestSnapshotRestore(t *testing.T) {
 		in := b.srv.Snapshot()
 		bad(&in)
 		target := New(Options{})
-		target.CreateAudience(Account, "untouched")
+		target.CreateAudience(x.ReplicaAccount, "untouched")
 		before := target.Snapshot()
 		require.Error(t, target.Restore(in), name)
 		require.Equal(t, before, target.Snapshot(), name)

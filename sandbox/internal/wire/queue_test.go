@@ -89,3 +89,29 @@ func TestQueueSettledLocker(t *testing.T) {
 	q.LockSettled()
 	q.UnlockSettled()
 }
+
+// TestCoreStartsEmptyAndResetsAfterQueuedChanges checks that NewCore
+// empties the replica once and that Reset applies what is queued before
+// emptying, so no accepted change lands in the emptied replica.
+func TestCoreStartsEmptyAndResetsAfterQueuedChanges(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var members Set
+	empties := 0
+	c := NewCore(&mu, func() []string { return members.Sorted() }, func([]string) error { return nil },
+		func() { members = Set{}; empties++ })
+	require.Equal(t, 1, empties, "a new replica starts empty")
+
+	mu.Lock()
+	c.Changes.running = true // as if an applier were busy: the change waits
+	c.Changes.PushMembersLocked(&members, []string{"a"}, true)
+	mu.Unlock()
+	c.Reset()
+	require.Equal(t, 2, empties)
+	require.Zero(t, members.Len(), "the queued add was applied before emptying, not after")
+	require.Empty(t, c.Changes.ops)
+
+	saved, err := c.Save()
+	require.NoError(t, err)
+	require.JSONEq(t, `[]`, string(saved))
+}

@@ -74,6 +74,17 @@ func (p Persisted[S]) Save() (json.RawMessage, error) { return json.Marshal(p.sn
 // Load restores a snapshot that Save encoded.
 func (p Persisted[S]) Load(data json.RawMessage) error { return LoadState(data, p.restore) }
 
+// SavedAudience is what the Meta and X replicas save first of an
+// audience: its id, ad account, name and description, under the same JSON
+// keys. Their audience snapshots embed it, which keeps these fields at the
+// top level of the audience's JSON, before the platform's own.
+type SavedAudience struct {
+	ID          string `json:"id"`
+	Account     string `json:"account_id"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+}
+
 // LoadState decodes data, a replica's saved snapshot, strictly (unknown
 // fields and trailing data are errors) and hands it to restore.
 func LoadState[S any](data json.RawMessage, restore func(S) error) error {
@@ -243,4 +254,13 @@ func RestoreAudiences[S, A any](like *Audiences[A], noun string, items []S, next
 		t.Add(id, a)
 	}
 	return t, nil
+}
+
+// Clock is the clock a replica's Options.Now names: now, or time.Now
+// when it is nil.
+func Clock(now func() time.Time) func() time.Time {
+	if now == nil {
+		return time.Now
+	}
+	return now
 }

@@ -122,3 +122,10 @@ func TestSetRetryAfter(t *testing.T) {
 		})
 	}
 }
+
+func TestClock(t *testing.T) {
+	t.Parallel()
+	fixed := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	require.Equal(t, fixed, Clock(func() time.Time { return fixed })())
+	require.WithinDuration(t, time.Now(), Clock(nil)(), time.Minute, "nil means time.Now")
+}
