@@ -37,11 +37,10 @@ func (s *Server) FaultEndpoints() []string {
 
 // Describe tells a user where the replica is and what it accepts.
 func (s *Server) Describe(base string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Google Data Manager API   endpoint: %s/\n", base)
-	fmt.Fprintf(&b, "  access_token:    %s\n", google.ReplicaToken)
-	fmt.Fprintf(&b, "  (always expired: %s)\n", google.ReplicaExpiredToken)
-	return b.String()
+	return wire.Description{API: "Google Data Manager API", Base: base,
+		Credentials: [][2]string{{"access_token", google.ReplicaToken}},
+		Notes:       []string{"(always expired: " + google.ReplicaExpiredToken + ")"},
+	}.String()
 }
 
 // RenderFault writes an injected fault as the Data Manager API would.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/audiencesync/audiencesync/connectors/hubspot/replicacreds"
 	"github.com/audiencesync/audiencesync/sandbox/fault"
+	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
 // These methods mount the replica on the sandbox (sandbox.Replica).
@@ -89,19 +90,19 @@ func (s *Server) FaultEndpoints() []string {
 
 // Describe tells a user where the replica is and what it accepts.
 func (s *Server) Describe(base string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "HubSpot CRM (Lists v3)    endpoint: %s/  (call /crm/v3/lists/..., /crm/v3/objects/contacts/...)\n", base)
-	fmt.Fprintf(&b, "  access_token:  %s (private app)\n", replicacreds.AccessToken)
-	fmt.Fprintf(&b, "  client_id:     %s\n", replicacreds.ClientID)
-	fmt.Fprintf(&b, "  client_secret: %s\n", replicacreds.ClientSecret)
-	fmt.Fprintf(&b, "  refresh_token: %s\n", replicacreds.RefreshToken)
-	fmt.Fprintf(&b, "  (always revoked: %s)\n", replicacreds.RevokedToken)
+	d := wire.Description{API: "HubSpot CRM (Lists v3)", Base: base, Call: "/crm/v3/lists/..., /crm/v3/objects/contacts/...",
+		Credentials: [][2]string{
+			{"access_token", replicacreds.AccessToken + " (private app)"}, {"client_id", replicacreds.ClientID},
+			{"client_secret", replicacreds.ClientSecret}, {"refresh_token", replicacreds.RefreshToken},
+		},
+		Notes: []string{"(always revoked: " + replicacreds.RevokedToken + ")"},
+	}
 	for _, l := range s.State(false) {
 		if l.ObjectTypeID == contactsType {
-			fmt.Fprintf(&b, "  list id:%-4s %-9s %-24s %s members\n", l.ID, l.ProcessingType, strconv.Quote(l.Name), strconv.Itoa(l.Members))
+			d.Notes = append(d.Notes, fmt.Sprintf("list id:%-4s %-9s %-24s %s members", l.ID, l.ProcessingType, strconv.Quote(l.Name), strconv.Itoa(l.Members)))
 		}
 	}
-	return b.String()
+	return d.String()
 }
 
 // RenderFault writes an injected fault as HubSpot would.

@@ -43,13 +43,10 @@ func (s *Server) FaultEndpoints() []string {
 
 // Describe tells a user where the replica is and what it accepts.
 func (s *Server) Describe(base string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Meta Graph API            endpoint: %s/  (call /%s/...)\n", base, meta.ReplicaVersion)
-	fmt.Fprintf(&b, "  app_id:          %s\n", meta.ReplicaAppID)
-	fmt.Fprintf(&b, "  app_secret:      %s\n", meta.ReplicaAppSecret)
-	fmt.Fprintf(&b, "  access_token:    %s\n", meta.ReplicaToken)
-	fmt.Fprintf(&b, "  (always expired: %s)\n", meta.ReplicaExpiredToken)
-	return b.String()
+	return wire.Description{API: "Meta Graph API", Base: base, Call: "/" + meta.ReplicaVersion + "/...",
+		Credentials: [][2]string{{"app_id", meta.ReplicaAppID}, {"app_secret", meta.ReplicaAppSecret}, {"access_token", meta.ReplicaToken}},
+		Notes:       []string{"(always expired: " + meta.ReplicaExpiredToken + ")"},
+	}.String()
 }
 
 // throttleMessages are the messages Meta sends with its throttling codes.

@@ -1,11 +1,9 @@
 package xads
 
 import (
-	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
-	"strings"
 
 	"github.com/audiencesync/audiencesync/platform/x"
 	"github.com/audiencesync/audiencesync/sandbox/fault"
@@ -35,15 +33,14 @@ func (s *Server) FaultEndpoints() []string { return []string{"accounts", "custom
 
 // Describe tells a user where the replica is and what it accepts.
 func (s *Server) Describe(base string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "X Ads API v12             endpoint: %s/  (call /12/accounts/{account_id}/...)\n", base)
-	fmt.Fprintf(&b, "  consumer_key:    %s\n", x.ReplicaConsumerKey)
-	fmt.Fprintf(&b, "  consumer_secret: %s\n", x.ReplicaConsumerSecret)
-	fmt.Fprintf(&b, "  access_token:    %s\n", x.ReplicaAccessToken)
-	fmt.Fprintf(&b, "  access_secret:   %s\n", x.ReplicaAccessSecret)
-	fmt.Fprintf(&b, "  account_id:      %s (any lowercase alphanumeric id works)\n", x.ReplicaAccount)
-	fmt.Fprintf(&b, "  (always revoked: %s)\n", x.ReplicaRevokedToken)
-	return b.String()
+	return wire.Description{API: "X Ads API v12", Base: base, Call: "/12/accounts/{account_id}/...",
+		Credentials: [][2]string{
+			{"consumer_key", x.ReplicaConsumerKey}, {"consumer_secret", x.ReplicaConsumerSecret},
+			{"access_token", x.ReplicaAccessToken}, {"access_secret", x.ReplicaAccessSecret},
+			{"account_id", x.ReplicaAccount + " (any lowercase alphanumeric id works)"},
+		},
+		Notes: []string{"(always revoked: " + x.ReplicaRevokedToken + ")"},
+	}.String()
 }
 
 // RenderFault writes an injected fault as the Ads API would.
