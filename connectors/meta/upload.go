@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/retry"
 )
 
 // payloads recycles payload buffers: a full request is a few megabytes.
@@ -177,6 +178,9 @@ func (d *Destination) ReplaceInSession(ctx context.Context, aud connectors.Audie
 			}
 			absorb(&prog.res, a, batch, offset)
 			prog.acked = i
+			if b := retry.From(ctx); b != nil {
+				b.Progress()
+			}
 		}
 		offset += len(batch)
 	}

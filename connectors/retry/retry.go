@@ -164,6 +164,9 @@ type Budget struct {
 
 	mu      sync.Mutex
 	retries int
+	// streak counts the retries since the step last made progress
+	// (Progress): the exponent of the back-off.
+	streak int
 
 	// log, dest and what announce retries; log is nil when they are not.
 	log        *zap.Logger
@@ -243,12 +246,24 @@ func (b *Budget) Grant(initial, max, asked time.Duration) (time.Duration, bool) 
 	if b.retries+1 >= b.p.Attempts {
 		return 0, false
 	}
-	d := Backoff(initial, max, b.retries, asked, b.p.Jitter)
+	d := Backoff(initial, max, b.streak, asked, b.p.Jitter)
 	if b.p.Now().Add(d).After(b.deadline) {
 		return 0, false
 	}
 	b.retries++
+	b.streak++
 	return d, true
+}
+
+// Progress tells b that a step of several requests moved on (a batch of
+// a replace session was acknowledged): the next retry's back-off starts
+// again from the initial step, so a long session that meets a few
+// transient failures is not slowed to the longest wait. The bounds on
+// attempts and on time still count every retry.
+func (b *Budget) Progress() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.streak = 0
 }
 
 // Sleep waits d with the budget's sleeper, or until ctx ends.

@@ -227,3 +227,25 @@ func TestRetryingCleansTheReason(t *testing.T) {
 		})
 	}
 }
+
+// TestProgressRestartsTheBackOff: after Progress the next wait is the
+// initial step again, while the attempts bound still counts every retry.
+func TestProgressRestartsTheBackOff(t *testing.T) {
+	t.Parallel()
+	clock := retrytest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	pol := retry.Policy{Attempts: 6, MaxTime: time.Hour, Now: clock.Now, Sleep: clock.Sleep, Jitter: highest}
+	b := pol.Budget(1)
+	wait := func() bool {
+		ok, err := b.Wait(t.Context(), time.Second, time.Minute, 0)
+		require.NoError(t, err)
+		return ok
+	}
+	require.True(t, wait())
+	require.True(t, wait())
+	b.Progress()
+	require.True(t, wait())
+	require.True(t, wait())
+	require.True(t, wait())
+	require.False(t, wait(), "the attempts bound counts retries from before the progress too")
+	require.Equal(t, []time.Duration{time.Second, 2 * time.Second, time.Second, 2 * time.Second, 4 * time.Second}, clock.Slept())
+}
