@@ -98,7 +98,9 @@ type Attribute struct {
 // Parse reads raw, a source's text for the attribute, by the attribute's
 // type and layout (audience.ParseAttr): blank is missing, what does not
 // parse is invalid.
-func (a *Attribute) Parse(raw string) audience.Value { return audience.ParseAttr(a.Type, raw, a.Layout) }
+func (a *Attribute) Parse(raw string) audience.Value {
+	return audience.ParseAttr(a.Type, raw, a.Layout)
+}
 
 // Emitter receives what a source reads.
 type Emitter interface {
