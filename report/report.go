@@ -66,8 +66,9 @@
 // applied and 35,000 not attempted.
 //
 // Other counts name their unit: source counts are records; rejected
-// counts identifiers (reasons "member.…" count members); consent_denied
-// counts members; pre_hashed counts identifiers; platform match rates and
+// counts identifiers (reasons "member.…" count members); source
+// attributes count valid records; consent_denied and excluded count
+// members; pre_hashed counts identifiers; platform match rates and
 // counts are the platform's own, of the identifiers of this run's
 // requests.
 package report
