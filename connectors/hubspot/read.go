@@ -306,7 +306,9 @@ func newMapper(req connectors.ReadRequest, optOut []string) (*mapper, error) {
 		}
 	}
 	for _, a := range req.Attributes {
-		a.Field = strings.TrimSpace(a.Field)
+		if a.Field = strings.TrimSpace(a.Field); a.Field == "" {
+			return nil, fmt.Errorf("attribute %s names no contact property: set its field", a.Name)
+		}
 		m.attrs = append(m.attrs, a)
 		props[a.Field] = true
 	}
