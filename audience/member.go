@@ -176,7 +176,8 @@ func (c Consent) Denied() bool {
 }
 
 // Member is one contact as a source yields it: raw field values indexed by
-// kind, the source's primary key (possibly empty), and consent.
+// kind, the source's primary key (possibly empty), consent, and the
+// attributes the read asked for.
 type Member struct {
 	// Key is the source's primary key for the record, if it has one.
 	Key string
@@ -188,10 +189,24 @@ type Member struct {
 	// Line is the position of the record in its source (a file line, a
 	// page offset), used to point at a bad record without showing it.
 	Line int64
+	// Attrs holds the attributes the read request asked for, by their
+	// position in the request (connectors.ReadRequest.Attributes): a
+	// slice rather than a map, so a member costs no allocation. Nil when
+	// none were asked; a source that leaves it shorter than the request
+	// has the rest missing. Attributes exist only between the read and
+	// segmentation: nothing writes them to a destination, state or a
+	// spool file.
+	Attrs []Value
 }
 
-// Reset clears m for reuse.
-func (m *Member) Reset() { *m = Member{} }
+// Reset clears m for reuse, keeping the storage of Attrs (cleared, same
+// length), so a source can reuse one Member and one attribute slice for
+// every record it reads.
+func (m *Member) Reset() {
+	attrs := m.Attrs
+	clear(attrs)
+	*m = Member{Attrs: attrs}
+}
 
 // Identifier is one normalised identifier ready for a platform: the lowercase
 // hex SHA-256 of the normalised value for hashed kinds, or the normalised

@@ -77,11 +77,30 @@ type SourceRef struct {
 	Fields map[string]string `yaml:"fields"`
 	// Consent maps ad_user_data and ad_personalization to source fields.
 	Consent map[string]string `yaml:"consent"`
+	// Attributes names the member attributes to read besides identifiers
+	// and consent, for segments: attribute name → its source field and
+	// type. They never reach a destination or the state store.
+	Attributes map[string]*AttributeSpec `yaml:"attributes"`
 
 	// Kinds is Fields parsed: kind -> source field.
 	Kinds map[audience.Kind]string `yaml:"-"`
 	// ConsentFields is Consent parsed.
 	ConsentFields connectors.ConsentFields `yaml:"-"`
+	// Attrs is Attributes parsed, in file order: the order of
+	// audience.Member.Attrs.
+	Attrs []connectors.Attribute `yaml:"-"`
+}
+
+// AttributeSpec is one attribute of source.attributes.
+type AttributeSpec struct {
+	// Field is the source field (CSV column, HubSpot property) that holds
+	// it; defaults to the attribute's name.
+	Field string `yaml:"field"`
+	// Type is string, number, bool or timestamp.
+	Type string `yaml:"type"`
+	// Layout is a Go time layout for a timestamp the source writes
+	// otherwise than RFC 3339 or 2006-01-02 (such as "02/01/2006 15:04").
+	Layout string `yaml:"layout"`
 }
 
 // Destination is one destination of a sync.

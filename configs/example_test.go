@@ -49,6 +49,6 @@ syncs:
 	}
 	// Output:
 	// audiencesync.yaml:4: sync name "Weekly Digest" is not a safe identifier: use lower-case letters, digits, '.', '_' or '-', starting with a letter or digit (the name keys state and reports)
-	// audiencesync.yaml:5: unknown key "fieldz" in sync "Weekly Digest" source (known: connection, audience, key, default_region, fields, consent); did you mean "fields"?
+	// audiencesync.yaml:5: unknown key "fieldz" in sync "Weekly Digest" source (known: connection, audience, key, default_region, fields, consent, attributes); did you mean "fields"?
 	// audiencesync.yaml:6: sync "Weekly Digest" destination "crm": connection "crm" is a source (type fakesrc), not a destination
 }

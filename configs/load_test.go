@@ -186,7 +186,7 @@ func TestParseProblems(t *testing.T) {
 			name: "unknown key in sync source",
 			yaml: strings.Replace(minimal, "fields:", "fieldz:", 1),
 			want: []string{
-				`test.yaml:13: unknown key "fieldz" in sync "s1" source (known: connection, audience, key, default_region, fields, consent); did you mean "fields"?`,
+				`test.yaml:13: unknown key "fieldz" in sync "s1" source (known: connection, audience, key, default_region, fields, consent, attributes); did you mean "fields"?`,
 			},
 		},
 		{
@@ -402,7 +402,7 @@ func TestParseProblems(t *testing.T) {
 			yaml: strings.NewReplacer("name: s1", "nme: s1", "      connection: crm", "      conection: crm", "      - connection: ads", "      - connections: ads").Replace(minimal),
 			want: []string{
 				`test.yaml:10: unknown key "nme" in syncs[0] (known: name, schedule, source, destinations, safety); did you mean "name"?`,
-				`test.yaml:12: unknown key "conection" in syncs[0] source (known: connection, audience, key, default_region, fields, consent); did you mean "connection"?`,
+				`test.yaml:12: unknown key "conection" in syncs[0] source (known: connection, audience, key, default_region, fields, consent, attributes); did you mean "connection"?`,
 				`test.yaml:15: unknown key "connections" in syncs[0] destinations[0] (known: name, connection, audience, consent, refresh_margin_days, batch_size, concurrency); did you mean "connection"?`,
 			},
 		},
@@ -414,7 +414,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "key in another case and style",
 			yaml: strings.Replace(minimal, "      connection: crm", "      connection: crm\n      defaultRegion: US", 1),
-			want: []string{`test.yaml:13: unknown key "defaultRegion" in sync "s1" source (known: connection, audience, key, default_region, fields, consent); did you mean "default_region"?`},
+			want: []string{`test.yaml:13: unknown key "defaultRegion" in sync "s1" source (known: connection, audience, key, default_region, fields, consent, attributes); did you mean "default_region"?`},
 		},
 		{
 			name: "empty values of required keys",

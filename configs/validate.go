@@ -143,6 +143,73 @@ func (l *loader) source(src *SourceRef, sn *yaml.Node, where string) {
 			l.ps.addf(lineAt(cn, key), "%s consent: %s has no source field: name the field that holds it, or remove the key", where, key)
 		}
 	}
+	l.attributes(src, n, where)
+}
+
+// attrName is what an attribute name may look like: segment filters use
+// it as an identifier.
+var attrName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// attributes parses the attributes a sync's source hands over, in file
+// order, into src.Attrs. n is the source's node.
+func (l *loader) attributes(src *SourceRef, n *yaml.Node, where string) {
+	an := child(n, "attributes")
+	where = join(where, "attributes")
+	for _, name := range keysInFileOrder(src.Attributes, an) {
+		line := lineAt(an, name)
+		spec := src.Attributes[name]
+		if spec == nil {
+			l.ps.addf(line, "%s %s is empty: give its type (and field, when the source field has another name), such as {field: hs_analytics_num_visits, type: number}", where, name)
+			continue
+		}
+		if !attrName.MatchString(name) {
+			l.ps.addf(line, "%s %q: an attribute name is lower-case letters, digits and '_', starting with a letter (segment filters use it as a name)", where, name)
+			continue
+		}
+		if k, err := audience.ParseKind(name); err == nil {
+			l.ps.addf(line, "%s %q is the name of the identifier kind %s: name the attribute otherwise (such as crm_%s), so a filter cannot confuse the two", where, name, k, name)
+			continue
+		}
+		if strings.TrimSpace(spec.Type) == "" {
+			l.ps.addf(line, "%s %s has no type: add type: string, number, bool or timestamp", where, name)
+			continue
+		}
+		typ, err := audience.ParseAttrType(spec.Type)
+		if err != nil {
+			l.ps.addf(lineAt(an, name, "type"), "%s %s: %v", where, name, err)
+			continue
+		}
+		field := strings.TrimSpace(spec.Field)
+		if field == "" {
+			field = name
+		}
+		if spec.Layout != "" {
+			if typ != audience.AttrTime {
+				l.ps.addf(lineAt(an, name, "layout"), "%s %s: layout is for timestamp attributes only, not %s: remove it", where, name, typ)
+				continue
+			}
+			if !timeLayout(spec.Layout) {
+				l.ps.addf(lineAt(an, name, "layout"), "%s %s layout %q is not a Go time layout: write the reference time 2006-01-02 15:04:05 as the source writes it, such as \"02/01/2006 15:04\"", where, name, spec.Layout)
+				continue
+			}
+		}
+		src.Attrs = append(src.Attrs, connectors.Attribute{Name: name, Field: field, Type: typ, Layout: spec.Layout})
+	}
+}
+
+// timeLayout reports whether layout is a Go time layout that reads back
+// what it writes, with at least a year, a month and a day in it (a layout
+// without them, such as "dd/mm/yyyy", writes itself and reads nothing).
+func timeLayout(layout string) bool {
+	// Any instant but the reference time itself, which every string
+	// formats to.
+	probe := time.Date(2017, 11, 23, 19, 38, 47, 0, time.UTC)
+	out := probe.Format(layout)
+	if out == layout {
+		return false
+	}
+	back, err := time.Parse(layout, out)
+	return err == nil && back.Year() == probe.Year() && back.Month() == probe.Month() && back.Day() == probe.Day()
 }
 
 // destinations applies defaults to the destinations of sync s (node n) and
@@ -280,7 +347,7 @@ func (l *loader) misspelt(n *yaml.Node, key string) bool {
 // keysInFileOrder returns the keys of m in the order mapping n has them
 // (keys n lacks, such as merged ones, last), so that problems are reported
 // in file order.
-func keysInFileOrder(m map[string]string, n *yaml.Node) []string {
+func keysInFileOrder[V any](m map[string]V, n *yaml.Node) []string {
 	pos := make(map[string]int, len(m))
 	if n != nil && n.Kind == yaml.MappingNode {
 		for i := len(n.Content) - 2; i >= 0; i -= 2 {

@@ -59,8 +59,8 @@ type ConsentFields struct {
 	AdPersonalization string
 }
 
-// ReadRequest says which audience to read and how source fields map onto
-// identifier kinds.
+// ReadRequest says which audience to read, how source fields map onto
+// identifier kinds, and which attributes to hand over.
 type ReadRequest struct {
 	// Audience selects the list, query or object to read; sources that hold
 	// one audience ignore it.
@@ -72,6 +72,34 @@ type ReadRequest struct {
 	Fields map[audience.Kind]string
 	// Consent names the source fields with per-member consent, if any.
 	Consent ConsentFields
+	// Attributes lists the attributes the sync asks for, in the order of
+	// audience.Member.Attrs: a source sets m.Attrs[i] to the value of
+	// Attributes[i] (Attribute.Parse for a text value), leaves it
+	// missing when the record has none, and sets audience.InvalidValue
+	// when the record's value does not parse — never rejecting the record
+	// for it. A source reusing one Member allocates its Attrs once, with
+	// len(Attributes) values; Member.Reset keeps them. The engine copies
+	// them and counts present, missing and invalid values per attribute.
+	// Empty when the sync asks for none.
+	Attributes []Attribute
+}
+
+// Attribute is one attribute a sync asks a source for.
+type Attribute struct {
+	// Name is the attribute's name in the sync (what segment filters
+	// use); Field is the source field that holds it.
+	Name, Field string
+	Type        audience.AttrType
+	// Layout is a Go time layout for a timestamp written otherwise than
+	// RFC 3339 or a date (02/01/2006 15:04); "" when not configured.
+	Layout string
+}
+
+// Parse reads raw, a source's text for the attribute, by the attribute's
+// type and layout (audience.ParseAttr): blank is missing, what does not
+// parse is invalid.
+func (a *Attribute) Parse(raw string) audience.Value {
+	return audience.ParseAttr(a.Type, raw, a.Layout)
 }
 
 // Emitter receives what a source reads.

@@ -97,7 +97,32 @@ type Job struct {
 	// MaxRemoveFraction and AllowEmpty configure the removal guard.
 	MaxRemoveFraction float64
 	AllowEmpty        bool
+	// Segment is the hook segmentation plugs into (issue #15): when set,
+	// it is called once per target as the run starts, with the run's
+	// clock, and the MemberFilter it returns decides which members read
+	// belong in that target's audience. Nil, or a nil filter, keeps
+	// every member: the behaviour of a sync without segments.
+	Segment func(t *Target, now time.Time) MemberFilter
 }
+
+// MemberFilter decides whether a member read from the source belongs in
+// one destination's audience. It is called once per member and
+// destination, where the member is planned for that destination, before
+// it is normalised: m.Attrs holds the member's attributes in the order of
+// Job.Request.Attributes, already parsed (a missing or unparsable one is
+// a Value that is not Present). This is the only place attributes reach
+// after the read: nothing planned, sent, spooled or committed carries
+// them.
+//
+// A member that does not belong is neither sent nor counted among the
+// audience's members; if the destination holds it from an earlier run,
+// the plan removes it, as for a member gone from the source. reason is a
+// stable machine string (segment.filtered, attribute.missing…), counted
+// in the destination's report under excluded; never a value.
+//
+// The filter is called from several goroutines at once (the prepare
+// workers) and must not keep m or anything it points to.
+type MemberFilter func(m *audience.Member) (keep bool, reason string)
 
 // Target is one destination of a job.
 type Target struct {

@@ -92,8 +92,10 @@ type plan struct {
 	rep   *report.Destination
 	aud   connectors.Audience
 	opts  normalize.Options
-	full  bool
-	now   time.Time
+	// filter is the target's segment (Job.Segment); nil keeps everyone.
+	filter MemberFilter
+	full   bool
+	now    time.Time
 	// refreshBefore: members last sent before this are refreshed; zero
 	// when memberships do not lapse.
 	refreshBefore uint32
@@ -142,6 +144,9 @@ func newPlan(t *Target, job *Job, opts Options, now time.Time, spillAfter int) *
 		bulk:       spool{limit: spillAfter},
 	}
 	p.opts.DefaultRegion = job.DefaultRegion
+	if job.Segment != nil {
+		p.filter = job.Segment(t, now)
+	}
 	for _, k := range t.Info.Kinds {
 		p.opts.Kinds[k] = true
 	}
@@ -287,8 +292,8 @@ func (p *plan) classify(pc *prepChunk) {
 	for i := range pc.res {
 		r := &pc.res[i]
 		switch r.status {
-		case prepRejected:
-			continue // counted in pc.tally
+		case prepRejected, prepExcluded:
+			continue // counted in pc.tally or pc.excluded
 		case prepDenied:
 			// Not uploaded; if committed, it is unseen and so removed.
 			p.rep.ConsentDenied++
@@ -331,6 +336,12 @@ func (p *plan) classify(pc *prepChunk) {
 		}
 	}
 	p.tally.Merge(&pc.tally)
+	for reason, n := range pc.excluded {
+		if p.rep.Excluded == nil {
+			p.rep.Excluded = make(map[string]int64, len(pc.excluded))
+		}
+		p.rep.Excluded[reason] += n
+	}
 }
 
 func hasKey(m map[audience.MemberKey]struct{}, k audience.MemberKey) bool {

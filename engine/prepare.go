@@ -24,6 +24,7 @@ const (
 	prepOK       prepStatus = iota
 	prepRejected            // nothing the platform can match on; counted in the chunk's tally
 	prepDenied              // consent denied: not uploaded
+	prepExcluded            // the target's MemberFilter left it out; counted in the chunk's excluded
 )
 
 // prepared is one member after the prepare stage.
@@ -50,7 +51,10 @@ type prepChunk struct {
 	// state has members: removals and updates are what consult them.
 	keys  []audience.IdentifierID
 	tally normalize.Tally // the chunk's rejections, merged in order
-	done  chan struct{}   // closed once res is filled
+	// excluded counts the members the target's filter left out, by
+	// reason; nil until one is (a worker owns the chunk while it runs).
+	excluded map[string]int64
+	done     chan struct{} // closed once res is filled
 }
 
 // chunkPool recycles prepChunks: classify copies out what it keeps, and
@@ -67,6 +71,7 @@ func newPrepChunk(chunk []sourced) *prepChunk {
 func (pc *prepChunk) release() {
 	pc.chunk, pc.keys = nil, pc.keys[:0]
 	clear(pc.tally.Rejected)
+	clear(pc.excluded)
 	pc.tally.PreHashed = 0
 	chunkPool.Put(pc)
 }
@@ -94,6 +99,16 @@ func (w *prepWorker) run(pc *prepChunk) {
 func (w *prepWorker) prepare(pc *prepChunk, s *sourced, r *prepared) {
 	p := w.p
 	m := &s.Member
+	if p.filter != nil {
+		if keep, reason := p.filter(m); !keep {
+			r.status = prepExcluded
+			if pc.excluded == nil {
+				pc.excluded = map[string]int64{}
+			}
+			pc.excluded[reason]++
+			return
+		}
+	}
 	ids, ok := p.t.Profile.Member(m, p.opts, w.buf[:0], &pc.tally)
 	w.buf = ids
 	if !ok {

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/audiencesync/audiencesync/audience"
+	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/report"
 )
 
@@ -38,9 +39,15 @@ type collector struct {
 	// keys maps half of each source key's hash to a hash of the first
 	// record's data, to tell a duplicate from a conflict: 16 bytes a
 	// member, held in memory only.
-	keys   map[uint64]uint64
-	seed   maphash.Seed
-	chunk  []sourced
+	keys  map[uint64]uint64
+	seed  maphash.Seed
+	chunk []sourced
+	// attrs are the attributes the request asks for; arena holds the
+	// attribute values of the chunk's members, len(attrs) each, so a
+	// chunk's attributes cost one allocation and a read without
+	// attributes costs nothing.
+	attrs  []connectors.Attribute
+	arena  []audience.Value
 	outs   []*pipeline
 	ev     *events
 	log    *zap.Logger
@@ -90,10 +97,46 @@ func (c *collector) Emit(m *audience.Member) error {
 	c.src.Valid++
 	c.tick()
 	c.chunk = append(c.chunk, sourced{Member: *m, key: key})
+	if kept := &c.chunk[len(c.chunk)-1].Member; len(c.attrs) > 0 {
+		c.keepAttrs(kept, m.Attrs)
+	} else {
+		kept.Attrs = nil // none asked for: never keep what the source reuses
+	}
 	if len(c.chunk) == chunkSize {
 		return c.flush()
 	}
 	return nil
+}
+
+// keepAttrs copies a member's attribute values, which the source may
+// reuse once Emit returns, into the chunk's arena, and counts them: a
+// value of another type than the attribute's counts as invalid and is
+// dropped, as is anything past the request's attributes; values the
+// source left out are missing.
+func (c *collector) keepAttrs(dst *audience.Member, from []audience.Value) {
+	n := len(c.attrs)
+	if c.arena == nil {
+		c.arena = make([]audience.Value, chunkSize*n)
+	}
+	i := len(c.chunk) - 1
+	own := c.arena[i*n : (i+1)*n : (i+1)*n]
+	copy(own, from)
+	counts := c.src.Attributes
+	for j := range own {
+		v := &own[j]
+		switch {
+		case v.Present() && v.Type() != c.attrs[j].Type:
+			*v = audience.InvalidValue()
+			counts[j].Invalid++
+		case v.Present():
+			counts[j].Present++
+		case v.Invalid():
+			counts[j].Invalid++
+		default:
+			counts[j].Missing++
+		}
+	}
+	dst.Attrs = own
 }
 
 // dataHash summarises what a record says about its member, so that two
@@ -107,6 +150,11 @@ func (c *collector) dataHash(m *audience.Member) uint64 {
 	}
 	h.WriteByte(byte(m.Consent.AdUserData))
 	h.WriteByte(byte(m.Consent.AdPersonalization))
+	// Two records of one key that differ only in an attribute conflict
+	// too: the first one's attributes are the ones segmented on.
+	for _, v := range m.Attrs[:min(len(m.Attrs), len(c.attrs))] {
+		maphash.WriteComparable(&h, v)
+	}
 	return h.Sum64()
 }
 
@@ -157,6 +205,7 @@ func (c *collector) flush() error {
 		}
 	}
 	c.chunk = make([]sourced, 0, chunkSize)
+	c.arena = nil // the chunk handed on keeps its arena
 	return nil
 }
 
@@ -188,8 +237,15 @@ func (e *Engine) read(ctx context.Context, log *zap.Logger, ev *events, job *Job
 		chunk: make([]sourced, 0, chunkSize),
 		ev:    ev,
 		log:   log,
+		attrs: job.Request.Attributes,
 
 		declared: -1,
+	}
+	if len(c.attrs) > 0 {
+		rep.Source.Attributes = make([]report.AttributeCount, len(c.attrs))
+		for i, a := range c.attrs {
+			rep.Source.Attributes[i].Name = a.Name
+		}
 	}
 	if ev.on() {
 		c.progress(false)

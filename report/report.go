@@ -66,8 +66,9 @@
 // applied and 35,000 not attempted.
 //
 // Other counts name their unit: source counts are records; rejected
-// counts identifiers (reasons "member.…" count members); consent_denied
-// counts members; pre_hashed counts identifiers; platform match rates and
+// counts identifiers (reasons "member.…" count members); source
+// attributes count valid records; consent_denied and excluded count
+// members; pre_hashed counts identifiers; platform match rates and
 // counts are the platform's own, of the identifiers of this run's
 // requests.
 package report
@@ -114,6 +115,21 @@ type Source struct {
 	// rejected records (at most SampleLines each), to find them in the
 	// source. Never their content.
 	RejectedLines map[string][]int64 `json:"rejected_lines,omitempty"`
+	// Attributes counts, per attribute the sync asked for (in the order
+	// of source.attributes), how many valid records had a value, had none
+	// and had one that did not parse: only counts, never a value.
+	Attributes []AttributeCount `json:"attributes,omitempty"`
+}
+
+// AttributeCount counts one attribute over the valid records of a read:
+// Present + Missing + Invalid = Source.Valid. An invalid value (one that
+// does not parse as the attribute's type) is treated as missing by
+// segmentation and counted apart here, so a wrong layout or type shows.
+type AttributeCount struct {
+	Name    string `json:"name"`
+	Present int64  `json:"present"`
+	Missing int64  `json:"missing"`
+	Invalid int64  `json:"invalid"`
 }
 
 // SampleLines is how many line numbers per rejection reason a report keeps.
@@ -170,6 +186,9 @@ type Destination struct {
 	PreHashed int64 `json:"pre_hashed,omitempty"`
 	// ConsentDenied counts members left out (and removed) for denied consent.
 	ConsentDenied int64 `json:"consent_denied,omitempty"`
+	// Excluded counts members the destination's segment left out (and
+	// removed, when it held them), by the segment's reason.
+	Excluded map[string]int64 `json:"excluded,omitempty"`
 	// PlatformRejected counts members the platform refused, by reason.
 	PlatformRejected map[string]int64           `json:"platform_rejected,omitempty"`
 	Batches          int                        `json:"batches"`
@@ -221,6 +240,13 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, "  %s at line %s%s\n", reason, strings.Join(parts, ", "), more)
 	}
+	for _, a := range r.Source.Attributes {
+		fmt.Fprintf(&b, "  attribute %s: %d present, %d missing", a.Name, a.Present, a.Missing)
+		if a.Invalid > 0 {
+			fmt.Fprintf(&b, ", %d invalid (attribute.invalid)", a.Invalid)
+		}
+		b.WriteString("\n")
+	}
 	if r.Error != "" {
 		fmt.Fprintf(&b, "error: %s\n", r.Error)
 	}
@@ -242,6 +268,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		if d.ConsentDenied > 0 {
 			parts = append(parts, fmt.Sprintf("%s left out for denied consent", count(d.ConsentDenied, "member")))
+		}
+		if len(d.Excluded) > 0 {
+			parts = append(parts, fmt.Sprintf("%d members left out by the segment%s", sum(d.Excluded), reasons(d.Excluded)))
 		}
 		if d.PreHashed > 0 {
 			parts = append(parts, fmt.Sprintf("%s arrived pre-hashed", count(d.PreHashed, "identifier")))

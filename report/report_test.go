@@ -37,6 +37,10 @@ func syncReport() *report.Report {
 				"row.malformed": {3, 17, 99, 120, 133, 140, 151, 160, 171, 180},
 				"key.missing":   {44},
 			},
+			Attributes: []report.AttributeCount{
+				{Name: "lifecycle_stage", Present: 1150},
+				{Name: "visits", Present: 1000, Missing: 140, Invalid: 10},
+			},
 		},
 		Destinations: []*report.Destination{
 			{

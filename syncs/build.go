@@ -31,10 +31,11 @@ func (s *Service) build(sc *configs.Sync) (job *engine.Job, err error) {
 		MaxRemoveFraction: sc.Safety.MaxRemove(),
 		AllowEmpty:        sc.Safety.AllowEmpty,
 		Request: connectors.ReadRequest{
-			Audience: sc.Source.Audience,
-			Key:      sc.Source.Key,
-			Fields:   sc.Source.Kinds,
-			Consent:  sc.Source.ConsentFields,
+			Audience:   sc.Source.Audience,
+			Key:        sc.Source.Key,
+			Fields:     sc.Source.Kinds,
+			Consent:    sc.Source.ConsentFields,
+			Attributes: sc.Source.Attrs,
 		},
 	}
 	defer func() {

@@ -79,7 +79,9 @@ type Recorder struct {
 func (r *Recorder) Emit(m *audience.Member) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.members = append(r.members, *m)
+	kept := *m
+	kept.Attrs = slices.Clone(m.Attrs) // the source may reuse them, as the engine allows
+	r.members = append(r.members, kept)
 	return nil
 }
 

@@ -13,12 +13,20 @@ import (
 type columns struct {
 	width  int
 	fields []fieldColumn
+	// attrs holds the column of each requested attribute, in the
+	// request's order.
+	attrs []attrColumn
 	// Indexes of the key and consent columns, -1 when not mapped.
 	key, adUserData, adPersonalization int
 }
 
 type fieldColumn struct {
 	kind  audience.Kind
+	index int
+}
+
+type attrColumn struct {
+	attr  connectors.Attribute
 	index int
 }
 
@@ -50,6 +58,11 @@ func mapColumns(header []string, req connectors.ReadRequest) (*columns, error) {
 			if i := find(name, "field "+k.String()); i >= 0 {
 				c.fields = append(c.fields, fieldColumn{kind: k, index: i})
 			}
+		}
+	}
+	for _, a := range req.Attributes {
+		if i := find(a.Field, "attribute "+a.Name); i >= 0 {
+			c.attrs = append(c.attrs, attrColumn{attr: a, index: i})
 		}
 	}
 	if req.Key != "" {
@@ -109,9 +122,13 @@ func (c *columns) fill(m *audience.Member, rec []string) string {
 	if len(rec) != c.width {
 		return ReasonMalformed
 	}
-	*m = audience.Member{}
+	m.Reset()
 	for _, f := range c.fields {
 		m.Fields[f.kind] = rec[f.index]
+	}
+	for i := range c.attrs {
+		a := &c.attrs[i]
+		m.Attrs[i] = a.attr.Parse(rec[a.index])
 	}
 	if c.key >= 0 {
 		m.Key = strings.TrimSpace(rec[c.key])

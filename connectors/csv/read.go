@@ -156,6 +156,8 @@ func (s *Source) read(ctx context.Context, r io.Reader, req connectors.ReadReque
 		return fmt.Errorf("csv source %s: %w", s.path, err)
 	}
 	var (
+		// m is reused for every row, its attribute values too: the
+		// engine copies what it keeps.
 		m                       audience.Member
 		rows, emitted, rejected int64
 		lastLine                int
@@ -164,6 +166,9 @@ func (s *Source) read(ctx context.Context, r io.Reader, req connectors.ReadReque
 		// most likely a file cut short.
 		cutLine int64
 	)
+	if len(cols.attrs) > 0 {
+		m.Attrs = make([]audience.Value, len(cols.attrs))
+	}
 	for {
 		if rows%ctxCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {

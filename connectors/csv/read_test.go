@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -358,4 +359,60 @@ func TestValidate(t *testing.T) {
 			require.Error(t, err, "New validates too")
 		})
 	}
+}
+
+// TestAttributes reads attributes of each type from their columns: values
+// parsed per type, blanks missing, unparsable values invalid — and the row
+// kept every time.
+func TestAttributes(t *testing.T) {
+	t.Parallel()
+	content := "id,email,phone,stage,visits,vip,seen,bought\n" +
+		"1,ada@example.com,,lead,12,yes,2026-11-30T08:15:00Z,30/11/2026 09:00\n" +
+		"2,bob@example.com,,, 3.5 ,0,2026-11-29,\n" +
+		"3,carol@example.com,,customer,1,5,2026-13-01,\n" +
+		"4,dan@example.com,,,\"1,5\",maybe,last week,2026-11-30T10:00:00+01:00\n"
+	req := emailRequest
+	req.Attributes = []connectors.Attribute{
+		{Name: "stage", Field: "stage", Type: audience.AttrString},
+		{Name: "visits", Field: "visits", Type: audience.AttrNumber},
+		{Name: "vip", Field: "vip", Type: audience.AttrBool},
+		{Name: "last_visit", Field: "seen", Type: audience.AttrTime},
+		{Name: "bought_at", Field: "bought", Type: audience.AttrTime, Layout: "02/01/2006 15:04"},
+	}
+	r := read(t, csv.Settings{}, content, req)
+	require.NoError(t, r.err)
+	require.Empty(t, r.rejects, "an attribute never rejects a row")
+	date := func(s string) audience.Value {
+		ts, err := time.Parse(time.RFC3339, s)
+		require.NoError(t, err)
+		return audience.TimeValue(ts)
+	}
+	bad, none := audience.InvalidValue(), audience.Value{}
+	want := [][]audience.Value{
+		{audience.StringValue("lead"), audience.NumberValue(12), audience.BoolValue(true), date("2026-11-30T08:15:00Z"), date("2026-11-30T09:00:00Z")},
+		{none, audience.NumberValue(3.5), audience.BoolValue(false), date("2026-11-29T00:00:00Z"), none},
+		{audience.StringValue("customer"), audience.NumberValue(1), bad, bad, none},
+		{none, bad, bad, bad, date("2026-11-30T09:00:00Z")},
+	}
+	require.Len(t, r.members, len(want))
+	for i, m := range r.members {
+		require.Equal(t, want[i], m.Attrs, "row %d", i+1)
+	}
+
+	t.Run("missing column", func(t *testing.T) {
+		t.Parallel()
+		req := emailRequest
+		req.Attributes = []connectors.Attribute{{Name: "visits", Field: "num_visits", Type: audience.AttrNumber}}
+		r := read(t, csv.Settings{}, "id,email,phone\n1,ada@example.com,\n", req)
+		require.ErrorContains(t, r.err, `column "num_visits" (attribute visits) is not in the header`)
+	})
+
+	t.Run("none asked", func(t *testing.T) {
+		t.Parallel()
+		r := read(t, csv.Settings{}, content, emailRequest)
+		require.NoError(t, r.err)
+		for _, m := range r.members {
+			require.Empty(t, m.Attrs)
+		}
+	})
 }

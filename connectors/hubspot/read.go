@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -232,6 +233,9 @@ func (r *listReader) emit(f fetched, out connectors.Emitter) error {
 		byID[string(f.found[i].ID)] = &f.found[i]
 	}
 	var m audience.Member
+	if len(r.m.attrs) > 0 {
+		m.Attrs = make([]audience.Value, len(r.m.attrs)) // reused for the batch; the engine copies them
+	}
 	for i, id := range f.ids {
 		line := f.first + int64(i)
 		c, ok := byID[id]
@@ -258,6 +262,9 @@ type mapper struct {
 	fields  []fieldProp
 	key     string // "" reads the record id
 	consent [2]consentProp
+	// attrs are the requested attributes, in the request's order; each
+	// Field is a contact property.
+	attrs []connectors.Attribute
 	// props are the properties a batch read asks for.
 	props []string
 }
@@ -298,13 +305,21 @@ func newMapper(req connectors.ReadRequest, optOut []string) (*mapper, error) {
 			props[p] = true
 		}
 	}
+	for _, a := range req.Attributes {
+		if a.Field = strings.TrimSpace(a.Field); a.Field == "" {
+			return nil, fmt.Errorf("attribute %s names no contact property: set its field", a.Name)
+		}
+		m.attrs = append(m.attrs, a)
+		props[a.Field] = true
+	}
 	m.props = slices.Sorted(maps.Keys(props))
 	return m, nil
 }
 
 // fill sets dst from c, or returns why the contact is rejected.
 func (m *mapper) fill(dst *audience.Member, c *contact) string {
-	*dst = audience.Member{Key: string(c.ID)}
+	dst.Reset()
+	dst.Key = string(c.ID)
 	if m.key != "" {
 		dst.Key = strings.TrimSpace(string(c.Properties[m.key]))
 		if dst.Key == "" {
@@ -334,7 +349,24 @@ func (m *mapper) fill(dst *audience.Member, c *contact) string {
 			dst.Consent.AdPersonalization = st
 		}
 	}
+	for i := range m.attrs {
+		dst.Attrs[i] = attrValue(&m.attrs[i], string(c.Properties[m.attrs[i].Field]))
+	}
 	return ""
+}
+
+// attrValue reads a contact property as attribute a. HubSpot sends every
+// value as a string: numbers in decimal, booleans as "true"/"false",
+// datetimes as ISO 8601 (2023-05-30T14:29:25.170Z), dates as 2023-05-30,
+// and, in older properties and integrations, either as Unix epoch
+// milliseconds — read as such when the value is all digits.
+func attrValue(a *connectors.Attribute, raw string) audience.Value {
+	if a.Type == audience.AttrTime {
+		if ms, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64); err == nil {
+			return audience.TimeValue(time.UnixMilli(ms))
+		}
+	}
+	return a.Parse(raw)
 }
 
 // consentOf reads a consent property. An opt-out property's "true" denies

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -192,7 +193,9 @@ func (r *recorder) Emit(m *audience.Member) error {
 		return fmt.Errorf("line %d emitted twice", m.Line)
 	}
 	r.lines[m.Line] = true
-	r.members[m.Key] = *m
+	kept := *m
+	kept.Attrs = slices.Clone(m.Attrs) // the source reuses them
+	r.members[m.Key] = kept
 	r.emitted++
 	return nil
 }
@@ -494,6 +497,58 @@ func TestConsentMapping(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, audience.ConsentDenied, rec.members["51004"].Consent.AdPersonalization)
 	require.Equal(t, audience.ConsentUnspecified, rec.members["51010"].Consent.AdUserData, "hs_email_optout is no longer mapped")
+}
+
+// TestAttributes reads contact properties as attributes in HubSpot's
+// formats: numbers and booleans as strings, datetimes in ISO 8601 or epoch
+// milliseconds. A value that does not parse is invalid and the contact is
+// still read.
+func TestAttributes(t *testing.T) {
+	t.Parallel()
+	b := setup(t, replica.Options{})
+	patch := func(id, body string) {
+		require.Equal(t, http.StatusOK, b.call(t, http.MethodPatch, "/crm/v3/objects/contacts/"+id, body))
+	}
+	patch("51001", `{"properties":{"lifecyclestage":"customer","hs_analytics_num_visits":"12","vip":"true",`+
+		`"hs_analytics_last_visit_timestamp":"2026-11-30T08:15:25.170Z","first_deal":"2026-11-02"}}`)
+	patch("51002", `{"properties":{"lifecyclestage":"lead","hs_analytics_num_visits":"many","vip":"false",`+
+		`"hs_analytics_last_visit_timestamp":"1796026525170","first_deal":"not yet"}}`)
+	patch("51003", `{"properties":{"hs_analytics_num_visits":"2.5","vip":"perhaps","hs_analytics_last_visit_timestamp":""}}`)
+
+	req := request("id:" + replicacreds.TrialID)
+	req.Attributes = []connectors.Attribute{
+		{Name: "stage", Field: "lifecyclestage", Type: audience.AttrString},
+		{Name: "visits", Field: "hs_analytics_num_visits", Type: audience.AttrNumber},
+		{Name: "vip", Field: "vip", Type: audience.AttrBool},
+		{Name: "last_visit", Field: "hs_analytics_last_visit_timestamp", Type: audience.AttrTime},
+		{Name: "first_deal", Field: "first_deal", Type: audience.AttrTime},
+	}
+	var body string
+	b.http.intercept = func(_ http.ResponseWriter, r *http.Request, _ int) bool {
+		if endpointOf(r) == "batchread" && body == "" {
+			raw, err := io.ReadAll(r.Body)
+			require.NoError(t, err)
+			body = string(raw)
+			r.Body = io.NopCloser(bytes.NewReader(raw))
+		}
+		return false
+	}
+	rec, err := read(t, b.source(t, nil), req)
+	require.NoError(t, err)
+	require.Contains(t, body, `"properties":["email","first_deal","hs_analytics_last_visit_timestamp","hs_analytics_num_visits","lifecyclestage","phone","vip"]`,
+		"the batch read asks for the attributes' properties")
+	require.Empty(t, rec.rejected, "an attribute never rejects a contact")
+	visit := time.Date(2026, 11, 30, 8, 15, 25, 170e6, time.UTC)
+	bad, none := audience.InvalidValue(), audience.Value{}
+	for key, want := range map[string][]audience.Value{
+		"51001": {audience.StringValue("customer"), audience.NumberValue(12), audience.BoolValue(true), audience.TimeValue(visit),
+			audience.TimeValue(time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC))},
+		"51002": {audience.StringValue("lead"), bad, audience.BoolValue(false), audience.TimeValue(visit), bad},
+		"51003": {audience.StringValue("subscriber"), audience.NumberValue(2.5), bad, none, none}, // the stage the replica seeds
+	} {
+		require.Equal(t, want, rec.members[key].Attrs, key)
+	}
+	require.Len(t, rec.members["51004"].Attrs, len(req.Attributes), "a contact without the properties has them missing")
 }
 
 func TestOnlyMappedPropertiesAreRequested(t *testing.T) {
