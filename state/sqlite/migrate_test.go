@@ -124,7 +124,7 @@ func TestOpenMigratesVersion3Backfills(t *testing.T) {
 		t.Error("the report is kept as stored")
 	}
 
-	listed, err := s.Runs(ctx, "buyers", 0)
+	listed, err := s.Runs(ctx, state.RunFilter{Sync: "buyers"})
 	if err != nil {
 		t.Fatal(err)
 	}
