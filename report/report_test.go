@@ -184,4 +184,3 @@ func keys(m map[string]json.RawMessage) []string {
 	}
 	return out
 }
-
