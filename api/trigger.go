@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/audiencesync/audiencesync/configs"
 	"github.com/audiencesync/audiencesync/engine"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/syncs"
@@ -43,6 +44,16 @@ func decodeRunRequest(r *http.Request) (runRequest, error) {
 	return req, nil
 }
 
+// runTarget reads the sync and the body of a run or plan request.
+func (s *server) runTarget(r *http.Request) (*configs.Sync, runRequest, error) {
+	sc, err := s.configured(r.PathValue("sync"))
+	if err != nil {
+		return nil, runRequest{}, err
+	}
+	req, err := decodeRunRequest(r)
+	return sc, req, err
+}
+
 // outcome is how a triggered run ended.
 type outcome struct {
 	rep *report.Report
@@ -55,11 +66,7 @@ type outcome struct {
 // with the problem when it could not start (409 when the sync is running
 // already); with wait it answers 200 with the report when the run ends.
 func (s *server) triggerRun(w http.ResponseWriter, r *http.Request) error {
-	sc, err := s.configured(r.PathValue("sync"))
-	if err != nil {
-		return err
-	}
-	req, err := decodeRunRequest(r)
+	sc, req, err := s.runTarget(r)
 	if err != nil {
 		return err
 	}
@@ -136,11 +143,7 @@ func writeOutcome(w http.ResponseWriter, o outcome) error {
 // plan: POST /syncs/{sync}/plan, a dry run answered with its report.
 // It runs under the request's context: a client that goes away stops it.
 func (s *server) plan(w http.ResponseWriter, r *http.Request) error {
-	sc, err := s.configured(r.PathValue("sync"))
-	if err != nil {
-		return err
-	}
-	req, err := decodeRunRequest(r)
+	sc, req, err := s.runTarget(r)
 	if err != nil {
 		return err
 	}

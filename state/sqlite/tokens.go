@@ -40,13 +40,7 @@ func (s *Store) CreateToken(ctx context.Context, t state.Token) error {
 // TokenByID implements state.Tokens.
 func (s *Store) TokenByID(ctx context.Context, id string) (state.Token, error) {
 	t, err := scanToken(s.read.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return state.Token{}, fmt.Errorf("token %q: %w", id, state.ErrNotFound)
-	}
-	if err != nil {
-		return state.Token{}, fmt.Errorf("token %q: %w", id, err)
-	}
-	return t, nil
+	return t, rowErr(err, "token %q", id)
 }
 
 // ListTokens implements state.Tokens.
