@@ -18,7 +18,7 @@
 // create|list|revoke` manages them. With no token at all in the store,
 // requests from loopback are served as operator, so the quickstart works
 // with no set-up; the daemon refuses to bind anything but loopback
-// without a token (RequireTokens).
+// without a token (RequireTokens, CheckBind).
 package api
 
 import (

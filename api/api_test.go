@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -195,7 +196,9 @@ func (b *bundle) runOnce(t *testing.T, sync string) string {
 	return resp.field(t, "run_id").(string)
 }
 
-// waitRun polls a run until it is no longer running.
+// waitRun polls a run until it is no longer running, and then until its
+// sync's lock is released, so that the run's goroutine is done with the
+// service before the test closes it.
 func (b *bundle) waitRun(t *testing.T, id string) response {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
@@ -204,7 +207,10 @@ func (b *bundle) waitRun(t *testing.T, id string) response {
 		resp := b.call(t, "GET", "/api/v1/runs/"+id, b.viewer, nil)
 		require.Equal(t, http.StatusOK, resp.status)
 		if resp.field(t, "status") != "running" {
-			return resp
+			_, err := b.store.LockHolder(ctx, "sync:"+resp.field(t, "sync").(string))
+			if errors.Is(err, state.ErrNotFound) {
+				return resp
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -79,6 +79,24 @@ func RequireTokens(addr string, hasTokens bool) error {
 		"create one with `audiencesync token create --config FILE --role operator` (or viewer), or bind to 127.0.0.1", addr)
 }
 
+// CheckBind is what the daemon calls before it serves the API on addr:
+// RequireTokens with the store's tokens, and a warning on log when the
+// API will be open to loopback for want of any token.
+func CheckBind(ctx context.Context, addr string, tokens state.Tokens, log *zap.Logger) error {
+	has, err := HasTokens(ctx, tokens)
+	if err != nil {
+		return err
+	}
+	if err := RequireTokens(addr, has); err != nil {
+		return err
+	}
+	if !has && log != nil {
+		log.Warn("API: no API token exists, so requests from loopback are served as operator without one; "+
+			"create one with `audiencesync token create --role operator` to require tokens", zap.String("addr", addr))
+	}
+	return nil
+}
+
 // HasTokens reports whether tokens holds at least one token, for
 // RequireTokens.
 func HasTokens(ctx context.Context, tokens state.Tokens) (bool, error) {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/audiencesync/audiencesync/api"
 	"github.com/audiencesync/audiencesync/engine"
@@ -467,6 +469,18 @@ func TestRequireTokens(t *testing.T) {
 		require.Error(t, err, tt.addr)
 		require.Contains(t, err.Error(), "audiencesync token create", tt.addr)
 	}
+}
+
+func TestCheckBind(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true, nil)
+	core, logs := observer.New(zap.WarnLevel)
+	require.NoError(t, api.CheckBind(t.Context(), "127.0.0.1:8080", b.store, zap.New(core)))
+	require.Equal(t, 1, logs.FilterMessageSnippet("no API token exists").Len(), "open loopback access is logged")
+	require.ErrorContains(t, api.CheckBind(t.Context(), ":8080", b.store, zap.New(core)), "token create")
+	createToken(t, b.store, "ci", api.RoleOperator)
+	require.NoError(t, api.CheckBind(t.Context(), ":8080", b.store, zap.New(core)))
+	require.Equal(t, 1, logs.Len(), "nothing more to say once a token exists")
 }
 
 func TestNewToken(t *testing.T) {
