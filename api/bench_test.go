@@ -2,8 +2,8 @@ package api_test
 
 import (
 	"flag"
-	"io"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"slices"
