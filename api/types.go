@@ -3,6 +3,7 @@ package api
 import (
 	"time"
 
+	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/state"
 	"github.com/audiencesync/audiencesync/syncs"
 )
@@ -82,26 +83,9 @@ type destSummary struct {
 	Name     string           `json:"name"`
 	Status   string           `json:"status"`
 	Members  int64            `json:"members"`
-	Planned  plannedCounts    `json:"planned"`
-	Applied  appliedCounts    `json:"applied"`
+	Planned  report.Planned   `json:"planned"`
+	Applied  report.Applied   `json:"applied"`
 	Platform *platformFigures `json:"platform,omitempty"`
-}
-
-type plannedCounts struct {
-	Add       int64 `json:"add"`
-	Remove    int64 `json:"remove"`
-	Update    int64 `json:"update"`
-	Refresh   int64 `json:"refresh"`
-	Unchanged int64 `json:"unchanged"`
-}
-
-type appliedCounts struct {
-	Added        int64 `json:"added"`
-	Removed      int64 `json:"removed"`
-	Updated      int64 `json:"updated"`
-	Refreshed    int64 `json:"refreshed"`
-	Failed       int64 `json:"failed"`
-	NotAttempted int64 `json:"not_attempted"`
 }
 
 type platformFigures struct {
@@ -191,9 +175,11 @@ func runOf(rec syncs.RunRecord) runItem {
 func summaryOf(s state.Summary) destSummary {
 	out := destSummary{
 		Name: s.Destination, Status: s.Status, Members: s.Members,
-		Planned: plannedCounts{Add: s.Planned.Add, Remove: s.Planned.Remove, Update: s.Planned.Update, Refresh: s.Planned.Refresh,
+		// The report's count types: the same JSON in the listing as in
+		// the report.
+		Planned: report.Planned{Add: s.Planned.Add, Remove: s.Planned.Remove, Update: s.Planned.Update, Refresh: s.Planned.Refresh,
 			Unchanged: s.Planned.Unchanged},
-		Applied: appliedCounts{Added: s.Applied.Added, Removed: s.Applied.Removed, Updated: s.Applied.Updated,
+		Applied: report.Applied{Added: s.Applied.Added, Removed: s.Applied.Removed, Updated: s.Applied.Updated,
 			Refreshed: s.Applied.Refreshed, Failed: s.Applied.Failed, NotAttempted: s.Applied.NotAttempted},
 	}
 	if p := s.Platform; p != nil {
