@@ -516,7 +516,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	require.Equal(t, int64(30), dest(rep).Planned.Add)
 	require.Empty(t, b.dest.Calls())
 	require.Zero(t, b.count())
-	runs, err := b.store.Runs(context.Background(), "", 0)
+	runs, err := b.store.Runs(context.Background(), state.RunFilter{})
 	require.NoError(t, err)
 	require.Empty(t, runs, "a dry run records no run")
 }

@@ -188,4 +188,3 @@ func keys(m map[string]json.RawMessage) []string {
 	}
 	return out
 }
-

@@ -79,6 +79,32 @@ type SizePoint struct {
 	Members  int64
 }
 
+// RunFilter selects the runs RunLog.Runs lists. Zero fields select
+// everything: the zero RunFilter lists the newest 50 runs of every sync.
+type RunFilter struct {
+	// Sync keeps the runs of one sync; "" keeps all.
+	Sync string
+	// Statuses keeps runs whose recorded status is one of these; empty
+	// keeps all.
+	Statuses []string
+	// Since and Until keep runs that started at or after Since and before
+	// Until; a zero time leaves that side open.
+	Since, Until time.Time
+	// After, when set, keeps the runs listed after it: those that started
+	// before After.Started, or at the same time with a smaller ID. It is
+	// the last run of the previous page, so paging by it neither skips nor
+	// repeats a run while new ones are recorded.
+	After *RunCursor
+	// Limit is how many runs to list at most; <= 0 means 50.
+	Limit int
+}
+
+// RunCursor is a position in the newest-first order of RunLog.Runs.
+type RunCursor struct {
+	Started time.Time
+	ID      string
+}
+
 // RunLog records runs, their reports and their per-destination summaries.
 // All methods are safe for concurrent use.
 type RunLog interface {
@@ -89,9 +115,10 @@ type RunLog interface {
 	// destination, atomically; summaries replace any recorded for the run
 	// before. An unknown id is ErrNotFound.
 	FinishRun(ctx context.Context, id, status string, finished time.Time, report []byte, summaries []Summary) error
-	// Runs lists runs with their summaries and without their reports,
-	// newest first; sync "" lists all; limit <= 0 means 50.
-	Runs(ctx context.Context, sync string, limit int) ([]Run, error)
+	// Runs lists the runs that match filter, with their summaries and
+	// without their reports, newest first (by Started, then ID, both
+	// descending): at most filter.Limit of them (<= 0 means 50).
+	Runs(ctx context.Context, filter RunFilter) ([]Run, error)
 	// Run returns one run with its report and summaries, or ErrNotFound.
 	Run(ctx context.Context, id string) (Run, error)
 	// SizeHistory returns the audience size of scope (Summary.Members)

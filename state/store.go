@@ -21,12 +21,13 @@
 //   - PendingRequests (pending.go): platform request ids to poll on later
 //     runs (Google's upload request statuses).
 //   - Locker (lock.go): named leases with a heartbeat.
+//   - Tokens (tokens.go): the JSON API's tokens, stored hashed.
 //
 // Store is all of them together plus Close, the value a backend hands out.
 //
 // Implementations: state/sqlite (the embedded default). Each interface has
 // a conformance suite in state/statetest that can run alone (Members,
-// AudienceIDs, WriteAhead, RunLog, PendingRequests, Locker); statetest.Run
+// AudienceIDs, WriteAhead, RunLog, PendingRequests, Locker, Tokens); statetest.Run
 // runs them all against a Store.
 package state
 
@@ -113,6 +114,7 @@ type Store interface {
 	RunLog
 	PendingRequests
 	Locker
+	Tokens
 
 	Close() error
 }

@@ -29,11 +29,18 @@ var ErrNoReport = errors.New("the run has no report")
 // is "". limit <= 0 lists the store's default number (50). The records
 // carry summaries, not reports: a listing decodes no report.
 func (s *Service) Runs(ctx context.Context, sync string, limit int) ([]RunRecord, error) {
+	return s.ListRuns(ctx, state.RunFilter{Sync: sync, Limit: limit})
+}
+
+// ListRuns lists the recorded runs filter selects, newest first (see
+// state.RunLog.Runs). The filter's statuses are the recorded ones: a run
+// recorded as running that is Interrupted matches "running".
+func (s *Service) ListRuns(ctx context.Context, filter state.RunFilter) ([]RunRecord, error) {
 	st, locker, err := s.stores(ctx)
 	if err != nil {
 		return nil, err
 	}
-	runs, err := st.Runs(ctx, sync, limit)
+	runs, err := st.Runs(ctx, filter)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
@@ -65,32 +72,49 @@ func (s *Service) SizeHistory(ctx context.Context, sync, destination string, lim
 	return points, nil
 }
 
+// RunRecord returns the record of run id, with its report as stored (nil while
+// it runs, and for an interrupted run); an unknown id wraps ErrNotFound.
+func (s *Service) RunRecord(ctx context.Context, id string) (RunRecord, error) {
+	st, locker, err := s.stores(ctx)
+	if err != nil {
+		return RunRecord{}, err
+	}
+	run, err := st.Run(ctx, id)
+	if errors.Is(err, state.ErrNotFound) {
+		return RunRecord{}, notFound(fmt.Sprintf("no run %q", id))
+	}
+	if err != nil {
+		return RunRecord{}, err
+	}
+	return s.record(ctx, locker, run, map[string]*state.Lock{})
+}
+
+// Tokens returns the state store's API tokens, opening the store on first
+// use.
+func (s *Service) Tokens(ctx context.Context) (state.Tokens, error) {
+	st, _, err := s.stores(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
 // Report returns the report of run id. A run with no report yet (running
 // or interrupted) is an error wrapping ErrNoReport that says which; an
 // unknown id wraps ErrNotFound.
 func (s *Service) Report(ctx context.Context, id string) (*report.Report, error) {
-	st, locker, err := s.stores(ctx)
+	rec, err := s.RunRecord(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	run, err := st.Run(ctx, id)
-	if errors.Is(err, state.ErrNotFound) {
-		return nil, notFound(fmt.Sprintf("no run %q", id))
-	}
-	if err != nil {
-		return nil, err
-	}
-	if len(run.Report) > 0 {
+	run := rec.Run
+	switch {
+	case len(run.Report) > 0:
 		var rep report.Report
 		if err := json.Unmarshal(run.Report, &rep); err != nil {
 			return nil, fmt.Errorf("decode report of run %s: %w", run.ID, err)
 		}
 		return &rep, nil
-	}
-	rec, err := s.record(ctx, locker, run, map[string]*state.Lock{})
-	switch {
-	case err != nil:
-		return nil, err
 	case rec.Interrupted:
 		return nil, fmt.Errorf("run %s has no report: it was interrupted (its process stopped before the run ended); "+
 			"the next run of sync %s carries on from what it committed: %w", run.ID, run.Sync, ErrNoReport)

@@ -99,13 +99,19 @@ func execTouching(ctx context.Context, tx *sql.Tx, none error, query string, arg
 // LockHolder implements state.Locker.
 func (s *Store) LockHolder(ctx context.Context, name string) (state.Lock, error) {
 	l, err := scanLock(s.read.QueryRowContext(ctx, `SELECT `+lockCols+` FROM locks WHERE name = ?`, name))
+	return l, rowErr(err, "lock %q", name)
+}
+
+// rowErr wraps the error of reading one row with what was read, as
+// state.ErrNotFound when there was no row; nil stays nil.
+func rowErr(err error, format string, args ...any) error {
 	if errors.Is(err, sql.ErrNoRows) {
-		return state.Lock{}, fmt.Errorf("lock %q: %w", name, state.ErrNotFound)
+		err = state.ErrNotFound
 	}
 	if err != nil {
-		return state.Lock{}, fmt.Errorf("lock %q: %w", name, err)
+		return fmt.Errorf(format+": %w", append(args, err)...)
 	}
-	return l, nil
+	return nil
 }
 
 func scanLock(row *sql.Row) (state.Lock, error) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,7 +125,7 @@ func TestOpenMigratesVersion3Backfills(t *testing.T) {
 		t.Error("the report is kept as stored")
 	}
 
-	listed, err := s.Runs(ctx, "buyers", 0)
+	listed, err := s.Runs(ctx, state.RunFilter{Sync: "buyers"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,5 +167,68 @@ func TestOpenMigratesVersion3Backfills(t *testing.T) {
 	// The migrated file works as a new one: a crashed run still finishes.
 	if err := s.FinishRun(ctx, crashed.ID, "partial", crashed.Started.Add(time.Minute), []byte(`{}`), want[:1]); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOpenMigratesVersion4AddsTokens opens a schema-4 file: it is copied
+// first, the copy keeps schema 4, and the store then holds API tokens
+// beside the runs it had.
+func TestOpenMigratesVersion4AddsTokens(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	db, err := openPool(path, writerParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range migrations[:4] {
+		for _, stmt := range m.stmts {
+			if _, err := db.Exec(stmt); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, stmt := range []string{`PRAGMA user_version = 4`, `PRAGMA application_id = ` + strconv.Itoa(applicationID),
+		`INSERT INTO runs (id, sync, status, started, owner) VALUES ('run-1', 'buyers', 'succeeded', 1, '')`} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openAt(t, path)
+	if s.Backup() == "" || !strings.Contains(s.Backup(), ".v4-") {
+		t.Fatalf("backup %q, want a copy of the schema-4 file", s.Backup())
+	}
+	old, err := openPool(s.Backup(), readerParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	var version, tables int
+	if err := old.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name = 'api_tokens'`).Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	if version != 4 || tables != 0 {
+		t.Errorf("backup has schema %d and %d api_tokens tables, want 4 and 0", version, tables)
+	}
+	ctx := t.Context()
+	if _, err := s.Run(ctx, "run-1"); err != nil {
+		t.Errorf("the run recorded before the upgrade: %v", err)
+	}
+	tok := state.Token{ID: "t1", Name: "ci", Role: "viewer", Hash: []byte{1, 2, 3}, Created: time.Unix(5, 0).UTC()}
+	if err := s.CreateToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.TokenByID(ctx, "t1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(tok, got); diff != "" {
+		t.Errorf("token (-want +got):\n%s", diff)
 	}
 }

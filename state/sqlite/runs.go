@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/audiencesync/audiencesync/state"
@@ -102,21 +103,43 @@ const runsSQL = `SELECT r.id, r.sync, r.status, r.started, r.finished, r.report,
 
 // Runs implements state.RunLog. One statement reads the runs and their
 // summaries, so a listing is consistent and costs one query, and leaves
-// the reports on disk.
-func (s *Store) Runs(ctx context.Context, sync string, limit int) ([]state.Run, error) {
+// the reports on disk. The filter becomes the inner select's WHERE clause;
+// the (sync, started) and (started) indexes serve the order and the time
+// bounds.
+func (s *Store) Runs(ctx context.Context, f state.RunFilter) ([]state.Run, error) {
+	limit := f.Limit
 	if limit <= 0 {
 		limit = defaultRunsLimit
 	}
-	const cols = `SELECT id, sync, status, started, finished, NULL AS report, owner FROM runs `
 	var (
-		rows *sql.Rows
-		err  error
+		where []string
+		args  []any
 	)
-	if sync == "" {
-		rows, err = s.read.QueryContext(ctx, fmt.Sprintf(runsSQL, cols+`ORDER BY started DESC, id DESC LIMIT ?`), limit)
-	} else {
-		rows, err = s.read.QueryContext(ctx, fmt.Sprintf(runsSQL, cols+`WHERE sync = ? ORDER BY started DESC, id DESC LIMIT ?`), sync, limit)
+	if f.Sync != "" {
+		where, args = append(where, `sync = ?`), append(args, f.Sync)
 	}
+	if len(f.Statuses) > 0 {
+		where = append(where, `status IN (?`+strings.Repeat(`, ?`, len(f.Statuses)-1)+`)`)
+		for _, st := range f.Statuses {
+			args = append(args, st)
+		}
+	}
+	if !f.Since.IsZero() {
+		where, args = append(where, `started >= ?`), append(args, toMicros(f.Since))
+	}
+	if !f.Until.IsZero() {
+		where, args = append(where, `started < ?`), append(args, toMicros(f.Until))
+	}
+	if c := f.After; c != nil {
+		at := toMicros(c.Started)
+		where, args = append(where, `(started < ? OR (started = ? AND id < ?))`), append(args, at, at, c.ID)
+	}
+	inner := `SELECT id, sync, status, started, finished, NULL AS report, owner FROM runs`
+	if len(where) > 0 {
+		inner += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	inner += ` ORDER BY started DESC, id DESC LIMIT ?`
+	rows, err := s.read.QueryContext(ctx, fmt.Sprintf(runsSQL, inner), append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}

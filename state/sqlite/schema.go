@@ -131,6 +131,19 @@ var migrations = []migration{
 			PRIMARY KEY (scope_id, request_id)
 		)`,
 	}, backfill: backfillFromReports},
+	// 5: API tokens (tokens.go): the SHA-256 of each token, never the
+	// token. created and last_used are unix microseconds; last_used is
+	// NULL for a token never used.
+	{stmts: []string{
+		`CREATE TABLE api_tokens (
+			id        TEXT PRIMARY KEY,
+			name      TEXT NOT NULL UNIQUE,
+			role      TEXT NOT NULL,
+			hash      BLOB NOT NULL,
+			created   INTEGER NOT NULL,
+			last_used INTEGER
+		)`,
+	}},
 }
 
 // migrate brings the schema up to the latest of steps in one transaction.

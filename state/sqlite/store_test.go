@@ -53,6 +53,9 @@ func TestSuitesAlone(t *testing.T) {
 		{"Locker", func(t *testing.T) {
 			statetest.Locker(t, func(t *testing.T) state.Locker { return struct{ state.Locker }{openTemp(t)} })
 		}},
+		{"Tokens", func(t *testing.T) {
+			statetest.Tokens(t, func(t *testing.T) state.Tokens { return struct{ state.Tokens }{openTemp(t)} })
+		}},
 	}
 	for _, s := range suites {
 		t.Run(s.name, func(t *testing.T) {

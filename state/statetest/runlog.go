@@ -45,14 +45,14 @@ func testRunsNewestFirst(t *testing.T, b *bundle) {
 		noError(t, b.log.BeginRun(b.ctx, runAt(i, base)))
 	}
 
-	all, err := b.log.Runs(b.ctx, "", 0)
+	all, err := b.log.Runs(b.ctx, state.RunFilter{})
 	noError(t, err)
 	requireSame(t, 50, len(all), "limit <= 0 means 50")
 	for j, r := range all {
 		requireSame(t, fmt.Sprintf("run-%02d", n-1-j), r.ID)
 	}
 
-	some, err := b.log.Runs(b.ctx, "sync-b", 4)
+	some, err := b.log.Runs(b.ctx, state.RunFilter{Sync: "sync-b", Limit: 4})
 	noError(t, err)
 	requireSame(t, []string{"run-59", "run-56", "run-53", "run-50"}, runIDs(some))
 	for _, r := range some {
@@ -62,11 +62,11 @@ func testRunsNewestFirst(t *testing.T, b *bundle) {
 		requireSame(t, runAt(i, base), r)
 	}
 
-	wide, err := b.log.Runs(b.ctx, "sync-a", 1000)
+	wide, err := b.log.Runs(b.ctx, state.RunFilter{Sync: "sync-a", Limit: 1000})
 	noError(t, err)
 	requireSame(t, 20, len(wide))
 
-	none, err := b.log.Runs(b.ctx, "no-such-sync", 0)
+	none, err := b.log.Runs(b.ctx, state.RunFilter{Sync: "no-such-sync"})
 	noError(t, err)
 	requireSame(t, 0, len(none))
 }
@@ -103,7 +103,7 @@ func testRunOwner(t *testing.T, b *bundle) {
 	noError(t, err)
 	requireSame(t, "owner-1", got.Owner)
 	noError(t, b.log.FinishRun(b.ctx, "run-owned", "succeeded", started.Add(time.Minute), []byte(`{}`), nil))
-	runs, err := b.log.Runs(b.ctx, "s", 0)
+	runs, err := b.log.Runs(b.ctx, state.RunFilter{Sync: "s"})
 	noError(t, err)
 	requireSame(t, []string{"run-free", "run-owned"}, runIDs(runs))
 	requireSame(t, []string{"", "owner-1"}, []string{runs[0].Owner, runs[1].Owner}, "owners as listed")
@@ -149,7 +149,7 @@ func testSummariesRoundTrip(t *testing.T, b *bundle) {
 	for _, s := range got.Summaries {
 		check(t, s.Finished.Location() == time.UTC, "summary times come back in UTC")
 	}
-	runs, err := b.log.Runs(b.ctx, "cart-abandoners", 0)
+	runs, err := b.log.Runs(b.ctx, state.RunFilter{Sync: "cart-abandoners"})
 	noError(t, err)
 	requireSame(t, 1, len(runs))
 	requireSame(t, want, runs[0].Summaries)
@@ -157,7 +157,7 @@ func testSummariesRoundTrip(t *testing.T, b *bundle) {
 	// A run finished without summaries has none; a running one neither.
 	b.finishWith(t, "run-2", "cart-abandoners", started.Add(time.Hour))
 	noError(t, b.log.BeginRun(b.ctx, state.Run{ID: "run-3", Sync: "cart-abandoners", Status: "running", Started: started.Add(2 * time.Hour)}))
-	runs, err = b.log.Runs(b.ctx, "", 0)
+	runs, err = b.log.Runs(b.ctx, state.RunFilter{})
 	noError(t, err)
 	requireSame(t, []string{"run-3", "run-2", "run-1"}, runIDs(runs))
 	requireSame(t, 0, len(runs[0].Summaries), "a running run has no summaries")
@@ -180,7 +180,7 @@ func testRunsListSummariesNotReports(t *testing.T, b *bundle) {
 	started := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 	sum := summaryAt("google", "succeeded", started, 1)
 	b.finishWith(t, "run-1", "s", started, sum)
-	runs, err := b.log.Runs(b.ctx, "", 0)
+	runs, err := b.log.Runs(b.ctx, state.RunFilter{})
 	noError(t, err)
 	requireSame(t, 1, len(runs))
 	check(t, runs[0].Report == nil, "Runs leaves reports out, got %q", runs[0].Report)
@@ -237,4 +237,76 @@ func testSizeHistoryLimit(t *testing.T, b *bundle) {
 	requireSame(t, 500, len(all), "limit <= 0 means 500")
 	requireSame(t, "run-010", all[0].RunID)
 	requireSame(t, int64(50900), all[499].Members)
+}
+
+// testRunsFilter: each field of a RunFilter narrows the listing, and the
+// fields combine.
+func testRunsFilter(t *testing.T, b *bundle) {
+	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 30 {
+		r := runAt(i, base)
+		noError(t, b.log.BeginRun(b.ctx, r))
+		if i%2 == 0 {
+			noError(t, b.log.FinishRun(b.ctx, r.ID, "succeeded", r.Started.Add(time.Second), []byte(`{}`), nil))
+		} else if i%5 == 0 {
+			noError(t, b.log.FinishRun(b.ctx, r.ID, "failed", r.Started.Add(time.Second), []byte(`{}`), nil))
+		}
+	}
+	at := func(i int) time.Time { return base.Add(time.Duration(i) * time.Minute) }
+	tests := []struct {
+		name   string
+		filter state.RunFilter
+		want   []string
+	}{
+		{"sync", state.RunFilter{Sync: "sync-b", Limit: 3}, []string{"run-29", "run-26", "run-23"}},
+		{"one status", state.RunFilter{Statuses: []string{"failed"}}, []string{"run-25", "run-15", "run-05"}},
+		{"statuses", state.RunFilter{Statuses: []string{"failed", "running"}, Since: at(20)},
+			[]string{"run-29", "run-27", "run-25", "run-23", "run-21"}},
+		{"sync and status", state.RunFilter{Sync: "sync-a", Statuses: []string{"succeeded"}, Limit: 2}, []string{"run-24", "run-18"}},
+		{"since inclusive, until exclusive", state.RunFilter{Since: at(3), Until: at(6)}, []string{"run-05", "run-04", "run-03"}},
+		{"until only", state.RunFilter{Until: at(2)}, []string{"run-01", "run-00"}},
+		{"after", state.RunFilter{After: &state.RunCursor{Started: at(3), ID: "run-03"}, Limit: 5}, []string{"run-02", "run-01", "run-00"}},
+		{"after with sync", state.RunFilter{Sync: "sync-c", After: &state.RunCursor{Started: at(10), ID: "run-10"}}, []string{"run-07", "run-04", "run-01"}},
+		{"unknown status", state.RunFilter{Statuses: []string{"no-such-status"}}, nil},
+	}
+	for _, tt := range tests {
+		got, err := b.log.Runs(b.ctx, tt.filter)
+		noError(t, err)
+		requireSame(t, tt.want, nilIfEmpty(runIDs(got)), tt.name)
+	}
+}
+
+// testRunsPaging: paging with After through runs that share start times
+// yields every run once, in the order of one listing.
+func testRunsPaging(t *testing.T, b *bundle) {
+	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	const n = 23
+	for i := range n {
+		// Three runs per second: ties on Started are broken by ID.
+		noError(t, b.log.BeginRun(b.ctx, state.Run{ID: fmt.Sprintf("run-%02d", i), Sync: "s", Status: "running",
+			Started: base.Add(time.Duration(i/3) * time.Second)}))
+	}
+	all, err := b.log.Runs(b.ctx, state.RunFilter{Limit: 100})
+	noError(t, err)
+	requireSame(t, n, len(all))
+	var paged []state.Run
+	f := state.RunFilter{Limit: 4}
+	for {
+		page, err := b.log.Runs(b.ctx, f)
+		noError(t, err)
+		paged = append(paged, page...)
+		if len(page) < f.Limit {
+			break
+		}
+		last := page[len(page)-1]
+		f.After = &state.RunCursor{Started: last.Started, ID: last.ID}
+	}
+	requireSame(t, runIDs(all), runIDs(paged), "pages in order, none skipped or repeated")
+}
+
+func nilIfEmpty(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
 }

@@ -14,7 +14,7 @@
 //
 // The suites: Members (state.MemberStore), AudienceIDs, WriteAhead, RunLog
 // and PendingRequests (each a Suite: statetest.RunLog.Run(t, open)), and
-// Locker(t, open). Each open function is called once per subtest, possibly
+// Locker(t, open) and Tokens(t, open). Each open function is called once per subtest, possibly
 // from parallel subtests, and must return an empty store that it closes in
 // a t.Cleanup.
 package statetest

@@ -24,6 +24,10 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		t.Parallel()
 		Locker(t, func(t *testing.T) state.Locker { return open(t) })
 	})
+	t.Run("Tokens", func(t *testing.T) {
+		t.Parallel()
+		Tokens(t, func(t *testing.T) state.Tokens { return open(t) })
+	})
 }
 
 // Suite is the conformance suite of one part S of state.Store, runnable
@@ -125,6 +129,8 @@ var cases = []struct {
 	{partWriteAhead, "IntentLifecycle", testIntentLifecycle},
 	{partRunLog, "RunLifecycle", testRunLifecycle},
 	{partRunLog, "RunsNewestFirst", testRunsNewestFirst},
+	{partRunLog, "RunsFilter", testRunsFilter},
+	{partRunLog, "RunsPaging", testRunsPaging},
 	{partRunLog, "RunNotFound", testRunNotFound},
 	{partRunLog, "RunOwner", testRunOwner},
 	{partRunLog, "SummariesRoundTrip", testSummariesRoundTrip},

@@ -1,0 +1,104 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/audiencesync/audiencesync/state"
+)
+
+const tokenCols = `id, name, role, hash, created, last_used`
+
+// CreateToken implements state.Tokens.
+func (s *Store) CreateToken(ctx context.Context, t state.Token) error {
+	if t.ID == "" || t.Name == "" || len(t.Hash) == 0 {
+		return fmt.Errorf("create token %q: id, name and hash are required", t.Name)
+	}
+	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
+		// Checked in the write transaction, so no other writer can take
+		// the name between the check and the insert.
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM api_tokens WHERE name = ? OR id = ?`, t.Name, t.ID).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return state.ErrTokenExists
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+			t.ID, t.Name, t.Role, t.Hash, toMicros(t.Created), nullMicros(t.LastUsed))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("create token %q: %w", t.Name, err)
+	}
+	return nil
+}
+
+// TokenByID implements state.Tokens.
+func (s *Store) TokenByID(ctx context.Context, id string) (state.Token, error) {
+	t, err := scanToken(s.read.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE id = ?`, id))
+	return t, rowErr(err, "token %q", id)
+}
+
+// ListTokens implements state.Tokens.
+func (s *Store) ListTokens(ctx context.Context) ([]state.Token, error) {
+	out, err := queryAll(ctx, s.read, func(rows *sql.Rows) (state.Token, error) { return scanToken(rows) },
+		`SELECT `+tokenCols+` FROM api_tokens ORDER BY created, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeToken implements state.Tokens.
+func (s *Store) RevokeToken(ctx context.Context, nameOrID string) (state.Token, error) {
+	var t state.Token
+	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		t, err = scanToken(tx.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE name = ?
+			UNION ALL SELECT `+tokenCols+` FROM api_tokens WHERE id = ? AND name != ? LIMIT 1`, nameOrID, nameOrID, nameOrID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return state.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM api_tokens WHERE id = ?`, t.ID)
+		return err
+	})
+	if err != nil {
+		return state.Token{}, fmt.Errorf("revoke token %q: %w", nameOrID, err)
+	}
+	return t, nil
+}
+
+// TouchToken implements state.Tokens.
+func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
+	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
+		return execTouching(ctx, tx, state.ErrNotFound, `UPDATE api_tokens SET last_used = ? WHERE id = ?`, toMicros(at), id)
+	})
+	if err != nil {
+		return fmt.Errorf("record use of token %q: %w", id, err)
+	}
+	return nil
+}
+
+// scanToken reads one row of tokenCols.
+func scanToken(row interface{ Scan(...any) error }) (state.Token, error) {
+	var (
+		t        state.Token
+		created  int64
+		lastUsed sql.NullInt64
+	)
+	if err := row.Scan(&t.ID, &t.Name, &t.Role, &t.Hash, &created, &lastUsed); err != nil {
+		return state.Token{}, err
+	}
+	t.Created = fromMicros(created)
+	if lastUsed.Valid {
+		t.LastUsed = fromMicros(lastUsed.Int64)
+	}
+	return t, nil
+}
