@@ -399,4 +399,3 @@ func parseMillis(s string) (time.Time, bool) {
 	}
 	return time.UnixMilli(n).UTC(), true
 }
-
