@@ -332,3 +332,30 @@ func TestSaveLoadAndMembers(t *testing.T) {
 	b.Reset()
 	require.Empty(t, b.Members(replicacreds.EmptyCampaignID))
 }
+
+func TestStateHoldsNoAddresses(t *testing.T) {
+	t.Parallel()
+	a := salesforce.New(salesforce.Options{})
+	require.True(t, a.AddSyntheticMembers(replicacreds.WebinarCampaignID, 5))
+	require.True(t, a.ConvertLead("00Q000000000010AAA"))
+	state, err := a.Save()
+	require.NoError(t, err)
+	require.NotContains(t, string(state), "@", "synthetic records are saved by number, not by address")
+	b := salesforce.New(salesforce.Options{})
+	require.NoError(t, b.Load(state))
+	h := &harness{rep: b}
+	ts := httptest.NewServer(b)
+	t.Cleanup(ts.Close)
+	h.url = ts.URL
+	_, body := h.token(t, url.Values{"grant_type": {"client_credentials"}, "client_id": {replicacreds.ClientID}, "client_secret": {replicacreds.ClientSecret}})
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &tok))
+	h.tok = tok.AccessToken
+	_, _, body = h.do(t, http.MethodGet, q("SELECT Id, Email FROM Lead WHERE IsConverted = false"), "")
+	require.Contains(t, body, "lead0011@example.com", "records come back whole")
+	require.NotContains(t, body, "lead0010@example.com", "and with their changes")
+	_, _, body = h.do(t, http.MethodGet, q("SELECT COUNT() FROM Contact"), "")
+	require.Contains(t, body, `"totalSize":35`)
+}
