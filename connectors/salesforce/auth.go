@@ -26,7 +26,7 @@ type credentials struct {
 }
 
 // errCredentials marks a refusal that no retry can mend.
-var errCredentials = errors.New("Salesforce refused the credentials")
+var errCredentials = errors.New("credentials refused by Salesforce")
 
 // assertionLifetime is how long a JWT assertion is valid: Salesforce
 // allows at most three minutes.

@@ -129,7 +129,7 @@ func readAnswer(resp *http.Response) (answer, error) {
 		return answer{}, fmt.Errorf("read Salesforce's answer: %w", err)
 	}
 	if len(data) > maxBody {
-		return answer{}, fmt.Errorf("Salesforce's answer is larger than %d bytes", maxBody)
+		return answer{}, fmt.Errorf("the answer from Salesforce is larger than %d bytes", maxBody)
 	}
 	return answer{status: resp.StatusCode, header: resp.Header, body: data}, nil
 }

@@ -96,7 +96,7 @@ func (c *client) restQuery(ctx context.Context, p *plan, batch int, e *emitter) 
 			return nil
 		}
 		if qp.NextRecordsURL == next {
-			return errors.New("Salesforce returned the same nextRecordsUrl again, so the read would never end: run again, and report it if it repeats")
+			return errors.New("the same nextRecordsUrl came back again, so the read would never end: run again, and report it if it repeats")
 		}
 		next = qp.NextRecordsURL
 	}

@@ -330,7 +330,7 @@ func TestAuthFlows(t *testing.T) {
 			rec, err := read(t, b.source(t, 0, tc.edit), request(replicacreds.WebinarCampaignID))
 			if tc.want != "" {
 				require.ErrorContains(t, err, tc.want)
-				require.ErrorContains(t, err, "Salesforce refused the credentials")
+				require.ErrorContains(t, err, "credentials refused by Salesforce")
 				require.NotContains(t, err.Error(), "PRIVATE KEY")
 				return
 			}
