@@ -121,7 +121,7 @@ func (p *plan) fill(dst *audience.Member, vals []string) string {
 		if !cc.set {
 			continue
 		}
-		st, ok := consentOf(pick(cc.col), cc.optOut)
+		st, ok := audience.ReadConsent(pick(cc.col), cc.optOut)
 		if !ok {
 			return ReasonInvalidConsent
 		}
@@ -132,21 +132,4 @@ func (p *plan) fill(dst *audience.Member, vals []string) string {
 		}
 	}
 	return ""
-}
-
-// consentOf reads a consent field. An opt-out field's "true" denies and
-// anything else leaves the question to the destination's default: not
-// having opted out of e-mail is no grant of ad consent.
-func consentOf(v string, optOut bool) (audience.ConsentStatus, bool) {
-	if !optOut {
-		st, err := audience.ParseConsent(v)
-		return st, err == nil
-	}
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "true":
-		return audience.ConsentDenied, true
-	case "", "false":
-		return audience.ConsentUnspecified, true
-	}
-	return audience.ConsentUnspecified, false
 }

@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,34 +19,14 @@ import (
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/connectortest"
 	"github.com/audiencesync/audiencesync/connectors/platformconn"
+	"github.com/audiencesync/audiencesync/connectors/retry/retrytest"
 	"github.com/audiencesync/audiencesync/connectors/salesforce"
 	"github.com/audiencesync/audiencesync/connectors/salesforce/replicacreds"
 	"github.com/audiencesync/audiencesync/sandbox/fault"
 	replica "github.com/audiencesync/audiencesync/sandbox/salesforce"
 )
-
-// clock is a fake clock shared by the replica and the source: sleeping
-// advances it.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 9, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-	return ctx.Err()
-}
 
 // counter wraps the replica, counting requests by endpoint, and lets a
 // test answer instead of it.
@@ -110,12 +89,12 @@ type bundle struct {
 	faults *fault.Injector
 	http   *counter
 	url    string
-	clock  *clock
+	clock  *retrytest.Clock
 }
 
 func setup(t *testing.T, opts replica.Options) *bundle {
 	t.Helper()
-	b := &bundle{clock: newClock(), faults: fault.MustParse("")}
+	b := &bundle{clock: retrytest.NewClock(time.Date(2026, 9, 1, 12, 0, 0, 0, time.UTC)), faults: fault.MustParse("")}
 	opts.Now, opts.Faults = b.clock.Now, b.faults
 	b.rep = replica.New(opts)
 	b.http = &counter{next: fault.Handler(b.rep), requests: map[string]int{}}
@@ -144,56 +123,15 @@ func (b *bundle) source(t *testing.T, restBatch int, edit func(*salesforce.Setti
 	return src
 }
 
-// recorder is the engine's side of a read.
-type recorder struct {
-	members  map[string]audience.Member
-	rejected map[string]int
-	lines    map[int64]bool
-	declared int64
-}
-
-func newRecorder() *recorder {
-	return &recorder{members: map[string]audience.Member{}, rejected: map[string]int{}, lines: map[int64]bool{}, declared: -1}
-}
-
-func (r *recorder) Emit(m *audience.Member) error {
-	if r.lines[m.Line] {
-		return fmt.Errorf("line %d emitted twice", m.Line)
-	}
-	r.lines[m.Line] = true
-	if _, dup := r.members[m.Key]; dup {
-		return fmt.Errorf("key %s emitted twice", m.Key)
-	}
-	r.members[m.Key] = *m
-	return nil
-}
-
-func (r *recorder) Reject(reason string, line int64) {
-	r.lines[line] = true
-	r.rejected[reason]++
-}
-
-func (r *recorder) Declare(n int64) { r.declared = n }
-
-func (r *recorder) records() int64 { return int64(len(r.lines)) }
-
-func (r *recorder) emails() map[string]audience.Member {
-	out := map[string]audience.Member{}
-	for _, m := range r.members {
-		out[m.Fields[audience.Email]] = m
-	}
-	return out
-}
-
 func request(ref string) connectors.ReadRequest {
 	return connectors.ReadRequest{Audience: ref, Fields: map[audience.Kind]string{
 		audience.Email: "Email", audience.Phone: "Phone", audience.Zip: "MailingPostalCode", audience.Country: "MailingCountry",
 	}, Consent: connectors.ConsentFields{AdUserData: "HasOptedOutOfEmail"}}
 }
 
-func read(t *testing.T, src *salesforce.Source, req connectors.ReadRequest) (*recorder, error) {
+func read(t *testing.T, src *salesforce.Source, req connectors.ReadRequest) (*connectortest.KeyedRecorder, error) {
 	t.Helper()
-	rec := newRecorder()
+	rec := connectortest.NewKeyedRecorder()
 	err := src.Read(t.Context(), req, rec)
 	return rec, err
 }
@@ -215,10 +153,10 @@ func TestReadCampaignByIDAndName(t *testing.T) {
 			b := setup(t, replica.Options{})
 			rec, err := read(t, b.source(t, 0, nil), request(tc.ref))
 			require.NoError(t, err)
-			require.Equal(t, int64(springMembers), rec.declared, "the count query's figure is declared")
-			require.Equal(t, int64(springMembers), rec.records())
-			require.Empty(t, rec.rejected)
-			emails := rec.emails()
+			require.Equal(t, int64(springMembers), rec.Declared, "the count query's figure is declared")
+			require.Equal(t, int64(springMembers), rec.Records())
+			require.Empty(t, rec.Rejected)
+			emails := rec.ByField(audience.Email)
 			require.Contains(t, emails, "contact0020@example.com")
 			require.Contains(t, emails, "lead0012@example.com")
 			for _, converted := range []string{"lead0001@example.com", "lead0002@example.com", "lead0003@example.com"} {
@@ -246,9 +184,9 @@ func TestRESTPagingFollowsNextRecordsURL(t *testing.T) {
 	require.True(t, b.rep.AddSyntheticMembers(replicacreds.WebinarCampaignID, 600))
 	rec, err := read(t, b.source(t, 200, nil), request(replicacreds.WebinarCampaignID))
 	require.NoError(t, err)
-	require.Equal(t, int64(615), rec.declared)
-	require.Equal(t, int64(615), rec.records())
-	require.Len(t, rec.members, 615-rec.rejected[salesforce.ReasonNoIdentifiers])
+	require.Equal(t, int64(615), rec.Declared)
+	require.Equal(t, int64(615), rec.Records())
+	require.Len(t, rec.Members, 615-rec.Rejected[salesforce.ReasonNoIdentifiers])
 	require.Equal(t, 1, b.http.count("query"))
 	require.Equal(t, 3, b.http.count("more"), "pages of 200: the first and three nextRecordsUrl pages")
 }
@@ -259,10 +197,10 @@ func TestBulkAboveThreshold(t *testing.T) {
 	rec, err := read(t, b.source(t, 0, func(s *salesforce.Settings) { s.BulkThreshold, s.BulkPage = 10, 7 }),
 		request(replicacreds.SpringCampaign))
 	require.NoError(t, err)
-	require.Equal(t, int64(springMembers), rec.declared)
-	require.Equal(t, int64(springMembers), rec.records())
-	require.NotContains(t, rec.emails(), "lead0001@example.com", "converted leads are left out of Bulk reads too")
-	require.Equal(t, "80004", rec.emails()["lead0004@example.com"].Fields[audience.Zip])
+	require.Equal(t, int64(springMembers), rec.Declared)
+	require.Equal(t, int64(springMembers), rec.Records())
+	require.NotContains(t, rec.ByField(audience.Email), "lead0001@example.com", "converted leads are left out of Bulk reads too")
+	require.Equal(t, "80004", rec.ByField(audience.Email)["lead0004@example.com"].Fields[audience.Zip])
 	require.Equal(t, 1, b.http.count("jobs"))
 	require.Equal(t, 4, b.http.count("poll"), "three polls answer not complete, the fourth JobComplete")
 	require.Equal(t, 5, b.http.count("results"), "29 records in pages of 7, followed by locator")
@@ -335,7 +273,7 @@ func TestAuthFlows(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			require.Equal(t, int64(15), rec.records())
+			require.Equal(t, int64(15), rec.Records())
 			require.Equal(t, 1, b.rep.Issued())
 		})
 	}
@@ -356,7 +294,7 @@ func TestInvalidSessionReauthenticatesOnce(t *testing.T) {
 		})
 		rec, err := read(t, b.source(t, 200, nil), request(replicacreds.WebinarCampaignID))
 		require.NoError(t, err)
-		require.Equal(t, int64(315), rec.records())
+		require.Equal(t, int64(315), rec.Records())
 		require.Equal(t, 2, b.rep.Issued(), "authenticated again once")
 	})
 	t.Run("refused again after authenticating anew", func(t *testing.T) {
@@ -392,14 +330,14 @@ func TestSOQLAudience(t *testing.T) {
 	}
 	rec, err := read(t, b.source(t, 0, nil), req)
 	require.NoError(t, err)
-	require.Equal(t, int64(27), rec.declared, "30 Contacts, three opted out")
-	require.Equal(t, int64(27), rec.records())
-	require.Equal(t, "20001", rec.emails()["contact0001@example.com"].Fields[audience.Zip], "column names match ignoring case")
+	require.Equal(t, int64(27), rec.Declared, "30 Contacts, three opted out")
+	require.Equal(t, int64(27), rec.Records())
+	require.Equal(t, "20001", rec.ByField(audience.Email)["contact0001@example.com"].Fields[audience.Zip], "column names match ignoring case")
 
 	// The same query as a Bulk job.
 	rec, err = read(t, b.source(t, 0, func(s *salesforce.Settings) { s.BulkThreshold = 5 }), req)
 	require.NoError(t, err)
-	require.Equal(t, int64(27), rec.records())
+	require.Equal(t, int64(27), rec.Records())
 	require.Equal(t, 1, b.http.count("jobs"))
 
 	req.Fields[audience.Phone] = "Phone"
