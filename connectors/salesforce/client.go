@@ -169,6 +169,17 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 	if err != nil {
 		return nil, c.noAnswer(ctx, err)
 	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		// Re-authenticating after INVALID_SESSION_ID failed: its error
+		// says what to do, the 401 does not.
+		c.sess.mu.Lock()
+		authErr := c.sess.err
+		c.sess.mu.Unlock()
+		if authErr != nil {
+			_ = resp.Body.Close()
+			return nil, authErr
+		}
+	}
 	if resp.StatusCode == http.StatusForbidden {
 		a, rerr := readAnswer(resp)
 		_ = resp.Body.Close()

@@ -485,3 +485,27 @@ func TestValidate(t *testing.T) {
 	require.ErrorContains(t, err, "not a PEM RSA private key")
 	require.False(t, errors.Is(err, context.Canceled))
 }
+
+func TestReauthenticationRefusedSaysWhy(t *testing.T) {
+	t.Parallel()
+	b := setup(t, replica.Options{})
+	require.True(t, b.rep.AddSyntheticMembers(replicacreds.WebinarCampaignID, 300))
+	var once sync.Once
+	b.http.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
+		switch endpointOf(r) {
+		case "more":
+			once.Do(b.rep.InvalidateSessions)
+		case "token":
+			if b.rep.Issued() > 0 { // the key was revoked along with the sessions
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				_, _ = w.Write([]byte(`{"error":"invalid_grant","error_description":"user hasn't approved this consumer"}`))
+				return true
+			}
+		}
+		return false
+	})
+	_, err := read(t, b.source(t, 200, nil), request(replicacreds.WebinarCampaignID))
+	require.ErrorContains(t, err, "invalid_grant")
+	require.ErrorContains(t, err, "check client_id (the consumer key), username")
+}
