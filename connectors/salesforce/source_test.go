@@ -203,6 +203,8 @@ func TestBulkAboveThreshold(t *testing.T) {
 	require.Equal(t, "80004", rec.ByField(audience.Email)["lead0004@example.com"].Fields[audience.Zip])
 	require.Equal(t, 1, b.http.count("jobs"))
 	require.Equal(t, 4, b.http.count("poll"), "three polls answer not complete, the fourth JobComplete")
+	require.Equal(t, []time.Duration{time.Millisecond, 2 * time.Millisecond, 4 * time.Millisecond}, b.clock.Slept(),
+		"polls back off, doubling up to the most (4ms in tests)")
 	require.Equal(t, 5, b.http.count("results"), "29 records in pages of 7, followed by locator")
 	require.Zero(t, b.http.count("query"), "no REST record pages")
 }
