@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/dghubble/oauth1 v0.7.3
+	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/google/go-cmp v0.7.0
 	github.com/hashicorp/go-retryablehttp v0.7.8
 	github.com/huandu/facebook/v2 v2.9.1

@@ -22,10 +22,10 @@ func (a *app) sandboxCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "sandbox [--addr HOST:PORT] [--faults SPEC] [--latency D] [--state FILE]",
-		Short: "Serve local replicas of the Google, Meta and X audience APIs and of HubSpot",
+		Short: "Serve local replicas of the Google, Meta and X audience APIs and of HubSpot and Salesforce",
 		Long: `sandbox serves local replicas of the Google Data Manager, Meta Graph and X Ads
-audience APIs, and of HubSpot's contact lists (seeded with synthetic
-contacts), on one address, so a config can be rehearsed without touching a
+audience APIs, and of HubSpot's contact lists and Salesforce's campaigns
+(seeded with synthetic contacts and leads), on one address, so a config can be rehearsed without touching a
 real audience or CRM. Point a connection's endpoint at the printed base URL and use
 the printed credentials (fixed, public, accepted by the sandbox only).
 

@@ -22,8 +22,9 @@ func (a *app) sourcesCmd() *cobra.Command {
 		Use:   "sources",
 		Short: "List the audiences a source offers (a CRM's lists), with their sizes and ids",
 		Long: `sources lists what a source connection can read: a HubSpot account's contact
-lists with their processing type, size and id. The last column is what to
-write in a sync's source.audience to read that list. It changes nothing.
+lists with their processing type, size and id, or a Salesforce org's
+campaigns with their member counts. The last column is what to write in a
+sync's source.audience to read that audience. It changes nothing.
 
 Name the connection with --connection, or a sync with --sync to use its
 source.`,

@@ -9,6 +9,7 @@ import (
 	"github.com/audiencesync/audiencesync/sandbox/googledm"
 	"github.com/audiencesync/audiencesync/sandbox/hubspot"
 	"github.com/audiencesync/audiencesync/sandbox/metagraph"
+	"github.com/audiencesync/audiencesync/sandbox/salesforce"
 	"github.com/audiencesync/audiencesync/sandbox/xads"
 )
 
@@ -65,7 +66,7 @@ type (
 type NewReplica func(opts Options, in *fault.Injector) Replica
 
 // Builtin lists the replicas of the built-in platforms (the ad platforms,
-// then the HubSpot CRM), in the order the
+// then the HubSpot and Salesforce CRMs), in the order the
 // sandbox asks them whether they own a request. This is the one place a
 // platform's replica is wired in.
 func Builtin() []NewReplica {
@@ -81,6 +82,9 @@ func Builtin() []NewReplica {
 		},
 		func(o Options, in *fault.Injector) Replica {
 			return hubspot.New(hubspot.Options{Faults: in, Now: o.Now})
+		},
+		func(o Options, in *fault.Injector) Replica {
+			return salesforce.New(salesforce.Options{Faults: in, Now: o.Now})
 		},
 	}
 }

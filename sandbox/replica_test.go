@@ -58,6 +58,14 @@ func TestReplicasRouteStateAndFaults(t *testing.T) {
 	require.NoError(t, json.Unmarshal(parts["hubspot"], &crm))
 	require.Len(t, crm.Lists, 4, "the CRM replica starts with its seeded lists")
 	delete(parts, "hubspot")
+	var sfdc struct {
+		Campaigns []struct {
+			Name string `json:"name"`
+		} `json:"campaigns"`
+	}
+	require.NoError(t, json.Unmarshal(parts["salesforce"], &sfdc))
+	require.Len(t, sfdc.Campaigns, 3, "the Salesforce replica starts with its seeded campaigns")
+	delete(parts, "salesforce")
 	raw, err = json.Marshal(parts)
 	require.NoError(t, err)
 	require.JSONEq(t, `{"google":{"user_lists":[]},"meta":{"audiences":[]},"x":{"custom_audiences":[]},
@@ -72,7 +80,7 @@ func TestReplicasRouteStateAndFaults(t *testing.T) {
 
 	require.IsType(t, &googledm.Server{}, sandbox.ReplicaOf[*googledm.Server](srv))
 	require.Panics(t, func() { sandbox.ReplicaOf[echoReplica](sandbox.New(sandbox.Options{})) })
-	require.Len(t, srv.Replicas(), 5)
+	require.Len(t, srv.Replicas(), 6)
 }
 
 func TestReplicaNamesAreUnique(t *testing.T) {

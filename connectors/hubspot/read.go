@@ -339,7 +339,7 @@ func (m *mapper) fill(dst *audience.Member, c *contact) string {
 		if cp.prop == "" {
 			continue
 		}
-		st, ok := consentOf(string(c.Properties[cp.prop]), cp.optOut)
+		st, ok := audience.ReadConsent(string(c.Properties[cp.prop]), cp.optOut)
 		if !ok {
 			return ReasonInvalidConsent
 		}
@@ -367,21 +367,4 @@ func attrValue(a *connectors.Attribute, raw string) audience.Value {
 		}
 	}
 	return a.Parse(raw)
-}
-
-// consentOf reads a consent property. An opt-out property's "true" denies
-// and anything else leaves the question to the destination's default: not
-// having opted out of e-mail is no grant of ad consent.
-func consentOf(v string, optOut bool) (audience.ConsentStatus, bool) {
-	if !optOut {
-		st, err := audience.ParseConsent(v)
-		return st, err == nil
-	}
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "true":
-		return audience.ConsentDenied, true
-	case "", "false":
-		return audience.ConsentUnspecified, true
-	}
-	return audience.ConsentUnspecified, false
 }

@@ -1,0 +1,412 @@
+package salesforce
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+	"go.uber.org/zap"
+
+	"github.com/audiencesync/audiencesync/connectors/platformhttp"
+	"github.com/audiencesync/audiencesync/connectors/retry"
+)
+
+// tuning holds what settings and tests change: versions, thresholds,
+// page sizes and retry and poll pacing.
+type tuning struct {
+	version          string
+	bulkThreshold    int64
+	bulkPage         int
+	bulkTimeout      time.Duration
+	restBatch        int
+	attempts         int
+	minWait, maxWait time.Duration
+	pollMin, pollMax time.Duration
+	sleep            func(ctx context.Context, d time.Duration) error
+}
+
+func defaultTuning() tuning {
+	return tuning{version: DefaultAPIVersion, bulkThreshold: DefaultBulkThreshold, bulkPage: DefaultBulkPage,
+		bulkTimeout: DefaultBulkTimeout, attempts: 5, minWait: time.Second, maxWait: time.Minute,
+		pollMin: 500 * time.Millisecond, pollMax: 15 * time.Second, sleep: retry.Sleep}
+}
+
+// maxBody bounds a JSON answer read into memory: a REST query page of
+// 2,000 records with a few fields is a few megabytes.
+const maxBody = 64 << 20
+
+// client is one operation's Salesforce client: its session and the
+// retrying HTTP client that carries it.
+type client struct {
+	login    string // the login URL, without a trailing slash
+	audience string // the JWT assertion's aud
+	version  string
+	creds    credentials
+	sess     *session
+	http     *platformhttp.Client
+	log      *zap.Logger
+	now      func() time.Time
+}
+
+// open authenticates one operation's client, starting the in-process
+// sandbox when the connection asks for it.
+func (s *Source) open(ctx context.Context) (*client, error) {
+	login := s.login
+	if login == "" {
+		base, err := s.conn.BaseURL(ctx)
+		if err != nil {
+			return nil, err
+		}
+		login = strings.TrimRight(base, "/")
+	}
+	c := &client{login: login, audience: audienceOf(login), version: s.tune.version, creds: s.creds,
+		sess: &session{}, log: s.log, now: s.conn.Now}
+	c.http = platformhttp.New(platformhttp.Options{
+		Logger:            s.log,
+		Attempts:          s.tune.attempts,
+		MinWait:           s.tune.minWait,
+		MaxWait:           s.tune.maxWait,
+		RequestsPerSecond: s.conn.RequestsPerSecond,
+		Signal:            c.signal,
+		CheckRetry:        c.checkRetry,
+		Transport:         bearer{s: c.sess, next: http.DefaultTransport},
+		Timeout:           5 * time.Minute, // a Bulk results page of 100,000 rows streams for a while
+		Policy:            retry.Policy{Now: s.conn.Now, Sleep: s.tune.sleep},
+	})
+	if err := c.authenticate(ctx); err != nil {
+		return nil, fmt.Errorf("salesforce: %w", err)
+	}
+	return c, nil
+}
+
+// audienceOf is the aud claim for a login URL: Salesforce wants
+// https://login.salesforce.com or https://test.salesforce.com for those
+// hosts, and the URL itself for a My Domain or a replica.
+func audienceOf(login string) string {
+	u, err := url.Parse(login)
+	if err == nil && (u.Host == "login.salesforce.com" || u.Host == "test.salesforce.com") {
+		return "https://" + u.Host
+	}
+	return login
+}
+
+func (c *client) close() { c.http.CloseIdleConnections() }
+
+// api is the path of an API resource under the version in use.
+func (c *client) api(resource string) string { return "/services/data/v" + c.version + resource }
+
+// answer is a response read whole.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// call sends one API request (JSON body when in is not nil) to the
+// instance and reads the answer, whatever its status. path may carry its
+// own query (a nextRecordsUrl).
+func (c *client) call(ctx context.Context, method, path string, query url.Values, in any) (answer, error) {
+	resp, err := c.do(ctx, method, path, query, in, nil)
+	if err != nil {
+		return answer{}, err
+	}
+	defer resp.Body.Close()
+	return readAnswer(resp)
+}
+
+func readAnswer(resp *http.Response) (answer, error) {
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return answer{}, fmt.Errorf("read Salesforce's answer: %w", err)
+	}
+	if len(data) > maxBody {
+		return answer{}, fmt.Errorf("the answer from Salesforce is larger than %d bytes", maxBody)
+	}
+	return answer{status: resp.StatusCode, header: resp.Header, body: data}, nil
+}
+
+// do sends one API request and returns the response unread; the caller
+// closes its body. hdr adds headers (Accept defaults to JSON). A
+// REQUEST_LIMIT_EXCEEDED answer is returned as a *LimitError.
+func (c *client) do(ctx context.Context, method, path string, query url.Values, in any, hdr map[string]string) (*http.Response, error) {
+	_, instance := c.sess.current()
+	u := instance + path
+	if len(query) > 0 {
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&"
+		}
+		u += sep + query.Encode()
+	}
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return nil, err
+		}
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, c.noAnswer(ctx, err)
+	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		// Re-authenticating after INVALID_SESSION_ID failed: its error
+		// says what to do, the 401 does not.
+		c.sess.mu.Lock()
+		authErr := c.sess.err
+		c.sess.mu.Unlock()
+		if authErr != nil {
+			_ = resp.Body.Close()
+			return nil, authErr
+		}
+	}
+	if resp.StatusCode == http.StatusForbidden {
+		a, rerr := readAnswer(resp)
+		_ = resp.Body.Close()
+		if rerr != nil {
+			return nil, rerr
+		}
+		if hasCode(decodeErrors(a.body), "REQUEST_LIMIT_EXCEEDED") {
+			return nil, limitError(a.header)
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(a.body))
+	}
+	return resp, nil
+}
+
+// send sends a request built by the caller and reads the answer.
+func (c *client) send(ctx context.Context, req *retryablehttp.Request) (answer, error) {
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return answer{}, c.noAnswer(ctx, err)
+	}
+	defer resp.Body.Close()
+	return readAnswer(resp)
+}
+
+// noAnswer is the error of a request that got no usable answer.
+func (c *client) noAnswer(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	c.sess.mu.Lock()
+	authErr := c.sess.err
+	c.sess.mu.Unlock()
+	if authErr != nil {
+		return authErr
+	}
+	return fmt.Errorf("no answer from Salesforce after retries (%w): check the network and the login URL or endpoint, then run again", unwrapURL(err))
+}
+
+// unwrapURL drops the *url.Error wrapper, whose text holds the URL.
+func unwrapURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// checkRetry is the retry decision of every attempt: transport failures
+// and 5xx as usual, and an access token Salesforce reports invalid, once
+// replaced.
+func (c *client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || strings.HasSuffix(resp.Request.URL.Path, tokenPath) {
+		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+	}
+	body, _ := platformhttp.PeekBody(resp, 1<<16)
+	if !hasCode(decodeErrors(body), "INVALID_SESSION_ID") {
+		return false, nil
+	}
+	used := strings.TrimPrefix(resp.Request.Header.Get("Authorization"), "Bearer ")
+	return c.reauthenticate(ctx, used), nil
+}
+
+// signal is the wait Salesforce asks for (Retry-After); a replaced token
+// is tried at once.
+func (c *client) signal(resp *http.Response, now time.Time) (time.Duration, bool) {
+	if d, ok := retry.RetryAfter(resp, now); ok {
+		return d, true
+	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		return time.Millisecond, true
+	}
+	return 0, false
+}
+
+// apiError is one element of Salesforce's error array.
+type apiError struct {
+	Message   string   `json:"message"`
+	ErrorCode string   `json:"errorCode"`
+	Fields    []string `json:"fields"`
+}
+
+// decodeErrors reads an error answer: the REST array, a single object, or
+// the OAuth {"error","error_description"} shape.
+func decodeErrors(data []byte) []apiError {
+	var list []apiError
+	if json.Unmarshal(data, &list) == nil {
+		return list
+	}
+	var one struct {
+		apiError
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if json.Unmarshal(data, &one) != nil {
+		return nil
+	}
+	if one.ErrorCode == "" && one.Error != "" {
+		one.ErrorCode, one.Message = one.Error, one.Description
+	}
+	if one.ErrorCode == "" && one.Message == "" {
+		return nil
+	}
+	return []apiError{one.apiError}
+}
+
+func hasCode(errs []apiError, code string) bool {
+	for _, e := range errs {
+		if e.ErrorCode == code {
+			return true
+		}
+	}
+	return false
+}
+
+// clip shortens a message from Salesforce for an error.
+func clip(m string) string {
+	if len(m) > 300 {
+		return m[:300] + "…"
+	}
+	return m
+}
+
+// describe is an answer's status and errors, for messages. Salesforce's
+// messages show the query (with a caret under the fault), which names
+// fields and ids, not contact data.
+func describe(a answer) string {
+	parts := []string{fmt.Sprintf("HTTP %d", a.status)}
+	for _, e := range decodeErrors(a.body) {
+		s := e.ErrorCode
+		if e.Message != "" {
+			s += ": " + strings.Join(strings.Fields(clip(e.Message)), " ")
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// failure turns an unexpected answer to what into an error that says what
+// to do.
+func failure(what string, a answer, version string) error {
+	errs := decodeErrors(a.body)
+	detail := describe(a)
+	switch {
+	case hasCode(errs, "INVALID_FIELD"):
+		return fmt.Errorf("%s: Salesforce does not know a field the query names (%s): check source.fields and source.key (Contact field names; "+
+			"MailingCountryCode and other *Code fields exist only when state and country picklists are enabled), or the fields of the soql: query", what, detail)
+	case hasCode(errs, "INVALID_TYPE"):
+		return fmt.Errorf("%s: Salesforce does not know an object the query names, or the user may not read it (%s): check the query and the user's permissions", what, detail)
+	case hasCode(errs, "MALFORMED_QUERY"):
+		return fmt.Errorf("%s: Salesforce cannot parse the query (%s): fix the soql: audience", what, detail)
+	case a.status == http.StatusUnauthorized:
+		return fmt.Errorf("%s: %w (%s): the session was refused again after authenticating anew: check that the user is active and the connected app's session policies", what, errCredentials, detail)
+	case a.status == http.StatusForbidden:
+		return fmt.Errorf("%s: Salesforce denied access (%s): give the user API Enabled and read access to campaigns, contacts and leads", what, detail)
+	case a.status == http.StatusNotFound:
+		return fmt.Errorf("%s: Salesforce has no such resource (%s): check api_version (%s) and the login URL", what, detail, version)
+	case a.status >= 500:
+		return fmt.Errorf("%s: Salesforce answered %s after the retries allowed: run again later; if it persists see status.salesforce.com", what, detail)
+	}
+	return fmt.Errorf("%s: unexpected answer from Salesforce (%s)", what, detail)
+}
+
+// LimitError is the org's daily API request limit, spent: the read stops
+// at once, since every further request would be refused too.
+type LimitError struct {
+	// Used and Max are the Sforce-Limit-Info api-usage figures; 0 when
+	// the answer gave none.
+	Used, Max int64
+}
+
+func (e *LimitError) Error() string {
+	usage := ""
+	if e.Max > 0 {
+		usage = fmt.Sprintf(" (api-usage=%d/%d)", e.Used, e.Max)
+	}
+	return "Salesforce refused the request: the org's daily API request limit is spent" + usage +
+		" (REQUEST_LIMIT_EXCEEDED): nothing is removed; run again once usage falls (it is counted over the last 24 hours), " +
+		"or ask the org's admin about other integrations' usage or a higher limit"
+}
+
+// limitError reads Sforce-Limit-Info: api-usage=USED/MAX.
+func limitError(h http.Header) *LimitError {
+	used, maxUse, _ := apiUsage(h)
+	return &LimitError{Used: used, Max: maxUse}
+}
+
+// apiUsage reads Sforce-Limit-Info's api-usage figures.
+func apiUsage(h http.Header) (used, maxUse int64, ok bool) {
+	for part := range strings.SplitSeq(h.Get("Sforce-Limit-Info"), ",") {
+		v, found := strings.CutPrefix(strings.TrimSpace(part), "api-usage=")
+		if !found {
+			continue
+		}
+		a, b, found := strings.Cut(v, "/")
+		u, err1 := strconv.ParseInt(strings.TrimSpace(a), 10, 64)
+		m, err2 := strconv.ParseInt(strings.TrimSpace(b), 10, 64)
+		if found && err1 == nil && err2 == nil {
+			return u, m, true
+		}
+	}
+	return 0, 0, false
+}
+
+// TimeLayout is how Salesforce writes datetimes: milliseconds and a zone
+// offset without a colon (2018-12-10T17:50:19.000+0000), which RFC 3339
+// parsing refuses.
+const TimeLayout = "2006-01-02T15:04:05.000-0700"
+
+// ParseTime reads a Salesforce datetime; it also takes RFC 3339 (a Z or
+// an offset with a colon), which other implementations send.
+func ParseTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if t, err := time.Parse(TimeLayout, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not a Salesforce datetime (like 2018-12-10T17:50:19.000+0000)", s)
+	}
+	return t, nil
+}
+
+// parseMillis reads issued_at: milliseconds since the epoch as a string.
+func parseMillis(s string) (time.Time, bool) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(n).UTC(), true
+}
