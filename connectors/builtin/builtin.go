@@ -9,6 +9,7 @@ import (
 	"github.com/audiencesync/audiencesync/connectors/googleads"
 	"github.com/audiencesync/audiencesync/connectors/hubspot"
 	"github.com/audiencesync/audiencesync/connectors/meta"
+	sqlsource "github.com/audiencesync/audiencesync/connectors/sql"
 	"github.com/audiencesync/audiencesync/connectors/x"
 )
 
@@ -20,6 +21,7 @@ func Registry() *connectors.Registry {
 		// Sources.
 		csv.Spec(),
 		hubspot.Spec(),
+		sqlsource.Spec(),
 		// Destinations.
 		file.Spec(),
 		googleads.Spec(),
