@@ -1,12 +1,10 @@
 package sql_test
 
 import (
-	"bufio"
 	"os"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
 	sqlsource "github.com/audiencesync/audiencesync/connectors/sql"
+	"github.com/audiencesync/audiencesync/internal/memstat"
 )
 
 // BenchmarkReadPostgres1M reads 1,000,000 rows of five columns from
@@ -41,14 +40,14 @@ func BenchmarkReadPostgres1M(b *testing.B) {
 	)
 	for b.Loop() {
 		runtime.GC()
-		resetPeakRSS()
+		memstat.ResetPeakRSS()
 		out := &counting{sample: metrics.Sample{Name: "/memory/classes/heap/objects:bytes"}}
 		out.base = out.heap()
 		start := time.Now()
 		require.NoError(b, src.Read(b.Context(), req, out))
 		elapsed += time.Since(start)
 		require.Equal(b, int64(rows), out.n)
-		peakRSS = max(peakRSS, readPeakRSS())
+		peakRSS = max(peakRSS, memstat.PeakRSS())
 		early, peak = max(early, out.early), max(peak, out.peak)
 		gro = max(gro, out.peak-min(out.peak, out.base))
 	}
@@ -88,24 +87,3 @@ func (c *counting) Emit(m *audience.Member) error {
 }
 
 func (*counting) Reject(string, int64) {}
-
-// resetPeakRSS restarts the kernel's peak-RSS count (VmHWM), so the peak
-// is the read's rather than the setup's.
-func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
-
-// readPeakRSS returns VmHWM in bytes, 0 where /proc is not available.
-func readPeakRSS() int64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}

@@ -80,6 +80,16 @@ func (d *database) source(t testing.TB, edit func(*sqlsource.Settings)) *sqlsour
 // drivers are both drivers, for tests that run on each.
 var drivers = []string{sqlsource.DriverPostgres, sqlsource.DriverSQLite}
 
+// eachDriver runs test in parallel on an empty database of each driver.
+func eachDriver(t *testing.T, test func(t *testing.T, d *database)) {
+	for _, driver := range drivers {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			test(t, newDatabase(t, driver))
+		})
+	}
+}
+
 // contactColumns are the columns of the contacts table the tests fill
 // from synthetic members, in member field order.
 var contactColumns = []string{"email", "phone", "first_name", "last_name", "zip", "country"}

@@ -35,7 +35,7 @@ func TestConformance(t *testing.T) {
 					// PostgreSQL fails on a division by zero, SQLite on
 					// the absolute value of the smallest integer.
 					fail := "1 / (id - id) = 1"
-					if driver == sqlsource.DriverSQLite {
+					if d.driver == sqlsource.DriverSQLite {
 						fail = "abs(-9223372036854775807 - (id > 0)) > 0"
 					}
 					req.Audience = fmt.Sprintf("SELECT * FROM contacts WHERE CASE WHEN id > %d THEN %s ELSE true END ORDER BY id", after, fail)
@@ -104,55 +104,47 @@ func TestValues(t *testing.T) {
 // answer by reason and row, and reads the rest.
 func TestRejectedRows(t *testing.T) {
 	t.Parallel()
-	for _, driver := range drivers {
-		t.Run(driver, func(t *testing.T) {
-			t.Parallel()
-			d := newDatabase(t, driver)
-			d.exec(t, `CREATE TABLE c (id int, email text, consent text)`,
-				`INSERT INTO c VALUES (1, 'a@example.com', 'granted'), (NULL, 'b@example.com', 'denied'), (3, 'c@example.com', 'perhaps'), (4, 'd@example.com', NULL)`)
-			req := connectors.ReadRequest{Audience: "SELECT * FROM c ORDER BY email", Key: "id",
-				Fields: map[audience.Kind]string{audience.Email: "email"}, Consent: connectors.ConsentFields{AdUserData: "consent"}}
-			var rec connectortest.Recorder
-			require.NoError(t, d.source(t, nil).Read(t.Context(), req, &rec))
-			require.Equal(t, []connectortest.Rejection{{Reason: sqlsource.ReasonMissingKey, Line: 2}, {Reason: sqlsource.ReasonInvalidConsent, Line: 3}}, rec.Rejections())
-			got := rec.Members()
-			require.Len(t, got, 2)
-			require.Equal(t, "1", got[0].Key)
-			require.Equal(t, audience.ConsentGranted, got[0].Consent.AdUserData)
-			require.Equal(t, audience.ConsentUnspecified, got[1].Consent.AdUserData)
-		})
-	}
+	eachDriver(t, func(t *testing.T, d *database) {
+		d.exec(t, `CREATE TABLE c (id int, email text, consent text)`,
+			`INSERT INTO c VALUES (1, 'a@example.com', 'granted'), (NULL, 'b@example.com', 'denied'), (3, 'c@example.com', 'perhaps'), (4, 'd@example.com', NULL)`)
+		req := connectors.ReadRequest{Audience: "SELECT * FROM c ORDER BY email", Key: "id",
+			Fields: map[audience.Kind]string{audience.Email: "email"}, Consent: connectors.ConsentFields{AdUserData: "consent"}}
+		var rec connectortest.Recorder
+		require.NoError(t, d.source(t, nil).Read(t.Context(), req, &rec))
+		require.Equal(t, []connectortest.Rejection{{Reason: sqlsource.ReasonMissingKey, Line: 2}, {Reason: sqlsource.ReasonInvalidConsent, Line: 3}}, rec.Rejections())
+		got := rec.Members()
+		require.Len(t, got, 2)
+		require.Equal(t, "1", got[0].Key)
+		require.Equal(t, audience.ConsentGranted, got[0].Consent.AdUserData)
+		require.Equal(t, audience.ConsentUnspecified, got[1].Consent.AdUserData)
+	})
 }
 
 // TestMissingColumn names every mapped column the query does not return
 // and lists those it does; a column returned twice must be aliased.
 func TestMissingColumn(t *testing.T) {
 	t.Parallel()
-	for _, driver := range drivers {
-		t.Run(driver, func(t *testing.T) {
-			t.Parallel()
-			d := newDatabase(t, driver)
-			d.exec(t, `CREATE TABLE c (id int, email text, phone text)`, `INSERT INTO c VALUES (1, 'a@example.com', '555-0100')`)
-			src := d.source(t, nil)
-			req := connectors.ReadRequest{Audience: "SELECT id, email AS mail FROM c", Key: "id",
-				Fields: map[audience.Kind]string{audience.Email: "email", audience.Phone: "phone"}}
-			var rec connectortest.Recorder
-			err := src.Read(t.Context(), req, &rec)
-			require.Error(t, err)
-			for _, want := range []string{`column "email" (field email) is not in the query's result`, `column "phone" (field phone)`, `the query returns "id", "mail"`} {
-				require.Contains(t, err.Error(), want)
-			}
-			require.Empty(t, rec.Members())
+	eachDriver(t, func(t *testing.T, d *database) {
+		d.exec(t, `CREATE TABLE c (id int, email text, phone text)`, `INSERT INTO c VALUES (1, 'a@example.com', '555-0100')`)
+		src := d.source(t, nil)
+		req := connectors.ReadRequest{Audience: "SELECT id, email AS mail FROM c", Key: "id",
+			Fields: map[audience.Kind]string{audience.Email: "email", audience.Phone: "phone"}}
+		var rec connectortest.Recorder
+		err := src.Read(t.Context(), req, &rec)
+		require.Error(t, err)
+		for _, want := range []string{`column "email" (field email) is not in the query's result`, `column "phone" (field phone)`, `the query returns "id", "mail"`} {
+			require.Contains(t, err.Error(), want)
+		}
+		require.Empty(t, rec.Members())
 
-			// Unquoted names fold case: EMAIL finds email.
-			req = connectors.ReadRequest{Audience: "SELECT id, email FROM c", Fields: map[audience.Kind]string{audience.Email: "EMAIL"}}
-			require.NoError(t, src.Read(t.Context(), req, &rec))
-			require.Equal(t, "a@example.com", rec.Members()[0].Fields[audience.Email])
+		// Unquoted names fold case: EMAIL finds email.
+		req = connectors.ReadRequest{Audience: "SELECT id, email FROM c", Fields: map[audience.Kind]string{audience.Email: "EMAIL"}}
+		require.NoError(t, src.Read(t.Context(), req, &rec))
+		require.Equal(t, "a@example.com", rec.Members()[0].Fields[audience.Email])
 
-			req = connectors.ReadRequest{Audience: "SELECT email, phone AS email FROM c", Fields: map[audience.Kind]string{audience.Email: "email"}}
-			require.ErrorContains(t, src.Read(t.Context(), req, &rec), "appears more than once in the query's result: give it an alias")
-		})
-	}
+		req = connectors.ReadRequest{Audience: "SELECT email, phone AS email FROM c", Fields: map[audience.Kind]string{audience.Email: "email"}}
+		require.ErrorContains(t, src.Read(t.Context(), req, &rec), "appears more than once in the query's result: give it an alias")
+	})
 }
 
 // TestBadQuery finds a wrong query at check time and at run time, saying
@@ -160,44 +152,40 @@ func TestMissingColumn(t *testing.T) {
 // transaction and the table keeps its rows.
 func TestBadQuery(t *testing.T) {
 	t.Parallel()
-	for _, driver := range drivers {
-		t.Run(driver, func(t *testing.T) {
-			t.Parallel()
-			d := newDatabase(t, driver)
-			d.exec(t, `CREATE TABLE c (id int, email text)`, `INSERT INTO c VALUES (1, 'a@example.com')`)
-			src := d.source(t, func(s *sqlsource.Settings) {
-				s.Queries = map[string]string{"good": "SELECT id, email FROM c;", "typo": "SELECT id, emial FROM c", "table": "SELECT * FROM nowhere"}
-			})
-			require.NoError(t, src.Check(t.Context()))
-			found, err := src.CheckAudience(t.Context(), "good")
-			require.NoError(t, err)
-			require.Equal(t, `query "good" returns "id", "email"`, found)
-			for _, name := range []string{"typo", "table"} {
-				_, err := src.CheckAudience(t.Context(), name)
-				require.ErrorContains(t, err, fmt.Sprintf("query %q", name))
-				if driver == sqlsource.DriverPostgres {
-					require.ErrorContains(t, err, "PostgreSQL rejected the query: fix it")
-				}
-				var rec connectortest.Recorder
-				err = src.Read(t.Context(), connectors.ReadRequest{Audience: name, Fields: map[audience.Kind]string{audience.Email: "email"}}, &rec)
-				require.Error(t, err)
-				require.Empty(t, rec.Members())
-			}
-
-			var rec connectortest.Recorder
-			write := "WITH gone AS (DELETE FROM c RETURNING id, email) SELECT * FROM gone"
-			if driver == sqlsource.DriverSQLite {
-				write = "DELETE FROM c RETURNING id, email"
-			}
-			_, err = src.CheckAudience(t.Context(), write)
-			require.Error(t, err, "a query that writes is refused")
-			err = src.Read(t.Context(), connectors.ReadRequest{Audience: write, Fields: map[audience.Kind]string{audience.Email: "email"}}, &rec)
-			require.Error(t, err)
-			var n int
-			require.NoError(t, d.db.QueryRowContext(t.Context(), "SELECT count(*) FROM c").Scan(&n))
-			require.Equal(t, 1, n, "nothing was deleted")
+	eachDriver(t, func(t *testing.T, d *database) {
+		d.exec(t, `CREATE TABLE c (id int, email text)`, `INSERT INTO c VALUES (1, 'a@example.com')`)
+		src := d.source(t, func(s *sqlsource.Settings) {
+			s.Queries = map[string]string{"good": "SELECT id, email FROM c;", "typo": "SELECT id, emial FROM c", "table": "SELECT * FROM nowhere"}
 		})
-	}
+		require.NoError(t, src.Check(t.Context()))
+		found, err := src.CheckAudience(t.Context(), "good")
+		require.NoError(t, err)
+		require.Equal(t, `query "good" returns "id", "email"`, found)
+		for _, name := range []string{"typo", "table"} {
+			_, err := src.CheckAudience(t.Context(), name)
+			require.ErrorContains(t, err, fmt.Sprintf("query %q", name))
+			if d.driver == sqlsource.DriverPostgres {
+				require.ErrorContains(t, err, "PostgreSQL rejected the query: fix it")
+			}
+			var rec connectortest.Recorder
+			err = src.Read(t.Context(), connectors.ReadRequest{Audience: name, Fields: map[audience.Kind]string{audience.Email: "email"}}, &rec)
+			require.Error(t, err)
+			require.Empty(t, rec.Members())
+		}
+
+		var rec connectortest.Recorder
+		write := "WITH gone AS (DELETE FROM c RETURNING id, email) SELECT * FROM gone"
+		if d.driver == sqlsource.DriverSQLite {
+			write = "DELETE FROM c RETURNING id, email"
+		}
+		_, err = src.CheckAudience(t.Context(), write)
+		require.Error(t, err, "a query that writes is refused")
+		err = src.Read(t.Context(), connectors.ReadRequest{Audience: write, Fields: map[audience.Kind]string{audience.Email: "email"}}, &rec)
+		require.Error(t, err)
+		var n int
+		require.NoError(t, d.db.QueryRowContext(t.Context(), "SELECT count(*) FROM c").Scan(&n))
+		require.Equal(t, 1, n, "nothing was deleted")
+	})
 }
 
 // TestAudienceNamesAQuery reads a named query, a query written out, the
@@ -341,24 +329,20 @@ func (*killer) Reject(string, int64) {}
 // count is set, and nothing otherwise.
 func TestCountDeclared(t *testing.T) {
 	t.Parallel()
-	for _, driver := range drivers {
-		t.Run(driver, func(t *testing.T) {
-			t.Parallel()
-			d := newDatabase(t, driver)
-			req := d.loadContacts(t, connectortest.SyntheticMembers(42, connectortest.DefaultKinds))
-			for _, count := range []bool{true, false} {
-				out := &declaring{}
-				require.NoError(t, d.source(t, func(s *sqlsource.Settings) { s.Count = count; s.FetchSize = 10 }).Read(t.Context(), req, out))
-				require.Equal(t, 42, out.emitted)
-				if count {
-					require.Equal(t, []int64{42}, out.declared)
-					require.Zero(t, out.emittedAtDeclare, "declared before the first row")
-				} else {
-					require.Empty(t, out.declared)
-				}
+	eachDriver(t, func(t *testing.T, d *database) {
+		req := d.loadContacts(t, connectortest.SyntheticMembers(42, connectortest.DefaultKinds))
+		for _, count := range []bool{true, false} {
+			out := &declaring{}
+			require.NoError(t, d.source(t, func(s *sqlsource.Settings) { s.Count = count; s.FetchSize = 10 }).Read(t.Context(), req, out))
+			require.Equal(t, 42, out.emitted)
+			if count {
+				require.Equal(t, []int64{42}, out.declared)
+				require.Zero(t, out.emittedAtDeclare, "declared before the first row")
+			} else {
+				require.Empty(t, out.declared)
 			}
-		})
-	}
+		}
+	})
 }
 
 type declaring struct {

@@ -29,6 +29,7 @@ import (
 	dbsql "database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -273,11 +274,4 @@ func (s *Source) Close() error {
 }
 
 // queryNames lists the named queries, sorted, for messages.
-func (s *Source) queryNames() []string {
-	names := make([]string, 0, len(s.queries))
-	for n := range s.queries {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
+func (s *Source) queryNames() []string { return slices.Sorted(maps.Keys(s.queries)) }
