@@ -3,6 +3,8 @@ package sql
 import (
 	"context"
 	"fmt"
+
+	"github.com/audiencesync/audiencesync/connectors"
 )
 
 // Check connects and asks the database for one value, changing nothing.
@@ -47,4 +49,27 @@ func (r *reader) probe(ctx context.Context, q string) ([]string, error) {
 		return nil, err
 	}
 	return names, rows.Err()
+}
+
+// ListAudiences lists the connection's named queries with how many rows
+// each returns now, counted in one read-only snapshot, for `audiencesync
+// sources`. A query written out in a sync's source.audience is not listed:
+// the connection does not know it.
+func (s *Source) ListAudiences(ctx context.Context) ([]connectors.AudienceInfo, error) {
+	r := &reader{src: s, label: "the named queries"}
+	stmtCtx, tx, done, err := r.begin(ctx)
+	if err != nil {
+		return nil, r.explain(ctx, err)
+	}
+	defer done()
+	out := make([]connectors.AudienceInfo, 0, len(s.queries))
+	for _, name := range s.queryNames() {
+		var n int64
+		if err := tx.QueryRowContext(stmtCtx, countQuery(trimQuery(s.queries[name]))).Scan(&n); err != nil {
+			r.label = fmt.Sprintf("query %q", name)
+			return nil, r.explain(ctx, fmt.Errorf("count the rows: %w", err))
+		}
+		out = append(out, connectors.AudienceInfo{ID: name, Ref: name, Name: name, Kind: "query", Size: n})
+	}
+	return out, nil
 }

@@ -368,3 +368,25 @@ func TestCloseTwice(t *testing.T) {
 }
 
 func secret(s string) auth.Secret { return auth.NewSecret(s) }
+
+// TestListAudiences lists the named queries with their row counts, and
+// names a query that fails.
+func TestListAudiences(t *testing.T) {
+	t.Parallel()
+	eachDriver(t, func(t *testing.T, d *database) {
+		d.exec(t, `CREATE TABLE c (id int, email text)`, `INSERT INTO c VALUES (1, 'a@example.com'), (2, 'b@example.com'), (3, NULL)`)
+		src := d.source(t, func(s *sqlsource.Settings) {
+			s.Queries = map[string]string{"with-email": "SELECT * FROM c WHERE email IS NOT NULL;", "all": "SELECT * FROM c"}
+		})
+		got, err := src.ListAudiences(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, []connectors.AudienceInfo{
+			{ID: "all", Ref: "all", Name: "all", Kind: "query", Size: 3},
+			{ID: "with-email", Ref: "with-email", Name: "with-email", Kind: "query", Size: 2},
+		}, got)
+
+		src = d.source(t, func(s *sqlsource.Settings) { s.Queries = map[string]string{"bad": "SELECT * FROM nowhere"} })
+		_, err = src.ListAudiences(t.Context())
+		require.ErrorContains(t, err, `query "bad"`)
+	})
+}

@@ -18,6 +18,10 @@
 // (REPEATABLE READ on PostgreSQL) and declares the count to the engine
 // (connectors.DeclareCount), so a read that yields fewer rows fails.
 //
+// `audiencesync check` has the database plan each sync's query (LIMIT 0,
+// read-only) without reading a row, and says which columns it returns;
+// `audiencesync sources` lists the named queries with their row counts.
+//
 // Values are handed to the normaliser as text: NULL as empty, integers and
 // decimals in plain digits (never an exponent), booleans as true/false,
 // dates as 2006-01-02 and timestamps in RFC 3339 (UTC). A failure part-way
@@ -204,6 +208,7 @@ var (
 	_ connectors.Source          = (*Source)(nil)
 	_ connectors.Checker         = (*Source)(nil)
 	_ connectors.AudienceChecker = (*Source)(nil)
+	_ connectors.AudienceLister  = (*Source)(nil)
 )
 
 // New builds a source from validated settings whose secrets are resolved.
