@@ -150,7 +150,7 @@ func terminateReader(t *testing.T, d *database) {
 	for ctx.Err() == nil {
 		var n int
 		err := d.db.QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-			WHERE application_name = 'audiencesync-read' AND query LIKE 'FETCH%'`).Scan(&n)
+			WHERE datname = current_database() AND application_name = 'audiencesync-read' AND query LIKE 'FETCH%'`).Scan(&n)
 		if err != nil || n > 0 {
 			return
 		}
