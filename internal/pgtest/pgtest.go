@@ -247,7 +247,7 @@ func findBin() (string, error) {
 		}
 		return dir, nil
 	}
-	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	found, _ := filepath.Glob(debianInitdb)
 	slices.SortFunc(found, func(a, b string) int { return versionOf(a) - versionOf(b) })
 	if len(found) > 0 {
 		return filepath.Dir(found[len(found)-1]), nil
@@ -257,6 +257,10 @@ func findBin() (string, error) {
 	}
 	return "", fmt.Errorf("pgtest: %w", ErrNotInstalled)
 }
+
+// debianInitdb is where Debian's postgresql packages put initdb, one
+// directory per major version.
+var debianInitdb = "/usr/lib/postgresql/*/bin/initdb"
 
 // versionOf reads the major version out of /usr/lib/postgresql/N/bin/initdb.
 func versionOf(path string) int {
