@@ -170,6 +170,8 @@ func (r *reader) explain(ctx context.Context, err error) error {
 		r.stmtCtx != nil && errors.Is(r.stmtCtx.Err(), context.DeadlineExceeded):
 		return fmt.Errorf("%s: a statement ran longer than statement_timeout (%s)%s; %s: make the query faster (an index, a narrower WHERE) or raise statement_timeout: %w",
 			where, r.src.timeout, after, nothing, err)
+	case errors.As(err, &pgErr) && pgErr.Code == "25006":
+		return fmt.Errorf("%s: the query tries to write, and the source reads in a read-only transaction: make it a plain SELECT: %w", where, err)
 	case errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "42"):
 		// Syntax errors and unknown tables or columns: the query is wrong.
 		return fmt.Errorf("%s: %s rejected the query: fix it (audiencesync check tries it without reading): %w", where, r.src.dialect.name(), err)

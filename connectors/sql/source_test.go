@@ -173,15 +173,32 @@ func TestBadQuery(t *testing.T) {
 			require.Empty(t, rec.Members())
 		}
 
-		var rec connectortest.Recorder
-		write := "WITH gone AS (DELETE FROM c RETURNING id, email) SELECT * FROM gone"
+		// Writes through the query: a data-modifying WITH (which
+		// PostgreSQL refuses in a cursor), a function that writes (which
+		// the read-only transaction refuses) and SQLite's RETURNING
+		// (refused by the read-only file).
+		writes := []string{"WITH gone AS (DELETE FROM c RETURNING id, email) SELECT * FROM gone", "SELECT id, email, nextval('ids') AS n FROM c"}
 		if d.driver == sqlsource.DriverSQLite {
-			write = "DELETE FROM c RETURNING id, email"
+			writes = []string{"DELETE FROM c RETURNING id, email"}
+		} else {
+			d.exec(t, "CREATE SEQUENCE ids")
 		}
-		_, err = src.CheckAudience(t.Context(), write)
-		require.Error(t, err, "a query that writes is refused")
-		err = src.Read(t.Context(), connectors.ReadRequest{Audience: write, Fields: map[audience.Kind]string{audience.Email: "email"}}, &rec)
-		require.Error(t, err)
+		for i, write := range writes {
+			var rec connectortest.Recorder
+			if i == 0 { // planning alone never calls nextval
+				_, err = src.CheckAudience(t.Context(), write)
+				require.Error(t, err, "a query that writes is refused")
+			}
+			err = src.Read(t.Context(), connectors.ReadRequest{Audience: write, Fields: map[audience.Kind]string{audience.Email: "email"}}, &rec)
+			require.Error(t, err)
+			require.Empty(t, rec.Members())
+			if i == 1 {
+				require.ErrorContains(t, err, "the query tries to write, and the source reads in a read-only transaction")
+				var called bool
+				require.NoError(t, d.db.QueryRowContext(t.Context(), "SELECT is_called FROM ids").Scan(&called))
+				require.False(t, called, "the sequence did not move")
+			}
+		}
 		var n int
 		require.NoError(t, d.db.QueryRowContext(t.Context(), "SELECT count(*) FROM c").Scan(&n))
 		require.Equal(t, 1, n, "nothing was deleted")
