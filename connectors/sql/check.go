@@ -21,19 +21,25 @@ func (s *Source) Check(ctx context.Context) error {
 // is found by `audiencesync check`. It says which columns the query
 // returns.
 func (s *Source) CheckAudience(ctx context.Context, audience string) (string, error) {
-	q, label, err := s.query(audience)
+	return s.CheckRead(ctx, connectors.ReadRequest{Audience: audience})
+}
+
+// CheckRead is CheckAudience that also checks that the query returns every
+// column req maps.
+func (s *Source) CheckRead(ctx context.Context, req connectors.ReadRequest) (string, error) {
+	q, label, err := s.query(req.Audience)
 	if err != nil {
 		return "", err
 	}
 	r := &reader{src: s, label: label}
-	names, err := r.probe(ctx, q)
+	names, err := r.probe(ctx, q, req)
 	if err != nil {
 		return "", r.explain(ctx, err)
 	}
 	return fmt.Sprintf("%s returns %s", label, quoteAll(names)), nil
 }
 
-func (r *reader) probe(ctx context.Context, q string) ([]string, error) {
+func (r *reader) probe(ctx context.Context, q string, req connectors.ReadRequest) ([]string, error) {
 	stmtCtx, tx, done, err := r.begin(ctx)
 	if err != nil {
 		return nil, err
@@ -46,6 +52,9 @@ func (r *reader) probe(ctx context.Context, q string) ([]string, error) {
 	defer rows.Close()
 	names, err := rows.Columns()
 	if err != nil {
+		return nil, err
+	}
+	if _, err := mapColumns(rows, req); err != nil {
 		return nil, err
 	}
 	return names, rows.Err()

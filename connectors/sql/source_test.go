@@ -161,6 +161,11 @@ func TestBadQuery(t *testing.T) {
 		found, err := src.CheckAudience(t.Context(), "good")
 		require.NoError(t, err)
 		require.Equal(t, `query "good" returns "id", "email"`, found)
+		found, err = src.CheckRead(t.Context(), connectors.ReadRequest{Audience: "good", Key: "id", Fields: map[audience.Kind]string{audience.Email: "EMAIL"}})
+		require.NoError(t, err)
+		require.Equal(t, `query "good" returns "id", "email"`, found)
+		_, err = src.CheckRead(t.Context(), connectors.ReadRequest{Audience: "good", Fields: map[audience.Kind]string{audience.Phone: "phone"}})
+		require.ErrorContains(t, err, `column "phone" (field phone) is not in the query's result; the query returns "id", "email"`)
 		for _, name := range []string{"typo", "table"} {
 			_, err := src.CheckAudience(t.Context(), name)
 			require.ErrorContains(t, err, fmt.Sprintf("query %q", name))

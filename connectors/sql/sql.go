@@ -19,7 +19,8 @@
 // (connectors.DeclareCount), so a read that yields fewer rows fails.
 //
 // `audiencesync check` has the database plan each sync's query (LIMIT 0,
-// read-only) without reading a row, and says which columns it returns;
+// read-only) without reading a row, checks its columns against the sync's
+// mapping (connectors.ReadChecker) and says which columns it returns;
 // `audiencesync sources` lists the named queries with their row counts.
 //
 // Values are handed to the normaliser as text: NULL as empty, integers and
@@ -208,6 +209,7 @@ var (
 	_ connectors.Source          = (*Source)(nil)
 	_ connectors.Checker         = (*Source)(nil)
 	_ connectors.AudienceChecker = (*Source)(nil)
+	_ connectors.ReadChecker     = (*Source)(nil)
 	_ connectors.AudienceLister  = (*Source)(nil)
 )
 
