@@ -168,6 +168,14 @@ type AudienceChecker interface {
 	CheckAudience(ctx context.Context, audience string) (string, error)
 }
 
+// ReadChecker is an AudienceChecker that can check a sync's whole read
+// request, reading no member: that the audience exists and that every
+// field, key and consent column it maps is there (a query's result
+// columns). `audiencesync check` prefers it to CheckAudience.
+type ReadChecker interface {
+	CheckRead(ctx context.Context, req ReadRequest) (string, error)
+}
+
 // Checker is a connector that can verify its credentials and access without
 // changing anything.
 type Checker interface {

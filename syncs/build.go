@@ -30,13 +30,7 @@ func (s *Service) build(sc *configs.Sync) (job *engine.Job, err error) {
 		DefaultRegion:     sc.Source.DefaultRegion,
 		MaxRemoveFraction: sc.Safety.MaxRemove(),
 		AllowEmpty:        sc.Safety.AllowEmpty,
-		Request: connectors.ReadRequest{
-			Audience:   sc.Source.Audience,
-			Key:        sc.Source.Key,
-			Fields:     sc.Source.Kinds,
-			Consent:    sc.Source.ConsentFields,
-			Attributes: sc.Source.Attrs,
-		},
+		Request:           readRequest(sc),
 	}
 	defer func() {
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/audiencesync/audiencesync/configs"
 	"github.com/audiencesync/audiencesync/connectors"
 )
 
@@ -57,7 +58,15 @@ func (s *Service) checkAudiences(ctx context.Context, connection string, ac conn
 		if sc.Source.Connection != connection {
 			continue
 		}
-		what, err := ac.CheckAudience(ctx, sc.Source.Audience)
+		var (
+			what string
+			err  error
+		)
+		if rc, ok := ac.(connectors.ReadChecker); ok {
+			what, err = rc.CheckRead(ctx, readRequest(sc))
+		} else {
+			what, err = ac.CheckAudience(ctx, sc.Source.Audience)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("sync %s: %w", sc.Name, err))
 			continue
@@ -65,4 +74,15 @@ func (s *Service) checkAudiences(ctx context.Context, connection string, ac conn
 		found = append(found, "sync "+sc.Name+": "+what)
 	}
 	return found, errors.Join(errs...)
+}
+
+// readRequest is what a sync asks of its source.
+func readRequest(sc *configs.Sync) connectors.ReadRequest {
+	return connectors.ReadRequest{
+		Audience:   sc.Source.Audience,
+		Key:        sc.Source.Key,
+		Fields:     sc.Source.Kinds,
+		Consent:    sc.Source.ConsentFields,
+		Attributes: sc.Source.Attrs,
+	}
 }

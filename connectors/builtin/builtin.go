@@ -10,6 +10,7 @@ import (
 	"github.com/audiencesync/audiencesync/connectors/hubspot"
 	"github.com/audiencesync/audiencesync/connectors/meta"
 	"github.com/audiencesync/audiencesync/connectors/salesforce"
+	sqlsource "github.com/audiencesync/audiencesync/connectors/sql"
 	"github.com/audiencesync/audiencesync/connectors/x"
 )
 
@@ -22,6 +23,7 @@ func Registry() *connectors.Registry {
 		csv.Spec(),
 		hubspot.Spec(),
 		salesforce.Spec(),
+		sqlsource.Spec(),
 		// Destinations.
 		file.Spec(),
 		googleads.Spec(),

@@ -1,12 +1,10 @@
 package hubspot_test
 
 import (
-	"bufio"
 	"fmt"
 	"net/http/httptest"
 	"os"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 	"github.com/audiencesync/audiencesync/connectors/hubspot"
 	"github.com/audiencesync/audiencesync/connectors/hubspot/replicacreds"
 	"github.com/audiencesync/audiencesync/connectors/platformconn"
+	"github.com/audiencesync/audiencesync/internal/memstat"
 	replica "github.com/audiencesync/audiencesync/sandbox/hubspot"
 )
 
@@ -68,7 +67,7 @@ func BenchmarkReadList1M(b *testing.B) {
 	minimum := time.Duration(float64(pages+reads) / limit * float64(window))
 	b.ResetTimer()
 	for range b.N {
-		resetPeakRSS()
+		memstat.ResetPeakRSS()
 		out := &countingEmitter{}
 		start := time.Now()
 		if err := src.Read(b.Context(), req, out); err != nil {
@@ -78,33 +77,11 @@ func BenchmarkReadList1M(b *testing.B) {
 		if out.emitted != int64(members) {
 			b.Fatalf("emitted %d of %d", out.emitted, members)
 		}
-		peak := peakRSS()
+		peak := memstat.PeakRSS()
 		b.ReportMetric(took.Seconds()/minimum.Seconds(), "x-limit-minimum")
 		b.ReportMetric(float64(peak)/(1<<20), "peak-RSS-MB")
 		fmt.Printf("BenchmarkReadList1M: %d members, %d pages + %d batch reads at %d per %s: took %s, the limit allows %s at best (%.3fx); peak RSS %.0f MB (targets: 1.2x, 200 MB)\n",
 			members, pages, reads, limit, window, took.Round(time.Millisecond), minimum.Round(time.Millisecond),
 			took.Seconds()/minimum.Seconds(), float64(peak)/(1<<20))
 	}
-}
-
-// resetPeakRSS starts the kernel's peak-RSS count afresh (Linux; elsewhere
-// the peak is the process's).
-func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
-
-// peakRSS is the process's peak resident set in bytes (VmHWM), 0 when
-// unknown. The replica runs in the same process, so it counts too.
-func peakRSS() int64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }
