@@ -2,6 +2,7 @@ package connectortest
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/audiencesync/audiencesync/audience"
 )
@@ -32,7 +33,9 @@ func (r *KeyedRecorder) Emit(m *audience.Member) error {
 	if _, dup := r.Members[m.Key]; dup {
 		return fmt.Errorf("key %s emitted twice", m.Key)
 	}
-	r.Members[m.Key] = *m
+	kept := *m
+	kept.Attrs = slices.Clone(m.Attrs) // the source may reuse them, as the engine allows
+	r.Members[m.Key] = kept
 	return nil
 }
 

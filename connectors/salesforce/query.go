@@ -135,6 +135,13 @@ type plan struct {
 	key        column // key.contact < 0: the person's id
 	fields     []fieldCol
 	consent    [2]consentCol
+	// attrs are the requested attributes' columns, in request order.
+	attrs []attrCol
+}
+
+type attrCol struct {
+	attr connectors.Attribute
+	col  column
 }
 
 type fieldCol struct {
@@ -247,6 +254,13 @@ func (p *plan) mapFields(req connectors.ReadRequest, optOut []string, col func(s
 	}
 	if len(p.fields) == 0 {
 		return errors.New("source.fields maps no Salesforce field: map at least email or phone (for example email: Email, phone: Phone)")
+	}
+	for _, a := range req.Attributes {
+		c, err := col(a.Field)
+		if err != nil {
+			return fmt.Errorf("source.attributes %s: %w", a.Name, err)
+		}
+		p.attrs = append(p.attrs, attrCol{attr: a, col: c})
 	}
 	p.key = keyDefault
 	if k := strings.TrimSpace(req.Key); k != "" && !(p.campaign && strings.EqualFold(k, "Id")) {

@@ -88,6 +88,7 @@ func (e *emitter) record(vals []string) error {
 
 // fill sets dst from a record's values, or returns why it is rejected.
 func (p *plan) fill(dst *audience.Member, vals []string) string {
+	attrs := dst.Attrs // kept from record to record: the engine copies the values
 	*dst = audience.Member{}
 	lead := false
 	if p.campaign {
@@ -116,6 +117,17 @@ func (p *plan) fill(dst *audience.Member, vals []string) string {
 	}
 	if !has {
 		return ReasonNoIdentifiers
+	}
+	if len(p.attrs) > 0 {
+		if cap(attrs) < len(p.attrs) {
+			attrs = make([]audience.Value, len(p.attrs))
+		}
+		dst.Attrs = attrs[:len(p.attrs)]
+		// Salesforce writes booleans as true/false and datetimes as
+		// 2018-12-10T17:50:19.000+0000, both of which the parser reads.
+		for i, a := range p.attrs {
+			dst.Attrs[i] = a.attr.Parse(pick(a.col))
+		}
 	}
 	for i, cc := range p.consent {
 		if !cc.set {

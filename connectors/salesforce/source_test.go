@@ -511,3 +511,35 @@ func TestReauthenticationRefusedSaysWhy(t *testing.T) {
 	require.ErrorContains(t, err, "invalid_grant")
 	require.ErrorContains(t, err, "check client_id (the consumer key), username")
 }
+
+// TestAttributes reads a campaign's Contact and Lead fields as member
+// attributes, by REST and by Bulk: Salesforce's booleans and its datetimes
+// (no colon in the offset) parse as their types.
+func TestAttributes(t *testing.T) {
+	t.Parallel()
+	b := setup(t, replica.Options{})
+	req := request(replicacreds.SpringCampaignID)
+	req.Attributes = []connectors.Attribute{
+		{Name: "opted_out", Field: "HasOptedOutOfEmail", Type: audience.AttrBool},
+		{Name: "modified", Field: "LastModifiedDate", Type: audience.AttrTime},
+	}
+	for name, src := range map[string]*salesforce.Source{
+		"rest": b.source(t, 0, nil),
+		"bulk": b.source(t, 0, func(s *salesforce.Settings) { s.BulkThreshold = 5 }),
+	} {
+		rec, err := read(t, src, req)
+		require.NoError(t, err, name)
+		require.NotZero(t, rec.Records(), name)
+		for _, m := range rec.Members {
+			require.Len(t, m.Attrs, 2, name)
+			_, ok := m.Attrs[0].Bool()
+			require.True(t, ok, "%s: %s opted_out is a bool", name, m.Key)
+			at, ok := m.Attrs[1].Time()
+			require.True(t, ok, "%s: %s modified is a timestamp", name, m.Key)
+			require.False(t, at.IsZero(), name)
+		}
+	}
+	req.Attributes = append(req.Attributes, connectors.Attribute{Name: "bad", Field: "No Such Field", Type: audience.AttrString})
+	_, err := read(t, b.source(t, 0, nil), req)
+	require.ErrorContains(t, err, "source.attributes bad")
+}

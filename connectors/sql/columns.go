@@ -19,12 +19,19 @@ type columns struct {
 	// date marks DATE columns, written without a time of day.
 	date   []bool
 	fields []fieldColumn
+	// attrs are the requested attributes' columns, in request order.
+	attrs []attrColumn
 	// Indexes of the key and consent columns, -1 when not mapped.
 	key, adUserData, adPersonalization int
 }
 
 type fieldColumn struct {
 	kind  audience.Kind
+	index int
+}
+
+type attrColumn struct {
+	attr  connectors.Attribute
 	index int
 }
 
@@ -75,6 +82,11 @@ func mapColumns(rows *dbsql.Rows, req connectors.ReadRequest) (*columns, error) 
 			}
 		}
 	}
+	for _, a := range req.Attributes {
+		if i := find(a.Field, "attribute "+a.Name); i >= 0 {
+			c.attrs = append(c.attrs, attrColumn{attr: a, index: i})
+		}
+	}
 	if req.Key != "" {
 		c.key = find(req.Key, "key")
 	}
@@ -114,9 +126,21 @@ func quoteAll(names []string) string {
 
 // fill sets m from the scanned row, or returns why the row is rejected.
 func (c *columns) fill(m *audience.Member) string {
+	attrs := m.Attrs // kept from row to row: the engine copies the values
 	*m = audience.Member{}
 	for _, f := range c.fields {
 		m.Fields[f.kind] = c.text(f.index)
+	}
+	if len(c.attrs) > 0 {
+		if cap(attrs) < len(c.attrs) {
+			attrs = make([]audience.Value, len(c.attrs))
+		}
+		m.Attrs = attrs[:len(c.attrs)]
+		// Typed columns arrive as text the attribute parser reads:
+		// RFC 3339 timestamps, plain decimals, true/false.
+		for i, a := range c.attrs {
+			m.Attrs[i] = a.attr.Parse(c.text(a.index))
+		}
 	}
 	if c.key >= 0 {
 		m.Key = strings.TrimSpace(c.text(c.key))

@@ -412,3 +412,52 @@ func TestListAudiences(t *testing.T) {
 		require.ErrorContains(t, err, `query "bad"`)
 	})
 }
+
+// TestAttributes reads typed columns as member attributes: native
+// numbers, booleans and timestamps parse as their types, NULL is missing,
+// a text that does not parse is invalid (the row is still read), and a
+// column the query does not return is a mapping error.
+func TestAttributes(t *testing.T) {
+	t.Parallel()
+	for _, driver := range []string{sqlsource.DriverPostgres, sqlsource.DriverSQLite} {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			d := newDatabase(t, driver)
+			d.exec(t,
+				`CREATE TABLE a (id int, email text, visits integer, vip boolean, last_visit timestamp, stage text)`,
+				`INSERT INTO a VALUES (1, 'user0001@example.com', 12, true, '2026-11-30 08:15:00', 'lead')`,
+				`INSERT INTO a VALUES (2, 'user0002@example.com', NULL, NULL, NULL, NULL)`,
+			)
+			attrs := []connectors.Attribute{
+				{Name: "visits", Field: "visits", Type: audience.AttrNumber},
+				{Name: "vip", Field: "vip", Type: audience.AttrBool},
+				{Name: "last_visit", Field: "last_visit", Type: audience.AttrTime},
+				{Name: "stage_number", Field: "stage", Type: audience.AttrNumber},
+			}
+			req := connectors.ReadRequest{Audience: "SELECT * FROM a ORDER BY id", Key: "id",
+				Fields: map[audience.Kind]string{audience.Email: "email"}, Attributes: attrs}
+			var rec connectortest.Recorder
+			require.NoError(t, d.source(t, nil).Read(t.Context(), req, &rec))
+			got := rec.Members()
+			require.Len(t, got, 2)
+			first := got[0].Attrs
+			require.Len(t, first, len(attrs))
+			n, ok := first[0].Number()
+			require.True(t, ok)
+			require.InDelta(t, 12.0, n, 0)
+			vip, ok := first[1].Bool()
+			require.True(t, ok && vip)
+			at, ok := first[2].Time()
+			require.True(t, ok)
+			require.Equal(t, time.Date(2026, 11, 30, 8, 15, 0, 0, time.UTC), at)
+			require.True(t, first[3].Invalid(), "a text that is no number is invalid")
+			for i, v := range got[1].Attrs {
+				require.False(t, v.Present() || v.Invalid(), "NULL attribute %d is missing", i)
+			}
+
+			req.Attributes = append(req.Attributes, connectors.Attribute{Name: "gone", Field: "no_such_column", Type: audience.AttrString})
+			err := d.source(t, nil).Read(t.Context(), req, &connectortest.Recorder{})
+			require.ErrorContains(t, err, `"no_such_column" (attribute gone)`)
+		})
+	}
+}
