@@ -107,7 +107,8 @@ only the changes.`,
 	pf.StringVar(&a.logFormat, "log-format", "console", "log format: console for people, json for machines")
 	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.AddCommand(a.validateCmd(), a.planCmd(), a.syncCmd(), a.runsCmd(), a.reportCmd(),
-		a.hashCmd(), a.connectorsCmd(), a.checkCmd(), a.sourcesCmd(), a.sandboxCmd(), a.authGoogleCmd(), a.stateCmd())
+		a.hashCmd(), a.connectorsCmd(), a.checkCmd(), a.sourcesCmd(), a.sandboxCmd(), a.authGoogleCmd(), a.stateCmd(),
+		a.serveCmd(), a.alertCmd())
 	return root
 }
 
