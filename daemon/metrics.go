@@ -54,7 +54,7 @@ func newMetrics() *metrics {
 	m.batches = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "audiencesync_batches_total",
 		Help: "Batches sent, by destination, op and result (ok or failed)."}, []string{"destination", "op", "result"})
 	m.batchLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "audiencesync_batch_duration_seconds",
-		Help: "Time from a batch's first call to its last answer, back-off included, by destination and op.",
+		Help:    "Time from a batch's first call to its last answer, back-off included, by destination and op.",
 		Buckets: prometheus.ExponentialBuckets(0.005, 3, 12)}, []string{"destination", "op"})
 	m.retries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "audiencesync_batch_retries_total",
 		Help: "Extra calls batches took, by destination and op."}, []string{"destination", "op"})
