@@ -524,13 +524,13 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	go func() { served <- srv.Serve(ln) }()
 	d.log.Info("serving", zap.String("addr", ln.Addr().String()))
 
+	d.ready.Store(true)
 	d.sched.Start()
 	if _, err := d.sched.NewJob(gocron.DurationJob(staleEvery), gocron.NewTask(func() { d.checkStale(d.runCtx) }),
 		gocron.WithName("stale-check")); err != nil {
 		d.log.Warn("stale check not scheduled", zap.Error(err))
 	}
 	d.catchUp(ctx)
-	d.ready.Store(true)
 	for name := range d.schedules() {
 		if t, ok := d.NextRun(name); ok {
 			d.log.Info("scheduled", zap.String("sync", name), zap.Time("next_run", t))

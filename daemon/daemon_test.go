@@ -41,6 +41,8 @@ type bundle struct {
 	d     *daemon.Daemon
 	gate  *gate
 	opts  daemon.Options
+	// env is the environment ${env:…} references read.
+	env map[string]string
 }
 
 // gate holds runs at their RunStarted event until opened, and tells when
@@ -119,12 +121,14 @@ func setup(t *testing.T, serve string, syncsAndSchedules ...string) *bundle {
 	t.Helper()
 	dir := t.TempDir()
 	writeContacts(t, dir, 5)
-	b := &bundle{dir: dir, path: writeConfig(t, dir, serve, syncsAndSchedules...), clock: clockwork.NewFakeClockAt(t0), gate: newGate()}
+	b := &bundle{dir: dir, path: writeConfig(t, dir, serve, syncsAndSchedules...), clock: clockwork.NewFakeClockAt(t0), gate: newGate(),
+		env: map[string]string{}}
 	core, logs := observer.New(zap.DebugLevel)
 	b.logs = logs
 	b.opts = daemon.Options{
 		Open: func(ctx context.Context) (*syncs.Service, error) {
-			return syncs.Open(ctx, syncs.Options{ConfigPath: b.path, Now: b.clock.Now, CheckFiles: true})
+			return syncs.Open(ctx, syncs.Options{ConfigPath: b.path, Now: b.clock.Now, CheckFiles: true,
+				LookupEnv: func(k string) (string, bool) { v, ok := b.env[k]; return v, ok }})
 		},
 		Logger:   zap.New(core),
 		Clock:    b.clock,

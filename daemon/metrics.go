@@ -28,6 +28,7 @@ type metrics struct {
 	retries      *prometheus.CounterVec
 	sourceRead   *prometheus.CounterVec
 	rejected     *prometheus.CounterVec
+	normRejected *prometheus.CounterVec
 	audience     *prometheus.GaugeVec
 	running      prometheus.Gauge
 
@@ -62,12 +63,15 @@ func newMetrics() *metrics {
 		Help: "Source records read, by sync."}, []string{"sync"})
 	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "audiencesync_source_rows_rejected_total",
 		Help: "Source records rejected, by sync and reason."}, []string{"sync", "reason"})
+	m.normRejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "audiencesync_members_rejected_total",
+		Help: "Members or identifiers a destination's normalisation profile rejected, by sync, destination and reason."},
+		[]string{"sync", "destination", "reason"})
 	m.audience = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "audiencesync_audience_members",
 		Help: "Members the audience holds after the last run that reached it, by sync and destination."}, []string{"sync", "destination"})
 	m.running = prometheus.NewGauge(prometheus.GaugeOpts{Name: "audiencesync_runs_in_progress",
 		Help: "Runs in progress in this daemon."})
 	for _, c := range []prometheus.Collector{m.runs, m.runDuration, m.lastSuccess, m.members, m.batches, m.batchLatency,
-		m.retries, m.sourceRead, m.rejected, m.audience, m.running,
+		m.retries, m.sourceRead, m.rejected, m.normRejected, m.audience, m.running,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -124,6 +128,11 @@ func (m *metrics) finished(rep *report.Report) {
 	m.sourceRead.WithLabelValues(rep.Sync).Add(float64(rep.Source.Read))
 	for reason, n := range rep.Source.Rejected {
 		m.rejected.WithLabelValues(rep.Sync, reason).Add(float64(n))
+	}
+	for _, d := range rep.Destinations {
+		for reason, n := range d.Rejected {
+			m.normRejected.WithLabelValues(rep.Sync, d.Name, reason).Add(float64(n))
+		}
 	}
 	if rep.Status == report.StatusSucceeded {
 		m.lastSuccess.WithLabelValues(rep.Sync).Set(float64(rep.FinishedAt.Unix()))
