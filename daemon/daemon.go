@@ -24,6 +24,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -83,6 +84,9 @@ type Options struct {
 	Observer engine.Observer
 	// Alerts sends the failure alerts; nil means a Sender with defaults.
 	Alerts *Sender
+	// StaleCheckEvery is how often syncs are checked against their
+	// alerts.stale_after (default every minute).
+	StaleCheckEvery time.Duration
 }
 
 // Daemon runs syncs on their schedules and serves HTTP. Make one with New.
@@ -387,7 +391,7 @@ func (d *Daemon) alert(g *generation, sync string, a *Alert) {
 }
 
 // staleEvery is how often the daemon looks for syncs without a recent
-// success.
+// success, unless Options.StaleCheckEvery says otherwise.
 const staleEvery = time.Minute
 
 // checkStale alerts, once per episode, for each sync whose last success
@@ -526,7 +530,7 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 
 	d.ready.Store(true)
 	d.sched.Start()
-	if _, err := d.sched.NewJob(gocron.DurationJob(staleEvery), gocron.NewTask(func() { d.checkStale(d.runCtx) }),
+	if _, err := d.sched.NewJob(gocron.DurationJob(cmp.Or(d.opts.StaleCheckEvery, staleEvery)), gocron.NewTask(func() { d.checkStale(d.runCtx) }),
 		gocron.WithName("stale-check")); err != nil {
 		d.log.Warn("stale check not scheduled", zap.Error(err))
 	}
