@@ -88,11 +88,12 @@ func (a *app) serve(ctx context.Context, addr string, opts daemon.Options) error
 		_ = d.Service().Close()
 		return withCode(ExitUsage, fmt.Errorf("serve on %s: %w: choose another --addr", addr, err))
 	}
-	fmt.Fprintf(a.stdout, "serving on http://%s (healthz, readyz, metrics, api/v1)\n", ln.Addr())
-
+	// Listening for SIGHUP before saying "serving": from then on a reload
+	// signal never finds the default action (exit) in place.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	fmt.Fprintf(a.stdout, "serving on http://%s (healthz, readyz, metrics, api/v1)\n", ln.Addr())
 	go func() {
 		for {
 			select {

@@ -4,8 +4,11 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -108,4 +111,52 @@ func waitServing(t *testing.T, p *process) string {
 		return m != nil
 	}, time.Minute, 20*time.Millisecond, "stderr:\n%s", p.stderr.String())
 	return addr
+}
+
+// TestServeReloadOnSIGHUP: a serve process whose stderr is not a terminal
+// logs JSON; SIGHUP with a config that does not validate is refused, the
+// old config keeps running and /readyz stays ready; SIGHUP with a valid
+// one puts it in force; SIGTERM stops the process with status 0. A config
+// that does not validate at start is refused with status 2.
+func TestServeReloadOnSIGHUP(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "serve.yaml")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "contacts.csv"), []byte("contact_id,email\nC1,person.1@example.com\n"), 0o600))
+	write := func(schedule string) {
+		require.NoError(t, os.WriteFile(cfg, fmt.Appendf(nil, `connections:
+  crm: {type: csv, path: ./contacts.csv}
+  exports: {type: file, dir: ./out}
+syncs:
+  - name: buyers
+    schedule: "%s"
+    source: {connection: crm, key: contact_id, fields: {email: email}}
+    destinations: [{connection: exports}]
+`, schedule), 0o600))
+	}
+	write("0 3 * * *")
+	p := startProcess(t, "serve", "--config", cfg, "--addr", "127.0.0.1:0")
+	addr := waitServing(t, p)
+
+	write("every day")
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGHUP))
+	require.Eventually(t, func() bool { return strings.Contains(p.stderr.String(), "reload refused") }, 30*time.Second, 20*time.Millisecond)
+	resp, err := http.Get("http://" + addr + "/readyz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "the old config keeps running")
+
+	write("@every 1h")
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGHUP))
+	require.Eventually(t, func() bool { return strings.Contains(p.stderr.String(), "config reloaded") }, 30*time.Second, 20*time.Millisecond)
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	require.Equal(t, ExitOK, p.exit(t), p.stderr.String())
+	for _, line := range strings.Split(strings.TrimSpace(p.stderr.String()), "\n") {
+		require.True(t, json.Valid([]byte(line)), "a JSON log line: %s", line)
+	}
+
+	write("every day")
+	r := run(t, "", "serve", "--config", cfg, "--addr", "127.0.0.1:0")
+	require.Equal(t, ExitUsage, r.code)
+	require.Contains(t, r.stderr, `schedule "every day"`)
 }
