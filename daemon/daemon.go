@@ -284,7 +284,21 @@ var ErrStopping = errors.New("the daemon is shutting down: no new runs start")
 // concurrency cap as scheduled runs: a sync already running (or waiting
 // for a slot) in this daemon fails at once with an error matching
 // syncs.ErrBusy, as does one running in another process.
+//
+// The run ends with ctx, and like scheduled runs is cancelled when the
+// grace period after a stop is over.
 func (d *Daemon) Trigger(ctx context.Context, sync string, opts syncs.RunOptions) (*report.Report, error) {
+	d.mu.Lock()
+	if d.stopping {
+		d.mu.Unlock()
+		return nil, ErrStopping
+	}
+	d.runs.Add(1)
+	d.mu.Unlock()
+	defer d.runs.Done()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(d.runCtx, cancel)()
 	return d.run(ctx, sync, "api", opts)
 }
 

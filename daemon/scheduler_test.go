@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/audiencesync/audiencesync/daemon"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/syncs"
 )
@@ -219,4 +220,6 @@ func TestShutdownGraceThenCancel(t *testing.T) {
 	require.ErrorContains(t, fin.Err, context.Canceled.Error())
 	recv(t, stopped, "stop")
 	require.Equal(t, 1, b.logs.FilterMessageSnippet("grace period over").Len())
+	_, err := b.d.Trigger(t.Context(), "buyers", syncs.RunOptions{})
+	require.ErrorIs(t, err, daemon.ErrStopping, "no run starts once stopped")
 }
