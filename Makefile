@@ -6,7 +6,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCH_PKGS  := ./audience/normalize/ ./engine/ ./state/sqlite/ ./connectors/csv/ ./connectors/hubspot/ ./connectors/salesforce/ ./connectors/sql/ ./connectors/googleads/ ./connectors/meta/ ./connectors/x/ ./sandbox/googledm/ ./sandbox/metagraph/
 BENCHTIME   ?= 1s
 
-.PHONY: all build run plan test bench lint fuzz chaos tidy-check clean
+.PHONY: all build run serve plan test bench lint fuzz chaos tidy-check clean
 
 all: build
 
@@ -16,6 +16,12 @@ build:
 ## run: sync the bundled synthetic CRM export with the quickstart config.
 run: build
 	./$(BIN) sync --config $(QUICKSTART)
+
+## serve: run the quickstart syncs on their schedules (every minute for
+## cart-abandoners) and serve /healthz, /readyz, /metrics and /api/v1 on ADDR.
+ADDR ?= 127.0.0.1:8080
+serve: build
+	./$(BIN) serve --config $(QUICKSTART) --addr $(ADDR)
 
 ## plan: show what the quickstart sync would change, without uploading.
 plan: build

@@ -108,7 +108,7 @@ only the changes.`,
 	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.AddCommand(a.validateCmd(), a.planCmd(), a.syncCmd(), a.runsCmd(), a.reportCmd(),
 		a.hashCmd(), a.connectorsCmd(), a.checkCmd(), a.sourcesCmd(), a.sandboxCmd(), a.authGoogleCmd(), a.stateCmd(),
-		a.tokenCmd())
+		a.tokenCmd(), a.serveCmd(), a.alertCmd())
 	return root
 }
 

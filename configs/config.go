@@ -24,6 +24,10 @@ type Config struct {
 	State       State                  `yaml:"state"`
 	Connections map[string]*Connection `yaml:"connections"`
 	Syncs       []*Sync                `yaml:"syncs"`
+	// Serve tunes `audiencesync serve`: the scheduler and its limits.
+	Serve Serve `yaml:"serve"`
+	// Alerts is the default failure alert of every sync (see Sync.Alerts).
+	Alerts Alerts `yaml:"alerts"`
 }
 
 // State says where the state store lives.
@@ -54,7 +58,12 @@ type Connection struct {
 type Sync struct {
 	Name string `yaml:"name"`
 	// Schedule is a cron expression for `serve`; empty runs only on demand.
-	Schedule     string         `yaml:"schedule"`
+	Schedule string `yaml:"schedule"`
+	// Timezone is the IANA zone (Europe/Paris) the schedule is read in;
+	// empty means UTC.
+	Timezone string `yaml:"timezone"`
+	// Alerts overrides the global alerts for this sync, key by key.
+	Alerts       *Alerts        `yaml:"alerts"`
 	Source       SourceRef      `yaml:"source"`
 	Destinations []*Destination `yaml:"destinations"`
 	Safety       Safety         `yaml:"safety"`

@@ -114,6 +114,8 @@ type loader struct {
 	root      *yaml.Node
 	stateNode *yaml.Node
 	syncsNode *yaml.Node
+	// serveNode and alertsNode are nil when the sections are absent.
+	serveNode, alertsNode *yaml.Node
 	// noConnections is set when the connections section is malformed, so
 	// that references to connections are not reported as well.
 	noConnections bool
@@ -133,6 +135,12 @@ func (l *loader) load(data []byte) {
 			l.dec.value(p.val, reflect.ValueOf(&l.cfg.State).Elem(), "", key)
 		case "connections":
 			l.connections(p.val)
+		case "serve":
+			l.serveNode = deref(p.val)
+			l.dec.value(p.val, reflect.ValueOf(&l.cfg.Serve).Elem(), "", key)
+		case "alerts":
+			l.alertsNode = deref(p.val)
+			l.dec.value(p.val, reflect.ValueOf(&l.cfg.Alerts).Elem(), "", key)
 		case "syncs":
 			l.syncsNode = deref(p.val)
 			l.dec.value(p.val, reflect.ValueOf(&l.cfg.Syncs).Elem(), "", key)
@@ -149,6 +157,7 @@ func (l *loader) load(data []byte) {
 	}
 	l.state()
 	l.syncs()
+	l.serve()
 	if l.checkFiles {
 		l.localFiles()
 	}

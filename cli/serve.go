@@ -1,0 +1,136 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/audiencesync/audiencesync/api"
+	"github.com/audiencesync/audiencesync/daemon"
+	"github.com/audiencesync/audiencesync/syncs"
+)
+
+// defaultServeAddr is where `audiencesync serve` listens unless told
+// otherwise: loopback only.
+const defaultServeAddr = "127.0.0.1:8080"
+
+func (a *app) serveCmd() *cobra.Command {
+	var (
+		addr  string
+		grace time.Duration
+		limit int
+	)
+	cmd := &cobra.Command{
+		Use:   "serve [--addr HOST:PORT] [--grace D] [--max-concurrent-runs N]",
+		Short: "Run every sync on its schedule and serve health checks, metrics and the API",
+		Long: `serve runs each sync that has a schedule: (cron fields or @every, @hourly…,
+in the sync's timezone:) and serves on --addr:
+
+  /healthz   200 while the process is up
+  /readyz    200 once the config is loaded and the state store answers
+  /metrics   Prometheus metrics
+  /api/v1/   the JSON API
+
+A sync never runs twice at once: a tick while it is still running is skipped
+("skipped: still running"). At start, a sync that missed a tick since its
+last run runs once (serve.catch_up). SIGHUP reloads the config (a config
+that does not validate is refused and the old one keeps running).
+SIGTERM or Ctrl-C stops scheduling, lets runs finish for --grace, then
+cancels them: what the platforms acknowledged is committed, and the next
+run carries on.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if grace < 0 || limit < 0 {
+				return withCode(ExitUsage, errors.New("--grace and --max-concurrent-runs must not be negative"))
+			}
+			if !cmd.Flags().Changed("log-format") && !a.stderrIsTerminal() {
+				// A service's logs go to a collector: JSON, one object a line.
+				a.logFormat = "json"
+				if err := a.setupLogger(); err != nil {
+					return err
+				}
+			}
+			return a.serve(cmd.Context(), addr, daemon.Options{Grace: grace, MaxConcurrentRuns: limit})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&addr, "addr", defaultServeAddr, "address to serve on, HOST:PORT (port 0 picks a free one)")
+	f.DurationVar(&grace, "grace", daemon.DefaultGrace, "how long runs in progress may finish after SIGTERM before they are cancelled")
+	f.IntVar(&limit, "max-concurrent-runs", 0, "runs in progress at once across syncs (default: serve.max_concurrent_runs, or 4)")
+	return cmd
+}
+
+func (a *app) stderrIsTerminal() bool {
+	f, ok := a.stderr.(*os.File)
+	return ok && isTerminal(f)
+}
+
+// serve runs the daemon until ctx ends, reloading the config on SIGHUP.
+func (a *app) serve(ctx context.Context, addr string, opts daemon.Options) error {
+	opts.Logger = a.log
+	opts.Open = func(ctx context.Context) (*syncs.Service, error) {
+		return a.openWith(ctx, syncs.Options{CheckFiles: true})
+	}
+	// Off loopback the API needs tokens: refuse to start without any,
+	// before anything is scheduled.
+	err := a.withService(ctx, syncs.Options{SkipSecrets: true}, func(svc *syncs.Service) error {
+		tokens, err := svc.Tokens(ctx)
+		if err != nil {
+			return withCode(ExitFailed, err)
+		}
+		if err := api.CheckBind(ctx, addr, tokens, a.log); err != nil {
+			return withCode(ExitUsage, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// The JSON API, built again on each reload with the new service.
+	opts.API = func(dep daemon.APIDeps) http.Handler {
+		tokens, err := dep.Service.Tokens(ctx)
+		if err != nil {
+			// Without the token store no request can be authorised.
+			return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				http.Error(w, "the API token store cannot be read: "+err.Error(), http.StatusServiceUnavailable)
+			})
+		}
+		return api.New(api.Options{Service: dep.Service, Tokens: tokens, Logger: dep.Logger,
+			Trigger: dep.Trigger, Reload: dep.Reload, NextRun: dep.NextRun})
+	}
+	d, err := daemon.New(ctx, opts)
+	if err != nil {
+		return withCode(codeFor(err), err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		_ = d.Service().Close()
+		return withCode(ExitUsage, fmt.Errorf("serve on %s: %w: choose another --addr", addr, err))
+	}
+	// Listening for SIGHUP before saying "serving": from then on a reload
+	// signal never finds the default action (exit) in place.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	fmt.Fprintf(a.stdout, "serving on http://%s (healthz, readyz, metrics, api/v1)\n", ln.Addr())
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				// Reload logs a refused config itself.
+				_ = d.Reload(ctx)
+			}
+		}
+	}()
+	return withCode(ExitFailed, d.Run(ctx, ln))
+}
