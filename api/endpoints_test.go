@@ -99,7 +99,7 @@ func TestEndpoints(t *testing.T) {
 	require.Len(t, list, 2)
 	first := list[0].(map[string]any)
 	require.Equal(t, "cart-abandoners", first["name"])
-	require.Equal(t, "0 */6 * * *", first["schedule"])
+	require.Equal(t, "* * * * *", first["schedule"], "the quickstart runs every minute under serve")
 	require.Equal(t, "2026-12-01T18:00:00Z", first["next_run"])
 	require.Equal(t, map[string]any{"connection": "crm_export", "type": "csv"}, first["source"])
 	require.NotContains(t, first, "last_run")
