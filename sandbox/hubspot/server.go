@@ -100,9 +100,7 @@ func New(opts Options) *Server {
 	opts.DailyLimit = cmp.Or(max(opts.DailyLimit, 0), DefaultDailyLimit)
 	opts.Window = cmp.Or(max(opts.Window, 0), DefaultWindow)
 	opts.TokenLifetime = cmp.Or(max(opts.TokenLifetime, 0), TokenLifetime)
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	opts.Now = wire.Clock(opts.Now)
 	s := &Server{opts: opts}
 	s.Persisted = wire.NewPersisted(s.Snapshot, s.Restore)
 	s.Reset()

@@ -96,9 +96,7 @@ func New(opts Options) *Server {
 	case opts.PollsBeforeDone < 0:
 		opts.PollsBeforeDone = 0
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	opts.Now = wire.Clock(opts.Now)
 	key, err := jwt.ParseRSAPublicKeyFromPEM([]byte(replicacreds.PublicKey))
 	if err != nil {
 		panic("salesforce replica: the public key of replicacreds does not parse: " + err.Error())
