@@ -107,12 +107,12 @@ func (c *client) call(ctx context.Context, method, path string, query url.Values
 	if err != nil {
 		var le *LimitError
 		if errors.As(err, &le) || errors.Is(err, errCredentials) {
-			return answer{}, unwrapURL(err)
+			return answer{}, platformhttp.UnwrapURL(err)
 		}
 		if ctx.Err() != nil {
 			return answer{}, ctx.Err()
 		}
-		return answer{}, fmt.Errorf("no answer from HubSpot after retries (%w): check the network and endpoint, then run again", unwrapURL(err))
+		return answer{}, fmt.Errorf("no answer from HubSpot after retries (%w): check the network and endpoint, then run again", platformhttp.UnwrapURL(err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
@@ -127,15 +127,6 @@ func (c *client) call(ctx context.Context, method, path string, query url.Values
 		return answer{}, &LimitError{Daily: c.pacer.dailyLimit()}
 	}
 	return a, nil
-}
-
-// unwrapURL drops the *url.Error wrapper, whose text holds the URL.
-func unwrapURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }
 
 // daily reports whether a 429 is the daily limit rather than a rolling

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -215,16 +214,7 @@ func (c *client) noAnswer(ctx context.Context, err error) error {
 	if authErr != nil {
 		return authErr
 	}
-	return fmt.Errorf("no answer from Salesforce after retries (%w): check the network and the login URL or endpoint, then run again", unwrapURL(err))
-}
-
-// unwrapURL drops the *url.Error wrapper, whose text holds the URL.
-func unwrapURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
+	return fmt.Errorf("no answer from Salesforce after retries (%w): check the network and the login URL or endpoint, then run again", platformhttp.UnwrapURL(err))
 }
 
 // checkRetry is the retry decision of every attempt: transport failures
