@@ -3,7 +3,6 @@ package hubspot
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -88,20 +87,9 @@ func (c *client) call(ctx context.Context, method, path string, query url.Values
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
-	var body []byte
-	if in != nil {
-		var err error
-		if body, err = json.Marshal(in); err != nil {
-			return answer{}, err
-		}
-	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, method, u, body)
+	req, err := platformhttp.NewJSONRequest(ctx, method, u, in)
 	if err != nil {
 		return answer{}, err
-	}
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -115,12 +103,9 @@ func (c *client) call(ctx context.Context, method, path string, query url.Values
 		return answer{}, fmt.Errorf("no answer from HubSpot after retries (%w): check the network and endpoint, then run again", platformhttp.UnwrapURL(err))
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	data, err := platformhttp.ReadAnswer(resp, maxBody, "HubSpot")
 	if err != nil {
-		return answer{}, fmt.Errorf("read HubSpot's answer: %w", err)
-	}
-	if len(data) > maxBody {
-		return answer{}, fmt.Errorf("HubSpot's answer is larger than %d bytes", maxBody)
+		return answer{}, err
 	}
 	a := answer{status: resp.StatusCode, body: data}
 	if a.status == http.StatusTooManyRequests && decodeError(data).daily() {

@@ -123,12 +123,9 @@ func (c *client) call(ctx context.Context, method, path string, query url.Values
 }
 
 func readAnswer(resp *http.Response) (answer, error) {
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	data, err := platformhttp.ReadAnswer(resp, maxBody, "Salesforce")
 	if err != nil {
-		return answer{}, fmt.Errorf("read Salesforce's answer: %w", err)
-	}
-	if len(data) > maxBody {
-		return answer{}, fmt.Errorf("the answer from Salesforce is larger than %d bytes", maxBody)
+		return answer{}, err
 	}
 	return answer{status: resp.StatusCode, header: resp.Header, body: data}, nil
 }
@@ -146,23 +143,12 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 		}
 		u += sep + query.Encode()
 	}
-	var body []byte
-	if in != nil {
-		var err error
-		if body, err = json.Marshal(in); err != nil {
-			return nil, err
-		}
-	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, method, u, body)
+	req, err := platformhttp.NewJSONRequest(ctx, method, u, in)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", "application/json")
 	for k, v := range hdr {
 		req.Header.Set(k, v)
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
