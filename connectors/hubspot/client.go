@@ -47,26 +47,26 @@ type client struct {
 // open sets up a client for one operation, starting the in-process
 // sandbox when the connection asks for it.
 func (s *Source) open(ctx context.Context) (*client, error) {
-	base, err := s.conn.BaseURL(ctx)
+	base, err := s.crm.BaseURL(ctx)
 	if err != nil {
 		return nil, err
 	}
 	base = strings.TrimRight(base, "/")
-	c := &client{base: base, pacer: newPacer(s.conn.Now, s.tune.sleep)}
+	c := &client{base: base, pacer: newPacer(s.crm.Now, s.tune.sleep)}
 	c.tokens = newTokens(ctx, s.creds, base+"/oauth/v1/token")
 	wire := http.DefaultTransport.(*http.Transport).Clone()
-	wire.MaxIdleConnsPerHost = s.conn.Concurrency + 2
+	wire.MaxIdleConnsPerHost = s.crm.Concurrency + 2
 	c.http = platformhttp.New(platformhttp.Options{
-		Logger:            s.log,
+		Logger:            s.crm.Log,
 		Attempts:          s.tune.attempts,
 		MinWait:           s.tune.minWait,
 		MaxWait:           s.tune.maxWait,
-		RequestsPerSecond: s.conn.RequestsPerSecond,
-		Burst:             s.conn.Concurrency,
+		RequestsPerSecond: s.crm.RequestsPerSecond,
+		Burst:             s.crm.Concurrency,
 		Signal:            c.signal,
 		CheckRetry:        c.checkRetry,
 		Transport:         bearer{t: c.tokens, next: paced{p: c.pacer, next: wire}},
-		Policy:            retry.Policy{Now: s.conn.Now, Sleep: s.tune.sleep},
+		Policy:            retry.Policy{Now: s.crm.Now, Sleep: s.tune.sleep},
 	})
 	return c, nil
 }

@@ -60,25 +60,25 @@ type client struct {
 func (s *Source) open(ctx context.Context) (*client, error) {
 	login := s.login
 	if login == "" {
-		base, err := s.conn.BaseURL(ctx)
+		base, err := s.crm.BaseURL(ctx)
 		if err != nil {
 			return nil, err
 		}
 		login = strings.TrimRight(base, "/")
 	}
 	c := &client{login: login, audience: audienceOf(login), version: s.tune.version, creds: s.creds,
-		sess: &session{}, log: s.log, now: s.conn.Now}
+		sess: &session{}, log: s.crm.Log, now: s.crm.Now}
 	c.http = platformhttp.New(platformhttp.Options{
-		Logger:            s.log,
+		Logger:            s.crm.Log,
 		Attempts:          s.tune.attempts,
 		MinWait:           s.tune.minWait,
 		MaxWait:           s.tune.maxWait,
-		RequestsPerSecond: s.conn.RequestsPerSecond,
+		RequestsPerSecond: s.crm.RequestsPerSecond,
 		Signal:            c.signal,
 		CheckRetry:        c.checkRetry,
 		Transport:         bearer{s: c.sess, next: http.DefaultTransport},
 		Timeout:           5 * time.Minute, // a Bulk results page of 100,000 rows streams for a while
-		Policy:            retry.Policy{Now: s.conn.Now, Sleep: s.tune.sleep},
+		Policy:            retry.Policy{Now: s.crm.Now, Sleep: s.tune.sleep},
 	})
 	if err := c.authenticate(ctx); err != nil {
 		return nil, fmt.Errorf("salesforce: %w", err)
