@@ -13,22 +13,20 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
 	"github.com/audiencesync/audiencesync/connectors/platformhttp"
 	"github.com/audiencesync/audiencesync/connectors/retry"
 )
 
 // tuning holds what tests shrink: retry pacing and page sizes.
 type tuning struct {
-	attempts         int
-	minWait, maxWait time.Duration
-	pageSize         int
-	batchSize        int
-	sleep            func(ctx context.Context, d time.Duration) error
+	platformconn.Pacing
+	pageSize  int
+	batchSize int
 }
 
 func defaultTuning() tuning {
-	return tuning{attempts: 5, minWait: time.Second, maxWait: time.Minute,
-		pageSize: MembershipPage, batchSize: BatchRead, sleep: retry.Sleep}
+	return tuning{Pacing: platformconn.DefaultPacing(), pageSize: MembershipPage, batchSize: BatchRead}
 }
 
 // maxBody bounds an answer read into memory: a batch of 100 contacts with
@@ -52,21 +50,15 @@ func (s *Source) open(ctx context.Context) (*client, error) {
 		return nil, err
 	}
 	base = strings.TrimRight(base, "/")
-	c := &client{base: base, pacer: newPacer(s.crm.Now, s.tune.sleep)}
+	c := &client{base: base, pacer: newPacer(s.crm.Now, s.tune.Sleep)}
 	c.tokens = newTokens(ctx, s.creds, base+"/oauth/v1/token")
 	wire := http.DefaultTransport.(*http.Transport).Clone()
 	wire.MaxIdleConnsPerHost = s.crm.Concurrency + 2
-	c.http = platformhttp.New(platformhttp.Options{
-		Logger:            s.crm.Log,
-		Attempts:          s.tune.attempts,
-		MinWait:           s.tune.minWait,
-		MaxWait:           s.tune.maxWait,
-		RequestsPerSecond: s.crm.RequestsPerSecond,
-		Burst:             s.crm.Concurrency,
-		Signal:            c.signal,
-		CheckRetry:        c.checkRetry,
-		Transport:         bearer{t: c.tokens, next: paced{p: c.pacer, next: wire}},
-		Policy:            retry.Policy{Now: s.crm.Now, Sleep: s.tune.sleep},
+	c.http = s.crm.HTTP(s.tune.Pacing, platformhttp.Options{
+		Burst:      s.crm.Concurrency,
+		Signal:     c.signal,
+		CheckRetry: c.checkRetry,
+		Transport:  bearer{t: c.tokens, next: paced{p: c.pacer, next: wire}},
 	})
 	return c, nil
 }

@@ -1,9 +1,13 @@
 package platformconn
 
 import (
+	"context"
 	"slices"
+	"time"
 
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/platformhttp"
+	"github.com/audiencesync/audiencesync/connectors/retry"
 )
 
 // CRM is what a CRM source (hubspot, salesforce) keeps between calls
@@ -29,4 +33,28 @@ func NewCRM(s Settings, l Limits, env connectors.Env, validate func() error, opt
 		optOut = defaults
 	}
 	return CRM{Conn: conn, OptOut: slices.Clone(optOut)}, nil
+}
+
+// Pacing is a CRM source's retry pacing, what tests shrink: the most
+// attempts of a request, the bounds of the waits between them, and what
+// waits (retry.Sleep, or a test's fake clock).
+type Pacing struct {
+	Attempts         int
+	MinWait, MaxWait time.Duration
+	Sleep            func(ctx context.Context, d time.Duration) error
+}
+
+// DefaultPacing is five attempts with waits from a second to a minute.
+func DefaultPacing() Pacing {
+	return Pacing{Attempts: 5, MinWait: time.Second, MaxWait: time.Minute, Sleep: retry.Sleep}
+}
+
+// HTTP builds the source's retrying client: o, with the connection's
+// logger, rate limit and clock and p's pacing filled in.
+func (c *CRM) HTTP(p Pacing, o platformhttp.Options) *platformhttp.Client {
+	o.Logger = c.Log
+	o.Attempts, o.MinWait, o.MaxWait = p.Attempts, p.MinWait, p.MaxWait
+	o.RequestsPerSecond = c.RequestsPerSecond
+	o.Policy = retry.Policy{Now: c.Now, Sleep: p.Sleep}
+	return platformhttp.New(o)
 }

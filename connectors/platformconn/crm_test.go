@@ -1,12 +1,18 @@
 package platformconn_test
 
 import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/platformconn"
+	"github.com/audiencesync/audiencesync/connectors/platformhttp"
 )
 
 func TestNewCRM(t *testing.T) {
@@ -41,4 +47,34 @@ func TestNewCRM(t *testing.T) {
 	}
 	_, err := platformconn.NewCRM(platformconn.Settings{Concurrency: 99}, limits, connectors.Env{}, nil, nil, defaults)
 	require.Error(t, err, "settings are validated as New validates them")
+}
+
+func TestCRMHTTPPacing(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := platformconn.NewCRM(platformconn.Settings{}, limits, connectors.Env{}, nil, nil, nil)
+	require.NoError(t, err)
+	var slept []time.Duration
+	p := platformconn.Pacing{Attempts: 3, MinWait: time.Millisecond, MaxWait: 2 * time.Millisecond,
+		Sleep: func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }}
+	hc := c.HTTP(p, platformhttp.Options{})
+	req, err := platformhttp.NewJSONRequest(t.Context(), http.MethodGet, srv.URL, nil)
+	require.NoError(t, err)
+	resp, err := hc.Do(req)
+	if resp != nil {
+		_ = resp.Body.Close()
+	}
+	_ = err // the last 503 comes back as an answer or an error, by policy
+	require.Equal(t, int32(3), hits.Load(), "Attempts is the most attempts")
+	require.Len(t, slept, 2, "the pacing's Sleep waits between attempts")
+	for _, d := range slept {
+		require.LessOrEqual(t, d, 2*time.Millisecond)
+	}
+	require.Equal(t, platformconn.Pacing{Attempts: 5, MinWait: time.Second, MaxWait: time.Minute},
+		func() platformconn.Pacing { d := platformconn.DefaultPacing(); d.Sleep = nil; return d }())
 }

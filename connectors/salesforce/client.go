@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 	"go.uber.org/zap"
 
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
 	"github.com/audiencesync/audiencesync/connectors/platformhttp"
 	"github.com/audiencesync/audiencesync/connectors/retry"
 )
@@ -21,21 +22,19 @@ import (
 // tuning holds what settings and tests change: versions, thresholds,
 // page sizes and retry and poll pacing.
 type tuning struct {
-	version          string
-	bulkThreshold    int64
-	bulkPage         int
-	bulkTimeout      time.Duration
-	restBatch        int
-	attempts         int
-	minWait, maxWait time.Duration
+	version       string
+	bulkThreshold int64
+	bulkPage      int
+	bulkTimeout   time.Duration
+	restBatch     int
+	platformconn.Pacing
 	pollMin, pollMax time.Duration
-	sleep            func(ctx context.Context, d time.Duration) error
 }
 
 func defaultTuning() tuning {
 	return tuning{version: DefaultAPIVersion, bulkThreshold: DefaultBulkThreshold, bulkPage: DefaultBulkPage,
-		bulkTimeout: DefaultBulkTimeout, attempts: 5, minWait: time.Second, maxWait: time.Minute,
-		pollMin: 500 * time.Millisecond, pollMax: 15 * time.Second, sleep: retry.Sleep}
+		bulkTimeout: DefaultBulkTimeout, Pacing: platformconn.DefaultPacing(),
+		pollMin: 500 * time.Millisecond, pollMax: 15 * time.Second}
 }
 
 // maxBody bounds a JSON answer read into memory: a REST query page of
@@ -68,17 +67,11 @@ func (s *Source) open(ctx context.Context) (*client, error) {
 	}
 	c := &client{login: login, audience: audienceOf(login), version: s.tune.version, creds: s.creds,
 		sess: &session{}, log: s.crm.Log, now: s.crm.Now}
-	c.http = platformhttp.New(platformhttp.Options{
-		Logger:            s.crm.Log,
-		Attempts:          s.tune.attempts,
-		MinWait:           s.tune.minWait,
-		MaxWait:           s.tune.maxWait,
-		RequestsPerSecond: s.crm.RequestsPerSecond,
-		Signal:            c.signal,
-		CheckRetry:        c.checkRetry,
-		Transport:         bearer{s: c.sess, next: http.DefaultTransport},
-		Timeout:           5 * time.Minute, // a Bulk results page of 100,000 rows streams for a while
-		Policy:            retry.Policy{Now: s.crm.Now, Sleep: s.tune.sleep},
+	c.http = s.crm.HTTP(s.tune.Pacing, platformhttp.Options{
+		Signal:     c.signal,
+		CheckRetry: c.checkRetry,
+		Transport:  bearer{s: c.sess, next: http.DefaultTransport},
+		Timeout:    5 * time.Minute, // a Bulk results page of 100,000 rows streams for a while
 	})
 	if err := c.authenticate(ctx); err != nil {
 		return nil, fmt.Errorf("salesforce: %w", err)
