@@ -343,11 +343,7 @@ func (m *mapper) fill(dst *audience.Member, c *contact) string {
 		if !ok {
 			return ReasonInvalidConsent
 		}
-		if i == 0 {
-			dst.Consent.AdUserData = st
-		} else {
-			dst.Consent.AdPersonalization = st
-		}
+		*dst.Consent.Answer(i) = st
 	}
 	for i := range m.attrs {
 		dst.Attrs[i] = attrValue(&m.attrs[i], string(c.Properties[m.attrs[i].Field]))

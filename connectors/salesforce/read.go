@@ -137,11 +137,7 @@ func (p *plan) fill(dst *audience.Member, vals []string) string {
 		if !ok {
 			return ReasonInvalidConsent
 		}
-		if i == 0 {
-			dst.Consent.AdUserData = st
-		} else {
-			dst.Consent.AdPersonalization = st
-		}
+		*dst.Consent.Answer(i) = st
 	}
 	return ""
 }
