@@ -24,8 +24,6 @@ package hubspot
 
 import (
 	"cmp"
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
 	"strconv"
 	"strings"
@@ -248,9 +246,7 @@ func within(times []time.Time, now time.Time, window time.Duration) []time.Time 
 
 // issueToken mints an OAuth access token.
 func (s *Server) issueToken() (string, int) {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	tok := "sandbox-hubspot-oauth-" + hex.EncodeToString(b)
+	tok := "sandbox-hubspot-oauth-" + wire.RandomHex(16)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tokens[tok] = s.opts.Now().Add(s.opts.TokenLifetime)

@@ -23,9 +23,7 @@
 package salesforce
 
 import (
-	"crypto/rand"
 	"crypto/rsa"
-	"encoding/hex"
 	"net/http"
 	"strconv"
 	"strings"
@@ -193,9 +191,7 @@ func (s *Server) limitHeaderLocked(w http.ResponseWriter) {
 
 // issueToken mints an access token.
 func (s *Server) issueToken() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	tok := "00D000000000001!sandbox-" + hex.EncodeToString(b)
+	tok := "00D000000000001!sandbox-" + wire.RandomHex(16)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tokens[tok] = true
