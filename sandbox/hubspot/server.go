@@ -75,8 +75,9 @@ type Options struct {
 // Server is the replica; it is an http.Handler for HubSpot API paths.
 type Server struct {
 	opts Options
-	// Persisted is Save and Load, over Snapshot and Restore.
-	wire.Persisted[Snapshot]
+	// Seeded is Save and Load, over Snapshot and Restore, and Reset:
+	// back to the seeded contacts and lists, forgetting issued tokens and rate-limit windows.
+	wire.Seeded[Snapshot]
 
 	mu   sync.Mutex
 	data *store
@@ -100,16 +101,13 @@ func New(opts Options) *Server {
 	opts.TokenLifetime = cmp.Or(max(opts.TokenLifetime, 0), TokenLifetime)
 	opts.Now = wire.Clock(opts.Now)
 	s := &Server{opts: opts}
-	s.Persisted = wire.NewPersisted(s.Snapshot, s.Restore)
-	s.Reset()
+	s.Seeded = wire.NewSeeded(&s.mu, s.Snapshot, s.Restore, s.reseed)
 	return s
 }
 
-// Reset returns to the seeded contacts and lists, and forgets issued
-// tokens and rate-limit windows.
-func (s *Server) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// reseed replaces the state by the seeded one; Reset calls it with s.mu
+// held.
+func (s *Server) reseed() {
 	s.data = newStore()
 	s.data.seed(s.opts.Now())
 	s.tokens = map[string]time.Time{}

@@ -70,8 +70,9 @@ type Options struct {
 type Server struct {
 	opts Options
 	key  *rsa.PublicKey
-	// Persisted is Save and Load, over Snapshot and Restore.
-	wire.Persisted[Snapshot]
+	// Seeded is Save and Load, over Snapshot and Restore, and Reset:
+	// back to the seeded records, forgetting sessions, cursors, jobs and the day's API usage.
+	wire.Seeded[Snapshot]
 
 	mu      sync.Mutex
 	data    *store
@@ -100,16 +101,13 @@ func New(opts Options) *Server {
 		panic("salesforce replica: the public key of replicacreds does not parse: " + err.Error())
 	}
 	s := &Server{opts: opts, key: key}
-	s.Persisted = wire.NewPersisted(s.Snapshot, s.Restore)
-	s.Reset()
+	s.Seeded = wire.NewSeeded(&s.mu, s.Snapshot, s.Restore, s.reseed)
 	return s
 }
 
-// Reset returns to the seeded records and forgets sessions, cursors, jobs
-// and the day's API usage.
-func (s *Server) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// reseed replaces the state by the seeded one; Reset calls it with s.mu
+// held.
+func (s *Server) reseed() {
 	s.data = newStore()
 	s.data.seed(s.opts.Now())
 	s.tokens = map[string]bool{}
