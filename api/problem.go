@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/audiencesync/audiencesync/state"
@@ -82,6 +83,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 		return fmt.Errorf("encode response: %w", err)
 	}
 	writeBody(w, status, body)
+	return nil
+}
+
+// readJSON decodes the request body, read up to limit bytes, into dst and
+// refuses unknown fields; an empty body leaves dst as it was.
+func readJSON(r *http.Request, dst any, limit int64) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, limit))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
 	return nil
 }
 

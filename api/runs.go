@@ -2,13 +2,10 @@ package api
 
 import (
 	"cmp"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -104,25 +101,6 @@ func statusList() string {
 		names = append(names, string(st))
 	}
 	return strings.Join(names, ", ")
-}
-
-// A cursor is the last listed run's start (unix microseconds) and id,
-// base64url-encoded: opaque to clients.
-func encodeCursor(c state.RunCursor) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.Started.UnixMicro(), 10) + "." + c.ID))
-}
-
-func decodeCursor(s string) (state.RunCursor, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return state.RunCursor{}, err
-	}
-	at, id, ok := strings.Cut(string(raw), ".")
-	micros, err := strconv.ParseInt(at, 10, 64)
-	if !ok || err != nil || id == "" {
-		return state.RunCursor{}, errors.New("malformed cursor")
-	}
-	return state.RunCursor{Started: time.UnixMicro(micros).UTC(), ID: id}, nil
 }
 
 // getRun: GET /runs/{id}, the run with its per-destination figures.

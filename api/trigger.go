@@ -2,10 +2,8 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -36,9 +34,7 @@ type runRequest struct {
 
 func decodeRunRequest(r *http.Request) (runRequest, error) {
 	var req runRequest
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<16))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil && !errors.Is(err, io.EOF) {
+	if err := readJSON(r, &req, 1<<16); err != nil {
 		return req, problemBadRequest(fmt.Sprintf("the request body: %v; send a JSON object with full_refresh, force and wait (all optional)", err))
 	}
 	return req, nil

@@ -169,6 +169,15 @@ func (c Consent) Or(def Consent) Consent {
 	return c
 }
 
+// Answer is consent question i: 0 ad_user_data, 1 ad_personalization,
+// the order in which the sources keep their consent mappings.
+func (c *Consent) Answer(i int) *ConsentStatus {
+	if i == 0 {
+		return &c.AdUserData
+	}
+	return &c.AdPersonalization
+}
+
 // Denied reports whether either answer is an explicit denial: such a member
 // must not be uploaded and, if present, must be removed.
 func (c Consent) Denied() bool {

@@ -35,3 +35,11 @@ func TestReadConsent(t *testing.T) {
 		})
 	}
 }
+
+func TestConsentAnswer(t *testing.T) {
+	t.Parallel()
+	var c audience.Consent
+	*c.Answer(0) = audience.ConsentGranted
+	*c.Answer(1) = audience.ConsentDenied
+	require.Equal(t, audience.Consent{AdUserData: audience.ConsentGranted, AdPersonalization: audience.ConsentDenied}, c)
+}

@@ -11,73 +11,18 @@ import (
 
 // columns says where in a row each part of a member is.
 type columns struct {
-	width  int
-	fields []fieldColumn
-	// attrs holds the column of each requested attribute, in the
-	// request's order.
-	attrs []attrColumn
-	// Indexes of the key and consent columns, -1 when not mapped.
-	key, adUserData, adPersonalization int
-}
-
-type fieldColumn struct {
-	kind  audience.Kind
-	index int
-}
-
-type attrColumn struct {
-	attr  connectors.Attribute
-	index int
+	width int
+	connectors.ColumnMap
 }
 
 // mapColumns finds every column req names in header, or reports all that
 // are missing at once, with the columns the header does have.
 func mapColumns(header []string, req connectors.ReadRequest) (*columns, error) {
-	index := make(map[string]int, len(header))
-	for i, h := range header {
-		if _, dup := index[h]; dup {
-			index[h] = -1 // ambiguous: an error only if requested
-			continue
-		}
-		index[h] = i
-	}
-	c := &columns{width: len(header), key: -1, adUserData: -1, adPersonalization: -1}
-	var problems []string
-	find := func(name, role string) int {
-		i, ok := index[name]
-		switch {
-		case !ok:
-			problems = append(problems, fmt.Sprintf("column %q (%s) is not in the header", name, role))
-		case i < 0:
-			problems = append(problems, fmt.Sprintf("column %q (%s) appears more than once in the header", name, role))
-		}
-		return i
-	}
-	for _, k := range audience.Kinds() {
-		if name, ok := req.Fields[k]; ok && name != "" {
-			if i := find(name, "field "+k.String()); i >= 0 {
-				c.fields = append(c.fields, fieldColumn{kind: k, index: i})
-			}
-		}
-	}
-	for _, a := range req.Attributes {
-		if i := find(a.Field, "attribute "+a.Name); i >= 0 {
-			c.attrs = append(c.attrs, attrColumn{attr: a, index: i})
-		}
-	}
-	if req.Key != "" {
-		c.key = find(req.Key, "key")
-	}
-	if req.Consent.AdUserData != "" {
-		c.adUserData = find(req.Consent.AdUserData, "consent ad_user_data")
-	}
-	if req.Consent.AdPersonalization != "" {
-		c.adPersonalization = find(req.Consent.AdPersonalization, "consent ad_personalization")
-	}
+	m, problems := connectors.MapColumns(header, req, false)
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("%s; %s", strings.Join(problems, "; "), describeHeader(header))
+		return nil, fmt.Errorf("%s; %s", connectors.DescribeColumnProblems(problems, "the header", ""), describeHeader(header))
 	}
-	return c, nil
+	return &columns{width: len(header), ColumnMap: m}, nil
 }
 
 // maxListedColumns bounds the header listing in errors.
@@ -123,27 +68,27 @@ func (c *columns) fill(m *audience.Member, rec []string) string {
 		return ReasonMalformed
 	}
 	m.Reset()
-	for _, f := range c.fields {
-		m.Fields[f.kind] = rec[f.index]
+	for _, f := range c.Fields {
+		m.Fields[f.Kind] = rec[f.Index]
 	}
-	for i := range c.attrs {
-		a := &c.attrs[i]
-		m.Attrs[i] = a.attr.Parse(rec[a.index])
+	for i := range c.Attrs {
+		a := &c.Attrs[i]
+		m.Attrs[i] = a.Attr.Parse(rec[a.Index])
 	}
-	if c.key >= 0 {
-		m.Key = strings.TrimSpace(rec[c.key])
+	if c.Key >= 0 {
+		m.Key = strings.TrimSpace(rec[c.Key])
 		if m.Key == "" {
 			return ReasonMissingKey
 		}
 	}
 	var err error
-	if c.adUserData >= 0 {
-		if m.Consent.AdUserData, err = audience.ParseConsent(rec[c.adUserData]); err != nil {
+	if c.AdUserData >= 0 {
+		if m.Consent.AdUserData, err = audience.ParseConsent(rec[c.AdUserData]); err != nil {
 			return ReasonInvalidConsent
 		}
 	}
-	if c.adPersonalization >= 0 {
-		if m.Consent.AdPersonalization, err = audience.ParseConsent(rec[c.adPersonalization]); err != nil {
+	if c.AdPersonalization >= 0 {
+		if m.Consent.AdPersonalization, err = audience.ParseConsent(rec[c.AdPersonalization]); err != nil {
 			return ReasonInvalidConsent
 		}
 	}

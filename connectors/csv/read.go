@@ -166,8 +166,8 @@ func (s *Source) read(ctx context.Context, r io.Reader, req connectors.ReadReque
 		// most likely a file cut short.
 		cutLine int64
 	)
-	if len(cols.attrs) > 0 {
-		m.Attrs = make([]audience.Value, len(cols.attrs))
+	if len(cols.Attrs) > 0 {
+		m.Attrs = make([]audience.Value, len(cols.Attrs))
 	}
 	for {
 		if rows%ctxCheckEvery == 0 {

@@ -3,7 +3,6 @@ package hubspot
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,22 +13,20 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
 	"github.com/audiencesync/audiencesync/connectors/platformhttp"
 	"github.com/audiencesync/audiencesync/connectors/retry"
 )
 
 // tuning holds what tests shrink: retry pacing and page sizes.
 type tuning struct {
-	attempts         int
-	minWait, maxWait time.Duration
-	pageSize         int
-	batchSize        int
-	sleep            func(ctx context.Context, d time.Duration) error
+	platformconn.Pacing
+	pageSize  int
+	batchSize int
 }
 
 func defaultTuning() tuning {
-	return tuning{attempts: 5, minWait: time.Second, maxWait: time.Minute,
-		pageSize: MembershipPage, batchSize: BatchRead, sleep: retry.Sleep}
+	return tuning{Pacing: platformconn.DefaultPacing(), pageSize: MembershipPage, batchSize: BatchRead}
 }
 
 // maxBody bounds an answer read into memory: a batch of 100 contacts with
@@ -48,26 +45,20 @@ type client struct {
 // open sets up a client for one operation, starting the in-process
 // sandbox when the connection asks for it.
 func (s *Source) open(ctx context.Context) (*client, error) {
-	base, err := s.conn.BaseURL(ctx)
+	base, err := s.crm.BaseURL(ctx)
 	if err != nil {
 		return nil, err
 	}
 	base = strings.TrimRight(base, "/")
-	c := &client{base: base, pacer: newPacer(s.conn.Now, s.tune.sleep)}
+	c := &client{base: base, pacer: newPacer(s.crm.Now, s.tune.Sleep)}
 	c.tokens = newTokens(ctx, s.creds, base+"/oauth/v1/token")
 	wire := http.DefaultTransport.(*http.Transport).Clone()
-	wire.MaxIdleConnsPerHost = s.conn.Concurrency + 2
-	c.http = platformhttp.New(platformhttp.Options{
-		Logger:            s.log,
-		Attempts:          s.tune.attempts,
-		MinWait:           s.tune.minWait,
-		MaxWait:           s.tune.maxWait,
-		RequestsPerSecond: s.conn.RequestsPerSecond,
-		Burst:             s.conn.Concurrency,
-		Signal:            c.signal,
-		CheckRetry:        c.checkRetry,
-		Transport:         bearer{t: c.tokens, next: paced{p: c.pacer, next: wire}},
-		Policy:            retry.Policy{Now: s.conn.Now, Sleep: s.tune.sleep},
+	wire.MaxIdleConnsPerHost = s.crm.Concurrency + 2
+	c.http = s.crm.HTTP(s.tune.Pacing, platformhttp.Options{
+		Burst:      s.crm.Concurrency,
+		Signal:     c.signal,
+		CheckRetry: c.checkRetry,
+		Transport:  bearer{t: c.tokens, next: paced{p: c.pacer, next: wire}},
 	})
 	return c, nil
 }
@@ -88,54 +79,31 @@ func (c *client) call(ctx context.Context, method, path string, query url.Values
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
-	var body []byte
-	if in != nil {
-		var err error
-		if body, err = json.Marshal(in); err != nil {
-			return answer{}, err
-		}
-	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, method, u, body)
+	req, err := platformhttp.NewJSONRequest(ctx, method, u, in)
 	if err != nil {
 		return answer{}, err
-	}
-	req.Header.Set("Accept", "application/json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		var le *LimitError
 		if errors.As(err, &le) || errors.Is(err, errCredentials) {
-			return answer{}, unwrapURL(err)
+			return answer{}, platformhttp.UnwrapURL(err)
 		}
 		if ctx.Err() != nil {
 			return answer{}, ctx.Err()
 		}
-		return answer{}, fmt.Errorf("no answer from HubSpot after retries (%w): check the network and endpoint, then run again", unwrapURL(err))
+		return answer{}, fmt.Errorf("no answer from HubSpot after retries (%w): check the network and endpoint, then run again", platformhttp.UnwrapURL(err))
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	data, err := platformhttp.ReadAnswer(resp, maxBody, "HubSpot")
 	if err != nil {
-		return answer{}, fmt.Errorf("read HubSpot's answer: %w", err)
-	}
-	if len(data) > maxBody {
-		return answer{}, fmt.Errorf("HubSpot's answer is larger than %d bytes", maxBody)
+		return answer{}, err
 	}
 	a := answer{status: resp.StatusCode, body: data}
 	if a.status == http.StatusTooManyRequests && decodeError(data).daily() {
 		return answer{}, &LimitError{Daily: c.pacer.dailyLimit()}
 	}
 	return a, nil
-}
-
-// unwrapURL drops the *url.Error wrapper, whose text holds the URL.
-func unwrapURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }
 
 // daily reports whether a 429 is the daily limit rather than a rolling

@@ -11,7 +11,7 @@ import (
 // at least a millisecond, so tests run on a fake clock.
 func NewWithSleep(s *Settings, env connectors.Env, sleep func(context.Context, time.Duration) error) (*Source, error) {
 	t := defaultTuning()
-	t.minWait, t.maxWait, t.sleep = time.Millisecond, 10*time.Millisecond, sleep
+	t.MinWait, t.MaxWait, t.Sleep = time.Millisecond, 10*time.Millisecond, sleep
 	return newSource(s, env, t)
 }
 

@@ -29,10 +29,7 @@ package hubspot
 
 import (
 	"errors"
-	"slices"
 	"strings"
-
-	"go.uber.org/zap"
 
 	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
@@ -152,11 +149,9 @@ func Spec() connectors.Spec {
 // Source reads HubSpot lists. It holds no connection between calls; each
 // Read, Check or ListAudiences sets up its own client and tokens.
 type Source struct {
-	conn   platformconn.Conn
-	creds  credentials
-	optOut []string
-	log    *zap.Logger
-	tune   tuning
+	crm   platformconn.CRM
+	creds credentials
+	tune  tuning
 }
 
 var (
@@ -173,7 +168,7 @@ func New(s *Settings, env connectors.Env) (*Source, error) {
 }
 
 func newSource(s *Settings, env connectors.Env, tune tuning) (*Source, error) {
-	conn, err := platformconn.New(s.Settings, connLimits, env, s.Validate)
+	crm, err := platformconn.NewCRM(s.Settings, connLimits, env, s.Validate, s.OptOutProperties, DefaultOptOutProperties)
 	if err != nil {
 		return nil, err
 	}
@@ -186,11 +181,7 @@ func newSource(s *Settings, env connectors.Env, tune tuning) (*Source, error) {
 	if s.Sandbox && creds == (credentials{}) {
 		creds.accessToken = replicacreds.AccessToken
 	}
-	optOut := s.OptOutProperties
-	if optOut == nil {
-		optOut = DefaultOptOutProperties
-	}
-	return &Source{conn: conn, creds: creds, optOut: slices.Clone(optOut), log: conn.Log, tune: tune}, nil
+	return &Source{crm: crm, creds: creds, tune: tune}, nil
 }
 
 // Close does nothing: every call closes what it opened.

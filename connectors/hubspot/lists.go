@@ -47,10 +47,8 @@ func parseRef(s string) (listRef, error) {
 	if s == "" {
 		return listRef{}, errors.New("source.audience is empty: name the HubSpot list (audience: Newsletter subscribers) or give its id (audience: id:123)")
 	}
-	prefix, rest, ok := strings.Cut(s, ":")
-	if ok {
-		rest = strings.TrimSpace(rest)
-		switch strings.ToLower(strings.TrimSpace(prefix)) {
+	if prefix, rest, ok := connectors.CutAudience(s); ok {
+		switch prefix {
 		case "name":
 			if rest == "" {
 				return listRef{}, errors.New("source.audience name: needs a list name after it")
@@ -60,7 +58,7 @@ func parseRef(s string) (listRef, error) {
 			if !digits(rest) {
 				return listRef{}, fmt.Errorf("source.audience %q: a list id is a number, such as %s:123", s, prefix)
 			}
-			if strings.EqualFold(prefix, "id") {
+			if prefix == "id" {
 				return listRef{byID, rest}, nil
 			}
 			return listRef{byLegacyID, rest}, nil

@@ -25,7 +25,7 @@ func (s *Source) Read(ctx context.Context, req connectors.ReadRequest, out conne
 	if err != nil {
 		return fmt.Errorf("hubspot: %w", err)
 	}
-	m, err := newMapper(req, s.optOut)
+	m, err := newMapper(req, s.crm.OptOut)
 	if err != nil {
 		return fmt.Errorf("hubspot: %w", err)
 	}
@@ -42,9 +42,9 @@ func (s *Source) Read(ctx context.Context, req connectors.ReadRequest, out conne
 	if size >= 0 {
 		connectors.DeclareCount(out, size)
 	}
-	s.log.Info("reading HubSpot list", zap.String("list_id", string(l.ListID)), zap.String("processing_type", l.ProcessingType),
+	s.crm.Log.Info("reading HubSpot list", zap.String("list_id", string(l.ListID)), zap.String("processing_type", l.ProcessingType),
 		zap.String("processing_status", l.ProcessingStatus), zap.Int64("size", size))
-	r := &listReader{c: c, list: string(l.ListID), m: m, tune: s.tune, workers: s.conn.Concurrency, declared: size >= 0}
+	r := &listReader{c: c, list: string(l.ListID), m: m, tune: s.tune, workers: s.crm.Concurrency, declared: size >= 0}
 	if err := r.run(ctx, out); err != nil {
 		return fmt.Errorf("hubspot: read %s (id %s): %w", ref, l.ListID, err)
 	}
@@ -343,11 +343,7 @@ func (m *mapper) fill(dst *audience.Member, c *contact) string {
 		if !ok {
 			return ReasonInvalidConsent
 		}
-		if i == 0 {
-			dst.Consent.AdUserData = st
-		} else {
-			dst.Consent.AdPersonalization = st
-		}
+		*dst.Consent.Answer(i) = st
 	}
 	for i := range m.attrs {
 		dst.Attrs[i] = attrValue(&m.attrs[i], string(c.Properties[m.attrs[i].Field]))

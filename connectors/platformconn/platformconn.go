@@ -2,7 +2,8 @@
 // meta, x) shares about its connection: the settings keys sandbox,
 // endpoint, concurrency and requests_per_second, their validation, and the
 // setup derived from them and the connector's Env (defaults, logger, clock,
-// and where requests go).
+// and where requests go). The CRM sources (hubspot, salesforce) take the
+// same keys and set up the same way, with their opt-out fields (CRM).
 package platformconn
 
 import (

@@ -2,8 +2,10 @@ package platformhttp
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -60,4 +62,25 @@ func TestPeekBodyWithoutBodyOrFailing(t *testing.T) {
 	require.Nil(t, peek)
 	_, err = PeekBody(&http.Response{Body: io.NopCloser(failingReader{})}, 10)
 	require.EqualError(t, err, "connection reset")
+}
+
+func TestUnwrapURL(t *testing.T) {
+	t.Parallel()
+	inner := errors.New("connection refused")
+	tests := []struct {
+		name string
+		err  error
+		want error
+	}{
+		{"nil", nil, nil},
+		{"plain", inner, inner},
+		{"url error", &url.Error{Op: "Get", URL: "https://api.example.com/x?token=secret", Err: inner}, inner},
+		{"wrapped url error", fmt.Errorf("list: %w", &url.Error{Op: "Get", URL: "https://h/", Err: inner}), inner},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tt.want, UnwrapURL(tt.err))
+		})
+	}
 }

@@ -149,11 +149,18 @@ func (rt roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	resp, err := rt.c.Do(req)
 	// http.Client wraps the error in a *url.Error again: unwrap this one.
+	return resp, UnwrapURL(err)
+}
+
+// UnwrapURL drops a *url.Error wrapper, whose text holds the request's
+// URL (and so, for some platforms, a token): what is left says what went
+// wrong without it.
+func UnwrapURL(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return resp, ue.Err
+		return ue.Err
 	}
-	return resp, err
+	return err
 }
 
 // request is one request's retry state, kept across its attempts.

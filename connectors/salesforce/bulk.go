@@ -90,7 +90,7 @@ func (c *client) awaitJob(ctx context.Context, id string, t tuning) error {
 		if c.now().Sub(start) >= t.bulkTimeout {
 			return fmt.Errorf("%s: the job is still %s after %s: Salesforce may be busy; run again later, or raise bulk_timeout", what, j.State, t.bulkTimeout)
 		}
-		if err := t.sleep(ctx, wait); err != nil {
+		if err := t.Sleep(ctx, wait); err != nil {
 			return err
 		}
 		wait = min(wait*2, t.pollMax)

@@ -3,8 +3,6 @@ package salesforce
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +14,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 	"go.uber.org/zap"
 
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
 	"github.com/audiencesync/audiencesync/connectors/platformhttp"
 	"github.com/audiencesync/audiencesync/connectors/retry"
 )
@@ -23,21 +22,19 @@ import (
 // tuning holds what settings and tests change: versions, thresholds,
 // page sizes and retry and poll pacing.
 type tuning struct {
-	version          string
-	bulkThreshold    int64
-	bulkPage         int
-	bulkTimeout      time.Duration
-	restBatch        int
-	attempts         int
-	minWait, maxWait time.Duration
+	version       string
+	bulkThreshold int64
+	bulkPage      int
+	bulkTimeout   time.Duration
+	restBatch     int
+	platformconn.Pacing
 	pollMin, pollMax time.Duration
-	sleep            func(ctx context.Context, d time.Duration) error
 }
 
 func defaultTuning() tuning {
 	return tuning{version: DefaultAPIVersion, bulkThreshold: DefaultBulkThreshold, bulkPage: DefaultBulkPage,
-		bulkTimeout: DefaultBulkTimeout, attempts: 5, minWait: time.Second, maxWait: time.Minute,
-		pollMin: 500 * time.Millisecond, pollMax: 15 * time.Second, sleep: retry.Sleep}
+		bulkTimeout: DefaultBulkTimeout, Pacing: platformconn.DefaultPacing(),
+		pollMin: 500 * time.Millisecond, pollMax: 15 * time.Second}
 }
 
 // maxBody bounds a JSON answer read into memory: a REST query page of
@@ -62,25 +59,19 @@ type client struct {
 func (s *Source) open(ctx context.Context) (*client, error) {
 	login := s.login
 	if login == "" {
-		base, err := s.conn.BaseURL(ctx)
+		base, err := s.crm.BaseURL(ctx)
 		if err != nil {
 			return nil, err
 		}
 		login = strings.TrimRight(base, "/")
 	}
 	c := &client{login: login, audience: audienceOf(login), version: s.tune.version, creds: s.creds,
-		sess: &session{}, log: s.log, now: s.conn.Now}
-	c.http = platformhttp.New(platformhttp.Options{
-		Logger:            s.log,
-		Attempts:          s.tune.attempts,
-		MinWait:           s.tune.minWait,
-		MaxWait:           s.tune.maxWait,
-		RequestsPerSecond: s.conn.RequestsPerSecond,
-		Signal:            c.signal,
-		CheckRetry:        c.checkRetry,
-		Transport:         bearer{s: c.sess, next: http.DefaultTransport},
-		Timeout:           5 * time.Minute, // a Bulk results page of 100,000 rows streams for a while
-		Policy:            retry.Policy{Now: s.conn.Now, Sleep: s.tune.sleep},
+		sess: &session{}, log: s.crm.Log, now: s.crm.Now}
+	c.http = s.crm.HTTP(s.tune.Pacing, platformhttp.Options{
+		Signal:     c.signal,
+		CheckRetry: c.checkRetry,
+		Transport:  bearer{s: c.sess, next: http.DefaultTransport},
+		Timeout:    5 * time.Minute, // a Bulk results page of 100,000 rows streams for a while
 	})
 	if err := c.authenticate(ctx); err != nil {
 		return nil, fmt.Errorf("salesforce: %w", err)
@@ -124,12 +115,9 @@ func (c *client) call(ctx context.Context, method, path string, query url.Values
 }
 
 func readAnswer(resp *http.Response) (answer, error) {
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	data, err := platformhttp.ReadAnswer(resp, maxBody, "Salesforce")
 	if err != nil {
-		return answer{}, fmt.Errorf("read Salesforce's answer: %w", err)
-	}
-	if len(data) > maxBody {
-		return answer{}, fmt.Errorf("the answer from Salesforce is larger than %d bytes", maxBody)
+		return answer{}, err
 	}
 	return answer{status: resp.StatusCode, header: resp.Header, body: data}, nil
 }
@@ -147,23 +135,12 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 		}
 		u += sep + query.Encode()
 	}
-	var body []byte
-	if in != nil {
-		var err error
-		if body, err = json.Marshal(in); err != nil {
-			return nil, err
-		}
-	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, method, u, body)
+	req, err := platformhttp.NewJSONRequest(ctx, method, u, in)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", "application/json")
 	for k, v := range hdr {
 		req.Header.Set(k, v)
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -215,16 +192,7 @@ func (c *client) noAnswer(ctx context.Context, err error) error {
 	if authErr != nil {
 		return authErr
 	}
-	return fmt.Errorf("no answer from Salesforce after retries (%w): check the network and the login URL or endpoint, then run again", unwrapURL(err))
-}
-
-// unwrapURL drops the *url.Error wrapper, whose text holds the URL.
-func unwrapURL(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
+	return fmt.Errorf("no answer from Salesforce after retries (%w): check the network and the login URL or endpoint, then run again", platformhttp.UnwrapURL(err))
 }
 
 // checkRetry is the retry decision of every attempt: transport failures
@@ -252,135 +220,6 @@ func (c *client) signal(resp *http.Response, now time.Time) (time.Duration, bool
 		return time.Millisecond, true
 	}
 	return 0, false
-}
-
-// apiError is one element of Salesforce's error array.
-type apiError struct {
-	Message   string   `json:"message"`
-	ErrorCode string   `json:"errorCode"`
-	Fields    []string `json:"fields"`
-}
-
-// decodeErrors reads an error answer: the REST array, a single object, or
-// the OAuth {"error","error_description"} shape.
-func decodeErrors(data []byte) []apiError {
-	var list []apiError
-	if json.Unmarshal(data, &list) == nil {
-		return list
-	}
-	var one struct {
-		apiError
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}
-	if json.Unmarshal(data, &one) != nil {
-		return nil
-	}
-	if one.ErrorCode == "" && one.Error != "" {
-		one.ErrorCode, one.Message = one.Error, one.Description
-	}
-	if one.ErrorCode == "" && one.Message == "" {
-		return nil
-	}
-	return []apiError{one.apiError}
-}
-
-func hasCode(errs []apiError, code string) bool {
-	for _, e := range errs {
-		if e.ErrorCode == code {
-			return true
-		}
-	}
-	return false
-}
-
-// clip shortens a message from Salesforce for an error.
-func clip(m string) string {
-	if len(m) > 300 {
-		return m[:300] + "…"
-	}
-	return m
-}
-
-// describe is an answer's status and errors, for messages. Salesforce's
-// messages show the query (with a caret under the fault), which names
-// fields and ids, not contact data.
-func describe(a answer) string {
-	parts := []string{fmt.Sprintf("HTTP %d", a.status)}
-	for _, e := range decodeErrors(a.body) {
-		s := e.ErrorCode
-		if e.Message != "" {
-			s += ": " + strings.Join(strings.Fields(clip(e.Message)), " ")
-		}
-		parts = append(parts, s)
-	}
-	return strings.Join(parts, "; ")
-}
-
-// failure turns an unexpected answer to what into an error that says what
-// to do.
-func failure(what string, a answer, version string) error {
-	errs := decodeErrors(a.body)
-	detail := describe(a)
-	switch {
-	case hasCode(errs, "INVALID_FIELD"):
-		return fmt.Errorf("%s: Salesforce does not know a field the query names (%s): check source.fields and source.key (Contact field names; "+
-			"MailingCountryCode and other *Code fields exist only when state and country picklists are enabled), or the fields of the soql: query", what, detail)
-	case hasCode(errs, "INVALID_TYPE"):
-		return fmt.Errorf("%s: Salesforce does not know an object the query names, or the user may not read it (%s): check the query and the user's permissions", what, detail)
-	case hasCode(errs, "MALFORMED_QUERY"):
-		return fmt.Errorf("%s: Salesforce cannot parse the query (%s): fix the soql: audience", what, detail)
-	case a.status == http.StatusUnauthorized:
-		return fmt.Errorf("%s: %w (%s): the session was refused again after authenticating anew: check that the user is active and the connected app's session policies", what, errCredentials, detail)
-	case a.status == http.StatusForbidden:
-		return fmt.Errorf("%s: Salesforce denied access (%s): give the user API Enabled and read access to campaigns, contacts and leads", what, detail)
-	case a.status == http.StatusNotFound:
-		return fmt.Errorf("%s: Salesforce has no such resource (%s): check api_version (%s) and the login URL", what, detail, version)
-	case a.status >= 500:
-		return fmt.Errorf("%s: Salesforce answered %s after the retries allowed: run again later; if it persists see status.salesforce.com", what, detail)
-	}
-	return fmt.Errorf("%s: unexpected answer from Salesforce (%s)", what, detail)
-}
-
-// LimitError is the org's daily API request limit, spent: the read stops
-// at once, since every further request would be refused too.
-type LimitError struct {
-	// Used and Max are the Sforce-Limit-Info api-usage figures; 0 when
-	// the answer gave none.
-	Used, Max int64
-}
-
-func (e *LimitError) Error() string {
-	usage := ""
-	if e.Max > 0 {
-		usage = fmt.Sprintf(" (api-usage=%d/%d)", e.Used, e.Max)
-	}
-	return "Salesforce refused the request: the org's daily API request limit is spent" + usage +
-		" (REQUEST_LIMIT_EXCEEDED): nothing is removed; run again once usage falls (it is counted over the last 24 hours), " +
-		"or ask the org's admin about other integrations' usage or a higher limit"
-}
-
-// limitError reads Sforce-Limit-Info: api-usage=USED/MAX.
-func limitError(h http.Header) *LimitError {
-	used, maxUse, _ := apiUsage(h)
-	return &LimitError{Used: used, Max: maxUse}
-}
-
-// apiUsage reads Sforce-Limit-Info's api-usage figures.
-func apiUsage(h http.Header) (used, maxUse int64, ok bool) {
-	for part := range strings.SplitSeq(h.Get("Sforce-Limit-Info"), ",") {
-		v, found := strings.CutPrefix(strings.TrimSpace(part), "api-usage=")
-		if !found {
-			continue
-		}
-		a, b, found := strings.Cut(v, "/")
-		u, err1 := strconv.ParseInt(strings.TrimSpace(a), 10, 64)
-		m, err2 := strconv.ParseInt(strings.TrimSpace(b), 10, 64)
-		if found && err1 == nil && err2 == nil {
-			return u, m, true
-		}
-	}
-	return 0, 0, false
 }
 
 // TimeLayout is how Salesforce writes datetimes: milliseconds and a zone

@@ -16,7 +16,7 @@ var emailField = map[audience.Kind]string{audience.Email: "Email"}
 // restBatch > 0 asks REST query pages of that size.
 func NewWithSleep(s *Settings, env connectors.Env, sleep func(context.Context, time.Duration) error, restBatch int) (*Source, error) {
 	t := defaultTuning()
-	t.minWait, t.maxWait, t.sleep, t.restBatch = time.Millisecond, 10*time.Millisecond, sleep, restBatch
+	t.MinWait, t.MaxWait, t.Sleep, t.restBatch = time.Millisecond, 10*time.Millisecond, sleep, restBatch
 	t.pollMin, t.pollMax = time.Millisecond, 4*time.Millisecond
 	return newSource(s, env, t)
 }

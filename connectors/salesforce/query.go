@@ -46,10 +46,8 @@ func parseRef(s string) (audienceRef, error) {
 	if s == "" {
 		return audienceRef{}, errors.New("source.audience is empty: name a Salesforce campaign (audience: Spring launch), give its id (audience: 701…) or a query (audience: soql:SELECT Id, Email FROM Contact)")
 	}
-	prefix, rest, ok := strings.Cut(s, ":")
-	if ok {
-		rest = strings.TrimSpace(rest)
-		switch strings.ToLower(strings.TrimSpace(prefix)) {
+	if prefix, rest, ok := connectors.CutAudience(s); ok {
+		switch prefix {
 		case "soql":
 			if !strings.HasPrefix(strings.ToUpper(rest), "SELECT ") {
 				return audienceRef{}, errors.New("source.audience soql: needs a query starting with SELECT")

@@ -43,7 +43,7 @@ func (s *Source) Read(ctx context.Context, req connectors.ReadRequest, out conne
 	connectors.DeclareCount(out, n)
 	e := &emitter{p: p, out: out}
 	bulk := n > s.tune.bulkThreshold
-	s.log.Info("reading Salesforce audience", zap.Stringer("audience", ref), zap.Int64("records", n), zap.Bool("bulk", bulk))
+	s.crm.Log.Info("reading Salesforce audience", zap.Stringer("audience", ref), zap.Int64("records", n), zap.Bool("bulk", bulk))
 	if bulk {
 		err = c.bulkQuery(ctx, p, s.tune, e)
 	} else {
@@ -59,9 +59,9 @@ func (s *Source) Read(ctx context.Context, req connectors.ReadRequest, out conne
 // which is enough to check the mapping.
 func (s *Source) planFor(ref audienceRef, req connectors.ReadRequest, campaignID string) (*plan, error) {
 	if ref.kind == soqlQuery {
-		return queryPlan(ref.value, req, s.optOut)
+		return queryPlan(ref.value, req, s.crm.OptOut)
 	}
-	return campaignPlan(campaignID, req, s.optOut)
+	return campaignPlan(campaignID, req, s.crm.OptOut)
 }
 
 // emitter turns records, their values in plan.cols order, into members.
@@ -137,11 +137,7 @@ func (p *plan) fill(dst *audience.Member, vals []string) string {
 		if !ok {
 			return ReasonInvalidConsent
 		}
-		if i == 0 {
-			dst.Consent.AdUserData = st
-		} else {
-			dst.Consent.AdPersonalization = st
-		}
+		*dst.Consent.Answer(i) = st
 	}
 	return ""
 }

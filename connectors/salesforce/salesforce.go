@@ -37,11 +37,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
@@ -226,12 +223,10 @@ func Spec() connectors.Spec {
 // calls; each Read, Check, CheckAudience or ListAudiences authenticates
 // on its own.
 type Source struct {
-	conn   platformconn.Conn
-	creds  credentials
-	login  string // "" when the sandbox's URL is found at first use
-	optOut []string
-	log    *zap.Logger
-	tune   tuning
+	crm   platformconn.CRM
+	creds credentials
+	login string // "" when the sandbox's URL is found at first use
+	tune  tuning
 }
 
 var (
@@ -248,7 +243,7 @@ func New(s *Settings, env connectors.Env) (*Source, error) {
 }
 
 func newSource(s *Settings, env connectors.Env, tune tuning) (*Source, error) {
-	conn, err := platformconn.New(s.Settings, connLimits, env, s.Validate)
+	crm, err := platformconn.NewCRM(s.Settings, connLimits, env, s.Validate, s.OptOutFields, DefaultOptOutFields)
 	if err != nil {
 		return nil, err
 	}
@@ -287,12 +282,7 @@ func newSource(s *Settings, env connectors.Env, tune tuning) (*Source, error) {
 	case login == "":
 		login = DefaultLoginURL
 	}
-	optOut := s.OptOutFields
-	if optOut == nil {
-		optOut = DefaultOptOutFields
-	}
-	return &Source{conn: conn, creds: creds, login: strings.TrimRight(login, "/"), optOut: slices.Clone(optOut),
-		log: conn.Log, tune: tune}, nil
+	return &Source{crm: crm, creds: creds, login: strings.TrimRight(login, "/"), tune: tune}, nil
 }
 
 // Close does nothing: every call closes what it opened.

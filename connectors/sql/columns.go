@@ -17,22 +17,8 @@ type columns struct {
 	vals []any
 	dest []any // pointers into vals, for Scan
 	// date marks DATE columns, written without a time of day.
-	date   []bool
-	fields []fieldColumn
-	// attrs are the requested attributes' columns, in request order.
-	attrs []attrColumn
-	// Indexes of the key and consent columns, -1 when not mapped.
-	key, adUserData, adPersonalization int
-}
-
-type fieldColumn struct {
-	kind  audience.Kind
-	index int
-}
-
-type attrColumn struct {
-	attr  connectors.Attribute
-	index int
+	date []bool
+	connectors.ColumnMap
 }
 
 // mappingError is a mapping that names columns the query does not return.
@@ -49,68 +35,20 @@ func mapColumns(rows *dbsql.Rows, req connectors.ReadRequest) (*columns, error) 
 	if err != nil {
 		return nil, fmt.Errorf("read the result columns: %w", err)
 	}
-	c := &columns{vals: make([]any, len(types)), dest: make([]any, len(types)), date: make([]bool, len(types)),
-		key: -1, adUserData: -1, adPersonalization: -1}
-	exact := make(map[string]int, len(types))
-	folded := make(map[string]int, len(types))
+	c := &columns{vals: make([]any, len(types)), dest: make([]any, len(types)), date: make([]bool, len(types))}
 	names := make([]string, len(types))
 	for i, t := range types {
 		c.dest[i] = &c.vals[i]
 		c.date[i] = strings.EqualFold(t.DatabaseTypeName(), "DATE")
 		names[i] = t.Name()
-		index(exact, t.Name(), i)
-		index(folded, strings.ToLower(t.Name()), i)
 	}
-	var problems []string
-	find := func(name, role string) int {
-		i, ok := exact[name]
-		if !ok {
-			i, ok = folded[strings.ToLower(name)]
-		}
-		switch {
-		case !ok:
-			problems = append(problems, fmt.Sprintf("column %q (%s) is not in the query's result", name, role))
-		case i < 0:
-			problems = append(problems, fmt.Sprintf("column %q (%s) appears more than once in the query's result: give it an alias", name, role))
-		}
-		return i
-	}
-	for _, k := range audience.Kinds() {
-		if name := req.Fields[k]; name != "" {
-			if i := find(name, "field "+k.String()); i >= 0 {
-				c.fields = append(c.fields, fieldColumn{kind: k, index: i})
-			}
-		}
-	}
-	for _, a := range req.Attributes {
-		if i := find(a.Field, "attribute "+a.Name); i >= 0 {
-			c.attrs = append(c.attrs, attrColumn{attr: a, index: i})
-		}
-	}
-	if req.Key != "" {
-		c.key = find(req.Key, "key")
-	}
-	if req.Consent.AdUserData != "" {
-		c.adUserData = find(req.Consent.AdUserData, "consent ad_user_data")
-	}
-	if req.Consent.AdPersonalization != "" {
-		c.adPersonalization = find(req.Consent.AdPersonalization, "consent ad_personalization")
-	}
+	m, problems := connectors.MapColumns(names, req, true)
 	if len(problems) > 0 {
 		return nil, &mappingError{fmt.Sprintf("%s; the query returns %s: map source.fields, key and consent to these names, or alias the columns in the query (SELECT mail AS email)",
-			strings.Join(problems, "; "), quoteAll(names))}
+			connectors.DescribeColumnProblems(problems, "the query's result", ": give it an alias"), quoteAll(names))}
 	}
+	c.ColumnMap = m
 	return c, nil
-}
-
-// index records that column i is named name; a name given twice is
-// ambiguous, an error only if a mapping names it.
-func index(m map[string]int, name string, i int) {
-	if _, dup := m[name]; dup {
-		m[name] = -1
-		return
-	}
-	m[name] = i
 }
 
 func quoteAll(names []string) string {
@@ -128,34 +66,34 @@ func quoteAll(names []string) string {
 func (c *columns) fill(m *audience.Member) string {
 	attrs := m.Attrs // kept from row to row: the engine copies the values
 	*m = audience.Member{}
-	for _, f := range c.fields {
-		m.Fields[f.kind] = c.text(f.index)
+	for _, f := range c.Fields {
+		m.Fields[f.Kind] = c.text(f.Index)
 	}
-	if len(c.attrs) > 0 {
-		if cap(attrs) < len(c.attrs) {
-			attrs = make([]audience.Value, len(c.attrs))
+	if len(c.Attrs) > 0 {
+		if cap(attrs) < len(c.Attrs) {
+			attrs = make([]audience.Value, len(c.Attrs))
 		}
-		m.Attrs = attrs[:len(c.attrs)]
+		m.Attrs = attrs[:len(c.Attrs)]
 		// Typed columns arrive as text the attribute parser reads:
 		// RFC 3339 timestamps, plain decimals, true/false.
-		for i, a := range c.attrs {
-			m.Attrs[i] = a.attr.Parse(c.text(a.index))
+		for i, a := range c.Attrs {
+			m.Attrs[i] = a.Attr.Parse(c.text(a.Index))
 		}
 	}
-	if c.key >= 0 {
-		m.Key = strings.TrimSpace(c.text(c.key))
+	if c.Key >= 0 {
+		m.Key = strings.TrimSpace(c.text(c.Key))
 		if m.Key == "" {
 			return ReasonMissingKey
 		}
 	}
 	var err error
-	if c.adUserData >= 0 {
-		if m.Consent.AdUserData, err = audience.ParseConsent(c.text(c.adUserData)); err != nil {
+	if c.AdUserData >= 0 {
+		if m.Consent.AdUserData, err = audience.ParseConsent(c.text(c.AdUserData)); err != nil {
 			return ReasonInvalidConsent
 		}
 	}
-	if c.adPersonalization >= 0 {
-		if m.Consent.AdPersonalization, err = audience.ParseConsent(c.text(c.adPersonalization)); err != nil {
+	if c.AdPersonalization >= 0 {
+		if m.Consent.AdPersonalization, err = audience.ParseConsent(c.text(c.AdPersonalization)); err != nil {
 			return ReasonInvalidConsent
 		}
 	}

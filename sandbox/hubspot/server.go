@@ -24,8 +24,6 @@ package hubspot
 
 import (
 	"cmp"
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
 	"strconv"
 	"strings"
@@ -77,8 +75,9 @@ type Options struct {
 // Server is the replica; it is an http.Handler for HubSpot API paths.
 type Server struct {
 	opts Options
-	// Persisted is Save and Load, over Snapshot and Restore.
-	wire.Persisted[Snapshot]
+	// Seeded is Save and Load, over Snapshot and Restore, and Reset:
+	// back to the seeded contacts and lists, forgetting issued tokens and rate-limit windows.
+	wire.Seeded[Snapshot]
 
 	mu   sync.Mutex
 	data *store
@@ -100,20 +99,15 @@ func New(opts Options) *Server {
 	opts.DailyLimit = cmp.Or(max(opts.DailyLimit, 0), DefaultDailyLimit)
 	opts.Window = cmp.Or(max(opts.Window, 0), DefaultWindow)
 	opts.TokenLifetime = cmp.Or(max(opts.TokenLifetime, 0), TokenLifetime)
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	opts.Now = wire.Clock(opts.Now)
 	s := &Server{opts: opts}
-	s.Persisted = wire.NewPersisted(s.Snapshot, s.Restore)
-	s.Reset()
+	s.Seeded = wire.NewSeeded(&s.mu, s.Snapshot, s.Restore, s.reseed)
 	return s
 }
 
-// Reset returns to the seeded contacts and lists, and forgets issued
-// tokens and rate-limit windows.
-func (s *Server) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// reseed replaces the state by the seeded one; Reset calls it with s.mu
+// held.
+func (s *Server) reseed() {
 	s.data = newStore()
 	s.data.seed(s.opts.Now())
 	s.tokens = map[string]time.Time{}
@@ -250,9 +244,7 @@ func within(times []time.Time, now time.Time, window time.Duration) []time.Time 
 
 // issueToken mints an OAuth access token.
 func (s *Server) issueToken() (string, int) {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	tok := "sandbox-hubspot-oauth-" + hex.EncodeToString(b)
+	tok := "sandbox-hubspot-oauth-" + wire.RandomHex(16)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tokens[tok] = s.opts.Now().Add(s.opts.TokenLifetime)

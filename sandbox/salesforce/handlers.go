@@ -1,9 +1,7 @@
 package salesforce
 
 import (
-	"crypto/rand"
 	"encoding/csv"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -355,9 +353,7 @@ func (s *Server) page(w http.ResponseWriter, version string, c *cursor) {
 	out := map[string]any{"totalSize": len(c.res.rows), "done": end == len(c.res.rows), "records": recs}
 	if end < len(c.res.rows) {
 		c.at = end
-		b := make([]byte, 8)
-		_, _ = rand.Read(b)
-		id := "01g" + hex.EncodeToString(b) + "-" + strconv.Itoa(end)
+		id := "01g" + wire.RandomHex(8) + "-" + strconv.Itoa(end)
 		s.mu.Lock()
 		s.cursors[id] = c
 		s.mu.Unlock()
@@ -474,9 +470,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, rt route) {
 	if res == nil {
 		return
 	}
-	bs := make([]byte, 6)
-	_, _ = rand.Read(bs)
-	j := &job{id: "750" + strings.ToUpper(hex.EncodeToString(bs)) + "AAA", version: rt.version, query: in.Query, created: s.opts.Now(), res: res}
+	j := &job{id: "750" + strings.ToUpper(wire.RandomHex(6)) + "AAA", version: rt.version, query: in.Query, created: s.opts.Now(), res: res}
 	s.mu.Lock()
 	s.jobs[j.id] = j
 	info := s.jobInfo(j)

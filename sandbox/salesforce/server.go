@@ -23,9 +23,7 @@
 package salesforce
 
 import (
-	"crypto/rand"
 	"crypto/rsa"
-	"encoding/hex"
 	"net/http"
 	"strconv"
 	"strings"
@@ -72,8 +70,9 @@ type Options struct {
 type Server struct {
 	opts Options
 	key  *rsa.PublicKey
-	// Persisted is Save and Load, over Snapshot and Restore.
-	wire.Persisted[Snapshot]
+	// Seeded is Save and Load, over Snapshot and Restore, and Reset:
+	// back to the seeded records, forgetting sessions, cursors, jobs and the day's API usage.
+	wire.Seeded[Snapshot]
 
 	mu      sync.Mutex
 	data    *store
@@ -96,24 +95,19 @@ func New(opts Options) *Server {
 	case opts.PollsBeforeDone < 0:
 		opts.PollsBeforeDone = 0
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	opts.Now = wire.Clock(opts.Now)
 	key, err := jwt.ParseRSAPublicKeyFromPEM([]byte(replicacreds.PublicKey))
 	if err != nil {
 		panic("salesforce replica: the public key of replicacreds does not parse: " + err.Error())
 	}
 	s := &Server{opts: opts, key: key}
-	s.Persisted = wire.NewPersisted(s.Snapshot, s.Restore)
-	s.Reset()
+	s.Seeded = wire.NewSeeded(&s.mu, s.Snapshot, s.Restore, s.reseed)
 	return s
 }
 
-// Reset returns to the seeded records and forgets sessions, cursors, jobs
-// and the day's API usage.
-func (s *Server) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// reseed replaces the state by the seeded one; Reset calls it with s.mu
+// held.
+func (s *Server) reseed() {
 	s.data = newStore()
 	s.data.seed(s.opts.Now())
 	s.tokens = map[string]bool{}
@@ -195,9 +189,7 @@ func (s *Server) limitHeaderLocked(w http.ResponseWriter) {
 
 // issueToken mints an access token.
 func (s *Server) issueToken() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	tok := "00D000000000001!sandbox-" + hex.EncodeToString(b)
+	tok := "00D000000000001!sandbox-" + wire.RandomHex(16)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tokens[tok] = true

@@ -51,10 +51,10 @@ func TestSuitesAlone(t *testing.T) {
 			statetest.PendingRequests.Run(t, func(t *testing.T) state.PendingRequests { return struct{ state.PendingRequests }{openTemp(t)} })
 		}},
 		{"Locker", func(t *testing.T) {
-			statetest.Locker(t, func(t *testing.T) state.Locker { return struct{ state.Locker }{openTemp(t)} })
+			statetest.Locker.Run(t, func(t *testing.T) state.Locker { return struct{ state.Locker }{openTemp(t)} })
 		}},
 		{"Tokens", func(t *testing.T) {
-			statetest.Tokens(t, func(t *testing.T) state.Tokens { return struct{ state.Tokens }{openTemp(t)} })
+			statetest.Tokens.Run(t, func(t *testing.T) state.Tokens { return struct{ state.Tokens }{openTemp(t)} })
 		}},
 	}
 	for _, s := range suites {

@@ -1,7 +1,6 @@
 package statetest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -10,40 +9,6 @@ import (
 
 	"github.com/audiencesync/audiencesync/state"
 )
-
-// Locker runs the conformance suite of state.Locker. open is called once
-// per subtest, possibly from parallel subtests, and must return a locker
-// over an empty store that it closes in a t.Cleanup:
-//
-//	func TestLockConformance(t *testing.T) {
-//		statetest.Locker(t, func(t *testing.T) state.Locker { return openTemp(t) })
-//	}
-//
-// The suite drives time through the now arguments only, so expiry is
-// tested without sleeping.
-func Locker(t *testing.T, open func(t *testing.T) state.Locker) {
-	t.Helper()
-	tests := []caseOf[*lockBundle]{
-		{"AcquireFree", testLockAcquireFree},
-		{"Contend", testLockContend},
-		{"ReacquireByOwner", testLockReacquireByOwner},
-		{"Release", testLockRelease},
-		{"ReleaseByNonOwnerRefused", testLockReleaseByNonOwner},
-		{"RenewExtends", testLockRenewExtends},
-		{"ExpiryTakeover", testLockExpiryTakeover},
-		{"RenewExpiredNotTakenOver", testLockRenewExpired},
-		{"NamesIndependent", testLockNamesIndependent},
-		{"ConcurrentAcquireOneWins", testLockConcurrentAcquire},
-		{"InvalidRequests", testLockInvalid},
-		{"HolderNotFound", testLockHolderNotFound},
-	}
-	runSuite(t, tests, func(t *testing.T) *lockBundle { return &lockBundle{locker: open(t), ctx: t.Context()} })
-}
-
-type lockBundle struct {
-	locker state.Locker
-	ctx    context.Context
-}
 
 // lockT0 is the suite's time zero; leases run a minute.
 var lockT0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
@@ -55,7 +20,7 @@ func lockFor(owner string, pid int) state.Lock {
 }
 
 // acquire takes l at now for one lease and fails the test on error.
-func (b *lockBundle) acquire(t *testing.T, l state.Lock, now time.Time) state.Lock {
+func (b *bundle) acquire(t *testing.T, l state.Lock, now time.Time) state.Lock {
 	t.Helper()
 	l.Expires = now.Add(lockTTL)
 	got, err := b.locker.AcquireLock(b.ctx, l, now)
@@ -64,7 +29,7 @@ func (b *lockBundle) acquire(t *testing.T, l state.Lock, now time.Time) state.Lo
 }
 
 // refused asks for l at now and checks it is refused in favour of holder.
-func (b *lockBundle) refused(t *testing.T, l state.Lock, now time.Time, holder state.Lock) {
+func (b *bundle) refused(t *testing.T, l state.Lock, now time.Time, holder state.Lock) {
 	t.Helper()
 	l.Expires = now.Add(lockTTL)
 	_, err := b.locker.AcquireLock(b.ctx, l, now)
@@ -76,20 +41,20 @@ func (b *lockBundle) refused(t *testing.T, l state.Lock, now time.Time, holder s
 }
 
 // holds checks that the recorded lock is want.
-func (b *lockBundle) holds(t *testing.T, want state.Lock) {
+func (b *bundle) holds(t *testing.T, want state.Lock) {
 	t.Helper()
 	got, err := b.locker.LockHolder(b.ctx, want.Name)
 	noError(t, err)
 	requireSame(t, want, got)
 }
 
-func (b *lockBundle) free(t *testing.T, name string) {
+func (b *bundle) free(t *testing.T, name string) {
 	t.Helper()
 	_, err := b.locker.LockHolder(b.ctx, name)
 	errorIs(t, err, state.ErrNotFound)
 }
 
-func testLockAcquireFree(t *testing.T, b *lockBundle) {
+func testLockAcquireFree(t *testing.T, b *bundle) {
 	got := b.acquire(t, lockFor("a", 101), lockT0)
 	want := lockFor("a", 101)
 	want.Acquired, want.Heartbeat, want.Expires = lockT0, lockT0, lockT0.Add(lockTTL)
@@ -97,14 +62,14 @@ func testLockAcquireFree(t *testing.T, b *lockBundle) {
 	b.holds(t, want)
 }
 
-func testLockContend(t *testing.T, b *lockBundle) {
+func testLockContend(t *testing.T, b *bundle) {
 	a := b.acquire(t, lockFor("a", 101), lockT0)
 	for _, at := range []time.Duration{0, time.Second, lockTTL - time.Microsecond} {
 		b.refused(t, lockFor("b", 202), lockT0.Add(at), a)
 	}
 }
 
-func testLockReacquireByOwner(t *testing.T, b *lockBundle) {
+func testLockReacquireByOwner(t *testing.T, b *bundle) {
 	a := b.acquire(t, lockFor("a", 101), lockT0)
 	later := lockT0.Add(30 * time.Second)
 	again := b.acquire(t, lockFor("a", 101), later)
@@ -113,7 +78,7 @@ func testLockReacquireByOwner(t *testing.T, b *lockBundle) {
 	b.holds(t, again)
 }
 
-func testLockRelease(t *testing.T, b *lockBundle) {
+func testLockRelease(t *testing.T, b *bundle) {
 	b.acquire(t, lockFor("a", 101), lockT0)
 	noError(t, b.locker.ReleaseLock(b.ctx, "sync:cart-abandoners", "a"))
 	b.free(t, "sync:cart-abandoners")
@@ -126,7 +91,7 @@ func testLockRelease(t *testing.T, b *lockBundle) {
 	b.holds(t, got)
 }
 
-func testLockReleaseByNonOwner(t *testing.T, b *lockBundle) {
+func testLockReleaseByNonOwner(t *testing.T, b *bundle) {
 	a := b.acquire(t, lockFor("a", 101), lockT0)
 	errorIs(t, b.locker.ReleaseLock(b.ctx, a.Name, "b"), state.ErrNotLockHolder)
 	errorIs(t, b.locker.ReleaseLock(b.ctx, a.Name, ""), state.ErrNotLockHolder)
@@ -135,7 +100,7 @@ func testLockReleaseByNonOwner(t *testing.T, b *lockBundle) {
 	errorIs(t, b.locker.ReleaseLock(b.ctx, "sync:other", "a"), state.ErrNotLockHolder)
 }
 
-func testLockRenewExtends(t *testing.T, b *lockBundle) {
+func testLockRenewExtends(t *testing.T, b *bundle) {
 	a := b.acquire(t, lockFor("a", 101), lockT0)
 	beat := lockT0.Add(40 * time.Second)
 	noError(t, b.locker.RenewLock(b.ctx, a.Name, "a", beat, beat.Add(lockTTL)))
@@ -145,7 +110,7 @@ func testLockRenewExtends(t *testing.T, b *lockBundle) {
 	b.refused(t, lockFor("b", 202), lockT0.Add(lockTTL+time.Second), a)
 }
 
-func testLockExpiryTakeover(t *testing.T, b *lockBundle) {
+func testLockExpiryTakeover(t *testing.T, b *bundle) {
 	a := b.acquire(t, lockFor("a", 101), lockT0)
 	// "a" stops renewing (a crash); at its expiry "b" takes the lock over.
 	at := a.Expires
@@ -160,7 +125,7 @@ func testLockExpiryTakeover(t *testing.T, b *lockBundle) {
 	b.refused(t, lockFor("a", 101), at.Add(time.Second), want)
 }
 
-func testLockRenewExpired(t *testing.T, b *lockBundle) {
+func testLockRenewExpired(t *testing.T, b *bundle) {
 	a := b.acquire(t, lockFor("a", 101), lockT0)
 	late := a.Expires.Add(time.Minute)
 	noError(t, b.locker.RenewLock(b.ctx, a.Name, "a", late, late.Add(lockTTL)))
@@ -169,7 +134,7 @@ func testLockRenewExpired(t *testing.T, b *lockBundle) {
 	b.refused(t, lockFor("b", 202), late, a)
 }
 
-func testLockNamesIndependent(t *testing.T, b *lockBundle) {
+func testLockNamesIndependent(t *testing.T, b *bundle) {
 	one := b.acquire(t, lockFor("a", 101), lockT0)
 	other := lockFor("b", 202)
 	other.Name = "sync:other"
@@ -181,7 +146,7 @@ func testLockNamesIndependent(t *testing.T, b *lockBundle) {
 	b.holds(t, two)
 }
 
-func testLockConcurrentAcquire(t *testing.T, b *lockBundle) {
+func testLockConcurrentAcquire(t *testing.T, b *bundle) {
 	const n = 8
 	var (
 		wg      sync.WaitGroup
@@ -213,7 +178,7 @@ func testLockConcurrentAcquire(t *testing.T, b *lockBundle) {
 	check(t, got.Owner == winners[0], "holder %s, winner %s", got.Owner, winners[0])
 }
 
-func testLockInvalid(t *testing.T, b *lockBundle) {
+func testLockInvalid(t *testing.T, b *bundle) {
 	for _, tc := range []struct {
 		name string
 		want state.Lock
@@ -230,6 +195,6 @@ func testLockInvalid(t *testing.T, b *lockBundle) {
 	b.free(t, "sync:x")
 }
 
-func testLockHolderNotFound(t *testing.T, b *lockBundle) {
+func testLockHolderNotFound(t *testing.T, b *bundle) {
 	b.free(t, "sync:never-locked")
 }

@@ -34,12 +34,14 @@ import (
 // bundle is what every subtest starts with: the parts of the store its
 // suite tests (the others are nil), and the test's context.
 type bundle struct {
-	ms   state.MemberStore
-	aud  state.AudienceIDs
-	wa   state.WriteAhead
-	log  state.RunLog
-	pend state.PendingRequests
-	ctx  context.Context
+	ms     state.MemberStore
+	aud    state.AudienceIDs
+	wa     state.WriteAhead
+	log    state.RunLog
+	pend   state.PendingRequests
+	locker state.Locker
+	tokens state.Tokens
+	ctx    context.Context
 }
 
 // caseOf is one case of a suite whose subtests start with a B.

@@ -12,7 +12,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 	t.Helper()
 	whole := func(t *testing.T) *bundle {
 		s := open(t)
-		return &bundle{ms: s, aud: s, wa: s, log: s, pend: s, ctx: t.Context()}
+		return &bundle{ms: s, aud: s, wa: s, log: s, pend: s, locker: s, tokens: s, ctx: t.Context()}
 	}
 	for p := partMembers; p <= partStore; p++ {
 		t.Run(p.String(), func(t *testing.T) {
@@ -20,14 +20,6 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 			runPart(t, p, whole)
 		})
 	}
-	t.Run("Locker", func(t *testing.T) {
-		t.Parallel()
-		Locker(t, func(t *testing.T) state.Locker { return open(t) })
-	})
-	t.Run("Tokens", func(t *testing.T) {
-		t.Parallel()
-		Tokens(t, func(t *testing.T) state.Tokens { return open(t) })
-	})
 }
 
 // Suite is the conformance suite of one part S of state.Store, runnable
@@ -58,7 +50,7 @@ type WriteAheadStore interface {
 	state.WriteAhead
 }
 
-// The suites, one per part (Locker, in lock.go, is the lock's).
+// The suites, one per part.
 var (
 	// Members pins down what the MemberStore contract leaves to prose:
 	// changes in one Commit apply in order, identifiers come back exactly
@@ -76,6 +68,14 @@ var (
 	// PendingRequests is the suite of state.PendingRequests: request ids
 	// kept per scope, the first recording of an id kept, removal by id.
 	PendingRequests = Suite[state.PendingRequests]{partPending, func(b *bundle, s state.PendingRequests) { b.pend = s }}
+	// Locker is the suite of state.Locker: leases taken, contended,
+	// renewed, released and taken over once expired. It drives time
+	// through the now arguments only, so expiry is tested without
+	// sleeping.
+	Locker = Suite[state.Locker]{partLocker, func(b *bundle, s state.Locker) { b.locker = s }}
+	// Tokens is the suite of state.Tokens: API tokens created, listed,
+	// revoked by name or id, and touched when used.
+	Tokens = Suite[state.Tokens]{partTokens, func(b *bundle, s state.Tokens) { b.tokens = s }}
 )
 
 // part is one part of state.Store, as the suites name them.
@@ -87,12 +87,14 @@ const (
 	partWriteAhead
 	partRunLog
 	partPending
+	partLocker
+	partTokens
 	// partStore: cases that span several parts, run by Run only.
 	partStore
 )
 
 func (p part) String() string {
-	return [...]string{"Members", "AudienceIDs", "WriteAhead", "RunLog", "PendingRequests", "Store"}[p]
+	return [...]string{"Members", "AudienceIDs", "WriteAhead", "RunLog", "PendingRequests", "Locker", "Tokens", "Store"}[p]
 }
 
 // cases are every suite's cases, by the part they test: one table, so a
@@ -141,6 +143,23 @@ var cases = []struct {
 	{partPending, "PendingLifecycle", testPendingLifecycle},
 	{partPending, "PendingAddKeepsFirst", testPendingAddKeepsFirst},
 	{partPending, "PendingScopesIsolated", testPendingScopesIsolated},
+	{partLocker, "AcquireFree", testLockAcquireFree},
+	{partLocker, "Contend", testLockContend},
+	{partLocker, "ReacquireByOwner", testLockReacquireByOwner},
+	{partLocker, "Release", testLockRelease},
+	{partLocker, "ReleaseByNonOwnerRefused", testLockReleaseByNonOwner},
+	{partLocker, "RenewExtends", testLockRenewExtends},
+	{partLocker, "ExpiryTakeover", testLockExpiryTakeover},
+	{partLocker, "RenewExpiredNotTakenOver", testLockRenewExpired},
+	{partLocker, "NamesIndependent", testLockNamesIndependent},
+	{partLocker, "ConcurrentAcquireOneWins", testLockConcurrentAcquire},
+	{partLocker, "InvalidRequests", testLockInvalid},
+	{partLocker, "HolderNotFound", testLockHolderNotFound},
+	{partTokens, "CreateAndRead", testTokenCreateAndRead},
+	{partTokens, "NameAndIDUnique", testTokenUnique},
+	{partTokens, "ListOldestFirst", testTokenList},
+	{partTokens, "RevokeByNameOrID", testTokenRevoke},
+	{partTokens, "Touch", testTokenTouch},
 	{partStore, "ResetKeepsAudienceID", testResetKeepsAudienceID},
 	{partStore, "MembersMakeNoAudienceID", testMembersMakeNoAudienceID},
 	{partStore, "ScopePartsIndependent", testScopePartsIndependent},

@@ -2,33 +2,12 @@ package statetest
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"testing"
 	"time"
 
 	"github.com/audiencesync/audiencesync/state"
 )
-
-// Tokens runs the conformance suite of state.Tokens. open is called once
-// per subtest, possibly from parallel subtests, and must return the tokens
-// of an empty store that it closes in a t.Cleanup.
-func Tokens(t *testing.T, open func(t *testing.T) state.Tokens) {
-	t.Helper()
-	tests := []caseOf[*tokenBundle]{
-		{"CreateAndRead", testTokenCreateAndRead},
-		{"NameAndIDUnique", testTokenUnique},
-		{"ListOldestFirst", testTokenList},
-		{"RevokeByNameOrID", testTokenRevoke},
-		{"Touch", testTokenTouch},
-	}
-	runSuite(t, tests, func(t *testing.T) *tokenBundle { return &tokenBundle{tokens: open(t), ctx: t.Context()} })
-}
-
-type tokenBundle struct {
-	tokens state.Tokens
-	ctx    context.Context
-}
 
 var tokenT0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
@@ -39,12 +18,12 @@ func tokenFor(id, name, role string, n int) state.Token {
 	return state.Token{ID: id, Name: name, Role: role, Hash: sum[:], Created: tokenT0.Add(time.Duration(n) * time.Minute)}
 }
 
-func (b *tokenBundle) create(t *testing.T, tok state.Token) {
+func (b *bundle) create(t *testing.T, tok state.Token) {
 	t.Helper()
 	noError(t, b.tokens.CreateToken(b.ctx, tok))
 }
 
-func testTokenCreateAndRead(t *testing.T, b *tokenBundle) {
+func testTokenCreateAndRead(t *testing.T, b *bundle) {
 	want := tokenFor("t1", "ci", "operator", 0)
 	b.create(t, want)
 	got, err := b.tokens.TokenByID(b.ctx, "t1")
@@ -56,7 +35,7 @@ func testTokenCreateAndRead(t *testing.T, b *tokenBundle) {
 	errorIs(t, err, state.ErrNotFound) // by id only
 }
 
-func testTokenUnique(t *testing.T, b *tokenBundle) {
+func testTokenUnique(t *testing.T, b *bundle) {
 	b.create(t, tokenFor("t1", "ci", "operator", 0))
 	errorIs(t, b.tokens.CreateToken(b.ctx, tokenFor("t2", "ci", "viewer", 1)), state.ErrTokenExists)
 	errorIs(t, b.tokens.CreateToken(b.ctx, tokenFor("t1", "grafana", "viewer", 1)), state.ErrTokenExists)
@@ -65,7 +44,7 @@ func testTokenUnique(t *testing.T, b *tokenBundle) {
 	requireSame(t, []state.Token{tokenFor("t1", "ci", "operator", 0)}, list, "a refused token leaves nothing")
 }
 
-func testTokenList(t *testing.T, b *tokenBundle) {
+func testTokenList(t *testing.T, b *bundle) {
 	list, err := b.tokens.ListTokens(b.ctx)
 	noError(t, err)
 	requireSame(t, 0, len(list))
@@ -78,7 +57,7 @@ func testTokenList(t *testing.T, b *tokenBundle) {
 	requireSame(t, []state.Token{tokenFor("t1", "a", "operator", 0), tokenFor("t2", "b", "viewer", 1), tokenFor("t3", "c", "viewer", 2)}, list)
 }
 
-func testTokenRevoke(t *testing.T, b *tokenBundle) {
+func testTokenRevoke(t *testing.T, b *bundle) {
 	b.create(t, tokenFor("t1", "ci", "operator", 0))
 	b.create(t, tokenFor("t2", "grafana", "viewer", 1))
 	// A name that is another token's id: the name wins.
@@ -102,7 +81,7 @@ func testTokenRevoke(t *testing.T, b *tokenBundle) {
 	requireSame(t, 0, len(list))
 }
 
-func testTokenTouch(t *testing.T, b *tokenBundle) {
+func testTokenTouch(t *testing.T, b *bundle) {
 	b.create(t, tokenFor("t1", "ci", "operator", 0))
 	used := tokenT0.Add(time.Hour)
 	noError(t, b.tokens.TouchToken(b.ctx, "t1", used))

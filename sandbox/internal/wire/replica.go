@@ -264,3 +264,30 @@ func Clock(now func() time.Time) func() time.Time {
 	}
 	return now
 }
+
+// Seeded is what a replica that serves reads from a seeded store (the
+// HubSpot and Salesforce replicas) is built on: Save and Load over its
+// Snapshot and Restore, and Reset, which returns it to its seeded state
+// under its mutex. The replica embeds it.
+type Seeded[S any] struct {
+	Persisted[S]
+	mu     *sync.Mutex
+	reseed func()
+}
+
+// NewSeeded returns the base of a replica guarded by mu, saved through
+// snapshot and restore, with reseed, which replaces the replica's state
+// by the seeded one and is called with mu held, already called: a replica
+// starts seeded.
+func NewSeeded[S any](mu *sync.Mutex, snapshot func() S, restore func(S) error, reseed func()) Seeded[S] {
+	b := Seeded[S]{Persisted: NewPersisted(snapshot, restore), mu: mu, reseed: reseed}
+	b.Reset()
+	return b
+}
+
+// Reset returns the replica to its seeded state.
+func (b Seeded[S]) Reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.reseed()
+}

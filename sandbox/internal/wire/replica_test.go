@@ -129,3 +129,29 @@ func TestClock(t *testing.T) {
 	require.Equal(t, fixed, Clock(func() time.Time { return fixed })())
 	require.WithinDuration(t, time.Now(), Clock(nil)(), time.Minute, "nil means time.Now")
 }
+
+func TestSeeded(t *testing.T) {
+	t.Parallel()
+	var (
+		mu    sync.Mutex
+		state []string
+		held  []bool
+	)
+	reseed := func() {
+		held = append(held, !mu.TryLock()) // called with mu held
+		state = []string{"seed"}
+	}
+	b := NewSeeded(&mu, func() []string { return state }, func(s []string) error { state = s; return nil }, reseed)
+	require.Equal(t, []string{"seed"}, state, "a replica starts seeded")
+
+	require.NoError(t, b.Load([]byte(`["changed"]`)))
+	require.Equal(t, []string{"changed"}, state)
+	saved, err := b.Save()
+	require.NoError(t, err)
+	require.JSONEq(t, `["changed"]`, string(saved))
+
+	b.Reset()
+	require.Equal(t, []string{"seed"}, state)
+	require.Equal(t, []bool{true, true}, held)
+	require.True(t, mu.TryLock(), "Reset unlocks")
+}
