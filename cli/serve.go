@@ -76,23 +76,28 @@ func (a *app) stderrIsTerminal() bool {
 // serve runs the daemon until ctx ends, reloading the config on SIGHUP.
 func (a *app) serve(ctx context.Context, addr string, opts daemon.Options) error {
 	opts.Logger = a.log
+	// Off loopback the API needs tokens: the first service opened (before
+	// anything is scheduled) checks there are some, so serve refuses to
+	// start without any.
+	var bindErr error
+	checked := false
 	opts.Open = func(ctx context.Context) (*syncs.Service, error) {
-		return a.openWith(ctx, syncs.Options{CheckFiles: true})
-	}
-	// Off loopback the API needs tokens: refuse to start without any,
-	// before anything is scheduled.
-	err := a.withService(ctx, syncs.Options{SkipSecrets: true}, func(svc *syncs.Service) error {
+		svc, err := a.openWith(ctx, syncs.Options{CheckFiles: true})
+		if err != nil || checked {
+			return svc, err
+		}
+		checked = true
 		tokens, err := svc.Tokens(ctx)
+		if err == nil {
+			if err = api.CheckBind(ctx, addr, tokens, a.log); err != nil {
+				bindErr = err
+			}
+		}
 		if err != nil {
-			return withCode(ExitFailed, err)
+			_ = svc.Close()
+			return nil, err
 		}
-		if err := api.CheckBind(ctx, addr, tokens, a.log); err != nil {
-			return withCode(ExitUsage, err)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
+		return svc, nil
 	}
 	// The JSON API, built again on each reload with the new service.
 	opts.API = func(dep daemon.APIDeps) http.Handler {
@@ -107,6 +112,9 @@ func (a *app) serve(ctx context.Context, addr string, opts daemon.Options) error
 			Trigger: dep.Trigger, Reload: dep.Reload, NextRun: dep.NextRun})
 	}
 	d, err := daemon.New(ctx, opts)
+	if bindErr != nil {
+		return withCode(ExitUsage, bindErr)
+	}
 	if err != nil {
 		return withCode(codeFor(err), err)
 	}
