@@ -52,14 +52,11 @@ type collector struct {
 	ev     *events
 	log    *zap.Logger
 	closed bool
-	// declared is the record count the source declared; -1 until it does.
-	declared int64
 }
 
 // Declare records how many records the source says the audience holds
 // (connectors.Declarer).
 func (c *collector) Declare(records int64) {
-	c.declared = records
 	c.src.Declared = records
 }
 
@@ -238,8 +235,6 @@ func (e *Engine) read(ctx context.Context, log *zap.Logger, ev *events, job *Job
 		ev:    ev,
 		log:   log,
 		attrs: job.Request.Attributes,
-
-		declared: -1,
 	}
 	if len(c.attrs) > 0 {
 		rep.Source.Attributes = make([]report.AttributeCount, len(c.attrs))
@@ -271,8 +266,9 @@ func (e *Engine) read(ctx context.Context, log *zap.Logger, ev *events, job *Job
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err()
 	}
-	if err == nil && c.declared >= 0 && rep.Source.Read < c.declared {
-		err = &ShortReadError{Declared: c.declared, Read: rep.Source.Read}
+	// Nothing declared is 0, which no read falls short of.
+	if err == nil && rep.Source.Read < rep.Source.Declared {
+		err = &ShortReadError{Declared: rep.Source.Declared, Read: rep.Source.Read}
 	}
 	if err != nil {
 		return fmt.Errorf("read source: %w", err)
