@@ -8,6 +8,7 @@ import (
 	"github.com/audiencesync/audiencesync/connectors/file"
 	"github.com/audiencesync/audiencesync/connectors/googleads"
 	"github.com/audiencesync/audiencesync/connectors/hubspot"
+	"github.com/audiencesync/audiencesync/connectors/linkedin"
 	"github.com/audiencesync/audiencesync/connectors/meta"
 	"github.com/audiencesync/audiencesync/connectors/salesforce"
 	sqlsource "github.com/audiencesync/audiencesync/connectors/sql"
@@ -29,6 +30,7 @@ func Registry() *connectors.Registry {
 		googleads.Spec(),
 		meta.Spec(),
 		x.Spec(),
+		linkedin.Spec(),
 	} {
 		r.Register(spec)
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/audiencesync/audiencesync/audience/normalize"
 	"github.com/audiencesync/audiencesync/platform"
 	"github.com/audiencesync/audiencesync/platform/google"
+	"github.com/audiencesync/audiencesync/platform/linkedin"
 	"github.com/audiencesync/audiencesync/platform/meta"
 	"github.com/audiencesync/audiencesync/platform/x"
 )
@@ -18,6 +19,7 @@ func Registry() *platform.Registry {
 		google.Platform(),
 		meta.Platform(),
 		x.Platform(),
+		linkedin.Platform(),
 	} {
 		r.Register(p)
 	}
