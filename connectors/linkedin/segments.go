@@ -67,7 +67,9 @@ func (s *dmpSegment) size() int64 {
 func building(status string) bool { return status == "BUILDING" || status == "PROCESSING" }
 
 // failed reports a status from which a segment does not recover.
-func failed(status string) bool { return status == "FAILED" || status == "ERROR" || status == "EXPIRED" }
+func failed(status string) bool {
+	return status == "FAILED" || status == "ERROR" || status == "EXPIRED"
+}
 
 // Ensure finds the DMP segment by id (spec.ID, then the id recorded last
 // run), then by name, and creates it when spec.Create allows; then waits
