@@ -58,6 +58,7 @@ type recorder struct {
 	mu       sync.Mutex
 	calls    []call
 	elements []int
+	actions  map[string]int // users elements sent, by action
 }
 
 type call struct {
@@ -71,10 +72,16 @@ func (rc *recorder) wrap(next http.Handler) http.Handler {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		if strings.HasSuffix(r.URL.Path, "/users") {
-			var b struct{ Elements []json.RawMessage }
+			var b struct{ Elements []struct{ Action string } }
 			_ = json.Unmarshal(body, &b)
 			rc.mu.Lock()
 			rc.elements = append(rc.elements, len(b.Elements))
+			if rc.actions == nil {
+				rc.actions = map[string]int{}
+			}
+			for _, e := range b.Elements {
+				rc.actions[e.Action]++
+			}
 			rc.mu.Unlock()
 		}
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
@@ -89,6 +96,12 @@ func (rc *recorder) requestElements() []int {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	return slices.Clone(rc.elements)
+}
+
+func (rc *recorder) sent(action string) int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.actions[action]
 }
 
 func (rc *recorder) all() []call {
