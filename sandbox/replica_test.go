@@ -69,7 +69,7 @@ func TestReplicasRouteStateAndFaults(t *testing.T) {
 	raw, err = json.Marshal(parts)
 	require.NoError(t, err)
 	require.JSONEq(t, `{"google":{"user_lists":[]},"meta":{"audiences":[]},"x":{"custom_audiences":[]},
-		"echo":{"calls":0},"faults":{"spec":"","fired":{}}}`, string(raw))
+		"linkedin":{"dmp_segments":[]},"echo":{"calls":0},"faults":{"spec":"","fired":{}}}`, string(raw))
 
 	require.Equal(t, []string{"accounts", "custom_audiences", "users"}, sandbox.FaultTargets(sandbox.Options{})["x"])
 	require.NoError(t, srv.SetFaults("echo:500*1"))
@@ -80,7 +80,7 @@ func TestReplicasRouteStateAndFaults(t *testing.T) {
 
 	require.IsType(t, &googledm.Server{}, sandbox.ReplicaOf[*googledm.Server](srv))
 	require.Panics(t, func() { sandbox.ReplicaOf[echoReplica](sandbox.New(sandbox.Options{})) })
-	require.Len(t, srv.Replicas(), 6)
+	require.Len(t, srv.Replicas(), 7)
 }
 
 func TestReplicaNamesAreUnique(t *testing.T) {
