@@ -125,7 +125,7 @@ func TestEndpoints(t *testing.T) {
 	run := b.waitRun(t, secondID)
 	require.Equal(t, "succeeded", run.field(t, "status"))
 	dests := run.field(t, "destinations").([]any)
-	require.Len(t, dests, 6, "google, meta, x and the three export profiles")
+	require.Len(t, dests, 7, "google, meta, x, linkedin and the three export profiles")
 	google := dests[0].(map[string]any)
 	require.Equal(t, "google", google["name"])
 	require.Equal(t, "1917", fmt.Sprint(google["members"]))
@@ -168,7 +168,7 @@ func TestEndpoints(t *testing.T) {
 			require.Equal(t, secondID, sm["run_id"])
 		}
 	}
-	require.Equal(t, map[string]string{"google": "1917", "meta": "1917", "x": "1881",
+	require.Equal(t, map[string]string{"google": "1917", "meta": "1917", "x": "1881", "linkedin": "1722",
 		"exports/google": "1917", "exports/meta": "1917", "exports/x": "1881"}, sizes)
 
 	// Size history: one point per run, for a destination and a profile.
