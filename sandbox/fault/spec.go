@@ -12,7 +12,7 @@
 //	item     = rule / setting
 //	rule     = target ":" kind [ "*" count ] [ "@" probability ]
 //	target   = "*" / platform [ "." ( endpoint / "*" ) ]
-//	platform = "google" / "meta" / "x" / "hubspot" / "salesforce"
+//	platform = "google" / "meta" / "x" / "linkedin" / "hubspot" / "salesforce"
 //	setting  = "latency=" duration      ; added to every platform request
 //	         / "jitter=" duration       ; plus a uniform random 0..jitter
 //	         / "retry-after=" duration  ; advertised wait, default 1s
@@ -23,6 +23,7 @@
 //	google: ingest, remove, removeall, requeststatus, userlists
 //	meta:   customaudiences, audience, users (add and remove), usersreplace
 //	x:      accounts, custom_audiences, users
+//	linkedin: accounts, segments (create, find, read), users, oauth (token)
 //	hubspot: lists, search, idmapping, memberships, batchread, contacts, token
 //	salesforce: token, query (and nextRecordsUrl pages), jobs (create and poll), results
 //
@@ -32,7 +33,9 @@
 //	                     429 carries Retry-After (Google: RESOURCE_EXHAUSTED
 //	                     with a RetryInfo detail; X: x-rate-limit-* headers)
 //	401, expired         the token is reported expired (Google 401
-//	                     UNAUTHENTICATED, Meta code 190 subcode 463, X 401)
+//	                     UNAUTHENTICATED, Meta code 190 subcode 463, X 401,
+//	                     LinkedIn 401 EXPIRED_ACCESS_TOKEN or, at its token
+//	                     endpoint, invalid_grant)
 //	exhausted            Google only: 429 RESOURCE_EXHAUSTED (same as 429)
 //	ratelimit            the platform's usual throttle: Google 429
 //	                     RESOURCE_EXHAUSTED, Meta code 80003, X 429
