@@ -19,20 +19,11 @@ import (
 	"github.com/audiencesync/audiencesync/connectors/retry"
 )
 
-// baseURL returns the API base URL, starting the in-process sandbox on
-// first use when the connection asks for it.
+// baseURL returns the API base URL, without a trailing slash; with
+// sandbox: true the in-process sandbox is started on first use.
 func (d *Destination) baseURL(ctx context.Context) (string, error) {
-	d.baseMu.Lock()
-	defer d.baseMu.Unlock()
-	if d.base != "" {
-		return d.base, nil
-	}
 	u, err := d.conn.BaseURL(ctx)
-	if err != nil {
-		return "", err
-	}
-	d.setBase(u)
-	return d.base, nil
+	return strings.TrimRight(u, "/"), err
 }
 
 // maxResponseBytes bounds an answer: the largest is a batch's element

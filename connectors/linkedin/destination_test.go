@@ -239,3 +239,20 @@ func TestSandboxDefaults(t *testing.T) {
 	require.Equal(t, int64(1), r.li.Issued(), "the sandbox's refresh token was exchanged")
 	require.Equal(t, liplatform.ReplicaAccount, d.account)
 }
+
+// Tokens come from LinkedIn's token endpoint for LinkedIn's API, from the
+// same server for any other, or from token_url.
+func TestTokenEndpoint(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, tokenURL, base, want string }{
+		{"LinkedIn", "", DefaultEndpoint, DefaultTokenURL},
+		{"a sandbox", "", "http://127.0.0.1:8089", "http://127.0.0.1:8089/oauth/v2/accessToken"},
+		{"token_url", "https://proxy.example/token", DefaultEndpoint, "https://proxy.example/token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d := &Destination{tokenURL: tc.tokenURL}
+			require.Equal(t, tc.want, d.tokenEndpoint(tc.base))
+		})
+	}
+}

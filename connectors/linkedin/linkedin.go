@@ -21,7 +21,6 @@
 package linkedin
 
 import (
-	"strings"
 	"sync"
 	"time"
 
@@ -72,12 +71,11 @@ type Destination struct {
 	http        *platformhttp.Client
 	tokens      *tokenSource
 
-	// base is the API base URL; with sandbox: true and no endpoint it is
-	// found on first use through Env.Endpoint.
-	baseMu   sync.Mutex
-	base     string
+	// conn says where requests go: with sandbox: true and no endpoint,
+	// the sandbox Env.Endpoint starts on first use.
+	conn platformconn.Conn
+	// tokenURL is token_url; "" for the default (see tokenEndpoint).
 	tokenURL string
-	conn     platformconn.Conn
 
 	mu     sync.Mutex
 	closed bool
@@ -114,9 +112,6 @@ func newDestination(s *Settings, env connectors.Env, lim limits) (*Destination, 
 	if d.source == "" {
 		d.source = DefaultSourcePlatform
 	}
-	if u, ok := conn.StaticURL(); ok {
-		d.setBase(u)
-	}
 	creds := *s
 	if s.Sandbox {
 		if creds.AccessToken.IsZero() && !creds.refreshable() {
@@ -140,17 +135,17 @@ func newDestination(s *Settings, env connectors.Env, lim limits) (*Destination, 
 	return d, nil
 }
 
-// setBase records the API base URL and, unless token_url is set, the
-// token endpoint beside it: LinkedIn's own for LinkedIn's API, the same
+// tokenEndpoint is where access tokens are fetched for the API at base:
+// token_url when set, else LinkedIn's own for LinkedIn's API and the same
 // server's for any other (a sandbox, a proxy).
-func (d *Destination) setBase(u string) {
-	d.base = strings.TrimRight(u, "/")
-	if d.tokenURL == "" {
-		d.tokenURL = DefaultTokenURL
-		if d.base != DefaultEndpoint {
-			d.tokenURL = d.base + "/oauth/v2/accessToken"
-		}
+func (d *Destination) tokenEndpoint(base string) string {
+	switch {
+	case d.tokenURL != "":
+		return d.tokenURL
+	case base == DefaultEndpoint:
+		return DefaultTokenURL
 	}
+	return base + "/oauth/v2/accessToken"
 }
 
 // Info describes the destination to the engine.

@@ -2,6 +2,7 @@ package linkedin
 
 import (
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -131,22 +132,24 @@ func TestSyncFaults(t *testing.T) {
 	}
 }
 
-// When the replica's per-member window is spent, 429s are backed off
-// until it resets, and the segment ends exact.
+// When the replica's per-member window is spent, 429s (which carry no
+// wait) are backed off until it resets, and the segment ends exact. The
+// replica's clock moves 10ms each time it is read, so its windows fill
+// the same way however fast the test runs.
 func TestSyncRateLimitExhausted(t *testing.T) {
 	t.Parallel()
-	r := newReplica(t, "", &linkedindmp.Options{RateLimit: 4, RateWindow: 150 * time.Millisecond})
+	var ticks atomic.Int64
+	start := time.Now()
+	clock := func() time.Time { return start.Add(time.Duration(ticks.Add(1)) * 10 * time.Millisecond) }
+	r := newReplica(t, "", &linkedindmp.Options{RateLimit: 2, RateWindow: 100 * time.Millisecond, Now: clock})
 	set := r.settings()
 	set.Concurrency = 1
-	// No Retry-After comes: the back-off (100ms, then 200ms…) outlasts
-	// the window within the batch's retries.
-	s := newSyncer(t, r.dest(t, set, func(l *limits) {
-		l.maxElements, l.minWait, l.maxWait = 10, 100*time.Millisecond, 400*time.Millisecond
-	}))
+	s := newSyncer(t, r.dest(t, set, func(l *limits) { l.maxElements = 10 }))
 	ms := crmMembers(0, 60, 0)
 	rep, err := s.run(ms, engine.Options{})
 	require.NoError(t, err, "errors: %v", rep.Errors)
 	require.Equal(t, report.StatusSucceeded, rep.Status, "errors: %v", rep.Errors)
 	require.Equal(t, want(t, ms), r.members(r.segmentOf(t)))
 	require.Positive(t, r.rec.count(http.MethodPost, "/users", http.StatusTooManyRequests), "the window was spent")
+	require.Positive(t, rep.Retries)
 }

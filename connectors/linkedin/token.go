@@ -89,10 +89,11 @@ func (d *Destination) fetchToken(ctx context.Context) (string, time.Duration, er
 		"grant_type": {"refresh_token"}, "refresh_token": {t.refresh.Reveal()},
 		"client_id": {t.clientID.Reveal()}, "client_secret": {t.clientSecret.Reveal()},
 	}
-	if _, err := d.baseURL(ctx); err != nil {
+	base, err := d.baseURL(ctx)
+	if err != nil {
 		return "", 0, err
 	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, d.tokenURL, []byte(form.Encode()))
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, d.tokenEndpoint(base), []byte(form.Encode()))
 	if err != nil {
 		return "", 0, fmt.Errorf("%s: %w", what, err)
 	}
