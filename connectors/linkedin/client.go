@@ -204,5 +204,6 @@ func decode(r *response, what string, v any) error {
 // accountURN names the ad account in bodies and queries.
 func (d *Destination) accountURN() string { return "urn:li:sponsoredAccount:" + d.account }
 
-// escape is a path or query value.
+// escape encodes a path segment or a query value (a URN's colons too,
+// as Rest.li 2.0 wants them in a query).
 func escape(v string) string { return url.QueryEscape(v) }

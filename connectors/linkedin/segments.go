@@ -136,7 +136,9 @@ func (d *Destination) segmentByID(ctx context.Context, id string) (*dmpSegment, 
 		if err := decode(r, what, &seg); err != nil {
 			return nil, false, err
 		}
-		return &seg.dmpSegment, seg.Account == d.accountURN(), nil
+		// Another account's segment is not this one's; an answer that
+		// does not say is taken at its word.
+		return &seg.dmpSegment, seg.Account == "" || seg.Account == d.accountURN(), nil
 	case http.StatusNotFound:
 		return nil, false, nil
 	}
@@ -175,7 +177,9 @@ func (d *Destination) segmentByName(ctx context.Context, name string) (*dmpSegme
 			return nil, false, err
 		}
 		for i := range body.Elements {
-			if s := &body.Elements[i]; s.Name == name && strings.HasPrefix(s.Type, "USER") {
+			// A segment without a type is taken for a user segment: only
+			// a company segment is passed over.
+			if s := &body.Elements[i]; s.Name == name && !strings.HasPrefix(s.Type, "COMPANY") {
 				match = append(match, s)
 			}
 		}
@@ -223,6 +227,14 @@ func (d *Destination) createSegment(ctx context.Context, spec connectors.Audienc
 	id := r.header.Get("X-Restli-Id")
 	if id == "" {
 		id = r.header.Get("X-Linkedin-Id")
+	}
+	if id == "" && len(r.body) > 0 {
+		// An answer that returns the entity carries the id in it.
+		var created dmpSegment
+		if err := decode(r, what, &created); err != nil {
+			return connectors.Audience{}, err
+		}
+		id = created.ID.String()
 	}
 	if id == "" {
 		return connectors.Audience{}, fmt.Errorf("%s: LinkedIn answered HTTP %d without the new segment's id (x-restli-id)", what, r.status)

@@ -7,7 +7,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/engine"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/sandbox/linkedindmp"
@@ -152,4 +155,26 @@ func TestSyncRateLimitExhausted(t *testing.T) {
 	require.Equal(t, want(t, ms), r.members(r.segmentOf(t)))
 	require.Positive(t, r.rec.count(http.MethodPost, "/users", http.StatusTooManyRequests), "the window was spent")
 	require.Positive(t, rep.Retries)
+}
+
+// A segment below LinkedIn's minimum is logged as a warning once a run
+// ends, with its figures and no contact data; the run succeeds.
+func TestSyncWarnsBelowMinimum(t *testing.T) {
+	t.Parallel()
+	r := newReplica(t, "", nil)
+	core, logs := observer.New(zap.WarnLevel)
+	d, err := newDestination(r.settings(), connectors.Env{Now: time.Now, Logger: zap.New(core)}, testLimits())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = d.Close() })
+	rep, err := newSyncer(t, d).run(crmMembers(0, 20, 0), engine.Options{})
+	require.NoError(t, err)
+	require.Equal(t, report.StatusSucceeded, rep.Status)
+	warned := logs.FilterMessageSnippet("fewer matched members than LinkedIn needs").All()
+	require.Len(t, warned, 1)
+	fields := warned[0].ContextMap()
+	require.EqualValues(t, MinMatched, fields["minimum"])
+	require.Positive(t, fields["matched"])
+	for _, e := range logs.All() {
+		require.NotContains(t, e.Message, "@", "no address in a log line")
+	}
 }

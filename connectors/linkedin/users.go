@@ -117,9 +117,9 @@ func (d *Destination) Apply(ctx context.Context, aud connectors.Audience, b conn
 		switch {
 		case e.Status >= 200 && e.Status < 300:
 			res.Platform["accepted"]++
-		case e.Status == http.StatusTooManyRequests || e.Status >= 500:
-			// LinkedIn did not get to this user: adds and removes are
-			// idempotent, so the whole batch goes again.
+		case e.Status == 0 || e.Status == http.StatusTooManyRequests || e.Status >= 500:
+			// LinkedIn did not get to this user (or did not say): adds and
+			// removes are idempotent, so the whole batch goes again.
 			return connectors.BatchResult{Retries: res.Retries}, fmt.Errorf("%s: LinkedIn could not process a user (element status %d); the batch will be sent again", what, e.Status)
 		default:
 			res.Platform["refused"]++
