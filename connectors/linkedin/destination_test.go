@@ -1,9 +1,12 @@
 package linkedin
 
 import (
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,8 +139,9 @@ func TestStaticAccessToken(t *testing.T) {
 	require.Zero(t, r.li.Issued())
 }
 
-// A new segment is polled until it is READY, each wait on the batch's
-// clock; one that stays BUILDING is used after a bounded number of polls.
+// A new segment is read at once and, while it is BUILDING, again after
+// each wait on the batch's clock; one that stays BUILDING is used after a
+// bounded number of polls.
 func TestEnsureWaitsUntilReady(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -145,8 +149,9 @@ func TestEnsureWaitsUntilReady(t *testing.T) {
 		polls     int // reads before the replica says READY
 		wantPolls int
 	}{
+		{name: "ready at once", polls: -1, wantPolls: 1},
 		{name: "ready after three reads", polls: 3, wantPolls: 4},
-		{name: "never ready in time", polls: 1000, wantPolls: 12},
+		{name: "never ready in time", polls: 1000, wantPolls: 13},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -158,8 +163,10 @@ func TestEnsureWaitsUntilReady(t *testing.T) {
 			require.True(t, aud.Created)
 			require.Equal(t, tc.wantPolls, r.rec.count(http.MethodGet, "/dmpSegments/"+aud.ID, http.StatusOK))
 			slept := clock.Slept()
-			require.Len(t, slept, tc.wantPolls, "one wait before each poll, the first before the first")
-			require.Equal(t, []time.Duration{5 * time.Second}, slices.Compact(slept), "LinkedIn asks for 5 seconds after creation")
+			require.Len(t, slept, tc.wantPolls-1, "a new segment is read at once, then after a wait each time")
+			if len(slept) > 0 {
+				require.Equal(t, []time.Duration{5 * time.Second}, slices.Compact(slept), "LinkedIn asks for 5 seconds after creation")
+			}
 
 			// Found again, it is READY (or given up on) and not waited for.
 			again, err := d.Ensure(clock.Batch(t, 8), connectors.AudienceSpec{Name: "Cart abandoners", Create: true})
@@ -255,4 +262,34 @@ func TestTokenEndpoint(t *testing.T) {
 			require.Equal(t, tc.want, d.tokenEndpoint(tc.base))
 		})
 	}
+}
+
+// Close closes the destination's idle connections, so a sandbox shutting
+// down after a run has none left open.
+func TestCloseReleasesConnections(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	open := map[net.Conn]bool{}
+	ts := httptest.NewUnstartedServer(linkedindmp.New(linkedindmp.Options{}))
+	ts.Config.ConnState = func(c net.Conn, st http.ConnState) {
+		mu.Lock()
+		defer mu.Unlock()
+		if st == http.StateClosed || st == http.StateHijacked {
+			delete(open, c)
+		} else {
+			open[c] = true
+		}
+	}
+	ts.Start()
+	t.Cleanup(ts.Close)
+	d, err := newDestination(&Settings{Settings: platformconn.Settings{Sandbox: true, Endpoint: ts.URL}}, connectors.Env{}, testLimits())
+	require.NoError(t, err)
+	_, err = newSyncer(t, d).run(crmMembers(0, 40, 0), engine.Options{})
+	require.NoError(t, err)
+	require.NoError(t, d.Close())
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(open) == 0
+	}, 5*time.Second, 10*time.Millisecond, "connections left open after Close")
 }

@@ -21,6 +21,7 @@
 package linkedin
 
 import (
+	"net/http"
 	"sync"
 	"time"
 
@@ -69,6 +70,7 @@ type Destination struct {
 	lim         limits
 	log         *zap.Logger
 	http        *platformhttp.Client
+	wire        *http.Transport
 	tokens      *tokenSource
 
 	// conn says where requests go: with sandbox: true and no endpoint,
@@ -123,7 +125,12 @@ func newDestination(s *Settings, env connectors.Env, lim limits) (*Destination, 
 			d.account = liplatform.ReplicaAccount
 		}
 	}
+	// A transport of its own, whose idle connections Close can close:
+	// the client's rate limiter hides them from http.Client.
+	d.wire = http.DefaultTransport.(*http.Transport).Clone()
+	d.wire.MaxIdleConnsPerHost = d.concurrency + 2
 	d.http = platformhttp.New(platformhttp.Options{
+		Transport:         d.wire,
 		Logger:            d.log,
 		Attempts:          lim.attempts,
 		MinWait:           lim.minWait,
@@ -164,7 +171,7 @@ func (d *Destination) Close() error {
 	defer d.mu.Unlock()
 	if !d.closed {
 		d.closed = true
-		d.http.CloseIdleConnections()
+		d.wire.CloseIdleConnections()
 	}
 	return nil
 }

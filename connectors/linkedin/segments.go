@@ -244,12 +244,27 @@ func (d *Destination) createSegment(ctx context.Context, spec connectors.Audienc
 }
 
 // waitAvailable waits until segment id is no longer being set up: seg is
-// what was read of it (nil for a segment just created, which LinkedIn
-// asks to leave for 5 seconds). The wait is a bounded number of polls on
-// the batch's clock; a segment still BUILDING after it is used anyway,
-// as LinkedIn takes users before it is READY.
+// what was read of it, nil for a segment just created, which is read at
+// once (LinkedIn asks to leave a new segment about 5 seconds; its status
+// says when it is ready). While it is BUILDING it is read again after
+// readyWait, a bounded number of times, each wait on the batch's clock; a
+// segment still BUILDING after that is used anyway, as LinkedIn takes
+// users before it is READY.
 func (d *Destination) waitAvailable(ctx context.Context, id string, seg *dmpSegment) error {
-	for poll := 0; seg == nil || building(seg.status()); poll++ {
+	read := func() error {
+		s, found, err := d.segmentByID(ctx, id)
+		if err == nil && !found {
+			err = connectors.Fatal(fmt.Errorf("linkedin: DMP segment %s disappeared while it was being built; run again to create it anew", id))
+		}
+		seg = s
+		return err
+	}
+	if seg == nil {
+		if err := read(); err != nil {
+			return err
+		}
+	}
+	for poll := 0; building(seg.status()); poll++ {
 		if poll == d.lim.readyPolls {
 			d.log.Warn("the DMP segment is still being built; sending users anyway", zap.String("segment_id", id), zap.Int("polls", poll))
 			return nil
@@ -257,12 +272,8 @@ func (d *Destination) waitAvailable(ctx context.Context, id string, seg *dmpSegm
 		if err := retry.Hold(ctx, d.lim.readyWait); err != nil {
 			return err
 		}
-		var found bool
-		var err error
-		if seg, found, err = d.segmentByID(ctx, id); err != nil {
+		if err := read(); err != nil {
 			return err
-		} else if !found {
-			return connectors.Fatal(fmt.Errorf("linkedin: DMP segment %s disappeared while it was being built; run again to create it anew", id))
 		}
 	}
 	if st := seg.status(); failed(st) {

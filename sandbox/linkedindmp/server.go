@@ -13,9 +13,9 @@
 // ones. The users endpoint allows RateLimit requests per access token and
 // window, then answers 429.
 //
-// A new segment is BUILDING; it turns READY once it has been read
-// PollsBeforeReady times, as a segment becomes available some seconds
-// after it is created. Whether LinkedIn refuses users sent to a segment
+// A new segment can be BUILDING; it turns READY once it has been read
+// Options.PollsBeforeReady times (none by default), as a segment becomes
+// available some seconds after it is created. Whether LinkedIn refuses users sent to a segment
 // that is still BUILDING is not documented, so the replica accepts them.
 //
 // It stores hashes only: a segment's membership is a set of identifiers,
@@ -49,8 +49,10 @@ const (
 	DefaultRateLimit  = 500
 	DefaultRateWindow = time.Minute
 	// DefaultPollsBeforeReady is how often a new segment is read before
-	// it is READY.
-	DefaultPollsBeforeReady = 1
+	// it is READY: none, so that a `sandbox: true` run does not wait
+	// seconds on a segment it just created; tests that exercise the wait
+	// set Options.PollsBeforeReady.
+	DefaultPollsBeforeReady = 0
 	// TokenLifetime is how long an access token the token endpoint issues
 	// lasts (LinkedIn's are valid for 60 days).
 	TokenLifetime = 60 * 24 * time.Hour
@@ -70,7 +72,7 @@ type Options struct {
 	// RateWindow is the rate-limit window; 0 means DefaultRateWindow.
 	RateWindow time.Duration
 	// PollsBeforeReady is how many reads of a new segment answer
-	// BUILDING; 0 means DefaultPollsBeforeReady, negative none.
+	// BUILDING; 0 or negative means none (DefaultPollsBeforeReady).
 	PollsBeforeReady int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -79,12 +81,7 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	o.RateLimit = cmp.Or(o.RateLimit, DefaultRateLimit)
 	o.RateWindow = cmp.Or(o.RateWindow, DefaultRateWindow)
-	switch {
-	case o.PollsBeforeReady == 0:
-		o.PollsBeforeReady = DefaultPollsBeforeReady
-	case o.PollsBeforeReady < 0:
-		o.PollsBeforeReady = 0
-	}
+	o.PollsBeforeReady = max(o.PollsBeforeReady, DefaultPollsBeforeReady)
 	o.Now = wire.Clock(o.Now)
 	return o
 }
