@@ -126,4 +126,3 @@ func TestConformance(t *testing.T) {
 		})
 	}
 }
-
