@@ -31,6 +31,9 @@ type ListSnapshot struct {
 	// the output-only fields the replica computes when answering).
 	Resource json.RawMessage `json:"resource"`
 	Members  []string        `json:"members"`
+	// People says which members are one person (wire.Set.Together):
+	// positions in Members; left out when each is a person of its own.
+	People [][]int `json:"people,omitempty"`
 }
 
 // RequestSnapshot is one request whose status requestStatus:retrieve
@@ -71,7 +74,7 @@ func (s *Server) Snapshot() Snapshot {
 	snap := Snapshot{
 		UserLists: wire.List(&s.lists, func(_ string, l *list) ListSnapshot {
 			res, _ := json.Marshal(l.res) // plain structs: cannot fail
-			return ListSnapshot{Account: l.account, Created: l.created, Resource: res, Members: l.members.Sorted()}
+			return ListSnapshot{Account: l.account, Created: l.created, Resource: res, Members: l.members.Sorted(), People: l.members.Together()}
 		}),
 		Requests:    make([]RequestSnapshot, 0, len(s.requests)),
 		NextListID:  s.lists.Next(),
@@ -126,7 +129,11 @@ func restoreList(ls ListSnapshot) (string, *list, error) {
 	if res.ID == "" || ls.Account == "" {
 		return "", nil, errors.New("id and account are required")
 	}
-	return res.ID, &list{account: ls.Account, res: res, members: wire.SetOf(ls.Members), created: ls.Created}, nil
+	members, err := wire.SetOfPeople(ls.Members, ls.People)
+	if err != nil {
+		return "", nil, err
+	}
+	return res.ID, &list{account: ls.Account, res: res, members: members, created: ls.Created}, nil
 }
 
 func restoreRequest(rs RequestSnapshot) (*requestRecord, error) {

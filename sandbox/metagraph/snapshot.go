@@ -2,6 +2,7 @@ package metagraph
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"time"
 
@@ -28,6 +29,9 @@ type AudienceSnapshot struct {
 	Created            time.Time `json:"time_created"`
 	Updated            time.Time `json:"time_updated"`
 	Members            []string  `json:"members"`
+	// People says which members are one person (wire.Set.Together):
+	// positions in Members; left out when each is a person of its own.
+	People [][]int `json:"people,omitempty"`
 	// Replace is the usersreplace session in progress, if any.
 	Replace *ReplaceSnapshot `json:"replace,omitempty"`
 	// Sessions are the /users sessions seen, by session id.
@@ -39,10 +43,12 @@ type AudienceSnapshot struct {
 
 // ReplaceSnapshot is a usersreplace session in progress.
 type ReplaceSnapshot struct {
-	SessionID string    `json:"session_id"`
-	NextSeq   int       `json:"next_batch_seq"`
-	Pending   []string  `json:"pending"`
-	Touched   time.Time `json:"touched"`
+	SessionID string   `json:"session_id"`
+	NextSeq   int      `json:"next_batch_seq"`
+	Pending   []string `json:"pending"`
+	// PendingPeople is People for Pending.
+	PendingPeople [][]int   `json:"pending_people,omitempty"`
+	Touched       time.Time `json:"touched"`
 }
 
 // SessionSnapshot is a /users session.
@@ -67,11 +73,11 @@ func (s *Server) Snapshot() Snapshot {
 		as := AudienceSnapshot{
 			SavedAudience:      wire.SavedAudience{ID: a.id, Account: a.account, Name: a.name, Description: a.description},
 			CustomerFileSource: a.source,
-			Created:            a.created, Updated: a.updated, Members: a.members.Sorted(),
+			Created:            a.created, Updated: a.updated, Members: a.members.Sorted(), People: a.members.Together(),
 			FinishedReplace: maps.Clone(a.finishedReplace),
 		}
 		if rs := a.replace; rs != nil {
-			as.Replace = &ReplaceSnapshot{SessionID: rs.id, NextSeq: rs.nextSeq, Pending: rs.pending.Sorted(), Touched: rs.touched}
+			as.Replace = &ReplaceSnapshot{SessionID: rs.id, NextSeq: rs.nextSeq, Pending: rs.pending.Sorted(), PendingPeople: rs.pending.Together(), Touched: rs.touched}
 		}
 		if len(a.sessions) > 0 {
 			as.Sessions = make(map[string]SessionSnapshot, len(a.sessions))
@@ -108,9 +114,13 @@ func restoreAudience(as AudienceSnapshot) (*audience, error) {
 	if !objectIDPattern.MatchString(as.ID) || as.Account == "" {
 		return nil, errors.New("a numeric id and an account_id are required")
 	}
+	members, err := wire.SetOfPeople(as.Members, as.People)
+	if err != nil {
+		return nil, err
+	}
 	a := &audience{
 		id: as.ID, account: as.Account, name: as.Name, description: as.Description, source: as.CustomerFileSource,
-		created: as.Created, updated: as.Updated, members: wire.SetOf(as.Members),
+		created: as.Created, updated: as.Updated, members: members,
 		sessions: make(map[string]*addSession, len(as.Sessions)), finishedReplace: map[string]int{},
 	}
 	maps.Copy(a.finishedReplace, as.FinishedReplace)
@@ -121,7 +131,11 @@ func restoreAudience(as AudienceSnapshot) (*audience, error) {
 		if rs.SessionID == "" || rs.NextSeq < 1 {
 			return nil, errors.New("replace: a session_id and a next_batch_seq of at least 1 are required")
 		}
-		a.replace = &replaceSession{id: rs.SessionID, nextSeq: rs.NextSeq, pending: wire.SetOf(rs.Pending), touched: rs.Touched}
+		pending, err := wire.SetOfPeople(rs.Pending, rs.PendingPeople)
+		if err != nil {
+			return nil, fmt.Errorf("replace: %w", err)
+		}
+		a.replace = &replaceSession{id: rs.SessionID, nextSeq: rs.NextSeq, pending: pending, touched: rs.Touched}
 	}
 	return a, nil
 }

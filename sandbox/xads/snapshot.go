@@ -24,6 +24,9 @@ type AudienceSnapshot struct {
 	Updated time.Time `json:"updated_at"`
 	Deleted bool      `json:"deleted,omitempty"`
 	Members []string  `json:"members"`
+	// People says which members are one person (wire.Set.Together):
+	// positions in Members; left out when each is a person of its own.
+	People [][]int `json:"people,omitempty"`
 }
 
 // Snapshot returns the replica's state.
@@ -33,7 +36,7 @@ func (s *Server) Snapshot() Snapshot {
 	return Snapshot{CustomAudiences: wire.List(&s.audiences, func(_ string, a *audience) AudienceSnapshot {
 		return AudienceSnapshot{
 			SavedAudience: wire.SavedAudience{ID: a.id, Account: a.account, Name: a.name, Description: a.description},
-			Created:       a.created, Updated: a.updated, Deleted: a.deleted, Members: a.members.Sorted(),
+			Created:       a.created, Updated: a.updated, Deleted: a.deleted, Members: a.members.Sorted(), People: a.members.Together(),
 		}
 	}), NextID: s.audiences.Next()}
 }
@@ -49,9 +52,13 @@ func (s *Server) Restore(snap Snapshot) error {
 			if !idPattern.MatchString(as.ID) || !accountPattern.MatchString(as.Account) {
 				return "", nil, errors.New("an id and an account_id of lowercase letters and digits are required")
 			}
+			members, err := wire.SetOfPeople(as.Members, as.People)
+			if err != nil {
+				return "", nil, err
+			}
 			return as.ID, &audience{
 				id: as.ID, account: as.Account, name: as.Name, description: as.Description,
-				created: as.Created, updated: as.Updated, deleted: as.Deleted, members: wire.SetOf(as.Members),
+				created: as.Created, updated: as.Updated, deleted: as.Deleted, members: members,
 			}, nil
 		})
 	if err != nil {
