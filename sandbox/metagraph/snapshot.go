@@ -29,9 +29,12 @@ type AudienceSnapshot struct {
 	Created            time.Time `json:"time_created"`
 	Updated            time.Time `json:"time_updated"`
 	Members            []string  `json:"members"`
-	// People says which members are one person (wire.Set.Together):
-	// positions in Members; left out when each is a person of its own.
-	People [][]int `json:"people,omitempty"`
+	// Secondary lists the positions in Members of the identifiers that
+	// stand for no person of their own (a row's phone after its e-mail:
+	// wire.Set.Secondary); every other member is a person. Left out when
+	// every identifier is one, as in files written before people were
+	// counted.
+	Secondary []int `json:"secondary,omitempty"`
 	// Replace is the usersreplace session in progress, if any.
 	Replace *ReplaceSnapshot `json:"replace,omitempty"`
 	// Sessions are the /users sessions seen, by session id.
@@ -46,9 +49,9 @@ type ReplaceSnapshot struct {
 	SessionID string   `json:"session_id"`
 	NextSeq   int      `json:"next_batch_seq"`
 	Pending   []string `json:"pending"`
-	// PendingPeople is People for Pending.
-	PendingPeople [][]int   `json:"pending_people,omitempty"`
-	Touched       time.Time `json:"touched"`
+	// PendingSecondary is Secondary for Pending.
+	PendingSecondary []int     `json:"pending_secondary,omitempty"`
+	Touched          time.Time `json:"touched"`
 }
 
 // SessionSnapshot is a /users session.
@@ -73,11 +76,11 @@ func (s *Server) Snapshot() Snapshot {
 		as := AudienceSnapshot{
 			SavedAudience:      wire.SavedAudience{ID: a.id, Account: a.account, Name: a.name, Description: a.description},
 			CustomerFileSource: a.source,
-			Created:            a.created, Updated: a.updated, Members: a.members.Sorted(), People: a.members.Together(),
+			Created:            a.created, Updated: a.updated, Members: a.members.Sorted(), Secondary: a.members.Secondary(),
 			FinishedReplace: maps.Clone(a.finishedReplace),
 		}
 		if rs := a.replace; rs != nil {
-			as.Replace = &ReplaceSnapshot{SessionID: rs.id, NextSeq: rs.nextSeq, Pending: rs.pending.Sorted(), PendingPeople: rs.pending.Together(), Touched: rs.touched}
+			as.Replace = &ReplaceSnapshot{SessionID: rs.id, NextSeq: rs.nextSeq, Pending: rs.pending.Sorted(), PendingSecondary: rs.pending.Secondary(), Touched: rs.touched}
 		}
 		if len(a.sessions) > 0 {
 			as.Sessions = make(map[string]SessionSnapshot, len(a.sessions))
@@ -114,7 +117,7 @@ func restoreAudience(as AudienceSnapshot) (*audience, error) {
 	if !objectIDPattern.MatchString(as.ID) || as.Account == "" {
 		return nil, errors.New("a numeric id and an account_id are required")
 	}
-	members, err := wire.SetOfPeople(as.Members, as.People)
+	members, err := wire.SetOfPeople(as.Members, as.Secondary)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +134,7 @@ func restoreAudience(as AudienceSnapshot) (*audience, error) {
 		if rs.SessionID == "" || rs.NextSeq < 1 {
 			return nil, errors.New("replace: a session_id and a next_batch_seq of at least 1 are required")
 		}
-		pending, err := wire.SetOfPeople(rs.Pending, rs.PendingPeople)
+		pending, err := wire.SetOfPeople(rs.Pending, rs.PendingSecondary)
 		if err != nil {
 			return nil, fmt.Errorf("replace: %w", err)
 		}

@@ -12,13 +12,14 @@ import (
 // replica. The zero value is an empty set ready to use; a copy shares its
 // contents.
 //
-// It also knows which values belong to one person, as a platform does
-// once it matches an upload: the identifiers of one row of a multi-key
-// upload (an e-mail and a phone of one Meta row, the userIdentifiers of
-// one Google audience member, one X user object) are one person, and so
-// is any later row sharing one of them. People counts the persons with an
-// identifier still in the set, which is what platforms report as an
-// audience's size. Add alone makes each value a person of its own.
+// It also counts people, as a platform counts the users it matched: a
+// row of an upload (a Meta row, a Google audience member, an X user
+// object) is one person however many identifiers it carries, known by its
+// first identifier (a Meta row's e-mail before its phone); another row
+// with the same first identifier is the same person, and rows that only
+// share a later one (two contacts with one phone number) are two. A
+// person is counted while the identifier that stands for them is in the
+// set. People counts them; Add makes a value a person of its own.
 //
 // A replica may hold millions of members in the process of the client it
 // serves, so the set holds no pointers for the garbage collector to trace:
@@ -30,22 +31,19 @@ type Set struct {
 }
 
 type set struct {
-	hashes map[[32]byte]uint32 // the person of each digest
-	other  map[[32]byte]span   // by sha256 of the value
-	text   [][]byte            // the other values, back to back in chunks
-	size   int                 // bytes in text
-	dead   int                 // bytes of text that removed values left
-
-	// Persons are numbered from 0 and merged as rows join them: parent is
-	// a union-find forest (a root is its own parent), live counts at a
-	// root the person's values in the set, people the roots with live > 0.
-	parent []uint32
-	live   []uint32
-	people int
+	hashes map[[32]byte]bool // true: the digest stands for a person
+	other  map[[32]byte]span // by sha256 of the value
+	text   [][]byte          // the other values, back to back in chunks
+	size   int               // bytes in text
+	dead   int               // bytes of text that removed values left
+	people int               // values that stand for a person
 }
 
-// span locates a value in text, and names its person.
-type span struct{ chunk, off, n, person uint32 }
+// span locates a value in text; person says it stands for a person.
+type span struct {
+	chunk, off, n uint32
+	person        bool
+}
 
 // textChunk is the size of a chunk of text: text grows a chunk at a time
 // rather than by copying everything it holds.
@@ -71,164 +69,94 @@ func (s *set) store(v string) span {
 
 func (s *Set) init() {
 	if s.set == nil {
-		s.set = &set{hashes: map[[32]byte]uint32{}, other: map[[32]byte]span{}}
+		s.set = &set{hashes: map[[32]byte]bool{}, other: map[[32]byte]span{}}
 	}
 }
 
-// newPerson numbers a person with no value yet.
-func (s *set) newPerson() uint32 {
-	if len(s.parent) >= math.MaxUint32 {
-		panic("wire: a replica's audience has seen more persons than it can number")
-	}
-	p := uint32(len(s.parent))
-	s.parent = append(s.parent, p)
-	s.live = append(s.live, 0)
-	return p
-}
-
-// root finds the person p was merged into, halving the path on the way.
-func (s *set) root(p uint32) uint32 {
-	for s.parent[p] != p {
-		s.parent[p] = s.parent[s.parent[p]]
-		p = s.parent[p]
-	}
-	return p
-}
-
-// merge makes b's person part of a's; both are roots.
-func (s *set) merge(a, b uint32) {
-	if a == b {
-		return
-	}
-	if s.live[a] > 0 && s.live[b] > 0 {
-		s.people--
-	}
-	s.parent[b] = a
-	s.live[a] += s.live[b]
-	s.live[b] = 0
-}
-
-// counted notes one more value of root person p.
-func (s *set) counted(p uint32) {
-	if s.live[p] == 0 {
-		s.people++
-	}
-	s.live[p]++
-}
-
-// insert adds v, known to be absent, as a value of person p (a root).
-func (s *set) insert(v string, p uint32) {
+// put inserts v, or finds it, and makes it stand for a person when
+// person is set; it reports whether v was new.
+func (s *set) put(v string, person bool) bool {
 	if h, ok := digest(v); ok {
-		s.hashes[h] = p
-	} else {
-		sp := s.store(v)
-		sp.person = p
-		s.other[sha256.Sum256([]byte(v))] = sp
+		was, in := s.hashes[h]
+		switch {
+		case !in:
+			s.hashes[h] = person
+		case person && !was:
+			s.hashes[h] = true
+		default:
+			return false
+		}
+		if person {
+			s.people++
+		}
+		return !in
 	}
-	s.counted(p)
-}
-
-// person returns the root person of v, if v is in the set.
-func (s *set) person(v string) (uint32, bool) {
-	var p uint32
-	var ok bool
-	if h, isHash := digest(v); isHash {
-		p, ok = s.hashes[h]
-	} else {
-		var sp span
-		sp, ok = s.other[sha256.Sum256([]byte(v))]
-		p = sp.person
-	}
-	if !ok {
-		return 0, false
-	}
-	return s.root(p), true
-}
-
-// Add inserts v, a person of its own unless a row joins it to others,
-// and reports whether it was new.
-func (s *Set) Add(v string) bool {
-	s.init()
-	if _, ok := s.person(v); ok {
+	k := sha256.Sum256([]byte(v))
+	sp, in := s.other[k]
+	switch {
+	case !in:
+		sp = s.store(v)
+	case person && !sp.person:
+	default:
 		return false
 	}
-	s.insert(v, s.newPerson())
-	return true
+	sp.person = sp.person || person
+	s.other[k] = sp
+	if person {
+		s.people++
+	}
+	return !in
 }
 
-// AddRow inserts the values of one row of an upload as one person: with
-// any person a value already belongs to, and those persons become one. It
-// returns how many values were new.
+// Add inserts v as a person of its own (a row of one) and reports
+// whether it was new.
+func (s *Set) Add(v string) bool {
+	s.init()
+	return s.put(v, true)
+}
+
+// AddRow inserts the values of one row of an upload, one person known by
+// its first value, and returns how many values were new.
 func (s *Set) AddRow(values []string) int {
 	s.init()
-	p, found := uint32(0), false
-	// present marks the values found in the set (bit i for values[i]; a
-	// row holds a handful), so each is looked up once.
-	var present uint64
-	for i, v := range values {
-		q, ok := s.person(v)
-		if !ok {
-			continue
-		}
-		if i < 64 {
-			present |= 1 << i
-		}
-		if found {
-			s.merge(p, q) // p stays the root of the row's person
-		} else {
-			p, found = q, true
-		}
-	}
-	if !found {
-		p = s.newPerson()
-	}
 	added := 0
 	for i, v := range values {
-		var in bool
-		if i < 64 {
-			in = present&(1<<i) != 0 || slices.Contains(values[:i], v) // a value the row repeats is in by now
-		} else {
-			_, in = s.person(v)
-		}
-		if !in {
-			s.insert(v, p)
+		if s.put(v, i == 0) {
 			added++
 		}
 	}
 	return added
 }
 
-// Remove deletes v and reports whether it was present. The person v
-// belonged to stays while another of its values is in the set.
+// Remove deletes v and reports whether it was present; the person it
+// stood for, if any, is gone from the set.
 func (s *Set) Remove(v string) bool {
 	if s.set == nil {
 		return false
 	}
-	var p uint32
 	if h, ok := digest(v); ok {
-		q, in := s.hashes[h]
+		person, in := s.hashes[h]
 		if !in {
 			return false
 		}
 		delete(s.hashes, h)
-		p = q
-	} else {
-		k := sha256.Sum256([]byte(v))
-		sp, ok := s.other[k]
-		if !ok {
-			return false
+		if person {
+			s.people--
 		}
-		delete(s.other, k)
-		p = sp.person
-		s.dead += int(sp.n)
-		if s.dead > s.size/2 && s.dead > textChunk {
-			s.compact()
-		}
+		return true
 	}
-	r := s.root(p)
-	s.live[r]--
-	if s.live[r] == 0 {
+	k := sha256.Sum256([]byte(v))
+	sp, ok := s.other[k]
+	if !ok {
+		return false
+	}
+	delete(s.other, k)
+	if sp.person {
 		s.people--
+	}
+	s.dead += int(sp.n)
+	if s.dead > s.size/2 && s.dead > textChunk {
+		s.compact()
 	}
 	return true
 }
@@ -252,7 +180,8 @@ func (s Set) Len() int {
 	return len(s.hashes) + len(s.other)
 }
 
-// People is the number of persons with a value in the set.
+// People is the number of persons in the set: the values that stand for
+// one.
 func (s Set) People() int {
 	if s.set == nil {
 		return 0
@@ -276,6 +205,55 @@ func (s Set) Sorted() []string {
 	return out
 }
 
+// Secondary lists, for a snapshot, the positions in Sorted() of the values
+// that stand for no person (a row's identifiers after its first),
+// ascending; nil when every value stands for one, as in a set built by
+// Add alone.
+func (s Set) Secondary() []int {
+	if s.set == nil || s.people == s.Len() {
+		return nil
+	}
+	var out []int
+	for i, v := range s.Sorted() {
+		if !s.standsForPerson(v) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func (s *set) standsForPerson(v string) bool {
+	if h, ok := digest(v); ok {
+		return s.hashes[h]
+	}
+	return s.other[sha256.Sum256([]byte(v))].person
+}
+
+// SetOfPeople returns a set holding values, sorted, each a person of its
+// own but those at the positions secondary lists (as Secondary wrote
+// them).
+func SetOfPeople(values []string, secondary []int) (Set, error) {
+	for _, i := range secondary {
+		if i < 0 || i >= len(values) {
+			return Set{}, fmt.Errorf("secondary: position %d is not one of the %d members", i, len(values))
+		}
+	}
+	var s Set
+	s.init()
+	j := 0
+	for i, v := range values {
+		second := j < len(secondary) && secondary[j] == i
+		if second {
+			j++
+		}
+		s.put(v, !second)
+	}
+	if j < len(secondary) {
+		return Set{}, fmt.Errorf("secondary: positions must be ascending and listed once (at %d)", secondary[j])
+	}
+	return s, nil
+}
+
 // SetOf returns a set holding values, for rebuilding a membership from a
 // saved snapshot.
 func SetOf(values []string) Set {
@@ -295,49 +273,4 @@ func digest(v string) (h [32]byte, ok bool) {
 	}
 	_, err := hex.Decode(h[:], []byte(v))
 	return h, err == nil
-}
-
-// Together says which values are one person, for a snapshot: for each
-// person with more than one value in the set, the positions of its values
-// in Sorted(), ascending; the persons in the order of their first value.
-// Values of a person of their own are left out, so a set built by Add
-// alone has nothing to say (nil).
-func (s Set) Together() [][]int {
-	if s.set == nil {
-		return nil
-	}
-	byRoot := map[uint32][]int{}
-	var order []uint32
-	for i, v := range s.Sorted() {
-		p, _ := s.person(v)
-		if _, seen := byRoot[p]; !seen {
-			order = append(order, p)
-		}
-		byRoot[p] = append(byRoot[p], i)
-	}
-	var out [][]int
-	for _, p := range order {
-		if g := byRoot[p]; len(g) > 1 {
-			out = append(out, g)
-		}
-	}
-	return out
-}
-
-// SetOfPeople returns a set holding values, sorted, with the persons
-// together names (as Together wrote them) joined again; any other value
-// is a person of its own.
-func SetOfPeople(values []string, together [][]int) (Set, error) {
-	s := SetOf(values)
-	for _, g := range together {
-		row := make([]string, len(g))
-		for j, i := range g {
-			if i < 0 || i >= len(values) {
-				return Set{}, fmt.Errorf("people: position %d is not one of the %d members", i, len(values))
-			}
-			row[j] = values[i]
-		}
-		s.AddRow(row)
-	}
-	return s, nil
 }
