@@ -31,13 +31,21 @@ type Set struct {
 }
 
 type set struct {
-	hashes map[[32]byte]bool // true: the digest stands for a person
-	other  map[[32]byte]span // by sha256 of the value
-	text   [][]byte          // the other values, back to back in chunks
-	size   int               // bytes in text
-	dead   int               // bytes of text that removed values left
-	people int               // values that stand for a person
+	hashes map[[32]byte]uint8 // standsForPerson set: the digest stands for a person
+	other  map[[32]byte]span  // by sha256 of the value
+	text   [][]byte           // the other values, back to back in chunks
+	size   int                // bytes in text
+	dead   int                // bytes of text that removed values left
+
+	// people counts the values that stand for a person when counted is
+	// set. Changes only clear counted, so adding stays one probe of the
+	// map a value; People counts again when asked.
+	people  int
+	counted bool
 }
+
+// standsForPerson is the flag of a digest that stands for a person.
+const standsForPerson uint8 = 1
 
 // span locates a value in text; person says it stands for a person.
 type span struct {
@@ -69,7 +77,7 @@ func (s *set) store(v string) span {
 
 func (s *Set) init() {
 	if s.set == nil {
-		s.set = &set{hashes: map[[32]byte]bool{}, other: map[[32]byte]span{}}
+		s.set = &set{hashes: map[[32]byte]uint8{}, other: map[[32]byte]span{}, counted: true}
 	}
 }
 
@@ -77,19 +85,17 @@ func (s *Set) init() {
 // person is set; it reports whether v was new.
 func (s *set) put(v string, person bool) bool {
 	if h, ok := digest(v); ok {
-		was, in := s.hashes[h]
-		switch {
-		case !in:
-			s.hashes[h] = person
-		case person && !was:
-			s.hashes[h] = true
-		default:
-			return false
-		}
+		// One probe of the map, not a lookup and then an insert: in a map
+		// of millions each probe is a cache miss. m[k] |= f is a single
+		// assignment that inserts 0 when k is absent.
+		n := len(s.hashes)
 		if person {
-			s.people++
+			s.hashes[h] |= standsForPerson
+			s.counted = false
+		} else {
+			s.hashes[h] |= 0
 		}
-		return !in
+		return len(s.hashes) > n
 	}
 	k := sha256.Sum256([]byte(v))
 	sp, in := s.other[k]
@@ -102,9 +108,7 @@ func (s *set) put(v string, person bool) bool {
 	}
 	sp.person = sp.person || person
 	s.other[k] = sp
-	if person {
-		s.people++
-	}
+	s.counted = s.counted && !sp.person
 	return !in
 }
 
@@ -135,14 +139,12 @@ func (s *Set) Remove(v string) bool {
 		return false
 	}
 	if h, ok := digest(v); ok {
-		person, in := s.hashes[h]
-		if !in {
+		n := len(s.hashes)
+		delete(s.hashes, h)
+		if len(s.hashes) == n {
 			return false
 		}
-		delete(s.hashes, h)
-		if person {
-			s.people--
-		}
+		s.counted = false
 		return true
 	}
 	k := sha256.Sum256([]byte(v))
@@ -151,9 +153,7 @@ func (s *Set) Remove(v string) bool {
 		return false
 	}
 	delete(s.other, k)
-	if sp.person {
-		s.people--
-	}
+	s.counted = s.counted && !sp.person
 	s.dead += int(sp.n)
 	if s.dead > s.size/2 && s.dead > textChunk {
 		s.compact()
@@ -181,10 +181,25 @@ func (s Set) Len() int {
 }
 
 // People is the number of persons in the set: the values that stand for
-// one.
+// one. It counts them again after a change, which costs a pass over the
+// set, and keeps the figure until the next.
 func (s Set) People() int {
 	if s.set == nil {
 		return 0
+	}
+	if !s.counted {
+		n := 0
+		for _, f := range s.hashes {
+			if f&standsForPerson != 0 {
+				n++
+			}
+		}
+		for _, sp := range s.other {
+			if sp.person {
+				n++
+			}
+		}
+		s.people, s.counted = n, true
 	}
 	return s.people
 }
@@ -210,7 +225,7 @@ func (s Set) Sorted() []string {
 // ascending; nil when every value stands for one, as in a set built by
 // Add alone.
 func (s Set) Secondary() []int {
-	if s.set == nil || s.people == s.Len() {
+	if s.set == nil || s.People() == s.Len() {
 		return nil
 	}
 	var out []int
@@ -224,7 +239,7 @@ func (s Set) Secondary() []int {
 
 func (s *set) standsForPerson(v string) bool {
 	if h, ok := digest(v); ok {
-		return s.hashes[h]
+		return s.hashes[h]&standsForPerson != 0
 	}
 	return s.other[sha256.Sum256([]byte(v))].person
 }
