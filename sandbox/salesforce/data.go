@@ -277,7 +277,7 @@ func (s *Server) AddContacts(id string, contacts []map[string]string) error {
 	for _, c := range contacts {
 		for f := range c {
 			if got, ok := canonical("Contact", f); !ok || got != f || f == "Id" {
-				return fmt.Errorf("Contact has no settable field %q", f)
+				return fmt.Errorf("no settable Contact field %q", f)
 			}
 		}
 	}
