@@ -115,3 +115,30 @@ func (r *declaringRecorder) Declared() int64 {
 	defer r.mu.Unlock()
 	return r.declared
 }
+
+// RecordOf writes m as a source record whose fields req names: the key
+// under req.Key, each identifier under its req.Fields field, each consent
+// answer under its req.Consent field (ConsentValue) and each attribute
+// under its req.Attributes field (AttrText), leaving out what is empty, as
+// a CRM leaves an unset property out. Harnesses fill their backends with
+// it.
+func RecordOf(m audience.Member, req connectors.ReadRequest) map[string]string {
+	rec := map[string]string{}
+	set := func(field, v string) {
+		if field != "" && v != "" {
+			rec[field] = v
+		}
+	}
+	set(req.Key, m.Key)
+	for k, f := range req.Fields {
+		set(f, m.Fields[k])
+	}
+	set(req.Consent.AdUserData, ConsentValue(m.Consent.AdUserData))
+	set(req.Consent.AdPersonalization, ConsentValue(m.Consent.AdPersonalization))
+	for i, a := range req.Attributes {
+		if i < len(m.Attrs) {
+			set(a.Field, AttrText(m.Attrs[i]))
+		}
+	}
+	return rec
+}

@@ -24,34 +24,18 @@ var conformanceProps = map[audience.Kind]string{
 func conformanceList(t *testing.T, members []audience.Member) (*bundle, connectors.ReadRequest) {
 	t.Helper()
 	b := setup(t, replica.Options{})
-	contacts := make([]map[string]string, len(members))
-	for i, m := range members {
-		p := map[string]string{"crm_key": m.Key}
-		for k, prop := range conformanceProps {
-			if v := m.Fields[k]; v != "" {
-				p[prop] = v
-			}
-		}
-		for prop, st := range map[string]audience.ConsentStatus{"ad_user_data": m.Consent.AdUserData, "ad_personalization": m.Consent.AdPersonalization} {
-			if v := connectortest.ConsentValue(st); v != "" {
-				p[prop] = v
-			}
-		}
-		for j, a := range connectortest.SyntheticAttributes {
-			if v := connectortest.AttrText(m.Attrs[j]); v != "" {
-				p[a.Field] = v
-			}
-		}
-		contacts[i] = p
-	}
-	id := b.rep.AddContactList("Conformance", contacts)
-	return b, connectors.ReadRequest{
-		Audience:   "id:" + id,
+	req := connectors.ReadRequest{
 		Key:        "crm_key",
 		Fields:     conformanceProps,
 		Consent:    connectors.ConsentFields{AdUserData: "ad_user_data", AdPersonalization: "ad_personalization"},
 		Attributes: connectortest.SyntheticAttributes,
 	}
+	contacts := make([]map[string]string, len(members))
+	for i, m := range members {
+		contacts[i] = connectortest.RecordOf(m, req)
+	}
+	req.Audience = "id:" + b.rep.AddContactList("Conformance", contacts)
+	return b, req
 }
 
 // TestConformance runs the source suite on lists of the replica. The

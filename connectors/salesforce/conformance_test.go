@@ -38,39 +38,24 @@ func conformanceAttrs() []connectors.Attribute {
 // and returns the request that reads it.
 func conformanceCampaign(t *testing.T, b *bundle, members []audience.Member) connectors.ReadRequest {
 	t.Helper()
-	attrs := conformanceAttrs()
-	contacts := make([]map[string]string, len(members))
-	for i, m := range members {
-		c := map[string]string{"Customer_Key__c": m.Key}
-		for k, f := range conformanceFields {
-			if v := m.Fields[k]; v != "" {
-				c[f] = v
-			}
-		}
-		for f, st := range map[string]audience.ConsentStatus{"Ad_User_Data__c": m.Consent.AdUserData, "Ad_Personalization__c": m.Consent.AdPersonalization} {
-			if v := connectortest.ConsentValue(st); v != "" {
-				c[f] = v
-			}
-		}
-		for j, a := range attrs {
-			v := connectortest.AttrText(m.Attrs[j])
-			if ts, ok := m.Attrs[j].Time(); ok {
-				v = ts.Format("2006-01-02T15:04:05.000-0700") // as Salesforce writes a date/time
-			}
-			if v != "" {
-				c[a.Field] = v
-			}
-		}
-		contacts[i] = c
-	}
-	require.NoError(t, b.rep.AddContacts(replicacreds.EmptyCampaignID, contacts))
-	return connectors.ReadRequest{
+	req := connectors.ReadRequest{
 		Audience:   replicacreds.EmptyCampaignID,
 		Key:        "Customer_Key__c",
 		Fields:     conformanceFields,
 		Consent:    connectors.ConsentFields{AdUserData: "Ad_User_Data__c", AdPersonalization: "Ad_Personalization__c"},
-		Attributes: attrs,
+		Attributes: conformanceAttrs(),
 	}
+	contacts := make([]map[string]string, len(members))
+	for i, m := range members {
+		contacts[i] = connectortest.RecordOf(m, req)
+		for j, a := range req.Attributes {
+			if ts, ok := m.Attrs[j].Time(); ok {
+				contacts[i][a.Field] = ts.Format("2006-01-02T15:04:05.000-0700") // as Salesforce writes a date/time
+			}
+		}
+	}
+	require.NoError(t, b.rep.AddContacts(replicacreds.EmptyCampaignID, contacts))
+	return req
 }
 
 // TestConformance runs the source suite on a campaign of the replica, read
