@@ -1,9 +1,30 @@
 // Package connectortest holds the conformance suites every connector's tests
-// run: Source for sources, Destination for destinations and Spec for the
-// declaration each connector registers. A connector passes by supplying a
+// run: Source for sources (and RunReadFailures for their sync tests),
+// Destination for destinations and Spec for the declaration each connector
+// registers. A connector passes by supplying a
 // small harness that builds it over synthetic data and, for destinations,
 // shows what the remote audience holds. Recorder, SyntheticMembers,
 // SyntheticUpload, Identity and Golden help connectors' own tests.
+//
+// # The source suite
+//
+// Source reads synthetic members (SyntheticMembers) through the source a
+// harness builds over them: ReadsEveryMember (0, 1 and 137 members,
+// exactly, compared by content), CancelStopsRead, CancelledBeforeRead,
+// DeadlineStopsRead, FailurePartWay (an error, never a short success),
+// EmitErrorStopsRead, CloseTwice. A source that reads a remote system
+// page by page opts into the checks a CRM needs with its harness's
+// fields: PageSize (audiences around one and two pages), Attributes (the
+// SyntheticAttributes, one of each type, some missing), Declares (the
+// declared count, before the first member, equals the records read) and
+// MissingAudience (MissingAudienceIsAConfigError: CheckAudience refuses
+// it with MissingAdvice, a read fails handing over nobody).
+//
+// RunReadFailures is the failure table of a source's sync tests, through
+// the service layer: a run, a run whose read fails part-way (it must fail,
+// say what to do, remove nobody and quote no contact data) and a run with
+// the source well. RunEmptiedSource checks that an emptied audience is
+// read completely and stopped by the removal guard.
 //
 // # The destination suite
 //

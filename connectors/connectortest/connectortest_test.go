@@ -19,7 +19,21 @@ type memSource struct {
 	failAt  int // -1: never
 }
 
-func (s *memSource) Read(ctx context.Context, _ connectors.ReadRequest, out connectors.Emitter) error {
+// memAudience is the one audience a memSource holds.
+const memAudience = "mem"
+
+func (s *memSource) CheckAudience(_ context.Context, name string) (string, error) {
+	if name != memAudience {
+		return "", fmt.Errorf("mem source: no audience %q: check source.audience", name)
+	}
+	return fmt.Sprintf("%d members", len(s.members)), nil
+}
+
+func (s *memSource) Read(ctx context.Context, req connectors.ReadRequest, out connectors.Emitter) error {
+	if _, err := s.CheckAudience(ctx, req.Audience); err != nil {
+		return err
+	}
+	connectors.DeclareCount(out, int64(len(s.members)))
 	for i := range s.members {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("mem source: %w", err)
@@ -43,14 +57,20 @@ func (s *memSource) Close() error { return nil }
 
 func TestSourceSuite(t *testing.T) {
 	t.Parallel()
+	req := connectors.ReadRequest{Audience: memAudience, Attributes: connectortest.SyntheticAttributes}
 	connectortest.Source(t, connectortest.SourceHarness{
 		New: func(t *testing.T, members []audience.Member) (connectors.Source, connectors.ReadRequest) {
-			return &memSource{members: members, failAt: -1}, connectors.ReadRequest{}
+			return &memSource{members: members, failAt: -1}, req
 		},
 		Failing: func(t *testing.T, members []audience.Member, after int) (connectors.Source, connectors.ReadRequest) {
-			return &memSource{members: members, failAt: after}, connectors.ReadRequest{}
+			return &memSource{members: members, failAt: after}, req
 		},
-		CancelWithin: 1,
+		CancelWithin:    1,
+		PageSize:        50,
+		Attributes:      true,
+		Declares:        true,
+		MissingAudience: "nope",
+		MissingAdvice:   "check source.audience",
 	})
 }
 

@@ -36,6 +36,32 @@ type SourceHarness struct {
 	// CancelWithin is how many members a source may still emit once its
 	// context is cancelled; 0 means 2048.
 	CancelWithin int
+
+	// The checks below are for sources that read a remote system page by
+	// page (a CRM's API); each is off at its zero value.
+
+	// PageSize is how many records the source reads per request (a page
+	// of memberships, a batch of records). ReadsEveryMember then also
+	// reads audiences one short of a page, of exactly one and two pages,
+	// and one past them, where paging goes wrong.
+	PageSize int
+	// Attributes says the source hands over attributes: synthetic members
+	// then carry values of SyntheticAttributes (some missing), and New
+	// must store each under its Field and return a request whose
+	// Attributes are SyntheticAttributes, in order (each Field may be
+	// renamed to the source's spelling).
+	Attributes bool
+	// Declares says the source declares how many records the audience
+	// holds (connectors.DeclareCount) before it hands them over; the
+	// suite checks the figure against what the read yields.
+	Declares bool
+	// MissingAudience names an audience no source New builds holds (a
+	// list or campaign that does not exist). When set, the source must be
+	// a connectors.AudienceChecker: checking it is an error that contains
+	// MissingAdvice (what the user should do), checking the audience New
+	// returns is not, and reading it fails having emitted nobody.
+	MissingAudience string
+	MissingAdvice   string
 }
 
 // cancelMembers is large enough that a source checking its context every
@@ -61,17 +87,27 @@ func Source(t *testing.T, h SourceHarness) {
 			if h.NoConsent {
 				ms[i].Consent = audience.Consent{}
 			}
+			if h.Attributes {
+				ms[i].Attrs = SyntheticAttrValues(i)
+			}
 		}
 		return ms
 	}
 
 	t.Run("ReadsEveryMember", func(t *testing.T) {
 		t.Parallel()
-		for _, n := range []int{0, 1, 137} {
+		sizes := []int{0, 1, 137}
+		if p := h.PageSize; p > 0 {
+			sizes = append(sizes, p-1, p, p+1, 2*p, 2*p+1)
+		}
+		for _, n := range sizes {
 			want := members(n)
 			src, req := h.New(t, want)
-			var rec Recorder
-			require.NoError(t, src.Read(t.Context(), req, &rec), "read %d members", n)
+			if h.Attributes {
+				requireSyntheticAttributes(t, req.Attributes)
+			}
+			rec := &declaringRecorder{declared: -1}
+			require.NoError(t, src.Read(t.Context(), req, rec), "read %d members", n)
 			require.NoError(t, src.Close())
 			got := rec.Members()
 			for _, m := range got {
@@ -81,7 +117,36 @@ func Source(t *testing.T, h SourceHarness) {
 				t.Fatalf("read %d members: mismatch (-want +got):\n%s", n, diff)
 			}
 			require.Empty(t, rec.Rejections(), "synthetic members are all valid")
+			if h.Declares {
+				require.Equal(t, int64(n), rec.Declared(), "read %d members: the declared count is the records the read yields", n)
+				require.True(t, rec.declaredFirst, "read %d members: the count is declared before the first member", n)
+			}
 		}
+	})
+
+	t.Run("MissingAudienceIsAConfigError", func(t *testing.T) {
+		t.Parallel()
+		if h.MissingAudience == "" {
+			t.Log("the harness names no missing audience (SourceHarness.MissingAudience): not checked")
+			return
+		}
+		src, req := h.New(t, members(3))
+		t.Cleanup(func() { _ = src.Close() })
+		checker, ok := src.(connectors.AudienceChecker)
+		require.True(t, ok, "a source whose audiences can be missing is a connectors.AudienceChecker, so `check` finds a wrong name")
+		found, err := checker.CheckAudience(t.Context(), req.Audience)
+		require.NoError(t, err, "the audience New made exists")
+		require.NotEmpty(t, found, "CheckAudience says what it found")
+		_, err = checker.CheckAudience(t.Context(), h.MissingAudience)
+		require.Error(t, err, "checking audience %q that does not exist", h.MissingAudience)
+		require.Contains(t, err.Error(), h.MissingAdvice, "the error says what to do")
+		missing := req
+		missing.Audience = h.MissingAudience
+		var rec Recorder
+		err = readWithin(t, src, t.Context(), missing, &rec)
+		require.Error(t, err, "reading an audience that does not exist fails")
+		require.Contains(t, err.Error(), h.MissingAdvice)
+		require.Empty(t, rec.Members(), "and hands over nobody")
 	})
 
 	t.Run("CancelStopsRead", func(t *testing.T) {
@@ -190,20 +255,26 @@ type emitFunc func(*audience.Member) error
 func (f emitFunc) Emit(m *audience.Member) error { return f(m) }
 func (emitFunc) Reject(string, int64)            {}
 
-// canonical orders members by content and clears Line, which is the
+// memberView is what the suite compares of a member: its attributes
+// spelled out, since audience.Value keeps its contents unexported.
+type memberView struct {
+	Key     string
+	Fields  [audience.NumKinds]string
+	Consent audience.Consent
+	Attrs   string
+}
+
+// canonical orders members by content and leaves out Line, which is the
 // source's own business, so sources that do not keep order still compare.
-func canonical(ms []audience.Member) []audience.Member {
-	out := slices.Clone(ms)
-	for i := range out {
-		out[i].Line = 0
+func canonical(ms []audience.Member) []memberView {
+	out := make([]memberView, len(ms))
+	for i, m := range ms {
+		out[i] = memberView{Key: m.Key, Fields: m.Fields, Consent: m.Consent, Attrs: attrsString(m.Attrs)}
 	}
-	slices.SortFunc(out, func(a, b audience.Member) int { return strings.Compare(memberString(a), memberString(b)) })
-	if out == nil {
-		out = []audience.Member{}
-	}
+	slices.SortFunc(out, func(a, b memberView) int { return strings.Compare(a.String(), b.String()) })
 	return out
 }
 
-func memberString(m audience.Member) string {
-	return fmt.Sprintf("%q %q %d %d", m.Key, m.Fields, m.Consent.AdUserData, m.Consent.AdPersonalization)
+func (m memberView) String() string {
+	return fmt.Sprintf("%q %q %d %d %s", m.Key, m.Fields, m.Consent.AdUserData, m.Consent.AdPersonalization, m.Attrs)
 }

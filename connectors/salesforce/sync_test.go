@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/connectortest"
 	"github.com/audiencesync/audiencesync/connectors/file"
 	"github.com/audiencesync/audiencesync/connectors/salesforce"
 	"github.com/audiencesync/audiencesync/connectors/salesforce/replicacreds"
@@ -62,89 +63,76 @@ func openService(t *testing.T, b *bundle, bulkThreshold int) *syncs.Service {
 	return svc
 }
 
+// runSpring runs the spring sync of svc once.
+func runSpring(svc *syncs.Service) func(t *testing.T) (*report.Report, error) {
+	return func(t *testing.T) (*report.Report, error) {
+		return svc.Run(t.Context(), "spring", syncs.RunOptions{})
+	}
+}
+
 // TestFailurePartWayRemovesNothing runs a sync once, then again with the
 // read failing part-way in each way Salesforce can fail, by REST and by
 // Bulk: the run fails, says what to do, and removes no one; a third run
 // with Salesforce well finds nothing to change.
 func TestFailurePartWayRemovesNothing(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name      string
-		opts      replica.Options
-		bulk      bool
-		faults    string
-		intercept func(w http.ResponseWriter, r *http.Request) bool
-		want      string
-	}{
-		{name: "server errors after retries", faults: "salesforce.query:503", want: "run again later"},
-		{name: "connection resets", faults: "salesforce.query:reset", want: "no answer from Salesforce"},
-		{name: "bulk results reset", bulk: true, faults: "salesforce.results:reset", want: "no answer from Salesforce"},
-		{name: "bulk job failed", bulk: true, intercept: func(w http.ResponseWriter, r *http.Request) bool {
+	// failure is a case: faults for the replica, or intercept answering
+	// for it during the failing run; bulk reads by Bulk 2.0.
+	failure := func(name string, opts replica.Options, bulk bool, faults string, intercept func(w http.ResponseWriter, r *http.Request) bool, want string) connectortest.ReadFailure {
+		return connectortest.ReadFailure{Name: name, Want: want, Setup: func(t *testing.T) connectortest.SyncRun {
+			b := setup(t, opts)
+			threshold := 1000
+			if bulk {
+				threshold = 1
+			}
+			return connectortest.SyncRun{
+				Run: runSpring(openService(t, b, threshold)),
+				Break: func(t *testing.T) {
+					require.NoError(t, b.faults.Load(faults))
+					b.http.setIntercept(intercept)
+				},
+				Mend: func(t *testing.T) {
+					require.NoError(t, b.faults.Load(""))
+					b.http.setIntercept(nil)
+					if opts.DailyLimit > 0 {
+						require.NoError(t, b.clock.Sleep(t.Context(), 24*time.Hour)) // the limit resets
+					}
+				},
+			}
+		}}
+	}
+	none := replica.Options{}
+	connectortest.RunReadFailures(t, connectortest.ReadFailures{Added: springMembers, Cases: []connectortest.ReadFailure{
+		failure("server errors after retries", none, false, "salesforce.query:503", nil, "run again later"),
+		failure("connection resets", none, false, "salesforce.query:reset", nil, "no answer from Salesforce"),
+		failure("bulk results reset", none, true, "salesforce.results:reset", nil, "no answer from Salesforce"),
+		failure("bulk job failed", none, true, "", func(w http.ResponseWriter, r *http.Request) bool {
 			if endpointOf(r) != "poll" {
 				return false
 			}
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write([]byte(`{"id":"750x","state":"Failed","errorMessage":"InternalServerError","apiVersion":62.0}`))
 			return true
-		}, want: "the job failed"},
-		{name: "session revoked", faults: "salesforce.query:401", want: "refused again after authenticating anew"},
-		{name: "daily limit", opts: replica.Options{DailyLimit: 4}, want: "REQUEST_LIMIT_EXCEEDED"},
-		{name: "campaign deleted between runs", intercept: func(w http.ResponseWriter, r *http.Request) bool {
+		}, "the job failed"),
+		failure("session revoked", none, false, "salesforce.query:401", nil, "refused again after authenticating anew"),
+		failure("daily limit", replica.Options{DailyLimit: 4}, false, "", nil, "REQUEST_LIMIT_EXCEEDED"),
+		failure("campaign deleted between runs", none, false, "", func(w http.ResponseWriter, r *http.Request) bool {
 			if endpointOf(r) != "campaign" {
 				return false
 			}
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write([]byte(`{"totalSize":0,"done":true,"records":[]}`))
 			return true
-		}, want: "check source.audience"},
-		{name: "fewer records than counted", intercept: func(w http.ResponseWriter, r *http.Request) bool {
+		}, "check source.audience"),
+		failure("fewer records than counted", none, false, "", func(w http.ResponseWriter, r *http.Request) bool {
 			if endpointOf(r) != "count" {
 				return false
 			}
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write([]byte(`{"totalSize":40,"done":true,"records":[]}`))
 			return true
-		}, want: "declared 40 records but yielded 29"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			b := setup(t, tc.opts)
-			threshold := 1000
-			if tc.bulk {
-				threshold = 1
-			}
-			svc := openService(t, b, threshold)
-			rep, err := svc.Run(t.Context(), "spring", syncs.RunOptions{})
-			require.NoError(t, err)
-			require.Equal(t, report.StatusSucceeded, rep.Status)
-			require.Equal(t, int64(springMembers), rep.Destinations[0].Applied.Added)
-
-			require.NoError(t, b.faults.Load(tc.faults))
-			b.http.setIntercept(tc.intercept)
-			rep, err = svc.Run(t.Context(), "spring", syncs.RunOptions{})
-			msg := ""
-			if err != nil {
-				msg = err.Error()
-			}
-			require.NotNil(t, rep, "a failed run still has a report")
-			require.Equal(t, report.StatusFailed, rep.Status)
-			msg += " " + rep.Error
-			require.Contains(t, msg, tc.want)
-			require.Zero(t, rep.Destinations[0].Planned.Remove, "a failed read plans no removal")
-			require.Zero(t, rep.Destinations[0].Applied.Removed)
-			require.NotContains(t, msg, "@example.com", "no contact data in errors")
-
-			require.NoError(t, b.faults.Load(""))
-			b.http.setIntercept(nil)
-			if tc.opts.DailyLimit > 0 {
-				require.NoError(t, b.clock.Sleep(t.Context(), 24*time.Hour)) // the limit resets
-			}
-			rep, err = svc.Run(t.Context(), "spring", syncs.RunOptions{})
-			require.NoError(t, err)
-			require.Equal(t, report.StatusSucceeded, rep.Status)
-			require.Zero(t, rep.Destinations[0].Applied.Added+rep.Destinations[0].Applied.Removed, "nothing changed in Salesforce")
-		})
-	}
+		}, "declared 40 records but yielded 29"),
+	}})
 }
 
 // TestEmptiedCampaignIsRefusedByTheGuard reads the empty campaign after a
@@ -153,22 +141,15 @@ func TestFailurePartWayRemovesNothing(t *testing.T) {
 func TestEmptiedCampaignIsRefusedByTheGuard(t *testing.T) {
 	t.Parallel()
 	b := setup(t, replica.Options{})
-	svc := openService(t, b, 1000)
-	rep, err := svc.Run(t.Context(), "spring", syncs.RunOptions{})
-	require.NoError(t, err)
-	require.Equal(t, int64(springMembers), rep.Destinations[0].Applied.Added)
-
-	// Every member leaves: the count query answers 0 and so does the read.
-	b.http.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
-		if q := r.URL.Query().Get("q"); !strings.Contains(q, "FROM CampaignMember") {
-			return false
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"totalSize":0,"done":true,"records":[]}`))
-		return true
+	connectortest.RunEmptiedSource(t, runSpring(openService(t, b, 1000)), springMembers, func(t *testing.T) {
+		// Every member leaves: the count query answers 0 and so does the read.
+		b.http.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
+			if q := r.URL.Query().Get("q"); !strings.Contains(q, "FROM CampaignMember") {
+				return false
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"totalSize":0,"done":true,"records":[]}`))
+			return true
+		})
 	})
-	rep, err = svc.Run(t.Context(), "spring", syncs.RunOptions{})
-	require.Error(t, err)
-	require.Equal(t, report.StatusAborted, rep.Status)
-	require.Zero(t, rep.Destinations[0].Applied.Removed)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/zap"
+	moderncsqlite "modernc.org/sqlite"
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
@@ -172,7 +173,8 @@ func (r *reader) explain(ctx context.Context, err error) error {
 			where, r.src.timeout, after, nothing, err)
 	case errors.As(err, &pgErr) && pgErr.Code == "25006":
 		return fmt.Errorf("%s: the query tries to write, and the source reads in a read-only transaction: make it a plain SELECT: %w", where, err)
-	case errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "42"):
+	case errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "42"),
+		r.rows == 0 && isSQLiteQueryError(err):
 		// Syntax errors and unknown tables or columns: the query is wrong.
 		return fmt.Errorf("%s: %s rejected the query: fix it (audiencesync check tries it without reading): %w", where, r.src.dialect.name(), err)
 	case errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "57P"),
@@ -180,6 +182,16 @@ func (r *reader) explain(ctx context.Context, err error) error {
 		return fmt.Errorf("%s: the connection to %s was lost%s; %s: check the database and run again: %w", where, r.src.dialect.name(), after, nothing, err)
 	}
 	return fmt.Errorf("%s: the read failed%s; %s: %w", where, after, nothing, err)
+}
+
+// sqliteError is SQLITE_ERROR, the primary result code of a statement
+// SQLite cannot run: a syntax error, an unknown table or column.
+const sqliteError = 1
+
+// isSQLiteQueryError reports SQLite refusing the statement itself.
+func isSQLiteQueryError(err error) bool {
+	var e *moderncsqlite.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqliteError
 }
 
 // isConnLost reports an error that means the connection broke rather than

@@ -16,8 +16,9 @@ import (
 	sqlsource "github.com/audiencesync/audiencesync/connectors/sql"
 )
 
-// TestConformance runs the source suite on each driver. The failing
-// source's query raises an error at the row after the first `after`.
+// TestConformance runs the source suite on each driver, counting the rows
+// first (count: true). The failing source's query raises an error at the
+// row after the first `after`.
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	for _, driver := range drivers {
@@ -27,7 +28,7 @@ func TestConformance(t *testing.T) {
 				New: func(t *testing.T, members []audience.Member) (connectors.Source, connectors.ReadRequest) {
 					d := newDatabase(t, driver)
 					req := d.loadContacts(t, members)
-					return d.source(t, nil), req
+					return d.source(t, func(s *sqlsource.Settings) { s.FetchSize, s.Count = 100, true }), req
 				},
 				Failing: func(t *testing.T, members []audience.Member, after int) (connectors.Source, connectors.ReadRequest) {
 					d := newDatabase(t, driver)
@@ -41,6 +42,12 @@ func TestConformance(t *testing.T) {
 					req.Audience = fmt.Sprintf("SELECT * FROM contacts WHERE CASE WHEN id > %d THEN %s ELSE true END ORDER BY id", after, fail)
 					return d.source(t, func(s *sqlsource.Settings) { s.FetchSize = 100 }), req
 				},
+				// PostgreSQL pages the cursor 100 rows a FETCH; SQLite
+				// steps through the rows, which the sizes check all the same.
+				PageSize:        100,
+				Declares:        true,
+				MissingAudience: "SELECT * FROM no_such_table",
+				MissingAdvice:   "rejected the query: fix it",
 			})
 		})
 	}

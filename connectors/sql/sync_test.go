@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/connectortest"
 	"github.com/audiencesync/audiencesync/connectors/file"
 	sqlsource "github.com/audiencesync/audiencesync/connectors/sql"
 	"github.com/audiencesync/audiencesync/report"
@@ -85,61 +86,46 @@ func setupSync(t *testing.T) *syncBundle {
 	return &syncBundle{svc: svc, db: d, shortCount: short}
 }
 
+// run runs the newsletter sync once.
+func (b *syncBundle) run(t *testing.T) (*report.Report, error) {
+	return b.svc.Run(t.Context(), "newsletter", syncs.RunOptions{})
+}
+
 // TestFailurePartWayRemovesNothing runs a sync once, then again with the
 // read failing part-way in each way a database read can fail: the run
 // fails, says what to do, and removes no one; a third run with the
-// database well finds nothing to change.
+// database well removes the members who left meanwhile.
 func TestFailurePartWayRemovesNothing(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name string
-		// breakRead sets the failure up; it may start what runs during
-		// the read.
-		breakRead func(t *testing.T, b *syncBundle)
-		want      string
-	}{
-		{name: "statement timeout", breakRead: func(t *testing.T, b *syncBundle) {
+	// failure is a case; breakRead sets the failure up and may start
+	// what runs during the read.
+	failure := func(name string, breakRead func(t *testing.T, b *syncBundle), want string) connectortest.ReadFailure {
+		return connectortest.ReadFailure{Name: name, Want: want, Setup: func(t *testing.T) connectortest.SyncRun {
+			b := setupSync(t)
+			return connectortest.SyncRun{
+				Run: b.run,
+				// Ten members leave: a complete read would remove them.
+				Leave: func(t *testing.T) { b.db.exec(t, `UPDATE contacts SET newsletter = id <= 190`) },
+				Break: func(t *testing.T) { breakRead(t, b) },
+				Mend: func(t *testing.T) {
+					b.db.exec(t, `UPDATE knobs SET delay = 0, row_delay = 0`)
+					b.shortCount.Store(false)
+				},
+			}
+		}}
+	}
+	connectortest.RunReadFailures(t, connectortest.ReadFailures{Added: 200, Left: 10, Advice: "nothing (is|was uploaded or) removed", Cases: []connectortest.ReadFailure{
+		failure("statement timeout", func(t *testing.T, b *syncBundle) {
 			b.db.exec(t, `UPDATE knobs SET delay = 5`)
-		}, want: "ran longer than statement_timeout (2s)"},
-		{name: "backend terminated mid-read", breakRead: func(t *testing.T, b *syncBundle) {
+		}, "ran longer than statement_timeout (2s)"),
+		failure("backend terminated mid-read", func(t *testing.T, b *syncBundle) {
 			b.db.exec(t, `UPDATE knobs SET row_delay = 0.005`) // 190 rows take 1 s, in FETCHes of 0.1 s
 			go terminateReader(t, b.db)
-		}, want: "the connection to PostgreSQL was lost"},
-		{name: "fewer rows than counted", breakRead: func(t *testing.T, b *syncBundle) {
+		}, "the connection to PostgreSQL was lost"),
+		failure("fewer rows than counted", func(t *testing.T, b *syncBundle) {
 			b.shortCount.Store(true)
-		}, want: "declared 191 records but yielded 190"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			b := setupSync(t)
-			rep, err := b.svc.Run(t.Context(), "newsletter", syncs.RunOptions{})
-			require.NoError(t, err)
-			require.Equal(t, report.StatusSucceeded, rep.Status)
-			require.Equal(t, int64(200), rep.Destinations[0].Applied.Added)
-
-			// Ten members leave: a complete read would remove them.
-			b.db.exec(t, `UPDATE contacts SET newsletter = id <= 190`)
-			tc.breakRead(t, b)
-			rep, err = b.svc.Run(t.Context(), "newsletter", syncs.RunOptions{})
-			require.NotNil(t, rep, "a failed run still has a report")
-			msg := rep.Error
-			if err != nil {
-				msg += " " + err.Error()
-			}
-			require.Equal(t, report.StatusFailed, rep.Status, msg)
-			require.Contains(t, msg, tc.want)
-			require.Regexp(t, "nothing (is|was uploaded or) removed", msg)
-			require.Zero(t, rep.Destinations[0].Planned.Remove, "a failed read plans no removal")
-			require.Zero(t, rep.Destinations[0].Applied.Removed)
-
-			b.db.exec(t, `UPDATE knobs SET delay = 0, row_delay = 0`)
-			b.shortCount.Store(false)
-			rep, err = b.svc.Run(t.Context(), "newsletter", syncs.RunOptions{})
-			require.NoError(t, err)
-			require.Equal(t, report.StatusSucceeded, rep.Status)
-			require.Equal(t, int64(10), rep.Destinations[0].Applied.Removed, "the complete read removes the members who left")
-		})
-	}
+		}, "declared 191 records but yielded 190"),
+	}})
 }
 
 // terminateReader waits for the source's backend to run its FETCHes and
@@ -164,14 +150,7 @@ func terminateReader(t *testing.T, d *database) {
 func TestEmptiedTableIsRefusedByTheGuard(t *testing.T) {
 	t.Parallel()
 	b := setupSync(t)
-	rep, err := b.svc.Run(t.Context(), "newsletter", syncs.RunOptions{})
-	require.NoError(t, err)
-	require.Equal(t, int64(200), rep.Destinations[0].Applied.Added)
-	b.db.exec(t, `UPDATE contacts SET newsletter = false`)
-	rep, err = b.svc.Run(t.Context(), "newsletter", syncs.RunOptions{})
-	require.Error(t, err)
-	require.Equal(t, report.StatusAborted, rep.Status)
-	require.Zero(t, rep.Destinations[0].Applied.Removed)
+	connectortest.RunEmptiedSource(t, b.run, 200, func(t *testing.T) { b.db.exec(t, `UPDATE contacts SET newsletter = false`) })
 }
 
 // TestCheckFindsABadQuery has `check` plan the sync's query: a good one

@@ -122,6 +122,7 @@ func (s *Server) applyMembers(w http.ResponseWriter, c memberChange) *apiError {
 	for _, t := range targets {
 		out := outcome{dest: t.dest, errors: map[string]int64{}}
 		var ids []string
+		var ends []int // one audience member, one person
 		for _, m := range c.members {
 			if !m.sentTo(t.dest) {
 				continue
@@ -134,9 +135,10 @@ func (s *Server) applyMembers(w http.ResponseWriter, c memberChange) *apiError {
 			}
 			out.count(m, cmp.Or(s.opts.MatchThreshold, defaultMatchThreshold))
 			ids = append(ids, m.ids...)
+			ends = append(ends, len(ids))
 		}
 		if !c.validateOnly {
-			s.Changes.PushMembersLocked(&t.list.members, ids, c.add)
+			s.Changes.PushMembersLocked(&t.list.members, ids, ends, c.add)
 		}
 		rec.dests = append(rec.dests, out)
 	}

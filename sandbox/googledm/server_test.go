@@ -499,3 +499,55 @@ func TestUnknownPath(t *testing.T) {
 	status, _ := googleError(t, r)
 	require.Equal(t, "NOT_FOUND", status)
 }
+
+// TestSizeInfoCountsPeople ingests members of several identifiers: the
+// list's sizeInfo counts the members (one person each, known by their
+// first identifier), not the identifiers, and keeps counting them so
+// after a removal and a save and load.
+func TestSizeInfoCountsPeople(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Options{})
+	list := b.newList(t, "people")
+	member := func(ids ...map[string]any) map[string]any {
+		out := make([]any, len(ids))
+		for i, id := range ids {
+			out[i] = id
+		}
+		return map[string]any{"userData": map[string]any{"userIdentifiers": out}}
+	}
+	email := func(a string) map[string]any { return map[string]any{"emailAddress": sha(a)} }
+	phone := func(p string) map[string]any { return map[string]any{"phoneNumber": sha(p)} }
+	size := func(srv *Server, want string, msg string) {
+		t.Helper()
+		ts := httptest.NewServer(srv)
+		defer ts.Close()
+		r := (&bundle{srv: srv, ts: ts}).call(t, "GET", "/v1/accountTypes/GOOGLE_ADS/accounts/"+account+"/userLists/"+list, nil, google.ReplicaToken)
+		require.Equal(t, 200, r.status, r.body)
+		si := r.body["sizeInfo"].(map[string]any)
+		require.Equal(t, []any{want, want}, []any{si["displayNetworkMembersCount"], si["searchNetworkMembersCount"]}, msg)
+	}
+	ingest := func(members ...any) {
+		t.Helper()
+		r := b.call(t, "POST", "/v1/audienceMembers:ingest", ingestBody(list, members...), google.ReplicaToken)
+		require.Equal(t, 200, r.status, r.body)
+	}
+
+	ingest(member(email("a@example.com"), phone("+18005550100")), member(email("b@example.com")), member(phone("+18005550101")))
+	require.Len(t, b.srv.Members(list), 4)
+	size(b.srv, "3", "three members, three people")
+	ingest(member(email("b@example.com"), phone("+18005550101")))
+	size(b.srv, "3", "b again, with the third member's phone: still three people")
+
+	r := b.call(t, "POST", "/v1/audienceMembers:remove", map[string]any{
+		"destinations": []any{dest(list)}, "encoding": "HEX", "audienceMembers": []any{member(email("a@example.com"))},
+	}, google.ReplicaToken)
+	require.Equal(t, 200, r.status, r.body)
+	require.Len(t, b.srv.Members(list), 3, "a's phone stays")
+	size(b.srv, "2", "but a leaves with the e-mail that stood for them")
+
+	saved, err := b.srv.Save()
+	require.NoError(t, err)
+	loaded := New(Options{})
+	require.NoError(t, loaded.Load(saved))
+	size(loaded, "2", "a saved list keeps who is one person")
+}

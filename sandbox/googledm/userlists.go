@@ -208,7 +208,9 @@ func (s *Server) present(l *list) userList {
 	if out.MembershipStatus == "" {
 		out.MembershipStatus = "OPEN"
 	}
-	n := strconv.Itoa(l.members.Len())
+	// Google counts people: an audience member is one however many
+	// identifiers it carries, and members sharing one are one.
+	n := strconv.Itoa(l.members.People())
 	out.SizeInfo = &sizeInfo{DisplayNetworkMembersCount: n, SearchNetworkMembersCount: n}
 	if out.TargetNetworkInfo == nil {
 		out.TargetNetworkInfo = &targetNetworkInfo{}

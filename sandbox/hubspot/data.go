@@ -2,6 +2,7 @@ package hubspot
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -303,4 +304,25 @@ func (s *Server) Restore(snap Snapshot) error {
 	defer s.mu.Unlock()
 	s.data = st
 	return nil
+}
+
+// AddContactList adds a MANUAL contact list named name holding one new
+// contact per element of contacts (its properties, which may name any
+// property, as custom properties do), in that order, and returns the
+// list's id, for tests that need a list of given contacts.
+func (s *Server) AddContactList(name string, contacts []map[string]string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.data
+	members := make([]int64, len(contacts))
+	for i, p := range contacts {
+		id := st.nextContact
+		st.nextContact++
+		st.contacts[id] = maps.Clone(p)
+		members[i] = id // ascending: ids only grow
+	}
+	st.nextList++
+	id := strconv.FormatInt(st.nextList, 10)
+	st.add(&listRec{ID: id, Name: name, ObjectTypeID: contactsType, ProcessingType: ManualList, Members: members, Created: s.opts.Now()})
+	return id
 }

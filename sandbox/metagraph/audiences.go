@@ -84,7 +84,9 @@ func parseFields(params url.Values) ([]string, *graphError) {
 // render returns the requested fields of an audience; s.mu is held.
 func (a *audience) render(fields []string) map[string]any {
 	out := map[string]any{}
-	n := a.members.Len()
+	// Meta counts people: the rows of an upload, one person each however
+	// many keys they carry, joined where they share a key.
+	n := a.members.People()
 	for _, f := range fields {
 		switch f {
 		case "id":
@@ -100,7 +102,7 @@ func (a *audience) render(fields []string) map[string]any {
 		case "account_id":
 			out[f] = a.account
 		case "approximate_count_lower_bound", "approximate_count_upper_bound":
-			out[f] = n // exact here; Meta rounds and lags by up to a day
+			out[f] = n // exact here; Meta gives a range and lags by up to a day
 		case "time_created":
 			out[f] = a.created.Unix()
 		case "time_updated":

@@ -48,6 +48,7 @@ type sessionParam struct {
 // the counts Meta reports back.
 type upload struct {
 	ids     []string // of every valid row, in row order
+	ends    []int    // where each valid row's ids end in ids: one person a row
 	invalid int
 	samples map[string]string
 	total   int
@@ -160,7 +161,7 @@ func parseAnyPayload(raw string) (*upload, *graphError) {
 			up.reject(bad, badKey)
 		}
 	}
-	up.ids = r.ids
+	up.ids, up.ends = r.ids, r.ends
 	return up, nil
 }
 
@@ -215,6 +216,7 @@ func decodeTextPayload(raw string) (p payloadBody, rows [][]string, ok bool) {
 // a row without any is one member made of its other cells.
 type rowIDs struct {
 	ids       []string // of the valid rows so far
+	ends      []int    // where each valid row's identifiers end in ids
 	start     int      // where the current row's identifiers begin in ids
 	composite []string // key, value pairs of the current row's other cells
 }
@@ -316,6 +318,7 @@ func (r *rowIDs) end() (bad, badKey string) {
 	default:
 		return "<empty row>", "ROW"
 	}
+	r.ends = append(r.ends, len(r.ids))
 	return "", ""
 }
 

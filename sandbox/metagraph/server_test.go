@@ -453,3 +453,90 @@ func FuzzParsePayload(f *testing.F) {
 		require.GreaterOrEqual(t, len(up.ids), up.total-up.invalid)
 	})
 }
+
+// TestApproximateCountCountsPeople uploads rows of several keys: the
+// approximate count is the people they are (a row is one person, known by
+// its first key), not the identifiers the replica keeps, through removals,
+// a replace session and a save and load.
+func TestApproximateCountCountsPeople(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Options{})
+	s := b.session(meta.ReplicaToken)
+	id := b.srv.CreateAudience(adAccount, "people")
+	rows := func(data ...[]string) fb.Params {
+		out := make([][]string, len(data))
+		for i, r := range data {
+			out[i] = make([]string, len(r))
+			for j, v := range r {
+				if v != "" {
+					out[i][j] = sha(v)
+				}
+			}
+		}
+		return fb.Params{"payload": map[string]any{"schema": []string{"EMAIL", "PHONE", "FN"}, "data": out}}
+	}
+	count := func() (lower, upper int64) {
+		t.Helper()
+		res, err := s.Get("/"+id, fb.Params{"fields": "approximate_count_lower_bound,approximate_count_upper_bound"})
+		require.NoError(t, err)
+		return num(t, res.Get("approximate_count_lower_bound")), num(t, res.Get("approximate_count_upper_bound"))
+	}
+	people := func(want int64, msg string) {
+		t.Helper()
+		lower, upper := count()
+		require.Equal(t, [2]int64{want, want}, [2]int64{lower, upper}, msg)
+	}
+
+	_, err := s.Post("/"+id+"/users", rows(
+		[]string{"a@example.com", "15555550100", "ada"}, // e-mail and phone: one person
+		[]string{"b@example.com", "", ""},
+		[]string{"", "15555550101", ""},
+		[]string{"", "", "zoe"}, // no strong key: one person of its other cells
+	))
+	require.NoError(t, err)
+	require.Len(t, b.srv.Members(id), 5, "the replica keeps each strong key and the row of the other cells")
+	people(4, "four rows, four people")
+
+	for _, step := range []struct {
+		remove bool
+		row    []string
+		want   int64
+		msg    string
+	}{
+		{false, []string{"b@example.com", "15555550102", ""}, 4, "a row with b's e-mail first is b, with a phone more"},
+		{false, []string{"b@example.com", "15555550101", ""}, 4, "sharing a phone with another row does not make two people one"},
+		{true, []string{"", "15555550100", ""}, 4, "a's row stays while its e-mail does"},
+		{true, []string{"a@example.com", "", ""}, 3, "and leaves with it"},
+	} {
+		send := s.Post
+		if step.remove {
+			send = s.Delete
+		}
+		_, err = send("/"+id+"/users", rows(step.row))
+		require.NoError(t, err, step.msg)
+		people(step.want, step.msg)
+	}
+
+	saved, err := b.srv.Save()
+	require.NoError(t, err)
+	loaded := New(Options{})
+	require.NoError(t, loaded.Load(saved))
+	again, err := loaded.Save()
+	require.NoError(t, err)
+	require.JSONEq(t, string(saved), string(again), "a saved audience keeps who is one person")
+	found := false
+	for _, st := range loaded.State(false) {
+		if st.ID == id {
+			found = true
+			require.Equal(t, 3, st.People)
+			require.Equal(t, 4, st.Members, "identifiers: b's e-mail and two phones, and the row of zoe")
+		}
+	}
+	require.True(t, found, "the loaded replica has the audience")
+
+	p := rows([]string{"c@example.com", "15555550200", ""}, []string{"d@example.com", "", ""})
+	p["session"] = map[string]any{"session_id": 77, "batch_seq": 1, "last_batch_flag": true}
+	_, err = s.Post("/"+id+"/usersreplace", p)
+	require.NoError(t, err)
+	people(2, "a replace session counts its rows as people too")
+}

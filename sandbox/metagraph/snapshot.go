@@ -2,6 +2,7 @@ package metagraph
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"time"
 
@@ -28,6 +29,12 @@ type AudienceSnapshot struct {
 	Created            time.Time `json:"time_created"`
 	Updated            time.Time `json:"time_updated"`
 	Members            []string  `json:"members"`
+	// Secondary lists the positions in Members of the identifiers that
+	// stand for no person of their own (a row's phone after its e-mail:
+	// wire.Set.Secondary); every other member is a person. Left out when
+	// every identifier is one, as in files written before people were
+	// counted.
+	Secondary []int `json:"secondary,omitempty"`
 	// Replace is the usersreplace session in progress, if any.
 	Replace *ReplaceSnapshot `json:"replace,omitempty"`
 	// Sessions are the /users sessions seen, by session id.
@@ -39,10 +46,12 @@ type AudienceSnapshot struct {
 
 // ReplaceSnapshot is a usersreplace session in progress.
 type ReplaceSnapshot struct {
-	SessionID string    `json:"session_id"`
-	NextSeq   int       `json:"next_batch_seq"`
-	Pending   []string  `json:"pending"`
-	Touched   time.Time `json:"touched"`
+	SessionID string   `json:"session_id"`
+	NextSeq   int      `json:"next_batch_seq"`
+	Pending   []string `json:"pending"`
+	// PendingSecondary is Secondary for Pending.
+	PendingSecondary []int     `json:"pending_secondary,omitempty"`
+	Touched          time.Time `json:"touched"`
 }
 
 // SessionSnapshot is a /users session.
@@ -67,11 +76,11 @@ func (s *Server) Snapshot() Snapshot {
 		as := AudienceSnapshot{
 			SavedAudience:      wire.SavedAudience{ID: a.id, Account: a.account, Name: a.name, Description: a.description},
 			CustomerFileSource: a.source,
-			Created:            a.created, Updated: a.updated, Members: a.members.Sorted(),
+			Created:            a.created, Updated: a.updated, Members: a.members.Sorted(), Secondary: a.members.Secondary(),
 			FinishedReplace: maps.Clone(a.finishedReplace),
 		}
 		if rs := a.replace; rs != nil {
-			as.Replace = &ReplaceSnapshot{SessionID: rs.id, NextSeq: rs.nextSeq, Pending: rs.pending.Sorted(), Touched: rs.touched}
+			as.Replace = &ReplaceSnapshot{SessionID: rs.id, NextSeq: rs.nextSeq, Pending: rs.pending.Sorted(), PendingSecondary: rs.pending.Secondary(), Touched: rs.touched}
 		}
 		if len(a.sessions) > 0 {
 			as.Sessions = make(map[string]SessionSnapshot, len(a.sessions))
@@ -108,9 +117,13 @@ func restoreAudience(as AudienceSnapshot) (*audience, error) {
 	if !objectIDPattern.MatchString(as.ID) || as.Account == "" {
 		return nil, errors.New("a numeric id and an account_id are required")
 	}
+	members, err := wire.SetOfPeople(as.Members, as.Secondary)
+	if err != nil {
+		return nil, err
+	}
 	a := &audience{
 		id: as.ID, account: as.Account, name: as.Name, description: as.Description, source: as.CustomerFileSource,
-		created: as.Created, updated: as.Updated, members: wire.SetOf(as.Members),
+		created: as.Created, updated: as.Updated, members: members,
 		sessions: make(map[string]*addSession, len(as.Sessions)), finishedReplace: map[string]int{},
 	}
 	maps.Copy(a.finishedReplace, as.FinishedReplace)
@@ -121,7 +134,11 @@ func restoreAudience(as AudienceSnapshot) (*audience, error) {
 		if rs.SessionID == "" || rs.NextSeq < 1 {
 			return nil, errors.New("replace: a session_id and a next_batch_seq of at least 1 are required")
 		}
-		a.replace = &replaceSession{id: rs.SessionID, nextSeq: rs.NextSeq, pending: wire.SetOf(rs.Pending), touched: rs.Touched}
+		pending, err := wire.SetOfPeople(rs.Pending, rs.PendingSecondary)
+		if err != nil {
+			return nil, fmt.Errorf("replace: %w", err)
+		}
+		a.replace = &replaceSession{id: rs.SessionID, nextSeq: rs.NextSeq, pending: pending, touched: rs.Touched}
 	}
 	return a, nil
 }

@@ -115,7 +115,7 @@ func (t *textScanner) data(keys []string, single bool) (up *upload, gerr *graphE
 	if gerr != nil {
 		return nil, gerr, true
 	}
-	up.ids, up.total = r.ids, n
+	up.ids, up.ends, up.total = r.ids, r.ends, n
 	return up, nil, true
 }
 

@@ -60,8 +60,7 @@ func (s *Server) usersLocked(w http.ResponseWriter, a *audience, up *upload, ses
 		s.nextSess++
 		sid = strconv.FormatInt(7000000000000000+s.nextSess, 10)
 	}
-	ids := up.ids
-	s.Changes.PushMembersLocked(&a.members, ids, add)
+	s.Changes.PushMembersLocked(&a.members, up.ids, up.ends, add)
 	a.updated = s.opts.Now()
 	writeJSON(w, http.StatusOK, uploadResponse(a.id, sid, up.total, up.invalid, up.samples))
 	return nil
@@ -140,11 +139,9 @@ func (s *Server) replaceLocked(w http.ResponseWriter, a *audience, up *upload, s
 	default:
 		return paramError("replace session %s expects batch_seq %d, got %d: send batches in order", sid, rs.nextSeq, sess.BatchSeq)
 	}
-	ids, last := up.ids, sess.LastBatchFlag
+	ids, ends, last := up.ids, up.ends, sess.LastBatchFlag
 	s.Changes.PushLocked(len(ids), func() {
-		for _, id := range ids {
-			rs.pending.Add(id)
-		}
+		wire.ApplyRows(&rs.pending, ids, ends, true)
 		if last {
 			a.members = rs.pending
 		}

@@ -19,12 +19,13 @@ type record map[string]string
 // schema is each object's fields, canonical spelling, and its parent
 // relationships (relationship name → the id field and parent object).
 // MailingCountryCode is absent, as in an org without state and country
-// picklists: asking for it is INVALID_FIELD.
+// picklists: asking for it is INVALID_FIELD. Contacts and Leads also have
+// the org's customFields, which seeded records leave empty.
 var schema = map[string][]string{
-	"Contact": {"Id", "FirstName", "LastName", "Email", "Phone", "MobilePhone", "MailingCity", "MailingState",
-		"MailingPostalCode", "MailingCountry", "HasOptedOutOfEmail", "LastModifiedDate", "SystemModstamp"},
-	"Lead": {"Id", "FirstName", "LastName", "Email", "Phone", "MobilePhone", "City", "State", "PostalCode", "Country",
-		"HasOptedOutOfEmail", "IsConverted", "ConvertedContactId", "LastModifiedDate", "SystemModstamp"},
+	"Contact": append([]string{"Id", "FirstName", "LastName", "Email", "Phone", "MobilePhone", "MailingCity", "MailingState",
+		"MailingPostalCode", "MailingCountry", "HasOptedOutOfEmail", "LastModifiedDate", "SystemModstamp"}, customFields...),
+	"Lead": append([]string{"Id", "FirstName", "LastName", "Email", "Phone", "MobilePhone", "City", "State", "PostalCode", "Country",
+		"HasOptedOutOfEmail", "IsConverted", "ConvertedContactId", "LastModifiedDate", "SystemModstamp"}, customFields...),
 	"Campaign":       {"Id", "Name", "IsActive", "Status", "LastModifiedDate"},
 	"CampaignMember": {"Id", "CampaignId", "ContactId", "LeadId", "Status", "HasResponded", "LastModifiedDate"},
 }
@@ -36,8 +37,19 @@ var parents = map[string]map[string]parent{
 	"Lead":           {"convertedcontact": {"ConvertedContactId", "Contact"}},
 }
 
-// booleans are the fields answered as JSON booleans.
-var booleans = map[string]bool{"IsConverted": true, "HasOptedOutOfEmail": true, "IsActive": true, "HasResponded": true}
+// customFields are the custom fields the replica's org has on Contact and
+// Lead, as an org keeps its own key, consent answers (picklists) and
+// segmentation data: a text, a picklist pair, a number, a checkbox and a
+// date/time.
+var customFields = []string{"Customer_Key__c", "Ad_User_Data__c", "Ad_Personalization__c",
+	"Tier__c", "Visits__c", "Subscribed__c", "Last_Visit__c"}
+
+// booleans are the fields answered as JSON booleans; numbers those
+// answered as JSON numbers.
+var (
+	booleans = map[string]bool{"IsConverted": true, "HasOptedOutOfEmail": true, "IsActive": true, "HasResponded": true, "Subscribed__c": true}
+	numbers  = map[string]bool{"Visits__c": true}
+)
 
 // canonical returns the schema's spelling of field on object, or false.
 func canonical(object, field string) (string, bool) {
@@ -250,4 +262,31 @@ func (s *Server) ConvertLead(id string) bool {
 	}
 	l["IsConverted"] = "true"
 	return true
+}
+
+// AddContacts adds a new Contact per element of contacts (its fields,
+// canonical spelling, values as the REST API writes them) to campaign id
+// as members, in that order, for tests that need given members. It fails
+// on a campaign or field the org does not have, adding nothing.
+func (s *Server) AddContacts(id string, contacts []map[string]string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.data.byID[id] == nil || !strings.HasPrefix(id, keyPrefixes["Campaign"]) {
+		return fmt.Errorf("no campaign %s", id)
+	}
+	for _, c := range contacts {
+		for f := range c {
+			if got, ok := canonical("Contact", f); !ok || got != f || f == "Id" {
+				return fmt.Errorf("no settable Contact field %q", f)
+			}
+		}
+	}
+	ts := stamp(s.opts.Now())
+	for _, c := range contacts {
+		r := record(maps.Clone(c))
+		r["LastModifiedDate"], r["SystemModstamp"] = ts, ts
+		r = s.data.insert("Contact", r)
+		s.data.member(id, r["Id"], "", ts)
+	}
+	return nil
 }

@@ -194,8 +194,9 @@ func audOK(aud any, auds []string) bool {
 type result struct {
 	cols []string
 	rows [][]string
-	// bools marks the columns answered as JSON booleans.
-	bools []bool
+	// bools marks the columns answered as JSON booleans, nums those
+	// answered as JSON numbers.
+	bools, nums []bool
 }
 
 // run parses and evaluates soql; it writes the error answer and returns
@@ -234,12 +235,13 @@ func (s *Server) run(w http.ResponseWriter, soql string, bulk bool) (*query, *re
 			Message: fmt.Sprintf("%s\n^\nERROR at Row:1:Column:1\nNo such column '%s' on entity '%s'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name.", soql, bad, object)}})
 		return nil, nil
 	}
-	res := &result{cols: q.fields, bools: make([]bool, len(q.fields))}
+	res := &result{cols: q.fields, bools: make([]bool, len(q.fields)), nums: make([]bool, len(q.fields))}
 	for i, f := range q.fields {
-		res.bools[i] = booleans[f[strings.LastIndex(f, ".")+1:]]
-		if c, ok := s.fieldSpelling(object, f); ok {
-			res.bools[i] = booleans[c]
+		c := f[strings.LastIndex(f, ".")+1:]
+		if spelt, ok := s.fieldSpelling(object, f); ok {
+			c = spelt
 		}
+		res.bools[i], res.nums[i] = booleans[c], numbers[c]
 	}
 	for _, rec := range s.data.objects[object] {
 		get := func(f string) (string, bool) { return s.value(object, rec, f) }
@@ -373,6 +375,8 @@ func (res *result) jsonRecord(row []string) map[string]any {
 			v = nil
 		case res.bools[i]:
 			v = row[i] == "true"
+		case res.nums[i]:
+			v = json.Number(row[i])
 		default:
 			v = row[i]
 		}

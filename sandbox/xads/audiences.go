@@ -99,7 +99,9 @@ func (s *Server) createAudience(w http.ResponseWriter, _ *http.Request, req *req
 
 // render is the custom audience object; s.mu is held.
 func (a *audience) render() map[string]any {
-	n := a.members.Len()
+	// X counts people: a user object is one however many identifiers it
+	// carries, and users sharing one are one.
+	n := a.members.People()
 	var size any // X reports no size below 100 matched users
 	reasons := []string{"TOO_SMALL"}
 	if n >= 100 {

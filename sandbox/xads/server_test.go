@@ -355,3 +355,49 @@ func FuzzParseAuthHeader(f *testing.F) {
 		}
 	})
 }
+
+// TestAudienceSizeCountsPeople uploads users of an e-mail and a phone
+// each: audience_size counts users (people), not identifiers, so sixty of
+// them are too few to target (X gives no size below 100) however many
+// identifiers they carry, and a hundred and fifty read as 150, through a
+// save and load.
+func TestAudienceSizeCountsPeople(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Options{})
+	c := b.good()
+	id := b.create(t, c, "people")
+	users := func(from, to int) []byte {
+		var us []map[string]any
+		for i := from; i < to; i++ {
+			us = append(us, map[string]any{"email": []string{sha(fmt.Sprintf("u%d@example.com", i))}, "phone_number": []string{sha(fmt.Sprintf("1555555%04d", i))}})
+		}
+		return ops(update(us...))
+	}
+	size := func(srv *Server) map[string]any {
+		t.Helper()
+		ts := httptest.NewServer(srv)
+		defer ts.Close()
+		r := do(t, c, "GET", ts.URL+"/12/accounts/"+x.ReplicaAccount+"/custom_audiences/"+id, "", nil)
+		require.Equal(t, 200, r.status, r.body)
+		return r.body["data"].(map[string]any)
+	}
+
+	r := do(t, c, "POST", b.accountURL("/custom_audiences/"+id+"/users"), "application/json", users(0, 60))
+	require.Equal(t, 200, r.status, r.body)
+	require.Len(t, b.srv.Members(id), 120)
+	got := size(b.srv)
+	require.Nil(t, got["audience_size"], "sixty people are too few, whatever their 120 identifiers")
+	require.Equal(t, false, got["targetable"])
+
+	r = do(t, c, "POST", b.accountURL("/custom_audiences/"+id+"/users"), "application/json", users(60, 150))
+	require.Equal(t, 200, r.status, r.body)
+	got = size(b.srv)
+	require.Equal(t, 150.0, got["audience_size"])
+	require.Equal(t, true, got["targetable"])
+
+	saved, err := b.srv.Save()
+	require.NoError(t, err)
+	loaded := New(Options{})
+	require.NoError(t, loaded.Load(saved))
+	require.Equal(t, 150.0, size(loaded)["audience_size"], "a saved audience keeps who is one person")
+}

@@ -24,6 +24,12 @@ type AudienceSnapshot struct {
 	Updated time.Time `json:"updated_at"`
 	Deleted bool      `json:"deleted,omitempty"`
 	Members []string  `json:"members"`
+	// Secondary lists the positions in Members of the identifiers that
+	// stand for no person of their own (a row's phone after its e-mail:
+	// wire.Set.Secondary); every other member is a person. Left out when
+	// every identifier is one, as in files written before people were
+	// counted.
+	Secondary []int `json:"secondary,omitempty"`
 }
 
 // Snapshot returns the replica's state.
@@ -33,7 +39,7 @@ func (s *Server) Snapshot() Snapshot {
 	return Snapshot{CustomAudiences: wire.List(&s.audiences, func(_ string, a *audience) AudienceSnapshot {
 		return AudienceSnapshot{
 			SavedAudience: wire.SavedAudience{ID: a.id, Account: a.account, Name: a.name, Description: a.description},
-			Created:       a.created, Updated: a.updated, Deleted: a.deleted, Members: a.members.Sorted(),
+			Created:       a.created, Updated: a.updated, Deleted: a.deleted, Members: a.members.Sorted(), Secondary: a.members.Secondary(),
 		}
 	}), NextID: s.audiences.Next()}
 }
@@ -49,9 +55,13 @@ func (s *Server) Restore(snap Snapshot) error {
 			if !idPattern.MatchString(as.ID) || !accountPattern.MatchString(as.Account) {
 				return "", nil, errors.New("an id and an account_id of lowercase letters and digits are required")
 			}
+			members, err := wire.SetOfPeople(as.Members, as.Secondary)
+			if err != nil {
+				return "", nil, err
+			}
 			return as.ID, &audience{
 				id: as.ID, account: as.Account, name: as.Name, description: as.Description,
-				created: as.Created, updated: as.Updated, deleted: as.Deleted, members: wire.SetOf(as.Members),
+				created: as.Created, updated: as.Updated, deleted: as.Deleted, members: members,
 			}, nil
 		})
 	if err != nil {

@@ -29,10 +29,12 @@ type opUser struct {
 	PartnerUserID []string `json:"partner_user_id"`
 }
 
-// parsedOp is a valid operation: whether it adds, and its identifiers.
+// parsedOp is a valid operation: whether it adds, and its identifiers;
+// ends cut them into its user objects, one person each.
 type parsedOp struct {
-	add bool
-	ids []string
+	add  bool
+	ids  []string
+	ends []int
 }
 
 func opError(param, format string, args ...any) []xError {
@@ -108,6 +110,7 @@ func checkOperation(op *operation) (parsedOp, []xError) {
 		if n == 0 {
 			return p, opError(fmt.Sprintf("params.users[%d]", i), "a user needs at least one identifier")
 		}
+		p.ends = append(p.ends, len(p.ids))
 	}
 	return p, nil
 }
@@ -184,13 +187,7 @@ func (s *Server) users(w http.ResponseWriter, _ *http.Request, req *request) *ap
 	}
 	return s.withAudience(req, func(a *audience) *apiError {
 		for _, op := range ops {
-			for _, id := range op.ids {
-				if op.add {
-					a.members.Add(id)
-				} else {
-					a.members.Remove(id)
-				}
-			}
+			wire.ApplyRows(&a.members, op.ids, op.ends, op.add)
 		}
 		a.updated = s.opts.Now()
 		writeJSON(w, http.StatusOK, map[string]any{

@@ -77,7 +77,7 @@ func TestQueueSettledLocker(t *testing.T) {
 	q := NewQueue(&mu)
 	var s Set
 	mu.Lock()
-	q.PushMembersLocked(&s, []string{"a", "b"}, true)
+	q.PushMembersLocked(&s, []string{"a", "b"}, nil, true)
 	mu.Unlock()
 	l := q.Settled()
 	l.Lock()
@@ -104,7 +104,7 @@ func TestCoreStartsEmptyAndResetsAfterQueuedChanges(t *testing.T) {
 
 	mu.Lock()
 	c.Changes.running = true // as if an applier were busy: the change waits
-	c.Changes.PushMembersLocked(&members, []string{"a"}, true)
+	c.Changes.PushMembersLocked(&members, []string{"a"}, nil, true)
 	mu.Unlock()
 	c.Reset()
 	require.Equal(t, 2, empties)

@@ -102,31 +102,47 @@ func LoadState[S any](data json.RawMessage, restore func(S) error) error {
 
 // PushMembersLocked queues adding (add) or removing ids to or from
 // members, to be applied once the request is answered; the queue's mutex
-// is held.
-func (q *Queue) PushMembersLocked(members *Set, ids []string, add bool) {
-	q.PushLocked(len(ids), func() {
+// is held. ends cut ids into rows, one person each (row i ends before
+// ends[i]; see Set.AddRow); nil makes each id a row of its own.
+func (q *Queue) PushMembersLocked(members *Set, ids []string, ends []int, add bool) {
+	q.PushLocked(len(ids), func() { ApplyRows(members, ids, ends, add) })
+}
+
+// ApplyRows adds (add) the rows of ids that ends cut (nil: one id a row)
+// to members, or removes each id.
+func ApplyRows(members *Set, ids []string, ends []int, add bool) {
+	switch {
+	case !add:
 		for _, id := range ids {
-			if add {
-				members.Add(id)
-			} else {
-				members.Remove(id)
-			}
+			members.Remove(id)
 		}
-	})
+	case ends == nil:
+		for _, id := range ids {
+			members.Add(id)
+		}
+	default:
+		start := 0
+		for _, end := range ends {
+			members.AddRow(ids[start:end])
+			start = end
+		}
+	}
 }
 
 // Membership is what an inspection lists of an audience's members: how
-// many, and their identifiers, sorted, when asked for (else left out of
-// the JSON). A replica's state listing embeds it.
+// many identifiers and how many people they are (see Set.People), and
+// the identifiers, sorted, when asked for (else left out of the JSON). A
+// replica's state listing embeds it.
 type Membership struct {
 	Members     int      `json:"members"`
+	People      int      `json:"people"`
 	Identifiers []string `json:"identifiers,omitempty"`
 }
 
 // Inspect is the Membership of members, with its identifiers when
 // withMembers is set.
 func Inspect(withMembers bool, members Set) Membership {
-	m := Membership{Members: members.Len()}
+	m := Membership{Members: members.Len(), People: members.People()}
 	if withMembers {
 		m.Identifiers = members.Sorted()
 	}

@@ -32,9 +32,9 @@ func TestAudiences(t *testing.T) {
 	var mu sync.Mutex
 	require.Equal(t, []string{"x", "y"}, MembersOf(&mu, &tab, b, members))
 	require.Nil(t, MembersOf(&mu, &tab, "nope", members))
-	require.Equal(t, []Membership{{Members: 0, Identifiers: []string{}}, {Members: 2, Identifiers: []string{"x", "y"}}},
+	require.Equal(t, []Membership{{Members: 0, Identifiers: []string{}}, {Members: 2, People: 2, Identifiers: []string{"x", "y"}}},
 		Listing(&mu, &tab, func(_ string, a *testAudience) Membership { return Inspect(true, a.members) }))
-	require.Equal(t, Membership{Members: 2}, Inspect(false, tab.byID[b].members), "identifiers only when asked for")
+	require.Equal(t, Membership{Members: 2, People: 2}, Inspect(false, tab.byID[b].members), "identifiers only when asked for")
 	require.True(t, mu.TryLock(), "Listing and MembersOf unlock")
 	mu.Unlock()
 	tab.Delete(a)

@@ -3,6 +3,7 @@ package wire
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"math"
 	"slices"
 )
@@ -10,6 +11,15 @@ import (
 // Set is a set of identifier values: an audience's membership in a
 // replica. The zero value is an empty set ready to use; a copy shares its
 // contents.
+//
+// It also counts people, as a platform counts the users it matched: a
+// row of an upload (a Meta row, a Google audience member, an X user
+// object) is one person however many identifiers it carries, known by its
+// first identifier (a Meta row's e-mail before its phone); another row
+// with the same first identifier is the same person, and rows that only
+// share a later one (two contacts with one phone number) are two. A
+// person is counted while the identifier that stands for them is in the
+// set. People counts them; Add makes a value a person of its own.
 //
 // A replica may hold millions of members in the process of the client it
 // serves, so the set holds no pointers for the garbage collector to trace:
@@ -21,15 +31,27 @@ type Set struct {
 }
 
 type set struct {
-	hashes map[[32]byte]struct{}
-	other  map[[32]byte]span // by sha256 of the value
-	text   [][]byte          // the other values, back to back in chunks
-	size   int               // bytes in text
-	dead   int               // bytes of text that removed values left
+	hashes map[[32]byte]uint8 // standsForPerson set: the digest stands for a person
+	other  map[[32]byte]span  // by sha256 of the value
+	text   [][]byte           // the other values, back to back in chunks
+	size   int                // bytes in text
+	dead   int                // bytes of text that removed values left
+
+	// people counts the values that stand for a person when counted is
+	// set. Changes only clear counted, so adding stays one probe of the
+	// map a value; People counts again when asked.
+	people  int
+	counted bool
 }
 
-// span locates a value in text.
-type span struct{ chunk, off, n uint32 }
+// standsForPerson is the flag of a digest that stands for a person.
+const standsForPerson uint8 = 1
+
+// span locates a value in text; person says it stands for a person.
+type span struct {
+	chunk, off, n uint32
+	person        bool
+}
 
 // textChunk is the size of a chunk of text: text grows a chunk at a time
 // rather than by copying everything it holds.
@@ -55,29 +77,63 @@ func (s *set) store(v string) span {
 
 func (s *Set) init() {
 	if s.set == nil {
-		s.set = &set{hashes: map[[32]byte]struct{}{}, other: map[[32]byte]span{}}
+		s.set = &set{hashes: map[[32]byte]uint8{}, other: map[[32]byte]span{}, counted: true}
 	}
 }
 
-// Add inserts v and reports whether it was new.
-func (s *Set) Add(v string) bool {
-	s.init()
+// put inserts v, or finds it, and makes it stand for a person when
+// person is set; it reports whether v was new.
+func (s *set) put(v string, person bool) bool {
 	if h, ok := digest(v); ok {
 		// One probe of the map, not a lookup and then an insert: in a map
-		// of millions each probe is a cache miss.
+		// of millions each probe is a cache miss. m[k] |= f is a single
+		// assignment that inserts 0 when k is absent.
 		n := len(s.hashes)
-		s.hashes[h] = struct{}{}
+		if person {
+			s.hashes[h] |= standsForPerson
+			s.counted = false
+		} else {
+			s.hashes[h] |= 0
+		}
 		return len(s.hashes) > n
 	}
 	k := sha256.Sum256([]byte(v))
-	if _, dup := s.other[k]; dup {
+	sp, in := s.other[k]
+	switch {
+	case !in:
+		sp = s.store(v)
+	case person && !sp.person:
+	default:
 		return false
 	}
-	s.other[k] = s.store(v)
-	return true
+	sp.person = sp.person || person
+	s.other[k] = sp
+	s.counted = s.counted && !sp.person
+	return !in
 }
 
-// Remove deletes v and reports whether it was present.
+// Add inserts v as a person of its own (a row of one) and reports
+// whether it was new.
+func (s *Set) Add(v string) bool {
+	s.init()
+	return s.put(v, true)
+}
+
+// AddRow inserts the values of one row of an upload, one person known by
+// its first value, and returns how many values were new.
+func (s *Set) AddRow(values []string) int {
+	s.init()
+	added := 0
+	for i, v := range values {
+		if s.put(v, i == 0) {
+			added++
+		}
+	}
+	return added
+}
+
+// Remove deletes v and reports whether it was present; the person it
+// stood for, if any, is gone from the set.
 func (s *Set) Remove(v string) bool {
 	if s.set == nil {
 		return false
@@ -85,7 +141,11 @@ func (s *Set) Remove(v string) bool {
 	if h, ok := digest(v); ok {
 		n := len(s.hashes)
 		delete(s.hashes, h)
-		return len(s.hashes) < n
+		if len(s.hashes) == n {
+			return false
+		}
+		s.counted = false
+		return true
 	}
 	k := sha256.Sum256([]byte(v))
 	sp, ok := s.other[k]
@@ -93,6 +153,7 @@ func (s *Set) Remove(v string) bool {
 		return false
 	}
 	delete(s.other, k)
+	s.counted = s.counted && !sp.person
 	s.dead += int(sp.n)
 	if s.dead > s.size/2 && s.dead > textChunk {
 		s.compact()
@@ -105,7 +166,9 @@ func (s *set) compact() {
 	old := &set{text: s.text}
 	s.text, s.size, s.dead = nil, 0, 0
 	for k, sp := range s.other {
-		s.other[k] = s.store(string(old.value(sp)))
+		moved := s.store(string(old.value(sp)))
+		moved.person = sp.person
+		s.other[k] = moved
 	}
 }
 
@@ -115,6 +178,30 @@ func (s Set) Len() int {
 		return 0
 	}
 	return len(s.hashes) + len(s.other)
+}
+
+// People is the number of persons in the set: the values that stand for
+// one. It counts them again after a change, which costs a pass over the
+// set, and keeps the figure until the next.
+func (s Set) People() int {
+	if s.set == nil {
+		return 0
+	}
+	if !s.counted {
+		n := 0
+		for _, f := range s.hashes {
+			if f&standsForPerson != 0 {
+				n++
+			}
+		}
+		for _, sp := range s.other {
+			if sp.person {
+				n++
+			}
+		}
+		s.people, s.counted = n, true
+	}
+	return s.people
 }
 
 // Sorted returns the values in ascending order.
@@ -131,6 +218,55 @@ func (s Set) Sorted() []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// Secondary lists, for a snapshot, the positions in Sorted() of the values
+// that stand for no person (a row's identifiers after its first),
+// ascending; nil when every value stands for one, as in a set built by
+// Add alone.
+func (s Set) Secondary() []int {
+	if s.set == nil || s.People() == s.Len() {
+		return nil
+	}
+	var out []int
+	for i, v := range s.Sorted() {
+		if !s.standsForPerson(v) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func (s *set) standsForPerson(v string) bool {
+	if h, ok := digest(v); ok {
+		return s.hashes[h]&standsForPerson != 0
+	}
+	return s.other[sha256.Sum256([]byte(v))].person
+}
+
+// SetOfPeople returns a set holding values, sorted, each a person of its
+// own but those at the positions secondary lists (as Secondary wrote
+// them).
+func SetOfPeople(values []string, secondary []int) (Set, error) {
+	for _, i := range secondary {
+		if i < 0 || i >= len(values) {
+			return Set{}, fmt.Errorf("secondary: position %d is not one of the %d members", i, len(values))
+		}
+	}
+	var s Set
+	s.init()
+	j := 0
+	for i, v := range values {
+		second := j < len(secondary) && secondary[j] == i
+		if second {
+			j++
+		}
+		s.put(v, !second)
+	}
+	if j < len(secondary) {
+		return Set{}, fmt.Errorf("secondary: positions must be ascending and listed once (at %d)", secondary[j])
+	}
+	return s, nil
 }
 
 // SetOf returns a set holding values, for rebuilding a membership from a

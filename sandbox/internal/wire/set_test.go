@@ -70,3 +70,90 @@ func TestSetCompacts(t *testing.T) {
 		require.False(t, s.Add(v), "%q is still found after compaction", v)
 	}
 }
+
+// TestSetPeople counts persons, not identifiers: a row is one person,
+// known by its first value; a row with the same first value is the same
+// person, rows sharing only a later value (one phone number) are two; a
+// person is counted while the value that stands for them is in the set.
+func TestSetPeople(t *testing.T) {
+	t.Parallel()
+	h := func(s string) string {
+		sum := sha256.Sum256([]byte(s))
+		return hex.EncodeToString(sum[:])
+	}
+	email1, phone1, email2, phone2 := h("a@example.com"), h("15555550100"), h("b@example.com"), h("15555550101")
+	for _, tc := range []struct {
+		name      string
+		rows      [][]string
+		remove    []string
+		values    int
+		people    int
+		secondary int // values that stand for no person
+	}{
+		{name: "empty"},
+		{name: "one row of two keys is one person", rows: [][]string{{email1, phone1}}, values: 2, people: 1, secondary: 1},
+		{name: "two people", rows: [][]string{{email1, phone1}, {email2, phone2}}, values: 4, people: 2, secondary: 2},
+		{name: "a row sent again", rows: [][]string{{email1, phone1}, {email1, phone1}}, values: 2, people: 1, secondary: 1},
+		{name: "a value repeated in a row", rows: [][]string{{email1, email1, phone1}}, values: 2, people: 1, secondary: 1},
+		{name: "a person gains a phone", rows: [][]string{{email1}, {email1, phone1}}, values: 2, people: 1, secondary: 1},
+		{name: "two people share a phone", rows: [][]string{{email1, phone1}, {email2, phone1}}, values: 3, people: 2, secondary: 1},
+		{name: "a phone alone is a person", rows: [][]string{{email1, phone1}, {phone1}}, values: 2, people: 2},
+		{name: "a person stays while their first key does", rows: [][]string{{email1, phone1}, {email2}}, remove: []string{phone1}, values: 2, people: 2},
+		{name: "and leaves with it", rows: [][]string{{email1, phone1}, {email2}}, remove: []string{email1}, values: 2, people: 1, secondary: 1},
+		{name: "an e-mail changed", rows: [][]string{{email1, phone1}, {email2, phone1}}, remove: []string{email1}, values: 2, people: 1, secondary: 1},
+		{name: "values that are not hashes", rows: [][]string{{"madid:synthetic-1", "extern_id:synthetic-1"}, {"row:FN=" + email1}}, values: 3, people: 2, secondary: 1},
+		{name: "removed and gone", rows: [][]string{{email1, phone1}}, remove: []string{email1, phone1, email1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var s Set
+			for _, r := range tc.rows {
+				s.AddRow(r)
+			}
+			for _, v := range tc.remove {
+				s.Remove(v)
+			}
+			require.Equal(t, tc.values, s.Len())
+			require.Equal(t, tc.people, s.People())
+			require.Len(t, s.Secondary(), tc.secondary)
+
+			back, err := SetOfPeople(s.Sorted(), s.Secondary())
+			require.NoError(t, err)
+			require.Equal(t, s.Sorted(), back.Sorted(), "a snapshot keeps the values")
+			require.Equal(t, s.People(), back.People(), "and who stands for a person")
+			require.Equal(t, s.Secondary(), back.Secondary())
+		})
+	}
+
+	var s Set
+	require.Equal(t, 2, s.AddRow([]string{email1, phone1}))
+	require.True(t, s.Add(email2), "Add makes a person of its own")
+	require.False(t, s.Add(phone1), "phone1 is there already")
+	require.Equal(t, 3, s.People(), "but now stands for a person too, as a row of it alone would")
+	require.Equal(t, 1, s.AddRow([]string{email2, h("c@example.com")}), "only the second value is new")
+	require.Equal(t, 3, s.People())
+	require.Nil(t, SetOf([]string{email1, phone1}).Secondary(), "a set of single values has nothing to say")
+	_, err := SetOfPeople([]string{email1}, []int{1})
+	require.Error(t, err, "a position past the members")
+	_, err = SetOfPeople([]string{email1, phone1}, []int{1, 0})
+	require.Error(t, err, "positions out of order")
+}
+
+// BenchmarkSetAddRows adds rows of an e-mail and a phone hash, as a
+// Meta or Google upload of a million members does.
+func BenchmarkSetAddRows(b *testing.B) {
+	const n = 200_000
+	rows := make([][]string, n)
+	for i := range rows {
+		e, p := sha256.Sum256(fmt.Appendf(nil, "e%d", i)), sha256.Sum256(fmt.Appendf(nil, "p%d", i))
+		rows[i] = []string{hex.EncodeToString(e[:]), hex.EncodeToString(p[:])}
+	}
+	b.ResetTimer()
+	for range b.N {
+		var s Set
+		for _, r := range rows {
+			s.AddRow(r)
+		}
+	}
+	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "rows/s")
+}
