@@ -40,7 +40,7 @@ func (s *server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	}
 	if len(recs) == f.Limit {
 		last := recs[len(recs)-1]
-		out.NextCursor = encodeCursor(state.RunCursor{Started: last.Started, ID: last.ID})
+		out.NextCursor = EncodeCursor(state.RunCursor{Started: last.Started, ID: last.ID})
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
@@ -86,7 +86,7 @@ func runFilter(r *http.Request) (state.RunFilter, []string, error) {
 		*p.to = t
 	}
 	if v := q.Get("cursor"); v != "" {
-		c, err := decodeCursor(v)
+		c, err := DecodeCursor(v)
 		if err != nil {
 			return f, nil, problemBadRequest(fmt.Sprintf("cursor=%q is not one this API handed out: use next_cursor from a listing", v))
 		}
