@@ -111,10 +111,11 @@ func sparkline(name string, points []state.SizePoint) template.HTML {
 func niceRange(lo, hi int64) (int64, int64) {
 	if lo == hi {
 		d := max(lo/10, 1)
-		return max(lo-d, 0), hi + d
+		lo = max(lo-d, 0)
+		return lo, lo + 2*d
 	}
 	step := int64(1)
-	for (hi-lo)/step > 10 {
+	for (hi-lo)/step >= 5 {
 		step *= 10
 	}
 	lo = lo / step * step
