@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/audiencesync/audiencesync/api"
@@ -173,6 +174,8 @@ type syncData struct {
 	Older  string
 	Paged  bool
 	Queued bool
+	// ChartPoints is how many runs a chart shows at most.
+	ChartPoints int
 }
 
 // destDetail is a destination as the sync page lists it, with what its
@@ -193,6 +196,22 @@ type platformView struct {
 	MatchRate string
 	Size      int64
 	Counts    []counted
+}
+
+// Summary words the platform's figures in one line: "match rate 61-70%
+// · SUCCESS · size 4,529".
+func (p *platformView) Summary() string {
+	var parts []string
+	if p.MatchRate != "" {
+		parts = append(parts, "match rate "+p.MatchRate)
+	}
+	if p.Status != "" {
+		parts = append(parts, p.Status)
+	}
+	if p.Size > 0 {
+		parts = append(parts, "size "+num(p.Size))
+	}
+	return strings.Join(parts, " · ")
 }
 
 type chartData struct {
@@ -223,7 +242,8 @@ func (s *server) syncPage(w http.ResponseWriter, r *http.Request, v *viewer) err
 	}
 	ctx := r.Context()
 	out := syncData{Name: sc.Name, Schedule: sc.Schedule, ScheduleWords: scheduleWords(sc.Schedule), Timezone: sc.Timezone,
-		NextRun: s.nextRun(sc.Name), StaleAfter: cfg.SyncAlerts(sc).StaleAfter, Source: sc.Source, Queued: r.URL.Query().Get("queued") != ""}
+		NextRun: s.nextRun(sc.Name), StaleAfter: cfg.SyncAlerts(sc).StaleAfter, Source: sc.Source, Queued: r.URL.Query().Get("queued") != "",
+		ChartPoints: chartPoints}
 	if out.Timezone == "" {
 		out.Timezone = "UTC"
 	}
