@@ -99,9 +99,9 @@ func sparkline(name string, points []state.SizePoint) template.HTML {
 	}
 	var pts strings.Builder
 	for i, p := range points {
-		fmt.Fprintf(&pts, "%.1f,%.1f ", float64(w)*float64(i)/float64(len(points)-1), 2+float64(h-4)*(1-float64(p.Members-lo)/float64(hi-lo)))
+		fmt.Fprintf(&pts, "%.0f,%.0f ", float64(w)*float64(i)/float64(len(points)-1), 2+float64(h-4)*(1-float64(p.Members-lo)/float64(hi-lo)))
 	}
-	label := fmt.Sprintf("size of %s over the last %d runs: %s to %s members", name, len(points), num(points[0].Members), num(points[len(points)-1].Members))
+	label := fmt.Sprintf("%s: %s to %s members over %d runs", name, num(points[0].Members), num(points[len(points)-1].Members), len(points))
 	return template.HTML(fmt.Sprintf(`<svg class="spark" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="%s"><polyline points="%s"/></svg>`, //nolint:gosec // numbers and an escaped name
 		w, h, w, h, template.HTMLEscapeString(label), strings.TrimSpace(pts.String())))
 }

@@ -102,5 +102,5 @@ func TestSizeChart(t *testing.T) {
 	require.Contains(t, svg, ">2,100</text>", "size labels on round numbers")
 	require.Empty(t, sizeChart("x", nil))
 	require.Empty(t, sparkline("x", points[:1]))
-	require.Contains(t, string(sparkline("x", points)), `<polyline points="0.0,`)
+	require.Contains(t, string(sparkline("x", points)), `<polyline points="0,19 32,16 64,22 96,2"`)
 }

@@ -301,6 +301,8 @@ func statusText(st string) string {
 		return "Running"
 	case report.StatusPlanned:
 		return "Preview (dry run)"
+	case statusSkipped:
+		return "Skipped: still running"
 	case "":
 		return "Never run"
 	}

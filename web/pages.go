@@ -73,15 +73,17 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request, v *viewer) err
 	return nil
 }
 
+// syncRowOf reads one sync's row from its last sparkPoints runs: one
+// run-log query per sync, whose summaries carry each destination's size
+// (a destination without a size among them asks its size history).
 func (s *server) syncRowOf(ctx context.Context, cfg *configs.Config, sc *configs.Sync) (syncRow, error) {
 	row := syncRow{Name: sc.Name, NextRun: s.nextRun(sc.Name)}
-	last, err := s.opts.Service.ListRuns(ctx, state.RunFilter{Sync: sc.Name, Limit: 1})
+	recent, err := s.opts.Service.ListRuns(ctx, state.RunFilter{Sync: sc.Name, Limit: sparkPoints})
 	if err != nil {
 		return row, err
 	}
 	var recorded []string
-	if len(last) > 0 {
-		l := last[0]
+	if l, ok := lastRan(recent); ok {
 		row.Status = shownStatus(l)
 		row.LastRun = &runHead{ID: l.ID, Started: l.Started, Finished: l.Finished}
 		for _, sum := range l.Summaries {
@@ -90,9 +92,11 @@ func (s *server) syncRowOf(ctx context.Context, cfg *configs.Config, sc *configs
 	}
 	for _, d := range sc.Destinations {
 		for _, name := range api.ReportNames(d.Name, recorded) {
-			points, err := s.opts.Service.SizeHistory(ctx, sc.Name, name, sparkPoints)
-			if err != nil {
-				return row, err
+			points := sizesOf(recent, name)
+			if len(points) == 0 {
+				if points, err = s.opts.Service.SizeHistory(ctx, sc.Name, name, sparkPoints); err != nil {
+					return row, err
+				}
 			}
 			ds := destSize{Name: name}
 			if n := len(points); n > 0 {
@@ -105,8 +109,42 @@ func (s *server) syncRowOf(ctx context.Context, cfg *configs.Config, sc *configs
 			row.Dests = append(row.Dests, ds)
 		}
 	}
-	row.Warning, err = s.staleWarning(ctx, cfg, sc, last)
+	row.Warning, err = s.staleWarning(ctx, cfg, sc, recent)
 	return row, err
+}
+
+// statusSkipped is the status the daemon records for a tick skipped
+// because the sync was still running: a run that did nothing.
+const statusSkipped = "skipped"
+
+// lastRan returns the newest of runs (newest first) that ran, passing
+// over skipped ticks, which would hide how the sync is doing.
+func lastRan(runs []syncs.RunRecord) (syncs.RunRecord, bool) {
+	for _, r := range runs {
+		if r.Status != statusSkipped {
+			return r, true
+		}
+	}
+	return syncs.RunRecord{}, false
+}
+
+// sizesOf picks destination name's sizes, oldest first, from runs
+// (newest first), as the size history counts them: after runs that
+// succeeded there or partly did.
+func sizesOf(runs []syncs.RunRecord, name string) []state.SizePoint {
+	var out []state.SizePoint
+	for i := len(runs) - 1; i >= 0; i-- {
+		for _, sum := range runs[i].Summaries {
+			if sum.Destination != name {
+				continue
+			}
+			switch report.Status(sum.Status) {
+			case report.StatusSucceeded, report.StatusPartial, report.StatusInterrupted:
+				out = append(out, state.SizePoint{RunID: runs[i].ID, Status: sum.Status, Finished: runs[i].Finished, Members: sum.Members})
+			}
+		}
+	}
+	return out
 }
 
 // staleWarning says when sc has not succeeded within its alerts'
@@ -117,9 +155,13 @@ func (s *server) staleWarning(ctx context.Context, cfg *configs.Config, sc *conf
 		return "", nil
 	}
 	var success time.Time
-	if len(last) > 0 && last[0].Status == string(report.StatusSucceeded) {
-		success = last[0].Finished
-	} else {
+	for _, r := range last {
+		if r.Status == string(report.StatusSucceeded) {
+			success = r.Finished
+			break
+		}
+	}
+	if success.IsZero() {
 		ok, err := s.opts.Service.ListRuns(ctx, state.RunFilter{Sync: sc.Name, Statuses: []string{string(report.StatusSucceeded)}, Limit: 1})
 		if err != nil {
 			return "", err

@@ -581,3 +581,23 @@ func TestRunNowBusy(t *testing.T) {
 	require.Equal(t, http.StatusConflict, p.status, p.body)
 	require.Contains(t, p.body, "running already")
 }
+
+// A skipped tick (recorded by the daemon while a run goes on) does not
+// hide the sync's last real run on the overview; sizes come with their
+// change since the run before.
+func TestOverviewPassesOverSkippedTicks(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	cart, _ := b.runBoth(t)
+	at := time.Now().Add(time.Second)
+	require.NoError(t, b.store.BeginRun(t.Context(), state.Run{ID: "skipped-tick", Sync: "cart-abandoners", Status: "running", Started: at}))
+	require.NoError(t, b.store.FinishRun(t.Context(), "skipped-tick", "skipped", at, []byte(`{"status":"skipped"}`), nil))
+	c := b.client(t).signedIn(b.viewer)
+	p := c.get("/")
+	require.Contains(t, p.body, `<a href="/runs/`+cart.RunID+`">`)
+	require.NotContains(t, p.body, "skipped-tick")
+	require.Contains(t, p.body, `<span class="size">1,917</span>`)
+	require.NotContains(t, p.body, "no change", "one run: no change to show yet")
+	b.runBoth(t)
+	require.Contains(t, c.get("/").body, `<span class="size">1,917</span> <span class="delta">no change</span>`)
+}
