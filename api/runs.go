@@ -154,24 +154,25 @@ func (s *server) rejected(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("decode the report of run %s: %w", r.PathValue("id"), err)
 	}
 	out := rejectedRows{RunID: rep.RunID, Sync: rep.Sync, Read: rep.Source.Read,
-		Reasons: reasonsOf(rep.Source.Rejected, rep.Source.RejectedLines), Destinations: make([]destRejected, 0, len(rep.Destinations))}
+		Reasons: ReasonsOf(rep.Source.Rejected, rep.Source.RejectedLines), Destinations: make([]destRejected, 0, len(rep.Destinations))}
 	for _, n := range rep.Source.Rejected {
 		out.Rejected += n
 	}
 	for _, d := range rep.Destinations {
-		out.Destinations = append(out.Destinations, destRejected{Name: d.Name, Reasons: reasonsOf(d.Rejected, nil),
-			Platform: reasonsOf(d.PlatformRejected, nil)})
+		out.Destinations = append(out.Destinations, destRejected{Name: d.Name, Reasons: ReasonsOf(d.Rejected, nil),
+			Platform: ReasonsOf(d.PlatformRejected, nil)})
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
 
-// reasonsOf lists counts by reason, most frequent first.
-func reasonsOf(counts map[string]int64, lines map[string][]int64) []rejectedReason {
-	out := make([]rejectedReason, 0, len(counts))
+// ReasonsOf lists counts by reason, most frequent first (ties by reason),
+// with the line numbers lines holds for each. The web UI lists them too.
+func ReasonsOf(counts map[string]int64, lines map[string][]int64) []RejectedReason {
+	out := make([]RejectedReason, 0, len(counts))
 	for reason, n := range counts {
-		out = append(out, rejectedReason{Reason: reason, Count: n, Lines: lines[reason]})
+		out = append(out, RejectedReason{Reason: reason, Count: n, Lines: lines[reason]})
 	}
-	slices.SortFunc(out, func(a, b rejectedReason) int {
+	slices.SortFunc(out, func(a, b RejectedReason) int {
 		return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Reason, b.Reason))
 	})
 	return out

@@ -1,13 +1,13 @@
 package web
 
 import (
-	"cmp"
 	"fmt"
 	"html/template"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/audiencesync/audiencesync/api"
 )
 
 // funcs are the templates' helpers.
@@ -154,23 +154,12 @@ func reasonWords(code string) string {
 	return code
 }
 
-// counted is one reason and its count.
-type counted struct {
-	Reason string
-	Count  int64
-	Lines  []int64
-}
+// counted is one reason, its count and any line numbers: the API's.
+type counted = api.RejectedReason
 
 // byCount lists counts by reason, most frequent first.
 func byCount(counts map[string]int64, lines map[string][]int64) []counted {
-	out := make([]counted, 0, len(counts))
-	for r, n := range counts {
-		out = append(out, counted{Reason: r, Count: n, Lines: lines[r]})
-	}
-	slices.SortFunc(out, func(a, b counted) int {
-		return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Reason, b.Reason))
-	})
-	return out
+	return api.ReasonsOf(counts, lines)
 }
 
 func total(counts map[string]int64) int64 {

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/audiencesync/audiencesync/api"
+	"github.com/audiencesync/audiencesync/internal/servetest"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/state"
 	"github.com/audiencesync/audiencesync/syncs"
@@ -31,15 +31,7 @@ import (
 // returns the config's path.
 func quickstart(t testing.TB) string {
 	t.Helper()
-	dir := t.TempDir()
-	cfg, err := os.ReadFile("../configs/quickstart.yaml")
-	require.NoError(t, err)
-	data, err := os.ReadFile("../configs/quickstart/contacts.csv")
-	require.NoError(t, err)
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, "quickstart"), 0o700))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "quickstart.yaml"), cfg, 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "quickstart", "contacts.csv"), data, 0o600))
-	return filepath.Join(dir, "quickstart.yaml")
+	return servetest.Quickstart(t, "..", nil)
 }
 
 // bundle is the UI on a real server on loopback, over a service on the
@@ -76,10 +68,7 @@ func setup(t testing.TB, noTokens bool) *bundle {
 
 func createToken(t testing.TB, tokens state.Tokens, name, role string) string {
 	t.Helper()
-	tok, rec, err := api.NewToken(name, role, time.Now())
-	require.NoError(t, err)
-	require.NoError(t, tokens.CreateToken(t.Context(), rec))
-	return tok
+	return servetest.Token(t, tokens, name, role)
 }
 
 // runBoth runs both quickstart syncs once.
