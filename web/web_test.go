@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/audiencesync/audiencesync/api"
+	"github.com/audiencesync/audiencesync/engine"
 	"github.com/audiencesync/audiencesync/internal/servetest"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/state"
@@ -589,4 +590,53 @@ func TestOverviewPassesOverSkippedTicks(t *testing.T) {
 	require.NotContains(t, p.body, "no change", "one run: no change to show yet")
 	b.runBoth(t)
 	require.Contains(t, c.get("/").body, `<span class="size">1,917</span> <span class="delta">no change</span>`)
+}
+
+// A run its process left running (no lock holds it) reads as
+// interrupted, with what that means and nothing to download.
+func TestInterruptedRunPage(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	require.NoError(t, b.store.BeginRun(t.Context(), state.Run{ID: "crashed", Sync: "cart-abandoners", Status: "running", Started: time.Now(), Owner: "gone-1"}))
+	c := b.client(t).signedIn(b.viewer)
+	p := c.get("/runs/crashed")
+	require.Equal(t, http.StatusOK, p.status)
+	require.Contains(t, p.body, `<span class="badge s-interrupted">Interrupted</span>`)
+	require.Contains(t, p.body, "the next run of cart-abandoners carries on from there")
+	require.NotContains(t, p.body, "<noscript><meta http-equiv", "nothing to wait for")
+	require.Equal(t, http.StatusNotFound, c.get("/runs/crashed/report.json").status)
+	require.Equal(t, http.StatusNotFound, c.get("/runs/crashed/report.csv").status)
+	ev := c.get("/runs/crashed/live")
+	require.True(t, strings.HasPrefix(ev.body, "event: done\n"), ev.body)
+}
+
+// A run in progress shows its progress from the engine's events on the
+// server-rendered page, which refreshes itself without JavaScript.
+func TestRunInProgressPage(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	hold := &holder{}
+	release := hold.arm()
+	srv := httptest.NewServer(web.New(web.Options{Service: b.svc, Tokens: b.tokens,
+		Trigger: func(ctx context.Context, sync string, opts syncs.RunOptions) (*report.Report, error) {
+			opts.Observer = engine.Fanout(opts.Observer, hold)
+			return b.svc.Run(ctx, sync, opts)
+		}}))
+	defer srv.Close()
+	b.srv = srv
+	c := b.client(t).signedIn(b.operator)
+	p := c.post("/syncs/cart-abandoners/run", "/syncs/cart-abandoners/run", nil)
+	require.Equal(t, http.StatusSeeOther, p.status, p.body)
+	loc := p.header.Get("Location")
+	var run page
+	require.Eventually(t, func() bool {
+		run = c.get(loc)
+		return strings.Contains(run.body, `<span data-field="read">2,003</span>`)
+	}, 20*time.Second, 20*time.Millisecond, "the page shows the read so far")
+	require.Contains(t, run.body, `<noscript><meta http-equiv="refresh" content="5"></noscript>`)
+	require.Contains(t, run.body, `data-live="`+loc+`/live"`)
+	require.Regexp(t, `<strong>[a-z/]+</strong>: planned`, run.body, "a destination's plan is in")
+	require.Equal(t, http.StatusNotFound, c.get(loc+"/report.json").status, "no report while it runs")
+	close(release)
+	require.Eventually(t, func() bool { return strings.Contains(c.get(loc).body, `<ul class="summary">`) }, 30*time.Second, 50*time.Millisecond)
 }
