@@ -88,7 +88,7 @@ func tab(t testing.TB) context.Context {
 	})
 	require.NoError(t, s.err, "start chromium")
 	ctx, cancel := chromedp.NewContext(s.ctx, chromedp.WithNewBrowserContext())
-	ctx, stop := context.WithTimeout(ctx, 2*time.Minute)
+	ctx, stop := context.WithTimeout(ctx, 2*runWait)
 	t.Cleanup(func() { stop(); cancel() })
 	return ctx
 }
@@ -370,7 +370,7 @@ func TestBrowserPreviewRunNowAndCSRF(t *testing.T) {
 	require.Contains(t, location(t, ctx), "/runs/")
 	eval[bool](t, ctx, `window.stayed = true`)
 	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('[data-field="read"]').textContent === "2,003"`,
-		chromedp.WithPollingTimeout(20*time.Second)))
+		chromedp.WithPollingTimeout(runWait)))
 	require.NoError(t, err, "live progress reaches the page")
 	require.True(t, eval[bool](t, ctx, `window.stayed === true`), "without a reload")
 	require.Contains(t, text(t, ctx, `[data-field="step"]`), "lanning")
@@ -379,7 +379,7 @@ func TestBrowserPreviewRunNowAndCSRF(t *testing.T) {
 	require.Eventually(t, func() bool {
 		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("ul.summary") !== null`))
 		return err == nil && ok
-	}, 30*time.Second, 100*time.Millisecond, "the page shows the report once the run ends")
+	}, runWait, 100*time.Millisecond, "the page shows the report once the run ends")
 	require.Contains(t, text(t, ctx, ".runhead"), "Succeeded")
 	require.Contains(t, text(t, ctx, ".runhead"), "started by ops (web)")
 }
@@ -439,4 +439,10 @@ func TestScreenshots(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, shot.name+".png"), png, 0o644))
 	}
+	// The run page on a phone.
+	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(375, 812, chromedp.EmulateScale(2)),
+		chromedp.Navigate(s.base+"/runs/"+runs[0].ID), chromedp.WaitVisible(chromedp.CSS("dl.figures"))))
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "run-phone.png"), png, 0o644))
 }

@@ -35,6 +35,10 @@ func quickstart(t testing.TB) string {
 	return servetest.Quickstart(t, "..", nil)
 }
 
+// runWait is how long a test waits for a quickstart run to get somewhere:
+// a second or two normally, much longer under -race on a busy machine.
+const runWait = 3 * time.Minute
+
 // bundle is the UI on a real server on loopback, over a service on the
 // quickstart config with its SQLite state.
 type bundle struct {
@@ -544,7 +548,7 @@ func TestPreviewAndRunNow(t *testing.T) {
 	require.Eventually(t, func() bool {
 		rec, err := b.svc.RunRecord(t.Context(), id)
 		return err == nil && len(rec.Report) > 0
-	}, 30*time.Second, 50*time.Millisecond)
+	}, runWait, 50*time.Millisecond)
 	run := c.get(loc)
 	require.Contains(t, run.body, "started by ops (web)")
 	require.Contains(t, run.body, "full refresh")
@@ -632,11 +636,11 @@ func TestRunInProgressPage(t *testing.T) {
 	require.Eventually(t, func() bool {
 		run = c.get(loc)
 		return strings.Contains(run.body, `<span data-field="read">2,003</span>`)
-	}, 20*time.Second, 20*time.Millisecond, "the page shows the read so far")
+	}, runWait, 20*time.Millisecond, "the page shows the read so far")
 	require.Contains(t, run.body, `<noscript><meta http-equiv="refresh" content="5"></noscript>`)
 	require.Contains(t, run.body, `data-live="`+loc+`/live"`)
 	require.Regexp(t, `<strong>[a-z/]+</strong>: planned`, run.body, "a destination's plan is in")
 	require.Equal(t, http.StatusNotFound, c.get(loc+"/report.json").status, "no report while it runs")
 	close(release)
-	require.Eventually(t, func() bool { return strings.Contains(c.get(loc).body, `<ul class="summary">`) }, 30*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool { return strings.Contains(c.get(loc).body, `<ul class="summary">`) }, runWait, 50*time.Millisecond)
 }
