@@ -67,7 +67,10 @@ func duration(d time.Duration) string {
 	case d < time.Hour:
 		return fmt.Sprintf("%d min %d s", int(d.Minutes()), int(d.Seconds())%60)
 	}
-	return fmt.Sprintf("%d h %d min", int(d.Hours()), int(d.Minutes())%60)
+	if m := int(d.Minutes()) % 60; m > 0 {
+		return fmt.Sprintf("%d h %d min", int(d.Hours()), m)
+	}
+	return fmt.Sprintf("%d h", int(d.Hours()))
 }
 
 func plural(n int64, one, many string) string {

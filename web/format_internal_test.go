@@ -49,6 +49,8 @@ func TestNumbersAndLines(t *testing.T) {
 	require.Equal(t, "501", lineList([]int64{501}, 1))
 	require.Equal(t, "357 ms", duration(357*time.Millisecond))
 	require.Equal(t, "3 min 5 s", duration(185*time.Second))
+	require.Equal(t, "26 h", duration(26*time.Hour))
+	require.Equal(t, "2 h 5 min", duration(125*time.Minute))
 	require.Equal(t, "malformed e-mail addresses", reasonWords("email.malformed"))
 	require.Equal(t, "some.new_reason", reasonWords("some.new_reason"), "unknown codes are shown as they are")
 }

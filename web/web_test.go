@@ -53,9 +53,16 @@ type bundle struct {
 // setup starts the UI; with noTokens the store holds no token.
 func setup(t testing.TB, noTokens bool) *bundle {
 	t.Helper()
+	return setupWith(t, noTokens, quickstart(t), nil)
+}
+
+// setupWith starts the UI on the config at path, on the clock now (nil:
+// the real one).
+func setupWith(t testing.TB, noTokens bool, path string, now func() time.Time) *bundle {
+	t.Helper()
 	b := &bundle{}
 	var err error
-	b.svc, err = syncs.Open(t.Context(), syncs.Options{ConfigPath: quickstart(t)})
+	b.svc, err = syncs.Open(t.Context(), syncs.Options{ConfigPath: path})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, b.svc.Close()) })
 	b.tokens, err = b.svc.Tokens(t.Context())
@@ -65,7 +72,7 @@ func setup(t testing.TB, noTokens bool) *bundle {
 		b.viewer = createToken(t, b.tokens, "marketing", api.RoleViewer)
 		b.operator = createToken(t, b.tokens, "ops", api.RoleOperator)
 	}
-	b.srv = httptest.NewServer(web.New(web.Options{Service: b.svc, Tokens: b.tokens, Logger: zaptest.NewLogger(t),
+	b.srv = httptest.NewServer(web.New(web.Options{Service: b.svc, Tokens: b.tokens, Logger: zaptest.NewLogger(t), Now: now,
 		NextRun: func(string) (time.Time, bool) { return time.Date(2026, 3, 2, 18, 0, 0, 0, time.UTC), true }}))
 	t.Cleanup(b.srv.Close)
 	return b
@@ -643,4 +650,22 @@ func TestRunInProgressPage(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, c.get(loc+"/report.json").status, "no report while it runs")
 	close(release)
 	require.Eventually(t, func() bool { return strings.Contains(c.get(loc).body, `<ul class="summary">`) }, runWait, 50*time.Millisecond)
+}
+
+// The overview warns about a sync that has not succeeded within its
+// alerts.stale_after, and about one that never has.
+func TestOverviewStaleWarning(t *testing.T) {
+	t.Parallel()
+	path := servetest.Quickstart(t, "..", func(cfg []byte) []byte { return append([]byte("alerts: {stale_after: 1h}\n"), cfg...) })
+	later := time.Now().Add(2*time.Hour + 30*time.Second)
+	b := setupWith(t, false, path, func() time.Time { return later })
+	c := b.client(t).signedIn(b.viewer)
+	home := c.get("/")
+	require.Equal(t, 2, strings.Count(home.body, "Has never succeeded (alert window 1 h)."), home.body)
+	_, err := b.svc.Run(t.Context(), "cart-abandoners", syncs.RunOptions{})
+	require.NoError(t, err)
+	home = c.get("/")
+	require.Contains(t, home.body, "No successful run for 2 h (alert window 1 h).")
+	require.Equal(t, 1, strings.Count(home.body, "Has never succeeded"))
+	require.Contains(t, c.get("/syncs/cart-abandoners").body, "<dd>1 h</dd>")
 }
