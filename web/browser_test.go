@@ -332,6 +332,7 @@ func TestBrowserPreviewRunNowAndCSRF(t *testing.T) {
 	require.Equal(t, "dry run", text(t, ctx, ".dry"))
 	require.Contains(t, text(t, ctx, "ul.summary"), "Nothing to change in Google Ads (google)")
 	require.Contains(t, text(t, ctx, ".runhead"), "Preview (dry run)")
+	requireNoContactData(t, "preview", html(t, ctx), fixtureEmails(t))
 
 	svc := s.d.Service()
 	before, err := svc.Runs(t.Context(), "", 100)
@@ -382,6 +383,7 @@ func TestBrowserPreviewRunNowAndCSRF(t *testing.T) {
 	}, runWait, 100*time.Millisecond, "the page shows the report once the run ends")
 	require.Contains(t, text(t, ctx, ".runhead"), "Succeeded")
 	require.Contains(t, text(t, ctx, ".runhead"), "started by ops (web)")
+	requireNoContactData(t, "run now", html(t, ctx), fixtureEmails(t))
 }
 
 // The size chart has one point per run that succeeded on the
