@@ -201,8 +201,16 @@ type loginData struct {
 }
 
 // loginPage: GET /login. It starts a signed-out session so that the form
-// carries a CSRF token.
+// carries a CSRF token; someone signed in already goes on to the page.
 func (s *server) loginPage(w http.ResponseWriter, r *http.Request) {
+	if v, _, err := s.viewerOf(r); err == nil && v != nil && r.URL.Query().Get("out") == "" {
+		target := localPath(r.URL.Query().Get("next"))
+		if target == "" {
+			target = "/"
+		}
+		http.Redirect(w, r, target, http.StatusSeeOther)
+		return
+	}
 	sess, ok := s.current(r)
 	if !ok {
 		sess = s.sessions.newSession("", false, s.now())

@@ -346,6 +346,9 @@ func TestOpenLoopbackSignIn(t *testing.T) {
 	home := c.get("/")
 	require.Equal(t, http.StatusOK, home.status)
 	require.Contains(t, home.body, "loopback (no tokens exist)")
+	again := c.get("/login?next=%2Fsyncs%2Fcart-abandoners")
+	require.Equal(t, http.StatusSeeOther, again.status, "signed in already")
+	require.Equal(t, "/syncs/cart-abandoners", again.header.Get("Location"))
 	require.Equal(t, http.StatusOK, c.get("/syncs/cart-abandoners/run").status, "operator")
 
 	createToken(t, b.tokens, "first", api.RoleViewer)
