@@ -3,10 +3,10 @@ GO          ?= go
 BIN         := bin/audiencesync
 QUICKSTART  := configs/quickstart.yaml
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-BENCH_PKGS  := ./audience/normalize/ ./engine/ ./state/sqlite/ ./connectors/csv/ ./connectors/hubspot/ ./connectors/salesforce/ ./connectors/sql/ ./connectors/googleads/ ./connectors/meta/ ./connectors/x/ ./sandbox/googledm/ ./sandbox/metagraph/
+BENCH_PKGS  := ./web/ ./audience/normalize/ ./engine/ ./state/sqlite/ ./connectors/csv/ ./connectors/hubspot/ ./connectors/salesforce/ ./connectors/sql/ ./connectors/googleads/ ./connectors/meta/ ./connectors/x/ ./sandbox/googledm/ ./sandbox/metagraph/
 BENCHTIME   ?= 1s
 
-.PHONY: all build run serve plan test bench lint fuzz chaos tidy-check clean
+.PHONY: all build run serve plan test bench lint fuzz chaos tidy-check clean screenshots
 
 all: build
 
@@ -18,10 +18,17 @@ run: build
 	./$(BIN) sync --config $(QUICKSTART)
 
 ## serve: run the quickstart syncs on their schedules (every minute for
-## cart-abandoners) and serve /healthz, /readyz, /metrics and /api/v1 on ADDR.
+## cart-abandoners) and serve the web UI, /healthz, /readyz, /metrics and
+## /api/v1 on ADDR.
 ADDR ?= 127.0.0.1:8080
 serve: build
 	./$(BIN) serve --config $(QUICKSTART) --addr $(ADDR)
+
+## screenshots: docs/screenshots/*.png of the web UI's main pages, from a
+## served quickstart in headless chromium (apt-get install -y chromium).
+screenshots:
+	mkdir -p docs/screenshots
+	AUDIENCESYNC_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run='^TestScreenshots$$' ./web/
 
 ## plan: show what the quickstart sync would change, without uploading.
 plan: build

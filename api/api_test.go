@@ -8,8 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -20,6 +18,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/audiencesync/audiencesync/api"
+	"github.com/audiencesync/audiencesync/internal/servetest"
 	"github.com/audiencesync/audiencesync/state"
 	"github.com/audiencesync/audiencesync/syncs"
 )
@@ -28,15 +27,7 @@ import (
 // returns the config's path.
 func quickstart(t testing.TB) string {
 	t.Helper()
-	dir := t.TempDir()
-	cfg, err := os.ReadFile("../configs/quickstart.yaml")
-	require.NoError(t, err)
-	data, err := os.ReadFile("../configs/quickstart/contacts.csv")
-	require.NoError(t, err)
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, "quickstart"), 0o700))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "quickstart.yaml"), cfg, 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "quickstart", "contacts.csv"), data, 0o600))
-	return filepath.Join(dir, "quickstart.yaml")
+	return servetest.Quickstart(t, "..", nil)
 }
 
 // bundle is a real server on loopback over a service on the quickstart
@@ -81,10 +72,7 @@ func setup(t testing.TB, noTokens bool, mutate func(*api.Options)) *bundle {
 
 func createToken(t testing.TB, tokens state.Tokens, name, role string) string {
 	t.Helper()
-	tok, rec, err := api.NewToken(name, role, time.Now())
-	require.NoError(t, err)
-	require.NoError(t, tokens.CreateToken(t.Context(), rec))
-	return tok
+	return servetest.Token(t, tokens, name, role)
 }
 
 // response is one answer, its body decoded.

@@ -162,40 +162,77 @@ func (a *authenticator) authenticate(r *http.Request) (caller, *problem) {
 	if !strings.EqualFold(scheme, "Bearer") {
 		return caller{}, unauthorized("use an Authorization: Bearer header with an API token")
 	}
-	id, ok := tokenID(strings.TrimSpace(tok))
-	if !ok || a.tokens == nil {
-		return caller{}, unauthorized("the API token is not valid: create one with `audiencesync token create`")
-	}
-	t, err := a.tokens.TokenByID(r.Context(), id)
-	if errors.Is(err, state.ErrNotFound) {
+	t, err := LookupToken(r.Context(), a.tokens, strings.TrimSpace(tok))
+	switch {
+	case errors.Is(err, state.ErrNotFound):
 		return caller{}, unauthorized("the API token is not valid (revoked, or never created): create one with `audiencesync token create`")
-	}
-	if err != nil {
+	case errors.Is(err, ErrBadToken):
+		return caller{}, unauthorized("the API token is not valid: create one with `audiencesync token create`")
+	case err != nil:
 		a.log.Error("read API token", zap.Error(err))
 		return caller{}, &problem{Type: "internal", Title: "Internal error", Status: http.StatusInternalServerError, Detail: "reading API tokens failed; see the server log"}
 	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-	if subtle.ConstantTimeCompare(sum[:], t.Hash) != 1 {
-		return caller{}, unauthorized("the API token is not valid: create one with `audiencesync token create`")
-	}
 	a.touch(r.Context(), t.ID)
 	return caller{name: t.Name, role: parseRole(t.Role)}, nil
+}
+
+// ErrBadToken is LookupToken's error for a string that is not a token
+// this store issued: malformed, or with a secret that does not match.
+var ErrBadToken = errors.New("the API token is not valid")
+
+// LookupToken returns the stored token tok presents: looked up by the id
+// it carries, then its hash compared in constant time. A token that is
+// not shaped like one, or whose secret does not match, is ErrBadToken; a
+// well-formed token the store does not hold (revoked, never created) is
+// state.ErrNotFound; other errors are the store's. The web UI's sign-in
+// checks tokens with it too.
+func LookupToken(ctx context.Context, tokens state.Tokens, tok string) (state.Token, error) {
+	id, ok := tokenID(tok)
+	if !ok || tokens == nil {
+		return state.Token{}, ErrBadToken
+	}
+	t, err := tokens.TokenByID(ctx, id)
+	if err != nil {
+		return state.Token{}, err
+	}
+	sum := sha256.Sum256([]byte(tok))
+	if subtle.ConstantTimeCompare(sum[:], t.Hash) != 1 {
+		return state.Token{}, ErrBadToken
+	}
+	return t, nil
+}
+
+// OpenAccess reports whether a request from remoteAddr (host:port) is
+// served without a token: it comes from loopback and the store holds no
+// token at all. The API serves such requests as operator, and the web UI
+// signs them in as operator.
+func OpenAccess(ctx context.Context, tokens state.Tokens, remoteAddr string) (bool, error) {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		return false, nil
+	}
+	has, err := HasTokens(ctx, tokens)
+	return !has, err
+}
+
+// RoleAllows reports whether a token of role have may do what role need
+// allows: an operator may do what a viewer may. An unknown role allows
+// nothing.
+func RoleAllows(have, need string) bool {
+	h := parseRole(have)
+	return h != roleNone && h >= parseRole(need)
 }
 
 // open serves a request without a token: as operator from loopback while
 // no token exists at all, otherwise not.
 func (a *authenticator) open(r *http.Request) (caller, *problem) {
 	need := unauthorized("this API needs a token: send Authorization: Bearer TOKEN (create one with `audiencesync token create --role viewer`)")
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-		return caller{}, need
-	}
-	has, err := HasTokens(r.Context(), a.tokens)
+	open, err := OpenAccess(r.Context(), a.tokens, r.RemoteAddr)
 	if err != nil {
 		a.log.Error("read API tokens", zap.Error(err))
 		return caller{}, need
 	}
-	if has {
+	if !open {
 		return caller{}, need
 	}
 	a.mu.Lock()

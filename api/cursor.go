@@ -10,13 +10,15 @@ import (
 	"github.com/audiencesync/audiencesync/state"
 )
 
-// A cursor is the last listed run's start (unix microseconds) and id,
-// base64url-encoded: opaque to clients.
-func encodeCursor(c state.RunCursor) string {
+// EncodeCursor makes the cursor of a run listing's next page: the last
+// listed run's start (unix microseconds) and id, base64url-encoded, opaque
+// to clients. The web UI pages its run history with it too.
+func EncodeCursor(c state.RunCursor) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.Started.UnixMicro(), 10) + "." + c.ID))
 }
 
-func decodeCursor(s string) (state.RunCursor, error) {
+// DecodeCursor reads a cursor EncodeCursor made.
+func DecodeCursor(s string) (state.RunCursor, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
 		return state.RunCursor{}, err

@@ -40,7 +40,7 @@ func (s *server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	}
 	if len(recs) == f.Limit {
 		last := recs[len(recs)-1]
-		out.NextCursor = encodeCursor(state.RunCursor{Started: last.Started, ID: last.ID})
+		out.NextCursor = EncodeCursor(state.RunCursor{Started: last.Started, ID: last.ID})
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
@@ -86,7 +86,7 @@ func runFilter(r *http.Request) (state.RunFilter, []string, error) {
 		*p.to = t
 	}
 	if v := q.Get("cursor"); v != "" {
-		c, err := decodeCursor(v)
+		c, err := DecodeCursor(v)
 		if err != nil {
 			return f, nil, problemBadRequest(fmt.Sprintf("cursor=%q is not one this API handed out: use next_cursor from a listing", v))
 		}
@@ -154,24 +154,25 @@ func (s *server) rejected(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("decode the report of run %s: %w", r.PathValue("id"), err)
 	}
 	out := rejectedRows{RunID: rep.RunID, Sync: rep.Sync, Read: rep.Source.Read,
-		Reasons: reasonsOf(rep.Source.Rejected, rep.Source.RejectedLines), Destinations: make([]destRejected, 0, len(rep.Destinations))}
+		Reasons: ReasonsOf(rep.Source.Rejected, rep.Source.RejectedLines), Destinations: make([]destRejected, 0, len(rep.Destinations))}
 	for _, n := range rep.Source.Rejected {
 		out.Rejected += n
 	}
 	for _, d := range rep.Destinations {
-		out.Destinations = append(out.Destinations, destRejected{Name: d.Name, Reasons: reasonsOf(d.Rejected, nil),
-			Platform: reasonsOf(d.PlatformRejected, nil)})
+		out.Destinations = append(out.Destinations, destRejected{Name: d.Name, Reasons: ReasonsOf(d.Rejected, nil),
+			Platform: ReasonsOf(d.PlatformRejected, nil)})
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
 
-// reasonsOf lists counts by reason, most frequent first.
-func reasonsOf(counts map[string]int64, lines map[string][]int64) []rejectedReason {
-	out := make([]rejectedReason, 0, len(counts))
+// ReasonsOf lists counts by reason, most frequent first (ties by reason),
+// with the line numbers lines holds for each. The web UI lists them too.
+func ReasonsOf(counts map[string]int64, lines map[string][]int64) []RejectedReason {
+	out := make([]RejectedReason, 0, len(counts))
 	for reason, n := range counts {
-		out = append(out, rejectedReason{Reason: reason, Count: n, Lines: lines[reason]})
+		out = append(out, RejectedReason{Reason: reason, Count: n, Lines: lines[reason]})
 	}
-	slices.SortFunc(out, func(a, b rejectedReason) int {
+	slices.SortFunc(out, func(a, b RejectedReason) int {
 		return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Reason, b.Reason))
 	})
 	return out

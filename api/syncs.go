@@ -74,7 +74,7 @@ func (s *server) syncOf(r *http.Request, cfg *configs.Config, sc *configs.Sync) 
 	}
 	for _, d := range sc.Destinations {
 		di := destItem{Name: d.Name, Connection: d.Connection, Type: connType(cfg, d.Connection), Audience: d.Audience.Name, Sizes: []namedSize{}}
-		for _, name := range reportNames(d.Name, recorded) {
+		for _, name := range ReportNames(d.Name, recorded) {
 			points, err := s.opts.Service.SizeHistory(ctx, sc.Name, name, 1)
 			if err != nil {
 				return syncItem{}, err
@@ -88,9 +88,10 @@ func (s *server) syncOf(r *http.Request, cfg *configs.Config, sc *configs.Sync) 
 	return item, nil
 }
 
-// reportNames are the names destination dest is recorded under: its own,
-// or, for a destination that splits by profile, dest/PROFILE as recorded.
-func reportNames(dest string, recorded []string) []string {
+// ReportNames are the names destination dest is recorded under in the
+// run log, given the names a run recorded: its own, or, for a destination
+// that splits by profile, dest/PROFILE as recorded.
+func ReportNames(dest string, recorded []string) []string {
 	var parts []string
 	for _, name := range recorded {
 		if strings.HasPrefix(name, dest+"/") {

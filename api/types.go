@@ -113,13 +113,14 @@ type rejectedRows struct {
 	Sync         string           `json:"sync"`
 	Read         int64            `json:"read"`
 	Rejected     int64            `json:"rejected"`
-	Reasons      []rejectedReason `json:"reasons"`
+	Reasons      []RejectedReason `json:"reasons"`
 	Destinations []destRejected   `json:"destinations"`
 }
 
-// rejectedReason is one reason rows were rejected: how many, and the line
-// numbers of the first few in the source. Never their content.
-type rejectedReason struct {
+// RejectedReason is one reason rows (or identifiers, or members) were
+// rejected: how many, and the line numbers of the first few in the
+// source. Never their content. The web UI lists reasons with it too.
+type RejectedReason struct {
 	Reason string  `json:"reason"`
 	Count  int64   `json:"count"`
 	Lines  []int64 `json:"lines,omitempty"`
@@ -127,9 +128,9 @@ type rejectedReason struct {
 
 type destRejected struct {
 	Name    string           `json:"name"`
-	Reasons []rejectedReason `json:"reasons"`
+	Reasons []RejectedReason `json:"reasons"`
 	// Platform are the members the platform refused, by its reason.
-	Platform []rejectedReason `json:"platform"`
+	Platform []RejectedReason `json:"platform"`
 }
 
 type triggered struct {

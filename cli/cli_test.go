@@ -17,6 +17,7 @@ import (
 	"github.com/audiencesync/audiencesync/configs"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/builtin"
+	"github.com/audiencesync/audiencesync/internal/servetest"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/sandbox"
 )
@@ -41,20 +42,14 @@ func quickstartFull(t *testing.T) string {
 
 func quickstartCopy(t *testing.T, full bool) string {
 	t.Helper()
-	dir := t.TempDir()
-	cfg, err := os.ReadFile("../configs/quickstart.yaml")
-	require.NoError(t, err)
-	if !full {
+	return servetest.Quickstart(t, "..", func(cfg []byte) []byte {
+		if full {
+			return cfg
+		}
 		i := bytes.Index(cfg, []byte(quickstartHubSpot))
 		require.Positive(t, i, "the quickstart's HubSpot sync")
-		cfg = cfg[:i+1]
-	}
-	data, err := os.ReadFile("../configs/quickstart/contacts.csv")
-	require.NoError(t, err)
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, "quickstart"), 0o700))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "quickstart.yaml"), cfg, 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "quickstart", "contacts.csv"), data, 0o600))
-	return filepath.Join(dir, "quickstart.yaml")
+		return cfg[:i+1]
+	})
 }
 
 type result struct {

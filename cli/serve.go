@@ -15,7 +15,9 @@ import (
 
 	"github.com/audiencesync/audiencesync/api"
 	"github.com/audiencesync/audiencesync/daemon"
+	"github.com/audiencesync/audiencesync/state"
 	"github.com/audiencesync/audiencesync/syncs"
+	"github.com/audiencesync/audiencesync/web"
 )
 
 // defaultServeAddr is where `audiencesync serve` listens unless told
@@ -38,6 +40,7 @@ in the sync's timezone:) and serves on --addr:
   /readyz    200 once the config is loaded and the state store answers
   /metrics   Prometheus metrics
   /api/v1/   the JSON API
+  /          the web UI (sign in with an API token)
 
 A sync never runs twice at once: a tick while it is still running is skipped
 ("skipped: still running"). At start, a sync that missed a tick since its
@@ -99,18 +102,19 @@ func (a *app) serve(ctx context.Context, addr string, opts daemon.Options) error
 		}
 		return svc, nil
 	}
-	// The JSON API, built again on each reload with the new service.
-	opts.API = func(dep daemon.APIDeps) http.Handler {
-		tokens, err := dep.Service.Tokens(ctx)
-		if err != nil {
-			// Without the token store no request can be authorised.
-			return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-				http.Error(w, "the API token store cannot be read: "+err.Error(), http.StatusServiceUnavailable)
-			})
-		}
+	// The JSON API and the web UI, built again on each reload with the
+	// new service. The UI's sessions and its view of runs in progress
+	// live as long as the process, so a reload signs no one out.
+	sessions, live := web.NewSessions(0), web.NewLive()
+	opts.Observer, opts.StartedBy = live, live.StartedBy
+	opts.API = withTokens(ctx, func(dep daemon.APIDeps, tokens state.Tokens) http.Handler {
 		return api.New(api.Options{Service: dep.Service, Tokens: tokens, Logger: dep.Logger,
 			Trigger: dep.Trigger, Reload: dep.Reload, NextRun: dep.NextRun})
-	}
+	})
+	opts.Web = withTokens(ctx, func(dep daemon.APIDeps, tokens state.Tokens) http.Handler {
+		return web.New(web.Options{Service: dep.Service, Tokens: tokens, Logger: dep.Logger,
+			Trigger: dep.Trigger, NextRun: dep.NextRun, Sessions: sessions, Live: live})
+	})
 	d, err := daemon.New(ctx, opts)
 	if bindErr != nil {
 		return withCode(ExitUsage, bindErr)
@@ -128,7 +132,7 @@ func (a *app) serve(ctx context.Context, addr string, opts daemon.Options) error
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	fmt.Fprintf(a.stdout, "serving on http://%s (healthz, readyz, metrics, api/v1)\n", ln.Addr())
+	fmt.Fprintf(a.stdout, "serving on http://%s (web UI at /; healthz, readyz, metrics, api/v1)\n", ln.Addr())
 	go func() {
 		for {
 			select {
@@ -141,4 +145,19 @@ func (a *app) serve(ctx context.Context, addr string, opts daemon.Options) error
 		}
 	}()
 	return withCode(ExitFailed, d.Run(ctx, ln))
+}
+
+// withTokens makes a handler factory of build, handing it the service's
+// token store. Without the token store no request can be authorised, so
+// the handler then answers 503 saying why.
+func withTokens(ctx context.Context, build func(daemon.APIDeps, state.Tokens) http.Handler) daemon.APIFactory {
+	return func(dep daemon.APIDeps) http.Handler {
+		tokens, err := dep.Service.Tokens(ctx)
+		if err != nil {
+			return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				http.Error(w, "the API token store cannot be read: "+err.Error(), http.StatusServiceUnavailable)
+			})
+		}
+		return build(dep, tokens)
+	}
 }

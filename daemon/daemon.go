@@ -1,6 +1,7 @@
 // Package daemon is `audiencesync serve`: a scheduler that runs every
 // sync on its schedule through the service layer, and the HTTP server
-// beside it (/healthz, /readyz, /metrics and the JSON API under /api/v1).
+// beside it (/healthz, /readyz, /metrics, the JSON API under /api/v1 and
+// the web UI at /).
 //
 // Scheduling. Each sync with a schedule: (five cron fields or a
 // descriptor such as @hourly or @every 10m, read in the sync's
@@ -80,6 +81,14 @@ type Options struct {
 	MaxConcurrentRuns int
 	// API builds the /api/v1 handler; nil serves none there.
 	API APIFactory
+	// Web builds the web UI's handler, served at / (every path the other
+	// handlers leave); nil serves none. Like API it is built again on
+	// each reload, with the same dependencies.
+	Web APIFactory
+	// StartedBy, when set, is told what started each run once it is
+	// recorded: "schedule", "catch-up" or "api" (Trigger), so that run
+	// history can say who or what started a run.
+	StartedBy func(run engine.RunRef, trigger string)
 	// Observer also receives every run's events (tests).
 	Observer engine.Observer
 	// Alerts sends the failure alerts; nil means a Sender with defaults.
@@ -113,6 +122,7 @@ type Daemon struct {
 	stale    map[string]bool // syncs alerted as stale since their last success
 
 	api   atomic.Pointer[http.Handler]
+	web   atomic.Pointer[http.Handler]
 	ready atomic.Bool
 }
 
@@ -227,9 +237,14 @@ func (d *Daemon) install(svc *syncs.Service) error {
 			}
 		}()
 	}
+	deps := APIDeps{Service: svc, Logger: d.log, Trigger: d.Trigger, Reload: d.Reload, NextRun: d.NextRun}
 	if d.opts.API != nil {
-		h := d.opts.API(APIDeps{Service: svc, Logger: d.log, Trigger: d.Trigger, Reload: d.Reload, NextRun: d.NextRun})
+		h := d.opts.API(deps)
 		d.api.Store(&h)
+	}
+	if d.opts.Web != nil {
+		h := d.opts.Web(deps)
+		d.web.Store(&h)
 	}
 	return nil
 }
@@ -360,7 +375,7 @@ func (d *Daemon) run(ctx context.Context, sync, trigger string, opts syncs.RunOp
 	d.mu.Unlock()
 	defer g.runs.Done()
 
-	opts.Observer = engine.Fanout(d.metrics, d.opts.Observer, opts.Observer)
+	opts.Observer = engine.Fanout(d.metrics, d.opts.Observer, d.startedBy(trigger), opts.Observer)
 	rep, err := g.svc.Run(ctx, sync, opts)
 	switch {
 	case errors.Is(err, syncs.ErrBusy):
@@ -381,6 +396,19 @@ func (d *Daemon) run(ctx context.Context, sync, trigger string, opts syncs.RunOp
 		d.alert(g, sync, a)
 	}
 	return rep, err
+}
+
+// startedBy tells Options.StartedBy what started a run once it is
+// recorded; nil when no one asked.
+func (d *Daemon) startedBy(trigger string) engine.Observer {
+	if d.opts.StartedBy == nil {
+		return nil
+	}
+	return engine.ObserverFunc(func(ev engine.Event) {
+		if rs, ok := ev.(engine.RunStarted); ok {
+			d.opts.StartedBy(rs.Run, trigger)
+		}
+	})
 }
 
 // alert sends a in the background to the sync's webhook, if it has one.
@@ -487,8 +515,8 @@ func (d *Daemon) catchUp(ctx context.Context) {
 	}
 }
 
-// Handler serves /healthz, /readyz, /metrics and, when an API factory was
-// given, /api/v1/.
+// Handler serves /healthz, /readyz, /metrics and, when their factories
+// were given, the API under /api/v1/ and the web UI at every other path.
 func (d *Daemon) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -497,15 +525,22 @@ func (d *Daemon) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", d.readyz)
 	mux.Handle("GET /metrics", d.metrics.handler())
-	mux.Handle("/api/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := d.api.Load()
-		if h == nil {
+	mux.Handle("/api/v1/", current(&d.api))
+	mux.Handle("/", current(&d.web))
+	return mux
+}
+
+// current serves with the handler h holds at the time of each request
+// (the one built on the config in force), or 404 when there is none.
+func current(h *atomic.Pointer[http.Handler]) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cur := h.Load()
+		if cur == nil {
 			http.NotFound(w, r)
 			return
 		}
-		(*h).ServeHTTP(w, r)
-	}))
-	return mux
+		(*cur).ServeHTTP(w, r)
+	})
 }
 
 // readyTimeout bounds the store check of /readyz.
