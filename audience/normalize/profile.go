@@ -230,17 +230,18 @@ func (p *Profile) appendWire(dst []byte, k audience.Kind, raw string, c valueCtx
 	if p.clear[k] {
 		return p.appendRule(dst, k, raw, c)
 	}
+	if t, ok := preHashed(raw); ok {
+		return appendLower(dst, t, true), true, ""
+	}
 	// The value is normalised into dst's spare capacity, past the room
 	// its hex will take: no scratch buffer to zero, and no allocation
-	// once dst has grown.
+	// once dst has grown. The rule is run from here rather than through
+	// appendHashedNormal: one call less for every identifier hashed.
 	start := len(dst)
 	dst = slices.Grow(dst, sha256.Size*2+len(raw))
-	v, pre, r := p.appendHashedNormal(dst[start+sha256.Size*2:start+sha256.Size*2], k, raw, c)
-	switch {
-	case r != "":
+	v, _, r := p.appendRule(dst[start+sha256.Size*2:start+sha256.Size*2], k, raw, c)
+	if r != "" {
 		return dst[:start], false, r
-	case pre:
-		return append(dst[:start], v...), true, ""
 	}
 	sum := sha256.Sum256(v)
 	hex.Encode(dst[start:start+sha256.Size*2], sum[:])
@@ -261,12 +262,17 @@ func (p *Profile) appendNormal(dst []byte, k audience.Kind, raw string, c valueC
 // appendHashedNormal appends the normalised value of raw as kind k, a kind
 // the profile hashes.
 func (p *Profile) appendHashedNormal(dst []byte, k audience.Kind, raw string, c valueCtx) (out []byte, pre bool, r Reason) {
-	// A 64-hex value was hashed upstream; hashing it again would make it
-	// match nobody.
-	if t := trimASCII(raw); isHex64(t) {
+	if t, ok := preHashed(raw); ok {
 		return appendLower(dst, t, true), true, ""
 	}
 	return p.appendRule(dst, k, raw, c)
+}
+
+// preHashed returns raw trimmed and whether that is 64 hex digits: a
+// value hashed upstream, which hashing again would make match nobody.
+func preHashed(raw string) (string, bool) {
+	t := trimASCII(raw)
+	return t, isHex64(t)
 }
 
 // appendRule runs kind k's rule, an accepted kind's.

@@ -164,19 +164,15 @@ func (d *Destination) service(ctx context.Context) (*datamanager.Service, *auth.
 	if err != nil {
 		return nil, nil, connectors.Fatal(fmt.Errorf("google_ads: %w", err))
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = d.s.Concurrency * 2
-	hc := platformhttp.New(platformhttp.Options{
-		Logger:            d.log,
-		Attempts:          d.s.MaxAttempts,
-		MinWait:           d.s.MinRetryWait,
-		MaxWait:           d.s.MaxRetryWait,
-		RequestsPerSecond: d.s.RequestsPerSecond,
-		Burst:             d.s.Concurrency,
-		CheckRetry:        checkRetry,
-		Signal:            retrySignal,
-		Transport:         auth.GoogleTransport(tokens, tr),
-		Timeout:           2 * time.Minute,
+	tr := platformconn.Wire(d.s.Concurrency * 2)
+	hc := d.conn.HTTP(platformhttp.Options{
+		Attempts:   d.s.MaxAttempts,
+		MinWait:    d.s.MinRetryWait,
+		MaxWait:    d.s.MaxRetryWait,
+		CheckRetry: checkRetry,
+		Signal:     retrySignal,
+		Transport:  auth.GoogleTransport(tokens, tr),
+		Timeout:    2 * time.Minute,
 	})
 	opts := []option.ClientOption{option.WithHTTPClient(hc.StandardClient())}
 	if base != "" {

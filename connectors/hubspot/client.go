@@ -52,10 +52,8 @@ func (s *Source) open(ctx context.Context) (*client, error) {
 	base = strings.TrimRight(base, "/")
 	c := &client{base: base, pacer: newPacer(s.crm.Now, s.tune.Sleep)}
 	c.tokens = newTokens(ctx, s.creds, base+"/oauth/v1/token")
-	wire := http.DefaultTransport.(*http.Transport).Clone()
-	wire.MaxIdleConnsPerHost = s.crm.Concurrency + 2
+	wire := platformconn.Wire(s.crm.Concurrency + 2)
 	c.http = s.crm.HTTP(s.tune.Pacing, platformhttp.Options{
-		Burst:      s.crm.Concurrency,
 		Signal:     c.signal,
 		CheckRetry: c.checkRetry,
 		Transport:  bearer{t: c.tokens, next: paced{p: c.pacer, next: wire}},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"regexp"
 	"strings"
 	"time"
@@ -12,6 +11,7 @@ import (
 	fb "github.com/huandu/facebook/v2"
 
 	"github.com/audiencesync/audiencesync/auth"
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
 	"github.com/audiencesync/audiencesync/connectors/platformhttp"
 )
 
@@ -37,20 +37,15 @@ func (d *Destination) graph(ctx context.Context) (*graph, error) {
 	base = strings.TrimSuffix(base, "/") + "/"
 
 	gov := newGovernor(d.tune.slowdown, d.log)
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 2 * d.settings.Concurrency
-	gov.next = tr
-	rc := platformhttp.New(platformhttp.Options{
-		Logger:            d.log,
-		Attempts:          d.tune.attempts,
-		MinWait:           d.tune.minWait,
-		MaxWait:           d.tune.maxWait,
-		RequestsPerSecond: d.settings.RequestsPerSecond,
-		Burst:             d.settings.Concurrency,
-		CheckRetry:        checkRetry(d.tune.maxInClientWait),
-		Signal:            retrySignal,
-		Transport:         gov,
-		Timeout:           d.tune.timeout,
+	gov.next = platformconn.Wire(2 * d.settings.Concurrency)
+	rc := d.conn.HTTP(platformhttp.Options{
+		Attempts:   d.tune.attempts,
+		MinWait:    d.tune.minWait,
+		MaxWait:    d.tune.maxWait,
+		CheckRetry: checkRetry(d.tune.maxInClientWait),
+		Signal:     retrySignal,
+		Transport:  gov,
+		Timeout:    d.tune.timeout,
 	})
 	where := auth.MetaGraph{BaseURL: base, Version: d.settings.APIVersion, Client: rc.StandardClient()}
 	d.api = &graph{session: d.creds.Session(where), where: where, http: rc, tune: d.tune}

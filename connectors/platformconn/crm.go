@@ -49,12 +49,10 @@ func DefaultPacing() Pacing {
 	return Pacing{Attempts: 5, MinWait: time.Second, MaxWait: time.Minute, Sleep: retry.Sleep}
 }
 
-// HTTP builds the source's retrying client: o, with the connection's
-// logger, rate limit and clock and p's pacing filled in.
+// HTTP builds the source's retrying client as Conn.HTTP does, with the
+// connection's clock and p's pacing filled in too.
 func (c *CRM) HTTP(p Pacing, o platformhttp.Options) *platformhttp.Client {
-	o.Logger = c.Log
 	o.Attempts, o.MinWait, o.MaxWait = p.Attempts, p.MinWait, p.MaxWait
-	o.RequestsPerSecond = c.RequestsPerSecond
 	o.Policy = retry.Policy{Now: c.Now, Sleep: p.Sleep}
-	return platformhttp.New(o)
+	return c.Conn.HTTP(o)
 }

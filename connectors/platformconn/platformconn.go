@@ -2,7 +2,8 @@
 // meta, x) shares about its connection: the settings keys sandbox,
 // endpoint, concurrency and requests_per_second, their validation, and the
 // setup derived from them and the connector's Env (defaults, logger, clock,
-// and where requests go). The CRM sources (hubspot, salesforce) take the
+// where requests go, and the retrying HTTP client with the connection's
+// logger, rate and burst). The CRM sources (hubspot, salesforce) take the
 // same keys and set up the same way, with their opt-out fields (CRM).
 package platformconn
 
@@ -10,12 +11,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/platformhttp"
 )
 
 // Settings are the connection keys every platform connector takes. A
@@ -147,4 +150,24 @@ func (c *Conn) BaseURL(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("%s: start the sandbox: %w", c.limits.Type, err)
 	}
 	return u, nil
+}
+
+// HTTP builds the connection's retrying client: o, with the connection's
+// logger and requests_per_second filled in, and a burst of its
+// concurrency so that the batches in flight may each send at once.
+func (c *Conn) HTTP(o platformhttp.Options) *platformhttp.Client {
+	o.Logger = c.Log
+	o.RequestsPerSecond = c.RequestsPerSecond
+	o.Burst = c.Concurrency
+	return platformhttp.New(o)
+}
+
+// Wire is a transport of the connection's own, a copy of
+// http.DefaultTransport that keeps up to idle connections per host open
+// (about as many as it has requests in flight), so the batches do not
+// queue for new TLS handshakes.
+func Wire(idle int) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = idle
+	return t
 }

@@ -3,12 +3,17 @@ package platformconn_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/platformconn"
+	"github.com/audiencesync/audiencesync/connectors/platformhttp"
 )
 
 var limits = platformconn.Limits{
@@ -103,4 +108,37 @@ func TestNewRunsTheConnectorsValidation(t *testing.T) {
 	t.Parallel()
 	_, err := platformconn.New(platformconn.Settings{}, limits, connectors.Env{}, func() error { return errors.New("acme: token is required") })
 	require.EqualError(t, err, "acme: token is required")
+}
+
+// TestConnHTTP checks that the client Conn.HTTP builds keeps to the
+// connection's requests_per_second with a burst of its concurrency: at a
+// rate of one request in 1,000 s, the first three of a concurrency-3
+// connection go at once and the fourth cannot go before its deadline.
+func TestConnHTTP(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	t.Cleanup(srv.Close)
+	conn, err := platformconn.New(platformconn.Settings{Concurrency: 3, RequestsPerSecond: 0.001}, limits, connectors.Env{}, nil)
+	require.NoError(t, err)
+	wire := platformconn.Wire(5)
+	require.Equal(t, 5, wire.MaxIdleConnsPerHost)
+	require.NotSame(t, http.DefaultTransport, wire, "each connection has a transport of its own")
+	hc := conn.HTTP(platformhttp.Options{Attempts: 1, Transport: wire})
+	send := func(ctx context.Context) error {
+		req, err := platformhttp.NewJSONRequest(ctx, http.MethodGet, srv.URL, nil)
+		require.NoError(t, err)
+		resp, err := hc.Do(req)
+		if resp != nil {
+			_ = resp.Body.Close()
+		}
+		return err
+	}
+	for i := range 3 {
+		require.NoError(t, send(t.Context()), "request %d is within the burst", i+1)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	require.Error(t, send(ctx), "the fourth waits for the rate")
+	require.Equal(t, int32(3), hits.Load())
 }

@@ -12,27 +12,23 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
-	"go.uber.org/zap"
 
 	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
 	"github.com/audiencesync/audiencesync/connectors/platformhttp"
 )
 
 // newClient builds the retrying client: rate-limit gate, then signing,
 // then the wire, so a request is signed only once it may go out.
-func newClient(s *Settings, concurrency int, lim limits, signer *auth.XSigner, log *zap.Logger) *platformhttp.Client {
-	wire := http.DefaultTransport.(*http.Transport).Clone()
-	wire.MaxIdleConnsPerHost = concurrency + 2
-	return platformhttp.New(platformhttp.Options{
-		Logger:            log,
-		Attempts:          lim.attempts,
-		MinWait:           lim.minWait,
-		MaxWait:           lim.maxWait,
-		RequestsPerSecond: s.RequestsPerSecond,
-		Burst:             concurrency,
-		Signal:            retrySignal,
-		Transport:         newRateGate(signer.Transport(wire)),
+func newClient(conn *platformconn.Conn, lim limits, signer *auth.XSigner) *platformhttp.Client {
+	wire := platformconn.Wire(conn.Concurrency + 2)
+	return conn.HTTP(platformhttp.Options{
+		Attempts:  lim.attempts,
+		MinWait:   lim.minWait,
+		MaxWait:   lim.maxWait,
+		Signal:    retrySignal,
+		Transport: newRateGate(signer.Transport(wire)),
 	})
 }
 

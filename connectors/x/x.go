@@ -123,7 +123,7 @@ func newDestination(s *Settings, env connectors.Env, lim limits) (*Destination, 
 	if err != nil {
 		return nil, fmt.Errorf("x: %w", err)
 	}
-	d.http = newClient(s, d.concurrency, lim, signer, d.log)
+	d.http = newClient(&d.conn, lim, signer)
 	return d, nil
 }
 
