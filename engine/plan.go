@@ -94,6 +94,15 @@ type plan struct {
 	opts  normalize.Options
 	// filter is the target's segment (Job.Segment); nil keeps everyone.
 	filter MemberFilter
+	// placing, when set, places members into the job's segments; the
+	// target takes those of segment (an index in Job.Segments). stage:
+	// the segment is a stage of a group, whose adds are kept in added
+	// to count moves; movedOut counts the removals that are moves.
+	placing  *placing
+	segment  int
+	stage    bool
+	added    map[audience.MemberKey]struct{}
+	movedOut int64
 	full   bool
 	now    time.Time
 	// refreshBefore: members last sent before this are refreshed; zero
@@ -134,7 +143,7 @@ func newPlan(t *Target, job *Job, opts Options, now time.Time, spillAfter int) *
 		t:     t,
 		scope: state.Scope{Sync: job.Sync, Destination: t.Name},
 		rep: &report.Destination{
-			Name: t.Name, Type: t.Type, Profile: t.Info.Platform.Name, Status: report.StatusRunning,
+			Name: t.Name, Segment: t.Segment, Type: t.Type, Profile: t.Info.Platform.Name, Status: report.StatusRunning,
 		},
 		full:       opts.FullRefresh,
 		dryRun:     opts.DryRun,
@@ -329,6 +338,12 @@ func (p *plan) classify(pc *prepChunk) {
 			p.updates = append(p.updates, ch)
 		case kindAdd:
 			p.rep.Planned.Add++
+			if p.stage {
+				if p.added == nil {
+					p.added = map[audience.MemberKey]struct{}{}
+				}
+				p.added[r.key] = struct{}{}
+			}
 			p.bulk.add(ch)
 		default:
 			p.rep.Planned.Refresh++
@@ -451,7 +466,10 @@ func (p *plan) guard(job *Job) *GuardError {
 		return nil
 	}
 	committedN := p.rep.Planned.Remove + p.rep.Planned.Update + p.rep.Planned.Refresh + p.rep.Planned.Unchanged
-	if committedN == 0 || p.rep.Planned.Remove == 0 {
+	// Members moving to another stage of the funnel leave this audience
+	// on purpose: they are not what the guard is for.
+	removing := p.rep.Planned.Remove - p.movedOut
+	if committedN == 0 || removing == 0 {
 		return nil
 	}
 	if p.members == 0 {
@@ -460,8 +478,8 @@ func (p *plan) guard(job *Job) *GuardError {
 		}
 		return &GuardError{Destination: p.t.Name, Committed: committedN, Remove: p.rep.Planned.Remove, Empty: true}
 	}
-	if float64(p.rep.Planned.Remove) > job.MaxRemoveFraction*float64(committedN) {
-		return &GuardError{Destination: p.t.Name, Committed: committedN, Remove: p.rep.Planned.Remove, Limit: job.MaxRemoveFraction}
+	if float64(removing) > job.MaxRemoveFraction*float64(committedN) {
+		return &GuardError{Destination: p.t.Name, Committed: committedN, Remove: removing, Limit: job.MaxRemoveFraction}
 	}
 	return nil
 }

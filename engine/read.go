@@ -196,8 +196,9 @@ func (c *collector) flush() error {
 	if len(c.chunk) == 0 {
 		return nil
 	}
+	pd := new(placed)
 	for _, out := range c.outs {
-		if err := out.submit(c.ctx, c.chunk); err != nil {
+		if err := out.submit(c.ctx, c.chunk, pd); err != nil {
 			return err
 		}
 	}
