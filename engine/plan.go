@@ -103,8 +103,8 @@ type plan struct {
 	stage    bool
 	added    map[audience.MemberKey]struct{}
 	movedOut int64
-	full   bool
-	now    time.Time
+	full     bool
+	now      time.Time
 	// refreshBefore: members last sent before this are refreshed; zero
 	// when memberships do not lapse.
 	refreshBefore uint32

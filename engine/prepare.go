@@ -49,7 +49,7 @@ type prepChunk struct {
 	// placed is the chunk's placing into segments, shared by every
 	// destination too.
 	placed *placed
-	res   []prepared
+	res    []prepared
 	// keys are the match keys of the chunk's members, listed only when
 	// state has members: removals and updates are what consult them.
 	keys  []audience.IdentifierID

@@ -184,7 +184,7 @@ func (p *Placer) PlaceAll(n int, at func(i int) (*audience.Member, audience.Memb
 	p.pool.Put(e)
 }
 
-func (p *Placer) place(e *evaluator, m *audience.Member, key audience.MemberKey, reasons []string) {	// matched[i]: the filter matched, whatever else keeps the member out;
+func (p *Placer) place(e *evaluator, m *audience.Member, key audience.MemberKey, reasons []string) { // matched[i]: the filter matched, whatever else keeps the member out;
 	// up to 64 segments are tracked for stages and suppression.
 	var matched uint64
 	listed := ""

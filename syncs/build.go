@@ -65,7 +65,7 @@ func (s *Service) build(sc *configs.Sync) (job *engine.Job, err error) {
 			Name:    d.Name,
 			Segment: d.Segment,
 			Type:    conn.Type,
-			Dest: dest,
+			Dest:    dest,
 			Audience: connectors.AudienceSpec{
 				ID:             d.Audience.ID,
 				Name:           d.Audience.Name,

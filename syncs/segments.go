@@ -100,7 +100,7 @@ func (s *Service) readList(ctx context.Context, sc *configs.Sync, sup *configs.S
 type listEmitter struct{ list *segment.List }
 
 func (e listEmitter) Emit(m *audience.Member) error { e.list.Add(m); return nil }
-func (e listEmitter) Reject(string, int64)           {}
+func (e listEmitter) Reject(string, int64)          {}
 
 // holdoutKey returns the sync's holdout key.
 func (s *Service) holdoutKey(ctx context.Context, sync string) ([]byte, error) {
