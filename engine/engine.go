@@ -36,6 +36,7 @@ type Store interface {
 	state.WriteAhead
 	state.RunLog
 	state.PendingRequests
+	state.Holdouts
 }
 
 // Engine runs syncs against a state store.
@@ -329,7 +330,8 @@ func (e *Engine) run(ctx context.Context, log *zap.Logger, ev *events, job *Job,
 
 	// Placing members into segments is set up first: a suppression list
 	// that cannot be read stops the run before anything is sent.
-	if _, err := e.startPlacing(ctx, job, opts, plans, rep); err != nil {
+	placing, err := e.startPlacing(ctx, job, opts, plans, rep)
+	if err != nil {
 		stopAll(ctx, plans)
 		return true, interruptedOr(ctx, "setting up segments", fmt.Errorf("%w; nothing was uploaded or removed", err))
 	}
@@ -396,6 +398,12 @@ func (e *Engine) run(ctx context.Context, log *zap.Logger, ev *events, job *Job,
 	if opts.DryRun {
 		settleAll(plans, report.Outcome{DryRun: true})
 		return false, nil
+	}
+	// Who is held out is recorded before anything is sent, so that a
+	// measurement never misses a member this run kept out.
+	if err := e.recordHoldouts(ctx, job, placing, rep.StartedAt); err != nil {
+		settleAll(plans, report.Outcome{Stopped: true})
+		return true, interruptedOr(ctx, "recording holdouts", fmt.Errorf("%w; nothing was uploaded or removed", err))
 	}
 
 	var wg sync.WaitGroup

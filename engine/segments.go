@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/report"
@@ -24,6 +25,9 @@ type SegmentInfo struct {
 	// Group is the segment's exclusive group when it is a stage: the
 	// run counts members that move between the stages of a group.
 	Group string
+	// Holdout says the segment keeps a holdout: a run records who is
+	// held out (state.Holdouts), by member key.
+	Holdout bool
 }
 
 // Placer places n members read into the job's segments: at(i) returns
@@ -41,6 +45,8 @@ type placing struct {
 	n     int // segments
 	mu    sync.Mutex
 	segs  []*report.Segment
+	// heldOut are the keys of the members held out, per segment.
+	heldOut [][]audience.MemberKey
 }
 
 // placed is one chunk's placing, shared by every target that reads the
@@ -55,7 +61,7 @@ func (pd *placed) of(pl *placing, chunk []sourced) []string {
 	pd.once.Do(func() {
 		pd.reasons = make([]string, len(chunk)*pl.n)
 		pl.place(len(chunk), func(i int) (*audience.Member, audience.MemberKey) { return &chunk[i].Member, chunk[i].key }, pd.reasons)
-		pl.count(pd.reasons)
+		pl.count(pd.reasons, chunk)
 	})
 	return pd.reasons
 }
@@ -67,8 +73,9 @@ type reasonCount struct {
 	n      int64
 }
 
-// count adds one chunk's placing to the segments' report.
-func (pl *placing) count(reasons []string) {
+// count adds one chunk's placing to the segments' report, and keeps
+// the keys of the members held out.
+func (pl *placing) count(reasons []string, chunk []sourced) {
 	local := make([][]reasonCount, pl.n)
 	for i, r := range reasons {
 		s := i % pl.n
@@ -81,6 +88,11 @@ func (pl *placing) count(reasons []string) {
 	}
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
+	for i, r := range reasons {
+		if r == report.ReasonHoldout {
+			pl.heldOut[i%pl.n] = append(pl.heldOut[i%pl.n], chunk[i/pl.n].key)
+		}
+	}
 	for s, cs := range local {
 		for _, c := range cs {
 			pl.segs[s].Count(c.reason, c.n)
@@ -107,7 +119,7 @@ func (e *Engine) startPlacing(ctx context.Context, job *Job, opts Options, plans
 	if err != nil {
 		return nil, err
 	}
-	pl := &placing{place: place, n: len(job.Segments)}
+	pl := &placing{place: place, n: len(job.Segments), heldOut: make([][]audience.MemberKey, len(job.Segments))}
 	index := make(map[string]int, len(job.Segments))
 	for i, s := range job.Segments {
 		index[s.Name] = i
@@ -127,6 +139,25 @@ func (e *Engine) startPlacing(ctx context.Context, job *Job, opts Options, plans
 	}
 	rep.Segments = pl.segs
 	return pl, nil
+}
+
+// recordHoldouts records who this run held out of each segment that
+// keeps a holdout.
+func (e *Engine) recordHoldouts(ctx context.Context, job *Job, pl *placing, at time.Time) error {
+	if pl == nil {
+		return nil
+	}
+	for i, s := range job.Segments {
+		if !s.Holdout {
+			continue
+		}
+		keys := pl.heldOut[i]
+		slices.SortFunc(keys, audience.MemberKey.Compare)
+		if err := e.Store.SetHeldOut(ctx, job.Sync, s.Name, keys, at); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // countMoves counts, per destination, the members removed from one stage

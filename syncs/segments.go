@@ -2,6 +2,7 @@ package syncs
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"time"
 
@@ -23,7 +24,7 @@ func (s *Service) segment(sc *configs.Sync, job *engine.Job) {
 		return
 	}
 	for _, seg := range sc.Segments {
-		job.Segments = append(job.Segments, engine.SegmentInfo{Name: seg.Name, Group: seg.Group})
+		job.Segments = append(job.Segments, engine.SegmentInfo{Name: seg.Name, Group: seg.Group, Holdout: seg.HoldoutShare > 0})
 	}
 	job.Place = func(ctx context.Context, now time.Time) (engine.Placer, error) {
 		spec := sc.SegmentSpec()
@@ -102,7 +103,17 @@ type listEmitter struct{ list *segment.List }
 func (e listEmitter) Emit(m *audience.Member) error { e.list.Add(m); return nil }
 func (e listEmitter) Reject(string, int64)          {}
 
-// holdoutKey returns the sync's holdout key.
+// holdoutKey returns the sync's holdout key from the state store,
+// created there on first use: every process sharing the state holds out
+// the same members, run after run.
 func (s *Service) holdoutKey(ctx context.Context, sync string) ([]byte, error) {
-	return nil, fmt.Errorf("sync %s: holdouts are not available yet", sync)
+	st, _, err := s.stores(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fresh := make([]byte, segment.HoldoutKeySize)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, fmt.Errorf("make a holdout key: %w", err)
+	}
+	return st.HoldoutKey(ctx, sync, fresh)
 }
