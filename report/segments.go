@@ -117,7 +117,12 @@ func (r *Report) writeSegments(b *strings.Builder) {
 		if s.Group != "" {
 			name += " (stage of " + s.Group + ")"
 		}
-		fmt.Fprintf(b, "  %s: %d in the audience, %d matched, %d filtered out", name, s.Members, s.Matched, s.Filtered)
+		if len(s.Destinations) == 0 {
+			// A segment sent nowhere: a suppression list, or a count.
+			fmt.Fprintf(b, "  %s (no destination): %d matched, %d filtered out", name, s.Matched, s.Filtered)
+		} else {
+			fmt.Fprintf(b, "  %s: %d in its audiences, %d matched, %d filtered out", name, s.Members, s.Matched, s.Filtered)
+		}
 		if len(s.Missing) > 0 {
 			fmt.Fprintf(b, ", %d missing an attribute%s", sum(s.Missing), reasons(s.Missing))
 		}

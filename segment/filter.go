@@ -27,6 +27,11 @@ type Filter struct {
 	// expression names, in the order they first appear: the only ones
 	// put into the environment, and the ones a failed evaluation blames.
 	uses []int
+	// blame are the indexes of every attribute the expression needs,
+	// directly or through days_since and hours_since, in the order
+	// they appear: the first missing one is the reason a failed
+	// evaluation gives.
+	blame []int
 	// names are the attribute names by index; missing their reasons.
 	names   []string
 	missing []string
@@ -167,6 +172,15 @@ func (u *usesCollector) Visit(node *ast.Node) {
 	if i, ok := u.index[id.Value]; ok && !containsInt(u.f.uses, i) {
 		u.f.uses = append(u.f.uses, i)
 	}
+	i, ok := u.index[id.Value]
+	for _, d := range u.f.derived {
+		if d.name == id.Value {
+			i, ok = d.attr, true
+		}
+	}
+	if ok && !containsInt(u.f.blame, i) {
+		u.f.blame = append(u.f.blame, i)
+	}
 }
 
 func containsInt(s []int, v int) bool {
@@ -211,14 +225,9 @@ func (e *evaluator) match(f *Filter, attrs []audience.Value) (ok bool, reason st
 		}
 		return false, report.ReasonFiltered
 	}
-	for _, i := range f.uses {
+	for _, i := range f.blame {
 		if i >= len(attrs) || !attrs[i].Present() {
 			return false, f.missing[i]
-		}
-	}
-	for _, d := range f.derived {
-		if d.attr >= len(attrs) || !attrs[d.attr].Present() {
-			return false, f.missing[d.attr]
 		}
 	}
 	return false, report.ReasonFilterError

@@ -106,6 +106,7 @@ func TestFilterEvaluation(t *testing.T) {
 		{"now", "last_cart_at < now()", full, ""},
 		{"default for a missing value", "(visits ?? 0) == 0", empty, ""},
 		{"stage with a nil test", "days_since(last_cart_at) <= 3 && purchased_at == nil", full, ""},
+		{"the first missing attribute is blamed", "days_since(last_cart_at) <= 3 && visits > 1", member("d", nil, nil, nil, nil), report.ReasonMissing + "last_cart_at"},
 		{"missing blamed first", "days_since(last_cart_at) <= 3 && visits > 1", member("c", nil, nil, now.Add(-day), nil), report.ReasonMissing + "visits"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
