@@ -102,6 +102,9 @@ func (l *loader) segments(s *Sync, n *yaml.Node, where string) {
 		l.ps.addf(lineAt(n, "segments"), "%s segments: is empty: add at least one segment, or remove the key", where)
 		return
 	}
+	if len(s.Segments) > segment.MaxSegments {
+		l.ps.addf(lineAt(n, "segments"), "%s has %d segments: a sync has at most %d; split it into several syncs", where, len(s.Segments), segment.MaxSegments)
+	}
 	list := child(n, "segments")
 	first := make(map[string]int)
 	groups := make(map[string]bool) // group name → exclusive

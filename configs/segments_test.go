@@ -8,29 +8,13 @@ import (
 	"github.com/audiencesync/audiencesync/configs"
 )
 
-// segmented is a sync with attributes and segments; segs is the YAML
-// under segments: (from line 20), extra what follows the sync.
-const segmentedHead = `connections:
-  crm:
-    type: fakesrc
-    path: in.csv
-  shop:
-    type: fakesrc
-    path: shop.csv
-  ads:
-    type: fakedst
-    account: "123"
-    sandbox: true
-syncs:
-  - name: s1
-    source:
-      connection: crm
-      fields: {email: email}
-      attributes:
-        visits: {type: number}
-        last_cart_at: {type: timestamp}
-    segments:
-`
+// segmentedHead is minimal with a second source, shop, and attributes,
+// up to segments: at line 20; a test's body follows from line 21.
+var segmentedHead = strings.NewReplacer(
+	"  ads:\n", "  shop:\n    type: fakesrc\n    path: shop.csv\n  ads:\n",
+	"      fields: {email: email}\n    destinations:\n      - connection: ads\n",
+	"      fields: {email: email}\n      attributes:\n        visits: {type: number}\n        last_cart_at: {type: timestamp}\n    segments:\n",
+).Replace(minimal)
 
 func parseSegmented(t *testing.T, body string) (*configs.Config, []string) {
 	t.Helper()

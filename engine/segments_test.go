@@ -117,7 +117,7 @@ func TestStagesMoveWithTime(t *testing.T) {
 	require.Len(t, rep.Segments, 4)
 	d13 := rep.Segments[2]
 	require.Equal(t, report.Segment{Name: "d1-3", Group: "cart", Destinations: []string{"d1-3/dest"},
-		Members: 72, Matched: 96, EarlierStage: 24, Filtered: 4}, *d13)
+		Members: 72, Matched: 72, EarlierStage: 24, Filtered: 4}, *d13)
 	require.Equal(t, "d0/dest", byName(rep, "d0/dest").Name)
 	require.Equal(t, "d0", byName(rep, "d0/dest").Segment)
 
@@ -279,3 +279,49 @@ func (s *fakeSourceAttrs) Read(ctx context.Context, _ connectors.ReadRequest, e 
 }
 
 func (s *fakeSourceAttrs) Close() error { return nil }
+
+// TestHoldoutRemovesAndRecords checks that members a holdout keeps out
+// are removed from destinations that held them, and that the run records
+// who is held out in state (a plan does not).
+func TestHoldoutRemovesAndRecords(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	spec := segment.Spec{Attributes: funnelAttrs, HoldoutKey: []byte("a fixed holdout key for the test"),
+		Segments: []segment.Def{{Name: "carts", Filter: "last_cart_at != nil"}}}
+	withHoldout := func(share float64) func(*engine.Job) {
+		s := spec
+		s.Segments = []segment.Def{{Name: "carts", Filter: "last_cart_at != nil", Holdout: share}}
+		return func(j *engine.Job) {
+			b.segmented(s, nil)(j)
+			j.Segments[0].Holdout = share > 0
+		}
+	}
+	ms := funnelMembers(200, b.now)
+	_, err := b.run(ms, engine.Options{}, withHoldout(0))
+	require.NoError(t, err)
+	require.Len(t, b.heldIn("carts/dest"), 200)
+
+	_, err = b.run(ms, engine.Options{DryRun: true}, withHoldout(0.1))
+	require.NoError(t, err)
+	keys, _, err := b.store.HeldOut(context.Background(), "test-sync", "carts")
+	require.NoError(t, err)
+	require.Empty(t, keys, "a plan records nothing")
+
+	rep, err := b.run(ms, engine.Options{}, withHoldout(0.1))
+	require.NoError(t, err)
+	held := rep.Segments[0].HeldOut
+	require.InDelta(t, 20, held, 12)
+	require.Equal(t, held, byName(rep, "carts/dest").Planned.Remove, "held-out members leave the audience")
+	require.Len(t, b.heldIn("carts/dest"), 200-int(held))
+	keys, at, err := b.store.HeldOut(context.Background(), "test-sync", "carts")
+	require.NoError(t, err)
+	require.Len(t, keys, int(held))
+	require.Equal(t, b.now, at)
+	for _, k := range keys {
+		var found bool
+		for _, m := range ms {
+			found = found || audience.KeyFromSource(m.Key) == k
+		}
+		require.True(t, found, "a held-out key is a member's key")
+	}
+}

@@ -106,7 +106,7 @@ func segmentsReport() *report.Report {
 			{Name: "buyers", Destinations: nil, Members: 12, Matched: 12, Filtered: 88},
 			{Name: "cart-1-3d", Group: "cart", Destinations: []string{"cart-1-3d/google"}, Members: 20, Matched: 25, Filtered: 65,
 				Missing: map[string]int64{"last_cart_at": 10}, Suppressed: map[string]int64{"buyers": 4, "shop": 1}},
-			{Name: "cart-4-14d", Group: "cart", Destinations: []string{"cart-4-14d/google"}, Members: 27, Matched: 60, Filtered: 30,
+			{Name: "cart-4-14d", Group: "cart", Destinations: []string{"cart-4-14d/google"}, Members: 27, Matched: 35, Filtered: 30,
 				Missing: map[string]int64{"last_cart_at": 10}, EarlierStage: 25, Suppressed: map[string]int64{"buyers": 5}, HeldOut: 3},
 		},
 		Moves: []report.Move{

@@ -29,9 +29,8 @@ const (
 
 // Segment is one segment's part of a report, counted once per member
 // read (not per destination): Matched + Filtered + the sum of Missing +
-// Errors = the source's valid records; a matched member is in the
-// segment's destinations unless it is in an earlier stage, suppressed
-// or held out.
+// Errors + EarlierStage = the source's valid records; a matched member
+// is in the segment's destinations unless it is suppressed or held out.
 type Segment struct {
 	Name string `json:"name"`
 	// Group is the segment's exclusive group, if it is a stage.
@@ -40,9 +39,10 @@ type Segment struct {
 	// destinations name them.
 	Destinations []string `json:"destinations,omitempty"`
 	// Members is how many members the segment's destinations hold after
-	// the run: Matched less EarlierStage, Suppressed and HeldOut.
+	// the run: Matched less Suppressed and HeldOut.
 	Members int64 `json:"members"`
-	// Matched counts the members whose filter is true.
+	// Matched counts the members whose filter is true (of a stage: among
+	// those no earlier stage of its group took).
 	Matched int64 `json:"matched"`
 	// Filtered counts the members whose filter is false.
 	Filtered int64 `json:"filtered"`
@@ -51,8 +51,8 @@ type Segment struct {
 	Missing map[string]int64 `json:"missing_attribute,omitempty"`
 	// Errors counts the members whose filter failed otherwise.
 	Errors int64 `json:"errors,omitempty"`
-	// EarlierStage counts matched members placed in an earlier stage of
-	// the group instead.
+	// EarlierStage counts the members an earlier stage of the group
+	// took: this stage's filter is not evaluated for them.
 	EarlierStage int64 `json:"earlier_stage,omitempty"`
 	// Suppressed counts matched members on a suppression list, by list.
 	Suppressed map[string]int64 `json:"suppressed,omitempty"`
@@ -77,7 +77,6 @@ func (s *Segment) Count(reason string, n int64) {
 		}
 		s.Missing[strings.TrimPrefix(reason, ReasonMissing)] += n
 	case reason == ReasonEarlierStage:
-		s.Matched += n
 		s.EarlierStage += n
 	case strings.HasPrefix(reason, ReasonSuppressed):
 		if s.Suppressed == nil {

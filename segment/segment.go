@@ -59,6 +59,10 @@ type Spec struct {
 	HoldoutKey []byte
 }
 
+// MaxSegments is how many segments a sync may define: placing tracks
+// them in one 64-bit set per member.
+const MaxSegments = 64
+
 // HoldoutKeySize is the size of a holdout key.
 const HoldoutKeySize = 32
 
@@ -72,7 +76,10 @@ func Check(spec Spec) error {
 // Placer places members into the segments of one run. It is safe for
 // concurrent use.
 type Placer struct {
-	segs    []compiled
+	segs []compiled
+	// order is the order segments are evaluated in: the suppressing
+	// segments first, then the others as configured.
+	order   []int
 	lists   []*List
 	listWhy []string
 	pool    sync.Pool
@@ -96,6 +103,9 @@ type compiled struct {
 // New compiles spec for a run whose clock reads now.
 func New(spec Spec, now time.Time) (*Placer, error) {
 	p := &Placer{lists: spec.Lists}
+	if len(spec.Segments) > MaxSegments {
+		return nil, fmt.Errorf("%d segments: a sync has at most %d", len(spec.Segments), MaxSegments)
+	}
 	byName := make(map[string]int, len(spec.Segments))
 	for i, d := range spec.Segments {
 		if _, dup := byName[d.Name]; dup {
@@ -126,16 +136,26 @@ func New(spec Spec, now time.Time) (*Placer, error) {
 		}
 		p.segs = append(p.segs, c)
 	}
+	suppressing := make([]bool, len(p.segs))
 	for _, name := range spec.Suppress {
 		j, ok := byName[name]
 		if !ok {
 			return nil, fmt.Errorf("suppression list %s: no segment of that name", name)
+		}
+		if !suppressing[j] {
+			suppressing[j] = true
+			p.order = append(p.order, j)
 		}
 		for i := range p.segs {
 			if i != j {
 				p.segs[i].suppressBy = append(p.segs[i].suppressBy, j)
 				p.segs[i].suppressWhy = append(p.segs[i].suppressWhy, report.ReasonSuppressed+name)
 			}
+		}
+	}
+	for i := range p.segs {
+		if !suppressing[i] {
+			p.order = append(p.order, i)
 		}
 	}
 	for _, l := range spec.Lists {
@@ -184,8 +204,9 @@ func (p *Placer) PlaceAll(n int, at func(i int) (*audience.Member, audience.Memb
 	p.pool.Put(e)
 }
 
-func (p *Placer) place(e *evaluator, m *audience.Member, key audience.MemberKey, reasons []string) { // matched[i]: the filter matched, whatever else keeps the member out;
-	// up to 64 segments are tracked for stages and suppression.
+func (p *Placer) place(e *evaluator, m *audience.Member, key audience.MemberKey, reasons []string) {
+	// matched has bit i set when segment i's filter matched, whatever
+	// else keeps the member out of it.
 	var matched uint64
 	listed := ""
 	for i, l := range p.lists {
@@ -194,26 +215,36 @@ func (p *Placer) place(e *evaluator, m *audience.Member, key audience.MemberKey,
 			break
 		}
 	}
-	for i := range p.segs {
+	for _, i := range p.order {
 		s := &p.segs[i]
-		ok, why := e.match(s.filter, m.Attrs)
-		if ok && i < 64 {
-			matched |= 1 << i
+		if s.placedEarlier(matched) {
+			// A stage after the one the member is in: its filter need
+			// not be evaluated.
+			reasons[i] = s.earlierWhy
+			continue
 		}
+		ok, why := e.match(s.filter, m.Attrs)
 		if ok {
+			matched |= 1 << i
 			why = p.exclude(e, s, matched, listed, key)
 		}
 		reasons[i] = why
 	}
 }
 
-// exclude says why a member that matched s stays out of it, or "".
-func (p *Placer) exclude(e *evaluator, s *compiled, matched uint64, listed string, key audience.MemberKey) string {
+// placedEarlier reports whether the member matched an earlier stage of
+// s's group.
+func (s *compiled) placedEarlier(matched uint64) bool {
 	for _, j := range s.earlier {
 		if matched&(1<<j) != 0 {
-			return s.earlierWhy
+			return true
 		}
 	}
+	return false
+}
+
+// exclude says why a member that matched s stays out of it, or "".
+func (p *Placer) exclude(e *evaluator, s *compiled, matched uint64, listed string, key audience.MemberKey) string {
 	for k, j := range s.suppressBy {
 		if matched&(1<<j) != 0 {
 			return s.suppressWhy[k]

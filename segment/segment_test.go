@@ -251,3 +251,20 @@ func BenchmarkFilter(b *testing.B) {
 	b.ReportMetric(float64(b.N)/(cpuTime()-cpu).Seconds(), "member-filters/cpu-s")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "member-filters/s")
 }
+
+// TestSuppressionBySegmentDefinedLater checks that a suppressing segment
+// applies whatever its place in the list: suppressors are evaluated
+// first.
+func TestSuppressionBySegmentDefinedLater(t *testing.T) {
+	t.Parallel()
+	p, err := segment.New(segment.Spec{Attributes: attrs, Suppress: []string{"buyers"},
+		Segments: []segment.Def{
+			{Name: "carts", Filter: "last_cart_at != nil"},
+			{Name: "buyers", Filter: "purchased_at != nil"},
+		}}, now)
+	require.NoError(t, err)
+	buyer := member("b", nil, nil, now, now)
+	got := make([]string, 2)
+	p.Place(&buyer, audience.KeyFromSource(buyer.Key), got)
+	require.Equal(t, []string{report.ReasonSuppressed + "buyers", ""}, got)
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/state"
@@ -230,5 +231,54 @@ func TestOpenMigratesVersion4AddsTokens(t *testing.T) {
 	}
 	if diff := cmp.Diff(tok, got); diff != "" {
 		t.Errorf("token (-want +got):\n%s", diff)
+	}
+}
+
+// TestOpenMigratesVersion5AddsHoldouts opens a schema-5 file holding a
+// token: the token stays, and the store then keeps holdout keys and
+// held-out members.
+func TestOpenMigratesVersion5AddsHoldouts(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	db, err := openPool(path, writerParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range migrations[:5] {
+		for _, stmt := range m.stmts {
+			if _, err := db.Exec(stmt); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, stmt := range []string{`PRAGMA user_version = 5`, `PRAGMA application_id = ` + strconv.Itoa(applicationID),
+		`INSERT INTO api_tokens (id, name, role, hash, created) VALUES ('t1', 'ci', 'viewer', x'010203', 5)`} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openAt(t, path)
+	if !strings.Contains(s.Backup(), ".v5-") {
+		t.Fatalf("backup %q, want a copy of the schema-5 file", s.Backup())
+	}
+	ctx := t.Context()
+	if _, err := s.TokenByID(ctx, "t1"); err != nil {
+		t.Errorf("the token recorded before the upgrade: %v", err)
+	}
+	key, err := s.HoldoutKey(ctx, "carts", []byte("fresh"))
+	if err != nil || string(key) != "fresh" {
+		t.Fatalf("HoldoutKey = %q, %v", key, err)
+	}
+	k := audience.KeyFromSource("c1")
+	if err := s.SetHeldOut(ctx, "carts", "stage", []audience.MemberKey{k}, time.Unix(9, 0)); err != nil {
+		t.Fatal(err)
+	}
+	keys, _, err := s.HeldOut(ctx, "carts", "stage")
+	if err != nil || len(keys) != 1 || keys[0] != k {
+		t.Fatalf("HeldOut = %v, %v", keys, err)
 	}
 }
