@@ -105,6 +105,26 @@ type Move struct {
 	Members     int64  `json:"members"`
 }
 
+// DestinationNamed returns the report's destination named name, or nil.
+func (r *Report) DestinationNamed(name string) *Destination {
+	for _, d := range r.Destinations {
+		if d.Name == name {
+			return d
+		}
+	}
+	return nil
+}
+
+// SegmentNamed returns the report's segment named name, or nil.
+func (r *Report) SegmentNamed(name string) *Segment {
+	for _, s := range r.Segments {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
 // writeSegments writes the segments section for people.
 func (r *Report) writeSegments(b *strings.Builder) {
 	if len(r.Segments) == 0 {

@@ -10,6 +10,7 @@ import (
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/audience/normalize"
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/internal/memstat"
 	platformbuiltin "github.com/audiencesync/audiencesync/platform/builtin"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/segment"
@@ -239,7 +240,7 @@ func BenchmarkFilter(b *testing.B) {
 	reasons := make([]string, len(ms))
 	at := func(i int) (*audience.Member, audience.MemberKey) { return &ms[i], audience.MemberKey{} }
 	b.ReportAllocs()
-	cpu := cpuTime()
+	cpu := memstat.CPUTime()
 	b.ResetTimer()
 	for i := 0; i < b.N; i += len(ms) {
 		p.PlaceAll(min(len(ms), b.N-i), at, reasons)
@@ -248,7 +249,7 @@ func BenchmarkFilter(b *testing.B) {
 	// Per second of CPU the benchmark used, so that other processes on
 	// the machine do not count against the figure (the target is per
 	// core); and per second of wall time.
-	b.ReportMetric(float64(b.N)/(cpuTime()-cpu).Seconds(), "member-filters/cpu-s")
+	b.ReportMetric(float64(b.N)/(memstat.CPUTime()-cpu).Seconds(), "member-filters/cpu-s")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "member-filters/s")
 }
 

@@ -95,23 +95,9 @@ func openFunnel(t *testing.T, dir string, now time.Time) *syncs.Service {
 	return svc
 }
 
-func segmentOf(rep *report.Report, name string) *report.Segment {
-	for _, s := range rep.Segments {
-		if s.Name == name {
-			return s
-		}
-	}
-	return nil
-}
+func segmentOf(rep *report.Report, name string) *report.Segment { return rep.SegmentNamed(name) }
 
-func destOf(rep *report.Report, name string) *report.Destination {
-	for _, d := range rep.Destinations {
-		if d.Name == name {
-			return d
-		}
-	}
-	return nil
-}
+func destOf(rep *report.Report, name string) *report.Destination { return rep.DestinationNamed(name) }
 
 // TestSegmentedSync runs a configured funnel end to end: stages by days
 // since the cart, suppression by a segment and by another source matched
