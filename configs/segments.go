@@ -148,6 +148,9 @@ func (l *loader) segments(s *Sync, n *yaml.Node, where string) {
 			l.destinations(s, seg.Destinations, sn, sw)
 		}
 	}
+	if len(s.Targets()) == 0 {
+		l.ps.addf(lineAt(n, "segments"), "%s: no segment has destinations: add destinations: to the segments that should be sent", where)
+	}
 	l.suppressions(s, n, where, first)
 }
 

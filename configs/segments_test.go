@@ -82,6 +82,10 @@ func TestSegments(t *testing.T) {
 	}
 }
 
+// noDestinations marks a TestSegmentProblems case whose segments have
+// no destinations on purpose.
+const noDestinations = "# no destinations\n"
+
 // TestSegmentProblems checks that validate rejects each kind of bad
 // filter and segment with the file, the line of the offending part and
 // what to do.
@@ -111,12 +115,22 @@ func TestSegmentProblems(t *testing.T) {
 			[]string{`test.yaml:23: sync "s1" segment "a" holdout "60%": must be at least 0% and below 50% (a holdout is the smaller part of a segment)`}},
 		{"duplicate name", "      - name: a\n        filter: visits > 1\n      - name: a\n        filter: visits > 2\n",
 			[]string{`test.yaml:23: sync "s1" segment "a": segment name "a" is used twice in this sync (first at line 21): segment names must be unique`}},
-		{"unknown suppression segment", "      - name: a\n        filter: visits > 1\n    suppress:\n      - segment: buyers\n",
-			[]string{`test.yaml:24: sync "s1" suppress[0]: segment "buyers" is not a segment of this sync: name one defined under segments:`}},
+		{"unknown suppression segment", "      - name: a\n        filter: visits > 1\n        destinations: [{connection: ads}]\n    suppress:\n      - segment: buyers\n",
+			[]string{`test.yaml:25: sync "s1" suppress[0]: segment "buyers" is not a segment of this sync: name one defined under segments:`}},
+		{"no segment sent anywhere", "      - name: a\n        filter: visits > 1\n" + noDestinations,
+			[]string{`test.yaml:20: sync "s1": no segment has destinations: add destinations: to the segments that should be sent`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, got := parseSegmented(t, tc.body)
+			body := tc.body
+			// Every case sends its last segment somewhere, unless it is
+			// about that.
+			if trimmed, ok := strings.CutSuffix(body, noDestinations); ok {
+				body = trimmed
+			} else if !strings.Contains(body, "destinations:") {
+				body += "        destinations: [{connection: ads}]\n"
+			}
+			_, got := parseSegmented(t, body)
 			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
 				t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 			}
