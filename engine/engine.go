@@ -356,6 +356,7 @@ func (e *Engine) run(ctx context.Context, log *zap.Logger, ev *events, job *Job,
 	if err := e.loadState(ctx, log, plans); err != nil {
 		return stopAll(ctx, plans), interruptedOr(ctx, "loading state", err)
 	}
+	trackMoves(job, plans)
 	if err := e.read(ctx, log, ev, job, plans, rep); err != nil {
 		// Guarantee: a run whose source read fails removes nothing. It
 		// uploads nothing either, so the audience stays as it was.

@@ -98,13 +98,17 @@ type plan struct {
 	// target takes those of segment (an index in Job.Segments). stage:
 	// the segment is a stage of a group, whose adds are kept in added
 	// to count moves; movedOut counts the removals that are moves.
-	placing  *placing
-	segment  int
-	stage    bool
-	added    map[audience.MemberKey]struct{}
-	movedOut int64
-	full     bool
-	now      time.Time
+	placing *placing
+	segment int
+	stage   bool
+	// trackAdds: keep the keys added in added, to count moves; only
+	// when a stage of the group held members before the run, as a move
+	// needs a remove.
+	trackAdds bool
+	added     map[audience.MemberKey]struct{}
+	movedOut  int64
+	full      bool
+	now       time.Time
 	// refreshBefore: members last sent before this are refreshed; zero
 	// when memberships do not lapse.
 	refreshBefore uint32
@@ -338,7 +342,7 @@ func (p *plan) classify(pc *prepChunk) {
 			p.updates = append(p.updates, ch)
 		case kindAdd:
 			p.rep.Planned.Add++
-			if p.stage {
+			if p.trackAdds {
 				if p.added == nil {
 					p.added = map[audience.MemberKey]struct{}{}
 				}

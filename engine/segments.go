@@ -160,6 +160,21 @@ func (e *Engine) recordHoldouts(ctx context.Context, job *Job, pl *placing, at t
 	return nil
 }
 
+// trackMoves sets the stage targets that keep their adds for
+// countMoves: those whose group held members on some target before the
+// run (a first run moves no one, and keeps no set of its adds).
+func trackMoves(job *Job, plans []*plan) {
+	held := map[string]bool{}
+	for _, p := range plans {
+		if p.stage && len(p.committed) > 0 {
+			held[job.Segments[p.segment].Group] = true
+		}
+	}
+	for _, p := range plans {
+		p.trackAdds = p.stage && held[job.Segments[p.segment].Group]
+	}
+}
+
 // countMoves counts, per destination, the members removed from one stage
 // of a group and added to another in this run: moves, which the report
 // shows per from → to pair, and which the removal guard does not count
