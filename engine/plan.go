@@ -355,11 +355,11 @@ func (p *plan) classify(pc *prepChunk) {
 		}
 	}
 	p.tally.Merge(&pc.tally)
-	for reason, n := range pc.excluded {
+	for _, c := range pc.excluded {
 		if p.rep.Excluded == nil {
 			p.rep.Excluded = make(map[string]int64, len(pc.excluded))
 		}
-		p.rep.Excluded[reason] += n
+		p.rep.Excluded[c.reason] += c.n
 	}
 }
 

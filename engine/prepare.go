@@ -55,8 +55,8 @@ type prepChunk struct {
 	keys  []audience.IdentifierID
 	tally normalize.Tally // the chunk's rejections, merged in order
 	// excluded counts the members the target's filter left out, by
-	// reason; nil until one is (a worker owns the chunk while it runs).
-	excluded map[string]int64
+	// reason (a worker owns the chunk while it runs).
+	excluded []reasonCount
 	done     chan struct{} // closed once res is filled
 }
 
@@ -74,7 +74,7 @@ func newPrepChunk(chunk []sourced, pd *placed) *prepChunk {
 func (pc *prepChunk) release() {
 	pc.chunk, pc.placed, pc.keys = nil, nil, pc.keys[:0]
 	clear(pc.tally.Rejected)
-	clear(pc.excluded)
+	pc.excluded = pc.excluded[:0]
 	pc.tally.PreHashed = 0
 	chunkPool.Put(pc)
 }
@@ -89,8 +89,8 @@ func (w *prepWorker) run(pc *prepChunk) {
 	pc.res = slices.Grow(pc.res[:0], len(pc.chunk))[:len(pc.chunk)]
 	clear(pc.res)
 	var reasons []string
-	if pl := w.p.placing; pl != nil {
-		reasons = pc.placed.of(pl, pc.chunk)
+	if w.p.placing != nil {
+		reasons = pc.placed.of()
 	}
 	for i := range pc.chunk {
 		if reasons != nil {
@@ -154,10 +154,15 @@ func (w *prepWorker) prepare(pc *prepChunk, s *sourced, r *prepared) {
 // exclude leaves a member out of the target, counted by reason.
 func (pc *prepChunk) exclude(r *prepared, reason string) {
 	r.status = prepExcluded
-	if pc.excluded == nil {
-		pc.excluded = map[string]int64{}
+	// A chunk holds few distinct reasons, all the Placer's or the
+	// filter's own strings: a short list beats a map.
+	for i := range pc.excluded {
+		if pc.excluded[i].reason == reason {
+			pc.excluded[i].n++
+			return
+		}
 	}
-	pc.excluded[reason]++
+	pc.excluded = append(pc.excluded, reasonCount{reason: reason, n: 1})
 }
 
 // pipeline plans one destination: workers prepare chunks in any order,

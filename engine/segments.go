@@ -15,9 +15,10 @@ import (
 // A job with segments reads its source once and places every member into
 // its segments once (Job.Place); each of a segment's destinations is a
 // Target whose Segment names it and whose audience holds the members
-// placed in it. Placing happens chunk by chunk, by whichever prepare
-// worker meets a chunk first, so it runs on every core and never twice
-// for one member however many targets read the chunk.
+// placed in it. Placing happens chunk by chunk, on a goroutine of its own
+// started as the reader hands the chunk on, so it runs on every core,
+// ahead of the prepare workers that wait for it, and never twice for one
+// member however many targets read the chunk.
 
 // SegmentInfo names one segment of a job.
 type SegmentInfo struct {
@@ -50,24 +51,35 @@ type placing struct {
 }
 
 // placed is one chunk's placing, shared by every target that reads the
-// chunk and done once, by the first that needs it.
+// chunk.
 type placed struct {
-	once    sync.Once
-	reasons []string // len(chunk) × segments
+	done    chan struct{} // closed once reasons is filled
+	reasons []string      // len(chunk) × segments
 }
 
-// of returns the chunk's reasons, placing it first if no one has.
-func (pd *placed) of(pl *placing, chunk []sourced) []string {
-	pd.once.Do(func() {
-		pd.reasons = make([]string, len(chunk)*pl.n)
+// startPlace starts placing chunk; nil when the run has no segments.
+func (pl *placing) startPlace(chunk []sourced) *placed {
+	if pl == nil {
+		return nil
+	}
+	pd := &placed{done: make(chan struct{}), reasons: make([]string, len(chunk)*pl.n)}
+	go func() {
+		defer close(pd.done)
 		pl.place(len(chunk), func(i int) (*audience.Member, audience.MemberKey) { return &chunk[i].Member, chunk[i].key }, pd.reasons)
 		pl.count(pd.reasons, chunk)
-	})
+	}()
+	return pd
+}
+
+// of returns the chunk's reasons once it is placed.
+func (pd *placed) of() []string {
+	<-pd.done
 	return pd.reasons
 }
 
 // reasonCount is one reason's count within a chunk: a chunk holds few
-// distinct reasons, so a short list beats a map.
+// distinct reasons, so a short list beats a map (here and in
+// prepChunk.excluded).
 type reasonCount struct {
 	reason string
 	n      int64
