@@ -2,11 +2,15 @@
 GO          ?= go
 BIN         := bin/audiencesync
 QUICKSTART  := configs/quickstart.yaml
+SEGMENTS    := configs/quickstart-segments.yaml
+# The instant the quickstart's CRM export was taken: segment filters are
+# evaluated at it, so the walkthrough gives the same audiences any day.
+SEGMENTS_NOW ?= 2026-12-01T09:00:00Z
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-BENCH_PKGS  := ./web/ ./audience/normalize/ ./engine/ ./state/sqlite/ ./connectors/csv/ ./connectors/hubspot/ ./connectors/salesforce/ ./connectors/sql/ ./connectors/googleads/ ./connectors/meta/ ./connectors/x/ ./sandbox/googledm/ ./sandbox/metagraph/
+BENCH_PKGS  := ./web/ ./audience/normalize/ ./segment/ ./engine/ ./state/sqlite/ ./connectors/csv/ ./connectors/hubspot/ ./connectors/salesforce/ ./connectors/sql/ ./connectors/googleads/ ./connectors/meta/ ./connectors/x/ ./sandbox/googledm/ ./sandbox/metagraph/
 BENCHTIME   ?= 1s
 
-.PHONY: all build run serve plan test bench lint fuzz chaos tidy-check clean screenshots
+.PHONY: all build run run-segments serve plan test bench lint fuzz chaos tidy-check clean screenshots
 
 all: build
 
@@ -16,6 +20,11 @@ build:
 ## run: sync the bundled synthetic CRM export with the quickstart config.
 run: build
 	./$(BIN) sync --config $(QUICKSTART)
+
+## run-segments: split the same export into segments (funnel stages,
+## frequent visitors with a holdout, buyers suppressed) at SEGMENTS_NOW.
+run-segments: build
+	./$(BIN) sync --config $(SEGMENTS) --now $(SEGMENTS_NOW)
 
 ## serve: run the quickstart syncs on their schedules (every minute for
 ## cart-abandoners) and serve the web UI, /healthz, /readyz, /metrics and
@@ -70,4 +79,4 @@ tidy-check:
 	$(GO) mod tidy && git diff --exit-code go.mod go.sum
 
 clean:
-	rm -rf bin configs/quickstart/out configs/quickstart/audiencesync.db* configs/quickstart/audiencesync.sandbox.json
+	rm -rf bin configs/quickstart/out configs/quickstart/audiencesync.db* configs/quickstart/audiencesync.sandbox.json configs/quickstart/segments.db* configs/quickstart/segments.sandbox.json

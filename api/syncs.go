@@ -53,7 +53,7 @@ func (s *server) syncOf(r *http.Request, cfg *configs.Config, sc *configs.Sync) 
 	item := syncItem{
 		Name: sc.Name, Schedule: sc.Schedule,
 		Source:       sourceItem{Connection: sc.Source.Connection, Type: connType(cfg, sc.Source.Connection), Audience: sc.Source.Audience},
-		Destinations: make([]destItem, 0, len(sc.Destinations)),
+		Destinations: make([]destItem, 0, len(sc.Targets())),
 	}
 	if s.opts.NextRun != nil {
 		if at, ok := s.opts.NextRun(sc.Name); ok {
@@ -72,7 +72,9 @@ func (s *server) syncOf(r *http.Request, cfg *configs.Config, sc *configs.Sync) 
 			recorded = append(recorded, sum.Destination)
 		}
 	}
-	for _, d := range sc.Destinations {
+	// A segment's destinations are named segment/destination, as state
+	// records them.
+	for _, d := range sc.Targets() {
 		di := destItem{Name: d.Name, Connection: d.Connection, Type: connType(cfg, d.Connection), Audience: d.Audience.Name, Sizes: []namedSize{}}
 		for _, name := range ReportNames(d.Name, recorded) {
 			points, err := s.opts.Service.SizeHistory(ctx, sc.Name, name, 1)
@@ -144,7 +146,7 @@ func (s *server) sizeHistory(w http.ResponseWriter, r *http.Request) error {
 }
 
 func hasDestination(sc *configs.Sync, name string) bool {
-	for _, d := range sc.Destinations {
+	for _, d := range sc.Targets() {
 		if isReportName(d.Name, name) {
 			return true
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -45,7 +46,9 @@ type runFlags struct {
 	sync   string
 	output string
 	dryRun bool
-	opts   syncs.RunOptions
+	// now is --now: the instant segment filters are evaluated at.
+	now  string
+	opts syncs.RunOptions
 }
 
 // runFlagHelp is how plan and sync describe the flags they share.
@@ -62,6 +65,7 @@ func (a *app) runCommand(cmd *cobra.Command, f *runFlags, help runFlagHelp) *cob
 	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "report format: text or json")
 	cmd.Flags().BoolVar(&f.opts.FullRefresh, "full-refresh", false, help.fullRefresh)
 	cmd.Flags().BoolVar(&f.opts.Force, "force", false, help.force)
+	cmd.Flags().StringVar(&f.now, "now", "", "evaluate segment filters as if it were this instant (RFC 3339, such as 2026-03-04T09:00:00Z), to rehearse how members move between segments as time passes; state and reports keep the real clock")
 	return cmd
 }
 
@@ -118,6 +122,13 @@ func (a *app) runSyncs(ctx context.Context, f runFlags) (err error) {
 	}
 	if f.opts.Wait < 0 {
 		return withCode(ExitUsage, fmt.Errorf("--wait %s: use a positive duration, or 0 not to wait", f.opts.Wait))
+	}
+	if f.now != "" {
+		at, err := time.Parse(time.RFC3339, f.now)
+		if err != nil {
+			return withCode(ExitUsage, fmt.Errorf("--now %q: use an RFC 3339 instant such as 2026-03-04T09:00:00Z", f.now))
+		}
+		f.opts.FilterTime = at
 	}
 	svc, err := a.open(ctx, false)
 	if err != nil {

@@ -66,8 +66,14 @@ type Sync struct {
 	Alerts       *Alerts        `yaml:"alerts"`
 	Source       SourceRef      `yaml:"source"`
 	Destinations []*Destination `yaml:"destinations"`
-	Safety       Safety         `yaml:"safety"`
-	Line         int            `yaml:"-"`
+	// Segments split the source's members into audiences of their own,
+	// each with its own destinations (see segments.go); a sync has
+	// either destinations or segments.
+	Segments []*Segment `yaml:"segments"`
+	// Suppress lists whose members are excluded from every segment.
+	Suppress []*Suppression `yaml:"suppress"`
+	Safety   Safety         `yaml:"safety"`
+	Line     int            `yaml:"-"`
 }
 
 // SourceRef names the source connection and maps its fields.

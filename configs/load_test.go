@@ -401,7 +401,7 @@ func TestParseProblems(t *testing.T) {
 			name: "misspelt sync keys are reported once",
 			yaml: strings.NewReplacer("name: s1", "nme: s1", "      connection: crm", "      conection: crm", "      - connection: ads", "      - connections: ads").Replace(minimal),
 			want: []string{
-				`test.yaml:10: unknown key "nme" in syncs[0] (known: name, schedule, timezone, alerts, source, destinations, safety); did you mean "name"?`,
+				`test.yaml:10: unknown key "nme" in syncs[0] (known: name, schedule, timezone, alerts, source, destinations, segments, suppress, safety); did you mean "name"?`,
 				`test.yaml:12: unknown key "conection" in syncs[0] source (known: connection, audience, key, default_region, fields, consent, attributes); did you mean "connection"?`,
 				`test.yaml:15: unknown key "connections" in syncs[0] destinations[0] (known: name, connection, audience, consent, refresh_margin_days, batch_size, concurrency); did you mean "connection"?`,
 			},
@@ -409,7 +409,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "misspelt source key",
 			yaml: strings.Replace(minimal, "    source:", "    sources:", 1),
-			want: []string{`test.yaml:11: unknown key "sources" in sync "s1" (known: name, schedule, timezone, alerts, source, destinations, safety); did you mean "source"?`},
+			want: []string{`test.yaml:11: unknown key "sources" in sync "s1" (known: name, schedule, timezone, alerts, source, destinations, segments, suppress, safety); did you mean "source"?`},
 		},
 		{
 			name: "key in another case and style",

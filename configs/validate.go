@@ -50,7 +50,11 @@ func (l *loader) syncs() {
 		if !l.misspelt(n, "source") {
 			l.source(&s.Source, n, join(where, "source"))
 		}
-		l.destinations(s, n, where)
+		if len(s.Segments) > 0 || !isEmpty(n, "segments") {
+			l.segments(s, n, where)
+		} else {
+			l.destinations(s, s.Destinations, n, where)
+		}
 		if d := s.Safety.MaxRunDuration; d != 0 && d < time.Second {
 			l.ps.addf(lineAt(n, "safety", "max_run_duration"), "%s safety max_run_duration %s: must be at least 1s (default %s), such as 90m or 6h", where, d, DefaultMaxRunDuration)
 		}
@@ -212,10 +216,10 @@ func timeLayout(layout string) bool {
 	return err == nil && back.Year() == probe.Year() && back.Month() == probe.Month() && back.Day() == probe.Day()
 }
 
-// destinations applies defaults to the destinations of sync s (node n) and
-// checks them.
-func (l *loader) destinations(s *Sync, n *yaml.Node, where string) {
-	if len(s.Destinations) == 0 {
+// destinations applies defaults to the destinations dests of sync s (or
+// of one of its segments: node n) and checks them.
+func (l *loader) destinations(s *Sync, dests []*Destination, n *yaml.Node, where string) {
+	if len(dests) == 0 {
 		if isEmpty(n, "destinations") && !l.misspelt(n, "destinations") {
 			l.ps.addf(lineAt(n, "destinations"), "%s has no destinations: add at least one under destinations:", where)
 		}
@@ -223,7 +227,7 @@ func (l *loader) destinations(s *Sync, n *yaml.Node, where string) {
 	}
 	list := child(n, "destinations")
 	first := make(map[string]int)
-	for i, d := range s.Destinations {
+	for i, d := range dests {
 		dn := deref(list.Content[i])
 		if d == nil {
 			l.ps.addf(dn.Line, "%s destinations[%d] is empty", where, i)

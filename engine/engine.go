@@ -36,6 +36,7 @@ type Store interface {
 	state.WriteAhead
 	state.RunLog
 	state.PendingRequests
+	state.Holdouts
 }
 
 // Engine runs syncs against a state store.
@@ -83,6 +84,10 @@ type Options struct {
 	// lock (state.Locker) the caller holds for the sync, so that a run a
 	// crash left "running" can be told from one still in progress.
 	Owner string
+	// FilterTime is the instant segment filters are evaluated at (a
+	// rehearsal: "three days from now"); zero means the run's start.
+	// Only filters see it: state and reports keep the real clock.
+	FilterTime time.Time
 }
 
 // Job is one sync made ready to run: its built source and destinations
@@ -103,6 +108,15 @@ type Job struct {
 	// belong in that target's audience. Nil, or a nil filter, keeps
 	// every member: the behaviour of a sync without segments.
 	Segment func(t *Target, now time.Time) MemberFilter
+	// Segments are the sync's segments, when it defines any (see
+	// segments.go): a target whose Segment names one receives only the
+	// members placed in it. Place is then called once as the run starts,
+	// with the instant filters are evaluated at, and returns the Placer
+	// that places each member read; an error stops the run before
+	// anything is sent or removed (a suppression list that could not be
+	// read).
+	Segments []SegmentInfo
+	Place    func(ctx context.Context, now time.Time) (Placer, error)
 }
 
 // MemberFilter decides whether a member read from the source belongs in
@@ -126,8 +140,13 @@ type MemberFilter func(m *audience.Member) (keep bool, reason string)
 
 // Target is one destination of a job.
 type Target struct {
-	// Name identifies the destination in state and reports.
+	// Name identifies the destination in state and reports. A target of
+	// a segment is named segment/destination, so each segment's audience
+	// has its own state.
 	Name string
+	// Segment names the job's segment (Job.Segments) whose members the
+	// target receives; "" receives every member.
+	Segment string
 	// Type is the connection type (google_ads, file…).
 	Type    string
 	Dest    connectors.Destination
@@ -309,6 +328,14 @@ func (e *Engine) run(ctx context.Context, log *zap.Logger, ev *events, job *Job,
 		stopAll(ctx, plans)
 	}()
 
+	// Placing members into segments is set up first: a suppression list
+	// that cannot be read stops the run before anything is sent.
+	placing, err := e.startPlacing(ctx, job, opts, plans, rep)
+	if err != nil {
+		stopAll(ctx, plans)
+		return true, interruptedOr(ctx, "setting up segments", fmt.Errorf("%w; nothing was uploaded or removed", err))
+	}
+
 	// Resolve remote audiences first: a destination whose credentials fail
 	// is reported without spending a source read on it.
 	if !opts.DryRun {
@@ -329,6 +356,7 @@ func (e *Engine) run(ctx context.Context, log *zap.Logger, ev *events, job *Job,
 	if err := e.loadState(ctx, log, plans); err != nil {
 		return stopAll(ctx, plans), interruptedOr(ctx, "loading state", err)
 	}
+	trackMoves(job, plans)
 	if err := e.read(ctx, log, ev, job, plans, rep); err != nil {
 		// Guarantee: a run whose source read fails removes nothing. It
 		// uploads nothing either, so the audience stays as it was.
@@ -340,6 +368,7 @@ func (e *Engine) run(ctx context.Context, log *zap.Logger, ev *events, job *Job,
 	if err := e.finishPlans(ctx, plans); err != nil {
 		return stopAll(ctx, plans), interruptedOr(ctx, "planning", err)
 	}
+	countMoves(job, plans, rep)
 	if ev.on() {
 		for _, p := range plans {
 			if !p.failed {
@@ -370,6 +399,12 @@ func (e *Engine) run(ctx context.Context, log *zap.Logger, ev *events, job *Job,
 	if opts.DryRun {
 		settleAll(plans, report.Outcome{DryRun: true})
 		return false, nil
+	}
+	// Who is held out is recorded before anything is sent, so that a
+	// measurement never misses a member this run kept out.
+	if err := e.recordHoldouts(ctx, job, placing, rep.StartedAt); err != nil {
+		settleAll(plans, report.Outcome{Stopped: true})
+		return true, interruptedOr(ctx, "recording holdouts", fmt.Errorf("%w; nothing was uploaded or removed", err))
 	}
 
 	var wg sync.WaitGroup

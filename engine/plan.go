@@ -94,8 +94,21 @@ type plan struct {
 	opts  normalize.Options
 	// filter is the target's segment (Job.Segment); nil keeps everyone.
 	filter MemberFilter
-	full   bool
-	now    time.Time
+	// placing, when set, places members into the job's segments; the
+	// target takes those of segment (an index in Job.Segments). stage:
+	// the segment is a stage of a group, whose adds are kept in added
+	// to count moves; movedOut counts the removals that are moves.
+	placing *placing
+	segment int
+	stage   bool
+	// trackAdds: keep the keys added in added, to count moves; only
+	// when a stage of the group held members before the run, as a move
+	// needs a remove.
+	trackAdds bool
+	added     map[audience.MemberKey]struct{}
+	movedOut  int64
+	full      bool
+	now       time.Time
 	// refreshBefore: members last sent before this are refreshed; zero
 	// when memberships do not lapse.
 	refreshBefore uint32
@@ -134,7 +147,7 @@ func newPlan(t *Target, job *Job, opts Options, now time.Time, spillAfter int) *
 		t:     t,
 		scope: state.Scope{Sync: job.Sync, Destination: t.Name},
 		rep: &report.Destination{
-			Name: t.Name, Type: t.Type, Profile: t.Info.Platform.Name, Status: report.StatusRunning,
+			Name: t.Name, Segment: t.Segment, Type: t.Type, Profile: t.Info.Platform.Name, Status: report.StatusRunning,
 		},
 		full:       opts.FullRefresh,
 		dryRun:     opts.DryRun,
@@ -329,6 +342,12 @@ func (p *plan) classify(pc *prepChunk) {
 			p.updates = append(p.updates, ch)
 		case kindAdd:
 			p.rep.Planned.Add++
+			if p.trackAdds {
+				if p.added == nil {
+					p.added = map[audience.MemberKey]struct{}{}
+				}
+				p.added[r.key] = struct{}{}
+			}
 			p.bulk.add(ch)
 		default:
 			p.rep.Planned.Refresh++
@@ -336,11 +355,11 @@ func (p *plan) classify(pc *prepChunk) {
 		}
 	}
 	p.tally.Merge(&pc.tally)
-	for reason, n := range pc.excluded {
+	for _, c := range pc.excluded {
 		if p.rep.Excluded == nil {
 			p.rep.Excluded = make(map[string]int64, len(pc.excluded))
 		}
-		p.rep.Excluded[reason] += n
+		p.rep.Excluded[c.reason] += c.n
 	}
 }
 
@@ -451,7 +470,10 @@ func (p *plan) guard(job *Job) *GuardError {
 		return nil
 	}
 	committedN := p.rep.Planned.Remove + p.rep.Planned.Update + p.rep.Planned.Refresh + p.rep.Planned.Unchanged
-	if committedN == 0 || p.rep.Planned.Remove == 0 {
+	// Members moving to another stage of the funnel leave this audience
+	// on purpose: they are not what the guard is for.
+	removing := p.rep.Planned.Remove - p.movedOut
+	if committedN == 0 || removing == 0 {
 		return nil
 	}
 	if p.members == 0 {
@@ -460,8 +482,8 @@ func (p *plan) guard(job *Job) *GuardError {
 		}
 		return &GuardError{Destination: p.t.Name, Committed: committedN, Remove: p.rep.Planned.Remove, Empty: true}
 	}
-	if float64(p.rep.Planned.Remove) > job.MaxRemoveFraction*float64(committedN) {
-		return &GuardError{Destination: p.t.Name, Committed: committedN, Remove: p.rep.Planned.Remove, Limit: job.MaxRemoveFraction}
+	if float64(removing) > job.MaxRemoveFraction*float64(committedN) {
+		return &GuardError{Destination: p.t.Name, Committed: committedN, Remove: removing, Limit: job.MaxRemoveFraction}
 	}
 	return nil
 }

@@ -46,14 +46,17 @@ type prepared struct {
 // prepChunk is one chunk on its way through the prepare stage.
 type prepChunk struct {
 	chunk []sourced // shared by every destination: read only
-	res   []prepared
+	// placed is the chunk's placing into segments, shared by every
+	// destination too.
+	placed *placed
+	res    []prepared
 	// keys are the match keys of the chunk's members, listed only when
 	// state has members: removals and updates are what consult them.
 	keys  []audience.IdentifierID
 	tally normalize.Tally // the chunk's rejections, merged in order
 	// excluded counts the members the target's filter left out, by
-	// reason; nil until one is (a worker owns the chunk while it runs).
-	excluded map[string]int64
+	// reason (a worker owns the chunk while it runs).
+	excluded []reasonCount
 	done     chan struct{} // closed once res is filled
 }
 
@@ -62,16 +65,16 @@ type prepChunk struct {
 // into a chunk.
 var chunkPool = sync.Pool{New: func() any { return &prepChunk{res: make([]prepared, 0, chunkSize)} }}
 
-func newPrepChunk(chunk []sourced) *prepChunk {
+func newPrepChunk(chunk []sourced, pd *placed) *prepChunk {
 	pc := chunkPool.Get().(*prepChunk)
-	pc.chunk, pc.done = chunk, make(chan struct{})
+	pc.chunk, pc.placed, pc.done = chunk, pd, make(chan struct{})
 	return pc
 }
 
 func (pc *prepChunk) release() {
-	pc.chunk, pc.keys = nil, pc.keys[:0]
+	pc.chunk, pc.placed, pc.keys = nil, nil, pc.keys[:0]
 	clear(pc.tally.Rejected)
-	clear(pc.excluded)
+	pc.excluded = pc.excluded[:0]
 	pc.tally.PreHashed = 0
 	chunkPool.Put(pc)
 }
@@ -85,7 +88,17 @@ type prepWorker struct {
 func (w *prepWorker) run(pc *prepChunk) {
 	pc.res = slices.Grow(pc.res[:0], len(pc.chunk))[:len(pc.chunk)]
 	clear(pc.res)
+	var reasons []string
+	if w.p.placing != nil {
+		reasons = pc.placed.of()
+	}
 	for i := range pc.chunk {
+		if reasons != nil {
+			if why := reasons[i*w.p.placing.n+w.p.segment]; why != "" {
+				pc.exclude(&pc.res[i], why)
+				continue
+			}
+		}
 		w.prepare(pc, &pc.chunk[i], &pc.res[i])
 	}
 	close(pc.done)
@@ -101,11 +114,7 @@ func (w *prepWorker) prepare(pc *prepChunk, s *sourced, r *prepared) {
 	m := &s.Member
 	if p.filter != nil {
 		if keep, reason := p.filter(m); !keep {
-			r.status = prepExcluded
-			if pc.excluded == nil {
-				pc.excluded = map[string]int64{}
-			}
-			pc.excluded[reason]++
+			pc.exclude(r, reason)
 			return
 		}
 	}
@@ -142,6 +151,20 @@ func (w *prepWorker) prepare(pc *prepChunk, s *sourced, r *prepared) {
 	}
 }
 
+// exclude leaves a member out of the target, counted by reason.
+func (pc *prepChunk) exclude(r *prepared, reason string) {
+	r.status = prepExcluded
+	// A chunk holds few distinct reasons, all the Placer's or the
+	// filter's own strings: a short list beats a map.
+	for i := range pc.excluded {
+		if pc.excluded[i].reason == reason {
+			pc.excluded[i].n++
+			return
+		}
+	}
+	pc.excluded = append(pc.excluded, reasonCount{reason: reason, n: 1})
+}
+
 // pipeline plans one destination: workers prepare chunks in any order,
 // and one goroutine classifies them in the order they were submitted.
 // At most cap(order)+2 chunks are in flight, so memory stays flat.
@@ -176,8 +199,8 @@ func startPipeline(p *plan, workers int) *pipeline {
 // submit hands a chunk to the workers, then queues it for classify. Both
 // sends wait only on the pipeline's own goroutines, which always progress;
 // ctx lets a cancelled read stop without waiting for them.
-func (pl *pipeline) submit(ctx context.Context, chunk []sourced) error {
-	pc := newPrepChunk(chunk)
+func (pl *pipeline) submit(ctx context.Context, chunk []sourced, pd *placed) error {
+	pc := newPrepChunk(chunk, pd)
 	select {
 	case pl.work <- pc:
 	case <-ctx.Done():

@@ -46,12 +46,15 @@ type collector struct {
 	// attribute values of the chunk's members, len(attrs) each, so a
 	// chunk's attributes cost one allocation and a read without
 	// attributes costs nothing.
-	attrs  []connectors.Attribute
-	arena  []audience.Value
-	outs   []*pipeline
-	ev     *events
-	log    *zap.Logger
-	closed bool
+	attrs []connectors.Attribute
+	arena []audience.Value
+	outs  []*pipeline
+	// placing places each chunk into the job's segments as it is handed
+	// on; nil without segments.
+	placing *placing
+	ev      *events
+	log     *zap.Logger
+	closed  bool
 }
 
 // Declare records how many records the source says the audience holds
@@ -196,8 +199,9 @@ func (c *collector) flush() error {
 	if len(c.chunk) == 0 {
 		return nil
 	}
+	pd := c.placing.startPlace(c.chunk)
 	for _, out := range c.outs {
-		if err := out.submit(c.ctx, c.chunk); err != nil {
+		if err := out.submit(c.ctx, c.chunk, pd); err != nil {
 			return err
 		}
 	}
@@ -251,6 +255,9 @@ func (e *Engine) read(ctx context.Context, log *zap.Logger, ev *events, job *Job
 	}
 	for _, p := range active {
 		c.outs = append(c.outs, startPipeline(p, workers))
+		if p.placing != nil {
+			c.placing = p.placing
+		}
 	}
 	err := job.Source.Read(ctx, job.Request, c)
 	if err == nil {

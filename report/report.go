@@ -97,6 +97,12 @@ type Report struct {
 	FinishedAt   time.Time      `json:"finished_at"`
 	Source       Source         `json:"source"`
 	Destinations []*Destination `json:"destinations"`
+	// Segments has one entry per segment of a sync that defines
+	// segments, in the config's order; absent otherwise.
+	Segments []*Segment `json:"segments,omitempty"`
+	// Moves counts the members that moved between stages, per pair and
+	// destination; absent when none did.
+	Moves []Move `json:"moves,omitempty"`
 	// Error says why the run failed or was aborted, and what to do.
 	Error string `json:"error,omitempty"`
 }
@@ -170,7 +176,10 @@ type Applied struct {
 
 // Destination is one destination's part of the report.
 type Destination struct {
-	Name       string `json:"name"`
+	Name string `json:"name"`
+	// Segment is the segment whose members the destination receives,
+	// for a sync with segments (Name is then segment/destination).
+	Segment    string `json:"segment,omitempty"`
 	Type       string `json:"type"`
 	Profile    string `json:"profile"`
 	AudienceID string `json:"audience_id,omitempty"`
@@ -247,6 +256,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		b.WriteString("\n")
 	}
+	r.writeSegments(&b)
 	if r.Error != "" {
 		fmt.Fprintf(&b, "error: %s\n", r.Error)
 	}

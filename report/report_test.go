@@ -95,6 +95,34 @@ func feedbackReport() *report.Report {
 	}
 }
 
+// segmentsReport is a plan of a sync with stages, a suppression list
+// and a holdout.
+func segmentsReport() *report.Report {
+	return &report.Report{
+		RunID: "r3", Sync: "retargeting", DryRun: true, Status: report.StatusPlanned, StartedAt: started, FinishedAt: started.Add(time.Second),
+		Source: report.Source{Read: 100, Valid: 100, Rejected: map[string]int64{},
+			Attributes: []report.AttributeCount{{Name: "last_cart_at", Present: 90, Missing: 10}}},
+		Segments: []*report.Segment{
+			{Name: "buyers", Destinations: nil, Members: 12, Matched: 12, Filtered: 88},
+			{Name: "cart-1-3d", Group: "cart", Destinations: []string{"cart-1-3d/google"}, Members: 20, Matched: 25, Filtered: 65,
+				Missing: map[string]int64{"last_cart_at": 10}, Suppressed: map[string]int64{"buyers": 4, "shop": 1}},
+			{Name: "cart-4-14d", Group: "cart", Destinations: []string{"cart-4-14d/google"}, Members: 27, Matched: 35, Filtered: 30,
+				Missing: map[string]int64{"last_cart_at": 10}, EarlierStage: 25, Suppressed: map[string]int64{"buyers": 5}, HeldOut: 3},
+		},
+		Moves: []report.Move{
+			{Group: "cart", From: "cart-1-3d", To: "cart-4-14d", Destination: "google", Members: 7},
+		},
+		Destinations: []*report.Destination{
+			{Name: "cart-1-3d/google", Segment: "cart-1-3d", Type: "google_ads", Profile: "google", Status: report.StatusPlanned, Members: 20,
+				Planned:  report.Planned{Add: 2, Remove: 8, Unchanged: 18},
+				Excluded: map[string]int64{"segment.filtered": 65, "attribute.missing:last_cart_at": 10, "suppressed:buyers": 4, "suppressed:shop": 1}},
+			{Name: "cart-4-14d/google", Segment: "cart-4-14d", Type: "google_ads", Profile: "google", Status: report.StatusPlanned, Members: 27,
+				Planned:  report.Planned{Add: 7, Unchanged: 20},
+				Excluded: map[string]int64{"segment.filtered": 30, "attribute.missing:last_cart_at": 10, "stage.earlier": 25, "suppressed:buyers": 5, "holdout": 3}},
+		},
+	}
+}
+
 func planReport() *report.Report {
 	r := syncReport()
 	r.DryRun, r.FullRefresh, r.Forced = true, false, false
@@ -121,6 +149,7 @@ func TestWrite(t *testing.T) {
 		{"plan", planReport(), true},
 		{"unfinished", unfinished, false},
 		{"feedback", feedbackReport(), false},
+		{"segments", segmentsReport(), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -115,6 +115,7 @@ type Store interface {
 	PendingRequests
 	Locker
 	Tokens
+	Holdouts
 
 	Close() error
 }

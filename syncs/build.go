@@ -49,7 +49,7 @@ func (s *Service) build(sc *configs.Sync) (job *engine.Job, err error) {
 	if err != nil {
 		return job, fmt.Errorf("sync %s: open source %s: %w", sc.Name, srcConn.Name, err)
 	}
-	for _, d := range sc.Destinations {
+	for _, d := range sc.Targets() {
 		conn, ok := s.cfg.Connections[d.Connection]
 		if !ok {
 			return job, fmt.Errorf("sync %s: no connection %q", sc.Name, d.Connection)
@@ -62,9 +62,10 @@ func (s *Service) build(sc *configs.Sync) (job *engine.Job, err error) {
 			return job, fmt.Errorf("sync %s: open destination %s: %w", sc.Name, d.Name, err)
 		}
 		err = job.AddDestination(engine.Target{
-			Name: d.Name,
-			Type: conn.Type,
-			Dest: dest,
+			Name:    d.Name,
+			Segment: d.Segment,
+			Type:    conn.Type,
+			Dest:    dest,
 			Audience: connectors.AudienceSpec{
 				ID:             d.Audience.ID,
 				Name:           d.Audience.Name,
@@ -81,6 +82,7 @@ func (s *Service) build(sc *configs.Sync) (job *engine.Job, err error) {
 			return job, fmt.Errorf("sync %s: %w", sc.Name, err)
 		}
 	}
+	s.segment(sc, job)
 	if len(job.Targets) == 0 {
 		return job, errors.New("sync " + sc.Name + " has no destinations")
 	}

@@ -219,8 +219,8 @@ type Sync struct {
 func (s *Service) Syncs() []Sync {
 	out := make([]Sync, 0, len(s.cfg.Syncs))
 	for _, sc := range s.cfg.Syncs {
-		d := make([]string, 0, len(sc.Destinations))
-		for _, dst := range sc.Destinations {
+		var d []string
+		for _, dst := range sc.Targets() {
 			d = append(d, dst.Name)
 		}
 		out = append(out, Sync{Name: sc.Name, Schedule: sc.Schedule, Source: sc.Source.Connection, Destinations: d})
@@ -285,6 +285,10 @@ type RunOptions struct {
 	// Wait is how long Run waits for another run of the same sync to
 	// finish; 0 does not wait. Plan takes no lock and ignores it.
 	Wait time.Duration
+	// FilterTime is the instant segment filters are evaluated at, to
+	// rehearse a later run ("three days pass"); zero means now. See
+	// engine.Options.FilterTime.
+	FilterTime time.Time
 	// Observer receives the run's events (the CLI's progress bar, later
 	// metrics and the web UI's live status); nil watches nothing.
 	Observer engine.Observer
@@ -316,7 +320,7 @@ func (s *Service) Run(ctx context.Context, name string, opts RunOptions) (rep *r
 	held.keep(runCtx, cancel)
 	defer func() { err = errors.Join(err, held.release(ctx)) }()
 
-	rep, err = s.execute(runCtx, sc, engine.Options{FullRefresh: opts.FullRefresh, Force: opts.Force, Adopt: opts.Adopt, Owner: held.lock.Owner}, opts.Observer)
+	rep, err = s.execute(runCtx, sc, engine.Options{FullRefresh: opts.FullRefresh, Force: opts.Force, Adopt: opts.Adopt, Owner: held.lock.Owner, FilterTime: opts.FilterTime}, opts.Observer)
 	var deadline *DeadlineError
 	if cause := context.Cause(runCtx); errors.Is(cause, errLockLost) || errors.As(cause, &deadline) {
 		err = errors.Join(err, cause)
@@ -343,7 +347,7 @@ func (s *Service) Plan(ctx context.Context, name string, opts RunOptions) (*repo
 	if err != nil {
 		return nil, err
 	}
-	return s.execute(ctx, sc, engine.Options{DryRun: true, FullRefresh: opts.FullRefresh, Force: opts.Force}, opts.Observer)
+	return s.execute(ctx, sc, engine.Options{DryRun: true, FullRefresh: opts.FullRefresh, Force: opts.Force, FilterTime: opts.FilterTime}, opts.Observer)
 }
 
 // execute builds the sync's job and runs it. The in-process sandbox, if

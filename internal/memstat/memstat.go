@@ -1,5 +1,5 @@
-// Package memstat reads the process's peak resident set size, for
-// benchmarks that report how much memory a read took.
+// Package memstat reads the process's peak resident set size and CPU time, for
+// benchmarks that report how much memory and CPU a read took.
 package memstat
 
 import (

@@ -24,3 +24,13 @@ func TestPeakRSSGrows(t *testing.T) {
 	require.GreaterOrEqual(t, memstat.PeakRSS(), before+60<<20)
 	runtime.KeepAlive(b)
 }
+
+func TestCPUTime(t *testing.T) {
+	before := memstat.CPUTime()
+	x := 0
+	for i := range 50_000_000 {
+		x ^= i
+	}
+	runtime.KeepAlive(x)
+	require.Greater(t, memstat.CPUTime(), before, "work costs CPU time")
+}

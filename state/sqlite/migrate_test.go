@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/state"
@@ -176,26 +178,7 @@ func TestOpenMigratesVersion3Backfills(t *testing.T) {
 func TestOpenMigratesVersion4AddsTokens(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "state.db")
-	db, err := openPool(path, writerParams())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range migrations[:4] {
-		for _, stmt := range m.stmts {
-			if _, err := db.Exec(stmt); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	for _, stmt := range []string{`PRAGMA user_version = 4`, `PRAGMA application_id = ` + strconv.Itoa(applicationID),
-		`INSERT INTO runs (id, sync, status, started, owner) VALUES ('run-1', 'buyers', 'succeeded', 1, '')`} {
-		if _, err := db.Exec(stmt); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	schemaFile(t, path, 4, `INSERT INTO runs (id, sync, status, started, owner) VALUES ('run-1', 'buyers', 'succeeded', 1, '')`)
 
 	s := openAt(t, path)
 	if s.Backup() == "" || !strings.Contains(s.Backup(), ".v4-") {
@@ -230,5 +213,61 @@ func TestOpenMigratesVersion4AddsTokens(t *testing.T) {
 	}
 	if diff := cmp.Diff(tok, got); diff != "" {
 		t.Errorf("token (-want +got):\n%s", diff)
+	}
+}
+
+// TestOpenMigratesVersion5AddsHoldouts opens a schema-5 file holding a
+// token: the token stays, and the store then keeps holdout keys and
+// held-out members.
+func TestOpenMigratesVersion5AddsHoldouts(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	schemaFile(t, path, 5, `INSERT INTO api_tokens (id, name, role, hash, created) VALUES ('t1', 'ci', 'viewer', x'010203', 5)`)
+
+	s := openAt(t, path)
+	if !strings.Contains(s.Backup(), ".v5-") {
+		t.Fatalf("backup %q, want a copy of the schema-5 file", s.Backup())
+	}
+	ctx := t.Context()
+	if _, err := s.TokenByID(ctx, "t1"); err != nil {
+		t.Errorf("the token recorded before the upgrade: %v", err)
+	}
+	key, err := s.HoldoutKey(ctx, "carts", []byte("fresh"))
+	if err != nil || string(key) != "fresh" {
+		t.Fatalf("HoldoutKey = %q, %v", key, err)
+	}
+	k := audience.KeyFromSource("c1")
+	if err := s.SetHeldOut(ctx, "carts", "stage", []audience.MemberKey{k}, time.Unix(9, 0)); err != nil {
+		t.Fatal(err)
+	}
+	keys, _, err := s.HeldOut(ctx, "carts", "stage")
+	if err != nil || len(keys) != 1 || keys[0] != k {
+		t.Fatalf("HeldOut = %v, %v", keys, err)
+	}
+}
+
+// schemaFile writes a state file at path as a build that knew schema
+// version v wrote it (its first v migrations, without backfills), then
+// runs rows on it.
+func schemaFile(t *testing.T, path string, v int, rows ...string) {
+	t.Helper()
+	db, err := openPool(path, writerParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range migrations[:v] {
+		for _, stmt := range m.stmts {
+			if _, err := db.Exec(stmt); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, stmt := range append([]string{fmt.Sprintf(`PRAGMA user_version = %d`, v), `PRAGMA application_id = ` + strconv.Itoa(applicationID)}, rows...) {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -144,6 +144,23 @@ var migrations = []migration{
 			last_used INTEGER
 		)`,
 	}},
+	// 6: segment holdouts (holdouts.go): each sync's secret holdout key,
+	// and the member keys held out of each segment. created and
+	// recorded are unix microseconds.
+	{stmts: []string{
+		`CREATE TABLE holdout_keys (
+			sync    TEXT PRIMARY KEY,
+			key     BLOB NOT NULL,
+			created INTEGER NOT NULL
+		)`,
+		`CREATE TABLE held_out (
+			sync     TEXT NOT NULL,
+			segment  TEXT NOT NULL,
+			key      BLOB NOT NULL,
+			recorded INTEGER NOT NULL,
+			PRIMARY KEY (sync, segment, key)
+		) WITHOUT ROWID`,
+	}},
 }
 
 // migrate brings the schema up to the latest of steps in one transaction.

@@ -56,6 +56,9 @@ func TestSuitesAlone(t *testing.T) {
 		{"Tokens", func(t *testing.T) {
 			statetest.Tokens.Run(t, func(t *testing.T) state.Tokens { return struct{ state.Tokens }{openTemp(t)} })
 		}},
+		{"Holdouts", func(t *testing.T) {
+			statetest.Holdouts.Run(t, func(t *testing.T) state.Holdouts { return struct{ state.Holdouts }{openTemp(t)} })
+		}},
 	}
 	for _, s := range suites {
 		t.Run(s.name, func(t *testing.T) {

@@ -41,7 +41,9 @@ type bundle struct {
 	pend   state.PendingRequests
 	locker state.Locker
 	tokens state.Tokens
-	ctx    context.Context
+	// holdouts is the Holdouts part.
+	holdouts state.Holdouts
+	ctx      context.Context
 }
 
 // caseOf is one case of a suite whose subtests start with a B.

@@ -12,7 +12,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 	t.Helper()
 	whole := func(t *testing.T) *bundle {
 		s := open(t)
-		return &bundle{ms: s, aud: s, wa: s, log: s, pend: s, locker: s, tokens: s, ctx: t.Context()}
+		return &bundle{ms: s, aud: s, wa: s, log: s, pend: s, locker: s, tokens: s, holdouts: s, ctx: t.Context()}
 	}
 	for p := partMembers; p <= partStore; p++ {
 		t.Run(p.String(), func(t *testing.T) {
@@ -76,6 +76,10 @@ var (
 	// Tokens is the suite of state.Tokens: API tokens created, listed,
 	// revoked by name or id, and touched when used.
 	Tokens = Suite[state.Tokens]{partTokens, func(b *bundle, s state.Tokens) { b.tokens = s }}
+	// Holdouts is the suite of state.Holdouts: one key per sync, the
+	// first recorded wins, also under concurrent first use; held-out
+	// keys replaced per segment and read back sorted.
+	Holdouts = Suite[state.Holdouts]{partHoldouts, func(b *bundle, s state.Holdouts) { b.holdouts = s }}
 )
 
 // part is one part of state.Store, as the suites name them.
@@ -89,12 +93,13 @@ const (
 	partPending
 	partLocker
 	partTokens
+	partHoldouts
 	// partStore: cases that span several parts, run by Run only.
 	partStore
 )
 
 func (p part) String() string {
-	return [...]string{"Members", "AudienceIDs", "WriteAhead", "RunLog", "PendingRequests", "Locker", "Tokens", "Store"}[p]
+	return [...]string{"Members", "AudienceIDs", "WriteAhead", "RunLog", "PendingRequests", "Locker", "Tokens", "Holdouts", "Store"}[p]
 }
 
 // cases are every suite's cases, by the part they test: one table, so a
@@ -160,6 +165,9 @@ var cases = []struct {
 	{partTokens, "ListOldestFirst", testTokenList},
 	{partTokens, "RevokeByNameOrID", testTokenRevoke},
 	{partTokens, "Touch", testTokenTouch},
+	{partHoldouts, "KeyFirstWins", testHoldoutKeyFirstWins},
+	{partHoldouts, "KeyConcurrentFirstUse", testHoldoutKeyConcurrent},
+	{partHoldouts, "HeldOutReplaced", testHeldOutReplaced},
 	{partStore, "ResetKeepsAudienceID", testResetKeepsAudienceID},
 	{partStore, "MembersMakeNoAudienceID", testMembersMakeNoAudienceID},
 	{partStore, "ScopePartsIndependent", testScopePartsIndependent},
