@@ -70,6 +70,9 @@ type Store struct {
 	write   *sql.DB // one connection
 	read    *sql.DB // query-only connections
 
+	// runs keeps what was read of finished runs (runcache.go).
+	runs *runCache
+
 	// backup is the copy Open made before upgrading the schema; "" when
 	// it made none.
 	backup string
@@ -108,7 +111,7 @@ func open(ctx context.Context, abs string, steps []migration, now func() time.Ti
 	if err := quickCheck(ctx, abs); err != nil {
 		return nil, err
 	}
-	s := &Store{path: abs}
+	s := &Store{path: abs, runs: newRunCache()}
 	var err error
 	s.write, err = openPool(abs, writerParams())
 	if err != nil {
