@@ -3,7 +3,7 @@ GO          ?= go
 BIN         := bin/audiencesync
 QUICKSTART  := configs/quickstart.yaml
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-BENCH_PKGS  := ./audience/normalize/ ./engine/ ./state/sqlite/ ./connectors/csv/ ./connectors/hubspot/ ./connectors/salesforce/ ./connectors/sql/ ./connectors/googleads/ ./connectors/meta/ ./connectors/x/ ./sandbox/googledm/ ./sandbox/metagraph/
+BENCH_PKGS  := ./api/ ./audience/normalize/ ./engine/ ./state/sqlite/ ./connectors/csv/ ./connectors/hubspot/ ./connectors/salesforce/ ./connectors/sql/ ./connectors/googleads/ ./connectors/meta/ ./connectors/x/ ./sandbox/googledm/ ./sandbox/metagraph/
 BENCHTIME   ?= 1s
 
 .PHONY: all build run serve plan test bench lint fuzz chaos tidy-check clean

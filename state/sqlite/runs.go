@@ -161,7 +161,7 @@ func (s *Store) listRuns(ctx context.Context, query string, args []any) ([]state
 		return nil, err
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, query, args...)
+	rows, err := s.readRows(ctx, tx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -263,8 +263,7 @@ func (s *Store) Run(ctx context.Context, id string) (state.Run, error) {
 	if r, ok := s.runs.run(id); ok {
 		return r, nil
 	}
-	rows, err := s.read.QueryContext(ctx,
-		fmt.Sprintf(runsSQL, `SELECT id, sync, status, started, finished, report, owner FROM runs WHERE id = ?`), id)
+	rows, err := s.readRows(ctx, nil, runByIDSQL, id)
 	if err != nil {
 		return state.Run{}, fmt.Errorf("run %q: %w", id, err)
 	}
@@ -278,6 +277,9 @@ func (s *Store) Run(ctx context.Context, id string) (state.Run, error) {
 	s.runs.keep(runs[0], true)
 	return runs[0], nil
 }
+
+// runByIDSQL reads one run with its report and summaries.
+var runByIDSQL = fmt.Sprintf(runsSQL, `SELECT id, sync, status, started, finished, report, owner FROM runs WHERE id = ?`)
 
 // scanRuns reads the rows of runsSQL, grouping the summaries by run, and
 // closes them.

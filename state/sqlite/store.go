@@ -72,6 +72,8 @@ type Store struct {
 
 	// runs keeps what was read of finished runs (runcache.go).
 	runs *runCache
+	// stmts are the read pool's prepared statements (stmts.go).
+	stmts stmtCache
 
 	// backup is the copy Open made before upgrading the schema; "" when
 	// it made none.
@@ -166,7 +168,7 @@ func (s *Store) Path() string { return s.path }
 // Close closes the database. Calling it again returns the first result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		var errs []error
+		errs := []error{s.stmts.close()}
 		if s.read != nil {
 			errs = append(errs, s.read.Close())
 		}
