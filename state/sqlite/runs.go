@@ -199,7 +199,7 @@ func (s *Store) listRuns(ctx context.Context, query string, args []any) ([]state
 		at[out[i].ID] = i
 	}
 	if len(missing) > 0 {
-		if err := s.readSummaries(ctx, tx, missing, func(id string, sum state.Summary) {
+		if err := readSummaries(ctx, tx, missing, func(id string, sum state.Summary) {
 			out[at[id]].Summaries = append(out[at[id]].Summaries, sum)
 		}); err != nil {
 			return nil, err
@@ -221,7 +221,7 @@ const summarySQL = `SELECT rs.run_id, sc.dest, rs.status, rs.planned_add, rs.pla
 
 // readSummaries reads the summaries of the runs ids and hands each to
 // add, in each run's recorded order.
-func (s *Store) readSummaries(ctx context.Context, tx *sql.Tx, ids []any, add func(id string, sum state.Summary)) error {
+func readSummaries(ctx context.Context, tx *sql.Tx, ids []any, add func(id string, sum state.Summary)) error {
 	rows, err := tx.QueryContext(ctx, fmt.Sprintf(summarySQL, strings.Repeat(`, ?`, len(ids)-1)), ids...)
 	if err != nil {
 		return err
@@ -244,16 +244,24 @@ func (s *Store) readSummaries(ctx context.Context, tx *sql.Tx, ids []any, add fu
 			&pStatus, &pRate, &pSize, &started, &ended); err != nil {
 			return err
 		}
-		if pStatus.Valid {
-			sum.Platform = &state.PlatformFigures{Status: pStatus.String, MatchRate: pRate.String, Size: -1}
-			if pSize.Valid {
-				sum.Platform.Size = pSize.Int64
-			}
-		}
+		sum.Platform = platformOf(pStatus, pRate, pSize)
 		sum.Started, sum.Finished = fromMicros(started), fromMicros(ended)
 		add(id, sum)
 	}
 	return rows.Err()
+}
+
+// platformOf reads a summary's platform columns: nil when the platform
+// reported nothing, a size of -1 when it reported no size.
+func platformOf(status, rate sql.NullString, size sql.NullInt64) *state.PlatformFigures {
+	if !status.Valid {
+		return nil
+	}
+	p := &state.PlatformFigures{Status: status.String, MatchRate: rate.String, Size: -1}
+	if size.Valid {
+		p.Size = size.Int64
+	}
+	return p
 }
 
 // Run implements state.RunLog. A finished run's report and summaries are
@@ -322,12 +330,7 @@ func scanRuns(rows *sql.Rows) ([]state.Run, error) {
 			sum.Planned = state.Planned{Add: pl[0].Int64, Remove: pl[1].Int64, Update: pl[2].Int64, Refresh: pl[3].Int64, Unchanged: pl[4].Int64}
 			sum.Applied = state.Applied{Added: ap[0].Int64, Removed: ap[1].Int64, Updated: ap[2].Int64, Refreshed: ap[3].Int64, Failed: ap[4].Int64,
 				NotAttempted: ap[5].Int64}
-			if pStatus.Valid {
-				sum.Platform = &state.PlatformFigures{Status: pStatus.String, MatchRate: pRate.String, Size: -1}
-				if pSize.Valid {
-					sum.Platform.Size = pSize.Int64
-				}
-			}
+			sum.Platform = platformOf(pStatus, pRate, pSize)
 			sum.Started, sum.Finished = fromMicros(sStarted.Int64), fromMicros(sFinished.Int64)
 			r.Summaries = append(r.Summaries, sum)
 		}
