@@ -167,18 +167,15 @@ func (s *Store) listRuns(ctx context.Context, query string, args []any) ([]state
 	}
 	var out []state.Run
 	for rows.Next() {
-		var (
-			r        state.Run
-			started  int64
-			finished sql.NullInt64
-		)
-		if err := rows.Scan(&r.ID, &r.Sync, &r.Status, &started, &finished, &r.Owner); err != nil {
+		var r state.Run
+		var times [2]sql.NullInt64 // started, finished (NULL while running)
+		if err := rows.Scan(&r.ID, &r.Sync, &r.Status, &times[0], &times[1], &r.Owner); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		r.Started = fromMicros(started)
-		if finished.Valid {
-			r.Finished = fromMicros(finished.Int64)
+		r.Started = fromMicros(times[0].Int64)
+		if times[1].Valid {
+			r.Finished = fromMicros(times[1].Int64)
 		}
 		out = append(out, r)
 	}
