@@ -46,9 +46,15 @@ type bundle struct {
 // noTokens the store holds no token.
 func setup(t testing.TB, noTokens bool, mutate func(*api.Options)) *bundle {
 	t.Helper()
-	b := &bundle{config: quickstart(t)}
+	return setupWith(t, syncs.Options{ConfigPath: quickstart(t)}, noTokens, mutate)
+}
+
+// setupWith is setup on a service opened with sopts (its ConfigPath set).
+func setupWith(t testing.TB, sopts syncs.Options, noTokens bool, mutate func(*api.Options)) *bundle {
+	t.Helper()
+	b := &bundle{config: sopts.ConfigPath}
 	var err error
-	b.svc, err = syncs.Open(t.Context(), syncs.Options{ConfigPath: b.config})
+	b.svc, err = syncs.Open(t.Context(), sopts)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, b.svc.Close()) })
 	tokens, err := b.svc.Tokens(t.Context())

@@ -8,6 +8,7 @@ import (
 
 	"github.com/audiencesync/audiencesync/configs"
 	"github.com/audiencesync/audiencesync/state"
+	"github.com/audiencesync/audiencesync/syncs"
 )
 
 // listSyncs: GET /syncs, every configured sync in config order.
@@ -60,7 +61,8 @@ func (s *server) syncOf(r *http.Request, cfg *configs.Config, sc *configs.Sync) 
 			item.NextRun = timePtr(at)
 		}
 	}
-	last, err := s.opts.Service.ListRuns(ctx, state.RunFilter{Sync: sc.Name, Limit: 1})
+	// The last run that ran: a skipped tick is in the run log, not a run.
+	last, err := s.opts.Service.ListRuns(ctx, state.RunFilter{Sync: sc.Name, Statuses: syncs.RanStatuses(), Limit: 1})
 	if err != nil {
 		return syncItem{}, err
 	}

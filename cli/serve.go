@@ -43,7 +43,8 @@ in the sync's timezone:) and serves on --addr:
   /          the web UI (sign in with an API token)
 
 A sync never runs twice at once: a tick while it is still running is skipped
-("skipped: still running"). At start, a sync that missed a tick since its
+("skipped: still running") and recorded in the run log with status skipped
+(audiencesync runs shows it). At start, a sync that missed a tick since its
 last run runs once (serve.catch_up). SIGHUP reloads the config (a config
 that does not validate is refused and the old one keeps running).
 SIGTERM or Ctrl-C stops scheduling, lets runs finish for --grace, then
@@ -85,7 +86,7 @@ func (a *app) serve(ctx context.Context, addr string, opts daemon.Options) error
 	var bindErr error
 	checked := false
 	opts.Open = func(ctx context.Context) (*syncs.Service, error) {
-		svc, err := a.openWith(ctx, syncs.Options{CheckFiles: true})
+		svc, err := a.openWith(ctx, syncs.Options{CheckFiles: true, PlanWorkers: syncs.ServePlanWorkers()})
 		if err != nil || checked {
 			return svc, err
 		}

@@ -9,7 +9,8 @@
 // a fixed offset derived from its name (at most serve.max_jitter and a
 // tenth of the time between ticks), so syncs due at the same moment start
 // spread out. A tick of a sync still running, here or in another process
-// on the same state, is skipped and logged "skipped: still running"; runs
+// on the same state, is skipped, logged "skipped: still running" and
+// recorded in the run log as a run with status skipped; runs
 // in progress across syncs are capped at serve.max_concurrent_runs, a
 // tick beyond the cap waiting for a slot. At start, a sync whose schedule
 // had a tick since its last recorded run (the daemon was down, or killed
@@ -42,6 +43,7 @@ import (
 	"github.com/audiencesync/audiencesync/configs"
 	"github.com/audiencesync/audiencesync/engine"
 	"github.com/audiencesync/audiencesync/report"
+	"github.com/audiencesync/audiencesync/state"
 	"github.com/audiencesync/audiencesync/syncs"
 )
 
@@ -347,9 +349,10 @@ func (d *Daemon) run(ctx context.Context, sync, trigger string, opts syncs.RunOp
 		d.mu.Unlock()
 		return nil, ErrStopping
 	case d.busy[sync]:
+		g := d.gen
 		d.mu.Unlock()
 		log.Info("skipped: still running")
-		d.metrics.skipped(sync)
+		d.skipped(ctx, g, sync, trigger, "skipped: the previous run of this sync was still running (or waiting for a run slot) in this daemon; the next tick runs it again")
 		return nil, fmt.Errorf("sync %s is already running in this daemon: let it finish: %w", sync, syncs.ErrBusy)
 	}
 	d.busy[sync] = true
@@ -380,7 +383,7 @@ func (d *Daemon) run(ctx context.Context, sync, trigger string, opts syncs.RunOp
 	switch {
 	case errors.Is(err, syncs.ErrBusy):
 		log.Info("skipped: still running", zap.String("where", "another process"), zap.Error(err))
-		d.metrics.skipped(sync)
+		d.skipped(ctx, g, sync, trigger, "skipped: "+err.Error())
 		return nil, err
 	case rep == nil:
 		log.Error("run did not start", zap.Error(err))
@@ -409,6 +412,24 @@ func (d *Daemon) startedBy(trigger string) engine.Observer {
 			d.opts.StartedBy(rs.Run, trigger)
 		}
 	})
+}
+
+// skipped counts a tick (of the schedule, or the catch-up at start)
+// skipped because sync was still running, and records it in the run log
+// as a skipped run saying why. A run asked for through the API is
+// refused to its caller (409) instead, and is neither counted nor
+// recorded.
+func (d *Daemon) skipped(ctx context.Context, g *generation, sync, trigger, reason string) {
+	if trigger == "api" {
+		return
+	}
+	d.metrics.skipped(sync)
+	id, err := g.svc.RecordSkipped(context.WithoutCancel(ctx), sync, reason)
+	if err != nil {
+		d.log.Warn("the skipped tick was not recorded in the run log", zap.String("sync", sync), zap.Error(err))
+		return
+	}
+	d.log.Info("skipped tick recorded", zap.String("sync", sync), zap.String("run_id", id))
 }
 
 // alert sends a in the background to the sync's webhook, if it has one.
@@ -474,20 +495,13 @@ func (d *Daemon) checkStale(ctx context.Context) {
 	}
 }
 
-// staleScan bounds how many recent runs the stale check reads.
-const staleScan = 200
-
+// lastSuccess is when a run of sync last succeeded; zero if none did.
 func lastSuccess(ctx context.Context, svc *syncs.Service, sync string) (time.Time, error) {
-	runs, err := svc.Runs(ctx, sync, staleScan)
-	if err != nil {
+	runs, err := svc.ListRuns(ctx, state.RunFilter{Sync: sync, Statuses: []string{string(report.StatusSucceeded)}, Limit: 1})
+	if err != nil || len(runs) == 0 {
 		return time.Time{}, err
 	}
-	for _, r := range runs {
-		if r.Status == string(report.StatusSucceeded) {
-			return r.Finished, nil
-		}
-	}
-	return time.Time{}, nil
+	return runs[0].Finished, nil
 }
 
 // catchUp runs once each sync whose schedule had a tick since its last
@@ -501,7 +515,9 @@ func (d *Daemon) catchUp(ctx context.Context) {
 	}
 	now := d.clock.Now()
 	for name, s := range sched {
-		runs, err := g.svc.Runs(ctx, name, 1)
+		// The last run that ran: a skipped tick recorded after a run a
+		// crash interrupted must not hide that run's missed ticks.
+		runs, err := g.svc.ListRuns(ctx, state.RunFilter{Sync: name, Statuses: syncs.RanStatuses(), Limit: 1})
 		if err != nil {
 			d.log.Warn("catch-up: list runs", zap.String("sync", name), zap.Error(err))
 			continue

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/audiencesync/audiencesync/daemon"
 	"github.com/audiencesync/audiencesync/report"
+	"github.com/audiencesync/audiencesync/sandbox"
+	"github.com/audiencesync/audiencesync/sandbox/fault"
 	"github.com/audiencesync/audiencesync/syncs"
 )
 
@@ -208,4 +211,36 @@ func TestFailureAlert(t *testing.T) {
 	for _, e := range b.logs.All() {
 		require.NotContains(t, e.Message+fmt.Sprint(e.ContextMap()), "s3cr3t")
 	}
+}
+
+// A rate limit the platform imposes (the Google replica answering 429
+// RESOURCE_EXHAUSTED with a 1 s retry delay, once) shows in /metrics as
+// one rate-limit wait of that length for the destination and op, and the
+// batch still goes in.
+func TestMetricsRateLimitWaits(t *testing.T) {
+	t.Parallel()
+	sb := sandbox.New(sandbox.Options{Faults: fault.MustParse("google.ingest:429*1")})
+	ts := httptest.NewServer(sb)
+	t.Cleanup(ts.Close)
+	b := setup(t, "serve: {max_jitter: 0s}\n", "buyers", "0 0 1 1 *")
+	cfg := "state: {path: ./state.db}\nconnections:\n  crm: {type: csv, path: ./contacts.csv}\n" +
+		"  google: {type: google_ads, sandbox: true, endpoint: \"" + ts.URL + "\", operating_account: \"1234567890\"}\nsyncs:\n" +
+		"  - name: buyers\n    source: {connection: crm, key: contact_id, fields: {email: email}}\n" +
+		"    destinations:\n      - connection: google\n        audience: {name: Buyers, membership_days: 540}\n" +
+		"        consent: {ad_user_data: granted, ad_personalization: granted}\n"
+	require.NoError(t, os.WriteFile(b.path, []byte(cfg), 0o600))
+	addr, _ := b.start(t, 1)
+	rep, err := b.d.Trigger(t.Context(), "buyers", syncs.RunOptions{})
+	require.NoError(t, err)
+	require.Equal(t, report.StatusSucceeded, rep.Status)
+	require.Equal(t, map[string]int{"google.ingest:429*1": 1}, sb.State(false).Faults.Fired)
+
+	_, body := get(t, "http://"+addr+"/metrics")
+	require.Contains(t, body, `audiencesync_rate_limit_waits_total{destination="google",op="add"} 1`)
+	m := regexp.MustCompile(`audiencesync_rate_limit_wait_seconds_total\{destination="google",op="add"\} (\S+)`).FindStringSubmatch(body)
+	require.NotNil(t, m, "rate-limit wait seconds")
+	secs, err := strconv.ParseFloat(m[1], 64)
+	require.NoError(t, err)
+	require.InDelta(t, 1.0, secs, 0.001, "the retry delay the replica asked for")
+	require.Contains(t, body, `audiencesync_batch_retries_total{destination="google",op="add"} 1`)
 }

@@ -26,6 +26,8 @@ type metrics struct {
 	batches      *prometheus.CounterVec
 	batchLatency *prometheus.HistogramVec
 	retries      *prometheus.CounterVec
+	rateWaits    *prometheus.CounterVec
+	rateWaited   *prometheus.CounterVec
 	sourceRead   *prometheus.CounterVec
 	rejected     *prometheus.CounterVec
 	normRejected *prometheus.CounterVec
@@ -59,6 +61,11 @@ func newMetrics() *metrics {
 		Buckets: prometheus.ExponentialBuckets(0.005, 3, 12)}, []string{"destination", "op"})
 	m.retries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "audiencesync_batch_retries_total",
 		Help: "Extra calls batches took, by destination and op."}, []string{"destination", "op"})
+	m.rateWaits = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "audiencesync_rate_limit_waits_total",
+		Help: "Waits a rate limit imposed on batches (the platform asked for them, or the connector held a batch while its window was spent), by destination and op."},
+		[]string{"destination", "op"})
+	m.rateWaited = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "audiencesync_rate_limit_wait_seconds_total",
+		Help: "Seconds batches waited for rate limits, by destination and op."}, []string{"destination", "op"})
 	m.sourceRead = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "audiencesync_source_rows_read_total",
 		Help: "Source records read, by sync."}, []string{"sync"})
 	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "audiencesync_source_rows_rejected_total",
@@ -71,7 +78,7 @@ func newMetrics() *metrics {
 	m.running = prometheus.NewGauge(prometheus.GaugeOpts{Name: "audiencesync_runs_in_progress",
 		Help: "Runs in progress in this daemon."})
 	for _, c := range []prometheus.Collector{m.runs, m.runDuration, m.lastSuccess, m.members, m.batches, m.batchLatency,
-		m.retries, m.sourceRead, m.rejected, m.normRejected, m.audience, m.running,
+		m.retries, m.rateWaits, m.rateWaited, m.sourceRead, m.rejected, m.normRejected, m.audience, m.running,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -97,6 +104,10 @@ func (m *metrics) Observe(ev engine.Event) {
 		m.batchLatency.WithLabelValues(e.Destination, op).Observe(e.Latency.Seconds())
 		if e.Retries > 0 {
 			m.retries.WithLabelValues(e.Destination, op).Add(float64(e.Retries))
+		}
+		if e.RateLimitWaits > 0 {
+			m.rateWaits.WithLabelValues(e.Destination, op).Add(float64(e.RateLimitWaits))
+			m.rateWaited.WithLabelValues(e.Destination, op).Add(e.RateLimitWait.Seconds())
 		}
 	case engine.DestinationPlanned:
 		m.mu.Lock()

@@ -166,7 +166,9 @@ func (a *applier) replace(ctx context.Context, r connectors.Replacer) {
 	resumed := false
 	sr, durable := r.(connectors.SessionReplacer)
 	what := fmt.Sprintf("replacing the audience (%d members)", total)
+	var budget *retry.Budget
 	err := a.e.withRetry(ctx, a.log, p.t.Name, what, replaceBatches(total, p.t), func(ctx context.Context) error {
+		budget = retry.From(ctx)
 		var err error
 		if durable {
 			res, resumed, err = sr.ReplaceInSession(ctx, p.aud, total, members, p.session, a.recordSession)
@@ -177,7 +179,7 @@ func (a *applier) replace(ctx context.Context, r connectors.Replacer) {
 	}, &retries)
 	// A resumed session's result counts the retries of all its calls.
 	p.rep.Retries += retries + res.Retries
-	a.batchApplied(BatchApplied{Op: connectors.OpAdd, Seq: 1, Size: total, Replace: true}, res, retries, start, err)
+	a.batchApplied(BatchApplied{Op: connectors.OpAdd, Seq: 1, Size: total, Replace: true}, budget, res, retries+res.Retries, start, err)
 	if res.RequestID != "" {
 		a.requestIDs = append(a.requestIDs, res.RequestID)
 	}
@@ -459,7 +461,9 @@ func (a *applier) applyBatch(ctx context.Context, b connectors.Batch, items []it
 	var retries int
 	start := time.Now()
 	what := fmt.Sprintf("batch %d (%s, %d members)", b.Seq, b.Op, len(items))
+	var budget *retry.Budget
 	err := a.e.withRetry(ctx, a.log, p.t.Name, what, 1, func(ctx context.Context) error {
+		budget = retry.From(ctx)
 		r, err := p.t.Dest.Apply(ctx, p.aud, b)
 		retries += r.Retries // the destination's own retries, failed calls included
 		if err == nil {
@@ -467,7 +471,7 @@ func (a *applier) applyBatch(ctx context.Context, b connectors.Batch, items []it
 		}
 		return err
 	}, &retries)
-	a.batchApplied(BatchApplied{Op: b.Op, Seq: b.Seq, Size: len(items)}, res, retries, start, err)
+	a.batchApplied(BatchApplied{Op: b.Op, Seq: b.Seq, Size: len(items)}, budget, res, retries, start, err)
 	a.mu.Lock()
 	a.batches++
 	p.rep.Retries += retries
@@ -667,15 +671,20 @@ func (a *applier) progress(n int) {
 	}
 }
 
-// batchApplied tells the observer how a batch went: b names it, res,
-// retries and err are what applying it returned, start when it began.
-func (a *applier) batchApplied(b BatchApplied, res connectors.BatchResult, retries int, start time.Time, err error) {
+// batchApplied tells the observer how a batch went: b names it, res and
+// err are what applying it returned, retries every extra call it took
+// (the connector's own included, counted once), budget its retry budget
+// (its rate-limit waits), start when it began.
+func (a *applier) batchApplied(b BatchApplied, budget *retry.Budget, res connectors.BatchResult, retries int, start time.Time, err error) {
 	ev := a.p.ev
 	if !ev.on() {
 		return
 	}
 	b.Run, b.Destination = ev.run, a.p.t.Name
-	b.Retries, b.Latency, b.Err = retries+res.Retries, time.Since(start), err
+	b.Retries, b.Latency, b.Err = retries, time.Since(start), err
+	if budget != nil {
+		b.RateLimitWaits, b.RateLimitWait = budget.RateLimitWaits()
+	}
 	if err == nil {
 		b.Rejected = len(res.Rejected)
 		b.Accepted = b.Size - b.Rejected
@@ -742,6 +751,9 @@ func (e *Engine) withRetry(ctx context.Context, log *zap.Logger, dest, what stri
 			return fmt.Errorf("%w (gave up after %d retries: the retry budget is spent)", err, b.Retries())
 		}
 		b.Retrying(d, err.Error())
+		if wait > 0 {
+			b.RateLimited(d) // the platform asked for the wait
+		}
 		if werr := b.Sleep(ctx, d); werr != nil {
 			return errors.Join(err, werr)
 		}

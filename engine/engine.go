@@ -56,9 +56,11 @@ type Engine struct {
 	// before the rest are spooled to a temporary file (DefaultSpillAfter
 	// when 0).
 	SpillAfter int
-	// planWorkers is how many goroutines prepare members for each
-	// destination; 0 means GOMAXPROCS. Tests set it.
-	planWorkers int
+	// PlanWorkers is how many goroutines prepare (normalise, hash,
+	// fingerprint) members for each destination; 0 means GOMAXPROCS.
+	// `serve` sets fewer, so that a large run leaves a core to the API
+	// beside it.
+	PlanWorkers int
 }
 
 // RetryPolicy bounds the retries of one batch, the HTTP client's and the

@@ -154,7 +154,13 @@ type BatchApplied struct {
 	// Latency is the time from the first call to the last answer, back-off
 	// included.
 	Latency time.Duration
-	Err     error
+	// RateLimitWaits counts the waits a rate limit imposed on the batch
+	// (the platform asked for them, or the connector held the batch
+	// while a rate-limit window was spent; see retry.Budget.RateLimited),
+	// and RateLimitWait is their total, part of Latency.
+	RateLimitWaits int
+	RateLimitWait  time.Duration
+	Err            error
 	// Replace marks a full refresh that replaced the whole audience in one
 	// session (connectors.Replacer): one event for all its members.
 	Replace bool

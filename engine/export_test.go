@@ -1,4 +1,4 @@
 package engine
 
 // SetPlanWorkers sets how many goroutines prepare members per destination.
-func SetPlanWorkers(e *Engine, n int) { e.planWorkers = n }
+func SetPlanWorkers(e *Engine, n int) { e.PlanWorkers = n }

@@ -249,7 +249,7 @@ func (e *Engine) read(ctx context.Context, log *zap.Logger, ev *events, job *Job
 	if ev.on() {
 		c.progress(false)
 	}
-	workers := e.planWorkers
+	workers := e.PlanWorkers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}

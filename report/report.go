@@ -26,8 +26,12 @@
 //     at any step: reading, planning or applying. A run is interrupted when
 //     any of its destinations is. What was acknowledged is committed; the
 //     next run carries on.
+//   - skipped: a scheduled tick that did not run because the sync was
+//     still running; recorded by the daemon (`serve`), with no
+//     destinations.
 //
-// DestinationStatus and RunStatus derive them; nothing else sets one.
+// DestinationStatus and RunStatus derive them; nothing else sets one but
+// the daemon's skipped.
 //
 // # Counts
 //

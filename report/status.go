@@ -42,11 +42,17 @@ const (
 	// attempted, and the next run carries on. A stored run left running
 	// by a process that died is shown with this status too.
 	StatusInterrupted Status = "interrupted"
+	// StatusSkipped: a scheduled tick of `serve` that did not run because
+	// the sync was still running (here or in another process). The run
+	// log records it as a run that did nothing, with a report that says
+	// why; it is neither a failure nor a success. Only the daemon sets it,
+	// never DestinationStatus or RunStatus.
+	StatusSkipped Status = "skipped"
 )
 
 // Statuses lists every status, in the order above.
 func Statuses() []Status {
-	return []Status{StatusRunning, StatusPlanned, StatusSucceeded, StatusPartial, StatusFailed, StatusAborted, StatusInterrupted}
+	return []Status{StatusRunning, StatusPlanned, StatusSucceeded, StatusPartial, StatusFailed, StatusAborted, StatusInterrupted, StatusSkipped}
 }
 
 // Outcome is what happened to one destination during a run, as the engine

@@ -94,7 +94,7 @@ func TestRunStatus(t *testing.T) {
 // log and read by scripts, so none may change.
 func TestStatusValues(t *testing.T) {
 	t.Parallel()
-	want := []string{"running", "planned", "succeeded", "partial", "failed", "aborted", "interrupted"}
+	want := []string{"running", "planned", "succeeded", "partial", "failed", "aborted", "interrupted", "skipped"}
 	got := make([]string, len(report.Statuses()))
 	for i, s := range report.Statuses() {
 		got[i] = string(s)

@@ -28,6 +28,18 @@ const stateVersion = 1
 // saveDelay gathers the changes of a burst of requests into one write.
 const saveDelay = 200 * time.Millisecond
 
+// saveShare bounds the time background saves take: the next one waits at
+// least saveShare times as long as the last one took. Saving writes the
+// whole state, so with a million members each save costs about a second
+// of CPU; saving every saveDelay during an upload would spend a core on
+// it, starving the process that hosts the sandbox (`serve` with sandbox:
+// true) of CPU. maxSaveDelay caps the wait: Close always writes the last
+// state.
+const (
+	saveShare    = 10
+	maxSaveDelay = time.Minute
+)
+
 // Snapshot is what the state file holds: the format version, then each
 // replica's saved state (audiences and members: hashes and the values the
 // platforms take in clear; Google request statuses, Meta sessions) under
@@ -132,6 +144,8 @@ type persister struct {
 	srv  *Server
 
 	changes atomic.Uint64
+	// cost is how long the last save took, in nanoseconds.
+	cost atomic.Int64
 
 	saveMu sync.Mutex // serialises writes
 	saved  uint64     // the value of changes the file reflects
@@ -150,7 +164,7 @@ func (p *persister) changed() {
 	if p.closed || p.timer != nil {
 		return
 	}
-	p.timer = time.AfterFunc(saveDelay, func() {
+	p.timer = time.AfterFunc(p.delay(), func() {
 		p.timerMu.Lock()
 		p.timer = nil
 		p.timerMu.Unlock()
@@ -160,6 +174,12 @@ func (p *persister) changed() {
 			p.srv.logf("sandbox: %v\n", err)
 		}
 	})
+}
+
+// delay is how long a background save waits for more changes: saveDelay,
+// or saveShare times what the last save took, at most maxSaveDelay.
+func (p *persister) delay() time.Duration {
+	return min(max(saveDelay, saveShare*time.Duration(p.cost.Load())), maxSaveDelay)
 }
 
 func (p *persister) stopTimer() {
@@ -197,6 +217,8 @@ func (p *persister) save() error {
 }
 
 func (p *persister) saveLocked() error {
+	start := time.Now()
+	defer func() { p.cost.Store(int64(time.Since(start))) }()
 	snap, err := p.srv.Snapshot()
 	if err != nil {
 		return err

@@ -2,6 +2,8 @@ package syncs
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -148,4 +150,46 @@ func (s *Service) record(ctx context.Context, locker state.Locker, r state.Run, 
 	live := holder != nil && holder.Live(s.now()) && (r.Owner == "" || holder.Owner == r.Owner)
 	rec.Interrupted = !live
 	return rec, nil
+}
+
+// RanStatuses are the recorded statuses of runs that ran: every status
+// but skipped. A filter on them (state.RunFilter.Statuses) finds a sync's
+// last real run, which a skipped tick never hides.
+func RanStatuses() []string {
+	var out []string
+	for _, st := range report.Statuses() {
+		if st != report.StatusSkipped {
+			out = append(out, string(st))
+		}
+	}
+	return out
+}
+
+// RecordSkipped records in the run log that a scheduled tick of sync did
+// not run, and why (reason: that the sync was still running, and where;
+// no contact data). The record is a run with status skipped that started
+// and finished now, with no destinations and a report saying why, so
+// that `runs`, the API and the web UI show the skip where they show runs.
+// It takes no lock and leaves the sync's state alone. It returns the id
+// it recorded.
+func (s *Service) RecordSkipped(ctx context.Context, sync, reason string) (string, error) {
+	st, _, err := s.stores(ctx)
+	if err != nil {
+		return "", err
+	}
+	now := s.now()
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	id := now.Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+	rep := report.Report{RunID: id, Sync: sync, Status: report.StatusSkipped, StartedAt: now, FinishedAt: now,
+		Source: report.Source{Rejected: map[string]int64{}}, Destinations: []*report.Destination{}, Error: reason}
+	body, err := json.Marshal(rep)
+	if err != nil {
+		return "", fmt.Errorf("record the skipped tick of sync %s: %w", sync, err)
+	}
+	if err := st.BeginRun(ctx, state.Run{ID: id, Sync: sync, Status: string(report.StatusSkipped), Started: now, Finished: now,
+		Report: body}); err != nil {
+		return "", fmt.Errorf("record the skipped tick of sync %s: %w", sync, err)
+	}
+	return id, nil
 }

@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -75,7 +76,16 @@ type Options struct {
 	// LockTTL is how long a sync's lock lasts without renewal
 	// (DefaultLockTTL when 0): how long a crashed run blocks the next.
 	LockTTL time.Duration
+	// PlanWorkers is how many goroutines prepare members for each
+	// destination of a run (engine.Engine.PlanWorkers; 0: one per CPU).
+	// The daemon leaves a CPU to its API (ServePlanWorkers).
+	PlanWorkers int
 }
+
+// ServePlanWorkers is Options.PlanWorkers for `serve`: one per CPU but
+// one, so that a large run's planning, which keeps every worker busy,
+// leaves a CPU for the API and the scheduler beside it.
+func ServePlanWorkers() int { return max(1, runtime.GOMAXPROCS(0)-1) }
 
 // Service runs the syncs of one configuration against its state store.
 // It is safe for concurrent use.
@@ -85,6 +95,7 @@ type Service struct {
 	log     *zap.Logger
 	clock   func() time.Time // as given: nil leaves the engine's default
 	lockTTL time.Duration
+	workers int
 	sandbox *sandboxHost
 
 	// Lock owners are id-N: one owner per Run call, so that two runs in
@@ -154,6 +165,7 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 		log:     log,
 		clock:   opts.Now,
 		lockTTL: cmpOr(opts.LockTTL, DefaultLockTTL),
+		workers: opts.PlanWorkers,
 		id:      hex.EncodeToString(id[:]),
 		pid:     os.Getpid(),
 		pidNS:   pidNamespace(),
@@ -365,7 +377,7 @@ func (s *Service) execute(ctx context.Context, sc *configs.Sync, opts engine.Opt
 	if err != nil {
 		return nil, err
 	}
-	eng := &engine.Engine{Store: st, Logger: s.log, Now: s.clock, Observer: obs}
+	eng := &engine.Engine{Store: st, Logger: s.log, Now: s.clock, Observer: obs, PlanWorkers: s.workers}
 	rep, err = eng.Run(ctx, job, opts)
 	if cerr := job.Close(); cerr != nil {
 		s.log.Warn("close connectors", zap.String("sync", sc.Name), zap.Error(cerr))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -453,4 +454,11 @@ func TestRunsListSummariesAndSizeHistory(t *testing.T) {
 		{RunID: reps[0].RunID, Status: "succeeded", Finished: reps[0].FinishedAt.UTC().Truncate(time.Microsecond), Members: 20},
 		{RunID: reps[1].RunID, Status: "succeeded", Finished: reps[1].FinishedAt.UTC().Truncate(time.Microsecond), Members: 20},
 	}, points)
+}
+
+// serve's plan workers leave a CPU to the API, and never fall to none.
+func TestServePlanWorkers(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, max(1, runtime.GOMAXPROCS(0)-1), syncs.ServePlanWorkers())
+	require.GreaterOrEqual(t, syncs.ServePlanWorkers(), 1)
 }

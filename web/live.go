@@ -301,7 +301,7 @@ func statusText(st string) string {
 		return "Running"
 	case report.StatusPlanned:
 		return "Preview (dry run)"
-	case statusSkipped:
+	case report.StatusSkipped:
 		return "Skipped: still running"
 	case "":
 		return "Never run"

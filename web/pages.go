@@ -115,7 +115,7 @@ func (s *server) syncRowOf(ctx context.Context, cfg *configs.Config, sc *configs
 
 // statusSkipped is the status the daemon records for a tick skipped
 // because the sync was still running: a run that did nothing.
-const statusSkipped = "skipped"
+const statusSkipped = string(report.StatusSkipped)
 
 // lastRan returns the newest of runs (newest first) that ran, passing
 // over skipped ticks, which would hide how the sync is doing.

@@ -212,6 +212,10 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 		st.budget.Retrying(wait, auth.RedactText(err.Error()))
 	} else {
 		st.budget.Retrying(wait, resp.Status)
+		if asked > 0 || resp.StatusCode == http.StatusTooManyRequests {
+			// The platform set the pace: a rate limit, not a failure.
+			st.budget.RateLimited(wait)
+		}
 	}
 	if err := st.budget.Sleep(ctx, wait); err != nil {
 		// With an error the answer is dropped by net/http without being

@@ -168,9 +168,38 @@ type Budget struct {
 	// (Progress): the exponent of the back-off.
 	streak int
 
+	// rateWaits and rateWaited count the waits a rate limit imposed
+	// (RateLimited) and their total length.
+	rateWaits  int
+	rateWaited time.Duration
+
 	// log, dest and what announce retries; log is nil when they are not.
 	log        *zap.Logger
 	dest, what string
+}
+
+// RateLimited records that the batch waits d because of a rate limit: a
+// wait the platform asked for (Retry-After, a usage or reset header, a
+// RetryInfo delay, a 429 answer) or a connector's own hold while a
+// rate-limit window is spent (Hold). Waits of 0 are not counted. The
+// engine reports the tally with each batch (RateLimitWaits), which feeds
+// the daemon's rate-limit metrics.
+func (b *Budget) RateLimited(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.rateWaits++
+	b.rateWaited += d
+}
+
+// RateLimitWaits is how many rate-limit waits RateLimited recorded, and
+// how long they were in all.
+func (b *Budget) RateLimitWaits() (int, time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.rateWaits, b.rateWaited
 }
 
 // Announce makes b log every retry reported to Retrying at info level on
@@ -300,9 +329,11 @@ func From(ctx context.Context) *Budget {
 // or Sleep when it carries none. A connector's own holds (a gate keeping
 // requests back until a rate-limit window resets) wait with it, so they
 // take what the batch's retries take: real time in a run, none with a
-// test's fake clock, which records them.
+// test's fake clock, which records them. A hold is a rate-limit wait:
+// the budget counts it (RateLimited).
 func Hold(ctx context.Context, d time.Duration) error {
 	if b := From(ctx); b != nil {
+		b.RateLimited(d)
 		return b.Sleep(ctx, d)
 	}
 	return Sleep(ctx, d)

@@ -249,3 +249,34 @@ func TestProgressRestartsTheBackOff(t *testing.T) {
 	require.False(t, wait(), "the attempts bound counts retries from before the progress too")
 	require.Equal(t, []time.Duration{time.Second, 2 * time.Second, time.Second, 2 * time.Second, 4 * time.Second}, clock.Slept())
 }
+
+// A budget tallies the rate-limit waits reported to it and the holds
+// waited on it; waits of 0 and plain retries are not rate limits.
+func TestRateLimitWaits(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		do        func(ctx context.Context, b *retry.Budget)
+		wantN     int
+		wantTotal time.Duration
+	}{
+		{"none", func(context.Context, *retry.Budget) {}, 0, 0},
+		{"reported", func(_ context.Context, b *retry.Budget) { b.RateLimited(2 * time.Second); b.RateLimited(time.Second) }, 2, 3 * time.Second},
+		{"zero is no wait", func(_ context.Context, b *retry.Budget) { b.RateLimited(0) }, 0, 0},
+		{"a hold counts", func(ctx context.Context, _ *retry.Budget) { _ = retry.Hold(ctx, 15*time.Minute) }, 1, 15 * time.Minute},
+		{"a hold of 0 does not", func(ctx context.Context, _ *retry.Budget) { _ = retry.Hold(ctx, 0) }, 0, 0},
+		{"a back-off is no rate limit", func(ctx context.Context, b *retry.Budget) { _, _ = b.Wait(ctx, time.Second, time.Second, 0) }, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			clock := retrytest.NewClock(time.Now())
+			ctx := clock.Batch(t, 8)
+			b := retry.From(ctx)
+			tt.do(ctx, b)
+			n, total := b.RateLimitWaits()
+			require.Equal(t, tt.wantN, n)
+			require.Equal(t, tt.wantTotal, total)
+		})
+	}
+}

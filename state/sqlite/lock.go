@@ -98,7 +98,8 @@ func execTouching(ctx context.Context, tx *sql.Tx, none error, query string, arg
 
 // LockHolder implements state.Locker.
 func (s *Store) LockHolder(ctx context.Context, name string) (state.Lock, error) {
-	l, err := scanLock(s.read.QueryRowContext(ctx, `SELECT `+lockCols+` FROM locks WHERE name = ?`, name))
+	// Asked for each run in progress a listing shows: prepared once.
+	l, err := scanLock(s.readRow(ctx, `SELECT `+lockCols+` FROM locks WHERE name = ?`, name))
 	return l, rowErr(err, "lock %q", name)
 }
 

@@ -50,6 +50,7 @@ func (s *Store) FinishRun(ctx context.Context, id, status string, finished time.
 		}
 		return writeSummaries(ctx, tx, id, sync, summaries)
 	})
+	s.runs.forget(id)
 	if err != nil {
 		return fmt.Errorf("finish run %q: %w", id, err)
 	}
@@ -101,11 +102,16 @@ const runsSQL = `SELECT r.id, r.sync, r.status, r.started, r.finished, r.report,
 	LEFT JOIN scopes sc ON sc.id = rs.scope_id
 	ORDER BY r.started DESC, r.id DESC, rs.seq`
 
-// Runs implements state.RunLog. One statement reads the runs and their
-// summaries, so a listing is consistent and costs one query, and leaves
-// the reports on disk. The filter becomes the inner select's WHERE clause;
-// the (sync, started) and (started) indexes serve the order and the time
-// bounds.
+// Runs implements state.RunLog. One read transaction lists the page of
+// runs and then the summaries of those the run cache does not hold, so a
+// listing is consistent, and leaves the reports on disk. The filter
+// becomes the WHERE clause; the (sync, started) and (started) indexes
+// serve the order and the time bounds.
+//
+// A listing is what the API and the web UI ask for most, over and over,
+// while a sync runs beside them; the summaries of finished runs, which
+// never change, come from memory (runcache.go), so most listings read
+// only the page's run rows.
 func (s *Store) Runs(ctx context.Context, f state.RunFilter) ([]state.Run, error) {
 	limit := f.Limit
 	if limit <= 0 {
@@ -134,26 +140,135 @@ func (s *Store) Runs(ctx context.Context, f state.RunFilter) ([]state.Run, error
 		at := toMicros(c.Started)
 		where, args = append(where, `(started < ? OR (started = ? AND id < ?))`), append(args, at, at, c.ID)
 	}
-	inner := `SELECT id, sync, status, started, finished, NULL AS report, owner FROM runs`
+	query := `SELECT id, sync, status, started, finished, owner FROM runs`
 	if len(where) > 0 {
-		inner += ` WHERE ` + strings.Join(where, ` AND `)
+		query += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	inner += ` ORDER BY started DESC, id DESC LIMIT ?`
-	rows, err := s.read.QueryContext(ctx, fmt.Sprintf(runsSQL, inner), append(args, limit)...)
-	if err != nil {
-		return nil, fmt.Errorf("list runs: %w", err)
-	}
-	out, err := scanRuns(rows)
+	query += ` ORDER BY started DESC, id DESC LIMIT ?`
+	out, err := s.listRuns(ctx, query, append(args, limit))
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
 	return out, nil
 }
 
-// Run implements state.RunLog.
+// listRuns runs query (run rows, newest first) and attaches each run's
+// summaries, from the run cache or from one more query, in one read
+// transaction.
+func (s *Store) listRuns(ctx context.Context, query string, args []any) ([]state.Run, error) {
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	rows, err := s.readRows(ctx, tx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []state.Run
+	for rows.Next() {
+		var r state.Run
+		var times [2]sql.NullInt64 // started, finished (NULL while running)
+		if err := rows.Scan(&r.ID, &r.Sync, &r.Status, &times[0], &times[1], &r.Owner); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		r.Started = fromMicros(times[0].Int64)
+		if times[1].Valid {
+			r.Finished = fromMicros(times[1].Int64)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var missing []any
+	at := map[string]int{}
+	for i := range out {
+		if sums, ok := s.runs.summaries(out[i].ID); ok {
+			out[i].Summaries = sums
+			continue
+		}
+		missing = append(missing, out[i].ID)
+		at[out[i].ID] = i
+	}
+	if len(missing) > 0 {
+		if err := readSummaries(ctx, tx, missing, func(id string, sum state.Summary) {
+			out[at[id]].Summaries = append(out[at[id]].Summaries, sum)
+		}); err != nil {
+			return nil, err
+		}
+		for _, id := range missing {
+			s.runs.keep(out[at[id.(string)]], false)
+		}
+	}
+	return out, tx.Commit()
+}
+
+// summarySQL reads run summaries with their destination names, in each
+// run's recorded order.
+const summarySQL = `SELECT rs.run_id, sc.dest, rs.status, rs.planned_add, rs.planned_remove, rs.planned_update, rs.planned_refresh,
+		rs.planned_unchanged, rs.added, rs.removed, rs.updated, rs.refreshed, rs.failed, rs.not_attempted, rs.members,
+		rs.platform_status, rs.match_rate, rs.platform_size, rs.started, rs.finished
+	FROM run_summaries rs JOIN scopes sc ON sc.id = rs.scope_id
+	WHERE rs.run_id IN (?%s) ORDER BY rs.run_id, rs.seq`
+
+// readSummaries reads the summaries of the runs ids and hands each to
+// add, in each run's recorded order.
+func readSummaries(ctx context.Context, tx *sql.Tx, ids []any, add func(id string, sum state.Summary)) error {
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(summarySQL, strings.Repeat(`, ?`, len(ids)-1)), ids...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id      string
+			sum     state.Summary
+			pStatus sql.NullString
+			pRate   sql.NullString
+			pSize   sql.NullInt64
+			pl      = &sum.Planned
+			ap      = &sum.Applied
+			started int64
+			ended   int64
+		)
+		if err := rows.Scan(&id, &sum.Destination, &sum.Status, &pl.Add, &pl.Remove, &pl.Update, &pl.Refresh, &pl.Unchanged,
+			&ap.Added, &ap.Removed, &ap.Updated, &ap.Refreshed, &ap.Failed, &ap.NotAttempted, &sum.Members,
+			&pStatus, &pRate, &pSize, &started, &ended); err != nil {
+			return err
+		}
+		sum.Platform = platformOf(pStatus, pRate, pSize)
+		sum.Started, sum.Finished = fromMicros(started), fromMicros(ended)
+		add(id, sum)
+	}
+	return rows.Err()
+}
+
+// platformOf reads a summary's platform columns: nil when the platform
+// reported nothing, a size of -1 when it reported no size.
+func platformOf(status, rate sql.NullString, size sql.NullInt64) *state.PlatformFigures {
+	if !status.Valid {
+		return nil
+	}
+	p := &state.PlatformFigures{Status: status.String, MatchRate: rate.String, Size: -1}
+	if size.Valid {
+		p.Size = size.Int64
+	}
+	return p
+}
+
+// Run implements state.RunLog. A finished run's report and summaries are
+// kept in the run cache once read: a report is read again and again
+// while it is on screen, and never changes.
 func (s *Store) Run(ctx context.Context, id string) (state.Run, error) {
-	rows, err := s.read.QueryContext(ctx,
-		fmt.Sprintf(runsSQL, `SELECT id, sync, status, started, finished, report, owner FROM runs WHERE id = ?`), id)
+	if r, ok := s.runs.run(id); ok {
+		return r, nil
+	}
+	rows, err := s.readRows(ctx, nil, runByIDSQL, id)
 	if err != nil {
 		return state.Run{}, fmt.Errorf("run %q: %w", id, err)
 	}
@@ -164,8 +279,12 @@ func (s *Store) Run(ctx context.Context, id string) (state.Run, error) {
 	if len(runs) == 0 {
 		return state.Run{}, fmt.Errorf("run %q: %w", id, state.ErrNotFound)
 	}
+	s.runs.keep(runs[0], true)
 	return runs[0], nil
 }
+
+// runByIDSQL reads one run with its report and summaries.
+var runByIDSQL = fmt.Sprintf(runsSQL, `SELECT id, sync, status, started, finished, report, owner FROM runs WHERE id = ?`)
 
 // scanRuns reads the rows of runsSQL, grouping the summaries by run, and
 // closes them.
@@ -208,12 +327,7 @@ func scanRuns(rows *sql.Rows) ([]state.Run, error) {
 			sum.Planned = state.Planned{Add: pl[0].Int64, Remove: pl[1].Int64, Update: pl[2].Int64, Refresh: pl[3].Int64, Unchanged: pl[4].Int64}
 			sum.Applied = state.Applied{Added: ap[0].Int64, Removed: ap[1].Int64, Updated: ap[2].Int64, Refreshed: ap[3].Int64, Failed: ap[4].Int64,
 				NotAttempted: ap[5].Int64}
-			if pStatus.Valid {
-				sum.Platform = &state.PlatformFigures{Status: pStatus.String, MatchRate: pRate.String, Size: -1}
-				if pSize.Valid {
-					sum.Platform.Size = pSize.Int64
-				}
-			}
+			sum.Platform = platformOf(pStatus, pRate, pSize)
 			sum.Started, sum.Finished = fromMicros(sStarted.Int64), fromMicros(sFinished.Int64)
 			r.Summaries = append(r.Summaries, sum)
 		}

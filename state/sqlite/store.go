@@ -70,6 +70,11 @@ type Store struct {
 	write   *sql.DB // one connection
 	read    *sql.DB // query-only connections
 
+	// runs keeps what was read of finished runs (runcache.go).
+	runs *runCache
+	// stmts are the read pool's prepared statements (stmts.go).
+	stmts stmtCache
+
 	// backup is the copy Open made before upgrading the schema; "" when
 	// it made none.
 	backup string
@@ -108,7 +113,7 @@ func open(ctx context.Context, abs string, steps []migration, now func() time.Ti
 	if err := quickCheck(ctx, abs); err != nil {
 		return nil, err
 	}
-	s := &Store{path: abs}
+	s := &Store{path: abs, runs: newRunCache()}
 	var err error
 	s.write, err = openPool(abs, writerParams())
 	if err != nil {
@@ -163,7 +168,7 @@ func (s *Store) Path() string { return s.path }
 // Close closes the database. Calling it again returns the first result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		var errs []error
+		errs := []error{s.stmts.close()}
 		if s.read != nil {
 			errs = append(errs, s.read.Close())
 		}

@@ -39,7 +39,8 @@ func (s *Store) CreateToken(ctx context.Context, t state.Token) error {
 
 // TokenByID implements state.Tokens.
 func (s *Store) TokenByID(ctx context.Context, id string) (state.Token, error) {
-	t, err := scanToken(s.read.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE id = ?`, id))
+	// Every API request looks its token up: prepared once.
+	t, err := scanToken(s.readRow(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE id = ?`, id))
 	return t, rowErr(err, "token %q", id)
 }
 

@@ -168,12 +168,45 @@ func testSummariesRoundTrip(t *testing.T, b *bundle) {
 func testFinishRunReplacesSummaries(t *testing.T, b *bundle) {
 	started := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 	b.finishWith(t, "run-1", "s", started, summaryAt("google", "partial", started, 1), summaryAt("meta", "failed", started, 2))
+	// Read first, as a listing and as one run, so that a store keeping
+	// what it read must let the new end replace it.
+	_, err := b.log.Run(b.ctx, "run-1")
+	noError(t, err)
+	_, err = b.log.Runs(b.ctx, state.RunFilter{})
+	noError(t, err)
 	again := []state.Summary{summaryAt("google", "succeeded", started, 3)}
-	noError(t, b.log.FinishRun(b.ctx, "run-1", "succeeded", started.Add(time.Hour), nil, again))
+	noError(t, b.log.FinishRun(b.ctx, "run-1", "succeeded", started.Add(time.Hour), []byte(`{"again":true}`), again))
 	got, err := b.log.Run(b.ctx, "run-1")
 	noError(t, err)
 	requireSame(t, again, got.Summaries)
 	requireSame(t, "succeeded", got.Status)
+	requireSame(t, `{"again":true}`, string(got.Report))
+	requireSame(t, started.Add(time.Hour), got.Finished)
+	runs, err := b.log.Runs(b.ctx, state.RunFilter{})
+	noError(t, err)
+	requireSame(t, again, runs[0].Summaries)
+	requireSame(t, "succeeded", runs[0].Status)
+}
+
+func testRunsReadAreCopies(t *testing.T, b *bundle) {
+	started := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	sum := summaryAt("google", "succeeded", started, 1)
+	sum.Platform = &state.PlatformFigures{Status: "SUCCESS", Size: 10}
+	want := sum
+	want.Platform = &state.PlatformFigures{Status: "SUCCESS", Size: 10}
+	b.finishWith(t, "run-1", "s", started, sum)
+	// Whatever a caller does to what it read changes no later read.
+	for range 2 {
+		one, err := b.log.Run(b.ctx, "run-1")
+		noError(t, err)
+		requireSame(t, []state.Summary{want}, one.Summaries)
+		requireSame(t, `{"run_id":"run-1"}`, string(one.Report))
+		one.Summaries[0].Members, one.Summaries[0].Platform.Size, one.Report[0] = 99, 99, 'X'
+		runs, err := b.log.Runs(b.ctx, state.RunFilter{})
+		noError(t, err)
+		requireSame(t, []state.Summary{want}, runs[0].Summaries)
+		runs[0].Summaries[0].Members, runs[0].Summaries[0].Platform.Size = 98, 98
+	}
 }
 
 func testRunsListSummariesNotReports(t *testing.T, b *bundle) {

@@ -142,6 +142,7 @@ var cases = []struct {
 	{partRunLog, "RunOwner", testRunOwner},
 	{partRunLog, "SummariesRoundTrip", testSummariesRoundTrip},
 	{partRunLog, "FinishRunReplacesSummaries", testFinishRunReplacesSummaries},
+	{partRunLog, "RunsReadAreCopies", testRunsReadAreCopies},
 	{partRunLog, "RunsListSummariesNotReports", testRunsListSummariesNotReports},
 	{partRunLog, "SizeHistory", testSizeHistory},
 	{partRunLog, "SizeHistoryLimit", testSizeHistoryLimit},
