@@ -46,9 +46,16 @@ type bundle struct {
 // noTokens the store holds no token.
 func setup(t testing.TB, noTokens bool, mutate func(*api.Options)) *bundle {
 	t.Helper()
-	b := &bundle{config: quickstart(t)}
+	return setupOn(t, noTokens, quickstart(t), nil, mutate)
+}
+
+// setupOn starts the server on the config at path, with runs on the
+// clock now (nil: the real one).
+func setupOn(t testing.TB, noTokens bool, path string, now func() time.Time, mutate func(*api.Options)) *bundle {
+	t.Helper()
+	b := &bundle{config: path}
 	var err error
-	b.svc, err = syncs.Open(t.Context(), syncs.Options{ConfigPath: b.config})
+	b.svc, err = syncs.Open(t.Context(), syncs.Options{ConfigPath: b.config, Now: now})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, b.svc.Close()) })
 	tokens, err := b.svc.Tokens(t.Context())
