@@ -90,7 +90,7 @@ func movesSentence(rows []moveRow, dry bool) string {
 		for _, m := range r.Per {
 			each = append(each, num(m.Members)+" on "+m.Destination)
 		}
-		parts = append(parts, fmt.Sprintf("%s from %s to %s: %s", capital(verb), r.From, r.To, strings.Join(each, ", ")))
+		parts = append(parts, fmt.Sprintf("%s from %s to %s: %s", verb, r.From, r.To, strings.Join(each, ", ")))
 	}
 	if len(parts) == 0 {
 		return ""

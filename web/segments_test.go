@@ -197,6 +197,14 @@ func TestSegmentedOverviewAndSyncPage(t *testing.T) {
 	require.Equal(t, 5, strings.Count(p.body, "No size yet"))
 
 	s.runAt(t, 0)
+	// A preview three days on says who would move, and marks the
+	// segments' destinations as planned.
+	s.clock.set(72 * time.Hour)
+	op := s.client(t).signedIn(s.operator)
+	p = op.post("/syncs/retargeting/preview", "/syncs/retargeting/preview", nil)
+	require.Equal(t, http.StatusOK, p.status, p.body)
+	require.Contains(t, p.body, "<li>161 would move from abandoned-0-3d to abandoned-4-14d (on google and meta).</li>")
+	require.Contains(t, segmentCard(t, p.body, "abandoned-0-3d"), `<td class="n">0</td><td class="n">187</td></tr>`, "planned counts only")
 	s.runAt(t, 72*time.Hour)
 
 	p = c.get("/")

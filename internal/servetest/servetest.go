@@ -1,9 +1,9 @@
 // Package servetest holds what the tests of `serve`'s parts (the API, the
 // web UI, the command line) share: a copy of the bundled quickstart
-// (configs/quickstart.yaml and its synthetic contacts.csv, or the segments
-// quickstart) in a test's temp dir, so tests run the real quickstart without touching the
-// checkout's state, sandbox or export files, and API tokens made for a
-// test.
+// (configs/quickstart.yaml and its synthetic contacts.csv, or the
+// segments quickstart) in a test's temp dir, so tests run the real
+// quickstart without touching the checkout's state, sandbox or export
+// files, and API tokens made for a test.
 package servetest
 
 import (
