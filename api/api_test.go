@@ -49,6 +49,13 @@ func setup(t testing.TB, noTokens bool, mutate func(*api.Options)) *bundle {
 	return setupWith(t, syncs.Options{ConfigPath: quickstart(t)}, noTokens, mutate)
 }
 
+// setupOn starts the server on the config at path, with runs on the
+// clock now (nil: the real one).
+func setupOn(t testing.TB, noTokens bool, path string, now func() time.Time, mutate func(*api.Options)) *bundle {
+	t.Helper()
+	return setupWith(t, syncs.Options{ConfigPath: path, Now: now}, noTokens, mutate)
+}
+
 // setupWith is setup on a service opened with sopts (its ConfigPath set).
 func setupWith(t testing.TB, sopts syncs.Options, noTokens bool, mutate func(*api.Options)) *bundle {
 	t.Helper()

@@ -77,7 +77,7 @@ func (s *server) syncOf(r *http.Request, cfg *configs.Config, sc *configs.Sync) 
 	// A segment's destinations are named segment/destination, as state
 	// records them.
 	for _, d := range sc.Targets() {
-		di := destItem{Name: d.Name, Connection: d.Connection, Type: connType(cfg, d.Connection), Audience: d.Audience.Name, Sizes: []namedSize{}}
+		di := destItem{Name: d.Name, Segment: d.Segment, Connection: d.Connection, Type: connType(cfg, d.Connection), Audience: d.Audience.Name, Sizes: []namedSize{}}
 		for _, name := range ReportNames(d.Name, recorded) {
 			points, err := s.opts.Service.SizeHistory(ctx, sc.Name, name, 1)
 			if err != nil {

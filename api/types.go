@@ -31,7 +31,12 @@ type sourceItem struct {
 }
 
 type destItem struct {
-	Name       string `json:"name"`
+	// Name is the destination's name in the run log and reports:
+	// segment/destination for a segment's destination.
+	Name string `json:"name"`
+	// Segment is the segment whose members the destination receives;
+	// absent for a sync without segments.
+	Segment    string `json:"segment,omitempty"`
 	Connection string `json:"connection"`
 	Type       string `json:"type"`
 	Audience   string `json:"audience,omitempty"`

@@ -21,6 +21,7 @@ import (
 	"github.com/audiencesync/audiencesync/api"
 	"github.com/audiencesync/audiencesync/daemon"
 	"github.com/audiencesync/audiencesync/engine"
+	"github.com/audiencesync/audiencesync/internal/servetest"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/syncs"
 	"github.com/audiencesync/audiencesync/web"
@@ -143,11 +144,18 @@ func serveQuickstart(t testing.TB, keepSchedules bool) *served {
 		cfg := strings.NewReplacer(`schedule: "* * * * *"`, `schedule: "0 0 1 1 *"`, `schedule: "*/5 8-20 * * *"`, `schedule: "0 0 1 1 *"`).Replace(string(raw))
 		require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
 	}
+	return serveConfig(t, cfgPath, nil)
+}
+
+// serveConfig starts the daemon on the config at cfgPath, its runs on
+// the clock runNow (nil: the real one).
+func serveConfig(t testing.TB, cfgPath string, runNow func() time.Time) *served {
+	t.Helper()
 	s := &served{dir: filepath.Dir(cfgPath), hold: &holder{}}
 	sessions, live := web.NewSessions(0), web.NewLive()
 	d, err := daemon.New(t.Context(), daemon.Options{
 		Open: func(ctx context.Context) (*syncs.Service, error) {
-			return syncs.Open(ctx, syncs.Options{ConfigPath: cfgPath, CheckFiles: true})
+			return syncs.Open(ctx, syncs.Options{ConfigPath: cfgPath, CheckFiles: true, Now: runNow})
 		},
 		Logger:    zap.NewNop(),
 		Observer:  engine.Fanout(live, s.hold),
@@ -445,10 +453,55 @@ func TestScreenshots(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(dir, shot.name+".png"), png, 0o644))
 	}
+	// A segmented run: stages, moves, suppression.
+	seg, rep := serveSegments(t)
+	segCtx := tab(t)
+	require.NoError(t, chromedp.Do(segCtx, chromedp.Navigate(seg.base+"/runs/"+rep.RunID)))
+	signIn(t, segCtx, seg.operator, "table.moves")
+	png, err := chromedp.Run(segCtx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "run-segments.png"), png, 0o644))
 	// The run page on a phone.
 	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(375, 812, chromedp.EmulateScale(2)),
 		chromedp.Navigate(s.base+"/runs/"+runs[0].ID), chromedp.WaitVisible(chromedp.CSS("dl.figures"))))
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	png, err = chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "run-phone.png"), png, 0o644))
+}
+
+// serveSegments serves the segments quickstart with its holdout key
+// fixed, runs it at the export's instant and three days on (members
+// move stage), and returns the second run's report.
+func serveSegments(t testing.TB) (*served, *report.Report) {
+	t.Helper()
+	clock := newRunClock()
+	s := serveConfig(t, servetest.Segments(t, ".."), clock.now)
+	tokens, err := s.d.Service().Tokens(t.Context())
+	require.NoError(t, err)
+	servetest.FixHoldoutKey(t, tokens, "retargeting")
+	s.run(t, "retargeting")
+	clock.set(72 * time.Hour)
+	return s, s.run(t, "retargeting")
+}
+
+// A marketer opens a segmented run: the moves table reads 161 members
+// from the first cart stage to the second on Google and on Meta, each
+// segment's card shows its figures, and no e-mail address of the CRM or
+// the shop export is on the page.
+func TestBrowserSegmentedRun(t *testing.T) {
+	t.Parallel()
+	s, rep := serveSegments(t)
+	ctx := tab(t)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(s.base+"/runs/"+rep.RunID)))
+	signIn(t, ctx, s.viewer, "table.moves")
+	rows := eval[[][]string](t, ctx, `Array.from(document.querySelectorAll("table.moves tbody tr"), r => Array.from(r.cells, c => c.textContent.trim()))`)
+	require.Equal(t, [][]string{
+		{"abandoned-0-3d", "→", "abandoned-4-14d", "cart", "google", "161"},
+		{"abandoned-0-3d", "→", "abandoned-4-14d", "cart", "meta", "161"},
+	}, rows)
+	require.Equal(t, "82", text(t, ctx, `[data-segment="abandoned-0-3d"] [data-figure="matched"]`))
+	require.Equal(t, "58", text(t, ctx, `[data-segment="abandoned-0-3d"] [data-figure="members"]`))
+	require.Equal(t, "648", text(t, ctx, `[data-segment="abandoned-4-14d"] [data-figure="members"]`))
+	require.Contains(t, text(t, ctx, "ul.summary"), "161 moved from abandoned-0-3d to abandoned-4-14d (on google and meta).")
+	requireNoContactData(t, "segmented run", html(t, ctx), append(fixtureEmails(t), shopEmails(t)...))
 }

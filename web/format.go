@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/audiencesync/audiencesync/api"
+	"github.com/audiencesync/audiencesync/report"
 )
 
 // funcs are the templates' helpers.
@@ -144,6 +145,10 @@ var reasons = map[string]string{
 	"kind.unsupported":            "identifiers this platform does not take",
 	"value.invalid_utf8":          "values that are not valid text (UTF-8)",
 	"value.control_character":     "values with control characters",
+	report.ReasonFiltered:         "members the segment's filter leaves out",
+	report.ReasonFilterError:      "members the filter could not be worked out for",
+	report.ReasonEarlierStage:     "members an earlier stage of the group took",
+	report.ReasonHoldout:          "members kept out as the holdout",
 }
 
 // reasonWords explains a reason code.
@@ -153,6 +158,12 @@ func reasonWords(code string) string {
 	}
 	if rest, ok := strings.CutPrefix(code, "attribute.missing."); ok {
 		return "records without a value for " + rest
+	}
+	if rest, ok := strings.CutPrefix(code, report.ReasonMissing); ok {
+		return "members without a valid " + rest + ", which the filter needs"
+	}
+	if rest, ok := strings.CutPrefix(code, report.ReasonSuppressed); ok {
+		return "members on the " + rest + " suppression list"
 	}
 	return code
 }

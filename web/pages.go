@@ -37,6 +37,9 @@ type syncRow struct {
 	LastRun *runHead
 	NextRun *time.Time
 	Dests   []destSize
+	// Segments are a segmented sync's sub-rows: each segment with a
+	// destination, and its destinations' sizes.
+	Segments []segmentSizes
 	// Warning says the sync has not succeeded within its alert window.
 	Warning string
 }
@@ -45,6 +48,15 @@ type runHead struct {
 	ID       string
 	Started  time.Time
 	Finished time.Time
+}
+
+// segmentSizes is one segment's sub-row on the overview.
+type segmentSizes struct {
+	Name string
+	// Note says what kind of segment it is: "stage of cart", "10% held
+	// out".
+	Note  string
+	Dests []destSize
 }
 
 // destSize is a destination's audience size after its latest run that
@@ -90,7 +102,8 @@ func (s *server) syncRowOf(ctx context.Context, cfg *configs.Config, sc *configs
 			recorded = append(recorded, sum.Destination)
 		}
 	}
-	for _, d := range sc.Destinations {
+	segs := map[string]int{} // segment name → index in row.Segments
+	for _, d := range sc.Targets() {
 		for _, name := range api.ReportNames(d.Name, recorded) {
 			points := sizesOf(recent, name)
 			if len(points) == 0 {
@@ -106,7 +119,19 @@ func (s *server) syncRowOf(ctx context.Context, cfg *configs.Config, sc *configs
 				}
 				ds.Spark = sparkline(name, points)
 			}
-			row.Dests = append(row.Dests, ds)
+			if d.Segment == "" {
+				row.Dests = append(row.Dests, ds)
+				continue
+			}
+			// Under its segment, a destination goes by its own name.
+			ds.Name = strings.TrimPrefix(name, d.Segment+"/")
+			i, ok := segs[d.Segment]
+			if !ok {
+				i = len(row.Segments)
+				segs[d.Segment] = i
+				row.Segments = append(row.Segments, segmentSizes{Name: d.Segment, Note: segmentNote(segmentOf(sc, d.Segment))})
+			}
+			row.Segments[i].Dests = append(row.Segments[i].Dests, ds)
 		}
 	}
 	row.Warning, err = s.staleWarning(ctx, cfg, sc, recent)
@@ -209,8 +234,12 @@ type syncData struct {
 	Source        configs.SourceRef
 	SourceType    string
 	Dests         []destDetail
-	Charts        []chartData
-	Runs          []runRow
+	// Segments and Suppress are a segmented sync's config: each segment's
+	// filter and kind, and the suppression lists.
+	Segments []segmentConf
+	Suppress []suppressionConf
+	Charts   []chartData
+	Runs     []runRow
 	// Older is the cursor of the next page of history; Paged says this
 	// is not the first page.
 	Older  string
@@ -223,7 +252,9 @@ type syncData struct {
 // destDetail is a destination as the sync page lists it, with what its
 // latest report says.
 type destDetail struct {
-	Name       string
+	Name string
+	// Segment is the destination's segment, "" without segments.
+	Segment    string
 	Type       string
 	Audience   string
 	AudienceID string
@@ -257,9 +288,11 @@ func (p *platformView) Summary() string {
 }
 
 type chartData struct {
-	Name   string
-	SVG    template.HTML
-	Points []state.SizePoint // newest first, for the table
+	Name string
+	// Segment is the segment of the chart's destination, "" without.
+	Segment string
+	SVG     template.HTML
+	Points  []state.SizePoint // newest first, for the table
 }
 
 // runRow is one run in the history.
@@ -321,14 +354,17 @@ func (s *server) syncPage(w http.ResponseWriter, r *http.Request, v *viewer) err
 			recorded = append(recorded, d.Name)
 		}
 	}
-	for _, d := range sc.Destinations {
+	out.Segments, out.Suppress = segmentConfsOf(cfg, sc)
+	for _, d := range sc.Targets() {
 		for _, name := range api.ReportNames(d.Name, recorded) {
-			out.Dests = append(out.Dests, destDetailOf(cfg, d, name, rep))
+			dd := destDetailOf(cfg, d.Destination, name, rep)
+			dd.Segment = d.Segment
+			out.Dests = append(out.Dests, dd)
 			points, err := s.opts.Service.SizeHistory(ctx, sc.Name, name, chartPoints)
 			if err != nil {
 				return err
 			}
-			ch := chartData{Name: name, SVG: sizeChart(name, points)}
+			ch := chartData{Name: name, Segment: d.Segment, SVG: sizeChart(name, points)}
 			for i := len(points) - 1; i >= 0; i-- {
 				ch.Points = append(ch.Points, points[i])
 			}

@@ -29,6 +29,10 @@ type runView struct {
 	Error   string
 	Source  sourceView
 	Dests   []destView
+	// Segments and Moves are a segmented sync's: each segment's figures
+	// with its destinations, and the members moved between stages.
+	Segments []segmentView
+	Moves    []moveRow
 
 	// Running, with Progress, is a run in progress (no report yet);
 	// Interrupted one whose process stopped before it ended.
@@ -111,6 +115,18 @@ func runViewOf(rep *report.Report, who string) runView {
 		}
 		v.Dests = append(v.Dests, dv)
 		v.Summary = append(v.Summary, destSentence(dv, rep.DryRun))
+	}
+	if len(rep.Segments) > 0 {
+		v.Segments, v.Moves = segmentsOf(rep, v.Dests), movesOf(rep.Moves)
+		// After the source's sentence: how the members moved and who was
+		// kept out, before the destinations' figures.
+		var seg []string
+		for _, s := range []string{movesSentence(v.Moves, rep.DryRun), suppressionSentence(v.Segments)} {
+			if s != "" {
+				seg = append(seg, s)
+			}
+		}
+		v.Summary = append(v.Summary[:1], append(seg, v.Summary[1:]...)...)
 	}
 	v.Advice = adviceFor(rep.Status)
 	return v
@@ -204,11 +220,13 @@ func noReport(id string) error {
 		Detail: "Run " + id + " has no report: it is still running, or its process stopped before it ended. Its page says which."}
 }
 
-// csvHeader is the CSV download's header: one row per destination.
+// csvHeader is the CSV download's header: one row per destination. The
+// segment, empty for a sync without segments, comes last so the columns
+// before it keep their places.
 var csvHeader = []string{"run_id", "sync", "status", "destination", "type", "profile", "audience_id", "destination_status", "members",
 	"planned_add", "planned_remove", "planned_update", "planned_refresh", "planned_unchanged",
 	"added", "removed", "updated", "refreshed", "failed", "not_attempted",
-	"rejected", "consent_denied", "platform_rejected", "batches", "retries", "platform_status", "match_rate"}
+	"rejected", "consent_denied", "platform_rejected", "batches", "retries", "platform_status", "match_rate", "segment"}
 
 // reportCSV: GET /runs/{id}/report.csv, one row per destination.
 func (s *server) reportCSV(w http.ResponseWriter, r *http.Request, _ *viewer) error {
@@ -229,7 +247,7 @@ func (s *server) reportCSV(w http.ResponseWriter, r *http.Request, _ *viewer) er
 		row := []string{rep.RunID, rep.Sync, string(rep.Status), d.Name, d.Type, d.Profile, d.AudienceID, string(d.Status), n(d.Members),
 			n(d.Planned.Add), n(d.Planned.Remove), n(d.Planned.Update), n(d.Planned.Refresh), n(d.Planned.Unchanged),
 			n(d.Applied.Added), n(d.Applied.Removed), n(d.Applied.Updated), n(d.Applied.Refreshed), n(d.Applied.Failed), n(d.Applied.NotAttempted),
-			n(total(d.Rejected)), n(d.ConsentDenied), n(total(d.PlatformRejected)), strconv.Itoa(d.Batches), strconv.Itoa(d.Retries), pst, rate}
+			n(total(d.Rejected)), n(d.ConsentDenied), n(total(d.PlatformRejected)), strconv.Itoa(d.Batches), strconv.Itoa(d.Retries), pst, rate, d.Segment}
 		for i, c := range row {
 			row[i] = csvSafe(c)
 		}

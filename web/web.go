@@ -2,7 +2,11 @@
 // `audiencesync serve` at / beside the JSON API: every sync's health at a
 // glance, one sync's schedule, destinations, audience-size chart and run
 // history, one run's report in words and figures, and, for operators,
-// preview (a dry run) and run now.
+// preview (a dry run) and run now. A sync with segments shows them
+// throughout: a sub-row per segment on the overview, each segment's
+// filter, kind and suppression lists on its page, and on a run's page
+// each segment's figures with its destinations and the moves between
+// stages.
 //
 // The pages are rendered on the server with html/template and read
 // completely without JavaScript. One small script of our own

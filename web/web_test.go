@@ -60,9 +60,16 @@ func setup(t testing.TB, noTokens bool) *bundle {
 // the real one).
 func setupWith(t testing.TB, noTokens bool, path string, now func() time.Time) *bundle {
 	t.Helper()
+	return setupClocks(t, noTokens, path, now, nil)
+}
+
+// setupClocks starts the UI on the config at path, the pages on the clock
+// now and the runs on runNow (nil: the real ones).
+func setupClocks(t testing.TB, noTokens bool, path string, now, runNow func() time.Time) *bundle {
+	t.Helper()
 	b := &bundle{}
 	var err error
-	b.svc, err = syncs.Open(t.Context(), syncs.Options{ConfigPath: path})
+	b.svc, err = syncs.Open(t.Context(), syncs.Options{ConfigPath: path, Now: runNow})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, b.svc.Close()) })
 	b.tokens, err = b.svc.Tokens(t.Context())
@@ -417,7 +424,14 @@ func TestPagesEscapeAndStaySmall(t *testing.T) {
 // fixtureEmails are the e-mail addresses in the quickstart CSV.
 func fixtureEmails(t testing.TB) []string {
 	t.Helper()
-	f, err := os.Open("../configs/quickstart/contacts.csv")
+	return emailsIn(t, "../configs/quickstart/contacts.csv", 1000)
+}
+
+// emailsIn returns the e-mail addresses in the file at path, more than
+// least of them.
+func emailsIn(t testing.TB, path string, least int) []string {
+	t.Helper()
+	f, err := os.Open(path)
 	require.NoError(t, err)
 	defer f.Close()
 	re := regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}`)
@@ -427,7 +441,7 @@ func fixtureEmails(t testing.TB) []string {
 		out = append(out, re.FindAllString(sc.Text(), -1)...)
 	}
 	require.NoError(t, sc.Err())
-	require.Greater(t, len(out), 1000, "the fixture has e-mail addresses to look for")
+	require.Greater(t, len(out), least, "%s has e-mail addresses to look for", path)
 	return out
 }
 
