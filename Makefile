@@ -43,9 +43,10 @@ screenshots:
 plan: build
 	./$(BIN) plan --config $(QUICKSTART)
 
-## test: every test, with the race detector.
+## test: every test, with the race detector. The timeout is per package:
+## the cli package's crash and quickstart tests take minutes under -race.
 test:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout=20m ./...
 
 ## bench: the benchmarks that carry performance targets.
 bench:
