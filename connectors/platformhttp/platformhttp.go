@@ -248,6 +248,16 @@ func (l *limited) RoundTrip(r *http.Request) (*http.Response, error) {
 	return l.next.RoundTrip(r)
 }
 
+// CloseIdleConnections closes the idle connections of the transport the
+// limiter wraps: http.Client.CloseIdleConnections reaches only the
+// transport it holds, so without this a rate-limited client never closed
+// any.
+func (l *limited) CloseIdleConnections() {
+	if c, ok := l.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 // zapAdapter is retryablehttp's logger. URLs lose their user information
 // and query strings (where tokens and proofs may travel, see
 // auth.RedactURL) and request or response values other than plain strings
