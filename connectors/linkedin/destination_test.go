@@ -1,12 +1,9 @@
 package linkedin
 
 import (
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +11,7 @@ import (
 
 	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/connectortest"
 	"github.com/audiencesync/audiencesync/connectors/platformconn"
 	"github.com/audiencesync/audiencesync/connectors/retry/retrytest"
 	"github.com/audiencesync/audiencesync/engine"
@@ -270,28 +268,12 @@ func TestTokenEndpoint(t *testing.T) {
 // down after a run has none left open.
 func TestCloseReleasesConnections(t *testing.T) {
 	t.Parallel()
-	var mu sync.Mutex
-	open := map[net.Conn]bool{}
-	ts := httptest.NewUnstartedServer(linkedindmp.New(linkedindmp.Options{}))
-	ts.Config.ConnState = func(c net.Conn, st http.ConnState) {
-		mu.Lock()
-		defer mu.Unlock()
-		if st == http.StateClosed || st == http.StateHijacked {
-			delete(open, c)
-		} else {
-			open[c] = true
-		}
-	}
-	ts.Start()
-	t.Cleanup(ts.Close)
+	ts := connectortest.NewConnServer(t, linkedindmp.New(linkedindmp.Options{}))
 	d, err := newDestination(&Settings{Settings: platformconn.Settings{Sandbox: true, Endpoint: ts.URL}}, connectors.Env{}, testLimits())
 	require.NoError(t, err)
 	_, err = newSyncer(t, d).run(crmMembers(0, 40, 0), engine.Options{})
 	require.NoError(t, err)
+	require.Positive(t, ts.Open(), "the client keeps its connections alive")
 	require.NoError(t, d.Close())
-	require.Eventually(t, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(open) == 0
-	}, 5*time.Second, 10*time.Millisecond, "connections left open after Close")
+	ts.RequireClosed(t)
 }

@@ -227,13 +227,23 @@ func TestRetriesAnnouncedAtInfo(t *testing.T) {
 	}
 }
 
+// wrapper is a round tripper that, like a signer or a rate gate, wraps
+// another without passing CloseIdleConnections on.
+type wrapper struct{ next http.RoundTripper }
+
+func (w wrapper) RoundTrip(r *http.Request) (*http.Response, error) { return w.next.RoundTrip(r) }
+
 // TestCloseIdleConnections checks that CloseIdleConnections closes the
 // kept-alive connection to the server, with and without a rate limit (the
-// limiter wraps the transport and must pass the call on).
+// limiter wraps the transport and must pass the call on), and through a
+// wrapper that does not when Options.Wire names the transport below it.
 func TestCloseIdleConnections(t *testing.T) {
 	t.Parallel()
-	for _, rps := range []float64{0, 50} {
-		t.Run(fmt.Sprintf("rps=%g", rps), func(t *testing.T) {
+	for _, tc := range []struct {
+		rps     float64
+		wrapped bool
+	}{{0, false}, {50, false}, {0, true}, {50, true}} {
+		t.Run(fmt.Sprintf("rps=%g/wrapped=%t", tc.rps, tc.wrapped), func(t *testing.T) {
 			t.Parallel()
 			var open atomic.Int32
 			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -251,7 +261,11 @@ func TestCloseIdleConnections(t *testing.T) {
 			t.Cleanup(srv.Close)
 			tr := http.DefaultTransport.(*http.Transport).Clone()
 			t.Cleanup(tr.CloseIdleConnections)
-			c := New(Options{Transport: tr, RequestsPerSecond: rps, Burst: 1})
+			o := Options{Transport: tr, RequestsPerSecond: tc.rps, Burst: 1}
+			if tc.wrapped {
+				o.Transport, o.Wire = wrapper{next: tr}, tr
+			}
+			c := New(o)
 			req, err := retryablehttp.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
 			require.NoError(t, err)
 			resp, err := c.Do(req)
