@@ -51,7 +51,7 @@ func TestMain(m *testing.M) {
 
 // platforms are the replicas the suite checks, as /_sandbox/state names
 // them.
-var platforms = []string{"google", "meta", "x"}
+var platforms = []string{"google", "meta", "x", "linkedin"}
 
 // tally is what one scenario found on one platform. Trials running at once
 // add to it under tallyMu.
@@ -82,7 +82,8 @@ func TestChaos(t *testing.T) {
 		}},
 		{"platform faults", func(t *testing.T, tr *trial) {
 			tr.cleanSync(t, tr.before)
-			tr.faults(t, "google.ingest:503@0.2,google.remove:reset@0.2,meta.users:613@0.2,meta.users:reset@0.1,x.users:500@0.2,x.users:reset@0.1")
+			tr.faults(t, "google.ingest:503@0.2,google.remove:reset@0.2,meta.users:613@0.2,meta.users:reset@0.1,x.users:500@0.2,x.users:reset@0.1,"+
+				"linkedin.users:500@0.2,linkedin.users:reset@0.1,linkedin.segments:503@0.1,linkedin.oauth:503@0.1")
 			tr.source(t, tr.want)
 			tr.syncUntilDone(t)
 			tr.faults(t, "")
@@ -213,7 +214,7 @@ func (tr *trial) cleanSync(t *testing.T, cs []contact) {
 // lostAnswers makes platforms apply requests and then drop the connection
 // before answering, on every operation that changes an audience.
 const lostAnswers = "google.ingest:lost@0.2,google.remove:lost@0.2,google.removeall:lost@0.5," +
-	"meta.users:lost@0.2,meta.usersreplace:lost@0.3,x.users:lost@0.2"
+	"meta.users:lost@0.2,meta.usersreplace:lost@0.3,x.users:lost@0.2,linkedin.users:lost@0.2"
 
 // nothing prepares a fresh sandbox and state.
 func nothing(*testing.T, *trial) {}
@@ -496,6 +497,9 @@ func (s *sandboxProc) audiences(t *testing.T) map[string][]map[string]bool {
 		X struct {
 			CustomAudiences []list `json:"custom_audiences"`
 		} `json:"x"`
+		LinkedIn struct {
+			Segments []list `json:"dmp_segments"`
+		} `json:"linkedin"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
 		t.Fatalf("decode sandbox state: %v", err)
@@ -515,6 +519,7 @@ func (s *sandboxProc) audiences(t *testing.T) map[string][]map[string]bool {
 	add("google", st.Google.UserLists)
 	add("meta", st.Meta.Audiences)
 	add("x", st.X.CustomAudiences)
+	add("linkedin", st.LinkedIn.Segments)
 	return out
 }
 
@@ -541,6 +546,10 @@ connections:
     sandbox: true
     endpoint: %[1]s
     account_id: 18ce54d4x5t
+  linkedin:
+    type: linkedin
+    sandbox: true
+    endpoint: %[1]s
 syncs:
   - name: chaos
     source:
@@ -557,6 +566,9 @@ syncs:
         audience: {name: %[2]s}
         batch_size: 200
       - connection: x
+        audience: {name: %[2]s}
+        batch_size: 200
+      - connection: linkedin
         audience: {name: %[2]s}
         batch_size: 200
 `, url, audienceName)

@@ -343,6 +343,12 @@ type RunInfo struct {
 	ID      string
 	Sync    string
 	Started time.Time
+	// Segment names the segment whose audience the destination receives
+	// in this run; "" for a sync without segments. Several segments may
+	// send to one connection, so a destination that keeps something per
+	// run on its own side (the file destination's files) keeps each
+	// segment's apart when it is set.
+	Segment string
 }
 
 // RunObserver is a Destination that wants to know where runs begin and end,

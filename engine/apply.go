@@ -65,6 +65,7 @@ func (e *Engine) apply(ctx context.Context, log *zap.Logger, p *plan, run connec
 	a := &applier{e: e, p: p, log: log, keep: context.WithoutCancel(ctx),
 		updFailed: map[audience.MemberKey][]audience.Identifier{}, halfFailed: map[audience.MemberKey]struct{}{}}
 	d := p.t.Dest
+	run.Segment = p.t.Segment
 	if obs, ok := d.(connectors.RunObserver); ok {
 		if err := obs.BeginRun(ctx, run); err != nil {
 			p.fail(fmt.Errorf("begin run: %w", err))

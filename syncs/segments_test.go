@@ -15,17 +15,15 @@ import (
 	"github.com/audiencesync/audiencesync/syncs"
 )
 
-// funnelConfig is a sync (one file connection per stage: files of one
-// connection are named by profile, not audience) with two cart stages (0–3 and 4–14 days), a
-// 10% holdout on the second, a buyers segment and a shop export as
-// suppression lists.
+// funnelConfig is a sync with two cart stages (0–3 and 4–14 days) sending
+// to one file connection, a 10% holdout on the second, a buyers segment
+// and a shop export as suppression lists.
 const funnelConfig = `state:
   path: ./state.db
 connections:
   crm: {type: csv, path: ./crm.csv}
   shop: {type: csv, path: ./shop.csv}
-  early: {type: file, dir: ./out/early, formats: [google]}
-  late: {type: file, dir: ./out/late, formats: [google]}
+  exports: {type: file, dir: ./out, formats: [google]}
 syncs:
   - name: carts
     source:
@@ -42,13 +40,13 @@ syncs:
         group: cart
         exclusive: true
         filter: days_since(last_cart_at) <= 3
-        destinations: [{connection: early, name: exports}]
+        destinations: [{connection: exports}]
       - name: cart-4-14d
         group: cart
         exclusive: true
         holdout: 10%
         filter: days_since(last_cart_at) <= 14
-        destinations: [{connection: late, name: exports}]
+        destinations: [{connection: exports}]
     suppress:
       - segment: buyers
       - source: {connection: shop, key: order, fields: {email: mail}}
@@ -127,6 +125,7 @@ func TestSegmentedSync(t *testing.T) {
 	heldOut := late.HeldOut
 	require.Equal(t, 22-1-heldOut, late.Members)
 	require.Equal(t, late.Members, destOf(rep, "cart-4-14d/exports/google").Members)
+	requireStageFiles(t, dir, rep)
 
 	// The holdout is in state, by member key, and the same from another
 	// process sharing the state, whose plan changes nothing.
@@ -166,6 +165,32 @@ func TestSegmentedSync(t *testing.T) {
 	require.Equal(t, m.Members, destOf(plan, "cart-4-14d/exports/google").Planned.Add, "every add to the second stage is a move")
 	require.LessOrEqual(t, m.Members, int64(4))
 	require.Positive(t, m.Members)
+}
+
+// requireStageFiles checks that the two stages of the funnel, sending to
+// one file connection, each got their own upload files (under their
+// audience's directory) holding exactly their members, in the run's
+// directory and in latest.
+func requireStageFiles(t *testing.T, dir string, rep *report.Report) {
+	t.Helper()
+	sync := filepath.Join(dir, "out", "carts")
+	for _, seg := range []string{"cart-0-3d", "cart-4-14d"} {
+		d := destOf(rep, seg+"/exports/google")
+		require.Positive(t, d.Members, seg)
+		for _, path := range []string{
+			filepath.Join(sync, rep.RunID, seg+"-exports", "google-adds.csv"),
+			filepath.Join(sync, rep.RunID, seg+"-exports", "google-audience.csv"),
+			filepath.Join(sync, "latest", seg+"-exports", "google-audience.csv"),
+		} {
+			data, err := os.ReadFile(path)
+			require.NoError(t, err)
+			rows := strings.Count(string(data), "\n") - 1 // after the header
+			require.Equal(t, int(d.Members), rows, path)
+		}
+	}
+	entries, err := os.ReadDir(filepath.Join(sync, "latest"))
+	require.NoError(t, err)
+	require.Len(t, entries, 2, "one directory per stage, nothing shared")
 }
 
 // TestSuppressionSourceFailureUploadsNothing checks that a run whose

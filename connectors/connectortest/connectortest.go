@@ -4,7 +4,8 @@
 // registers. A connector passes by supplying a
 // small harness that builds it over synthetic data and, for destinations,
 // shows what the remote audience holds. Recorder, SyntheticMembers,
-// SyntheticUpload, Identity and Golden help connectors' own tests.
+// SyntheticUpload, Identity, Golden and ConnServer help connectors' own
+// tests.
 //
 // # The source suite
 //

@@ -11,6 +11,12 @@
 //	<dir>/<sync>/<run id>/<format>-audience.csv   the audience after the run
 //	<dir>/<sync>/latest/<format>-audience.csv     the newest audience file
 //
+// In a sync with segments each segment's files sit one directory further
+// down, named after its audience (the segment and destination names, or
+// the audience name the config gives): <dir>/<sync>/<run id>/<audience>/
+// and <dir>/<sync>/latest/<audience>/, so several segments can send to one
+// file connection without writing the same files (RunInfo.Segment).
+//
 // Names end .csv.gz when gzip is set. Files are 0600 and directories 0700:
 // they hold hashed contact data.
 package file

@@ -487,3 +487,79 @@ func TestConcurrentApply(t *testing.T) {
 		require.Len(t, rows, 8*5*50)
 	}
 }
+
+// TestSegmentsShareConnection runs two segments of one sync through one
+// file connection, as the service does (one destination each, built from
+// the same settings): each segment's files sit under its audience's
+// directory, so neither overwrites the other, and two segments naming one
+// audience are refused with what to do rather than mixed.
+func TestSegmentsShareConnection(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ctx := t.Context()
+	segments := []struct {
+		segment string
+		spec    connectors.AudienceSpec
+		members int
+		wantDir string
+	}{
+		{"cart-0-3d", connectors.AudienceSpec{Name: "cart-0-3d/exports"}, 3, "cart-0-3d-exports"},
+		{"cart-4-14d", connectors.AudienceSpec{Name: "Late carts"}, 5, "Late-carts"},
+	}
+	for _, s := range segments {
+		d := forProfile(t, newFile(t, file.Settings{Dir: dir}), "google")
+		aud, err := d.Ensure(ctx, s.spec)
+		require.NoError(t, err)
+		run := goldenRun
+		run.Segment = s.segment
+		require.NoError(t, d.BeginRun(ctx, run))
+		_, err = d.Apply(ctx, aud, connectors.Batch{Op: connectors.OpAdd, Seq: 1, Members: goldenUploads("google", 0, s.members)})
+		require.NoError(t, err)
+		_, err = d.Apply(ctx, aud, connectors.Batch{Op: connectors.OpRemove, Seq: 2, Members: goldenUploads("google", 100, 1)})
+		require.NoError(t, err)
+		require.NoError(t, d.EndRun(ctx, run, true))
+		require.NoError(t, d.WriteSnapshot(ctx, run, aud, seq(goldenUploads("google", 0, s.members))))
+	}
+	sync := filepath.Join(dir, "cart-abandoners")
+	for _, s := range segments {
+		for path, want := range map[string]int{
+			filepath.Join(sync, goldenRun.ID, s.wantDir, "google-adds.csv"):     s.members,
+			filepath.Join(sync, goldenRun.ID, s.wantDir, "google-removes.csv"):  1,
+			filepath.Join(sync, goldenRun.ID, s.wantDir, "google-audience.csv"): s.members,
+			filepath.Join(sync, "latest", s.wantDir, "google-audience.csv"):     s.members,
+		} {
+			_, rows := readRows(t, path)
+			require.Len(t, rows, want, path)
+		}
+	}
+	for _, sub := range []string{goldenRun.ID, "latest"} {
+		entries, err := os.ReadDir(filepath.Join(sync, sub))
+		require.NoError(t, err)
+		var names []string
+		for _, e := range entries {
+			require.True(t, e.IsDir(), "no file of a segment is left at the top of %s: %s", sub, e.Name())
+			names = append(names, e.Name())
+		}
+		require.Equal(t, []string{"Late-carts", "cart-0-3d-exports"}, names)
+	}
+
+	t.Run("two segments naming one audience are refused", func(t *testing.T) {
+		run := goldenRun
+		run.ID = "run-same-audience"
+		for i, seg := range []string{"a", "b"} {
+			d := forProfile(t, newFile(t, file.Settings{Dir: dir}), "google")
+			aud, err := d.Ensure(ctx, connectors.AudienceSpec{Name: "Shared"})
+			require.NoError(t, err)
+			run.Segment = seg
+			require.NoError(t, d.BeginRun(ctx, run))
+			_, err = d.Apply(ctx, aud, connectors.Batch{Op: connectors.OpAdd, Seq: 1, Members: goldenUploads("google", 0, 1)})
+			if i == 0 {
+				require.NoError(t, err)
+			} else {
+				require.ErrorIs(t, err, os.ErrExist)
+				require.ErrorContains(t, err, "give each its own audience name")
+			}
+			require.NoError(t, d.EndRun(ctx, run, true))
+		}
+	})
+}

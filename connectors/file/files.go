@@ -2,8 +2,10 @@ package file
 
 import (
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +31,9 @@ func createUploadFile(path string, p *platform.Platform, kinds []audience.Kind, 
 		return nil, fmt.Errorf("create upload file directory: %w", err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
+	if errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("create upload file: %w: another destination of this run wrote it (segments of a sync naming one audience on one file connection: give each its own audience name) or a run id was reused", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("create upload file: %w", err)
 	}

@@ -83,6 +83,19 @@ func (d *profileDestination) runDir(run connectors.RunInfo) string {
 	return filepath.Join(d.dir, safeName(run.Sync), safeName(run.ID))
 }
 
+// audienceDir is the directory, below a run's directory and below latest,
+// holding aud's files: none for a sync without segments (the layout files
+// always had), else one named after the audience, so the segments of a
+// sync sending to one connection never write the same files. The
+// audience is named after the segment and destination unless the config
+// names it.
+func audienceDir(run connectors.RunInfo, aud connectors.Audience) string {
+	if run.Segment == "" {
+		return ""
+	}
+	return safeName(cmp.Or(aud.Name, strings.TrimPrefix(aud.ID, "file:")))
+}
+
 func (d *profileDestination) fileName(what string) string {
 	name := d.profile + "-" + what + ".csv"
 	if d.gzip {
@@ -127,7 +140,8 @@ func (d *profileDestination) Apply(ctx context.Context, aud connectors.Audience,
 		slot, what = &d.run.removes, "removes"
 	}
 	if *slot == nil {
-		f, err := createUploadFile(filepath.Join(d.run.dir, d.fileName(what)), d.plat, d.kinds, d.gzip)
+		path := filepath.Join(d.run.dir, audienceDir(d.run.info, aud), d.fileName(what))
+		f, err := createUploadFile(path, d.plat, d.kinds, d.gzip)
 		if err != nil {
 			return connectors.BatchResult{}, err
 		}
@@ -176,7 +190,8 @@ func (d *profileDestination) WriteSnapshot(ctx context.Context, run connectors.R
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	name := d.fileName("audience")
-	target := filepath.Join(d.runDir(run), name)
+	sub := audienceDir(run, aud)
+	target := filepath.Join(d.runDir(run), sub, name)
 	n := 0
 	err := writeAtomic(target, func(w io.Writer) error {
 		uw, finish, err := newUploadWriter(w, d.plat, d.kinds, d.gzip)
@@ -202,7 +217,7 @@ func (d *profileDestination) WriteSnapshot(ctx context.Context, run connectors.R
 	if err != nil {
 		return fmt.Errorf("file %s: write audience snapshot: %w", d.profile, err)
 	}
-	latest := filepath.Join(d.dir, safeName(run.Sync), latestDir, name)
+	latest := filepath.Join(d.dir, safeName(run.Sync), latestDir, sub, name)
 	if err := writeAtomic(latest, func(w io.Writer) error { return copyFile(w, target) }); err != nil {
 		return fmt.Errorf("file %s: update latest audience: %w", d.profile, err)
 	}

@@ -57,6 +57,7 @@ func (s *Source) open(ctx context.Context) (*client, error) {
 		Signal:     c.signal,
 		CheckRetry: c.checkRetry,
 		Transport:  bearer{t: c.tokens, next: paced{p: c.pacer, next: wire}},
+		Wire:       wire,
 	})
 	return c, nil
 }

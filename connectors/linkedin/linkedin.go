@@ -21,7 +21,6 @@
 package linkedin
 
 import (
-	"net/http"
 	"sync"
 	"time"
 
@@ -70,7 +69,6 @@ type Destination struct {
 	lim         limits
 	log         *zap.Logger
 	http        *platformhttp.Client
-	wire        *http.Transport
 	tokens      *tokenSource
 
 	// conn says where requests go: with sandbox: true and no endpoint,
@@ -125,18 +123,14 @@ func newDestination(s *Settings, env connectors.Env, lim limits) (*Destination, 
 			d.account = liplatform.ReplicaAccount
 		}
 	}
-	// A transport of its own, whose idle connections Close can close:
-	// the client's rate limiter hides them from http.Client.
-	d.wire = http.DefaultTransport.(*http.Transport).Clone()
-	d.wire.MaxIdleConnsPerHost = d.concurrency + 2
-	d.http = platformhttp.New(platformhttp.Options{
-		Transport:         d.wire,
-		Logger:            d.log,
-		Attempts:          lim.attempts,
-		MinWait:           lim.minWait,
-		MaxWait:           lim.maxWait,
-		RequestsPerSecond: conn.RequestsPerSecond,
-		Burst:             d.concurrency,
+	// The connection's client: its logger, requests_per_second and a
+	// burst of the concurrency, over a wire of its own whose idle
+	// connections Close releases through the client.
+	d.http = conn.HTTP(platformhttp.Options{
+		Transport: platformconn.Wire(d.concurrency + 2),
+		Attempts:  lim.attempts,
+		MinWait:   lim.minWait,
+		MaxWait:   lim.maxWait,
 	})
 	d.tokens = newTokenSource(&creds, conn.Now)
 	return d, nil
@@ -171,7 +165,7 @@ func (d *Destination) Close() error {
 	defer d.mu.Unlock()
 	if !d.closed {
 		d.closed = true
-		d.wire.CloseIdleConnections()
+		d.http.CloseIdleConnections()
 	}
 	return nil
 }

@@ -37,7 +37,8 @@ func (d *Destination) graph(ctx context.Context) (*graph, error) {
 	base = strings.TrimSuffix(base, "/") + "/"
 
 	gov := newGovernor(d.tune.slowdown, d.log)
-	gov.next = platformconn.Wire(2 * d.settings.Concurrency)
+	wire := platformconn.Wire(2 * d.settings.Concurrency)
+	gov.next = wire
 	rc := d.conn.HTTP(platformhttp.Options{
 		Attempts:   d.tune.attempts,
 		MinWait:    d.tune.minWait,
@@ -45,6 +46,7 @@ func (d *Destination) graph(ctx context.Context) (*graph, error) {
 		CheckRetry: checkRetry(d.tune.maxInClientWait),
 		Signal:     retrySignal,
 		Transport:  gov,
+		Wire:       wire,
 		Timeout:    d.tune.timeout,
 	})
 	where := auth.MetaGraph{BaseURL: base, Version: d.settings.APIVersion, Client: rc.StandardClient()}

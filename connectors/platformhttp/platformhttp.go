@@ -51,6 +51,11 @@ type Options struct {
 	// every attempt carries them afresh (X's OAuth 1.0a nonces must not
 	// repeat).
 	Transport http.RoundTripper
+	// Wire is the transport at the bottom of Transport when Transport
+	// wraps it (a signer, a token, a rate gate): CloseIdleConnections
+	// closes its idle connections too, which http.Client cannot reach
+	// through wrappers that do not pass the call on.
+	Wire interface{ CloseIdleConnections() }
 	// Timeout bounds one attempt (default 60s).
 	Timeout time.Duration
 	// Policy bounds a request made outside a batch (no retry.Budget in its
@@ -137,8 +142,14 @@ func (c *Client) StandardClient() *http.Client {
 	return &http.Client{Transport: roundTripper{c}}
 }
 
-// CloseIdleConnections closes the idle connections of the transport.
-func (c *Client) CloseIdleConnections() { c.rc.HTTPClient.CloseIdleConnections() }
+// CloseIdleConnections closes the idle connections of the transport, and
+// of Options.Wire.
+func (c *Client) CloseIdleConnections() {
+	c.rc.HTTPClient.CloseIdleConnections()
+	if c.o.Wire != nil {
+		c.o.Wire.CloseIdleConnections()
+	}
+}
 
 type roundTripper struct{ c *Client }
 
@@ -250,6 +261,16 @@ func (l *limited) RoundTrip(r *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	return l.next.RoundTrip(r)
+}
+
+// CloseIdleConnections closes the idle connections of the transport the
+// limiter wraps: http.Client.CloseIdleConnections reaches only the
+// transport it holds, so without this a rate-limited client never closed
+// any.
+func (l *limited) CloseIdleConnections() {
+	if c, ok := l.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 // zapAdapter is retryablehttp's logger. URLs lose their user information

@@ -2,7 +2,9 @@ package platformhttp
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -221,6 +223,61 @@ func TestRetriesAnnouncedAtInfo(t *testing.T) {
 				require.Equal(t, "google", e.ContextMap()["destination"])
 			}
 			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+// wrapper is a round tripper that, like a signer or a rate gate, wraps
+// another without passing CloseIdleConnections on.
+type wrapper struct{ next http.RoundTripper }
+
+func (w wrapper) RoundTrip(r *http.Request) (*http.Response, error) { return w.next.RoundTrip(r) }
+
+// TestCloseIdleConnections checks that CloseIdleConnections closes the
+// kept-alive connection to the server, with and without a rate limit (the
+// limiter wraps the transport and must pass the call on), and through a
+// wrapper that does not when Options.Wire names the transport below it.
+func TestCloseIdleConnections(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		rps     float64
+		wrapped bool
+	}{{0, false}, {50, false}, {0, true}, {50, true}} {
+		t.Run(fmt.Sprintf("rps=%g/wrapped=%t", tc.rps, tc.wrapped), func(t *testing.T) {
+			t.Parallel()
+			var open atomic.Int32
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.WriteString(w, "ok")
+			}))
+			srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+				switch st {
+				case http.StateNew:
+					open.Add(1)
+				case http.StateClosed, http.StateHijacked:
+					open.Add(-1)
+				}
+			}
+			srv.Start()
+			t.Cleanup(srv.Close)
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			t.Cleanup(tr.CloseIdleConnections)
+			o := Options{Transport: tr, RequestsPerSecond: tc.rps, Burst: 1}
+			if tc.wrapped {
+				o.Transport, o.Wire = wrapper{next: tr}, tr
+			}
+			c := New(o)
+			req, err := retryablehttp.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL, nil)
+			require.NoError(t, err)
+			resp, err := c.Do(req)
+			require.NoError(t, err)
+			_, err = io.Copy(io.Discard, resp.Body)
+			require.NoError(t, err)
+			require.NoError(t, resp.Body.Close())
+			require.Equal(t, int32(1), open.Load(), "the connection is kept alive")
+
+			c.CloseIdleConnections()
+			require.Eventually(t, func() bool { return open.Load() == 0 }, 5*time.Second, 10*time.Millisecond,
+				"the idle connection is closed")
 		})
 	}
 }

@@ -29,6 +29,7 @@ func newClient(conn *platformconn.Conn, lim limits, signer *auth.XSigner) *platf
 		MaxWait:   lim.maxWait,
 		Signal:    retrySignal,
 		Transport: newRateGate(signer.Transport(wire)),
+		Wire:      wire,
 	})
 }
 

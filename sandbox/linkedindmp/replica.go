@@ -53,7 +53,7 @@ func (s *Server) State(withMembers bool) []SegmentState {
 		if s.ready(sg) {
 			status = "READY"
 		}
-		return SegmentState{Account: sg.account, ID: id, Name: sg.name, Status: status, Matched: sg.matched,
+		return SegmentState{Account: sg.account, ID: id, Name: sg.name, Status: status, Matched: sg.matchedPeople(),
 			Membership: wire.Inspect(withMembers, sg.members)}
 	})
 }

@@ -27,14 +27,28 @@ type segment struct {
 	created, updated time.Time
 	polls            int // reads while BUILDING
 	members          wire.Set
-	matched          int // members that match a LinkedIn member
+	// matched is how many of the members' people match a LinkedIn
+	// member, while counted is set (a change clears it).
+	matched int
+	counted bool
+}
+
+// matchedPeople is how many people of the segment match a LinkedIn
+// member, as LinkedIn counts the users it matched: a person is an
+// element of a users batch, known by its first id (wire.Set), and
+// matches when that id does. s.mu is held.
+func (sg *segment) matchedPeople() int {
+	if !sg.counted {
+		sg.matched, sg.counted = sg.members.PeopleWhere(matches), true
+	}
+	return sg.matched
 }
 
 // ready reports whether the segment has been read often enough to be
 // available.
 func (s *Server) ready(sg *segment) bool { return sg.polls >= s.opts.PollsBeforeReady }
 
-// matches reports whether a stored identifier counts as a LinkedIn member:
+// matches reports whether a stored identifier finds a LinkedIn member:
 // a hashed e-mail deterministically (about 70%, see wire.Matches), every
 // advertising id.
 func matches(id string) bool {
@@ -52,18 +66,19 @@ func (s *Server) render(sg *segment) map[string]any {
 	if s.ready(sg) {
 		status = "READY"
 	}
+	matched := sg.matchedPeople()
 	size := 0
-	if sg.matched >= MinAudience {
-		size = sg.matched
+	if matched >= MinAudience {
+		size = matched
 	}
 	id, _ := strconv.ParseInt(sg.id, 10, 64)
 	return map[string]any{
 		"id": id, "name": sg.name, "description": sg.desc,
 		"account": accountURN + sg.account, "type": sg.kind, "sourcePlatform": sg.source,
 		"accessPolicy": sg.policy, "status": status,
-		"inputCount": sg.members.Len(), "matchedCount": sg.matched, "audienceSize": size,
+		"inputCount": sg.members.People(), "matchedCount": matched, "audienceSize": size,
 		"destinations": []map[string]any{{
-			"destination": "LINKEDIN", "status": status, "matchedCount": sg.matched, "audienceSize": size,
+			"destination": "LINKEDIN", "status": status, "matchedCount": matched, "audienceSize": size,
 		}},
 		"created":      map[string]int64{"time": sg.created.UnixMilli()},
 		"lastModified": map[string]int64{"time": sg.updated.UnixMilli()},

@@ -20,7 +20,9 @@
 //
 // It stores hashes only: a segment's membership is a set of identifiers,
 // each SHA256_EMAIL as its hex digest, each SHA512_EMAIL likewise, and
-// each GOOGLE_AID as "GOOGLE_AID:id".
+// each GOOGLE_AID as "GOOGLE_AID:id". Counts are of people, as in the
+// other replicas: an element of a users batch is one person known by its
+// first id, matched when that id matches (see matches).
 package linkedindmp
 
 import (

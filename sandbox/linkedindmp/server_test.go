@@ -321,3 +321,83 @@ func TestSnapshot(t *testing.T) {
 	require.Error(t, other.srv.Load([]byte(`{"dmp_segments":[],"next_id":1,"extra":true}`)))
 	require.Len(t, other.srv.State(false), 2, "a refused load changes nothing")
 }
+
+// TestMatchedCountsPeople pins the matched count to people, as LinkedIn
+// counts the users it matched: an element is one person however many ids
+// it carries, known by its first id, and matches when that id does (a
+// hashed e-mail whose first byte is below 0xB3, every advertising id). A
+// member with an e-mail and an advertising id counts once, not twice; an
+// element sent again is the same person; two elements sharing only a
+// later id are two people. The figure survives a snapshot.
+func TestMatchedCountsPeople(t *testing.T) {
+	t.Parallel()
+	b := setup(t, linkedindmp.Options{})
+	id := b.create()
+	users := "/rest/dmpSegments/" + id + "/users"
+	email := func(i int) [2]string {
+		sum := sha256.Sum256(fmt.Appendf(nil, "member-%d@example.com", i))
+		return [2]string{"SHA256_EMAIL", hex.EncodeToString(sum[:])}
+	}
+	aid := func(i int) [2]string { return [2]string{"GOOGLE_AID", fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i)} }
+	emailMatches := func(i int) bool { return email(i)[1] < "b3" }
+
+	var els []string
+	want := 0
+	for i := range 400 { // an e-mail and an advertising id: one person, matched by the e-mail
+		els = append(els, el("ADD", email(i), aid(i)))
+		if emailMatches(i) {
+			want++
+		}
+	}
+	for i := 400; i < 450; i++ { // an advertising id alone: one person, always matched
+		els = append(els, el("ADD", aid(i)))
+		want++
+	}
+	for i := range 10 { // sent again: the same people
+		els = append(els, el("ADD", email(i), aid(i)))
+	}
+	els = append(els, el("ADD", email(500), aid(0))) // shares only a later id: a person of its own
+	if emailMatches(500) {
+		want++
+	}
+	require.Equal(t, http.StatusOK, b.do(http.MethodPost, users, batch(good()), elements(els...)).status)
+
+	read := func(b *bed) (input, matched, size float64) {
+		a := b.do(http.MethodGet, "/rest/dmpSegments/"+id, good(), "")
+		require.Equal(t, http.StatusOK, a.status)
+		dest := a.body["destinations"].([]any)[0].(map[string]any)
+		require.Equal(t, a.body["matchedCount"], dest["matchedCount"])
+		return a.body["inputCount"].(float64), a.body["matchedCount"].(float64), a.body["audienceSize"].(float64)
+	}
+	input, matched, size := read(b)
+	require.EqualValues(t, 451, input, "people, not the 851 ids")
+	require.EqualValues(t, want, matched)
+	require.EqualValues(t, 314, matched, "counting identifiers would give 714")
+	require.Equal(t, matched, size, "above the 300 minimum")
+	st := b.srv.State(false)[0]
+	require.Equal(t, want, st.Matched)
+	require.Equal(t, 451, st.People)
+	require.Equal(t, 851, st.Members)
+
+	saved, err := b.srv.Save()
+	require.NoError(t, err)
+	other := setup(t, linkedindmp.Options{})
+	require.NoError(t, other.srv.Load(saved))
+	_, again, _ := read(other)
+	require.Equal(t, matched, again, "a snapshot keeps who stands for a person")
+
+	// Removing the people 0..99 (an element carries all its ids) leaves
+	// the others; person 500 stays though it shared person 0's id.
+	els = els[:0]
+	gone := 0
+	for i := range 100 {
+		els = append(els, el("REMOVE", email(i), aid(i)))
+		if emailMatches(i) {
+			gone++
+		}
+	}
+	require.Equal(t, http.StatusOK, b.do(http.MethodPost, users, batch(good()), elements(els...)).status)
+	input, matched, _ = read(b)
+	require.EqualValues(t, 351, input)
+	require.EqualValues(t, want-gone, matched)
+}

@@ -27,6 +27,11 @@ type SegmentSnapshot struct {
 	Updated        time.Time `json:"updated_at"`
 	Polls          int       `json:"polls,omitempty"`
 	Members        []string  `json:"members"`
+	// Secondary lists the positions in Members of the ids that stand for
+	// no person of their own (an element's advertising id after its
+	// e-mail: wire.Set.Secondary). Left out when every id is one, as in
+	// files written before people were counted.
+	Secondary []int `json:"secondary,omitempty"`
 }
 
 // Snapshot returns the replica's state.
@@ -38,6 +43,7 @@ func (s *Server) Snapshot() Snapshot {
 			SavedAudience: wire.SavedAudience{ID: sg.id, Account: sg.account, Name: sg.name, Description: sg.desc},
 			Type:          sg.kind, SourcePlatform: sg.source, AccessPolicy: sg.policy,
 			Created: sg.created, Updated: sg.updated, Polls: sg.polls, Members: sg.members.Sorted(),
+			Secondary: sg.members.Secondary(),
 		}
 	}), NextID: s.segments.Next()}
 }
@@ -55,14 +61,13 @@ func (s *Server) Restore(snap Snapshot) error {
 			if ss.Type == "" || ss.SourcePlatform == "" || ss.AccessPolicy == "" || ss.Polls < 0 {
 				return "", nil, errors.New("type, source_platform and access_policy are required")
 			}
+			members, err := wire.SetOfPeople(ss.Members, ss.Secondary)
+			if err != nil {
+				return "", nil, err
+			}
 			sg := &segment{id: ss.ID, account: ss.Account, name: ss.Name, desc: ss.Description,
 				kind: ss.Type, source: ss.SourcePlatform, policy: ss.AccessPolicy,
-				created: ss.Created, updated: ss.Updated, polls: ss.Polls, members: wire.SetOf(ss.Members)}
-			for _, id := range ss.Members {
-				if matches(id) {
-					sg.matched++
-				}
-			}
+				created: ss.Created, updated: ss.Updated, polls: ss.Polls, members: members}
 			return ss.ID, sg, nil
 		})
 	if err != nil {

@@ -130,15 +130,16 @@ func (s *Server) users(w http.ResponseWriter, _ *http.Request, req *request) *ap
 			return newError(http.StatusBadRequest, 100, "ILLEGAL_ARGUMENT", "DMP segment "+sg.id+" is a company segment: add users to a user segment")
 		}
 		for i, ids := range idsOf {
-			add := b.Elements[i].Action == "ADD"
+			if b.Elements[i].Action == "ADD" {
+				// One element is one person, known by its first id.
+				sg.members.AddRow(ids)
+				continue
+			}
 			for _, id := range ids {
-				if add && sg.members.Add(id) && matches(id) {
-					sg.matched++
-				} else if !add && sg.members.Remove(id) && matches(id) {
-					sg.matched--
-				}
+				sg.members.Remove(id)
 			}
 		}
+		sg.counted = false
 		sg.updated = s.opts.Now()
 		writeJSON(w, http.StatusOK, map[string]any{"elements": answers})
 		return nil

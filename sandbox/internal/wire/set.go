@@ -204,6 +204,33 @@ func (s Set) People() int {
 	return s.people
 }
 
+// PeopleWhere counts the people whose identifier (the value that stands
+// for them) match reports true for: the people a replica matched to
+// platform users. It is a pass over the set, as People after a change:
+// a caller keeps the figure until the set changes.
+func (s Set) PeopleWhere(match func(v string) bool) int {
+	if s.set == nil {
+		return 0
+	}
+	n := 0
+	var buf [64]byte
+	for h, f := range s.hashes {
+		if f&standsForPerson == 0 {
+			continue
+		}
+		hex.Encode(buf[:], h[:])
+		if match(string(buf[:])) {
+			n++
+		}
+	}
+	for _, sp := range s.other {
+		if sp.person && match(string(s.value(sp))) {
+			n++
+		}
+	}
+	return n
+}
+
 // Sorted returns the values in ascending order.
 func (s Set) Sorted() []string {
 	if s.set == nil {

@@ -157,3 +157,26 @@ func BenchmarkSetAddRows(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// TestSetPeopleWhere counts the people whose standing value passes the
+// predicate, hashes and other values alike; values that stand for no
+// person are not asked about.
+func TestSetPeopleWhere(t *testing.T) {
+	t.Parallel()
+	h := func(s string) string {
+		sum := sha256.Sum256([]byte(s))
+		return hex.EncodeToString(sum[:])
+	}
+	var s Set
+	require.Zero(t, s.PeopleWhere(func(string) bool { return true }), "an empty set")
+	a, b, c := h("a@example.com"), h("b@example.com"), h("c@example.com")
+	s.AddRow([]string{a, "madid:synthetic-1"})
+	s.AddRow([]string{b, c})
+	s.Add("madid:synthetic-2")
+	asked := map[string]bool{}
+	n := s.PeopleWhere(func(v string) bool { asked[v] = true; return v == a || v == "madid:synthetic-2" })
+	require.Equal(t, 2, n)
+	require.Equal(t, map[string]bool{a: true, b: true, "madid:synthetic-2": true}, asked, "only the values that stand for a person")
+	require.Equal(t, 3, s.PeopleWhere(func(string) bool { return true }))
+	require.Equal(t, s.People(), s.PeopleWhere(func(string) bool { return true }))
+}
