@@ -537,6 +537,40 @@ func TestSyncPageChartAndHistory(t *testing.T) {
   <td><a href="/runs/`), "three runs in the history")
 	require.Contains(t, p.body, "<code>"+"9000000001"+"</code>", "the remote audience id")
 	require.NotContains(t, p.body, "Older runs")
+	require.Equal(t, 3, strings.Count(p.body, ">not recorded</span>"), "runs started without saying by whom")
+}
+
+// Who or what started a run is read from the run log: a new UI, on a
+// new service over the same state (a restart), still shows it for runs
+// started through the UI, the command line and the schedule.
+func TestStartedByAfterRestart(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	c := b.client(t).signedIn(b.operator)
+	p := c.post("/syncs/cart-abandoners/run", "/syncs/cart-abandoners/run", nil)
+	require.Equal(t, http.StatusSeeOther, p.status, p.body)
+	webRun := strings.TrimPrefix(p.header.Get("Location"), "/runs/")
+	require.Eventually(t, func() bool {
+		rec, err := b.svc.RunRecord(t.Context(), webRun)
+		return err == nil && len(rec.Report) > 0
+	}, runWait, 50*time.Millisecond)
+	for _, by := range []string{"cli", "schedule"} {
+		_, err := b.svc.Run(t.Context(), "cart-abandoners", syncs.RunOptions{StartedBy: by, Wait: runWait})
+		require.NoError(t, err)
+	}
+
+	again := setupWith(t, true, b.svc.Config().Path, nil)
+	again.viewer = b.viewer
+	page := again.client(t).signedIn(again.viewer).get("/syncs/cart-abandoners")
+	require.Equal(t, http.StatusOK, page.status)
+	for _, want := range []string{"<td>ops (web)</td>", "<td>command line</td>", "<td>schedule</td>"} {
+		require.Contains(t, page.body, want)
+	}
+	require.NotContains(t, page.body, "not recorded")
+	run := again.client(t).signedIn(again.viewer).get("/runs/" + webRun)
+	require.Equal(t, http.StatusOK, run.status)
+	require.Contains(t, run.body, "started by ops (web)")
+	requireNoContactData(t, "sync page", page.body, fixtureEmails(t))
 }
 
 // A preview shows the plan as a report marked dry run; run now starts a
@@ -550,6 +584,7 @@ func TestPreviewAndRunNow(t *testing.T) {
 	require.Contains(t, p.body, `<span class="dry">dry run</span>`)
 	require.Contains(t, p.body, "would be sent to Google Ads (google)")
 	require.NotContains(t, p.body, "report.json", "a plan is not recorded: nothing to download")
+	require.Contains(t, p.body, "started by ops (web)", "the plan's report names who asked for it")
 	runs, err := b.svc.Runs(t.Context(), "", 10)
 	require.NoError(t, err)
 	require.Empty(t, runs, "a preview records no run")
