@@ -299,7 +299,8 @@ var ErrStopping = errors.New("the daemon is shutting down: no new runs start")
 // syncs.ErrBusy, as does one running in another process.
 //
 // The run ends with ctx, and like scheduled runs is cancelled when the
-// grace period after a stop is over.
+// grace period after a stop is over. The run log records opts.StartedBy
+// as who started it ("api:NAME", "web:NAME"), or "api" when it is empty.
 func (d *Daemon) Trigger(ctx context.Context, sync string, opts syncs.RunOptions) (*report.Report, error) {
 	d.mu.Lock()
 	if d.stopping {

@@ -546,14 +546,7 @@ func TestSyncPageChartAndHistory(t *testing.T) {
 func TestStartedByAfterRestart(t *testing.T) {
 	t.Parallel()
 	b := setup(t, false)
-	c := b.client(t).signedIn(b.operator)
-	p := c.post("/syncs/cart-abandoners/run", "/syncs/cart-abandoners/run", nil)
-	require.Equal(t, http.StatusSeeOther, p.status, p.body)
-	webRun := strings.TrimPrefix(p.header.Get("Location"), "/runs/")
-	require.Eventually(t, func() bool {
-		rec, err := b.svc.RunRecord(t.Context(), webRun)
-		return err == nil && len(rec.Report) > 0
-	}, runWait, 50*time.Millisecond)
+	webRun := b.client(t).signedIn(b.operator).runNow("cart-abandoners", nil)
 	for _, by := range []string{"cli", "schedule"} {
 		_, err := b.svc.Run(t.Context(), "cart-abandoners", syncs.RunOptions{StartedBy: by, Wait: runWait})
 		require.NoError(t, err)
@@ -573,6 +566,22 @@ func TestStartedByAfterRestart(t *testing.T) {
 	requireNoContactData(t, "sync page", page.body, fixtureEmails(t))
 }
 
+// runNow presses Run now on sync's page with form, and returns the id of
+// the run the browser is sent to, once its report is recorded.
+func (c *client) runNow(sync string, form url.Values) string {
+	c.t.Helper()
+	p := c.post("/syncs/"+sync+"/run", "/syncs/"+sync+"/run", form)
+	require.Equal(c.t, http.StatusSeeOther, p.status, p.body)
+	loc := p.header.Get("Location")
+	require.True(c.t, strings.HasPrefix(loc, "/runs/"), loc)
+	id := strings.TrimPrefix(loc, "/runs/")
+	require.Eventually(c.t, func() bool {
+		rec, err := c.b.svc.RunRecord(c.t.Context(), id)
+		return err == nil && len(rec.Report) > 0
+	}, runWait, 50*time.Millisecond)
+	return id
+}
+
 // A preview shows the plan as a report marked dry run; run now starts a
 // run through Trigger and sends the browser to its page.
 func TestPreviewAndRunNow(t *testing.T) {
@@ -589,15 +598,7 @@ func TestPreviewAndRunNow(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, runs, "a preview records no run")
 
-	p = c.post("/syncs/cart-abandoners/run", "/syncs/cart-abandoners/run", url.Values{"full_refresh": {"1"}})
-	require.Equal(t, http.StatusSeeOther, p.status, p.body)
-	loc := p.header.Get("Location")
-	require.True(t, strings.HasPrefix(loc, "/runs/"), loc)
-	id := strings.TrimPrefix(loc, "/runs/")
-	require.Eventually(t, func() bool {
-		rec, err := b.svc.RunRecord(t.Context(), id)
-		return err == nil && len(rec.Report) > 0
-	}, runWait, 50*time.Millisecond)
+	loc := "/runs/" + c.runNow("cart-abandoners", url.Values{"full_refresh": {"1"}})
 	run := c.get(loc)
 	require.Contains(t, run.body, "started by ops (web)")
 	require.Contains(t, run.body, "full refresh")
