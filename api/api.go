@@ -177,7 +177,7 @@ func (s *server) endpoint(rt route) http.Handler {
 			writeProblem(w, r, p)
 			return
 		}
-		if err := rt.handle(s, w, r); err != nil {
+		if err := rt.handle(s, w, r.WithContext(context.WithValue(r.Context(), callerKey{}, who))); err != nil {
 			p := problemFor(err)
 			if p.Status >= 500 {
 				s.log.Error("api request failed", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))

@@ -129,6 +129,19 @@ func isLoopbackAddr(addr string) bool {
 type caller struct {
 	name string
 	role role
+	// startedBy is what the run log records for a run the caller
+	// starts (state.Run.StartedBy): "api:" and the token's name, or
+	// "api" for a request served without a token.
+	startedBy string
+}
+
+// callerKey is the request context key of the caller (see endpoint).
+type callerKey struct{}
+
+// callerOf returns the caller endpoint put in ctx.
+func callerOf(ctx context.Context) caller {
+	c, _ := ctx.Value(callerKey{}).(caller)
+	return c
 }
 
 // authenticator checks bearer tokens.
@@ -173,7 +186,7 @@ func (a *authenticator) authenticate(r *http.Request) (caller, *problem) {
 		return caller{}, &problem{Type: "internal", Title: "Internal error", Status: http.StatusInternalServerError, Detail: "reading API tokens failed; see the server log"}
 	}
 	a.touch(r.Context(), t.ID)
-	return caller{name: t.Name, role: parseRole(t.Role)}, nil
+	return caller{name: t.Name, role: parseRole(t.Role), startedBy: "api:" + t.Name}, nil
 }
 
 // ErrBadToken is LookupToken's error for a string that is not a token
@@ -243,7 +256,7 @@ func (a *authenticator) open(r *http.Request) (caller, *problem) {
 		a.log.Warn("API: serving a loopback request without a token, as operator, because no API token exists; " +
 			"create one with `audiencesync token create` to require tokens")
 	}
-	return caller{name: "(loopback, no tokens)", role: roleOperator}, nil
+	return caller{name: "(loopback, no tokens)", role: roleOperator, startedBy: "api"}, nil
 }
 
 // touch records the token's use, at most once per touchEvery. A failure

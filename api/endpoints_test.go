@@ -112,6 +112,7 @@ func TestEndpoints(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.status, "%s", resp.raw)
 	require.Equal(t, "planned", resp.field(t, "status"))
 	require.Equal(t, true, resp.field(t, "dry_run"))
+	require.Equal(t, "api:ci", resp.field(t, "started_by"), "the plan names the operator token")
 	resp = b.call(t, "GET", "/api/v1/runs", b.viewer, nil)
 	require.Empty(t, resp.field(t, "runs"), "a plan is not recorded")
 
@@ -124,6 +125,7 @@ func TestEndpoints(t *testing.T) {
 	require.Equal(t, "running", resp.field(t, "status"))
 	run := b.waitRun(t, secondID)
 	require.Equal(t, "succeeded", run.field(t, "status"))
+	require.Equal(t, "api:ci", run.field(t, "started_by"), "the token's name, never the token")
 	dests := run.field(t, "destinations").([]any)
 	require.Len(t, dests, 7, "google, meta, x, linkedin and the three export profiles")
 	google := dests[0].(map[string]any)
@@ -137,6 +139,8 @@ func TestEndpoints(t *testing.T) {
 	stored, err := b.store.Run(t.Context(), secondID)
 	require.NoError(t, err)
 	require.JSONEq(t, string(stored.Report), string(resp.raw))
+	require.Equal(t, "api:ci", stored.StartedBy)
+	require.NotContains(t, string(stored.Report), b.operator, "no token in the report")
 
 	// Rejected rows: reasons, counts, line numbers.
 	resp = b.call(t, "GET", "/api/v1/runs/"+firstID+"/rejected", b.viewer, nil)
@@ -363,6 +367,7 @@ func TestTriggerThroughOptions(t *testing.T) {
 	require.Equal(t, "cart-abandoners", c.sync)
 	require.True(t, c.opts.FullRefresh)
 	require.False(t, c.opts.Force)
+	require.Equal(t, "api:ci", c.opts.StartedBy, "the daemon is told the token's name")
 	close(release) // the request has been answered; the run goes on detached
 
 	resp = b.call(t, "POST", "/api/v1/syncs/cart-abandoners/runs", b.operator, map[string]any{"force": true})
@@ -433,6 +438,7 @@ func TestAuth(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status)
 	r = open.call(t, "POST", "/api/v1/syncs/cart-abandoners/plan", "", nil)
 	require.Equal(t, http.StatusOK, r.status, "%s", r.raw)
+	require.Equal(t, "api", r.field(t, "started_by"), "no token to name")
 	// A token sent anyway must be valid.
 	r = open.call(t, "GET", "/api/v1/syncs", "ast_0000000000000000_"+strings.Repeat("0", 64), nil)
 	require.Equal(t, http.StatusUnauthorized, r.status)

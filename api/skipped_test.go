@@ -15,7 +15,7 @@ func TestSkippedRuns(t *testing.T) {
 	t.Parallel()
 	b := setup(t, false, nil)
 	seedRuns(t, b.store, 3, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	id, err := b.svc.RecordSkipped(t.Context(), "cart-abandoners", "skipped: the previous run of this sync was still running")
+	id, err := b.svc.RecordSkipped(t.Context(), "cart-abandoners", "skipped: the previous run of this sync was still running", "schedule")
 	require.NoError(t, err)
 
 	resp := b.call(t, "GET", "/api/v1/runs?status=skipped", b.viewer, nil)
@@ -25,6 +25,7 @@ func TestSkippedRuns(t *testing.T) {
 	run := runs[0].(map[string]any)
 	require.Equal(t, id, run["id"])
 	require.Equal(t, "skipped", run["status"])
+	require.Equal(t, "schedule", run["started_by"])
 	require.NotContains(t, run, "interrupted")
 	require.Empty(t, run["destinations"])
 	require.Equal(t, run["started_at"], run["finished_at"])

@@ -78,7 +78,8 @@ func (s *server) triggerRun(w http.ResponseWriter, r *http.Request) error {
 	done := make(chan outcome, 1)
 	ctx := context.WithoutCancel(r.Context())
 	go func() {
-		rep, err := s.trigger(ctx, sc.Name, syncs.RunOptions{FullRefresh: req.FullRefresh, Force: req.Force, Observer: obs})
+		rep, err := s.trigger(ctx, sc.Name, syncs.RunOptions{FullRefresh: req.FullRefresh, Force: req.Force, Observer: obs,
+			StartedBy: callerOf(r.Context()).startedBy})
 		if err != nil && rep == nil {
 			s.log.Warn("API-triggered run did not start", zap.String("sync", sc.Name), zap.Error(err))
 		}
@@ -143,7 +144,7 @@ func (s *server) plan(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rep, err := s.opts.Service.Plan(r.Context(), sc.Name, syncs.RunOptions{FullRefresh: req.FullRefresh})
+	rep, err := s.opts.Service.Plan(r.Context(), sc.Name, syncs.RunOptions{FullRefresh: req.FullRefresh, StartedBy: callerOf(r.Context()).startedBy})
 	return writeOutcome(w, outcome{rep, err})
 }
 

@@ -73,7 +73,10 @@ type runItem struct {
 	StartedAt  time.Time  `json:"started_at"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	// Interrupted: recorded as running, but its process is gone.
-	Interrupted  bool          `json:"interrupted,omitempty"`
+	Interrupted bool `json:"interrupted,omitempty"`
+	// StartedBy says who or what started the run (state.Run.StartedBy);
+	// absent for runs recorded before the run log kept it.
+	StartedBy    string        `json:"started_by,omitempty"`
 	Destinations []destSummary `json:"destinations"`
 	Links        runLinks      `json:"links"`
 }
@@ -173,7 +176,7 @@ func runOf(rec syncs.RunRecord) runItem {
 	self := Prefix + "/runs/" + rec.ID
 	return runItem{
 		ID: rec.ID, Sync: rec.Sync, Status: status(rec), StartedAt: rec.Started.UTC(), FinishedAt: timePtr(rec.Finished),
-		Interrupted: rec.Interrupted, Destinations: dests,
+		Interrupted: rec.Interrupted, StartedBy: rec.StartedBy, Destinations: dests,
 		Links: runLinks{Self: self, Report: self + "/report", Rejected: self + "/rejected"},
 	}
 }

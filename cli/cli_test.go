@@ -115,6 +115,7 @@ func TestQuickstartSyncsThenSendsOnlyTheDifference(t *testing.T) {
 	rep, r := syncJSON(t, cfg)
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	require.Equal(t, report.StatusSucceeded, rep.Status)
+	require.Equal(t, "cli", rep.StartedBy)
 	require.Equal(t, int64(2003), rep.Source.Read, "2,003 data rows in the export")
 	require.Positive(t, rep.Source.Duplicates)
 	require.Equal(t, int64(3), rep.Source.Rejected["row.malformed"])
@@ -187,6 +188,11 @@ func TestQuickstartSyncsThenSendsOnlyTheDifference(t *testing.T) {
 	runs := run(t, "", "runs", "--config", cfg)
 	require.Equal(t, ExitOK, runs.code, runs.stderr)
 	require.Equal(t, 3, strings.Count(runs.stdout, "cart-abandoners"))
+	for _, line := range strings.Split(runs.stdout, "\n") {
+		if strings.Contains(line, "cart-abandoners") {
+			require.True(t, strings.HasSuffix(strings.TrimSpace(line), " cli"), "each run was started by the command line: %q", line)
+		}
+	}
 	// The last run's figures, per destination: 5 added and 10 removed on
 	// each, not their sum, none failed or not attempted.
 	var last []string

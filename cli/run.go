@@ -146,7 +146,7 @@ func (a *app) runSyncs(ctx context.Context, f runFlags) (err error) {
 		names = []string{f.sync}
 	}
 	opts := f.opts
-	opts.Observer = newProgress(a.console())
+	opts.Observer, opts.StartedBy = newProgress(a.console()), "cli"
 	code := ExitOK
 	var errs []error
 	for _, name := range names {

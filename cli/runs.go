@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -37,7 +38,7 @@ interrupted; the next run of its sync carries on from what it committed.`,
 			// per destination (members of one audience), never summed
 			// across audiences.
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "RUN\tSYNC / DESTINATION\tSTATUS\tSTARTED\tTOOK\tADDED\tREMOVED\tFAILED\tNOT ATTEMPTED")
+			fmt.Fprintln(tw, "RUN\tSYNC / DESTINATION\tSTATUS\tSTARTED\tTOOK\tADDED\tREMOVED\tFAILED\tNOT ATTEMPTED\tSTARTED BY")
 			for _, r := range runs {
 				took := "-"
 				if !r.Finished.IsZero() {
@@ -47,8 +48,11 @@ interrupted; the next run of its sync carries on from what it committed.`,
 				if r.Interrupted {
 					status = string(report.StatusInterrupted)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\t\t\t\n", r.ID, r.Sync, status,
-					r.Started.Local().Format("2006-01-02 15:04:05"), took)
+				// Runs recorded before the run log kept who started
+				// them do not say.
+				by := cmp.Or(r.StartedBy, "-")
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\t\t\t\t%s\n", r.ID, r.Sync, status,
+					r.Started.Local().Format("2006-01-02 15:04:05"), took, by)
 				// The run log's summary rows: a listing decodes no report.
 				// A run that never finished has none.
 				for _, d := range r.Summaries {

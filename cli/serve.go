@@ -107,7 +107,7 @@ func (a *app) serve(ctx context.Context, addr string, opts daemon.Options) error
 	// new service. The UI's sessions and its view of runs in progress
 	// live as long as the process, so a reload signs no one out.
 	sessions, live := web.NewSessions(0), web.NewLive()
-	opts.Observer, opts.StartedBy = live, live.StartedBy
+	opts.Observer = live
 	opts.API = withTokens(ctx, func(dep daemon.APIDeps, tokens state.Tokens) http.Handler {
 		return api.New(api.Options{Service: dep.Service, Tokens: tokens, Logger: dep.Logger,
 			Trigger: dep.Trigger, Reload: dep.Reload, NextRun: dep.NextRun})

@@ -16,7 +16,7 @@ func TestRunsShowsSkippedTick(t *testing.T) {
 	cfg := quickstart(t)
 	svc, err := syncs.Open(t.Context(), syncs.Options{ConfigPath: cfg})
 	require.NoError(t, err)
-	id, err := svc.RecordSkipped(t.Context(), "cart-abandoners", "skipped: the previous run of this sync was still running")
+	id, err := svc.RecordSkipped(t.Context(), "cart-abandoners", "skipped: the previous run of this sync was still running", "schedule")
 	require.NoError(t, err)
 	require.NoError(t, svc.Close())
 

@@ -87,10 +87,6 @@ type Options struct {
 	// handlers leave); nil serves none. Like API it is built again on
 	// each reload, with the same dependencies.
 	Web APIFactory
-	// StartedBy, when set, is told what started each run once it is
-	// recorded: "schedule", "catch-up" or "api" (Trigger), so that run
-	// history can say who or what started a run.
-	StartedBy func(run engine.RunRef, trigger string)
 	// Observer also receives every run's events (tests).
 	Observer engine.Observer
 	// Alerts sends the failure alerts; nil means a Sender with defaults.
@@ -303,7 +299,8 @@ var ErrStopping = errors.New("the daemon is shutting down: no new runs start")
 // syncs.ErrBusy, as does one running in another process.
 //
 // The run ends with ctx, and like scheduled runs is cancelled when the
-// grace period after a stop is over.
+// grace period after a stop is over. The run log records opts.StartedBy
+// as who started it ("api:NAME", "web:NAME"), or "api" when it is empty.
 func (d *Daemon) Trigger(ctx context.Context, sync string, opts syncs.RunOptions) (*report.Report, error) {
 	d.mu.Lock()
 	if d.stopping {
@@ -378,7 +375,12 @@ func (d *Daemon) run(ctx context.Context, sync, trigger string, opts syncs.RunOp
 	d.mu.Unlock()
 	defer g.runs.Done()
 
-	opts.Observer = engine.Fanout(d.metrics, d.opts.Observer, d.startedBy(trigger), opts.Observer)
+	// The run log records what started the run: the caller's words (the
+	// API's and the web UI's name the token), else the trigger.
+	if opts.StartedBy == "" {
+		opts.StartedBy = trigger
+	}
+	opts.Observer = engine.Fanout(d.metrics, d.opts.Observer, opts.Observer)
 	rep, err := g.svc.Run(ctx, sync, opts)
 	switch {
 	case errors.Is(err, syncs.ErrBusy):
@@ -401,19 +403,6 @@ func (d *Daemon) run(ctx context.Context, sync, trigger string, opts syncs.RunOp
 	return rep, err
 }
 
-// startedBy tells Options.StartedBy what started a run once it is
-// recorded; nil when no one asked.
-func (d *Daemon) startedBy(trigger string) engine.Observer {
-	if d.opts.StartedBy == nil {
-		return nil
-	}
-	return engine.ObserverFunc(func(ev engine.Event) {
-		if rs, ok := ev.(engine.RunStarted); ok {
-			d.opts.StartedBy(rs.Run, trigger)
-		}
-	})
-}
-
 // skipped counts a tick (of the schedule, or the catch-up at start)
 // skipped because sync was still running, and records it in the run log
 // as a skipped run saying why. A run asked for through the API is
@@ -424,7 +413,7 @@ func (d *Daemon) skipped(ctx context.Context, g *generation, sync, trigger, reas
 		return
 	}
 	d.metrics.skipped(sync)
-	id, err := g.svc.RecordSkipped(context.WithoutCancel(ctx), sync, reason)
+	id, err := g.svc.RecordSkipped(context.WithoutCancel(ctx), sync, reason, trigger)
 	if err != nil {
 		d.log.Warn("the skipped tick was not recorded in the run log", zap.String("sync", sync), zap.Error(err))
 		return

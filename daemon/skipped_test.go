@@ -54,6 +54,8 @@ func TestSkippedTickInRunLog(t *testing.T) {
 	require.Equal(t, sk.ID, rep.RunID)
 	require.Contains(t, rep.Error, "still running")
 	require.Empty(t, rep.Destinations)
+	require.Equal(t, "schedule", sk.StartedBy, "the skip records the trigger it skipped")
+	require.Equal(t, "schedule", rep.StartedBy)
 
 	b.gate.release()
 	fin := recv(t, b.gate.finished, "first run's end")
@@ -67,6 +69,7 @@ func TestSkippedTickInRunLog(t *testing.T) {
 	require.Len(t, all, 2)
 	require.Equal(t, []string{sk.ID, first.Run.ID}, []string{all[0].ID, all[1].ID})
 	require.Equal(t, string(report.StatusSucceeded), all[1].Status)
+	require.Equal(t, "schedule", all[1].StartedBy, "a scheduled tick's run")
 
 	_, body := get(t, "http://"+addr+"/metrics")
 	require.Contains(t, body, `audiencesync_runs_total{status="skipped",sync="buyers"} 1`)
@@ -120,7 +123,7 @@ func TestSkippedTickKeepsInterruptedCatchUp(t *testing.T) {
 	// came after it; the skip is recorded at t0, after both.
 	require.NoError(t, st.BeginRun(t.Context(), state.Run{ID: "r-crashed", Sync: "buyers", Status: string(report.StatusRunning),
 		Started: t0.Add(-90 * time.Second), Owner: "dead-1"}))
-	_, err = svc.RecordSkipped(t.Context(), "buyers", "skipped: still running")
+	_, err = svc.RecordSkipped(t.Context(), "buyers", "skipped: still running", "schedule")
 	require.NoError(t, err)
 	runs, err := svc.Runs(t.Context(), "buyers", 0)
 	require.NoError(t, err)
@@ -134,6 +137,9 @@ func TestSkippedTickKeepsInterruptedCatchUp(t *testing.T) {
 	st0 := recv(t, b.gate.started, "catch-up run")
 	require.Equal(t, t0, st0.StartedAt, "caught up at once, although the newest row is a skip at t0")
 	recv(t, b.gate.finished, "catch-up run's end")
+	rec, err := b.d.Service().RunRecord(t.Context(), st0.Run.ID)
+	require.NoError(t, err)
+	require.Equal(t, "catch-up", rec.StartedBy)
 	logs := b.logs.FilterMessageSnippet("catch-up").All()
 	require.Len(t, logs, 1)
 	require.Equal(t, true, logs[0].ContextMap()["last_run_interrupted"])

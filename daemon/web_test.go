@@ -3,21 +3,19 @@ package daemon_test
 import (
 	"io"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/audiencesync/audiencesync/daemon"
-	"github.com/audiencesync/audiencesync/engine"
 	"github.com/audiencesync/audiencesync/syncs"
 )
 
 // The web factory's handler serves every path the daemon's own and the
-// API's leave, is built again on reload, and StartedBy hears what started
-// each run: "api" for Trigger, "schedule" for a tick.
+// API's leave, is built again on reload, and the run log records what
+// started each run: the caller's words given to Trigger ("web:NAME"),
+// else "api", and "schedule" for a tick.
 func TestWebMountAndStartedBy(t *testing.T) {
 	t.Parallel()
 	b := setup(t, "serve: {max_jitter: 0s}\n", "buyers", "* * * * *")
@@ -31,13 +29,6 @@ func TestWebMountAndStartedBy(t *testing.T) {
 	b.opts.API = func(daemon.APIDeps) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "api") })
 	}
-	var mu sync.Mutex
-	started := map[string]string{}
-	b.opts.StartedBy = func(run engine.RunRef, trigger string) {
-		mu.Lock()
-		started[run.ID] = trigger
-		mu.Unlock()
-	}
 	addr, _ := b.start(t, 2)
 	base := "http://" + addr
 	for path, want := range map[string]string{"/": "web / buyers", "/runs/x": "web /runs/x buyers", "/api/v1/syncs": "api", "/healthz": "ok\n"} {
@@ -48,14 +39,18 @@ func TestWebMountAndStartedBy(t *testing.T) {
 
 	rep, err := b.d.Trigger(t.Context(), "buyers", syncs.RunOptions{})
 	require.NoError(t, err)
-	b.advanceTo(nextMinute)
 	recv(t, b.gate.finished, "triggered run")
+	named, err := b.d.Trigger(t.Context(), "buyers", syncs.RunOptions{StartedBy: "web:marketing"})
+	require.NoError(t, err)
+	recv(t, b.gate.finished, "triggered run, named")
+	b.advanceTo(nextMinute)
 	sched := recv(t, b.gate.finished, "scheduled run")
-	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(started) == 2 }, 10*time.Second, 5*time.Millisecond)
-	mu.Lock()
-	require.Equal(t, "api", started[rep.RunID])
-	require.Equal(t, "schedule", started[sched.Run.ID])
-	mu.Unlock()
+	for id, want := range map[string]string{rep.RunID: "api", named.RunID: "web:marketing", sched.Run.ID: "schedule"} {
+		rec, err := b.d.Service().RunRecord(t.Context(), id)
+		require.NoError(t, err)
+		require.Equal(t, want, rec.StartedBy, "run %s", id)
+	}
+	require.Equal(t, "web:marketing", named.StartedBy, "in the report too")
 
 	writeConfig(t, b.dir, "", "sellers", "* * * * *")
 	require.NoError(t, b.d.Reload(t.Context()))

@@ -90,6 +90,10 @@ type Options struct {
 	// rehearsal: "three days from now"); zero means the run's start.
 	// Only filters see it: state and reports keep the real clock.
 	FilterTime time.Time
+	// StartedBy says who or what started the run (state.Run.StartedBy
+	// lists the words); it is recorded with the run and put in its
+	// report. "" says nothing.
+	StartedBy string
 }
 
 // Job is one sync made ready to run: its built source and destinations
@@ -248,6 +252,7 @@ func (e *Engine) Run(ctx context.Context, job *Job, opts Options) (*report.Repor
 		DryRun:      opts.DryRun,
 		FullRefresh: opts.FullRefresh,
 		Forced:      opts.Force,
+		StartedBy:   opts.StartedBy,
 		Status:      report.StatusRunning,
 		StartedAt:   started,
 		Source:      report.Source{Rejected: map[string]int64{}},
@@ -256,7 +261,8 @@ func (e *Engine) Run(ctx context.Context, job *Job, opts Options) (*report.Repor
 	// Bookkeeping must survive Ctrl-C: what was acknowledged is committed.
 	keep := context.WithoutCancel(ctx)
 	if !opts.DryRun {
-		if err := e.Store.BeginRun(ctx, state.Run{ID: rep.RunID, Sync: job.Sync, Status: string(report.StatusRunning), Started: started, Owner: opts.Owner}); err != nil {
+		if err := e.Store.BeginRun(ctx, state.Run{ID: rep.RunID, Sync: job.Sync, Status: string(report.StatusRunning), Started: started, Owner: opts.Owner,
+			StartedBy: opts.StartedBy}); err != nil {
 			// Nothing ran and nothing is recorded; the report still ends
 			// with a final status.
 			rep.Status, rep.FinishedAt = report.StatusFailed, e.now()
@@ -269,7 +275,7 @@ func (e *Engine) Run(ctx context.Context, job *Job, opts Options) (*report.Repor
 		}
 	}
 	log.Info("run started", zap.String("run_id", rep.RunID), zap.Bool("dry_run", opts.DryRun),
-		zap.Bool("full_refresh", opts.FullRefresh), zap.Bool("force", opts.Force))
+		zap.Bool("full_refresh", opts.FullRefresh), zap.Bool("force", opts.Force), zap.String("started_by", opts.StartedBy))
 	ev := &events{obs: e.Observer, run: RunRef{ID: rep.RunID, Sync: job.Sync}}
 	if ev.on() {
 		names := make([]string, len(job.Targets))

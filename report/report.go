@@ -109,6 +109,10 @@ type Report struct {
 	Moves []Move `json:"moves,omitempty"`
 	// Error says why the run failed or was aborted, and what to do.
 	Error string `json:"error,omitempty"`
+	// StartedBy says who or what started the run (the words of
+	// state.Run.StartedBy: schedule, catch-up, cli, api:NAME, web:NAME);
+	// absent when the caller did not say.
+	StartedBy string `json:"started_by,omitempty"`
 }
 
 // Source counts what the source yielded.

@@ -20,6 +20,20 @@ type Run struct {
 	// that lock's heartbeat it tells a run in progress from one a crash
 	// left "running". Empty for a run started without a lock.
 	Owner string
+	// StartedBy says who or what started the run, for run history. It is
+	// one of a short, stable vocabulary, never a secret or contact data:
+	//
+	//   - "schedule": a scheduled tick of the daemon (audiencesync serve)
+	//   - "catch-up": the daemon's catch-up of a missed tick at start
+	//   - "cli": audiencesync sync on the command line
+	//   - "api:NAME": the JSON API, by the API token named NAME (the
+	//     token's name, never the token); "api" alone when the API served
+	//     the request without a token (loopback, while no token exists)
+	//   - "web:NAME", "web": the same, through the web UI's Run now
+	//
+	// Empty when not recorded: runs recorded before the run log kept it
+	// (schema version 7 of the SQLite store), and callers that do not say.
+	StartedBy string
 	// Summaries are the run's per-destination figures, in the order they
 	// were recorded; empty while the run is running, and for a run a crash
 	// left "running" (it never finished).

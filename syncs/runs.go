@@ -167,12 +167,13 @@ func RanStatuses() []string {
 
 // RecordSkipped records in the run log that a scheduled tick of sync did
 // not run, and why (reason: that the sync was still running, and where;
-// no contact data). The record is a run with status skipped that started
+// no contact data), with what would have started it (startedBy, as in
+// state.Run.StartedBy: "schedule" or "catch-up"). The record is a run with status skipped that started
 // and finished now, with no destinations and a report saying why, so
 // that `runs`, the API and the web UI show the skip where they show runs.
 // It takes no lock and leaves the sync's state alone. It returns the id
 // it recorded.
-func (s *Service) RecordSkipped(ctx context.Context, sync, reason string) (string, error) {
+func (s *Service) RecordSkipped(ctx context.Context, sync, reason, startedBy string) (string, error) {
 	st, _, err := s.stores(ctx)
 	if err != nil {
 		return "", err
@@ -181,14 +182,14 @@ func (s *Service) RecordSkipped(ctx context.Context, sync, reason string) (strin
 	var b [3]byte
 	_, _ = rand.Read(b[:])
 	id := now.Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
-	rep := report.Report{RunID: id, Sync: sync, Status: report.StatusSkipped, StartedAt: now, FinishedAt: now,
+	rep := report.Report{RunID: id, Sync: sync, StartedBy: startedBy, Status: report.StatusSkipped, StartedAt: now, FinishedAt: now,
 		Source: report.Source{Rejected: map[string]int64{}}, Destinations: []*report.Destination{}, Error: reason}
 	body, err := json.Marshal(rep)
 	if err != nil {
 		return "", fmt.Errorf("record the skipped tick of sync %s: %w", sync, err)
 	}
 	if err := st.BeginRun(ctx, state.Run{ID: id, Sync: sync, Status: string(report.StatusSkipped), Started: now, Finished: now,
-		Report: body}); err != nil {
+		Report: body, StartedBy: startedBy}); err != nil {
 		return "", fmt.Errorf("record the skipped tick of sync %s: %w", sync, err)
 	}
 	return id, nil

@@ -301,6 +301,10 @@ type RunOptions struct {
 	// rehearse a later run ("three days pass"); zero means now. See
 	// engine.Options.FilterTime.
 	FilterTime time.Time
+	// StartedBy says who or what started the run, in the words of
+	// state.Run.StartedBy ("cli", "schedule", "api:NAME", …); it is
+	// recorded in the run log and the report.
+	StartedBy string
 	// Observer receives the run's events (the CLI's progress bar, later
 	// metrics and the web UI's live status); nil watches nothing.
 	Observer engine.Observer
@@ -332,7 +336,8 @@ func (s *Service) Run(ctx context.Context, name string, opts RunOptions) (rep *r
 	held.keep(runCtx, cancel)
 	defer func() { err = errors.Join(err, held.release(ctx)) }()
 
-	rep, err = s.execute(runCtx, sc, engine.Options{FullRefresh: opts.FullRefresh, Force: opts.Force, Adopt: opts.Adopt, Owner: held.lock.Owner, FilterTime: opts.FilterTime}, opts.Observer)
+	rep, err = s.execute(runCtx, sc, engine.Options{FullRefresh: opts.FullRefresh, Force: opts.Force, Adopt: opts.Adopt, Owner: held.lock.Owner, FilterTime: opts.FilterTime,
+		StartedBy: opts.StartedBy}, opts.Observer)
 	var deadline *DeadlineError
 	if cause := context.Cause(runCtx); errors.Is(cause, errLockLost) || errors.As(cause, &deadline) {
 		err = errors.Join(err, cause)
@@ -359,7 +364,8 @@ func (s *Service) Plan(ctx context.Context, name string, opts RunOptions) (*repo
 	if err != nil {
 		return nil, err
 	}
-	return s.execute(ctx, sc, engine.Options{DryRun: true, FullRefresh: opts.FullRefresh, Force: opts.Force, FilterTime: opts.FilterTime}, opts.Observer)
+	return s.execute(ctx, sc, engine.Options{DryRun: true, FullRefresh: opts.FullRefresh, Force: opts.Force, FilterTime: opts.FilterTime,
+		StartedBy: opts.StartedBy}, opts.Observer)
 }
 
 // execute builds the sync's job and runs it. The in-process sandbox, if

@@ -157,9 +157,8 @@ func serveConfig(t testing.TB, cfgPath string, runNow func() time.Time) *served 
 		Open: func(ctx context.Context) (*syncs.Service, error) {
 			return syncs.Open(ctx, syncs.Options{ConfigPath: cfgPath, CheckFiles: true, Now: runNow})
 		},
-		Logger:    zap.NewNop(),
-		Observer:  engine.Fanout(live, s.hold),
-		StartedBy: live.StartedBy,
+		Logger:   zap.NewNop(),
+		Observer: engine.Fanout(live, s.hold),
 		Web: func(dep daemon.APIDeps) http.Handler {
 			tokens, err := dep.Service.Tokens(t.Context())
 			require.NoError(t, err)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,25 +14,17 @@ import (
 
 // Live follows runs as they go, from the engine's events: it is an
 // engine.Observer. The run page shows its figures for a run in progress
-// and streams them to the page as server-sent events. It also remembers
-// who or what started each run it saw (the run log does not record it),
-// for the run history. Safe for concurrent use.
+// and streams them to the page as server-sent events. Safe for
+// concurrent use.
 type Live struct {
 	mu      sync.Mutex
 	runs    map[string]*liveRun
-	started map[string]starter
 	order   []string      // run ids in the order first seen, for forgetting
 	changed chan struct{} // closed and replaced on every change
 }
 
-// liveKeep is how many runs Live remembers (progress and starter).
+// liveKeep is how many runs Live remembers the progress of.
 const liveKeep = 10000
-
-// starter is who or what started a run.
-type starter struct {
-	trigger string // the daemon's: schedule, catch-up, api
-	user    string // the token name that pressed Run now
-}
 
 // Progress is a run's progress as the page shows it.
 type Progress struct {
@@ -65,56 +58,36 @@ type liveRun struct {
 
 // NewLive returns an empty Live.
 func NewLive() *Live {
-	return &Live{runs: map[string]*liveRun{}, started: map[string]starter{}, changed: make(chan struct{})}
+	return &Live{runs: map[string]*liveRun{}, changed: make(chan struct{})}
 }
 
-// StartedBy records what started run (the daemon's trigger names); see
-// daemon.Options.StartedBy.
-func (l *Live) StartedBy(run engine.RunRef, trigger string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	st := l.started[run.ID]
-	st.trigger = trigger
-	l.remember(run.ID)
-	l.started[run.ID] = st
-}
-
-func (l *Live) startedByUser(runID, user string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	st := l.started[runID]
-	st.user = user
-	l.remember(runID)
-	l.started[runID] = st
-}
-
-// starterOf words who or what started run id; "" when this process did
-// not see it start.
-func (l *Live) starterOf(id string) string {
-	l.mu.Lock()
-	st, ok := l.started[id]
-	l.mu.Unlock()
+// starterText words who or what started a run, from its record's
+// StartedBy (state.Run.StartedBy lists the words); "" when the run log
+// has no record of it (a run recorded before it kept them).
+func starterText(by string) string {
+	via, name, _ := strings.Cut(by, ":")
 	switch {
-	case !ok:
-		return ""
-	case st.user != "":
-		return st.user + " (web)"
-	case st.trigger == "schedule":
-		return "schedule"
-	case st.trigger == "catch-up":
-		return "catch-up at start"
-	case st.trigger == "api":
-		return "API"
+	case via == "web" && name != "":
+		return name + " (web)"
+	case via == "api" && name != "":
+		return name + " (API)"
 	}
-	return st.trigger
+	switch by {
+	case "web":
+		return "web (loopback, no tokens)"
+	case "api":
+		return "API"
+	case "cli":
+		return "command line"
+	case "catch-up":
+		return "catch-up at start"
+	}
+	return by
 }
 
 // remember notes id once; past liveKeep ids the oldest is forgotten.
 // l.mu is held.
 func (l *Live) remember(id string) {
-	if _, seen := l.started[id]; seen {
-		return
-	}
 	if _, seen := l.runs[id]; seen {
 		return
 	}
@@ -122,7 +95,6 @@ func (l *Live) remember(id string) {
 	if len(l.order) > liveKeep {
 		old := l.order[0]
 		l.order = l.order[1:]
-		delete(l.started, old)
 		delete(l.runs, old)
 	}
 }
@@ -266,13 +238,11 @@ func (s *server) liveEvents(w http.ResponseWriter, r *http.Request, _ *viewer) e
 	}
 }
 
-// observe makes the observer of a run this handler starts: it records
-// who started it, tells started its id, and feeds live when the host
-// does not.
-func (s *server) observe(user string, started chan<- string) engine.Observer {
+// observe makes the observer of a run this handler starts: it tells
+// started its id, and feeds live when the host does not.
+func (s *server) observe(started chan<- string) engine.Observer {
 	return engine.ObserverFunc(func(ev engine.Event) {
 		if rs, ok := ev.(engine.RunStarted); ok {
-			s.live.startedByUser(rs.Run.ID, user)
 			select {
 			case started <- rs.Run.ID:
 			default:

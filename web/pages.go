@@ -422,7 +422,7 @@ func (s *server) latestReport(ctx context.Context, sync string) (*report.Report,
 }
 
 func (s *server) runRowOf(rec syncs.RunRecord) runRow {
-	row := runRow{ID: rec.ID, Started: rec.Started, Status: shownStatus(rec), StartedBy: s.live.starterOf(rec.ID)}
+	row := runRow{ID: rec.ID, Started: rec.Started, Status: shownStatus(rec), StartedBy: starterText(rec.StartedBy)}
 	if !rec.Finished.IsZero() {
 		row.Took = rec.Finished.Sub(rec.Started)
 	}
@@ -479,11 +479,11 @@ func (s *server) preview(w http.ResponseWriter, r *http.Request, v *viewer) erro
 	if err != nil {
 		return err
 	}
-	rep, err := s.opts.Service.Plan(r.Context(), sc.Name, syncs.RunOptions{FullRefresh: r.PostFormValue("full_refresh") != ""})
+	rep, err := s.opts.Service.Plan(r.Context(), sc.Name, syncs.RunOptions{FullRefresh: r.PostFormValue("full_refresh") != "", StartedBy: v.startedBy})
 	if rep == nil {
 		return runError(sc.Name, "preview", err)
 	}
-	s.render(w, http.StatusOK, "run", pageData{Title: "Preview of " + sc.Name, Viewer: v, Body: runViewOf(rep, "")})
+	s.render(w, http.StatusOK, "run", pageData{Title: "Preview of " + sc.Name, Viewer: v, Body: runViewOf(rep, starterText(rep.StartedBy))})
 	return nil
 }
 
@@ -500,9 +500,9 @@ func (s *server) runNow(w http.ResponseWriter, r *http.Request, v *viewer) error
 	if err != nil {
 		return err
 	}
-	opts := syncs.RunOptions{FullRefresh: r.PostFormValue("full_refresh") != "", Force: r.PostFormValue("force") != ""}
+	opts := syncs.RunOptions{FullRefresh: r.PostFormValue("full_refresh") != "", Force: r.PostFormValue("force") != "", StartedBy: v.startedBy}
 	started := make(chan string, 1)
-	opts.Observer = s.observe(v.Name, started)
+	opts.Observer = s.observe(started)
 	type outcome struct {
 		rep *report.Report
 		err error

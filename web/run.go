@@ -65,7 +65,7 @@ func (s *server) runPage(w http.ResponseWriter, r *http.Request, v *viewer) erro
 	if err != nil {
 		return err
 	}
-	who := s.live.starterOf(rec.ID)
+	who := starterText(rec.StartedBy)
 	var view runView
 	switch {
 	case len(rec.Report) > 0:

@@ -171,7 +171,7 @@ func (s *server) viewerOf(r *http.Request) (*viewer, session, error) {
 		if err != nil {
 			return nil, sess, err
 		}
-		v.Name, v.Role = t.Name, t.Role
+		v.Name, v.Role, v.startedBy = t.Name, t.Role, "web:"+t.Name
 	case sess.Open:
 		open, err := api.OpenAccess(r.Context(), s.opts.Tokens, r.RemoteAddr)
 		if err != nil {
@@ -180,7 +180,7 @@ func (s *server) viewerOf(r *http.Request) (*viewer, session, error) {
 		if !open {
 			return nil, sess, nil
 		}
-		v.Name, v.Role = "loopback (no tokens exist)", api.RoleOperator
+		v.Name, v.Role, v.startedBy = "loopback (no tokens exist)", api.RoleOperator, "web"
 	default:
 		return nil, sess, nil
 	}

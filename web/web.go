@@ -180,6 +180,10 @@ type viewer struct {
 	Operator bool
 	// CSRF goes in every form this viewer posts.
 	CSRF string
+	// StartedBy is what the run log records for a run this viewer
+	// starts (state.Run.StartedBy): "web:" and the token's name, or
+	// "web" when signed in without a token.
+	startedBy string
 }
 
 // pageError is an error a page answers with: a status and words for

@@ -551,6 +551,49 @@ func TestSyncPageChartAndHistory(t *testing.T) {
   <td><a href="/runs/`), "three runs in the history")
 	require.Contains(t, p.body, "<code>"+"9000000001"+"</code>", "the remote audience id")
 	require.NotContains(t, p.body, "Older runs")
+	require.Equal(t, 3, strings.Count(p.body, ">not recorded</span>"), "runs started without saying by whom")
+}
+
+// Who or what started a run is read from the run log: a new UI, on a
+// new service over the same state (a restart), still shows it for runs
+// started through the UI, the command line and the schedule.
+func TestStartedByAfterRestart(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	webRun := b.client(t).signedIn(b.operator).runNow("cart-abandoners", nil)
+	for _, by := range []string{"cli", "schedule"} {
+		_, err := b.svc.Run(t.Context(), "cart-abandoners", syncs.RunOptions{StartedBy: by, Wait: runWait})
+		require.NoError(t, err)
+	}
+
+	again := setupWith(t, true, b.svc.Config().Path, nil)
+	again.viewer = b.viewer
+	page := again.client(t).signedIn(again.viewer).get("/syncs/cart-abandoners")
+	require.Equal(t, http.StatusOK, page.status)
+	for _, want := range []string{"<td>ops (web)</td>", "<td>command line</td>", "<td>schedule</td>"} {
+		require.Contains(t, page.body, want)
+	}
+	require.NotContains(t, page.body, "not recorded")
+	run := again.client(t).signedIn(again.viewer).get("/runs/" + webRun)
+	require.Equal(t, http.StatusOK, run.status)
+	require.Contains(t, run.body, "started by ops (web)")
+	requireNoContactData(t, "sync page", page.body, fixtureEmails(t))
+}
+
+// runNow presses Run now on sync's page with form, and returns the id of
+// the run the browser is sent to, once its report is recorded.
+func (c *client) runNow(sync string, form url.Values) string {
+	c.t.Helper()
+	p := c.post("/syncs/"+sync+"/run", "/syncs/"+sync+"/run", form)
+	require.Equal(c.t, http.StatusSeeOther, p.status, p.body)
+	loc := p.header.Get("Location")
+	require.True(c.t, strings.HasPrefix(loc, "/runs/"), loc)
+	id := strings.TrimPrefix(loc, "/runs/")
+	require.Eventually(c.t, func() bool {
+		rec, err := c.b.svc.RunRecord(c.t.Context(), id)
+		return err == nil && len(rec.Report) > 0
+	}, runWait, 50*time.Millisecond)
+	return id
 }
 
 // A preview shows the plan as a report marked dry run; run now starts a
@@ -564,19 +607,12 @@ func TestPreviewAndRunNow(t *testing.T) {
 	require.Contains(t, p.body, `<span class="dry">dry run</span>`)
 	require.Contains(t, p.body, "would be sent to Google Ads (google)")
 	require.NotContains(t, p.body, "report.json", "a plan is not recorded: nothing to download")
+	require.Contains(t, p.body, "started by ops (web)", "the plan's report names who asked for it")
 	runs, err := b.svc.Runs(t.Context(), "", 10)
 	require.NoError(t, err)
 	require.Empty(t, runs, "a preview records no run")
 
-	p = c.post("/syncs/cart-abandoners/run", "/syncs/cart-abandoners/run", url.Values{"full_refresh": {"1"}})
-	require.Equal(t, http.StatusSeeOther, p.status, p.body)
-	loc := p.header.Get("Location")
-	require.True(t, strings.HasPrefix(loc, "/runs/"), loc)
-	id := strings.TrimPrefix(loc, "/runs/")
-	require.Eventually(t, func() bool {
-		rec, err := b.svc.RunRecord(t.Context(), id)
-		return err == nil && len(rec.Report) > 0
-	}, runWait, 50*time.Millisecond)
+	loc := "/runs/" + c.runNow("cart-abandoners", url.Values{"full_refresh": {"1"}})
 	run := c.get(loc)
 	require.Contains(t, run.body, "started by ops (web)")
 	require.Contains(t, run.body, "full refresh")

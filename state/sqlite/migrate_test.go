@@ -271,3 +271,45 @@ func schemaFile(t *testing.T, path string, v int, rows ...string) {
 		t.Fatal(err)
 	}
 }
+
+// TestOpenMigratesVersion6RecordsStartedBy opens a schema-6 file holding
+// a finished run and one a crash left running: both read with StartedBy
+// "" (schema 6 did not record it), the crashed one still finishes, and
+// runs recorded after the upgrade keep who started them.
+func TestOpenMigratesVersion6RecordsStartedBy(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	schemaFile(t, path, 6,
+		`INSERT INTO runs (id, sync, status, started, finished, report, owner) VALUES ('run-old', 'buyers', 'succeeded', 1000000, 2000000, x'7b7d', '')`,
+		`INSERT INTO runs (id, sync, status, started, owner) VALUES ('run-crashed', 'buyers', 'running', 3000000, 'dead-1')`)
+
+	s := openAt(t, path)
+	if !strings.Contains(s.Backup(), ".v6-") {
+		t.Fatalf("backup %q, want a copy of the schema-6 file", s.Backup())
+	}
+	ctx := t.Context()
+	old, err := s.Run(ctx, "run-old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old.StartedBy != "" || string(old.Report) != "{}" {
+		t.Errorf("run-old after the upgrade: started by %q, report %q; want \"\" and the report kept", old.StartedBy, old.Report)
+	}
+	if err := s.FinishRun(ctx, "run-crashed", "partial", time.Unix(4, 0), []byte(`{}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BeginRun(ctx, state.Run{ID: "run-new", Sync: "buyers", Status: "running", Started: time.Unix(5, 0), StartedBy: "cli"}); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := s.Runs(ctx, state.RunFilter{Sync: "buyers"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range runs {
+		got[r.ID] = r.StartedBy
+	}
+	if diff := cmp.Diff(map[string]string{"run-old": "", "run-crashed": "", "run-new": "cli"}, got); diff != "" {
+		t.Errorf("started by, as listed (-want +got):\n%s", diff)
+	}
+}

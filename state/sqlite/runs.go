@@ -27,8 +27,8 @@ func (s *Store) BeginRun(ctx context.Context, run state.Run) error {
 		return errors.New("begin run: empty run id")
 	}
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO runs (id, sync, status, started, finished, report, owner) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			run.ID, run.Sync, run.Status, toMicros(run.Started), nullMicros(run.Finished), run.Report, run.Owner)
+		_, err := tx.ExecContext(ctx, `INSERT INTO runs (id, sync, status, started, finished, report, owner, started_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			run.ID, run.Sync, run.Status, toMicros(run.Started), nullMicros(run.Finished), run.Report, run.Owner, run.StartedBy)
 		return err
 	})
 	if err != nil {
@@ -93,7 +93,7 @@ func writeSummaries(ctx context.Context, tx *sql.Tx, id, sync string, summaries 
 // runsSQL lists runs (the inner select, given by the caller) with their
 // summaries: one row per summary, or one row with NULL summary columns for
 // a run without any.
-const runsSQL = `SELECT r.id, r.sync, r.status, r.started, r.finished, r.report, r.owner,
+const runsSQL = `SELECT r.id, r.sync, r.status, r.started, r.finished, r.report, r.owner, r.started_by,
 		sc.dest, rs.status, rs.planned_add, rs.planned_remove, rs.planned_update, rs.planned_refresh,
 		rs.planned_unchanged, rs.added, rs.removed, rs.updated, rs.refreshed, rs.failed, rs.not_attempted, rs.members,
 		rs.platform_status, rs.match_rate, rs.platform_size, rs.started, rs.finished
@@ -140,7 +140,7 @@ func (s *Store) Runs(ctx context.Context, f state.RunFilter) ([]state.Run, error
 		at := toMicros(c.Started)
 		where, args = append(where, `(started < ? OR (started = ? AND id < ?))`), append(args, at, at, c.ID)
 	}
-	query := `SELECT id, sync, status, started, finished, owner FROM runs`
+	query := `SELECT id, sync, status, started, finished, owner, started_by FROM runs`
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, ` AND `)
 	}
@@ -169,7 +169,7 @@ func (s *Store) listRuns(ctx context.Context, query string, args []any) ([]state
 	for rows.Next() {
 		var r state.Run
 		var times [2]sql.NullInt64 // started, finished (NULL while running)
-		if err := rows.Scan(&r.ID, &r.Sync, &r.Status, &times[0], &times[1], &r.Owner); err != nil {
+		if err := rows.Scan(&r.ID, &r.Sync, &r.Status, &times[0], &times[1], &r.Owner, &r.StartedBy); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -284,7 +284,7 @@ func (s *Store) Run(ctx context.Context, id string) (state.Run, error) {
 }
 
 // runByIDSQL reads one run with its report and summaries.
-var runByIDSQL = fmt.Sprintf(runsSQL, `SELECT id, sync, status, started, finished, report, owner FROM runs WHERE id = ?`)
+var runByIDSQL = fmt.Sprintf(runsSQL, `SELECT id, sync, status, started, finished, report, owner, started_by FROM runs WHERE id = ?`)
 
 // scanRuns reads the rows of runsSQL, grouping the summaries by run, and
 // closes them.
@@ -308,7 +308,7 @@ func scanRuns(rows *sql.Rows) ([]state.Run, error) {
 			ap                  [6]sql.NullInt64
 			members             sql.NullInt64
 		)
-		if err := rows.Scan(&r.ID, &r.Sync, &r.Status, &started, &finished, &r.Report, &r.Owner,
+		if err := rows.Scan(&r.ID, &r.Sync, &r.Status, &started, &finished, &r.Report, &r.Owner, &r.StartedBy,
 			&dest, &status, &pl[0], &pl[1], &pl[2], &pl[3], &pl[4], &ap[0], &ap[1], &ap[2], &ap[3], &ap[4], &ap[5], &members,
 			&pStatus, &pRate, &pSize, &sStarted, &sFinished); err != nil {
 			return nil, err

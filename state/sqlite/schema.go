@@ -161,6 +161,11 @@ var migrations = []migration{
 			PRIMARY KEY (sync, segment, key)
 		) WITHOUT ROWID`,
 	}},
+	// 7: who or what started each run (state.Run.StartedBy); '' for the
+	// runs recorded before, which did not say.
+	{stmts: []string{
+		`ALTER TABLE runs ADD COLUMN started_by TEXT NOT NULL DEFAULT ''`,
+	}},
 }
 
 // migrate brings the schema up to the latest of steps in one transaction.

@@ -109,6 +109,32 @@ func testRunOwner(t *testing.T, b *bundle) {
 	requireSame(t, []string{"", "owner-1"}, []string{runs[0].Owner, runs[1].Owner}, "owners as listed")
 }
 
+// testRunStartedBy: a run records who or what started it, as given, and
+// Run and Runs return it, before and after the run finishes; a run that
+// does not say reads as "".
+func testRunStartedBy(t *testing.T, b *bundle) {
+	started := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	by := map[string]string{"run-sched": "schedule", "run-api": "api:ci-deploy", "run-web": "web:marketing", "run-unsaid": ""}
+	for id, who := range by {
+		noError(t, b.log.BeginRun(b.ctx, state.Run{ID: id, Sync: "s", Status: "running", Started: started, StartedBy: who}))
+	}
+	got, err := b.log.Run(b.ctx, "run-api")
+	noError(t, err)
+	requireSame(t, "api:ci-deploy", got.StartedBy, "while running")
+	noError(t, b.log.FinishRun(b.ctx, "run-api", "succeeded", started.Add(time.Minute), []byte(`{}`),
+		[]state.Summary{summaryAt("google", "succeeded", started, 1)}))
+	got, err = b.log.Run(b.ctx, "run-api")
+	noError(t, err)
+	requireSame(t, "api:ci-deploy", got.StartedBy, "once finished: FinishRun keeps it")
+	runs, err := b.log.Runs(b.ctx, state.RunFilter{Sync: "s"})
+	noError(t, err)
+	listed := map[string]string{}
+	for _, r := range runs {
+		listed[r.ID] = r.StartedBy
+	}
+	requireSame(t, by, listed, "as listed")
+}
+
 // summaryAt is a summary of destination dest for a run that started at
 // started and took a minute, with figures made from n.
 func summaryAt(dest, status string, started time.Time, n int64) state.Summary {

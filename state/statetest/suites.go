@@ -140,6 +140,7 @@ var cases = []struct {
 	{partRunLog, "RunsPaging", testRunsPaging},
 	{partRunLog, "RunNotFound", testRunNotFound},
 	{partRunLog, "RunOwner", testRunOwner},
+	{partRunLog, "RunStartedBy", testRunStartedBy},
 	{partRunLog, "SummariesRoundTrip", testSummariesRoundTrip},
 	{partRunLog, "FinishRunReplacesSummaries", testFinishRunReplacesSummaries},
 	{partRunLog, "RunsReadAreCopies", testRunsReadAreCopies},
