@@ -56,8 +56,8 @@ type Engine struct {
 	// before the rest are spooled to a temporary file (DefaultSpillAfter
 	// when 0).
 	SpillAfter int
-	// planWorkers is how many goroutines prepare members for each
-	// destination; 0 means GOMAXPROCS. Tests set it.
+	// planWorkers is how many goroutines prepare members, for every
+	// destination of the run together; 0 means GOMAXPROCS. Tests set it.
 	planWorkers int
 }
 

@@ -46,10 +46,7 @@ type prepared struct {
 // prepChunk is one chunk on its way through the prepare stage.
 type prepChunk struct {
 	chunk []sourced // shared by every destination: read only
-	// placed is the chunk's placing into segments, shared by every
-	// destination too.
-	placed *placed
-	res    []prepared
+	res   []prepared
 	// keys are the match keys of the chunk's members, listed only when
 	// state has members: removals and updates are what consult them.
 	keys  []audience.IdentifierID
@@ -65,14 +62,14 @@ type prepChunk struct {
 // into a chunk.
 var chunkPool = sync.Pool{New: func() any { return &prepChunk{res: make([]prepared, 0, chunkSize)} }}
 
-func newPrepChunk(chunk []sourced, pd *placed) *prepChunk {
+func newPrepChunk(chunk []sourced) *prepChunk {
 	pc := chunkPool.Get().(*prepChunk)
-	pc.chunk, pc.placed, pc.done = chunk, pd, make(chan struct{})
+	pc.chunk, pc.done = chunk, make(chan struct{})
 	return pc
 }
 
 func (pc *prepChunk) release() {
-	pc.chunk, pc.placed, pc.keys = nil, nil, pc.keys[:0]
+	pc.chunk, pc.keys = nil, pc.keys[:0]
 	clear(pc.tally.Rejected)
 	pc.excluded = pc.excluded[:0]
 	pc.tally.PreHashed = 0
@@ -85,12 +82,13 @@ type prepWorker struct {
 	buf []audience.Identifier
 }
 
-func (w *prepWorker) run(pc *prepChunk) {
+// run prepares pc; reasons is the chunk's placing into segments (nil
+// without segments), which the plan consults when it reads a segment.
+func (w *prepWorker) run(pc *prepChunk, reasons []string) {
 	pc.res = slices.Grow(pc.res[:0], len(pc.chunk))[:len(pc.chunk)]
 	clear(pc.res)
-	var reasons []string
-	if w.p.placing != nil {
-		reasons = pc.placed.of()
+	if w.p.placing == nil {
+		reasons = nil
 	}
 	for i := range pc.chunk {
 		if reasons != nil {
@@ -165,51 +163,83 @@ func (pc *prepChunk) exclude(r *prepared, reason string) {
 	pc.excluded = append(pc.excluded, reasonCount{reason: reason, n: 1})
 }
 
-// pipeline plans one destination: workers prepare chunks in any order,
-// and one goroutine classifies them in the order they were submitted.
-// At most cap(order)+2 chunks are in flight, so memory stays flat.
+// pipeline plans every destination of a read. A pool of workers takes
+// the chunks in any order; a worker places its chunk into the segments
+// (once for every destination) and prepares it for each destination in
+// turn, while the chunk's members are in its cache. One goroutine per
+// destination classifies that destination's chunks in the order they were
+// read. One pool for all destinations, rather than one per destination
+// and a goroutine per chunk to place it, keeps as many goroutines busy as
+// there are cores, with one hand-off per chunk to the workers: a
+// segmented read loads the cores as fully as a single one, also when
+// other processes compete for them. At most cap(work)+workers+cap(order)
+// chunks are in flight, so memory stays flat.
 type pipeline struct {
-	work  chan *prepChunk // to the workers
-	order chan *prepChunk // to classify, in source order
-	wg    sync.WaitGroup
+	work   chan *batch
+	orders []chan *prepChunk // one per plan, to its classify, in source order
+	wg     sync.WaitGroup
 }
 
-// startPipeline starts workers prepare workers (at least one) for p.
-func startPipeline(p *plan, workers int) *pipeline {
+// batch is one chunk read, with its prepChunk for each destination.
+type batch struct {
+	chunk []sourced
+	pcs   []*prepChunk
+}
+
+// startPipeline starts workers prepare workers (at least one) for plans,
+// and their classify goroutines; placing places each chunk (nil without
+// segments).
+func startPipeline(plans []*plan, placing *placing, workers int) *pipeline {
 	workers = max(workers, 1)
-	pl := &pipeline{work: make(chan *prepChunk, workers), order: make(chan *prepChunk, 2*workers)}
+	pl := &pipeline{work: make(chan *batch, workers)}
 	for range workers {
 		pl.wg.Go(func() {
-			w := prepWorker{p: p}
-			for pc := range pl.work {
-				w.run(pc)
+			ws := make([]prepWorker, len(plans))
+			for i, p := range plans {
+				ws[i].p = p
+			}
+			for b := range pl.work {
+				reasons := placing.placeChunk(b.chunk)
+				for i := range ws {
+					ws[i].run(b.pcs[i], reasons)
+				}
 			}
 		})
 	}
-	pl.wg.Go(func() {
-		for pc := range pl.order {
-			<-pc.done // every chunk in order was handed to the workers first
-			p.classify(pc)
-			pc.release()
-		}
-	})
+	for _, p := range plans {
+		order := make(chan *prepChunk, 2*workers)
+		pl.orders = append(pl.orders, order)
+		pl.wg.Go(func() {
+			for pc := range order {
+				<-pc.done // every chunk in order was handed to the workers first
+				p.classify(pc)
+				pc.release()
+			}
+		})
+	}
 	return pl
 }
 
-// submit hands a chunk to the workers, then queues it for classify. Both
-// sends wait only on the pipeline's own goroutines, which always progress;
-// ctx lets a cancelled read stop without waiting for them.
-func (pl *pipeline) submit(ctx context.Context, chunk []sourced, pd *placed) error {
-	pc := newPrepChunk(chunk, pd)
+// submit hands a chunk to the workers, then queues it for each classify.
+// The sends wait only on the pipeline's own goroutines, which always
+// progress (a worker waits on nothing); ctx lets a cancelled read stop
+// without waiting for them.
+func (pl *pipeline) submit(ctx context.Context, chunk []sourced) error {
+	b := &batch{chunk: chunk, pcs: make([]*prepChunk, len(pl.orders))}
+	for i := range b.pcs {
+		b.pcs[i] = newPrepChunk(chunk)
+	}
 	select {
-	case pl.work <- pc:
+	case pl.work <- b:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	select {
-	case pl.order <- pc:
-	case <-ctx.Done():
-		return ctx.Err() // prepared but never classified: the read has failed
+	for i, order := range pl.orders {
+		select {
+		case order <- b.pcs[i]:
+		case <-ctx.Done():
+			return ctx.Err() // prepared but never classified: the read has failed
+		}
 	}
 	return nil
 }
@@ -218,7 +248,9 @@ func (pl *pipeline) submit(ctx context.Context, chunk []sourced, pd *placed) err
 // returns when every chunk submitted has been prepared and classified.
 func (pl *pipeline) close() {
 	close(pl.work)
-	close(pl.order)
+	for _, order := range pl.orders {
+		close(order)
+	}
 }
 
 func (pl *pipeline) wait() { pl.wg.Wait() }

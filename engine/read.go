@@ -48,13 +48,12 @@ type collector struct {
 	// attributes costs nothing.
 	attrs []connectors.Attribute
 	arena []audience.Value
-	outs  []*pipeline
-	// placing places each chunk into the job's segments as it is handed
-	// on; nil without segments.
-	placing *placing
-	ev      *events
-	log     *zap.Logger
-	closed  bool
+	// out prepares and classifies the chunks for every destination (nil
+	// in tests of the collector alone).
+	out    *pipeline
+	ev     *events
+	log    *zap.Logger
+	closed bool
 }
 
 // Declare records how many records the source says the audience holds
@@ -199,9 +198,8 @@ func (c *collector) flush() error {
 	if len(c.chunk) == 0 {
 		return nil
 	}
-	pd := c.placing.startPlace(c.chunk)
-	for _, out := range c.outs {
-		if err := out.submit(c.ctx, c.chunk, pd); err != nil {
+	if c.out != nil {
+		if err := c.out.submit(c.ctx, c.chunk); err != nil {
 			return err
 		}
 	}
@@ -213,8 +211,8 @@ func (c *collector) flush() error {
 func (c *collector) close() {
 	if !c.closed {
 		c.closed = true
-		for _, out := range c.outs {
-			out.close()
+		if c.out != nil {
+			c.out.close()
 		}
 	}
 }
@@ -253,20 +251,19 @@ func (e *Engine) read(ctx context.Context, log *zap.Logger, ev *events, job *Job
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	var placing *placing
 	for _, p := range active {
-		c.outs = append(c.outs, startPipeline(p, workers))
 		if p.placing != nil {
-			c.placing = p.placing
+			placing = p.placing
 		}
 	}
+	c.out = startPipeline(active, placing, workers)
 	err := job.Source.Read(ctx, job.Request, c)
 	if err == nil {
 		err = c.flush()
 	}
 	c.close()
-	for _, out := range c.outs {
-		out.wait()
-	}
+	c.out.wait()
 	if ev.on() {
 		c.progress(true)
 	}
