@@ -82,7 +82,8 @@ type Store struct {
 // file exists and migrating its schema as needed. It refuses a database
 // written by a newer audiencesync (ErrSchemaTooNew), a SQLite file that
 // belongs to another application (ErrForeignDatabase), a damaged one
-// (ErrCorrupt, after SQLite's quick check) and a file of 0 bytes
+// (ErrCorrupt, after SQLite's quick check, which a file still as a clean
+// Close left it skips) and a file of 0 bytes
 // (ErrEmptyFile). Before a schema upgrade it copies the file (see
 // Backup).
 func Open(ctx context.Context, path string) (*Store, error) {
@@ -104,9 +105,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // tests of upgrades.
 func open(ctx context.Context, abs string, steps []migration, now func() time.Time) (*Store, error) {
 	// A damaged file is refused before anything is planned from it, and
-	// before a migration could write over it.
-	if err := quickCheck(ctx, abs); err != nil {
-		return nil, err
+	// before a migration could write over it. A file as a clean Close left
+	// it needs no check (see leftClean).
+	if !leftClean(abs) {
+		if err := quickCheck(ctx, abs); err != nil {
+			return nil, err
+		}
 	}
 	s := &Store{path: abs}
 	var err error
@@ -171,7 +175,9 @@ func (s *Store) Close() error {
 		errs = append(errs, s.write.Close())
 		if err := errors.Join(errs...); err != nil {
 			s.closeErr = fmt.Errorf("close state database %s: %w", s.path, err)
+			return
 		}
+		markClean(s.path)
 	})
 	return s.closeErr
 }
