@@ -166,18 +166,20 @@ func (pc *prepChunk) exclude(r *prepared, reason string) {
 // pipeline plans every destination of a read. A pool of workers takes
 // the chunks in any order; a worker places its chunk into the segments
 // (once for every destination) and prepares it for each destination in
-// turn, while the chunk's members are in its cache. One goroutine per
-// destination classifies that destination's chunks in the order they were
-// read. One pool for all destinations, rather than one per destination
-// and a goroutine per chunk to place it, keeps as many goroutines busy as
-// there are cores, with one hand-off per chunk to the workers: a
-// segmented read loads the cores as fully as a single one, also when
-// other processes compete for them. At most cap(work)+workers+cap(order)
-// chunks are in flight, so memory stays flat.
+// turn, while the chunk's members are in its cache. One goroutine
+// classifies the chunks in the order they were read, for each destination
+// in turn. One pool and one classify for all destinations, rather than a
+// pool and a classify per destination and a goroutine per chunk to place
+// it, keep the hand-offs to two per chunk whatever the number of
+// segments: a segmented read loads the cores as fully as a single one,
+// also when other processes compete for them (BenchmarkSegmentsPlan). At
+// most cap(work)+workers+cap(order) chunks are in flight, so memory stays
+// flat.
 type pipeline struct {
-	work   chan *batch
-	orders []chan *prepChunk // one per plan, to its classify, in source order
-	wg     sync.WaitGroup
+	work  chan *batch // to the workers
+	order chan *batch // to classify, in source order
+	plans int
+	wg    sync.WaitGroup
 }
 
 // batch is one chunk read, with its prepChunk for each destination.
@@ -187,45 +189,45 @@ type batch struct {
 }
 
 // startPipeline starts workers prepare workers (at least one) for plans,
-// and their classify goroutines; placing places each chunk (nil without
+// and the classify goroutine; placing places each chunk (nil without
 // segments).
 func startPipeline(plans []*plan, placing *placing, workers int) *pipeline {
 	workers = max(workers, 1)
-	pl := &pipeline{work: make(chan *batch, workers)}
+	pl := &pipeline{work: make(chan *batch, workers), order: make(chan *batch, 2*workers), plans: len(plans)}
 	for range workers {
 		pl.wg.Go(func() {
 			ws := make([]prepWorker, len(plans))
 			for i, p := range plans {
 				ws[i].p = p
 			}
+			var reasons []string
 			for b := range pl.work {
-				reasons := placing.placeChunk(b.chunk)
+				reasons = placing.placeChunk(b.chunk, reasons)
 				for i := range ws {
 					ws[i].run(b.pcs[i], reasons)
 				}
 			}
 		})
 	}
-	for _, p := range plans {
-		order := make(chan *prepChunk, 2*workers)
-		pl.orders = append(pl.orders, order)
-		pl.wg.Go(func() {
-			for pc := range order {
-				<-pc.done // every chunk in order was handed to the workers first
+	pl.wg.Go(func() {
+		for b := range pl.order {
+			for i, p := range plans {
+				pc := b.pcs[i]
+				<-pc.done // every batch in order was handed to the workers first
 				p.classify(pc)
 				pc.release()
 			}
-		})
-	}
+		}
+	})
 	return pl
 }
 
-// submit hands a chunk to the workers, then queues it for each classify.
-// The sends wait only on the pipeline's own goroutines, which always
-// progress (a worker waits on nothing); ctx lets a cancelled read stop
-// without waiting for them.
+// submit hands a chunk to the workers, then queues it for classify. Both
+// sends wait only on the pipeline's own goroutines, which always progress
+// (a worker waits on nothing); ctx lets a cancelled read stop without
+// waiting for them.
 func (pl *pipeline) submit(ctx context.Context, chunk []sourced) error {
-	b := &batch{chunk: chunk, pcs: make([]*prepChunk, len(pl.orders))}
+	b := &batch{chunk: chunk, pcs: make([]*prepChunk, pl.plans)}
 	for i := range b.pcs {
 		b.pcs[i] = newPrepChunk(chunk)
 	}
@@ -234,12 +236,10 @@ func (pl *pipeline) submit(ctx context.Context, chunk []sourced) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	for i, order := range pl.orders {
-		select {
-		case order <- b.pcs[i]:
-		case <-ctx.Done():
-			return ctx.Err() // prepared but never classified: the read has failed
-		}
+	select {
+	case pl.order <- b:
+	case <-ctx.Done():
+		return ctx.Err() // prepared but never classified: the read has failed
 	}
 	return nil
 }
@@ -248,9 +248,7 @@ func (pl *pipeline) submit(ctx context.Context, chunk []sourced) error {
 // returns when every chunk submitted has been prepared and classified.
 func (pl *pipeline) close() {
 	close(pl.work)
-	for _, order := range pl.orders {
-		close(order)
-	}
+	close(pl.order)
 }
 
 func (pl *pipeline) wait() { pl.wg.Wait() }

@@ -49,14 +49,17 @@ type placing struct {
 	heldOut [][]audience.MemberKey
 }
 
-// placeChunk places chunk into the segments and counts it; nil when the
-// run has no segments. The prepare worker that takes the chunk calls it,
-// once for every target that reads the chunk.
-func (pl *placing) placeChunk(chunk []sourced) []string {
+// placeChunk places chunk into the segments and counts it, into buf
+// (grown as needed), and returns the reasons; nil when the run has no
+// segments. The prepare worker that takes the chunk calls it, once for
+// every target that reads the chunk, with a buffer of its own: placing
+// allocates nothing per chunk.
+func (pl *placing) placeChunk(chunk []sourced, buf []string) []string {
 	if pl == nil {
 		return nil
 	}
-	reasons := make([]string, len(chunk)*pl.n)
+	reasons := slices.Grow(buf[:0], len(chunk)*pl.n)[:len(chunk)*pl.n]
+	clear(reasons)
 	pl.place(len(chunk), func(i int) (*audience.Member, audience.MemberKey) { return &chunk[i].Member, chunk[i].key }, reasons)
 	pl.count(reasons, chunk)
 	return reasons
