@@ -13,7 +13,9 @@
 // pending_requests holds the platform request ids still to poll.
 //
 // The file is created with mode 0600 and the store tightens the database,
-// -wal and -shm files to 0600 on open whatever the umask. It holds only what
+// -wal and -shm files to 0600 on open whatever the umask; the record a
+// clean Close leaves beside it (NAME.clean: the file's size and CRC-32C,
+// see leftClean) is 0600 too. It holds only what
 // the engine commits: hashes, fingerprints and times, never contact data in
 // clear.
 package sqlite
