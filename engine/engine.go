@@ -57,9 +57,9 @@ type Engine struct {
 	// when 0).
 	SpillAfter int
 	// PlanWorkers is how many goroutines prepare (normalise, hash,
-	// fingerprint) members for each destination; 0 means GOMAXPROCS.
-	// `serve` sets fewer, so that a large run leaves a core to the API
-	// beside it.
+	// fingerprint) members, for every destination of the run together;
+	// 0 means GOMAXPROCS. `serve` sets fewer, so that a large run leaves
+	// a core to the API beside it.
 	PlanWorkers int
 }
 

@@ -1,4 +1,4 @@
 package engine
 
-// SetPlanWorkers sets how many goroutines prepare members per destination.
+// SetPlanWorkers sets how many goroutines prepare members for a run.
 func SetPlanWorkers(e *Engine, n int) { e.PlanWorkers = n }

@@ -46,10 +46,7 @@ type prepared struct {
 // prepChunk is one chunk on its way through the prepare stage.
 type prepChunk struct {
 	chunk []sourced // shared by every destination: read only
-	// placed is the chunk's placing into segments, shared by every
-	// destination too.
-	placed *placed
-	res    []prepared
+	res   []prepared
 	// keys are the match keys of the chunk's members, listed only when
 	// state has members: removals and updates are what consult them.
 	keys  []audience.IdentifierID
@@ -65,14 +62,14 @@ type prepChunk struct {
 // into a chunk.
 var chunkPool = sync.Pool{New: func() any { return &prepChunk{res: make([]prepared, 0, chunkSize)} }}
 
-func newPrepChunk(chunk []sourced, pd *placed) *prepChunk {
+func newPrepChunk(chunk []sourced) *prepChunk {
 	pc := chunkPool.Get().(*prepChunk)
-	pc.chunk, pc.placed, pc.done = chunk, pd, make(chan struct{})
+	pc.chunk, pc.done = chunk, make(chan struct{})
 	return pc
 }
 
 func (pc *prepChunk) release() {
-	pc.chunk, pc.placed, pc.keys = nil, nil, pc.keys[:0]
+	pc.chunk, pc.keys = nil, pc.keys[:0]
 	clear(pc.tally.Rejected)
 	pc.excluded = pc.excluded[:0]
 	pc.tally.PreHashed = 0
@@ -85,12 +82,13 @@ type prepWorker struct {
 	buf []audience.Identifier
 }
 
-func (w *prepWorker) run(pc *prepChunk) {
+// run prepares pc; reasons is the chunk's placing into segments (nil
+// without segments), which the plan consults when it reads a segment.
+func (w *prepWorker) run(pc *prepChunk, reasons []string) {
 	pc.res = slices.Grow(pc.res[:0], len(pc.chunk))[:len(pc.chunk)]
 	clear(pc.res)
-	var reasons []string
-	if w.p.placing != nil {
-		reasons = pc.placed.of()
+	if w.p.placing == nil {
+		reasons = nil
 	}
 	for i := range pc.chunk {
 		if reasons != nil {
@@ -165,49 +163,81 @@ func (pc *prepChunk) exclude(r *prepared, reason string) {
 	pc.excluded = append(pc.excluded, reasonCount{reason: reason, n: 1})
 }
 
-// pipeline plans one destination: workers prepare chunks in any order,
-// and one goroutine classifies them in the order they were submitted.
-// At most cap(order)+2 chunks are in flight, so memory stays flat.
+// pipeline plans every destination of a read. A pool of workers takes
+// the chunks in any order; a worker places its chunk into the segments
+// (once for every destination) and prepares it for each destination in
+// turn, while the chunk's members are in its cache. One goroutine
+// classifies the chunks in the order they were read, for each destination
+// in turn. One pool and one classify for all destinations, rather than a
+// pool and a classify per destination and a goroutine per chunk to place
+// it, keep the hand-offs to two per chunk whatever the number of
+// segments: a segmented read loads the cores as fully as a single one,
+// also when other processes compete for them (BenchmarkSegmentsPlan). At
+// most cap(work)+workers+cap(order) chunks are in flight, so memory stays
+// flat.
 type pipeline struct {
-	work  chan *prepChunk // to the workers
-	order chan *prepChunk // to classify, in source order
+	work  chan *batch // to the workers
+	order chan *batch // to classify, in source order
+	plans int
 	wg    sync.WaitGroup
 }
 
-// startPipeline starts workers prepare workers (at least one) for p.
-func startPipeline(p *plan, workers int) *pipeline {
+// batch is one chunk read, with its prepChunk for each destination.
+type batch struct {
+	chunk []sourced
+	pcs   []*prepChunk
+}
+
+// startPipeline starts workers prepare workers (at least one) for plans,
+// and the classify goroutine; placing places each chunk (nil without
+// segments).
+func startPipeline(plans []*plan, placing *placing, workers int) *pipeline {
 	workers = max(workers, 1)
-	pl := &pipeline{work: make(chan *prepChunk, workers), order: make(chan *prepChunk, 2*workers)}
+	pl := &pipeline{work: make(chan *batch, workers), order: make(chan *batch, 2*workers), plans: len(plans)}
 	for range workers {
 		pl.wg.Go(func() {
-			w := prepWorker{p: p}
-			for pc := range pl.work {
-				w.run(pc)
+			ws := make([]prepWorker, len(plans))
+			for i, p := range plans {
+				ws[i].p = p
+			}
+			var reasons []string
+			for b := range pl.work {
+				reasons = placing.placeChunk(b.chunk, reasons)
+				for i := range ws {
+					ws[i].run(b.pcs[i], reasons)
+				}
 			}
 		})
 	}
 	pl.wg.Go(func() {
-		for pc := range pl.order {
-			<-pc.done // every chunk in order was handed to the workers first
-			p.classify(pc)
-			pc.release()
+		for b := range pl.order {
+			for i, p := range plans {
+				pc := b.pcs[i]
+				<-pc.done // every batch in order was handed to the workers first
+				p.classify(pc)
+				pc.release()
+			}
 		}
 	})
 	return pl
 }
 
 // submit hands a chunk to the workers, then queues it for classify. Both
-// sends wait only on the pipeline's own goroutines, which always progress;
-// ctx lets a cancelled read stop without waiting for them.
-func (pl *pipeline) submit(ctx context.Context, chunk []sourced, pd *placed) error {
-	pc := newPrepChunk(chunk, pd)
+// sends wait only on the pipeline's own goroutines, which always progress
+// (a worker waits on nothing); ctx lets a cancelled read stop without
+// waiting for them.
+func (pl *pipeline) submit(ctx context.Context, chunk []sourced) error {
+	b := &batch{chunk: chunk, pcs: make([]*prepChunk, pl.plans)}
+	for i := range b.pcs {
+		b.pcs[i] = newPrepChunk(chunk)
+	}
 	select {
-	case pl.work <- pc:
+	case pl.work <- b:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	select {
-	case pl.order <- pc:
+	case pl.order <- b:
 	case <-ctx.Done():
 		return ctx.Err() // prepared but never classified: the read has failed
 	}

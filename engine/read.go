@@ -48,13 +48,12 @@ type collector struct {
 	// attributes costs nothing.
 	attrs []connectors.Attribute
 	arena []audience.Value
-	outs  []*pipeline
-	// placing places each chunk into the job's segments as it is handed
-	// on; nil without segments.
-	placing *placing
-	ev      *events
-	log     *zap.Logger
-	closed  bool
+	// out prepares and classifies the chunks for every destination (nil
+	// in tests of the collector alone).
+	out    *pipeline
+	ev     *events
+	log    *zap.Logger
+	closed bool
 }
 
 // Declare records how many records the source says the audience holds
@@ -140,22 +139,37 @@ func (c *collector) keepAttrs(dst *audience.Member, from []audience.Value) {
 }
 
 // dataHash summarises what a record says about its member, so that two
-// records with one key can be compared without keeping either.
+// records with one key can be compared without keeping either. It runs
+// on the reader, once per record, before anything is handed to the
+// workers, so it is kept cheap: each non-empty field is hashed on its own
+// (most of a record's fields are empty) and folded in with its position,
+// and only the attributes the request asks for are hashed.
 func (c *collector) dataHash(m *audience.Member) uint64 {
-	var h maphash.Hash
-	h.SetSeed(c.seed)
+	h := uint64(m.Consent.AdUserData)<<8 | uint64(m.Consent.AdPersonalization)
 	for i := range m.Fields {
-		h.WriteString(m.Fields[i])
-		h.WriteByte(0)
+		if f := m.Fields[i]; f != "" {
+			// The position goes into the top byte: the same text in
+			// another field is other data.
+			h = fold(h ^ maphash.String(c.seed, f) ^ uint64(i+1)<<56)
+		}
 	}
-	h.WriteByte(byte(m.Consent.AdUserData))
-	h.WriteByte(byte(m.Consent.AdPersonalization))
 	// Two records of one key that differ only in an attribute conflict
 	// too: the first one's attributes are the ones segmented on.
-	for _, v := range m.Attrs[:min(len(m.Attrs), len(c.attrs))] {
-		maphash.WriteComparable(&h, v)
+	for j, v := range m.Attrs[:min(len(m.Attrs), len(c.attrs))] {
+		h = fold(h ^ maphash.Comparable(c.seed, v) ^ uint64(j+1)<<48)
 	}
-	return h.Sum64()
+	return h
+}
+
+// fold mixes x into a well-spread value (the finaliser of SplitMix64, a
+// bijection), so that folding the hashes of the fields in one by one
+// leaves a sum in which any change shows.
+func fold(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 func (c *collector) Reject(reason string, line int64) {
@@ -199,9 +213,8 @@ func (c *collector) flush() error {
 	if len(c.chunk) == 0 {
 		return nil
 	}
-	pd := c.placing.startPlace(c.chunk)
-	for _, out := range c.outs {
-		if err := out.submit(c.ctx, c.chunk, pd); err != nil {
+	if c.out != nil {
+		if err := c.out.submit(c.ctx, c.chunk); err != nil {
 			return err
 		}
 	}
@@ -213,8 +226,8 @@ func (c *collector) flush() error {
 func (c *collector) close() {
 	if !c.closed {
 		c.closed = true
-		for _, out := range c.outs {
-			out.close()
+		if c.out != nil {
+			c.out.close()
 		}
 	}
 }
@@ -253,20 +266,19 @@ func (e *Engine) read(ctx context.Context, log *zap.Logger, ev *events, job *Job
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	var placing *placing
 	for _, p := range active {
-		c.outs = append(c.outs, startPipeline(p, workers))
 		if p.placing != nil {
-			c.placing = p.placing
+			placing = p.placing
 		}
 	}
+	c.out = startPipeline(active, placing, workers)
 	err := job.Source.Read(ctx, job.Request, c)
 	if err == nil {
 		err = c.flush()
 	}
 	c.close()
-	for _, out := range c.outs {
-		out.wait()
-	}
+	c.out.wait()
 	if ev.on() {
 		c.progress(true)
 	}

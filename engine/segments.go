@@ -15,10 +15,9 @@ import (
 // A job with segments reads its source once and places every member into
 // its segments once (Job.Place); each of a segment's destinations is a
 // Target whose Segment names it and whose audience holds the members
-// placed in it. Placing happens chunk by chunk, on a goroutine of its own
-// started as the reader hands the chunk on, so it runs on every core,
-// ahead of the prepare workers that wait for it, and never twice for one
-// member however many targets read the chunk.
+// placed in it. Placing happens chunk by chunk, by the prepare worker
+// that takes the chunk (see pipeline), so it runs on every core and never
+// twice for one member however many targets read the chunk.
 
 // SegmentInfo names one segment of a job.
 type SegmentInfo struct {
@@ -50,31 +49,20 @@ type placing struct {
 	heldOut [][]audience.MemberKey
 }
 
-// placed is one chunk's placing, shared by every target that reads the
-// chunk.
-type placed struct {
-	done    chan struct{} // closed once reasons is filled
-	reasons []string      // len(chunk) × segments
-}
-
-// startPlace starts placing chunk; nil when the run has no segments.
-func (pl *placing) startPlace(chunk []sourced) *placed {
+// placeChunk places chunk into the segments and counts it, into buf
+// (grown as needed), and returns the reasons; nil when the run has no
+// segments. The prepare worker that takes the chunk calls it, once for
+// every target that reads the chunk, with a buffer of its own: placing
+// allocates nothing per chunk.
+func (pl *placing) placeChunk(chunk []sourced, buf []string) []string {
 	if pl == nil {
 		return nil
 	}
-	pd := &placed{done: make(chan struct{}), reasons: make([]string, len(chunk)*pl.n)}
-	go func() {
-		defer close(pd.done)
-		pl.place(len(chunk), func(i int) (*audience.Member, audience.MemberKey) { return &chunk[i].Member, chunk[i].key }, pd.reasons)
-		pl.count(pd.reasons, chunk)
-	}()
-	return pd
-}
-
-// of returns the chunk's reasons once it is placed.
-func (pd *placed) of() []string {
-	<-pd.done
-	return pd.reasons
+	reasons := slices.Grow(buf[:0], len(chunk)*pl.n)[:len(chunk)*pl.n]
+	clear(reasons)
+	pl.place(len(chunk), func(i int) (*audience.Member, audience.MemberKey) { return &chunk[i].Member, chunk[i].key }, reasons)
+	pl.count(reasons, chunk)
+	return reasons
 }
 
 // reasonCount is one reason's count within a chunk: a chunk holds few

@@ -76,9 +76,9 @@ type Options struct {
 	// LockTTL is how long a sync's lock lasts without renewal
 	// (DefaultLockTTL when 0): how long a crashed run blocks the next.
 	LockTTL time.Duration
-	// PlanWorkers is how many goroutines prepare members for each
-	// destination of a run (engine.Engine.PlanWorkers; 0: one per CPU).
-	// The daemon leaves a CPU to its API (ServePlanWorkers).
+	// PlanWorkers is how many goroutines prepare members for a run, for
+	// all its destinations together (engine.Engine.PlanWorkers; 0: one
+	// per CPU). The daemon leaves a CPU to its API (ServePlanWorkers).
 	PlanWorkers int
 }
 

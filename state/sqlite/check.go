@@ -5,7 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -33,6 +37,80 @@ func quickCheck(ctx context.Context, path string) error {
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	return consistency(ctx, db, path, "quick_check")
+}
+
+// The quick check reads and verifies every b-tree page, which costs more
+// than the rest of opening a large state and grows with the file. It can
+// only find damage done since the file was last left sound, so Close
+// records a checksum of the file it leaves (when it is the last to close
+// it and no -wal is left), and Open skips the quick check while the file
+// is still byte for byte as that Close left it. Anything else runs it: no
+// record (a crash, a copy from elsewhere, an older audiencesync), a -wal
+// left beside the file (an unclean shutdown, or another process has it
+// open), or any byte changed since, whoever changed it.
+
+// cleanSuffix names the record Close leaves beside the database.
+const cleanSuffix = ".clean"
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// fileSum returns the size and CRC-32C of the file at path: reading a file
+// and summing it costs far less than verifying its pages.
+func fileSum(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := crc32.New(castagnoli)
+	n, err := io.CopyBuffer(h, f, make([]byte, 1<<20))
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d %08x\n", n, h.Sum32()), nil
+}
+
+// leftClean reports whether the database at path is as a clean Close left
+// it: no -wal beside it, and the size and checksum Close recorded.
+func leftClean(path string) bool {
+	want, err := os.ReadFile(path + cleanSuffix)
+	if err != nil {
+		return false
+	}
+	if _, err := os.Lstat(path + "-wal"); !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	got, err := fileSum(path)
+	return err == nil && got == string(want)
+}
+
+// markClean records the checksum of the database as Close leaves it, when
+// no -wal is left beside it (the last connection to close checkpoints and
+// deletes it). Failing to record costs only a quick check at the next
+// open, so errors are dropped; the old record is removed first, so a
+// failure never leaves one that could match.
+func markClean(path string) {
+	marker := path + cleanSuffix
+	if err := os.Remove(marker); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	if _, err := os.Lstat(path + "-wal"); !errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	sum, err := fileSum(path)
+	if err != nil {
+		return
+	}
+	// Written aside and renamed, so that two processes closing at once
+	// never leave half a record.
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(marker)+".*")
+	if err != nil {
+		return
+	}
+	_, werr := tmp.WriteString(sum)
+	if cerr := tmp.Close(); werr != nil || cerr != nil || os.Rename(tmp.Name(), marker) != nil {
+		_ = os.Remove(tmp.Name())
+	}
 }
 
 // Check runs SQLite's full integrity check (PRAGMA integrity_check), which

@@ -60,6 +60,15 @@ func TestCorruptStateRefused(t *testing.T) {
 		damage func(t *testing.T, path string)
 	}{
 		{"header", func(t *testing.T, path string) { damage(t, path, 0, 16) }},
+		{"truncated", func(t *testing.T, path string) {
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(path, fi.Size()/2/page*page); err != nil {
+				t.Fatal(err)
+			}
+		}},
 		{"b-tree page headers", func(t *testing.T, path string) {
 			fi, err := os.Stat(path)
 			if err != nil {
@@ -87,6 +96,58 @@ func TestCorruptStateRefused(t *testing.T) {
 				if !strings.Contains(err.Error(), advice) {
 					t.Errorf("error %q does not say %q", err, advice)
 				}
+			}
+		})
+	}
+}
+
+// TestCleanCloseRecord pins when Open may skip the quick check: only for
+// a file byte for byte as a clean Close left it, with no -wal beside it.
+func TestCleanCloseRecord(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		change func(t *testing.T, path string)
+		clean  bool
+	}{
+		{"as closed", func(*testing.T, string) {}, true},
+		{"reopened and closed", func(t *testing.T, path string) {
+			s, err := Open(t.Context(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustDo(t, s.Close())
+		}, true},
+		{"one byte changed", func(t *testing.T, path string) { damage(t, path, 5*4096+100, 1) }, false},
+		{"grown", func(t *testing.T, path string) {
+			f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.Write(make([]byte, 4096)); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+		{"a -wal left behind", func(t *testing.T, path string) { mustDo(t, os.WriteFile(path+"-wal", nil, 0o600)) }, false},
+		{"no record", func(t *testing.T, path string) { mustDo(t, os.Remove(path+cleanSuffix)) }, false},
+		{"open", func(t *testing.T, path string) {
+			s, err := Open(t.Context(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			mustDo(t, s.Commit(t.Context(), testScope, []state.Change{{Key: audience.KeyFromSource("new"),
+				Identifiers: []audience.Identifier{hashedEmail("new@example.org")}, LastSent: time.Unix(1, 0)}}))
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := filledStore(t)
+			tt.change(t, path)
+			if got := leftClean(path); got != tt.clean {
+				t.Errorf("leftClean = %v, want %v", got, tt.clean)
 			}
 		})
 	}

@@ -13,7 +13,9 @@
 // pending_requests holds the platform request ids still to poll.
 //
 // The file is created with mode 0600 and the store tightens the database,
-// -wal and -shm files to 0600 on open whatever the umask. It holds only what
+// -wal and -shm files to 0600 on open whatever the umask; the record a
+// clean Close leaves beside it (NAME.clean: the file's size and CRC-32C,
+// see leftClean) is 0600 too. It holds only what
 // the engine commits: hashes, fingerprints and times, never contact data in
 // clear.
 package sqlite
@@ -87,7 +89,8 @@ type Store struct {
 // file exists and migrating its schema as needed. It refuses a database
 // written by a newer audiencesync (ErrSchemaTooNew), a SQLite file that
 // belongs to another application (ErrForeignDatabase), a damaged one
-// (ErrCorrupt, after SQLite's quick check) and a file of 0 bytes
+// (ErrCorrupt, after SQLite's quick check, which a file still as a clean
+// Close left it skips) and a file of 0 bytes
 // (ErrEmptyFile). Before a schema upgrade it copies the file (see
 // Backup).
 func Open(ctx context.Context, path string) (*Store, error) {
@@ -109,9 +112,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // tests of upgrades.
 func open(ctx context.Context, abs string, steps []migration, now func() time.Time) (*Store, error) {
 	// A damaged file is refused before anything is planned from it, and
-	// before a migration could write over it.
-	if err := quickCheck(ctx, abs); err != nil {
-		return nil, err
+	// before a migration could write over it. A file as a clean Close left
+	// it needs no check (see leftClean).
+	if !leftClean(abs) {
+		if err := quickCheck(ctx, abs); err != nil {
+			return nil, err
+		}
 	}
 	s := &Store{path: abs, runs: newRunCache()}
 	var err error
@@ -176,7 +182,9 @@ func (s *Store) Close() error {
 		errs = append(errs, s.write.Close())
 		if err := errors.Join(errs...); err != nil {
 			s.closeErr = fmt.Errorf("close state database %s: %w", s.path, err)
+			return
 		}
+		markClean(s.path)
 	})
 	return s.closeErr
 }
