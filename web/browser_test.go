@@ -421,6 +421,24 @@ func TestBrowserChartOnePointPerRun(t *testing.T) {
 	require.Contains(t, tips[0], num(points[0].Members)+" members")
 	require.Less(t, points[1].Members, points[0].Members, "the second run removed rows")
 	require.Contains(t, tips[1], num(points[1].Members)+" members")
+	// The script shows the chart's times in the viewer's zone too.
+	for _, tip := range tips {
+		require.NotContains(t, tip, "UTC", "a point's tip in the viewer's zone")
+	}
+	axis := eval[string](t, ctx, `document.querySelectorAll("figure.chartbox")[0].querySelector("text[data-axis-zone]").textContent`)
+	require.Contains(t, axis, "Europe/Paris")
+	start := eval[string](t, ctx, `document.querySelectorAll("figure.chartbox")[0].querySelector("text[data-time]").textContent`)
+	local := points[0].Finished.In(paris(t))
+	require.True(t, strings.Contains(start, local.Format("15:04")) || strings.Contains(start, local.Format("03:04 PM")),
+		"the axis's first date %q in Paris time (%s)", start, local.Format("15:04"))
+}
+
+// paris is the browser tests' time zone (their TZ).
+func paris(t *testing.T) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation("Europe/Paris")
+	require.NoError(t, err)
+	return loc
 }
 
 // TestScreenshots writes docs/screenshots/*.png from a served quickstart

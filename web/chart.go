@@ -62,11 +62,15 @@ func sizeChart(name string, points []state.SizePoint) template.HTML {
 		fmt.Fprintf(&b, `<text class="axis" x="%d" y="%.1f" text-anchor="end">%s</text>`, padLeft-6, yy+4, num(v))
 	}
 	fmt.Fprintf(&b, `<line class="axisline" x1="%d" y1="%d" x2="%d" y2="%d"/>`, padLeft, chartH-padBottom, chartW-padRight, chartH-padBottom)
-	fmt.Fprintf(&b, `<text class="axis" x="%d" y="%d" text-anchor="start">%s</text>`, padLeft, chartH-padBottom+18, first.UTC().Format("2 Jan 15:04"))
+	// Times are UTC, labelled so; data-time lets the page's script show
+	// them, and the zone in the axis title, in the viewer's time zone.
+	fmt.Fprintf(&b, `<text class="axis" x="%d" y="%d" text-anchor="start" data-time="%s">%s</text>`, padLeft, chartH-padBottom+18,
+		first.UTC().Format(time.RFC3339), first.UTC().Format("2 Jan 15:04"))
 	if len(points) > 1 {
-		fmt.Fprintf(&b, `<text class="axis" x="%d" y="%d" text-anchor="end">%s</text>`, chartW-padRight, chartH-padBottom+18, last.UTC().Format("2 Jan 15:04"))
+		fmt.Fprintf(&b, `<text class="axis" x="%d" y="%d" text-anchor="end" data-time="%s">%s</text>`, chartW-padRight, chartH-padBottom+18,
+			last.UTC().Format(time.RFC3339), last.UTC().Format("2 Jan 15:04"))
 	}
-	fmt.Fprintf(&b, `<text class="axis" x="%d" y="%d" text-anchor="middle">run finished (UTC) · members</text>`, (padLeft+chartW-padRight)/2, chartH-4)
+	fmt.Fprintf(&b, `<text class="axis" x="%d" y="%d" text-anchor="middle" data-axis-zone>run finished (UTC) · members</text>`, (padLeft+chartW-padRight)/2, chartH-4)
 	var path strings.Builder
 	for i, p := range points {
 		sep := " L"
@@ -77,8 +81,9 @@ func sizeChart(name string, points []state.SizePoint) template.HTML {
 	}
 	fmt.Fprintf(&b, `<path class="line" d="%s"/>`, path.String())
 	for i, p := range points {
-		fmt.Fprintf(&b, `<circle class="pt" cx="%.1f" cy="%.1f" r="3.5" data-run="%s"><title>%s: %s members</title></circle>`,
-			x(i, p.Finished), y(p.Members), esc(p.RunID), p.Finished.UTC().Format("2 Jan 2006 15:04 UTC"), num(p.Members))
+		fmt.Fprintf(&b, `<circle class="pt" cx="%.1f" cy="%.1f" r="3.5" data-run="%s"><title data-time="%s" data-suffix=": %s members">%s: %s members</title></circle>`,
+			x(i, p.Finished), y(p.Members), esc(p.RunID), p.Finished.UTC().Format(time.RFC3339), num(p.Members),
+			p.Finished.UTC().Format("2 Jan 2006 15:04 UTC"), num(p.Members))
 	}
 	b.WriteString(`</svg>`)
 	// Built here from numbers and escaped names only.

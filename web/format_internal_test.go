@@ -98,7 +98,7 @@ func TestSizeChart(t *testing.T) {
 	}
 	svg := string(sizeChart("exports/google", points))
 	require.Equal(t, 4, strings.Count(svg, `<circle class="pt"`))
-	require.Contains(t, svg, "<title>2 Mar 2026 13:00 UTC: 2,004 members</title>")
+	require.Contains(t, svg, `data-suffix=": 2,004 members">2 Mar 2026 13:00 UTC: 2,004 members</title>`)
 	require.Contains(t, svg, `aria-labelledby="chart-exports-google-t chart-exports-google-d"`)
 	require.Contains(t, svg, ">1,800</text>")
 	require.Contains(t, svg, ">2,100</text>", "size labels on round numbers")

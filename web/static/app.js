@@ -6,6 +6,9 @@
     year: "numeric", month: "short", day: "numeric",
     hour: "2-digit", minute: "2-digit", timeZoneName: "short"
   });
+  var axisFmt = new Intl.DateTimeFormat(undefined, {
+    month: "short", day: "numeric", hour: "2-digit", minute: "2-digit"
+  });
   var zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "your time zone";
 
   function localTimes(root) {
@@ -16,6 +19,18 @@
       el.textContent = fmt.format(d);
     });
     root.querySelectorAll("[data-zone]").forEach(function (el) { el.textContent = "your time zone (" + zone + ")"; });
+    // The size charts: axis dates, the axis title's zone, each point's tip.
+    root.querySelectorAll("text[data-time]").forEach(function (el) {
+      var d = new Date(el.getAttribute("data-time"));
+      if (!isNaN(d)) { el.textContent = axisFmt.format(d); }
+    });
+    root.querySelectorAll("text[data-axis-zone]").forEach(function (el) {
+      el.textContent = "run finished (" + zone + ") \u00b7 members";
+    });
+    root.querySelectorAll("title[data-time]").forEach(function (el) {
+      var d = new Date(el.getAttribute("data-time"));
+      if (!isNaN(d)) { el.textContent = fmt.format(d) + (el.getAttribute("data-suffix") || ""); }
+    });
   }
 
   function n(v) { return Number(v).toLocaleString("en-US"); }
