@@ -67,10 +67,15 @@ func (s *Source) open(ctx context.Context) (*client, error) {
 	}
 	c := &client{login: login, audience: audienceOf(login), version: s.tune.version, creds: s.creds,
 		sess: &session{}, log: s.crm.Log, now: s.crm.Now}
+	// The operation's own connection pool, so that closing it at the end
+	// of the operation closes only its connections, not every idle
+	// connection of the process (http.DefaultTransport is shared).
+	wire := platformconn.Wire(s.crm.Concurrency + 2)
 	c.http = s.crm.HTTP(s.tune.Pacing, platformhttp.Options{
 		Signal:     c.signal,
 		CheckRetry: c.checkRetry,
-		Transport:  bearer{s: c.sess, next: http.DefaultTransport},
+		Transport:  bearer{s: c.sess, next: wire},
+		Wire:       wire,
 		Timeout:    5 * time.Minute, // a Bulk results page of 100,000 rows streams for a while
 	})
 	if err := c.authenticate(ctx); err != nil {
