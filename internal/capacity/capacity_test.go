@@ -31,8 +31,13 @@ func measuredCosts(t *testing.T) Costs {
 // TestHashCostMeasured measures normalise+hash of a Google member on this
 // machine and holds it against the reference figure: within 4× either way,
 // or ReferenceCosts (and docs/deploy.md's figures) need measuring again.
+// Under the race detector the figure includes its instrumentation (7× on
+// the reference machine), so only the plain run compares it.
 func TestHashCostMeasured(t *testing.T) {
 	t.Parallel()
+	if raceOn {
+		t.Skip("the race detector inflates the measured cost several times: go test ./internal/capacity (without -race) compares it")
+	}
 	got := measuredCosts(t).HashCPU
 	ref := ReferenceCosts().HashCPU
 	ratio := float64(got) / float64(ref)
