@@ -296,3 +296,38 @@ func TestDockerfile(t *testing.T) {
 	require.NoError(t, err, "%s", out)
 	require.Empty(t, strings.TrimSpace(string(out)), "packages that do not build without cgo")
 }
+
+// TestAlertRules: the alert rules parse and name only metrics the daemon
+// exports.
+func TestAlertRules(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join("prometheus", "alerts.yaml"))
+	require.NoError(t, err)
+	var rules struct {
+		Groups []struct {
+			Rules []struct {
+				Alert string `yaml:"alert"`
+				Expr  string `yaml:"expr"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	require.NoError(t, yaml.Unmarshal(b, &rules))
+	metrics, err := os.ReadFile(filepath.Join("..", "daemon", "metrics.go"))
+	require.NoError(t, err)
+	exported := map[string]bool{}
+	for _, m := range regexp.MustCompile(`Name: "(audiencesync_[a-z_]+)"`).FindAllSubmatch(metrics, -1) {
+		exported[string(m[1])] = true
+	}
+	require.Contains(t, exported, "audiencesync_last_success_timestamp_seconds")
+	n := 0
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			require.NotEmpty(t, r.Alert)
+			for _, name := range regexp.MustCompile(`audiencesync_[a-z_]+`).FindAllString(r.Expr, -1) {
+				require.True(t, exported[name], "alert %s uses %s, which daemon/metrics.go does not export", r.Alert, name)
+			}
+			n++
+		}
+	}
+	require.GreaterOrEqual(t, n, 4)
+}
