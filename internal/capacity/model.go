@@ -80,9 +80,10 @@ type RunCost struct {
 	// order): members sent (added, removed, refreshed) and the requests
 	// they take.
 	Changes, Requests []int64
-	// Upload is the longest destination's upload at the rate one run gets
-	// (destinations upload in parallel); Commit is writing every change to
-	// state (it runs beside the upload).
+	// Uploads are each destination's upload at the rate one run gets;
+	// Upload is the longest (destinations upload in parallel); Commit is
+	// writing every change to state (it runs beside the upload).
+	Uploads        []time.Duration
 	Upload, Commit time.Duration
 	// Wall is PlanWall + max(Upload, Commit).
 	Wall time.Duration
@@ -108,7 +109,9 @@ func Cost(costs Costs, w Workload, c Cluster, members int64) (RunCost, error) {
 		r.Changes = append(r.Changes, add+remove)
 		r.Requests = append(r.Requests, reqs)
 		changes += add + remove
-		r.Upload = max(r.Upload, seconds(float64(reqs)/p.RunRate()))
+		up := seconds(float64(reqs) / p.RunRate())
+		r.Uploads = append(r.Uploads, up)
+		r.Upload = max(r.Upload, up)
 	}
 	r.Commit = seconds(float64(changes) / stateRate(costs, c))
 	r.Wall = r.PlanWall + max(r.Upload, r.Commit)

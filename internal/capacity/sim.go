@@ -114,9 +114,12 @@ func Simulate(costs Costs, w Workload, c Cluster) (Result, error) {
 	for i := range free {
 		free[i] = c.Slots
 	}
+	// A plan alone on a worker keeps perPlan cores busy (its serial
+	// stages leave the rest idle); plans side by side fill each other's
+	// gaps, so together they may use every core.
 	perPlan := planRate(costs, c, len(w.Destinations))
 	var now float64
-	next := 0
+	next, done := 0, 0
 	// start gives queued runs to free slots, the worker with most free
 	// slots first, so runs spread over the cluster.
 	start := func() {
@@ -135,11 +138,13 @@ func Simulate(costs Costs, w Workload, c Cluster) (Result, error) {
 			free[wk]--
 			r.worker = wk
 			r.phase = -1
-			advance(r, cores, keys, st, w, perPlan, free)
+			if advance(r, cores, keys, st, w, perPlan, free) {
+				done++
+			}
 		}
 	}
 	start()
-	for done := 0; done < len(queue); {
+	for done < len(queue) {
 		for _, r := range all {
 			r.share()
 		}
@@ -172,8 +177,7 @@ func Simulate(costs Costs, w Workload, c Cluster) (Result, error) {
 			r.streams = kept
 		}
 		for _, r := range finished {
-			advance(r, cores, keys, st, w, perPlan, free)
-			if r.phase == 2 {
+			if advance(r, cores, keys, st, w, perPlan, free) {
 				done++
 			}
 		}
@@ -195,9 +199,9 @@ func Simulate(costs Costs, w Workload, c Cluster) (Result, error) {
 }
 
 // advance moves r to its next phase, giving it the streams that phase
-// uses, and frees its slot when it is done. A phase with no work is
-// skipped.
-func advance(r *run, cores []*resource, keys map[string][]*resource, st *resource, w Workload, perPlan float64, free []int) {
+// uses, and frees its slot when it is done; it reports whether r is done.
+// A phase with no work is skipped.
+func advance(r *run, cores []*resource, keys map[string][]*resource, st *resource, w Workload, perPlan float64, free []int) bool {
 	for r.phase < 2 {
 		r.phase++
 		switch r.phase {
@@ -213,12 +217,13 @@ func advance(r *run, cores []*resource, keys map[string][]*resource, st *resourc
 			add(r, st, rows, math.Inf(1))
 		case 2:
 			free[r.worker]++
-			return
+			return true
 		}
 		if r.pending > 0 {
-			return
+			return false
 		}
 	}
+	return true
 }
 
 func add(r *run, res *resource, work, limit float64) {
