@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/audiencesync/audiencesync/cli"
+	"github.com/audiencesync/audiencesync/state/sqlite"
 )
 
 // pendingFlags are flags the examples use that other work in progress adds
@@ -129,7 +130,7 @@ func (u unit) one(t *testing.T, section, key string) string {
 var hardening = map[string]string{
 	"NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
 	"PrivateDevices": "yes", "CapabilityBoundingSet": "", "RestrictAddressFamilies": "AF_INET AF_INET6 AF_UNIX",
-	"MemoryDenyWriteExecute": "yes", "LockPersonality": "yes", "DynamicUser": "yes",
+	"MemoryDenyWriteExecute": "yes", "LockPersonality": "yes", "User": "audiencesync",
 	"StateDirectory": "audiencesync", "UMask": "0077",
 }
 
@@ -177,14 +178,44 @@ func TestBackupUnits(t *testing.T) {
 	require.Equal(t, "oneshot", svc.one(t, "Service", "Type"))
 	main := parseUnit(t, filepath.Join("systemd", "audiencesync.service"))
 	// The backup reads the state file the service writes, as the same
-	// dynamic user.
+	// user: a unit of another user would have systemd chown the state
+	// directory to it.
 	require.Equal(t, main.one(t, "Service", "StateDirectory"), svc.one(t, "Service", "StateDirectory"))
+	require.Equal(t, main.one(t, "Service", "User"), svc.one(t, "Service", "User"))
 	execs := strings.Join(svc["Service"]["ExecStart"], "\n")
 	require.Contains(t, execs, `/var/lib/audiencesync/audiencesync.db ".backup `, "SQLite's online backup of the state file")
 	require.Contains(t, execs, "PRAGMA integrity_check", "the copy is checked before it replaces the last one")
+	runBackup(t, svc["Service"]["ExecStartPre"], svc["Service"]["ExecStart"])
 	timer := parseUnit(t, filepath.Join("systemd", "audiencesync-backup.timer"))
 	require.NotEmpty(t, timer.one(t, "Timer", "OnCalendar"))
 	require.Equal(t, "timers.target", timer.one(t, "Install", "WantedBy"))
+}
+
+// runBackup runs the backup unit's commands on a state the SQLite store
+// wrote, in a temporary directory standing for /var/lib/audiencesync, and
+// opens the copy as a state.
+func runBackup(t *testing.T, pre, cmds []string) {
+	t.Helper()
+	if _, err := exec.LookPath("sqlite3"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("sqlite3 is not installed: .ci/run installs it (apt-get install sqlite3)")
+		}
+		t.Skip("sqlite3 is not installed: the backup unit's commands were parsed, not run (apt-get install sqlite3)")
+	}
+	dir := t.TempDir()
+	st, err := sqlite.Open(t.Context(), filepath.Join(dir, "audiencesync.db"))
+	require.NoError(t, err)
+	require.NoError(t, st.Close())
+	for _, c := range append(slices.Clone(pre), cmds...) {
+		c = strings.ReplaceAll(c, "/var/lib/audiencesync", dir)
+		out, err := exec.Command("/bin/sh", "-c", c).CombinedOutput()
+		require.NoError(t, err, "%s: %s", c, out)
+	}
+	st, err = sqlite.Open(t.Context(), filepath.Join(dir, "backup", "audiencesync.db"))
+	require.NoError(t, err, "the backup opens as a state")
+	require.NoError(t, st.Close())
+	_, err = os.Stat(filepath.Join(dir, "backup", "audiencesync.db.new"))
+	require.ErrorIs(t, err, os.ErrNotExist)
 }
 
 // compose is the part of a compose file the test reads.
