@@ -11,10 +11,23 @@ import (
 
 // resource is something runs share: a worker's cores, one quota key of a
 // platform, the state store's writer. Its capacity is in units a second
-// (cores, requests, rows).
+// (cores, requests, rows). A worker's cores are shared equally (the Go
+// scheduler's way); a quota key and the state writer serve runs in the
+// order they were queued, each up to its own rate. Both are
+// work-conserving, so the bounds hold either way; in order, a run ends as
+// early as the limit allows and frees its slot, where equal shares would
+// have every run on a key end late together, holding their slots — with
+// which more workers can make a cycle longer (TestRandomWorkloads found
+// such a mix).
 type resource struct {
 	capacity float64
 	streams  []*stream
+	// inOrder serves streams in the order their runs were queued, each up
+	// to its limit, instead of equal shares.
+	inOrder bool
+	// sorted: streams are in serving order (a new stream unsorts them;
+	// removing one keeps the order).
+	sorted bool
 }
 
 // stream is one run's use of a resource: work left, and the fastest it
@@ -38,20 +51,38 @@ type run struct {
 // no more than the stream's limit, with what a limited stream leaves
 // shared by the others (water filling).
 func (r *resource) share() {
-	slices.SortFunc(r.streams, func(a, b *stream) int {
-		switch {
-		case a.limit < b.limit:
-			return -1
-		case a.limit > b.limit:
-			return 1
-		}
-		return 0
-	})
+	if !r.sorted {
+		r.sort()
+	}
 	left := r.capacity
+	if r.inOrder {
+		for _, s := range r.streams {
+			s.rate = min(s.limit, left)
+			left -= s.rate
+		}
+		return
+	}
 	for i, s := range r.streams {
 		s.rate = min(s.limit, left/float64(len(r.streams)-i))
 		left -= s.rate
 	}
+}
+
+func (r *resource) sort() {
+	if r.inOrder {
+		slices.SortFunc(r.streams, func(a, b *stream) int { return a.run.index - b.run.index })
+	} else {
+		slices.SortFunc(r.streams, func(a, b *stream) int {
+			switch {
+			case a.limit < b.limit:
+				return -1
+			case a.limit > b.limit:
+				return 1
+			}
+			return 0
+		})
+	}
+	r.sorted = true
 }
 
 // Simulate runs one cycle of w on c: every sync due at once, queued
@@ -103,11 +134,11 @@ func Simulate(costs Costs, w Workload, c Cluster) (Result, error) {
 		if keys[name] == nil {
 			p := Platforms[name]
 			for range w.keys(name) {
-				keys[name] = append(keys[name], &resource{capacity: p.KeyRate()})
+				keys[name] = append(keys[name], &resource{capacity: p.KeyRate(), inOrder: true})
 			}
 		}
 	}
-	st := &resource{capacity: stateRate(costs, c)}
+	st := &resource{capacity: stateRate(costs, c), inOrder: true}
 	all := append(append([]*resource{st}, cores...), flatten(keys, w.Destinations)...)
 
 	free := make([]int, c.Workers)
@@ -231,6 +262,7 @@ func add(r *run, res *resource, work, limit float64) {
 		return
 	}
 	res.streams = append(res.streams, &stream{run: r, left: work, limit: limit})
+	res.sorted = false
 	r.pending++
 }
 
