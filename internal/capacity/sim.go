@@ -123,96 +123,9 @@ func Simulate(costs Costs, w Workload, c Cluster) (Result, error) {
 		r.index = i
 	}
 
-	// The resources: each worker's cores, each platform's quota keys, the
-	// state store.
-	cores := make([]*resource, c.Workers)
-	for i := range cores {
-		cores[i] = &resource{capacity: float64(c.Cores)}
-	}
-	keys := map[string][]*resource{}
-	for _, name := range w.Destinations {
-		if keys[name] == nil {
-			p := Platforms[name]
-			for range w.keys(name) {
-				keys[name] = append(keys[name], &resource{capacity: p.KeyRate(), inOrder: true})
-			}
-		}
-	}
-	st := &resource{capacity: stateRate(costs, c), inOrder: true}
-	all := append(append([]*resource{st}, cores...), flatten(keys, w.Destinations)...)
-
-	free := make([]int, c.Workers)
-	for i := range free {
-		free[i] = c.Slots
-	}
-	// A plan alone on a worker keeps perPlan cores busy (its serial
-	// stages leave the rest idle); plans side by side fill each other's
-	// gaps, so together they may use every core.
-	perPlan := planRate(costs, c, len(w.Destinations))
-	var now float64
-	next, done := 0, 0
-	// start gives queued runs to free slots, the worker with most free
-	// slots first, so runs spread over the cluster.
-	start := func() {
-		for next < len(queue) {
-			wk := 0
-			for i := range free {
-				if free[i] > free[wk] {
-					wk = i
-				}
-			}
-			if free[wk] == 0 {
-				return
-			}
-			r := queue[next]
-			next++
-			free[wk]--
-			r.worker = wk
-			r.phase = -1
-			if advance(r, cores, keys, st, w, perPlan, free) {
-				done++
-			}
-		}
-	}
-	start()
-	for done < len(queue) {
-		for _, r := range all {
-			r.share()
-		}
-		dt := math.Inf(1)
-		for _, r := range all {
-			for _, s := range r.streams {
-				if s.rate > 0 {
-					dt = min(dt, s.left/s.rate)
-				}
-			}
-		}
-		if math.IsInf(dt, 1) {
-			return Result{}, fmt.Errorf("capacity: the simulation stalled with %d of %d runs done", done, len(queue))
-		}
-		now += dt
-		var finished []*run
-		for _, r := range all {
-			kept := r.streams[:0]
-			for _, s := range r.streams {
-				s.left -= s.rate * dt
-				if s.left <= 1e-9*math.Max(1, s.rate) {
-					s.run.pending--
-					if s.run.pending == 0 {
-						finished = append(finished, s.run)
-					}
-					continue
-				}
-				kept = append(kept, s)
-			}
-			r.streams = kept
-		}
-		for _, r := range finished {
-			if advance(r, cores, keys, st, w, perPlan, free) {
-				done++
-			}
-		}
-		start()
+	now, err := newCycle(costs, w, c, queue).run()
+	if err != nil {
+		return Result{}, err
 	}
 	res.Cycle = seconds(now)
 	res.Bounds.CPU = seconds(planCPU / float64(c.Workers*c.Cores))
@@ -229,53 +142,149 @@ func Simulate(costs Costs, w Workload, c Cluster) (Result, error) {
 	return res, nil
 }
 
+// cycle is the state of one simulated cycle.
+type cycle struct {
+	w     Workload
+	queue []*run
+	// The resources: each worker's cores, each platform's quota keys, the
+	// state store; active are those with streams, the only ones an event
+	// looks at.
+	cores  []*resource
+	keys   map[string][]*resource
+	st     *resource
+	active []*resource
+	free   []int // free slots per worker
+	// perPlan is the cores a plan alone on a worker keeps busy (its serial
+	// stages leave the rest idle); plans side by side fill each other's
+	// gaps, so together they may use every core.
+	perPlan    float64
+	next, done int
+}
+
+func newCycle(costs Costs, w Workload, c Cluster, queue []*run) *cycle {
+	y := &cycle{w: w, queue: queue, keys: map[string][]*resource{}, perPlan: planRate(costs, c, len(w.Destinations)),
+		st: &resource{capacity: stateRate(costs, c), inOrder: true}}
+	for range c.Workers {
+		y.cores = append(y.cores, &resource{capacity: float64(c.Cores)})
+		y.free = append(y.free, c.Slots)
+	}
+	for _, name := range w.Destinations {
+		if y.keys[name] == nil {
+			for range w.keys(name) {
+				y.keys[name] = append(y.keys[name], &resource{capacity: Platforms[name].KeyRate(), inOrder: true})
+			}
+		}
+	}
+	return y
+}
+
+// run plays the cycle to its end and returns how long it took, in seconds.
+func (y *cycle) run() (float64, error) {
+	var now float64
+	y.start()
+	for y.done < len(y.queue) {
+		dt := math.Inf(1)
+		for _, r := range y.active {
+			r.share()
+			for _, s := range r.streams {
+				if s.rate > 0 {
+					dt = min(dt, s.left/s.rate)
+				}
+			}
+		}
+		if math.IsInf(dt, 1) {
+			return 0, fmt.Errorf("capacity: the simulation stalled with %d of %d runs done", y.done, len(y.queue))
+		}
+		now += dt
+		var finished []*run
+		stillActive := y.active[:0]
+		for _, r := range y.active {
+			kept := r.streams[:0]
+			for _, s := range r.streams {
+				s.left -= s.rate * dt
+				if s.left <= 1e-9*math.Max(1, s.rate) {
+					s.run.pending--
+					if s.run.pending == 0 {
+						finished = append(finished, s.run)
+					}
+					continue
+				}
+				kept = append(kept, s)
+			}
+			r.streams = kept
+			if len(kept) > 0 {
+				stillActive = append(stillActive, r)
+			}
+		}
+		y.active = stillActive
+		for _, r := range finished {
+			y.advance(r)
+		}
+		y.start()
+	}
+	return now, nil
+}
+
+// start gives queued runs to free slots, the worker with most free slots
+// first, so runs spread over the cluster.
+func (y *cycle) start() {
+	for y.next < len(y.queue) {
+		wk := 0
+		for i := range y.free {
+			if y.free[i] > y.free[wk] {
+				wk = i
+			}
+		}
+		if y.free[wk] == 0 {
+			return
+		}
+		r := y.queue[y.next]
+		y.next++
+		y.free[wk]--
+		r.worker = wk
+		r.phase = -1
+		y.advance(r)
+	}
+}
+
 // advance moves r to its next phase, giving it the streams that phase
-// uses, and frees its slot when it is done; it reports whether r is done.
-// A phase with no work is skipped.
-func advance(r *run, cores []*resource, keys map[string][]*resource, st *resource, w Workload, perPlan float64, free []int) bool {
+// uses, and frees its slot when it is done. A phase with no work is
+// skipped.
+func (y *cycle) advance(r *run) {
 	for r.phase < 2 {
 		r.phase++
 		switch r.phase {
 		case 0:
-			add(r, cores[r.worker], r.cost.Plan.Seconds(), perPlan)
+			y.add(r, y.cores[r.worker], r.cost.Plan.Seconds(), y.perPlan)
 		case 1:
 			var rows float64
-			for i, name := range w.Destinations {
-				ks := keys[name]
-				add(r, ks[r.index%len(ks)], float64(r.cost.Requests[i]), Platforms[name].RunRate())
+			for i, name := range y.w.Destinations {
+				ks := y.keys[name]
+				y.add(r, ks[r.index%len(ks)], float64(r.cost.Requests[i]), Platforms[name].RunRate())
 				rows += float64(r.cost.Changes[i])
 			}
-			add(r, st, rows, math.Inf(1))
+			y.add(r, y.st, rows, math.Inf(1))
 		case 2:
-			free[r.worker]++
-			return true
+			y.free[r.worker]++
+			y.done++
+			return
 		}
 		if r.pending > 0 {
-			return false
+			return
 		}
 	}
-	return true
 }
 
-func add(r *run, res *resource, work, limit float64) {
+func (y *cycle) add(r *run, res *resource, work, limit float64) {
 	if work <= 0 {
 		return
+	}
+	if len(res.streams) == 0 {
+		y.active = append(y.active, res)
 	}
 	res.streams = append(res.streams, &stream{run: r, left: work, limit: limit})
 	res.sorted = false
 	r.pending++
-}
-
-func flatten(keys map[string][]*resource, order []string) []*resource {
-	var out []*resource
-	seen := map[string]bool{}
-	for _, name := range order {
-		if !seen[name] {
-			seen[name] = true
-			out = append(out, keys[name]...)
-		}
-	}
-	return out
 }
 
 func cmpInt64(a, b int64) int {
