@@ -10,7 +10,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCH_PKGS  := ./web/ ./api/ ./audience/normalize/ ./segment/ ./engine/ ./state/sqlite/ ./connectors/csv/ ./connectors/hubspot/ ./connectors/salesforce/ ./connectors/sql/ ./connectors/googleads/ ./connectors/meta/ ./connectors/x/ ./sandbox/googledm/ ./sandbox/metagraph/
 BENCHTIME   ?= 1s
 
-.PHONY: all build run run-segments serve plan test bench lint fuzz chaos tidy-check clean screenshots
+.PHONY: all build run run-segments serve plan test bench lint fuzz chaos tidy-check clean screenshots capacity
 
 all: build
 
@@ -74,6 +74,11 @@ CHAOS_SEED   ?= 1
 CHAOS_PARALLEL ?= 4
 chaos:
 	$(GO) test -count=1 -timeout=4h -v -parallel=$(CHAOS_PARALLEL) -run='^TestChaos$$' ./chaos/ -args -chaos.trials=$(CHAOS_TRIALS) -chaos.seed=$(CHAOS_SEED) -chaos.parallel=$(CHAOS_PARALLEL)
+
+## capacity: the capacity plan's table (docs/deploy.md): workers vs syncs
+## vs audience sizes, from the benchmarks' costs and the platforms' limits.
+capacity:
+	$(GO) test -count=1 -run 'Simulate' -v ./internal/capacity/
 
 ## tidy-check: go mod tidy must leave the tree clean.
 tidy-check:
