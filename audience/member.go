@@ -218,12 +218,18 @@ func (m *Member) Reset() {
 }
 
 // Identifier is one normalised identifier ready for a platform: the lowercase
-// hex SHA-256 of the normalised value for hashed kinds, or the normalised
+// hex digest of the normalised value for hashed kinds (SHA-256, or the
+// digest the platform keys members by: Mailchimp's MD5), or the normalised
 // clear value for kinds the platform takes in clear.
 type Identifier struct {
 	Kind   Kind
 	Value  string
 	Hashed bool
+	// Sealed marks a value a platform must be sent in clear but that
+	// audiencesync must not keep (see seal.go): Value is sealed, Open
+	// returns the clear value. It is sent with the member, not matched on,
+	// and never stored in state.
+	Sealed bool
 }
 
 // CompareIdentifiers orders identifiers by kind, then value.

@@ -64,14 +64,21 @@ type memberBuilder struct {
 	p     *Profile
 	t     *Tally
 	c     valueCtx
-	ends  [audience.NumKinds]int // end of each value in the wire buffer
-	kinds [audience.NumKinds]audience.Kind
-	n     int
+	// ends, kinds and sealed describe each value in the wire buffer: a
+	// kind may have its identifier and its sealed value.
+	ends   [2 * audience.NumKinds]int
+	kinds  [2 * audience.NumKinds]audience.Kind
+	sealed [2 * audience.NumKinds]bool
+	n      int
 	got   Present
 }
 
-// add appends one field's wire value to wire; a rejection is counted.
+// add appends one field's wire value to wire (and its sealed clear value,
+// for a kind the profile seals); a rejection is counted.
 func (b *memberBuilder) add(wire []byte, k audience.Kind, raw string) ([]byte, bool) {
+	if b.p.seal[k] != NoSeal {
+		return b.addSealed(wire, k, raw)
+	}
 	w, pre, r := b.p.appendWire(wire, k, raw, b.c)
 	if r != "" {
 		b.t.Reject(r)
@@ -80,10 +87,44 @@ func (b *memberBuilder) add(wire []byte, k audience.Kind, raw string) ([]byte, b
 	if pre {
 		b.t.PreHashed++
 	}
-	b.kinds[b.n], b.ends[b.n] = k, len(w)
-	b.n++
+	b.push(k, len(w), false)
 	b.got[k] = true
 	return w, true
+}
+
+// addSealed adds a sealed kind: its identifier unless the profile seals
+// it only, then its normalised value sealed. The clear value lives in a
+// buffer on this stack frame, cleared before it returns.
+func (b *memberBuilder) addSealed(wire []byte, k audience.Kind, raw string) ([]byte, bool) {
+	if b.p.seal[k] == SealToo {
+		w, _, r := b.p.appendWire(wire, k, raw, b.c)
+		if r != "" {
+			b.t.Reject(r)
+			return wire, false
+		}
+		b.push(k, len(w), false)
+		b.got[k] = true
+		wire = w
+	} else if _, ok := preHashed(raw); ok {
+		b.t.Reject(ReasonNeedsClear)
+		return wire, false
+	}
+	var stack [256]byte
+	clearValue, _, r := b.p.appendRule(stack[:0], k, raw, b.c)
+	if r != "" {
+		b.t.Reject(r)
+		return wire, false
+	}
+	wire = audience.AppendSealed(wire, k, clearValue)
+	clear(clearValue)
+	b.push(k, len(wire), true)
+	return wire, true
+}
+
+// push records an identifier of kind k ending at end in the wire buffer.
+func (b *memberBuilder) push(k audience.Kind, end int, sealed bool) {
+	b.kinds[b.n], b.ends[b.n], b.sealed[b.n] = k, end, sealed
+	b.n++
 }
 
 // group adds the identifiers of g's kinds when all are present and valid,
@@ -125,7 +166,11 @@ func (b *memberBuilder) identifiers(wire []byte, dst []audience.Identifier) []au
 	start := 0
 	for i := range b.n {
 		k := b.kinds[i]
-		dst = append(dst, audience.Identifier{Kind: k, Value: s[start:b.ends[i]], Hashed: !b.p.clear[k]})
+		if b.sealed[i] {
+			dst = append(dst, audience.Identifier{Kind: k, Value: s[start:b.ends[i]], Sealed: true})
+		} else {
+			dst = append(dst, audience.Identifier{Kind: k, Value: s[start:b.ends[i]], Hashed: !b.p.clear[k]})
+		}
 		start = b.ends[i]
 	}
 	return dst
