@@ -30,6 +30,10 @@ func TestBuiltinRegistry(t *testing.T) {
 		p, err := r.Lookup(" " + name + " ")
 		require.NoError(t, err)
 		require.Equal(t, name, p.Profile.Name())
+		if name == "mailchimp" {
+			require.Nil(t, p.Layout, "Mailchimp has no upload-file layout")
+			continue
+		}
 		require.ElementsMatch(t, p.Kinds(), p.LayoutKinds(), "%s: one column per kind", name)
 	}
 	_, err := r.Lookup("tiktok")
