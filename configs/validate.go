@@ -248,7 +248,20 @@ func (l *loader) destinations(s *Sync, dests []*Destination, n *yaml.Node, where
 		}
 		l.destination(d, dn, dw)
 		l.requiredConsent(s, d, dn, dw)
+		l.taggedAudience(d, dn, dw)
 	}
+}
+
+// taggedAudience refuses list_id and tag on a destination whose audiences
+// are not tags of a list (connectors.Spec.TaggedAudience), where they
+// would be ignored.
+func (l *loader) taggedAudience(d *Destination, n *yaml.Node, where string) {
+	c, ok := l.cfg.Connections[d.Connection]
+	if !ok || c.Spec.TaggedAudience || (d.Audience.ListID == "" && d.Audience.Tag == "") {
+		return
+	}
+	l.ps.addf(lineAt(n, "audience"), "%s: %s (type %s) has no lists and tags: its audience takes id or name, not list_id or tag",
+		where, d.Connection, c.Type)
 }
 
 // requiredConsent checks that a destination whose platform refuses members

@@ -198,6 +198,10 @@ type AudienceSpec struct {
 	// KnownID is the id state recorded for this destination on an earlier
 	// run, so a renamed audience is still found.
 	KnownID string
+	// List and Tag name an audience that is a tag on the contacts of a
+	// list (a Mailchimp list id and tag name); "" for other platforms
+	// (see Spec.TaggedAudience).
+	List, Tag string
 }
 
 // Audience is a resolved remote audience.

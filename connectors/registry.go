@@ -66,6 +66,11 @@ type Spec struct {
 	// destination or a consent column of the source, so the mistake is a
 	// validate error rather than a run whose every batch is refused.
 	RequiresConsent bool
+	// TaggedAudience says the destination's audience is a tag on the
+	// contacts of a list (Mailchimp): a sync's audience may then give
+	// list_id and tag (AudienceSpec.List, AudienceSpec.Tag), which the
+	// config loader refuses for other types.
+	TaggedAudience bool
 }
 
 // Registry maps connection types to connector specs. The zero value is
