@@ -81,7 +81,7 @@ func TestReplicasRouteStateAndFaults(t *testing.T) {
 
 	require.IsType(t, &googledm.Server{}, sandbox.ReplicaOf[*googledm.Server](srv))
 	require.Panics(t, func() { sandbox.ReplicaOf[echoReplica](sandbox.New(sandbox.Options{})) })
-	require.Len(t, srv.Replicas(), 7)
+	require.Len(t, srv.Replicas(), 8)
 }
 
 func TestReplicaNamesAreUnique(t *testing.T) {
