@@ -100,7 +100,7 @@ func statusError(r *response, what string, withDetail bool) error {
 	detail := r.describe(withDetail)
 	switch {
 	case r.status == http.StatusUnauthorized:
-		return connectors.Fatal(fmt.Errorf("%s: Mailchimp refused the API key (%s): check api_key (the whole key, with its -usNN data centre) under Account > Extras > API keys", what, detail))
+		return connectors.Reauthenticate(fmt.Errorf("%s: Mailchimp refused the API key (%s): check api_key (the whole key, with its -usNN data centre) under Account > Extras > API keys", what, detail))
 	case r.status == http.StatusForbidden:
 		return connectors.Fatal(fmt.Errorf("%s: Mailchimp refused access (%s): the key's user needs access to the list", what, detail))
 	case r.status == http.StatusTooManyRequests:

@@ -344,3 +344,14 @@ func TestSettings(t *testing.T) {
 		require.Equal(t, dc, dataCenter(key), key)
 	}
 }
+
+// batchSizes is how many members each batch request carried.
+func (b *bodies) batchSizes() []int {
+	var out []int
+	for _, c := range b.all() {
+		if strings.HasPrefix(c, "POST /3.0/lists/"+mcplatform.ReplicaListID+" ") {
+			out = append(out, strings.Count(c, `"email_address"`))
+		}
+	}
+	return out
+}
