@@ -286,6 +286,10 @@ func (p *Profile) appendWire(dst []byte, k audience.Kind, raw string, c valueCtx
 	if p.clear[k] {
 		return p.appendRule(dst, k, raw, c)
 	}
+	if p.seal[k] == SealOnly {
+		// Sent along sealed, never as an identifier: it has no wire value.
+		return dst, false, ReasonKindUnsupported
+	}
 	if t, ok := preHashed(raw); ok {
 		if p.seal[k] != NoSeal || p.digest[k] != SHA256 {
 			// Nothing but the clear value can be sent, or keyed on.
