@@ -740,3 +740,35 @@ func TestTaggedAudienceKeys(t *testing.T) {
 		t.Fatalf("audience = %+v, want list_id and tag", a)
 	}
 }
+
+// senderSettings are a destination's settings that send attributes.
+type senderSettings struct {
+	fakeDestination `yaml:",inline"`
+	Sends           []string `yaml:"sends"`
+}
+
+func (s *senderSettings) SentAttributes() []string { return s.Sends }
+
+// TestSentAttributesMustBeRead checks that a destination sent attributes
+// (connectors.AttributeSender) needs a source that reads them.
+func TestSentAttributesMustBeRead(t *testing.T) {
+	t.Parallel()
+	reg := testRegistry()
+	reg.Register(connectors.Spec{
+		Type: "fakesender", Role: connectors.RoleDestination,
+		Settings: func() any { return &senderSettings{} },
+		NewDestination: func(any, connectors.Env) (connectors.Destination, error) {
+			return nil, errors.New("fake destination: not built in config tests")
+		},
+	})
+	yaml := strings.Replace(minimal, "type: fakedst", "type: fakesender\n    sends: [cart_value]", 1)
+	_, err := configs.Parse([]byte(yaml), "test.yaml", "/cfg", reg, configs.LoadOptions{SkipSecrets: true})
+	const want = `is sent attribute cart_value with each member, which the source does not read: add it under the sync's source.attributes`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Parse error = %v, want %s", err, want)
+	}
+	read := strings.Replace(yaml, "fields: {email: email}", "fields: {email: email}\n      attributes: {cart_value: {type: number}}", 1)
+	if _, err := configs.Parse([]byte(read), "test.yaml", "/cfg", reg, configs.LoadOptions{SkipSecrets: true}); err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+}

@@ -249,6 +249,27 @@ func (l *loader) destinations(s *Sync, dests []*Destination, n *yaml.Node, where
 		l.destination(d, dn, dw)
 		l.requiredConsent(s, d, dn, dw)
 		l.taggedAudience(d, dn, dw)
+		l.sentAttributes(s, d, dn, dw)
+	}
+}
+
+// sentAttributes checks that the sync's source reads every attribute the
+// destination's connection is sent with each member
+// (connectors.AttributeSender).
+func (l *loader) sentAttributes(s *Sync, d *Destination, n *yaml.Node, where string) {
+	c, ok := l.cfg.Connections[d.Connection]
+	if !ok {
+		return
+	}
+	sender, ok := c.Settings.(connectors.AttributeSender)
+	if !ok {
+		return
+	}
+	for _, name := range sender.SentAttributes() {
+		if _, read := s.Source.Attributes[name]; !read {
+			l.ps.addf(lineAt(n, "connection"), "%s: %s (type %s) is sent attribute %s with each member, which the source does not read: add it under the sync's source.attributes",
+				where, d.Connection, c.Type, name)
+		}
 	}
 }
 

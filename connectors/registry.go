@@ -43,6 +43,14 @@ type FileReader interface {
 	LocalFiles() []LocalFile
 }
 
+// AttributeSender is implemented by settings structs of destinations that
+// are sent sync attributes with each member (DestinationInfo.Attributes).
+// `validate` checks that the source of every sync sending to one reads
+// them (source.attributes).
+type AttributeSender interface {
+	SentAttributes() []string
+}
+
 // Spec declares a connector: its type name, what it does, its settings and
 // how to build it. Settings returns a pointer to a fresh settings struct
 // with yaml tags; the config loader decodes a connection into it strictly

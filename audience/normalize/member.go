@@ -1,6 +1,9 @@
 package normalize
 
 import (
+	"strconv"
+	"time"
+
 	"github.com/audiencesync/audiencesync/audience"
 )
 
@@ -55,7 +58,47 @@ func (p *Profile) Member(m *audience.Member, opts Options, dst []audience.Identi
 		t.Reject(ReasonNoIdentifiers)
 		return dst, false
 	}
+	for i, pos := range opts.Attributes {
+		if pos < len(m.Attrs) && i < 256 {
+			wire = b.addAttr(wire, i, m.Attrs[pos])
+		}
+	}
 	return b.identifiers(wire, dst), true
+}
+
+// addAttr seals attribute i's value, when present and valid, with its
+// index in front.
+func (b *memberBuilder) addAttr(wire []byte, i int, v audience.Value) []byte {
+	if !v.Present() || v.Invalid() {
+		return wire
+	}
+	var stack [128]byte
+	clearValue := AppendAttrText(append(stack[:0], byte(i)), v)
+	wire = audience.AppendSealed(wire, audience.Attribute, clearValue)
+	clear(clearValue)
+	b.push(audience.Attribute, len(wire), true)
+	return wire
+}
+
+// AppendAttrText appends an attribute's value as a platform is sent it: a
+// string as it is, a number in the fewest digits that read back the same
+// (33.07), a bool as true or false, a timestamp in RFC 3339 (UTC).
+func AppendAttrText(dst []byte, v audience.Value) []byte {
+	switch v.Type() {
+	case audience.AttrString:
+		s, _ := v.Text()
+		return append(dst, s...)
+	case audience.AttrNumber:
+		f, _ := v.Number()
+		return strconv.AppendFloat(dst, f, 'f', -1, 64)
+	case audience.AttrBool:
+		b, _ := v.Bool()
+		return strconv.AppendBool(dst, b)
+	case audience.AttrTime:
+		t, _ := v.Time()
+		return t.UTC().AppendFormat(dst, time.RFC3339)
+	}
+	return dst
 }
 
 // memberBuilder collects a member's wire values in one buffer, so the

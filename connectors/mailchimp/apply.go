@@ -67,6 +67,15 @@ func (d *Destination) open(i int, u *connectors.Upload) (outgoing, bool) {
 				return o, false
 			}
 			o.email = v
+		case id.Kind == audience.Attribute && id.Sealed:
+			v, err := id.Open()
+			if err != nil || v == "" || int(v[0]) >= len(d.attrTags) {
+				return o, false
+			}
+			if o.merge == nil {
+				o.merge = map[string]string{}
+			}
+			o.merge[d.attrTags[v[0]]] = v[1:]
 		case id.Sealed:
 			for _, m := range d.merge {
 				if m.kind == id.Kind {

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-
 	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/platformhttp"
@@ -92,7 +91,6 @@ func (d *Destination) call(ctx context.Context, method, path, name string, in an
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: b, retries: *retries}, nil
 }
-
 
 // statusError turns an answer that is not a success into the engine's
 // error vocabulary. what says what was being done.

@@ -51,6 +51,9 @@ type Destination struct {
 	dc          string
 	statusIfNew string
 	merge       []mergeField
+	// attrTags are the merge tags of Info().Attributes, in order.
+	attrTags    []string
+	attrs       []string
 	concurrency int
 	log         *zap.Logger
 	http        *platformhttp.Client
@@ -76,6 +79,8 @@ func New(s *Settings, env connectors.Env) (*Destination, error) {
 		key:         s.APIKey.Reveal(),
 		statusIfNew: s.StatusIfNew,
 		merge:       merge,
+		attrTags:    s.attributeTags(),
+		attrs:       s.SentAttributes(),
 		concurrency: conn.Concurrency,
 		log:         conn.Log,
 		conn:        conn,
@@ -105,6 +110,7 @@ func (d *Destination) Info() connectors.DestinationInfo {
 		Kinds:       kinds,
 		MaxBatch:    MaxBatch,
 		Concurrency: d.concurrency,
+		Attributes:  d.attrs,
 	}
 }
 

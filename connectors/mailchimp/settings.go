@@ -57,6 +57,10 @@ type Settings struct {
 	// fill them (first_name, last_name, phone), sent with each member
 	// (default FNAME: first_name, LNAME: last_name).
 	MergeFields map[string]string `yaml:"merge_fields"`
+	// MergeAttributes maps merge tags to sync attributes (the sync's
+	// source.attributes, such as a cart's value or its last item), sent
+	// with each member as text. A changed value sends the member again.
+	MergeAttributes map[string]string `yaml:"merge_attributes"`
 	// Settings are sandbox, endpoint (default from the API key),
 	// concurrency (default 5, at most 10) and requests_per_second.
 	platformconn.Settings `yaml:",inline"`
@@ -76,8 +80,22 @@ func (s *Settings) Validate() error {
 	case s.StatusIfNew != "" && s.StatusIfNew != "transactional" && s.StatusIfNew != "pending":
 		return fmt.Errorf("mailchimp: status_if_new %q is not allowed: use transactional (no marketing e-mail; the default) or pending (Mailchimp asks the contact to confirm); a sync never subscribes anyone", s.StatusIfNew)
 	}
-	if _, err := s.mergeKinds(); err != nil {
+	kinds, err := s.mergeKinds()
+	if err != nil {
 		return fmt.Errorf("mailchimp: %w", err)
+	}
+	for _, tag := range slices.Sorted(maps.Keys(s.MergeAttributes)) {
+		switch {
+		case !mergeTagPattern.MatchString(tag):
+			return fmt.Errorf("mailchimp: merge_attributes: %q is not a merge tag: write it as the list shows it, in capitals (CARTVAL)", tag)
+		case s.MergeAttributes[tag] == "":
+			return fmt.Errorf("mailchimp: merge_attributes.%s names no attribute", tag)
+		case slices.ContainsFunc(kinds, func(m mergeField) bool { return m.tag == tag }):
+			return fmt.Errorf("mailchimp: merge tag %s is in both merge_fields and merge_attributes: keep one", tag)
+		}
+	}
+	if len(s.MergeAttributes) > 255 {
+		return errors.New("mailchimp: merge_attributes: at most 255")
 	}
 	return s.Settings.Validate(connLimits)
 }
@@ -112,6 +130,22 @@ func (s *Settings) mergeKinds() ([]mergeField, error) {
 	return out, nil
 }
 
+// attributeTags are merge_attributes' tags in order: the order of
+// SentAttributes and of DestinationInfo.Attributes.
+func (s *Settings) attributeTags() []string { return slices.Sorted(maps.Keys(s.MergeAttributes)) }
+
+// SentAttributes names the sync attributes merge_attributes sends, for
+// `validate` (connectors.AttributeSender).
+func (s *Settings) SentAttributes() []string {
+	var out []string
+	for _, tag := range s.attributeTags() {
+		out = append(out, s.MergeAttributes[tag])
+	}
+	return out
+}
+
+var _ connectors.AttributeSender = (*Settings)(nil)
+
 // dataCenter returns the data centre an API key names, or "".
 func dataCenter(key string) string {
 	if m := keyPattern.FindStringSubmatch(strings.TrimSpace(key)); m != nil {
@@ -138,6 +172,9 @@ mailchimp:
   merge_fields:
     FNAME: first_name
     LNAME: last_name
+  # Merge tags and the sync attributes (source.attributes) that fill them.
+  merge_attributes:
+    CARTVAL: cart_value
   # true talks to the local sandbox replica instead of Mailchimp; api_key
   # may then be left out.
   sandbox: false

@@ -358,3 +358,58 @@ func (b *bodies) batchSizes() []int {
 	}
 	return out
 }
+
+// A sync attribute mapped to a merge field is sent with the member as
+// text, and a changed value sends the member again.
+func TestMergeAttributes(t *testing.T) {
+	t.Parallel()
+	r := newReplica(t, "")
+	d := r.dest(t, func(s *Settings) { s.MergeAttributes = map[string]string{"CARTVAL": "cart_value"} })
+	require.Equal(t, []string{"cart_value"}, d.Info().Attributes)
+	s := newSyncer(t, d)
+	members := func(value float64) []audience.Member {
+		ms := shoppers(0, 20, 0)
+		for i := range ms {
+			ms[i].Attrs = []audience.Value{audience.NumberValue(value + float64(i))}
+		}
+		ms[3].Attrs = []audience.Value{{}} // missing: no merge field
+		return ms
+	}
+	run := func(ms []audience.Member) *report.Destination {
+		job := &engine.Job{
+			Sync: "mailchimp-sync", Source: &fake.Source{Members: ms},
+			Request: connectors.ReadRequest{Key: "id", Fields: map[audience.Kind]string{audience.Email: "email"},
+				Attributes: []connectors.Attribute{{Name: "visits", Type: audience.AttrNumber}, {Name: "cart_value", Type: audience.AttrNumber}}},
+			MaxRemoveFraction: 0.5,
+		}
+		for i := range ms {
+			ms[i].Attrs = append([]audience.Value{audience.NumberValue(7)}, ms[i].Attrs...)
+		}
+		require.NoError(t, job.AddDestination(engine.Target{Name: "mailchimp", Type: Type, Dest: &unclosed{d},
+			Audience: connectors.AudienceSpec{List: mcplatform.ReplicaListID, Tag: "cart-abandoner", Create: true}}))
+		rep, err := s.eng.Run(context.Background(), job, engine.Options{})
+		require.NoError(t, err)
+		require.NoError(t, rep.CheckCounts())
+		return rep.Destinations[0]
+	}
+	merge := func(i int) string {
+		m, ok := r.mc.Member(mcplatform.ReplicaListID, md5hex(fmt.Sprintf("shopper.%06d@example.com", i)))
+		require.True(t, ok)
+		return m.Merge["CARTVAL"]
+	}
+	rep := run(members(33.07))
+	require.Equal(t, int64(20), rep.Applied.Added)
+	require.Equal(t, mcreplica.ValueDigest("34.07"), merge(1))
+	require.Empty(t, merge(3), "a missing value sends no merge field")
+	rep = run(members(33.07))
+	require.Zero(t, rep.Planned.Add+rep.Planned.Update, "unchanged values: nothing sent")
+	rep = run(members(40))
+	require.Equal(t, report.Planned{Update: 19, Unchanged: 1}, rep.Planned, "every changed value re-sends its member; the missing one is unchanged")
+	require.Equal(t, mcreplica.ValueDigest("41"), merge(1))
+	require.Equal(t, want(members(40)), r.tagged(t))
+
+	// A sync whose source does not read the attribute is refused.
+	job := &engine.Job{Sync: "x", Source: &fake.Source{}, Request: connectors.ReadRequest{Fields: map[audience.Kind]string{audience.Email: "email"}}}
+	err := job.AddDestination(engine.Target{Name: "mailchimp", Type: Type, Dest: &unclosed{d}})
+	require.ErrorContains(t, err, "is sent attribute cart_value, which the source does not read")
+}
