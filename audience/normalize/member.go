@@ -104,16 +104,16 @@ func AppendAttrText(dst []byte, v audience.Value) []byte {
 // memberBuilder collects a member's wire values in one buffer, so the
 // member's identifiers share one string allocation.
 type memberBuilder struct {
-	p     *Profile
-	t     *Tally
-	c     valueCtx
+	p *Profile
+	t *Tally
+	c valueCtx
 	// ends, kinds and sealed describe each value in the wire buffer: a
 	// kind may have its identifier and its sealed value.
 	ends   [2 * audience.NumKinds]int
 	kinds  [2 * audience.NumKinds]audience.Kind
 	sealed [2 * audience.NumKinds]bool
 	n      int
-	got   Present
+	got    Present
 }
 
 // add appends one field's wire value to wire (and its sealed clear value,

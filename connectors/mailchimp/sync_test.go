@@ -295,12 +295,8 @@ func TestPerMemberErrors(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(8), rep.Applied.Added)
 	require.Equal(t, int64(2), rep.Applied.Failed)
-	var reasons []string
-	for _, e := range rep.Errors {
-		reasons = append(reasons, e)
-	}
-	joined := strings.Join(reasons, "\n")
-	require.NotContains(t, joined, "@", "no address in the report")
+	require.NotContains(t, strings.Join(rep.Errors, "\n"), "@", "no address in the report's errors")
+	require.Equal(t, map[string]int64{ReasonInvalidEmail: 1, ReasonCompliance: 1}, rep.PlatformRejected, "refused members by reason")
 	require.Len(t, r.tagged(t), 8)
 }
 
