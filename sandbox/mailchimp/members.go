@@ -38,6 +38,18 @@ func invalid(detail string, errs ...fieldError) *problem {
 	return p
 }
 
+func notFound() *problem {
+	return newProblem(http.StatusNotFound, "Resource Not Found", "The requested resource could not be found.")
+}
+
+// decodeBody decodes the request's JSON body strictly into v.
+func decodeBody(req *request, v any) *problem {
+	if err := wire.DecodeStrict(req.body, v); err != nil {
+		return invalid("The request body could not be read: " + err.Error())
+	}
+	return nil
+}
+
 func writeProblem(w http.ResponseWriter, _ *http.Request, p *problem) {
 	p.Instance = requestID()
 	wire.WriteJSON(w, p.Status, "application/problem+json; charset=utf-8", p)
@@ -149,13 +161,13 @@ func checkStatuses(in *memberIn) *problem {
 	return nil
 }
 
-func (s *Server) batch(w http.ResponseWriter, _ *http.Request, req *request) *problem {
+func (s *Server) batch(w http.ResponseWriter, _ *http.Request, req *request, l *list) *problem {
 	var in struct {
 		Members        []memberIn `json:"members"`
 		UpdateExisting bool       `json:"update_existing"`
 	}
-	if err := wire.DecodeStrict(req.body, &in); err != nil {
-		return invalid("The request body could not be read: " + err.Error())
+	if p := decodeBody(req, &in); p != nil {
+		return p
 	}
 	if len(in.Members) > MaxBatch {
 		return invalid("You may only add or update 500 members with each API call.")
@@ -178,12 +190,6 @@ func (s *Server) batch(w http.ResponseWriter, _ *http.Request, req *request) *pr
 		Updates int         `json:"total_updated"`
 		Count   int         `json:"error_count"`
 	}{New: []out{}, Updated: []out{}, Errors: []memberErr{}}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l, p := s.listLocked(req)
-	if p != nil {
-		return p
-	}
 	for i := range in.Members {
 		mi := &in.Members[i]
 		if p := checkStatuses(mi); p != nil {
@@ -207,10 +213,10 @@ func (s *Server) batch(w http.ResponseWriter, _ *http.Request, req *request) *pr
 	return nil
 }
 
-func (s *Server) putMember(w http.ResponseWriter, _ *http.Request, req *request) *problem {
+func (s *Server) putMember(w http.ResponseWriter, _ *http.Request, req *request, l *list) *problem {
 	var in memberIn
-	if err := wire.DecodeStrict(req.body, &in); err != nil {
-		return invalid("The request body could not be read: " + err.Error())
+	if p := decodeBody(req, &in); p != nil {
+		return p
 	}
 	if p := checkStatuses(&in); p != nil {
 		return p
@@ -218,12 +224,6 @@ func (s *Server) putMember(w http.ResponseWriter, _ *http.Request, req *request)
 	if in.EmailAddress == "" || SubscriberHash(in.EmailAddress) != req.hash {
 		return invalid("The resource submitted could not be validated.",
 			fieldError{Field: "email_address", Message: "The email address does not match the subscriber hash in the path."})
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l, p := s.listLocked(req)
-	if p != nil {
-		return p
 	}
 	if m, ok := l.members[req.hash]; ok && in.Status != "" && in.Status != m.status && locked(m.status) {
 		return newProblem(http.StatusBadRequest, "Member In Compliance State",
@@ -245,16 +245,10 @@ func (s *Server) memberView(l *list, hash string, m *member) map[string]any {
 	return map[string]any{"id": hash, "status": m.status, "list_id": l.id, "tags": tags, "tags_count": len(tags)}
 }
 
-func (s *Server) getMember(w http.ResponseWriter, _ *http.Request, req *request) *problem {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l, p := s.listLocked(req)
-	if p != nil {
-		return p
-	}
+func (s *Server) getMember(w http.ResponseWriter, _ *http.Request, req *request, l *list) *problem {
 	m, ok := l.members[req.hash]
 	if !ok {
-		return newProblem(http.StatusNotFound, "Resource Not Found", "The requested resource could not be found.")
+		return notFound()
 	}
 	writeOK(w, s.memberView(l, req.hash, m))
 	return nil
@@ -276,7 +270,7 @@ func (s *Server) tagNamedLocked(l *list, name string, create bool) *tag {
 	return t
 }
 
-func (s *Server) memberTags(w http.ResponseWriter, _ *http.Request, req *request) *problem {
+func (s *Server) memberTags(w http.ResponseWriter, _ *http.Request, req *request, l *list) *problem {
 	var in struct {
 		Tags []struct {
 			Name   string `json:"name"`
@@ -284,23 +278,17 @@ func (s *Server) memberTags(w http.ResponseWriter, _ *http.Request, req *request
 		} `json:"tags"`
 		IsSyncing bool `json:"is_syncing"`
 	}
-	if err := wire.DecodeStrict(req.body, &in); err != nil {
-		return invalid("The request body could not be read: " + err.Error())
+	if p := decodeBody(req, &in); p != nil {
+		return p
 	}
 	for _, t := range in.Tags {
 		if t.Name == "" || (t.Status != "active" && t.Status != "inactive") {
 			return invalid("Each tag needs a name and a status of active or inactive.")
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l, p := s.listLocked(req)
-	if p != nil {
-		return p
-	}
 	m, ok := l.members[req.hash]
 	if !ok {
-		return newProblem(http.StatusNotFound, "Resource Not Found", "The requested resource could not be found.")
+		return notFound()
 	}
 	for _, t := range in.Tags {
 		tg := s.tagNamedLocked(l, t.Name, t.Status == "active")
@@ -335,7 +323,7 @@ func (l *list) view(t *tag) segmentView {
 	return segmentView{ID: id, Name: t.name, Type: "static", MemberCount: n, ListID: l.id}
 }
 
-func (s *Server) listSegments(w http.ResponseWriter, r *http.Request, req *request) *problem {
+func (s *Server) listSegments(w http.ResponseWriter, r *http.Request, req *request, l *list) *problem {
 	q := r.URL.Query()
 	count, offset := 10, 0
 	if v := q.Get("count"); v != "" {
@@ -355,12 +343,6 @@ func (s *Server) listSegments(w http.ResponseWriter, r *http.Request, req *reque
 	if t := q.Get("type"); t != "" && t != "static" && t != "saved" && t != "fuzzy" {
 		return invalid("type must be saved, static or fuzzy")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l, p := s.listLocked(req)
-	if p != nil {
-		return p
-	}
 	var all []segmentView
 	for _, t := range l.tags {
 		all = append(all, l.view(t))
@@ -372,22 +354,16 @@ func (s *Server) listSegments(w http.ResponseWriter, r *http.Request, req *reque
 	return nil
 }
 
-func (s *Server) createSegment(w http.ResponseWriter, _ *http.Request, req *request) *problem {
+func (s *Server) createSegment(w http.ResponseWriter, _ *http.Request, req *request, l *list) *problem {
 	var in struct {
 		Name          string   `json:"name"`
 		StaticSegment []string `json:"static_segment"`
 	}
-	if err := wire.DecodeStrict(req.body, &in); err != nil {
-		return invalid("The request body could not be read: " + err.Error())
+	if p := decodeBody(req, &in); p != nil {
+		return p
 	}
 	if in.Name == "" || in.StaticSegment == nil {
 		return invalid("A tag needs a name and a static_segment (an array, empty for none).")
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l, p := s.listLocked(req)
-	if p != nil {
-		return p
 	}
 	if s.tagNamedLocked(l, in.Name, false) != nil {
 		return invalid("Sorry, that tag already exists.")
@@ -402,22 +378,16 @@ func (s *Server) createSegment(w http.ResponseWriter, _ *http.Request, req *requ
 	return nil
 }
 
-func (s *Server) segmentMembers(w http.ResponseWriter, _ *http.Request, req *request) *problem {
+func (s *Server) segmentMembers(w http.ResponseWriter, _ *http.Request, req *request, l *list) *problem {
 	var in struct {
 		Add    []string `json:"members_to_add"`
 		Remove []string `json:"members_to_remove"`
 	}
-	if err := wire.DecodeStrict(req.body, &in); err != nil {
-		return invalid("The request body could not be read: " + err.Error())
+	if p := decodeBody(req, &in); p != nil {
+		return p
 	}
 	if len(in.Add) > MaxBatch || len(in.Remove) > MaxBatch {
 		return invalid("You may only add or remove 500 members with each API call.")
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l, p := s.listLocked(req)
-	if p != nil {
-		return p
 	}
 	t, ok := l.tags[req.segment]
 	if !ok {

@@ -135,7 +135,31 @@ type request struct {
 	body     []byte
 }
 
-type handlerFunc func(http.ResponseWriter, *http.Request, *request) *problem
+// handlerFunc serves a routed call; l is its list, with s.mu held (nil
+// for a call outside lists, without the lock).
+type handlerFunc func(w http.ResponseWriter, r *http.Request, req *request, l *list) *problem
+
+// route is one endpoint: its method, its path below /3.0/ ("*" matches
+// one segment: the list id, then a subscriber hash or tag id), and its
+// fault endpoint name.
+type route struct {
+	method, path, endpoint string
+	handle                 handlerFunc
+}
+
+func (s *Server) routes() []route {
+	return []route{
+		{http.MethodGet, "ping", "ping", s.ping},
+		{http.MethodGet, "lists/*", "lists", s.getList},
+		{http.MethodPost, "lists/*", "batch", s.batch},
+		{http.MethodGet, "lists/*/segments", "segments", s.listSegments},
+		{http.MethodPost, "lists/*/segments", "segments", s.createSegment},
+		{http.MethodPost, "lists/*/segments/*", "segments", s.segmentMembers},
+		{http.MethodGet, "lists/*/members/*", "members", s.getMember},
+		{http.MethodPut, "lists/*/members/*", "members", s.putMember},
+		{http.MethodPost, "lists/*/members/*/tags", "tags", s.memberTags},
+	}
+}
 
 // ServeHTTP handles an API call.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -150,9 +174,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, p)
 		return
 	}
-	handler, req := s.route(r)
-	if handler == nil {
-		writeProblem(w, r, newProblem(http.StatusNotFound, "Resource Not Found", "The requested resource could not be found."))
+	rt, req := s.route(r)
+	if rt == nil {
+		writeProblem(w, r, notFound())
 		return
 	}
 	if p := readBody(r, req); p != nil {
@@ -162,57 +186,52 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Faults.Intercept(w, r, mailchimp.Name, req.endpoint, s) {
 		return
 	}
-	if p := handler(w, r, req); p != nil {
+	if p := s.serve(w, r, rt, req); p != nil {
 		writeProblem(w, r, p)
 	}
 }
 
-func (s *Server) route(r *http.Request) (handlerFunc, *request) {
-	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	req := &request{}
-	if len(parts) < 2 || parts[0] != "3.0" {
-		return nil, req
+// serve runs a routed call, under the lock with its list for a list's.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route, req *request) *problem {
+	if req.list == "" {
+		return rt.handle(w, r, req, nil)
 	}
-	if len(parts) == 2 && parts[1] == "ping" && r.Method == http.MethodGet {
-		req.endpoint = "ping"
-		return s.ping, req
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.lists[req.list]
+	if !ok {
+		return notFound()
 	}
-	if parts[1] != "lists" || len(parts) < 3 {
-		return nil, req
+	return rt.handle(w, r, req, l)
+}
+
+// route finds r's endpoint and reads the ids in its path.
+func (s *Server) route(r *http.Request) (*route, *request) {
+	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/3.0/"), "/"), "/")
+	for _, rt := range s.routes() {
+		pattern := strings.Split(rt.path, "/")
+		if rt.method != r.Method || len(pattern) != len(parts) || !matches(pattern, parts) {
+			continue
+		}
+		req := &request{endpoint: rt.endpoint}
+		if len(parts) >= 2 {
+			req.list = parts[1]
+		}
+		if len(parts) >= 4 {
+			req.hash, req.segment = strings.ToLower(parts[3]), parts[3]
+		}
+		return &rt, req
 	}
-	req.list = parts[2]
-	rest := parts[3:]
-	switch {
-	case len(rest) == 0 && r.Method == http.MethodGet:
-		req.endpoint = "lists"
-		return s.getList, req
-	case len(rest) == 0 && r.Method == http.MethodPost:
-		req.endpoint = "batch"
-		return s.batch, req
-	case len(rest) == 1 && rest[0] == "segments" && r.Method == http.MethodGet:
-		req.endpoint = "segments"
-		return s.listSegments, req
-	case len(rest) == 1 && rest[0] == "segments" && r.Method == http.MethodPost:
-		req.endpoint = "segments"
-		return s.createSegment, req
-	case len(rest) == 2 && rest[0] == "segments" && r.Method == http.MethodPost:
-		req.endpoint, req.segment = "segments", rest[1]
-		return s.segmentMembers, req
-	case len(rest) >= 2 && rest[0] == "members":
-		req.hash = strings.ToLower(rest[1])
-		switch {
-		case len(rest) == 2 && r.Method == http.MethodGet:
-			req.endpoint = "members"
-			return s.getMember, req
-		case len(rest) == 2 && r.Method == http.MethodPut:
-			req.endpoint = "members"
-			return s.putMember, req
-		case len(rest) == 3 && rest[2] == "tags" && r.Method == http.MethodPost:
-			req.endpoint = "tags"
-			return s.memberTags, req
+	return nil, nil
+}
+
+func matches(pattern, parts []string) bool {
+	for i, p := range pattern {
+		if parts[i] == "" || (p != "*" && p != parts[i]) {
+			return false
 		}
 	}
-	return nil, req
+	return true
 }
 
 // authenticate checks the API key and its data centre.
@@ -244,6 +263,9 @@ func readBody(r *http.Request, req *request) *problem {
 	if r.Method != http.MethodPost && r.Method != http.MethodPut {
 		return nil
 	}
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		return invalid("Content-Type must be application/json.")
+	}
 	var b strings.Builder
 	if err := wire.ReadBody(&b, r, MaxBodyBytes); err != nil {
 		return newProblem(http.StatusRequestEntityTooLarge, "Request Entity Too Large", "The request body is too large.")
@@ -252,27 +274,12 @@ func readBody(r *http.Request, req *request) *problem {
 	return nil
 }
 
-func (s *Server) ping(w http.ResponseWriter, _ *http.Request, _ *request) *problem {
+func (s *Server) ping(w http.ResponseWriter, _ *http.Request, _ *request, _ *list) *problem {
 	wire.WriteJSON(w, http.StatusOK, "application/json; charset=utf-8", map[string]string{"health_status": "Everything's Chimpy!"})
 	return nil
 }
 
-// listLocked returns the request's list, with s.mu held.
-func (s *Server) listLocked(req *request) (*list, *problem) {
-	l, ok := s.lists[req.list]
-	if !ok {
-		return nil, newProblem(http.StatusNotFound, "Resource Not Found", "The requested resource could not be found.")
-	}
-	return l, nil
-}
-
-func (s *Server) getList(w http.ResponseWriter, _ *http.Request, req *request) *problem {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l, p := s.listLocked(req)
-	if p != nil {
-		return p
-	}
+func (s *Server) getList(w http.ResponseWriter, _ *http.Request, _ *request, l *list) *problem {
 	counts := map[string]int{}
 	for _, m := range l.members {
 		counts[m.status]++

@@ -38,6 +38,9 @@ func (h *harness) do(t *testing.T, key, method, path, body string) (int, map[str
 	if key != "" {
 		req.SetBasicAuth("anyone", key)
 	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -107,6 +110,12 @@ func TestBatchLimitsAndErrors(t *testing.T) {
 	require.Equal(t, 400, st, "unknown fields are refused")
 	st, _ = h.do(t, key, "POST", listPath, `{"members":[{"email_address":"a@example.com","status":"nope"}]}`)
 	require.Equal(t, 400, st)
+	req, _ := http.NewRequest("POST", h.ts.URL+listPath, strings.NewReader(batchBody(1, "pending", false)))
+	req.SetBasicAuth("x", key)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 400, resp.StatusCode, "a body needs Content-Type: application/json")
 
 	h.s.Block("blocked@example.com")
 	require.NoError(t, h.s.SetStatus(mailchimp.ReplicaListID, "gone@example.com", "unsubscribed"))
