@@ -297,35 +297,28 @@ func (p *Profile) appendWire(dst []byte, k audience.Kind, raw string, c valueCtx
 		}
 		return appendLower(dst, t, true), true, ""
 	}
-	if p.digest[k] == MD5 {
-		return p.appendMD5(dst, k, raw, c)
-	}
 	// The value is normalised into dst's spare capacity, past the room
 	// its hex will take: no scratch buffer to zero, and no allocation
 	// once dst has grown. The rule is run from here rather than through
 	// appendHashedNormal: one call less for every identifier hashed.
+	size := sha256.Size * 2
+	if p.digest[k] == MD5 {
+		size = md5.Size * 2
+	}
 	start := len(dst)
-	dst = slices.Grow(dst, sha256.Size*2+len(raw))
-	v, _, r := p.appendRule(dst[start+sha256.Size*2:start+sha256.Size*2], k, raw, c)
+	dst = slices.Grow(dst, size+len(raw))
+	v, _, r := p.appendRule(dst[start+size:start+size], k, raw, c)
 	if r != "" {
 		return dst[:start], false, r
 	}
-	sum := sha256.Sum256(v)
-	hex.Encode(dst[start:start+sha256.Size*2], sum[:])
-	return dst[:start+sha256.Size*2], false, ""
-}
-
-// appendMD5 appends the lowercase hex MD5 of raw normalised as kind k.
-func (p *Profile) appendMD5(dst []byte, k audience.Kind, raw string, c valueCtx) (out []byte, pre bool, r Reason) {
-	start := len(dst)
-	dst = slices.Grow(dst, md5.Size*2+len(raw))
-	v, _, r := p.appendRule(dst[start+md5.Size*2:start+md5.Size*2], k, raw, c)
-	if r != "" {
-		return dst[:start], false, r
+	if p.digest[k] == MD5 {
+		sum := md5.Sum(v) //nolint:gosec // Mailchimp's member id, not a security measure
+		hex.Encode(dst[start:start+size], sum[:])
+	} else {
+		sum := sha256.Sum256(v)
+		hex.Encode(dst[start:start+size], sum[:])
 	}
-	sum := md5.Sum(v)
-	hex.Encode(dst[start:start+md5.Size*2], sum[:])
-	return dst[:start+md5.Size*2], false, ""
+	return dst[:start+size], false, ""
 }
 
 // appendNormal appends the normalised value of raw as kind k.

@@ -73,6 +73,13 @@ var statuses = []string{"subscribed", "unsubscribed", "cleaned", "pending", "tra
 // unsubscribed or cleaned contact so until the contact acts.
 func locked(status string) bool { return status == "unsubscribed" || status == "cleaned" }
 
+// memberRef is a member as batch and tag answers name it.
+type memberRef struct {
+	ID           string `json:"id"`
+	EmailAddress string `json:"email_address"`
+	Status       string `json:"status"`
+}
+
 // memberIn is a member as the API takes it.
 type memberIn struct {
 	EmailAddress string            `json:"email_address"`
@@ -172,24 +179,19 @@ func (s *Server) batch(w http.ResponseWriter, _ *http.Request, req *request, l *
 	if len(in.Members) > MaxBatch {
 		return invalid("You may only add or update 500 members with each API call.")
 	}
-	type out struct {
-		ID           string `json:"id"`
-		EmailAddress string `json:"email_address"`
-		Status       string `json:"status"`
-	}
 	type memberErr struct {
 		EmailAddress string `json:"email_address"`
 		Error        string `json:"error"`
 		ErrorCode    string `json:"error_code"`
 	}
 	resp := struct {
-		New     []out       `json:"new_members"`
-		Updated []out       `json:"updated_members"`
+		New     []memberRef       `json:"new_members"`
+		Updated []memberRef       `json:"updated_members"`
 		Errors  []memberErr `json:"errors"`
 		Created int         `json:"total_created"`
 		Updates int         `json:"total_updated"`
 		Count   int         `json:"error_count"`
-	}{New: []out{}, Updated: []out{}, Errors: []memberErr{}}
+	}{New: []memberRef{}, Updated: []memberRef{}, Errors: []memberErr{}}
 	for i := range in.Members {
 		mi := &in.Members[i]
 		if p := checkStatuses(mi); p != nil {
@@ -203,9 +205,9 @@ func (s *Server) batch(w http.ResponseWriter, _ *http.Request, req *request, l *
 		case code != "":
 			resp.Errors = append(resp.Errors, memberErr{EmailAddress: mi.EmailAddress, Error: msg, ErrorCode: code})
 		case created:
-			resp.New = append(resp.New, out{ID: SubscriberHash(mi.EmailAddress), EmailAddress: mi.EmailAddress, Status: m.status})
+			resp.New = append(resp.New, memberRef{ID: SubscriberHash(mi.EmailAddress), EmailAddress: mi.EmailAddress, Status: m.status})
 		default:
-			resp.Updated = append(resp.Updated, out{ID: SubscriberHash(mi.EmailAddress), EmailAddress: mi.EmailAddress, Status: m.status})
+			resp.Updated = append(resp.Updated, memberRef{ID: SubscriberHash(mi.EmailAddress), EmailAddress: mi.EmailAddress, Status: m.status})
 		}
 	}
 	resp.Created, resp.Updates, resp.Count = len(resp.New), len(resp.Updated), len(resp.Errors)
@@ -393,24 +395,19 @@ func (s *Server) segmentMembers(w http.ResponseWriter, _ *http.Request, req *req
 	if !ok {
 		return newProblem(http.StatusNotFound, "Resource Not Found", "The requested segment was not found.")
 	}
-	type added struct {
-		ID           string `json:"id"`
-		EmailAddress string `json:"email_address"`
-		Status       string `json:"status"`
-	}
 	type segErr struct {
 		Emails []string `json:"email_addresses"`
 		Error  string   `json:"error"`
 	}
 	var missing []string
 	resp := struct {
-		Added   []added  `json:"members_added"`
-		Removed []added  `json:"members_removed"`
+		Added   []memberRef  `json:"members_added"`
+		Removed []memberRef  `json:"members_removed"`
 		Errors  []segErr `json:"errors"`
 		NAdded  int      `json:"total_added"`
 		NRem    int      `json:"total_removed"`
 		NErr    int      `json:"error_count"`
-	}{Added: []added{}, Removed: []added{}, Errors: []segErr{}}
+	}{Added: []memberRef{}, Removed: []memberRef{}, Errors: []segErr{}}
 	for _, e := range in.Add {
 		h := SubscriberHash(e)
 		m, ok := l.members[h]
@@ -419,7 +416,7 @@ func (s *Server) segmentMembers(w http.ResponseWriter, _ *http.Request, req *req
 			continue
 		}
 		m.tags[t.id] = true
-		resp.Added = append(resp.Added, added{ID: h, EmailAddress: e, Status: m.status})
+		resp.Added = append(resp.Added, memberRef{ID: h, EmailAddress: e, Status: m.status})
 	}
 	for _, e := range in.Remove {
 		h := SubscriberHash(e)
@@ -429,7 +426,7 @@ func (s *Server) segmentMembers(w http.ResponseWriter, _ *http.Request, req *req
 			continue
 		}
 		delete(m.tags, t.id)
-		resp.Removed = append(resp.Removed, added{ID: h, EmailAddress: e, Status: m.status})
+		resp.Removed = append(resp.Removed, memberRef{ID: h, EmailAddress: e, Status: m.status})
 	}
 	if len(missing) > 0 {
 		resp.Errors = append(resp.Errors, segErr{Emails: missing, Error: "Email addresses are not members of the list."})
