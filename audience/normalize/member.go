@@ -74,10 +74,19 @@ func (b *memberBuilder) addAttr(wire []byte, i int, v audience.Value) []byte {
 	}
 	var stack [128]byte
 	clearValue := AppendAttrText(append(stack[:0], byte(i)), v)
-	wire = audience.AppendSealed(wire, audience.Attribute, clearValue)
-	clear(clearValue)
+	wire = appendSealed(wire, audience.Attribute, clearValue)
 	b.push(audience.Attribute, len(wire), true)
 	return wire
+}
+
+// appendSealed appends clearValue sealed as kind k to wire, then clears
+// clearValue. It seals into a buffer of its own: handing wire to the
+// cipher would move every member's wire buffer to the heap, sealed or
+// not.
+func appendSealed(wire []byte, k audience.Kind, clearValue []byte) []byte {
+	sealed := audience.AppendSealed(nil, k, clearValue)
+	clear(clearValue)
+	return append(wire, sealed...)
 }
 
 // AppendAttrText appends an attribute's value as a platform is sent it: a
@@ -158,8 +167,7 @@ func (b *memberBuilder) addSealed(wire []byte, k audience.Kind, raw string) ([]b
 		b.t.Reject(r)
 		return wire, false
 	}
-	wire = audience.AppendSealed(wire, k, clearValue)
-	clear(clearValue)
+	wire = appendSealed(wire, k, clearValue)
 	b.push(k, len(wire), true)
 	return wire, true
 }
