@@ -185,8 +185,8 @@ func (s *Server) batch(w http.ResponseWriter, _ *http.Request, req *request, l *
 		ErrorCode    string `json:"error_code"`
 	}
 	resp := struct {
-		New     []memberRef       `json:"new_members"`
-		Updated []memberRef       `json:"updated_members"`
+		New     []memberRef `json:"new_members"`
+		Updated []memberRef `json:"updated_members"`
 		Errors  []memberErr `json:"errors"`
 		Created int         `json:"total_created"`
 		Updates int         `json:"total_updated"`
@@ -401,12 +401,12 @@ func (s *Server) segmentMembers(w http.ResponseWriter, _ *http.Request, req *req
 	}
 	var missing []string
 	resp := struct {
-		Added   []memberRef  `json:"members_added"`
-		Removed []memberRef  `json:"members_removed"`
-		Errors  []segErr `json:"errors"`
-		NAdded  int      `json:"total_added"`
-		NRem    int      `json:"total_removed"`
-		NErr    int      `json:"error_count"`
+		Added   []memberRef `json:"members_added"`
+		Removed []memberRef `json:"members_removed"`
+		Errors  []segErr    `json:"errors"`
+		NAdded  int         `json:"total_added"`
+		NRem    int         `json:"total_removed"`
+		NErr    int         `json:"error_count"`
 	}{Added: []memberRef{}, Removed: []memberRef{}, Errors: []segErr{}}
 	for _, e := range in.Add {
 		h := SubscriberHash(e)
