@@ -18,8 +18,11 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/audiencesync/audiencesync/audience"
+	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/fake"
 	"github.com/audiencesync/audiencesync/connectors/platformconn"
@@ -274,11 +277,19 @@ func TestSyncExact(t *testing.T) {
 	}
 	require.LessOrEqual(t, r.rec.max, MaxConcurrency)
 
-	// State holds no address and no name, in clear or sealed.
-	db, err := os.ReadFile(s.db)
+	// State holds no address and no name (the database and its WAL).
+	files, err := filepath.Glob(s.db + "*")
 	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	var db []byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		db = append(db, b...)
+	}
+	lower := strings.ToLower(string(db))
 	for _, m := range first[:50] {
-		require.NotContains(t, strings.ToLower(string(db)), strings.ToLower(strings.TrimSpace(m.Fields[audience.Email])))
+		require.NotContains(t, lower, strings.ToLower(strings.TrimSpace(m.Fields[audience.Email])))
 		require.NotContains(t, string(db), m.Fields[audience.FirstName])
 	}
 }
@@ -305,7 +316,21 @@ func TestPerMemberErrors(t *testing.T) {
 func TestSyncRetriesFaults(t *testing.T) {
 	t.Parallel()
 	r := newReplica(t, "mailchimp.batch:429*1,mailchimp.segments:503*2,mailchimp.tags:500*1")
-	s := newSyncer(t, r.dest(t, nil))
+	core, logs := observer.New(zap.DebugLevel)
+	d := r.dest(t, nil)
+	d.log = zap.New(core)
+	s := newSyncer(t, d)
+	s.eng.Logger = zap.New(core)
+	t.Cleanup(func() {
+		require.Positive(t, logs.Len())
+		for _, e := range logs.All() {
+			line := e.Message
+			for _, f := range e.Context {
+				line += " " + f.String + fmt.Sprint(f.Interface)
+			}
+			require.NotContains(t, line, "@", "no address in a log line")
+		}
+	})
 	ms := shoppers(0, 600, 0)
 	rep, err := s.run(ms, engine.Options{})
 	require.NoError(t, err)
@@ -342,6 +367,20 @@ func TestSettings(t *testing.T) {
 	for key, dc := range map[string]string{"0123abcd-us21": "us21", "abc-us1": "us1", "nodc": "", "abc-": ""} {
 		require.Equal(t, dc, dataCenter(key), key)
 	}
+	// The data centre decides the host; a key without one is refused.
+	d, err := New(&Settings{APIKey: auth.NewSecret("0123456789abcdef-us21")}, connectors.Env{})
+	require.NoError(t, err)
+	base, err := d.baseURL(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, "https://us21.api.mailchimp.com/3.0", base)
+	_, err = New(&Settings{APIKey: auth.NewSecret("0123456789abcdef")}, connectors.Env{})
+	require.ErrorContains(t, err, "does not end in a data centre")
+	d, err = New(&Settings{Settings: platformconn.Settings{Sandbox: true}}, connectors.Env{
+		Endpoint: func(context.Context, string) (string, error) { return "http://127.0.0.1:9/", nil }})
+	require.NoError(t, err)
+	base, err = d.baseURL(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, "http://127.0.0.1:9/3.0", base, "sandbox: true resolves to the replica")
 }
 
 // batchSizes is how many members each batch request carried.
