@@ -182,7 +182,8 @@ func (d *Destination) create(ctx context.Context, listID string, out []outgoing,
 		if !ok {
 			continue // not one sent: nothing to blame
 		}
-		if e.Code == "ERROR_CONTACT_EXISTS" {
+		// The code, or for an answer without one the message's sense.
+		if e.Code == "ERROR_CONTACT_EXISTS" || (e.Code == "" && strings.Contains(strings.ToLower(e.Error), "already a list member")) {
 			existing = append(existing, out[i])
 			continue
 		}
