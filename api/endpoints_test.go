@@ -127,7 +127,7 @@ func TestEndpoints(t *testing.T) {
 	require.Equal(t, "succeeded", run.field(t, "status"))
 	require.Equal(t, "api:ci", run.field(t, "started_by"), "the token's name, never the token")
 	dests := run.field(t, "destinations").([]any)
-	require.Len(t, dests, 7, "google, meta, x, linkedin and the three export profiles")
+	require.Len(t, dests, 8, "google, meta, x, linkedin, mailchimp and the three export profiles")
 	google := dests[0].(map[string]any)
 	require.Equal(t, "google", google["name"])
 	require.Equal(t, "1917", fmt.Sprint(google["members"]))
@@ -172,7 +172,7 @@ func TestEndpoints(t *testing.T) {
 			require.Equal(t, secondID, sm["run_id"])
 		}
 	}
-	require.Equal(t, map[string]string{"google": "1917", "meta": "1917", "x": "1881", "linkedin": "1722",
+	require.Equal(t, map[string]string{"google": "1917", "meta": "1917", "x": "1881", "linkedin": "1722", "mailchimp": "1722",
 		"exports/google": "1917", "exports/meta": "1917", "exports/x": "1881"}, sizes)
 
 	// Size history: one point per run, for a destination and a profile.

@@ -56,11 +56,16 @@ func FingerprintOf(ids []Identifier, c Consent) Fingerprint {
 	for _, id := range ids {
 		buf[0] = byte(id.Kind)
 		buf[1] = 0
-		if id.Hashed {
+		v := id.Value
+		switch {
+		case id.Sealed:
+			// The digest only: the sealed rest differs on every sealing.
+			buf[1], v = flagSealed, sealedDigest(v)
+		case id.Hashed:
 			buf[1] = 1
 		}
 		h.Write(buf[:2])
-		h.Write([]byte(id.Value))
+		h.Write([]byte(v))
 		h.Write([]byte{0})
 	}
 	buf[0], buf[1], buf[2] = 0xff, byte(c.AdUserData), byte(c.AdPersonalization)
@@ -89,6 +94,14 @@ func IDOf(id Identifier) IdentifierID {
 	return IdentifierID(binary.BigEndian.Uint64(sum[:8]) ^ uint64(id.Kind))
 }
 
+// Flags of a packed identifier.
+const (
+	flagClear  = 0 // a clear value, length-prefixed
+	flagHash   = 1 // 32 raw bytes of a SHA-256 hex digest
+	flagOther  = 2 // hashed, but not 64 lowercase hex digits: stored as written
+	flagSealed = 3 // a sealed value (seal.go), length-prefixed
+)
+
 // EncodeIdentifiers packs identifiers for storage: per identifier a kind
 // byte, a flag byte, then 32 raw hash bytes for hashed values or a
 // length-prefixed clear value. Hex is decoded to halve the size.
@@ -100,15 +113,18 @@ func EncodeIdentifiers(dst []byte, ids []Identifier) []byte {
 	}
 	dst = slices.Grow(dst, size)
 	for _, id := range ids {
-		if id.Hashed {
-			if out, ok := appendHash(append(dst, byte(id.Kind), 1), id.Value); ok {
+		if id.Hashed && !id.Sealed {
+			if out, ok := appendHash(append(dst, byte(id.Kind), flagHash), id.Value); ok {
 				dst = out
 				continue
 			}
 		}
-		flag := byte(0)
-		if id.Hashed {
-			flag = 2 // hashed, but not 64 lowercase hex digits: stored as written
+		flag := byte(flagClear)
+		switch {
+		case id.Sealed:
+			flag = flagSealed
+		case id.Hashed:
+			flag = flagOther
 		}
 		dst = append(dst, byte(id.Kind), flag)
 		dst = binary.AppendUvarint(dst, uint64(len(id.Value)))
@@ -135,14 +151,14 @@ func DecodeIdentifiers(b []byte) ([]Identifier, error) {
 	sb.Grow(size)
 	out := make([]Identifier, 0, count)
 	_ = walkEncoded(b, func(kind Kind, flag byte, v []byte) {
-		if flag == 1 {
+		if flag == flagHash {
 			var h [64]byte
 			hex.Encode(h[:], v)
 			sb.Write(h[:])
 		} else {
 			sb.Write(v)
 		}
-		out = append(out, Identifier{Kind: kind, Hashed: flag != 0})
+		out = append(out, Identifier{Kind: kind, Hashed: flag == flagHash || flag == flagOther, Sealed: flag == flagSealed})
 	})
 	all, i := sb.String(), 0
 	_ = walkEncoded(b, func(_ Kind, flag byte, v []byte) {
@@ -154,7 +170,7 @@ func DecodeIdentifiers(b []byte) ([]Identifier, error) {
 }
 
 func decodedLen(flag byte, v []byte) int {
-	if flag == 1 {
+	if flag == flagHash {
 		return 2 * len(v)
 	}
 	return len(v)
@@ -173,13 +189,13 @@ func walkEncoded(b []byte, fn func(kind Kind, flag byte, v []byte)) error {
 			return fmt.Errorf("%w: kind %d", errCorrupt, kind)
 		}
 		switch flag {
-		case 1:
+		case flagHash:
 			if len(b) < 32 {
 				return errCorrupt
 			}
 			fn(kind, flag, b[:32])
 			b = b[32:]
-		case 0, 2:
+		case flagClear, flagOther, flagSealed:
 			n, w := binary.Uvarint(b)
 			if w <= 0 || uint64(len(b)-w) < n {
 				return errCorrupt

@@ -37,6 +37,12 @@ const (
 	ExternalID        // advertiser's own id (Meta EXTERN_ID, X partner_user_id)
 	Handle            // X handle
 	TwitterID         // X numeric user id
+	// Attribute is a sync attribute a platform is sent with each member
+	// (a Mailchimp merge field such as the cart's value): never filled
+	// from a source field, only sealed (Identifier.Sealed), its clear
+	// value the attribute's index in DestinationInfo.Attributes then its
+	// text. Kinds and ParseKind leave it out.
+	Attribute
 	numKinds
 )
 
@@ -62,6 +68,7 @@ var kindNames = [...]string{
 	ExternalID:   "external_id",
 	Handle:       "handle",
 	TwitterID:    "twitter_id",
+	Attribute:    "attribute",
 }
 
 // String returns the kind's name as written in configs.
@@ -72,10 +79,11 @@ func (k Kind) String() string {
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
-// Kinds returns every valid kind, in declaration order.
+// Kinds returns every kind a source field can fill, in declaration order
+// (every valid kind but Attribute).
 func Kinds() []Kind {
-	out := make([]Kind, 0, NumKinds-1)
-	for k := Email; k < numKinds; k++ {
+	out := make([]Kind, 0, NumKinds-2)
+	for k := Email; k < Attribute; k++ {
 		out = append(out, k)
 	}
 	return out
@@ -103,7 +111,7 @@ var kindAliases = map[string]Kind{
 // letter case (email, EMAIL, em, phone_number, FN, given_name, …).
 func ParseKind(s string) (Kind, error) {
 	name := strings.ToLower(strings.TrimSpace(s))
-	for k := Email; k < numKinds; k++ {
+	for k := Email; k < Attribute; k++ {
 		if kindNames[k] == name {
 			return k, nil
 		}
@@ -111,7 +119,7 @@ func ParseKind(s string) (Kind, error) {
 	if k, ok := kindAliases[name]; ok {
 		return k, nil
 	}
-	return KindInvalid, fmt.Errorf("unknown identifier kind %q (known: %s)", s, strings.Join(kindNames[1:], ", "))
+	return KindInvalid, fmt.Errorf("unknown identifier kind %q (known: %s)", s, strings.Join(kindNames[1:Attribute], ", "))
 }
 
 // ConsentStatus is a member's answer to one consent question.
@@ -218,12 +226,18 @@ func (m *Member) Reset() {
 }
 
 // Identifier is one normalised identifier ready for a platform: the lowercase
-// hex SHA-256 of the normalised value for hashed kinds, or the normalised
+// hex digest of the normalised value for hashed kinds (SHA-256, or the
+// digest the platform keys members by: Mailchimp's MD5), or the normalised
 // clear value for kinds the platform takes in clear.
 type Identifier struct {
 	Kind   Kind
 	Value  string
 	Hashed bool
+	// Sealed marks a value a platform must be sent in clear but that
+	// audiencesync must not keep (see seal.go): Value is sealed, Open
+	// returns the clear value. It is sent with the member, not matched on,
+	// and never stored in state.
+	Sealed bool
 }
 
 // CompareIdentifiers orders identifiers by kind, then value.

@@ -120,7 +120,7 @@ func TestQuickstartSyncsThenSendsOnlyTheDifference(t *testing.T) {
 	require.Positive(t, rep.Source.Duplicates)
 	require.Equal(t, int64(3), rep.Source.Rejected["row.malformed"])
 	require.Equal(t, []int64{501, 1201, 1801}, rep.Source.RejectedLines["row.malformed"], "bad rows are pointed at by line")
-	require.Len(t, rep.Destinations, 7)
+	require.Len(t, rep.Destinations, 8)
 	for _, d := range rep.Destinations {
 		require.Equal(t, report.StatusSucceeded, d.Status, d.Name)
 		require.Greater(t, d.Applied.Added, int64(1700), d.Name)

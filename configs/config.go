@@ -149,6 +149,11 @@ type AudienceSpec struct {
 	MembershipDays int    `yaml:"membership_days"`
 	// Create allows creating the audience when absent (default true).
 	Create *bool `yaml:"create"`
+	// ListID and Tag name an audience that is a tag on the contacts of a
+	// list (Mailchimp): only for destination types whose audiences are
+	// tags (connectors.Spec.TaggedAudience).
+	ListID string `yaml:"list_id"`
+	Tag    string `yaml:"tag"`
 }
 
 // ConsentDefault is a destination's default consent.

@@ -207,7 +207,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "unknown key in destination audience",
 			yaml: minimal + "        audience: {name: A, days: 3}\n",
-			want: []string{`test.yaml:16: unknown key "days" in sync "s1" destination "ads" audience (known: id, name, description, membership_days, create)`},
+			want: []string{`test.yaml:16: unknown key "days" in sync "s1" destination "ads" audience (known: id, name, description, membership_days, create, list_id, tag)`},
 		},
 		{
 			name: "unknown key in sync safety",
@@ -708,5 +708,67 @@ func TestRequiredConsent(t *testing.T) {
 				t.Fatalf("Parse error = %v\nwant prefix %s", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestTaggedAudienceKeys checks that list_id and tag are taken only by a
+// destination type whose audiences are tags of a list, and reach the
+// destination's audience there.
+func TestTaggedAudienceKeys(t *testing.T) {
+	t.Parallel()
+	reg := testRegistry()
+	reg.Register(connectors.Spec{
+		Type:           "faketagged",
+		Role:           connectors.RoleDestination,
+		Settings:       func() any { return &fakeDestination{} },
+		TaggedAudience: true,
+		NewDestination: func(any, connectors.Env) (connectors.Destination, error) {
+			return nil, errors.New("fake destination: not built in config tests")
+		},
+	})
+	withTag := minimal + "        audience: {list_id: a1b2c3d4e5, tag: cart-abandoner}\n"
+	_, err := configs.Parse([]byte(withTag), "test.yaml", "/cfg", reg, configs.LoadOptions{SkipSecrets: true})
+	const want = `test.yaml:16: sync "s1" destination "ads": ads (type fakedst) has no lists and tags: its audience takes id or name, not list_id or tag`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Parse error = %v, want %s", err, want)
+	}
+	cfg, err := configs.Parse([]byte(strings.Replace(withTag, "type: fakedst", "type: faketagged", 1)), "test.yaml", "/cfg", reg, configs.LoadOptions{SkipSecrets: true})
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if a := cfg.Syncs[0].Destinations[0].Audience; a.ListID != "a1b2c3d4e5" || a.Tag != "cart-abandoner" {
+		t.Fatalf("audience = %+v, want list_id and tag", a)
+	}
+}
+
+// senderSettings are a destination's settings that send attributes.
+type senderSettings struct {
+	fakeDestination `yaml:",inline"`
+	Sends           []string `yaml:"sends"`
+}
+
+func (s *senderSettings) SentAttributes() []string { return s.Sends }
+
+// TestSentAttributesMustBeRead checks that a destination sent attributes
+// (connectors.AttributeSender) needs a source that reads them.
+func TestSentAttributesMustBeRead(t *testing.T) {
+	t.Parallel()
+	reg := testRegistry()
+	reg.Register(connectors.Spec{
+		Type: "fakesender", Role: connectors.RoleDestination,
+		Settings: func() any { return &senderSettings{} },
+		NewDestination: func(any, connectors.Env) (connectors.Destination, error) {
+			return nil, errors.New("fake destination: not built in config tests")
+		},
+	})
+	yaml := strings.Replace(minimal, "type: fakedst", "type: fakesender\n    sends: [cart_value]", 1)
+	_, err := configs.Parse([]byte(yaml), "test.yaml", "/cfg", reg, configs.LoadOptions{SkipSecrets: true})
+	const want = `is sent attribute cart_value with each member, which the source does not read: add it under the sync's source.attributes`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Parse error = %v, want %s", err, want)
+	}
+	read := strings.Replace(yaml, "fields: {email: email}", "fields: {email: email}\n      attributes: {cart_value: {type: number}}", 1)
+	if _, err := configs.Parse([]byte(read), "test.yaml", "/cfg", reg, configs.LoadOptions{SkipSecrets: true}); err != nil {
+		t.Fatalf("Parse: %v", err)
 	}
 }

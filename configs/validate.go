@@ -248,7 +248,41 @@ func (l *loader) destinations(s *Sync, dests []*Destination, n *yaml.Node, where
 		}
 		l.destination(d, dn, dw)
 		l.requiredConsent(s, d, dn, dw)
+		l.taggedAudience(d, dn, dw)
+		l.sentAttributes(s, d, dn, dw)
 	}
+}
+
+// sentAttributes checks that the sync's source reads every attribute the
+// destination's connection is sent with each member
+// (connectors.AttributeSender).
+func (l *loader) sentAttributes(s *Sync, d *Destination, n *yaml.Node, where string) {
+	c, ok := l.cfg.Connections[d.Connection]
+	if !ok {
+		return
+	}
+	sender, ok := c.Settings.(connectors.AttributeSender)
+	if !ok {
+		return
+	}
+	for _, name := range sender.SentAttributes() {
+		if _, read := s.Source.Attributes[name]; !read {
+			l.ps.addf(lineAt(n, "connection"), "%s: %s (type %s) is sent attribute %s with each member, which the source does not read: add it under the sync's source.attributes",
+				where, d.Connection, c.Type, name)
+		}
+	}
+}
+
+// taggedAudience refuses list_id and tag on a destination whose audiences
+// are not tags of a list (connectors.Spec.TaggedAudience), where they
+// would be ignored.
+func (l *loader) taggedAudience(d *Destination, n *yaml.Node, where string) {
+	c, ok := l.cfg.Connections[d.Connection]
+	if !ok || c.Spec.TaggedAudience || (d.Audience.ListID == "" && d.Audience.Tag == "") {
+		return
+	}
+	l.ps.addf(lineAt(n, "audience"), "%s: %s (type %s) has no lists and tags: its audience takes id or name, not list_id or tag",
+		where, d.Connection, c.Type)
 }
 
 // requiredConsent checks that a destination whose platform refuses members

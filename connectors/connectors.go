@@ -198,6 +198,10 @@ type AudienceSpec struct {
 	// KnownID is the id state recorded for this destination on an earlier
 	// run, so a renamed audience is still found.
 	KnownID string
+	// List and Tag name an audience that is a tag on the contacts of a
+	// list (a Mailchimp list id and tag name); "" for other platforms
+	// (see Spec.TaggedAudience).
+	List, Tag string
 }
 
 // Audience is a resolved remote audience.
@@ -258,6 +262,13 @@ type DestinationInfo struct {
 	// RefreshWindow is how long a membership may go unsent before it must
 	// be re-sent; 0 when memberships do not expire.
 	RefreshWindow time.Duration
+	// Attributes names the sync attributes (ReadRequest.Attributes) the
+	// destination is sent with each member, such as an e-mail tool's
+	// merge fields; nil for none. The engine seals each value into the
+	// member's identifiers (kind audience.Attribute, see
+	// normalize.Options.Attributes), so a changed value re-sends the
+	// member; state keeps only its digest, inside the fingerprint.
+	Attributes []string
 }
 
 // Op is what a batch does.

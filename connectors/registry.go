@@ -43,6 +43,14 @@ type FileReader interface {
 	LocalFiles() []LocalFile
 }
 
+// AttributeSender is implemented by settings structs of destinations that
+// are sent sync attributes with each member (DestinationInfo.Attributes).
+// `validate` checks that the source of every sync sending to one reads
+// them (source.attributes).
+type AttributeSender interface {
+	SentAttributes() []string
+}
+
 // Spec declares a connector: its type name, what it does, its settings and
 // how to build it. Settings returns a pointer to a fresh settings struct
 // with yaml tags; the config loader decodes a connection into it strictly
@@ -66,6 +74,11 @@ type Spec struct {
 	// destination or a consent column of the source, so the mistake is a
 	// validate error rather than a run whose every batch is refused.
 	RequiresConsent bool
+	// TaggedAudience says the destination's audience is a tag on the
+	// contacts of a list (Mailchimp): a sync's audience may then give
+	// list_id and tag (AudienceSpec.List, AudienceSpec.Tag), which the
+	// config loader refuses for other types.
+	TaggedAudience bool
 }
 
 // Registry maps connection types to connector specs. The zero value is

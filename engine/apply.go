@@ -611,10 +611,12 @@ func (a *applier) commitChange(ch *change) state.Change {
 	a.mu.Lock()
 	old, failed := a.updFailed[ch.key]
 	a.mu.Unlock()
+	// State keeps no sealed value (audience.StripSealed): the clear
+	// values a platform was sent live only as long as the send.
 	if !failed {
-		return state.Change{Key: ch.key, Fingerprint: ch.fp, Packed: ch.ids, LastSent: a.p.now}
+		return state.Change{Key: ch.key, Fingerprint: ch.fp, Packed: audience.StripSealed(ch.ids), LastSent: a.p.now}
 	}
-	ids := append(decode(ch.ids), old...)
+	ids := append(audience.WithoutSealed(decode(ch.ids)), old...)
 	return state.Change{Key: ch.key, Identifiers: ids, LastSent: a.p.now}
 }
 

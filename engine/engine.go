@@ -170,6 +170,9 @@ type Target struct {
 	// owner is the destination to close: Dest itself, or the destination
 	// Dest was split from.
 	owner connectors.Destination
+	// attrs are the positions in Member.Attrs of Info.Attributes
+	// (normalize.Options.Attributes).
+	attrs []int
 }
 
 // Close closes the job's source and destinations.

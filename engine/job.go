@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/audiencesync/audiencesync/connectors"
 )
@@ -21,7 +22,7 @@ import (
 // the destination with the others (Job.Close); on error it is closed
 // already and nothing was added.
 func (j *Job) AddDestination(t Target) error {
-	targets, err := splitTargets(t)
+	targets, err := splitTargets(t, j.Request.Attributes)
 	if err != nil {
 		_ = t.Dest.Close()
 		return fmt.Errorf("destination %s: %w", t.Name, err)
@@ -30,7 +31,7 @@ func (j *Job) AddDestination(t Target) error {
 	return nil
 }
 
-func splitTargets(base Target) ([]*Target, error) {
+func splitTargets(base Target, attrs []connectors.Attribute) ([]*Target, error) {
 	base.owner = base.Dest
 	if base.Audience.Name == "" && base.Audience.ID == "" {
 		base.Audience.Name = base.Name
@@ -38,7 +39,7 @@ func splitTargets(base Target) ([]*Target, error) {
 	split, ok := base.Dest.(connectors.ProfileSplitter)
 	if !ok {
 		t := base
-		if err := t.resolve(); err != nil {
+		if err := t.resolve(attrs); err != nil {
 			return nil, err
 		}
 		return []*Target{&t}, nil
@@ -52,7 +53,7 @@ func splitTargets(base Target) ([]*Target, error) {
 		t := base
 		t.Name = base.Name + "/" + prof
 		t.Dest = sub
-		if err := t.resolve(); err != nil {
+		if err := t.resolve(attrs); err != nil {
 			return nil, err
 		}
 		out = append(out, &t)
@@ -60,11 +61,19 @@ func splitTargets(base Target) ([]*Target, error) {
 	return out, nil
 }
 
-func (t *Target) resolve() error {
+func (t *Target) resolve(attrs []connectors.Attribute) error {
 	t.Info = t.Dest.Info()
 	if t.Info.Platform == nil || t.Info.Platform.Profile == nil {
 		return fmt.Errorf("destination %s names no platform: its Info must set Platform", t.Name)
 	}
 	t.Profile = t.Info.Platform.Profile
+	t.attrs = nil
+	for _, name := range t.Info.Attributes {
+		i := slices.IndexFunc(attrs, func(a connectors.Attribute) bool { return a.Name == name })
+		if i < 0 {
+			return fmt.Errorf("destination %s is sent attribute %s, which the source does not read: add it under the sync's source.attributes", t.Name, name)
+		}
+		t.attrs = append(t.attrs, i)
+	}
 	return nil
 }

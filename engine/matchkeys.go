@@ -20,13 +20,17 @@ import (
 // without standalone identifiers). An attribute group is sent or withheld
 // whole, never split.
 
+// A sealed identifier (audience.Identifier.Sealed: a value sent along in
+// clear, such as Mailchimp's address and merge fields) is not matched on:
+// it has no match key, and keepKeys drops it.
+
 // attributeKey is the match key of the attribute group of ids, and whether
 // ids has any attribute. ids must be sorted.
 func attributeKey(ids []audience.Identifier, m *platform.Match) (audience.IdentifierID, bool) {
 	h := sha256.New()
 	any := false
 	for _, id := range ids {
-		if !m.Attribute(id.Kind) {
+		if id.Sealed || !m.Attribute(id.Kind) {
 			continue
 		}
 		any = true
@@ -48,7 +52,7 @@ func attributeKey(ids []audience.Identifier, m *platform.Match) (audience.Identi
 func matchKeys(ids []audience.Identifier, m *platform.Match, fn func(audience.IdentifierID)) {
 	standalone := false
 	for _, id := range ids {
-		if !m.Attribute(id.Kind) {
+		if !id.Sealed && !m.Attribute(id.Kind) {
 			standalone = true
 			fn(audience.IDOf(id))
 		}
@@ -69,7 +73,7 @@ func matchKeys(ids []audience.Identifier, m *platform.Match, fn func(audience.Id
 func keepKeys(ids []audience.Identifier, m *platform.Match, keep func(audience.IdentifierID) bool) []audience.Identifier {
 	standalone := false
 	for _, id := range ids {
-		if !m.Attribute(id.Kind) {
+		if !id.Sealed && !m.Attribute(id.Kind) {
 			standalone = true
 			break
 		}
@@ -81,13 +85,13 @@ func keepKeys(ids []audience.Identifier, m *platform.Match, keep func(audience.I
 	}
 	var attrs []audience.Identifier
 	for _, id := range ids {
-		if m.Attribute(id.Kind) {
+		if !id.Sealed && m.Attribute(id.Kind) {
 			attrs = append(attrs, id)
 		}
 	}
 	out := ids[:0]
 	for _, id := range ids {
-		if !m.Attribute(id.Kind) && keep(audience.IDOf(id)) {
+		if !id.Sealed && !m.Attribute(id.Kind) && keep(audience.IDOf(id)) {
 			out = append(out, id)
 		}
 	}

@@ -157,6 +157,7 @@ func newPlan(t *Target, job *Job, opts Options, now time.Time, spillAfter int) *
 		bulk:       spool{limit: spillAfter},
 	}
 	p.opts.DefaultRegion = job.DefaultRegion
+	p.opts.Attributes = t.attrs
 	if job.Segment != nil {
 		p.filter = job.Segment(t, now)
 	}

@@ -25,15 +25,19 @@ func testPlatform(name string) *platform.Platform {
 func TestBuiltinRegistry(t *testing.T) {
 	t.Parallel()
 	r := builtin.Registry()
-	require.Equal(t, []string{"google", "meta", "x", "linkedin"}, r.Names())
+	require.Equal(t, []string{"google", "meta", "x", "linkedin", "mailchimp"}, r.Names())
 	for _, name := range r.Names() {
 		p, err := r.Lookup(" " + name + " ")
 		require.NoError(t, err)
 		require.Equal(t, name, p.Profile.Name())
+		if name == "mailchimp" {
+			require.Nil(t, p.Layout, "Mailchimp has no upload-file layout")
+			continue
+		}
 		require.ElementsMatch(t, p.Kinds(), p.LayoutKinds(), "%s: one column per kind", name)
 	}
 	_, err := r.Lookup("tiktok")
-	require.ErrorContains(t, err, `unknown platform "tiktok" (use one of: google, meta, x, linkedin)`)
+	require.ErrorContains(t, err, `unknown platform "tiktok" (use one of: google, meta, x, linkedin, mailchimp)`)
 }
 
 func TestKindOrderDecidesTrimming(t *testing.T) {
@@ -54,9 +58,9 @@ func TestRegistryIsAValue(t *testing.T) {
 	a := builtin.Registry()
 	b := a.Clone()
 	b.Register(testPlatform("acme"))
-	require.Equal(t, []string{"google", "meta", "x", "linkedin", "acme"}, b.Names())
-	require.Equal(t, []string{"google", "meta", "x", "linkedin"}, a.Names(), "a clone does not share additions")
-	require.Equal(t, []string{"google", "meta", "x", "linkedin"}, builtin.Registry().Names(), "each call is fresh")
+	require.Equal(t, []string{"google", "meta", "x", "linkedin", "mailchimp", "acme"}, b.Names())
+	require.Equal(t, []string{"google", "meta", "x", "linkedin", "mailchimp"}, a.Names(), "a clone does not share additions")
+	require.Equal(t, []string{"google", "meta", "x", "linkedin", "mailchimp"}, builtin.Registry().Names(), "each call is fresh")
 }
 
 func TestRegisterPanics(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"github.com/audiencesync/audiencesync/sandbox/googledm"
 	"github.com/audiencesync/audiencesync/sandbox/hubspot"
 	"github.com/audiencesync/audiencesync/sandbox/linkedindmp"
+	"github.com/audiencesync/audiencesync/sandbox/mailchimp"
 	"github.com/audiencesync/audiencesync/sandbox/metagraph"
 	"github.com/audiencesync/audiencesync/sandbox/salesforce"
 	"github.com/audiencesync/audiencesync/sandbox/xads"
@@ -83,6 +84,9 @@ func Builtin() []NewReplica {
 		},
 		func(o Options, in *fault.Injector) Replica {
 			return linkedindmp.New(linkedindmp.Options{Faults: in, Now: o.Now})
+		},
+		func(o Options, in *fault.Injector) Replica {
+			return mailchimp.New(mailchimp.Options{Faults: in, Now: o.Now})
 		},
 		func(o Options, in *fault.Injector) Replica {
 			return hubspot.New(hubspot.Options{Faults: in, Now: o.Now})

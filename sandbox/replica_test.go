@@ -69,7 +69,8 @@ func TestReplicasRouteStateAndFaults(t *testing.T) {
 	raw, err = json.Marshal(parts)
 	require.NoError(t, err)
 	require.JSONEq(t, `{"google":{"user_lists":[]},"meta":{"audiences":[]},"x":{"custom_audiences":[]},
-		"linkedin":{"dmp_segments":[]},"echo":{"calls":0},"faults":{"spec":"","fired":{}}}`, string(raw))
+		"linkedin":{"dmp_segments":[]},"mailchimp":{"lists":[{"id":"a1b2c3d4e5","name":"Sandbox shop","member_count":0,"tags":[]}]},
+		"echo":{"calls":0},"faults":{"spec":"","fired":{}}}`, string(raw))
 
 	require.Equal(t, []string{"accounts", "custom_audiences", "users"}, sandbox.FaultTargets(sandbox.Options{})["x"])
 	require.NoError(t, srv.SetFaults("echo:500*1"))
@@ -80,7 +81,7 @@ func TestReplicasRouteStateAndFaults(t *testing.T) {
 
 	require.IsType(t, &googledm.Server{}, sandbox.ReplicaOf[*googledm.Server](srv))
 	require.Panics(t, func() { sandbox.ReplicaOf[echoReplica](sandbox.New(sandbox.Options{})) })
-	require.Len(t, srv.Replicas(), 7)
+	require.Len(t, srv.Replicas(), 8)
 }
 
 func TestReplicaNamesAreUnique(t *testing.T) {

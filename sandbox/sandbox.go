@@ -2,14 +2,15 @@
 // talks to on one http.Handler, with a shared fault injector (fault) and an
 // inspection API. A replica is a Replica; Builtin lists those of the
 // built-in platforms — Google Data Manager (googledm), Meta Graph
-// (metagraph), X Ads (xads) and LinkedIn's Marketing API (linkedindmp) —
-// and of the HubSpot (hubspot) and
+// (metagraph), X Ads (xads), LinkedIn's Marketing API (linkedindmp) and
+// Mailchimp's Marketing API (mailchimp) — and of the HubSpot (hubspot) and
 // Salesforce (salesforce) CRMs, which sources read:
 //
 //	/v1/...                       Google Data Manager API
 //	/vNN.N/...                    Meta Graph API
 //	/12/accounts/...              X Ads API v12
 //	/rest/..., /oauth/v2/...      LinkedIn DMP segments and OAuth 2
+//	/3.0/...                      Mailchimp lists, tags and members
 //	/crm/..., /oauth/...          HubSpot Lists v3, contacts and OAuth
 //	/services/...                 Salesforce OAuth, REST query, Bulk 2.0 query jobs
 //	GET  /_sandbox/state          audiences and member counts per platform (?members=1 adds identifiers)

@@ -72,6 +72,8 @@ func (s *Service) build(sc *configs.Sync) (job *engine.Job, err error) {
 				Description:    d.Audience.Description,
 				MembershipDays: d.Audience.MembershipDays,
 				Create:         d.Audience.CreateAllowed(),
+				List:           d.Audience.ListID,
+				Tag:            d.Audience.Tag,
 			},
 			DefaultConsent: d.DefaultConsent,
 			RefreshMargin:  d.RefreshMargin(),

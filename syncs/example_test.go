@@ -30,6 +30,6 @@ func ExampleOpen() {
 	// to end, and fails with a *syncs.BusyError naming it after that.
 
 	// Output:
-	// cart-abandoners: crm_export -> google, meta, x, linkedin, exports
+	// cart-abandoners: crm_export -> google, meta, x, linkedin, mailchimp, exports
 	// newsletter-subscribers: hubspot -> google, meta, x
 }

@@ -543,7 +543,7 @@ func TestSyncPageChartAndHistory(t *testing.T) {
 	p := c.get("/syncs/cart-abandoners")
 	require.Equal(t, http.StatusOK, p.status)
 	charts := strings.Split(p.body, `<figure class="chartbox">`)[1:]
-	require.Len(t, charts, 7, "google, meta, x, linkedin and the three upload files")
+	require.Len(t, charts, 8, "google, meta, x, linkedin, mailchimp and the three upload files")
 	for _, ch := range charts {
 		require.Equal(t, 3, strings.Count(ch, `<circle class="pt"`), "one point per run")
 		require.Equal(t, 3, strings.Count(ch, "<td class=\"n\">1,"), "one table row per run")

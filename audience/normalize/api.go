@@ -16,6 +16,13 @@ type Options struct {
 	// Kinds limits normalisation to these kinds; all false means every kind
 	// the profile accepts.
 	Kinds [audience.NumKinds]bool
+	// Attributes are the positions in Member.Attrs of the attributes the
+	// destination is sent with each member (its DestinationInfo
+	// Attributes, in that order; at most 255). Member seals each value
+	// present as an audience.Attribute identifier whose clear value is
+	// the attribute's index in this list, one byte, then its text (see
+	// AppendAttrText). Nil for none.
+	Attributes []int
 }
 
 // Tally counts rejections by reason and values that arrived already hashed.

@@ -54,6 +54,8 @@
 //	mobile_id.empty       nothing left after trimming
 //	mobile_id.malformed   not an 8-4-4-4-12 hex advertising id (Meta); white space inside (X)
 //	external_id.empty     nothing left after trimming
+//	text.empty            a value sent as written (a merge field) with nothing left after trimming
+//	value.hashed_needs_clear  a value that arrived as a SHA-256 digest for a kind the platform must be sent in clear (Mailchimp mails the address)
 //	handle.empty          nothing left after trimming and removing "@"
 //	handle.malformed      not 1–15 letters, digits or underscores
 //	twitter_id.empty      nothing left after trimming

@@ -1,6 +1,9 @@
 package normalize
 
 import (
+	"strconv"
+	"time"
+
 	"github.com/audiencesync/audiencesync/audience"
 )
 
@@ -55,23 +58,79 @@ func (p *Profile) Member(m *audience.Member, opts Options, dst []audience.Identi
 		t.Reject(ReasonNoIdentifiers)
 		return dst, false
 	}
+	for i, pos := range opts.Attributes {
+		if pos < len(m.Attrs) && i < 256 {
+			wire = b.addAttr(wire, i, m.Attrs[pos])
+		}
+	}
 	return b.identifiers(wire, dst), true
+}
+
+// addAttr seals attribute i's value, when present and valid, with its
+// index in front.
+func (b *memberBuilder) addAttr(wire []byte, i int, v audience.Value) []byte {
+	if !v.Present() || v.Invalid() {
+		return wire
+	}
+	var stack [128]byte
+	clearValue := AppendAttrText(append(stack[:0], byte(i)), v)
+	wire = appendSealed(wire, audience.Attribute, clearValue)
+	b.push(audience.Attribute, len(wire), true)
+	return wire
+}
+
+// appendSealed appends clearValue sealed as kind k to wire, then clears
+// clearValue. It seals into a buffer of its own: handing wire to the
+// cipher would move every member's wire buffer to the heap, sealed or
+// not.
+func appendSealed(wire []byte, k audience.Kind, clearValue []byte) []byte {
+	sealed := audience.AppendSealed(nil, k, clearValue)
+	clear(clearValue)
+	return append(wire, sealed...)
+}
+
+// AppendAttrText appends an attribute's value as a platform is sent it: a
+// string as it is, a number in the fewest digits that read back the same
+// (33.07), a bool as true or false, a timestamp in RFC 3339 (UTC).
+func AppendAttrText(dst []byte, v audience.Value) []byte {
+	switch v.Type() {
+	case audience.AttrString:
+		s, _ := v.Text()
+		return append(dst, s...)
+	case audience.AttrNumber:
+		f, _ := v.Number()
+		return strconv.AppendFloat(dst, f, 'f', -1, 64)
+	case audience.AttrBool:
+		b, _ := v.Bool()
+		return strconv.AppendBool(dst, b)
+	case audience.AttrTime:
+		t, _ := v.Time()
+		return t.UTC().AppendFormat(dst, time.RFC3339)
+	}
+	return dst
 }
 
 // memberBuilder collects a member's wire values in one buffer, so the
 // member's identifiers share one string allocation.
 type memberBuilder struct {
-	p     *Profile
-	t     *Tally
-	c     valueCtx
-	ends  [audience.NumKinds]int // end of each value in the wire buffer
-	kinds [audience.NumKinds]audience.Kind
-	n     int
-	got   Present
+	p *Profile
+	t *Tally
+	c valueCtx
+	// ends, kinds and sealed describe each value in the wire buffer: a
+	// kind may have its identifier and its sealed value.
+	ends   [2 * audience.NumKinds]int
+	kinds  [2 * audience.NumKinds]audience.Kind
+	sealed [2 * audience.NumKinds]bool
+	n      int
+	got    Present
 }
 
-// add appends one field's wire value to wire; a rejection is counted.
+// add appends one field's wire value to wire (and its sealed clear value,
+// for a kind the profile seals); a rejection is counted.
 func (b *memberBuilder) add(wire []byte, k audience.Kind, raw string) ([]byte, bool) {
+	if b.p.seal[k] != NoSeal {
+		return b.addSealed(wire, k, raw)
+	}
 	w, pre, r := b.p.appendWire(wire, k, raw, b.c)
 	if r != "" {
 		b.t.Reject(r)
@@ -80,10 +139,43 @@ func (b *memberBuilder) add(wire []byte, k audience.Kind, raw string) ([]byte, b
 	if pre {
 		b.t.PreHashed++
 	}
-	b.kinds[b.n], b.ends[b.n] = k, len(w)
-	b.n++
+	b.push(k, len(w), false)
 	b.got[k] = true
 	return w, true
+}
+
+// addSealed adds a sealed kind: its identifier unless the profile seals
+// it only, then its normalised value sealed. The clear value lives in a
+// buffer on this stack frame, cleared before it returns.
+func (b *memberBuilder) addSealed(wire []byte, k audience.Kind, raw string) ([]byte, bool) {
+	if b.p.seal[k] == SealToo {
+		w, _, r := b.p.appendWire(wire, k, raw, b.c)
+		if r != "" {
+			b.t.Reject(r)
+			return wire, false
+		}
+		b.push(k, len(w), false)
+		b.got[k] = true
+		wire = w
+	} else if _, ok := preHashed(raw); ok {
+		b.t.Reject(ReasonNeedsClear)
+		return wire, false
+	}
+	var stack [256]byte
+	clearValue, _, r := b.p.appendRule(stack[:0], k, raw, b.c)
+	if r != "" {
+		b.t.Reject(r)
+		return wire, false
+	}
+	wire = appendSealed(wire, k, clearValue)
+	b.push(k, len(wire), true)
+	return wire, true
+}
+
+// push records an identifier of kind k ending at end in the wire buffer.
+func (b *memberBuilder) push(k audience.Kind, end int, sealed bool) {
+	b.kinds[b.n], b.ends[b.n], b.sealed[b.n] = k, end, sealed
+	b.n++
 }
 
 // group adds the identifiers of g's kinds when all are present and valid,
@@ -125,7 +217,11 @@ func (b *memberBuilder) identifiers(wire []byte, dst []audience.Identifier) []au
 	start := 0
 	for i := range b.n {
 		k := b.kinds[i]
-		dst = append(dst, audience.Identifier{Kind: k, Value: s[start:b.ends[i]], Hashed: !b.p.clear[k]})
+		if b.sealed[i] {
+			dst = append(dst, audience.Identifier{Kind: k, Value: s[start:b.ends[i]], Sealed: true})
+		} else {
+			dst = append(dst, audience.Identifier{Kind: k, Value: s[start:b.ends[i]], Hashed: !b.p.clear[k]})
+		}
 		start = b.ends[i]
 	}
 	return dst

@@ -1,6 +1,7 @@
 package normalize
 
 import (
+	"crypto/md5" //nolint:gosec // Mailchimp keys members by it; not for security
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -26,7 +27,37 @@ type Field struct {
 	// when the member has none of its own (Meta derives FI from FN). A
 	// From value that arrived hashed is not used.
 	From audience.Kind
+	// Digest is the digest of a hashed kind's value: SHA-256 (the zero
+	// value), or what the platform keys members by (Mailchimp's MD5 of
+	// the lower-cased address, its subscriber hash).
+	Digest Digest
+	// Seal also hands the platform the normalised value in clear, sealed
+	// (audience.AppendSealed), for a platform that must have it (an e-mail
+	// tool mails the address) while audiencesync keeps only the digest.
+	// SealOnly sends only the sealed value: data sent with the member
+	// (a merge field), not matched on. A value of either that arrived
+	// hashed is rejected (value.hashed_needs_clear).
+	Seal Seal
 }
+
+// Digest is the digest a hashed kind is sent as.
+type Digest uint8
+
+// Digests.
+const (
+	SHA256 Digest = iota // lowercase hex SHA-256, what the ad platforms take
+	MD5                  // lowercase hex MD5 (Mailchimp's subscriber hash)
+)
+
+// Seal says whether a kind's clear value travels sealed with its member.
+type Seal uint8
+
+// Seals.
+const (
+	NoSeal   Seal = iota // the identifier only
+	SealToo              // the identifier, and its value sealed
+	SealOnly             // the value sealed only: sent along, not matched on
+)
 
 // Group is a set of kinds a platform matches only together (Google's
 // address): a member's values of them are emitted all or none.
@@ -87,6 +118,8 @@ type Profile struct {
 	clear   [audience.NumKinds]bool
 	rules   [audience.NumKinds]Rule
 	from    [audience.NumKinds]audience.Kind
+	digest  [audience.NumKinds]Digest
+	seal    [audience.NumKinds]Seal
 	// group is 1 + the index of the kind's group in groups, 0 for none;
 	// lead marks the kind at which its group is emitted.
 	group  [audience.NumKinds]uint8
@@ -113,9 +146,12 @@ func NewProfile(s Spec) (*Profile, error) {
 			return nil, fmt.Errorf("normalize: profile %s: invalid kind %d", s.Name, f.Kind)
 		case p.accepts[f.Kind]:
 			return nil, fmt.Errorf("normalize: profile %s lists %s twice", s.Name, f.Kind)
-		case f.Rule == noRule || f.Rule > TwitterID:
+		case f.Rule == noRule || f.Rule > Text:
 			return nil, fmt.Errorf("normalize: profile %s: %s has no rule", s.Name, f.Kind)
+		case f.Digest > MD5 || f.Seal > SealOnly || (f.Clear && (f.Digest != SHA256 || f.Seal != NoSeal)):
+			return nil, fmt.Errorf("normalize: profile %s: %s: a clear kind has no digest or seal", s.Name, f.Kind)
 		}
+		p.digest[f.Kind], p.seal[f.Kind] = f.Digest, f.Seal
 		p.kinds = append(p.kinds, f.Kind)
 		p.accepts[f.Kind], p.clear[f.Kind], p.rules[f.Kind], p.from[f.Kind] = true, f.Clear, f.Rule, f.From
 	}
@@ -179,6 +215,26 @@ func (p *Profile) From(k audience.Kind) (audience.Kind, bool) {
 	return p.from[k], true
 }
 
+// Sealed reports whether the profile sends k's clear value sealed with its
+// member, and whether only that (Field.Seal).
+func (p *Profile) Sealed(k audience.Kind) (sealed, only bool) {
+	if !p.Accepts(k) {
+		return false, false
+	}
+	return p.seal[k] != NoSeal, p.seal[k] == SealOnly
+}
+
+// Seals reports whether the profile seals any kind: its members carry
+// values state must not keep (audience.StripSealed).
+func (p *Profile) Seals() bool {
+	for _, k := range p.kinds {
+		if p.seal[k] != NoSeal {
+			return true
+		}
+	}
+	return false
+}
+
 // ctxFor resolves opts for a single value.
 func ctxFor(opts *Options) valueCtx {
 	if opts.DefaultRegion != "" {
@@ -230,22 +286,39 @@ func (p *Profile) appendWire(dst []byte, k audience.Kind, raw string, c valueCtx
 	if p.clear[k] {
 		return p.appendRule(dst, k, raw, c)
 	}
+	if p.seal[k] == SealOnly {
+		// Sent along sealed, never as an identifier: it has no wire value.
+		return dst, false, ReasonKindUnsupported
+	}
 	if t, ok := preHashed(raw); ok {
+		if p.seal[k] != NoSeal || p.digest[k] != SHA256 {
+			// Nothing but the clear value can be sent, or keyed on.
+			return dst, false, ReasonNeedsClear
+		}
 		return appendLower(dst, t, true), true, ""
 	}
 	// The value is normalised into dst's spare capacity, past the room
 	// its hex will take: no scratch buffer to zero, and no allocation
 	// once dst has grown. The rule is run from here rather than through
 	// appendHashedNormal: one call less for every identifier hashed.
+	size := sha256.Size * 2
+	if p.digest[k] == MD5 {
+		size = md5.Size * 2
+	}
 	start := len(dst)
-	dst = slices.Grow(dst, sha256.Size*2+len(raw))
-	v, _, r := p.appendRule(dst[start+sha256.Size*2:start+sha256.Size*2], k, raw, c)
+	dst = slices.Grow(dst, size+len(raw))
+	v, _, r := p.appendRule(dst[start+size:start+size], k, raw, c)
 	if r != "" {
 		return dst[:start], false, r
 	}
-	sum := sha256.Sum256(v)
-	hex.Encode(dst[start:start+sha256.Size*2], sum[:])
-	return dst[:start+sha256.Size*2], false, ""
+	if p.digest[k] == MD5 {
+		sum := md5.Sum(v) //nolint:gosec // Mailchimp's member id, not a security measure
+		hex.Encode(dst[start:start+size], sum[:])
+	} else {
+		sum := sha256.Sum256(v)
+		hex.Encode(dst[start:start+size], sum[:])
+	}
+	return dst[:start+size], false, ""
 }
 
 // appendNormal appends the normalised value of raw as kind k.

@@ -40,6 +40,11 @@ const (
 
 	ReasonExternalIDEmpty Reason = "external_id.empty"
 
+	ReasonTextEmpty Reason = "text.empty"
+	// ReasonNeedsClear is a value that arrived hashed for a kind the
+	// platform must be sent in clear (an e-mail tool mails the address).
+	ReasonNeedsClear Reason = "value.hashed_needs_clear"
+
 	ReasonHandleEmpty     Reason = "handle.empty"
 	ReasonHandleMalformed Reason = "handle.malformed"
 
@@ -67,6 +72,7 @@ func Reasons() []Reason {
 		ReasonDOBEmpty, ReasonDOBMalformed, ReasonDOBOutOfRange,
 		ReasonMobileIDEmpty, ReasonMobileIDMalformed,
 		ReasonExternalIDEmpty,
+		ReasonTextEmpty, ReasonNeedsClear,
 		ReasonHandleEmpty, ReasonHandleMalformed,
 		ReasonTwitterIDEmpty, ReasonTwitterIDMalformed,
 		ReasonAddressIncomplete, ReasonNoIdentifiers,

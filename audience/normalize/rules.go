@@ -95,6 +95,11 @@ const (
 
 	// TwitterID is X's numeric user id.
 	TwitterID
+
+	// Text is a value trimmed and in NFC, otherwise as written: what an
+	// e-mail puts in front of its reader ("Dear O'Neil") (Mailchimp merge
+	// fields, sealed).
+	Text
 )
 
 // append appends the normalised form of raw to dst, or returns dst
@@ -158,6 +163,8 @@ func (r Rule) append(dst []byte, raw string, c valueCtx) ([]byte, Reason) {
 		return appendHandle(dst, raw)
 	case TwitterID:
 		return appendTwitterID(dst, raw)
+	case Text:
+		return appendTrimmed(dst, raw, ReasonTextEmpty)
 	}
 	return dst, ReasonKindUnsupported
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/audiencesync/audiencesync/connectors/googleads"
 	"github.com/audiencesync/audiencesync/connectors/hubspot"
 	"github.com/audiencesync/audiencesync/connectors/linkedin"
+	"github.com/audiencesync/audiencesync/connectors/mailchimp"
 	"github.com/audiencesync/audiencesync/connectors/meta"
 	"github.com/audiencesync/audiencesync/connectors/salesforce"
 	sqlsource "github.com/audiencesync/audiencesync/connectors/sql"
@@ -31,6 +32,7 @@ func Registry() *connectors.Registry {
 		meta.Spec(),
 		x.Spec(),
 		linkedin.Spec(),
+		mailchimp.Spec(),
 	} {
 		r.Register(spec)
 	}

@@ -13,7 +13,7 @@ import (
 func TestRegistry(t *testing.T) {
 	t.Parallel()
 	r := builtin.Registry()
-	require.Equal(t, []string{"csv", "file", "google_ads", "hubspot", "linkedin", "meta", "salesforce", "sql", "x"}, r.Types())
+	require.Equal(t, []string{"csv", "file", "google_ads", "hubspot", "linkedin", "mailchimp", "meta", "salesforce", "sql", "x"}, r.Types())
 	for _, spec := range r.Specs() {
 		t.Run(spec.Type, func(t *testing.T) {
 			t.Parallel()

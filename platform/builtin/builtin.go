@@ -1,5 +1,5 @@
 // Package builtin is the one place platforms are registered: Registry
-// lists every ad platform audiencesync ships.
+// lists every platform audiencesync ships (the ad platforms, then Mailchimp).
 package builtin
 
 import (
@@ -7,6 +7,7 @@ import (
 	"github.com/audiencesync/audiencesync/platform"
 	"github.com/audiencesync/audiencesync/platform/google"
 	"github.com/audiencesync/audiencesync/platform/linkedin"
+	"github.com/audiencesync/audiencesync/platform/mailchimp"
 	"github.com/audiencesync/audiencesync/platform/meta"
 	"github.com/audiencesync/audiencesync/platform/x"
 )
@@ -20,6 +21,7 @@ func Registry() *platform.Registry {
 		meta.Platform(),
 		x.Platform(),
 		linkedin.Platform(),
+		mailchimp.Platform(),
 	} {
 		r.Register(p)
 	}

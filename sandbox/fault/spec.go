@@ -12,7 +12,7 @@
 //	item     = rule / setting
 //	rule     = target ":" kind [ "*" count ] [ "@" probability ]
 //	target   = "*" / platform [ "." ( endpoint / "*" ) ]
-//	platform = "google" / "meta" / "x" / "linkedin" / "hubspot" / "salesforce"
+//	platform = "google" / "meta" / "x" / "linkedin" / "mailchimp" / "hubspot" / "salesforce"
 //	setting  = "latency=" duration      ; added to every platform request
 //	         / "jitter=" duration       ; plus a uniform random 0..jitter
 //	         / "retry-after=" duration  ; advertised wait, default 1s
@@ -24,6 +24,7 @@
 //	meta:   customaudiences, audience, users (add and remove), usersreplace
 //	x:      accounts, custom_audiences, users
 //	linkedin: accounts, segments (create, find, read), users, oauth (token)
+//	mailchimp: ping, lists, batch (members created), members (upsert), tags (one member's), segments (tags: list, create, bulk)
 //	hubspot: lists, search, idmapping, memberships, batchread, contacts, token
 //	salesforce: token, query (and nextRecordsUrl pages), jobs (create and poll), results
 //
