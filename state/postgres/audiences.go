@@ -19,7 +19,7 @@ const scopeIDSQL = `(SELECT id FROM scopes WHERE sync = $1 AND dest = $2)`
 // AudienceID implements state.AudienceIDs.
 func (s *Store) AudienceID(ctx context.Context, scope state.Scope) (string, error) {
 	var id string
-	err := s.pool.QueryRow(ctx, `SELECT remote_id FROM audiences WHERE scope_id = `+scopeIDSQL, scope.Sync, scope.Destination).Scan(&id)
+	err := s.queryRow(ctx, `SELECT remote_id FROM audiences WHERE scope_id = `+scopeIDSQL, scope.Sync, scope.Destination).Scan(&id)
 	if err := s.rowErr(err, "audience id of %s", scopeName(scope)); err != nil {
 		return "", err
 	}
@@ -90,7 +90,7 @@ func (s *Store) TaintAll(ctx context.Context, scope state.Scope) error {
 // Intent implements state.WriteAhead.
 func (s *Store) Intent(ctx context.Context, scope state.Scope) ([]byte, error) {
 	var intent []byte
-	err := s.pool.QueryRow(ctx, `SELECT intent FROM intents WHERE scope_id = `+scopeIDSQL, scope.Sync, scope.Destination).Scan(&intent)
+	err := s.queryRow(ctx, `SELECT intent FROM intents WHERE scope_id = `+scopeIDSQL, scope.Sync, scope.Destination).Scan(&intent)
 	if err := s.rowErr(err, "intent of %s", scopeName(scope)); err != nil {
 		return nil, err
 	}
@@ -139,7 +139,7 @@ func (s *Store) ListPending(ctx context.Context, scope state.Scope) ([]state.Pen
 
 // queryAll runs query on the pool and returns every row as scan reads it.
 func queryAll[T any](ctx context.Context, s *Store, scan pgx.RowToFunc[T], query string, args ...any) ([]T, error) {
-	rows, err := s.pool.Query(ctx, query, args...)
+	rows, err := s.query(ctx, query, args...)
 	if err == nil {
 		var out []T
 		out, err = pgx.CollectRows(rows, scan)

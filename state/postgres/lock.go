@@ -248,7 +248,7 @@ func (s *Store) ReleaseLock(ctx context.Context, name, owner string) error {
 // losing its connection, and the next AcquireLock takes it over.
 func (s *Store) LockHolder(ctx context.Context, name string) (state.Lock, error) {
 	var alive bool
-	l, _, err := scanLock(s.pool.QueryRow(ctx, `SELECT `+lockCols+`, `+leaseHeld("lease")+` FROM locks WHERE name = $1`, name), &alive)
+	l, _, err := scanLock(s.queryRow(ctx, `SELECT `+lockCols+`, `+leaseHeld("lease")+` FROM locks WHERE name = $1`, name), &alive)
 	if err := s.rowErr(err, "lock %q", name); err != nil {
 		return state.Lock{}, err
 	}

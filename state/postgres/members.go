@@ -56,7 +56,7 @@ func (s *Store) scopeID(ctx context.Context, scope state.Scope, create bool) (id
 		return v.(int64), true, nil
 	}
 	if create {
-		err = s.pool.QueryRow(ctx, `INSERT INTO scopes (sync, dest) VALUES ($1, $2)
+		err = s.queryRow(ctx, `INSERT INTO scopes (sync, dest) VALUES ($1, $2)
 			ON CONFLICT (sync, dest) DO NOTHING RETURNING id`, scope.Sync, scope.Destination).Scan(&id)
 		if err == nil {
 			s.scopes.Store(scope, id)
@@ -68,7 +68,7 @@ func (s *Store) scopeID(ctx context.Context, scope state.Scope, create bool) (id
 		}
 		// Another writer recorded it first; a new statement sees it.
 	}
-	err = s.pool.QueryRow(ctx, `SELECT id FROM scopes WHERE sync = $1 AND dest = $2`, scope.Sync, scope.Destination).Scan(&id)
+	err = s.queryRow(ctx, `SELECT id FROM scopes WHERE sync = $1 AND dest = $2`, scope.Sync, scope.Destination).Scan(&id)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return 0, false, nil
@@ -86,7 +86,7 @@ func (s *Store) Members(ctx context.Context, scope state.Scope, fn func(state.En
 	if err != nil || !ok {
 		return s.membersErr(scope, err)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT key, fingerprint, last_sent FROM members WHERE scope_id = $1`, id)
+	rows, err := s.query(ctx, `SELECT key, fingerprint, last_sent FROM members WHERE scope_id = $1`, id)
 	if err != nil {
 		s.connLost(err)
 		return s.membersErr(scope, err)
@@ -197,7 +197,7 @@ func (s *Store) Snapshot(ctx context.Context, scope state.Scope) iter.Seq2[state
 		if !ok {
 			return
 		}
-		rows, err := s.pool.Query(ctx, `SELECT key, fingerprint, last_sent, ids FROM members WHERE scope_id = $1 ORDER BY key`, id)
+		rows, err := s.query(ctx, `SELECT key, fingerprint, last_sent, ids FROM members WHERE scope_id = $1 ORDER BY key`, id)
 		if err != nil {
 			s.connLost(err)
 			fail(err)
@@ -233,7 +233,7 @@ func (s *Store) Count(ctx context.Context, scope state.Scope) (int64, error) {
 		return 0, s.countErr(scope, err)
 	}
 	var n int64
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM members WHERE scope_id = $1`, id).Scan(&n); err != nil {
+	if err := s.queryRow(ctx, `SELECT count(*) FROM members WHERE scope_id = $1`, id).Scan(&n); err != nil {
 		s.connLost(err)
 		return 0, s.countErr(scope, err)
 	}

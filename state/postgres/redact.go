@@ -36,19 +36,33 @@ var passwordPair = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[
 // maskPasswords masks the passwords in a DSN that pgconn cannot parse.
 func maskPasswords(dsn string) string {
 	out := passwordPair.ReplaceAllString(dsn, "${1}xxxxx")
-	if i := strings.Index(out, "://"); i >= 0 {
-		rest := out[i+3:]
-		end := strings.IndexAny(rest, "/?#")
-		if end < 0 {
-			end = len(rest)
-		}
-		if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
-			if colon := strings.Index(rest[:at], ":"); colon >= 0 {
-				out = out[:i+3] + rest[:colon] + ":xxxxx" + rest[at:]
-			}
-		}
+	if from, to, ok := urlPassword(out); ok {
+		out = out[:from] + "xxxxx" + out[to:]
 	}
 	return out
+}
+
+// urlPassword finds the password of a URL's user information by hand
+// (url.Parse refuses some DSNs pgconn also refuses): dsn[from:to].
+func urlPassword(dsn string) (from, to int, ok bool) {
+	i := strings.Index(dsn, "://")
+	if i < 0 {
+		return 0, 0, false
+	}
+	start := i + 3
+	rest := dsn[start:]
+	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
+		rest = rest[:end]
+	}
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return 0, 0, false
+	}
+	colon := strings.Index(rest[:at], ":")
+	if colon < 0 {
+		return 0, 0, false
+	}
+	return start + colon + 1, start + at, true
 }
 
 // passwordOf returns the password dsn carries, or "" when it has none.
@@ -56,10 +70,11 @@ func passwordOf(dsn string) string {
 	if cfg, err := pgconn.ParseConfig(dsn); err == nil {
 		return cfg.Password
 	}
-	if u, err := url.Parse(dsn); err == nil && u.User != nil {
-		if p, ok := u.User.Password(); ok {
+	if from, to, ok := urlPassword(dsn); ok {
+		if p, err := url.PathUnescape(dsn[from:to]); err == nil {
 			return p
 		}
+		return dsn[from:to]
 	}
 	if m := passwordPair.FindStringSubmatch(dsn); m != nil {
 		return strings.Trim(m[2], "'")

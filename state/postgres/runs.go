@@ -43,7 +43,7 @@ func (s *Store) BeginRun(ctx context.Context, run state.Run) error {
 // FinishRun implements state.RunLog. An unknown id is ErrNotFound.
 func (s *Store) FinishRun(ctx context.Context, id, status string, finished time.Time, report []byte, summaries []state.Summary) error {
 	var sync string
-	err := s.pool.QueryRow(ctx, `SELECT sync FROM runs WHERE id = $1`, id).Scan(&sync)
+	err := s.queryRow(ctx, `SELECT sync FROM runs WHERE id = $1`, id).Scan(&sync)
 	if err == nil {
 		// Scopes first, each in its own statement (see scopeID).
 		scopeIDs := make([]int64, len(summaries))

@@ -226,8 +226,29 @@ func checkNoTables(ctx context.Context, tx pgx.Tx) error {
 // SchemaVersion returns the schema version the database is at.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	var v int
-	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+	if err := s.queryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
 		return 0, fmt.Errorf("read schema version: %w", s.scrub(err))
 	}
 	return v, nil
+}
+
+// Check implements the service's integrity check (syncs.IntegrityChecker):
+// the schema is this build's, and every member row has a key and a
+// fingerprint of the sizes the store writes.
+func (s *Store) Check(ctx context.Context) error {
+	v, err := s.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if v != len(migrations) {
+		return fmt.Errorf("state database schema is at version %d, this build writes %d: open it again to migrate", v, len(migrations))
+	}
+	var bad int64
+	if err := s.queryRow(ctx, `SELECT count(*) FROM members WHERE length(key) <> 16 OR length(fingerprint) <> 16`).Scan(&bad); err != nil {
+		return fmt.Errorf("check members: %w", s.scrub(err))
+	}
+	if bad > 0 {
+		return fmt.Errorf("state database %s: %d member rows are damaged (a key or fingerprint of the wrong size)", s.where, bad)
+	}
+	return nil
 }

@@ -235,3 +235,36 @@ func (s *Store) scrub(err error) error { return scrub(wrapLost(err), s.secret) }
 func scopeName(sc state.Scope) string {
 	return fmt.Sprintf("sync %q destination %q", sc.Sync, sc.Destination)
 }
+
+// query runs a read on the pool. A read whose connection turned out
+// dead before it answered is asked once more, on a new connection: a
+// read is safe to repeat.
+func (s *Store) query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil && s.connLost(err) && ctx.Err() == nil {
+		rows, err = s.pool.Query(ctx, sql, args...)
+	}
+	return rows, err
+}
+
+// queryRow is query for one row; see retryRow.
+func (s *Store) queryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return retryRow{s: s, ctx: ctx, sql: sql, args: args}
+}
+
+// retryRow runs its query when scanned, once more when the first
+// connection turned out dead.
+type retryRow struct {
+	s    *Store
+	ctx  context.Context
+	sql  string
+	args []any
+}
+
+func (r retryRow) Scan(dest ...any) error {
+	err := r.s.pool.QueryRow(r.ctx, r.sql, r.args...).Scan(dest...)
+	if err != nil && r.s.connLost(err) && r.ctx.Err() == nil {
+		err = r.s.pool.QueryRow(r.ctx, r.sql, r.args...).Scan(dest...)
+	}
+	return err
+}

@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -12,14 +11,16 @@ import (
 	"github.com/audiencesync/audiencesync/state/statetest"
 )
 
-var pg *pgtest.Server
-
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, &pg)) }
+// database returns a new database of t's own (see pgtest.Database).
+func database(t testing.TB) string {
+	t.Helper()
+	return pgtest.Database(t, postgres.PGServer())
+}
 
 // openStore opens a store on a new database of its own.
 func openStore(t testing.TB) *postgres.Store {
 	t.Helper()
-	return openOn(t, pgtest.Database(t, pg))
+	return openOn(t, database(t))
 }
 
 // openOn opens a store on dsn, closed when t ends.

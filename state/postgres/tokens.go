@@ -38,7 +38,7 @@ func (s *Store) CreateToken(ctx context.Context, t state.Token) error {
 
 // TokenByID implements state.Tokens.
 func (s *Store) TokenByID(ctx context.Context, id string) (state.Token, error) {
-	t, err := scanToken(s.pool.QueryRow(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE id = $1`, id))
+	t, err := scanToken(s.queryRow(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE id = $1`, id))
 	return t, s.rowErr(err, "token %q", id)
 }
 
