@@ -73,7 +73,13 @@ func (s *Store) AcquireLock(ctx context.Context, want state.Lock, now time.Time)
 			return state.Lock{}, fmt.Errorf("acquire lock %q: %w", want.Name, s.scrub(err))
 		}
 	}
-	err := s.withNewSession(ctx, want.Name, want.Owner, func(tx pgx.Tx, lease int32) error {
+	// A lock another owner holds live is refused without opening a
+	// session: a waiting run asks every half second.
+	held, alive, err := s.readLockLive(ctx, want.Name)
+	if err == nil && held.Owner != want.Owner && held.Live(now) && alive {
+		return state.Lock{}, fmt.Errorf("acquire lock %q: %w", want.Name, &state.HeldError{Holder: held})
+	}
+	err = s.withNewSession(ctx, want.Name, want.Owner, func(tx pgx.Tx, lease int32) error {
 		held, heldLease, err := readLock(ctx, tx, want.Name)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
@@ -247,8 +253,7 @@ func (s *Store) ReleaseLock(ctx context.Context, name, owner string) error {
 // reported as ended at its last heartbeat: its holder released it by
 // losing its connection, and the next AcquireLock takes it over.
 func (s *Store) LockHolder(ctx context.Context, name string) (state.Lock, error) {
-	var alive bool
-	l, _, err := scanLock(s.queryRow(ctx, `SELECT `+lockCols+`, `+leaseHeld("lease")+` FROM locks WHERE name = $1`, name), &alive)
+	l, alive, err := s.readLockLive(ctx, name)
 	if err := s.rowErr(err, "lock %q", name); err != nil {
 		return state.Lock{}, err
 	}
@@ -256,6 +261,14 @@ func (s *Store) LockHolder(ctx context.Context, name string) (state.Lock, error)
 		l.Expires = l.Heartbeat
 	}
 	return l, nil
+}
+
+// readLockLive reads the row of lock name on the pool, and whether its
+// lease's session still holds its advisory lock.
+func (s *Store) readLockLive(ctx context.Context, name string) (state.Lock, bool, error) {
+	var alive bool
+	l, _, err := scanLock(s.queryRow(ctx, `SELECT `+lockCols+`, `+leaseHeld("lease")+` FROM locks WHERE name = $1`, name), &alive)
+	return l, alive, err
 }
 
 // readLock reads the row of lock name in tx.

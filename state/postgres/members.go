@@ -19,33 +19,25 @@ import (
 const keysChunk = 5000
 
 // stageSQL creates, once per connection, the temporary table Commit
-// copies its changes into; its rows go at the end of each transaction.
+// copies its upserts into; its rows go at the end of each transaction.
 const stageSQL = `CREATE TEMP TABLE IF NOT EXISTS member_changes (
-	seq         integer NOT NULL,
 	key         bytea NOT NULL,
-	del         boolean NOT NULL,
-	fingerprint bytea,
-	last_sent   bigint,
+	fingerprint bytea NOT NULL,
+	last_sent   bigint NOT NULL,
 	ids         bytea
 ) ON COMMIT DELETE ROWS`
 
-// applySQL applies the staged changes to scope $1: only the last change of
-// each key counts, as if each had been applied in turn (an upsert or a
-// delete sets a member's whole row). The delete and the insert touch
-// different keys, so one statement does both.
-const applySQL = `WITH last AS (
-		SELECT DISTINCT ON (key) key, del, fingerprint, last_sent, ids
-		FROM member_changes ORDER BY key, seq DESC
-	), gone AS (
-		DELETE FROM members m USING last
-		WHERE last.del AND m.scope_id = $1 AND m.key = last.key
-	)
-	INSERT INTO members (scope_id, key, fingerprint, last_sent, ids)
-	SELECT $1, key, fingerprint, last_sent, ids FROM last WHERE NOT del
+// upsertSQL writes the staged members to scope $1. Each probe of the
+// members index is by key, so a commit costs what it writes, however
+// large the scope.
+const upsertSQL = `INSERT INTO members (scope_id, key, fingerprint, last_sent, ids)
+	SELECT $1, key, fingerprint, last_sent, ids FROM member_changes
 	ON CONFLICT (scope_id, key) DO UPDATE SET
 		fingerprint = excluded.fingerprint, last_sent = excluded.last_sent, ids = excluded.ids`
 
-var stageCols = []string{"seq", "key", "del", "fingerprint", "last_sent", "ids"}
+const deleteSQL = `DELETE FROM members WHERE scope_id = $1 AND key = ANY($2)`
+
+var stageCols = []string{"key", "fingerprint", "last_sent", "ids"}
 
 // scopeID returns the id of scope; with create, it records a new scope
 // first (in its own statement: an empty scope row is harmless, and a
@@ -247,34 +239,48 @@ func (s *Store) countErr(scope state.Scope, err error) error {
 	return fmt.Errorf("count members of %s: %w", scopeName(scope), s.scrub(err))
 }
 
-// Commit implements state.MemberStore: the changes are copied into a
-// temporary table and applied by one statement, in one transaction.
+// Commit implements state.MemberStore, in one transaction: only the last
+// change of each key counts (an upsert or a delete sets a member's whole
+// row), so the outcome is that of applying the changes in order. The
+// upserts are copied into a temporary table and written by one
+// statement; the deletes are one statement per keysChunk keys.
 func (s *Store) Commit(ctx context.Context, scope state.Scope, changes []state.Change) error {
 	if len(changes) == 0 {
 		return nil
 	}
+	upserts, deletes := lastChanges(changes)
 	err := s.inScopeTx(ctx, scope, func(tx pgx.Tx, id int64) error {
+		if len(deletes) > 0 {
+			if err := inKeyChunks(deletes, func(chunk [][]byte) error {
+				_, err := tx.Exec(ctx, deleteSQL, id, chunk)
+				return err
+			}); err != nil {
+				return fmt.Errorf("delete members: %w", err)
+			}
+		}
+		if len(upserts) == 0 {
+			return nil
+		}
 		if _, err := tx.Exec(ctx, stageSQL); err != nil {
 			return fmt.Errorf("stage changes: %w", err)
 		}
 		var packed []byte
-		src := pgx.CopyFromSlice(len(changes), func(i int) ([]any, error) {
-			ch := &changes[i]
-			if ch.Delete {
-				return []any{int32(i), ch.Key[:], true, nil, nil, nil}, nil
-			}
+		src := pgx.CopyFromSlice(len(upserts), func(i int) ([]any, error) {
+			ch := upserts[i]
 			ids := ch.Packed
 			if ids == nil {
+				// pgx encodes each row before asking for the next, so
+				// one buffer serves every row.
 				packed = audience.EncodeIdentifiers(packed[:0], ch.Identifiers)
 				ids = packed
 			}
-			return []any{int32(i), ch.Key[:], false, ch.Fingerprint[:], toMicros(ch.LastSent), ids}, nil
+			return []any{ch.Key[:], ch.Fingerprint[:], toMicros(ch.LastSent), ids}, nil
 		})
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"member_changes"}, stageCols, src); err != nil {
 			return fmt.Errorf("copy changes: %w", err)
 		}
-		if _, err := tx.Exec(ctx, applySQL, id); err != nil {
-			return fmt.Errorf("apply changes: %w", err)
+		if _, err := tx.Exec(ctx, upsertSQL, id); err != nil {
+			return fmt.Errorf("write members: %w", err)
 		}
 		return nil
 	})
@@ -282,6 +288,27 @@ func (s *Store) Commit(ctx context.Context, scope state.Scope, changes []state.C
 		return fmt.Errorf("commit %d changes to %s: %w", len(changes), scopeName(scope), err)
 	}
 	return nil
+}
+
+// lastChanges splits the last change of each key into upserts and
+// deleted keys, in the changes' order.
+func lastChanges(changes []state.Change) (upserts []*state.Change, deletes []audience.MemberKey) {
+	last := make(map[audience.MemberKey]int, len(changes))
+	for i := range changes {
+		last[changes[i].Key] = i
+	}
+	upserts = make([]*state.Change, 0, len(last))
+	for i := range changes {
+		ch := &changes[i]
+		switch {
+		case last[ch.Key] != i:
+		case ch.Delete:
+			deletes = append(deletes, ch.Key)
+		default:
+			upserts = append(upserts, ch)
+		}
+	}
+	return upserts, deletes
 }
 
 // inScopeTx is inTx for a change to one scope: fn gets the scope's id,
