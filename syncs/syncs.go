@@ -281,14 +281,21 @@ func (s *Service) stores(ctx context.Context) (state.Store, state.Locker, error)
 	return s.store, s.locker, nil
 }
 
+// Store returns the state store, opening it on first use; the service
+// keeps owning it (Close closes it). Code that shares the store's
+// database reaches what a backend offers beyond state.Store by type
+// assertion: the PostgreSQL store's connection pool, for one, with
+// interface{ Pool() *pgxpool.Pool }.
+func (s *Service) Store(ctx context.Context) (state.Store, error) {
+	st, _, err := s.stores(ctx)
+	return st, err
+}
+
 // openStore opens the configured store: PostgreSQL when state.dsn is set,
-// else the SQLite file at state.path. The loader refuses a config with
-// both.
+// else the SQLite file at state.path (configs.Load refuses a config with
+// both).
 func (s *Service) openStore(ctx context.Context) (state.Store, error) {
 	if dsn := s.cfg.State.DSN; !dsn.IsZero() {
-		if s.cfg.State.Path != "" {
-			return nil, &ConfigError{Err: errors.New("state: set path (SQLite) or dsn (PostgreSQL), not both")}
-		}
 		// postgres.Open's errors name the server without the password.
 		st, err := postgres.Open(ctx, dsn.Reveal(), postgres.Options{})
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/audiencesync/audiencesync/report"
@@ -193,4 +194,36 @@ func TestConnectionsLostMidRun(t *testing.T) {
 	rep, err = b.run(t)
 	require.NoError(t, err)
 	require.Equal(t, report.Planned{Unchanged: int64(contacts)}, rep.Destinations[0].Planned)
+}
+
+// TestServiceErrorsHideThePassword points state.dsn at a server that is
+// not there: the run fails naming the secret reference and the server,
+// never the password.
+func TestServiceErrorsHideThePassword(t *testing.T) {
+	t.Parallel()
+	b := newLossBed(t, 10)
+	const pw = "s3cr3t-pw-5678"
+	b.dsn = "postgres://sync:" + pw + "@/state?host=" + t.TempDir() + "&connect_timeout=2"
+	_, err := b.run(t)
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), pw)
+	require.Contains(t, err.Error(), "state.dsn ${env:STATE_DSN}")
+	require.Contains(t, err.Error(), "postgres://sync@")
+}
+
+// TestServiceSharesThePool opens the service's store on state.dsn: it is
+// the PostgreSQL store, whose pool other code on the database can use.
+func TestServiceSharesThePool(t *testing.T) {
+	t.Parallel()
+	b := newLossBed(t, 10)
+	svc, err := syncs.Open(t.Context(), syncs.Options{ConfigPath: b.cfg, LookupEnv: func(string) (string, bool) { return b.dsn, true }})
+	require.NoError(t, err)
+	defer svc.Close()
+	st, err := svc.Store(t.Context())
+	require.NoError(t, err)
+	pooled, ok := st.(interface{ Pool() *pgxpool.Pool })
+	require.True(t, ok, "%T", st)
+	var n int
+	require.NoError(t, pooled.Pool().QueryRow(t.Context(), `SELECT count(*) FROM schema_migrations`).Scan(&n))
+	require.Positive(t, n)
 }

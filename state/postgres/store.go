@@ -42,11 +42,13 @@
 // one on its next renewal, if nobody took the lease over meanwhile. Each
 // held lock costs one connection beyond the pool.
 //
-// Connection loss. A call that was under way when its connection died
-// fails (a commit is then not applied: PostgreSQL rolls back a
-// transaction whose connection is gone), and the pool is reset so later
-// calls get new connections; a transaction whose BEGIN finds its
-// connection dead is started again on a new one, since nothing was sent.
+// Connection loss. A write that was under way when its connection died
+// fails, wrapping ErrConnLost (a commit is then not applied: PostgreSQL
+// rolls back a transaction whose connection is gone, so nothing is
+// committed twice when the next run sends it again), and the pool is
+// reset so that later calls get new connections. What cannot have done
+// anything is tried once more on a new connection: a transaction whose
+// BEGIN found its connection dead, and a read.
 //
 // The DSN holds a password; it never appears in errors or logs (see
 // Redact).
@@ -134,10 +136,6 @@ func open(ctx context.Context, dsn string, opts Options, steps []migration) (*St
 // database (River's queue). The store keeps owning it: do not close it;
 // Close does.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
-// Where names the database (host, port, database, user), without the
-// password, for messages.
-func (s *Store) Where() string { return s.where }
 
 // Close closes the connections of held locks, which releases their
 // advisory locks, and the pool. Calling it again does nothing.
