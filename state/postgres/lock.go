@@ -50,12 +50,8 @@ func leaseHeld(lease string) string {
 // holder whose lease session is gone (its connection ended) has released
 // the lock.
 func (s *Store) AcquireLock(ctx context.Context, want state.Lock, now time.Time) (state.Lock, error) {
-	if want.Name == "" || want.Owner == "" {
-		return state.Lock{}, fmt.Errorf("acquire lock %q for %q: the name and the owner must be set", want.Name, want.Owner)
-	}
-	if !want.Expires.After(now) {
-		return state.Lock{}, fmt.Errorf("acquire lock %q: expiry %s is not after now (%s)", want.Name,
-			want.Expires.UTC().Format(time.RFC3339Nano), now.UTC().Format(time.RFC3339Nano))
+	if err := state.CheckAcquire(want, now); err != nil {
+		return state.Lock{}, err
 	}
 	s.leaseMu.Lock()
 	defer s.leaseMu.Unlock()
@@ -66,7 +62,7 @@ func (s *Store) AcquireLock(ctx context.Context, want state.Lock, now time.Time)
 		acquired, err := s.renewOn(ctx, sess, want.Name, want.Owner, now, want.Expires, &want)
 		if err == nil {
 			got.Acquired = acquired
-			return normaliseLock(got), nil
+			return got.Stored(), nil
 		}
 		// A lost session or a lease taken over: ask as anyone would.
 		if !errors.Is(err, errSessionLost) && !errors.Is(err, state.ErrNotLockHolder) {
@@ -105,7 +101,7 @@ func (s *Store) AcquireLock(ctx context.Context, want state.Lock, now time.Time)
 	if err != nil {
 		return state.Lock{}, fmt.Errorf("acquire lock %q: %w", want.Name, s.scrub(err))
 	}
-	return normaliseLock(got), nil
+	return got.Stored(), nil
 }
 
 // errSessionLost says a lease session's connection is gone.
@@ -288,13 +284,4 @@ func scanLock(row pgx.Row, more ...any) (state.Lock, int32, error) {
 	}
 	l.Acquired, l.Heartbeat, l.Expires = fromMicros(acquired), fromMicros(heartbeat), fromMicros(expires)
 	return l, lease, nil
-}
-
-// normaliseLock gives a lock's times the precision and zone the table
-// keeps, so what AcquireLock returns equals what LockHolder reads back.
-func normaliseLock(l state.Lock) state.Lock {
-	l.Acquired = fromMicros(toMicros(l.Acquired))
-	l.Heartbeat = fromMicros(toMicros(l.Heartbeat))
-	l.Expires = fromMicros(toMicros(l.Expires))
-	return l
 }

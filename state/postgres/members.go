@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -346,15 +345,8 @@ func fillEntry(e *state.Entry, key, fp, lastSent []byte) error {
 	return nil
 }
 
-// toMicros stores a time as unix microseconds; the zero time has its own
-// (very negative) value and comes back as the zero time.
-func toMicros(t time.Time) int64 { return t.UnixMicro() }
-
-// fromMicros reverses toMicros, in UTC.
-func fromMicros(v int64) time.Time {
-	t := time.UnixMicro(v).UTC()
-	if t.IsZero() {
-		return time.Time{}
-	}
-	return t
-}
+// toMicros and fromMicros are how times are stored (state.UnixMicros).
+var (
+	toMicros   = state.UnixMicros
+	fromMicros = state.FromUnixMicros
+)

@@ -41,36 +41,22 @@ func TestConformance(t *testing.T) {
 // part would.
 func TestPartSuites(t *testing.T) {
 	t.Parallel()
-	t.Run("Members", func(t *testing.T) {
-		t.Parallel()
-		statetest.Members.Run(t, func(t *testing.T) state.MemberStore { return openStore(t) })
-	})
-	t.Run("AudienceIDs", func(t *testing.T) {
-		t.Parallel()
-		statetest.AudienceIDs.Run(t, func(t *testing.T) state.AudienceIDs { return openStore(t) })
-	})
-	t.Run("WriteAhead", func(t *testing.T) {
-		t.Parallel()
-		statetest.WriteAhead.Run(t, func(t *testing.T) statetest.WriteAheadStore { return openStore(t) })
-	})
-	t.Run("RunLog", func(t *testing.T) {
-		t.Parallel()
-		statetest.RunLog.Run(t, func(t *testing.T) state.RunLog { return openStore(t) })
-	})
-	t.Run("PendingRequests", func(t *testing.T) {
-		t.Parallel()
-		statetest.PendingRequests.Run(t, func(t *testing.T) state.PendingRequests { return openStore(t) })
-	})
-	t.Run("Locker", func(t *testing.T) {
-		t.Parallel()
-		statetest.Locker.Run(t, func(t *testing.T) state.Locker { return openStore(t) })
-	})
-	t.Run("Tokens", func(t *testing.T) {
-		t.Parallel()
-		statetest.Tokens.Run(t, func(t *testing.T) state.Tokens { return openStore(t) })
-	})
-	t.Run("Holdouts", func(t *testing.T) {
-		t.Parallel()
-		statetest.Holdouts.Run(t, func(t *testing.T) state.Holdouts { return openStore(t) })
-	})
+	for name, run := range map[string]func(t *testing.T){
+		"Members":         func(t *testing.T) { statetest.Members.Run(t, open[state.MemberStore]) },
+		"AudienceIDs":     func(t *testing.T) { statetest.AudienceIDs.Run(t, open[state.AudienceIDs]) },
+		"WriteAhead":      func(t *testing.T) { statetest.WriteAhead.Run(t, open[statetest.WriteAheadStore]) },
+		"RunLog":          func(t *testing.T) { statetest.RunLog.Run(t, open[state.RunLog]) },
+		"PendingRequests": func(t *testing.T) { statetest.PendingRequests.Run(t, open[state.PendingRequests]) },
+		"Locker":          func(t *testing.T) { statetest.Locker.Run(t, open[state.Locker]) },
+		"Tokens":          func(t *testing.T) { statetest.Tokens.Run(t, open[state.Tokens]) },
+		"Holdouts":        func(t *testing.T) { statetest.Holdouts.Run(t, open[state.Holdouts]) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			run(t)
+		})
+	}
 }
+
+// open opens a store on a database of its own, as the part S.
+func open[S any](t *testing.T) S { return any(openStore(t)).(S) }

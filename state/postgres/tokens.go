@@ -18,8 +18,8 @@ const tokenCols = `id, name, role, hash, created, last_used`
 // CreateToken implements state.Tokens. The table's unique name and
 // primary key refuse a taken name or id, whoever inserts first.
 func (s *Store) CreateToken(ctx context.Context, t state.Token) error {
-	if t.ID == "" || t.Name == "" || len(t.Hash) == 0 {
-		return fmt.Errorf("create token %q: id, name and hash are required", t.Name)
+	if err := t.CheckNew(); err != nil {
+		return err
 	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO api_tokens (`+tokenCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
