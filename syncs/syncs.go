@@ -98,6 +98,9 @@ type Service struct {
 	lockTTL time.Duration
 	workers int
 	sandbox *sandboxHost
+	// lookupEnv resolves state.dsn when the config was loaded without
+	// its secrets (Options.SkipSecrets): the store still needs it.
+	lookupEnv func(string) (string, bool)
 
 	// Lock owners are id-N: one owner per Run call, so that two runs in
 	// this process contend like runs in two processes.
@@ -161,16 +164,17 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 		host = "unknown-host"
 	}
 	s := &Service{
-		cfg:     cfg,
-		reg:     reg,
-		log:     log,
-		clock:   opts.Now,
-		lockTTL: cmpOr(opts.LockTTL, DefaultLockTTL),
-		workers: opts.PlanWorkers,
-		id:      hex.EncodeToString(id[:]),
-		pid:     os.Getpid(),
-		pidNS:   pidNamespace(),
-		host:    host,
+		cfg:       cfg,
+		reg:       reg,
+		log:       log,
+		clock:     opts.Now,
+		lockTTL:   cmpOr(opts.LockTTL, DefaultLockTTL),
+		workers:   opts.PlanWorkers,
+		lookupEnv: opts.LookupEnv,
+		id:        hex.EncodeToString(id[:]),
+		pid:       os.Getpid(),
+		pidNS:     pidNamespace(),
+		host:      host,
 	}
 	s.sandbox = &sandboxHost{statePath: sandboxStatePath(cfg), log: log}
 	return s, nil
@@ -295,7 +299,13 @@ func (s *Service) Store(ctx context.Context) (state.Store, error) {
 // else the SQLite file at state.path (configs.Load refuses a config with
 // both).
 func (s *Service) openStore(ctx context.Context) (state.Store, error) {
-	if dsn := s.cfg.State.DSN; !dsn.IsZero() {
+	if dsn := &s.cfg.State.DSN; !dsn.IsZero() {
+		// Resolved in place, under s.mu, so that stateWhere names it.
+		if !dsn.Resolved() {
+			if err := dsn.Resolve(s.cfg.BaseDir, s.lookupEnv); err != nil {
+				return nil, &ConfigError{Err: fmt.Errorf("state dsn %s: %w", dsn.Ref(), err)}
+			}
+		}
 		// postgres.Open's errors name the server without the password.
 		st, err := postgres.Open(ctx, dsn.Reveal(), postgres.Options{})
 		if err != nil {

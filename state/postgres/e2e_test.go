@@ -40,6 +40,14 @@ func quickstartOn(t *testing.T, dsn string) string {
 	return cfg
 }
 
+// runCLI runs audiencesync with args and returns its exit code and
+// output.
+func runCLI(args ...string) (int, string) {
+	var out bytes.Buffer
+	code := cli.Main(args, strings.NewReader(""), &out, &out)
+	return code, out.String()
+}
+
 // syncAll runs `audiencesync sync` on cfg and returns its reports, one
 // per sync, by sync name.
 func syncAll(t *testing.T, cfg string) map[string]*report.Report {
@@ -122,6 +130,17 @@ func TestQuickstartOnPostgres(t *testing.T) {
 	}
 	require.Equal(t, want.replica, got.replica, "the replicas hold the same audiences")
 	require.Equal(t, want.state, got.state, "state holds the same members")
+
+	// Commands that load the config without its secrets still open the
+	// store: state.dsn is resolved for it.
+	code, out := runCLI("state", "check", "--config", pgCfg)
+	require.Equal(t, cli.ExitOK, code, out)
+	require.Contains(t, out, "postgres://postgres@")
+	code, out = runCLI("token", "create", "--name", "ci", "--role", "viewer", "--config", pgCfg)
+	require.Equal(t, cli.ExitOK, code, out)
+	tokens, err := pgStore.ListTokens(t.Context())
+	require.NoError(t, err)
+	require.Len(t, tokens, 1)
 
 	for sync, rep := range syncAll(t, pgCfg) {
 		for _, d := range rep.Destinations {
