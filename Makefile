@@ -7,7 +7,7 @@ SEGMENTS    := configs/quickstart-segments.yaml
 # evaluated at it, so the walkthrough gives the same audiences any day.
 SEGMENTS_NOW ?= 2026-12-01T09:00:00Z
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-BENCH_PKGS  := ./web/ ./api/ ./audience/normalize/ ./segment/ ./engine/ ./state/sqlite/ ./connectors/csv/ ./connectors/hubspot/ ./connectors/salesforce/ ./connectors/sql/ ./connectors/googleads/ ./connectors/meta/ ./connectors/x/ ./sandbox/googledm/ ./sandbox/metagraph/
+BENCH_PKGS  := ./web/ ./api/ ./audience/normalize/ ./segment/ ./engine/ ./state/sqlite/ ./state/postgres/ ./connectors/csv/ ./connectors/hubspot/ ./connectors/salesforce/ ./connectors/sql/ ./connectors/googleads/ ./connectors/meta/ ./connectors/x/ ./sandbox/googledm/ ./sandbox/metagraph/
 BENCHTIME   ?= 1s
 
 .PHONY: all build run run-segments serve plan test bench lint fuzz chaos tidy-check clean screenshots capacity

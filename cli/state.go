@@ -17,7 +17,10 @@ config (every b-tree and every index against its table). Every run already
 refuses a damaged file after a quicker check; this one also finds index
 damage. It changes nothing, and exits 1 when the file is damaged, with what
 to do: restore a backup (a copy is kept before each schema upgrade, beside
-the file as NAME.vN-TIME.bak) or rebuild with sync --full-refresh.`,
+the file as NAME.vN-TIME.bak) or rebuild with sync --full-refresh.
+
+With state.dsn (PostgreSQL) it checks that the schema is this build's and
+that every member row is well formed; the server keeps its own pages.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.withService(cmd.Context(), syncs.Options{SkipSecrets: true}, func(svc *syncs.Service) error {

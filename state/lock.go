@@ -77,3 +77,27 @@ type Locker interface {
 	// ErrNotFound when nobody holds it.
 	LockHolder(ctx context.Context, name string) (Lock, error)
 }
+
+// CheckAcquire says what is wrong with a request to acquire want at now,
+// or nil: the name and the owner must be set, and the lease must end
+// after now. Implementations of Locker refuse such requests with it.
+func CheckAcquire(want Lock, now time.Time) error {
+	if want.Name == "" || want.Owner == "" {
+		return fmt.Errorf("acquire lock %q for %q: the name and the owner must be set", want.Name, want.Owner)
+	}
+	if !want.Expires.After(now) {
+		return fmt.Errorf("acquire lock %q: expiry %s is not after now (%s)", want.Name,
+			want.Expires.UTC().Format(time.RFC3339Nano), now.UTC().Format(time.RFC3339Nano))
+	}
+	return nil
+}
+
+// Stored returns l with its times as the stores keep them (whole
+// microseconds, UTC; see UnixMicros), so that what AcquireLock returns
+// equals what LockHolder reads back.
+func (l Lock) Stored() Lock {
+	l.Acquired = FromUnixMicros(UnixMicros(l.Acquired))
+	l.Heartbeat = FromUnixMicros(UnixMicros(l.Heartbeat))
+	l.Expires = FromUnixMicros(UnixMicros(l.Expires))
+	return l
+}

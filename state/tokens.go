@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -42,4 +43,13 @@ type Tokens interface {
 	// TouchToken records that token id was used at. An unknown id (say,
 	// revoked meanwhile) is ErrNotFound.
 	TouchToken(ctx context.Context, id string, at time.Time) error
+}
+
+// CheckNew says what is missing from a token to create, or nil: its id,
+// name and hash are required.
+func (t Token) CheckNew() error {
+	if t.ID == "" || t.Name == "" || len(t.Hash) == 0 {
+		return fmt.Errorf("create token %q: id, name and hash are required", t.Name)
+	}
+	return nil
 }

@@ -46,6 +46,7 @@ import (
 	"github.com/audiencesync/audiencesync/engine"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/state"
+	"github.com/audiencesync/audiencesync/state/postgres"
 	"github.com/audiencesync/audiencesync/state/sqlite"
 )
 
@@ -97,6 +98,9 @@ type Service struct {
 	lockTTL time.Duration
 	workers int
 	sandbox *sandboxHost
+	// lookupEnv resolves state.dsn when the config was loaded without
+	// its secrets (Options.SkipSecrets): the store still needs it.
+	lookupEnv func(string) (string, bool)
 
 	// Lock owners are id-N: one owner per Run call, so that two runs in
 	// this process contend like runs in two processes.
@@ -160,16 +164,17 @@ func Open(ctx context.Context, opts Options) (*Service, error) {
 		host = "unknown-host"
 	}
 	s := &Service{
-		cfg:     cfg,
-		reg:     reg,
-		log:     log,
-		clock:   opts.Now,
-		lockTTL: cmpOr(opts.LockTTL, DefaultLockTTL),
-		workers: opts.PlanWorkers,
-		id:      hex.EncodeToString(id[:]),
-		pid:     os.Getpid(),
-		pidNS:   pidNamespace(),
-		host:    host,
+		cfg:       cfg,
+		reg:       reg,
+		log:       log,
+		clock:     opts.Now,
+		lockTTL:   cmpOr(opts.LockTTL, DefaultLockTTL),
+		workers:   opts.PlanWorkers,
+		lookupEnv: opts.LookupEnv,
+		id:        hex.EncodeToString(id[:]),
+		pid:       os.Getpid(),
+		pidNS:     pidNamespace(),
+		host:      host,
 	}
 	s.sandbox = &sandboxHost{statePath: sandboxStatePath(cfg), log: log}
 	return s, nil
@@ -272,15 +277,56 @@ func (s *Service) stores(ctx context.Context) (state.Store, state.Locker, error)
 	if s.store != nil {
 		return s.store, s.locker, nil
 	}
-	if !s.cfg.State.DSN.IsZero() {
-		return nil, nil, &ConfigError{Err: errors.New("state.dsn (PostgreSQL) is not supported by this build yet: use state.path for the embedded SQLite store")}
-	}
-	st, err := sqlite.Open(ctx, s.cfg.State.Path)
+	st, err := s.openStore(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open state %s: %w", s.cfg.State.Path, err)
+		return nil, nil, err
 	}
 	s.store, s.locker = st, st
 	return s.store, s.locker, nil
+}
+
+// Store returns the state store, opening it on first use; the service
+// keeps owning it (Close closes it). Code that shares the store's
+// database reaches what a backend offers beyond state.Store by type
+// assertion: the PostgreSQL store's connection pool, for one, with
+// interface{ Pool() *pgxpool.Pool }.
+func (s *Service) Store(ctx context.Context) (state.Store, error) {
+	st, _, err := s.stores(ctx)
+	return st, err
+}
+
+// openStore opens the configured store: PostgreSQL when state.dsn is set,
+// else the SQLite file at state.path (configs.Load refuses a config with
+// both).
+func (s *Service) openStore(ctx context.Context) (state.Store, error) {
+	if dsn := &s.cfg.State.DSN; !dsn.IsZero() {
+		// Resolved in place, under s.mu, so that stateWhere names it.
+		if !dsn.Resolved() {
+			if err := dsn.Resolve(s.cfg.BaseDir, s.lookupEnv); err != nil {
+				return nil, &ConfigError{Err: fmt.Errorf("state dsn %s: %w", dsn.Ref(), err)}
+			}
+		}
+		// postgres.Open's errors name the server without the password.
+		st, err := postgres.Open(ctx, dsn.Reveal(), postgres.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("open state (state.dsn %s): %w", dsn.Ref(), err)
+		}
+		return st, nil
+	}
+	st, err := sqlite.Open(ctx, s.cfg.State.Path)
+	if err != nil {
+		return nil, fmt.Errorf("open state %s: %w", s.cfg.State.Path, err)
+	}
+	return st, nil
+}
+
+// stateWhere names the state store for messages: the SQLite file, or the
+// PostgreSQL server and database without the password.
+func (s *Service) stateWhere() string {
+	if dsn := s.cfg.State.DSN; !dsn.IsZero() {
+		return postgres.Redact(dsn.Reveal())
+	}
+	return s.cfg.State.Path
 }
 
 // RunOptions change how Run and Plan behave.
@@ -403,11 +449,11 @@ type IntegrityChecker interface {
 func (s *Service) CheckState(ctx context.Context) (string, error) {
 	st, _, err := s.stores(ctx)
 	if err != nil {
-		return s.cfg.State.Path, err
+		return s.stateWhere(), err
 	}
 	c, ok := st.(IntegrityChecker)
 	if !ok {
-		return s.cfg.State.Path, fmt.Errorf("the %T state store has no integrity check", st)
+		return s.stateWhere(), fmt.Errorf("the %T state store has no integrity check", st)
 	}
-	return s.cfg.State.Path, c.Check(ctx)
+	return s.stateWhere(), c.Check(ctx)
 }

@@ -21,12 +21,8 @@ const lockCols = `name, owner, pid, host, acquired, heartbeat, expires`
 
 // AcquireLock implements state.Locker.
 func (s *Store) AcquireLock(ctx context.Context, want state.Lock, now time.Time) (state.Lock, error) {
-	if want.Name == "" || want.Owner == "" {
-		return state.Lock{}, fmt.Errorf("acquire lock %q for %q: the name and the owner must be set", want.Name, want.Owner)
-	}
-	if !want.Expires.After(now) {
-		return state.Lock{}, fmt.Errorf("acquire lock %q: expiry %s is not after now (%s)", want.Name,
-			want.Expires.UTC().Format(time.RFC3339Nano), now.UTC().Format(time.RFC3339Nano))
+	if err := state.CheckAcquire(want, now); err != nil {
+		return state.Lock{}, err
 	}
 	got := want
 	got.Acquired, got.Heartbeat = now, now
@@ -50,7 +46,7 @@ func (s *Store) AcquireLock(ctx context.Context, want state.Lock, now time.Time)
 	if err != nil {
 		return state.Lock{}, fmt.Errorf("acquire lock %q: %w", want.Name, err)
 	}
-	return normaliseLock(got), nil
+	return got.Stored(), nil
 }
 
 // RenewLock implements state.Locker.
@@ -125,13 +121,4 @@ func scanLock(row *sql.Row) (state.Lock, error) {
 	}
 	l.Acquired, l.Heartbeat, l.Expires = fromMicros(acquired), fromMicros(heartbeat), fromMicros(expires)
 	return l, nil
-}
-
-// normaliseLock gives a lock's times the precision and zone the table keeps,
-// so what AcquireLock returns equals what LockHolder reads back.
-func normaliseLock(l state.Lock) state.Lock {
-	l.Acquired = fromMicros(toMicros(l.Acquired))
-	l.Heartbeat = fromMicros(toMicros(l.Heartbeat))
-	l.Expires = fromMicros(toMicros(l.Expires))
-	return l
 }

@@ -9,7 +9,6 @@ import (
 	"iter"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/state"
@@ -419,18 +418,11 @@ func fillEntry(e *state.Entry, key, fp []byte, lastSent int64) error {
 	return nil
 }
 
-// toMicros stores a time as unix microseconds; the zero time has its own
-// (very negative) value and comes back as the zero time.
-func toMicros(t time.Time) int64 { return t.UnixMicro() }
-
-// fromMicros reverses toMicros, in UTC.
-func fromMicros(v int64) time.Time {
-	t := time.UnixMicro(v).UTC()
-	if t.IsZero() {
-		return time.Time{}
-	}
-	return t
-}
+// toMicros and fromMicros are how times are stored (state.UnixMicros).
+var (
+	toMicros   = state.UnixMicros
+	fromMicros = state.FromUnixMicros
+)
 
 func scopeName(s state.Scope) string {
 	return fmt.Sprintf("sync %q destination %q", s.Sync, s.Destination)

@@ -14,8 +14,8 @@ const tokenCols = `id, name, role, hash, created, last_used`
 
 // CreateToken implements state.Tokens.
 func (s *Store) CreateToken(ctx context.Context, t state.Token) error {
-	if t.ID == "" || t.Name == "" || len(t.Hash) == 0 {
-		return fmt.Errorf("create token %q: id, name and hash are required", t.Name)
+	if err := t.CheckNew(); err != nil {
+		return err
 	}
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
 		// Checked in the write transaction, so no other writer can take
