@@ -75,7 +75,13 @@ func TestServeAndAlerts(t *testing.T) {
 		{"webhook not a URL", withSync("", "    alerts: {webhook: \"${env:BAD_HOOK}\"}\n"),
 			`test.yaml:11: sync "s1" alerts webhook: not an http(s) URL`},
 		{"unknown serve key", withSync("serve: {max_runs: 3}\n", ""),
-			`test.yaml:1: unknown key "max_runs" in serve (known: max_concurrent_runs, catch_up, max_jitter)`},
+			`test.yaml:1: unknown key "max_runs" in serve (known: max_concurrent_runs, catch_up, max_jitter, queue)`},
+		{"queue rescue_after not after job_timeout", withSync("serve: {queue: {job_timeout: 10m, rescue_after: 5m}}\n", ""),
+			`test.yaml:1: serve queue rescue_after 5m0s: must be longer than job_timeout (10m0s)`},
+		{"queue job_timeout negative", withSync("serve: {queue: {job_timeout: -1s}}\n", ""),
+			`test.yaml:1: serve queue job_timeout -1s: must be more than 0s`},
+		{"queue dsn unresolved", withSync("serve: {queue: {dsn: \"${env:NO_SUCH_DSN}\"}}\n", ""),
+			`test.yaml:1: serve queue dsn`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
