@@ -28,7 +28,7 @@ const defaultServeAddr = "127.0.0.1:8080"
 
 func (a *app) serveCmd() *cobra.Command {
 	var (
-		addr  string
+		addr    string
 		grace   time.Duration
 		limit   int
 		workers int

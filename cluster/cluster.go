@@ -197,27 +197,26 @@ func cmpOr(a, b time.Duration) time.Duration {
 // migrations ("audsync" in ASCII).
 const migrateLock int64 = 0x61756473796e63
 
-// migrate brings River's tables up to date in one transaction under an
-// advisory lock: nodes starting at once migrate one after the other, and
-// the second finds nothing left to do.
+// migrate brings River's tables up to date under a session advisory
+// lock: nodes starting at once migrate one after the other, and the
+// second finds nothing left to do. (River's migrations cannot share one
+// transaction: one adds an enum value a later one uses.)
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	m, err := rivermigrate.New(riverpgxv5.New(pool), nil)
 	if err != nil {
 		return fmt.Errorf("cluster: River migrations: %w", err)
 	}
-	tx, err := pool.Begin(ctx)
+	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("cluster: connect to the job queue's database: %w: check that PostgreSQL runs and serve.queue.dsn or state.dsn points at it", err)
 	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrateLock); err != nil {
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrateLock); err != nil {
 		return fmt.Errorf("cluster: lock for River migrations: %w", err)
 	}
-	if _, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil); err != nil {
+	defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrateLock) }()
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("cluster: run River migrations: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("cluster: commit River migrations: %w", err)
 	}
 	return nil
 }
