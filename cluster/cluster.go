@@ -134,7 +134,10 @@ func Open(ctx context.Context, cfg *configs.Config, opts Options) (*Cluster, err
 	if log == nil {
 		log = zap.NewNop()
 	}
-	timeout, rescue := timeouts(cfg, opts)
+	timeout, rescue, err := timeouts(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
 	pool, err := pgxpool.New(ctx, dsn)
 	if err != nil {
 		// pgx's message may quote the DSN; ours does not.
@@ -168,8 +171,10 @@ func Open(ctx context.Context, cfg *configs.Config, opts Options) (*Cluster, err
 }
 
 // timeouts returns the job timeout and the rescue delay: the options',
-// else the config's, else defaults from the syncs' run deadlines.
-func timeouts(cfg *configs.Config, opts Options) (timeout, rescue time.Duration) {
+// else the config's, else defaults from the syncs' run deadlines. A
+// rescue delay set no longer than the timeout is refused: River would
+// hand a job still running to another node.
+func timeouts(cfg *configs.Config, opts Options) (timeout, rescue time.Duration, err error) {
 	q := cfg.Serve.Queue
 	timeout = cmpOr(opts.JobTimeout, q.JobTimeout)
 	if timeout == 0 {
@@ -180,10 +185,15 @@ func timeouts(cfg *configs.Config, opts Options) (timeout, rescue time.Duration)
 		timeout = longest + jobTimeoutMargin
 	}
 	rescue = cmpOr(opts.RescueAfter, q.RescueAfter)
-	if rescue <= timeout {
+	switch {
+	case rescue == 0:
 		rescue = timeout + rescueMargin
+	case rescue <= timeout:
+		return 0, 0, &syncs.ConfigError{Err: fmt.Errorf("%s: serve.queue.rescue_after %s must be longer than the job timeout %s "+
+			"(serve.queue.job_timeout, else the longest safety.max_run_duration plus %s): raise rescue_after, or set job_timeout below it",
+			cfg.Path, rescue, timeout, jobTimeoutMargin)}
 	}
-	return timeout, rescue
+	return timeout, rescue, nil
 }
 
 func cmpOr(a, b time.Duration) time.Duration {
