@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/audiencesync/audiencesync/configs"
 	"github.com/audiencesync/audiencesync/daemon"
 	"github.com/audiencesync/audiencesync/internal/pgtest"
 	"github.com/audiencesync/audiencesync/report"
@@ -357,4 +358,85 @@ func TestKilledNodesJobIsRescuedAndConverges(t *testing.T) {
 	again, err := svc.Run(ctx, "buyers", syncs.RunOptions{StartedBy: "cli"})
 	require.NoError(t, err)
 	require.Equal(t, report.Planned{Unchanged: contacts}, again.Destinations[0].Planned)
+}
+
+// A tick that comes while the sync's job is still running is not
+// enqueued, and the run log records it as skipped, saying why, as the
+// single daemon does; the runs themselves never overlap.
+func TestTickOfARunningSyncIsRecordedSkipped(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.Database(t, pg)
+	sb := sandbox.New(sandbox.Options{Latency: 700 * time.Millisecond}) // a run takes a few ticks
+	ts := httptest.NewServer(sb)
+	defer ts.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "audiencesync.yaml")
+	conf := strings.Replace(fmt.Sprintf(xConfig, ts.URL+"/"), "  - name: buyers\n", "  - name: buyers\n    schedule: \"@every 1s\"\n", 1)
+	require.NoError(t, os.WriteFile(cfg, []byte(conf), 0o600))
+	writeContacts(t, filepath.Join(dir, "contacts.csv"), 100)
+	n := startTestNode(t, cfg, dsn, 2)
+
+	svc, err := syncs.Open(t.Context(), syncs.Options{ConfigPath: cfg})
+	require.NoError(t, err)
+	defer svc.Close()
+	var skipped, ran []syncs.RunRecord
+	require.Eventually(t, func() bool {
+		runs, err := svc.ListRuns(t.Context(), state.RunFilter{Sync: "buyers", Limit: 1000})
+		require.NoError(t, err)
+		skipped, ran = nil, nil
+		for _, r := range runs {
+			if r.Status == string(report.StatusSkipped) {
+				skipped = append(skipped, r)
+			} else if r.Status == string(report.StatusSucceeded) {
+				ran = append(ran, r)
+			}
+		}
+		return len(skipped) >= 2 && len(ran) >= 2
+	}, 60*time.Second, 200*time.Millisecond)
+	require.NoError(t, n.stop())
+	rep, err := svc.Report(t.Context(), skipped[0].ID)
+	require.NoError(t, err)
+	require.Equal(t, "schedule", rep.StartedBy)
+	require.Contains(t, rep.Error, "skipped: the previous run of this sync was still running in the cluster")
+	slices.Reverse(ran)
+	for j := 1; j < len(ran); j++ {
+		require.False(t, ran[j].Started.Before(ran[j-1].Finished), "runs %s and %s overlap", ran[j-1].ID, ran[j].ID)
+	}
+}
+
+// The job timeout defaults to the longest run deadline plus a minute,
+// and the rescue delay to the timeout plus five minutes; a rescue delay
+// no longer than the timeout is refused.
+func TestTimeouts(t *testing.T) {
+	t.Parallel()
+	long := configs.Safety{MaxRunDuration: 5 * time.Hour}
+	tests := []struct {
+		name                   string
+		queue                  configs.Queue
+		opts                   Options
+		syncs                  []*configs.Sync
+		wantTimeout, wantAfter time.Duration
+		wantErr                string
+	}{
+		{"defaults", configs.Queue{}, Options{}, nil, configs.DefaultMaxRunDuration + time.Minute, configs.DefaultMaxRunDuration + 6*time.Minute, ""},
+		{"longest sync", configs.Queue{}, Options{}, []*configs.Sync{{Name: "a"}, {Name: "b", Safety: long}}, 5*time.Hour + time.Minute, 5*time.Hour + 6*time.Minute, ""},
+		{"config", configs.Queue{JobTimeout: time.Minute, RescueAfter: 3 * time.Minute}, Options{}, nil, time.Minute, 3 * time.Minute, ""},
+		{"options over config", configs.Queue{JobTimeout: time.Minute}, Options{JobTimeout: 2 * time.Second, RescueAfter: 3 * time.Second}, nil, 2 * time.Second, 3 * time.Second, ""},
+		{"rescue no longer than the timeout", configs.Queue{RescueAfter: time.Hour}, Options{}, nil, 0, 0, "serve.queue.rescue_after 1h0m0s must be longer than the job timeout 2h1m0s"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := &configs.Config{Path: "a.yaml", Syncs: tc.syncs}
+			cfg.Serve.Queue = tc.queue
+			timeout, after, err := timeouts(cfg, tc.opts)
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.wantTimeout, timeout)
+			require.Equal(t, tc.wantAfter, after)
+		})
+	}
 }
