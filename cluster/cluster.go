@@ -48,6 +48,7 @@ import (
 
 	"github.com/audiencesync/audiencesync/configs"
 	"github.com/audiencesync/audiencesync/daemon"
+	"github.com/audiencesync/audiencesync/engine"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/syncs"
 )
@@ -289,17 +290,27 @@ func (c *Cluster) Enqueue(ctx context.Context, run daemon.QueuedRun, wait bool) 
 	if !wait {
 		return nil, nil
 	}
-	return c.wait(ctx, res.Job.ID, run.Sync)
+	return c.wait(ctx, res.Job.ID, run.Sync, run.Options.Observer)
 }
 
 // wait polls job id until it is finalised and returns its run's report.
-func (c *Cluster) wait(ctx context.Context, id int64, sync string) (*report.Report, error) {
+// obs, when set, gets a RunStarted as soon as the job names its run: the
+// run's own events stay on the node that runs it.
+func (c *Cluster) wait(ctx context.Context, id int64, sync string, obs engine.Observer) (*report.Report, error) {
 	tick := time.NewTicker(waitPoll)
 	defer tick.Stop()
+	announced := false
 	for {
 		job, err := c.client.JobGet(ctx, id)
 		if err != nil {
 			return nil, fmt.Errorf("look up the run job %d of sync %s: %w", id, sync, err)
+		}
+		var out jobOutput
+		if raw := job.Output(); !announced && obs != nil && len(raw) > 0 && json.Unmarshal(raw, &out) == nil && out.RunID != "" {
+			// Also for a run over before this look: as in one process, a
+			// run that was recorded has announced itself before it ends.
+			announced = true
+			obs.Observe(engine.RunStarted{Run: engine.RunRef{ID: out.RunID, Sync: sync}, StartedAt: time.Now().UTC()})
 		}
 		if job.FinalizedAt != nil {
 			return c.outcome(ctx, job, sync)

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -165,23 +167,72 @@ func TestAPIOfAnyNodeShowsTheClustersRuns(t *testing.T) {
 	getJSON(t, "http://"+b.addr+"/api/v1/runs/"+rep.RunID+"/report", &fromB)
 	require.Equal(t, rep.RunID, fromB.RunID)
 
-	for _, n := range []*node{a, b} {
-		code, metrics := get(t, "http://"+n.addr+"/metrics")
-		require.Equal(t, http.StatusOK, code)
-		for _, want := range []string{
-			`audiencesync_queue_jobs{queue="audiencesync",state="available"} 0`,
-			`audiencesync_queue_jobs{queue="audiencesync",state="running"} 0`,
-			`audiencesync_queue_jobs{queue="audiencesync",state="retryable"} 0`,
-			"audiencesync_queue_up 1",
-		} {
-			require.Contains(t, metrics, want)
-		}
+	// Without wait, node B answers 202 with the id of the run, wherever
+	// it runs, as soon as it is recorded.
+	resp, err = http.Post("http://"+b.addr+"/api/v1/syncs/sync-00/runs", "application/json", strings.NewReader(`{}`))
+	require.NoError(t, err)
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusAccepted, resp.StatusCode, string(body))
+	var started struct {
+		RunID  string `json:"run_id"`
+		Status string `json:"status"`
 	}
-	// The node that worked the job observed its latency.
+	require.NoError(t, json.Unmarshal(body, &started))
+	require.NotEmpty(t, started.RunID, string(body))
+	require.Equal(t, "running", started.Status)
+	require.Eventually(t, func() bool {
+		var r report.Report
+		code, body := get(t, "http://"+a.addr+"/api/v1/runs/"+started.RunID+"/report")
+		return code == http.StatusOK && json.Unmarshal([]byte(body), &r) == nil && r.Status == report.StatusSucceeded
+	}, 20*time.Second, 50*time.Millisecond)
+
+	// A run of sync-01 waiting in the queue (due in an hour): "run now"
+	// is refused on any node.
+	q, err := Open(t.Context(), &configs.Config{}, Options{DSN: dsn, Workers: 1})
+	require.NoError(t, err)
+	defer q.Stop(t.Context())
+	waiting, err := q.client.Insert(t.Context(), RunArgs{Sync: "sync-01", Trigger: "api"}, &river.InsertOpts{ScheduledAt: time.Now().Add(time.Hour)})
+	require.NoError(t, err)
+	require.False(t, waiting.UniqueSkippedAsDuplicate)
+	resp, err = http.Post("http://"+a.addr+"/api/v1/syncs/sync-01/runs", "application/json", strings.NewReader(`{}`))
+	require.NoError(t, err)
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusConflict, resp.StatusCode, string(body))
+	require.Contains(t, string(body), "has a run scheduled in the cluster already")
+	_, err = q.client.JobDelete(t.Context(), waiting.Job.ID)
+	require.NoError(t, err)
+
+	// Every node exports the whole queue's depth (idle again once River
+	// has recorded the jobs' ends) and its own jobs' latency.
+	for _, n := range []*node{a, b} {
+		require.Eventually(t, func() bool {
+			code, metrics := get(t, "http://"+n.addr+"/metrics")
+			return code == http.StatusOK && metricValue(metrics, `audiencesync_queue_up`) == 1 &&
+				metricValue(metrics, `audiencesync_queue_jobs{queue="audiencesync",state="running"}`) == 0 &&
+				metricValue(metrics, `audiencesync_queue_jobs{queue="audiencesync",state="available"}`) == 0 &&
+				metricValue(metrics, `audiencesync_queue_jobs{queue="audiencesync",state="retryable"}`) == 0
+		}, 10*time.Second, 50*time.Millisecond)
+	}
 	_, ma := get(t, "http://"+a.addr+"/metrics")
 	_, mb := get(t, "http://"+b.addr+"/metrics")
-	require.True(t, strings.Contains(ma+mb, `audiencesync_queue_job_latency_seconds_count{queue="audiencesync"} 1`), "job latency\n%s\n%s", ma, mb)
-	require.True(t, strings.Contains(ma+mb, `audiencesync_runs_total{status="succeeded",sync="sync-01"} 1`), "run metrics on the node that ran it")
+	const latency = `audiencesync_queue_job_latency_seconds_count{queue="audiencesync"}`
+	require.Equal(t, 2.0, metricValue(ma, latency)+metricValue(mb, latency), "the latency of each job, on the node that worked it")
+	const runs = `audiencesync_runs_total{status="succeeded",sync="sync-01"}`
+	require.Equal(t, 1.0, metricValue(ma, runs)+metricValue(mb, runs), "the run's metrics, on the node that ran it")
+}
+
+// metricValue is the value of the series named exactly series in a
+// /metrics body; 0 when absent.
+func metricValue(body, series string) float64 {
+	for line := range strings.Lines(body) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), series+" "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return 0
 }
 
 func get(t *testing.T, url string) (int, string) {

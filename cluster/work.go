@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/audiencesync/audiencesync/daemon"
+	"github.com/audiencesync/audiencesync/engine"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/syncs"
 )
@@ -89,9 +90,11 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 		r = c.daemon()
 	}
 	run := daemon.QueuedRun{Sync: job.Args.Sync, Trigger: job.Args.Trigger, Retry: job.Attempt > 1,
-		Options: syncs.RunOptions{StartedBy: job.Args.StartedBy, FullRefresh: job.Args.FullRefresh, Force: job.Args.Force}}
+		Options: syncs.RunOptions{StartedBy: job.Args.StartedBy, FullRefresh: job.Args.FullRefresh, Force: job.Args.Force,
+			Observer: c.announce(ctx, job.ID)}}
 	start := time.Now()
 	rep, err := r.Work(ctx, run)
+	run.Options.Observer = nil
 	c.metrics.duration.WithLabelValues(job.Queue).Observe(time.Since(start).Seconds())
 	log := c.log.With(zap.String("sync", run.Sync), zap.Int64("job", job.ID), zap.Int("attempt", job.Attempt))
 
@@ -138,6 +141,25 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 		return fmt.Errorf("run %s of sync %s was cut short (%w): it is retried", rep.RunID, run.Sync, context.Cause(ctx))
 	}
 	return nil
+}
+
+// announce returns the observer that writes the run's id on the job as
+// soon as the run is recorded, so that whoever waits for the job (the API
+// of another node) learns it before the run ends.
+func (c *Cluster) announce(ctx context.Context, id int64) engine.Observer {
+	return engine.ObserverFunc(func(ev engine.Event) {
+		rs, ok := ev.(engine.RunStarted)
+		if !ok || c.client == nil {
+			return
+		}
+		if err := river.RecordOutput(ctx, jobOutput{RunID: rs.Run.ID, Status: string(report.StatusRunning)}); err != nil {
+			return
+		}
+		// JobUpdate without an output stores what was recorded so far.
+		if _, err := c.client.JobUpdate(ctx, id, &river.JobUpdateParams{}); err != nil {
+			c.log.Debug("the run id was not written on its job early", zap.Int64("job", id), zap.Error(err))
+		}
+	})
 }
 
 // skipRecorder is the insert middleware that records, through the

@@ -126,6 +126,8 @@ func TestRunWorker(t *testing.T) {
 			require.Equal(t, tc.wantEvent, res.EventKind)
 			require.Len(t, fake.got, 1)
 			got := fake.got[0]
+			require.NotNil(t, got.Options.Observer, "the run's id is written on the job at its start")
+			got.Options.Observer = nil
 			require.Equal(t, daemon.QueuedRun{Sync: tc.args.Sync, Trigger: tc.args.Trigger, Retry: tc.retry,
 				Options: syncs.RunOptions{StartedBy: tc.args.StartedBy}}, got)
 			var out jobOutput
