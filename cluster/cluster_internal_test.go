@@ -29,6 +29,7 @@ import (
 	"github.com/audiencesync/audiencesync/configs"
 	"github.com/audiencesync/audiencesync/daemon"
 	"github.com/audiencesync/audiencesync/internal/pgtest"
+	"github.com/audiencesync/audiencesync/internal/servetest"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/sandbox"
 	"github.com/audiencesync/audiencesync/state"
@@ -190,7 +191,7 @@ func TestAPIOfAnyNodeShowsTheClustersRuns(t *testing.T) {
 	require.Equal(t, "running", started.Status)
 	require.Eventually(t, func() bool {
 		var r report.Report
-		code, body := get(t, "http://"+a.addr+"/api/v1/runs/"+started.RunID+"/report")
+		code, body := servetest.Get(t, "http://"+a.addr+"/api/v1/runs/"+started.RunID+"/report")
 		return code == http.StatusOK && json.Unmarshal([]byte(body), &r) == nil && r.Status == report.StatusSucceeded
 	}, 20*time.Second, 50*time.Millisecond)
 
@@ -215,15 +216,15 @@ func TestAPIOfAnyNodeShowsTheClustersRuns(t *testing.T) {
 	// has recorded the jobs' ends) and its own jobs' latency.
 	for _, n := range []*node{a, b} {
 		require.Eventually(t, func() bool {
-			code, metrics := get(t, "http://"+n.addr+"/metrics")
+			code, metrics := servetest.Get(t, "http://"+n.addr+"/metrics")
 			return code == http.StatusOK && metricValue(metrics, `audiencesync_queue_up`) == 1 &&
 				metricValue(metrics, `audiencesync_queue_jobs{queue="audiencesync",state="running"}`) == 0 &&
 				metricValue(metrics, `audiencesync_queue_jobs{queue="audiencesync",state="available"}`) == 0 &&
 				metricValue(metrics, `audiencesync_queue_jobs{queue="audiencesync",state="retryable"}`) == 0
 		}, 10*time.Second, 50*time.Millisecond)
 	}
-	_, ma := get(t, "http://"+a.addr+"/metrics")
-	_, mb := get(t, "http://"+b.addr+"/metrics")
+	_, ma := servetest.Get(t, "http://"+a.addr+"/metrics")
+	_, mb := servetest.Get(t, "http://"+b.addr+"/metrics")
 	const latency = `audiencesync_queue_job_latency_seconds_count{queue="audiencesync"}`
 	require.Equal(t, 2.0, metricValue(ma, latency)+metricValue(mb, latency), "the latency of each job, on the node that worked it")
 	const runs = `audiencesync_runs_total{status="succeeded",sync="sync-01"}`
@@ -242,19 +243,9 @@ func metricValue(body, series string) float64 {
 	return 0
 }
 
-func get(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, string(body)
-}
-
 func getJSON(t *testing.T, url string, v any) {
 	t.Helper()
-	code, body := get(t, url)
+	code, body := servetest.Get(t, url)
 	require.Equal(t, http.StatusOK, code, body)
 	require.NoError(t, json.Unmarshal([]byte(body), v), body)
 }

@@ -341,23 +341,37 @@ var ErrStopping = errors.New("the daemon is shutting down: no new runs start")
 // grace period after a stop is over. The run log records opts.StartedBy
 // as who started it ("api:NAME", "web:NAME"), or "api" when it is empty.
 func (d *Daemon) Trigger(ctx context.Context, sync string, opts syncs.RunOptions) (*report.Report, error) {
-	d.mu.Lock()
-	if d.stopping {
-		d.mu.Unlock()
-		return nil, ErrStopping
+	ctx, done, err := d.enter(ctx)
+	if err != nil {
+		return nil, err
 	}
-	d.runs.Add(1)
-	d.mu.Unlock()
-	defer d.runs.Done()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer context.AfterFunc(d.runCtx, cancel)()
+	defer done()
 	if d.queue != nil {
-		// Whichever daemon takes the job runs it; the observer stays
-		// here, unfed.
+		// Whichever daemon takes the job runs it; the observer hears
+		// only its RunStarted, from the job.
 		return d.enqueue(ctx, QueuedRun{Sync: sync, Trigger: "api", Options: opts}, true)
 	}
 	return d.run(ctx, sync, "api", opts, false)
+}
+
+// enter counts a run the caller asked for (see shutdown) and binds its
+// context to the grace period; ErrStopping once the daemon stops. done
+// ends both.
+func (d *Daemon) enter(ctx context.Context) (context.Context, func(), error) {
+	d.mu.Lock()
+	if d.stopping {
+		d.mu.Unlock()
+		return nil, nil, ErrStopping
+	}
+	d.runs.Add(1)
+	d.mu.Unlock()
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(d.runCtx, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+		d.runs.Done()
+	}, nil
 }
 
 // tick is a scheduled tick of sync: the run goes on in the background,

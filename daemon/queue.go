@@ -64,17 +64,11 @@ type QueuedRun struct {
 // fails with ErrStopping once the daemon is shutting down, and the run's
 // context also ends when the grace period after a stop is over.
 func (d *Daemon) Work(ctx context.Context, run QueuedRun) (*report.Report, error) {
-	d.mu.Lock()
-	if d.stopping {
-		d.mu.Unlock()
-		return nil, ErrStopping
+	ctx, done, err := d.enter(ctx)
+	if err != nil {
+		return nil, err
 	}
-	d.runs.Add(1)
-	d.mu.Unlock()
-	defer d.runs.Done()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer context.AfterFunc(d.runCtx, cancel)()
+	defer done()
 	return d.run(ctx, run.Sync, run.Trigger, run.Options, run.Trigger != "api" && !run.Retry)
 }
 
