@@ -114,6 +114,10 @@ type Daemon struct {
 	runCtx    context.Context
 	cancelRun context.CancelFunc
 	runs      sync.WaitGroup
+	// closing counts the replaced configs' services still to close:
+	// shutdown waits for them, so the process never exits with a store
+	// open.
+	closing sync.WaitGroup
 
 	mu       sync.Mutex
 	gen      *generation
@@ -263,7 +267,9 @@ func (d *Daemon) install(svc *syncs.Service) error {
 	old := d.gen
 	d.gen = &generation{svc: svc, cfg: cfg}
 	if old != nil {
+		d.closing.Add(1)
 		go func() {
+			defer d.closing.Done()
 			old.runs.Wait()
 			if err := old.svc.Close(); err != nil {
 				d.log.Warn("close the replaced config's service", zap.Error(err))
@@ -726,6 +732,7 @@ func (d *Daemon) shutdown(srv *http.Server) error {
 	if err := g.svc.Close(); err != nil {
 		errs = append(errs, err)
 	}
+	d.closing.Wait()
 	d.log.Info("stopped")
 	return errors.Join(errs...)
 }
