@@ -50,7 +50,9 @@ func problemFor(err error) *problem {
 		return p
 	case errors.Is(err, syncs.ErrNotFound), errors.Is(err, state.ErrNotFound):
 		return problemNotFound(err.Error())
-	case errors.As(err, &busy):
+	case errors.As(err, &busy), errors.Is(err, syncs.ErrBusy):
+		// A BusyError names the holder; the daemon's and the job queue's
+		// own refusals wrap ErrBusy.
 		return &problem{Type: "sync-busy", Title: "Sync already running", Status: http.StatusConflict, Detail: err.Error()}
 	case errors.As(err, &cfg):
 		return &problem{Type: "config", Title: "Config error", Status: http.StatusUnprocessableEntity, Detail: err.Error()}

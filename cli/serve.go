@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/audiencesync/audiencesync/api"
+	"github.com/audiencesync/audiencesync/cluster"
 	"github.com/audiencesync/audiencesync/daemon"
 	"github.com/audiencesync/audiencesync/state"
 	"github.com/audiencesync/audiencesync/syncs"
@@ -26,12 +28,13 @@ const defaultServeAddr = "127.0.0.1:8080"
 
 func (a *app) serveCmd() *cobra.Command {
 	var (
-		addr  string
-		grace time.Duration
-		limit int
+		addr    string
+		grace   time.Duration
+		limit   int
+		workers int
 	)
 	cmd := &cobra.Command{
-		Use:   "serve [--addr HOST:PORT] [--grace D] [--max-concurrent-runs N]",
+		Use:   "serve [--addr HOST:PORT] [--grace D] [--max-concurrent-runs N] [--workers N]",
 		Short: "Run every sync on its schedule and serve health checks, metrics and the API",
 		Long: `serve runs each sync that has a schedule: (cron fields or @every, @hourly…,
 in the sync's timezone:) and serves on --addr:
@@ -49,11 +52,17 @@ last run runs once (serve.catch_up). SIGHUP reloads the config (a config
 that does not validate is refused and the old one keeps running).
 SIGTERM or Ctrl-C stops scheduling, lets runs finish for --grace, then
 cancels them: what the platforms acknowledged is committed, and the next
-run carries on.`,
+run carries on.
+
+--workers N makes this process one node of a cluster: the nodes share the
+syncs through a job queue in PostgreSQL (serve.queue.dsn, else state.dsn),
+the elected leader enqueues each tick, any node runs it (N at once here),
+never two of one sync at once; a node killed mid-run leaves its job to
+another node after serve.queue.rescue_after.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if grace < 0 || limit < 0 {
-				return withCode(ExitUsage, errors.New("--grace and --max-concurrent-runs must not be negative"))
+			if grace < 0 || limit < 0 || workers < 0 {
+				return withCode(ExitUsage, errors.New("--grace, --max-concurrent-runs and --workers must not be negative"))
 			}
 			if !cmd.Flags().Changed("log-format") && !a.stderrIsTerminal() {
 				// A service's logs go to a collector: JSON, one object a line.
@@ -62,13 +71,21 @@ run carries on.`,
 					return err
 				}
 			}
-			return a.serve(cmd.Context(), addr, daemon.Options{Grace: grace, MaxConcurrentRuns: limit})
+			opts := daemon.Options{Grace: grace, MaxConcurrentRuns: limit}
+			if workers > 0 {
+				opts.Queue = cluster.Factory(cluster.Options{Workers: workers, Logger: a.log})
+				// River hands this node N jobs at once: the cap must not
+				// hold them back.
+				opts.MaxConcurrentRuns = cmp.Or(limit, workers)
+			}
+			return a.serve(cmd.Context(), addr, opts)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&addr, "addr", defaultServeAddr, "address to serve on, HOST:PORT (port 0 picks a free one)")
 	f.DurationVar(&grace, "grace", daemon.DefaultGrace, "how long runs in progress may finish after SIGTERM before they are cancelled")
-	f.IntVar(&limit, "max-concurrent-runs", 0, "runs in progress at once across syncs (default: serve.max_concurrent_runs, or 4)")
+	f.IntVar(&limit, "max-concurrent-runs", 0, "runs in progress at once across syncs (default: serve.max_concurrent_runs, or 4; with --workers, N)")
+	f.IntVar(&workers, "workers", 0, "join the cluster on the PostgreSQL job queue (serve.queue.dsn or state.dsn) and run up to N of its jobs at once; 0 schedules in this process alone")
 	return cmd
 }
 

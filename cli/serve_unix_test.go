@@ -174,3 +174,24 @@ syncs:
 	require.Equal(t, ExitUsage, r.code, r.stderr)
 	require.Contains(t, r.stderr, "without an API token")
 }
+
+// serve --workers needs a PostgreSQL database for its job queue: without
+// serve.queue.dsn or state.dsn it refuses to start, saying what to set;
+// a negative count is a usage error.
+func TestServeWorkersNeedsAQueueDatabase(t *testing.T) {
+	t.Parallel()
+	cfg := quickstart(t)
+	for _, tc := range []struct {
+		name, workers, want string
+	}{
+		{"no database", "2", "serve --workers needs a PostgreSQL database for its job queue: set state.dsn, or serve.queue.dsn"},
+		{"negative", "-1", "--workers must not be negative"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := run(t, "", "serve", "--config", cfg, "--addr", "127.0.0.1:0", "--workers", tc.workers)
+			require.Equal(t, ExitUsage, r.code, r.stderr)
+			require.Contains(t, r.stderr, tc.want)
+		})
+	}
+}

@@ -26,6 +26,35 @@ type Serve struct {
 	// 30s, and never more than a tenth of the time to the next tick); 0s
 	// turns jitter off. Each sync's delay is fixed, derived from its name.
 	MaxJitter *time.Duration `yaml:"max_jitter"`
+	// Queue configures `serve --workers`, where several nodes share the
+	// syncs through a River job queue in PostgreSQL.
+	Queue Queue `yaml:"queue"`
+}
+
+// Queue is the job queue of `serve --workers` (package cluster).
+type Queue struct {
+	// DSN is the PostgreSQL database of the job queue: a postgres:// URL
+	// or key=value string, usually a secret reference. Empty means
+	// state.dsn, so that one database holds the state and the queue.
+	DSN auth.Secret `yaml:"dsn"`
+	// JobTimeout cancels a run job that has run this long (default: the
+	// longest safety.max_run_duration of the syncs plus a minute, so the
+	// sync's own deadline stops it first).
+	JobTimeout time.Duration `yaml:"job_timeout"`
+	// RescueAfter is how long a run job may stay running before the queue
+	// takes it for abandoned (its worker was killed) and hands it to
+	// another worker; it must exceed JobTimeout (default: JobTimeout plus
+	// five minutes).
+	RescueAfter time.Duration `yaml:"rescue_after"`
+}
+
+// QueueDSN returns the job queue's database: Queue.DSN, else state.dsn;
+// zero when neither is set.
+func (c *Config) QueueDSN() auth.Secret {
+	if !c.Serve.Queue.DSN.IsZero() {
+		return c.Serve.Queue.DSN
+	}
+	return c.State.DSN
 }
 
 // Catch-up policies (Serve.CatchUp).
@@ -113,6 +142,7 @@ func (l *loader) serve() {
 	if j := sv.MaxJitter; j != nil && *j < 0 {
 		l.ps.addf(lineAt(l.serveNode, "max_jitter"), "serve max_jitter %s: must be 0s (no jitter) or more, such as 30s", *j)
 	}
+	l.queue()
 	l.alerts(&l.cfg.Alerts, l.alertsNode, "alerts")
 	for i, s := range l.cfg.Syncs {
 		if s == nil || l.syncsNode == nil || i >= len(l.syncsNode.Content) {
@@ -126,6 +156,21 @@ func (l *loader) serve() {
 		if s.Alerts != nil {
 			l.alerts(s.Alerts, child(n, "alerts"), join(where, "alerts"))
 		}
+	}
+}
+
+// queue resolves the job queue's DSN and checks its timeouts.
+func (l *loader) queue() {
+	q := &l.cfg.Serve.Queue
+	n := child(l.serveNode, "queue")
+	if q.JobTimeout < 0 {
+		l.ps.addf(lineAt(n, "job_timeout"), "serve queue job_timeout %s: must be more than 0s, such as 2h (empty: the longest max_run_duration plus 1m)", q.JobTimeout)
+	}
+	if q.RescueAfter < 0 || (q.RescueAfter > 0 && q.JobTimeout > 0 && q.RescueAfter <= q.JobTimeout) {
+		l.ps.addf(lineAt(n, "rescue_after"), "serve queue rescue_after %s: must be longer than job_timeout (%s), or empty for job_timeout plus 5m", q.RescueAfter, q.JobTimeout)
+	}
+	if !q.DSN.IsZero() && !l.skipSecrets {
+		l.resolveSecrets(reflect.ValueOf(&q.DSN), "serve queue dsn", lineAt(n, "dsn"))
 	}
 }
 

@@ -57,6 +57,28 @@ func TestServeAndAlerts(t *testing.T) {
 		}
 	})
 
+	t.Run("queue", func(t *testing.T) {
+		t.Parallel()
+		qvars := env(map[string]string{"QUEUE_DSN": "postgres://q.example/queue", "STATE_DSN": "postgres://s.example/state"})
+		cfg, err := configs.Parse([]byte(withSync("serve: {queue: {dsn: \"${env:QUEUE_DSN}\", job_timeout: 10m, rescue_after: 15m}}\n", "")),
+			"test.yaml", t.TempDir(), testRegistry(), configs.LoadOptions{LookupEnv: qvars})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q := cfg.Serve.Queue; q.JobTimeout != 10*time.Minute || q.RescueAfter != 15*time.Minute || cfg.QueueDSN().Reveal() != "postgres://q.example/queue" {
+			t.Errorf("queue = %s, %s, dsn resolved %v", q.JobTimeout, q.RescueAfter, cfg.QueueDSN().Reveal() != "")
+		}
+		// Without its own, the queue uses the state's database.
+		cfg, err = configs.Parse([]byte(withSync("state: {dsn: \"${env:STATE_DSN}\"}\n", "")),
+			"test.yaml", t.TempDir(), testRegistry(), configs.LoadOptions{LookupEnv: qvars})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.QueueDSN().Reveal() != "postgres://s.example/state" {
+			t.Errorf("QueueDSN() without serve.queue.dsn: resolved %v, want state.dsn", cfg.QueueDSN().Reveal() != "")
+		}
+	})
+
 	for _, tc := range []struct {
 		name, yaml, want string
 	}{
@@ -75,7 +97,13 @@ func TestServeAndAlerts(t *testing.T) {
 		{"webhook not a URL", withSync("", "    alerts: {webhook: \"${env:BAD_HOOK}\"}\n"),
 			`test.yaml:11: sync "s1" alerts webhook: not an http(s) URL`},
 		{"unknown serve key", withSync("serve: {max_runs: 3}\n", ""),
-			`test.yaml:1: unknown key "max_runs" in serve (known: max_concurrent_runs, catch_up, max_jitter)`},
+			`test.yaml:1: unknown key "max_runs" in serve (known: max_concurrent_runs, catch_up, max_jitter, queue)`},
+		{"queue rescue_after not after job_timeout", withSync("serve: {queue: {job_timeout: 10m, rescue_after: 5m}}\n", ""),
+			`test.yaml:1: serve queue rescue_after 5m0s: must be longer than job_timeout (10m0s)`},
+		{"queue job_timeout negative", withSync("serve: {queue: {job_timeout: -1s}}\n", ""),
+			`test.yaml:1: serve queue job_timeout -1s: must be more than 0s`},
+		{"queue dsn unresolved", withSync("serve: {queue: {dsn: \"${env:NO_SUCH_DSN}\"}}\n", ""),
+			`test.yaml:1: serve queue dsn`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

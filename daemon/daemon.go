@@ -94,6 +94,11 @@ type Options struct {
 	// StaleCheckEvery is how often syncs are checked against their
 	// alerts.stale_after (default every minute).
 	StaleCheckEvery time.Duration
+	// Queue, when set, opens the job queue that schedules and runs the
+	// syncs instead of the in-process scheduler (`serve --workers`):
+	// several daemons on one queue share the syncs. The concurrency cap
+	// then counts the runs of this daemon only.
+	Queue QueueFactory
 }
 
 // Daemon runs syncs on their schedules and serves HTTP. Make one with New.
@@ -109,6 +114,10 @@ type Daemon struct {
 	runCtx    context.Context
 	cancelRun context.CancelFunc
 	runs      sync.WaitGroup
+	// closing counts the replaced configs' services still to close:
+	// shutdown waits for them, so the process never exits with a store
+	// open.
+	closing sync.WaitGroup
 
 	mu       sync.Mutex
 	gen      *generation
@@ -122,6 +131,8 @@ type Daemon struct {
 	api   atomic.Pointer[http.Handler]
 	web   atomic.Pointer[http.Handler]
 	ready atomic.Bool
+
+	queue Queue // nil: the in-process scheduler starts the runs
 }
 
 // generation is one loaded config's service, closed once the config was
@@ -134,8 +145,8 @@ type generation struct {
 
 // scheduled is one sync's job.
 type scheduled struct {
-	sched *schedule
-	job   gocron.Job
+	sched *Schedule
+	job   gocron.Job // nil when a Queue enqueues the ticks
 }
 
 // New opens the service and prepares the scheduler; Run starts both.
@@ -169,9 +180,20 @@ func New(ctx context.Context, opts Options) (*Daemon, error) {
 		return nil, fmt.Errorf("start the scheduler: %w", err)
 	}
 	d.sched = sched
+	if opts.Queue != nil {
+		if d.queue, err = opts.Queue(ctx, svc.Config()); err != nil {
+			_ = svc.Close()
+			_ = sched.Shutdown()
+			return nil, err
+		}
+		d.metrics.reg.MustRegister(d.queue.Collector())
+	}
 	if err := d.install(svc); err != nil {
 		_ = svc.Close()
 		_ = sched.Shutdown()
+		if d.queue != nil {
+			_ = d.queue.Stop(ctx)
+		}
 		return nil, err
 	}
 	return d, nil
@@ -199,9 +221,24 @@ func (d *Daemon) install(svc *syncs.Service) error {
 		limit = d.opts.MaxConcurrentRuns
 	}
 
+	if d.queue != nil {
+		// The queue's leader enqueues the ticks; this daemon only works
+		// jobs.
+		sched := make(map[string]*Schedule, len(next))
+		for name, s := range next {
+			sched[name] = s.sched
+		}
+		if err := d.queue.Schedule(sched); err != nil {
+			return fmt.Errorf("schedule the syncs on the job queue: %w", err)
+		}
+	}
+
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for name, s := range next {
+		if d.queue != nil {
+			break
+		}
 		name := name
 		job, err := d.sched.NewJob(gocron.CronJob(s.sched.expr, false),
 			gocron.NewTask(func() { d.tick(name) }),
@@ -217,7 +254,9 @@ func (d *Daemon) install(svc *syncs.Service) error {
 		s.job = job
 	}
 	for _, s := range d.schedule {
-		_ = d.sched.RemoveJob(s.job.ID())
+		if s.job != nil {
+			_ = d.sched.RemoveJob(s.job.ID())
+		}
 	}
 	d.schedule = next
 	if d.slots == nil || cap(d.slots) != limit {
@@ -228,7 +267,9 @@ func (d *Daemon) install(svc *syncs.Service) error {
 	old := d.gen
 	d.gen = &generation{svc: svc, cfg: cfg}
 	if old != nil {
+		d.closing.Add(1)
 		go func() {
+			defer d.closing.Done()
 			old.runs.Wait()
 			if err := old.svc.Close(); err != nil {
 				d.log.Warn("close the replaced config's service", zap.Error(err))
@@ -256,8 +297,12 @@ func (d *Daemon) NextRun(sync string) (time.Time, bool) {
 	if !ok {
 		return time.Time{}, false
 	}
-	t, err := s.job.NextRun()
-	if err != nil || t.IsZero() {
+	var t time.Time
+	var err error
+	if s.job != nil {
+		t, err = s.job.NextRun()
+	}
+	if s.job == nil || err != nil || t.IsZero() {
 		// Before the scheduler starts, gocron knows no next run yet.
 		t = s.sched.Next(d.clock.Now())
 	}
@@ -302,18 +347,37 @@ var ErrStopping = errors.New("the daemon is shutting down: no new runs start")
 // grace period after a stop is over. The run log records opts.StartedBy
 // as who started it ("api:NAME", "web:NAME"), or "api" when it is empty.
 func (d *Daemon) Trigger(ctx context.Context, sync string, opts syncs.RunOptions) (*report.Report, error) {
+	ctx, done, err := d.enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	if d.queue != nil {
+		// Whichever daemon takes the job runs it; the observer hears
+		// only its RunStarted, from the job.
+		return d.enqueue(ctx, QueuedRun{Sync: sync, Trigger: "api", Options: opts}, true)
+	}
+	return d.run(ctx, sync, "api", opts, false)
+}
+
+// enter counts a run the caller asked for (see shutdown) and binds its
+// context to the grace period; ErrStopping once the daemon stops. done
+// ends both.
+func (d *Daemon) enter(ctx context.Context) (context.Context, func(), error) {
 	d.mu.Lock()
 	if d.stopping {
 		d.mu.Unlock()
-		return nil, ErrStopping
+		return nil, nil, ErrStopping
 	}
 	d.runs.Add(1)
 	d.mu.Unlock()
-	defer d.runs.Done()
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer context.AfterFunc(d.runCtx, cancel)()
-	return d.run(ctx, sync, "api", opts)
+	stop := context.AfterFunc(d.runCtx, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+		d.runs.Done()
+	}, nil
 }
 
 // tick is a scheduled tick of sync: the run goes on in the background,
@@ -332,13 +396,18 @@ func (d *Daemon) background(sync, trigger string) {
 	d.mu.Unlock()
 	go func() {
 		defer d.runs.Done()
-		_, _ = d.run(d.runCtx, sync, trigger, syncs.RunOptions{})
+		if d.queue != nil {
+			_, _ = d.enqueue(d.runCtx, QueuedRun{Sync: sync, Trigger: trigger}, false)
+			return
+		}
+		_, _ = d.run(d.runCtx, sync, trigger, syncs.RunOptions{}, true)
 	}()
 }
 
 // run runs one sync: the overlap check, a slot, the run, its metrics and
-// its alert.
-func (d *Daemon) run(ctx context.Context, sync, trigger string, opts syncs.RunOptions) (*report.Report, error) {
+// its alert. recordSkip says whether finding the sync busy is a skipped
+// tick to count and record (see skipped).
+func (d *Daemon) run(ctx context.Context, sync, trigger string, opts syncs.RunOptions, recordSkip bool) (*report.Report, error) {
 	log := d.log.With(zap.String("sync", sync), zap.String("trigger", trigger))
 	d.mu.Lock()
 	switch {
@@ -349,7 +418,7 @@ func (d *Daemon) run(ctx context.Context, sync, trigger string, opts syncs.RunOp
 		g := d.gen
 		d.mu.Unlock()
 		log.Info("skipped: still running")
-		d.skipped(ctx, g, sync, trigger, "skipped: the previous run of this sync was still running (or waiting for a run slot) in this daemon; the next tick runs it again")
+		d.skipped(ctx, g, sync, trigger, "skipped: the previous run of this sync was still running (or waiting for a run slot) in this daemon; the next tick runs it again", recordSkip)
 		return nil, fmt.Errorf("sync %s is already running in this daemon: let it finish: %w", sync, syncs.ErrBusy)
 	}
 	d.busy[sync] = true
@@ -385,7 +454,7 @@ func (d *Daemon) run(ctx context.Context, sync, trigger string, opts syncs.RunOp
 	switch {
 	case errors.Is(err, syncs.ErrBusy):
 		log.Info("skipped: still running", zap.String("where", "another process"), zap.Error(err))
-		d.skipped(ctx, g, sync, trigger, "skipped: "+err.Error())
+		d.skipped(ctx, g, sync, trigger, "skipped: "+err.Error(), recordSkip)
 		return nil, err
 	case rep == nil:
 		log.Error("run did not start", zap.Error(err))
@@ -405,11 +474,11 @@ func (d *Daemon) run(ctx context.Context, sync, trigger string, opts syncs.RunOp
 
 // skipped counts a tick (of the schedule, or the catch-up at start)
 // skipped because sync was still running, and records it in the run log
-// as a skipped run saying why. A run asked for through the API is
-// refused to its caller (409) instead, and is neither counted nor
-// recorded.
-func (d *Daemon) skipped(ctx context.Context, g *generation, sync, trigger, reason string) {
-	if trigger == "api" {
+// as a skipped run saying why, when record is set. A run asked for
+// through the API is refused to its caller (409) instead, and a queued
+// job retried waits for the sync: neither is counted nor recorded.
+func (d *Daemon) skipped(ctx context.Context, g *generation, sync, trigger, reason string, record bool) {
+	if !record {
 		return
 	}
 	d.metrics.skipped(sync)
@@ -582,6 +651,12 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	go func() { served <- srv.Serve(ln) }()
 	d.log.Info("serving", zap.String("addr", ln.Addr().String()))
 
+	if d.queue != nil {
+		if err := d.queue.Start(ctx, d); err != nil {
+			_ = srv.Close()
+			return errors.Join(fmt.Errorf("start the job queue: %w", err), d.shutdown(srv))
+		}
+	}
 	d.ready.Store(true)
 	d.sched.Start()
 	if _, err := d.sched.NewJob(gocron.DurationJob(cmp.Or(d.opts.StaleCheckEvery, staleEvery)), gocron.NewTask(func() { d.checkStale(d.runCtx) }),
@@ -623,6 +698,14 @@ func (d *Daemon) shutdown(srv *http.Server) error {
 	if grace <= 0 {
 		grace = DefaultGrace
 	}
+	queueStopped := make(chan error, 1)
+	if d.queue != nil {
+		// The queue stops taking jobs at once and returns when the jobs
+		// in progress have: the runs below, which the grace period bounds.
+		go func() { queueStopped <- d.queue.Stop(context.WithoutCancel(d.runCtx)) }()
+	} else {
+		queueStopped <- nil
+	}
 	done := make(chan struct{})
 	go func() { d.runs.Wait(); close(done) }()
 	d.log.Info("stopping: no new runs; waiting for runs in progress", zap.Duration("grace", grace))
@@ -634,6 +717,9 @@ func (d *Daemon) shutdown(srv *http.Server) error {
 		<-done
 	}
 	d.cancelRun()
+	if err := <-queueStopped; err != nil {
+		errs = append(errs, fmt.Errorf("stop the job queue: %w", err))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
@@ -646,6 +732,7 @@ func (d *Daemon) shutdown(srv *http.Server) error {
 	if err := g.svc.Close(); err != nil {
 		errs = append(errs, err)
 	}
+	d.closing.Wait()
 	d.log.Info("stopped")
 	return errors.Join(errs...)
 }

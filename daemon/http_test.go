@@ -19,21 +19,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/audiencesync/audiencesync/daemon"
+	"github.com/audiencesync/audiencesync/internal/servetest"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/sandbox"
 	"github.com/audiencesync/audiencesync/sandbox/fault"
 	"github.com/audiencesync/audiencesync/syncs"
 )
 
-func get(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, string(body)
-}
+func get(t *testing.T, url string) (int, string) { t.Helper(); return servetest.Get(t, url) }
 
 // /healthz answers while the process is up, /readyz once the config is
 // loaded and the store answers, and no longer while shutting down; the

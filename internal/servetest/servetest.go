@@ -3,11 +3,13 @@
 // (configs/quickstart.yaml and its synthetic contacts.csv, or the
 // segments quickstart) in a test's temp dir, so tests run the real
 // quickstart without touching the checkout's state, sandbox or export
-// files, and API tokens made for a test.
+// files, API tokens made for a test, and a plain GET.
 package servetest
 
 import (
 	"bytes"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -78,4 +80,15 @@ func Token(t testing.TB, tokens state.Tokens, name, role string) string {
 	require.NoError(t, err)
 	require.NoError(t, tokens.CreateToken(t.Context(), rec))
 	return tok
+}
+
+// Get fetches url and returns the status code and the body.
+func Get(t testing.TB, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(body)
 }
