@@ -2,10 +2,10 @@ package linkedin
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/platformhttp"
 )
 
 var _ connectors.Checker = (*Destination)(nil)
@@ -14,16 +14,7 @@ var _ connectors.Checker = (*Destination)(nil)
 // it (GET /rest/adAccounts/{id}), which also fetches an access token; it
 // changes nothing.
 func (d *Destination) Check(ctx context.Context) error {
-	const what = "linkedin: read ad account"
 	r, err := d.call(ctx, request{method: http.MethodGet, path: "/adAccounts/" + escape(d.account)})
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	switch r.status {
-	case http.StatusOK:
-		return nil
-	case http.StatusNotFound:
-		return connectors.Fatal(fmt.Errorf("%s: LinkedIn has no ad account %s (%s): check account_id against Campaign Manager", what, d.account, r.describe(true)))
-	}
-	return d.statusError(r, what, true)
+	return d.vocab.Check("linkedin: read ad account", r, err, platformhttp.Refusal{
+		Says: "LinkedIn has no ad account " + d.account, Advice: "check account_id against Campaign Manager"})
 }

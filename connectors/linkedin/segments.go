@@ -127,13 +127,13 @@ func (d *Destination) segmentByID(ctx context.Context, id string) (*dmpSegment, 
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: %w", what, err)
 	}
-	switch r.status {
+	switch r.Status {
 	case http.StatusOK:
 		var seg struct {
 			dmpSegment
 			Account string `json:"account"`
 		}
-		if err := decode(r, what, &seg); err != nil {
+		if err := d.vocab.Decode(r, what, &seg); err != nil {
 			return nil, false, err
 		}
 		// Another account's segment is not this one's; an answer that
@@ -142,7 +142,7 @@ func (d *Destination) segmentByID(ctx context.Context, id string) (*dmpSegment, 
 	case http.StatusNotFound:
 		return nil, false, nil
 	}
-	return nil, false, d.statusError(r, what, true)
+	return nil, false, d.vocab.Error(r, what, true)
 }
 
 // Paging through an account's segments: 100 a page, and a bound in case
@@ -164,8 +164,8 @@ func (d *Destination) segmentByName(ctx context.Context, name string) (*dmpSegme
 		if err != nil {
 			return nil, false, fmt.Errorf("%s: %w", what, err)
 		}
-		if r.status != http.StatusOK {
-			return nil, false, d.statusError(r, what, true)
+		if r.Status != http.StatusOK {
+			return nil, false, d.vocab.Error(r, what, true)
 		}
 		var body struct {
 			Elements []dmpSegment `json:"elements"`
@@ -173,7 +173,7 @@ func (d *Destination) segmentByName(ctx context.Context, name string) (*dmpSegme
 				Total *int `json:"total"`
 			} `json:"paging"`
 		}
-		if err := decode(r, what, &body); err != nil {
+		if err := d.vocab.Decode(r, what, &body); err != nil {
 			return nil, false, err
 		}
 		for i := range body.Elements {
@@ -218,26 +218,26 @@ func (d *Destination) createSegment(ctx context.Context, spec connectors.Audienc
 		return connectors.Audience{}, fmt.Errorf("%s: %w", what, err)
 	}
 	switch {
-	case r.status == http.StatusCreated || r.status == http.StatusOK:
-	case r.status == http.StatusBadRequest || r.status == http.StatusUnprocessableEntity:
-		return connectors.Audience{}, connectors.Fatal(fmt.Errorf("%s: LinkedIn refused it (%s): fix the audience name or description in the sync, or source_platform", what, r.describe(true)))
+	case r.Status == http.StatusCreated || r.Status == http.StatusOK:
+	case r.Status == http.StatusBadRequest || r.Status == http.StatusUnprocessableEntity:
+		return connectors.Audience{}, connectors.Fatal(fmt.Errorf("%s: LinkedIn refused it (%s): fix the audience name or description in the sync, or source_platform", what, describe(r, true)))
 	default:
-		return connectors.Audience{}, d.statusError(r, what, true)
+		return connectors.Audience{}, d.vocab.Error(r, what, true)
 	}
-	id := r.header.Get("X-Restli-Id")
+	id := r.Header.Get("X-Restli-Id")
 	if id == "" {
-		id = r.header.Get("X-Linkedin-Id")
+		id = r.Header.Get("X-Linkedin-Id")
 	}
-	if id == "" && len(r.body) > 0 {
+	if id == "" && len(r.Body) > 0 {
 		// An answer that returns the entity carries the id in it.
 		var created dmpSegment
-		if err := decode(r, what, &created); err != nil {
+		if err := d.vocab.Decode(r, what, &created); err != nil {
 			return connectors.Audience{}, err
 		}
 		id = created.ID.String()
 	}
 	if id == "" {
-		return connectors.Audience{}, fmt.Errorf("%s: LinkedIn answered HTTP %d without the new segment's id (x-restli-id)", what, r.status)
+		return connectors.Audience{}, fmt.Errorf("%s: LinkedIn answered HTTP %d without the new segment's id (x-restli-id)", what, r.Status)
 	}
 	d.log.Info("created DMP segment", zap.String("segment_id", id))
 	return connectors.Audience{ID: id, Name: spec.Name, Created: true}, nil

@@ -54,6 +54,10 @@ type Limits struct {
 	Concurrency, MaxConcurrency int
 	// RequestsPerSecond is the default rate; 0 for no fixed cap.
 	RequestsPerSecond float64
+	// APIVersion is the API version a REST destination speaks by
+	// default, and ReplicaAccount the ad account it uses with sandbox:
+	// true and none configured (see NewREST).
+	APIVersion, ReplicaAccount string
 }
 
 // Validate checks s against l without any network call.

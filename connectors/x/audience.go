@@ -93,19 +93,19 @@ func (d *Destination) audienceByID(ctx context.Context, id string) (customAudien
 	if err != nil {
 		return customAudience{}, false, fmt.Errorf("%s: %w", what, err)
 	}
-	switch r.status {
+	switch r.Status {
 	case http.StatusOK:
 		var body struct {
 			Data customAudience `json:"data"`
 		}
-		if err := decode(r, what, &body); err != nil {
+		if err := d.vocab.Decode(r, what, &body); err != nil {
 			return customAudience{}, false, err
 		}
 		return body.Data, body.Data.ID != "" && !body.Data.Deleted, nil
 	case http.StatusNotFound:
 		return customAudience{}, false, nil
 	}
-	return customAudience{}, false, d.statusError(r, what, true)
+	return customAudience{}, false, d.vocab.Error(r, what, true)
 }
 
 // maxListPages bounds paging through an account's custom audiences (at
@@ -128,14 +128,14 @@ func (d *Destination) audienceByName(ctx context.Context, name string) (customAu
 		if err != nil {
 			return customAudience{}, false, fmt.Errorf("%s: %w", what, err)
 		}
-		if r.status != http.StatusOK {
-			return customAudience{}, false, d.statusError(r, what, true)
+		if r.Status != http.StatusOK {
+			return customAudience{}, false, d.vocab.Error(r, what, true)
 		}
 		var page struct {
 			Data       []customAudience `json:"data"`
 			NextCursor *string          `json:"next_cursor"`
 		}
-		if err := decode(r, what, &page); err != nil {
+		if err := d.vocab.Decode(r, what, &page); err != nil {
 			return customAudience{}, false, err
 		}
 		for _, a := range page.Data {
@@ -175,16 +175,16 @@ func (d *Destination) createAudience(ctx context.Context, spec connectors.Audien
 		return connectors.Audience{}, fmt.Errorf("%s: %w", what, err)
 	}
 	switch {
-	case r.status == http.StatusOK || r.status == http.StatusCreated:
-	case r.status == http.StatusBadRequest:
-		return connectors.Audience{}, connectors.Fatal(fmt.Errorf("%s: X refused it (%s): fix the audience name or description in the sync", what, r.describe(true)))
+	case r.Status == http.StatusOK || r.Status == http.StatusCreated:
+	case r.Status == http.StatusBadRequest:
+		return connectors.Audience{}, connectors.Fatal(fmt.Errorf("%s: X refused it (%s): fix the audience name or description in the sync", what, describe(r, true)))
 	default:
-		return connectors.Audience{}, d.statusError(r, what, true)
+		return connectors.Audience{}, d.vocab.Error(r, what, true)
 	}
 	var body struct {
 		Data customAudience `json:"data"`
 	}
-	if err := decode(r, what, &body); err != nil {
+	if err := d.vocab.Decode(r, what, &body); err != nil {
 		return connectors.Audience{}, err
 	}
 	if body.Data.ID == "" {

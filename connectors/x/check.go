@@ -2,10 +2,10 @@ package x
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/platformhttp"
 )
 
 var _ connectors.Checker = (*Destination)(nil)
@@ -13,16 +13,7 @@ var _ connectors.Checker = (*Destination)(nil)
 // Check verifies the credentials and access to the ad account by reading
 // it (GET /12/accounts/{account_id}); it changes nothing.
 func (d *Destination) Check(ctx context.Context) error {
-	const what = "x: read ad account"
 	r, err := d.call(ctx, http.MethodGet, "", nil, "", nil)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	switch r.status {
-	case http.StatusOK:
-		return nil
-	case http.StatusNotFound:
-		return connectors.Fatal(fmt.Errorf("%s: X has no ad account %s (%s): check account_id against X Ads Manager", what, d.account, r.describe(true)))
-	}
-	return d.statusError(r, what, true)
+	return d.vocab.Check("x: read ad account", r, err, platformhttp.Refusal{
+		Says: "X has no ad account " + d.account, Advice: "check account_id against X Ads Manager"})
 }
