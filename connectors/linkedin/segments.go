@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
 	"github.com/audiencesync/audiencesync/connectors/retry"
 )
 
@@ -75,48 +76,52 @@ func failed(status string) bool {
 // run), then by name, and creates it when spec.Create allows; then waits
 // until it is available.
 func (d *Destination) Ensure(ctx context.Context, spec connectors.AudienceSpec) (connectors.Audience, error) {
-	aud, seg, err := d.ensure(ctx, spec)
+	found, err := d.ensure(ctx, spec)
 	if err != nil {
 		return connectors.Audience{}, err
 	}
-	if err := d.waitAvailable(ctx, aud.ID, seg); err != nil {
+	if err := d.waitAvailable(ctx, found.aud.ID, found.seg); err != nil {
 		return connectors.Audience{}, err
 	}
-	return aud, nil
+	return found.aud, nil
 }
 
-func (d *Destination) ensure(ctx context.Context, spec connectors.AudienceSpec) (connectors.Audience, *dmpSegment, error) {
-	for _, id := range []string{spec.ID, spec.KnownID} {
-		if id == "" {
-			continue
-		}
-		seg, found, err := d.segmentByID(ctx, id)
-		if err != nil {
-			return connectors.Audience{}, nil, err
-		}
-		if found {
-			return connectors.Audience{ID: id, Name: seg.Name}, seg, nil
-		}
-		if id == spec.ID {
-			return connectors.Audience{}, nil, connectors.Fatal(fmt.Errorf("linkedin: DMP segment %s does not exist in ad account %s (or was deleted): fix the audience id in the sync, or remove it to find the segment by name", id, d.account))
-		}
-		// The segment recorded last run is gone: find it by name.
+// foundSegment is a segment Ensure found, and what it read of it (nil for
+// one it created).
+type foundSegment struct {
+	aud connectors.Audience
+	seg *dmpSegment
+}
+
+func (d *Destination) ensure(ctx context.Context, spec connectors.AudienceSpec) (foundSegment, error) {
+	l := platformconn.Lookup[foundSegment]{
+		ByID: func(ctx context.Context, id string) (foundSegment, bool, error) {
+			seg, ok, err := d.segmentByID(ctx, id)
+			if !ok || err != nil {
+				return foundSegment{}, false, err
+			}
+			return foundSegment{connectors.Audience{ID: id, Name: seg.Name}, seg}, true, nil
+		},
+		ByName: func(ctx context.Context, name string) (foundSegment, bool, error) {
+			seg, ok, err := d.segmentByName(ctx, name)
+			if !ok || err != nil {
+				return foundSegment{}, false, err
+			}
+			return foundSegment{connectors.Audience{ID: seg.ID.String(), Name: seg.Name}, seg}, true, nil
+		},
+		Create: func(ctx context.Context, spec connectors.AudienceSpec) (foundSegment, error) {
+			aud, err := d.createSegment(ctx, spec)
+			return foundSegment{aud: aud}, err
+		},
+		NoSuchID: func(id string) error {
+			return fmt.Errorf("linkedin: DMP segment %s does not exist in ad account %s (or was deleted): fix the audience id in the sync, or remove it to find the segment by name", id, d.account)
+		},
+		Unnamed: errors.New("linkedin: the audience has neither an id nor a name: give the sync's audience a name or an id"),
+		NoSuchName: func(name string) error {
+			return fmt.Errorf("linkedin: ad account %s has no DMP segment named %q: create it, give its id in the sync, or allow audiencesync to create it", d.account, name)
+		},
 	}
-	if spec.Name == "" {
-		return connectors.Audience{}, nil, connectors.Fatal(errors.New("linkedin: the audience has neither an id nor a name: give the sync's audience a name or an id"))
-	}
-	seg, found, err := d.segmentByName(ctx, spec.Name)
-	if err != nil {
-		return connectors.Audience{}, nil, err
-	}
-	if found {
-		return connectors.Audience{ID: seg.ID.String(), Name: seg.Name}, seg, nil
-	}
-	if !spec.Create {
-		return connectors.Audience{}, nil, connectors.Fatal(fmt.Errorf("linkedin: ad account %s has no DMP segment named %q: create it, give its id in the sync, or allow audiencesync to create it", d.account, spec.Name))
-	}
-	aud, err := d.createSegment(ctx, spec)
-	return aud, nil, err
+	return l.Find(ctx, spec)
 }
 
 // segmentByID reads one segment; found is false when LinkedIn does not

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
 )
 
 // customAudience is the part of an Ads API custom audience object used here.
@@ -56,33 +57,25 @@ func (d *Destination) Ensure(ctx context.Context, spec connectors.AudienceSpec) 
 }
 
 func (d *Destination) ensure(ctx context.Context, spec connectors.AudienceSpec) (connectors.Audience, error) {
-	for _, id := range []string{spec.ID, spec.KnownID} {
-		if id == "" {
-			continue
+	found := func(get func(context.Context, string) (customAudience, bool, error)) func(context.Context, string) (connectors.Audience, bool, error) {
+		return func(ctx context.Context, key string) (connectors.Audience, bool, error) {
+			a, ok, err := get(ctx, key)
+			return connectors.Audience{ID: a.ID, Name: a.Name}, ok, err
 		}
-		a, found, err := d.audienceByID(ctx, id)
-		if err != nil {
-			return connectors.Audience{}, err
-		}
-		if found {
-			return connectors.Audience{ID: a.ID, Name: a.Name}, nil
-		}
-		if id == spec.ID {
-			return connectors.Audience{}, connectors.Fatal(fmt.Errorf("x: custom audience %s does not exist in ad account %s (or was deleted): fix the audience id in the sync, or remove it to find the audience by name", id, d.account))
-		}
-		// The audience recorded last run is gone: find it by name.
 	}
-	if spec.Name == "" {
-		return connectors.Audience{}, connectors.Fatal(errors.New("x: the audience has neither an id nor a name: give the sync's audience a name or an id"))
+	l := platformconn.Lookup[connectors.Audience]{
+		ByID:   found(d.audienceByID),
+		ByName: found(d.audienceByName),
+		Create: d.createAudience,
+		NoSuchID: func(id string) error {
+			return fmt.Errorf("x: custom audience %s does not exist in ad account %s (or was deleted): fix the audience id in the sync, or remove it to find the audience by name", id, d.account)
+		},
+		Unnamed: errors.New("x: the audience has neither an id nor a name: give the sync's audience a name or an id"),
+		NoSuchName: func(name string) error {
+			return fmt.Errorf("x: ad account %s has no custom audience named %q: create it in X Ads Manager, give its id in the sync, or allow audiencesync to create it", d.account, name)
+		},
 	}
-	a, found, err := d.audienceByName(ctx, spec.Name)
-	if err != nil || found {
-		return connectors.Audience{ID: a.ID, Name: a.Name}, err
-	}
-	if !spec.Create {
-		return connectors.Audience{}, connectors.Fatal(fmt.Errorf("x: ad account %s has no custom audience named %q: create it in X Ads Manager, give its id in the sync, or allow audiencesync to create it", d.account, spec.Name))
-	}
-	return d.createAudience(ctx, spec)
+	return l.Find(ctx, spec)
 }
 
 // audienceByID reads one custom audience; found is false when X does not
