@@ -3,7 +3,6 @@ package linkedin
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -113,13 +112,7 @@ func (d *Destination) ensure(ctx context.Context, spec connectors.AudienceSpec) 
 			aud, err := d.createSegment(ctx, spec)
 			return foundSegment{aud: aud}, err
 		},
-		NoSuchID: func(id string) error {
-			return fmt.Errorf("linkedin: DMP segment %s does not exist in ad account %s (or was deleted): fix the audience id in the sync, or remove it to find the segment by name", id, d.account)
-		},
-		Unnamed: errors.New("linkedin: the audience has neither an id nor a name: give the sync's audience a name or an id"),
-		NoSuchName: func(name string) error {
-			return fmt.Errorf("linkedin: ad account %s has no DMP segment named %q: create it, give its id in the sync, or allow audiencesync to create it", d.account, name)
-		},
+		Words: platformconn.Words{Type: Type, Noun: "DMP segment", Short: "segment", Account: "ad account " + d.account},
 	}
 	return l.Find(ctx, spec)
 }

@@ -90,3 +90,25 @@ func TestLookup(t *testing.T) {
 		})
 	}
 }
+
+// TestLookupWords checks the errors Words say, word for word.
+func TestLookupWords(t *testing.T) {
+	t.Parallel()
+	l := platformconn.Lookup[string]{
+		ByID:   func(context.Context, string) (string, bool, error) { return "", false, nil },
+		ByName: func(context.Context, string) (string, bool, error) { return "", false, nil },
+		Words:  platformconn.Words{Type: "acme", Noun: "crowd", Short: "crowd", Account: "account 7", Where: " in Acme Ads"},
+	}
+	for _, tc := range []struct {
+		spec connectors.AudienceSpec
+		want string
+	}{
+		{connectors.AudienceSpec{ID: "9"}, "acme: crowd 9 does not exist in account 7 (or was deleted): fix the audience id in the sync, or remove it to find the crowd by name"},
+		{connectors.AudienceSpec{}, "acme: the audience has neither an id nor a name: give the sync's audience a name or an id"},
+		{connectors.AudienceSpec{Name: "fans"}, `acme: account 7 has no crowd named "fans": create it in Acme Ads, give its id in the sync, or allow audiencesync to create it`},
+	} {
+		_, err := l.Find(t.Context(), tc.spec)
+		require.ErrorIs(t, err, connectors.ErrFatal)
+		require.ErrorContains(t, err, tc.want)
+	}
+}

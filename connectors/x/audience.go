@@ -2,7 +2,6 @@ package x
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -67,13 +66,8 @@ func (d *Destination) ensure(ctx context.Context, spec connectors.AudienceSpec) 
 		ByID:   found(d.audienceByID),
 		ByName: found(d.audienceByName),
 		Create: d.createAudience,
-		NoSuchID: func(id string) error {
-			return fmt.Errorf("x: custom audience %s does not exist in ad account %s (or was deleted): fix the audience id in the sync, or remove it to find the audience by name", id, d.account)
-		},
-		Unnamed: errors.New("x: the audience has neither an id nor a name: give the sync's audience a name or an id"),
-		NoSuchName: func(name string) error {
-			return fmt.Errorf("x: ad account %s has no custom audience named %q: create it in X Ads Manager, give its id in the sync, or allow audiencesync to create it", d.account, name)
-		},
+		Words: platformconn.Words{Type: Type, Noun: "custom audience", Short: "audience", Account: "ad account " + d.account,
+			Where: " in X Ads Manager"},
 	}
 	return l.Find(ctx, spec)
 }
