@@ -96,7 +96,7 @@ type Server struct {
 	wire.Base[Snapshot]
 	// windows are the users endpoint's rate-limit windows, per access
 	// token.
-	windows *wire.Windows
+	windows wire.Windows
 
 	mu       sync.Mutex
 	tokens   map[string]time.Time // issued access token -> expiry
@@ -107,7 +107,6 @@ type Server struct {
 // New returns an empty replica.
 func New(opts Options) *Server {
 	s := &Server{opts: opts.withDefaults()}
-	s.windows = wire.NewWindows(s.opts.RateLimit, s.opts.RateWindow)
 	s.Base = wire.NewBase(&s.mu, s.Snapshot, s.Restore, s.empty)
 	return s
 }
@@ -284,6 +283,6 @@ func readBody(r *http.Request, req *request) *apiError {
 // reports whether it is within budget. LinkedIn documents no header
 // saying when a window resets, so the replica sends none.
 func (s *Server) rateLimit(token string) bool {
-	allowed, _, _ := s.windows.Take(token, s.opts.Now())
+	allowed, _, _ := s.windows.Take(token, s.opts.Now(), s.opts.RateLimit, s.opts.RateWindow)
 	return allowed
 }

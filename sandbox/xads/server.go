@@ -58,7 +58,7 @@ type Server struct {
 	// Base is Save and Load, over Snapshot and Restore, and Reset.
 	wire.Base[Snapshot]
 	// windows are the rate-limit windows, per endpoint and account.
-	windows *wire.Windows
+	windows wire.Windows
 
 	mu        sync.Mutex
 	nonces    map[string]time.Time
@@ -68,7 +68,6 @@ type Server struct {
 // New returns an empty replica.
 func New(opts Options) *Server {
 	s := &Server{opts: opts.withDefaults()}
-	s.windows = wire.NewWindows(s.opts.RateLimit, s.opts.RateWindow)
 	s.Base = wire.NewBase(&s.mu, s.Snapshot, s.Restore, s.empty)
 	return s
 }

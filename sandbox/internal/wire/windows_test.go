@@ -45,15 +45,14 @@ func TestWindows(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			w := NewWindows(2, time.Minute)
-			require.Equal(t, 2, w.Limit())
+			var w Windows
 			if tc.clear {
-				w.Take("a", start)
-				w.Take("a", start)
+				w.Take("a", start, 2, time.Minute)
+				w.Take("a", start, 2, time.Minute)
 				w.Clear()
 			}
 			for i, tk := range tc.takes {
-				allowed, remaining, reset := w.Take(tk.key, start.Add(tk.at))
+				allowed, remaining, reset := w.Take(tk.key, start.Add(tk.at), 2, time.Minute)
 				require.Equal(t, tk.allowed, allowed, "take %d", i)
 				require.Equal(t, tk.remaining, remaining, "take %d", i)
 				require.Equal(t, start.Add(tk.reset), reset, "take %d", i)
@@ -64,7 +63,7 @@ func TestWindows(t *testing.T) {
 
 func TestWindowsConcurrent(t *testing.T) {
 	t.Parallel()
-	w := NewWindows(100, time.Hour)
+	var w Windows
 	now := time.Now()
 	var (
 		wg      sync.WaitGroup
@@ -74,7 +73,7 @@ func TestWindowsConcurrent(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for range 50 {
-				if ok, _, _ := w.Take("k", now); ok {
+				if ok, _, _ := w.Take("k", now, 100, time.Hour); ok {
 					mu.Lock()
 					allowed++
 					mu.Unlock()
