@@ -3,12 +3,14 @@ package x
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/audiencesync/audiencesync/auth"
+	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/platformconn"
 	"github.com/audiencesync/audiencesync/connectors/platformhttp"
 )
@@ -71,6 +73,16 @@ func (d *Destination) call(ctx context.Context, method, path string, query url.V
 		req.Header.Set("Content-Type", contentType)
 	}
 	return d.http.Send(req, maxResponseBytes, "X", redactPath(path))
+}
+
+var _ connectors.Checker = (*Destination)(nil)
+
+// Check verifies the credentials and access to the ad account by reading
+// it (GET /12/accounts/{account_id}); it changes nothing.
+func (d *Destination) Check(ctx context.Context) error {
+	r, err := d.call(ctx, http.MethodGet, "", nil, "", nil)
+	return d.vocab.Check("x: read ad account", r, err, platformhttp.Refusal{
+		Says: "X has no ad account " + d.account, Advice: "check account_id against X Ads Manager"})
 }
 
 // redactPath names an endpoint in messages without ids.
