@@ -109,17 +109,7 @@ func (d *Destination) send(ctx context.Context, rq request, u, token string, bod
 }
 
 // redactPath names an endpoint in messages without ids.
-func redactPath(path string) string {
-	switch {
-	case strings.HasSuffix(path, "/users"):
-		return "dmpSegments/{id}/users"
-	case strings.HasPrefix(path, "/dmpSegments/"):
-		return "dmpSegments/{id}"
-	case strings.HasPrefix(path, "/adAccounts/"):
-		return "adAccounts/{id}"
-	}
-	return strings.TrimPrefix(path, "/")
-}
+func redactPath(path string) string { return platformhttp.CallName(path, "dmpSegments", "adAccounts") }
 
 // accountURN names the ad account in bodies and queries.
 func (d *Destination) accountURN() string { return "urn:li:sponsoredAccount:" + d.account }

@@ -162,3 +162,21 @@ func TestSend(t *testing.T) {
 	_, err = send(context.Background(), "/things/1")
 	require.ErrorContains(t, err, "POST things/{id}: no answer from Acme after retries")
 }
+
+func TestCallName(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		path        string
+		collections []string
+		want        string
+	}{
+		{"/custom_audiences/1a2b/users", []string{"custom_audiences"}, "custom_audiences/{id}/users"},
+		{"/custom_audiences/1a2b", []string{"custom_audiences"}, "custom_audiences/{id}"},
+		{"/custom_audiences", []string{"custom_audiences"}, "custom_audiences"},
+		{"/lists/42/members/9f3a", []string{"lists", "members"}, "lists/{id}/members/{id}"},
+		{"/adAccounts/507404993", []string{"dmpSegments", "adAccounts"}, "adAccounts/{id}"},
+		{"/ping", nil, "ping"},
+	} {
+		require.Equal(t, tc.want, CallName(tc.path, tc.collections...), tc.path)
+	}
+}

@@ -85,15 +85,11 @@ func (d *Destination) Check(ctx context.Context) error {
 		Says: "X has no ad account " + d.account, Advice: "check account_id against X Ads Manager"})
 }
 
-// redactPath names an endpoint in messages without ids.
+// redactPath names an endpoint in messages without ids; "" is the
+// account itself.
 func redactPath(path string) string {
-	switch {
-	case strings.HasSuffix(path, "/users"):
-		return "custom_audiences/{id}/users"
-	case strings.HasPrefix(path, "/custom_audiences/"):
-		return "custom_audiences/{id}"
-	case path == "":
+	if path == "" {
 		return "accounts/{id}"
 	}
-	return strings.TrimPrefix(path, "/")
+	return platformhttp.CallName(path, "custom_audiences")
 }
