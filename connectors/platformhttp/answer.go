@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -143,19 +141,4 @@ func (v *Vocabulary) Decode(a *Answer, what string, out any) error {
 		return fmt.Errorf("%s: %s answered HTTP %d with a body that is not the expected JSON: %w", what, v.Platform, a.Status, err)
 	}
 	return nil
-}
-
-// CallName names the call to path in messages and logs without the ids
-// in it: each segment that follows one of collections is an id and reads
-// "{id}" ("/lists/42/members/9f3a" with "lists" and "members":
-// "lists/{id}/members/{id}"), so neither an id nor a value derived from
-// contact data (a member's hash) is shown.
-func CallName(path string, collections ...string) string {
-	parts := strings.Split(strings.Trim(path, "/"), "/")
-	for i := 1; i < len(parts); i++ {
-		if slices.Contains(collections, parts[i-1]) {
-			parts[i] = "{id}"
-		}
-	}
-	return strings.Join(parts, "/")
 }
