@@ -4,7 +4,10 @@
 // setup derived from them and the connector's Env (defaults, logger, clock,
 // where requests go, and the retrying HTTP client with the connection's
 // logger, rate and burst). The CRM sources (hubspot, salesforce) take the
-// same keys and set up the same way, with their opt-out fields (CRM).
+// same keys and set up the same way, with their opt-out fields (CRM). A
+// destination that speaks a REST API itself (x, linkedin) adds its ad
+// account and API version (REST, Key); every destination's Ensure can
+// follow one Lookup.
 package platformconn
 
 import (
