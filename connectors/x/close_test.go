@@ -18,12 +18,14 @@ func TestCloseReleasesConnections(t *testing.T) {
 	t.Parallel()
 	connectortest.CloseReleasesConnections(t, sandbox.New(sandbox.Options{}), func(endpoint string) (connectors.Destination, error) {
 		return newDestination(&Settings{
-			AccountID:      xplatform.ReplicaAccount,
-			ConsumerKey:    auth.NewSecret(xplatform.ReplicaConsumerKey),
-			ConsumerSecret: auth.NewSecret(xplatform.ReplicaConsumerSecret),
-			AccessToken:    auth.NewSecret(xplatform.ReplicaAccessToken),
-			AccessSecret:   auth.NewSecret(xplatform.ReplicaAccessSecret),
-			Settings:       platformconn.Settings{Endpoint: endpoint},
+			AccountID: xplatform.ReplicaAccount,
+			XCredentials: auth.XCredentials{
+				ConsumerKey:    auth.NewSecret(xplatform.ReplicaConsumerKey),
+				ConsumerSecret: auth.NewSecret(xplatform.ReplicaConsumerSecret),
+				AccessToken:    auth.NewSecret(xplatform.ReplicaAccessToken),
+				AccessSecret:   auth.NewSecret(xplatform.ReplicaAccessSecret),
+			},
+			Settings: platformconn.Settings{Endpoint: endpoint},
 		}, connectors.Env{Now: time.Now}, testLimits())
 	})
 }

@@ -191,12 +191,14 @@ func newReplica(t testing.TB, faults string, latency time.Duration, xadsOpts *xa
 // credentials written out, as a real connection would give them.
 func (r *replica) settings() *Settings {
 	return &Settings{
-		AccountID:      xplatform.ReplicaAccount,
-		ConsumerKey:    auth.NewSecret(xplatform.ReplicaConsumerKey),
-		ConsumerSecret: auth.NewSecret(xplatform.ReplicaConsumerSecret),
-		AccessToken:    auth.NewSecret(xplatform.ReplicaAccessToken),
-		AccessSecret:   auth.NewSecret(xplatform.ReplicaAccessSecret),
-		Settings:       platformconn.Settings{Endpoint: r.ts.URL},
+		AccountID: xplatform.ReplicaAccount,
+		XCredentials: auth.XCredentials{
+			ConsumerKey:    auth.NewSecret(xplatform.ReplicaConsumerKey),
+			ConsumerSecret: auth.NewSecret(xplatform.ReplicaConsumerSecret),
+			AccessToken:    auth.NewSecret(xplatform.ReplicaAccessToken),
+			AccessSecret:   auth.NewSecret(xplatform.ReplicaAccessSecret),
+		},
+		Settings: platformconn.Settings{Endpoint: r.ts.URL},
 	}
 }
 

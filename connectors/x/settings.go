@@ -36,15 +36,13 @@ type Settings struct {
 	// AccountID is the ad account (e.g. 18ce54d4x5t), as shown in X Ads
 	// Manager. Optional with sandbox: true.
 	AccountID string `yaml:"account_id"`
-	// APIVersion is the Ads API version; it and the account are in every
-	// path, /12/accounts/{account_id}/… (default 12).
+	// XCredentials are the four OAuth 1.0a user-context credentials of
+	// the X developer app: consumer_key, consumer_secret, access_token and
+	// access_secret. Optional with sandbox: true, which then uses the
+	// sandbox's own.
+	auth.XCredentials `yaml:",inline"`
+	// APIVersion is the Ads API version in every path (default 12).
 	APIVersion string `yaml:"api_version"`
-	// The four OAuth 1.0a user-context credentials of the X developer app.
-	// Optional with sandbox: true, which then uses the sandbox's own.
-	ConsumerKey    auth.Secret `yaml:"consumer_key"`
-	ConsumerSecret auth.Secret `yaml:"consumer_secret"`
-	AccessToken    auth.Secret `yaml:"access_token"`
-	AccessSecret   auth.Secret `yaml:"access_secret"`
 	// Settings are sandbox (the local replica of the Ads API instead of
 	// X), endpoint (default https://ads-api.x.com), concurrency (default
 	// 4) and requests_per_second (0, the default, relies on the

@@ -88,10 +88,7 @@ func newDestination(s *Settings, env connectors.Env, lim limits) (*Destination, 
 	if u, ok := rest.StaticURL(); ok {
 		d.base = strings.TrimRight(u, "/")
 	}
-	creds := auth.XCredentials{
-		ConsumerKey: s.ConsumerKey, ConsumerSecret: s.ConsumerSecret,
-		AccessToken: s.AccessToken, AccessSecret: s.AccessSecret,
-	}
+	creds := s.XCredentials
 	if s.Sandbox && len(s.missingCredentials()) == 4 {
 		creds = auth.XCredentials{
 			ConsumerKey: auth.NewSecret(xplatform.ReplicaConsumerKey), ConsumerSecret: auth.NewSecret(xplatform.ReplicaConsumerSecret),
