@@ -13,12 +13,13 @@ import (
 
 // XCredentials are the four OAuth 1.0a user-context credentials of an X
 // developer app: the app's consumer key and secret, and the access token
-// and secret of the user who manages the ad account.
+// and secret of the user who manages the ad account. The X connector's
+// settings inline them under these keys.
 type XCredentials struct {
-	ConsumerKey    Secret
-	ConsumerSecret Secret
-	AccessToken    Secret
-	AccessSecret   Secret
+	ConsumerKey    Secret `yaml:"consumer_key"`
+	ConsumerSecret Secret `yaml:"consumer_secret"`
+	AccessToken    Secret `yaml:"access_token"`
+	AccessSecret   Secret `yaml:"access_secret"`
 }
 
 // XSigner signs X Ads API requests with OAuth 1.0a (HMAC-SHA1, user

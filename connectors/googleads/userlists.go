@@ -13,6 +13,7 @@ import (
 	datamanager "google.golang.org/api/datamanager/v1"
 
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
 )
 
 const contactID = "CONTACT_ID"
@@ -24,40 +25,33 @@ func (d *Destination) Ensure(ctx context.Context, spec connectors.AudienceSpec) 
 	if spec.MembershipDays < 0 || spec.MembershipDays > MaxMembershipDays {
 		return connectors.Audience{}, connectors.Fatal(fmt.Errorf("google_ads: membership_days %d: Google keeps members at most %d days; set 1 to %d", spec.MembershipDays, MaxMembershipDays, MaxMembershipDays))
 	}
-	if spec.ID != "" {
-		l, err := d.getList(ctx, spec.ID)
-		if err != nil {
-			return connectors.Audience{}, err
+	// A list found is checked before it is used (found).
+	check := func(get func(context.Context, string) (*datamanager.UserList, error)) func(context.Context, string) (connectors.Audience, bool, error) {
+		return func(ctx context.Context, key string) (connectors.Audience, bool, error) {
+			l, err := get(ctx, key)
+			if err != nil || l == nil {
+				return connectors.Audience{}, false, err
+			}
+			aud, err := d.found(l)
+			return aud, true, err
 		}
-		if l == nil {
-			return connectors.Audience{}, connectors.Fatal(fmt.Errorf("google_ads: user list %s not found in account %s: check audience.id, or remove it to find the list by name", spec.ID, d.account))
-		}
-		return d.found(l)
 	}
-	if spec.KnownID != "" {
-		l, err := d.getList(ctx, spec.KnownID)
-		if err != nil {
-			return connectors.Audience{}, err
-		}
-		if l != nil {
-			return d.found(l)
-		}
-		d.log.Warn("the user list recorded in state is gone; looking it up by name", zap.String("list_id", spec.KnownID))
+	l := platformconn.Lookup[connectors.Audience]{
+		ByID:   check(d.getList),
+		ByName: check(d.findList),
+		Create: d.createList,
+		NoSuchID: func(id string) error {
+			return fmt.Errorf("google_ads: user list %s not found in account %s: check audience.id, or remove it to find the list by name", id, d.account)
+		},
+		Unnamed: errors.New("google_ads: the audience needs a name or an id"),
+		NoSuchName: func(name string) error {
+			return fmt.Errorf("google_ads: no Customer Match user list named %q in account %s: create it in Google Ads, set audience.id, or allow audiencesync to create it (audience.create: true)", name, d.account)
+		},
+		Gone: func(id string) {
+			d.log.Warn("the user list recorded in state is gone; looking it up by name", zap.String("list_id", id))
+		},
 	}
-	if spec.Name == "" {
-		return connectors.Audience{}, connectors.Fatal(errors.New("google_ads: the audience needs a name or an id"))
-	}
-	l, err := d.findList(ctx, spec.Name)
-	if err != nil {
-		return connectors.Audience{}, err
-	}
-	if l != nil {
-		return d.found(l)
-	}
-	if !spec.Create {
-		return connectors.Audience{}, connectors.Fatal(fmt.Errorf("google_ads: no Customer Match user list named %q in account %s: create it in Google Ads, set audience.id, or allow audiencesync to create it (audience.create: true)", spec.Name, d.account))
-	}
-	return d.createList(ctx, spec)
+	return l.Find(ctx, spec)
 }
 
 // found checks that l is a list audiencesync can upload contacts to.

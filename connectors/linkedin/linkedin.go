@@ -21,7 +21,6 @@
 package linkedin
 
 import (
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -62,28 +61,21 @@ func defaultLimits() limits {
 
 // Destination uploads to the DMP segments of one LinkedIn ad account.
 type Destination struct {
-	account     string
-	version     string
-	source      string
-	concurrency int
-	lim         limits
-	log         *zap.Logger
-	http        *platformhttp.Client
-	tokens      *tokenSource
+	account string
+	version string
+	source  string
+	lim     limits
+	log     *zap.Logger
+	http    *platformhttp.Client
+	tokens  *tokenSource
+	vocab   platformhttp.Vocabulary
 
-	// conn says where requests go: with sandbox: true and no endpoint,
+	// rest says where requests go: with sandbox: true and no endpoint,
 	// the sandbox Env.Endpoint starts on first use.
-	conn platformconn.Conn
+	rest *platformconn.REST
 	// tokenURL is token_url; "" for the default (see tokenEndpoint).
 	tokenURL string
-
-	mu     sync.Mutex
-	closed bool
 }
-
-// Compile-time interface guard; each optional capability's guard stands
-// above the method that provides it.
-var _ connectors.Destination = (*Destination)(nil)
 
 // New builds a LinkedIn destination from validated settings whose secrets
 // are resolved. It makes no network call.
@@ -92,49 +84,40 @@ func New(s *Settings, env connectors.Env) (*Destination, error) {
 }
 
 func newDestination(s *Settings, env connectors.Env, lim limits) (*Destination, error) {
-	conn, err := platformconn.New(s.Settings, connLimits, env, s.Validate)
+	// In a sandbox without credentials, the replica's own.
+	creds := *s
+	if s.Sandbox && creds.AccessToken.IsZero() && !creds.refreshable() {
+		creds.ClientID = auth.NewSecret(liplatform.ReplicaClientID)
+		creds.ClientSecret = auth.NewSecret(liplatform.ReplicaClientSecret)
+		creds.RefreshToken = auth.NewSecret(liplatform.ReplicaRefreshToken)
+	}
+	rest, err := platformconn.NewREST(s.Settings, connLimits, env, s.Validate, s.AccountID, s.APIVersion)
 	if err != nil {
 		return nil, err
 	}
-	d := &Destination{
-		account:     s.AccountID,
-		version:     s.APIVersion,
-		source:      s.SourcePlatform,
-		concurrency: conn.Concurrency,
-		lim:         lim,
-		log:         conn.Log,
-		conn:        conn,
-		tokenURL:    s.TokenURL,
-	}
-	if d.version == "" {
-		d.version = DefaultAPIVersion
-	}
+	d := &Destination{account: rest.Account, version: rest.Version, source: s.SourcePlatform, lim: lim, log: rest.Log,
+		rest: rest, tokenURL: s.TokenURL}
 	if d.source == "" {
 		d.source = DefaultSourcePlatform
-	}
-	creds := *s
-	if s.Sandbox {
-		if creds.AccessToken.IsZero() && !creds.refreshable() {
-			creds.ClientID = auth.NewSecret(liplatform.ReplicaClientID)
-			creds.ClientSecret = auth.NewSecret(liplatform.ReplicaClientSecret)
-			creds.RefreshToken = auth.NewSecret(liplatform.ReplicaRefreshToken)
-		}
-		if d.account == "" {
-			d.account = liplatform.ReplicaAccount
-		}
 	}
 	// The connection's client: its logger, requests_per_second and a
 	// burst of the concurrency, over a wire of its own whose idle
 	// connections Close releases through the client.
-	d.http = conn.HTTP(platformhttp.Options{
-		Transport: platformconn.Wire(d.concurrency + 2),
+	d.http = rest.HTTP(platformhttp.Options{
+		Transport: platformconn.Wire(rest.Concurrency + 2),
 		Attempts:  lim.attempts,
 		MinWait:   lim.minWait,
 		MaxWait:   lim.maxWait,
 	})
-	d.tokens = newTokenSource(&creds, conn.Now)
+	rest.Client = d.http
+	d.tokens = newTokenSource(&creds, rest.Now)
+	d.vocab = vocabulary(d.account, d.version)
 	return d, nil
 }
+
+// Compile-time interface guard; each optional capability's guard stands
+// above the method that provides it.
+var _ connectors.Destination = (*Destination)(nil)
 
 // tokenEndpoint is where access tokens are fetched for the API at base:
 // token_url when set, else LinkedIn's own for LinkedIn's API and the same
@@ -151,21 +134,8 @@ func (d *Destination) tokenEndpoint(base string) string {
 
 // Info describes the destination to the engine.
 func (d *Destination) Info() connectors.DestinationInfo {
-	return connectors.DestinationInfo{
-		Platform:    liplatform.Platform(),
-		Kinds:       liplatform.Platform().Kinds(),
-		MaxBatch:    d.lim.maxElements,
-		Concurrency: d.concurrency,
-	}
+	return d.rest.Info(liplatform.Platform(), d.lim.maxElements)
 }
 
 // Close releases idle connections; a second call does nothing.
-func (d *Destination) Close() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if !d.closed {
-		d.closed = true
-		d.http.CloseIdleConnections()
-	}
-	return nil
-}
+func (d *Destination) Close() error { return d.rest.Close() }

@@ -3,7 +3,6 @@ package linkedin
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
 	"github.com/audiencesync/audiencesync/connectors/retry"
 )
 
@@ -75,48 +75,46 @@ func failed(status string) bool {
 // run), then by name, and creates it when spec.Create allows; then waits
 // until it is available.
 func (d *Destination) Ensure(ctx context.Context, spec connectors.AudienceSpec) (connectors.Audience, error) {
-	aud, seg, err := d.ensure(ctx, spec)
+	found, err := d.ensure(ctx, spec)
 	if err != nil {
 		return connectors.Audience{}, err
 	}
-	if err := d.waitAvailable(ctx, aud.ID, seg); err != nil {
+	if err := d.waitAvailable(ctx, found.aud.ID, found.seg); err != nil {
 		return connectors.Audience{}, err
 	}
-	return aud, nil
+	return found.aud, nil
 }
 
-func (d *Destination) ensure(ctx context.Context, spec connectors.AudienceSpec) (connectors.Audience, *dmpSegment, error) {
-	for _, id := range []string{spec.ID, spec.KnownID} {
-		if id == "" {
-			continue
-		}
-		seg, found, err := d.segmentByID(ctx, id)
-		if err != nil {
-			return connectors.Audience{}, nil, err
-		}
-		if found {
-			return connectors.Audience{ID: id, Name: seg.Name}, seg, nil
-		}
-		if id == spec.ID {
-			return connectors.Audience{}, nil, connectors.Fatal(fmt.Errorf("linkedin: DMP segment %s does not exist in ad account %s (or was deleted): fix the audience id in the sync, or remove it to find the segment by name", id, d.account))
-		}
-		// The segment recorded last run is gone: find it by name.
+// foundSegment is a segment Ensure found, and what it read of it (nil for
+// one it created).
+type foundSegment struct {
+	aud connectors.Audience
+	seg *dmpSegment
+}
+
+func (d *Destination) ensure(ctx context.Context, spec connectors.AudienceSpec) (foundSegment, error) {
+	l := platformconn.Lookup[foundSegment]{
+		ByID: func(ctx context.Context, id string) (foundSegment, bool, error) {
+			seg, ok, err := d.segmentByID(ctx, id)
+			if !ok || err != nil {
+				return foundSegment{}, false, err
+			}
+			return foundSegment{connectors.Audience{ID: id, Name: seg.Name}, seg}, true, nil
+		},
+		ByName: func(ctx context.Context, name string) (foundSegment, bool, error) {
+			seg, ok, err := d.segmentByName(ctx, name)
+			if !ok || err != nil {
+				return foundSegment{}, false, err
+			}
+			return foundSegment{connectors.Audience{ID: seg.ID.String(), Name: seg.Name}, seg}, true, nil
+		},
+		Create: func(ctx context.Context, spec connectors.AudienceSpec) (foundSegment, error) {
+			aud, err := d.createSegment(ctx, spec)
+			return foundSegment{aud: aud}, err
+		},
+		Words: platformconn.Words{Type: Type, Noun: "DMP segment", Short: "segment", Account: "ad account " + d.account},
 	}
-	if spec.Name == "" {
-		return connectors.Audience{}, nil, connectors.Fatal(errors.New("linkedin: the audience has neither an id nor a name: give the sync's audience a name or an id"))
-	}
-	seg, found, err := d.segmentByName(ctx, spec.Name)
-	if err != nil {
-		return connectors.Audience{}, nil, err
-	}
-	if found {
-		return connectors.Audience{ID: seg.ID.String(), Name: seg.Name}, seg, nil
-	}
-	if !spec.Create {
-		return connectors.Audience{}, nil, connectors.Fatal(fmt.Errorf("linkedin: ad account %s has no DMP segment named %q: create it, give its id in the sync, or allow audiencesync to create it", d.account, spec.Name))
-	}
-	aud, err := d.createSegment(ctx, spec)
-	return aud, nil, err
+	return l.Find(ctx, spec)
 }
 
 // segmentByID reads one segment; found is false when LinkedIn does not
@@ -127,13 +125,13 @@ func (d *Destination) segmentByID(ctx context.Context, id string) (*dmpSegment, 
 	if err != nil {
 		return nil, false, fmt.Errorf("%s: %w", what, err)
 	}
-	switch r.status {
+	switch r.Status {
 	case http.StatusOK:
 		var seg struct {
 			dmpSegment
 			Account string `json:"account"`
 		}
-		if err := decode(r, what, &seg); err != nil {
+		if err := d.vocab.Decode(r, what, &seg); err != nil {
 			return nil, false, err
 		}
 		// Another account's segment is not this one's; an answer that
@@ -142,7 +140,7 @@ func (d *Destination) segmentByID(ctx context.Context, id string) (*dmpSegment, 
 	case http.StatusNotFound:
 		return nil, false, nil
 	}
-	return nil, false, d.statusError(r, what, true)
+	return nil, false, d.vocab.Error(r, what, true)
 }
 
 // Paging through an account's segments: 100 a page, and a bound in case
@@ -164,8 +162,8 @@ func (d *Destination) segmentByName(ctx context.Context, name string) (*dmpSegme
 		if err != nil {
 			return nil, false, fmt.Errorf("%s: %w", what, err)
 		}
-		if r.status != http.StatusOK {
-			return nil, false, d.statusError(r, what, true)
+		if r.Status != http.StatusOK {
+			return nil, false, d.vocab.Error(r, what, true)
 		}
 		var body struct {
 			Elements []dmpSegment `json:"elements"`
@@ -173,7 +171,7 @@ func (d *Destination) segmentByName(ctx context.Context, name string) (*dmpSegme
 				Total *int `json:"total"`
 			} `json:"paging"`
 		}
-		if err := decode(r, what, &body); err != nil {
+		if err := d.vocab.Decode(r, what, &body); err != nil {
 			return nil, false, err
 		}
 		for i := range body.Elements {
@@ -218,26 +216,26 @@ func (d *Destination) createSegment(ctx context.Context, spec connectors.Audienc
 		return connectors.Audience{}, fmt.Errorf("%s: %w", what, err)
 	}
 	switch {
-	case r.status == http.StatusCreated || r.status == http.StatusOK:
-	case r.status == http.StatusBadRequest || r.status == http.StatusUnprocessableEntity:
-		return connectors.Audience{}, connectors.Fatal(fmt.Errorf("%s: LinkedIn refused it (%s): fix the audience name or description in the sync, or source_platform", what, r.describe(true)))
+	case r.Status == http.StatusCreated || r.Status == http.StatusOK:
+	case r.Status == http.StatusBadRequest || r.Status == http.StatusUnprocessableEntity:
+		return connectors.Audience{}, connectors.Fatal(fmt.Errorf("%s: LinkedIn refused it (%s): fix the audience name or description in the sync, or source_platform", what, describe(r, true)))
 	default:
-		return connectors.Audience{}, d.statusError(r, what, true)
+		return connectors.Audience{}, d.vocab.Error(r, what, true)
 	}
-	id := r.header.Get("X-Restli-Id")
+	id := r.Header.Get("X-Restli-Id")
 	if id == "" {
-		id = r.header.Get("X-Linkedin-Id")
+		id = r.Header.Get("X-Linkedin-Id")
 	}
-	if id == "" && len(r.body) > 0 {
+	if id == "" && len(r.Body) > 0 {
 		// An answer that returns the entity carries the id in it.
 		var created dmpSegment
-		if err := decode(r, what, &created); err != nil {
+		if err := d.vocab.Decode(r, what, &created); err != nil {
 			return connectors.Audience{}, err
 		}
 		id = created.ID.String()
 	}
 	if id == "" {
-		return connectors.Audience{}, fmt.Errorf("%s: LinkedIn answered HTTP %d without the new segment's id (x-restli-id)", what, r.status)
+		return connectors.Audience{}, fmt.Errorf("%s: LinkedIn answered HTTP %d without the new segment's id (x-restli-id)", what, r.Status)
 	}
 	d.log.Info("created DMP segment", zap.String("segment_id", id))
 	return connectors.Audience{ID: id, Name: spec.Name, Created: true}, nil

@@ -38,6 +38,7 @@ var connLimits = platformconn.Limits{
 	Type: Type, Platform: liplatform.Name, Endpoint: DefaultEndpoint,
 	Concurrency: DefaultConcurrency, MaxConcurrency: MaxConcurrency,
 	RequestsPerSecond: DefaultRequestsPerSecond,
+	APIVersion:        DefaultAPIVersion, ReplicaAccount: liplatform.ReplicaAccount,
 }
 
 // Settings configure a LinkedIn Matched Audiences destination.
@@ -68,24 +69,27 @@ type Settings struct {
 	platformconn.Settings `yaml:",inline"`
 }
 
+// The keys that name ids, versions and enum values.
 var (
-	accountPattern = regexp.MustCompile(`^[1-9][0-9]{0,18}$`)
-	versionPattern = regexp.MustCompile(`^20[0-9]{2}(0[1-9]|1[0-2])$`)
-	enumPattern    = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,63}$`)
+	accountKey = platformconn.Key{Name: "account_id", Pattern: regexp.MustCompile(`^[1-9][0-9]{0,18}$`),
+		Missing: "copy the ad account id (a number such as 507404993) from Campaign Manager",
+		Invalid: "a LinkedIn ad account id: write the number only, as Campaign Manager shows it (not the urn:li:sponsoredAccount: URN)"}
+	versionKey = platformconn.Key{Name: "api_version", Pattern: regexp.MustCompile(`^20[0-9]{2}(0[1-9]|1[0-2])$`),
+		Invalid: "a LinkedIn-Version: write the year and month, such as " + DefaultAPIVersion}
+	sourceKey = platformconn.Key{Name: "source_platform", Pattern: regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,63}$`),
+		Invalid: "a LinkedIn enum value: write it in capitals, such as " + DefaultSourcePlatform}
 )
 
 // Validate checks the settings without any network call. Secrets may not
 // be resolved yet: only whether they are configured is checked.
 func (s *Settings) Validate() error {
-	switch {
-	case s.AccountID == "" && !s.Sandbox:
-		return errors.New("linkedin: account_id is required: copy the ad account id (a number such as 507404993) from Campaign Manager")
-	case s.AccountID != "" && !accountPattern.MatchString(s.AccountID):
-		return fmt.Errorf("linkedin: account_id %q is not a LinkedIn ad account id: write the number only, as Campaign Manager shows it (not the urn:li:sponsoredAccount: URN)", s.AccountID)
-	case s.APIVersion != "" && !versionPattern.MatchString(s.APIVersion):
-		return fmt.Errorf("linkedin: api_version %q is not a LinkedIn-Version: write the year and month, such as %s", s.APIVersion, DefaultAPIVersion)
-	case s.SourcePlatform != "" && !enumPattern.MatchString(s.SourcePlatform):
-		return fmt.Errorf("linkedin: source_platform %q is not a LinkedIn enum value: write it in capitals, such as %s", s.SourcePlatform, DefaultSourcePlatform)
+	for _, k := range []struct {
+		key platformconn.Key
+		v   string
+	}{{accountKey, s.AccountID}, {versionKey, s.APIVersion}, {sourceKey, s.SourcePlatform}} {
+		if err := k.key.Check(Type, k.v, s.Sandbox); err != nil {
+			return err
+		}
 	}
 	if err := s.checkCredentials(); err != nil {
 		return fmt.Errorf("linkedin: %w", err)

@@ -89,25 +89,25 @@ func (d *Destination) Apply(ctx context.Context, aud connectors.Audience, b conn
 	if err != nil {
 		return connectors.BatchResult{}, fmt.Errorf("%s: %w", what, err)
 	}
-	res.Retries = r.retries
-	res.RequestID = r.header.Get("X-Li-Uuid")
-	switch r.status {
+	res.Retries = r.Retries
+	res.RequestID = r.Header.Get("X-Li-Uuid")
+	switch r.Status {
 	case http.StatusOK, http.StatusCreated:
 	case http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusRequestEntityTooLarge:
 		code := "linkedin.bad_request"
-		if e := r.apiError(); e.Code != "" {
+		if e := apiErrorOf(r); e.Code != "" {
 			code = "linkedin." + e.Code
 		}
-		return connectors.BatchResult{Retries: res.Retries}, connectors.RejectBatch(code, fmt.Errorf("%s: LinkedIn refused the request (%s)", what, r.describe(false)))
+		return connectors.BatchResult{Retries: res.Retries}, connectors.RejectBatch(code, fmt.Errorf("%s: LinkedIn refused the request (%s)", what, describe(r, false)))
 	case http.StatusNotFound:
-		return connectors.BatchResult{Retries: res.Retries}, connectors.Fatal(fmt.Errorf("%s: LinkedIn has no such DMP segment (%s): it may have been deleted; run again to find or create it by name", what, r.describe(false)))
+		return connectors.BatchResult{Retries: res.Retries}, connectors.Fatal(fmt.Errorf("%s: LinkedIn has no such DMP segment (%s): it may have been deleted; run again to find or create it by name", what, describe(r, false)))
 	default:
-		return connectors.BatchResult{Retries: res.Retries}, d.statusError(r, what, false)
+		return connectors.BatchResult{Retries: res.Retries}, d.vocab.Error(r, what, false)
 	}
 	var ans struct {
 		Elements []elementAnswer `json:"elements"`
 	}
-	if err := decode(r, what, &ans); err != nil {
+	if err := d.vocab.Decode(r, what, &ans); err != nil {
 		return connectors.BatchResult{Retries: res.Retries}, err
 	}
 	if len(ans.Elements) != len(elements) {

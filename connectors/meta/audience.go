@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
 )
 
 // listPage is how many audiences one list call asks for.
@@ -26,36 +27,30 @@ func (d *Destination) Ensure(ctx context.Context, spec connectors.AudienceSpec) 
 	if err != nil {
 		return connectors.Audience{}, err
 	}
-	if spec.ID != "" {
-		a, found, err := d.readAudience(ctx, g, spec.ID)
-		if err != nil {
-			return a, err
-		}
-		if !found {
-			return a, connectors.Fatal(fmt.Errorf("audience id %s is not a custom audience of ad account act_%s that this token can reach: "+
-				"check audience.id (Ads Manager → Audiences shows the id), or leave it out to find the audience by name", spec.ID, d.settings.AdAccount))
-		}
-		return a, nil
+	l := platformconn.Lookup[connectors.Audience]{
+		ByID: func(ctx context.Context, id string) (connectors.Audience, bool, error) {
+			return d.readAudience(ctx, g, id)
+		},
+		ByName: func(ctx context.Context, name string) (connectors.Audience, bool, error) {
+			return d.findByName(ctx, g, name)
+		},
+		Create: func(ctx context.Context, spec connectors.AudienceSpec) (connectors.Audience, error) {
+			return d.create(ctx, g, spec)
+		},
+		NoSuchID: func(id string) error {
+			return fmt.Errorf("audience id %s is not a custom audience of ad account act_%s that this token can reach: "+
+				"check audience.id (Ads Manager → Audiences shows the id), or leave it out to find the audience by name", id, d.settings.AdAccount)
+		},
+		Unnamed: errors.New("the audience has neither an id nor a name: set audience.name or audience.id"),
+		NoSuchName: func(name string) error {
+			return fmt.Errorf("ad account act_%s has no custom audience named %q and creating it is not allowed: "+
+				"create it in Ads Manager, set audience.id, or allow creation in the sync", d.settings.AdAccount, name)
+		},
+		Gone: func(id string) {
+			d.log.Warn("the audience recorded in state is gone; looking it up by name", zap.String("audience_id", id))
+		},
 	}
-	if spec.KnownID != "" {
-		a, found, err := d.readAudience(ctx, g, spec.KnownID)
-		if err != nil || found {
-			return a, err
-		}
-		d.log.Warn("the audience recorded in state is gone; looking it up by name", zap.String("audience_id", spec.KnownID))
-	}
-	if spec.Name == "" {
-		return connectors.Audience{}, connectors.Fatal(errors.New("the audience has neither an id nor a name: set audience.name or audience.id"))
-	}
-	a, found, err := d.findByName(ctx, g, spec.Name)
-	if err != nil || found {
-		return a, err
-	}
-	if !spec.Create {
-		return a, connectors.Fatal(fmt.Errorf("ad account act_%s has no custom audience named %q and creating it is not allowed: "+
-			"create it in Ads Manager, set audience.id, or allow creation in the sync", d.settings.AdAccount, spec.Name))
-	}
-	return d.create(ctx, g, spec)
+	return l.Find(ctx, spec)
 }
 
 // readAudience reads audience id; found is false when it does not exist

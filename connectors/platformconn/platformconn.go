@@ -4,7 +4,10 @@
 // setup derived from them and the connector's Env (defaults, logger, clock,
 // where requests go, and the retrying HTTP client with the connection's
 // logger, rate and burst). The CRM sources (hubspot, salesforce) take the
-// same keys and set up the same way, with their opt-out fields (CRM).
+// same keys and set up the same way, with their opt-out fields (CRM). A
+// destination that speaks a REST API itself (x, linkedin) adds its ad
+// account and API version (REST, Key); every destination's Ensure can
+// follow one Lookup.
 package platformconn
 
 import (
@@ -54,6 +57,10 @@ type Limits struct {
 	Concurrency, MaxConcurrency int
 	// RequestsPerSecond is the default rate; 0 for no fixed cap.
 	RequestsPerSecond float64
+	// APIVersion is the API version a REST destination speaks by
+	// default, and ReplicaAccount the ad account it uses with sandbox:
+	// true and none configured (see NewREST).
+	APIVersion, ReplicaAccount string
 }
 
 // Validate checks s against l without any network call.

@@ -6,7 +6,9 @@
 // error body), and a client-side request rate limit. Retries follow the
 // one policy of package retry: each is drawn from the batch's
 // retry.Budget and waited with retry.Backoff, honouring the wait the
-// platform asks for (Options.Signal).
+// platform asks for (Options.Signal). Client.Send reads a final answer
+// whole (Answer), and a Vocabulary turns the answers that are not a success
+// into the connectors' error vocabulary.
 package platformhttp
 
 import (

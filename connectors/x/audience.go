@@ -2,7 +2,6 @@ package x
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/platformconn"
 )
 
 // customAudience is the part of an Ads API custom audience object used here.
@@ -56,33 +56,20 @@ func (d *Destination) Ensure(ctx context.Context, spec connectors.AudienceSpec) 
 }
 
 func (d *Destination) ensure(ctx context.Context, spec connectors.AudienceSpec) (connectors.Audience, error) {
-	for _, id := range []string{spec.ID, spec.KnownID} {
-		if id == "" {
-			continue
+	found := func(get func(context.Context, string) (customAudience, bool, error)) func(context.Context, string) (connectors.Audience, bool, error) {
+		return func(ctx context.Context, key string) (connectors.Audience, bool, error) {
+			a, ok, err := get(ctx, key)
+			return connectors.Audience{ID: a.ID, Name: a.Name}, ok, err
 		}
-		a, found, err := d.audienceByID(ctx, id)
-		if err != nil {
-			return connectors.Audience{}, err
-		}
-		if found {
-			return connectors.Audience{ID: a.ID, Name: a.Name}, nil
-		}
-		if id == spec.ID {
-			return connectors.Audience{}, connectors.Fatal(fmt.Errorf("x: custom audience %s does not exist in ad account %s (or was deleted): fix the audience id in the sync, or remove it to find the audience by name", id, d.account))
-		}
-		// The audience recorded last run is gone: find it by name.
 	}
-	if spec.Name == "" {
-		return connectors.Audience{}, connectors.Fatal(errors.New("x: the audience has neither an id nor a name: give the sync's audience a name or an id"))
+	l := platformconn.Lookup[connectors.Audience]{
+		ByID:   found(d.audienceByID),
+		ByName: found(d.audienceByName),
+		Create: d.createAudience,
+		Words: platformconn.Words{Type: Type, Noun: "custom audience", Short: "audience", Account: "ad account " + d.account,
+			Where: " in X Ads Manager"},
 	}
-	a, found, err := d.audienceByName(ctx, spec.Name)
-	if err != nil || found {
-		return connectors.Audience{ID: a.ID, Name: a.Name}, err
-	}
-	if !spec.Create {
-		return connectors.Audience{}, connectors.Fatal(fmt.Errorf("x: ad account %s has no custom audience named %q: create it in X Ads Manager, give its id in the sync, or allow audiencesync to create it", d.account, spec.Name))
-	}
-	return d.createAudience(ctx, spec)
+	return l.Find(ctx, spec)
 }
 
 // audienceByID reads one custom audience; found is false when X does not
@@ -93,19 +80,19 @@ func (d *Destination) audienceByID(ctx context.Context, id string) (customAudien
 	if err != nil {
 		return customAudience{}, false, fmt.Errorf("%s: %w", what, err)
 	}
-	switch r.status {
+	switch r.Status {
 	case http.StatusOK:
 		var body struct {
 			Data customAudience `json:"data"`
 		}
-		if err := decode(r, what, &body); err != nil {
+		if err := d.vocab.Decode(r, what, &body); err != nil {
 			return customAudience{}, false, err
 		}
 		return body.Data, body.Data.ID != "" && !body.Data.Deleted, nil
 	case http.StatusNotFound:
 		return customAudience{}, false, nil
 	}
-	return customAudience{}, false, d.statusError(r, what, true)
+	return customAudience{}, false, d.vocab.Error(r, what, true)
 }
 
 // maxListPages bounds paging through an account's custom audiences (at
@@ -128,14 +115,14 @@ func (d *Destination) audienceByName(ctx context.Context, name string) (customAu
 		if err != nil {
 			return customAudience{}, false, fmt.Errorf("%s: %w", what, err)
 		}
-		if r.status != http.StatusOK {
-			return customAudience{}, false, d.statusError(r, what, true)
+		if r.Status != http.StatusOK {
+			return customAudience{}, false, d.vocab.Error(r, what, true)
 		}
 		var page struct {
 			Data       []customAudience `json:"data"`
 			NextCursor *string          `json:"next_cursor"`
 		}
-		if err := decode(r, what, &page); err != nil {
+		if err := d.vocab.Decode(r, what, &page); err != nil {
 			return customAudience{}, false, err
 		}
 		for _, a := range page.Data {
@@ -175,16 +162,16 @@ func (d *Destination) createAudience(ctx context.Context, spec connectors.Audien
 		return connectors.Audience{}, fmt.Errorf("%s: %w", what, err)
 	}
 	switch {
-	case r.status == http.StatusOK || r.status == http.StatusCreated:
-	case r.status == http.StatusBadRequest:
-		return connectors.Audience{}, connectors.Fatal(fmt.Errorf("%s: X refused it (%s): fix the audience name or description in the sync", what, r.describe(true)))
+	case r.Status == http.StatusOK || r.Status == http.StatusCreated:
+	case r.Status == http.StatusBadRequest:
+		return connectors.Audience{}, connectors.Fatal(fmt.Errorf("%s: X refused it (%s): fix the audience name or description in the sync", what, describe(r, true)))
 	default:
-		return connectors.Audience{}, d.statusError(r, what, true)
+		return connectors.Audience{}, d.vocab.Error(r, what, true)
 	}
 	var body struct {
 		Data customAudience `json:"data"`
 	}
-	if err := decode(r, what, &body); err != nil {
+	if err := d.vocab.Decode(r, what, &body); err != nil {
 		return connectors.Audience{}, err
 	}
 	if body.Data.ID == "" {

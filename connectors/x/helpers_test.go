@@ -189,14 +189,20 @@ func newReplica(t testing.TB, faults string, latency time.Duration, xadsOpts *xa
 
 // settings point a connection at the replica with the sandbox's
 // credentials written out, as a real connection would give them.
-func (r *replica) settings() *Settings {
+func (r *replica) settings() *Settings { return replicaSettings(r.ts.URL) }
+
+// replicaSettings point a connection at the replica at endpoint with the
+// sandbox's credentials written out.
+func replicaSettings(endpoint string) *Settings {
 	return &Settings{
-		AccountID:      xplatform.ReplicaAccount,
-		ConsumerKey:    auth.NewSecret(xplatform.ReplicaConsumerKey),
-		ConsumerSecret: auth.NewSecret(xplatform.ReplicaConsumerSecret),
-		AccessToken:    auth.NewSecret(xplatform.ReplicaAccessToken),
-		AccessSecret:   auth.NewSecret(xplatform.ReplicaAccessSecret),
-		Settings:       platformconn.Settings{Endpoint: r.ts.URL},
+		AccountID: xplatform.ReplicaAccount,
+		XCredentials: auth.XCredentials{
+			ConsumerKey:    auth.NewSecret(xplatform.ReplicaConsumerKey),
+			ConsumerSecret: auth.NewSecret(xplatform.ReplicaConsumerSecret),
+			AccessToken:    auth.NewSecret(xplatform.ReplicaAccessToken),
+			AccessSecret:   auth.NewSecret(xplatform.ReplicaAccessSecret),
+		},
+		Settings: platformconn.Settings{Endpoint: endpoint},
 	}
 }
 

@@ -1,7 +1,6 @@
 package x
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -29,6 +28,7 @@ const (
 var connLimits = platformconn.Limits{
 	Type: Type, Platform: xplatform.Name, Endpoint: DefaultEndpoint,
 	Concurrency: DefaultConcurrency, MaxConcurrency: MaxConcurrency,
+	APIVersion: DefaultAPIVersion, ReplicaAccount: xplatform.ReplicaAccount,
 }
 
 // Settings configure an X Ads custom audience destination.
@@ -36,12 +36,11 @@ type Settings struct {
 	// AccountID is the ad account (e.g. 18ce54d4x5t), as shown in X Ads
 	// Manager. Optional with sandbox: true.
 	AccountID string `yaml:"account_id"`
-	// The four OAuth 1.0a user-context credentials of the X developer app.
-	// Optional with sandbox: true, which then uses the sandbox's own.
-	ConsumerKey    auth.Secret `yaml:"consumer_key"`
-	ConsumerSecret auth.Secret `yaml:"consumer_secret"`
-	AccessToken    auth.Secret `yaml:"access_token"`
-	AccessSecret   auth.Secret `yaml:"access_secret"`
+	// XCredentials are the four OAuth 1.0a user-context credentials of
+	// the X developer app: consumer_key, consumer_secret, access_token and
+	// access_secret. Optional with sandbox: true, which then uses the
+	// sandbox's own.
+	auth.XCredentials `yaml:",inline"`
 	// APIVersion is the Ads API version in every path (default 12).
 	APIVersion string `yaml:"api_version"`
 	// Settings are sandbox (the local replica of the Ads API instead of
@@ -51,26 +50,27 @@ type Settings struct {
 	platformconn.Settings `yaml:",inline"`
 }
 
+// The keys that name ids and versions.
 var (
-	accountPattern = regexp.MustCompile(`^[0-9a-z]{1,32}$`)
-	versionPattern = regexp.MustCompile(`^[1-9][0-9]{0,2}$`)
+	accountKey = platformconn.Key{Name: "account_id", Pattern: regexp.MustCompile(`^[0-9a-z]{1,32}$`),
+		Missing: "copy the ad account id (such as 18ce54d4x5t) from X Ads Manager",
+		Invalid: "an X ad account id: use the lowercase letters and digits shown in X Ads Manager (such as 18ce54d4x5t)"}
+	versionKey = platformconn.Key{Name: "api_version", Pattern: regexp.MustCompile(`^[1-9][0-9]{0,2}$`),
+		Invalid: "an Ads API version: write the number only, such as " + DefaultAPIVersion}
 )
 
 // Validate checks the settings without any network call. Secrets may not
 // be resolved yet: only whether they are configured is checked.
 func (s *Settings) Validate() error {
-	switch {
-	case s.AccountID == "" && !s.Sandbox:
-		return errors.New("x: account_id is required: copy the ad account id (such as 18ce54d4x5t) from X Ads Manager")
-	case s.AccountID != "" && !accountPattern.MatchString(s.AccountID):
-		return fmt.Errorf("x: account_id %q is not an X ad account id: use the lowercase letters and digits shown in X Ads Manager (such as 18ce54d4x5t)", s.AccountID)
+	if err := accountKey.Check(Type, s.AccountID, s.Sandbox); err != nil {
+		return err
 	}
 	if missing := s.missingCredentials(); len(missing) > 0 && (!s.Sandbox || len(missing) < 4) {
 		return fmt.Errorf("x: %s not set: give all four OAuth 1.0a credentials of the X developer app (Keys and tokens), as ${env:NAME} or ${file:PATH}",
 			strings.Join(missing, ", "))
 	}
-	if s.APIVersion != "" && !versionPattern.MatchString(s.APIVersion) {
-		return fmt.Errorf("x: api_version %q is not an Ads API version: write the number only, such as %s", s.APIVersion, DefaultAPIVersion)
+	if err := versionKey.Check(Type, s.APIVersion, s.Sandbox); err != nil {
+		return err
 	}
 	return s.Settings.Validate(connLimits)
 }

@@ -27,7 +27,7 @@ func TestSettingsValidate(t *testing.T) {
 	t.Parallel()
 	secret := auth.NewSecret("configured")
 	full := func() Settings {
-		return Settings{AccountID: "18ce54d4x5t", ConsumerKey: secret, ConsumerSecret: secret, AccessToken: secret, AccessSecret: secret}
+		return Settings{AccountID: "18ce54d4x5t", XCredentials: auth.XCredentials{ConsumerKey: secret, ConsumerSecret: secret, AccessToken: secret, AccessSecret: secret}}
 	}
 	for _, tc := range []struct {
 		name    string
@@ -100,7 +100,7 @@ access_secret: ${env:A}
 	t.Run("defaults", func(t *testing.T) {
 		t.Parallel()
 		secret := auth.NewSecret("v")
-		d, err := New(&Settings{AccountID: "abc", ConsumerKey: secret, ConsumerSecret: secret, AccessToken: secret, AccessSecret: secret}, connectors.Env{})
+		d, err := New(&Settings{AccountID: "abc", XCredentials: auth.XCredentials{ConsumerKey: secret, ConsumerSecret: secret, AccessToken: secret, AccessSecret: secret}}, connectors.Env{})
 		require.NoError(t, err)
 		require.Equal(t, DefaultEndpoint, d.base)
 		require.Equal(t, DefaultAPIVersion, d.version)

@@ -12,6 +12,7 @@ import (
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/jsonstr"
+	"github.com/audiencesync/audiencesync/connectors/platformhttp"
 	xplatform "github.com/audiencesync/audiencesync/platform/x"
 )
 
@@ -211,12 +212,12 @@ func (d *Destination) sendUsers(ctx context.Context, aud connectors.Audience, b 
 		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
-		res.Retries += r.retries
+		res.Retries += r.Retries
 		res.Platform["requests"]++
 		ops := int64(req.count())
 		var ans usersAnswer
-		if r.status == http.StatusOK || r.status == http.StatusBadRequest {
-			if err := decode(r, what, &ans); err != nil {
+		if r.Status == http.StatusOK || r.Status == http.StatusBadRequest {
+			if err := d.vocab.Decode(r, what, &ans); err != nil {
 				return err
 			}
 		}
@@ -226,15 +227,15 @@ func (d *Destination) sendUsers(ctx context.Context, aud connectors.Audience, b 
 			req = req.without(drop)
 			continue
 		}
-		switch r.status {
+		switch r.Status {
 		case http.StatusOK:
 		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
-			return connectors.RejectBatch(firstCode(r, "x.bad_request"), fmt.Errorf("%s: X refused the request (%s)", what, r.describe(false)))
+			return connectors.RejectBatch(firstCode(r, "x.bad_request"), fmt.Errorf("%s: X refused the request (%s)", what, describe(r, false)))
 		case http.StatusNotFound:
 			return connectors.Fatal(fmt.Errorf("%s: X has no such custom audience in ad account %s (%s): it may have been deleted; run again to find or create it by name",
-				what, d.account, r.describe(false)))
+				what, d.account, describe(r, false)))
 		default:
-			return d.statusError(r, what, false)
+			return d.vocab.Error(r, what, false)
 		}
 		sc, tc := ans.Data.SuccessCount, ans.Data.TotalCount
 		if sc == nil || tc == nil || *sc != ops || *tc != ops {
@@ -269,8 +270,8 @@ func (d *Destination) operationErrors(opErrs [][]apiError, req *usersRequest, re
 	return drop
 }
 
-func firstCode(r *response, fallback string) string {
-	if e := r.errors(); len(e.Errors) > 0 && e.Errors[0].Code != "" {
+func firstCode(r *platformhttp.Answer, fallback string) string {
+	if e := errorsOf(r); len(e.Errors) > 0 && e.Errors[0].Code != "" {
 		return e.Errors[0].Code
 	}
 	return fallback

@@ -52,30 +52,25 @@ func defaultLimits() limits {
 
 // Destination uploads to the custom audiences of one X ad account.
 type Destination struct {
-	account     string
-	version     string
-	concurrency int
-	lim         limits
-	log         *zap.Logger
-	now         func() time.Time
-	http        *platformhttp.Client
+	account string
+	version string
+	lim     limits
+	log     *zap.Logger
+	now     func() time.Time
+	http    *platformhttp.Client
+	vocab   platformhttp.Vocabulary
 
 	// base is the API base URL; with sandbox: true and no endpoint it is
 	// found on first use through Env.Endpoint.
 	baseMu sync.Mutex
 	base   string
-	conn   platformconn.Conn
+	rest   *platformconn.REST
 
 	mu sync.Mutex
 	// membership is how many days memberships last, per audience Ensure
 	// resolved (0: X's default).
 	membership map[string]int
-	closed     bool
 }
-
-// Compile-time interface guard; each optional capability's guard stands
-// above the method that provides it.
-var _ connectors.Destination = (*Destination)(nil)
 
 // New builds an X destination from validated settings whose secrets are
 // resolved. It makes no network call.
@@ -84,67 +79,41 @@ func New(s *Settings, env connectors.Env) (*Destination, error) {
 }
 
 func newDestination(s *Settings, env connectors.Env, lim limits) (*Destination, error) {
-	conn, err := platformconn.New(s.Settings, connLimits, env, s.Validate)
+	rest, err := platformconn.NewREST(s.Settings, connLimits, env, s.Validate, s.AccountID, s.APIVersion)
 	if err != nil {
 		return nil, err
 	}
-	d := &Destination{
-		account:     s.AccountID,
-		version:     s.APIVersion,
-		concurrency: conn.Concurrency,
-		lim:         lim,
-		log:         conn.Log,
-		now:         conn.Now,
-		conn:        conn,
-		membership:  map[string]int{},
-	}
-	if u, ok := conn.StaticURL(); ok {
+	d := &Destination{account: rest.Account, version: rest.Version, lim: lim, log: rest.Log, now: rest.Now,
+		rest: rest, membership: map[string]int{}}
+	if u, ok := rest.StaticURL(); ok {
 		d.base = strings.TrimRight(u, "/")
 	}
-	if d.version == "" {
-		d.version = DefaultAPIVersion
-	}
-	creds := auth.XCredentials{
-		ConsumerKey: s.ConsumerKey, ConsumerSecret: s.ConsumerSecret,
-		AccessToken: s.AccessToken, AccessSecret: s.AccessSecret,
-	}
-	if s.Sandbox {
-		if len(s.missingCredentials()) == 4 {
-			creds = auth.XCredentials{
-				ConsumerKey: auth.NewSecret(xplatform.ReplicaConsumerKey), ConsumerSecret: auth.NewSecret(xplatform.ReplicaConsumerSecret),
-				AccessToken: auth.NewSecret(xplatform.ReplicaAccessToken), AccessSecret: auth.NewSecret(xplatform.ReplicaAccessSecret),
-			}
-		}
-		if d.account == "" {
-			d.account = xplatform.ReplicaAccount
+	creds := s.XCredentials
+	if s.Sandbox && len(s.missingCredentials()) == 4 {
+		creds = auth.XCredentials{
+			ConsumerKey: auth.NewSecret(xplatform.ReplicaConsumerKey), ConsumerSecret: auth.NewSecret(xplatform.ReplicaConsumerSecret),
+			AccessToken: auth.NewSecret(xplatform.ReplicaAccessToken), AccessSecret: auth.NewSecret(xplatform.ReplicaAccessSecret),
 		}
 	}
 	signer, err := auth.NewXSigner(creds)
 	if err != nil {
 		return nil, fmt.Errorf("x: %w", err)
 	}
-	d.http = newClient(&d.conn, lim, signer)
+	d.http = newClient(&rest.Conn, lim, signer)
+	rest.Client = d.http
+	d.vocab = vocabulary(d.account)
 	return d, nil
 }
+
+// Compile-time interface guard; each optional capability's guard stands
+// above the method that provides it.
+var _ connectors.Destination = (*Destination)(nil)
 
 // Info describes the destination to the engine. Memberships do not lapse
 // unless the sync sets membership_days, so nothing needs refreshing.
 func (d *Destination) Info() connectors.DestinationInfo {
-	return connectors.DestinationInfo{
-		Platform:    xplatform.Platform(),
-		Kinds:       xplatform.Platform().Kinds(),
-		MaxBatch:    d.lim.maxOps,
-		Concurrency: d.concurrency,
-	}
+	return d.rest.Info(xplatform.Platform(), d.lim.maxOps)
 }
 
 // Close releases idle connections; a second call does nothing.
-func (d *Destination) Close() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if !d.closed {
-		d.closed = true
-		d.http.CloseIdleConnections()
-	}
-	return nil
-}
+func (d *Destination) Close() error { return d.rest.Close() }

@@ -297,12 +297,9 @@ func (s *Server) listLists(w http.ResponseWriter, r *http.Request, ref listRef) 
 	}
 	s.Changes.LockSettled()
 	defer s.Changes.UnlockSettled()
-	var matched []*list
-	for _, l := range s.lists.All() {
-		if l.account == ref.account && (!hasFilter || l.res.DisplayName == nameFilter) {
-			matched = append(matched, l)
-		}
-	}
+	matched := s.lists.Where(func(_ string, l *list) bool {
+		return l.account == ref.account && (!hasFilter || l.res.DisplayName == nameFilter)
+	})
 	resp := listUserListsResponse{UserLists: []userList{}}
 	end := min(offset+pageSize, len(matched))
 	for i := offset; i < end; i++ {

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/audiencesync/audiencesync/connectors/hubspot/replicacreds"
 	"github.com/audiencesync/audiencesync/sandbox/fault"
@@ -19,9 +18,7 @@ func (s *Server) Platform() string { return replicacreds.Name }
 
 // Owns reports whether r is a call to an API the replica serves.
 func (s *Server) Owns(r *http.Request) bool {
-	p := r.URL.Path
-	return strings.HasPrefix(p, "/crm/v3/lists") || strings.HasPrefix(p, "/crm/lists/") ||
-		strings.HasPrefix(p, contactsPrefix) || strings.HasPrefix(p, "/oauth/")
+	return wire.HasPathPrefix(r, "/crm/v3/lists", "/crm/lists/", contactsPrefix, "/oauth/")
 }
 
 // MayChange reports whether a GET changes what the state file holds:

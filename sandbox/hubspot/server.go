@@ -75,9 +75,9 @@ type Options struct {
 // Server is the replica; it is an http.Handler for HubSpot API paths.
 type Server struct {
 	opts Options
-	// Seeded is Save and Load, over Snapshot and Restore, and Reset:
+	// Base is Save and Load, over Snapshot and Restore, and Reset:
 	// back to the seeded contacts and lists, forgetting issued tokens and rate-limit windows.
-	wire.Seeded[Snapshot]
+	wire.Base[Snapshot]
 
 	mu   sync.Mutex
 	data *store
@@ -101,7 +101,7 @@ func New(opts Options) *Server {
 	opts.TokenLifetime = cmp.Or(max(opts.TokenLifetime, 0), TokenLifetime)
 	opts.Now = wire.Clock(opts.Now)
 	s := &Server{opts: opts}
-	s.Seeded = wire.NewSeeded(&s.mu, s.Snapshot, s.Restore, s.reseed)
+	s.Base = wire.NewBase(&s.mu, s.Snapshot, s.Restore, s.reseed)
 	return s
 }
 

@@ -18,8 +18,7 @@ func (s *Server) Platform() string { return linkedin.Name }
 // Owns reports whether r is a Marketing API call the replica serves, or
 // the token endpoint.
 func (s *Server) Owns(r *http.Request) bool {
-	p := r.URL.Path
-	return p == tokenPath || strings.HasPrefix(p, "/rest/dmpSegments") || strings.HasPrefix(p, "/rest/adAccounts/")
+	return r.URL.Path == tokenPath || wire.HasPathPrefix(r, "/rest/dmpSegments", "/rest/adAccounts/")
 }
 
 // MayChange reports whether a GET changes what the state file holds: a

@@ -203,12 +203,7 @@ func (s *Server) findSegments(w http.ResponseWriter, r *http.Request, req *reque
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var mine []*segment
-	for _, sg := range s.segments.All() {
-		if sg.account == acct {
-			mine = append(mine, sg)
-		}
-	}
+	mine := s.segments.Where(func(_ string, sg *segment) bool { return sg.account == acct })
 	elements := []map[string]any{}
 	for i := start; i < min(start+count, len(mine)); i++ {
 		elements = append(elements, s.render(mine[i]))

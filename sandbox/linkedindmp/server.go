@@ -92,30 +92,30 @@ func (o Options) withDefaults() Options {
 // endpoint.
 type Server struct {
 	opts Options
-	// Persisted is Save and Load, over Snapshot and Restore.
-	wire.Persisted[Snapshot]
+	// Base is Save and Load, over Snapshot and Restore, and Reset.
+	wire.Base[Snapshot]
+	// windows are the users endpoint's rate-limit windows, per access
+	// token.
+	windows wire.Windows
 
 	mu       sync.Mutex
 	tokens   map[string]time.Time // issued access token -> expiry
 	issued   int64
-	windows  map[string]*window
 	segments wire.Audiences[segment]
 }
 
 // New returns an empty replica.
 func New(opts Options) *Server {
 	s := &Server{opts: opts.withDefaults()}
-	s.Persisted = wire.NewPersisted(s.Snapshot, s.Restore)
-	s.Reset()
+	s.Base = wire.NewBase(&s.mu, s.Snapshot, s.Restore, s.empty)
 	return s
 }
 
-// Reset forgets segments, issued tokens and rate-limit windows.
-func (s *Server) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// empty forgets segments, issued tokens and rate-limit windows; s.mu is
+// held.
+func (s *Server) empty() {
 	s.tokens = map[string]time.Time{}
-	s.windows = map[string]*window{}
+	s.windows.Clear()
 	// Segment ids are numbers, as LinkedIn's are.
 	s.segments = wire.NewAudiences[segment](30_000_000, 10)
 }
@@ -279,27 +279,10 @@ func readBody(r *http.Request, req *request) *apiError {
 	return nil
 }
 
-// window is one fixed rate-limit window of an access token.
-type window struct {
-	reset time.Time
-	used  int
-}
-
 // rateLimit counts a users request against its token's window and
 // reports whether it is within budget. LinkedIn documents no header
 // saying when a window resets, so the replica sends none.
 func (s *Server) rateLimit(token string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.opts.Now()
-	win := s.windows[token]
-	if win == nil || !now.Before(win.reset) {
-		win = &window{reset: now.Add(s.opts.RateWindow)}
-		s.windows[token] = win
-	}
-	if win.used >= s.opts.RateLimit {
-		return false
-	}
-	win.used++
-	return true
+	allowed, _, _ := s.windows.Take(token, s.opts.Now(), s.opts.RateLimit, s.opts.RateWindow)
+	return allowed
 }

@@ -160,12 +160,7 @@ func (s *Server) listAudiences(w http.ResponseWriter, r *http.Request, c *call) 
 	account := strings.TrimPrefix(c.node, "act_")
 	s.Changes.LockSettled()
 	defer s.Changes.UnlockSettled()
-	var mine []*audience
-	for _, a := range s.audiences.All() {
-		if a.account == account {
-			mine = append(mine, a)
-		}
-	}
+	mine := s.audiences.Where(func(_ string, a *audience) bool { return a.account == account })
 	data := []map[string]any{}
 	end := min(offset+limit, len(mine))
 	for i := offset; i < end; i++ {

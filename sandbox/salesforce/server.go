@@ -70,9 +70,9 @@ type Options struct {
 type Server struct {
 	opts Options
 	key  *rsa.PublicKey
-	// Seeded is Save and Load, over Snapshot and Restore, and Reset:
+	// Base is Save and Load, over Snapshot and Restore, and Reset:
 	// back to the seeded records, forgetting sessions, cursors, jobs and the day's API usage.
-	wire.Seeded[Snapshot]
+	wire.Base[Snapshot]
 
 	mu      sync.Mutex
 	data    *store
@@ -101,7 +101,7 @@ func New(opts Options) *Server {
 		panic("salesforce replica: the public key of replicacreds does not parse: " + err.Error())
 	}
 	s := &Server{opts: opts, key: key}
-	s.Seeded = wire.NewSeeded(&s.mu, s.Snapshot, s.Restore, s.reseed)
+	s.Base = wire.NewBase(&s.mu, s.Snapshot, s.Restore, s.reseed)
 	return s
 }
 

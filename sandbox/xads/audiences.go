@@ -146,12 +146,9 @@ func (s *Server) listAudiences(w http.ResponseWriter, _ *http.Request, req *requ
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var mine []*audience
-	for id, a := range s.audiences.All() {
-		if a.account == req.account && (withDeleted || !a.deleted) && (ids == nil || slices.Contains(ids, id)) {
-			mine = append(mine, a)
-		}
-	}
+	mine := s.audiences.Where(func(id string, a *audience) bool {
+		return a.account == req.account && (withDeleted || !a.deleted) && (ids == nil || slices.Contains(ids, id))
+	})
 	data := []map[string]any{}
 	end := min(offset+count, len(mine))
 	for i := offset; i < end; i++ {

@@ -55,20 +55,20 @@ type Options struct {
 // Server is the replica; it is an http.Handler for /12/ paths.
 type Server struct {
 	opts Options
-	// Persisted is Save and Load, over Snapshot and Restore.
-	wire.Persisted[Snapshot]
+	// Base is Save and Load, over Snapshot and Restore, and Reset.
+	wire.Base[Snapshot]
+	// windows are the rate-limit windows, per endpoint and account.
+	windows wire.Windows
 
 	mu        sync.Mutex
 	nonces    map[string]time.Time
-	windows   map[string]*window
 	audiences wire.Audiences[audience]
 }
 
 // New returns an empty replica.
 func New(opts Options) *Server {
 	s := &Server{opts: opts.withDefaults()}
-	s.Persisted = wire.NewPersisted(s.Snapshot, s.Restore)
-	s.Reset()
+	s.Base = wire.NewBase(&s.mu, s.Snapshot, s.Restore, s.empty)
 	return s
 }
 
@@ -82,12 +82,11 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Reset forgets audiences, used nonces and rate-limit windows.
-func (s *Server) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// empty forgets audiences, used nonces and rate-limit windows; s.mu is
+// held.
+func (s *Server) empty() {
 	s.nonces = map[string]time.Time{}
-	s.windows = map[string]*window{}
+	s.windows.Clear()
 	// Ids are base 36, as X's are.
 	s.audiences = wire.NewAudiences[audience](1_500_000, 36)
 }

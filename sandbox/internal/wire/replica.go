@@ -9,6 +9,7 @@ import (
 	"iter"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -239,6 +240,17 @@ func (t *Audiences[A]) All() iter.Seq2[string, *A] {
 // Len is how many audiences there are.
 func (t *Audiences[A]) Len() int { return len(t.order) }
 
+// Where returns the audiences keep accepts, in creation order.
+func (t *Audiences[A]) Where(keep func(id string, a *A) bool) []*A {
+	var out []*A
+	for _, id := range t.order {
+		if a := t.byID[id]; keep(id, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // List maps every audience, in creation order, to what fn makes of it: the
 // replica's state listing and its snapshot.
 func List[A, S any](t *Audiences[A], fn func(id string, a *A) S) []S {
@@ -281,29 +293,42 @@ func Clock(now func() time.Time) func() time.Time {
 	return now
 }
 
-// Seeded is what a replica that serves reads from a seeded store (the
-// HubSpot and Salesforce replicas) is built on: Save and Load over its
-// Snapshot and Restore, and Reset, which returns it to its seeded state
-// under its mutex. The replica embeds it.
-type Seeded[S any] struct {
+// Base is what a replica whose Reset needs nothing but its own mutex is
+// built on (the X and LinkedIn replicas, which answer uploads in their
+// handlers, and the HubSpot and Salesforce replicas, which serve reads
+// from a seeded store): Save and Load over its Snapshot and Restore, and
+// Reset, which returns it to its first state under its mutex. The replica
+// embeds it.
+type Base[S any] struct {
 	Persisted[S]
-	mu     *sync.Mutex
-	reseed func()
+	mu    *sync.Mutex
+	reset func()
 }
 
-// NewSeeded returns the base of a replica guarded by mu, saved through
-// snapshot and restore, with reseed, which replaces the replica's state
-// by the seeded one and is called with mu held, already called: a replica
-// starts seeded.
-func NewSeeded[S any](mu *sync.Mutex, snapshot func() S, restore func(S) error, reseed func()) Seeded[S] {
-	b := Seeded[S]{Persisted: NewPersisted(snapshot, restore), mu: mu, reseed: reseed}
+// NewBase returns the base of a replica guarded by mu, saved through
+// snapshot and restore, with reset, which replaces the replica's state by
+// its first one (empty, or seeded) and is called with mu held, already
+// called: a replica starts in that state.
+func NewBase[S any](mu *sync.Mutex, snapshot func() S, restore func(S) error, reset func()) Base[S] {
+	b := Base[S]{Persisted: NewPersisted(snapshot, restore), mu: mu, reset: reset}
 	b.Reset()
 	return b
 }
 
-// Reset returns the replica to its seeded state.
-func (b Seeded[S]) Reset() {
+// Reset returns the replica to its first state.
+func (b Base[S]) Reset() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.reseed()
+	b.reset()
+}
+
+// HasPathPrefix reports whether r's path starts with one of prefixes: a
+// replica's Owns for an API it knows by its paths.
+func HasPathPrefix(r *http.Request, prefixes ...string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(r.URL.Path, p) {
+			return true
+		}
+	}
+	return false
 }

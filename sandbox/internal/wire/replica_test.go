@@ -141,7 +141,7 @@ func TestSeeded(t *testing.T) {
 		held = append(held, !mu.TryLock()) // called with mu held
 		state = []string{"seed"}
 	}
-	b := NewSeeded(&mu, func() []string { return state }, func(s []string) error { state = s; return nil }, reseed)
+	b := NewBase(&mu, func() []string { return state }, func(s []string) error { state = s; return nil }, reseed)
 	require.Equal(t, []string{"seed"}, state, "a replica starts seeded")
 
 	require.NoError(t, b.Load([]byte(`["changed"]`)))
