@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	mcplatform "github.com/audiencesync/audiencesync/platform/mailchimp"
 )
 
 var (
@@ -51,7 +53,7 @@ func TestMain(m *testing.M) {
 
 // platforms are the replicas the suite checks, as /_sandbox/state names
 // them.
-var platforms = []string{"google", "meta", "x", "linkedin"}
+var platforms = []string{"google", "meta", "x", "linkedin", "mailchimp"}
 
 // tally is what one scenario found on one platform. Trials running at once
 // add to it under tallyMu.
@@ -83,7 +85,8 @@ func TestChaos(t *testing.T) {
 		{"platform faults", func(t *testing.T, tr *trial) {
 			tr.cleanSync(t, tr.before)
 			tr.faults(t, "google.ingest:503@0.2,google.remove:reset@0.2,meta.users:613@0.2,meta.users:reset@0.1,x.users:500@0.2,x.users:reset@0.1,"+
-				"linkedin.users:500@0.2,linkedin.users:reset@0.1,linkedin.segments:503@0.1,linkedin.oauth:503@0.1")
+				"linkedin.users:500@0.2,linkedin.users:reset@0.1,linkedin.segments:503@0.1,linkedin.oauth:503@0.1,"+
+				"mailchimp.batch:503@0.2,mailchimp.members:500@0.1,mailchimp.tags:reset@0.1,mailchimp.segments:503@0.2")
 			tr.source(t, tr.want)
 			tr.syncUntilDone(t)
 			tr.faults(t, "")
@@ -214,7 +217,8 @@ func (tr *trial) cleanSync(t *testing.T, cs []contact) {
 // lostAnswers makes platforms apply requests and then drop the connection
 // before answering, on every operation that changes an audience.
 const lostAnswers = "google.ingest:lost@0.2,google.remove:lost@0.2,google.removeall:lost@0.5," +
-	"meta.users:lost@0.2,meta.usersreplace:lost@0.3,x.users:lost@0.2,linkedin.users:lost@0.2"
+	"meta.users:lost@0.2,meta.usersreplace:lost@0.3,x.users:lost@0.2,linkedin.users:lost@0.2," +
+	"mailchimp.batch:lost@0.2,mailchimp.tags:lost@0.2,mailchimp.segments:lost@0.2"
 
 // nothing prepares a fresh sandbox and state.
 func nothing(*testing.T, *trial) {}
@@ -500,6 +504,16 @@ func (s *sandboxProc) audiences(t *testing.T) map[string][]map[string]bool {
 		LinkedIn struct {
 			Segments []list `json:"dmp_segments"`
 		} `json:"linkedin"`
+		// A Mailchimp audience is a tag on a list: its members are the
+		// tagged contacts' subscriber hashes.
+		Mailchimp struct {
+			Lists []struct {
+				Tags []struct {
+					Name    string   `json:"name"`
+					Members []string `json:"members"`
+				} `json:"tags"`
+			} `json:"lists"`
+		} `json:"mailchimp"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
 		t.Fatalf("decode sandbox state: %v", err)
@@ -520,6 +534,11 @@ func (s *sandboxProc) audiences(t *testing.T) map[string][]map[string]bool {
 	add("meta", st.Meta.Audiences)
 	add("x", st.X.CustomAudiences)
 	add("linkedin", st.LinkedIn.Segments)
+	for _, l := range st.Mailchimp.Lists {
+		for _, tag := range l.Tags {
+			add("mailchimp", []list{{Name: tag.Name, Identifiers: tag.Members}})
+		}
+	}
 	return out
 }
 
@@ -550,6 +569,10 @@ connections:
     type: linkedin
     sandbox: true
     endpoint: %[1]s
+  mailchimp:
+    type: mailchimp
+    sandbox: true
+    endpoint: %[1]s
 syncs:
   - name: chaos
     source:
@@ -571,7 +594,10 @@ syncs:
       - connection: linkedin
         audience: {name: %[2]s}
         batch_size: 200
-`, url, audienceName)
+      - connection: mailchimp
+        audience: {list_id: %[3]s, tag: %[2]s}
+        batch_size: 200
+`, url, audienceName, mcplatform.ReplicaListID)
 	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

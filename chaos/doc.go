@@ -9,8 +9,9 @@
 //     damaged state database (which must change nothing) before restoring
 //     it;
 //   - runs plain syncs until one succeeds;
-//   - compares what every platform replica holds (Google, Meta, X and
-//     LinkedIn, each a destination of the one sync) with an independent
+//   - compares what every platform replica holds (Google, Meta, X,
+//     LinkedIn and Mailchimp's tagged contacts, each a destination of the
+//     one sync) with an independent
 //     expected audience: one clean run of the same source into a second
 //     sandbox with a fresh state.
 //

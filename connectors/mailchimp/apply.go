@@ -2,6 +2,7 @@ package mailchimp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -25,6 +26,10 @@ const (
 	ReasonCompliance = "mailchimp.compliance_state"
 	// ReasonNotMember: the contact was not on the list when tagged.
 	ReasonNotMember = "mailchimp.not_a_member"
+	// ReasonUnanswered: the member's own untag request got no answer, or
+	// only 429s or 5xx, after the retries allowed; it stays in state and
+	// the next run removes it.
+	ReasonUnanswered = "mailchimp.unanswered"
 	// ReasonMember prefixes another per-member error code, lower-cased.
 	ReasonMember = "mailchimp."
 )
@@ -112,17 +117,31 @@ func (d *Destination) add(ctx context.Context, listID, tagID string, b connector
 	if err != nil {
 		return connectors.BatchResult{Retries: res.Retries}, err
 	}
+	// One request per existing contact: one left unanswered fails that
+	// member only (it is sent again by the next run), unless none of them
+	// got through, when the batch is retried whole.
+	var unanswered error
+	updated := 0
 	for _, o := range existing {
 		if len(o.merge) == 0 {
 			continue
 		}
 		reason, err := d.update(ctx, listID, o, &res, what)
-		if err != nil {
+		var lost *unansweredError
+		switch {
+		case errors.As(err, &lost) && ctx.Err() == nil:
+			unanswered, reason = err, ReasonUnanswered
+		case err != nil:
 			return connectors.BatchResult{Retries: res.Retries}, err
+		default:
+			updated++
 		}
 		if reason != "" {
 			refused[o.index] = reason
 		}
+	}
+	if unanswered != nil && updated == 0 && len(existing) == len(out) {
+		return connectors.BatchResult{Retries: res.Retries}, unanswered
 	}
 	var tag []outgoing
 	for _, o := range out {
@@ -200,7 +219,7 @@ func (d *Destination) update(ctx context.Context, listID string, o outgoing, res
 	r, err := d.call(ctx, http.MethodPut, "/lists/"+url.PathEscape(listID)+"/members/"+o.hash, "lists/{id}/members/{hash}",
 		map[string]any{"email_address": o.email, "status_if_new": d.statusIfNew, "merge_fields": o.merge})
 	if err != nil {
-		return "", fmt.Errorf("%s: update a contact's merge fields: %w", what, err)
+		return "", &unansweredError{fmt.Errorf("%s: update a contact's merge fields: %w", what, err)}
 	}
 	res.Retries += r.retries
 	switch {
@@ -211,9 +230,18 @@ func (d *Destination) update(ctx context.Context, listID string, o outgoing, res
 		var p problem
 		_ = decode(r, what, &p)
 		return memberReason("", p.Title+" "+p.Detail), nil
+	case r.status == http.StatusTooManyRequests, r.status >= 500:
+		return "", &unansweredError{statusError(r, what+": update a contact's merge fields", false)}
 	}
 	return "", statusError(r, what+": update a contact's merge fields", false)
 }
+
+// unansweredError is one member's request that got no answer, or only
+// 429s or 5xx, after the retries its batch's budget allowed.
+type unansweredError struct{ err error }
+
+func (e *unansweredError) Error() string { return e.err.Error() }
+func (e *unansweredError) Unwrap() error { return e.err }
 
 // tag adds the tag to out's contacts in one bulk request.
 func (d *Destination) tag(ctx context.Context, listID, tagID string, out []outgoing, res *connectors.BatchResult, what string) error {
@@ -255,11 +283,20 @@ func (d *Destination) tag(ctx context.Context, listID, tagID string, out []outgo
 	return nil
 }
 
-// untag removes the tag from each member's contact, by subscriber hash. A
+// untag removes the tag from each member's contact, by subscriber hash (a
+// bulk removal would need the addresses, which state does not keep). A
 // contact that is not on the list has no tag to remove.
+//
+// A batch of removals is one request per member, so one member's request
+// that gets no answer, or a 429 or 5xx, after the retries the policy
+// allows, fails only that member (ReasonUnanswered): it stays in state
+// and the next run removes it, while the members already untagged are
+// committed. Only when no member of the batch got through is the batch an
+// error, for the engine to retry whole.
 func (d *Destination) untag(ctx context.Context, listID, tagName string, b connectors.Batch, what string) (connectors.BatchResult, error) {
 	res := connectors.BatchResult{Platform: map[string]int64{}}
 	body := map[string]any{"tags": []map[string]string{{"name": tagName, "status": "inactive"}}}
+	var lastErr error
 	for i := range b.Members {
 		hash := ""
 		for _, id := range b.Members[i].Identifiers {
@@ -273,17 +310,28 @@ func (d *Destination) untag(ctx context.Context, listID, tagName string, b conne
 		}
 		r, err := d.call(ctx, http.MethodPost, "/lists/"+url.PathEscape(listID)+"/members/"+hash+"/tags", "lists/{id}/members/{hash}/tags", body)
 		if err != nil {
-			return connectors.BatchResult{Retries: res.Retries}, fmt.Errorf("%s: %w", what, err)
+			if ctx.Err() != nil {
+				return connectors.BatchResult{Retries: res.Retries}, fmt.Errorf("%s: %w", what, err)
+			}
+			lastErr = fmt.Errorf("%s: %w", what, err)
+			res.Rejected = append(res.Rejected, connectors.MemberRejection{Index: i, Reason: ReasonUnanswered})
+			continue
 		}
 		res.Retries += r.retries
-		switch r.status {
-		case http.StatusNoContent, http.StatusOK:
+		switch {
+		case r.status == http.StatusNoContent, r.status == http.StatusOK:
 			res.Platform["untagged"]++
-		case http.StatusNotFound:
+		case r.status == http.StatusNotFound:
 			res.Platform["not_on_list"]++
+		case r.status == http.StatusTooManyRequests, r.status >= 500:
+			lastErr = statusError(r, what, false)
+			res.Rejected = append(res.Rejected, connectors.MemberRejection{Index: i, Reason: ReasonUnanswered})
 		default:
 			return connectors.BatchResult{Retries: res.Retries}, answerError(r, what)
 		}
+	}
+	if lastErr != nil && res.Platform["untagged"]+res.Platform["not_on_list"] == 0 {
+		return connectors.BatchResult{Retries: res.Retries}, lastErr
 	}
 	return res, nil
 }

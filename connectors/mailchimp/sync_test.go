@@ -26,6 +26,7 @@ import (
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/fake"
 	"github.com/audiencesync/audiencesync/connectors/platformconn"
+	"github.com/audiencesync/audiencesync/connectors/platformhttp"
 	"github.com/audiencesync/audiencesync/engine"
 	mcplatform "github.com/audiencesync/audiencesync/platform/mailchimp"
 	"github.com/audiencesync/audiencesync/report"
@@ -341,6 +342,56 @@ func TestSyncRetriesFaults(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, report.StatusSucceeded, rep.Status, "errors: %v", rep.Errors)
 	require.Equal(t, want(ms[100:]), r.tagged(t))
+}
+
+// Removals are one request per member: a member whose untag request fails
+// after its retries fails alone (counted by reason, left in state), the
+// others are committed, and the next run removes the rest.
+func TestUntagFailsOnlyTheUnansweredMembers(t *testing.T) {
+	t.Parallel()
+	r := newReplica(t, "")
+	d := r.dest(t, nil)
+	// Back-off in milliseconds: the budget's retries are what is tested.
+	d.http = d.conn.HTTP(platformhttp.Options{MinWait: time.Millisecond, MaxWait: 5 * time.Millisecond,
+		Transport: platformconn.Wire(d.concurrency + 2)})
+	s := newSyncer(t, d)
+	ms := shoppers(0, 150, 0)
+	rep, err := s.run(ms, engine.Options{})
+	require.NoError(t, err)
+	require.Equal(t, report.StatusSucceeded, rep.Status, "errors: %v", rep.Errors)
+
+	require.NoError(t, r.faults.Load("mailchimp.tags:503@0.6"))
+	rep, _ = s.run(ms[50:], engine.Options{})
+	failed := rep.PlatformRejected[ReasonUnanswered]
+	require.Positive(t, failed, "some untag requests fail: %v", rep.PlatformRejected)
+	require.Less(t, failed, int64(50), "and not all")
+	require.Equal(t, 50-failed, rep.Applied.Removed)
+	tagged := r.tagged(t)
+	require.Len(t, tagged, 100+int(failed), "the answered removals are done, the others still tagged")
+	require.Subset(t, tagged, want(ms[50:]))
+
+	require.NoError(t, r.faults.Load(""))
+	rep, err = s.run(ms[50:], engine.Options{})
+	require.NoError(t, err)
+	require.Equal(t, report.StatusSucceeded, rep.Status, "errors: %v", rep.Errors)
+	require.Equal(t, failed, rep.Applied.Removed, "the next run removes exactly the members left")
+	require.Equal(t, want(ms[50:]), r.tagged(t))
+
+	// Adding back contacts the list still holds updates each one's merge
+	// fields with a request of its own: the same holds there.
+	require.NoError(t, r.faults.Load("mailchimp.members:503@0.6"))
+	rep, _ = s.run(ms, engine.Options{})
+	failed = rep.PlatformRejected[ReasonUnanswered]
+	require.Positive(t, failed, "some updates fail: %v", rep.PlatformRejected)
+	require.Less(t, failed, int64(50), "and not all")
+	require.Equal(t, 50-failed, rep.Applied.Added)
+	require.Len(t, r.tagged(t), 150-int(failed))
+	require.NoError(t, r.faults.Load(""))
+	rep, err = s.run(ms, engine.Options{})
+	require.NoError(t, err)
+	require.Equal(t, report.StatusSucceeded, rep.Status, "errors: %v", rep.Errors)
+	require.Equal(t, failed, rep.Applied.Added)
+	require.Equal(t, want(ms), r.tagged(t))
 }
 
 func TestSettings(t *testing.T) {
