@@ -22,6 +22,7 @@ const scopeIDSQL = `(SELECT id FROM scopes WHERE sync = ? AND dest = ?)`
 const (
 	membersSQL  = `SELECT key, fingerprint, last_sent FROM members WHERE scope_id = ` + scopeIDSQL
 	snapshotSQL = `SELECT key, fingerprint, last_sent, ids FROM members WHERE scope_id = ` + scopeIDSQL + ` ORDER BY key`
+	orderedSQL  = `SELECT key, fingerprint, last_sent FROM members WHERE scope_id = ` + scopeIDSQL + ` ORDER BY key`
 	countSQL    = `SELECT count(*) FROM members WHERE scope_id = ` + scopeIDSQL
 	resetSQL    = `DELETE FROM members WHERE scope_id = ` + scopeIDSQL
 	deleteSQL   = `DELETE FROM members WHERE scope_id = ? AND key = ?`
@@ -197,6 +198,44 @@ func (s *Store) Snapshot(ctx context.Context, scope state.Scope) iter.Seq2[state
 			}
 			if e.Identifiers, err = audience.DecodeIdentifiers(ids); err != nil {
 				fail(fmt.Errorf("member %s: %w", e.Key, err))
+				return
+			}
+			if !yield(e, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			fail(err)
+		}
+	}
+}
+
+// MembersOrdered implements state.OrderedMembers. The members table's
+// primary key is (scope_id, key), so the order costs no sort: SQLite walks
+// the scope's part of the table.
+func (s *Store) MembersOrdered(ctx context.Context, scope state.Scope) iter.Seq2[state.Entry, error] {
+	return func(yield func(state.Entry, error) bool) {
+		fail := func(err error) {
+			yield(state.Entry{}, fmt.Errorf("read members of %s in key order: %w", scopeName(scope), err))
+		}
+		rows, err := s.read.QueryContext(ctx, orderedSQL, scope.Sync, scope.Destination)
+		if err != nil {
+			fail(err)
+			return
+		}
+		defer rows.Close()
+		var (
+			key, fp  sql.RawBytes
+			lastSent int64
+			e        state.Entry
+		)
+		for rows.Next() {
+			if err := rows.Scan(&key, &fp, &lastSent); err != nil {
+				fail(err)
+				return
+			}
+			if err := fillEntry(&e, key, fp, lastSent); err != nil {
+				fail(err)
 				return
 			}
 			if !yield(e, nil) {
