@@ -1,0 +1,179 @@
+package engine
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"iter"
+	"slices"
+	"os"
+
+	"github.com/audiencesync/audiencesync/audience"
+	"github.com/audiencesync/audiencesync/state"
+)
+
+// A large audience is planned as a merge of two key-ordered streams, so
+// that planning memory does not grow with the audience: the members read
+// (key, fingerprint, consent, packed hashed identifiers) go to a spool,
+// sorted in runs on disk past Engine.SpillAfter, and committed state is
+// read in key order (state.OrderedMembers). One pass over both finds the
+// repeats, the members to add, update, refresh or leave, and the members
+// gone. The shared-identifier rule then needs only the match keys of the
+// identifiers stored for the members removed or updated — the only ones
+// a removal could touch — and a second pass over the spool marks those a
+// staying member still carries. In memory stay the changes themselves
+// (removals and updates, as in the in-memory plan), a fixed-size filter
+// of source keys in the collector (dedup.go), and the read buffers of
+// the runs. Spool files hold hashed keys and identifiers only, in the
+// run's spill directory, unlinked as soon as they are created.
+//
+// Small audiences keep the in-memory plan, which is faster below
+// Engine.StreamPlanAt; both give the same plan (TestStreamPlanMatchesMemory).
+
+// DefaultStreamPlanAt is the committed audience size from which a run plans
+// by merging streams rather than in memory.
+const DefaultStreamPlanAt = 250_000
+
+// streams decides whether the run plans by merging streams: the store can
+// read members in key order, the job has no segments (whose moves and
+// holdouts are planned in memory), and some destination holds at least
+// StreamPlanAt members.
+func (e *Engine) streams(job *Job, plans []*plan) bool {
+	at := e.StreamPlanAt
+	if at == 0 {
+		at = DefaultStreamPlanAt
+	}
+	if os.Getenv("XSTREAM") != "" { at = -5 }
+	if at == -5 { at = 0 } else if at < 0 || len(job.Segments) > 0 {
+		return false
+	}
+	if _, ok := e.Store.(state.OrderedMembers); !ok {
+		return false
+	}
+	for _, p := range plans {
+		if !p.failed && p.committedN >= int64(at) {
+			return true
+		}
+	}
+	return false
+}
+
+// merge plans the members read against committed state, both in key order:
+// it records each member's kind as classify does in memory, and returns the
+// committed members gone (removals) and, when clearing, those that stay.
+func (p *plan) merge(ctx context.Context, om state.OrderedMembers, clearing bool) (gone, stay []audience.MemberKey, err error) {
+	next, stop := iter.Pull2(om.MembersOrdered(ctx, p.scope))
+	defer stop()
+	var (
+		st state.Entry
+		ok bool
+	)
+	advance := func() error {
+		var err error
+		st, err, ok = next()
+		if ok && err != nil {
+			ok = false
+			return err
+		}
+		return nil
+	}
+	if err := advance(); err != nil {
+		return nil, nil, err
+	}
+	var prev audience.MemberKey
+	first := true
+	for ch, err := range p.srcs.all() {
+		if err != nil {
+			return nil, nil, err
+		}
+		if !first && ch.key == prev {
+			// Two records reduce to one member (no source key and the
+			// same primary identifier): the first read wins.
+			p.tally.Reject("member.duplicate")
+			continue
+		}
+		first, prev = false, ch.key
+		for ok && st.Key.Compare(ch.key) < 0 {
+			gone = append(gone, st.Key)
+			if err := advance(); err != nil {
+				return nil, nil, err
+			}
+		}
+		var c committedMember
+		inState := ok && st.Key == ch.key
+		if inState {
+			c = committedMember{fp: shortFP(st.Fingerprint), lastSent: uint32(max(st.LastSent.Unix(), 0))}
+			if clearing {
+				stay = append(stay, st.Key)
+			}
+			if err := advance(); err != nil {
+				return nil, nil, err
+			}
+		}
+		out := *ch
+		out.kind = p.kindOf(c, inState, ch.fp)
+		if out.kind == 0 {
+			out.ids = nil // nothing to send: drop what the spool read back
+		}
+		p.members++
+		p.record(out)
+	}
+	for ok {
+		gone = append(gone, st.Key)
+		if err := advance(); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	// Updates go out first in source order, as from the in-memory plan:
+	// of two updates with the same identifiers, the first read is the
+	// one sent.
+	slices.SortFunc(p.updates, func(a, b change) int { return cmp.Compare(a.seq, b.seq) })
+	return gone, stay, nil
+}
+
+// desiredAmong fills p.desiredIDs with the match keys of the identifiers
+// stored for the members removed or updated (gone, upd) that a member of
+// the audience carries: a second pass over the spool, which keeps in
+// memory only those candidates.
+func (p *plan) desiredAmong(gone, upd [][]audience.Identifier) error {
+	match := &p.t.Info.Platform.Match
+	cands := map[audience.IdentifierID]bool{}
+	for _, list := range [][][]audience.Identifier{gone, upd} {
+		for _, ids := range list {
+			audience.SortIdentifiers(ids)
+			matchKeys(ids, match, func(k audience.IdentifierID) { cands[k] = false })
+		}
+	}
+	if len(cands) == 0 {
+		return nil
+	}
+	var prev audience.MemberKey
+	first := true
+	for ch, err := range p.srcs.all() {
+		if err != nil {
+			return err
+		}
+		if !first && ch.key == prev {
+			continue // a repeat, which the plan left out
+		}
+		first, prev = false, ch.key
+		ids, err := audience.DecodeIdentifiers(ch.ids)
+		if err != nil {
+			return fmt.Errorf("read spooled member: %w", err)
+		}
+		matchKeys(ids, match, func(k audience.IdentifierID) {
+			if _, ok := cands[k]; ok {
+				cands[k] = true
+			}
+		})
+	}
+	for k, desired := range cands {
+		if desired {
+			p.desiredIDs[k] = struct{}{}
+		}
+	}
+	return nil
+}
