@@ -32,14 +32,14 @@ type spool struct {
 	limit int
 	// dir is where the file goes: the run's spill directory (Engine.SpillDir),
 	// or the system's temporary directory when "".
-	dir string
-	mem []change
-	f     *os.File
-	w     *bufio.Writer
-	off   int64 // bytes written to f
-	runs  []spoolRun
-	n     int
-	err   error
+	dir  string
+	mem  []change
+	f    *os.File
+	w    *bufio.Writer
+	off  int64 // bytes written to f
+	runs []spoolRun
+	n    int
+	err  error
 }
 
 // spoolRun is one sorted run in the file.

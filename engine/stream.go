@@ -5,8 +5,8 @@ import (
 	"context"
 	"fmt"
 	"iter"
-	"slices"
 	"os"
+	"slices"
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/state"
@@ -43,8 +43,12 @@ func (e *Engine) streams(job *Job, plans []*plan) bool {
 	if at == 0 {
 		at = DefaultStreamPlanAt
 	}
-	if os.Getenv("XSTREAM") != "" { at = -5 }
-	if at == -5 { at = 0 } else if at < 0 || len(job.Segments) > 0 {
+	if os.Getenv("XSTREAM") != "" {
+		at = -5
+	}
+	if at == -5 {
+		at = 0
+	} else if at < 0 || len(job.Segments) > 0 {
 		return false
 	}
 	if _, ok := e.Store.(state.OrderedMembers); !ok {
