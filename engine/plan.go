@@ -52,6 +52,9 @@ type change struct {
 	// oldIDs, for updates: stored identifiers no member still carries,
 	// to remove before the new ones are added.
 	oldIDs []byte
+	// mkeys are the member's match keys (packed little-endian), in a
+	// streaming plan's spool of members read.
+	mkeys []byte
 	// seq is the member's place in the source's order, in a streaming
 	// plan's spool of members read (stream.go): the first of two records
 	// reducing to one member wins.
@@ -125,7 +128,7 @@ type plan struct {
 	// than holding committed, seen, fresh and every match key in memory.
 	// committedN is how many members state held as the run started.
 	stream     bool
-	srcs       spool
+	srcs       keySpool
 	seq        uint64
 	committedN int64
 	committed  map[audience.MemberKey]committedMember
@@ -283,7 +286,7 @@ func (e *Engine) loadState(ctx context.Context, log *zap.Logger, job *Job, plans
 		log.Debug("planning by merging sorted streams")
 		for _, p := range plans {
 			p.stream = true
-			p.srcs = spool{limit: p.bulk.limit, dir: p.bulk.dir}
+			p.srcs = keySpool{limit: p.bulk.limit, dir: p.bulk.dir, hint: p.committedN}
 		}
 		return nil
 	}
@@ -339,7 +342,7 @@ func (p *plan) classify(pc *prepChunk) {
 			// Repeats, counters and kinds are worked out by the merge
 			// with state (stream.go), in key order.
 			p.seq++
-			p.srcs.add(change{key: r.key, fp: r.fp, consent: r.consent, ids: r.ids, seq: p.seq})
+			p.srcs.add(change{key: r.key, fp: r.fp, consent: r.consent, ids: r.ids, mkeys: r.mkeys, seq: p.seq})
 			continue
 		}
 		keyless := pc.chunk[i].Key == ""

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/fake"
 	"github.com/audiencesync/audiencesync/engine"
+	"github.com/audiencesync/audiencesync/report"
 )
 
 // spillMembers makes n synthetic members with e-mail, phone and name, the
@@ -107,15 +109,16 @@ func TestSpillFilesHoldNoContactData(t *testing.T) {
 			scan()
 		}
 	})
-	// Every other member changes e-mail: updates, and as many sends.
-	next := spillMembers(n, 0)
+	// Every other member changes e-mail (updates, kept in memory), and
+	// a quarter more are new (adds, spooled).
+	next := spillMembers(n+n/4, 0)
 	for i := 0; i < n; i += 2 {
 		next[i].Fields[audience.Email] = fmt.Sprintf("spill-moved-%06d@example.com", i)
 	}
 	src := &hookSource{Source: fake.Source{Members: next}, after: scan}
 	rep, err := b.eng.Run(context.Background(), b.job(src, withNames), engine.Options{})
 	require.NoError(t, err)
-	require.Equal(t, int64(n/2), dest(rep).Planned.Update)
+	require.Equal(t, report.Planned{Update: n / 2, Add: n / 4, Unchanged: n / 2}, dest(rep).Planned)
 
 	total := 0
 	for name, data := range seen {
@@ -125,6 +128,12 @@ func TestSpillFilesHoldNoContactData(t *testing.T) {
 		}
 	}
 	require.GreaterOrEqual(t, total, 1<<20, "the test read the spill files: %d files, %d bytes", len(seen), total)
+	var kinds []string
+	for name := range seen {
+		kinds = append(kinds, strings.SplitN(filepath.Base(name), "-", 3)[1])
+	}
+	slices.Sort(kinds)
+	require.Equal(t, []string{"members", "plan"}, slices.Compact(kinds), "the members read and the planned sends were both spilled")
 	requireEmptyDir(t, spill)
 }
 

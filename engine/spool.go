@@ -212,8 +212,14 @@ type merge struct {
 	srcs  []changeSource
 }
 
-func (m *merge) Len() int           { return len(m.heads) }
-func (m *merge) Less(i, j int) bool { return byKey(*m.heads[i], *m.heads[j]) < 0 }
+func (m *merge) Len() int { return len(m.heads) }
+func (m *merge) Less(i, j int) bool {
+	a, b := m.heads[i], m.heads[j]
+	if c := a.key.Compare(b.key); c != 0 {
+		return c < 0
+	}
+	return a.seq < b.seq
+}
 func (m *merge) Swap(i, j int) {
 	m.heads[i], m.heads[j] = m.heads[j], m.heads[i]
 	m.srcs[i], m.srcs[j] = m.srcs[j], m.srcs[i]

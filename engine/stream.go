@@ -3,10 +3,10 @@ package engine
 import (
 	"cmp"
 	"context"
-	"fmt"
-	"iter"
+	"encoding/binary"
 	"os"
 	"slices"
+	"sync"
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/state"
@@ -66,7 +66,7 @@ func (e *Engine) streams(job *Job, plans []*plan) bool {
 // it records each member's kind as classify does in memory, and returns the
 // committed members gone (removals) and, when clearing, those that stay.
 func (p *plan) merge(ctx context.Context, om state.OrderedMembers, clearing bool) (gone, stay []audience.MemberKey, err error) {
-	next, stop := iter.Pull2(om.MembersOrdered(ctx, p.scope))
+	next, stop := prefetch(ctx, om, p.scope)
 	defer stop()
 	var (
 		st state.Entry
@@ -74,12 +74,8 @@ func (p *plan) merge(ctx context.Context, om state.OrderedMembers, clearing bool
 	)
 	advance := func() error {
 		var err error
-		st, err, ok = next()
-		if ok && err != nil {
-			ok = false
-			return err
-		}
-		return nil
+		st, ok, err = next()
+		return err
 	}
 	if err := advance(); err != nil {
 		return nil, nil, err
@@ -115,9 +111,12 @@ func (p *plan) merge(ctx context.Context, om state.OrderedMembers, clearing bool
 			}
 		}
 		out := *ch
+		out.mkeys = nil // read again from the spool by desiredAmong
 		out.kind = p.kindOf(c, inState, ch.fp)
 		if out.kind == 0 {
-			out.ids = nil // nothing to send: drop what the spool read back
+			out.ids = nil // nothing to send
+		} else {
+			out.ids = slices.Clone(ch.ids) // the spool reuses its buffers
 		}
 		p.members++
 		p.record(out)
@@ -140,7 +139,8 @@ func (p *plan) merge(ctx context.Context, om state.OrderedMembers, clearing bool
 
 // desiredAmong fills p.desiredIDs with the match keys of the identifiers
 // stored for the members removed or updated (gone, upd) that a member of
-// the audience carries: a second pass over the spool, which keeps in
+// the audience carries: a second pass over the spool, which holds each
+// member's match keys (worked out by the prepare workers), keeping in
 // memory only those candidates.
 func (p *plan) desiredAmong(gone, upd [][]audience.Identifier) error {
 	match := &p.t.Info.Platform.Match
@@ -154,6 +154,12 @@ func (p *plan) desiredAmong(gone, upd [][]audience.Identifier) error {
 	if len(cands) == 0 {
 		return nil
 	}
+	// Most match keys are no candidate: a bit per hash slot answers them
+	// before the map does.
+	var maybe [1 << 14]uint64
+	for k := range cands {
+		maybe[(k>>6)&(1<<14-1)] |= 1 << (k & 63)
+	}
 	var prev audience.MemberKey
 	first := true
 	for ch, err := range p.srcs.all() {
@@ -164,15 +170,15 @@ func (p *plan) desiredAmong(gone, upd [][]audience.Identifier) error {
 			continue // a repeat, which the plan left out
 		}
 		first, prev = false, ch.key
-		ids, err := audience.DecodeIdentifiers(ch.ids)
-		if err != nil {
-			return fmt.Errorf("read spooled member: %w", err)
-		}
-		matchKeys(ids, match, func(k audience.IdentifierID) {
+		for mk := ch.mkeys; len(mk) >= 8; mk = mk[8:] {
+			k := audience.IdentifierID(binary.LittleEndian.Uint64(mk))
+			if maybe[(k>>6)&(1<<14-1)]&(1<<(k&63)) == 0 {
+				continue
+			}
 			if _, ok := cands[k]; ok {
 				cands[k] = true
 			}
-		})
+		}
 	}
 	for k, desired := range cands {
 		if desired {
@@ -180,4 +186,77 @@ func (p *plan) desiredAmong(gone, upd [][]audience.Identifier) error {
 		}
 	}
 	return nil
+}
+
+// entryBatch is how many committed members prefetch hands over at once.
+const entryBatch = 4096
+
+// prefetch reads scope's members in key order on a goroutine of its own,
+// in batches, so that reading the store overlaps the merge on another
+// core. next returns the next member, false at the end; stop ends the
+// read and waits for the goroutine, whatever was read.
+func prefetch(ctx context.Context, om state.OrderedMembers, scope state.Scope) (next func() (state.Entry, bool, error), stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	full := make(chan []state.Entry, 4)
+	free := make(chan []state.Entry, 6)
+	var readErr error // written before full is closed
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(full)
+		batch := make([]state.Entry, 0, entryBatch)
+		send := func() bool {
+			select {
+			case full <- batch:
+			case <-ctx.Done():
+				return false
+			}
+			select {
+			case batch = <-free:
+				batch = batch[:0]
+			default:
+				batch = make([]state.Entry, 0, entryBatch)
+			}
+			return true
+		}
+		for e, err := range om.MembersOrdered(ctx, scope) {
+			if err != nil {
+				readErr = err
+				return
+			}
+			batch = append(batch, e)
+			if len(batch) == entryBatch && !send() {
+				return
+			}
+		}
+		if len(batch) > 0 {
+			send()
+		}
+	})
+	var cur []state.Entry
+	i := 0
+	next = func() (state.Entry, bool, error) {
+		for i == len(cur) {
+			if cur != nil {
+				select {
+				case free <- cur:
+				default:
+				}
+			}
+			b, ok := <-full
+			if !ok {
+				cur = nil
+				return state.Entry{}, false, readErr
+			}
+			cur, i = b, 0
+		}
+		i++
+		return cur[i-1], true, nil
+	}
+	stop = func() {
+		cancel()
+		for range full {
+		}
+		wg.Wait()
+	}
+	return next, stop
 }
