@@ -32,7 +32,6 @@ type keySpool struct {
 	dir   string
 	hint  int64
 	mem   []change // before the first spill
-	n     int
 	err   error
 
 	f      *os.File
@@ -55,13 +54,10 @@ const (
 	bucketBuffers = 16 << 20
 )
 
-func (s *keySpool) len() int { return s.n }
-
 func (s *keySpool) add(ch change) {
 	if s.err != nil {
 		return
 	}
-	s.n++
 	if s.bufs != nil {
 		s.put(&ch)
 		return

@@ -110,15 +110,16 @@ func (p *plan) merge(ctx context.Context, om state.OrderedMembers, clearing bool
 				return nil, nil, err
 			}
 		}
-		out := *ch
-		out.mkeys = nil // read again from the spool by desiredAmong
-		out.kind = p.kindOf(c, inState, ch.fp)
-		if out.kind == 0 {
-			out.ids = nil // nothing to send
-		} else {
-			out.ids = slices.Clone(ch.ids) // the spool reuses its buffers
-		}
 		p.members++
+		kind := p.kindOf(c, inState, ch.fp)
+		if kind == 0 {
+			p.rep.Planned.Unchanged++ // most members: nothing copied
+			continue
+		}
+		out := *ch
+		out.kind = kind
+		out.mkeys = nil                // read again from the spool by desiredAmong
+		out.ids = slices.Clone(ch.ids) // the spool reuses its buffers
 		p.record(out)
 	}
 	for ok {

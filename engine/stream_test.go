@@ -27,7 +27,8 @@ import (
 // members, identifiers shared between members, members without
 // identifiers or with consent denied, changes of e-mail and phone,
 // members gone and new, memberships due for a refresh, full refreshes,
-// record-matching platforms, the removal guard — a run planned in memory
+// record-matching platforms, destinations that cannot empty an audience,
+// the removal guard — a run planned in memory
 // and one planned by merging sorted streams (spilled after a few members)
 // make the same report, send the same members with the same identifiers,
 // and leave the same state and the same remote audience.
@@ -43,6 +44,7 @@ func TestStreamPlanMatchesMemory(t *testing.T) {
 				advance:    time.Duration(rng.IntN(90)) * 24 * time.Hour,
 				opts:       engine.Options{FullRefresh: rng.IntN(6) == 0, Force: rng.IntN(4) != 0},
 				spill:      1 + rng.IntN(40),
+				noReset:    rng.IntN(2) == 0,
 			}
 			c.base, c.next = randomAudiences(rng)
 			memory := c.run(t, -1)
@@ -58,6 +60,9 @@ type streamCase struct {
 	advance    time.Duration
 	opts       engine.Options
 	spill      int
+	// noReset hides the destination's RemoveAll: a full refresh then
+	// removes every member before adding them again.
+	noReset    bool
 	base, next []audience.Member
 }
 
@@ -87,6 +92,10 @@ func (c streamCase) run(t *testing.T, at int) streamOutcome {
 	runs := 0
 	eng := &engine.Engine{Store: st, Now: func() time.Time { return now }, StreamPlanAt: -1, SpillAfter: c.spill,
 		SpillDir: t.TempDir(), NewRunID: func(time.Time) string { runs++; return fmt.Sprint("run-", runs) }}
+	var d connectors.Destination = dest
+	if c.noReset {
+		d = struct{ connectors.Destination }{dest}
+	}
 	job := func(ms []audience.Member) *engine.Job {
 		return &engine.Job{
 			Sync: "s", Source: &fake.Source{Members: ms},
@@ -95,7 +104,7 @@ func (c streamCase) run(t *testing.T, at int) streamOutcome {
 				audience.LastName: "last", audience.Zip: "zip"}},
 			DefaultRegion: "US", MaxRemoveFraction: 0.2,
 			Targets: []*engine.Target{{
-				Name: "d", Type: "fake", Dest: dest, Info: dest.Info(), Profile: prof,
+				Name: "d", Type: "fake", Dest: d, Info: dest.Info(), Profile: prof,
 				Audience:       connectors.AudienceSpec{Name: "a", Create: true, MembershipDays: c.membership},
 				DefaultConsent: audience.Consent{AdUserData: audience.ConsentGranted, AdPersonalization: audience.ConsentGranted},
 				RefreshMargin:  20 * 24 * time.Hour,
