@@ -72,6 +72,19 @@ func (s *Store) Members(ctx context.Context, scope state.Scope, fn func(state.En
 		return fmt.Errorf("read members of %s: %w", scopeName(scope), err)
 	}
 	defer rows.Close()
+	var stop error
+	if err := scanMembers(rows, func(e state.Entry) bool {
+		stop = fn(e)
+		return stop == nil
+	}); err != nil {
+		return fmt.Errorf("read members of %s: %w", scopeName(scope), err)
+	}
+	return stop
+}
+
+// scanMembers calls fn with each row of key, fingerprint and last_sent
+// until it returns false, reusing its scan buffers.
+func scanMembers(rows *sql.Rows, fn func(state.Entry) bool) error {
 	var (
 		key, fp  sql.RawBytes
 		lastSent int64
@@ -79,19 +92,16 @@ func (s *Store) Members(ctx context.Context, scope state.Scope, fn func(state.En
 	)
 	for rows.Next() {
 		if err := rows.Scan(&key, &fp, &lastSent); err != nil {
-			return fmt.Errorf("read members of %s: %w", scopeName(scope), err)
-		}
-		if err := fillEntry(&e, key, fp, lastSent); err != nil {
-			return fmt.Errorf("read members of %s: %w", scopeName(scope), err)
-		}
-		if err := fn(e); err != nil {
 			return err
 		}
+		if err := fillEntry(&e, key, fp, lastSent); err != nil {
+			return err
+		}
+		if !fn(e) {
+			return nil
+		}
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read members of %s: %w", scopeName(scope), err)
-	}
-	return nil
+	return rows.Err()
 }
 
 // Identifiers implements state.Store. Keys are looked up in chunks inside
@@ -224,25 +234,7 @@ func (s *Store) MembersOrdered(ctx context.Context, scope state.Scope) iter.Seq2
 			return
 		}
 		defer rows.Close()
-		var (
-			key, fp  sql.RawBytes
-			lastSent int64
-			e        state.Entry
-		)
-		for rows.Next() {
-			if err := rows.Scan(&key, &fp, &lastSent); err != nil {
-				fail(err)
-				return
-			}
-			if err := fillEntry(&e, key, fp, lastSent); err != nil {
-				fail(err)
-				return
-			}
-			if !yield(e, nil) {
-				return
-			}
-		}
-		if err := rows.Err(); err != nil {
+		if err := scanMembers(rows, func(e state.Entry) bool { return yield(e, nil) }); err != nil {
 			fail(err)
 		}
 	}
