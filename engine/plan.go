@@ -287,6 +287,9 @@ func (e *Engine) loadState(ctx context.Context, log *zap.Logger, job *Job, plans
 		for _, p := range plans {
 			p.stream = true
 			p.srcs = keySpool{limit: p.bulk.limit, dir: p.bulk.dir, hint: p.committedN}
+			// Sends grow with the churn, which grows with the audience:
+			// fewer of them stay in memory.
+			p.bulk.limit = min(p.bulk.limit, streamSendsInMemory)
 		}
 		return nil
 	}
@@ -438,9 +441,11 @@ func (e *Engine) finishPlans(ctx context.Context, plans []*plan) error {
 		// The stored identifiers of the members removed or updated are
 		// fetched first: in a streaming plan, their match keys are the only
 		// ones the members that stay are checked against.
-		goneIDs := make([][]audience.Identifier, 0, len(gone))
+		// Kept packed until used: a tenth of the memory of decoded ones,
+		// for as many members as the run removes and updates.
+		goneIDs := make([][]byte, 0, len(gone))
 		if err := e.fetchIdentifiers(ctx, p.scope, gone, func(_ audience.MemberKey, ids []audience.Identifier) {
-			goneIDs = append(goneIDs, ids)
+			goneIDs = append(goneIDs, audience.EncodeIdentifiers(nil, ids))
 		}); err != nil {
 			return fmt.Errorf("plan removals for %s: %w", p.t.Name, err)
 		}
@@ -448,9 +453,9 @@ func (e *Engine) finishPlans(ctx context.Context, plans []*plan) error {
 		for i, ch := range p.updates {
 			updKeys[i] = ch.key
 		}
-		updIDs := make([][]audience.Identifier, 0, len(p.updates))
+		updIDs := make([][]byte, 0, len(p.updates))
 		if err := e.fetchIdentifiers(ctx, p.scope, updKeys, func(_ audience.MemberKey, ids []audience.Identifier) {
-			updIDs = append(updIDs, ids)
+			updIDs = append(updIDs, audience.EncodeIdentifiers(nil, ids))
 		}); err != nil {
 			return fmt.Errorf("plan updates for %s: %w", p.t.Name, err)
 		}
@@ -461,10 +466,19 @@ func (e *Engine) finishPlans(ctx context.Context, plans []*plan) error {
 			p.srcs.close()
 		}
 		for i, k := range gone {
-			p.removes = append(p.removes, change{key: k, kind: kindRemove, ids: audience.EncodeIdentifiers(nil, p.undesired(goneIDs[i]))})
+			kept, err := p.undesiredPacked(goneIDs[i])
+			if err != nil {
+				return fmt.Errorf("plan removals for %s: %w", p.t.Name, err)
+			}
+			p.removes = append(p.removes, change{key: k, kind: kindRemove, ids: kept})
+			goneIDs[i] = nil
 		}
 		for i := range p.updates {
-			p.updates[i].oldIDs = audience.EncodeIdentifiers(nil, p.undesired(updIDs[i]))
+			kept, err := p.undesiredPacked(updIDs[i])
+			if err != nil {
+				return fmt.Errorf("plan updates for %s: %w", p.t.Name, err)
+			}
+			p.updates[i].oldIDs = kept
 		}
 		if clearing {
 			if err := e.fetchIdentifiers(ctx, p.scope, stay, func(k audience.MemberKey, ids []audience.Identifier) {
@@ -502,6 +516,16 @@ func (p *plan) undesired(ids []audience.Identifier) []audience.Identifier {
 		_, desired := p.desiredIDs[k]
 		return !desired
 	})
+}
+
+// undesiredPacked is undesired for identifiers packed with
+// audience.EncodeIdentifiers, packed again.
+func (p *plan) undesiredPacked(packed []byte) ([]byte, error) {
+	ids, err := audience.DecodeIdentifiers(packed)
+	if err != nil {
+		return nil, fmt.Errorf("stored identifiers: %w", err)
+	}
+	return audience.EncodeIdentifiers(nil, p.undesired(ids)), nil
 }
 
 const identifierChunk = 5000

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"slices"
 	"sync"
@@ -33,6 +34,10 @@ import (
 // DefaultStreamPlanAt is the committed audience size from which a run plans
 // by merging streams rather than in memory.
 const DefaultStreamPlanAt = 250_000
+
+// streamSendsInMemory is how many planned sends a streaming plan keeps in
+// memory before spooling them (Engine.SpillAfter when lower).
+const streamSendsInMemory = 16 << 10
 
 // streams decides whether the run plans by merging streams: the store can
 // read members in key order, the job has no segments (whose moves and
@@ -143,11 +148,15 @@ func (p *plan) merge(ctx context.Context, om state.OrderedMembers, clearing bool
 // the audience carries: a second pass over the spool, which holds each
 // member's match keys (worked out by the prepare workers), keeping in
 // memory only those candidates.
-func (p *plan) desiredAmong(gone, upd [][]audience.Identifier) error {
+func (p *plan) desiredAmong(gone, upd [][]byte) error {
 	match := &p.t.Info.Platform.Match
 	cands := map[audience.IdentifierID]bool{}
-	for _, list := range [][][]audience.Identifier{gone, upd} {
-		for _, ids := range list {
+	for _, list := range [][][]byte{gone, upd} {
+		for _, packed := range list {
+			ids, err := audience.DecodeIdentifiers(packed)
+			if err != nil {
+				return fmt.Errorf("stored identifiers: %w", err)
+			}
 			audience.SortIdentifiers(ids)
 			matchKeys(ids, match, func(k audience.IdentifierID) { cands[k] = false })
 		}
