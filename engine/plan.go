@@ -438,47 +438,30 @@ func (e *Engine) finishPlans(ctx context.Context, plans []*plan) error {
 		if p.bulk.err != nil {
 			return fmt.Errorf("plan %s: %w", p.t.Name, p.bulk.err)
 		}
-		// The stored identifiers of the members removed or updated are
-		// fetched first: in a streaming plan, their match keys are the only
-		// ones the members that stay are checked against.
-		// Kept packed until used: a tenth of the memory of decoded ones,
-		// for as many members as the run removes and updates.
-		goneIDs := make([][]byte, 0, len(gone))
-		if err := e.fetchIdentifiers(ctx, p.scope, gone, func(_ audience.MemberKey, ids []audience.Identifier) {
-			goneIDs = append(goneIDs, audience.EncodeIdentifiers(nil, ids))
-		}); err != nil {
-			return fmt.Errorf("plan removals for %s: %w", p.t.Name, err)
-		}
-		updKeys := make([]audience.MemberKey, len(p.updates))
+		updates := make(map[audience.MemberKey]int, len(p.updates))
+		updKeys := make([]audience.MemberKey, 0, len(p.updates))
 		for i, ch := range p.updates {
-			updKeys[i] = ch.key
-		}
-		updIDs := make([][]byte, 0, len(p.updates))
-		if err := e.fetchIdentifiers(ctx, p.scope, updKeys, func(_ audience.MemberKey, ids []audience.Identifier) {
-			updIDs = append(updIDs, audience.EncodeIdentifiers(nil, ids))
-		}); err != nil {
-			return fmt.Errorf("plan updates for %s: %w", p.t.Name, err)
+			updates[ch.key] = i
+			updKeys = append(updKeys, ch.key)
 		}
 		if p.stream {
-			if err := p.desiredAmong(goneIDs, updIDs); err != nil {
+			// Which of the removed and updated members' identifiers a
+			// member read still carries (in memory, desiredIDs has them
+			// all already).
+			if err := p.desiredAmong(ctx, e, gone, updKeys); err != nil {
 				return fmt.Errorf("plan removals for %s: %w", p.t.Name, err)
 			}
 			p.srcs.close()
 		}
-		for i, k := range gone {
-			kept, err := p.undesiredPacked(goneIDs[i])
-			if err != nil {
-				return fmt.Errorf("plan removals for %s: %w", p.t.Name, err)
-			}
-			p.removes = append(p.removes, change{key: k, kind: kindRemove, ids: kept})
-			goneIDs[i] = nil
+		if err := e.fetchIdentifiers(ctx, p.scope, gone, func(k audience.MemberKey, ids []audience.Identifier) {
+			p.removes = append(p.removes, change{key: k, kind: kindRemove, ids: audience.EncodeIdentifiers(nil, p.undesired(ids))})
+		}); err != nil {
+			return fmt.Errorf("plan removals for %s: %w", p.t.Name, err)
 		}
-		for i := range p.updates {
-			kept, err := p.undesiredPacked(updIDs[i])
-			if err != nil {
-				return fmt.Errorf("plan updates for %s: %w", p.t.Name, err)
-			}
-			p.updates[i].oldIDs = kept
+		if err := e.fetchIdentifiers(ctx, p.scope, updKeys, func(k audience.MemberKey, ids []audience.Identifier) {
+			p.updates[updates[k]].oldIDs = audience.EncodeIdentifiers(nil, p.undesired(ids))
+		}); err != nil {
+			return fmt.Errorf("plan updates for %s: %w", p.t.Name, err)
 		}
 		if clearing {
 			if err := e.fetchIdentifiers(ctx, p.scope, stay, func(k audience.MemberKey, ids []audience.Identifier) {
@@ -516,16 +499,6 @@ func (p *plan) undesired(ids []audience.Identifier) []audience.Identifier {
 		_, desired := p.desiredIDs[k]
 		return !desired
 	})
-}
-
-// undesiredPacked is undesired for identifiers packed with
-// audience.EncodeIdentifiers, packed again.
-func (p *plan) undesiredPacked(packed []byte) ([]byte, error) {
-	ids, err := audience.DecodeIdentifiers(packed)
-	if err != nil {
-		return nil, fmt.Errorf("stored identifiers: %w", err)
-	}
-	return audience.EncodeIdentifiers(nil, p.undesired(ids)), nil
 }
 
 const identifierChunk = 5000

@@ -4,8 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
-	"fmt"
-	"os"
 	"slices"
 	"sync"
 
@@ -48,12 +46,7 @@ func (e *Engine) streams(job *Job, plans []*plan) bool {
 	if at == 0 {
 		at = DefaultStreamPlanAt
 	}
-	if os.Getenv("XSTREAM") != "" {
-		at = -5
-	}
-	if at == -5 {
-		at = 0
-	} else if at < 0 || len(job.Segments) > 0 {
+	if at < 0 || len(job.Segments) > 0 {
 		return false
 	}
 	if _, ok := e.Store.(state.OrderedMembers); !ok {
@@ -147,18 +140,18 @@ func (p *plan) merge(ctx context.Context, om state.OrderedMembers, clearing bool
 // stored for the members removed or updated (gone, upd) that a member of
 // the audience carries: a second pass over the spool, which holds each
 // member's match keys (worked out by the prepare workers), keeping in
-// memory only those candidates.
-func (p *plan) desiredAmong(gone, upd [][]byte) error {
+// memory only those candidates. The identifiers themselves are not kept:
+// finishPlans fetches them again, so that what grows with the churn is
+// held once.
+func (p *plan) desiredAmong(ctx context.Context, e *Engine, gone, upd []audience.MemberKey) error {
 	match := &p.t.Info.Platform.Match
 	cands := map[audience.IdentifierID]bool{}
-	for _, list := range [][][]byte{gone, upd} {
-		for _, packed := range list {
-			ids, err := audience.DecodeIdentifiers(packed)
-			if err != nil {
-				return fmt.Errorf("stored identifiers: %w", err)
-			}
+	for _, keys := range [][]audience.MemberKey{gone, upd} {
+		if err := e.fetchIdentifiers(ctx, p.scope, keys, func(_ audience.MemberKey, ids []audience.Identifier) {
 			audience.SortIdentifiers(ids)
 			matchKeys(ids, match, func(k audience.IdentifierID) { cands[k] = false })
+		}); err != nil {
+			return err
 		}
 	}
 	if len(cands) == 0 {
