@@ -10,7 +10,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCH_PKGS  := ./web/ ./api/ ./audience/normalize/ ./segment/ ./engine/ ./state/sqlite/ ./state/postgres/ ./connectors/csv/ ./connectors/hubspot/ ./connectors/salesforce/ ./connectors/sql/ ./connectors/googleads/ ./connectors/meta/ ./connectors/x/ ./sandbox/googledm/ ./sandbox/metagraph/
 BENCHTIME   ?= 1s
 
-.PHONY: all build run run-segments serve plan test bench lint fuzz chaos tidy-check clean screenshots capacity
+.PHONY: all build run run-segments serve plan test bench bench-10m lint fuzz chaos tidy-check clean screenshots capacity
 
 all: build
 
@@ -51,6 +51,15 @@ test:
 ## bench: the benchmarks that carry performance targets.
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) $(BENCH_PKGS)
+
+## bench-10m: the independent check of planning 10,000,000 members: a
+## synthetic CSV export, its first sync to upload files (committing the
+## state), then `plan` of the export with 1% churn under /usr/bin/time -v.
+## About 10 GB in BENCH10M_DIR, left for a second look.
+BENCH10M_DIR ?= /tmp/audiencesync-10m
+BENCH10M_ROWS ?= 10000000
+bench-10m: build
+	scripts/bench-10m.sh $(BENCH10M_DIR) $(BENCH10M_ROWS) ./$(BIN)
 
 ## lint: gofmt, go vet, staticcheck.
 lint:

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -61,6 +62,19 @@ type Engine struct {
 	// 0 means GOMAXPROCS. `serve` sets fewer, so that a large run leaves
 	// a core to the API beside it.
 	PlanWorkers int
+	// StreamPlanAt is the committed audience size from which a run plans
+	// by merging the source, sorted on disk, with state read in key
+	// order, in memory that does not grow with the audience (stream.go);
+	// 0 means DefaultStreamPlanAt, a negative value never. It needs a
+	// store with state.OrderedMembers and a job without segments.
+	StreamPlanAt int
+	// SpillDir is where a run puts its spill files (planned changes, the
+	// sorted members read, source keys), in a directory of its own that
+	// it removes when it ends; "" means the system's temporary
+	// directory. The files hold hashed keys and identifiers, never
+	// contact data in clear, and are unlinked as soon as created, so a
+	// crash leaves nothing behind but the empty directory.
+	SpillDir string
 }
 
 // RetryPolicy bounds the retries of one batch, the HTTP client's and the
@@ -325,15 +339,22 @@ func (e *Engine) run(ctx context.Context, log *zap.Logger, ev *events, job *Job,
 	if spill <= 0 {
 		spill = DefaultSpillAfter
 	}
+	spillDir, err := os.MkdirTemp(e.SpillDir, "audiencesync-run-*")
+	if err != nil {
+		return true, fmt.Errorf("create the run's spill directory in %q: %w; check that it exists and is writable", e.SpillDir, err)
+	}
 	for i, t := range job.Targets {
 		plans[i] = newPlan(t, job, opts, e.now(), spill)
+		plans[i].bulk.dir = spillDir
 		plans[i].ev, plans[i].runDone = ev, ctx.Done()
 		rep.Destinations = append(rep.Destinations, plans[i].rep)
 	}
 	defer func() {
 		for _, p := range plans {
 			p.bulk.close()
+			p.srcs.close()
 		}
+		_ = os.RemoveAll(spillDir)
 		// Guarantee: no destination is left running, whichever way the
 		// run ends.
 		stopAll(ctx, plans)
@@ -364,7 +385,7 @@ func (e *Engine) run(ctx context.Context, log *zap.Logger, ev *events, job *Job,
 	}
 
 	// Load committed state, read the source and diff, per destination.
-	if err := e.loadState(ctx, log, plans); err != nil {
+	if err := e.loadState(ctx, log, job, plans); err != nil {
 		return stopAll(ctx, plans), interruptedOr(ctx, "loading state", err)
 	}
 	trackMoves(job, plans)

@@ -52,6 +52,13 @@ type change struct {
 	// oldIDs, for updates: stored identifiers no member still carries,
 	// to remove before the new ones are added.
 	oldIDs []byte
+	// mkeys are the member's match keys (packed little-endian), in a
+	// streaming plan's spool of members read.
+	mkeys []byte
+	// seq is the member's place in the source's order, in a streaming
+	// plan's spool of members read (stream.go): the first of two records
+	// reducing to one member wins.
+	seq uint64
 }
 
 type changeKind uint8
@@ -116,6 +123,14 @@ type plan struct {
 	// (adopt.go); nil otherwise.
 	refusal error
 
+	// stream: the plan merges the members read, spooled sorted by key in
+	// srcs, with committed state read in key order (stream.go), rather
+	// than holding committed, seen, fresh and every match key in memory.
+	// committedN is how many members state held as the run started.
+	stream     bool
+	srcs       keySpool
+	seq        uint64
+	committedN int64
 	committed  map[audience.MemberKey]committedMember
 	seen       bitset // committed members this run has read, by committedMember.idx
 	fresh      map[audience.MemberKey]struct{}
@@ -257,7 +272,7 @@ func settleAll(plans []*plan, o report.Outcome) {
 // changeCount is how many members applying the plan settles.
 func (p *plan) changeCount() int64 { return int64(len(p.removes) + p.sendCount()) }
 
-func (e *Engine) loadState(ctx context.Context, log *zap.Logger, plans []*plan) error {
+func (e *Engine) loadState(ctx context.Context, log *zap.Logger, job *Job, plans []*plan) error {
 	for _, p := range plans {
 		if err := e.loadIntent(ctx, log, p); err != nil {
 			return err
@@ -266,9 +281,23 @@ func (e *Engine) loadState(ctx context.Context, log *zap.Logger, plans []*plan) 
 		if err != nil {
 			return fmt.Errorf("load state of %s: %w", p.t.Name, err)
 		}
-		p.committed = make(map[audience.MemberKey]committedMember, n)
+		p.committedN = n
+	}
+	if e.streams(job, plans) {
+		log.Debug("planning by merging sorted streams")
+		for _, p := range plans {
+			p.stream = true
+			p.srcs = keySpool{limit: p.bulk.limit, dir: p.bulk.dir, hint: p.committedN}
+			// Sends grow with the churn, which grows with the audience:
+			// fewer of them stay in memory.
+			p.bulk.limit = min(p.bulk.limit, streamSendsInMemory)
+		}
+		return nil
+	}
+	for _, p := range plans {
+		p.committed = make(map[audience.MemberKey]committedMember, p.committedN)
 		var next uint32
-		err = e.Store.Members(ctx, p.scope, func(en state.Entry) error {
+		err := e.Store.Members(ctx, p.scope, func(en state.Entry) error {
 			p.committed[en.Key] = committedMember{fp: shortFP(en.Fingerprint), lastSent: uint32(max(en.LastSent.Unix(), 0)), idx: next}
 			next++
 			return nil
@@ -313,6 +342,13 @@ func (p *plan) classify(pc *prepChunk) {
 			p.rep.ConsentDenied++
 			continue
 		}
+		if p.stream {
+			// Repeats, counters and kinds are worked out by the merge
+			// with state (stream.go), in key order.
+			p.seq++
+			p.srcs.add(change{key: r.key, fp: r.fp, consent: r.consent, ids: r.ids, mkeys: r.mkeys, seq: p.seq})
+			continue
+		}
 		keyless := pc.chunk[i].Key == ""
 		// Records with a source key were already deduplicated by the reader;
 		// keys derived from an identifier are checked here.
@@ -334,26 +370,7 @@ func (p *plan) classify(pc *prepChunk) {
 		case keyless:
 			p.fresh[r.key] = struct{}{}
 		}
-		ch := change{key: r.key, fp: r.fp, consent: r.consent, ids: r.ids, kind: r.kind}
-		switch r.kind {
-		case 0:
-			p.rep.Planned.Unchanged++
-		case kindUpdate:
-			p.rep.Planned.Update++
-			p.updates = append(p.updates, ch)
-		case kindAdd:
-			p.rep.Planned.Add++
-			if p.trackAdds {
-				if p.added == nil {
-					p.added = map[audience.MemberKey]struct{}{}
-				}
-				p.added[r.key] = struct{}{}
-			}
-			p.bulk.add(ch)
-		default:
-			p.rep.Planned.Refresh++
-			p.bulk.add(ch)
-		}
+		p.record(change{key: r.key, fp: r.fp, consent: r.consent, ids: r.ids, kind: r.kind})
 	}
 	p.tally.Merge(&pc.tally)
 	for _, c := range pc.excluded {
@@ -361,6 +378,29 @@ func (p *plan) classify(pc *prepChunk) {
 			p.rep.Excluded = make(map[string]int64, len(pc.excluded))
 		}
 		p.rep.Excluded[c.reason] += c.n
+	}
+}
+
+// record plans one member of the audience by its kind.
+func (p *plan) record(ch change) {
+	switch ch.kind {
+	case 0:
+		p.rep.Planned.Unchanged++
+	case kindUpdate:
+		p.rep.Planned.Update++
+		p.updates = append(p.updates, ch)
+	case kindAdd:
+		p.rep.Planned.Add++
+		if p.trackAdds {
+			if p.added == nil {
+				p.added = map[audience.MemberKey]struct{}{}
+			}
+			p.added[ch.key] = struct{}{}
+		}
+		p.bulk.add(ch)
+	default:
+		p.rep.Planned.Refresh++
+		p.bulk.add(ch)
 	}
 }
 
@@ -378,13 +418,24 @@ func (e *Engine) finishPlans(ctx context.Context, plans []*plan) error {
 		if p.failed {
 			continue
 		}
-		var gone []audience.MemberKey
-		for k, c := range p.committed {
-			if !p.seen.has(c.idx) {
-				gone = append(gone, k)
+		var gone, stay []audience.MemberKey
+		clearing := p.full && !canReplace(p.t.Dest)
+		if p.stream {
+			var err error
+			if gone, stay, err = p.merge(ctx, e.Store.(state.OrderedMembers), clearing); err != nil {
+				return fmt.Errorf("plan %s: %w", p.t.Name, err)
 			}
+		} else {
+			for k, c := range p.committed {
+				if !p.seen.has(c.idx) {
+					gone = append(gone, k)
+				} else if clearing {
+					stay = append(stay, k)
+				}
+			}
+			slices.SortFunc(gone, audience.MemberKey.Compare)
+			slices.SortFunc(stay, audience.MemberKey.Compare)
 		}
-		slices.SortFunc(gone, audience.MemberKey.Compare)
 		if p.bulk.err != nil {
 			return fmt.Errorf("plan %s: %w", p.t.Name, p.bulk.err)
 		}
@@ -393,6 +444,15 @@ func (e *Engine) finishPlans(ctx context.Context, plans []*plan) error {
 		for i, ch := range p.updates {
 			updates[ch.key] = i
 			updKeys = append(updKeys, ch.key)
+		}
+		if p.stream {
+			// Which of the removed and updated members' identifiers a
+			// member read still carries (in memory, desiredIDs has them
+			// all already).
+			if err := p.desiredAmong(ctx, e, gone, updKeys); err != nil {
+				return fmt.Errorf("plan removals for %s: %w", p.t.Name, err)
+			}
+			p.srcs.close()
 		}
 		if err := e.fetchIdentifiers(ctx, p.scope, gone, func(k audience.MemberKey, ids []audience.Identifier) {
 			p.removes = append(p.removes, change{key: k, kind: kindRemove, ids: audience.EncodeIdentifiers(nil, p.undesired(ids))})
@@ -404,14 +464,7 @@ func (e *Engine) finishPlans(ctx context.Context, plans []*plan) error {
 		}); err != nil {
 			return fmt.Errorf("plan updates for %s: %w", p.t.Name, err)
 		}
-		if p.full && !canReplace(p.t.Dest) {
-			var stay []audience.MemberKey
-			for k, c := range p.committed {
-				if p.seen.has(c.idx) {
-					stay = append(stay, k)
-				}
-			}
-			slices.SortFunc(stay, audience.MemberKey.Compare)
+		if clearing {
 			if err := e.fetchIdentifiers(ctx, p.scope, stay, func(k audience.MemberKey, ids []audience.Identifier) {
 				p.removes = append(p.removes, change{key: k, kind: kindClear, ids: audience.EncodeIdentifiers(nil, ids)})
 			}); err != nil {

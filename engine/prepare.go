@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/binary"
 	"slices"
 	"sync"
 
@@ -34,6 +35,9 @@ type prepared struct {
 	// ids is packed with audience.EncodeIdentifiers, only when there is
 	// something to send.
 	ids []byte
+	// mkeys are the member's match keys, packed little-endian, in a
+	// streaming plan.
+	mkeys []byte
 	// keysFrom and keysTo bound the member's match keys in prepChunk.keys.
 	keysFrom, keysTo uint32
 	idx              uint32 // committedMember.idx, when inState
@@ -137,6 +141,16 @@ func (w *prepWorker) prepare(pc *prepChunk, s *sourced, r *prepared) {
 	}
 	audience.SortIdentifiers(ids)
 	r.fp = audience.FingerprintOf(ids, r.consent)
+	if p.stream {
+		// The merge with state decides the kind (stream.go): pack the
+		// identifiers, and the match keys the shared-identifier rule
+		// checks, here on the workers.
+		r.ids = audience.EncodeIdentifiers(nil, ids)
+		var mk []byte
+		matchKeys(ids, &p.t.Info.Platform.Match, func(k audience.IdentifierID) { mk = binary.LittleEndian.AppendUint64(mk, uint64(k)) })
+		r.mkeys = mk
+		return
+	}
 	c, inState := p.committed[r.key]
 	r.inState, r.idx = inState, c.idx
 	if r.kind = p.kindOf(c, inState, r.fp); r.kind != 0 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"runtime"
+	"slices"
 
 	"go.uber.org/zap"
 
@@ -39,7 +40,9 @@ type collector struct {
 	// keys maps half of each source key's hash to a hash of the first
 	// record's data, to tell a duplicate from a conflict: 16 bytes a
 	// member, held in memory only.
-	keys  map[uint64]uint64
+	keys map[uint64]uint64
+	// dedup replaces keys in a streaming plan (stream.go, dedup.go).
+	dedup *keyDedup
 	seed  maphash.Seed
 	chunk []sourced
 	// attrs are the attributes the request asks for; arena holds the
@@ -82,17 +85,49 @@ func (c *collector) Emit(m *audience.Member) error {
 		key = audience.KeyFromSource(m.Key)
 		k := binary.LittleEndian.Uint64(key[:8])
 		data := c.dataHash(m)
-		if first, dup := c.keys[k]; dup {
-			if first == data {
-				c.src.Duplicates++
-				c.tick()
-			} else {
-				c.count(ReasonKeyConflict, m.Line)
+		if c.dedup != nil {
+			if c.dedup.maybeSeen(k) {
+				c.dedup.hold(m, key, k, data)
+				if len(c.dedup.held) >= c.dedup.limit {
+					return c.settle()
+				}
+				return nil
 			}
+			if err := c.dedup.note(k, data); err != nil {
+				return err
+			}
+			return c.accept(m, key)
+		}
+		if first, dup := c.keys[k]; dup {
+			c.repeat(m, first == data)
 			return nil
 		}
 		c.keys[k] = data
 	}
+	return c.accept(m, key)
+}
+
+// repeat counts a record whose key an earlier record had: a duplicate
+// when same (the same data), else a conflict.
+func (c *collector) repeat(m *audience.Member, same bool) {
+	if same {
+		c.src.Duplicates++
+		c.tick()
+	} else {
+		c.count(ReasonKeyConflict, m.Line)
+	}
+}
+
+// settle decides the records keyDedup held back.
+func (c *collector) settle() error {
+	if c.dedup == nil {
+		return nil
+	}
+	return c.dedup.settle(c.accept, c.repeat)
+}
+
+// accept hands on a record that is the first of its key (or has none).
+func (c *collector) accept(m *audience.Member, key audience.MemberKey) error {
 	c.src.Valid++
 	c.tick()
 	c.chunk = append(c.chunk, sourced{Member: *m, key: key})
@@ -182,11 +217,16 @@ func (c *collector) Reject(reason string, line int64) {
 func (c *collector) count(reason string, line int64) {
 	c.src.Rejected[reason]++
 	c.tick()
-	if line > 0 && len(c.src.RejectedLines[reason]) < report.SampleLines {
+	// The first lines, whatever order they come in: a streaming plan's
+	// collector settles some records after later ones (dedup.go).
+	lines := c.src.RejectedLines[reason]
+	if line > 0 && (len(lines) < report.SampleLines || line < lines[len(lines)-1]) {
 		if c.src.RejectedLines == nil {
 			c.src.RejectedLines = map[string][]int64{}
 		}
-		c.src.RejectedLines[reason] = append(c.src.RejectedLines[reason], line)
+		i, _ := slices.BinarySearch(lines, line)
+		lines = slices.Insert(lines, i, line)
+		c.src.RejectedLines[reason] = lines[:min(len(lines), report.SampleLines)]
 		c.log.Warn("source record rejected", zap.String("reason", reason), zap.Int64("line", line))
 	}
 }
@@ -273,7 +313,14 @@ func (e *Engine) read(ctx context.Context, log *zap.Logger, ev *events, job *Job
 		}
 	}
 	c.out = startPipeline(active, placing, workers)
+	if active[0].stream {
+		c.dedup = newKeyDedup(active[0].srcs.dir, filterBits, heldLimit, seenRun)
+		defer c.dedup.close()
+	}
 	err := job.Source.Read(ctx, job.Request, c)
+	if err == nil {
+		err = c.settle()
+	}
 	if err == nil {
 		err = c.flush()
 	}

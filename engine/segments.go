@@ -166,7 +166,7 @@ func (e *Engine) recordHoldouts(ctx context.Context, job *Job, pl *placing, at t
 func trackMoves(job *Job, plans []*plan) {
 	held := map[string]bool{}
 	for _, p := range plans {
-		if p.stage && len(p.committed) > 0 {
+		if p.stage && p.committedN > 0 {
 			held[job.Segments[p.segment].Group] = true
 		}
 	}

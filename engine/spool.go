@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"cmp"
 	"container/heap"
 	"encoding/binary"
 	"errors"
@@ -29,13 +30,16 @@ const DefaultSpillAfter = 100_000
 // identifiers, never contact data in clear.
 type spool struct {
 	limit int
-	mem   []change
-	f     *os.File
-	w     *bufio.Writer
-	off   int64 // bytes written to f
-	runs  []spoolRun
-	n     int
-	err   error
+	// dir is where the file goes: the run's spill directory (Engine.SpillDir),
+	// or the system's temporary directory when "".
+	dir  string
+	mem  []change
+	f    *os.File
+	w    *bufio.Writer
+	off  int64 // bytes written to f
+	runs []spoolRun
+	n    int
+	err  error
 }
 
 // spoolRun is one sorted run in the file.
@@ -46,7 +50,15 @@ type spoolRun struct {
 
 func (s *spool) len() int { return s.n }
 
-func byKey(a, b change) int { return a.key.Compare(b.key) }
+// byKey orders changes by member key, then by their order in the source
+// (seq), so that of two source records reducing to one member the first
+// read comes first.
+func byKey(a, b change) int {
+	if c := a.key.Compare(b.key); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.seq, b.seq)
+}
 
 func (s *spool) add(ch change) {
 	if s.err != nil {
@@ -62,7 +74,7 @@ func (s *spool) add(ch change) {
 // spill writes the in-memory buffer to the file as one sorted run.
 func (s *spool) spill() {
 	if s.f == nil {
-		f, err := os.CreateTemp("", "audiencesync-plan-*")
+		f, err := os.CreateTemp(s.dir, "audiencesync-plan-*")
 		if err != nil {
 			s.err = fmt.Errorf("spool planned changes: %w", err)
 			return
@@ -86,18 +98,19 @@ func (s *spool) spill() {
 }
 
 func writeChange(w *bufio.Writer, ch *change) (int, error) {
-	var hdr [16 + 16 + 3 + binary.MaxVarintLen64]byte
+	var hdr [16 + 16 + 3 + 2*binary.MaxVarintLen64]byte
 	copy(hdr[:16], ch.key[:])
 	copy(hdr[16:32], ch.fp[:])
 	hdr[32], hdr[33], hdr[34] = byte(ch.consent.AdUserData), byte(ch.consent.AdPersonalization), byte(ch.kind)
-	n := binary.PutUvarint(hdr[35:], uint64(len(ch.ids)))
-	if _, err := w.Write(hdr[:35+n]); err != nil {
+	n := 35 + binary.PutUvarint(hdr[35:], ch.seq)
+	n += binary.PutUvarint(hdr[n:], uint64(len(ch.ids)))
+	if _, err := w.Write(hdr[:n]); err != nil {
 		return 0, err
 	}
 	if _, err := w.Write(ch.ids); err != nil {
 		return 0, err
 	}
-	return 35 + n + len(ch.ids), nil
+	return n + len(ch.ids), nil
 }
 
 // all yields every change ordered by member key; it may be ranged over more
@@ -124,8 +137,11 @@ func (s *spool) all() iter.Seq2[*change, error] {
 			return
 		}
 		m := &merge{}
+		// The read buffers share a fixed budget, so a spool of many runs
+		// (a 10M-member plan) does not grow with them.
+		bufSize := min(256<<10, max(16<<10, (16<<20)/len(s.runs)))
 		for _, r := range s.runs {
-			src := &runReader{r: bufio.NewReaderSize(io.NewSectionReader(s.f, r.off, r.size), 256<<10), left: r.count}
+			src := &runReader{r: bufio.NewReaderSize(io.NewSectionReader(s.f, r.off, r.size), bufSize), left: r.count}
 			if err := m.push(src); err != nil {
 				yield(nil, err)
 				return
@@ -196,8 +212,14 @@ type merge struct {
 	srcs  []changeSource
 }
 
-func (m *merge) Len() int           { return len(m.heads) }
-func (m *merge) Less(i, j int) bool { return m.heads[i].key.Compare(m.heads[j].key) < 0 }
+func (m *merge) Len() int { return len(m.heads) }
+func (m *merge) Less(i, j int) bool {
+	a, b := m.heads[i], m.heads[j]
+	if c := a.key.Compare(b.key); c != 0 {
+		return c < 0
+	}
+	return a.seq < b.seq
+}
 func (m *merge) Swap(i, j int) {
 	m.heads[i], m.heads[j] = m.heads[j], m.heads[i]
 	m.srcs[i], m.srcs[j] = m.srcs[j], m.srcs[i]
@@ -250,6 +272,11 @@ func readChange(r *bufio.Reader) (*change, error) {
 	}
 	copy(ch.key[:], hdr[:16])
 	copy(ch.fp[:], hdr[16:32])
+	seq, err := binary.ReadUvarint(r)
+	if err != nil {
+		return nil, err
+	}
+	ch.seq = seq
 	n, err := binary.ReadUvarint(r)
 	if err != nil {
 		return nil, err

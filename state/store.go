@@ -95,6 +95,18 @@ type MemberStore interface {
 	Reset(ctx context.Context, scope Scope) error
 }
 
+// OrderedMembers is an optional part of a MemberStore: the committed
+// members of a scope in key order, without identifiers. The engine plans a
+// large audience by merging this stream with the source's members sorted
+// by key on disk, instead of holding every committed member in memory; a
+// store without it plans in memory. Safe for concurrent use.
+type OrderedMembers interface {
+	// MembersOrdered yields every committed member of scope, without
+	// identifiers, ordered by key (bytewise ascending). Stopping the
+	// iteration early releases what the stream holds.
+	MembersOrdered(ctx context.Context, scope Scope) iter.Seq2[Entry, error]
+}
+
 // AudienceIDs records the remote audience each scope resolved to, so that
 // later runs find it without a lookup by name. Safe for concurrent use.
 type AudienceIDs interface {

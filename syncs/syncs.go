@@ -429,7 +429,7 @@ func (s *Service) execute(ctx context.Context, sc *configs.Sync, opts engine.Opt
 	if err != nil {
 		return nil, err
 	}
-	eng := &engine.Engine{Store: st, Logger: s.log, Now: s.clock, Observer: obs, PlanWorkers: s.workers}
+	eng := &engine.Engine{Store: st, Logger: s.log, Now: s.clock, Observer: obs, PlanWorkers: s.workers, SpillDir: spillDir(s.cfg)}
 	rep, err = eng.Run(ctx, job, opts)
 	if cerr := job.Close(); cerr != nil {
 		s.log.Warn("close connectors", zap.String("sync", sc.Name), zap.Error(cerr))

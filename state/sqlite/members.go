@@ -21,6 +21,7 @@ const scopeIDSQL = `(SELECT id FROM scopes WHERE sync = ? AND dest = ?)`
 const (
 	membersSQL  = `SELECT key, fingerprint, last_sent FROM members WHERE scope_id = ` + scopeIDSQL
 	snapshotSQL = `SELECT key, fingerprint, last_sent, ids FROM members WHERE scope_id = ` + scopeIDSQL + ` ORDER BY key`
+	orderedSQL  = `SELECT key, fingerprint, last_sent FROM members WHERE scope_id = ` + scopeIDSQL + ` ORDER BY key`
 	countSQL    = `SELECT count(*) FROM members WHERE scope_id = ` + scopeIDSQL
 	resetSQL    = `DELETE FROM members WHERE scope_id = ` + scopeIDSQL
 	deleteSQL   = `DELETE FROM members WHERE scope_id = ? AND key = ?`
@@ -70,6 +71,19 @@ func (s *Store) Members(ctx context.Context, scope state.Scope, fn func(state.En
 		return fmt.Errorf("read members of %s: %w", scopeName(scope), err)
 	}
 	defer rows.Close()
+	var stop error
+	if err := scanMembers(rows, func(e state.Entry) bool {
+		stop = fn(e)
+		return stop == nil
+	}); err != nil {
+		return fmt.Errorf("read members of %s: %w", scopeName(scope), err)
+	}
+	return stop
+}
+
+// scanMembers calls fn with each row of key, fingerprint and last_sent
+// until it returns false, reusing its scan buffers.
+func scanMembers(rows *sql.Rows, fn func(state.Entry) bool) error {
 	var (
 		key, fp  sql.RawBytes
 		lastSent int64
@@ -77,19 +91,16 @@ func (s *Store) Members(ctx context.Context, scope state.Scope, fn func(state.En
 	)
 	for rows.Next() {
 		if err := rows.Scan(&key, &fp, &lastSent); err != nil {
-			return fmt.Errorf("read members of %s: %w", scopeName(scope), err)
-		}
-		if err := fillEntry(&e, key, fp, lastSent); err != nil {
-			return fmt.Errorf("read members of %s: %w", scopeName(scope), err)
-		}
-		if err := fn(e); err != nil {
 			return err
 		}
+		if err := fillEntry(&e, key, fp, lastSent); err != nil {
+			return err
+		}
+		if !fn(e) {
+			return nil
+		}
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read members of %s: %w", scopeName(scope), err)
-	}
-	return nil
+	return rows.Err()
 }
 
 // Identifiers implements state.Store. Keys are looked up in chunks inside
@@ -203,6 +214,26 @@ func (s *Store) Snapshot(ctx context.Context, scope state.Scope) iter.Seq2[state
 			}
 		}
 		if err := rows.Err(); err != nil {
+			fail(err)
+		}
+	}
+}
+
+// MembersOrdered implements state.OrderedMembers. The members table's
+// primary key is (scope_id, key), so the order costs no sort: SQLite walks
+// the scope's part of the table.
+func (s *Store) MembersOrdered(ctx context.Context, scope state.Scope) iter.Seq2[state.Entry, error] {
+	return func(yield func(state.Entry, error) bool) {
+		fail := func(err error) {
+			yield(state.Entry{}, fmt.Errorf("read members of %s in key order: %w", scopeName(scope), err))
+		}
+		rows, err := s.read.QueryContext(ctx, orderedSQL, scope.Sync, scope.Destination)
+		if err != nil {
+			fail(err)
+			return
+		}
+		defer rows.Close()
+		if err := scanMembers(rows, func(e state.Entry) bool { return yield(e, nil) }); err != nil {
 			fail(err)
 		}
 	}

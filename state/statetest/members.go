@@ -402,3 +402,55 @@ func testLastSentRoundTrip(t *testing.T, b *bundle) {
 		}
 	}
 }
+
+// testMembersOrdered checks state.OrderedMembers, for a store that has
+// it (the part is optional: a store without it plans in memory): every
+// member of the scope and no other, in key order, without identifiers,
+// and a stream abandoned early releases what it holds.
+func testMembersOrdered(t *testing.T, b *bundle) {
+	om, ok := b.ms.(state.OrderedMembers)
+	if !ok {
+		t.Skip("the store does not implement the optional state.OrderedMembers")
+	}
+	changes := adds(0, 700)
+	b.commit(t, scopeA, changes...)
+	b.commit(t, scopeB, adds(1000, 1010)...)
+	tainted := add(5)
+	tainted.Fingerprint = audience.Fingerprint{}
+	b.commit(t, scopeA, tainted, del(6))
+	want := map[audience.MemberKey]state.Entry{}
+	for _, ch := range changes {
+		want[ch.Key] = entry(ch)
+	}
+	want[tainted.Key] = entry(tainted)
+	delete(want, key(6))
+
+	var got []state.Entry
+	for e, err := range om.MembersOrdered(b.ctx, scopeA) {
+		noError(t, err)
+		check(t, e.Identifiers == nil, "MembersOrdered must not load identifiers")
+		got = append(got, e)
+	}
+	requireSame(t, len(want), len(got))
+	for i, e := range got {
+		if i > 0 {
+			check(t, bytes.Compare(got[i-1].Key[:], e.Key[:]) < 0, fmt.Sprintf("member %d out of key order", i))
+		}
+		requireSame(t, want[e.Key], e)
+	}
+	for e, err := range om.MembersOrdered(b.ctx, scopeC) {
+		t.Fatalf("an empty scope yielded %v, %v", e, err)
+	}
+	for range 40 {
+		for _, err := range om.MembersOrdered(b.ctx, scopeA) {
+			noError(t, err)
+			break
+		}
+	}
+	n := 0
+	for _, err := range om.MembersOrdered(b.ctx, scopeB) {
+		noError(t, err)
+		n++
+	}
+	requireSame(t, 10, n)
+}

@@ -124,6 +124,7 @@ var cases = []struct {
 	{partMembers, "IdentifiersManyKeys", testIdentifiersManyKeys},
 	{partMembers, "SnapshotOrderedWithIdentifiers", testSnapshotOrdered},
 	{partMembers, "SnapshotBreakEarly", testSnapshotBreakEarly},
+	{partMembers, "MembersOrdered", testMembersOrdered},
 	{partMembers, "Count", testCount},
 	{partMembers, "ResetOnlyItsScope", testResetOnlyItsScope},
 	{partMembers, "ScopesIsolated", testScopesIsolated},
