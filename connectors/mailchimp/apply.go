@@ -9,6 +9,7 @@ import (
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/platformhttp"
 )
 
 // Reasons for refused members. They are chosen from Mailchimp's error
@@ -159,7 +160,7 @@ func (d *Destination) create(ctx context.Context, listID string, out []outgoing,
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", what, err)
 	}
-	res.Retries += r.retries
+	res.Retries += r.Retries
 	if err := answerError(r, what); err != nil {
 		return nil, nil, err
 	}
@@ -171,7 +172,7 @@ func (d *Destination) create(ctx context.Context, listID string, out []outgoing,
 			Code  string `json:"error_code"`
 		} `json:"errors"`
 	}
-	if err := decode(r, what, &ans); err != nil {
+	if err := vocab.Decode(r, what, &ans); err != nil {
 		return nil, nil, err
 	}
 	res.Platform["created"] += int64(len(ans.New))
@@ -202,17 +203,17 @@ func (d *Destination) update(ctx context.Context, listID string, o outgoing, res
 	if err != nil {
 		return "", fmt.Errorf("%s: update a contact's merge fields: %w", what, err)
 	}
-	res.Retries += r.retries
+	res.Retries += r.Retries
 	switch {
-	case r.status == http.StatusOK:
+	case r.Status == http.StatusOK:
 		res.Platform["updated"]++
 		return "", nil
-	case r.status == http.StatusBadRequest:
+	case r.Status == http.StatusBadRequest:
 		var p problem
-		_ = decode(r, what, &p)
+		_ = vocab.Decode(r, what, &p)
 		return memberReason("", p.Title+" "+p.Detail), nil
 	}
-	return "", statusError(r, what+": update a contact's merge fields", false)
+	return "", vocab.Error(r, what+": update a contact's merge fields", false)
 }
 
 // tag adds the tag to out's contacts in one bulk request.
@@ -231,7 +232,7 @@ func (d *Destination) tag(ctx context.Context, listID, tagID string, out []outgo
 	if err != nil {
 		return fmt.Errorf("%s: tag the contacts: %w", what, err)
 	}
-	res.Retries += r.retries
+	res.Retries += r.Retries
 	if err := answerError(r, what+": tag the contacts"); err != nil {
 		return err
 	}
@@ -241,7 +242,7 @@ func (d *Destination) tag(ctx context.Context, listID, tagID string, out []outgo
 			Emails []string `json:"email_addresses"`
 		} `json:"errors"`
 	}
-	if err := decode(r, what, &ans); err != nil {
+	if err := vocab.Decode(r, what, &ans); err != nil {
 		return err
 	}
 	res.Platform["tagged"] += ans.Added
@@ -275,8 +276,8 @@ func (d *Destination) untag(ctx context.Context, listID, tagName string, b conne
 		if err != nil {
 			return connectors.BatchResult{Retries: res.Retries}, fmt.Errorf("%s: %w", what, err)
 		}
-		res.Retries += r.retries
-		switch r.status {
+		res.Retries += r.Retries
+		switch r.Status {
 		case http.StatusNoContent, http.StatusOK:
 			res.Platform["untagged"]++
 		case http.StatusNotFound:
@@ -291,16 +292,16 @@ func (d *Destination) untag(ctx context.Context, listID, tagName string, b conne
 // answerError is nil for a 200, and otherwise the error for a batch
 // answer: a 400 refuses the batch as a whole, the rest go through
 // statusError. Details are left out: they may quote an address.
-func answerError(r *response, what string) error {
+func answerError(r *platformhttp.Answer, what string) error {
 	switch {
-	case r.status == http.StatusOK:
+	case r.Status == http.StatusOK:
 		return nil
-	case r.status == http.StatusBadRequest:
-		return connectors.RejectBatch("mailchimp.bad_request", fmt.Errorf("%s: Mailchimp refused the request (%s)", what, r.describe(false)))
-	case r.status == http.StatusNotFound:
-		return connectors.Fatal(fmt.Errorf("%s: Mailchimp has no such list or tag (%s): it may have been deleted; run again to find or create the tag", what, r.describe(false)))
+	case r.Status == http.StatusBadRequest:
+		return connectors.RejectBatch("mailchimp.bad_request", fmt.Errorf("%s: Mailchimp refused the request (%s)", what, describe(r, false)))
+	case r.Status == http.StatusNotFound:
+		return connectors.Fatal(fmt.Errorf("%s: Mailchimp has no such list or tag (%s): it may have been deleted; run again to find or create the tag", what, describe(r, false)))
 	}
-	return statusError(r, what, false)
+	return vocab.Error(r, what, false)
 }
 
 // memberReason names a per-member error by its code and the sort of its
