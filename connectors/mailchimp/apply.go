@@ -291,7 +291,7 @@ func (d *Destination) untag(ctx context.Context, listID, tagName string, b conne
 
 // answerError is nil for a 200, and otherwise the error for a batch
 // answer: a 400 refuses the batch as a whole, the rest go through
-// statusError. Details are left out: they may quote an address.
+// vocab.Error. Details are left out: they may quote an address.
 func answerError(r *platformhttp.Answer, what string) error {
 	switch {
 	case r.Status == http.StatusOK:

@@ -20,7 +20,7 @@ import (
 func (s *Server) Platform() string { return mailchimp.Name }
 
 // Owns reports whether r is a Marketing API call.
-func (s *Server) Owns(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/3.0/") }
+func (s *Server) Owns(r *http.Request) bool { return wire.HasPathPrefix(r, "/3.0/") }
 
 // FaultEndpoints are the endpoint names fault rules may target.
 func (s *Server) FaultEndpoints() []string {
