@@ -153,7 +153,7 @@ func TestSize(t *testing.T) {
 				require.Equal(t, tc.want, got)
 				return
 			}
-			require.EqualError(t, err, tc.wantErr)
+			require.ErrorContains(t, err, tc.wantErr)
 			action, _ := connectors.Classify(err)
 			require.Equal(t, tc.fatal, action == connectors.ActionStop, "fatal")
 		})
