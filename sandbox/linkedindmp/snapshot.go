@@ -45,9 +45,7 @@ func (s *Server) Snapshot() Snapshot {
 // Restore replaces the replica's segments with those of snap. It checks
 // snap first and changes nothing if it is inconsistent.
 func (s *Server) Restore(snap Snapshot) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	segments, err := wire.RestoreAudiences(&s.segments, "DMP segment", snap.Segments, snap.NextID,
+	return wire.Restore(&s.mu, &s.segments, "DMP segment", snap.Segments, snap.NextID,
 		func(ss SegmentSnapshot) (string, *segment, error) {
 			if !numberPattern.MatchString(ss.ID) || !numberPattern.MatchString(ss.Account) {
 				return "", nil, errors.New("a numeric id and account_id are required")
@@ -64,9 +62,4 @@ func (s *Server) Restore(snap Snapshot) error {
 				created: ss.Created, updated: ss.Updated, polls: ss.Polls, members: members}
 			return ss.ID, sg, nil
 		})
-	if err != nil {
-		return err
-	}
-	s.segments = segments
-	return nil
 }

@@ -42,9 +42,7 @@ func (s *Server) Snapshot() Snapshot {
 // snap first and changes nothing if it is inconsistent. Nonces and
 // rate-limit windows are kept.
 func (s *Server) Restore(snap Snapshot) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	audiences, err := wire.RestoreAudiences(&s.audiences, "custom audience", snap.CustomAudiences, snap.NextID,
+	return wire.Restore(&s.mu, &s.audiences, "custom audience", snap.CustomAudiences, snap.NextID,
 		func(as AudienceSnapshot) (string, *audience, error) {
 			if !idPattern.MatchString(as.ID) || !accountPattern.MatchString(as.Account) {
 				return "", nil, errors.New("an id and an account_id of lowercase letters and digits are required")
@@ -58,9 +56,4 @@ func (s *Server) Restore(snap Snapshot) error {
 				created: as.Created, updated: as.Updated, deleted: as.Deleted, members: members,
 			}, nil
 		})
-	if err != nil {
-		return err
-	}
-	s.audiences = audiences
-	return nil
 }
