@@ -177,18 +177,18 @@ var _ connectors.AudienceSizer = (*Destination)(nil)
 // members on the Display and Search networks, of which the larger is
 // taken. A list without sizeInfo has no estimate yet.
 func (d *Destination) AudienceSize(ctx context.Context, aud connectors.Audience) (connectors.AudienceSize, error) {
-	l, err := d.getList(ctx, aud.ID)
-	if err != nil {
-		return connectors.AudienceSize{}, err
+	byID := func(ctx context.Context, id string) (*datamanager.UserList, bool, error) {
+		l, err := d.getList(ctx, id)
+		return l, l != nil, err
 	}
-	if l == nil {
-		return connectors.AudienceSize{}, connectors.Fatal(fmt.Errorf("google_ads: user list %s is gone from account %s", aud.ID, d.account))
-	}
-	if l.SizeInfo == nil {
-		return connectors.AudienceSize{}, nil
-	}
-	n := max(l.SizeInfo.DisplayNetworkMembersCount, l.SizeInfo.SearchNetworkMembersCount)
-	return connectors.AudienceSize{Known: true, Members: n, Approximate: true}, nil
+	words := platformconn.Words{Type: Type, Noun: "user list", Account: "account " + d.account}
+	return platformconn.Size(ctx, words, aud.ID, byID, func(l *datamanager.UserList) connectors.AudienceSize {
+		if l.SizeInfo == nil {
+			return connectors.AudienceSize{}
+		}
+		n := max(l.SizeInfo.DisplayNetworkMembersCount, l.SizeInfo.SearchNetworkMembersCount)
+		return connectors.AudienceSize{Known: true, Members: n, Approximate: true}
+	})
 }
 
 // listError makes a refused user list call stop the destination: unlike a

@@ -105,12 +105,16 @@ type searchPage struct {
 	Total   int64  `json:"total"`
 }
 
-func decodeSearch(data []byte) (searchPage, error) {
-	var p searchPage
-	if err := json.Unmarshal(data, &p); err != nil {
-		return searchPage{}, fmt.Errorf("decode list search: %w", err)
+func decodeSearch(data []byte) (searchPage, error) { return decodeAs[searchPage](data, "list search") }
+
+// decodeAs reads data, the answer to what, as a T.
+func decodeAs[T any](data []byte, what string) (T, error) {
+	var v T
+	if err := json.Unmarshal(data, &v); err != nil {
+		var zero T
+		return zero, fmt.Errorf("decode %s: %w", what, err)
 	}
-	return p, nil
+	return v, nil
 }
 
 // idMapping is GET /crm/v3/lists/idmapping?legacyListId=N.
@@ -120,9 +124,9 @@ type idMapping struct {
 }
 
 func decodeIDMapping(data []byte) (idMapping, error) {
-	var m idMapping
-	if err := json.Unmarshal(data, &m); err != nil {
-		return idMapping{}, fmt.Errorf("decode id mapping: %w", err)
+	m, err := decodeAs[idMapping](data, "id mapping")
+	if err != nil {
+		return idMapping{}, err
 	}
 	if m.ListID == "" {
 		return idMapping{}, errors.New("decode id mapping: the answer has no listId")
@@ -152,9 +156,9 @@ type memberships struct {
 }
 
 func decodeMemberships(data []byte) (memberships, error) {
-	var p membershipPage
-	if err := json.Unmarshal(data, &p); err != nil {
-		return memberships{}, fmt.Errorf("decode memberships: %w", err)
+	p, err := decodeAs[membershipPage](data, "memberships")
+	if err != nil {
+		return memberships{}, err
 	}
 	out := memberships{ids: make([]string, 0, len(p.Results)), total: -1}
 	for i, r := range p.Results {
@@ -204,9 +208,9 @@ type batchRead struct {
 // reported missing. Any other per-item error fails: it would drop members
 // for a reason that is not theirs.
 func decodeBatch(data []byte) (found []contact, missing []string, err error) {
-	var b batchRead
-	if err := json.Unmarshal(data, &b); err != nil {
-		return nil, nil, fmt.Errorf("decode batch read: %w", err)
+	b, err := decodeAs[batchRead](data, "batch read")
+	if err != nil {
+		return nil, nil, err
 	}
 	for i, c := range b.Results {
 		if c.ID == "" {

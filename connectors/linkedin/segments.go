@@ -112,9 +112,14 @@ func (d *Destination) ensure(ctx context.Context, spec connectors.AudienceSpec) 
 			aud, err := d.createSegment(ctx, spec)
 			return foundSegment{aud: aud}, err
 		},
-		Words: platformconn.Words{Type: Type, Noun: "DMP segment", Short: "segment", Account: "ad account " + d.account},
+		Words: d.words(),
 	}
 	return l.Find(ctx, spec)
+}
+
+// words name LinkedIn's segments in errors.
+func (d *Destination) words() platformconn.Words {
+	return platformconn.Words{Type: Type, Noun: "DMP segment", Short: "segment", Account: "ad account " + d.account}
 }
 
 // segmentByID reads one segment; found is false when LinkedIn does not
@@ -287,14 +292,9 @@ var _ connectors.AudienceSizer = (*Destination)(nil)
 // largest of them and the input count says best whether the segment holds
 // users.
 func (d *Destination) AudienceSize(ctx context.Context, aud connectors.Audience) (connectors.AudienceSize, error) {
-	seg, found, err := d.segmentByID(ctx, aud.ID)
-	if err != nil {
-		return connectors.AudienceSize{}, err
-	}
-	if !found {
-		return connectors.AudienceSize{}, connectors.Fatal(fmt.Errorf("linkedin: DMP segment %s is gone from ad account %s", aud.ID, d.account))
-	}
-	return connectors.AudienceSize{Known: true, Members: max(seg.InputCount, seg.matched(), seg.size()), Approximate: true}, nil
+	return platformconn.Size(ctx, d.words(), aud.ID, d.segmentByID, func(seg *dmpSegment) connectors.AudienceSize {
+		return connectors.AudienceSize{Known: true, Members: max(seg.InputCount, seg.matched(), seg.size()), Approximate: true}
+	})
 }
 
 var _ connectors.FeedbackPoller = (*Destination)(nil)
@@ -309,7 +309,7 @@ func (d *Destination) Feedback(ctx context.Context, aud connectors.Audience, _ [
 		return connectors.PlatformReport{}, err
 	}
 	if !found {
-		return connectors.PlatformReport{}, fmt.Errorf("linkedin: DMP segment %s is gone from ad account %s", aud.ID, d.account)
+		return connectors.PlatformReport{}, d.words().Gone(aud.ID)
 	}
 	rep := connectors.PlatformReport{
 		Status: seg.status(), Size: seg.size(),

@@ -10,6 +10,7 @@ import (
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/platformhttp"
 )
 
 // Reasons for refused members. They are chosen from Mailchimp's error
@@ -178,7 +179,7 @@ func (d *Destination) create(ctx context.Context, listID string, out []outgoing,
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", what, err)
 	}
-	res.Retries += r.retries
+	res.Retries += r.Retries
 	if err := answerError(r, what); err != nil {
 		return nil, nil, err
 	}
@@ -190,7 +191,7 @@ func (d *Destination) create(ctx context.Context, listID string, out []outgoing,
 			Code  string `json:"error_code"`
 		} `json:"errors"`
 	}
-	if err := decode(r, what, &ans); err != nil {
+	if err := vocab.Decode(r, what, &ans); err != nil {
 		return nil, nil, err
 	}
 	res.Platform["created"] += int64(len(ans.New))
@@ -221,19 +222,19 @@ func (d *Destination) update(ctx context.Context, listID string, o outgoing, res
 	if err != nil {
 		return "", &unansweredError{fmt.Errorf("%s: update a contact's merge fields: %w", what, err)}
 	}
-	res.Retries += r.retries
+	res.Retries += r.Retries
 	switch {
-	case r.status == http.StatusOK:
+	case r.Status == http.StatusOK:
 		res.Platform["updated"]++
 		return "", nil
-	case r.status == http.StatusBadRequest:
+	case r.Status == http.StatusBadRequest:
 		var p problem
-		_ = decode(r, what, &p)
+		_ = vocab.Decode(r, what, &p)
 		return memberReason("", p.Title+" "+p.Detail), nil
-	case r.status == http.StatusTooManyRequests, r.status >= 500:
-		return "", &unansweredError{statusError(r, what+": update a contact's merge fields", false)}
+	case r.Status == http.StatusTooManyRequests, r.Status >= 500:
+		return "", &unansweredError{vocab.Error(r, what+": update a contact's merge fields", false)}
 	}
-	return "", statusError(r, what+": update a contact's merge fields", false)
+	return "", vocab.Error(r, what+": update a contact's merge fields", false)
 }
 
 // unansweredError is one member's request that got no answer, or only
@@ -259,7 +260,7 @@ func (d *Destination) tag(ctx context.Context, listID, tagID string, out []outgo
 	if err != nil {
 		return fmt.Errorf("%s: tag the contacts: %w", what, err)
 	}
-	res.Retries += r.retries
+	res.Retries += r.Retries
 	if err := answerError(r, what+": tag the contacts"); err != nil {
 		return err
 	}
@@ -269,7 +270,7 @@ func (d *Destination) tag(ctx context.Context, listID, tagID string, out []outgo
 			Emails []string `json:"email_addresses"`
 		} `json:"errors"`
 	}
-	if err := decode(r, what, &ans); err != nil {
+	if err := vocab.Decode(r, what, &ans); err != nil {
 		return err
 	}
 	res.Platform["tagged"] += ans.Added
@@ -317,14 +318,14 @@ func (d *Destination) untag(ctx context.Context, listID, tagName string, b conne
 			res.Rejected = append(res.Rejected, connectors.MemberRejection{Index: i, Reason: ReasonUnanswered})
 			continue
 		}
-		res.Retries += r.retries
+		res.Retries += r.Retries
 		switch {
-		case r.status == http.StatusNoContent, r.status == http.StatusOK:
+		case r.Status == http.StatusNoContent, r.Status == http.StatusOK:
 			res.Platform["untagged"]++
-		case r.status == http.StatusNotFound:
+		case r.Status == http.StatusNotFound:
 			res.Platform["not_on_list"]++
-		case r.status == http.StatusTooManyRequests, r.status >= 500:
-			lastErr = statusError(r, what, false)
+		case r.Status == http.StatusTooManyRequests, r.Status >= 500:
+			lastErr = vocab.Error(r, what, false)
 			res.Rejected = append(res.Rejected, connectors.MemberRejection{Index: i, Reason: ReasonUnanswered})
 		default:
 			return connectors.BatchResult{Retries: res.Retries}, answerError(r, what)
@@ -338,17 +339,17 @@ func (d *Destination) untag(ctx context.Context, listID, tagName string, b conne
 
 // answerError is nil for a 200, and otherwise the error for a batch
 // answer: a 400 refuses the batch as a whole, the rest go through
-// statusError. Details are left out: they may quote an address.
-func answerError(r *response, what string) error {
+// vocab.Error. Details are left out: they may quote an address.
+func answerError(r *platformhttp.Answer, what string) error {
 	switch {
-	case r.status == http.StatusOK:
+	case r.Status == http.StatusOK:
 		return nil
-	case r.status == http.StatusBadRequest:
-		return connectors.RejectBatch("mailchimp.bad_request", fmt.Errorf("%s: Mailchimp refused the request (%s)", what, r.describe(false)))
-	case r.status == http.StatusNotFound:
-		return connectors.Fatal(fmt.Errorf("%s: Mailchimp has no such list or tag (%s): it may have been deleted; run again to find or create the tag", what, r.describe(false)))
+	case r.Status == http.StatusBadRequest:
+		return connectors.RejectBatch("mailchimp.bad_request", fmt.Errorf("%s: Mailchimp refused the request (%s)", what, describe(r, false)))
+	case r.Status == http.StatusNotFound:
+		return connectors.Fatal(fmt.Errorf("%s: Mailchimp has no such list or tag (%s): it may have been deleted; run again to find or create the tag", what, describe(r, false)))
 	}
-	return statusError(r, what, false)
+	return vocab.Error(r, what, false)
 }
 
 // memberReason names a per-member error by its code and the sort of its

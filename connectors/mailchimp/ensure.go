@@ -41,10 +41,10 @@ func (d *Destination) Ensure(ctx context.Context, spec connectors.AudienceSpec) 
 		return connectors.Audience{}, fmt.Errorf("%s: %w", what, err)
 	}
 	switch {
-	case r.status == http.StatusNotFound:
-		return connectors.Audience{}, connectors.Fatal(fmt.Errorf("%s: Mailchimp has no such list (%s): check list_id, and that the API key belongs to the account that owns it", what, r.describe(true)))
-	case r.status != http.StatusOK:
-		return connectors.Audience{}, statusError(r, what, true)
+	case r.Status == http.StatusNotFound:
+		return connectors.Audience{}, connectors.Fatal(fmt.Errorf("%s: Mailchimp has no such list (%s): check list_id, and that the API key belongs to the account that owns it", what, describe(r, true)))
+	case r.Status != http.StatusOK:
+		return connectors.Audience{}, vocab.Error(r, what, true)
 	}
 	seg, err := d.findTag(ctx, listID, name, spec)
 	if err != nil {
@@ -62,11 +62,11 @@ func (d *Destination) Ensure(ctx context.Context, spec connectors.AudienceSpec) 
 	if err != nil {
 		return connectors.Audience{}, fmt.Errorf("%s: %w", what, err)
 	}
-	if r.status != http.StatusOK {
-		return connectors.Audience{}, statusError(r, what, true)
+	if r.Status != http.StatusOK {
+		return connectors.Audience{}, vocab.Error(r, what, true)
 	}
 	var created segment
-	if err := decode(r, what, &created); err != nil {
+	if err := vocab.Decode(r, what, &created); err != nil {
 		return connectors.Audience{}, err
 	}
 	return connectors.Audience{ID: audienceID(listID, strconv.FormatInt(created.ID, 10)), Name: created.Name, Created: true}, nil
@@ -84,14 +84,14 @@ func (d *Destination) findTag(ctx context.Context, listID, name string, spec con
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		if r.status != http.StatusOK {
-			return nil, statusError(r, what, true)
+		if r.Status != http.StatusOK {
+			return nil, vocab.Error(r, what, true)
 		}
 		var page struct {
 			Segments []segment `json:"segments"`
 			Total    int       `json:"total_items"`
 		}
-		if err := decode(r, what, &page); err != nil {
+		if err := vocab.Decode(r, what, &page); err != nil {
 			return nil, err
 		}
 		for i := range page.Segments {
@@ -133,8 +133,8 @@ func (d *Destination) Check(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("mailchimp: check the API key: %w", err)
 	}
-	if r.status != http.StatusOK {
-		return statusError(r, "mailchimp: check the API key", true)
+	if r.Status != http.StatusOK {
+		return vocab.Error(r, "mailchimp: check the API key", true)
 	}
 	return nil
 }

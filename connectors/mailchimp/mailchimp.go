@@ -31,7 +31,6 @@ package mailchimp
 import (
 	"fmt"
 	"strings"
-	"sync"
 
 	"go.uber.org/zap"
 
@@ -57,10 +56,7 @@ type Destination struct {
 	concurrency int
 	log         *zap.Logger
 	http        *platformhttp.Client
-	conn        platformconn.Conn
-
-	mu     sync.Mutex
-	closed bool
+	conn        *platformconn.REST
 }
 
 // Compile-time interface guard; each optional capability's guard stands
@@ -70,7 +66,7 @@ var _ connectors.Destination = (*Destination)(nil)
 // New builds a Mailchimp destination from validated settings whose
 // secrets are resolved. It makes no network call.
 func New(s *Settings, env connectors.Env) (*Destination, error) {
-	conn, err := platformconn.New(s.Settings, connLimits, env, s.Validate)
+	conn, err := platformconn.NewREST(s.Settings, connLimits, env, s.Validate, "", "")
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +91,7 @@ func New(s *Settings, env connectors.Env) (*Destination, error) {
 		return nil, fmt.Errorf("mailchimp: api_key does not end in a data centre such as -us21: copy the whole key from Account > Extras > API keys")
 	}
 	d.http = conn.HTTP(platformhttp.Options{Transport: platformconn.Wire(d.concurrency + 2)})
+	conn.Client = d.http
 	return d, nil
 }
 
@@ -115,15 +112,7 @@ func (d *Destination) Info() connectors.DestinationInfo {
 }
 
 // Close releases idle connections; a second call does nothing.
-func (d *Destination) Close() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if !d.closed {
-		d.closed = true
-		d.http.CloseIdleConnections()
-	}
-	return nil
-}
+func (d *Destination) Close() error { return d.conn.Close() }
 
 // audienceID is how a resolved audience is named: list id and tag id.
 func audienceID(list, tag string) string { return list + "/" + tag }

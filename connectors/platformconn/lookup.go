@@ -107,3 +107,23 @@ func (l *Lookup[A]) Find(ctx context.Context, spec connectors.AudienceSpec) (A, 
 	}
 	return l.Create(ctx, spec)
 }
+
+// Gone says that audience id, resolved earlier, no longer exists ("x:
+// custom audience 7 is gone from ad account 18ce54d4x5t").
+func (w Words) Gone(id string) error {
+	return fmt.Errorf("%s: %s %s is gone from %s", w.Type, w.Noun, id, w.Account)
+}
+
+// Size is a destination's AudienceSize (connectors.AudienceSizer) for
+// audience id: byID reads the audience (found is false when it is gone,
+// a fatal error that w words), and size says what its figures tell.
+func Size[A any](ctx context.Context, w Words, id string, byID func(ctx context.Context, id string) (a A, found bool, err error), size func(A) connectors.AudienceSize) (connectors.AudienceSize, error) {
+	a, found, err := byID(ctx, id)
+	switch {
+	case err != nil:
+		return connectors.AudienceSize{}, err
+	case !found:
+		return connectors.AudienceSize{}, connectors.Fatal(w.Gone(id))
+	}
+	return size(a), nil
+}

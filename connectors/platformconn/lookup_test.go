@@ -112,3 +112,50 @@ func TestLookupWords(t *testing.T) {
 		require.ErrorContains(t, err, tc.want)
 	}
 }
+
+// TestSize reads sizes of a made-up platform's audiences: a known figure,
+// one without figures, one that is gone (fatal, worded) and a failed read
+// (passed on as it is).
+func TestSize(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("boom")
+	sizes := map[string]int64{"1": 40, "2": -1}
+	byID := func(_ context.Context, id string) (int64, bool, error) {
+		if id == "9" {
+			return 0, false, boom
+		}
+		n, ok := sizes[id]
+		return n, ok, nil
+	}
+	size := func(n int64) connectors.AudienceSize {
+		if n < 0 {
+			return connectors.AudienceSize{}
+		}
+		return connectors.AudienceSize{Known: true, Members: n}
+	}
+	words := platformconn.Words{Type: "acme", Noun: "crowd", Account: "account 5"}
+	for _, tc := range []struct {
+		id      string
+		want    connectors.AudienceSize
+		wantErr string
+		fatal   bool
+	}{
+		{id: "1", want: connectors.AudienceSize{Known: true, Members: 40}},
+		{id: "2", want: connectors.AudienceSize{}},
+		{id: "3", wantErr: "acme: crowd 3 is gone from account 5", fatal: true},
+		{id: "9", wantErr: "boom"},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			t.Parallel()
+			got, err := platformconn.Size(context.Background(), words, tc.id, byID, size)
+			if tc.wantErr == "" {
+				require.NoError(t, err)
+				require.Equal(t, tc.want, got)
+				return
+			}
+			require.ErrorContains(t, err, tc.wantErr)
+			action, _ := connectors.Classify(err)
+			require.Equal(t, tc.fatal, action == connectors.ActionStop, "fatal")
+		})
+	}
+}

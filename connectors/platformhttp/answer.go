@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/retry"
 )
@@ -38,7 +39,9 @@ func (c *Client) Send(req *retryablehttp.Request, limit int64, platform, call st
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("%s %s: no answer from %s after retries: %w", req.Method, call, platform, err)
+		// The transport's error quotes the URL, whose path may hold a
+		// value derived from contact data (a subscriber hash).
+		return nil, fmt.Errorf("%s %s: no answer from %s after retries: %w", req.Method, call, platform, auth.RedactError(err))
 	}
 	defer resp.Body.Close()
 	body, err := ReadAnswer(resp, limit, platform)

@@ -29,17 +29,18 @@ var _ connectors.AudienceSizer = (*Destination)(nil)
 // approximate figure once 100 users matched and null before, which leaves
 // the size unknown.
 func (d *Destination) AudienceSize(ctx context.Context, aud connectors.Audience) (connectors.AudienceSize, error) {
-	a, found, err := d.audienceByID(ctx, aud.ID)
-	if err != nil {
-		return connectors.AudienceSize{}, err
-	}
-	if !found {
-		return connectors.AudienceSize{}, connectors.Fatal(fmt.Errorf("x: custom audience %s is gone from ad account %s", aud.ID, d.account))
-	}
-	if a.Size == nil {
-		return connectors.AudienceSize{}, nil
-	}
-	return connectors.AudienceSize{Known: true, Members: *a.Size, Approximate: true}, nil
+	return platformconn.Size(ctx, d.words(), aud.ID, d.audienceByID, func(a customAudience) connectors.AudienceSize {
+		if a.Size == nil {
+			return connectors.AudienceSize{}
+		}
+		return connectors.AudienceSize{Known: true, Members: *a.Size, Approximate: true}
+	})
+}
+
+// words name X's audiences in errors.
+func (d *Destination) words() platformconn.Words {
+	return platformconn.Words{Type: Type, Noun: "custom audience", Short: "audience", Account: "ad account " + d.account,
+		Where: " in X Ads Manager"}
 }
 
 // Ensure finds the custom audience by id (spec.ID, then the id recorded
@@ -66,8 +67,7 @@ func (d *Destination) ensure(ctx context.Context, spec connectors.AudienceSpec) 
 		ByID:   found(d.audienceByID),
 		ByName: found(d.audienceByName),
 		Create: d.createAudience,
-		Words: platformconn.Words{Type: Type, Noun: "custom audience", Short: "audience", Account: "ad account " + d.account,
-			Where: " in X Ads Manager"},
+		Words:  d.words(),
 	}
 	return l.Find(ctx, spec)
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/audiencesync/audiencesync/connectors/retry"
 )
 
 // Renderer writes a fault in one platform's wire shape (status, headers,
@@ -186,19 +188,7 @@ func (in *Injector) Intercept(w http.ResponseWriter, r *http.Request, platform, 
 }
 
 // Sleep waits d or until ctx ends; it reports whether the full wait passed.
-func Sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
+func Sleep(ctx context.Context, d time.Duration) bool { return retry.Sleep(ctx, d) == nil }
 
 // DropConnection closes the client connection without an HTTP response, as
 // a load balancer resetting a connection would. Over HTTP/1 the socket is

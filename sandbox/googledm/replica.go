@@ -3,7 +3,6 @@ package googledm
 import (
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/audiencesync/audiencesync/platform/google"
@@ -11,14 +10,13 @@ import (
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
+// mount is how the replica is mounted: its platform, its requests (Data
+// Manager API calls: their paths start /v1/) and its fault endpoints.
+var mount = wire.NewMount(google.Name, wire.Prefixes("/v1/"),
+	"ingest", "remove", "removeall", "requeststatus", "userlists")
+
 // These methods mount the replica on the sandbox (sandbox.Replica and its
 // optional capabilities) and render the faults it injects (fault.Renderer).
-
-// Platform is the platform the replica stands in for.
-func (s *Server) Platform() string { return google.Name }
-
-// Owns reports whether r is a Data Manager API call: its paths start /v1/.
-func (s *Server) Owns(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/v1/") }
 
 // Inspect is the replica's part of GET /_sandbox/state.
 func (s *Server) Inspect(withMembers bool) any {
@@ -29,11 +27,6 @@ func (s *Server) Inspect(withMembers bool) any {
 
 // MayChange reports that a status poll changes state: it counts polls.
 func (s *Server) MayChange(r *http.Request) bool { return r.URL.Path == "/v1/requestStatus:retrieve" }
-
-// FaultEndpoints are the endpoint names fault rules may target.
-func (s *Server) FaultEndpoints() []string {
-	return []string{"ingest", "remove", "removeall", "requeststatus", "userlists"}
-}
 
 // Describe tells a user where the replica is and what it accepts.
 func (s *Server) Describe(base string) string {

@@ -52,6 +52,7 @@ type Options struct {
 
 // Server is the replica; it is an http.Handler for paths under /v1/.
 type Server struct {
+	wire.Mount
 	opts Options
 	// Core is Save, Load and Reset, and the queue of membership changes.
 	wire.Core[Snapshot]
@@ -72,7 +73,7 @@ type list struct {
 // New returns an empty replica.
 func New(opts Options) *Server {
 	opts.Now = wire.Clock(opts.Now)
-	s := &Server{opts: opts}
+	s := &Server{Mount: mount, opts: opts}
 	s.Core = wire.NewCore(&s.mu, s.Snapshot, s.Restore, s.empty)
 	return s
 }

@@ -30,13 +30,7 @@ type ListSnapshot struct {
 	// Resource is the stored UserList resource in the API's JSON (without
 	// the output-only fields the replica computes when answering).
 	Resource json.RawMessage `json:"resource"`
-	Members  []string        `json:"members"`
-	// Secondary lists the positions in Members of the identifiers that
-	// stand for no person of their own (a row's phone after its e-mail:
-	// wire.Set.Secondary); every other member is a person. Left out when
-	// every identifier is one, as in files written before people were
-	// counted.
-	Secondary []int `json:"secondary,omitempty"`
+	wire.SavedMembers
 }
 
 // RequestSnapshot is one request whose status requestStatus:retrieve
@@ -77,7 +71,7 @@ func (s *Server) Snapshot() Snapshot {
 	snap := Snapshot{
 		UserLists: wire.List(&s.lists, func(_ string, l *list) ListSnapshot {
 			res, _ := json.Marshal(l.res) // plain structs: cannot fail
-			return ListSnapshot{Account: l.account, Created: l.created, Resource: res, Members: l.members.Sorted(), Secondary: l.members.Secondary()}
+			return ListSnapshot{Account: l.account, Created: l.created, Resource: res, SavedMembers: l.members.Save()}
 		}),
 		Requests:    make([]RequestSnapshot, 0, len(s.requests)),
 		NextListID:  s.lists.Next(),
@@ -132,7 +126,7 @@ func restoreList(ls ListSnapshot) (string, *list, error) {
 	if res.ID == "" || ls.Account == "" {
 		return "", nil, errors.New("id and account are required")
 	}
-	members, err := wire.SetOfPeople(ls.Members, ls.Secondary)
+	members, err := ls.SavedMembers.Set()
 	if err != nil {
 		return "", nil, err
 	}

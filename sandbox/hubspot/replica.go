@@ -11,15 +11,12 @@ import (
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
+// mount is how the replica is mounted: its platform, its requests (the
+// lists, contacts and OAuth APIs) and its fault endpoints.
+var mount = wire.NewMount(replicacreds.Name, wire.Prefixes("/crm/v3/lists", "/crm/lists/", contactsPrefix, "/oauth/"),
+	"lists", "search", "idmapping", "memberships", "batchread", "contacts", "token")
+
 // These methods mount the replica on the sandbox (sandbox.Replica).
-
-// Platform is the name the replica is mounted under.
-func (s *Server) Platform() string { return replicacreds.Name }
-
-// Owns reports whether r is a call to an API the replica serves.
-func (s *Server) Owns(r *http.Request) bool {
-	return wire.HasPathPrefix(r, "/crm/v3/lists", "/crm/lists/", contactsPrefix, "/oauth/")
-}
 
 // MayChange reports whether a GET changes what the state file holds:
 // none does.
@@ -78,11 +75,6 @@ func (s *Server) Members(id string) []string {
 	// Ascending numbers are not ascending text when lengths differ.
 	slices.Sort(out)
 	return out
-}
-
-// FaultEndpoints are the endpoint names fault rules may target.
-func (s *Server) FaultEndpoints() []string {
-	return []string{"lists", "search", "idmapping", "memberships", "batchread", "contacts", "token"}
 }
 
 // Describe tells a user where the replica is and what it accepts.

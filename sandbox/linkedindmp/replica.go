@@ -9,15 +9,18 @@ import (
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
+// mount is how the replica is mounted: its platform, its requests
+// (Marketing API calls the replica serves, and the token endpoint; see
+// owns) and its fault endpoints.
+var mount = wire.NewMount(linkedin.Name, owns,
+	"accounts", "segments", "users", "oauth")
+
 // These methods mount the replica on the sandbox (sandbox.Replica and its
 // optional capabilities) and render the faults it injects (fault.Renderer).
 
-// Platform is the platform the replica stands in for.
-func (s *Server) Platform() string { return linkedin.Name }
-
-// Owns reports whether r is a Marketing API call the replica serves, or
+// owns reports whether r is a Marketing API call the replica serves, or
 // the token endpoint.
-func (s *Server) Owns(r *http.Request) bool {
+func owns(r *http.Request) bool {
 	return r.URL.Path == tokenPath || wire.HasPathPrefix(r, "/rest/dmpSegments", "/rest/adAccounts/")
 }
 
@@ -62,9 +65,6 @@ func (s *Server) State(withMembers bool) []SegmentState {
 func (s *Server) Members(id string) []string {
 	return wire.MembersOf(&s.mu, &s.segments, id, func(sg *segment) wire.Set { return sg.members })
 }
-
-// FaultEndpoints are the endpoint names fault rules may target.
-func (s *Server) FaultEndpoints() []string { return []string{"accounts", "segments", "users", "oauth"} }
 
 // Describe tells a user where the replica is and what it accepts.
 func (s *Server) Describe(base string) string {

@@ -91,6 +91,7 @@ func (o Options) withDefaults() Options {
 // Server is the replica; it is an http.Handler for /rest/ and the token
 // endpoint.
 type Server struct {
+	wire.Mount
 	opts Options
 	// Base is Save and Load, over Snapshot and Restore, and Reset.
 	wire.Base[Snapshot]
@@ -106,7 +107,7 @@ type Server struct {
 
 // New returns an empty replica.
 func New(opts Options) *Server {
-	s := &Server{opts: opts.withDefaults()}
+	s := &Server{Mount: mount, opts: opts.withDefaults()}
 	s.Base = wire.NewBase(&s.mu, s.Snapshot, s.Restore, s.empty)
 	return s
 }

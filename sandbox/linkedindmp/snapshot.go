@@ -26,12 +26,7 @@ type SegmentSnapshot struct {
 	Created        time.Time `json:"created_at"`
 	Updated        time.Time `json:"updated_at"`
 	Polls          int       `json:"polls,omitempty"`
-	Members        []string  `json:"members"`
-	// Secondary lists the positions in Members of the ids that stand for
-	// no person of their own (an element's advertising id after its
-	// e-mail: wire.Set.Secondary). Left out when every id is one, as in
-	// files written before people were counted.
-	Secondary []int `json:"secondary,omitempty"`
+	wire.SavedMembers
 }
 
 // Snapshot returns the replica's state.
@@ -42,8 +37,7 @@ func (s *Server) Snapshot() Snapshot {
 		return SegmentSnapshot{
 			SavedAudience: wire.SavedAudience{ID: sg.id, Account: sg.account, Name: sg.name, Description: sg.desc},
 			Type:          sg.kind, SourcePlatform: sg.source, AccessPolicy: sg.policy,
-			Created: sg.created, Updated: sg.updated, Polls: sg.polls, Members: sg.members.Sorted(),
-			Secondary: sg.members.Secondary(),
+			Created: sg.created, Updated: sg.updated, Polls: sg.polls, SavedMembers: sg.members.Save(),
 		}
 	}), NextID: s.segments.Next()}
 }
@@ -51,9 +45,7 @@ func (s *Server) Snapshot() Snapshot {
 // Restore replaces the replica's segments with those of snap. It checks
 // snap first and changes nothing if it is inconsistent.
 func (s *Server) Restore(snap Snapshot) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	segments, err := wire.RestoreAudiences(&s.segments, "DMP segment", snap.Segments, snap.NextID,
+	return wire.Restore(&s.mu, &s.segments, "DMP segment", snap.Segments, snap.NextID,
 		func(ss SegmentSnapshot) (string, *segment, error) {
 			if !numberPattern.MatchString(ss.ID) || !numberPattern.MatchString(ss.Account) {
 				return "", nil, errors.New("a numeric id and account_id are required")
@@ -61,7 +53,7 @@ func (s *Server) Restore(snap Snapshot) error {
 			if ss.Type == "" || ss.SourcePlatform == "" || ss.AccessPolicy == "" || ss.Polls < 0 {
 				return "", nil, errors.New("type, source_platform and access_policy are required")
 			}
-			members, err := wire.SetOfPeople(ss.Members, ss.Secondary)
+			members, err := ss.SavedMembers.Set()
 			if err != nil {
 				return "", nil, err
 			}
@@ -70,9 +62,4 @@ func (s *Server) Restore(snap Snapshot) error {
 				created: ss.Created, updated: ss.Updated, polls: ss.Polls, members: members}
 			return ss.ID, sg, nil
 		})
-	if err != nil {
-		return err
-	}
-	s.segments = segments
-	return nil
 }

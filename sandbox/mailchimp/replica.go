@@ -3,7 +3,6 @@ package mailchimp
 import (
 	"errors"
 	"maps"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -12,20 +11,14 @@ import (
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
+// mount is how the replica is mounted: its platform, its requests
+// (Marketing API calls) and its fault endpoints.
+var mount = wire.NewMount(mailchimp.Name, wire.Prefixes("/3.0/"),
+	"ping", "lists", "batch", "members", "tags", "segments")
+
 // These methods mount the replica on the sandbox (sandbox.Replica and its
 // optional capabilities), save and restore it, and let tests inspect and
 // seed it.
-
-// Platform is the platform the replica stands in for.
-func (s *Server) Platform() string { return mailchimp.Name }
-
-// Owns reports whether r is a Marketing API call.
-func (s *Server) Owns(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/3.0/") }
-
-// FaultEndpoints are the endpoint names fault rules may target.
-func (s *Server) FaultEndpoints() []string {
-	return []string{"ping", "lists", "batch", "members", "tags", "segments"}
-}
 
 // Describe tells a user where the replica is and what it accepts.
 func (s *Server) Describe(base string) string {

@@ -61,8 +61,9 @@ type Options struct {
 
 // Server is the replica; it is an http.Handler for /3.0/.
 type Server struct {
+	wire.Mount
 	opts Options
-	wire.Persisted[Snapshot]
+	wire.Base[Snapshot]
 
 	inFlight atomic.Int32
 
@@ -100,16 +101,14 @@ func New(opts Options) *Server {
 		opts.MaxConnections = MaxConnections
 	}
 	opts.Now = wire.Clock(opts.Now)
-	s := &Server{opts: opts}
-	s.Persisted = wire.NewPersisted(s.Snapshot, s.Restore)
-	s.Reset()
+	s := &Server{Mount: mount, opts: opts}
+	s.Base = wire.NewBase(&s.mu, s.Snapshot, s.Restore, s.reset)
 	return s
 }
 
-// Reset forgets every member and tag, keeping the one seeded list.
-func (s *Server) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// reset forgets every member and tag, keeping the one seeded list (Reset,
+// with s.mu held).
+func (s *Server) reset() {
 	s.lists = map[string]*list{mailchimp.ReplicaListID: newList(mailchimp.ReplicaListID, "Sandbox shop")}
 	s.blocked = map[string]bool{}
 	s.nextID = 10_000

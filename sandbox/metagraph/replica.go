@@ -12,15 +12,18 @@ import (
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
+// mount is how the replica is mounted: its platform, its requests (Graph
+// API calls: paths that start with a version, /vNN.N/; see owns) and its
+// fault endpoints.
+var mount = wire.NewMount(meta.Name, owns,
+	"customaudiences", "audience", "users", "usersreplace")
+
 // These methods mount the replica on the sandbox (sandbox.Replica and its
 // optional capabilities) and render the faults it injects (fault.Renderer).
 
-// Platform is the platform the replica stands in for.
-func (s *Server) Platform() string { return meta.Name }
-
-// Owns reports whether r is a Graph API call: its path starts with a
+// owns reports whether r is a Graph API call: its path starts with a
 // version, /vNN.N/.
-func (s *Server) Owns(r *http.Request) bool {
+func owns(r *http.Request) bool {
 	first, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	return versionPattern.MatchString(first)
 }
@@ -35,11 +38,6 @@ func (s *Server) Inspect(withMembers bool) any {
 // MayChange reports that a GET overriding its method (?method=post) may
 // change state.
 func (s *Server) MayChange(r *http.Request) bool { return r.URL.Query().Has("method") }
-
-// FaultEndpoints are the endpoint names fault rules may target.
-func (s *Server) FaultEndpoints() []string {
-	return []string{"customaudiences", "audience", "users", "usersreplace"}
-}
 
 // Describe tells a user where the replica is and what it accepts.
 func (s *Server) Describe(base string) string {

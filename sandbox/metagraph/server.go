@@ -62,6 +62,7 @@ type Options struct {
 
 // Server is the replica; it is an http.Handler for /vNN.N/ paths.
 type Server struct {
+	wire.Mount
 	opts Options
 	// Core is Save, Load and Reset, and the queue of membership changes.
 	wire.Core[Snapshot]
@@ -76,7 +77,7 @@ type Server struct {
 // New returns an empty replica.
 func New(opts Options) *Server {
 	opts.Now = wire.Clock(opts.Now)
-	s := &Server{opts: opts}
+	s := &Server{Mount: mount, opts: opts}
 	s.Core = wire.NewCore(&s.mu, s.Snapshot, s.Restore, s.empty)
 	return s
 }

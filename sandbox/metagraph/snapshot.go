@@ -28,13 +28,7 @@ type AudienceSnapshot struct {
 	CustomerFileSource string    `json:"customer_file_source"`
 	Created            time.Time `json:"time_created"`
 	Updated            time.Time `json:"time_updated"`
-	Members            []string  `json:"members"`
-	// Secondary lists the positions in Members of the identifiers that
-	// stand for no person of their own (a row's phone after its e-mail:
-	// wire.Set.Secondary); every other member is a person. Left out when
-	// every identifier is one, as in files written before people were
-	// counted.
-	Secondary []int `json:"secondary,omitempty"`
+	wire.SavedMembers
 	// Replace is the usersreplace session in progress, if any.
 	Replace *ReplaceSnapshot `json:"replace,omitempty"`
 	// Sessions are the /users sessions seen, by session id.
@@ -76,7 +70,7 @@ func (s *Server) Snapshot() Snapshot {
 		as := AudienceSnapshot{
 			SavedAudience:      wire.SavedAudience{ID: a.id, Account: a.account, Name: a.name, Description: a.description},
 			CustomerFileSource: a.source,
-			Created:            a.created, Updated: a.updated, Members: a.members.Sorted(), Secondary: a.members.Secondary(),
+			Created:            a.created, Updated: a.updated, SavedMembers: a.members.Save(),
 			FinishedReplace: maps.Clone(a.finishedReplace),
 		}
 		if rs := a.replace; rs != nil {
@@ -117,7 +111,7 @@ func restoreAudience(as AudienceSnapshot) (*audience, error) {
 	if !objectIDPattern.MatchString(as.ID) || as.Account == "" {
 		return nil, errors.New("a numeric id and an account_id are required")
 	}
-	members, err := wire.SetOfPeople(as.Members, as.Secondary)
+	members, err := as.SavedMembers.Set()
 	if err != nil {
 		return nil, err
 	}

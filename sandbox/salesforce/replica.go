@@ -8,15 +8,15 @@ import (
 
 	"github.com/audiencesync/audiencesync/connectors/salesforce/replicacreds"
 	"github.com/audiencesync/audiencesync/sandbox/fault"
+	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
+// mount is how the replica is mounted: its platform, its requests (the
+// REST, Bulk and OAuth APIs under /services/) and its fault endpoints.
+var mount = wire.NewMount(replicacreds.Name, wire.Prefixes("/services/"),
+	"token", "query", "jobs", "results")
+
 // These methods mount the replica on the sandbox (sandbox.Replica).
-
-// Platform is the name the replica is mounted under.
-func (s *Server) Platform() string { return replicacreds.Name }
-
-// Owns reports whether r is a call to an API the replica serves.
-func (s *Server) Owns(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/services/") }
 
 // MayChange reports whether a GET changes what the state file holds:
 // none does (job polls move jobs on, but jobs are not saved).
@@ -88,9 +88,6 @@ func (s *Server) Members(id string) []string {
 	}
 	return s.peopleLocked(id)
 }
-
-// FaultEndpoints are the endpoint names fault rules may target.
-func (s *Server) FaultEndpoints() []string { return []string{"token", "query", "jobs", "results"} }
 
 // Describe tells a user where the replica is and what it accepts.
 func (s *Server) Describe(base string) string {

@@ -68,6 +68,7 @@ type Options struct {
 
 // Server is the replica; it is an http.Handler for Salesforce API paths.
 type Server struct {
+	wire.Mount
 	opts Options
 	key  *rsa.PublicKey
 	// Base is Save and Load, over Snapshot and Restore, and Reset:
@@ -100,7 +101,7 @@ func New(opts Options) *Server {
 	if err != nil {
 		panic("salesforce replica: the public key of replicacreds does not parse: " + err.Error())
 	}
-	s := &Server{opts: opts, key: key}
+	s := &Server{Mount: mount, opts: opts, key: key}
 	s.Base = wire.NewBase(&s.mu, s.Snapshot, s.Restore, s.reseed)
 	return s
 }

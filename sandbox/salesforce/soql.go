@@ -275,33 +275,24 @@ func parseSOQL(s string) (*query, error) {
 	return q, nil
 }
 
-func (p *parser) or() (cond, error) {
-	var terms or
-	for {
-		t, err := p.and()
-		if err != nil {
-			return nil, err
-		}
-		terms = append(terms, t)
-		if !p.keyword("OR") {
-			break
-		}
-	}
-	if len(terms) == 1 {
-		return terms[0], nil
-	}
-	return terms, nil
-}
+func (p *parser) or() (cond, error) { return joined[or](p, "OR", p.and) }
 
-func (p *parser) and() (cond, error) {
-	var terms and
+func (p *parser) and() (cond, error) { return joined[and](p, "AND", p.factor) }
+
+// joined parses one or more terms that next reads, separated by keyword:
+// one term alone, or a J of them (and, or).
+func joined[J interface {
+	~[]cond
+	cond
+}](p *parser, keyword string, next func() (cond, error)) (cond, error) {
+	var terms J
 	for {
-		t, err := p.factor()
+		t, err := next()
 		if err != nil {
 			return nil, err
 		}
 		terms = append(terms, t)
-		if !p.keyword("AND") {
+		if !p.keyword(keyword) {
 			break
 		}
 	}

@@ -10,16 +10,18 @@ import (
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
+// mount is how the replica is mounted: its platform, its requests (Ads
+// API calls: /{version}/accounts/...; see owns) and its fault endpoints.
+var mount = wire.NewMount(x.Name, owns,
+	"accounts", "custom_audiences", "users")
+
 // These methods mount the replica on the sandbox (sandbox.Replica and its
 // optional capabilities) and render the faults it injects (fault.Renderer).
 
-// Platform is the platform the replica stands in for.
-func (s *Server) Platform() string { return x.Name }
-
 var ownPath = regexp.MustCompile(`^/[0-9]+/accounts(/|$)`)
 
-// Owns reports whether r is an Ads API call: /{version}/accounts/....
-func (s *Server) Owns(r *http.Request) bool { return ownPath.MatchString(r.URL.Path) }
+// owns reports whether r is an Ads API call: /{version}/accounts/....
+func owns(r *http.Request) bool { return ownPath.MatchString(r.URL.Path) }
 
 // Inspect is the replica's part of GET /_sandbox/state.
 func (s *Server) Inspect(withMembers bool) any {
@@ -27,9 +29,6 @@ func (s *Server) Inspect(withMembers bool) any {
 		CustomAudiences []AudienceState `json:"custom_audiences"`
 	}{s.State(withMembers)}
 }
-
-// FaultEndpoints are the endpoint names fault rules may target.
-func (s *Server) FaultEndpoints() []string { return []string{"accounts", "custom_audiences", "users"} }
 
 // Describe tells a user where the replica is and what it accepts.
 func (s *Server) Describe(base string) string {

@@ -54,6 +54,7 @@ type Options struct {
 
 // Server is the replica; it is an http.Handler for /12/ paths.
 type Server struct {
+	wire.Mount
 	opts Options
 	// Base is Save and Load, over Snapshot and Restore, and Reset.
 	wire.Base[Snapshot]
@@ -67,7 +68,7 @@ type Server struct {
 
 // New returns an empty replica.
 func New(opts Options) *Server {
-	s := &Server{opts: opts.withDefaults()}
+	s := &Server{Mount: mount, opts: opts.withDefaults()}
 	s.Base = wire.NewBase(&s.mu, s.Snapshot, s.Restore, s.empty)
 	return s
 }

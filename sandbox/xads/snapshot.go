@@ -23,13 +23,7 @@ type AudienceSnapshot struct {
 	Created time.Time `json:"created_at"`
 	Updated time.Time `json:"updated_at"`
 	Deleted bool      `json:"deleted,omitempty"`
-	Members []string  `json:"members"`
-	// Secondary lists the positions in Members of the identifiers that
-	// stand for no person of their own (a row's phone after its e-mail:
-	// wire.Set.Secondary); every other member is a person. Left out when
-	// every identifier is one, as in files written before people were
-	// counted.
-	Secondary []int `json:"secondary,omitempty"`
+	wire.SavedMembers
 }
 
 // Snapshot returns the replica's state.
@@ -39,7 +33,7 @@ func (s *Server) Snapshot() Snapshot {
 	return Snapshot{CustomAudiences: wire.List(&s.audiences, func(_ string, a *audience) AudienceSnapshot {
 		return AudienceSnapshot{
 			SavedAudience: wire.SavedAudience{ID: a.id, Account: a.account, Name: a.name, Description: a.description},
-			Created:       a.created, Updated: a.updated, Deleted: a.deleted, Members: a.members.Sorted(), Secondary: a.members.Secondary(),
+			Created:       a.created, Updated: a.updated, Deleted: a.deleted, SavedMembers: a.members.Save(),
 		}
 	}), NextID: s.audiences.Next()}
 }
@@ -48,14 +42,12 @@ func (s *Server) Snapshot() Snapshot {
 // snap first and changes nothing if it is inconsistent. Nonces and
 // rate-limit windows are kept.
 func (s *Server) Restore(snap Snapshot) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	audiences, err := wire.RestoreAudiences(&s.audiences, "custom audience", snap.CustomAudiences, snap.NextID,
+	return wire.Restore(&s.mu, &s.audiences, "custom audience", snap.CustomAudiences, snap.NextID,
 		func(as AudienceSnapshot) (string, *audience, error) {
 			if !idPattern.MatchString(as.ID) || !accountPattern.MatchString(as.Account) {
 				return "", nil, errors.New("an id and an account_id of lowercase letters and digits are required")
 			}
-			members, err := wire.SetOfPeople(as.Members, as.Secondary)
+			members, err := as.SavedMembers.Set()
 			if err != nil {
 				return "", nil, err
 			}
@@ -64,9 +56,4 @@ func (s *Server) Restore(snap Snapshot) error {
 				created: as.Created, updated: as.Updated, deleted: as.Deleted, members: members,
 			}, nil
 		})
-	if err != nil {
-		return err
-	}
-	s.audiences = audiences
-	return nil
 }

@@ -284,6 +284,20 @@ func RestoreAudiences[S, A any](like *Audiences[A], noun string, items []S, next
 	return t, nil
 }
 
+// Restore replaces t, holding lock, by the audiences a snapshot's items
+// hold (see RestoreAudiences); t is left as it was when an item is
+// refused.
+func Restore[S, A any](lock sync.Locker, t *Audiences[A], noun string, items []S, next int64, build func(S) (id string, a *A, err error)) error {
+	lock.Lock()
+	defer lock.Unlock()
+	restored, err := RestoreAudiences(t, noun, items, next, build)
+	if err != nil {
+		return err
+	}
+	*t = restored
+	return nil
+}
+
 // Clock is the clock a replica's Options.Now names: now, or time.Now
 // when it is nil.
 func Clock(now func() time.Time) func() time.Time {

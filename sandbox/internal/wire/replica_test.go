@@ -68,6 +68,33 @@ func TestRestoreAudiences(t *testing.T) {
 	require.EqualError(t, err, "list 0: an id is required")
 }
 
+// TestRestore replaces a replica's table under its lock, and leaves it
+// whole when the snapshot is refused.
+func TestRestore(t *testing.T) {
+	t.Parallel()
+	build := func(id string) (string, *testAudience, error) {
+		if id == "" {
+			return "", nil, errors.New("an id is required")
+		}
+		return id, &testAudience{name: id}, nil
+	}
+	var mu sync.Mutex
+	tab := NewAudiences[testAudience](10, 10)
+	tab.Add(tab.NewID(), &testAudience{name: "kept"})
+	require.EqualError(t, Restore(&mu, &tab, "list", []string{"12", ""}, 0, build), "list 1: an id is required")
+	require.Equal(t, 1, tab.Len(), "a refused snapshot changes nothing")
+	a, ok := tab.Get("11")
+	require.True(t, ok)
+	require.Equal(t, "kept", a.name)
+
+	require.NoError(t, Restore(&mu, &tab, "list", []string{"12", "40"}, 0, build))
+	require.Equal(t, 2, tab.Len())
+	_, ok = tab.Get("11")
+	require.False(t, ok, "the restored table replaces the old one")
+	require.Equal(t, "41", tab.NewID())
+	require.True(t, mu.TryLock(), "the lock is released")
+}
+
 func TestSaveAndLoadState(t *testing.T) {
 	t.Parallel()
 	type snap struct {

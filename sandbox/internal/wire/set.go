@@ -316,3 +316,22 @@ func digest(v string) (h [32]byte, ok bool) {
 	_, err := hex.Decode(h[:], []byte(v))
 	return h, err == nil
 }
+
+// SavedMembers are an audience's members as a replica's snapshot saves
+// them; its audience snapshot embeds them, which keeps the keys members
+// and secondary at its top level.
+type SavedMembers struct {
+	// Members are the identifiers, sorted.
+	Members []string `json:"members"`
+	// Secondary lists the positions in Members of the identifiers that
+	// stand for no person of their own (a row's phone after its e-mail:
+	// Set.Secondary); every other member is a person. Left out when every
+	// identifier is one, as in files written before people were counted.
+	Secondary []int `json:"secondary,omitempty"`
+}
+
+// Save is s as a snapshot saves it.
+func (s Set) Save() SavedMembers { return SavedMembers{Members: s.Sorted(), Secondary: s.Secondary()} }
+
+// Set rebuilds the set that Save saved (SetOfPeople).
+func (m SavedMembers) Set() (Set, error) { return SetOfPeople(m.Members, m.Secondary) }

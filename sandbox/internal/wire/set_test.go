@@ -122,6 +122,10 @@ func TestSetPeople(t *testing.T) {
 			require.Equal(t, s.Sorted(), back.Sorted(), "a snapshot keeps the values")
 			require.Equal(t, s.People(), back.People(), "and who stands for a person")
 			require.Equal(t, s.Secondary(), back.Secondary())
+			saved, err := s.Save().Set()
+			require.NoError(t, err)
+			require.Equal(t, s.Sorted(), saved.Sorted(), "Save and Set keep the values")
+			require.Equal(t, s.People(), saved.People(), "and who stands for a person")
 		})
 	}
 
@@ -137,6 +141,8 @@ func TestSetPeople(t *testing.T) {
 	require.Error(t, err, "a position past the members")
 	_, err = SetOfPeople([]string{email1, phone1}, []int{1, 0})
 	require.Error(t, err, "positions out of order")
+	_, err = SavedMembers{Members: []string{email1}, Secondary: []int{1}}.Set()
+	require.Error(t, err, "a saved position past the members")
 }
 
 // BenchmarkSetAddRows adds rows of an e-mail and a phone hash, as a
