@@ -84,9 +84,10 @@ func TestChaos(t *testing.T) {
 		}},
 		{"platform faults", func(t *testing.T, tr *trial) {
 			tr.cleanSync(t, tr.before)
+			// Mailchimp's member and tag rates are per member (see lostAnswers).
 			tr.faults(t, "google.ingest:503@0.2,google.remove:reset@0.2,meta.users:613@0.2,meta.users:reset@0.1,x.users:500@0.2,x.users:reset@0.1,"+
 				"linkedin.users:500@0.2,linkedin.users:reset@0.1,linkedin.segments:503@0.1,linkedin.oauth:503@0.1,"+
-				"mailchimp.batch:503@0.2,mailchimp.members:500@0.1,mailchimp.tags:reset@0.1,mailchimp.segments:503@0.2")
+				"mailchimp.batch:503@0.2,mailchimp.members:500@0.02,mailchimp.tags:reset@0.02,mailchimp.segments:503@0.2")
 			tr.source(t, tr.want)
 			tr.syncUntilDone(t)
 			tr.faults(t, "")
@@ -161,11 +162,11 @@ func TestChaos(t *testing.T) {
 func summarise(t *testing.T, scenarios []scenario, results []map[string]*tally) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "chaos: seed %d, %d members, %d trials per scenario, %s sandbox latency\n", *seed, *members, *trials, *latency)
-	fmt.Fprintf(&b, "%-28s %-8s %7s %6s %9s %15s\n", "scenario", "platform", "trials", "lost", "spurious", "extra audiences")
+	fmt.Fprintf(&b, "%-28s %-9s %7s %6s %9s %15s\n", "scenario", "platform", "trials", "lost", "spurious", "extra audiences")
 	for i, sc := range scenarios {
 		for _, p := range platforms {
 			r := results[i][p]
-			fmt.Fprintf(&b, "%-28s %-8s %7d %6d %9d %15d\n", sc.name, p, r.trials, r.lost, r.spurious, r.extraAudiences)
+			fmt.Fprintf(&b, "%-28s %-9s %7d %6d %9d %15d\n", sc.name, p, r.trials, r.lost, r.spurious, r.extraAudiences)
 		}
 	}
 	t.Log("\n" + b.String())
@@ -216,9 +217,13 @@ func (tr *trial) cleanSync(t *testing.T, cs []contact) {
 
 // lostAnswers makes platforms apply requests and then drop the connection
 // before answering, on every operation that changes an audience.
+// Mailchimp's member and tag endpoints take one request per member (a
+// batch of 200 is 200 requests), so their rate is per member: 2% of them
+// is about as many faults per batch as 20% of the other platforms' batch
+// requests.
 const lostAnswers = "google.ingest:lost@0.2,google.remove:lost@0.2,google.removeall:lost@0.5," +
 	"meta.users:lost@0.2,meta.usersreplace:lost@0.3,x.users:lost@0.2,linkedin.users:lost@0.2," +
-	"mailchimp.batch:lost@0.2,mailchimp.tags:lost@0.2,mailchimp.segments:lost@0.2"
+	"mailchimp.batch:lost@0.2,mailchimp.tags:lost@0.02,mailchimp.segments:lost@0.2"
 
 // nothing prepares a fresh sandbox and state.
 func nothing(*testing.T, *trial) {}
