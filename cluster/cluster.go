@@ -25,7 +25,13 @@
 // Open runs River's migrations (under an advisory lock, so nodes starting
 // together do not race) before anything else. The sync state stays in the
 // state store: the API and web UI of every node read it, so each shows the
-// whole cluster's runs.
+// whole cluster's runs. With state.dsn and no serve.queue.dsn, River's
+// tables sit beside the state's in one database, on a connection pool of
+// the Cluster's own rather than the store's (state/postgres's Pool): the
+// queue lives as long as the process, while a config reload replaces the
+// service and closes its store. Their advisory locks do not meet: River's
+// and the migration lock here take one bigint key, the store two int4 keys,
+// which PostgreSQL keeps apart.
 package cluster
 
 import (

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
@@ -44,13 +45,67 @@ const fileSync = `  - name: %s
     destinations: [{connection: exports}]
 `
 
+// stateBackends are the state stores a test cluster is tried on: the
+// one SQLite file every node shares (nodes on one machine), and the
+// PostgreSQL database of the queue (the deployment docs/deploy.md
+// describes), found by the nodes through state.dsn alone.
+var stateBackends = []string{"sqlite", "postgres"}
+
+// clusterDB is the PostgreSQL database of one test's cluster: its job
+// queue, and with pgState its sync state too.
+type clusterDB struct {
+	dsn     string
+	pgState bool
+}
+
+// newClusterDB makes a new database for t's cluster, the state of which
+// is on backend (one of stateBackends).
+func newClusterDB(t *testing.T, backend string) clusterDB {
+	t.Helper()
+	return clusterDB{dsn: pgtest.Database(t, pg), pgState: backend == "postgres"}
+}
+
+// stateYAML is the state line of a config in dir: the SQLite file, or
+// state.dsn, a secret reference to a file beside the config holding the
+// DSN, as a deployment writes it.
+func (db clusterDB) stateYAML(t *testing.T, dir string) string {
+	t.Helper()
+	if !db.pgState {
+		return "state: {path: ./state.db}\n"
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "state-dsn"), []byte(db.dsn+"\n"), 0o600))
+	return "state: {dsn: \"${file:./state-dsn}\"}\n"
+}
+
+// queueDSN is the DSN a node is given for its queue: none when the state
+// is in PostgreSQL, so that the node finds the queue through state.dsn,
+// as `serve --workers` does without serve.queue.dsn.
+func (db clusterDB) queueDSN() string {
+	if db.pgState {
+		return ""
+	}
+	return db.dsn
+}
+
+// forEachState runs test once per state backend, in parallel.
+func forEachState(t *testing.T, test func(t *testing.T, db clusterDB)) {
+	t.Helper()
+	for _, backend := range stateBackends {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			test(t, newClusterDB(t, backend))
+		})
+	}
+}
+
 // writeFileConfig writes a config of n syncs sync-00… on schedule, with
-// the state in one SQLite file every node shares, and returns its path.
-func writeFileConfig(t *testing.T, n int, schedule string) string {
+// the state where db says, and returns its path.
+func writeFileConfig(t *testing.T, db clusterDB, n int, schedule string) string {
 	t.Helper()
 	dir := t.TempDir()
 	var b strings.Builder
-	b.WriteString("state: {path: ./state.db}\nserve: {max_jitter: 0s, catch_up: none, queue: {job_timeout: 20s, rescue_after: 30s}}\n")
+	b.WriteString(db.stateYAML(t, dir))
+	b.WriteString("serve: {max_jitter: 0s, catch_up: none, queue: {job_timeout: 20s, rescue_after: 30s}}\n")
 	b.WriteString("connections:\n  crm: {type: csv, path: ./contacts.csv}\n  exports: {type: file, dir: ./out, formats: [google]}\nsyncs:\n")
 	for i := range n {
 		fmt.Fprintf(&b, fileSync, fmt.Sprintf("sync-%02d", i), schedule)
@@ -89,20 +144,24 @@ func ownerNode(owner string) string {
 // log's intervals of each sync never overlap), every tick runs (no
 // skipped tick, one run per tick between a sync's first and last, no
 // gap between two runs longer than a tick and a half), and every run
-// succeeds.
+// succeeds. With the state in PostgreSQL, the nodes are given no queue
+// DSN: the queue's tables and the state's are in state.dsn's database.
 func TestTwoNodesShareTheSyncs(t *testing.T) {
 	t.Parallel()
+	forEachState(t, testTwoNodesShareTheSyncs)
+}
+
+func testTwoNodesShareTheSyncs(t *testing.T, db clusterDB) {
 	const (
 		nSyncs = 10
 		every  = 4 * time.Second
 		window = 20 * time.Second
 	)
-	dsn := pgtest.Database(t, pg)
-	cfg := writeFileConfig(t, nSyncs, "@every 4s")
+	cfg := writeFileConfig(t, db, nSyncs, "@every 4s")
 	// Six workers for ten syncs due at once (no jitter): a tick's jobs
 	// are all worked well before the next, even on a loaded machine.
-	a := startTestNode(t, cfg, dsn, 3)
-	b := startTestNode(t, cfg, dsn, 3)
+	a := startTestNode(t, cfg, db.queueDSN(), 3)
+	b := startTestNode(t, cfg, db.queueDSN(), 3)
 	time.Sleep(window)
 	require.NoError(t, a.stop())
 	require.NoError(t, b.stop())
@@ -143,6 +202,28 @@ func TestTwoNodesShareTheSyncs(t *testing.T) {
 	}
 	t.Logf("runs by node: %v", nodes)
 	require.Len(t, nodes, 2, "both nodes work jobs: %v", nodes)
+
+	// One database holds both the queue's jobs and, with the state in
+	// PostgreSQL, the run log; with SQLite, the run log is in the file.
+	var jobs, logged int
+	require.NoError(t, sqlRow(t, db.dsn, "SELECT count(*) FROM river_job WHERE kind = $1 AND state = 'completed'", RunArgs{}.Kind()).Scan(&jobs))
+	require.Positive(t, jobs)
+	err = sqlRow(t, db.dsn, "SELECT count(*) FROM runs").Scan(&logged)
+	if db.pgState {
+		require.NoError(t, err)
+		require.Equal(t, jobs, logged, "one run per job, recorded beside the queue")
+	} else {
+		require.ErrorContains(t, err, `relation "runs" does not exist`)
+	}
+}
+
+// sqlRow runs query on the database dsn.
+func sqlRow(t *testing.T, dsn, query string, args ...any) pgx.Row {
+	t.Helper()
+	pool, err := pgxpool.New(t.Context(), dsn)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	return pool.QueryRow(t.Context(), query, args...)
 }
 
 // The API of any node shows the whole cluster's runs: a run asked for
@@ -151,10 +232,14 @@ func TestTwoNodesShareTheSyncs(t *testing.T) {
 // /metrics of each node exports the queue's depth and its job latency.
 func TestAPIOfAnyNodeShowsTheClustersRuns(t *testing.T) {
 	t.Parallel()
-	dsn := pgtest.Database(t, pg)
-	cfg := writeFileConfig(t, 2, "@daily")
-	a := startTestNode(t, cfg, dsn, 1)
-	b := startTestNode(t, cfg, dsn, 1)
+	forEachState(t, testAPIOfAnyNodeShowsTheClustersRuns)
+}
+
+func testAPIOfAnyNodeShowsTheClustersRuns(t *testing.T, db clusterDB) {
+	dsn := db.dsn
+	cfg := writeFileConfig(t, db, 2, "@daily")
+	a := startTestNode(t, cfg, db.queueDSN(), 1)
+	b := startTestNode(t, cfg, db.queueDSN(), 1)
 
 	resp, err := http.Post("http://"+a.addr+"/api/v1/syncs/sync-01/runs", "application/json", strings.NewReader(`{"wait": true}`))
 	require.NoError(t, err)
@@ -281,15 +366,16 @@ func (k *killer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	panic(http.ErrAbortHandler)
 }
 
-// xConfig is a sync of synthetic contacts to X's replica at %s.
-const xConfig = `state: {path: ./state.db}
-serve: {max_jitter: 0s, catch_up: none, queue: {job_timeout: 20s, rescue_after: 22s}}
+// xConfig, to follow a state line, is a sync of synthetic contacts to
+// X's replica at the URL %[2]s; %[1]s is the sync's schedule line, if
+// any.
+const xConfig = `serve: {max_jitter: 0s, catch_up: none, queue: {job_timeout: 20s, rescue_after: 22s}}
 connections:
   crm: {type: csv, path: ./contacts.csv}
-  x: {type: x, sandbox: true, endpoint: "%s", account_id: 18ce54d4x5t}
+  x: {type: x, sandbox: true, endpoint: "%[2]s", account_id: 18ce54d4x5t}
 syncs:
   - name: buyers
-    source: {connection: crm, key: contact_id, default_region: US, fields: {email: email}}
+%[1]s    source: {connection: crm, key: contact_id, default_region: US, fields: {email: email}}
     destinations:
       - connection: x
         audience: {name: Buyers}
@@ -312,10 +398,17 @@ func writeContacts(t *testing.T, path string, n int) {
 // and that node runs the sync again from what the killed run committed:
 // the platform then holds exactly the source's audience, the killed run
 // is listed as interrupted, and a further run finds nothing to change.
+// With the state in PostgreSQL the dead node's lock goes with its
+// session, so its run is listed as interrupted at once, and the rescued
+// job finds the sync free.
 func TestKilledNodesJobIsRescuedAndConverges(t *testing.T) {
 	t.Parallel()
+	forEachState(t, testKilledNodesJobIsRescuedAndConverges)
+}
+
+func testKilledNodesJobIsRescuedAndConverges(t *testing.T, db clusterDB) {
 	const first, contacts = 1000, 6000
-	dsn := pgtest.Database(t, pg)
+	dsn := db.dsn
 	// The replica answers slowly, so the kill lands mid-run; batches of
 	// 1,000 one at a time, so the 5,000 adds take five requests and the
 	// replica holds 3,000 when the node dies after the second.
@@ -327,7 +420,7 @@ func TestKilledNodesJobIsRescuedAndConverges(t *testing.T) {
 	defer ts.Close()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "audiencesync.yaml")
-	require.NoError(t, os.WriteFile(cfg, fmt.Appendf(nil, xConfig, ts.URL+"/"), 0o600))
+	require.NoError(t, os.WriteFile(cfg, fmt.Appendf([]byte(db.stateYAML(t, dir)), xConfig, "", ts.URL+"/"), 0o600))
 	csv := filepath.Join(dir, "contacts.csv")
 	ctx := t.Context()
 
@@ -343,7 +436,7 @@ func TestKilledNodesJobIsRescuedAndConverges(t *testing.T) {
 
 	// The source grows; a "run now" is queued for the cluster.
 	writeContacts(t, csv, contacts)
-	q, err := Open(ctx, svc.Config(), Options{DSN: dsn, Workers: 1})
+	q, err := Open(ctx, svc.Config(), Options{DSN: db.queueDSN(), Workers: 1})
 	require.NoError(t, err)
 	_, err = q.Enqueue(ctx, daemon.QueuedRun{Sync: "buyers", Trigger: "api", Options: syncs.RunOptions{StartedBy: "api:ops"}}, false)
 	require.NoError(t, err)
@@ -351,7 +444,7 @@ func TestKilledNodesJobIsRescuedAndConverges(t *testing.T) {
 
 	// A node in another process takes it and is killed mid-upload.
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), nodeConfigEnv+"="+cfg, nodeDSNEnv+"="+dsn)
+	cmd.Env = append(os.Environ(), nodeConfigEnv+"="+cfg, nodeDSNEnv+"="+db.queueDSN())
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	k.mu.Lock()
@@ -371,6 +464,16 @@ func TestKilledNodesJobIsRescuedAndConverges(t *testing.T) {
 	held := len(k.sb.Members("x", audienceID))
 	t.Logf("the replica held %d of %d members when the node died", held, contacts)
 	require.Equal(t, first+2000, held)
+	if db.pgState {
+		// The node's lease session died with it: the lock is free and
+		// the run interrupted well before the lease's expiry (10s).
+		require.Eventually(t, func() bool {
+			runs, err := svc.ListRuns(ctx, state.RunFilter{Sync: "buyers"})
+			require.NoError(t, err)
+			return len(runs) == 2 && runs[0].Interrupted
+		}, 5*time.Second, 50*time.Millisecond, "the killed run is interrupted as soon as its session ends")
+		t.Logf("the killed run was listed as interrupted %s after the kill", time.Since(killedAt).Round(time.Millisecond))
+	}
 
 	// Another node rescues the job and finishes the run. It starts once
 	// the job is due for rescue: as the leader (the dead node's lease has
@@ -378,7 +481,7 @@ func TestKilledNodesJobIsRescuedAndConverges(t *testing.T) {
 	// 30s round.
 	start := time.Now()
 	time.Sleep(time.Until(killedAt.Add(22 * time.Second)))
-	startTestNode(t, cfg, dsn, 1)
+	startTestNode(t, cfg, db.queueDSN(), 1)
 	var runs []syncs.RunRecord
 	require.Eventually(t, func() bool {
 		runs, err = svc.ListRuns(ctx, state.RunFilter{Sync: "buyers"})
@@ -430,7 +533,7 @@ func TestTickOfARunningSyncIsRecordedSkipped(t *testing.T) {
 	defer ts.Close()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "audiencesync.yaml")
-	conf := strings.Replace(fmt.Sprintf(xConfig, ts.URL+"/"), "  - name: buyers\n", "  - name: buyers\n    schedule: \"@every 1s\"\n", 1)
+	conf := "state: {path: ./state.db}\n" + fmt.Sprintf(xConfig, "    schedule: \"@every 1s\"\n", ts.URL+"/")
 	require.NoError(t, os.WriteFile(cfg, []byte(conf), 0o600))
 	writeContacts(t, filepath.Join(dir, "contacts.csv"), 100)
 	n := startTestNode(t, cfg, dsn, 2)

@@ -80,6 +80,9 @@ type runWorker struct {
 // next tick tries again). A run cut short (the node stopped past its
 // grace period, or the job timed out), or one that could not start, is
 // returned as an error for River to retry, on this node or another.
+// A run is cut short when the job's context ends, or when its report says
+// interrupted but not by its own run deadline: the daemon cancelled it,
+// stopping.
 func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	c := w.c
 	if job.AttemptedAt != nil {
@@ -135,10 +138,19 @@ func (w *runWorker) Work(ctx context.Context, job *river.Job[RunArgs]) error {
 	if rerr := river.RecordOutput(ctx, out); rerr != nil {
 		log.Warn("the run id was not recorded on the job", zap.Error(rerr))
 	}
-	if ctx.Err() != nil {
-		// Cut short: state holds what was acknowledged; the retry
-		// carries on from there.
-		return fmt.Errorf("run %s of sync %s was cut short (%w): it is retried", rep.RunID, run.Sync, context.Cause(ctx))
+	var deadline *syncs.DeadlineError
+	if ctx.Err() != nil || (rep.Status == report.StatusInterrupted && !errors.As(err, &deadline)) {
+		// Cut short: by the job's timeout, or by this node's stop once
+		// its grace period was over (the daemon cancels its own runs;
+		// River's context of the job is still live then). A run stopped
+		// at its own safety.max_run_duration is not: the next tick
+		// carries on. State holds what was acknowledged; the retry, on
+		// any node, carries on from there.
+		why := context.Cause(ctx)
+		if why == nil {
+			why = errors.New("the node stopped")
+		}
+		return fmt.Errorf("run %s of sync %s was cut short (%w): it is retried", rep.RunID, run.Sync, why)
 	}
 	return nil
 }

@@ -61,7 +61,8 @@ func beginTx(t *testing.T, pool *pgxpool.Pool) pgx.Tx {
 // that took place completes the job with its run id recorded, whatever
 // its status; a busy sync skips a tick, refuses a "run now" and makes a
 // retried job wait; a sync gone from the config cancels the job; a run
-// that did not start, or was cut short, is retried.
+// that did not start, or was cut short (its job's context ended, or the
+// daemon interrupted it at its stop), is retried.
 func TestRunWorker(t *testing.T) {
 	t.Parallel()
 	pool := migratedPool(t)
@@ -95,6 +96,12 @@ func TestRunWorker(t *testing.T) {
 			nil, errors.New("open state: disk full"), river.EventKindJobFailed, jobOutput{}},
 		{"cut short is retried", RunArgs{Sync: "s1", Trigger: "schedule"}, false, true,
 			failed, context.Canceled, river.EventKindJobFailed, jobOutput{RunID: "r-failed", Status: "failed"}},
+		{"cancelled by the node's stop is retried", RunArgs{Sync: "s1", Trigger: "schedule"}, false, false,
+			&report.Report{RunID: "r-stopped", Status: report.StatusInterrupted}, context.Canceled, river.EventKindJobFailed,
+			jobOutput{RunID: "r-stopped", Status: "interrupted"}},
+		{"stopped at its run deadline completes the job", RunArgs{Sync: "s1", Trigger: "schedule"}, false, false,
+			&report.Report{RunID: "r-long", Status: report.StatusInterrupted}, errors.Join(context.DeadlineExceeded, &syncs.DeadlineError{Sync: "s1", Limit: time.Hour}),
+			river.EventKindJobCompleted, jobOutput{RunID: "r-long", Status: "interrupted"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -155,6 +155,11 @@ func TestSystemdUnits(t *testing.T) {
 			checkFlags(t, inv)
 			_, hasWorkers := inv.flags["workers"]
 			require.Equal(t, tc.workers, hasWorkers, "--workers in %s", tc.file)
+			if tc.workers {
+				// A PostgreSQL state has no directory: runs spill to
+				// TMPDIR, which must be the state directory (on disk).
+				require.Equal(t, "TMPDIR=/var/lib/"+u.one(t, "Service", "StateDirectory"), u.one(t, "Service", "Environment"))
+			}
 			require.True(t, strings.HasPrefix(inv.flags["config"], "/etc/audiencesync/"))
 			// systemd must wait for --grace before it kills.
 			grace, err := time.ParseDuration(inv.flags["grace"])
@@ -269,6 +274,10 @@ func TestCompose(t *testing.T) {
 			workers++
 			_, ok := inv.flags["workers"]
 			require.True(t, ok, "service %s serves without --workers", name)
+			// Runs spill to TMPDIR with a PostgreSQL state: the volume
+			// on disk, not the tmpfs.
+			require.Equal(t, "/var/lib/audiencesync", s.Environment["TMPDIR"], "service %s", name)
+			require.Contains(t, s.Volumes, s.Environment["TMPDIR"], "service %s", name)
 			grace, err := time.ParseDuration(inv.flags["grace"])
 			require.NoError(t, err)
 			stop, err := time.ParseDuration(s.StopGrace)

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
 	csvsrc "github.com/audiencesync/audiencesync/connectors/csv"
@@ -205,6 +207,24 @@ func BenchmarkFirstUpload1M(b *testing.B) {
 	}
 	reportPair(b, [2]time.Duration{sum[0] / time.Duration(b.N), sum[1] / time.Duration(b.N)})
 	b.ReportMetric(float64(exports.n)/(sum[1].Seconds()/float64(b.N)), "pg-members/s")
+	// The disk each store takes per member, for docs/deploy.md's sizing:
+	// the SQLite file, and the members table with its indexes and TOAST
+	// (the query the notes give operators).
+	fi, err := os.Stat(exports.sqlitePath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	conn, err := pgx.Connect(context.Background(), exports.pgDSN)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var members int64
+	if err := conn.QueryRow(context.Background(), `SELECT pg_total_relation_size('members')`).Scan(&members); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(fi.Size())/float64(exports.n), "sqlite-bytes/member")
+	b.ReportMetric(float64(members)/float64(exports.n), "pg-bytes/member")
 }
 
 // BenchmarkPlan1M plans the export with 1% churn against n committed

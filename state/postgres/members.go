@@ -178,8 +178,24 @@ func inKeyChunks(keys []audience.MemberKey, fn func([][]byte) error) error {
 
 // Snapshot implements state.MemberStore.
 func (s *Store) Snapshot(ctx context.Context, scope state.Scope) iter.Seq2[state.Entry, error] {
+	return s.ordered(ctx, scope, true, "snapshot %s")
+}
+
+// MembersOrdered yields the committed members of scope in key order,
+// without their identifiers: the stream a plan of a large audience merges
+// with the sorted source instead of holding every member in memory (the
+// optional state.OrderedMembers). The members table's primary key is
+// (scope_id, key), so the order costs no sort, and bytea compares
+// bytewise.
+func (s *Store) MembersOrdered(ctx context.Context, scope state.Scope) iter.Seq2[state.Entry, error] {
+	return s.ordered(ctx, scope, false, "read members of %s in key order")
+}
+
+// ordered streams scope's members in key order, with their identifiers
+// when ids is set; what names the stream in errors.
+func (s *Store) ordered(ctx context.Context, scope state.Scope, ids bool, what string) iter.Seq2[state.Entry, error] {
 	return func(yield func(state.Entry, error) bool) {
-		fail := func(err error) { yield(state.Entry{}, fmt.Errorf("snapshot %s: %w", scopeName(scope), s.scrub(err))) }
+		fail := func(err error) { yield(state.Entry{}, fmt.Errorf(what+": %w", scopeName(scope), s.scrub(err))) }
 		id, ok, err := s.scopeID(ctx, scope, false)
 		if err != nil {
 			fail(err)
@@ -188,7 +204,11 @@ func (s *Store) Snapshot(ctx context.Context, scope state.Scope) iter.Seq2[state
 		if !ok {
 			return
 		}
-		rows, err := s.query(ctx, `SELECT key, fingerprint, last_sent, ids FROM members WHERE scope_id = $1 ORDER BY key`, id)
+		cols := `key, fingerprint, last_sent`
+		if ids {
+			cols += `, ids`
+		}
+		rows, err := s.query(ctx, `SELECT `+cols+` FROM members WHERE scope_id = $1 ORDER BY key`, id)
 		if err != nil {
 			s.connLost(err)
 			fail(err)
@@ -202,9 +222,11 @@ func (s *Store) Snapshot(ctx context.Context, scope state.Scope) iter.Seq2[state
 				fail(err)
 				return
 			}
-			if e.Identifiers, err = audience.DecodeIdentifiers(raw[3]); err != nil {
-				fail(fmt.Errorf("member %s: %w", e.Key, err))
-				return
+			if ids {
+				if e.Identifiers, err = audience.DecodeIdentifiers(raw[3]); err != nil {
+					fail(fmt.Errorf("member %s: %w", e.Key, err))
+					return
+				}
 			}
 			if !yield(e, nil) {
 				return

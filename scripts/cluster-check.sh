@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# cluster-check.sh: issue 16's check of `serve --workers`, with the real
+# binary. Two worker nodes share one PostgreSQL database (state AND job
+# queue: state.dsn, no serve.queue.dsn) and SYNCS syncs scheduled every
+# EVERY, each to its own audience on one sandbox X replica whose requests
+# take LATENCY, for DURATION seconds; the source grows by GROW contacts a
+# tick, so every run uploads. KILL_AT seconds in, node A is killed with
+# SIGKILL while it has runs in progress. The source then stops growing;
+# once the killed node's jobs have been rescued and every sync has run on
+# the final source, node B is stopped and the script reports, from the
+# run log in PostgreSQL:
+#
+#   - runs by status and by node, per sync and in all;
+#   - overlapping runs of one sync (must be none; a killed run counts as
+#     running until the kill);
+#   - gaps: two runs of a sync started more than two ticks apart (a
+#     tick that neither ran nor was recorded as skipped, even if runs
+#     start up to a tick late), split into those around the kill (the dead
+#     node's jobs wait for rescue_after, the ticks meanwhile are skipped;
+#     if it was the leader, no tick is enqueued until another node is
+#     elected) and the others (must be none); and late starts (1.5 to 2
+#     ticks apart: a run waited for a free worker);
+#   - convergence: each audience on the replica holds exactly the hashed
+#     e-mails of the final source (must be exact for every sync).
+#
+# It exits 1 when an overlap, a gap away from the kill or a divergent
+# audience is found. A run that fails because the source file was
+# replaced while it was read is the CSV connector's guard, not a fault:
+# the next run converges.
+#
+# Needs PostgreSQL's pg_virtualenv (Debian/Ubuntu: postgresql-common and a
+# postgresql-NN server package), psql, curl, jq and sha256sum. Without
+# PGHOST in the environment it runs itself under pg_virtualenv, which
+# makes a throw-away cluster. Run from the repository's root:
+#
+#   scripts/cluster-check.sh                       # 50 syncs @every 10s, 4 minutes
+#   SYNCS=50 EVERY=60 DURATION=600 scripts/cluster-check.sh   # the issue's ten minutes
+#
+# Work files (config, logs, the replica's state) stay in WORK (default: a
+# new temporary directory) for a look afterwards.
+set -euo pipefail
+
+if [[ -z "${PGHOST:-}" ]]; then
+	exec pg_virtualenv "$0" "$@"
+fi
+
+SYNCS=${SYNCS:-50}
+EVERY=${EVERY:-10}          # seconds between ticks
+DURATION=${DURATION:-240}   # seconds of growing source
+KILL_AT=${KILL_AT:-90}      # seconds in: kill -9 node A
+CONTACTS=${CONTACTS:-200}   # initial source rows (first uploads that fit in a tick)
+GROW=${GROW:-200}           # rows added each tick
+LATENCY=${LATENCY:-250ms}   # the replica's latency per request
+BATCH=${BATCH:-100}         # members per upload request
+WORKERS=${WORKERS:-8}       # serve --workers N on each node
+JOB_TIMEOUT=${JOB_TIMEOUT:-30s}
+RESCUE_AFTER=${RESCUE_AFTER:-40}  # seconds
+WORK=${WORK:-$(mktemp -d -t cluster-check-XXXXXX)}
+BIN=${BIN:-$WORK/audiencesync}
+
+log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+pids=()
+cleanup() {
+	for pid in "${pids[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+mkdir -p "$WORK"
+if [[ ! -x "$BIN" ]]; then
+	log "building $BIN"
+	go build -o "$BIN" ./cmd/audiencesync
+fi
+cd "$WORK"
+createdb audiencesync
+dsn="postgres://$PGUSER:$PGPASSWORD@$PGHOST:$PGPORT/audiencesync?sslmode=disable"
+printf '%s\n' "$dsn" >state-dsn
+chmod 600 state-dsn
+export PGDATABASE=audiencesync
+
+# contacts N: the source, N synthetic contacts, replaced atomically.
+contacts() {
+	{
+		echo contact_id,email
+		seq -f 'C%07.0f' 0 $(($1 - 1)) | sed 's/^C\(.*\)$/C\1,person.\1@example.com/'
+	} >contacts.csv.new
+	mv contacts.csv.new contacts.csv
+}
+contacts "$CONTACTS"
+
+sb_port=$((20000 + RANDOM % 20000))
+"$BIN" sandbox --addr "127.0.0.1:$sb_port" --latency "$LATENCY" >sandbox.log 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$sb_port/_sandbox/state" >/dev/null && break; sleep 0.1; done
+
+{
+	echo 'state: {dsn: "${file:./state-dsn}"}'
+	echo "serve: {max_jitter: 0s, catch_up: none, queue: {job_timeout: $JOB_TIMEOUT, rescue_after: ${RESCUE_AFTER}s}}"
+	echo 'connections:'
+	echo '  crm: {type: csv, path: ./contacts.csv}'
+	echo "  x: {type: x, sandbox: true, endpoint: \"http://127.0.0.1:$sb_port/\", account_id: 18ce54d4x5t}"
+	echo 'syncs:'
+	for i in $(seq -w 1 "$SYNCS"); do
+		cat <<EOF
+  - name: sync-$i
+    schedule: "@every ${EVERY}s"
+    source: {connection: crm, key: contact_id, default_region: US, fields: {email: email}}
+    destinations:
+      - connection: x
+        audience: {name: Audience $i}
+        batch_size: $BATCH
+        concurrency: 1
+EOF
+	done
+} >cluster.yaml
+"$BIN" validate --config cluster.yaml >/dev/null
+
+# node NAME PORT: starts a worker node, logging to NAME.log; its pid is
+# in $started.
+node() {
+	"$BIN" serve --config cluster.yaml --addr "127.0.0.1:$2" --workers "$WORKERS" --log-format json >"$1.out" 2>"$1.log" &
+	started=$!
+	pids+=("$started")
+}
+port_a=$((sb_port + 1)) port_b=$((sb_port + 2))
+node a "$port_a"
+a=$started
+node b "$port_b"
+b=$started
+for port in "$port_a" "$port_b"; do
+	for _ in $(seq 300); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+done
+log "nodes a (pid $a, :$port_a) and b (pid $b, :$port_b) serving $SYNCS syncs @every ${EVERY}s on $PGHOST:$PGPORT; work in $WORK"
+
+start=$(date +%s)
+rows=$CONTACTS
+killed_at=""
+while (($(date +%s) - start < DURATION)); do
+	sleep "$EVERY"
+	rows=$((rows + GROW))
+	contacts "$rows"
+	if [[ -z "$killed_at" ]] && (($(date +%s) - start >= KILL_AT)); then
+		# Mid-run: wait for node A to have runs in progress.
+		for _ in $(seq 200); do
+			busy=$(curl -sf "http://127.0.0.1:$port_a/metrics" | awk '$1 == "audiencesync_runs_in_progress" {print $2}')
+			[[ "${busy:-0}" != 0 ]] && break
+			sleep 0.05
+		done
+		kill -9 "$a"
+		killed_at=$(date +%s%6N)
+		log "killed node a (pid $a) with $busy runs in progress"
+	fi
+done
+log "the source stops growing at $rows contacts"
+
+# Every sync has run once on the final source, and the killed node's jobs
+# have been rescued: wait for rescue_after plus two ticks, then until no
+# job is left running or waiting.
+final=$(date +%s%6N)
+sleep $((RESCUE_AFTER + 2 * EVERY))
+for _ in $(seq 120); do
+	pending=$(psql -tAc "SELECT count(*) FROM river_job WHERE state IN ('running', 'retryable') AND kind = 'audiencesync_run'")
+	behind=$(psql -tAc "SELECT count(*) FROM (SELECT sync, max(started) AS s FROM runs WHERE status = 'succeeded' GROUP BY sync) r WHERE s < $final")
+	((pending == 0 && behind == 0)) && break
+	sleep 1
+done
+kill -TERM "$b"
+wait "$b" || log "node b exited $?"
+
+echo
+echo "== runs by status (all syncs; $(((final / 1000000 - start) / EVERY)) ticks of growth per sync; running = killed)"
+psql -c "SELECT status, count(*) FROM runs GROUP BY status ORDER BY status"
+echo "== failed runs, why (first 5)"
+psql -tAc "SELECT sync, left(convert_from(report, 'UTF8')::json->>'error', 300) FROM runs WHERE status = 'failed' LIMIT 5"
+echo "== runs by node (lock owner's service)"
+psql -c "SELECT regexp_replace(owner, '-[0-9]+\$', '') AS node, count(*) FROM runs WHERE status <> 'skipped' GROUP BY 1 ORDER BY 1"
+echo "== runs per sync (min / max over syncs)"
+psql -c "SELECT min(n), max(n) FROM (SELECT sync, count(*) AS n FROM runs WHERE status <> 'skipped' GROUP BY sync) s"
+echo "== ticks from each sync's first run to its last, summed over syncs: ran, skipped (recorded), neither"
+psql -c "SELECT sum(ticks) AS ticks, sum(ran) AS ran, sum(skipped) AS skipped, sum(ticks - ran - skipped) AS neither FROM (
+	SELECT round((max(started) FILTER (WHERE status <> 'skipped') - min(started) FILTER (WHERE status <> 'skipped')) / ${EVERY}e6) + 1 AS ticks,
+		count(*) FILTER (WHERE status <> 'skipped') AS ran, count(*) FILTER (WHERE status = 'skipped') AS skipped
+	FROM runs GROUP BY sync) s"
+echo "== River's run jobs by state and attempt"
+psql -c "SELECT state, attempt, count(*) FROM river_job WHERE kind = 'audiencesync_run' GROUP BY 1, 2 ORDER BY 1, 2"
+
+killed=${killed_at:-0}
+overlaps=$(psql -tAc "
+	WITH r AS (SELECT id, sync, started, coalesce(finished, $killed) AS finished FROM runs WHERE status <> 'skipped')
+	SELECT count(*) FROM r a JOIN r b ON a.sync = b.sync AND a.id < b.id AND a.started < b.finished AND b.started < a.finished")
+echo "== overlapping runs of one sync: $overlaps"
+
+gaps="
+	WITH r AS (SELECT sync, started, lag(started) OVER (PARTITION BY sync ORDER BY started) AS prev
+		FROM runs WHERE status <> 'skipped')
+	SELECT sync, to_timestamp(prev / 1e6)::time(0) AS from, to_timestamp(started / 1e6)::time(0) AS to,
+		round((started - prev) / 1e6, 1) AS seconds,
+		CASE WHEN started - prev <= 2 * ${EVERY}e6 THEN 'late'
+			WHEN $killed > 0 AND prev <= $killed + ${RESCUE_AFTER}e6 + 2 * ${EVERY}e6 AND started >= $killed THEN 'kill'
+			ELSE 'other' END AS cause
+	FROM r WHERE prev IS NOT NULL AND started - prev > 1.5 * ${EVERY}e6"
+echo "== gaps between two runs of a sync: late (1.5-2 ticks), around the kill, other (> 2 ticks: must be none)"
+psql -c "SELECT cause, count(*), max(seconds) FROM ($gaps) g GROUP BY cause"
+other_gaps=$(psql -tAc "SELECT count(*) FROM ($gaps) g WHERE cause = 'other'")
+psql -c "SELECT * FROM ($gaps) g WHERE cause = 'other' ORDER BY sync, \"from\" LIMIT 20"
+echo "== skipped ticks: $(psql -tAc "SELECT count(*) FROM runs WHERE status = 'skipped'") (why, first 3:)"
+psql -tAc "SELECT DISTINCT left(convert_from(report, 'UTF8')::json->>'error', 110) FROM runs WHERE status = 'skipped' LIMIT 3"
+echo "== killed runs (running when node a died), listed by audiencesync runs as interrupted:"
+"$BIN" runs --config cluster.yaml --limit 100000 | awk '$3 == "interrupted"' | head -20
+
+# Exact: each audience's identifiers are the sha256 of the final source's
+# e-mails, nothing more, nothing less.
+tail -n +2 contacts.csv | cut -d, -f2 | while read -r email; do printf '%s' "$email" | sha256sum | cut -d' ' -f1; done | sort >want.txt
+curl -sf "http://127.0.0.1:$sb_port/_sandbox/state?members=1" >replica.json
+diverged=0
+for i in $(seq -w 1 "$SYNCS"); do
+	jq -r --arg n "Audience $i" '.x.custom_audiences[] | select(.name == $n and (.deleted | not)) | .identifiers[]' replica.json | sort >got.txt
+	if ! cmp -s want.txt got.txt; then
+		diverged=$((diverged + 1))
+		echo "sync-$i: the audience holds $(wc -l <got.txt) members, the source has $(wc -l <want.txt)"
+	fi
+done
+echo "== audiences that differ from the source ($(wc -l <want.txt) members): $diverged of $SYNCS"
+
+if ((overlaps > 0 || other_gaps > 0 || diverged > 0)); then
+	echo "FAIL: $overlaps overlaps, $other_gaps gaps away from the kill, $diverged audiences not exact"
+	exit 1
+fi
+echo "OK: no overlap, no gap away from the kill, every audience exact"
