@@ -181,6 +181,9 @@ func (s *Store) Snapshot(ctx context.Context, scope state.Scope) iter.Seq2[state
 	return s.ordered(ctx, scope, true, "snapshot %s")
 }
 
+// Compile-time guard: the engine plans large audiences with this stream.
+var _ state.OrderedMembers = (*Store)(nil)
+
 // MembersOrdered yields the committed members of scope in key order,
 // without their identifiers: the stream a plan of a large audience merges
 // with the sorted source instead of holding every member in memory (the
