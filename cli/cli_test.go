@@ -525,21 +525,7 @@ func TestSandboxHoldsExactlyTheAudience(t *testing.T) {
 	require.NoError(t, held.Close())
 
 	// Drop every other US contact and change some addresses.
-	csvPath := filepath.Join(filepath.Dir(cfg), "quickstart", "contacts.csv")
-	raw, err := os.ReadFile(csvPath)
-	require.NoError(t, err)
-	lines := strings.SplitAfter(string(raw), "\n")
-	var b strings.Builder
-	for i, l := range lines {
-		switch {
-		case i > 0 && i%7 == 0:
-			continue
-		case i > 0 && i%11 == 0:
-			l = strings.Replace(l, "@example.com", "@example.org", 1)
-		}
-		b.WriteString(l)
-	}
-	require.NoError(t, os.WriteFile(csvPath, []byte(b.String()), 0o600))
+	editQuickstartContacts(t, cfg, false)
 	rep, r = syncJSON(t, cfg)
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	google = destinationNamed(t, rep, "google")
@@ -597,4 +583,32 @@ func TestExampleConfigs(t *testing.T) {
 	for _, typ := range builtin.Registry().Types() {
 		require.True(t, have[typ], "configs/examples/%s.yaml is missing", typ)
 	}
+}
+
+// editQuickstartContacts rewrites the quickstart's CSV export beside cfg:
+// it drops every seventh row, moves every eleventh address to example.org
+// and, with flipConsent, flips every thirteenth row's consent.
+func editQuickstartContacts(t *testing.T, cfg string, flipConsent bool) {
+	t.Helper()
+	csvPath := filepath.Join(filepath.Dir(cfg), "quickstart", "contacts.csv")
+	raw, err := os.ReadFile(csvPath)
+	require.NoError(t, err)
+	lines := strings.SplitAfter(string(raw), "\n")
+	var b strings.Builder
+	for i, l := range lines {
+		switch {
+		case i > 0 && i%7 == 0:
+			continue
+		case i > 0 && i%11 == 0:
+			l = strings.Replace(l, "@example.com", "@example.org", 1)
+		case flipConsent && i > 0 && i%13 == 0:
+			if strings.Contains(l, ",granted,") {
+				l = strings.Replace(l, ",granted,", ",denied,", 1)
+			} else {
+				l = strings.Replace(l, ",denied,", ",granted,", 1)
+			}
+		}
+		b.WriteString(l)
+	}
+	require.NoError(t, os.WriteFile(csvPath, []byte(b.String()), 0o600))
 }

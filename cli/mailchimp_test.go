@@ -115,27 +115,7 @@ func TestSandboxMailchimpTagsExactlyTheAudience(t *testing.T) {
 
 	// Drop every seventh row, change every eleventh address, flip every
 	// thirteenth row's consent.
-	csvPath := filepath.Join(filepath.Dir(cfg), "quickstart", "contacts.csv")
-	raw, err := os.ReadFile(csvPath)
-	require.NoError(t, err)
-	lines := strings.SplitAfter(string(raw), "\n")
-	var b strings.Builder
-	for i, l := range lines {
-		switch {
-		case i > 0 && i%7 == 0:
-			continue
-		case i > 0 && i%11 == 0:
-			l = strings.Replace(l, "@example.com", "@example.org", 1)
-		case i > 0 && i%13 == 0:
-			if strings.Contains(l, ",granted,") {
-				l = strings.Replace(l, ",granted,", ",denied,", 1)
-			} else {
-				l = strings.Replace(l, ",denied,", ",granted,", 1)
-			}
-		}
-		b.WriteString(l)
-	}
-	require.NoError(t, os.WriteFile(csvPath, []byte(b.String()), 0o600))
+	editQuickstartContacts(t, cfg, true)
 	rep, r = syncJSON(t, cfg, "--force")
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	mc = destinationNamed(t, rep, "mailchimp")
