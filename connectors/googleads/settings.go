@@ -27,13 +27,10 @@ type Settings struct {
 
 	// Credentials holds a service account key (JSON).
 	Credentials auth.Secret `yaml:"credentials"`
-	// ClientID, ClientSecret and RefreshToken are an installed-app OAuth
-	// client and the refresh token `audiencesync auth google` printed.
-	ClientID     auth.Secret `yaml:"client_id"`
-	ClientSecret auth.Secret `yaml:"client_secret"`
-	RefreshToken auth.Secret `yaml:"refresh_token"`
-	// AccessToken is a short-lived token used as is.
-	AccessToken auth.Secret `yaml:"access_token"`
+	// OAuth2 are an installed-app OAuth client (client_id, client_secret)
+	// and the refresh token `audiencesync auth google` printed, or a
+	// short-lived access_token used as is.
+	platformconn.OAuth2 `yaml:",inline"`
 	// TokenURL replaces Google's OAuth token endpoint (proxies, tests).
 	TokenURL string `yaml:"token_url"`
 

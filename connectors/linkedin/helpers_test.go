@@ -163,11 +163,13 @@ func newReplica(t testing.TB, faults string, opts *linkedindmp.Options) *replica
 // credentials written out, as a real connection would give them.
 func (r *replica) settings() *Settings {
 	return &Settings{
-		AccountID:    liplatform.ReplicaAccount,
-		ClientID:     auth.NewSecret(liplatform.ReplicaClientID),
-		ClientSecret: auth.NewSecret(liplatform.ReplicaClientSecret),
-		RefreshToken: auth.NewSecret(liplatform.ReplicaRefreshToken),
-		Settings:     platformconn.Settings{Endpoint: r.ts.URL, RequestsPerSecond: 1000},
+		AccountID: liplatform.ReplicaAccount,
+		OAuth2: platformconn.OAuth2{
+			ClientID:     auth.NewSecret(liplatform.ReplicaClientID),
+			ClientSecret: auth.NewSecret(liplatform.ReplicaClientSecret),
+			RefreshToken: auth.NewSecret(liplatform.ReplicaRefreshToken),
+		},
+		Settings: platformconn.Settings{Endpoint: r.ts.URL, RequestsPerSecond: 1000},
 	}
 }
 

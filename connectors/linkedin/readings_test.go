@@ -33,7 +33,7 @@ func TestOtherReadings(t *testing.T) {
 		}
 	}))
 	t.Cleanup(ts.Close)
-	d, err := newDestination(&Settings{AccountID: "1", AccessToken: auth.NewSecret("t"),
+	d, err := newDestination(&Settings{AccountID: "1", OAuth2: platformconn.OAuth2{AccessToken: auth.NewSecret("t")},
 		Settings: platformconn.Settings{Endpoint: ts.URL}}, connectors.Env{}, testLimits())
 	require.NoError(t, err)
 	aud, err := d.Ensure(t.Context(), connectors.AudienceSpec{ID: "", Name: "Cart abandoners", Create: true, KnownID: "777"})

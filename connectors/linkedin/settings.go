@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"regexp"
 
-	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/platformconn"
 	liplatform "github.com/audiencesync/audiencesync/platform/linkedin"
@@ -46,15 +45,12 @@ type Settings struct {
 	// AccountID is the ad account (sponsored account) id, the number
 	// Campaign Manager shows. Optional with sandbox: true.
 	AccountID string `yaml:"account_id"`
-	// ClientID, ClientSecret and RefreshToken are the developer app and a
+	// OAuth2 are the developer app (client_id, client_secret) and a
 	// refresh token of a member with a role on the ad account: access
-	// tokens are fetched and refreshed with them. AccessToken alone is a
+	// tokens are fetched and refreshed with them. access_token alone is a
 	// token obtained elsewhere, used until it expires (60 days). All are
 	// optional with sandbox: true, which then uses the sandbox's own.
-	ClientID     auth.Secret `yaml:"client_id"`
-	ClientSecret auth.Secret `yaml:"client_secret"`
-	RefreshToken auth.Secret `yaml:"refresh_token"`
-	AccessToken  auth.Secret `yaml:"access_token"`
+	platformconn.OAuth2 `yaml:",inline"`
 	// TokenURL replaces the token endpoint (default LinkedIn's; with an
 	// endpoint set, that endpoint's /oauth/v2/accessToken).
 	TokenURL string `yaml:"token_url"`

@@ -22,13 +22,13 @@ func TestSettingsValidate(t *testing.T) {
 		wantErr string
 	}{
 		{name: "refresh credentials", s: refresh(Settings{AccountID: "507404993"})},
-		{name: "access token alone", s: Settings{AccountID: "507404993", AccessToken: secret}},
+		{name: "access token alone", s: Settings{AccountID: "507404993", OAuth2: platformconn.OAuth2{AccessToken: secret}}},
 		{name: "sandbox alone", s: Settings{Settings: platformconn.Settings{Sandbox: true}}},
 		{name: "no account", s: refresh(Settings{}), wantErr: "account_id is required"},
 		{name: "account URN", s: refresh(Settings{AccountID: "urn:li:sponsoredAccount:1"}), wantErr: "write the number only"},
 		{name: "no credentials", s: Settings{AccountID: "1"}, wantErr: "no credentials"},
-		{name: "refresh token without client", s: Settings{AccountID: "1", RefreshToken: secret}, wantErr: "go together"},
-		{name: "client without refresh token", s: Settings{AccountID: "1", ClientID: secret, ClientSecret: secret}, wantErr: "go together"},
+		{name: "refresh token without client", s: Settings{AccountID: "1", OAuth2: platformconn.OAuth2{RefreshToken: secret}}, wantErr: "go together"},
+		{name: "client without refresh token", s: Settings{AccountID: "1", OAuth2: platformconn.OAuth2{ClientID: secret, ClientSecret: secret}}, wantErr: "go together"},
 		{name: "version with a dash", s: refresh(Settings{AccountID: "1", APIVersion: "2026-10"}), wantErr: "api_version"},
 		{name: "version month 13", s: refresh(Settings{AccountID: "1", APIVersion: "202613"}), wantErr: "api_version"},
 		{name: "source platform", s: refresh(Settings{AccountID: "1", SourcePlatform: "list upload"}), wantErr: "source_platform"},

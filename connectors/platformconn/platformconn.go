@@ -20,6 +20,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/platformhttp"
 )
@@ -41,6 +42,24 @@ type Settings struct {
 	// RequestsPerSecond caps requests, retries included; 0 for the
 	// connector's default (which may be no fixed cap).
 	RequestsPerSecond float64 `yaml:"requests_per_second"`
+}
+
+// OAuth2 are the OAuth 2 credentials of a connector whose platform hands
+// out access tokens to a client holding a refresh token (google_ads's
+// installed-app client, linkedin's developer app). A connector inlines
+// them in its settings (`yaml:",inline"`) as client_id, client_secret,
+// refresh_token and access_token, and checks itself which of them go
+// together; where tokens are fetched (token_url) is its own, as the
+// default differs.
+type OAuth2 struct {
+	// ClientID and ClientSecret are the OAuth client (the app).
+	ClientID     auth.Secret `yaml:"client_id"`
+	ClientSecret auth.Secret `yaml:"client_secret"`
+	// RefreshToken is exchanged for access tokens with the client.
+	RefreshToken auth.Secret `yaml:"refresh_token"`
+	// AccessToken is a token obtained elsewhere, used as is until it
+	// expires.
+	AccessToken auth.Secret `yaml:"access_token"`
 }
 
 // Limits are a connector's defaults and bounds for Settings.
