@@ -1,11 +1,9 @@
 package linkedin
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 
-	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors/platformhttp"
 )
 
@@ -17,29 +15,19 @@ type apiError struct {
 	Message          string `json:"message"`
 }
 
-func apiErrorOf(r *platformhttp.Answer) apiError {
-	var e apiError
-	_ = json.Unmarshal(r.Body, &e) // a body of another shape has nothing to report
-	return e
+// Says is what an apiError tells: its message (which the users endpoint's
+// can quote a value sent with) and its code and service code.
+func (e apiError) Says() (string, []string) {
+	var service string
+	if e.ServiceErrorCode != 0 {
+		service = fmt.Sprintf("(serviceErrorCode %d)", e.ServiceErrorCode)
+	}
+	return e.Message, []string{e.Code, service}
 }
 
 // describe summarises an error answer: status, code and service code,
-// and the message when withMessages (never for the users endpoint, whose
-// messages could quote a value sent).
-func describe(r *platformhttp.Answer, withMessages bool) string {
-	e := apiErrorOf(r)
-	out := fmt.Sprintf("HTTP %d", r.Status)
-	if e.Code != "" {
-		out += " " + e.Code
-	}
-	if e.ServiceErrorCode != 0 {
-		out += fmt.Sprintf(" (serviceErrorCode %d)", e.ServiceErrorCode)
-	}
-	if withMessages && e.Message != "" {
-		out += ": " + auth.RedactText(e.Message)
-	}
-	return out
-}
+// and the message when asked (never for the users endpoint).
+var describe = platformhttp.Describe[apiError]
 
 // vocabulary is how LinkedIn's refusals read, for ad account account and
 // LinkedIn-Version version. LinkedIn sends no Retry-After as documented;

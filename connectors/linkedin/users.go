@@ -7,6 +7,7 @@ import (
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/platformhttp"
 )
 
 // Reasons for members refused before anything is sent.
@@ -95,7 +96,7 @@ func (d *Destination) Apply(ctx context.Context, aud connectors.Audience, b conn
 	case http.StatusOK, http.StatusCreated:
 	case http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusRequestEntityTooLarge:
 		code := "linkedin.bad_request"
-		if e := apiErrorOf(r); e.Code != "" {
+		if e := platformhttp.ErrorBody[apiError](r); e.Code != "" {
 			code = "linkedin." + e.Code
 		}
 		return connectors.BatchResult{Retries: res.Retries}, connectors.RejectBatch(code, fmt.Errorf("%s: LinkedIn refused the request (%s)", what, describe(r, false)))

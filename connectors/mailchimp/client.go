@@ -2,12 +2,10 @@ package mailchimp
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 
-	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors/platformhttp"
 )
 
@@ -32,21 +30,13 @@ type problem struct {
 	Detail string `json:"detail"`
 }
 
+// Says is what a problem tells: its detail (which quotes the address in
+// answers to member calls, so those show its title alone) and its title.
+func (p problem) Says() (string, []string) { return p.Detail, []string{p.Title} }
+
 // describe summarises an error answer: its status and title, and its
-// detail when withDetail (never for member calls, whose details quote
-// the address).
-func describe(r *platformhttp.Answer, withDetail bool) string {
-	var p problem
-	_ = json.Unmarshal(r.Body, &p) // another shape has nothing to add
-	out := fmt.Sprintf("HTTP %d", r.Status)
-	if p.Title != "" {
-		out += " " + p.Title
-	}
-	if withDetail && p.Detail != "" {
-		out += ": " + auth.RedactText(p.Detail)
-	}
-	return out
-}
+// detail when asked.
+var describe = platformhttp.Describe[problem]
 
 // vocab is how Mailchimp's refusals read: 401 wants a new key, 403 access
 // to the list, 429 fewer connections at once.

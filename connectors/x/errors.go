@@ -1,7 +1,6 @@
 package x
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -23,17 +22,11 @@ type errorBody struct {
 	OperationErrors [][]apiError `json:"operation_errors"`
 }
 
-func errorsOf(r *platformhttp.Answer) errorBody {
-	var e errorBody
-	_ = json.Unmarshal(r.Body, &e) // a body that is not the error shape has no errors to report
-	return e
-}
-
 // describe summarises the request-level errors: codes, and messages when
 // withMessages (never for the users endpoint, whose messages could quote a
 // value sent).
 func describe(r *platformhttp.Answer, withMessages bool) string {
-	e := errorsOf(r)
+	e := platformhttp.ErrorBody[errorBody](r)
 	if len(e.Errors) == 0 {
 		return fmt.Sprintf("HTTP %d", r.Status)
 	}

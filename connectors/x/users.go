@@ -271,7 +271,7 @@ func (d *Destination) operationErrors(opErrs [][]apiError, req *usersRequest, re
 }
 
 func firstCode(r *platformhttp.Answer, fallback string) string {
-	if e := errorsOf(r); len(e.Errors) > 0 && e.Errors[0].Code != "" {
+	if e := platformhttp.ErrorBody[errorBody](r); len(e.Errors) > 0 && e.Errors[0].Code != "" {
 		return e.Errors[0].Code
 	}
 	return fallback
