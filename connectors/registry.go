@@ -5,22 +5,16 @@ import (
 	"sort"
 )
 
-// Role says whether a connector reads audiences or writes them.
-type Role uint8
+// Role says whether a connector reads audiences or writes them. Its value
+// is the word messages name it by; the zero Role is none (Register refuses
+// it).
+type Role string
 
 // Roles.
 const (
-	RoleSource Role = iota + 1
-	RoleDestination
+	RoleSource      Role = "source"
+	RoleDestination Role = "destination"
 )
-
-// String returns source or destination.
-func (r Role) String() string {
-	if r == RoleSource {
-		return "source"
-	}
-	return "destination"
-}
 
 // Validator is implemented by settings structs that check themselves after
 // decoding and before any network call.
