@@ -69,7 +69,7 @@ func (d *Destination) call(ctx context.Context, rq request) (*platformhttp.Answe
 		if r.Status != http.StatusUnauthorized || refreshed || !d.tokens.refused(gen) || !retry.Take(ctx) {
 			return r, nil
 		}
-		d.log.Info("access token refused; fetching another and sending again", zap.String("call", redactPath(rq.path)))
+		d.rest.Log.Info("access token refused; fetching another and sending again", zap.String("call", redactPath(rq.path)))
 	}
 }
 

@@ -23,8 +23,6 @@ package linkedin
 import (
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/platformconn"
@@ -65,7 +63,6 @@ type Destination struct {
 	version string
 	source  string
 	lim     limits
-	log     *zap.Logger
 	http    *platformhttp.Client
 	tokens  *tokenSource
 	vocab   platformhttp.Vocabulary
@@ -95,7 +92,7 @@ func newDestination(s *Settings, env connectors.Env, lim limits) (*Destination, 
 	if err != nil {
 		return nil, err
 	}
-	d := &Destination{account: rest.Account, version: rest.Version, source: s.SourcePlatform, lim: lim, log: rest.Log,
+	d := &Destination{account: rest.Account, version: rest.Version, source: s.SourcePlatform, lim: lim,
 		rest: rest, tokenURL: s.TokenURL}
 	if d.source == "" {
 		d.source = DefaultSourcePlatform

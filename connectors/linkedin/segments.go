@@ -242,7 +242,7 @@ func (d *Destination) createSegment(ctx context.Context, spec connectors.Audienc
 	if id == "" {
 		return connectors.Audience{}, fmt.Errorf("%s: LinkedIn answered HTTP %d without the new segment's id (x-restli-id)", what, r.Status)
 	}
-	d.log.Info("created DMP segment", zap.String("segment_id", id))
+	d.rest.Log.Info("created DMP segment", zap.String("segment_id", id))
 	return connectors.Audience{ID: id, Name: spec.Name, Created: true}, nil
 }
 
@@ -269,7 +269,7 @@ func (d *Destination) waitAvailable(ctx context.Context, id string, seg *dmpSegm
 	}
 	for poll := 0; building(seg.status()); poll++ {
 		if poll == d.lim.readyPolls {
-			d.log.Warn("the DMP segment is still being built; sending users anyway", zap.String("segment_id", id), zap.Int("polls", poll))
+			d.rest.Log.Warn("the DMP segment is still being built; sending users anyway", zap.String("segment_id", id), zap.Int("polls", poll))
 			return nil
 		}
 		if err := retry.Hold(ctx, d.lim.readyWait); err != nil {
@@ -317,7 +317,7 @@ func (d *Destination) Feedback(ctx context.Context, aud connectors.Audience, _ [
 	}
 	if m := seg.matched(); m < MinMatched {
 		rep.Status += fmt.Sprintf(" (below LinkedIn's minimum: %d of %d matched members needed to serve)", m, MinMatched)
-		d.log.Warn("the DMP segment has fewer matched members than LinkedIn needs to serve it; campaigns targeting it will not deliver until it has more",
+		d.rest.Log.Warn("the DMP segment has fewer matched members than LinkedIn needs to serve it; campaigns targeting it will not deliver until it has more",
 			zap.String("segment_id", aud.ID), zap.Int64("matched", m), zap.Int("minimum", MinMatched))
 	}
 	return rep, nil

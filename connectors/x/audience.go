@@ -177,6 +177,6 @@ func (d *Destination) createAudience(ctx context.Context, spec connectors.Audien
 	if body.Data.ID == "" {
 		return connectors.Audience{}, fmt.Errorf("%s: X answered without an audience id", what)
 	}
-	d.log.Info("created custom audience", zap.String("audience_id", body.Data.ID))
+	d.rest.Log.Info("created custom audience", zap.String("audience_id", body.Data.ID))
 	return connectors.Audience{ID: body.Data.ID, Name: body.Data.Name, Created: true}, nil
 }

@@ -223,7 +223,7 @@ func (d *Destination) sendUsers(ctx context.Context, aud connectors.Audience, b 
 		}
 		if drop := d.operationErrors(ans.OperationErrors, req, res); len(drop) > 0 {
 			// Nothing of this request was applied: resend the valid rest.
-			d.log.Debug("operations refused; resending the rest", zap.Int("seq", b.Seq), zap.Int("refused", len(drop)), zap.Int("operations", req.count()))
+			d.rest.Log.Debug("operations refused; resending the rest", zap.Int("seq", b.Seq), zap.Int("refused", len(drop)), zap.Int("operations", req.count()))
 			req = req.without(drop)
 			continue
 		}

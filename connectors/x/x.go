@@ -20,8 +20,6 @@ import (
 	"sync"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/audiencesync/audiencesync/auth"
 	"github.com/audiencesync/audiencesync/connectors"
 	"github.com/audiencesync/audiencesync/connectors/platformconn"
@@ -55,7 +53,6 @@ type Destination struct {
 	account string
 	version string
 	lim     limits
-	log     *zap.Logger
 	now     func() time.Time
 	http    *platformhttp.Client
 	vocab   platformhttp.Vocabulary
@@ -83,7 +80,7 @@ func newDestination(s *Settings, env connectors.Env, lim limits) (*Destination, 
 	if err != nil {
 		return nil, err
 	}
-	d := &Destination{account: rest.Account, version: rest.Version, lim: lim, log: rest.Log, now: rest.Now,
+	d := &Destination{account: rest.Account, version: rest.Version, lim: lim, now: rest.Now,
 		rest: rest, membership: map[string]int{}}
 	if u, ok := rest.StaticURL(); ok {
 		d.base = strings.TrimRight(u, "/")
