@@ -6,8 +6,9 @@
 // logger, rate and burst). The CRM sources (hubspot, salesforce) take the
 // same keys and set up the same way, with their opt-out fields (CRM). A
 // destination that speaks a REST API itself (x, linkedin) adds its ad
-// account and API version (REST, Key); every destination's Ensure can
-// follow one Lookup.
+// account and API version (REST, Key); one whose platform hands out OAuth 2
+// tokens for a refresh token (google_ads, linkedin) inlines OAuth2 too;
+// every destination's Ensure can follow one Lookup.
 package platformconn
 
 import (

@@ -8,7 +8,8 @@
 // retry.Budget and waited with retry.Backoff, honouring the wait the
 // platform asks for (Options.Signal). Client.Send reads a final answer
 // whole (Answer), and a Vocabulary turns the answers that are not a success
-// into the connectors' error vocabulary.
+// into the connectors' error vocabulary, describing them with what the
+// platform's error body says (ErrorBody, Describe).
 package platformhttp
 
 import (
