@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -58,17 +57,14 @@ func (s *Store) RevokeToken(ctx context.Context, nameOrID string) (state.Token, 
 		var err error
 		t, err = record.ScanToken(tx.QueryRowContext(ctx, `SELECT `+record.TokenCols+` FROM api_tokens WHERE name = ?
 			UNION ALL SELECT `+record.TokenCols+` FROM api_tokens WHERE id = ? AND name != ? LIMIT 1`, nameOrID, nameOrID, nameOrID))
-		if errors.Is(err, sql.ErrNoRows) {
-			return state.ErrNotFound
-		}
 		if err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM api_tokens WHERE id = ?`, t.ID)
 		return err
 	})
-	if err != nil {
-		return state.Token{}, fmt.Errorf("revoke token %q: %w", nameOrID, err)
+	if err := rowErr(err, "revoke token %q", nameOrID); err != nil {
+		return state.Token{}, err
 	}
 	return t, nil
 }
