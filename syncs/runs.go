@@ -2,12 +2,11 @@ package syncs
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 
+	"github.com/audiencesync/audiencesync/engine"
 	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/state"
 )
@@ -179,9 +178,7 @@ func (s *Service) RecordSkipped(ctx context.Context, sync, reason, startedBy str
 		return "", err
 	}
 	now := s.now()
-	var b [3]byte
-	_, _ = rand.Read(b[:])
-	id := now.Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+	id := engine.RunID(now)
 	rep := report.Report{RunID: id, Sync: sync, StartedBy: startedBy, Status: report.StatusSkipped, StartedAt: now, FinishedAt: now,
 		Source: report.Source{Rejected: map[string]int64{}}, Destinations: []*report.Destination{}, Error: reason}
 	body, err := json.Marshal(rep)

@@ -25,6 +25,39 @@ var funcs = template.FuncMap{
 	"int64":    func(n int) int64 { return int64(n) },
 }
 
+// statusWords are how the UI words each run status: the badge, and on a
+// run's page what the status means for the reader and what to do (no
+// advice for a run that went as asked).
+var statusWords = map[report.Status]struct{ badge, advice string }{
+	report.StatusSucceeded: {badge: "Succeeded"},
+	report.StatusPartial: {badge: "Partly succeeded",
+		advice: "Some changes did not go in. What went in is kept, and the next run sends the rest; the errors below say why."},
+	report.StatusFailed: {badge: "Failed",
+		advice: "Nothing was changed on the platforms. Fix what the error below says, then press Run now (or wait for the next scheduled run)."},
+	report.StatusAborted: {badge: "Stopped by the removal guard",
+		advice: "The removal guard stopped this run before anything was sent: it would have removed more members than safety.max_remove_fraction allows. " +
+			"Check the source; if the removals are right, run again with “let the run pass the removal guard”."},
+	report.StatusInterrupted: {badge: "Interrupted",
+		advice: "The run was stopped before it finished (shutdown, cancel or safety.max_run_duration). What the platforms acknowledged is kept; the next run carries on."},
+	report.StatusRunning: {badge: "Running"},
+	report.StatusPlanned: {badge: "Preview (dry run)",
+		advice: "This is a preview (dry run): nothing was sent to any platform and nothing was recorded. Press Run now to apply it."},
+	report.StatusSkipped: {badge: "Skipped: still running"},
+	"":                   {badge: "Never run"},
+}
+
+// statusText is a status in words for the badge; a status the UI does
+// not know is shown as it is.
+func statusText(st string) string {
+	if w, ok := statusWords[report.Status(st)]; ok {
+		return w.badge
+	}
+	return st
+}
+
+// adviceFor says what a status means for the reader and what to do.
+func adviceFor(st report.Status) string { return statusWords[st].advice }
+
 // num writes n with thousands separators: 1,917.
 func num(n int64) string {
 	s := strconv.FormatInt(n, 10)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/audiencesync/audiencesync/report"
 	"github.com/audiencesync/audiencesync/state"
 )
 
@@ -105,4 +106,18 @@ func TestSizeChart(t *testing.T) {
 	require.Empty(t, sizeChart("x", nil))
 	require.Empty(t, sparkline("x", points[:1]))
 	require.Contains(t, string(sparkline("x", points)), `<polyline points="0,19 32,16 64,22 96,2"`)
+}
+
+// Every status the report package knows has a badge of its own, and the
+// statuses of a run that did not go as asked tell the reader what to do.
+func TestStatusWords(t *testing.T) {
+	t.Parallel()
+	needAdvice := map[report.Status]bool{report.StatusPlanned: true, report.StatusPartial: true, report.StatusFailed: true,
+		report.StatusAborted: true, report.StatusInterrupted: true}
+	for _, st := range report.Statuses() {
+		require.NotEqual(t, string(st), statusText(string(st)), "badge of %s", st)
+		require.Equal(t, needAdvice[st], adviceFor(st) != "", "advice for %s", st)
+	}
+	require.Equal(t, "Never run", statusText(""))
+	require.Equal(t, "a-new-status", statusText("a-new-status"), "an unknown status is shown as it is")
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/audiencesync/audiencesync/engine"
-	"github.com/audiencesync/audiencesync/report"
 )
 
 // Live follows runs as they go, from the engine's events: it is an
@@ -252,29 +251,4 @@ func (s *server) observe(started chan<- string) engine.Observer {
 			s.live.Observe(ev)
 		}
 	})
-}
-
-// statusText is a status in words for the badge.
-func statusText(st string) string {
-	switch report.Status(st) {
-	case report.StatusSucceeded:
-		return "Succeeded"
-	case report.StatusPartial:
-		return "Partly succeeded"
-	case report.StatusFailed:
-		return "Failed"
-	case report.StatusAborted:
-		return "Stopped by the removal guard"
-	case report.StatusInterrupted:
-		return "Interrupted"
-	case report.StatusRunning:
-		return "Running"
-	case report.StatusPlanned:
-		return "Preview (dry run)"
-	case report.StatusSkipped:
-		return "Skipped: still running"
-	case "":
-		return "Never run"
-	}
-	return st
 }

@@ -182,24 +182,6 @@ func destSentence(d destView, dry bool) string {
 	return out + "."
 }
 
-// adviceFor says what a status means for the reader and what to do.
-func adviceFor(st report.Status) string {
-	switch st {
-	case report.StatusPlanned:
-		return "This is a preview (dry run): nothing was sent to any platform and nothing was recorded. Press Run now to apply it."
-	case report.StatusPartial:
-		return "Some changes did not go in. What went in is kept, and the next run sends the rest; the errors below say why."
-	case report.StatusFailed:
-		return "Nothing was changed on the platforms. Fix what the error below says, then press Run now (or wait for the next scheduled run)."
-	case report.StatusAborted:
-		return "The removal guard stopped this run before anything was sent: it would have removed more members than safety.max_remove_fraction allows. " +
-			"Check the source; if the removals are right, run again with “let the run pass the removal guard”."
-	case report.StatusInterrupted:
-		return "The run was stopped before it finished (shutdown, cancel or safety.max_run_duration). What the platforms acknowledged is kept; the next run carries on."
-	}
-	return ""
-}
-
 // reportJSON: GET /runs/{id}/report.json, the report as stored.
 func (s *server) reportJSON(w http.ResponseWriter, r *http.Request, _ *viewer) error {
 	rec, err := s.opts.Service.RunRecord(r.Context(), r.PathValue("id"))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/state"
+	"github.com/audiencesync/audiencesync/state/internal/record"
 )
 
 // scopeIDSQL selects the id of the scope bound to $1 and $2; it is NULL,
@@ -77,11 +78,7 @@ func (s *Store) Taint(ctx context.Context, scope state.Scope, keys []audience.Me
 
 // TaintAll implements state.WriteAhead.
 func (s *Store) TaintAll(ctx context.Context, scope state.Scope) error {
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE members SET fingerprint = $3 WHERE scope_id = `+scopeIDSQL, scope.Sync, scope.Destination, taintedFP)
-		return err
-	})
-	if err != nil {
+	if err := s.exec(ctx, `UPDATE members SET fingerprint = $3 WHERE scope_id = `+scopeIDSQL, scope.Sync, scope.Destination, taintedFP); err != nil {
 		return fmt.Errorf("taint every member of %s: %w", scopeName(scope), err)
 	}
 	return nil
@@ -101,10 +98,7 @@ func (s *Store) Intent(ctx context.Context, scope state.Scope) ([]byte, error) {
 func (s *Store) SetIntent(ctx context.Context, scope state.Scope, intent []byte) error {
 	var err error
 	if len(intent) == 0 {
-		err = s.inTx(ctx, func(tx pgx.Tx) error {
-			_, err := tx.Exec(ctx, `DELETE FROM intents WHERE scope_id = `+scopeIDSQL, scope.Sync, scope.Destination)
-			return err
-		})
+		err = s.exec(ctx, `DELETE FROM intents WHERE scope_id = `+scopeIDSQL, scope.Sync, scope.Destination)
 	} else {
 		err = s.inScopeTx(ctx, scope, func(tx pgx.Tx, scopeID int64) error {
 			_, err := tx.Exec(ctx, `INSERT INTO intents (scope_id, intent, recorded) VALUES ($1, $2, $3)
@@ -121,15 +115,8 @@ func (s *Store) SetIntent(ctx context.Context, scope state.Scope, intent []byte)
 
 // ListPending implements state.PendingRequests.
 func (s *Store) ListPending(ctx context.Context, scope state.Scope) ([]state.PendingRequest, error) {
-	out, err := queryAll(ctx, s, func(row pgx.CollectableRow) (state.PendingRequest, error) {
-		var (
-			r        state.PendingRequest
-			recorded int64
-		)
-		err := row.Scan(&r.ID, &r.Kind, &recorded)
-		r.Recorded = fromMicros(recorded)
-		return r, err
-	}, `SELECT request_id, kind, recorded FROM pending_requests WHERE scope_id = `+scopeIDSQL+` ORDER BY recorded, request_id`,
+	out, err := queryAll(ctx, s, record.ScanPending,
+		`SELECT `+record.PendingCols+` FROM pending_requests WHERE scope_id = `+scopeIDSQL+` ORDER BY recorded, request_id`,
 		scope.Sync, scope.Destination)
 	if err != nil {
 		return nil, fmt.Errorf("pending requests of %s: %w", scopeName(scope), err)
@@ -138,11 +125,11 @@ func (s *Store) ListPending(ctx context.Context, scope state.Scope) ([]state.Pen
 }
 
 // queryAll runs query on the pool and returns every row as scan reads it.
-func queryAll[T any](ctx context.Context, s *Store, scan pgx.RowToFunc[T], query string, args ...any) ([]T, error) {
+func queryAll[T any](ctx context.Context, s *Store, scan func(record.Scanner) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := s.query(ctx, query, args...)
 	if err == nil {
 		var out []T
-		out, err = pgx.CollectRows(rows, scan)
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (T, error) { return scan(row) })
 		if err == nil {
 			return out, nil
 		}
@@ -177,12 +164,8 @@ func (s *Store) RemovePending(ctx context.Context, scope state.Scope, ids []stri
 	if len(ids) == 0 {
 		return nil
 	}
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `DELETE FROM pending_requests WHERE scope_id = `+scopeIDSQL+` AND request_id = ANY($3)`,
-			scope.Sync, scope.Destination, ids)
-		return err
-	})
-	if err != nil {
+	if err := s.exec(ctx, `DELETE FROM pending_requests WHERE scope_id = `+scopeIDSQL+` AND request_id = ANY($3)`,
+		scope.Sync, scope.Destination, ids); err != nil {
 		return fmt.Errorf("forget pending requests of %s: %w", scopeName(scope), err)
 	}
 	return nil

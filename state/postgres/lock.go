@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/audiencesync/audiencesync/state"
+	"github.com/audiencesync/audiencesync/state/internal/record"
 )
 
 var _ state.Locker = (*Store)(nil)
@@ -35,7 +36,9 @@ func (l *leaseSession) close() {
 	_ = l.conn.Close(ctx)
 }
 
-const lockCols = `name, owner, pid, host, acquired, heartbeat, expires, lease`
+// lockCols are a lock row's columns: those of the SQLite store, and
+// the lease number.
+const lockCols = record.LockCols + `, lease`
 
 // leaseHeld is an expression, true while the session advisory lock of
 // the lease numbered by the expression lease is held, by any session of
@@ -95,7 +98,7 @@ func (s *Store) AcquireLock(ctx context.Context, want state.Lock, now time.Time)
 		_, err = tx.Exec(ctx, `INSERT INTO locks (`+lockCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 			ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, host = excluded.host,
 				acquired = excluded.acquired, heartbeat = excluded.heartbeat, expires = excluded.expires, lease = excluded.lease`,
-			got.Name, got.Owner, got.PID, got.Host, toMicros(got.Acquired), toMicros(got.Heartbeat), toMicros(got.Expires), lease)
+			append(record.LockValues(got), lease)...)
 		return err
 	})
 	if err != nil {
@@ -274,14 +277,10 @@ func readLock(ctx context.Context, tx pgx.Tx, name string) (state.Lock, int32, e
 
 // scanLock reads one row of lockCols, then into more.
 func scanLock(row pgx.Row, more ...any) (state.Lock, int32, error) {
-	var (
-		l                            state.Lock
-		acquired, heartbeat, expires int64
-		lease                        int32
-	)
-	if err := row.Scan(append([]any{&l.Name, &l.Owner, &l.PID, &l.Host, &acquired, &heartbeat, &expires, &lease}, more...)...); err != nil {
+	var lease int32
+	l, err := record.ScanLock(row, append([]any{&lease}, more...)...)
+	if err != nil {
 		return state.Lock{}, 0, err
 	}
-	l.Acquired, l.Heartbeat, l.Expires = fromMicros(acquired), fromMicros(heartbeat), fromMicros(expires)
 	return l, lease, nil
 }

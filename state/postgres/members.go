@@ -11,6 +11,7 @@ import (
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/state"
+	"github.com/audiencesync/audiencesync/state/internal/record"
 )
 
 // keysChunk is how many keys one Identifiers or Taint statement names
@@ -347,12 +348,8 @@ func (s *Store) inScopeTx(ctx context.Context, scope state.Scope, fn func(tx pgx
 
 // Reset implements state.MemberStore. The scope's audience id is kept.
 func (s *Store) Reset(ctx context.Context, scope state.Scope) error {
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `DELETE FROM members WHERE scope_id = (SELECT id FROM scopes WHERE sync = $1 AND dest = $2)`,
-			scope.Sync, scope.Destination)
-		return err
-	})
-	if err != nil {
+	if err := s.exec(ctx, `DELETE FROM members WHERE scope_id = (SELECT id FROM scopes WHERE sync = $1 AND dest = $2)`,
+		scope.Sync, scope.Destination); err != nil {
 		return fmt.Errorf("reset %s: %w", scopeName(scope), err)
 	}
 	return nil
@@ -370,8 +367,11 @@ func fillEntry(e *state.Entry, key, fp, lastSent []byte) error {
 	return nil
 }
 
-// toMicros and fromMicros are how times are stored (state.UnixMicros).
+// toMicros and fromMicros are how times are stored (state.UnixMicros);
+// nullMicros stores the zero time as NULL, for times that are absent
+// rather than unknown.
 var (
 	toMicros   = state.UnixMicros
 	fromMicros = state.FromUnixMicros
+	nullMicros = record.NullMicros
 )

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/audiencesync/audiencesync/state"
+	"github.com/audiencesync/audiencesync/state/internal/record"
 )
 
 // Run ids order byte-wise (as in the SQLite store), whatever the
@@ -75,24 +76,9 @@ func writeSummaries(ctx context.Context, tx pgx.Tx, id string, scopeIDs []int64,
 		return fmt.Errorf("clear summaries: %w", err)
 	}
 	for i, sum := range summaries {
-		var pStatus, pRate *string // NULL when the platform reported nothing
-		var pSize *int64
-		if p := sum.Platform; p != nil {
-			pStatus, pRate = &p.Status, &p.MatchRate
-			if p.Size >= 0 {
-				pSize = &p.Size
-			}
-		}
-		pl, ap := sum.Planned, sum.Applied
-		if _, err := tx.Exec(ctx, `INSERT INTO run_summaries (run_id, scope_id, seq, status,
-				planned_add, planned_remove, planned_update, planned_refresh, planned_unchanged,
-				added, removed, updated, refreshed, failed, not_attempted, members,
-				platform_status, match_rate, platform_size, started, finished)
+		if _, err := tx.Exec(ctx, `INSERT INTO run_summaries (`+record.SummaryInsertCols+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
-			id, scopeIDs[i], i, sum.Status,
-			pl.Add, pl.Remove, pl.Update, pl.Refresh, pl.Unchanged,
-			ap.Added, ap.Removed, ap.Updated, ap.Refreshed, ap.Failed, ap.NotAttempted, sum.Members,
-			pStatus, pRate, pSize, toMicros(sum.Started), toMicros(sum.Finished)); err != nil {
+			record.SummaryValues(id, scopeIDs[i], i, sum)...); err != nil {
 			return fmt.Errorf("record summary of destination %q: %w", sum.Destination, err)
 		}
 	}
@@ -130,7 +116,7 @@ func (s *Store) Runs(ctx context.Context, f state.RunFilter) ([]state.Run, error
 		at := arg(toMicros(c.Started))
 		where = append(where, `(started < `+at+` OR (started = `+at+` AND `+byID+` < `+arg(c.ID)+`))`)
 	}
-	query := `SELECT id, sync, status, started, finished, owner, started_by FROM runs`
+	query := `SELECT ` + record.RunCols + ` FROM runs`
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, ` AND `)
 	}
@@ -143,17 +129,9 @@ func (s *Store) Runs(ctx context.Context, f state.RunFilter) ([]state.Run, error
 			return err
 		}
 		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (state.Run, error) {
-			var (
-				r        state.Run
-				started  int64
-				finished *int64
-			)
-			err := row.Scan(&r.ID, &r.Sync, &r.Status, &started, &finished, &r.Owner, &r.StartedBy)
-			r.Started = fromMicros(started)
-			if finished != nil {
-				r.Finished = fromMicros(*finished)
-			}
-			return r, err
+			var r record.RunScan
+			err := row.Scan(r.Dest()...)
+			return r.Done(), err
 		})
 		if err != nil || len(out) == 0 {
 			return err
@@ -176,60 +154,24 @@ func (s *Store) Runs(ctx context.Context, f state.RunFilter) ([]state.Run, error
 // readSummaries reads the summaries of the runs ids and hands each to
 // add, in each run's recorded order.
 func readSummaries(ctx context.Context, tx pgx.Tx, ids []string, add func(id string, sum state.Summary)) error {
-	rows, err := tx.Query(ctx, `SELECT rs.run_id, sc.dest, rs.status, rs.planned_add, rs.planned_remove, rs.planned_update,
-			rs.planned_refresh, rs.planned_unchanged, rs.added, rs.removed, rs.updated, rs.refreshed, rs.failed,
-			rs.not_attempted, rs.members, rs.platform_status, rs.match_rate, rs.platform_size, rs.started, rs.finished
-		FROM run_summaries rs JOIN scopes sc ON sc.id = rs.scope_id
-		WHERE rs.run_id = ANY($1) ORDER BY rs.run_id, rs.seq`, ids)
+	rows, err := tx.Query(ctx, fmt.Sprintf(record.SummariesSQL, `= ANY($1)`), ids)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var (
-			id               string
-			sum              state.Summary
-			pStatus, pRate   *string
-			pSize            *int64
-			pl, ap           = &sum.Planned, &sum.Applied
-			started, stopped int64
-		)
-		if err := rows.Scan(&id, &sum.Destination, &sum.Status, &pl.Add, &pl.Remove, &pl.Update, &pl.Refresh, &pl.Unchanged,
-			&ap.Added, &ap.Removed, &ap.Updated, &ap.Refreshed, &ap.Failed, &ap.NotAttempted, &sum.Members,
-			&pStatus, &pRate, &pSize, &started, &stopped); err != nil {
-			return err
-		}
-		if pStatus != nil {
-			sum.Platform = &state.PlatformFigures{Status: *pStatus, Size: -1}
-			if pRate != nil {
-				sum.Platform.MatchRate = *pRate
-			}
-			if pSize != nil {
-				sum.Platform.Size = *pSize
-			}
-		}
-		sum.Started, sum.Finished = fromMicros(started), fromMicros(stopped)
-		add(id, sum)
-	}
-	return rows.Err()
+	return record.ReadSummaries(rows, add)
 }
 
 // Run implements state.RunLog.
 func (s *Store) Run(ctx context.Context, id string) (state.Run, error) {
 	var r state.Run
 	err := s.inReadTx(ctx, func(tx pgx.Tx) error {
-		var (
-			started  int64
-			finished *int64
-		)
-		if err := tx.QueryRow(ctx, `SELECT id, sync, status, started, finished, report, owner, started_by FROM runs WHERE id = $1`, id).
-			Scan(&r.ID, &r.Sync, &r.Status, &started, &finished, &r.Report, &r.Owner, &r.StartedBy); err != nil {
+		var scan record.RunScan
+		if err := tx.QueryRow(ctx, `SELECT `+record.RunCols+`, report FROM runs WHERE id = $1`, id).
+			Scan(append(scan.Dest(), &scan.Run.Report)...); err != nil {
 			return err
 		}
-		r.Started = fromMicros(started)
-		if finished != nil {
-			r.Finished = fromMicros(*finished)
-		}
+		r = scan.Done()
 		return readSummaries(ctx, tx, []string{id}, func(_ string, sum state.Summary) { r.Summaries = append(r.Summaries, sum) })
 	})
 	if err := s.rowErr(err, "run %q", id); err != nil {
@@ -245,15 +187,7 @@ func (s *Store) SizeHistory(ctx context.Context, scope state.Scope, limit int) (
 	if limit <= 0 {
 		limit = 500
 	}
-	out, err := queryAll(ctx, s, func(row pgx.CollectableRow) (state.SizePoint, error) {
-		var (
-			p        state.SizePoint
-			finished int64
-		)
-		err := row.Scan(&p.RunID, &p.Status, &finished, &p.Members)
-		p.Finished = fromMicros(finished)
-		return p, err
-	}, `SELECT run_id, status, finished, members FROM run_summaries
+	out, err := queryAll(ctx, s, record.ScanSizePoint, `SELECT `+record.SizePointCols+` FROM run_summaries
 		WHERE scope_id = `+scopeIDSQL+` AND status IN ('succeeded', 'partial', 'interrupted')
 		ORDER BY finished DESC, run_id COLLATE "C" DESC LIMIT $3`, scope.Sync, scope.Destination, limit)
 	if err != nil {

@@ -177,6 +177,14 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	}
 }
 
+// exec runs one statement in a transaction of its own (see inTx).
+func (s *Store) exec(ctx context.Context, query string, args ...any) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, query, args...)
+		return err
+	})
+}
+
 // ctxErr reports an error caused by ctx ending as ctx's error.
 func ctxErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {

@@ -11,9 +11,8 @@ import (
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/state"
+	"github.com/audiencesync/audiencesync/state/internal/record"
 )
-
-const tokenCols = `id, name, role, hash, created, last_used`
 
 // CreateToken implements state.Tokens. The table's unique name and
 // primary key refuse a taken name or id, whoever inserts first.
@@ -22,8 +21,7 @@ func (s *Store) CreateToken(ctx context.Context, t state.Token) error {
 		return err
 	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO api_tokens (`+tokenCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-			t.ID, t.Name, t.Role, t.Hash, toMicros(t.Created), nullMicros(t.LastUsed))
+		_, err := tx.Exec(ctx, `INSERT INTO api_tokens (`+record.TokenCols+`) VALUES ($1, $2, $3, $4, $5, $6)`, record.TokenValues(t)...)
 		var pg *pgconn.PgError
 		if errors.As(err, &pg) && pg.Code == "23505" { // unique_violation
 			return state.ErrTokenExists
@@ -38,14 +36,13 @@ func (s *Store) CreateToken(ctx context.Context, t state.Token) error {
 
 // TokenByID implements state.Tokens.
 func (s *Store) TokenByID(ctx context.Context, id string) (state.Token, error) {
-	t, err := scanToken(s.queryRow(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE id = $1`, id))
+	t, err := record.ScanToken(s.queryRow(ctx, `SELECT `+record.TokenCols+` FROM api_tokens WHERE id = $1`, id))
 	return t, s.rowErr(err, "token %q", id)
 }
 
 // ListTokens implements state.Tokens.
 func (s *Store) ListTokens(ctx context.Context) ([]state.Token, error) {
-	out, err := queryAll(ctx, s, func(row pgx.CollectableRow) (state.Token, error) { return scanToken(row) },
-		`SELECT `+tokenCols+` FROM api_tokens ORDER BY created, id`)
+	out, err := queryAll(ctx, s, record.ScanToken, `SELECT `+record.TokenCols+` FROM api_tokens ORDER BY created, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
@@ -57,9 +54,9 @@ func (s *Store) RevokeToken(ctx context.Context, nameOrID string) (state.Token, 
 	var t state.Token
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		t, err = scanToken(tx.QueryRow(ctx, `DELETE FROM api_tokens WHERE id = (
+		t, err = record.ScanToken(tx.QueryRow(ctx, `DELETE FROM api_tokens WHERE id = (
 				SELECT id FROM api_tokens WHERE name = $1 OR id = $1 ORDER BY name = $1 DESC LIMIT 1)
-			RETURNING `+tokenCols, nameOrID))
+			RETURNING `+record.TokenCols, nameOrID))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return state.ErrNotFound
 		}
@@ -92,32 +89,6 @@ func execTouching(ctx context.Context, tx pgx.Tx, none error, query string, args
 		return none
 	}
 	return nil
-}
-
-// scanToken reads one row of tokenCols.
-func scanToken(row pgx.Row) (state.Token, error) {
-	var (
-		t        state.Token
-		created  int64
-		lastUsed *int64
-	)
-	if err := row.Scan(&t.ID, &t.Name, &t.Role, &t.Hash, &created, &lastUsed); err != nil {
-		return state.Token{}, err
-	}
-	t.Created = fromMicros(created)
-	if lastUsed != nil {
-		t.LastUsed = fromMicros(*lastUsed)
-	}
-	return t, nil
-}
-
-// nullMicros is toMicros with the zero time as NULL.
-func nullMicros(t time.Time) *int64 {
-	if t.IsZero() {
-		return nil
-	}
-	v := toMicros(t)
-	return &v
 }
 
 // HoldoutKey implements state.Holdouts: the first key inserted wins,
@@ -161,7 +132,7 @@ func (s *Store) SetHeldOut(ctx context.Context, sync, segment string, keys []aud
 // HeldOut implements state.Holdouts.
 func (s *Store) HeldOut(ctx context.Context, sync, segment string) ([]audience.MemberKey, time.Time, error) {
 	var at int64
-	keys, err := queryAll(ctx, s, func(row pgx.CollectableRow) (audience.MemberKey, error) {
+	keys, err := queryAll(ctx, s, func(row record.Scanner) (audience.MemberKey, error) {
 		var (
 			raw []byte
 			k   audience.MemberKey

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/audiencesync/audiencesync/state"
+	"github.com/audiencesync/audiencesync/state/internal/record"
 )
 
 var _ state.Locker = (*Store)(nil)
@@ -17,8 +18,6 @@ var _ state.Locker = (*Store)(nil)
 // see writerParams), so two processes asking at once see each other's row:
 // the second finds the first's live lease and is refused.
 
-const lockCols = `name, owner, pid, host, acquired, heartbeat, expires`
-
 // AcquireLock implements state.Locker.
 func (s *Store) AcquireLock(ctx context.Context, want state.Lock, now time.Time) (state.Lock, error) {
 	if err := state.CheckAcquire(want, now); err != nil {
@@ -27,7 +26,7 @@ func (s *Store) AcquireLock(ctx context.Context, want state.Lock, now time.Time)
 	got := want
 	got.Acquired, got.Heartbeat = now, now
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
-		held, err := scanLock(tx.QueryRowContext(ctx, `SELECT `+lockCols+` FROM locks WHERE name = ?`, want.Name))
+		held, err := record.ScanLock(tx.QueryRowContext(ctx, `SELECT `+record.LockCols+` FROM locks WHERE name = ?`, want.Name))
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
@@ -37,10 +36,10 @@ func (s *Store) AcquireLock(ctx context.Context, want state.Lock, now time.Time)
 		case held.Live(now):
 			return &state.HeldError{Holder: held}
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO locks (`+lockCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)
+		_, err = tx.ExecContext(ctx, `INSERT INTO locks (`+record.LockCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, host = excluded.host,
 				acquired = excluded.acquired, heartbeat = excluded.heartbeat, expires = excluded.expires`,
-			got.Name, got.Owner, got.PID, got.Host, toMicros(got.Acquired), toMicros(got.Heartbeat), toMicros(got.Expires))
+			record.LockValues(got)...)
 		return err
 	})
 	if err != nil {
@@ -95,7 +94,7 @@ func execTouching(ctx context.Context, tx *sql.Tx, none error, query string, arg
 // LockHolder implements state.Locker.
 func (s *Store) LockHolder(ctx context.Context, name string) (state.Lock, error) {
 	// Asked for each run in progress a listing shows: prepared once.
-	l, err := scanLock(s.readRow(ctx, `SELECT `+lockCols+` FROM locks WHERE name = ?`, name))
+	l, err := record.ScanLock(s.readRow(ctx, `SELECT `+record.LockCols+` FROM locks WHERE name = ?`, name))
 	return l, rowErr(err, "lock %q", name)
 }
 
@@ -109,16 +108,4 @@ func rowErr(err error, format string, args ...any) error {
 		return fmt.Errorf(format+": %w", append(args, err)...)
 	}
 	return nil
-}
-
-func scanLock(row *sql.Row) (state.Lock, error) {
-	var (
-		l                            state.Lock
-		acquired, heartbeat, expires int64
-	)
-	if err := row.Scan(&l.Name, &l.Owner, &l.PID, &l.Host, &acquired, &heartbeat, &expires); err != nil {
-		return state.Lock{}, err
-	}
-	l.Acquired, l.Heartbeat, l.Expires = fromMicros(acquired), fromMicros(heartbeat), fromMicros(expires)
-	return l, nil
 }

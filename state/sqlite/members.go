@@ -12,6 +12,7 @@ import (
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/state"
+	"github.com/audiencesync/audiencesync/state/internal/record"
 )
 
 // scopeIDSQL selects the id of the scope bound to the first two parameters;
@@ -373,11 +374,7 @@ func byKey(changes []state.Change) []*state.Change {
 
 // Reset implements state.Store. The scope's audience id is kept.
 func (s *Store) Reset(ctx context.Context, scope state.Scope) error {
-	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, resetSQL, scope.Sync, scope.Destination)
-		return err
-	})
-	if err != nil {
+	if err := s.exec(ctx, resetSQL, scope.Sync, scope.Destination); err != nil {
 		return fmt.Errorf("reset %s: %w", scopeName(scope), err)
 	}
 	return nil
@@ -396,6 +393,14 @@ func (s *Store) inWriteTx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return txErr(ctx, err)
 	}
 	return txErr(ctx, tx.Commit())
+}
+
+// exec runs one statement in a write transaction of its own.
+func (s *Store) exec(ctx context.Context, query string, args ...any) error {
+	return s.inWriteTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, query, args...)
+		return err
+	})
 }
 
 // inScopeTx is inWriteTx for a change to one scope: fn gets the scope's
@@ -449,10 +454,13 @@ func fillEntry(e *state.Entry, key, fp []byte, lastSent int64) error {
 	return nil
 }
 
-// toMicros and fromMicros are how times are stored (state.UnixMicros).
+// toMicros and fromMicros are how times are stored (state.UnixMicros);
+// nullMicros stores the zero time as NULL, for times that are absent
+// rather than unknown.
 var (
 	toMicros   = state.UnixMicros
 	fromMicros = state.FromUnixMicros
+	nullMicros = record.NullMicros
 )
 
 func scopeName(s state.Scope) string {

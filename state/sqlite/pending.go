@@ -6,19 +6,12 @@ import (
 	"fmt"
 
 	"github.com/audiencesync/audiencesync/state"
+	"github.com/audiencesync/audiencesync/state/internal/record"
 )
 
 // ListPending implements state.PendingRequests.
 func (s *Store) ListPending(ctx context.Context, scope state.Scope) ([]state.PendingRequest, error) {
-	out, err := queryAll(ctx, s.read, func(rows *sql.Rows) (state.PendingRequest, error) {
-		var (
-			r        state.PendingRequest
-			recorded int64
-		)
-		err := rows.Scan(&r.ID, &r.Kind, &recorded)
-		r.Recorded = fromMicros(recorded)
-		return r, err
-	}, `SELECT request_id, kind, recorded FROM pending_requests
+	out, err := queryAll(ctx, s.read, record.ScanPending, `SELECT `+record.PendingCols+` FROM pending_requests
 		WHERE scope_id = `+scopeIDSQL+` ORDER BY recorded, request_id`, scope.Sync, scope.Destination)
 	if err != nil {
 		return nil, fmt.Errorf("pending requests of %s: %w", scopeName(scope), err)
@@ -27,7 +20,7 @@ func (s *Store) ListPending(ctx context.Context, scope state.Scope) ([]state.Pen
 }
 
 // queryAll runs query on db and returns every row as scan reads it.
-func queryAll[T any](ctx context.Context, db *sql.DB, scan func(*sql.Rows) (T, error), query string, args ...any) ([]T, error) {
+func queryAll[T any](ctx context.Context, db *sql.DB, scan func(record.Scanner) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err

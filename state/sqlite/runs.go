@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/audiencesync/audiencesync/state"
+	"github.com/audiencesync/audiencesync/state/internal/record"
 )
 
 // defaultRunsLimit is how many runs Runs lists when asked for limit <= 0.
@@ -26,12 +27,8 @@ func (s *Store) BeginRun(ctx context.Context, run state.Run) error {
 	if run.ID == "" {
 		return errors.New("begin run: empty run id")
 	}
-	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO runs (id, sync, status, started, finished, report, owner, started_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			run.ID, run.Sync, run.Status, toMicros(run.Started), nullMicros(run.Finished), run.Report, run.Owner, run.StartedBy)
-		return err
-	})
-	if err != nil {
+	if err := s.exec(ctx, `INSERT INTO runs (id, sync, status, started, finished, report, owner, started_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		run.ID, run.Sync, run.Status, toMicros(run.Started), nullMicros(run.Finished), run.Report, run.Owner, run.StartedBy); err != nil {
 		return fmt.Errorf("begin run %q: %w", run.ID, err)
 	}
 	return nil
@@ -67,36 +64,20 @@ func writeSummaries(ctx context.Context, tx *sql.Tx, id, sync string, summaries 
 		if err != nil {
 			return err
 		}
-		var pStatus, pRate, pSize any // NULL when the platform reported nothing
-		if p := sum.Platform; p != nil {
-			pStatus, pRate = p.Status, p.MatchRate
-			if p.Size >= 0 {
-				pSize = p.Size
-			}
-		}
-		pl, ap := sum.Planned, sum.Applied
-		if _, err := tx.ExecContext(ctx, `INSERT INTO run_summaries (run_id, scope_id, seq, status,
-				planned_add, planned_remove, planned_update, planned_refresh, planned_unchanged,
-				added, removed, updated, refreshed, failed, not_attempted, members,
-				platform_status, match_rate, platform_size, started, finished)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO run_summaries (`+record.SummaryInsertCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			id, scopeID, i, sum.Status,
-			pl.Add, pl.Remove, pl.Update, pl.Refresh, pl.Unchanged,
-			ap.Added, ap.Removed, ap.Updated, ap.Refreshed, ap.Failed, ap.NotAttempted, sum.Members,
-			pStatus, pRate, pSize, toMicros(sum.Started), toMicros(sum.Finished)); err != nil {
+			record.SummaryValues(id, scopeID, i, sum)...); err != nil {
 			return fmt.Errorf("record summary of destination %q: %w", sum.Destination, err)
 		}
 	}
 	return nil
 }
 
-// runsSQL lists runs (the inner select, given by the caller) with their
-// summaries: one row per summary, or one row with NULL summary columns for
-// a run without any.
-const runsSQL = `SELECT r.id, r.sync, r.status, r.started, r.finished, r.report, r.owner, r.started_by,
-		sc.dest, rs.status, rs.planned_add, rs.planned_remove, rs.planned_update, rs.planned_refresh,
-		rs.planned_unchanged, rs.added, rs.removed, rs.updated, rs.refreshed, rs.failed, rs.not_attempted, rs.members,
-		rs.platform_status, rs.match_rate, rs.platform_size, rs.started, rs.finished
+// runsSQL lists runs (the inner select, given by the caller, of
+// record.RunCols and report) with their summaries: one row per summary,
+// or one row with NULL summary columns for a run without any.
+const runsSQL = `SELECT r.id, r.sync, r.status, r.started, r.finished, r.owner, r.started_by, r.report,
+		` + record.SummaryCols + `
 	FROM (%s) r
 	LEFT JOIN run_summaries rs ON rs.run_id = r.id
 	LEFT JOIN scopes sc ON sc.id = rs.scope_id
@@ -140,7 +121,7 @@ func (s *Store) Runs(ctx context.Context, f state.RunFilter) ([]state.Run, error
 		at := toMicros(c.Started)
 		where, args = append(where, `(started < ? OR (started = ? AND id < ?))`), append(args, at, at, c.ID)
 	}
-	query := `SELECT id, sync, status, started, finished, owner, started_by FROM runs`
+	query := `SELECT ` + record.RunCols + ` FROM runs`
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, ` AND `)
 	}
@@ -167,17 +148,12 @@ func (s *Store) listRuns(ctx context.Context, query string, args []any) ([]state
 	}
 	var out []state.Run
 	for rows.Next() {
-		var r state.Run
-		var times [2]sql.NullInt64 // started, finished (NULL while running)
-		if err := rows.Scan(&r.ID, &r.Sync, &r.Status, &times[0], &times[1], &r.Owner, &r.StartedBy); err != nil {
+		var r record.RunScan
+		if err := rows.Scan(r.Dest()...); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		r.Started = fromMicros(times[0].Int64)
-		if times[1].Valid {
-			r.Finished = fromMicros(times[1].Int64)
-		}
-		out = append(out, r)
+		out = append(out, r.Done())
 	}
 	if err := rows.Close(); err != nil {
 		return nil, err
@@ -208,57 +184,15 @@ func (s *Store) listRuns(ctx context.Context, query string, args []any) ([]state
 	return out, tx.Commit()
 }
 
-// summarySQL reads run summaries with their destination names, in each
-// run's recorded order.
-const summarySQL = `SELECT rs.run_id, sc.dest, rs.status, rs.planned_add, rs.planned_remove, rs.planned_update, rs.planned_refresh,
-		rs.planned_unchanged, rs.added, rs.removed, rs.updated, rs.refreshed, rs.failed, rs.not_attempted, rs.members,
-		rs.platform_status, rs.match_rate, rs.platform_size, rs.started, rs.finished
-	FROM run_summaries rs JOIN scopes sc ON sc.id = rs.scope_id
-	WHERE rs.run_id IN (?%s) ORDER BY rs.run_id, rs.seq`
-
 // readSummaries reads the summaries of the runs ids and hands each to
 // add, in each run's recorded order.
 func readSummaries(ctx context.Context, tx *sql.Tx, ids []any, add func(id string, sum state.Summary)) error {
-	rows, err := tx.QueryContext(ctx, fmt.Sprintf(summarySQL, strings.Repeat(`, ?`, len(ids)-1)), ids...)
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(record.SummariesSQL, `IN (?`+strings.Repeat(`, ?`, len(ids)-1)+`)`), ids...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var (
-			id      string
-			sum     state.Summary
-			pStatus sql.NullString
-			pRate   sql.NullString
-			pSize   sql.NullInt64
-			pl      = &sum.Planned
-			ap      = &sum.Applied
-			started int64
-			ended   int64
-		)
-		if err := rows.Scan(&id, &sum.Destination, &sum.Status, &pl.Add, &pl.Remove, &pl.Update, &pl.Refresh, &pl.Unchanged,
-			&ap.Added, &ap.Removed, &ap.Updated, &ap.Refreshed, &ap.Failed, &ap.NotAttempted, &sum.Members,
-			&pStatus, &pRate, &pSize, &started, &ended); err != nil {
-			return err
-		}
-		sum.Platform = platformOf(pStatus, pRate, pSize)
-		sum.Started, sum.Finished = fromMicros(started), fromMicros(ended)
-		add(id, sum)
-	}
-	return rows.Err()
-}
-
-// platformOf reads a summary's platform columns: nil when the platform
-// reported nothing, a size of -1 when it reported no size.
-func platformOf(status, rate sql.NullString, size sql.NullInt64) *state.PlatformFigures {
-	if !status.Valid {
-		return nil
-	}
-	p := &state.PlatformFigures{Status: status.String, MatchRate: rate.String, Size: -1}
-	if size.Valid {
-		p.Size = size.Int64
-	}
-	return p
+	return record.ReadSummaries(rows, add)
 }
 
 // Run implements state.RunLog. A finished run's report and summaries are
@@ -284,7 +218,7 @@ func (s *Store) Run(ctx context.Context, id string) (state.Run, error) {
 }
 
 // runByIDSQL reads one run with its report and summaries.
-var runByIDSQL = fmt.Sprintf(runsSQL, `SELECT id, sync, status, started, finished, report, owner, started_by FROM runs WHERE id = ?`)
+var runByIDSQL = fmt.Sprintf(runsSQL, `SELECT `+record.RunCols+`, report FROM runs WHERE id = ?`)
 
 // scanRuns reads the rows of runsSQL, grouping the summaries by run, and
 // closes them.
@@ -293,45 +227,21 @@ func scanRuns(rows *sql.Rows) ([]state.Run, error) {
 	var out []state.Run
 	for rows.Next() {
 		var (
-			r        state.Run
-			started  int64
-			finished sql.NullInt64
-			dest     sql.NullString
-			sum      state.Summary
-			pStatus  sql.NullString
-			pRate    sql.NullString
-			pSize    sql.NullInt64
-			// The summary columns are NULL for a run without summaries.
-			status              sql.NullString
-			sStarted, sFinished sql.NullInt64
-			pl                  [5]sql.NullInt64
-			ap                  [6]sql.NullInt64
-			members             sql.NullInt64
+			r   record.RunScan
+			sum record.SummaryScan
 		)
-		if err := rows.Scan(&r.ID, &r.Sync, &r.Status, &started, &finished, &r.Report, &r.Owner, &r.StartedBy,
-			&dest, &status, &pl[0], &pl[1], &pl[2], &pl[3], &pl[4], &ap[0], &ap[1], &ap[2], &ap[3], &ap[4], &ap[5], &members,
-			&pStatus, &pRate, &pSize, &sStarted, &sFinished); err != nil {
+		if err := rows.Scan(append(append(r.Dest(), &r.Run.Report), sum.Dest()...)...); err != nil {
 			return nil, err
 		}
-		if n := len(out); n > 0 && out[n-1].ID == r.ID {
-			r = out[n-1]
+		run := r.Done()
+		if n := len(out); n > 0 && out[n-1].ID == run.ID {
+			run = out[n-1] // another summary of the run before
 			out = out[:n-1]
-		} else {
-			r.Started = fromMicros(started)
-			if finished.Valid {
-				r.Finished = fromMicros(finished.Int64)
-			}
 		}
-		if dest.Valid {
-			sum.Destination, sum.Status, sum.Members = dest.String, status.String, members.Int64
-			sum.Planned = state.Planned{Add: pl[0].Int64, Remove: pl[1].Int64, Update: pl[2].Int64, Refresh: pl[3].Int64, Unchanged: pl[4].Int64}
-			sum.Applied = state.Applied{Added: ap[0].Int64, Removed: ap[1].Int64, Updated: ap[2].Int64, Refreshed: ap[3].Int64, Failed: ap[4].Int64,
-				NotAttempted: ap[5].Int64}
-			sum.Platform = platformOf(pStatus, pRate, pSize)
-			sum.Started, sum.Finished = fromMicros(sStarted.Int64), fromMicros(sFinished.Int64)
-			r.Summaries = append(r.Summaries, sum)
+		if sum.Valid() {
+			run.Summaries = append(run.Summaries, sum.Summary())
 		}
-		out = append(out, r)
+		out = append(out, run)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -347,15 +257,7 @@ func (s *Store) SizeHistory(ctx context.Context, scope state.Scope, limit int) (
 	if limit <= 0 {
 		limit = defaultSizePoints
 	}
-	out, err := queryAll(ctx, s.read, func(rows *sql.Rows) (state.SizePoint, error) {
-		var (
-			p        state.SizePoint
-			finished int64
-		)
-		err := rows.Scan(&p.RunID, &p.Status, &finished, &p.Members)
-		p.Finished = fromMicros(finished)
-		return p, err
-	}, `SELECT run_id, status, finished, members FROM run_summaries
+	out, err := queryAll(ctx, s.read, record.ScanSizePoint, `SELECT `+record.SizePointCols+` FROM run_summaries
 		WHERE scope_id = `+scopeIDSQL+` AND status IN ('succeeded', 'partial', 'interrupted')
 		ORDER BY finished DESC, run_id DESC LIMIT ?`, scope.Sync, scope.Destination, limit)
 	if err != nil {
@@ -363,13 +265,4 @@ func (s *Store) SizeHistory(ctx context.Context, scope state.Scope, limit int) (
 	}
 	slices.Reverse(out)
 	return out, nil
-}
-
-// nullMicros is toMicros with the zero time as NULL, for times that are
-// absent rather than unknown.
-func nullMicros(t time.Time) sql.NullInt64 {
-	if t.IsZero() {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: toMicros(t), Valid: true}
 }

@@ -3,14 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/audiencesync/audiencesync/state"
+	"github.com/audiencesync/audiencesync/state/internal/record"
 )
-
-const tokenCols = `id, name, role, hash, created, last_used`
 
 // CreateToken implements state.Tokens.
 func (s *Store) CreateToken(ctx context.Context, t state.Token) error {
@@ -27,8 +25,7 @@ func (s *Store) CreateToken(ctx context.Context, t state.Token) error {
 		if n > 0 {
 			return state.ErrTokenExists
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
-			t.ID, t.Name, t.Role, t.Hash, toMicros(t.Created), nullMicros(t.LastUsed))
+		_, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (`+record.TokenCols+`) VALUES (?, ?, ?, ?, ?, ?)`, record.TokenValues(t)...)
 		return err
 	})
 	if err != nil {
@@ -40,14 +37,13 @@ func (s *Store) CreateToken(ctx context.Context, t state.Token) error {
 // TokenByID implements state.Tokens.
 func (s *Store) TokenByID(ctx context.Context, id string) (state.Token, error) {
 	// Every API request looks its token up: prepared once.
-	t, err := scanToken(s.readRow(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE id = ?`, id))
+	t, err := record.ScanToken(s.readRow(ctx, `SELECT `+record.TokenCols+` FROM api_tokens WHERE id = ?`, id))
 	return t, rowErr(err, "token %q", id)
 }
 
 // ListTokens implements state.Tokens.
 func (s *Store) ListTokens(ctx context.Context) ([]state.Token, error) {
-	out, err := queryAll(ctx, s.read, func(rows *sql.Rows) (state.Token, error) { return scanToken(rows) },
-		`SELECT `+tokenCols+` FROM api_tokens ORDER BY created, id`)
+	out, err := queryAll(ctx, s.read, record.ScanToken, `SELECT `+record.TokenCols+` FROM api_tokens ORDER BY created, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
@@ -59,19 +55,16 @@ func (s *Store) RevokeToken(ctx context.Context, nameOrID string) (state.Token, 
 	var t state.Token
 	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		t, err = scanToken(tx.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE name = ?
-			UNION ALL SELECT `+tokenCols+` FROM api_tokens WHERE id = ? AND name != ? LIMIT 1`, nameOrID, nameOrID, nameOrID))
-		if errors.Is(err, sql.ErrNoRows) {
-			return state.ErrNotFound
-		}
+		t, err = record.ScanToken(tx.QueryRowContext(ctx, `SELECT `+record.TokenCols+` FROM api_tokens WHERE name = ?
+			UNION ALL SELECT `+record.TokenCols+` FROM api_tokens WHERE id = ? AND name != ? LIMIT 1`, nameOrID, nameOrID, nameOrID))
 		if err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM api_tokens WHERE id = ?`, t.ID)
 		return err
 	})
-	if err != nil {
-		return state.Token{}, fmt.Errorf("revoke token %q: %w", nameOrID, err)
+	if err := rowErr(err, "revoke token %q", nameOrID); err != nil {
+		return state.Token{}, err
 	}
 	return t, nil
 }
@@ -85,21 +78,4 @@ func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
 		return fmt.Errorf("record use of token %q: %w", id, err)
 	}
 	return nil
-}
-
-// scanToken reads one row of tokenCols.
-func scanToken(row interface{ Scan(...any) error }) (state.Token, error) {
-	var (
-		t        state.Token
-		created  int64
-		lastUsed sql.NullInt64
-	)
-	if err := row.Scan(&t.ID, &t.Name, &t.Role, &t.Hash, &created, &lastUsed); err != nil {
-		return state.Token{}, err
-	}
-	t.Created = fromMicros(created)
-	if lastUsed.Valid {
-		t.LastUsed = fromMicros(lastUsed.Int64)
-	}
-	return t, nil
 }

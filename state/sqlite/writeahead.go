@@ -58,11 +58,7 @@ func (s *Store) Taint(ctx context.Context, scope state.Scope, keys []audience.Me
 
 // TaintAll implements state.WriteAhead.
 func (s *Store) TaintAll(ctx context.Context, scope state.Scope) error {
-	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, taintAllSQL, taintedFP, scope.Sync, scope.Destination)
-		return err
-	})
-	if err != nil {
+	if err := s.exec(ctx, taintAllSQL, taintedFP, scope.Sync, scope.Destination); err != nil {
 		return fmt.Errorf("taint every member of %s: %w", scopeName(scope), err)
 	}
 	return nil
@@ -84,22 +80,16 @@ func (s *Store) Intent(ctx context.Context, scope state.Scope) ([]byte, error) {
 
 // SetIntent implements state.WriteAhead.
 func (s *Store) SetIntent(ctx context.Context, scope state.Scope, intent []byte) error {
-	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
-		if len(intent) == 0 {
-			_, err := tx.ExecContext(ctx, `DELETE FROM intents WHERE scope_id = `+scopeIDSQL, scope.Sync, scope.Destination)
-			return err
+	if len(intent) == 0 {
+		if err := s.exec(ctx, `DELETE FROM intents WHERE scope_id = `+scopeIDSQL, scope.Sync, scope.Destination); err != nil {
+			return fmt.Errorf("record intent of %s: %w", scopeName(scope), err)
 		}
-		scopeID, err := ensureScope(ctx, tx, scope)
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO intents (scope_id, intent, recorded) VALUES (?, ?, ?)
+		return nil
+	}
+	return s.inScopeTx(ctx, scope, "record intent of", func(tx *sql.Tx, scopeID int64) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO intents (scope_id, intent, recorded) VALUES (?, ?, ?)
 			ON CONFLICT (scope_id) DO UPDATE SET intent = excluded.intent, recorded = excluded.recorded`,
 			scopeID, intent, toMicros(time.Now()))
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("record intent of %s: %w", scopeName(scope), err)
-	}
-	return nil
 }
