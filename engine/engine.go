@@ -353,6 +353,7 @@ func (e *Engine) run(ctx context.Context, log *zap.Logger, ev *events, job *Job,
 		for _, p := range plans {
 			p.bulk.close()
 			p.srcs.close()
+			p.mkeys.close()
 		}
 		_ = os.RemoveAll(spillDir)
 		// Guarantee: no destination is left running, whichever way the

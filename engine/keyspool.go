@@ -62,6 +62,9 @@ func (s *keySpool) add(ch change) {
 		s.put(&ch)
 		return
 	}
+	// ch's ids point into a prepared chunk, which is
+	// reused once classified: what stays in memory is copied.
+	ch.ids = slices.Clone(ch.ids)
 	s.mem = append(s.mem, ch)
 	if len(s.mem) >= s.limit {
 		s.spill()
@@ -192,16 +195,14 @@ func (s *keySpool) close() {
 	s.mem, s.bufs, s.chunks = nil, nil, nil
 }
 
-// appendChange appends ch as writeChange writes it, and its match keys.
+// appendChange appends ch as writeChange writes it.
 func appendChange(dst []byte, ch *change) []byte {
 	dst = append(dst, ch.key[:]...)
 	dst = append(dst, ch.fp[:]...)
 	dst = append(dst, byte(ch.consent.AdUserData), byte(ch.consent.AdPersonalization), byte(ch.kind))
 	dst = binary.AppendUvarint(dst, ch.seq)
 	dst = binary.AppendUvarint(dst, uint64(len(ch.ids)))
-	dst = append(dst, ch.ids...)
-	dst = binary.AppendUvarint(dst, uint64(len(ch.mkeys)))
-	return append(dst, ch.mkeys...)
+	return append(dst, ch.ids...)
 }
 
 var errCorruptSpool = errors.New("corrupt spool record")
@@ -231,12 +232,5 @@ func parseChange(b []byte) (change, int, error) {
 	}
 	n += k
 	ch.ids = b[n : n+int(size) : n+int(size)]
-	n += int(size)
-	size, k = binary.Uvarint(b[n:])
-	if k <= 0 || size > uint64(len(b)-n-k) {
-		return change{}, 0, errCorruptSpool
-	}
-	n += k
-	ch.mkeys = b[n : n+int(size) : n+int(size)]
 	return ch, n + int(size), nil
 }
