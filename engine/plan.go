@@ -56,6 +56,10 @@ type change struct {
 	// plan's spool of members read (stream.go): the first of two records
 	// reducing to one member wins.
 	seq uint64
+	// idsAt and idsLen are where ids are in a streaming plan's idLog,
+	// in its spool of members read (which leaves ids nil).
+	idsAt  int64
+	idsLen int
 }
 
 type changeKind uint8
@@ -127,6 +131,7 @@ type plan struct {
 	stream     bool
 	srcs       keySpool
 	mkeys      keyLog // the match keys of the members in srcs, by seq
+	ids        idLog  // the packed identifiers of the members in srcs
 	repeats    bitset // the seqs of the members the merge found repeated
 	seq        uint64
 	committedN int64
@@ -288,6 +293,7 @@ func (e *Engine) loadState(ctx context.Context, log *zap.Logger, job *Job, plans
 			p.stream = true
 			p.srcs = keySpool{limit: p.bulk.limit, dir: p.bulk.dir, hint: p.committedN}
 			p.mkeys = keyLog{dir: p.bulk.dir, limit: p.bulk.limit}
+			p.ids = idLog{dir: p.bulk.dir, limit: p.bulk.limit}
 			// Sends grow with the churn, which grows with the audience:
 			// fewer of them stay in memory.
 			p.bulk.limit = min(p.bulk.limit, streamSendsInMemory)
@@ -366,7 +372,7 @@ func (p *plan) classify(pc *prepChunk) {
 			// Repeats, counters and kinds are worked out by the merge
 			// with state (stream.go), in key order.
 			p.seq++
-			p.srcs.add(change{key: r.key, fp: r.fp, consent: r.consent, ids: r.ids, seq: p.seq})
+			p.srcs.add(change{key: r.key, fp: r.fp, consent: r.consent, seq: p.seq, idsAt: p.ids.add(r.ids), idsLen: len(r.ids)})
 			p.mkeys.add(r.mkeys)
 			continue
 		}
@@ -473,8 +479,12 @@ func (e *Engine) finishPlans(ctx context.Context, plans []*plan) error {
 			if err := p.desiredAmong(ctx, e, gone, updKeys); err != nil {
 				return fmt.Errorf("plan removals for %s: %w", p.t.Name, err)
 			}
+			if e.streamed != nil {
+				e.streamed() // a test looks at the spill files, still open
+			}
 			p.srcs.close()
 			p.mkeys.close()
+			p.ids.close()
 		}
 		if err := e.fetchIdentifiers(ctx, p.scope, gone, func(k audience.MemberKey, ids []audience.Identifier) {
 			p.removes = append(p.removes, change{key: k, kind: kindRemove, ids: audience.EncodeIdentifiers(nil, p.undesired(ids))})

@@ -70,6 +70,9 @@ func (e *Engine) streamPlanAt() int {
 // it records each member's kind as classify does in memory, and returns the
 // committed members gone (removals) and, when clearing, those that stay.
 func (p *plan) merge(ctx context.Context, om state.OrderedMembers, clearing bool) (gone, stay []audience.MemberKey, err error) {
+	if err := p.ids.done(); err != nil {
+		return nil, nil, err
+	}
 	next, stop := prefetch(ctx, om, p.scope)
 	defer stop()
 	var (
@@ -126,7 +129,9 @@ func (p *plan) merge(ctx context.Context, om state.OrderedMembers, clearing bool
 		}
 		out := *ch
 		out.kind = kind
-		out.ids = slices.Clone(ch.ids) // the spool reuses its buffers
+		if out.ids, err = p.ids.read(ch.idsAt, ch.idsLen); err != nil {
+			return nil, nil, err
+		}
 		p.record(out)
 	}
 	for ok {
