@@ -28,7 +28,7 @@ import (
 
 const (
 	// filterBits is the size of keyDedup's filter, in bits (16 MB): three
-	// bits a key give about 1% false positives at 10M keys.
+	// bits a key, in one word, give about 1% false positives at 10M keys.
 	filterBits = 1 << 27
 	// heldLimit is how many held records are settled at once.
 	heldLimit = 1 << 16
@@ -39,7 +39,7 @@ const (
 
 type keyDedup struct {
 	filter []uint64
-	mask   uint64 // len(filter)*64 - 1
+	words  uint64 // len(filter) - 1
 	held   []heldRecord
 	// limit is how many held records are settled at once (heldLimit; less
 	// in tests).
@@ -58,28 +58,27 @@ type heldRecord struct {
 // newKeyDedup makes a keyDedup whose filter has bits bits (a power of two,
 // at least 64) and whose exact record keeps run pairs in memory.
 func newKeyDedup(dir string, bits, limit, run int) *keyDedup {
-	return &keyDedup{filter: make([]uint64, bits/64), mask: uint64(bits - 1), limit: limit, seen: pairRuns{dir: dir, run: run}}
+	return &keyDedup{filter: make([]uint64, bits/64), words: uint64(bits/64 - 1), limit: limit, seen: pairRuns{dir: dir, run: run}}
 }
 
-// bits are the filter's three positions for k, a hash already.
-func (d *keyDedup) bits(k uint64) [3]uint64 {
-	return [3]uint64{k & d.mask, (k >> 27) & d.mask, fold(k) & d.mask}
+// mark is k's word in the filter and the three bits of that word that
+// stand for k, a hash already: one word a key, so that asking and
+// noting cost one cache miss where three bits anywhere in 16 MB cost
+// three each, for slightly more false positives (about 1.1% at 10M keys
+// rather than 0.8%), which settle finds out exactly anyway.
+func (d *keyDedup) mark(k uint64) (word int, bits uint64) {
+	return int((k >> 6) & d.words), 1<<(k>>40&63) | 1<<(k>>46&63) | 1<<(k>>52&63)
 }
 
 func (d *keyDedup) maybeSeen(k uint64) bool {
-	for _, b := range d.bits(k) {
-		if d.filter[b/64]&(1<<(b%64)) == 0 {
-			return false
-		}
-	}
-	return true
+	w, bits := d.mark(k)
+	return d.filter[w]&bits == bits
 }
 
 // note records k as seen, with the hash of its first record's data.
 func (d *keyDedup) note(k, data uint64) error {
-	for _, b := range d.bits(k) {
-		d.filter[b/64] |= 1 << (b % 64)
-	}
+	w, bits := d.mark(k)
+	d.filter[w] |= bits
 	return d.seen.add(pair{k, data})
 }
 

@@ -75,6 +75,10 @@ type Engine struct {
 	// contact data in clear, and are unlinked as soon as created, so a
 	// crash leaves nothing behind but the empty directory.
 	SpillDir string
+
+	// streamed, set by tests, is called once a streaming plan has merged
+	// the members read with state, its spill files still open.
+	streamed func()
 }
 
 // RetryPolicy bounds the retries of one batch, the HTTP client's and the
@@ -363,6 +367,8 @@ func (e *Engine) run(ctx context.Context, log *zap.Logger, ev *events, job *Job,
 		for _, p := range plans {
 			p.bulk.close()
 			p.srcs.close()
+			p.mkeys.close()
+			p.ids.close()
 		}
 		_ = os.RemoveAll(spillDir)
 		// Guarantee: no destination is left running, whichever way the

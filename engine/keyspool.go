@@ -25,8 +25,9 @@ import (
 // memory holds the buckets' buffers (16 MB at most) and one bucket. The
 // bucket count is chosen when the spool first spills, from hint (the
 // committed audience size), so that a bucket holds about bucketTarget
-// members. Like spool, the file holds member keys, fingerprints, consent
-// and hashed identifiers, never contact data in clear.
+// members. The members' identifiers are not in it but in the plan's idLog
+// (keylog.go), which a record points into. Like spool, the file holds
+// member keys and fingerprints, never contact data in clear.
 type keySpool struct {
 	limit int
 	dir   string
@@ -192,22 +193,21 @@ func (s *keySpool) close() {
 	s.mem, s.bufs, s.chunks = nil, nil, nil
 }
 
-// appendChange appends ch as writeChange writes it, and its match keys.
+// appendChange appends the spool's record of ch: its key, fingerprint,
+// consent, kind, seq and where its identifiers are in the plan's idLog.
 func appendChange(dst []byte, ch *change) []byte {
 	dst = append(dst, ch.key[:]...)
 	dst = append(dst, ch.fp[:]...)
 	dst = append(dst, byte(ch.consent.AdUserData), byte(ch.consent.AdPersonalization), byte(ch.kind))
 	dst = binary.AppendUvarint(dst, ch.seq)
-	dst = binary.AppendUvarint(dst, uint64(len(ch.ids)))
-	dst = append(dst, ch.ids...)
-	dst = binary.AppendUvarint(dst, uint64(len(ch.mkeys)))
-	return append(dst, ch.mkeys...)
+	dst = binary.AppendUvarint(dst, uint64(ch.idsAt))
+	return binary.AppendUvarint(dst, uint64(ch.idsLen))
 }
 
 var errCorruptSpool = errors.New("corrupt spool record")
 
-// parseChange reads one change appended by appendChange, its ids a part
-// of b, and how many bytes it took.
+// parseChange reads one record appended by appendChange, and how many
+// bytes it took.
 func parseChange(b []byte) (change, int, error) {
 	if len(b) < 35 {
 		return change{}, 0, io.ErrUnexpectedEOF
@@ -219,24 +219,17 @@ func parseChange(b []byte) (change, int, error) {
 	copy(ch.key[:], b[:16])
 	copy(ch.fp[:], b[16:32])
 	n := 35
-	seq, k := binary.Uvarint(b[n:])
-	if k <= 0 {
+	var vals [3]uint64
+	for i := range vals {
+		v, k := binary.Uvarint(b[n:])
+		if k <= 0 {
+			return change{}, 0, errCorruptSpool
+		}
+		vals[i], n = v, n+k
+	}
+	if vals[1] > 1<<62 || vals[2] > 1<<30 {
 		return change{}, 0, errCorruptSpool
 	}
-	ch.seq = seq
-	n += k
-	size, k := binary.Uvarint(b[n:])
-	if k <= 0 || size > uint64(len(b)-n-k) {
-		return change{}, 0, errCorruptSpool
-	}
-	n += k
-	ch.ids = b[n : n+int(size) : n+int(size)]
-	n += int(size)
-	size, k = binary.Uvarint(b[n:])
-	if k <= 0 || size > uint64(len(b)-n-k) {
-		return change{}, 0, errCorruptSpool
-	}
-	n += k
-	ch.mkeys = b[n : n+int(size) : n+int(size)]
-	return ch, n + int(size), nil
+	ch.seq, ch.idsAt, ch.idsLen = vals[0], int64(vals[1]), int(vals[2])
+	return ch, n, nil
 }

@@ -27,22 +27,24 @@ import (
 // attributeKey is the match key of the attribute group of ids, and whether
 // ids has any attribute. ids must be sorted.
 func attributeKey(ids []audience.Identifier, m *platform.Match) (audience.IdentifierID, bool) {
-	h := sha256.New()
+	// The group is hashed in one call over a buffer on the stack: this
+	// runs for every member planned against a non-empty state.
+	var stack [512]byte
+	buf := stack[:0]
 	any := false
 	for _, id := range ids {
 		if id.Sealed || !m.Attribute(id.Kind) {
 			continue
 		}
 		any = true
-		h.Write([]byte{byte(id.Kind)})
-		h.Write([]byte(id.Value))
-		h.Write([]byte{0})
+		buf = append(buf, byte(id.Kind))
+		buf = append(buf, id.Value...)
+		buf = append(buf, 0)
 	}
 	if !any {
 		return 0, false
 	}
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
+	sum := sha256.Sum256(buf)
 	return audience.IdentifierID(binary.BigEndian.Uint64(sum[:8])), true
 }
 

@@ -52,13 +52,14 @@ type change struct {
 	// oldIDs, for updates: stored identifiers no member still carries,
 	// to remove before the new ones are added.
 	oldIDs []byte
-	// mkeys are the member's match keys (packed little-endian), in a
-	// streaming plan's spool of members read.
-	mkeys []byte
 	// seq is the member's place in the source's order, in a streaming
 	// plan's spool of members read (stream.go): the first of two records
 	// reducing to one member wins.
 	seq uint64
+	// idsAt and idsLen are where ids are in a streaming plan's idLog,
+	// in its spool of members read (which leaves ids nil).
+	idsAt  int64
+	idsLen int
 }
 
 type changeKind uint8
@@ -129,6 +130,9 @@ type plan struct {
 	// committedN is how many members state held as the run started.
 	stream     bool
 	srcs       keySpool
+	mkeys      keyLog // the match keys of the members in srcs, by seq
+	ids        idLog  // the packed identifiers of the members in srcs
+	repeats    bitset // the seqs of the members the merge found repeated
 	seq        uint64
 	committedN int64
 	committed  map[audience.MemberKey]committedMember
@@ -277,7 +281,7 @@ func (e *Engine) loadState(ctx context.Context, log *zap.Logger, job *Job, plans
 		if err := e.loadIntent(ctx, log, p); err != nil {
 			return err
 		}
-		n, err := e.Store.Count(ctx, p.scope)
+		n, err := e.committedSize(ctx, p.scope)
 		if err != nil {
 			return fmt.Errorf("load state of %s: %w", p.t.Name, err)
 		}
@@ -288,6 +292,8 @@ func (e *Engine) loadState(ctx context.Context, log *zap.Logger, job *Job, plans
 		for _, p := range plans {
 			p.stream = true
 			p.srcs = keySpool{limit: p.bulk.limit, dir: p.bulk.dir, hint: p.committedN}
+			p.mkeys = keyLog{dir: p.bulk.dir, limit: p.bulk.limit}
+			p.ids = idLog{dir: p.bulk.dir, limit: p.bulk.limit}
 			// Sends grow with the churn, which grows with the audience:
 			// fewer of them stay in memory.
 			p.bulk.limit = min(p.bulk.limit, streamSendsInMemory)
@@ -306,8 +312,28 @@ func (e *Engine) loadState(ctx context.Context, log *zap.Logger, job *Job, plans
 			return fmt.Errorf("load state of %s: %w", p.t.Name, err)
 		}
 		p.seen = make(bitset, (next+63)/64)
+		p.committedN = int64(next)
 	}
 	return nil
+}
+
+// committedSize is about how many members scope holds, to choose how to
+// plan and to size what planning holds: the audience size the run log
+// recorded after the last run when that is large enough to plan by
+// merging streams, or else the store's count. Counting walks every
+// member, as long as a tenth of a large plan, and the two ways of
+// planning give the same plan, so a recorded size that is out of date
+// (an interrupted run) costs only speed; a small or missing one is
+// checked by counting, which is then quick, so that an audience whose
+// state was restored from a backup without its runs is not planned in
+// memory whatever its size.
+func (e *Engine) committedSize(ctx context.Context, scope state.Scope) (int64, error) {
+	if at := e.streamPlanAt(); at > 0 {
+		if pts, err := e.Store.SizeHistory(ctx, scope, 1); err == nil && len(pts) == 1 && pts[0].Members >= int64(at) {
+			return pts[0].Members, nil
+		}
+	}
+	return e.Store.Count(ctx, scope)
 }
 
 // kindOf says what to send for a member whose identifiers and consent
@@ -346,7 +372,8 @@ func (p *plan) classify(pc *prepChunk) {
 			// Repeats, counters and kinds are worked out by the merge
 			// with state (stream.go), in key order.
 			p.seq++
-			p.srcs.add(change{key: r.key, fp: r.fp, consent: r.consent, ids: r.ids, mkeys: r.mkeys, seq: p.seq})
+			p.srcs.add(change{key: r.key, fp: r.fp, consent: r.consent, seq: p.seq, idsAt: p.ids.add(r.ids), idsLen: len(r.ids)})
+			p.mkeys.add(r.mkeys)
 			continue
 		}
 		keyless := pc.chunk[i].Key == ""
@@ -452,7 +479,12 @@ func (e *Engine) finishPlans(ctx context.Context, plans []*plan) error {
 			if err := p.desiredAmong(ctx, e, gone, updKeys); err != nil {
 				return fmt.Errorf("plan removals for %s: %w", p.t.Name, err)
 			}
+			if e.streamed != nil {
+				e.streamed() // a test looks at the spill files, still open
+			}
 			p.srcs.close()
+			p.mkeys.close()
+			p.ids.close()
 		}
 		if err := e.fetchIdentifiers(ctx, p.scope, gone, func(k audience.MemberKey, ids []audience.Identifier) {
 			p.removes = append(p.removes, change{key: k, kind: kindRemove, ids: audience.EncodeIdentifiers(nil, p.undesired(ids))})

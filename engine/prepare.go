@@ -53,7 +53,11 @@ type prepChunk struct {
 	res   []prepared
 	// keys are the match keys of the chunk's members, listed only when
 	// state has members: removals and updates are what consult them.
-	keys  []audience.IdentifierID
+	keys []audience.IdentifierID
+	// arena holds the packed identifiers and match keys of a streaming
+	// plan's members: classify copies them into the spool, so one
+	// buffer a chunk, reused, replaces two allocations a member.
+	arena []byte
 	tally normalize.Tally // the chunk's rejections, merged in order
 	// excluded counts the members the target's filter left out, by
 	// reason (a worker owns the chunk while it runs).
@@ -73,7 +77,7 @@ func newPrepChunk(chunk []sourced) *prepChunk {
 }
 
 func (pc *prepChunk) release() {
-	pc.chunk, pc.keys = nil, pc.keys[:0]
+	pc.chunk, pc.keys, pc.arena = nil, pc.keys[:0], pc.arena[:0]
 	clear(pc.tally.Rejected)
 	pc.excluded = pc.excluded[:0]
 	pc.tally.PreHashed = 0
@@ -145,10 +149,16 @@ func (w *prepWorker) prepare(pc *prepChunk, s *sourced, r *prepared) {
 		// The merge with state decides the kind (stream.go): pack the
 		// identifiers, and the match keys the shared-identifier rule
 		// checks, here on the workers.
-		r.ids = audience.EncodeIdentifiers(nil, ids)
-		var mk []byte
-		matchKeys(ids, &p.t.Info.Platform.Match, func(k audience.IdentifierID) { mk = binary.LittleEndian.AppendUint64(mk, uint64(k)) })
-		r.mkeys = mk
+		from := len(pc.arena)
+		pc.arena = audience.EncodeIdentifiers(pc.arena, ids)
+		mid := len(pc.arena)
+		matchKeys(ids, &p.t.Info.Platform.Match, func(k audience.IdentifierID) {
+			pc.arena = binary.LittleEndian.AppendUint64(pc.arena, uint64(k))
+		})
+		// Full slice expressions: a later append to the arena never
+		// writes into a member's part.
+		r.ids = pc.arena[from:mid:mid]
+		r.mkeys = pc.arena[mid:len(pc.arena):len(pc.arena)]
 		return
 	}
 	c, inState := p.committed[r.key]

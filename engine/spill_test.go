@@ -75,8 +75,9 @@ func openSpillFiles(t *testing.T, dir string) map[string][]byte {
 // TestSpillFilesHoldNoContactData plans a large update of an audience
 // with known synthetic contact data by merging streams, spilling after a
 // few members, and reads every spill file while the run holds it open —
-// the members read, sorted, once the source is read, and the planned
-// sends, as the first batch is applied: the files are there, and none
+// the members read, sorted, once the source is read and once they are
+// merged with state, and the planned sends, as the first batch is
+// applied: the files are there, and none
 // holds an e-mail address, a phone number or a name in clear.
 func TestSpillFilesHoldNoContactData(t *testing.T) {
 	t.Parallel()
@@ -116,6 +117,7 @@ func TestSpillFilesHoldNoContactData(t *testing.T) {
 		next[i].Fields[audience.Email] = fmt.Sprintf("spill-moved-%06d@example.com", i)
 	}
 	src := &hookSource{Source: fake.Source{Members: next}, after: scan}
+	engine.SetStreamedHook(b.eng, scan)
 	rep, err := b.eng.Run(context.Background(), b.job(src, withNames), engine.Options{})
 	require.NoError(t, err)
 	require.Equal(t, report.Planned{Update: n / 2, Add: n / 4, Unchanged: n / 2}, dest(rep).Planned)
@@ -133,7 +135,8 @@ func TestSpillFilesHoldNoContactData(t *testing.T) {
 		kinds = append(kinds, strings.SplitN(filepath.Base(name), "-", 3)[1])
 	}
 	slices.Sort(kinds)
-	require.Equal(t, []string{"members", "plan"}, slices.Compact(kinds), "the members read and the planned sends were both spilled")
+	require.Equal(t, []string{"identifiers", "matchkeys", "members", "plan"}, slices.Compact(kinds),
+		"the members read (their records, identifiers and match keys) and the planned sends were all spilled")
 	requireEmptyDir(t, spill)
 }
 

@@ -19,11 +19,12 @@ import (
 // repeats, the members to add, update, refresh or leave, and the members
 // gone. The shared-identifier rule then needs only the match keys of the
 // identifiers stored for the members removed or updated — the only ones
-// a removal could touch — and a second pass over the spool marks those a
-// staying member still carries. In memory stay the changes themselves
+// a removal could touch — and a pass over the members' match keys, kept
+// apart in source order (keylog.go), marks those a staying member still
+// carries. In memory stay the changes themselves
 // (removals and updates, as in the in-memory plan), a fixed-size filter
 // of source keys in the collector (dedup.go), and the read buffers of
-// the runs. Spool files hold hashed keys and identifiers only, in the
+// the runs. Spool files hold hashed keys, identifiers and match keys only, in the
 // run's spill directory, unlinked as soon as they are created.
 //
 // Small audiences keep the in-memory plan, which is faster below
@@ -42,10 +43,7 @@ const streamSendsInMemory = 16 << 10
 // holdouts are planned in memory), and some destination holds at least
 // StreamPlanAt members.
 func (e *Engine) streams(job *Job, plans []*plan) bool {
-	at := e.StreamPlanAt
-	if at == 0 {
-		at = DefaultStreamPlanAt
-	}
+	at := e.streamPlanAt()
 	if at < 0 || len(job.Segments) > 0 {
 		return false
 	}
@@ -60,10 +58,21 @@ func (e *Engine) streams(job *Job, plans []*plan) bool {
 	return false
 }
 
+// streamPlanAt is Engine.StreamPlanAt with its default; negative: never.
+func (e *Engine) streamPlanAt() int {
+	if e.StreamPlanAt == 0 {
+		return DefaultStreamPlanAt
+	}
+	return e.StreamPlanAt
+}
+
 // merge plans the members read against committed state, both in key order:
 // it records each member's kind as classify does in memory, and returns the
 // committed members gone (removals) and, when clearing, those that stay.
 func (p *plan) merge(ctx context.Context, om state.OrderedMembers, clearing bool) (gone, stay []audience.MemberKey, err error) {
+	if err := p.ids.done(); err != nil {
+		return nil, nil, err
+	}
 	next, stop := prefetch(ctx, om, p.scope)
 	defer stop()
 	var (
@@ -88,6 +97,10 @@ func (p *plan) merge(ctx context.Context, om state.OrderedMembers, clearing bool
 			// Two records reduce to one member (no source key and the
 			// same primary identifier): the first read wins.
 			p.tally.Reject("member.duplicate")
+			if p.repeats == nil {
+				p.repeats = make(bitset, (p.seq+64)/64)
+			}
+			p.repeats.set(uint32(ch.seq))
 			continue
 		}
 		first, prev = false, ch.key
@@ -116,8 +129,9 @@ func (p *plan) merge(ctx context.Context, om state.OrderedMembers, clearing bool
 		}
 		out := *ch
 		out.kind = kind
-		out.mkeys = nil                // read again from the spool by desiredAmong
-		out.ids = slices.Clone(ch.ids) // the spool reuses its buffers
+		if out.ids, err = p.ids.read(ch.idsAt, ch.idsLen); err != nil {
+			return nil, nil, err
+		}
 		p.record(out)
 	}
 	for ok {
@@ -163,17 +177,11 @@ func (p *plan) desiredAmong(ctx context.Context, e *Engine, gone, upd []audience
 	for k := range cands {
 		maybe[(k>>6)&(1<<14-1)] |= 1 << (k & 63)
 	}
-	var prev audience.MemberKey
-	first := true
-	for ch, err := range p.srcs.all() {
-		if err != nil {
-			return err
+	err := p.mkeys.each(func(seq uint64, mk []byte) {
+		if p.repeats != nil && p.repeats.has(uint32(seq)) {
+			return // a repeat, which the plan left out
 		}
-		if !first && ch.key == prev {
-			continue // a repeat, which the plan left out
-		}
-		first, prev = false, ch.key
-		for mk := ch.mkeys; len(mk) >= 8; mk = mk[8:] {
+		for ; len(mk) >= 8; mk = mk[8:] {
 			k := audience.IdentifierID(binary.LittleEndian.Uint64(mk))
 			if maybe[(k>>6)&(1<<14-1)]&(1<<(k&63)) == 0 {
 				continue
@@ -182,6 +190,9 @@ func (p *plan) desiredAmong(ctx context.Context, e *Engine, gone, upd []audience
 				cands[k] = true
 			}
 		}
+	})
+	if err != nil {
+		return err
 	}
 	for k, desired := range cands {
 		if desired {
