@@ -154,11 +154,10 @@ func (r *pairRuns) add(p pair) error {
 
 func (r *pairRuns) spill() error {
 	if r.f == nil {
-		f, err := os.CreateTemp(r.dir, "audiencesync-keys-*")
+		f, err := spillFile(r.dir, "keys")
 		if err != nil {
 			return fmt.Errorf("spool source keys: %w", err)
 		}
-		_ = os.Remove(f.Name()) // unlinked: gone with the process, whatever happens
 		r.f, r.w = f, bufio.NewWriterSize(f, 256<<10)
 	}
 	slices.SortFunc(r.mem, func(a, b pair) int { return cmp.Compare(a.k, b.k) })

@@ -71,12 +71,11 @@ func (s *keySpool) add(ch change) {
 
 // spill moves to buckets on disk.
 func (s *keySpool) spill() {
-	f, err := os.CreateTemp(s.dir, "audiencesync-members-*")
+	f, err := spillFile(s.dir, "members")
 	if err != nil {
 		s.err = fmt.Errorf("spool the members read: %w", err)
 		return
 	}
-	_ = os.Remove(f.Name()) // unlinked: gone with the process, whatever happens
 	s.f = f
 	expect := max(s.hint, int64(4*len(s.mem)))
 	n := uint64(max(expect/bucketTarget, 16))

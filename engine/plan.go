@@ -292,8 +292,8 @@ func (e *Engine) loadState(ctx context.Context, log *zap.Logger, job *Job, plans
 		for _, p := range plans {
 			p.stream = true
 			p.srcs = keySpool{limit: p.bulk.limit, dir: p.bulk.dir, hint: p.committedN}
-			p.mkeys = keyLog{dir: p.bulk.dir, limit: p.bulk.limit}
-			p.ids = idLog{dir: p.bulk.dir, limit: p.bulk.limit}
+			p.mkeys = newKeyLog(p.bulk.dir, p.bulk.limit)
+			p.ids = newIDLog(p.bulk.dir, p.bulk.limit)
 			// Sends grow with the churn, which grows with the audience:
 			// fewer of them stay in memory.
 			p.bulk.limit = min(p.bulk.limit, streamSendsInMemory)

@@ -71,15 +71,26 @@ func (s *spool) add(ch change) {
 	}
 }
 
+// spillFile creates a spill file for what (its name says what it holds:
+// audiencesync-what-…) in dir, unlinked at once, so that it is gone with
+// the process whatever happens.
+func spillFile(dir, what string) (*os.File, error) {
+	f, err := os.CreateTemp(dir, "audiencesync-"+what+"-*")
+	if err != nil {
+		return nil, err
+	}
+	_ = os.Remove(f.Name())
+	return f, nil
+}
+
 // spill writes the in-memory buffer to the file as one sorted run.
 func (s *spool) spill() {
 	if s.f == nil {
-		f, err := os.CreateTemp(s.dir, "audiencesync-plan-*")
+		f, err := spillFile(s.dir, "plan")
 		if err != nil {
 			s.err = fmt.Errorf("spool planned changes: %w", err)
 			return
 		}
-		_ = os.Remove(f.Name()) // unlinked: gone with the process, whatever happens
 		s.f, s.w = f, bufio.NewWriterSize(f, 1<<20)
 	}
 	slices.SortFunc(s.mem, byKey)

@@ -70,7 +70,7 @@ func (e *Engine) streamPlanAt() int {
 // it records each member's kind as classify does in memory, and returns the
 // committed members gone (removals) and, when clearing, those that stay.
 func (p *plan) merge(ctx context.Context, om state.OrderedMembers, clearing bool) (gone, stay []audience.MemberKey, err error) {
-	if err := p.ids.done(); err != nil {
+	if err := p.ids.flush(); err != nil {
 		return nil, nil, err
 	}
 	next, stop := prefetch(ctx, om, p.scope)
