@@ -62,9 +62,9 @@ type Options struct {
 
 // Server is the replica; it is an http.Handler for /vNN.N/ paths.
 type Server struct {
-	wire.Mount
 	opts Options
-	// Core is Save, Load and Reset, and the queue of membership changes.
+	// Core mounts the replica, is Save, Load and Reset, and queues
+	// membership changes.
 	wire.Core[Snapshot]
 
 	mu        sync.Mutex // guards what follows; Core.Changes queues under it
@@ -77,8 +77,8 @@ type Server struct {
 // New returns an empty replica.
 func New(opts Options) *Server {
 	opts.Now = wire.Clock(opts.Now)
-	s := &Server{Mount: mount, opts: opts}
-	s.Core = wire.NewCore(&s.mu, s.Snapshot, s.Restore, s.empty)
+	s := &Server{opts: opts}
+	s.Core = wire.NewCore(mount, &s.mu, s.Snapshot, s.Restore, s.empty)
 	return s
 }
 

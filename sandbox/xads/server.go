@@ -54,9 +54,9 @@ type Options struct {
 
 // Server is the replica; it is an http.Handler for /12/ paths.
 type Server struct {
-	wire.Mount
 	opts Options
-	// Base is Save and Load, over Snapshot and Restore, and Reset.
+	// Base mounts the replica and is Save and Load, over Snapshot and
+	// Restore, and Reset.
 	wire.Base[Snapshot]
 	// windows are the rate-limit windows, per endpoint and account.
 	windows wire.Windows
@@ -68,8 +68,8 @@ type Server struct {
 
 // New returns an empty replica.
 func New(opts Options) *Server {
-	s := &Server{Mount: mount, opts: opts.withDefaults()}
-	s.Base = wire.NewBase(&s.mu, s.Snapshot, s.Restore, s.empty)
+	s := &Server{opts: opts.withDefaults()}
+	s.Base = wire.NewBase(mount, &s.mu, s.Snapshot, s.Restore, s.empty)
 	return s
 }
 

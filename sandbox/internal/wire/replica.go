@@ -307,32 +307,35 @@ func Clock(now func() time.Time) func() time.Time {
 	return now
 }
 
-// Base is what a replica whose Reset needs nothing but its own mutex is
-// built on (the X and LinkedIn replicas, which answer uploads in their
-// handlers, and the HubSpot and Salesforce replicas, which serve reads
-// from a seeded store): Save and Load over its Snapshot and Restore, and
-// Reset, which returns it to its first state under its mutex. The replica
-// embeds it.
+// Base is what every replica is built on, all of sandbox.Replica but its
+// own API: its Mount (Platform, Owns, FaultEndpoints), Save and Load over
+// its Snapshot and Restore, and Reset, which returns it to its first state
+// under its lock. The replica embeds it (a Core, for a replica that
+// applies uploads after answering them); the X, LinkedIn and Mailchimp
+// replicas answer uploads in their handlers, and the HubSpot and
+// Salesforce replicas serve reads from a seeded store.
 type Base[S any] struct {
+	Mount
 	Persisted[S]
-	mu    *sync.Mutex
+	lock  sync.Locker
 	reset func()
 }
 
-// NewBase returns the base of a replica guarded by mu, saved through
+// NewBase returns the base of a replica mounted as mount, guarded by lock
+// (its mutex; for a Core, the settled lock of its queue), saved through
 // snapshot and restore, with reset, which replaces the replica's state by
-// its first one (empty, or seeded) and is called with mu held, already
+// its first one (empty, or seeded) and is called holding lock, already
 // called: a replica starts in that state.
-func NewBase[S any](mu *sync.Mutex, snapshot func() S, restore func(S) error, reset func()) Base[S] {
-	b := Base[S]{Persisted: NewPersisted(snapshot, restore), mu: mu, reset: reset}
+func NewBase[S any](mount Mount, lock sync.Locker, snapshot func() S, restore func(S) error, reset func()) Base[S] {
+	b := Base[S]{Mount: mount, Persisted: NewPersisted(snapshot, restore), lock: lock, reset: reset}
 	b.Reset()
 	return b
 }
 
 // Reset returns the replica to its first state.
 func (b Base[S]) Reset() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.lock.Lock()
+	defer b.lock.Unlock()
 	b.reset()
 }
 

@@ -168,8 +168,9 @@ func TestSeeded(t *testing.T) {
 		held = append(held, !mu.TryLock()) // called with mu held
 		state = []string{"seed"}
 	}
-	b := NewBase(&mu, func() []string { return state }, func(s []string) error { state = s; return nil }, reseed)
+	b := NewBase(NewMount("acme", Prefixes("/v1/")), &mu, func() []string { return state }, func(s []string) error { state = s; return nil }, reseed)
 	require.Equal(t, []string{"seed"}, state, "a replica starts seeded")
+	require.Equal(t, "acme", b.Platform(), "the base mounts the replica")
 
 	require.NoError(t, b.Load([]byte(`["changed"]`)))
 	require.Equal(t, []string{"changed"}, state)
