@@ -219,23 +219,21 @@ func readBody(r *http.Request, users bool, req *request) (signed url.Values, aer
 
 // AudienceState describes one custom audience for inspection.
 type AudienceState struct {
-	Account string `json:"account_id"`
-	ID      string `json:"id"`
-	Name    string `json:"name"`
-	Deleted bool   `json:"deleted,omitempty"`
+	wire.Listed
+	Deleted bool `json:"deleted,omitempty"`
 	wire.Membership
 }
 
 // State lists every custom audience with its member count; withMembers
 // includes the stored identifiers.
 func (s *Server) State(withMembers bool) []AudienceState {
-	return wire.Listing(&s.mu, &s.audiences, func(id string, a *audience) AudienceState {
-		return AudienceState{Account: a.account, ID: id, Name: a.name, Deleted: a.deleted, Membership: wire.Inspect(withMembers, a.members)}
+	return wire.Listing(&s.mu, &s.audiences, func(_ string, a *audience) AudienceState {
+		return AudienceState{Listed: a.Listed(), Deleted: a.deleted, Membership: wire.Inspect(withMembers, a.Members)}
 	})
 }
 
 // Members returns the identifiers of custom audience id, sorted (see the
 // package documentation for their form); nil if there is no such audience.
 func (s *Server) Members(id string) []string {
-	return wire.MembersOf(&s.mu, &s.audiences, id, func(a *audience) wire.Set { return a.members })
+	return wire.MembersOf(&s.mu, &s.audiences, id, func(a *audience) wire.Set { return a.Members })
 }

@@ -75,17 +75,6 @@ func (p Persisted[S]) Save() (json.RawMessage, error) { return json.Marshal(p.sn
 // Load restores a snapshot that Save encoded.
 func (p Persisted[S]) Load(data json.RawMessage) error { return LoadState(data, p.restore) }
 
-// SavedAudience is what the Meta and X replicas save first of an
-// audience: its id, ad account, name and description, under the same JSON
-// keys. Their audience snapshots embed it, which keeps these fields at the
-// top level of the audience's JSON, before the platform's own.
-type SavedAudience struct {
-	ID          string `json:"id"`
-	Account     string `json:"account_id"`
-	Name        string `json:"name"`
-	Description string `json:"description,omitempty"`
-}
-
 // LoadState decodes data, a replica's saved snapshot, strictly (unknown
 // fields and trailing data are errors) and hands it to restore.
 func LoadState[S any](data json.RawMessage, restore func(S) error) error {
@@ -259,6 +248,15 @@ func List[A, S any](t *Audiences[A], fn func(id string, a *A) S) []S {
 		out = append(out, fn(id, t.byID[id]))
 	}
 	return out
+}
+
+// Save is what a snapshot holds of t, read holding lock: every audience,
+// in creation order, as save makes it, and the number of the last id
+// handed out. Restore loads it back.
+func Save[A, S any](lock sync.Locker, t *Audiences[A], save func(a *A) S) (items []S, next int64) {
+	lock.Lock()
+	defer lock.Unlock()
+	return List(t, func(_ string, a *A) S { return save(a) }), t.next
 }
 
 // RestoreAudiences rebuilds the audiences of like, as a snapshot's items
