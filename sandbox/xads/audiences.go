@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,18 +41,8 @@ func jsonParams(body []byte) (map[string]string, *apiError) {
 	return out, nil
 }
 
-// checkParams refuses parameters an endpoint does not take.
-func checkParams(form url.Values, allowed ...string) *apiError {
-	for k := range form {
-		if !slices.Contains(allowed, k) {
-			return invalidParam(k, "Unknown parameter "+k+".")
-		}
-	}
-	return nil
-}
-
 func (s *Server) getAccount(w http.ResponseWriter, _ *http.Request, req *request) *apiError {
-	if err := checkParams(req.form, "with_deleted"); err != nil {
+	if err := req.onlyParams("with_deleted"); err != nil {
 		return err
 	}
 	created := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -71,7 +60,7 @@ func (s *Server) getAccount(w http.ResponseWriter, _ *http.Request, req *request
 }
 
 func (s *Server) createAudience(w http.ResponseWriter, _ *http.Request, req *request) *apiError {
-	if err := checkParams(req.form, "name", "description"); err != nil {
+	if err := req.onlyParams("name", "description"); err != nil {
 		return err
 	}
 	name := strings.TrimSpace(req.form.Get("name"))
@@ -116,7 +105,7 @@ func (a *audience) render() map[string]any {
 }
 
 func (s *Server) listAudiences(w http.ResponseWriter, _ *http.Request, req *request) *apiError {
-	if err := checkParams(req.form, "count", "cursor", "with_deleted", "custom_audience_ids", "sort_by", "with_total_count"); err != nil {
+	if err := req.onlyParams("count", "cursor", "with_deleted", "custom_audience_ids", "sort_by", "with_total_count"); err != nil {
 		return err
 	}
 	count := 200
@@ -188,14 +177,14 @@ func answerAudience(w http.ResponseWriter, req *request, a *audience) *apiError 
 }
 
 func (s *Server) getAudience(w http.ResponseWriter, _ *http.Request, req *request) *apiError {
-	if err := checkParams(req.form, "with_deleted"); err != nil {
+	if err := req.onlyParams("with_deleted"); err != nil {
 		return err
 	}
 	return s.withAudience(req, func(a *audience) *apiError { return answerAudience(w, req, a) })
 }
 
 func (s *Server) deleteAudience(w http.ResponseWriter, _ *http.Request, req *request) *apiError {
-	if err := checkParams(req.form); err != nil {
+	if err := req.onlyParams(); err != nil {
 		return err
 	}
 	return s.withAudience(req, func(a *audience) *apiError {

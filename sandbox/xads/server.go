@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -99,6 +100,16 @@ type request struct {
 	form     url.Values // query and form parameters
 	body     []byte     // a JSON body, for the users endpoint
 	params   map[string]string
+}
+
+// onlyParams refuses parameters the endpoint does not take.
+func (req *request) onlyParams(allowed ...string) *apiError {
+	for k := range req.form {
+		if !slices.Contains(allowed, k) {
+			return invalidParam(k, "Unknown parameter "+k+".")
+		}
+	}
+	return nil
 }
 
 type handlerFunc func(http.ResponseWriter, *http.Request, *request) *apiError

@@ -164,7 +164,7 @@ func checkCount(n int) *apiError {
 // if any operation is invalid nothing is applied and operation_errors,
 // aligned with the request, says which.
 func (s *Server) users(w http.ResponseWriter, _ *http.Request, req *request) *apiError {
-	if err := checkParams(req.form); err != nil {
+	if err := req.onlyParams(); err != nil {
 		return err
 	}
 	if len(req.body) == 0 {
