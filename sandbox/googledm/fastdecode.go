@@ -32,8 +32,7 @@ func decodeMembersFast(body string, ingest bool, req *ingestRequest) bool {
 		case "destinations":
 			bit, ok = 1<<1, s.destinations(&req.Destinations)
 		case "encoding":
-			bit = 1 << 2
-			req.Encoding, ok = s.Str()
+			bit, ok = 1<<2, s.str(&req.Encoding)
 		case "validateOnly":
 			bit = 1 << 3
 			req.ValidateOnly, ok = s.Bool()
@@ -103,11 +102,9 @@ func (s *scanner) identifier(ui *userIdentifier) bool {
 	return s.oncePerKey(func(key string) (bit uint8, ok bool) {
 		switch key {
 		case "emailAddress":
-			bit = 1
-			ui.EmailAddress, ok = s.Str()
+			bit, ok = 1, s.str(&ui.EmailAddress)
 		case "phoneNumber":
-			bit = 2
-			ui.PhoneNumber, ok = s.Str()
+			bit, ok = 2, s.str(&ui.PhoneNumber)
 		case "address":
 			bit = 4
 			ui.Address = alloc(&s.addresses, s.members)
@@ -134,23 +131,15 @@ func (s *scanner) destinations(dst *[]destination) bool {
 		return s.oncePerKey(func(key string) (bit uint8, ok bool) {
 			switch key {
 			case "operatingAccount":
-				bit = 1
-				d.OperatingAccount = new(productAccount)
-				ok = s.account(d.OperatingAccount)
+				bit, ok = 1, s.account(&d.OperatingAccount)
 			case "loginAccount":
-				bit = 2
-				d.LoginAccount = new(productAccount)
-				ok = s.account(d.LoginAccount)
+				bit, ok = 2, s.account(&d.LoginAccount)
 			case "linkedAccount":
-				bit = 4
-				d.LinkedAccount = new(productAccount)
-				ok = s.account(d.LinkedAccount)
+				bit, ok = 4, s.account(&d.LinkedAccount)
 			case "productDestinationId":
-				bit = 8
-				d.ProductDestinationID, ok = s.Str()
+				bit, ok = 8, s.str(&d.ProductDestinationID)
 			case "reference":
-				bit = 16
-				d.Reference, ok = s.Str()
+				bit, ok = 16, s.str(&d.Reference)
 			}
 			return bit, ok
 		})
@@ -159,7 +148,10 @@ func (s *scanner) destinations(dst *[]destination) bool {
 	return ok
 }
 
-func (s *scanner) account(a *productAccount) bool {
+// account reads a product account into a new one at *dst.
+func (s *scanner) account(dst **productAccount) bool {
+	a := new(productAccount)
+	*dst = a
 	return s.fields(accountFields, &a.AccountID, &a.AccountType, &a.Product)
 }
 
@@ -186,16 +178,12 @@ func (s *scanner) fields(names []string, dst ...*string) bool {
 				return false
 			}
 			seen |= 1 << i
-			var ok bool
-			*dst[i], ok = s.Str()
-			return ok
+			return s.str(dst[i])
 		}
 		return false
 	})
 }
 
-// once marks bit in seen and reports whether it was clear: a key given
-// twice answers false.
 // oncePerKey reads an object each of whose members may appear once:
 // member decodes the value of key and returns the bit that stands for the
 // key, 0 for a key it does not take, and whether the value was good.
@@ -207,12 +195,21 @@ func (s *scanner) oncePerKey(member func(key string) (bit uint8, ok bool)) bool 
 	})
 }
 
+// once marks bit in seen and reports whether it was clear: a key given
+// twice answers false.
 func once(seen *uint8, bit uint8) bool {
 	if *seen&bit != 0 {
 		return false
 	}
 	*seen |= bit
 	return true
+}
+
+// str reads a plain string into *dst.
+func (s *scanner) str(dst *string) bool {
+	v, ok := s.Str()
+	*dst = v
+	return ok
 }
 
 // scanner reads an upload body in the subset of JSON wire.Scanner reads.

@@ -52,9 +52,9 @@ type Options struct {
 
 // Server is the replica; it is an http.Handler for paths under /v1/.
 type Server struct {
-	wire.Mount
 	opts Options
-	// Core is Save, Load and Reset, and the queue of membership changes.
+	// Core mounts the replica, is Save, Load and Reset, and queues
+	// membership changes.
 	wire.Core[Snapshot]
 
 	mu       sync.Mutex           // guards what follows; Core.Changes queues under it
@@ -73,8 +73,8 @@ type list struct {
 // New returns an empty replica.
 func New(opts Options) *Server {
 	opts.Now = wire.Clock(opts.Now)
-	s := &Server{Mount: mount, opts: opts}
-	s.Core = wire.NewCore(&s.mu, s.Snapshot, s.Restore, s.empty)
+	s := &Server{opts: opts}
+	s.Core = wire.NewCore(mount, &s.mu, s.Snapshot, s.Restore, s.empty)
 	return s
 }
 

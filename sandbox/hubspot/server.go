@@ -74,10 +74,10 @@ type Options struct {
 
 // Server is the replica; it is an http.Handler for HubSpot API paths.
 type Server struct {
-	wire.Mount
 	opts Options
-	// Base is Save and Load, over Snapshot and Restore, and Reset:
-	// back to the seeded contacts and lists, forgetting issued tokens and rate-limit windows.
+	// Base mounts the replica and is Save and Load, over Snapshot and
+	// Restore, and Reset: back to the seeded contacts and lists,
+	// forgetting issued tokens and rate-limit windows.
 	wire.Base[Snapshot]
 
 	mu   sync.Mutex
@@ -101,8 +101,8 @@ func New(opts Options) *Server {
 	opts.Window = cmp.Or(max(opts.Window, 0), DefaultWindow)
 	opts.TokenLifetime = cmp.Or(max(opts.TokenLifetime, 0), TokenLifetime)
 	opts.Now = wire.Clock(opts.Now)
-	s := &Server{Mount: mount, opts: opts}
-	s.Base = wire.NewBase(&s.mu, s.Snapshot, s.Restore, s.reseed)
+	s := &Server{opts: opts}
+	s.Base = wire.NewBase(mount, &s.mu, s.Snapshot, s.Restore, s.reseed)
 	return s
 }
 

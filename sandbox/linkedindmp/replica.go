@@ -39,9 +39,7 @@ func (s *Server) Inspect(withMembers bool) any {
 
 // SegmentState describes one DMP segment for inspection.
 type SegmentState struct {
-	Account string `json:"account_id"`
-	ID      string `json:"id"`
-	Name    string `json:"name"`
+	wire.Listed
 	Status  string `json:"status"`
 	Matched int    `json:"matched"`
 	wire.Membership
@@ -50,20 +48,19 @@ type SegmentState struct {
 // State lists every segment with its member count; withMembers includes
 // the stored identifiers.
 func (s *Server) State(withMembers bool) []SegmentState {
-	return wire.Listing(&s.mu, &s.segments, func(id string, sg *segment) SegmentState {
+	return wire.Listing(&s.mu, &s.segments, func(_ string, sg *segment) SegmentState {
 		status := "BUILDING"
 		if s.ready(sg) {
 			status = "READY"
 		}
-		return SegmentState{Account: sg.account, ID: id, Name: sg.name, Status: status, Matched: sg.matchedPeople(),
-			Membership: wire.Inspect(withMembers, sg.members)}
+		return SegmentState{Listed: sg.Listed(), Status: status, Matched: sg.matchedPeople(), Membership: wire.Inspect(withMembers, sg.Members)}
 	})
 }
 
 // Members returns the identifiers of segment id, sorted (see the package
 // documentation for their form); nil if there is no such segment.
 func (s *Server) Members(id string) []string {
-	return wire.MembersOf(&s.mu, &s.segments, id, func(sg *segment) wire.Set { return sg.members })
+	return wire.MembersOf(&s.mu, &s.segments, id, func(sg *segment) wire.Set { return sg.Members })
 }
 
 // Describe tells a user where the replica is and what it accepts.

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
@@ -20,13 +19,10 @@ const MinAudience = 300
 
 // segment is one DMP segment.
 type segment struct {
-	id, account      string
-	name, desc       string
-	kind, source     string
-	policy           string
-	created, updated time.Time
-	polls            int // reads while BUILDING
-	members          wire.Set
+	wire.Audience
+	kind, source string
+	policy       string
+	polls        int // reads while BUILDING
 	// matched is how many of the members' people match a LinkedIn
 	// member, while counted is set (a change clears it).
 	matched int
@@ -39,7 +35,7 @@ type segment struct {
 // matches when that id does. s.mu is held.
 func (sg *segment) matchedPeople() int {
 	if !sg.counted {
-		sg.matched, sg.counted = sg.members.PeopleWhere(matches), true
+		sg.matched, sg.counted = sg.Members.PeopleWhere(matches), true
 	}
 	return sg.matched
 }
@@ -71,17 +67,17 @@ func (s *Server) render(sg *segment) map[string]any {
 	if matched >= MinAudience {
 		size = matched
 	}
-	id, _ := strconv.ParseInt(sg.id, 10, 64)
+	id, _ := strconv.ParseInt(sg.ID, 10, 64)
 	return map[string]any{
-		"id": id, "name": sg.name, "description": sg.desc,
-		"account": accountURN + sg.account, "type": sg.kind, "sourcePlatform": sg.source,
+		"id": id, "name": sg.Name, "description": sg.Description,
+		"account": accountURN + sg.Account, "type": sg.kind, "sourcePlatform": sg.source,
 		"accessPolicy": sg.policy, "status": status,
-		"inputCount": sg.members.People(), "matchedCount": matched, "audienceSize": size,
+		"inputCount": sg.Members.People(), "matchedCount": matched, "audienceSize": size,
 		"destinations": []map[string]any{{
 			"destination": "LINKEDIN", "status": status, "matchedCount": matched, "audienceSize": size,
 		}},
-		"created":      map[string]int64{"time": sg.created.UnixMilli()},
-		"lastModified": map[string]int64{"time": sg.updated.UnixMilli()},
+		"created":      map[string]int64{"time": sg.Created.UnixMilli()},
+		"lastModified": map[string]int64{"time": sg.Updated.UnixMilli()},
 	}
 }
 
@@ -146,10 +142,10 @@ func (s *Server) createSegment(w http.ResponseWriter, r *http.Request, req *requ
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sg := s.newSegmentLocked(acct, name)
-	sg.desc, sg.kind, sg.source, sg.policy = b.Description, b.Type, b.SourcePlatform, cmpOr(b.AccessPolicy, "PRIVATE")
-	w.Header().Set("x-restli-id", sg.id)
-	w.Header().Set("x-linkedin-id", sg.id)
-	w.Header().Set("Location", "/rest/dmpSegments/"+sg.id)
+	sg.Description, sg.kind, sg.source, sg.policy = b.Description, b.Type, b.SourcePlatform, cmpOr(b.AccessPolicy, "PRIVATE")
+	w.Header().Set("x-restli-id", sg.ID)
+	w.Header().Set("x-linkedin-id", sg.ID)
+	w.Header().Set("Location", "/rest/dmpSegments/"+sg.ID)
 	w.Header().Set("X-Restli-Protocol-Version", "2.0.0")
 	w.WriteHeader(http.StatusCreated)
 	return nil
@@ -203,7 +199,7 @@ func (s *Server) findSegments(w http.ResponseWriter, r *http.Request, req *reque
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	mine := s.segments.Where(func(_ string, sg *segment) bool { return sg.account == acct })
+	mine := s.segments.Where(func(_ string, sg *segment) bool { return sg.Account == acct })
 	elements := []map[string]any{}
 	for i := start; i < min(start+count, len(mine)); i++ {
 		elements = append(elements, s.render(mine[i]))
@@ -239,7 +235,7 @@ func (s *Server) getSegment(w http.ResponseWriter, r *http.Request, req *request
 
 func (s *Server) deleteSegment(w http.ResponseWriter, r *http.Request, req *request) *apiError {
 	return s.withSegment(req, func(sg *segment) *apiError {
-		s.segments.Delete(sg.id)
+		s.segments.Delete(sg.ID)
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
@@ -252,14 +248,13 @@ func (s *Server) CreateSegment(account, name string) string {
 	defer s.mu.Unlock()
 	sg := s.newSegmentLocked(account, name)
 	sg.polls = s.opts.PollsBeforeReady
-	return sg.id
+	return sg.ID
 }
 
 // newSegmentLocked adds an empty BUILDING user segment; s.mu is held.
 func (s *Server) newSegmentLocked(account, name string) *segment {
-	now := s.opts.Now()
-	sg := &segment{id: s.segments.NewID(), account: account, name: name, kind: "USER", source: "STREAMING",
-		policy: "PRIVATE", created: now, updated: now, members: wire.Set{}}
-	s.segments.Add(sg.id, sg)
+	sg := &segment{Audience: wire.NewAudience(s.segments.NewID(), account, name, s.opts.Now()),
+		kind: "USER", source: "STREAMING", policy: "PRIVATE"}
+	s.segments.Add(sg.ID, sg)
 	return sg
 }

@@ -91,9 +91,9 @@ func (o Options) withDefaults() Options {
 // Server is the replica; it is an http.Handler for /rest/ and the token
 // endpoint.
 type Server struct {
-	wire.Mount
 	opts Options
-	// Base is Save and Load, over Snapshot and Restore, and Reset.
+	// Base mounts the replica and is Save and Load, over Snapshot and
+	// Restore, and Reset.
 	wire.Base[Snapshot]
 	// windows are the users endpoint's rate-limit windows, per access
 	// token.
@@ -107,8 +107,8 @@ type Server struct {
 
 // New returns an empty replica.
 func New(opts Options) *Server {
-	s := &Server{Mount: mount, opts: opts.withDefaults()}
-	s.Base = wire.NewBase(&s.mu, s.Snapshot, s.Restore, s.empty)
+	s := &Server{opts: opts.withDefaults()}
+	s.Base = wire.NewBase(mount, &s.mu, s.Snapshot, s.Restore, s.empty)
 	return s
 }
 

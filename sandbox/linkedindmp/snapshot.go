@@ -2,7 +2,6 @@ package linkedindmp
 
 import (
 	"errors"
-	"time"
 
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
@@ -20,26 +19,21 @@ type Snapshot struct {
 // SegmentSnapshot is one DMP segment.
 type SegmentSnapshot struct {
 	wire.SavedAudience
-	Type           string    `json:"type"`
-	SourcePlatform string    `json:"source_platform"`
-	AccessPolicy   string    `json:"access_policy"`
-	Created        time.Time `json:"created_at"`
-	Updated        time.Time `json:"updated_at"`
-	Polls          int       `json:"polls,omitempty"`
+	Type           string `json:"type"`
+	SourcePlatform string `json:"source_platform"`
+	AccessPolicy   string `json:"access_policy"`
+	wire.SavedTimes
+	Polls int `json:"polls,omitempty"`
 	wire.SavedMembers
 }
 
 // Snapshot returns the replica's state.
 func (s *Server) Snapshot() Snapshot {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return Snapshot{Segments: wire.List(&s.segments, func(_ string, sg *segment) SegmentSnapshot {
-		return SegmentSnapshot{
-			SavedAudience: wire.SavedAudience{ID: sg.id, Account: sg.account, Name: sg.name, Description: sg.desc},
-			Type:          sg.kind, SourcePlatform: sg.source, AccessPolicy: sg.policy,
-			Created: sg.created, Updated: sg.updated, Polls: sg.polls, SavedMembers: sg.members.Save(),
-		}
-	}), NextID: s.segments.Next()}
+	segments, next := wire.Save(&s.mu, &s.segments, func(sg *segment) SegmentSnapshot {
+		return SegmentSnapshot{SavedAudience: sg.Saved(), Type: sg.kind, SourcePlatform: sg.source, AccessPolicy: sg.policy,
+			SavedTimes: sg.Times(), Polls: sg.polls, SavedMembers: sg.Members.Save()}
+	})
+	return Snapshot{Segments: segments, NextID: next}
 }
 
 // Restore replaces the replica's segments with those of snap. It checks
@@ -53,13 +47,10 @@ func (s *Server) Restore(snap Snapshot) error {
 			if ss.Type == "" || ss.SourcePlatform == "" || ss.AccessPolicy == "" || ss.Polls < 0 {
 				return "", nil, errors.New("type, source_platform and access_policy are required")
 			}
-			members, err := ss.SavedMembers.Set()
+			a, err := ss.Restored(ss.Created, ss.Updated, ss.SavedMembers)
 			if err != nil {
 				return "", nil, err
 			}
-			sg := &segment{id: ss.ID, account: ss.Account, name: ss.Name, desc: ss.Description,
-				kind: ss.Type, source: ss.SourcePlatform, policy: ss.AccessPolicy,
-				created: ss.Created, updated: ss.Updated, polls: ss.Polls, members: members}
-			return ss.ID, sg, nil
+			return ss.ID, &segment{Audience: a, kind: ss.Type, source: ss.SourcePlatform, policy: ss.AccessPolicy, polls: ss.Polls}, nil
 		})
 }

@@ -127,20 +127,20 @@ func (s *Server) users(w http.ResponseWriter, _ *http.Request, req *request) *ap
 	}
 	return s.withSegment(req, func(sg *segment) *apiError {
 		if !slices.Contains(userTypes, sg.kind) {
-			return newError(http.StatusBadRequest, 100, "ILLEGAL_ARGUMENT", "DMP segment "+sg.id+" is a company segment: add users to a user segment")
+			return newError(http.StatusBadRequest, 100, "ILLEGAL_ARGUMENT", "DMP segment "+sg.ID+" is a company segment: add users to a user segment")
 		}
 		for i, ids := range idsOf {
 			if b.Elements[i].Action == "ADD" {
 				// One element is one person, known by its first id.
-				sg.members.AddRow(ids)
+				sg.Members.AddRow(ids)
 				continue
 			}
 			for _, id := range ids {
-				sg.members.Remove(id)
+				sg.Members.Remove(id)
 			}
 		}
 		sg.counted = false
-		sg.updated = s.opts.Now()
+		sg.Updated = s.opts.Now()
 		writeJSON(w, http.StatusOK, map[string]any{"elements": answers})
 		return nil
 	})

@@ -408,25 +408,26 @@ func (s *Server) segmentMembers(w http.ResponseWriter, _ *http.Request, req *req
 		NRem    int         `json:"total_removed"`
 		NErr    int         `json:"error_count"`
 	}{Added: []memberRef{}, Removed: []memberRef{}, Errors: []segErr{}}
-	for _, e := range in.Add {
-		h := SubscriberHash(e)
-		m, ok := l.members[h]
-		if !ok {
-			missing = append(missing, e)
-			continue
+	// Additions first, then removals, each address reported where it went.
+	for _, op := range []struct {
+		emails []string
+		add    bool
+		done   *[]memberRef
+	}{{in.Add, true, &resp.Added}, {in.Remove, false, &resp.Removed}} {
+		for _, e := range op.emails {
+			h := SubscriberHash(e)
+			m, ok := l.members[h]
+			if !ok {
+				missing = append(missing, e)
+				continue
+			}
+			if op.add {
+				m.tags[t.id] = true
+			} else {
+				delete(m.tags, t.id)
+			}
+			*op.done = append(*op.done, memberRef{ID: h, EmailAddress: e, Status: m.status})
 		}
-		m.tags[t.id] = true
-		resp.Added = append(resp.Added, memberRef{ID: h, EmailAddress: e, Status: m.status})
-	}
-	for _, e := range in.Remove {
-		h := SubscriberHash(e)
-		m, ok := l.members[h]
-		if !ok {
-			missing = append(missing, e)
-			continue
-		}
-		delete(m.tags, t.id)
-		resp.Removed = append(resp.Removed, memberRef{ID: h, EmailAddress: e, Status: m.status})
 	}
 	if len(missing) > 0 {
 		resp.Errors = append(resp.Errors, segErr{Emails: missing, Error: "Email addresses are not members of the list."})

@@ -61,7 +61,6 @@ type Options struct {
 
 // Server is the replica; it is an http.Handler for /3.0/.
 type Server struct {
-	wire.Mount
 	opts Options
 	wire.Base[Snapshot]
 
@@ -101,8 +100,8 @@ func New(opts Options) *Server {
 		opts.MaxConnections = MaxConnections
 	}
 	opts.Now = wire.Clock(opts.Now)
-	s := &Server{Mount: mount, opts: opts}
-	s.Base = wire.NewBase(&s.mu, s.Snapshot, s.Restore, s.reset)
+	s := &Server{opts: opts}
+	s.Base = wire.NewBase(mount, &s.mu, s.Snapshot, s.Restore, s.reset)
 	return s
 }
 

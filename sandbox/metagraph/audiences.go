@@ -8,20 +8,16 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
 type audience struct {
-	id, account       string
-	name, description string
-	source            string
-	created, updated  time.Time
-	members           wire.Set
-	replace           *replaceSession
-	sessions          map[string]*addSession // /users sessions by id
-	finishedReplace   map[string]int         // replace session id → its last batch_seq
+	wire.Audience
+	source          string
+	replace         *replaceSession
+	sessions        map[string]*addSession // /users sessions by id
+	finishedReplace map[string]int         // replace session id → its last batch_seq
 }
 
 var fileSources = []string{"USER_PROVIDED_ONLY", "PARTNER_PROVIDED_ONLY", "BOTH_USER_AND_PARTNER_PROVIDED"}
@@ -56,8 +52,8 @@ func (s *Server) createAudience(w http.ResponseWriter, _ *http.Request, c *call)
 	s.Changes.LockSettled()
 	defer s.Changes.UnlockSettled()
 	a := s.newAudienceLocked(c.node, name, src)
-	a.description = c.params.Get("description")
-	writeJSON(w, http.StatusOK, map[string]string{"id": a.id})
+	a.Description = c.params.Get("description")
+	writeJSON(w, http.StatusOK, map[string]string{"id": a.ID})
 	return nil
 }
 
@@ -86,27 +82,27 @@ func (a *audience) render(fields []string) map[string]any {
 	out := map[string]any{}
 	// Meta counts people: the rows of an upload, one person each however
 	// many keys they carry, joined where they share a key.
-	n := a.members.People()
+	n := a.Members.People()
 	for _, f := range fields {
 		switch f {
 		case "id":
-			out[f] = a.id
+			out[f] = a.ID
 		case "name":
-			out[f] = a.name
+			out[f] = a.Name
 		case "description":
-			out[f] = a.description
+			out[f] = a.Description
 		case "subtype":
 			out[f] = "CUSTOM"
 		case "customer_file_source":
 			out[f] = a.source
 		case "account_id":
-			out[f] = a.account
+			out[f] = a.Account
 		case "approximate_count_lower_bound", "approximate_count_upper_bound":
 			out[f] = n // exact here; Meta gives a range and lags by up to a day
 		case "time_created":
-			out[f] = a.created.Unix()
+			out[f] = a.Created.Unix()
 		case "time_updated":
-			out[f] = a.updated.Unix()
+			out[f] = a.Updated.Unix()
 		case "operation_status":
 			if a.replace != nil {
 				out[f] = map[string]any{"code": 300, "description": "Replace in progress"}
@@ -160,7 +156,7 @@ func (s *Server) listAudiences(w http.ResponseWriter, r *http.Request, c *call) 
 	account := strings.TrimPrefix(c.node, "act_")
 	s.Changes.LockSettled()
 	defer s.Changes.UnlockSettled()
-	mine := s.audiences.Where(func(_ string, a *audience) bool { return a.account == account })
+	mine := s.audiences.Where(func(_ string, a *audience) bool { return a.Account == account })
 	data := []map[string]any{}
 	end := min(offset+limit, len(mine))
 	for i := offset; i < end; i++ {
@@ -246,12 +242,12 @@ func (s *Server) updateAudience(w http.ResponseWriter, _ *http.Request, c *call)
 			if strings.TrimSpace(c.params.Get("name")) == "" {
 				return paramError("name cannot be empty")
 			}
-			a.name = c.params.Get("name")
+			a.Name = c.params.Get("name")
 		}
 		if c.params.Has("description") {
-			a.description = c.params.Get("description")
+			a.Description = c.params.Get("description")
 		}
-		a.updated = s.opts.Now()
+		a.Updated = s.opts.Now()
 		writeJSON(w, http.StatusOK, map[string]bool{"success": true})
 		return nil
 	})
@@ -273,16 +269,14 @@ func (s *Server) deleteAudience(w http.ResponseWriter, _ *http.Request, c *call)
 func (s *Server) CreateAudience(account, name string) string {
 	s.Changes.LockSettled()
 	defer s.Changes.UnlockSettled()
-	return s.newAudienceLocked(account, name, "USER_PROVIDED_ONLY").id
+	return s.newAudienceLocked(account, name, "USER_PROVIDED_ONLY").ID
 }
 
 // newAudienceLocked adds an empty customer-file audience to account (with
 // or without act_); the settled lock is held.
 func (s *Server) newAudienceLocked(account, name, source string) *audience {
-	now := s.opts.Now()
-	a := &audience{id: s.audiences.NewID(), account: strings.TrimPrefix(account, "act_"), name: name,
-		source: source, created: now, updated: now, members: wire.Set{},
-		sessions: map[string]*addSession{}, finishedReplace: map[string]int{}}
-	s.audiences.Add(a.id, a)
+	a := &audience{Audience: wire.NewAudience(s.audiences.NewID(), strings.TrimPrefix(account, "act_"), name, s.opts.Now()),
+		source: source, sessions: map[string]*addSession{}, finishedReplace: map[string]int{}}
+	s.audiences.Add(a.ID, a)
 	return a
 }

@@ -62,9 +62,9 @@ type Options struct {
 
 // Server is the replica; it is an http.Handler for /vNN.N/ paths.
 type Server struct {
-	wire.Mount
 	opts Options
-	// Core is Save, Load and Reset, and the queue of membership changes.
+	// Core mounts the replica, is Save, Load and Reset, and queues
+	// membership changes.
 	wire.Core[Snapshot]
 
 	mu        sync.Mutex // guards what follows; Core.Changes queues under it
@@ -77,8 +77,8 @@ type Server struct {
 // New returns an empty replica.
 func New(opts Options) *Server {
 	opts.Now = wire.Clock(opts.Now)
-	s := &Server{Mount: mount, opts: opts}
-	s.Core = wire.NewCore(&s.mu, s.Snapshot, s.Restore, s.empty)
+	s := &Server{opts: opts}
+	s.Core = wire.NewCore(mount, &s.mu, s.Snapshot, s.Restore, s.empty)
 	return s
 }
 
@@ -310,7 +310,7 @@ func (s *Server) businessOf(r *http.Request) string {
 	s.Changes.LockSettled()
 	defer s.Changes.UnlockSettled()
 	if a, ok := s.audiences.Get(parts[1]); ok {
-		return a.account
+		return a.Account
 	}
 	return "0"
 }
@@ -340,9 +340,7 @@ func checkParams(params url.Values, allowed ...string) *graphError {
 
 // AudienceState describes one audience for inspection.
 type AudienceState struct {
-	Account string `json:"account_id"`
-	ID      string `json:"id"`
-	Name    string `json:"name"`
+	wire.Listed
 	wire.Membership
 	Replacing bool `json:"replace_in_progress,omitempty"`
 }
@@ -350,13 +348,13 @@ type AudienceState struct {
 // State lists every audience with its member count; withMembers includes
 // the stored identifiers.
 func (s *Server) State(withMembers bool) []AudienceState {
-	return wire.Listing(s.Changes.Settled(), &s.audiences, func(id string, a *audience) AudienceState {
-		return AudienceState{Account: a.account, ID: id, Name: a.name, Membership: wire.Inspect(withMembers, a.members), Replacing: a.replace != nil}
+	return wire.Listing(s.Changes.Settled(), &s.audiences, func(_ string, a *audience) AudienceState {
+		return AudienceState{Listed: a.Listed(), Membership: wire.Inspect(withMembers, a.Members), Replacing: a.replace != nil}
 	})
 }
 
 // Members returns the identifiers of audience id, sorted (see the package
 // documentation for their form); nil if there is no such audience.
 func (s *Server) Members(id string) []string {
-	return wire.MembersOf(s.Changes.Settled(), &s.audiences, id, func(a *audience) wire.Set { return a.members })
+	return wire.MembersOf(s.Changes.Settled(), &s.audiences, id, func(a *audience) wire.Set { return a.Members })
 }

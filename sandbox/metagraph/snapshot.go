@@ -68,9 +68,8 @@ func (s *Server) Snapshot() Snapshot {
 	snap := Snapshot{NextID: s.audiences.Next(), NextSession: s.nextSess}
 	snap.Audiences = wire.List(&s.audiences, func(_ string, a *audience) AudienceSnapshot {
 		as := AudienceSnapshot{
-			SavedAudience:      wire.SavedAudience{ID: a.id, Account: a.account, Name: a.name, Description: a.description},
-			CustomerFileSource: a.source,
-			Created:            a.created, Updated: a.updated, SavedMembers: a.members.Save(),
+			SavedAudience: a.Saved(), CustomerFileSource: a.source,
+			Created: a.Created, Updated: a.Updated, SavedMembers: a.Members.Save(),
 			FinishedReplace: maps.Clone(a.finishedReplace),
 		}
 		if rs := a.replace; rs != nil {
@@ -98,7 +97,7 @@ func (s *Server) Restore(snap Snapshot) error {
 			if err != nil {
 				return "", nil, err
 			}
-			return a.id, a, nil
+			return a.ID, a, nil
 		})
 	if err != nil {
 		return err
@@ -111,15 +110,12 @@ func restoreAudience(as AudienceSnapshot) (*audience, error) {
 	if !objectIDPattern.MatchString(as.ID) || as.Account == "" {
 		return nil, errors.New("a numeric id and an account_id are required")
 	}
-	members, err := as.SavedMembers.Set()
+	restored, err := as.Restored(as.Created, as.Updated, as.SavedMembers)
 	if err != nil {
 		return nil, err
 	}
-	a := &audience{
-		id: as.ID, account: as.Account, name: as.Name, description: as.Description, source: as.CustomerFileSource,
-		created: as.Created, updated: as.Updated, members: members,
-		sessions: make(map[string]*addSession, len(as.Sessions)), finishedReplace: map[string]int{},
-	}
+	a := &audience{Audience: restored, source: as.CustomerFileSource,
+		sessions: make(map[string]*addSession, len(as.Sessions)), finishedReplace: map[string]int{}}
 	maps.Copy(a.finishedReplace, as.FinishedReplace)
 	for sid, st := range as.Sessions {
 		a.sessions[sid] = &addSession{finished: st.Finished, finalSeq: st.FinalSeq}

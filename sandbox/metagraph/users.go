@@ -60,9 +60,9 @@ func (s *Server) usersLocked(w http.ResponseWriter, a *audience, up *upload, ses
 		s.nextSess++
 		sid = strconv.FormatInt(7000000000000000+s.nextSess, 10)
 	}
-	s.Changes.PushMembersLocked(&a.members, up.ids, up.ends, add)
-	a.updated = s.opts.Now()
-	writeJSON(w, http.StatusOK, uploadResponse(a.id, sid, up.total, up.invalid, up.samples))
+	s.Changes.PushMembersLocked(&a.Members, up.ids, up.ends, add)
+	a.Updated = s.opts.Now()
+	writeJSON(w, http.StatusOK, uploadResponse(a.ID, sid, up.total, up.invalid, up.samples))
 	return nil
 }
 
@@ -116,7 +116,7 @@ func (s *Server) replaceLocked(w http.ResponseWriter, a *audience, up *upload, s
 	if final, done := a.finishedReplace[sid]; done {
 		if sess.BatchSeq == final {
 			// A retry of the last batch whose answer was lost: already applied.
-			writeJSON(w, http.StatusOK, uploadResponse(a.id, sid, up.total, up.invalid, up.samples))
+			writeJSON(w, http.StatusOK, uploadResponse(a.ID, sid, up.total, up.invalid, up.samples))
 			return nil
 		}
 		return paramError("replace session %s has finished; start a new session to replace again", sid)
@@ -143,15 +143,15 @@ func (s *Server) replaceLocked(w http.ResponseWriter, a *audience, up *upload, s
 	s.Changes.PushLocked(len(ids), func() {
 		wire.ApplyRows(&rs.pending, ids, ends, true)
 		if last {
-			a.members = rs.pending
+			a.Members = rs.pending
 		}
 	})
 	rs.touched = s.opts.Now()
 	if sess.LastBatchFlag {
 		a.replace = nil
 		a.finishedReplace[sid] = sess.BatchSeq
-		a.updated = s.opts.Now()
+		a.Updated = s.opts.Now()
 	}
-	writeJSON(w, http.StatusOK, uploadResponse(a.id, sid, up.total, up.invalid, up.samples))
+	writeJSON(w, http.StatusOK, uploadResponse(a.ID, sid, up.total, up.invalid, up.samples))
 	return nil
 }

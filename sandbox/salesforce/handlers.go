@@ -482,46 +482,47 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, rt route) {
 	writeJSON(w, http.StatusOK, info)
 }
 
-// jobFor finds the job of a route, answering 404 or 409 when it cannot
-// be served.
-func (s *Server) jobFor(w http.ResponseWriter, rt route) *job {
+// withJob runs fn, holding s.mu, on the job of a route; when the job
+// cannot be served it answers 404 or 409 instead and reports false.
+func (s *Server) withJob(w http.ResponseWriter, rt route, fn func(*job)) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	j := s.jobs[rt.id]
 	if j == nil {
 		writeError(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
-		return nil
+		return false
 	}
 	if j.version != rt.version {
 		writeError(w, http.StatusConflict, "API_VERSION_MISMATCH",
 			fmt.Sprintf("The job was created with API version %s; use that version to read it", j.version))
-		return nil
+		return false
 	}
-	return j
+	fn(j)
+	return true
 }
 
 // getJob serves a poll of a job; each poll moves the job on.
 func (s *Server) getJob(w http.ResponseWriter, _ *http.Request, rt route) {
-	s.mu.Lock()
-	j := s.jobFor(w, rt)
-	if j == nil {
-		s.mu.Unlock()
-		return
+	var info map[string]any
+	ok := s.withJob(w, rt, func(j *job) {
+		j.polls++
+		info = s.jobInfo(j)
+	})
+	if ok {
+		writeJSON(w, http.StatusOK, info)
 	}
-	j.polls++
-	info := s.jobInfo(j)
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, info)
 }
 
 // results serves a page of a complete job's results as CSV.
 func (s *Server) results(w http.ResponseWriter, r *http.Request, rt route) {
-	s.mu.Lock()
-	j := s.jobFor(w, rt)
-	if j == nil {
-		s.mu.Unlock()
+	var j *job
+	done := false
+	ok := s.withJob(w, rt, func(found *job) {
+		j, done = found, found.state(s.opts.PollsBeforeDone) == "JobComplete"
+	})
+	if !ok {
 		return
 	}
-	done := j.state(s.opts.PollsBeforeDone) == "JobComplete"
-	s.mu.Unlock()
 	if !done {
 		writeError(w, http.StatusPreconditionFailed, "JOB_NOT_COMPLETE", "Job is not complete: poll it until its state is JobComplete")
 		return

@@ -68,11 +68,11 @@ type Options struct {
 
 // Server is the replica; it is an http.Handler for Salesforce API paths.
 type Server struct {
-	wire.Mount
 	opts Options
 	key  *rsa.PublicKey
-	// Base is Save and Load, over Snapshot and Restore, and Reset:
-	// back to the seeded records, forgetting sessions, cursors, jobs and the day's API usage.
+	// Base mounts the replica and is Save and Load, over Snapshot and
+	// Restore, and Reset: back to the seeded records, forgetting
+	// sessions, cursors, jobs and the day's API usage.
 	wire.Base[Snapshot]
 
 	mu      sync.Mutex
@@ -101,8 +101,8 @@ func New(opts Options) *Server {
 	if err != nil {
 		panic("salesforce replica: the public key of replicacreds does not parse: " + err.Error())
 	}
-	s := &Server{Mount: mount, opts: opts, key: key}
-	s.Base = wire.NewBase(&s.mu, s.Snapshot, s.Restore, s.reseed)
+	s := &Server{opts: opts, key: key}
+	s.Base = wire.NewBase(mount, &s.mu, s.Snapshot, s.Restore, s.reseed)
 	return s
 }
 

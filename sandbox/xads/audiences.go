@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,11 +17,8 @@ import (
 const timeLayout = "2006-01-02T15:04:05Z"
 
 type audience struct {
-	id, account       string
-	name, description string
-	created, updated  time.Time
-	deleted           bool
-	members           wire.Set
+	wire.Audience
+	deleted bool
 }
 
 // jsonParams reads a JSON object body as parameters; non-string values
@@ -45,18 +41,8 @@ func jsonParams(body []byte) (map[string]string, *apiError) {
 	return out, nil
 }
 
-// checkParams refuses parameters an endpoint does not take.
-func checkParams(form url.Values, allowed ...string) *apiError {
-	for k := range form {
-		if !slices.Contains(allowed, k) {
-			return invalidParam(k, "Unknown parameter "+k+".")
-		}
-	}
-	return nil
-}
-
 func (s *Server) getAccount(w http.ResponseWriter, _ *http.Request, req *request) *apiError {
-	if err := checkParams(req.form, "with_deleted"); err != nil {
+	if err := req.onlyParams("with_deleted"); err != nil {
 		return err
 	}
 	created := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -74,7 +60,7 @@ func (s *Server) getAccount(w http.ResponseWriter, _ *http.Request, req *request
 }
 
 func (s *Server) createAudience(w http.ResponseWriter, _ *http.Request, req *request) *apiError {
-	if err := checkParams(req.form, "name", "description"); err != nil {
+	if err := req.onlyParams("name", "description"); err != nil {
 		return err
 	}
 	name := strings.TrimSpace(req.form.Get("name"))
@@ -88,10 +74,10 @@ func (s *Server) createAudience(w http.ResponseWriter, _ *http.Request, req *req
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a := s.newAudienceLocked(req.account, name)
-	a.description = req.form.Get("description")
+	a.Description = req.form.Get("description")
 	params := map[string]string{"account_id": req.account, "name": name}
-	if a.description != "" {
-		params["description"] = a.description
+	if a.Description != "" {
+		params["description"] = a.Description
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": a.render(), "request": map[string]any{"params": params}})
 	return nil
@@ -101,25 +87,25 @@ func (s *Server) createAudience(w http.ResponseWriter, _ *http.Request, req *req
 func (a *audience) render() map[string]any {
 	// X counts people: a user object is one however many identifiers it
 	// carries, and users sharing one are one.
-	n := a.members.People()
+	n := a.Members.People()
 	var size any // X reports no size below 100 matched users
 	reasons := []string{"TOO_SMALL"}
 	if n >= 100 {
 		size, reasons = n, []string{}
 	}
 	return map[string]any{
-		"id": a.id, "name": a.name, "description": a.description,
+		"id": a.ID, "name": a.Name, "description": a.Description,
 		"audience_type": "CRM", "audience_size": size,
 		"targetable": n >= 100, "targetable_types": []string{"CRM", "EXCLUDED_CRM"},
 		"reasons_not_targetable": reasons, "partner_source": "OTHER",
-		"permission_level": "READ_WRITE", "owner_account_id": a.account,
+		"permission_level": "READ_WRITE", "owner_account_id": a.Account,
 		"deleted": a.deleted, "is_owner": true,
-		"created_at": a.created.UTC().Format(timeLayout), "updated_at": a.updated.UTC().Format(timeLayout),
+		"created_at": a.Created.UTC().Format(timeLayout), "updated_at": a.Updated.UTC().Format(timeLayout),
 	}
 }
 
 func (s *Server) listAudiences(w http.ResponseWriter, _ *http.Request, req *request) *apiError {
-	if err := checkParams(req.form, "count", "cursor", "with_deleted", "custom_audience_ids", "sort_by", "with_total_count"); err != nil {
+	if err := req.onlyParams("count", "cursor", "with_deleted", "custom_audience_ids", "sort_by", "with_total_count"); err != nil {
 		return err
 	}
 	count := 200
@@ -147,7 +133,7 @@ func (s *Server) listAudiences(w http.ResponseWriter, _ *http.Request, req *requ
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	mine := s.audiences.Where(func(id string, a *audience) bool {
-		return a.account == req.account && (withDeleted || !a.deleted) && (ids == nil || slices.Contains(ids, id))
+		return a.Account == req.account && (withDeleted || !a.deleted) && (ids == nil || slices.Contains(ids, id))
 	})
 	data := []map[string]any{}
 	end := min(offset+count, len(mine))
@@ -177,7 +163,7 @@ func (s *Server) withAudience(req *request, fn func(*audience) *apiError) *apiEr
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a, ok := s.audiences.Get(req.audience)
-	if !ok || a.account != req.account || a.deleted {
+	if !ok || a.Account != req.account || a.deleted {
 		return notFound("Custom audience " + req.audience + " was not found in account " + req.account + ".")
 	}
 	return fn(a)
@@ -191,19 +177,19 @@ func answerAudience(w http.ResponseWriter, req *request, a *audience) *apiError 
 }
 
 func (s *Server) getAudience(w http.ResponseWriter, _ *http.Request, req *request) *apiError {
-	if err := checkParams(req.form, "with_deleted"); err != nil {
+	if err := req.onlyParams("with_deleted"); err != nil {
 		return err
 	}
 	return s.withAudience(req, func(a *audience) *apiError { return answerAudience(w, req, a) })
 }
 
 func (s *Server) deleteAudience(w http.ResponseWriter, _ *http.Request, req *request) *apiError {
-	if err := checkParams(req.form); err != nil {
+	if err := req.onlyParams(); err != nil {
 		return err
 	}
 	return s.withAudience(req, func(a *audience) *apiError {
 		a.deleted = true
-		a.updated = s.opts.Now()
+		a.Updated = s.opts.Now()
 		return answerAudience(w, req, a)
 	})
 }
@@ -213,13 +199,12 @@ func (s *Server) deleteAudience(w http.ResponseWriter, _ *http.Request, req *req
 func (s *Server) CreateAudience(account, name string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.newAudienceLocked(account, name).id
+	return s.newAudienceLocked(account, name).ID
 }
 
 // newAudienceLocked adds an empty custom audience; s.mu is held.
 func (s *Server) newAudienceLocked(account, name string) *audience {
-	now := s.opts.Now()
-	a := &audience{id: s.audiences.NewID(), account: account, name: name, created: now, updated: now, members: wire.Set{}}
-	s.audiences.Add(a.id, a)
+	a := &audience{Audience: wire.NewAudience(s.audiences.NewID(), account, name, s.opts.Now())}
+	s.audiences.Add(a.ID, a)
 	return a
 }

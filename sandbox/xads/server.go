@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -54,9 +55,9 @@ type Options struct {
 
 // Server is the replica; it is an http.Handler for /12/ paths.
 type Server struct {
-	wire.Mount
 	opts Options
-	// Base is Save and Load, over Snapshot and Restore, and Reset.
+	// Base mounts the replica and is Save and Load, over Snapshot and
+	// Restore, and Reset.
 	wire.Base[Snapshot]
 	// windows are the rate-limit windows, per endpoint and account.
 	windows wire.Windows
@@ -68,8 +69,8 @@ type Server struct {
 
 // New returns an empty replica.
 func New(opts Options) *Server {
-	s := &Server{Mount: mount, opts: opts.withDefaults()}
-	s.Base = wire.NewBase(&s.mu, s.Snapshot, s.Restore, s.empty)
+	s := &Server{opts: opts.withDefaults()}
+	s.Base = wire.NewBase(mount, &s.mu, s.Snapshot, s.Restore, s.empty)
 	return s
 }
 
@@ -99,6 +100,16 @@ type request struct {
 	form     url.Values // query and form parameters
 	body     []byte     // a JSON body, for the users endpoint
 	params   map[string]string
+}
+
+// onlyParams refuses parameters the endpoint does not take.
+func (req *request) onlyParams(allowed ...string) *apiError {
+	for k := range req.form {
+		if !slices.Contains(allowed, k) {
+			return invalidParam(k, "Unknown parameter "+k+".")
+		}
+	}
+	return nil
 }
 
 type handlerFunc func(http.ResponseWriter, *http.Request, *request) *apiError
@@ -219,23 +230,21 @@ func readBody(r *http.Request, users bool, req *request) (signed url.Values, aer
 
 // AudienceState describes one custom audience for inspection.
 type AudienceState struct {
-	Account string `json:"account_id"`
-	ID      string `json:"id"`
-	Name    string `json:"name"`
-	Deleted bool   `json:"deleted,omitempty"`
+	wire.Listed
+	Deleted bool `json:"deleted,omitempty"`
 	wire.Membership
 }
 
 // State lists every custom audience with its member count; withMembers
 // includes the stored identifiers.
 func (s *Server) State(withMembers bool) []AudienceState {
-	return wire.Listing(&s.mu, &s.audiences, func(id string, a *audience) AudienceState {
-		return AudienceState{Account: a.account, ID: id, Name: a.name, Deleted: a.deleted, Membership: wire.Inspect(withMembers, a.members)}
+	return wire.Listing(&s.mu, &s.audiences, func(_ string, a *audience) AudienceState {
+		return AudienceState{Listed: a.Listed(), Deleted: a.deleted, Membership: wire.Inspect(withMembers, a.Members)}
 	})
 }
 
 // Members returns the identifiers of custom audience id, sorted (see the
 // package documentation for their form); nil if there is no such audience.
 func (s *Server) Members(id string) []string {
-	return wire.MembersOf(&s.mu, &s.audiences, id, func(a *audience) wire.Set { return a.members })
+	return wire.MembersOf(&s.mu, &s.audiences, id, func(a *audience) wire.Set { return a.Members })
 }

@@ -2,7 +2,6 @@ package xads
 
 import (
 	"errors"
-	"time"
 
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
@@ -20,22 +19,17 @@ type Snapshot struct {
 // AudienceSnapshot is one custom audience.
 type AudienceSnapshot struct {
 	wire.SavedAudience
-	Created time.Time `json:"created_at"`
-	Updated time.Time `json:"updated_at"`
-	Deleted bool      `json:"deleted,omitempty"`
+	wire.SavedTimes
+	Deleted bool `json:"deleted,omitempty"`
 	wire.SavedMembers
 }
 
 // Snapshot returns the replica's state.
 func (s *Server) Snapshot() Snapshot {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return Snapshot{CustomAudiences: wire.List(&s.audiences, func(_ string, a *audience) AudienceSnapshot {
-		return AudienceSnapshot{
-			SavedAudience: wire.SavedAudience{ID: a.id, Account: a.account, Name: a.name, Description: a.description},
-			Created:       a.created, Updated: a.updated, Deleted: a.deleted, SavedMembers: a.members.Save(),
-		}
-	}), NextID: s.audiences.Next()}
+	audiences, next := wire.Save(&s.mu, &s.audiences, func(a *audience) AudienceSnapshot {
+		return AudienceSnapshot{SavedAudience: a.Saved(), SavedTimes: a.Times(), Deleted: a.deleted, SavedMembers: a.Members.Save()}
+	})
+	return Snapshot{CustomAudiences: audiences, NextID: next}
 }
 
 // Restore replaces the replica's audiences with those of snap. It checks
@@ -47,13 +41,10 @@ func (s *Server) Restore(snap Snapshot) error {
 			if !idPattern.MatchString(as.ID) || !accountPattern.MatchString(as.Account) {
 				return "", nil, errors.New("an id and an account_id of lowercase letters and digits are required")
 			}
-			members, err := as.SavedMembers.Set()
+			a, err := as.Restored(as.Created, as.Updated, as.SavedMembers)
 			if err != nil {
 				return "", nil, err
 			}
-			return as.ID, &audience{
-				id: as.ID, account: as.Account, name: as.Name, description: as.Description,
-				created: as.Created, updated: as.Updated, deleted: as.Deleted, members: members,
-			}, nil
+			return as.ID, &audience{Audience: a, deleted: as.Deleted}, nil
 		})
 }

@@ -164,7 +164,7 @@ func checkCount(n int) *apiError {
 // if any operation is invalid nothing is applied and operation_errors,
 // aligned with the request, says which.
 func (s *Server) users(w http.ResponseWriter, _ *http.Request, req *request) *apiError {
-	if err := checkParams(req.form); err != nil {
+	if err := req.onlyParams(); err != nil {
 		return err
 	}
 	if len(req.body) == 0 {
@@ -187,9 +187,9 @@ func (s *Server) users(w http.ResponseWriter, _ *http.Request, req *request) *ap
 	}
 	return s.withAudience(req, func(a *audience) *apiError {
 		for _, op := range ops {
-			wire.ApplyRows(&a.members, op.ids, op.ends, op.add)
+			wire.ApplyRows(&a.Members, op.ids, op.ends, op.add)
 		}
-		a.updated = s.opts.Now()
+		a.Updated = s.opts.Now()
 		writeJSON(w, http.StatusOK, map[string]any{
 			"data":    map[string]int{"success_count": len(ops), "total_count": len(ops)},
 			"request": map[string]any{"params": req.params},

@@ -7,8 +7,8 @@ import (
 
 // Mount is how a replica is mounted on the sandbox, declared once: the
 // platform it stands in for, which requests are its own, and the endpoint
-// names fault rules may target. A replica embeds it, which gives it
-// Platform and Owns (sandbox.Replica) and FaultEndpoints
+// names fault rules may target. A replica's Base embeds it, which gives
+// the replica Platform and Owns (sandbox.Replica) and FaultEndpoints
 // (sandbox.FaultTarget).
 type Mount struct {
 	name      string

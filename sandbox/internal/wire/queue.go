@@ -103,31 +103,22 @@ func (s settled) Lock()   { s.q.LockSettled() }
 func (s settled) Unlock() { s.q.UnlockSettled() }
 
 // Core is what a replica that applies uploads after answering them (the
-// Google and Meta replicas) is built on: Save and Load over its Snapshot
-// and Restore, the Queue its membership changes wait in, and Reset. The
-// replica embeds it; its mutex stays its own.
+// Google and Meta replicas) is built on: a Base whose Reset first applies
+// the changes already accepted, so none lands in the emptied replica, and
+// the Queue those changes wait in. The replica embeds it; its mutex stays
+// its own.
 type Core[S any] struct {
-	Persisted[S]
+	Base[S]
 	// Changes applies accepted membership changes after their requests
 	// are answered: readers of membership lock through it, upload
 	// handlers queue under the replica's mutex.
 	Changes *Queue
-	empty   func()
 }
 
-// NewCore returns the core of a replica guarded by mu, saved through
-// snapshot and restore, with empty, which forgets every audience, member
-// and request, already called: a replica starts empty.
-func NewCore[S any](mu *sync.Mutex, snapshot func() S, restore func(S) error, empty func()) Core[S] {
-	c := Core[S]{Persisted: NewPersisted(snapshot, restore), Changes: NewQueue(mu), empty: empty}
-	c.Reset()
-	return c
-}
-
-// Reset empties the replica once the changes already accepted are
-// applied, so none lands in the emptied replica.
-func (c Core[S]) Reset() {
-	c.Changes.LockSettled()
-	defer c.Changes.UnlockSettled()
-	c.empty()
+// NewCore returns the core of a replica mounted as mount, guarded by mu,
+// saved through snapshot and restore, with empty, which forgets every
+// audience, member and request, already called: a replica starts empty.
+func NewCore[S any](mount Mount, mu *sync.Mutex, snapshot func() S, restore func(S) error, empty func()) Core[S] {
+	q := NewQueue(mu)
+	return Core[S]{Base: NewBase(mount, q.Settled(), snapshot, restore, empty), Changes: q}
 }

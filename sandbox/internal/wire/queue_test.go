@@ -98,7 +98,7 @@ func TestCoreStartsEmptyAndResetsAfterQueuedChanges(t *testing.T) {
 	var mu sync.Mutex
 	var members Set
 	empties := 0
-	c := NewCore(&mu, func() []string { return members.Sorted() }, func([]string) error { return nil },
+	c := NewCore(Mount{}, &mu, func() []string { return members.Sorted() }, func([]string) error { return nil },
 		func() { members = Set{}; empties++ })
 	require.Equal(t, 1, empties, "a new replica starts empty")
 

@@ -75,17 +75,6 @@ func (p Persisted[S]) Save() (json.RawMessage, error) { return json.Marshal(p.sn
 // Load restores a snapshot that Save encoded.
 func (p Persisted[S]) Load(data json.RawMessage) error { return LoadState(data, p.restore) }
 
-// SavedAudience is what the Meta and X replicas save first of an
-// audience: its id, ad account, name and description, under the same JSON
-// keys. Their audience snapshots embed it, which keeps these fields at the
-// top level of the audience's JSON, before the platform's own.
-type SavedAudience struct {
-	ID          string `json:"id"`
-	Account     string `json:"account_id"`
-	Name        string `json:"name"`
-	Description string `json:"description,omitempty"`
-}
-
 // LoadState decodes data, a replica's saved snapshot, strictly (unknown
 // fields and trailing data are errors) and hands it to restore.
 func LoadState[S any](data json.RawMessage, restore func(S) error) error {
@@ -261,6 +250,15 @@ func List[A, S any](t *Audiences[A], fn func(id string, a *A) S) []S {
 	return out
 }
 
+// Save is what a snapshot holds of t, read holding lock: every audience,
+// in creation order, as save makes it, and the number of the last id
+// handed out. Restore loads it back.
+func Save[A, S any](lock sync.Locker, t *Audiences[A], save func(a *A) S) (items []S, next int64) {
+	lock.Lock()
+	defer lock.Unlock()
+	return List(t, func(_ string, a *A) S { return save(a) }), t.next
+}
+
 // RestoreAudiences rebuilds the audiences of like, as a snapshot's items
 // hold them, numbering new ids after next and after every id restored:
 // build checks one item and makes its audience; what is called an item in
@@ -307,32 +305,35 @@ func Clock(now func() time.Time) func() time.Time {
 	return now
 }
 
-// Base is what a replica whose Reset needs nothing but its own mutex is
-// built on (the X and LinkedIn replicas, which answer uploads in their
-// handlers, and the HubSpot and Salesforce replicas, which serve reads
-// from a seeded store): Save and Load over its Snapshot and Restore, and
-// Reset, which returns it to its first state under its mutex. The replica
-// embeds it.
+// Base is what every replica is built on, all of sandbox.Replica but its
+// own API: its Mount (Platform, Owns, FaultEndpoints), Save and Load over
+// its Snapshot and Restore, and Reset, which returns it to its first state
+// under its lock. The replica embeds it (a Core, for a replica that
+// applies uploads after answering them); the X, LinkedIn and Mailchimp
+// replicas answer uploads in their handlers, and the HubSpot and
+// Salesforce replicas serve reads from a seeded store.
 type Base[S any] struct {
+	Mount
 	Persisted[S]
-	mu    *sync.Mutex
+	lock  sync.Locker
 	reset func()
 }
 
-// NewBase returns the base of a replica guarded by mu, saved through
+// NewBase returns the base of a replica mounted as mount, guarded by lock
+// (its mutex; for a Core, the settled lock of its queue), saved through
 // snapshot and restore, with reset, which replaces the replica's state by
-// its first one (empty, or seeded) and is called with mu held, already
+// its first one (empty, or seeded) and is called holding lock, already
 // called: a replica starts in that state.
-func NewBase[S any](mu *sync.Mutex, snapshot func() S, restore func(S) error, reset func()) Base[S] {
-	b := Base[S]{Persisted: NewPersisted(snapshot, restore), mu: mu, reset: reset}
+func NewBase[S any](mount Mount, lock sync.Locker, snapshot func() S, restore func(S) error, reset func()) Base[S] {
+	b := Base[S]{Mount: mount, Persisted: NewPersisted(snapshot, restore), lock: lock, reset: reset}
 	b.Reset()
 	return b
 }
 
 // Reset returns the replica to its first state.
 func (b Base[S]) Reset() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.lock.Lock()
+	defer b.lock.Unlock()
 	b.reset()
 }
 
