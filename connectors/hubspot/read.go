@@ -21,23 +21,16 @@ import (
 
 // Read streams the members of the list req.Audience names.
 func (s *Source) Read(ctx context.Context, req connectors.ReadRequest, out connectors.Emitter) error {
-	ref, err := parseRef(req.Audience)
-	if err != nil {
-		return fmt.Errorf("hubspot: %w", err)
-	}
+	// A mapping error is said before any network call.
 	m, err := newMapper(req, s.crm.OptOut)
 	if err != nil {
 		return fmt.Errorf("hubspot: %w", err)
 	}
-	c, err := s.open(ctx)
+	c, ref, l, err := s.openList(ctx, req.Audience)
 	if err != nil {
 		return err
 	}
 	defer c.close()
-	l, err := c.contactList(ctx, ref)
-	if err != nil {
-		return err
-	}
 	size := l.size()
 	if size >= 0 {
 		connectors.DeclareCount(out, size)
