@@ -11,7 +11,6 @@ import (
 	"html"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -107,13 +106,10 @@ type keyFile struct {
 // new one. It is safe for concurrent use.
 type GoogleTokenSource struct {
 	method string
-	// fresh builds a caching source with nothing cached: its first Token
-	// call asks the token endpoint. Nil for a static access token.
-	fresh func() oauth2.TokenSource
-
-	mu  sync.Mutex
-	src oauth2.TokenSource
-	gen uint64
+	// static is a configured access token, used as is; nil otherwise.
+	static oauth2.TokenSource
+	// tokens renews the tokens of the other methods; nil for static.
+	tokens *RenewingTokens
 }
 
 // NewGoogleTokenSource builds a token source from resolved credentials.
@@ -125,9 +121,7 @@ func NewGoogleTokenSource(ctx context.Context, c GoogleCredentials) (*GoogleToke
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	if _, ok := ctx.Value(oauth2.HTTPClient).(*http.Client); !ok {
-		ctx = context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Timeout: 30 * time.Second})
-	}
+	ctx = TokenContext(ctx)
 	scopes := c.Scopes
 	if len(scopes) == 0 {
 		scopes = []string{GoogleScope}
@@ -135,18 +129,16 @@ func NewGoogleTokenSource(ctx context.Context, c GoogleCredentials) (*GoogleToke
 	s := &GoogleTokenSource{method: c.Method()}
 	switch s.method {
 	case GoogleMethodAccessToken:
-		s.src = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: c.AccessToken.Reveal(), TokenType: "Bearer"})
-		return s, nil
+		s.static = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: c.AccessToken.Reveal(), TokenType: "Bearer"})
 	case GoogleMethodRefreshToken:
-		s.fresh = refreshSource(ctx, c.ClientID.Reveal(), c.ClientSecret.Reveal(), c.RefreshToken.Reveal(), c.TokenURL, scopes)
+		s.tokens = NewRenewingTokens(refreshSource(ctx, c.ClientID.Reveal(), c.ClientSecret.Reveal(), c.RefreshToken.Reveal(), c.TokenURL, scopes))
 	case GoogleMethodJSON:
 		key, err := parseKey([]byte(c.JSON.Reveal()), c.TokenURL, scopes)
 		if err != nil {
 			return nil, err
 		}
-		s.fresh = func() oauth2.TokenSource { return key(ctx) }
+		s.tokens = NewRenewingTokens(func() oauth2.TokenSource { return key(ctx) })
 	}
-	s.src = s.fresh()
 	return s, nil
 }
 
@@ -155,7 +147,7 @@ func refreshSource(ctx context.Context, id, secret, refresh, tokenURL string, sc
 	if tokenURL != "" {
 		cfg.Endpoint.TokenURL = tokenURL
 	}
-	return func() oauth2.TokenSource { return cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: refresh}) }
+	return refreshGrant(ctx, cfg, refresh)
 }
 
 // keySource is a parsed credentials file: how to build a fresh token
@@ -209,10 +201,10 @@ func (s *GoogleTokenSource) Method() string { return s.method }
 // Token returns a valid access token, fetching one when none is cached or
 // the cached one expires.
 func (s *GoogleTokenSource) Token() (*oauth2.Token, error) {
-	s.mu.Lock()
-	src := s.src
-	s.mu.Unlock()
-	tok, err := src.Token()
+	if s.tokens == nil {
+		return s.static.Token()
+	}
+	tok, err := s.tokens.Token()
 	if err != nil {
 		return nil, tokenError(s.method, err)
 	}
@@ -221,9 +213,10 @@ func (s *GoogleTokenSource) Token() (*oauth2.Token, error) {
 
 // Generation identifies the cached token; pass it to Refresh.
 func (s *GoogleTokenSource) Generation() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.gen
+	if s.tokens == nil {
+		return 0
+	}
+	return s.tokens.Generation()
 }
 
 // Refresh drops the token of generation gen, which the API refused, so the
@@ -231,28 +224,19 @@ func (s *GoogleTokenSource) Generation() uint64 {
 // token refused, only the first refresh fetches. It reports false when
 // the credentials cannot be refreshed (a static access token).
 func (s *GoogleTokenSource) Refresh(gen uint64) bool {
-	if s.fresh == nil {
+	if s.tokens == nil {
 		return false
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if gen == s.gen {
-		s.src = s.fresh()
-		s.gen++
-	}
+	s.tokens.Drop(gen)
 	return true
 }
 
 // tokenError turns a token endpoint refusal into ErrGoogleCredentialsRejected
 // with advice; other failures (network, 5xx) stay retryable.
 func tokenError(method string, err error) error {
-	var re *oauth2.RetrieveError
-	if !errors.As(err, &re) || re.Response == nil || re.Response.StatusCode >= 500 {
+	code, refused := Refusal(err)
+	if !refused {
 		return fmt.Errorf("get a Google access token: %w", RedactError(err))
-	}
-	code := re.ErrorCode
-	if code == "" {
-		code = fmt.Sprintf("HTTP %d", re.Response.StatusCode)
 	}
 	advice := "check the credentials"
 	switch method {

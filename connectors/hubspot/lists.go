@@ -120,6 +120,25 @@ func (c *client) resolve(ctx context.Context, ref listRef) (list, error) {
 	return l, nil
 }
 
+// openList parses source.audience, opens one operation's client and finds
+// the contact list it names; the caller closes the client.
+func (s *Source) openList(ctx context.Context, audience string) (*client, listRef, list, error) {
+	ref, err := parseRef(audience)
+	if err != nil {
+		return nil, ref, list{}, fmt.Errorf("hubspot: %w", err)
+	}
+	c, err := s.open(ctx)
+	if err != nil {
+		return nil, ref, list{}, err
+	}
+	l, err := c.contactList(ctx, ref)
+	if err != nil {
+		c.close()
+		return nil, ref, list{}, err
+	}
+	return c, ref, l, nil
+}
+
 // contactList finds the list ref names and checks that it holds contacts.
 func (c *client) contactList(ctx context.Context, ref listRef) (list, error) {
 	l, err := c.resolve(ctx, ref)
@@ -202,19 +221,11 @@ func (c *client) search(ctx context.Context, offset int64, count int) (searchPag
 // CheckAudience finds the list a sync's source.audience names and says
 // what it is; it changes nothing.
 func (s *Source) CheckAudience(ctx context.Context, audience string) (string, error) {
-	ref, err := parseRef(audience)
-	if err != nil {
-		return "", fmt.Errorf("hubspot: %w", err)
-	}
-	c, err := s.open(ctx)
+	c, ref, l, err := s.openList(ctx, audience)
 	if err != nil {
 		return "", err
 	}
 	defer c.close()
-	l, err := c.contactList(ctx, ref)
-	if err != nil {
-		return "", err
-	}
 	size := "size unknown"
 	if n := l.size(); n >= 0 {
 		size = fmt.Sprintf("%d members", n)

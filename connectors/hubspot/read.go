@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -17,27 +16,21 @@ import (
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/crmmap"
 )
 
 // Read streams the members of the list req.Audience names.
 func (s *Source) Read(ctx context.Context, req connectors.ReadRequest, out connectors.Emitter) error {
-	ref, err := parseRef(req.Audience)
-	if err != nil {
-		return fmt.Errorf("hubspot: %w", err)
-	}
+	// A mapping error is said before any network call.
 	m, err := newMapper(req, s.crm.OptOut)
 	if err != nil {
 		return fmt.Errorf("hubspot: %w", err)
 	}
-	c, err := s.open(ctx)
+	c, ref, l, err := s.openList(ctx, req.Audience)
 	if err != nil {
 		return err
 	}
 	defer c.close()
-	l, err := c.contactList(ctx, ref)
-	if err != nil {
-		return err
-	}
 	size := l.size()
 	if size >= 0 {
 		connectors.DeclareCount(out, size)
@@ -232,10 +225,7 @@ func (r *listReader) emit(f fetched, out connectors.Emitter) error {
 	for i := range f.found {
 		byID[string(f.found[i].ID)] = &f.found[i]
 	}
-	var m audience.Member
-	if len(r.m.attrs) > 0 {
-		m.Attrs = make([]audience.Value, len(r.m.attrs)) // reused for the batch; the engine copies them
-	}
+	var m audience.Member // its Attrs are reused for the batch: the engine copies them
 	for i, id := range f.ids {
 		line := f.first + int64(i)
 		c, ok := byID[id]
@@ -259,24 +249,12 @@ func (r *listReader) emit(f fetched, out connectors.Emitter) error {
 
 // mapper turns a contact's properties into a member.
 type mapper struct {
-	fields  []fieldProp
-	key     string // "" reads the record id
-	consent [2]consentProp
-	// attrs are the requested attributes, in the request's order; each
-	// Field is a contact property.
-	attrs []connectors.Attribute
+	// m is the contact properties that hold the key, the identifiers,
+	// the consent answers and the attributes; the key's "" is the
+	// record id.
+	m *crmmap.Mapping[string]
 	// props are the properties a batch read asks for.
 	props []string
-}
-
-type fieldProp struct {
-	kind audience.Kind
-	prop string
-}
-
-type consentProp struct {
-	prop   string // "" when the question is not mapped
-	optOut bool
 }
 
 // recordIDKeys are the spellings of source.key that mean HubSpot's record
@@ -284,71 +262,35 @@ type consentProp struct {
 var recordIDKeys = []string{"", "id", "hs_object_id"}
 
 func newMapper(req connectors.ReadRequest, optOut []string) (*mapper, error) {
-	m := &mapper{}
-	props := map[string]bool{}
-	for _, k := range audience.Kinds() {
-		if p := strings.TrimSpace(req.Fields[k]); p != "" {
-			m.fields = append(m.fields, fieldProp{kind: k, prop: p})
-			props[p] = true
-		}
+	m, err := crmmap.Map(req, crmmap.Places[string]{
+		Of: func(p string) (string, error) {
+			if p == "" {
+				return "", errors.New("names no contact property: set its field")
+			}
+			return p, nil
+		},
+		IsRecordKey: func(k string) bool { return slices.Contains(recordIDKeys, k) },
+		OptOut:      func(p string) bool { return slices.Contains(optOut, p) },
+		NoFields:    "contact property: map at least email or phone (for example email: email, phone: phone)",
+		Parse:       attrValue,
+		Reasons:     crmmap.Reasons{MissingKey: ReasonMissingKey, NoIdentifiers: ReasonNoIdentifiers, InvalidConsent: ReasonInvalidConsent},
+	})
+	if err != nil {
+		return nil, err
 	}
-	if len(m.fields) == 0 {
-		return nil, errors.New("source.fields maps no contact property: map at least email or phone (for example email: email, phone: phone)")
-	}
-	if !slices.Contains(recordIDKeys, strings.TrimSpace(req.Key)) {
-		m.key = strings.TrimSpace(req.Key)
-		props[m.key] = true
-	}
-	for i, p := range []string{req.Consent.AdUserData, req.Consent.AdPersonalization} {
-		if p = strings.TrimSpace(p); p != "" {
-			m.consent[i] = consentProp{prop: p, optOut: slices.Contains(optOut, p)}
-			props[p] = true
-		}
-	}
-	for _, a := range req.Attributes {
-		if a.Field = strings.TrimSpace(a.Field); a.Field == "" {
-			return nil, fmt.Errorf("attribute %s names no contact property: set its field", a.Name)
-		}
-		m.attrs = append(m.attrs, a)
-		props[a.Field] = true
-	}
-	m.props = slices.Sorted(maps.Keys(props))
-	return m, nil
+	props := slices.DeleteFunc(m.Places(), func(p string) bool { return p == "" })
+	slices.Sort(props)
+	return &mapper{m: m, props: slices.Compact(props)}, nil
 }
 
 // fill sets dst from c, or returns why the contact is rejected.
 func (m *mapper) fill(dst *audience.Member, c *contact) string {
-	dst.Reset()
-	dst.Key = string(c.ID)
-	if m.key != "" {
-		dst.Key = strings.TrimSpace(string(c.Properties[m.key]))
-		if dst.Key == "" {
-			return ReasonMissingKey
+	return m.m.Fill(dst, func(p string) string {
+		if p == "" {
+			return string(c.ID)
 		}
-	}
-	has := false
-	for _, f := range m.fields {
-		v := string(c.Properties[f.prop])
-		dst.Fields[f.kind] = v
-		has = has || strings.TrimSpace(v) != ""
-	}
-	if !has {
-		return ReasonNoIdentifiers
-	}
-	for i, cp := range m.consent {
-		if cp.prop == "" {
-			continue
-		}
-		st, ok := audience.ReadConsent(string(c.Properties[cp.prop]), cp.optOut)
-		if !ok {
-			return ReasonInvalidConsent
-		}
-		*dst.Consent.Answer(i) = st
-	}
-	for i := range m.attrs {
-		dst.Attrs[i] = attrValue(&m.attrs[i], string(c.Properties[m.attrs[i].Field]))
-	}
-	return ""
+		return string(c.Properties[p])
+	})
 }
 
 // attrValue reads a contact property as attribute a. HubSpot sends every

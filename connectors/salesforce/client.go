@@ -1,10 +1,8 @@
 package salesforce
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -163,15 +161,17 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 		}
 	}
 	if resp.StatusCode == http.StatusForbidden {
-		a, rerr := readAnswer(resp)
-		_ = resp.Body.Close()
+		// The daily limit's answer is a short error list; whoever reads
+		// the response next still gets all of it.
+		body, rerr := platformhttp.PeekBody(resp, 1<<16)
 		if rerr != nil {
-			return nil, rerr
+			_ = resp.Body.Close()
+			return nil, fmt.Errorf("read Salesforce's answer: %w", rerr)
 		}
-		if hasCode(decodeErrors(a.body), "REQUEST_LIMIT_EXCEEDED") {
-			return nil, limitError(a.header)
+		if hasCode(decodeErrors(body), "REQUEST_LIMIT_EXCEEDED") {
+			_ = resp.Body.Close()
+			return nil, limitError(resp.Header)
 		}
-		resp.Body = io.NopCloser(bytes.NewReader(a.body))
 	}
 	return resp, nil
 }

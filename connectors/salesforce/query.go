@@ -7,8 +7,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/connectors/crmmap"
 )
 
 // refKind says how source.audience names an audience.
@@ -130,27 +130,9 @@ type plan struct {
 	campaign bool
 	// personCols are the ContactId and LeadId columns of a campaign.
 	personCols column
-	key        column // key.contact < 0: the person's id
-	fields     []fieldCol
-	consent    [2]consentCol
-	// attrs are the requested attributes' columns, in request order.
-	attrs []attrCol
-}
-
-type attrCol struct {
-	attr connectors.Attribute
-	col  column
-}
-
-type fieldCol struct {
-	kind audience.Kind
-	col  column
-}
-
-type consentCol struct {
-	set    bool
-	col    column
-	optOut bool
+	// m is where records hold the key, the identifiers, the consent
+	// answers and the attributes.
+	m *crmmap.Mapping[column]
 }
 
 // colSet collects the columns a plan reads, once each.
@@ -179,7 +161,11 @@ func campaignPlan(id string, req connectors.ReadRequest, optOut []string) (*plan
 		}
 		return column{cs.add("Contact." + sd.contact), cs.add("Lead." + sd.lead)}, nil
 	}
-	if err := p.mapFields(req, optOut, both, column{-1, -1}); err != nil {
+	// The key is the Contact's or the Lead's id unless source.key names
+	// a field.
+	isID := func(k string) bool { return k == "" || strings.EqualFold(k, "Id") }
+	var err error
+	if p.m, err = crmmap.Map(req, places(both, p.personCols, isID, optOut)); err != nil {
 		return nil, err
 	}
 	p.cols = cs.cols
@@ -225,64 +211,38 @@ func queryPlan(soql string, req connectors.ReadRequest, optOut []string) (*plan,
 		i := cs.add(f)
 		return column{i, i}, nil
 	}
-	keyDefault := column{-1, -1}
+	// Without source.key the key is the record's Id, selected first.
+	var id column
 	if strings.TrimSpace(req.Key) == "" {
 		i := cs.add("Id")
-		keyDefault = column{i, i}
+		id = column{i, i}
 	}
-	if err := p.mapFields(req, optOut, one, keyDefault); err != nil {
+	isID := func(k string) bool { return k == "" }
+	var err error
+	if p.m, err = crmmap.Map(req, places(one, id, isID, optOut)); err != nil {
 		return nil, err
 	}
 	p.cols = cs.cols
 	return p, nil
 }
 
-// mapFields resolves the mapped fields, key and consent to columns.
-func (p *plan) mapFields(req connectors.ReadRequest, optOut []string, col func(string) (column, error), keyDefault column) error {
-	for _, k := range audience.Kinds() {
-		f := strings.TrimSpace(req.Fields[k])
-		if f == "" {
-			continue
-		}
-		c, err := col(f)
-		if err != nil {
-			return fmt.Errorf("source.fields %s: %w", k, err)
-		}
-		p.fields = append(p.fields, fieldCol{kind: k, col: c})
+// places is how a plan finds what a sync maps: col resolves a field name
+// to its columns, adding them to the plan's; id is the key's column when
+// isID accepts source.key. A consent field's "true" means opted out when
+// optOut names it, ignoring case and the relationship path (Lead.).
+func places(col func(string) (column, error), id column, isID func(string) bool, optOut []string) crmmap.Places[column] {
+	return crmmap.Places[column]{
+		Of: col, RecordKey: id, IsRecordKey: isID,
+		OptOut: func(f string) bool {
+			base := f[strings.LastIndex(f, ".")+1:]
+			if j := strings.Index(base, "|"); j >= 0 {
+				base = base[:j]
+			}
+			return slices.ContainsFunc(optOut, func(o string) bool { return strings.EqualFold(o, base) })
+		},
+		NoFields: "Salesforce field: map at least email or phone (for example email: Email, phone: Phone)",
+		Reasons:  crmmap.Reasons{MissingKey: ReasonMissingKey, NoIdentifiers: ReasonNoIdentifiers, InvalidConsent: ReasonInvalidConsent},
 	}
-	if len(p.fields) == 0 {
-		return errors.New("source.fields maps no Salesforce field: map at least email or phone (for example email: Email, phone: Phone)")
-	}
-	for _, a := range req.Attributes {
-		c, err := col(a.Field)
-		if err != nil {
-			return fmt.Errorf("source.attributes %s: %w", a.Name, err)
-		}
-		p.attrs = append(p.attrs, attrCol{attr: a, col: c})
-	}
-	p.key = keyDefault
-	if k := strings.TrimSpace(req.Key); k != "" && !(p.campaign && strings.EqualFold(k, "Id")) {
-		c, err := col(k)
-		if err != nil {
-			return fmt.Errorf("source.key: %w", err)
-		}
-		p.key = c
-	}
-	for i, f := range []string{req.Consent.AdUserData, req.Consent.AdPersonalization} {
-		if f = strings.TrimSpace(f); f == "" {
-			continue
-		}
-		c, err := col(f)
-		if err != nil {
-			return fmt.Errorf("source.consent: %w", err)
-		}
-		base := f[strings.LastIndex(f, ".")+1:]
-		if j := strings.Index(base, "|"); j >= 0 {
-			base = base[:j]
-		}
-		p.consent[i] = consentCol{set: true, col: c, optOut: slices.ContainsFunc(optOut, func(o string) bool { return strings.EqualFold(o, base) })}
-	}
-	return nil
 }
 
 // topLevel finds keyword kw in a query outside string literals and

@@ -3,7 +3,6 @@ package salesforce
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"go.uber.org/zap"
 
@@ -86,58 +85,18 @@ func (e *emitter) record(vals []string) error {
 	return nil
 }
 
-// fill sets dst from a record's values, or returns why it is rejected.
+// fill sets dst from a record's values, or returns why it is rejected. A
+// campaign member without a ContactId is a Lead, read from the Lead's
+// columns.
 func (p *plan) fill(dst *audience.Member, vals []string) string {
-	attrs := dst.Attrs // kept from record to record: the engine copies the values
-	*dst = audience.Member{}
-	lead := false
-	if p.campaign {
-		lead = vals[p.personCols.contact] == ""
-	}
-	pick := func(c column) string {
+	lead := p.campaign && vals[p.personCols.contact] == ""
+	// Salesforce writes booleans as true/false and datetimes as
+	// 2018-12-10T17:50:19.000+0000, both of which the attribute parser
+	// reads.
+	return p.m.Fill(dst, func(c column) string {
 		if lead {
 			return vals[c.lead]
 		}
 		return vals[c.contact]
-	}
-	switch {
-	case p.key.contact >= 0:
-		dst.Key = strings.TrimSpace(pick(p.key))
-	case p.campaign:
-		dst.Key = strings.TrimSpace(pick(p.personCols))
-	}
-	if dst.Key == "" {
-		return ReasonMissingKey
-	}
-	has := false
-	for _, f := range p.fields {
-		v := pick(f.col)
-		dst.Fields[f.kind] = v
-		has = has || strings.TrimSpace(v) != ""
-	}
-	if !has {
-		return ReasonNoIdentifiers
-	}
-	if len(p.attrs) > 0 {
-		if cap(attrs) < len(p.attrs) {
-			attrs = make([]audience.Value, len(p.attrs))
-		}
-		dst.Attrs = attrs[:len(p.attrs)]
-		// Salesforce writes booleans as true/false and datetimes as
-		// 2018-12-10T17:50:19.000+0000, both of which the parser reads.
-		for i, a := range p.attrs {
-			dst.Attrs[i] = a.attr.Parse(pick(a.col))
-		}
-	}
-	for i, cc := range p.consent {
-		if !cc.set {
-			continue
-		}
-		st, ok := audience.ReadConsent(pick(cc.col), cc.optOut)
-		if !ok {
-			return ReasonInvalidConsent
-		}
-		*dst.Consent.Answer(i) = st
-	}
-	return ""
+	})
 }
