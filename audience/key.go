@@ -51,27 +51,29 @@ type Fingerprint [16]byte
 // FingerprintOf computes the fingerprint of sorted identifiers and consent.
 // ids must be sorted with SortIdentifiers.
 func FingerprintOf(ids []Identifier, c Consent) Fingerprint {
-	h := sha256.New()
-	var buf [3]byte
+	// One hash over a buffer on the stack, not a digest written piece by
+	// piece: this runs for every member planned, and a hash.Hash made
+	// each write's bytes escape to the heap. The bytes hashed are the
+	// same (each identifier's kind, flag, value and a zero, then 0xff
+	// and the consent), so fingerprints in state stay valid.
+	var stack [1024]byte
+	buf := stack[:0]
 	for _, id := range ids {
-		buf[0] = byte(id.Kind)
-		buf[1] = 0
+		flag := byte(0)
 		v := id.Value
 		switch {
 		case id.Sealed:
 			// The digest only: the sealed rest differs on every sealing.
-			buf[1], v = flagSealed, sealedDigest(v)
+			flag, v = flagSealed, sealedDigest(v)
 		case id.Hashed:
-			buf[1] = 1
+			flag = 1
 		}
-		h.Write(buf[:2])
-		h.Write([]byte(v))
-		h.Write([]byte{0})
+		buf = append(buf, byte(id.Kind), flag)
+		buf = append(buf, v...)
+		buf = append(buf, 0)
 	}
-	buf[0], buf[1], buf[2] = 0xff, byte(c.AdUserData), byte(c.AdPersonalization)
-	h.Write(buf[:])
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
+	buf = append(buf, 0xff, byte(c.AdUserData), byte(c.AdPersonalization))
+	sum := sha256.Sum256(buf)
 	var f Fingerprint
 	copy(f[:], sum[:])
 	return f

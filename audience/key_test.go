@@ -1,6 +1,8 @@
 package audience
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -80,3 +82,54 @@ func FuzzDecodeIdentifiers(f *testing.F) {
 		}
 	})
 }
+
+// TestFingerprintIsStable pins the bytes a fingerprint hashes: state keeps
+// fingerprints across releases, so a change to how they are computed
+// would re-send every member. The oracle writes the documented layout
+// (per identifier: kind, flag, value, zero; then 0xff and the consent)
+// piece by piece.
+func TestFingerprintIsStable(t *testing.T) {
+	t.Parallel()
+	oracle := func(ids []Identifier, c Consent) Fingerprint {
+		h := sha256.New()
+		for _, id := range ids {
+			flag := byte(0)
+			if id.Hashed {
+				flag = 1
+			}
+			h.Write([]byte{byte(id.Kind), flag})
+			h.Write([]byte(id.Value))
+			h.Write([]byte{0})
+		}
+		h.Write([]byte{0xff, byte(c.AdUserData), byte(c.AdPersonalization)})
+		var f Fingerprint
+		copy(f[:], h.Sum(nil))
+		return f
+	}
+	long := strings.Repeat("x", 2000) // past the stack buffer
+	cases := [][]Identifier{
+		nil,
+		{{Kind: Email, Value: strings.Repeat("a", 64), Hashed: true}},
+		{{Kind: Email, Value: strings.Repeat("b", 64), Hashed: true}, {Kind: Phone, Value: strings.Repeat("c", 64), Hashed: true},
+			{Kind: ExternalID, Value: "crm-0001"}},
+		{{Kind: ExternalID, Value: long}, {Kind: Zip, Value: "10001"}},
+	}
+	consents := []Consent{{}, {AdUserData: ConsentGranted, AdPersonalization: ConsentDenied}}
+	for i, ids := range cases {
+		for _, c := range consents {
+			if got, want := FingerprintOf(ids, c), oracle(ids, c); got != want {
+				t.Errorf("case %d, consent %v: fingerprint %x, want %x", i, c, got, want)
+			}
+		}
+	}
+	// A golden value, so that the oracle and the code cannot drift together.
+	got := FingerprintOf(cases[1], consents[1])
+	if hex.EncodeToString(got[:]) != goldenFingerprint {
+		t.Errorf("fingerprint %x, want %s", got, goldenFingerprint)
+	}
+}
+
+// goldenFingerprint is FingerprintOf of one hashed e-mail (64 "a"s) with
+// ad_user_data granted and ad_personalization denied, as computed before
+// the stack-buffer version.
+const goldenFingerprint = "ac8dea8fa07ba2d913caf263debbc793"
