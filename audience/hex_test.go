@@ -2,6 +2,7 @@ package audience
 
 import (
 	"encoding/hex"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -56,5 +57,35 @@ func TestAppendHash(t *testing.T) {
 	}
 	if _, ok := appendHash(nil, valid[:62]); ok {
 		t.Error("a short value was taken for a hash")
+	}
+}
+
+// TestAppendHashEveryPosition checks the decoder at
+// every position with every byte value, and on random digests against
+// encoding/hex.
+func TestAppendHashEveryPosition(t *testing.T) {
+	t.Parallel()
+	valid := "f1f0" + strings.Repeat("0123456789abcdef", 3) + "deadbeef0123"
+	for pos := range 64 {
+		for c := range 256 {
+			s := valid[:pos] + string(byte(c)) + valid[pos+1:]
+			want, err := hex.DecodeString(s)
+			ok := err == nil && ('0' <= c && c <= '9' || 'a' <= c && c <= 'f')
+			got, gotOK := appendHash(nil, s)
+			if gotOK != ok || (ok && string(got) != string(want)) {
+				t.Fatalf("appendHash with %q at %d = %x, %v; want %x, %v", byte(c), pos, got, gotOK, want, ok)
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 10000 {
+		var b [32]byte
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		got, ok := appendHash(nil, hex.EncodeToString(b[:]))
+		if !ok || string(got) != string(b[:]) {
+			t.Fatalf("appendHash(%x) = %x, %v", b, got, ok)
+		}
 	}
 }
