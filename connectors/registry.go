@@ -67,11 +67,13 @@ type Spec struct {
 	// of this type to answer both consent questions, by a default on the
 	// destination or a consent column of the source, so the mistake is a
 	// validate error rather than a run whose every batch is refused.
+	// DestinationSpec sets it with ConsentRequired.
 	RequiresConsent bool
 	// TaggedAudience says the destination's audience is a tag on the
 	// contacts of a list (Mailchimp): a sync's audience may then give
 	// list_id and tag (AudienceSpec.List, AudienceSpec.Tag), which the
-	// config loader refuses for other types.
+	// config loader refuses for other types. DestinationSpec sets it with
+	// TaggedAudiences.
 	TaggedAudience bool
 }
 
@@ -184,8 +186,25 @@ func SourceSpec[S any, T Source](typ, summary, sample string, fn func(*S, Env) (
 }
 
 // DestinationSpec declares a destination whose settings are an S, built by
-// fn.
-func DestinationSpec[S any, T Destination](typ, summary, sample string, fn func(*S, Env) (T, error)) Spec {
-	return Spec{Type: typ, Role: RoleDestination, Summary: summary, Sample: sample,
+// fn, with the optional facts traits name (ConsentRequired,
+// TaggedAudiences): a destination type is declared in one expression.
+func DestinationSpec[S any, T Destination](typ, summary, sample string, fn func(*S, Env) (T, error), traits ...Trait) Spec {
+	spec := Spec{Type: typ, Role: RoleDestination, Summary: summary, Sample: sample,
 		Settings: func() any { return new(S) }, NewDestination: DestinationFunc(fn)}
+	for _, t := range traits {
+		t(&spec)
+	}
+	return spec
 }
+
+// A Trait sets one of the optional facts of a destination type that the
+// config loader checks its syncs against; DestinationSpec takes them.
+type Trait func(*Spec)
+
+// ConsentRequired is the Trait of a destination whose platform refuses
+// members without consent answers (Spec.RequiresConsent).
+func ConsentRequired(s *Spec) { s.RequiresConsent = true }
+
+// TaggedAudiences is the Trait of a destination whose audience is a tag on
+// the contacts of a list (Spec.TaggedAudience).
+func TaggedAudiences(s *Spec) { s.TaggedAudience = true }

@@ -38,3 +38,32 @@ func TestSourceFunc(t *testing.T) {
 	_, err = newSource(struct{}{}, connectors.Env{})
 	require.ErrorContains(t, err, "want *connectors_test.settings")
 }
+
+// TestDestinationSpecTraits checks that DestinationSpec sets the optional
+// facts its traits name, and only those.
+func TestDestinationSpecTraits(t *testing.T) {
+	t.Parallel()
+	build := func(*settings, connectors.Env) (connectors.Destination, error) { return nil, errors.New("not built") }
+	tests := []struct {
+		name          string
+		traits        []connectors.Trait
+		consent, tags bool
+	}{
+		{name: "none"},
+		{name: "consent", traits: []connectors.Trait{connectors.ConsentRequired}, consent: true},
+		{name: "tags", traits: []connectors.Trait{connectors.TaggedAudiences}, tags: true},
+		{name: "both", traits: []connectors.Trait{connectors.TaggedAudiences, connectors.ConsentRequired}, consent: true, tags: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			spec := connectors.DestinationSpec("d", "a destination", "d: {}", build, tt.traits...)
+			require.Equal(t, connectors.RoleDestination, spec.Role)
+			require.Equal(t, tt.consent, spec.RequiresConsent, "RequiresConsent")
+			require.Equal(t, tt.tags, spec.TaggedAudience, "TaggedAudience")
+			require.IsType(t, &settings{}, spec.Settings())
+			var reg connectors.Registry
+			reg.Register(spec) // a declared destination registers
+		})
+	}
+}

@@ -47,14 +47,12 @@ const (
 	MaxMembershipDays = 540
 )
 
-// Spec declares the google_ads destination for a registry.
+// Spec declares the google_ads destination for a registry. Customer Match
+// refuses uploads without consent.
 func Spec() connectors.Spec {
-	spec := connectors.DestinationSpec(Type,
+	return connectors.DestinationSpec(Type,
 		"Google Ads Customer Match lists through the Data Manager API (hashed e-mail, phone and address).",
-		sample, New)
-	// Customer Match refuses uploads without consent.
-	spec.RequiresConsent = true
-	return spec
+		sample, New, connectors.ConsentRequired)
 }
 
 // Destination uploads to Customer Match user lists of one operating

@@ -186,11 +186,10 @@ mailchimp:
   requests_per_second: 0
 `
 
-// Spec declares the Mailchimp destination for a registry.
+// Spec declares the Mailchimp destination for a registry; its audiences
+// are tags of a list.
 func Spec() connectors.Spec {
-	s := connectors.DestinationSpec(Type,
+	return connectors.DestinationSpec(Type,
 		"Tags the contacts of a Mailchimp list (Marketing API v3), creating them when needed, to start and stop Customer Journeys.",
-		sample, New)
-	s.TaggedAudience = true
-	return s
+		sample, New, connectors.TaggedAudiences)
 }

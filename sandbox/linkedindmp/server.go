@@ -139,6 +139,10 @@ type handlerFunc func(http.ResponseWriter, *http.Request, *request) *apiError
 var (
 	numberPattern  = regexp.MustCompile(`^[1-9][0-9]{0,18}$`)
 	versionPattern = regexp.MustCompile(`^20[0-9]{2}(0[1-9]|1[0-2])$`)
+	// savedIDs refuses to restore a segment the paths could not name.
+	savedIDs = wire.SavedIDs{Want: "a numeric id and account_id are required", Valid: func(id, account string) bool {
+		return numberPattern.MatchString(id) && numberPattern.MatchString(account)
+	}}
 )
 
 // ServeHTTP handles an API or token call.

@@ -41,13 +41,10 @@ func (s *Server) Snapshot() Snapshot {
 func (s *Server) Restore(snap Snapshot) error {
 	return wire.Restore(&s.mu, &s.segments, "DMP segment", snap.Segments, snap.NextID,
 		func(ss SegmentSnapshot) (string, *segment, error) {
-			if !numberPattern.MatchString(ss.ID) || !numberPattern.MatchString(ss.Account) {
-				return "", nil, errors.New("a numeric id and account_id are required")
-			}
 			if ss.Type == "" || ss.SourcePlatform == "" || ss.AccessPolicy == "" || ss.Polls < 0 {
 				return "", nil, errors.New("type, source_platform and access_policy are required")
 			}
-			a, err := ss.Restored(ss.Created, ss.Updated, ss.SavedMembers)
+			a, err := ss.Restored(savedIDs, ss.Created, ss.Updated, ss.SavedMembers)
 			if err != nil {
 				return "", nil, err
 			}

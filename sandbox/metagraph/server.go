@@ -259,6 +259,11 @@ type handlerFunc func(http.ResponseWriter, *http.Request, *call) *graphError
 var adAccountPattern = regexp.MustCompile(`^act_[0-9]{1,20}$`)
 var objectIDPattern = regexp.MustCompile(`^[0-9]{1,20}$`)
 
+// savedIDs refuses to restore an audience whose id is not an object id,
+// or that names no ad account.
+var savedIDs = wire.SavedIDs{Want: "a numeric id and an account_id are required",
+	Valid: func(id, account string) bool { return objectIDPattern.MatchString(id) && account != "" }}
+
 func (s *Server) route(c *call) (string, handlerFunc) {
 	if c.node == "debug_token" && c.edge == "" && c.method == http.MethodGet {
 		return "debug_token", s.debugToken

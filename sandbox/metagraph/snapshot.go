@@ -107,10 +107,7 @@ func (s *Server) Restore(snap Snapshot) error {
 }
 
 func restoreAudience(as AudienceSnapshot) (*audience, error) {
-	if !objectIDPattern.MatchString(as.ID) || as.Account == "" {
-		return nil, errors.New("a numeric id and an account_id are required")
-	}
-	restored, err := as.Restored(as.Created, as.Updated, as.SavedMembers)
+	restored, err := as.Restored(savedIDs, as.Created, as.Updated, as.SavedMembers)
 	if err != nil {
 		return nil, err
 	}

@@ -117,6 +117,9 @@ type handlerFunc func(http.ResponseWriter, *http.Request, *request) *apiError
 var (
 	accountPattern = regexp.MustCompile(`^[0-9a-z]{1,32}$`)
 	idPattern      = regexp.MustCompile(`^[0-9a-z]{1,32}$`)
+	// savedIDs refuses to restore an audience the paths could not name.
+	savedIDs = wire.SavedIDs{Want: "an id and an account_id of lowercase letters and digits are required",
+		Valid: func(id, account string) bool { return idPattern.MatchString(id) && accountPattern.MatchString(account) }}
 )
 
 // ServeHTTP handles an Ads API call.

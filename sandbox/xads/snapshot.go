@@ -1,8 +1,6 @@
 package xads
 
 import (
-	"errors"
-
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
@@ -38,10 +36,7 @@ func (s *Server) Snapshot() Snapshot {
 func (s *Server) Restore(snap Snapshot) error {
 	return wire.Restore(&s.mu, &s.audiences, "custom audience", snap.CustomAudiences, snap.NextID,
 		func(as AudienceSnapshot) (string, *audience, error) {
-			if !idPattern.MatchString(as.ID) || !accountPattern.MatchString(as.Account) {
-				return "", nil, errors.New("an id and an account_id of lowercase letters and digits are required")
-			}
-			a, err := as.Restored(as.Created, as.Updated, as.SavedMembers)
+			a, err := as.Restored(savedIDs, as.Created, as.Updated, as.SavedMembers)
 			if err != nil {
 				return "", nil, err
 			}

@@ -1,6 +1,9 @@
 package wire
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // Audience is what the Meta, X and LinkedIn replicas hold of every
 // audience whatever the platform: its id, ad account, name and
@@ -47,9 +50,22 @@ type SavedTimes struct {
 // Times is what a snapshot saves of when a was made and last changed.
 func (a *Audience) Times() SavedTimes { return SavedTimes{Created: a.Created, Updated: a.Updated} }
 
+// SavedIDs are what a replica's audience ids and ad account ids look like:
+// Restored refuses a saved audience whose ids the replica could not have
+// made or would not take in a path.
+type SavedIDs struct {
+	// Valid reports whether id and account are such ids.
+	Valid func(id, account string) bool
+	// Want says what they must be: the error for ids Valid refuses.
+	Want string
+}
+
 // Restored is the audience that sa and members saved, made at created and
-// last changed at updated.
-func (sa SavedAudience) Restored(created, updated time.Time, members SavedMembers) (Audience, error) {
+// last changed at updated, once ids accepts its id and account.
+func (sa SavedAudience) Restored(ids SavedIDs, created, updated time.Time, members SavedMembers) (Audience, error) {
+	if !ids.Valid(sa.ID, sa.Account) {
+		return Audience{}, errors.New(ids.Want)
+	}
 	set, err := members.Set()
 	if err != nil {
 		return Audience{}, err

@@ -197,16 +197,27 @@ func TestAudienceSavedAndRestored(t *testing.T) {
 	require.Equal(t, SavedTimes{Created: made, Updated: made.Add(time.Hour)}, a.Times())
 	require.Equal(t, Listed{Account: "acct", ID: "7", Name: "Buyers"}, a.Listed())
 
-	back, err := a.Saved().Restored(a.Created, a.Updated, a.Members.Save())
+	back, err := a.Saved().Restored(anyIDs, a.Created, a.Updated, a.Members.Save())
 	require.NoError(t, err)
 	require.Equal(t, a.Saved(), back.Saved())
 	require.Equal(t, a.Times(), back.Times())
 	require.Equal(t, []string{"a", "b", "c"}, back.Members.Sorted())
 	require.Equal(t, 2, back.Members.People(), "a row is one person")
 
-	_, err = a.Saved().Restored(made, made, SavedMembers{Members: []string{"a"}, Secondary: []int{3}})
+	_, err = a.Saved().Restored(anyIDs, made, made, SavedMembers{Members: []string{"a"}, Secondary: []int{3}})
 	require.Error(t, err, "members that do not hold together are refused")
+
+	numeric := SavedIDs{Want: "numeric ids wanted", Valid: func(id, account string) bool { return id == "7" && account == "acct" }}
+	_, err = a.Saved().Restored(numeric, made, made, a.Members.Save())
+	require.NoError(t, err, "ids Valid accepts are restored")
+	for _, sa := range []SavedAudience{{ID: "8", Account: "acct"}, {ID: "7", Account: "other"}} {
+		_, err = sa.Restored(numeric, made, made, a.Members.Save())
+		require.EqualError(t, err, "numeric ids wanted", "ids Valid refuses (%+v) are refused with Want", sa)
+	}
 }
+
+// anyIDs takes every saved id and account.
+var anyIDs = SavedIDs{Want: "never refused", Valid: func(string, string) bool { return true }}
 
 func TestSaveIsWhatRestoreLoads(t *testing.T) {
 	t.Parallel()
@@ -224,7 +235,7 @@ func TestSaveIsWhatRestoreLoads(t *testing.T) {
 
 	t2 := NewAudiences[Audience](0, 10)
 	require.NoError(t, Restore(&mu, &t2, "audience", saved, next, func(sa SavedAudience) (string, *Audience, error) {
-		a, err := sa.Restored(time.Time{}, time.Time{}, SavedMembers{})
+		a, err := sa.Restored(anyIDs, time.Time{}, time.Time{}, SavedMembers{})
 		return sa.ID, &a, err
 	}))
 	require.Equal(t, "103", t2.NewID(), "ids go on after the saved ones")
