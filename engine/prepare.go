@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/binary"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -230,6 +231,12 @@ func startPipeline(plans []*plan, placing *placing, workers int) *pipeline {
 				for i := range ws {
 					ws[i].run(b.pcs[i], reasons)
 				}
+				// A chunk is a few milliseconds of work: yield between
+				// chunks so that goroutines waiting for a core (the API
+				// and web UI of `serve`, beside a large run) get one
+				// within a chunk, not within the scheduler's 10 ms slice
+				// after every busy goroutine ahead of them.
+				runtime.Gosched()
 			}
 		})
 	}
@@ -241,6 +248,7 @@ func startPipeline(plans []*plan, placing *placing, workers int) *pipeline {
 				p.classify(pc)
 				pc.release()
 			}
+			runtime.Gosched() // as the workers do
 		}
 	})
 	return pl

@@ -259,7 +259,8 @@ func (c *collector) flush() error {
 		}
 	}
 	c.chunk = make([]sourced, 0, chunkSize)
-	c.arena = nil // the chunk handed on keeps its arena
+	c.arena = nil     // the chunk handed on keeps its arena
+	runtime.Gosched() // between chunks, as the prepare workers do
 	return nil
 }
 
