@@ -102,9 +102,9 @@ func (l *keyLog) add(mkeys []byte) {
 	l.write(head[:n], mkeys)
 }
 
-// each calls fn with every member's seq and match keys, in seq order; mk
-// is valid only during the call.
-func (l *keyLog) each(fn func(seq uint64, mk []byte)) error {
+// each calls fn with every member's seq and match keys, in seq order,
+// until fn returns false; mk is valid only during the call.
+func (l *keyLog) each(fn func(seq uint64, mk []byte) bool) error {
 	if err := l.flush(); err != nil {
 		return err
 	}
@@ -123,7 +123,9 @@ func (l *keyLog) each(fn func(seq uint64, mk []byte)) error {
 			if k <= 0 || n > uint64(len(mem)-k)/8 {
 				return fmt.Errorf("read the spooled match keys: %w", errCorruptSpool)
 			}
-			fn(seq, mem[k:k+int(n)*8])
+			if !fn(seq, mem[k:k+int(n)*8]) {
+				return nil
+			}
 			mem = mem[k+int(n)*8:]
 			continue
 		}
@@ -141,7 +143,9 @@ func (l *keyLog) each(fn func(seq uint64, mk []byte)) error {
 		if _, err := io.ReadFull(r, buf); err != nil {
 			return fmt.Errorf("read the spooled match keys: %w", err)
 		}
-		fn(seq, buf)
+		if !fn(seq, buf) {
+			return nil
+		}
 	}
 }
 

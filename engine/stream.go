@@ -175,26 +175,51 @@ func (p *plan) desiredAmong(ctx context.Context, e *Engine, gone, upd []audience
 	// Most match keys are no candidate: a bit per hash slot answers them
 	// before the map does. About 32 bits a candidate (between 64 KB and
 	// 16 MB) keep the map's share near 3%: a fixed size let a quarter
-	// of the keys through to the map at 10M members and 1% churn.
+	// of the keys through to the map at 10M members and 1% churn. A
+	// candidate found stays in the filter until it is rebuilt from those
+	// still undecided, every so many members when some were found, so
+	// that an identifier many members share (a household's phone) stops
+	// sending each of them to the map; once none is undecided the pass
+	// ends.
 	words := uint64(1) << min(max(bits.Len(uint(len(cands))/2), 13), 21)
 	maybe := make([]uint64, words)
 	mask := words - 1
-	for k := range cands {
-		maybe[uint64(k>>6)&mask] |= 1 << (k & 63)
+	undecided := len(cands)
+	rebuild := func() {
+		clear(maybe)
+		for k, desired := range cands {
+			if !desired {
+				maybe[uint64(k>>6)&mask] |= 1 << (k & 63)
+			}
+		}
 	}
-	err := p.mkeys.each(func(seq uint64, mk []byte) {
+	rebuild()
+	found := 0 // since the last rebuild
+	// Tests spill after a few members, and rebuild as often.
+	every := uint64(max(min(p.mkeys.limit, rebuildEvery), 1))
+	err := p.mkeys.each(func(seq uint64, mk []byte) bool {
+		if seq%every == 0 && found > 0 {
+			if undecided == 0 {
+				return false
+			}
+			rebuild()
+			found = 0
+		}
 		if p.repeats != nil && p.repeats.has(uint32(seq)) {
-			return // a repeat, which the plan left out
+			return true // a repeat, which the plan left out
 		}
 		for ; len(mk) >= 8; mk = mk[8:] {
 			k := audience.IdentifierID(binary.LittleEndian.Uint64(mk))
 			if maybe[uint64(k>>6)&mask]&(1<<(k&63)) == 0 {
 				continue
 			}
-			if _, ok := cands[k]; ok {
+			if desired, ok := cands[k]; ok && !desired {
 				cands[k] = true
+				undecided--
+				found++
 			}
 		}
+		return true
 	})
 	if err != nil {
 		return err
@@ -206,6 +231,10 @@ func (p *plan) desiredAmong(ctx context.Context, e *Engine, gone, upd []audience
 	}
 	return nil
 }
+
+// rebuildEvery is how many members desiredAmong reads between rebuilds of
+// its candidate filter, at most (no more than the spill threshold).
+const rebuildEvery = 1 << 16
 
 // entryBatch is how many committed members prefetch hands over at once.
 const entryBatch = 4096
