@@ -166,7 +166,7 @@ func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z
 // listLocked returns list id, or answers 404 and returns nil; the
 // replica's lock is held.
 func (s *Server) listLocked(w http.ResponseWriter, id string) *listRec {
-	l, ok := s.data.lists[id]
+	l, ok := s.data.lists.Get(id)
 	if !ok {
 		writeError(w, http.StatusNotFound, "OBJECT_NOT_FOUND", "List does not exist with ID "+id+".")
 		return nil
@@ -230,8 +230,7 @@ func (s *Server) searchLists(w http.ResponseWriter, r *http.Request, _ wire.Call
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var match []listJSON
-	for _, id := range s.data.order {
-		l := s.data.lists[id]
+	for _, l := range s.data.lists.All() {
 		switch {
 		case req.Query != "" && !strings.Contains(strings.ToLower(l.Name), strings.ToLower(req.Query)),
 			len(req.ProcessingTypes) > 0 && !slices.Contains(req.ProcessingTypes, l.ProcessingType),
@@ -343,7 +342,7 @@ func (s *Server) changeMembers(w http.ResponseWriter, r *http.Request, rt wire.C
 		return
 	}
 	add := rt.Tail[0] == "add"
-	changed, missing := l.setMembers(s.data, ids, add)
+	changed, missing := l.setMembers(&s.data, ids, add)
 	key := "recordIdsRemoved"
 	if add {
 		key = "recordIdsAdded"

@@ -82,7 +82,7 @@ type Server struct {
 	gate wire.Gate
 
 	mu   sync.Mutex
-	data *store
+	data store
 	// tokens are the issued OAuth access tokens and their expiry.
 	tokens map[string]time.Time
 	// windows hold, per app, the times of the requests in the rolling
@@ -115,7 +115,7 @@ func New(opts Options) *Server {
 // reseed replaces the state by the seeded one; Reset calls it with s.mu
 // held.
 func (s *Server) reseed() {
-	s.data = newStore()
+	s.data = *newStore()
 	s.data.seed(s.opts.Now())
 	s.tokens = map[string]time.Time{}
 	s.windows = map[string][]time.Time{}
