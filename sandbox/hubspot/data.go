@@ -285,7 +285,10 @@ func (s *Server) Restore(snap Snapshot) error {
 	for _, id := range snap.Archived {
 		st.archived[id] = true
 	}
-	lists, err := wire.RestoreAudiences(&st.lists, "list", snap.Lists, snap.NextList, func(l listRec) (string, *listRec, error) {
+	// The snapshot's next_list stands as saved (not raised to the seeded
+	// lists' 7), unless a restored id is past it.
+	numbering := wire.NewAudiences[listRec](0, 10)
+	lists, err := wire.RestoreAudiences(&numbering, "list", snap.Lists, snap.NextList, func(l listRec) (string, *listRec, error) {
 		switch {
 		case l.ID == "":
 			return "", nil, errors.New("empty id")
