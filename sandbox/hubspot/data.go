@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -104,7 +103,7 @@ func seedContact(i int64) map[string]string {
 		"zip":             fmt.Sprintf("0%04d", i),
 		"country":         "US",
 		"lifecyclestage":  "subscriber",
-		"hs_email_optout": strconv.FormatBool(i%10 == 0),
+		"hs_email_optout": wire.OptedOut(i),
 	}
 	if i == seedCount {
 		delete(p, "email")
@@ -122,7 +121,7 @@ func synthContact(n int64) map[string]string {
 		"firstname":       "Synthetic",
 		"lastname":        fmt.Sprintf("Contact%07d", n),
 		"country":         "US",
-		"hs_email_optout": strconv.FormatBool(n%10 == 0),
+		"hs_email_optout": wire.OptedOut(n),
 	}
 	if n <= 100 {
 		p["phone"] = fmt.Sprintf("+1 202 555 01%02d", n-1)
@@ -241,15 +240,16 @@ func (s *Server) SetProcessingType(listID, typ string) bool {
 	return ok
 }
 
-// Snapshot is the replica's durable state.
+// Snapshot is the replica's durable state. Contacts are by record id
+// (JSON writes the ids as the object's keys).
 type Snapshot struct {
-	Contacts    map[string]map[string]string `json:"contacts"`
-	Archived    []int64                      `json:"archived,omitempty"`
-	SynthFrom   int64                        `json:"synthetic_from,omitempty"`
-	SynthN      int64                        `json:"synthetic_count,omitempty"`
-	NextContact int64                        `json:"next_contact"`
-	Lists       []listRec                    `json:"lists"`
-	NextList    int64                        `json:"next_list"`
+	Contacts    map[int64]map[string]string `json:"contacts"`
+	Archived    []int64                     `json:"archived,omitempty"`
+	SynthFrom   int64                       `json:"synthetic_from,omitempty"`
+	SynthN      int64                       `json:"synthetic_count,omitempty"`
+	NextContact int64                       `json:"next_contact"`
+	Lists       []listRec                   `json:"lists"`
+	NextList    int64                       `json:"next_list"`
 }
 
 // Snapshot returns the replica's state.
@@ -257,11 +257,8 @@ func (s *Server) Snapshot() Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := &s.data
-	snap := Snapshot{Contacts: map[string]map[string]string{}, SynthFrom: st.synthFrom, SynthN: st.synthN,
+	snap := Snapshot{Contacts: maps.Clone(st.contacts), SynthFrom: st.synthFrom, SynthN: st.synthN,
 		NextContact: st.nextContact, NextList: st.lists.Next()}
-	for id, p := range st.contacts {
-		snap.Contacts[strconv.FormatInt(id, 10)] = p
-	}
 	for id := range st.archived {
 		snap.Archived = append(snap.Archived, id)
 	}
@@ -275,10 +272,9 @@ func (s *Server) Snapshot() Snapshot {
 func (s *Server) Restore(snap Snapshot) error {
 	st := newStore()
 	st.synthFrom, st.synthN, st.nextContact = snap.SynthFrom, snap.SynthN, snap.NextContact
-	for k, p := range snap.Contacts {
-		id, err := strconv.ParseInt(k, 10, 64)
-		if err != nil || id <= 0 {
-			return fmt.Errorf("contact id %q is not a positive number", k)
+	for id, p := range snap.Contacts {
+		if id <= 0 {
+			return fmt.Errorf("contact id %d is not a positive number", id)
 		}
 		st.contacts[id] = p
 	}
