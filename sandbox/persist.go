@@ -9,11 +9,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/audiencesync/audiencesync/internal/atomicfile"
 )
 
 // ErrCorruptState is wrapped by Open when the state file cannot be read
@@ -102,11 +103,8 @@ func Open(opts Options) (*Server, error) {
 		return nil, err
 	}
 	if !found {
-		// Write the empty state now, so an unwritable path fails here
-		// rather than after the first upload.
-		if err := os.MkdirAll(filepath.Dir(p.path), 0o700); err != nil {
-			return nil, fmt.Errorf("sandbox: create the directory of state file %s: %w", p.path, err)
-		}
+		// Write the empty state now (creating its directory), so an
+		// unwritable path fails here rather than after the first upload.
 		if err := p.save(); err != nil {
 			return nil, err
 		}
@@ -223,10 +221,15 @@ func (p *persister) saveLocked() error {
 	if err != nil {
 		return err
 	}
-	err = writeFileAtomic(p.path, func(w io.Writer) error {
-		enc := json.NewEncoder(w)
+	err = atomicfile.Write(p.path, func(w io.Writer) error {
+		// The encoder writes in small pieces: gather them.
+		bw := bufio.NewWriterSize(w, 1<<16)
+		enc := json.NewEncoder(bw)
 		enc.SetIndent("", " ")
-		return enc.Encode(snap)
+		if err := enc.Encode(snap); err != nil {
+			return err
+		}
+		return bw.Flush()
 	})
 	if err != nil {
 		return fmt.Errorf("sandbox: save state to %s: %w", p.path, err)
@@ -282,52 +285,6 @@ func (p *persister) restore(data []byte) error {
 	}
 	for name := range file {
 		return fmt.Errorf("decode: unknown field %q: no replica of that platform", name)
-	}
-	return nil
-}
-
-// writeFileAtomic replaces path with what write produces, or leaves it as
-// it was: the data goes to a temporary file in the same directory (mode
-// 0600), is synced, and is renamed over path only once complete.
-func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(f.Name())
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		return err
-	}
-	bw := bufio.NewWriterSize(f, 1<<16)
-	if err := write(bw); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	// Make the rename itself durable; not every platform can sync a
-	// directory, and the file is already complete either way.
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync()
-		_ = d.Close()
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/audiencesync/audiencesync/audience"
 	"github.com/audiencesync/audiencesync/connectors"
+	"github.com/audiencesync/audiencesync/internal/atomicfile"
 	"github.com/audiencesync/audiencesync/platform"
 )
 
@@ -193,7 +194,7 @@ func (d *profileDestination) WriteSnapshot(ctx context.Context, run connectors.R
 	sub := audienceDir(run, aud)
 	target := filepath.Join(d.runDir(run), sub, name)
 	n := 0
-	err := writeAtomic(target, func(w io.Writer) error {
+	err := atomicfile.Write(target, func(w io.Writer) error {
 		uw, finish, err := newUploadWriter(w, d.plat, d.kinds, d.gzip)
 		if err != nil {
 			return err
@@ -218,7 +219,7 @@ func (d *profileDestination) WriteSnapshot(ctx context.Context, run connectors.R
 		return fmt.Errorf("file %s: write audience snapshot: %w", d.profile, err)
 	}
 	latest := filepath.Join(d.dir, safeName(run.Sync), latestDir, sub, name)
-	if err := writeAtomic(latest, func(w io.Writer) error { return copyFile(w, target) }); err != nil {
+	if err := atomicfile.Write(latest, func(w io.Writer) error { return copyFile(w, target) }); err != nil {
 		return fmt.Errorf("file %s: update latest audience: %w", d.profile, err)
 	}
 	d.log.Debug("audience snapshot written", zap.String("run", run.ID), zap.Int("members", n))

@@ -1,14 +1,15 @@
 package hubspot
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/audiencesync/audiencesync/connectors/hubspot/replicacreds"
+	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
 // Processing types of a list.
@@ -52,9 +53,8 @@ type store struct {
 	archived          map[int64]bool
 	nextContact       int64
 
-	lists    map[string]*listRec
-	order    []string
-	nextList int64
+	// lists hand out ids after the seeded lists' (3 to 6).
+	lists wire.Audiences[listRec]
 }
 
 // Seeded contacts: record ids from seedFrom, user0001@example.com….
@@ -65,8 +65,8 @@ const (
 )
 
 func newStore() *store {
-	return &store{contacts: map[int64]map[string]string{}, archived: map[int64]bool{}, lists: map[string]*listRec{},
-		nextContact: seedFrom + seedCount, nextList: 7}
+	return &store{contacts: map[int64]map[string]string{}, archived: map[int64]bool{}, lists: wire.NewAudiences[listRec](7, 10),
+		nextContact: seedFrom + seedCount}
 }
 
 // seed fills a fresh store with obviously synthetic contacts and the lists
@@ -103,7 +103,7 @@ func seedContact(i int64) map[string]string {
 		"zip":             fmt.Sprintf("0%04d", i),
 		"country":         "US",
 		"lifecyclestage":  "subscriber",
-		"hs_email_optout": strconv.FormatBool(i%10 == 0),
+		"hs_email_optout": wire.OptedOut(i),
 	}
 	if i == seedCount {
 		delete(p, "email")
@@ -121,7 +121,7 @@ func synthContact(n int64) map[string]string {
 		"firstname":       "Synthetic",
 		"lastname":        fmt.Sprintf("Contact%07d", n),
 		"country":         "US",
-		"hs_email_optout": strconv.FormatBool(n%10 == 0),
+		"hs_email_optout": wire.OptedOut(n),
 	}
 	if n <= 100 {
 		p["phone"] = fmt.Sprintf("+1 202 555 01%02d", n-1)
@@ -129,10 +129,7 @@ func synthContact(n int64) map[string]string {
 	return p
 }
 
-func (st *store) add(l *listRec) {
-	st.lists[l.ID] = l
-	st.order = append(st.order, l.ID)
-}
+func (st *store) add(l *listRec) { st.lists.Add(l.ID, l) }
 
 // contact returns a contact's properties (not to be changed), or nil when
 // there is no such contact or it is archived.
@@ -173,8 +170,8 @@ func (st *store) made(id int64) bool {
 
 // byName finds a list of an object type by name, ignoring case.
 func (st *store) byName(objectType, name string) *listRec {
-	for _, id := range st.order {
-		if l := st.lists[id]; l.ObjectTypeID == objectType && strings.EqualFold(l.Name, name) {
+	for _, l := range st.lists.All() {
+		if l.ObjectTypeID == objectType && strings.EqualFold(l.Name, name) {
 			return l
 		}
 	}
@@ -182,8 +179,8 @@ func (st *store) byName(objectType, name string) *listRec {
 }
 
 func (st *store) byLegacy(legacy string) *listRec {
-	for _, id := range st.order {
-		if l := st.lists[id]; l.LegacyID != "" && l.LegacyID == legacy {
+	for _, l := range st.lists.All() {
+		if l.LegacyID != "" && l.LegacyID == legacy {
 			return l
 		}
 	}
@@ -216,7 +213,7 @@ func (l *listRec) setMembers(st *store, ids []int64, add bool) (changed, missing
 func (s *Server) AddSyntheticList(name string, n int) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := s.data
+	st := &s.data
 	from := max(synthBase, st.synthFrom+st.synthN)
 	members := make([]int64, n)
 	for i := range members {
@@ -226,8 +223,7 @@ func (s *Server) AddSyntheticList(name string, n int) string {
 		st.synthFrom = from
 	}
 	st.synthN = from + int64(n) - st.synthFrom
-	st.nextList++
-	id := strconv.FormatInt(st.nextList, 10)
+	id := st.lists.NewID()
 	st.add(&listRec{ID: id, Name: name, ObjectTypeID: contactsType, ProcessingType: ManualList, Members: members, Created: s.opts.Now()})
 	return id
 }
@@ -237,41 +233,37 @@ func (s *Server) AddSyntheticList(name string, n int) string {
 func (s *Server) SetProcessingType(listID, typ string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l, ok := s.data.lists[listID]
+	l, ok := s.data.lists.Get(listID)
 	if ok {
 		l.ProcessingType = typ
 	}
 	return ok
 }
 
-// Snapshot is the replica's durable state.
+// Snapshot is the replica's durable state. Contacts are by record id
+// (JSON writes the ids as the object's keys).
 type Snapshot struct {
-	Contacts    map[string]map[string]string `json:"contacts"`
-	Archived    []int64                      `json:"archived,omitempty"`
-	SynthFrom   int64                        `json:"synthetic_from,omitempty"`
-	SynthN      int64                        `json:"synthetic_count,omitempty"`
-	NextContact int64                        `json:"next_contact"`
-	Lists       []listRec                    `json:"lists"`
-	NextList    int64                        `json:"next_list"`
+	Contacts    map[int64]map[string]string `json:"contacts"`
+	Archived    []int64                     `json:"archived,omitempty"`
+	SynthFrom   int64                       `json:"synthetic_from,omitempty"`
+	SynthN      int64                       `json:"synthetic_count,omitempty"`
+	NextContact int64                       `json:"next_contact"`
+	Lists       []listRec                   `json:"lists"`
+	NextList    int64                       `json:"next_list"`
 }
 
 // Snapshot returns the replica's state.
 func (s *Server) Snapshot() Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := s.data
-	snap := Snapshot{Contacts: map[string]map[string]string{}, SynthFrom: st.synthFrom, SynthN: st.synthN,
-		NextContact: st.nextContact, NextList: st.nextList}
-	for id, p := range st.contacts {
-		snap.Contacts[strconv.FormatInt(id, 10)] = p
-	}
+	st := &s.data
+	snap := Snapshot{Contacts: maps.Clone(st.contacts), SynthFrom: st.synthFrom, SynthN: st.synthN,
+		NextContact: st.nextContact, NextList: st.lists.Next()}
 	for id := range st.archived {
 		snap.Archived = append(snap.Archived, id)
 	}
 	slices.Sort(snap.Archived)
-	for _, id := range st.order {
-		snap.Lists = append(snap.Lists, *st.lists[id])
-	}
+	snap.Lists = wire.List(&st.lists, func(_ string, l *listRec) listRec { return *l })
 	return snap
 }
 
@@ -279,30 +271,35 @@ func (s *Server) Snapshot() Snapshot {
 // hold together.
 func (s *Server) Restore(snap Snapshot) error {
 	st := newStore()
-	st.synthFrom, st.synthN, st.nextContact, st.nextList = snap.SynthFrom, snap.SynthN, snap.NextContact, snap.NextList
-	for k, p := range snap.Contacts {
-		id, err := strconv.ParseInt(k, 10, 64)
-		if err != nil || id <= 0 {
-			return fmt.Errorf("contact id %q is not a positive number", k)
+	st.synthFrom, st.synthN, st.nextContact = snap.SynthFrom, snap.SynthN, snap.NextContact
+	for id, p := range snap.Contacts {
+		if id <= 0 {
+			return fmt.Errorf("contact id %d is not a positive number", id)
 		}
 		st.contacts[id] = p
 	}
 	for _, id := range snap.Archived {
 		st.archived[id] = true
 	}
-	for i := range snap.Lists {
-		l := snap.Lists[i]
-		if l.ID == "" || st.lists[l.ID] != nil {
-			return fmt.Errorf("list %d has an empty or repeated id %q", i, l.ID)
+	// The snapshot's next_list stands as saved (not raised to the seeded
+	// lists' 7), unless a restored id is past it.
+	numbering := wire.NewAudiences[listRec](0, 10)
+	lists, err := wire.RestoreAudiences(&numbering, "list", snap.Lists, snap.NextList, func(l listRec) (string, *listRec, error) {
+		switch {
+		case l.ID == "":
+			return "", nil, errors.New("empty id")
+		case !slices.IsSorted(l.Members):
+			return "", nil, fmt.Errorf("id %s: members are not in ascending order", l.ID)
 		}
-		if !slices.IsSorted(l.Members) {
-			return fmt.Errorf("list %s: members are not in ascending order", l.ID)
-		}
-		st.add(&l)
+		return l.ID, &l, nil
+	})
+	if err != nil {
+		return err
 	}
+	st.lists = lists
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.data = st
+	s.data = *st
 	return nil
 }
 
@@ -313,7 +310,7 @@ func (s *Server) Restore(snap Snapshot) error {
 func (s *Server) AddContactList(name string, contacts []map[string]string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := s.data
+	st := &s.data
 	members := make([]int64, len(contacts))
 	for i, p := range contacts {
 		id := st.nextContact
@@ -321,8 +318,7 @@ func (s *Server) AddContactList(name string, contacts []map[string]string) strin
 		st.contacts[id] = maps.Clone(p)
 		members[i] = id // ascending: ids only grow
 	}
-	st.nextList++
-	id := strconv.FormatInt(st.nextList, 10)
+	id := st.lists.NewID()
 	st.add(&listRec{ID: id, Name: name, ObjectTypeID: contactsType, ProcessingType: ManualList, Members: members, Created: s.opts.Now()})
 	return id
 }

@@ -17,43 +17,32 @@ import (
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
-// maxBody bounds a request body.
-const maxBody = 1 << 20
-
-// route is one routed call.
-type route struct {
-	endpoint string
-	handler  func(http.ResponseWriter, *http.Request, route)
-	id       string // the list or contact in the path
-	tail     []string
-}
-
 // listPrefixes are the Lists API's base paths: v3 and its dated twin.
 var listPrefixes = []string{"/crm/v3/lists", "/crm/lists/2026-03"}
 
 const contactsPrefix = "/crm/v3/objects/contacts"
 
-func (s *Server) route(r *http.Request) route {
+func (s *Server) route(r *http.Request) wire.Call {
 	path := r.URL.EscapedPath()
 	m := r.Method
 	switch path {
 	case "/oauth/v1/token", "/oauth/2026-03/token":
 		if m == http.MethodPost {
-			return route{endpoint: "token", handler: s.token}
+			return wire.Call{Endpoint: "token", Handler: s.token}
 		}
-		return route{}
+		return wire.Call{}
 	}
 	if rest, ok := strings.CutPrefix(path, contactsPrefix); ok {
 		parts := segments(rest)
 		switch {
 		case len(parts) == 2 && parts[0] == "batch" && parts[1] == "read" && m == http.MethodPost:
-			return route{endpoint: "batchread", handler: s.batchRead}
+			return wire.Call{Endpoint: "batchread", Handler: s.batchRead}
 		case len(parts) == 0 && m == http.MethodPost:
-			return route{endpoint: "contacts", handler: s.createContact}
+			return wire.Call{Endpoint: "contacts", Handler: s.createContact}
 		case len(parts) == 1 && (m == http.MethodPatch || m == http.MethodDelete || m == http.MethodGet):
-			return route{endpoint: "contacts", handler: s.contactByID, id: parts[0]}
+			return wire.Call{Endpoint: "contacts", Handler: s.contactByID, ID: parts[0]}
 		}
-		return route{}
+		return wire.Call{}
 	}
 	for _, p := range listPrefixes {
 		rest, ok := strings.CutPrefix(path, p)
@@ -63,21 +52,21 @@ func (s *Server) route(r *http.Request) route {
 		parts := segments(rest)
 		switch {
 		case len(parts) == 1 && parts[0] == "search" && m == http.MethodPost:
-			return route{endpoint: "search", handler: s.searchLists}
+			return wire.Call{Endpoint: "search", Handler: s.searchLists}
 		case len(parts) == 1 && parts[0] == "idmapping" && m == http.MethodGet:
-			return route{endpoint: "idmapping", handler: s.idMapping}
+			return wire.Call{Endpoint: "idmapping", Handler: s.idMapping}
 		case len(parts) == 4 && parts[0] == "object-type-id" && parts[2] == "name" && m == http.MethodGet:
-			return route{endpoint: "lists", handler: s.listByName, tail: parts[1:]}
+			return wire.Call{Endpoint: "lists", Handler: s.listByName, Tail: parts[1:]}
 		case len(parts) == 1 && m == http.MethodGet:
-			return route{endpoint: "lists", handler: s.getList, id: parts[0]}
+			return wire.Call{Endpoint: "lists", Handler: s.getList, ID: parts[0]}
 		case len(parts) == 2 && parts[1] == "memberships" && m == http.MethodGet:
-			return route{endpoint: "memberships", handler: s.memberships, id: parts[0]}
+			return wire.Call{Endpoint: "memberships", Handler: s.memberships, ID: parts[0]}
 		case len(parts) == 3 && parts[1] == "memberships" && (parts[2] == "add" || parts[2] == "remove") && m == http.MethodPut:
-			return route{endpoint: "memberships", handler: s.changeMembers, id: parts[0], tail: parts[2:]}
+			return wire.Call{Endpoint: "memberships", Handler: s.changeMembers, ID: parts[0], Tail: parts[2:]}
 		}
-		return route{}
+		return wire.Call{}
 	}
-	return route{}
+	return wire.Call{}
 }
 
 // segments splits an escaped path remainder into unescaped segments.
@@ -128,10 +117,10 @@ func badRequest(w http.ResponseWriter, msg string) {
 	writeError(w, http.StatusBadRequest, "VALIDATION_ERROR", msg)
 }
 
-// readJSON decodes a request body of at most maxBody bytes.
+// readJSON decodes a request body of at most wire.MaxCallBody bytes.
 func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	var b bytes.Buffer
-	if err := wire.ReadBody(&b, r, maxBody); err != nil {
+	if err := wire.ReadBody(&b, r, wire.MaxCallBody); err != nil {
 		badRequest(w, "The request body could not be read or is too large.")
 		return false
 	}
@@ -177,7 +166,7 @@ func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z
 // listLocked returns list id, or answers 404 and returns nil; the
 // replica's lock is held.
 func (s *Server) listLocked(w http.ResponseWriter, id string) *listRec {
-	l, ok := s.data.lists[id]
+	l, ok := s.data.lists.Get(id)
 	if !ok {
 		writeError(w, http.StatusNotFound, "OBJECT_NOT_FOUND", "List does not exist with ID "+id+".")
 		return nil
@@ -185,28 +174,28 @@ func (s *Server) listLocked(w http.ResponseWriter, id string) *listRec {
 	return l
 }
 
-func (s *Server) getList(w http.ResponseWriter, _ *http.Request, rt route) {
+func (s *Server) getList(w http.ResponseWriter, _ *http.Request, rt wire.Call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l := s.listLocked(w, rt.id)
+	l := s.listLocked(w, rt.ID)
 	if l == nil {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"list": showList(l, false)})
 }
 
-func (s *Server) listByName(w http.ResponseWriter, _ *http.Request, rt route) {
+func (s *Server) listByName(w http.ResponseWriter, _ *http.Request, rt wire.Call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l := s.data.byName(rt.tail[0], rt.tail[2])
+	l := s.data.byName(rt.Tail[0], rt.Tail[2])
 	if l == nil {
-		writeError(w, http.StatusNotFound, "OBJECT_NOT_FOUND", fmt.Sprintf("List does not exist with name %q for object type %s.", rt.tail[2], rt.tail[0]))
+		writeError(w, http.StatusNotFound, "OBJECT_NOT_FOUND", fmt.Sprintf("List does not exist with name %q for object type %s.", rt.Tail[2], rt.Tail[0]))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"list": showList(l, false)})
 }
 
-func (s *Server) idMapping(w http.ResponseWriter, r *http.Request, _ route) {
+func (s *Server) idMapping(w http.ResponseWriter, r *http.Request, _ wire.Call) {
 	legacy := r.URL.Query().Get("legacyListId")
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -218,7 +207,7 @@ func (s *Server) idMapping(w http.ResponseWriter, r *http.Request, _ route) {
 	writeJSON(w, http.StatusOK, map[string]string{"legacyListId": legacy, "listId": l.ID})
 }
 
-func (s *Server) searchLists(w http.ResponseWriter, r *http.Request, _ route) {
+func (s *Server) searchLists(w http.ResponseWriter, r *http.Request, _ wire.Call) {
 	var req struct {
 		Query           string   `json:"query"`
 		Offset          int      `json:"offset"`
@@ -241,8 +230,7 @@ func (s *Server) searchLists(w http.ResponseWriter, r *http.Request, _ route) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var match []listJSON
-	for _, id := range s.data.order {
-		l := s.data.lists[id]
+	for _, l := range s.data.lists.All() {
 		switch {
 		case req.Query != "" && !strings.Contains(strings.ToLower(l.Name), strings.ToLower(req.Query)),
 			len(req.ProcessingTypes) > 0 && !slices.Contains(req.ProcessingTypes, l.ProcessingType),
@@ -281,7 +269,7 @@ type membership struct {
 	MembershipTimestamp string `json:"membershipTimestamp"`
 }
 
-func (s *Server) memberships(w http.ResponseWriter, r *http.Request, rt route) {
+func (s *Server) memberships(w http.ResponseWriter, r *http.Request, rt wire.Call) {
 	q := r.URL.Query()
 	limit := 100
 	if v := q.Get("limit"); v != "" {
@@ -302,7 +290,7 @@ func (s *Server) memberships(w http.ResponseWriter, r *http.Request, rt route) {
 		after = id
 	}
 	s.mu.Lock()
-	l := s.listLocked(w, rt.id)
+	l := s.listLocked(w, rt.ID)
 	if l == nil {
 		s.mu.Unlock()
 		return
@@ -329,7 +317,7 @@ func (s *Server) memberships(w http.ResponseWriter, r *http.Request, rt route) {
 	writeJSON(w, http.StatusOK, body)
 }
 
-func (s *Server) changeMembers(w http.ResponseWriter, r *http.Request, rt route) {
+func (s *Server) changeMembers(w http.ResponseWriter, r *http.Request, rt wire.Call) {
 	var raw []json.Number
 	if !readJSON(w, r, &raw) {
 		return
@@ -345,7 +333,7 @@ func (s *Server) changeMembers(w http.ResponseWriter, r *http.Request, rt route)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l := s.listLocked(w, rt.id)
+	l := s.listLocked(w, rt.ID)
 	if l == nil {
 		return
 	}
@@ -353,8 +341,8 @@ func (s *Server) changeMembers(w http.ResponseWriter, r *http.Request, rt route)
 		badRequest(w, "List "+l.ID+" is a DYNAMIC list: its memberships follow its filters and cannot be changed by hand.")
 		return
 	}
-	add := rt.tail[0] == "add"
-	changed, missing := l.setMembers(s.data, ids, add)
+	add := rt.Tail[0] == "add"
+	changed, missing := l.setMembers(&s.data, ids, add)
 	key := "recordIdsRemoved"
 	if add {
 		key = "recordIdsAdded"
@@ -402,7 +390,7 @@ func showContact(id int64, props map[string]string, want []string) contactJSON {
 	return out
 }
 
-func (s *Server) batchRead(w http.ResponseWriter, r *http.Request, _ route) {
+func (s *Server) batchRead(w http.ResponseWriter, r *http.Request, _ wire.Call) {
 	var req struct {
 		Inputs []struct {
 			ID json.RawMessage `json:"id"`
@@ -475,7 +463,7 @@ func readProperties(w http.ResponseWriter, r *http.Request) (map[string]string, 
 	return req.Properties, true
 }
 
-func (s *Server) createContact(w http.ResponseWriter, r *http.Request, _ route) {
+func (s *Server) createContact(w http.ResponseWriter, r *http.Request, _ wire.Call) {
 	props, ok := readProperties(w, r)
 	if !ok {
 		return
@@ -492,8 +480,8 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request, _ route) 
 	writeJSON(w, http.StatusCreated, showContact(id, props, slices.Sorted(maps.Keys(props))))
 }
 
-func (s *Server) contactByID(w http.ResponseWriter, r *http.Request, rt route) {
-	id, err := strconv.ParseInt(rt.id, 10, 64)
+func (s *Server) contactByID(w http.ResponseWriter, r *http.Request, rt wire.Call) {
+	id, err := strconv.ParseInt(rt.ID, 10, 64)
 	s.mu.Lock()
 	var props map[string]string
 	if err == nil {
@@ -540,7 +528,7 @@ func (s *Server) contactByID(w http.ResponseWriter, r *http.Request, rt route) {
 
 // token is the OAuth token endpoint: a refresh token of the replica's app
 // for a new access token.
-func (s *Server) token(w http.ResponseWriter, r *http.Request, _ route) {
+func (s *Server) token(w http.ResponseWriter, r *http.Request, _ wire.Call) {
 	if err := r.ParseForm(); err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"status": "BAD_REQUEST", "message": "The body must be form-encoded."})
 		return

@@ -33,21 +33,21 @@ type ListState struct {
 	RecordIDs      []string `json:"record_ids,omitempty"`
 }
 
-// State lists every list with its size; withMembers adds the record ids.
-func (s *Server) State(withMembers bool) []ListState {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]ListState, 0, len(s.data.order))
-	for _, id := range s.data.order {
-		l := s.data.lists[id]
-		st := ListState{ID: l.ID, LegacyID: l.LegacyID, Name: l.Name, ObjectTypeID: l.ObjectTypeID,
-			ProcessingType: l.ProcessingType, Members: len(l.Members)}
-		if withMembers {
-			st.RecordIDs = idStrings(l.Members)
-		}
-		out = append(out, st)
+// state describes l for inspection; withMembers adds its record ids.
+func (l *listRec) state(withMembers bool) ListState {
+	st := ListState{ID: l.ID, LegacyID: l.LegacyID, Name: l.Name, ObjectTypeID: l.ObjectTypeID,
+		ProcessingType: l.ProcessingType, Members: len(l.Members)}
+	if withMembers {
+		st.RecordIDs = idStrings(l.Members)
 	}
-	return out
+	return st
+}
+
+// State lists every list with its size; withMembers adds the record ids.
+// The lists sit in the replica's store, a value Restore and Reset replace
+// under s.mu, so they are read under it too.
+func (s *Server) State(withMembers bool) []ListState {
+	return wire.Listing(&s.mu, &s.data.lists, func(_ string, l *listRec) ListState { return l.state(withMembers) })
 }
 
 // Inspect is the replica's part of GET /_sandbox/state.
@@ -67,7 +67,7 @@ func (s *Server) Inspect(withMembers bool) any {
 func (s *Server) Members(id string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l, ok := s.data.lists[id]
+	l, ok := s.data.lists.Get(id)
 	if !ok {
 		return nil
 	}

@@ -79,9 +79,10 @@ type Server struct {
 	// Restore, and Reset: back to the seeded contacts and lists,
 	// forgetting issued tokens and rate-limit windows.
 	wire.Base[Snapshot]
+	gate wire.Gate
 
 	mu   sync.Mutex
-	data *store
+	data store
 	// tokens are the issued OAuth access tokens and their expiry.
 	tokens map[string]time.Time
 	// windows hold, per app, the times of the requests in the rolling
@@ -103,13 +104,18 @@ func New(opts Options) *Server {
 	opts.Now = wire.Clock(opts.Now)
 	s := &Server{opts: opts}
 	s.Base = wire.NewBase(mount, &s.mu, s.Snapshot, s.Restore, s.reseed)
+	s.gate = wire.Gate{Platform: replicacreds.Name, Render: s, Faults: opts.Faults, TokenEndpoint: "token",
+		NotFound: func(w http.ResponseWriter, r *http.Request) {
+			writeError(w, http.StatusNotFound, "", "Unable to route "+r.Method+" "+r.URL.Path+".")
+		},
+		Admit: s.admit}
 	return s
 }
 
 // reseed replaces the state by the seeded one; Reset calls it with s.mu
 // held.
 func (s *Server) reseed() {
-	s.data = newStore()
+	s.data = *newStore()
 	s.data.seed(s.opts.Now())
 	s.tokens = map[string]time.Time{}
 	s.windows = map[string][]time.Time{}
@@ -126,28 +132,13 @@ type caller struct {
 
 // ServeHTTP handles a HubSpot API call.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rt := s.route(r)
-	if rt.handler == nil {
-		writeError(w, http.StatusNotFound, "", "Unable to route "+r.Method+" "+r.URL.Path+".")
-		return
-	}
-	if rt.endpoint == "token" {
-		if !s.opts.Faults.Intercept(w, r, replicacreds.Name, rt.endpoint, s) {
-			rt.handler(w, r, rt)
-		}
-		return
-	}
-	c, ok := s.authenticate(w, r)
-	if !ok {
-		return
-	}
-	if !s.limit(w, c, rt.endpoint == "search") {
-		return
-	}
-	if s.opts.Faults.Intercept(w, r, replicacreds.Name, rt.endpoint, s) {
-		return
-	}
-	rt.handler(w, r, rt)
+	s.gate.Serve(w, r, s.route(r))
+}
+
+// admit authenticates a call and counts it against the caller's limits.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, c wire.Call) bool {
+	who, ok := s.authenticate(w, r)
+	return ok && s.limit(w, who, c.Endpoint == "search")
 }
 
 // authenticate checks the bearer token.

@@ -342,3 +342,35 @@ func TestFaults(t *testing.T) {
 	require.Equal(t, http.StatusOK, b.do(t, tok, http.MethodGet, "/crm/v3/lists/1/memberships", "").status)
 	require.ElementsMatch(t, []string{"lists", "search", "idmapping", "memberships", "batchread", "contacts", "token"}, srv.FaultEndpoints())
 }
+
+// TestLoadRefusesStateThatDoesNotHoldTogether loads snapshots whose
+// lists or contacts are broken: each is refused, saying which, and
+// changes nothing.
+func TestLoadRefusesStateThatDoesNotHoldTogether(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, contacts, lists, want string }{
+		{"empty id", `{}`, `[{"listId":"","members":[]}]`, "list 0: empty id"},
+		{"repeated id", `{}`, `[{"listId":"8","members":[]},{"listId":"8","members":[]}]`, "list 1: id 8 is used twice"},
+		{"members out of order", `{}`, `[{"listId":"8","members":[1]},{"listId":"9","members":[3,2]}]`, "list 1: id 9: members are not in ascending order"},
+		{"contact id zero", `{"0":{"email":"a@example.com"}}`, `[]`, "contact id 0 is not a positive number"},
+		{"contact id not a number", `{"x":{}}`, `[]`, "cannot unmarshal number x"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := hubspot.New(hubspot.Options{})
+			err := srv.Load([]byte(`{"contacts":` + tc.contacts + `,"next_contact":51061,"next_list":9,"lists":` + tc.lists + `}`))
+			require.ErrorContains(t, err, tc.want)
+			require.Len(t, srv.Members("3"), 41, "the seeded lists are still there")
+		})
+	}
+}
+
+// TestLoadNumbersNewListsAfterRestoredOnes restores a list whose id is
+// past the snapshot's next_list: a list added afterwards gets a new id.
+func TestLoadNumbersNewListsAfterRestoredOnes(t *testing.T) {
+	t.Parallel()
+	srv := hubspot.New(hubspot.Options{})
+	require.NoError(t, srv.Load([]byte(`{"contacts":{},"next_contact":51061,"next_list":3,"lists":[{"listId":"12","members":[]}]}`)))
+	require.Equal(t, "13", srv.AddContactList("Added", nil))
+	require.NotNil(t, srv.Members("12"))
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/audiencesync/audiencesync/connectors/salesforce/replicacreds"
+	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
 // record is one sObject: field name (canonical spelling) → value; a
@@ -146,13 +147,9 @@ const synthKey = "_synthetic"
 
 // synthContact is Contact n, obviously synthetic.
 func synthContact(n int, ts string) record {
-	r := record{synthKey: strconv.Itoa(n), "FirstName": "Contact", "LastName": fmt.Sprintf("Test%04d", n), "Email": fmt.Sprintf("contact%04d@example.com", n),
+	return record{synthKey: strconv.Itoa(n), "FirstName": "Contact", "LastName": fmt.Sprintf("Test%04d", n), "Email": fmt.Sprintf("contact%04d@example.com", n),
 		"Phone": fmt.Sprintf("+1 202 555 %04d", n%10000), "MailingPostalCode": fmt.Sprintf("2%04d", n%10000), "MailingCountry": "US",
-		"HasOptedOutOfEmail": "false", "LastModifiedDate": ts, "SystemModstamp": ts}
-	if n%10 == 0 {
-		r["HasOptedOutOfEmail"] = "true"
-	}
-	return r
+		"HasOptedOutOfEmail": wire.OptedOut(int64(n)), "LastModifiedDate": ts, "SystemModstamp": ts}
 }
 
 // synthLead is Lead n, obviously synthetic; its address fields are a

@@ -17,48 +17,37 @@ import (
 	"github.com/audiencesync/audiencesync/sandbox/internal/wire"
 )
 
-// maxBody bounds a request body.
-const maxBody = 1 << 20
-
-// route is one routed call.
-type route struct {
-	endpoint string
-	handler  func(http.ResponseWriter, *http.Request, route)
-	version  string
-	id       string // a cursor or job id
-}
-
 const tokenPath = "/services/oauth2/token"
 
 var dataPath = regexp.MustCompile(`^/services/data/v([0-9]{2}\.[0-9])(/.*)?$`)
 
-func (s *Server) route(r *http.Request) route {
+func (s *Server) route(r *http.Request) wire.Call {
 	p, m := r.URL.Path, r.Method
 	if p == tokenPath {
 		if m == http.MethodPost {
-			return route{endpoint: "token", handler: s.token}
+			return wire.Call{Endpoint: "token", Handler: s.token}
 		}
-		return route{}
+		return wire.Call{}
 	}
 	sub := dataPath.FindStringSubmatch(p)
 	if sub == nil {
-		return route{}
+		return wire.Call{}
 	}
 	v, rest := sub[1], strings.TrimSuffix(sub[2], "/")
 	parts := strings.Split(strings.TrimPrefix(rest, "/"), "/")
 	switch {
 	case rest == "/query" && m == http.MethodGet:
-		return route{endpoint: "query", handler: s.query, version: v}
+		return wire.Call{Endpoint: "query", Handler: s.query, Version: v}
 	case len(parts) == 2 && parts[0] == "query" && m == http.MethodGet:
-		return route{endpoint: "query", handler: s.queryMore, version: v, id: parts[1]}
+		return wire.Call{Endpoint: "query", Handler: s.queryMore, Version: v, ID: parts[1]}
 	case rest == "/jobs/query" && m == http.MethodPost:
-		return route{endpoint: "jobs", handler: s.createJob, version: v}
+		return wire.Call{Endpoint: "jobs", Handler: s.createJob, Version: v}
 	case len(parts) == 3 && parts[0] == "jobs" && parts[1] == "query" && m == http.MethodGet:
-		return route{endpoint: "jobs", handler: s.getJob, version: v, id: parts[2]}
+		return wire.Call{Endpoint: "jobs", Handler: s.getJob, Version: v, ID: parts[2]}
 	case len(parts) == 4 && parts[0] == "jobs" && parts[1] == "query" && parts[3] == "results" && m == http.MethodGet:
-		return route{endpoint: "results", handler: s.results, version: v, id: parts[2]}
+		return wire.Call{Endpoint: "results", Handler: s.results, Version: v, ID: parts[2]}
 	}
-	return route{}
+	return wire.Call{}
 }
 
 // tokenError is the token endpoint's error shape.
@@ -77,9 +66,9 @@ func audiences(r *http.Request) []string {
 }
 
 // token serves the three flows.
-func (s *Server) token(w http.ResponseWriter, r *http.Request, _ route) {
+func (s *Server) token(w http.ResponseWriter, r *http.Request, _ wire.Call) {
 	var b strings.Builder
-	if err := wire.ReadBody(&b, r, maxBody); err != nil {
+	if err := wire.ReadBody(&b, r, wire.MaxCallBody); err != nil {
 		tokenError(w, http.StatusBadRequest, "invalid_request", "the request body could not be read")
 		return
 	}
@@ -305,7 +294,7 @@ type cursor struct {
 }
 
 // query serves GET /query?q=SOQL.
-func (s *Server) query(w http.ResponseWriter, r *http.Request, rt route) {
+func (s *Server) query(w http.ResponseWriter, r *http.Request, rt wire.Call) {
 	soql := r.URL.Query().Get("q")
 	if soql == "" {
 		writeError(w, http.StatusBadRequest, "MALFORMED_QUERY", "A query string has to be specified")
@@ -329,20 +318,20 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, rt route) {
 		}
 		batch = n
 	}
-	s.page(w, rt.version, &cursor{res: res, batch: batch})
+	s.page(w, rt.Version, &cursor{res: res, batch: batch})
 }
 
 // queryMore serves a nextRecordsUrl.
-func (s *Server) queryMore(w http.ResponseWriter, _ *http.Request, rt route) {
+func (s *Server) queryMore(w http.ResponseWriter, _ *http.Request, rt wire.Call) {
 	s.mu.Lock()
-	c := s.cursors[rt.id]
-	delete(s.cursors, rt.id)
+	c := s.cursors[rt.ID]
+	delete(s.cursors, rt.ID)
 	s.mu.Unlock()
 	if c == nil {
 		writeError(w, http.StatusBadRequest, "INVALID_QUERY_LOCATOR", "invalid query locator")
 		return
 	}
-	s.page(w, rt.version, c)
+	s.page(w, rt.Version, c)
 }
 
 // page answers the next page of c, keeping c for the next one.
@@ -449,9 +438,9 @@ func (s *Server) jobInfo(j *job) map[string]any {
 }
 
 // createJob serves POST /jobs/query.
-func (s *Server) createJob(w http.ResponseWriter, r *http.Request, rt route) {
+func (s *Server) createJob(w http.ResponseWriter, r *http.Request, rt wire.Call) {
 	var b strings.Builder
-	if err := wire.ReadBody(&b, r, maxBody); err != nil {
+	if err := wire.ReadBody(&b, r, wire.MaxCallBody); err != nil {
 		writeError(w, http.StatusBadRequest, "INVALIDJOB", "the request body could not be read")
 		return
 	}
@@ -474,7 +463,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, rt route) {
 	if res == nil {
 		return
 	}
-	j := &job{id: "750" + strings.ToUpper(wire.RandomHex(6)) + "AAA", version: rt.version, query: in.Query, created: s.opts.Now(), res: res}
+	j := &job{id: "750" + strings.ToUpper(wire.RandomHex(6)) + "AAA", version: rt.Version, query: in.Query, created: s.opts.Now(), res: res}
 	s.mu.Lock()
 	s.jobs[j.id] = j
 	info := s.jobInfo(j)
@@ -484,15 +473,15 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request, rt route) {
 
 // withJob runs fn, holding s.mu, on the job of a route; when the job
 // cannot be served it answers 404 or 409 instead and reports false.
-func (s *Server) withJob(w http.ResponseWriter, rt route, fn func(*job)) bool {
+func (s *Server) withJob(w http.ResponseWriter, rt wire.Call, fn func(*job)) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	j := s.jobs[rt.id]
+	j := s.jobs[rt.ID]
 	if j == nil {
 		writeError(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
 		return false
 	}
-	if j.version != rt.version {
+	if j.version != rt.Version {
 		writeError(w, http.StatusConflict, "API_VERSION_MISMATCH",
 			fmt.Sprintf("The job was created with API version %s; use that version to read it", j.version))
 		return false
@@ -502,7 +491,7 @@ func (s *Server) withJob(w http.ResponseWriter, rt route, fn func(*job)) bool {
 }
 
 // getJob serves a poll of a job; each poll moves the job on.
-func (s *Server) getJob(w http.ResponseWriter, _ *http.Request, rt route) {
+func (s *Server) getJob(w http.ResponseWriter, _ *http.Request, rt wire.Call) {
 	var info map[string]any
 	ok := s.withJob(w, rt, func(j *job) {
 		j.polls++
@@ -514,7 +503,7 @@ func (s *Server) getJob(w http.ResponseWriter, _ *http.Request, rt route) {
 }
 
 // results serves a page of a complete job's results as CSV.
-func (s *Server) results(w http.ResponseWriter, r *http.Request, rt route) {
+func (s *Server) results(w http.ResponseWriter, r *http.Request, rt wire.Call) {
 	var j *job
 	done := false
 	ok := s.withJob(w, rt, func(found *job) {

@@ -74,6 +74,7 @@ type Server struct {
 	// Restore, and Reset: back to the seeded records, forgetting
 	// sessions, cursors, jobs and the day's API usage.
 	wire.Base[Snapshot]
+	gate wire.Gate
 
 	mu      sync.Mutex
 	data    *store
@@ -103,6 +104,13 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts, key: key}
 	s.Base = wire.NewBase(mount, &s.mu, s.Snapshot, s.Restore, s.reseed)
+	s.gate = wire.Gate{Platform: replicacreds.Name, Render: s, Faults: opts.Faults, TokenEndpoint: "token",
+		NotFound: func(w http.ResponseWriter, _ *http.Request) {
+			writeError(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
+		},
+		Admit: func(w http.ResponseWriter, r *http.Request, _ wire.Call) bool {
+			return s.authenticate(w, r) && s.limit(w)
+		}}
 	return s
 }
 
@@ -134,24 +142,7 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 
 // ServeHTTP handles a Salesforce API call.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rt := s.route(r)
-	if rt.handler == nil {
-		writeError(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
-		return
-	}
-	if rt.endpoint == "token" {
-		if !s.opts.Faults.Intercept(w, r, replicacreds.Name, rt.endpoint, s) {
-			rt.handler(w, r, rt)
-		}
-		return
-	}
-	if !s.authenticate(w, r) || !s.limit(w) {
-		return
-	}
-	if s.opts.Faults.Intercept(w, r, replicacreds.Name, rt.endpoint, s) {
-		return
-	}
-	rt.handler(w, r, rt)
+	s.gate.Serve(w, r, s.route(r))
 }
 
 // authenticate checks the bearer token.
