@@ -107,6 +107,8 @@ type Cluster struct {
 	mu      sync.Mutex
 	d       *daemon.Daemon // set by Start
 	started bool
+	// scheds are the periodic schedules by sync (see catchUp).
+	scheds map[string]*tickSchedule
 
 	stopOnce sync.Once
 	stopErr  error
@@ -165,6 +167,7 @@ func Open(ctx context.Context, cfg *configs.Config, opts Options) (*Cluster, err
 		MaxAttempts:          maxAttempts,
 		Logger:               newSlog(log.Named("river")),
 		Middleware:           []rivertype.Middleware{&skipRecorder{c: c}},
+		Hooks:                []rivertype.Hook{river.HookPeriodicJobsStartFunc(c.elected)},
 	}
 	if opts.Tune != nil {
 		opts.Tune(rc)
@@ -262,17 +265,31 @@ func (c *Cluster) daemon() *daemon.Daemon {
 
 // Schedule replaces the periodic jobs with one per sync.
 func (c *Cluster) Schedule(schedules map[string]*daemon.Schedule) error {
+	periodic := make(map[string]river.PeriodicSchedule, len(schedules))
+	for name, s := range schedules {
+		periodic[name] = s
+	}
+	return c.schedule(periodic)
+}
+
+// schedule replaces the periodic jobs with one per sync on its schedule.
+func (c *Cluster) schedule(schedules map[string]river.PeriodicSchedule) error {
 	names := make([]string, 0, len(schedules))
 	for name := range schedules {
 		names = append(names, name)
 	}
 	slices.Sort(names)
 	jobs := make([]*river.PeriodicJob, 0, len(names))
+	scheds := make(map[string]*tickSchedule, len(names))
 	for _, name := range names {
-		jobs = append(jobs, river.NewPeriodicJob(schedules[name], func() (river.JobArgs, *river.InsertOpts) {
+		scheds[name] = &tickSchedule{s: schedules[name]}
+		jobs = append(jobs, river.NewPeriodicJob(scheds[name], func() (river.JobArgs, *river.InsertOpts) {
 			return RunArgs{Sync: name, Trigger: "schedule"}, nil
 		}, &river.PeriodicJobOpts{ID: "sync:" + name}))
 	}
+	c.mu.Lock()
+	c.scheds = scheds
+	c.mu.Unlock()
 	pj := c.client.PeriodicJobs()
 	pj.Clear()
 	if _, err := pj.AddManySafely(jobs); err != nil {

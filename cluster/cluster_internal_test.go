@@ -102,10 +102,17 @@ func forEachState(t *testing.T, test func(t *testing.T, db clusterDB)) {
 // the state where db says, and returns its path.
 func writeFileConfig(t *testing.T, db clusterDB, n int, schedule string) string {
 	t.Helper()
+	return writeCatchUpConfig(t, db, n, schedule, configs.CatchUpNone)
+}
+
+// writeCatchUpConfig is writeFileConfig with serve.catch_up set to
+// catchUp.
+func writeCatchUpConfig(t *testing.T, db clusterDB, n int, schedule, catchUp string) string {
+	t.Helper()
 	dir := t.TempDir()
 	var b strings.Builder
 	b.WriteString(db.stateYAML(t, dir))
-	b.WriteString("serve: {max_jitter: 0s, catch_up: none, queue: {job_timeout: 20s, rescue_after: 30s}}\n")
+	fmt.Fprintf(&b, "serve: {max_jitter: 0s, catch_up: %s, queue: {job_timeout: 20s, rescue_after: 30s}}\n", catchUp)
 	b.WriteString("connections:\n  crm: {type: csv, path: ./contacts.csv}\n  exports: {type: file, dir: ./out, formats: [google]}\nsyncs:\n")
 	for i := range n {
 		fmt.Fprintf(&b, fileSync, fmt.Sprintf("sync-%02d", i), schedule)
