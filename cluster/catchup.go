@@ -95,7 +95,7 @@ func (c *Cluster) elected(ctx context.Context, _ *rivertype.HookPeriodicJobsStar
 	}
 	svc := d.Service()
 	policy := svc.Config().Serve.CatchUpPolicy()
-	c.log.Info("elected the leader: enqueueing the ticks", zap.String("catch_up", policy))
+	c.log.Info("elected the leader: enqueueing the ticks", zap.String("client_id", c.client.ID()), zap.String("catch_up", policy))
 	if policy != configs.CatchUpOnce {
 		return nil
 	}

@@ -5,7 +5,13 @@
 // Cluster as its daemon.Queue. Each sync with a schedule is a River
 // periodic job ticking on the daemon's own Schedule (cron fields in the
 // sync's time zone, jitter included); only the elected leader among the
-// nodes enqueues those ticks. A tick is a run job (RunArgs) unique per
+// nodes enqueues those ticks. River keeps them in the leader's memory,
+// so while no node is leader (a killed leader's lease has not lapsed,
+// or every node was down) no tick is enqueued; the node elected next
+// compares each sync's last tick enqueued or run with its schedule and
+// applies serve.catch_up, as the single daemon does at start (see
+// catchup.go): one catch-up run for the ticks missed, and the schedules
+// carry on from their last tick. A tick is a run job (RunArgs) unique per
 // sync while it is scheduled, available, running or waiting for a retry,
 // so two nodes never run one sync at once; a tick that finds its sync's
 // job still there is not enqueued and is recorded in the run log as
@@ -176,7 +182,7 @@ func Open(ctx context.Context, cfg *configs.Config, opts Options) (*Cluster, err
 		pool.Close()
 		return nil, fmt.Errorf("cluster: make the River client: %w", err)
 	}
-	log.Info("job queue open", zap.Int("workers", opts.Workers), zap.Duration("job_timeout", timeout), zap.Duration("rescue_after", rescue))
+	log.Info("job queue open", zap.String("client_id", c.client.ID()), zap.Int("workers", opts.Workers), zap.Duration("job_timeout", timeout), zap.Duration("rescue_after", rescue))
 	return c, nil
 }
 
