@@ -197,7 +197,7 @@ psql -c "SELECT min(n), max(n) FROM (SELECT sync, count(*) AS n FROM runs WHERE 
 if [[ -n "$killed_at" ]]; then
 	elected=$(jq -r 'select(.msg | startswith("elected the leader")) | .ts' "$survivor_name.log" | tail -1)
 	if [[ -n "$elected" ]]; then
-		echo "== node $survivor_name elected leader $(echo "scale=1; ($(date -d "$elected" +%s%6N) - $killed_at) / 1000000" | bc) s after the kill of node $victim"
+		echo "== node $survivor_name elected leader $(awk -v e="$(date -d "$elected" +%s%6N)" -v k="$killed_at" 'BEGIN { printf "%.1f", (e - k) / 1e6 }') s after the kill of node $victim"
 	fi
 fi
 echo "== River's run jobs by state and attempt"
