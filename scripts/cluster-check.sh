@@ -17,20 +17,24 @@
 #     after the kill the other node was elected;
 #   - overlapping runs of one sync (must be none; a killed run counts as
 #     running until the kill);
-#   - gaps: two runs of a sync started more than 1.5 ticks apart, by
-#     cause: late (up to 2 ticks: a run waited for a worker), skipped (the
-#     ticks between were recorded as skipped: the killed node's job
-#     waited for its rescue), caught up (the later run is the new
-#     leader's catch-up, which runs once for the ticks nobody enqueued)
-#     and lost (a tick that neither ran, nor was recorded as skipped, nor
-#     caught up: must be none);
+#   - ticks: each is a run job inserted (by the schedule, or the new
+#     leader's catch-up) or an insert skipped because the sync's job was
+#     still there (recorded as skipped); two ticks of a sync more than 1.5
+#     ticks apart are caught up when the later one is the catch-up (one
+#     run, by serve.catch_up: once, for the ticks nobody enqueued while
+#     no node was leader), else lost (must be none); every job inserted
+#     must have completed;
+#   - gaps between runs: late (up to 2 ticks: a run waited for a worker),
+#     rescue (the later run is the killed node's job, rescued after
+#     rescue_after; the ticks meanwhile were skipped) and other (must be
+#     none);
 #   - convergence: each audience on the replica holds exactly the hashed
 #     e-mails of the final source (must be exact for every sync).
 #
-# It exits 1 when an overlap, a lost tick or a divergent audience is
-# found. A run that fails because the source file was
-# replaced while it was read is the CSV connector's guard, not a fault:
-# the next run converges.
+# It exits 1 when an overlap, a lost tick, a run job not completed, a run
+# gap beyond two ticks without a rescue or a divergent audience is found.
+# A run that fails because the source file was replaced while it was read
+# is the CSV connector's guard, not a fault: the next run converges.
 #
 # Needs PostgreSQL's pg_virtualenv (Debian/Ubuntu: postgresql-common and a
 # postgresql-NN server package), psql, curl, jq and sha256sum. Without
@@ -180,6 +184,7 @@ for _ in $(seq 120); do
 	((pending == 0 && behind == 0)) && break
 	sleep 1
 done
+stopping=$(date +%s%6N)
 kill -TERM "$survivor"
 wait "$survivor" || log "node $survivor_name exited $?"
 
@@ -209,27 +214,51 @@ overlaps=$(psql -tAc "
 	SELECT count(*) FROM r a JOIN r b ON a.sync = b.sync AND a.id < b.id AND a.started < b.finished AND b.started < a.finished")
 echo "== overlapping runs of one sync: $overlaps"
 
-# A gap's cause: late (up to 2 ticks), skipped (its ticks recorded as
-# skipped: the killed node's job waited for its rescue), caught up (the
-# later run is a catch-up: policy once runs one run for the ticks nobody
-# enqueued), else lost.
+# Ticks: every tick of a sync is an event in the queue or the run log:
+# a run job inserted (schedule, or catch-up on election), or an insert
+# skipped because the sync's job was still there (recorded as a skipped
+# run). Two events of a sync more than 1.5 ticks apart are a gap: caught
+# up when the later event is the new leader's catch-up (serve.catch_up:
+# once runs one run, or records one skip, for the ticks nobody enqueued
+# while no node was leader), else lost (must be none). Every inserted job
+# must have completed (on its first attempt or after a rescue).
+ticks="
+	WITH e AS (
+		SELECT args->>'sync' AS sync, (extract(epoch FROM created_at) * 1e6)::bigint AS at, args->>'trigger' AS trigger
+			FROM river_job WHERE kind = 'audiencesync_run' AND args->>'trigger' <> 'api'
+		UNION ALL
+		SELECT sync, started, started_by FROM runs WHERE status = 'skipped'),
+	g AS (SELECT e.*, lag(at) OVER (PARTITION BY sync ORDER BY at) AS prev FROM e)
+	SELECT sync, to_timestamp(prev / 1e6)::time(0) AS from, to_timestamp(at / 1e6)::time(0) AS to,
+		round((at - prev) / 1e6, 1) AS seconds, round((at - prev) / ${EVERY}e6) - 1 AS ticks_between,
+		CASE WHEN trigger = 'catch-up' THEN 'caught up' ELSE 'lost' END AS cause
+	FROM g WHERE prev IS NOT NULL AND at - prev > 1.5 * ${EVERY}e6"
+echo "== ticks: run jobs inserted by trigger, and inserts skipped (recorded in the run log)"
+# (A tick inserted in the last seconds before the stop may be left.)
+unfinished="state <> 'completed' AND created_at < to_timestamp($stopping / 1e6) - interval '5 seconds'"
+psql -c "SELECT args->>'trigger' AS trigger, count(*) AS jobs, count(*) FILTER (WHERE $unfinished) AS not_completed
+	FROM river_job WHERE kind = 'audiencesync_run' GROUP BY 1 ORDER BY 1"
+psql -c "SELECT started_by AS skipped_trigger, count(*) FROM runs WHERE status = 'skipped' GROUP BY 1 ORDER BY 1"
+not_completed=$(psql -tAc "SELECT count(*) FROM river_job WHERE kind = 'audiencesync_run' AND $unfinished")
+echo "== gaps between two ticks of a sync (> 1.5 ticks): caught up on election, lost (must be none)"
+psql -c "SELECT cause, count(*), max(seconds) AS max_seconds, sum(ticks_between) AS ticks_between FROM ($ticks) g GROUP BY cause ORDER BY cause"
+lost=$(psql -tAc "SELECT count(*) FROM ($ticks) g WHERE cause = 'lost'")
+psql -c "SELECT * FROM ($ticks) g WHERE cause = 'lost' ORDER BY sync, \"from\" LIMIT 20"
+
+# Runs: a run starts after its tick when it waits for a worker, or for
+# the rescue of the killed node's job (its ticks meanwhile skipped).
 gaps="
-	WITH r AS (SELECT sync, started, started_by, lag(started) OVER (PARTITION BY sync ORDER BY started) AS prev
-		FROM runs WHERE status <> 'skipped'),
-	g AS (SELECT r.*, round((started - prev) / ${EVERY}e6) - 1 AS missing,
-		(SELECT count(*) FROM runs s WHERE s.sync = r.sync AND s.status = 'skipped' AND s.started > r.prev AND s.started < r.started) AS skipped
-		FROM r WHERE prev IS NOT NULL AND started - prev > 1.5 * ${EVERY}e6)
+	WITH j AS (SELECT metadata->'output'->>'run_id' AS run_id FROM river_job WHERE kind = 'audiencesync_run' AND attempt > 1),
+	r AS (SELECT sync, started, id IN (SELECT run_id FROM j) AS rescued, lag(started) OVER (PARTITION BY sync ORDER BY started) AS prev
+		FROM runs WHERE status <> 'skipped')
 	SELECT sync, to_timestamp(prev / 1e6)::time(0) AS from, to_timestamp(started / 1e6)::time(0) AS to,
-		round((started - prev) / 1e6, 1) AS seconds, missing, skipped,
-		CASE WHEN started - prev <= 2 * ${EVERY}e6 THEN 'late'
-			WHEN started_by = 'catch-up' THEN 'caught up'
-			WHEN skipped >= missing THEN 'skipped'
-			ELSE 'lost' END AS cause
-	FROM g"
-echo "== gaps between two runs of a sync (> 1.5 ticks): late (<= 2 ticks), skipped, caught up, lost (must be none)"
-psql -c "SELECT cause, count(*), max(seconds) AS max_seconds, sum(missing) AS ticks_between FROM ($gaps) g GROUP BY cause ORDER BY cause"
-lost=$(psql -tAc "SELECT count(*) FROM ($gaps) g WHERE cause = 'lost'")
-psql -c "SELECT * FROM ($gaps) g WHERE cause = 'lost' ORDER BY sync, \"from\" LIMIT 20"
+		round((started - prev) / 1e6, 1) AS seconds,
+		CASE WHEN started - prev <= 2 * ${EVERY}e6 THEN 'late' WHEN rescued THEN 'rescue' ELSE 'other' END AS cause
+	FROM r WHERE prev IS NOT NULL AND started - prev > 1.5 * ${EVERY}e6"
+echo "== gaps between two runs of a sync (> 1.5 ticks): late (<= 2 ticks), rescue (the later run is a rescued job), other (must be none)"
+psql -c "SELECT cause, count(*), max(seconds) AS max_seconds FROM ($gaps) g GROUP BY cause ORDER BY cause"
+other_gaps=$(psql -tAc "SELECT count(*) FROM ($gaps) g WHERE cause = 'other'")
+psql -c "SELECT * FROM ($gaps) g WHERE cause = 'other' ORDER BY sync, \"from\" LIMIT 20"
 echo "== catch-up runs: $(psql -tAc "SELECT count(*) FROM runs WHERE started_by = 'catch-up' AND status <> 'skipped'"); catch-ups skipped (the sync's job still there): $(psql -tAc "SELECT count(*) FROM runs WHERE started_by = 'catch-up' AND status = 'skipped'")"
 echo "== skipped ticks: $(psql -tAc "SELECT count(*) FROM runs WHERE status = 'skipped'") (why, first 3:)"
 psql -tAc "SELECT DISTINCT left(convert_from(report, 'UTF8')::json->>'error', 110) FROM runs WHERE status = 'skipped' LIMIT 3"
@@ -250,8 +279,8 @@ for i in $(seq -w 1 "$SYNCS"); do
 done
 echo "== audiences that differ from the source ($(wc -l <want.txt) members): $diverged of $SYNCS"
 
-if ((overlaps > 0 || lost > 0 || diverged > 0)); then
-	echo "FAIL: $overlaps overlaps, $lost lost ticks, $diverged audiences not exact"
+if ((overlaps > 0 || lost > 0 || not_completed > 0 || other_gaps > 0 || diverged > 0)); then
+	echo "FAIL: $overlaps overlaps, $lost lost ticks, $not_completed run jobs not completed, $other_gaps run gaps beyond 2 ticks without a rescue, $diverged audiences not exact"
 	exit 1
 fi
-echo "OK: no overlap, no lost tick, every audience exact"
+echo "OK: no overlap, no lost tick, every run job completed, every audience exact"
