@@ -109,9 +109,8 @@ func (c *Cluster) elected(ctx context.Context, _ *rivertype.HookPeriodicJobsStar
 // before now since its last tick enqueued or run, anchors each schedule
 // at its last tick, and returns the syncs it queued a run of (not those
 // whose job is still queued or running: the insert of theirs is skipped
-// and recorded as a skipped tick). A sync that
-// never ran and was never queued waits for its first tick, as on one
-// node.
+// and recorded as a skipped tick). A sync that never ran and was never
+// queued waits for its first tick, as on one node.
 func (c *Cluster) catchUp(ctx context.Context, svc *syncs.Service, now time.Time) ([]string, error) {
 	scheds := c.tickSchedules()
 	if len(scheds) == 0 {
