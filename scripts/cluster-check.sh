@@ -26,13 +26,14 @@
 #     must have completed;
 #   - gaps between runs: late (up to 2 ticks: a run waited for a worker),
 #     rescue (the later run is the killed node's job, rescued after
-#     rescue_after; the ticks meanwhile were skipped) and other (must be
-#     none);
+#     rescue_after; the ticks meanwhile were skipped), caught up (the
+#     later run is the catch-up on election) and other (must be none);
 #   - convergence: each audience on the replica holds exactly the hashed
 #     e-mails of the final source (must be exact for every sync).
 #
 # It exits 1 when an overlap, a lost tick, a run job not completed, a run
-# gap beyond two ticks without a rescue or a divergent audience is found.
+# gap beyond two ticks without a rescue or a catch-up, or a divergent
+# audience is found.
 # A run that fails because the source file was replaced while it was read
 # is the CSV connector's guard, not a fault: the next run converges.
 #
@@ -246,16 +247,19 @@ lost=$(psql -tAc "SELECT count(*) FROM ($ticks) g WHERE cause = 'lost'")
 psql -c "SELECT * FROM ($ticks) g WHERE cause = 'lost' ORDER BY sync, \"from\" LIMIT 20"
 
 # Runs: a run starts after its tick when it waits for a worker, or for
-# the rescue of the killed node's job (its ticks meanwhile skipped).
+# the rescue of the killed node's job (its ticks meanwhile skipped); the
+# catch-up runs once the other node is elected.
 gaps="
 	WITH j AS (SELECT metadata->'output'->>'run_id' AS run_id FROM river_job WHERE kind = 'audiencesync_run' AND attempt > 1),
-	r AS (SELECT sync, started, id IN (SELECT run_id FROM j) AS rescued, lag(started) OVER (PARTITION BY sync ORDER BY started) AS prev
+	r AS (SELECT sync, started, started_by, id IN (SELECT run_id FROM j) AS rescued,
+			lag(started) OVER (PARTITION BY sync ORDER BY started) AS prev
 		FROM runs WHERE status <> 'skipped')
 	SELECT sync, to_timestamp(prev / 1e6)::time(0) AS from, to_timestamp(started / 1e6)::time(0) AS to,
 		round((started - prev) / 1e6, 1) AS seconds,
-		CASE WHEN started - prev <= 2 * ${EVERY}e6 THEN 'late' WHEN rescued THEN 'rescue' ELSE 'other' END AS cause
+		CASE WHEN started - prev <= 2 * ${EVERY}e6 THEN 'late' WHEN rescued THEN 'rescue'
+			WHEN started_by = 'catch-up' THEN 'caught up' ELSE 'other' END AS cause
 	FROM r WHERE prev IS NOT NULL AND started - prev > 1.5 * ${EVERY}e6"
-echo "== gaps between two runs of a sync (> 1.5 ticks): late (<= 2 ticks), rescue (the later run is a rescued job), other (must be none)"
+echo "== gaps between two runs of a sync (> 1.5 ticks): late (<= 2 ticks), rescue (the later run is a rescued job), caught up (the later run is the catch-up), other (must be none)"
 psql -c "SELECT cause, count(*), max(seconds) AS max_seconds FROM ($gaps) g GROUP BY cause ORDER BY cause"
 other_gaps=$(psql -tAc "SELECT count(*) FROM ($gaps) g WHERE cause = 'other'")
 psql -c "SELECT * FROM ($gaps) g WHERE cause = 'other' ORDER BY sync, \"from\" LIMIT 20"
@@ -280,7 +284,7 @@ done
 echo "== audiences that differ from the source ($(wc -l <want.txt) members): $diverged of $SYNCS"
 
 if ((overlaps > 0 || lost > 0 || not_completed > 0 || other_gaps > 0 || diverged > 0)); then
-	echo "FAIL: $overlaps overlaps, $lost lost ticks, $not_completed run jobs not completed, $other_gaps run gaps beyond 2 ticks without a rescue, $diverged audiences not exact"
+	echo "FAIL: $overlaps overlaps, $lost lost ticks, $not_completed run jobs not completed, $other_gaps run gaps beyond 2 ticks without a rescue or a catch-up, $diverged audiences not exact"
 	exit 1
 fi
 echo "OK: no overlap, no lost tick, every run job completed, every audience exact"
