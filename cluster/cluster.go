@@ -5,7 +5,13 @@
 // Cluster as its daemon.Queue. Each sync with a schedule is a River
 // periodic job ticking on the daemon's own Schedule (cron fields in the
 // sync's time zone, jitter included); only the elected leader among the
-// nodes enqueues those ticks. A tick is a run job (RunArgs) unique per
+// nodes enqueues those ticks. River keeps them in the leader's memory,
+// so while no node is leader (a killed leader's lease has not lapsed,
+// or every node was down) no tick is enqueued; the node elected next
+// compares each sync's last tick enqueued or run with its schedule and
+// applies serve.catch_up, as the single daemon does at start (see
+// catchup.go): one catch-up run for the ticks missed, and the schedules
+// carry on from their last tick. A tick is a run job (RunArgs) unique per
 // sync while it is scheduled, available, running or waiting for a retry,
 // so two nodes never run one sync at once; a tick that finds its sync's
 // job still there is not enqueued and is recorded in the run log as
@@ -107,6 +113,8 @@ type Cluster struct {
 	mu      sync.Mutex
 	d       *daemon.Daemon // set by Start
 	started bool
+	// scheds are the periodic schedules by sync (see catchUp).
+	scheds map[string]*tickSchedule
 
 	stopOnce sync.Once
 	stopErr  error
@@ -165,6 +173,7 @@ func Open(ctx context.Context, cfg *configs.Config, opts Options) (*Cluster, err
 		MaxAttempts:          maxAttempts,
 		Logger:               newSlog(log.Named("river")),
 		Middleware:           []rivertype.Middleware{&skipRecorder{c: c}},
+		Hooks:                []rivertype.Hook{river.HookPeriodicJobsStartFunc(c.elected)},
 	}
 	if opts.Tune != nil {
 		opts.Tune(rc)
@@ -173,7 +182,7 @@ func Open(ctx context.Context, cfg *configs.Config, opts Options) (*Cluster, err
 		pool.Close()
 		return nil, fmt.Errorf("cluster: make the River client: %w", err)
 	}
-	log.Info("job queue open", zap.Int("workers", opts.Workers), zap.Duration("job_timeout", timeout), zap.Duration("rescue_after", rescue))
+	log.Info("job queue open", zap.String("client_id", c.client.ID()), zap.Int("workers", opts.Workers), zap.Duration("job_timeout", timeout), zap.Duration("rescue_after", rescue))
 	return c, nil
 }
 
@@ -262,17 +271,31 @@ func (c *Cluster) daemon() *daemon.Daemon {
 
 // Schedule replaces the periodic jobs with one per sync.
 func (c *Cluster) Schedule(schedules map[string]*daemon.Schedule) error {
+	periodic := make(map[string]river.PeriodicSchedule, len(schedules))
+	for name, s := range schedules {
+		periodic[name] = s
+	}
+	return c.schedule(periodic)
+}
+
+// schedule replaces the periodic jobs with one per sync on its schedule.
+func (c *Cluster) schedule(schedules map[string]river.PeriodicSchedule) error {
 	names := make([]string, 0, len(schedules))
 	for name := range schedules {
 		names = append(names, name)
 	}
 	slices.Sort(names)
 	jobs := make([]*river.PeriodicJob, 0, len(names))
+	scheds := make(map[string]*tickSchedule, len(names))
 	for _, name := range names {
-		jobs = append(jobs, river.NewPeriodicJob(schedules[name], func() (river.JobArgs, *river.InsertOpts) {
+		scheds[name] = &tickSchedule{s: schedules[name]}
+		jobs = append(jobs, river.NewPeriodicJob(scheds[name], func() (river.JobArgs, *river.InsertOpts) {
 			return RunArgs{Sync: name, Trigger: "schedule"}, nil
 		}, &river.PeriodicJobOpts{ID: "sync:" + name}))
 	}
+	c.mu.Lock()
+	c.scheds = scheds
+	c.mu.Unlock()
 	pj := c.client.PeriodicJobs()
 	pj.Clear()
 	if _, err := pj.AddManySafely(jobs); err != nil {

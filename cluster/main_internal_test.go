@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/audiencesync/audiencesync/api"
+	"github.com/audiencesync/audiencesync/configs"
 	"github.com/audiencesync/audiencesync/daemon"
 	"github.com/audiencesync/audiencesync/internal/pgtest"
 	"github.com/audiencesync/audiencesync/syncs"
@@ -61,6 +62,7 @@ func runNodeProcess(cfg, dsn string) int {
 // node is one daemon of a test cluster, serving the API on loopback.
 type node struct {
 	d      *daemon.Daemon
+	q      *Cluster
 	addr   string
 	cancel context.CancelFunc
 	done   chan error
@@ -79,6 +81,7 @@ func tuneForTests(rc *river.Config) {
 // with workers workers, the JSON API (open to loopback without tokens)
 // and metrics served on a loopback port.
 func startNode(ctx context.Context, cfg, dsn string, workers int, log *zap.Logger) (*node, error) {
+	var q *Cluster
 	opts := daemon.Options{
 		Open: func(ctx context.Context) (*syncs.Service, error) {
 			return syncs.Open(ctx, syncs.Options{ConfigPath: cfg, Logger: log, LockTTL: 10 * time.Second})
@@ -86,7 +89,14 @@ func startNode(ctx context.Context, cfg, dsn string, workers int, log *zap.Logge
 		Logger:            log,
 		Grace:             5 * time.Second,
 		MaxConcurrentRuns: workers,
-		Queue:             Factory(Options{DSN: dsn, Workers: workers, Logger: log, Tune: tuneForTests}),
+		Queue: func(ctx context.Context, c *configs.Config) (daemon.Queue, error) {
+			var err error
+			q, err = Open(ctx, c, Options{DSN: dsn, Workers: workers, Logger: log, Tune: tuneForTests})
+			if err != nil {
+				return nil, err
+			}
+			return q, nil
+		},
 		API: func(dep daemon.APIDeps) http.Handler {
 			return api.New(api.Options{Service: dep.Service, Logger: dep.Logger, Trigger: dep.Trigger, NextRun: dep.NextRun})
 		},
@@ -100,7 +110,7 @@ func startNode(ctx context.Context, cfg, dsn string, workers int, log *zap.Logge
 		return nil, errors.Join(err, d.Service().Close())
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	n := &node{d: d, addr: ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
+	n := &node{d: d, q: q, addr: ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
 	go func() { n.done <- d.Run(ctx, ln) }()
 	return n, nil
 }

@@ -15,7 +15,8 @@
 // tick beyond the cap waiting for a slot. At start, a sync whose schedule
 // had a tick since its last recorded run (the daemon was down, or killed
 // mid-run) runs once (serve.catch_up: once, the default; none waits for
-// the next tick).
+// the next tick). With a Queue the node elected to enqueue the ticks
+// catches up instead, when it is elected.
 //
 // Life cycle. Run serves until its context ends (SIGTERM or SIGINT in
 // `serve`), then stops scheduling, lets runs in progress finish for the
@@ -563,12 +564,16 @@ func lastSuccess(ctx context.Context, svc *syncs.Service, sync string) (time.Tim
 }
 
 // catchUp runs once each sync whose schedule had a tick since its last
-// recorded run, under serve.catch_up: once.
+// recorded run, under serve.catch_up: once. With a Queue it does
+// nothing: the node elected to enqueue the ticks catches up when it is
+// elected (package cluster), against the queue's jobs as well as the run
+// log, so that nodes starting while a leader enqueues every tick do not
+// queue runs of their own.
 func (d *Daemon) catchUp(ctx context.Context) {
 	d.mu.Lock()
 	g, sched := d.gen, d.schedule
 	d.mu.Unlock()
-	if g.cfg.Serve.CatchUpPolicy() != configs.CatchUpOnce {
+	if d.queue != nil || g.cfg.Serve.CatchUpPolicy() != configs.CatchUpOnce {
 		return
 	}
 	now := d.clock.Now()
