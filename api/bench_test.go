@@ -81,7 +81,8 @@ func BenchmarkAPIUnderLoad(b *testing.B) {
 	dir := b.TempDir()
 	require.NoError(b, os.WriteFile(filepath.Join(dir, "audiencesync.yaml"), []byte(loadConfig), 0o600))
 	require.NoError(b, writeLoadContacts(filepath.Join(dir, "contacts.csv"), *loadMembers))
-	workers := cmp.Or(*loadWorkers, syncs.ServePlanWorkers())
+	// As `serve` readies its process (GOMAXPROCS) and sizes its runs.
+	workers := cmp.Or(*loadWorkers, syncs.ServePlanWorkers(syncs.ServeCPUs()))
 	bb := setupWith(b, syncs.Options{ConfigPath: filepath.Join(dir, "audiencesync.yaml"), PlanWorkers: workers}, false, nil)
 	// Time spent in the handler, apart from what the client sees (which
 	// adds the wait for a CPU before the handler runs, and the network).

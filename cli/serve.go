@@ -97,13 +97,14 @@ func (a *app) stderrIsTerminal() bool {
 // serve runs the daemon until ctx ends, reloading the config on SIGHUP.
 func (a *app) serve(ctx context.Context, addr string, opts daemon.Options) error {
 	opts.Logger = a.log
+	workers := syncs.ServePlanWorkers(syncs.ServeCPUs())
 	// Off loopback the API needs tokens: the first service opened (before
 	// anything is scheduled) checks there are some, so serve refuses to
 	// start without any.
 	var bindErr error
 	checked := false
 	opts.Open = func(ctx context.Context) (*syncs.Service, error) {
-		svc, err := a.openWith(ctx, syncs.Options{CheckFiles: true, PlanWorkers: syncs.ServePlanWorkers()})
+		svc, err := a.openWith(ctx, syncs.Options{CheckFiles: true, PlanWorkers: workers})
 		if err != nil || checked {
 			return svc, err
 		}

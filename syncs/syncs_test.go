@@ -459,6 +459,23 @@ func TestRunsListSummariesAndSizeHistory(t *testing.T) {
 // serve's plan workers leave a CPU to the API, and never fall to none.
 func TestServePlanWorkers(t *testing.T) {
 	t.Parallel()
-	require.Equal(t, max(1, runtime.GOMAXPROCS(0)-1), syncs.ServePlanWorkers())
-	require.GreaterOrEqual(t, syncs.ServePlanWorkers(), 1)
+	for cpus, want := range map[int]int{0: 1, 1: 1, 2: 1, 4: 3, 16: 15} {
+		require.Equal(t, want, syncs.ServePlanWorkers(cpus), "%d CPUs", cpus)
+	}
+}
+
+// ServeCPUs returns the CPUs the runtime found and raises GOMAXPROCS for
+// serve, unless the environment sets it.
+func TestServeCPUs(t *testing.T) {
+	prev := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+
+	t.Setenv("GOMAXPROCS", "")
+	require.Equal(t, prev, syncs.ServeCPUs())
+	require.Equal(t, max(syncs.ServeMinProcs, syncs.ServeProcsPerCPU*prev), runtime.GOMAXPROCS(0))
+
+	runtime.GOMAXPROCS(prev)
+	t.Setenv("GOMAXPROCS", fmt.Sprint(prev))
+	require.Equal(t, prev, syncs.ServeCPUs())
+	require.Equal(t, prev, runtime.GOMAXPROCS(0), "GOMAXPROCS set in the environment is kept")
 }
