@@ -405,7 +405,6 @@ func (e *Engine) run(ctx context.Context, log *zap.Logger, ev *events, job *Job,
 		return stopAll(ctx, plans), interruptedOr(ctx, "loading state", err)
 	}
 	trackMoves(job, plans)
-	phaseT := time.Now()
 	if err := e.read(ctx, log, ev, job, plans, rep); err != nil {
 		// Guarantee: a run whose source read fails removes nothing. It
 		// uploads nothing either, so the audience stays as it was.
@@ -414,8 +413,6 @@ func (e *Engine) run(ctx context.Context, log *zap.Logger, ev *events, job *Job,
 		}
 		return true, fmt.Errorf("%w: %w; nothing was uploaded or removed", ErrSourceFailed, err)
 	}
-	fmt.Fprintln(os.Stderr, "PHASE read", time.Since(phaseT)); phaseT = time.Now()
-	defer func() { fmt.Fprintln(os.Stderr, "PHASE finish", time.Since(phaseT)) }()
 	if err := e.finishPlans(ctx, plans); err != nil {
 		return stopAll(ctx, plans), interruptedOr(ctx, "planning", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"iter"
 	"slices"
-	"os"
 	"time"
 
 	"go.uber.org/zap"
@@ -446,7 +445,6 @@ func (e *Engine) finishPlans(ctx context.Context, plans []*plan) error {
 		if p.failed {
 			continue
 		}
-		mt := time.Now()
 		var gone, stay []audience.MemberKey
 		clearing := p.full && !canReplace(p.t.Dest)
 		if p.stream {
@@ -478,11 +476,9 @@ func (e *Engine) finishPlans(ctx context.Context, plans []*plan) error {
 			// Which of the removed and updated members' identifiers a
 			// member read still carries (in memory, desiredIDs has them
 			// all already).
-			fmt.Fprintln(os.Stderr, "PHASE merge done", time.Since(mt))
 			if err := p.desiredAmong(ctx, e, gone, updKeys); err != nil {
 				return fmt.Errorf("plan removals for %s: %w", p.t.Name, err)
 			}
-			fmt.Fprintln(os.Stderr, "PHASE desired done", time.Since(mt))
 			if e.streamed != nil {
 				e.streamed() // a test looks at the spill files, still open
 			}
